@@ -1,0 +1,7 @@
+import type { Suite } from '../harness';
+import { redisBaseline } from './redis-baseline';
+
+/** Every suite `npm run bench -- <suite>` knows. */
+export const suites: Record<string, Suite> = {
+  [redisBaseline.name]: redisBaseline,
+};

@@ -1,0 +1,90 @@
+export {
+  type Backoff,
+  type BackoffOptions,
+  backoffDelay,
+  backoffFromResolved,
+  backoffOptionsSchema,
+  createBackoff,
+  type Jitter,
+  type ResolvedBackoffOptions,
+} from './backoff';
+export { type Clock, sleep, systemClock, type TimerHandle } from './clock';
+export {
+  type AnyMethod,
+  createMethodDecorator,
+  type DecoratedMethod,
+  DecoratorTargetError,
+  type DualMethodDecorator,
+} from './decorators';
+export {
+  AbortedError,
+  BallastError,
+  type BallastErrorOptions,
+  errorGuard,
+  InvalidOptionsError,
+  isAbortedError,
+  isBallastError,
+  isInvalidOptionsError,
+  type OptionIssue,
+  throwIfAborted,
+} from './errors';
+export {
+  type Event,
+  EventEmitter,
+  type ListenerErrorHandler,
+  setListenerErrorHandler,
+  type Unsubscribe,
+} from './events';
+export { createKeyBuilder, hashSlot, hashTag, InvalidKeyError, type KeyBuilder, type KeyBuilderOptions } from './keys';
+export {
+  type Closeable,
+  type CloseFn,
+  getShutdownRegistry,
+  handleSignals,
+  type RegisterOptions,
+  ShutdownRegistry,
+  type ShutdownRegistryOptions,
+  type ShutdownReport,
+  type ShutdownStep,
+  ShutdownTimeoutError,
+  type SignalHandlingOptions,
+  setShutdownRegistry,
+} from './lifecycle';
+export {
+  type CreateLoggerOptions,
+  childLogger,
+  createLogger,
+  DEFAULT_REDACT_PATHS,
+  getDefaultLogger,
+  type Logger,
+  redactUrl,
+  setDefaultLogger,
+} from './logger';
+export { defineScript, type LuaScript, loadScripts, runScript, type ScriptArg, type ScriptClient } from './lua';
+export { describeIssues, describeValue, formatPath, parseOptions } from './options';
+export {
+  Cluster,
+  type ClusterOptions,
+  createRedis,
+  InvalidRedisUrlError,
+  isCluster,
+  parseRedisUrl,
+  Redis,
+  type RedisClient,
+  type RedisConnectionOptions,
+  type RedisEndpoint,
+  type RedisOptions,
+} from './redis';
+export {
+  type Attributes,
+  extractTraceContext,
+  getMeter,
+  getTracer,
+  injectTraceContext,
+  type Meter,
+  metricName,
+  type Span,
+  type TraceCarrier,
+  type Tracer,
+  withSpan,
+} from './telemetry';

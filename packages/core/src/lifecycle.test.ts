@@ -1,0 +1,107 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { getShutdownRegistry, handleSignals, ShutdownRegistry, setShutdownRegistry } from './lifecycle';
+
+describe('ShutdownRegistry', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('closes in reverse start order, awaiting each', async () => {
+    const order: string[] = [];
+    const reg = new ShutdownRegistry();
+    reg.register('redis', async () => {
+      await new Promise((r) => setTimeout(r, 10));
+      order.push('redis');
+    });
+    reg.register('consumer', { close: () => void order.push('consumer') });
+    reg.register('http', async () => {
+      order.push('http');
+    });
+    const report = reg.shutdown();
+    await vi.advanceTimersByTimeAsync(10);
+    const r = await report;
+    expect(order).toEqual(['http', 'consumer', 'redis']);
+    expect(r.ok).toBe(true);
+    expect(r.steps.map((s) => [s.name, s.status])).toEqual([
+      ['http', 'closed'],
+      ['consumer', 'closed'],
+      ['redis', 'closed'],
+    ]);
+  });
+
+  it('a stuck step times out, is reported, and later steps still run', async () => {
+    const order: string[] = [];
+    const reg = new ShutdownRegistry({ stepTimeoutMs: 5_000 });
+    reg.register('db', () => void order.push('db'));
+    reg.register('stuck', () => new Promise(() => {}), { timeoutMs: 1_000 });
+    reg.register('failing', () => {
+      throw new Error('nope');
+    });
+    const p = reg.shutdown();
+    await vi.advanceTimersByTimeAsync(999);
+    expect(order).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    const r = await p;
+    expect(order).toEqual(['db']);
+    expect(r.ok).toBe(false);
+    expect(r.steps.map((s) => s.status)).toEqual(['failed', 'timeout', 'closed']);
+    expect((r.steps[0]!.error as Error).message).toBe('nope');
+    expect((r.steps[1]!.error as Error).message).toMatch(/"stuck" did not close within 1000 ms/);
+    expect(r.steps[1]!.durationMs).toBeCloseTo(1_000, 0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('shutdown is idempotent and refuses new registrations', async () => {
+    let closes = 0;
+    const reg = new ShutdownRegistry();
+    reg.register('x', () => void closes++);
+    const [a, b] = await Promise.all([reg.shutdown(), reg.shutdown()]);
+    expect(a).toBe(b);
+    expect(closes).toBe(1);
+    expect(() => reg.register('late', () => {})).toThrow(/shutdown has begun/);
+  });
+
+  it('unregister removes a resource that closed by itself', async () => {
+    const reg = new ShutdownRegistry();
+    const closed: string[] = [];
+    const off = reg.register('a', () => void closed.push('a'));
+    reg.register('b', () => void closed.push('b'));
+    off();
+    expect(reg.size).toBe(1);
+    await reg.shutdown();
+    expect(closed).toEqual(['b']);
+  });
+
+  it('the default registry is replaceable', () => {
+    const mine = new ShutdownRegistry();
+    setShutdownRegistry(mine);
+    expect(getShutdownRegistry()).toBe(mine);
+  });
+});
+
+describe('handleSignals', () => {
+  it('runs shutdown on the signal and reports; uninstall removes the handler', async () => {
+    const reg = new ShutdownRegistry();
+    const closed: string[] = [];
+    reg.register('svc', () => void closed.push('svc'));
+    const before = process.listenerCount('SIGUSR2');
+    let resolveDone: (v: unknown) => void = () => {};
+    const done = new Promise((r) => {
+      resolveDone = r;
+    });
+    const uninstall = handleSignals(reg, {
+      signals: ['SIGUSR2'],
+      exit: false,
+      onShutdown: (report, signal) => resolveDone({ ok: report.ok, signal }),
+    });
+    expect(process.listenerCount('SIGUSR2')).toBe(before + 1);
+    process.emit('SIGUSR2', 'SIGUSR2');
+    await expect(done).resolves.toEqual({ ok: true, signal: 'SIGUSR2' });
+    expect(closed).toEqual(['svc']);
+    uninstall();
+    expect(process.listenerCount('SIGUSR2')).toBe(before);
+  });
+});

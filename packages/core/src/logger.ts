@@ -1,0 +1,81 @@
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+const SECRET_KEYS = [
+  'password',
+  'passwd',
+  'secret',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'idToken',
+  'apiKey',
+  'api_key',
+  'authorization',
+  'Authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+];
+
+/**
+ * Paths pino redacts by default: secret-looking keys at the top level, one and two levels down, and in
+ * request/response headers (`req.headers.authorization`, `headers.cookie`, …).
+ */
+export const DEFAULT_REDACT_PATHS: readonly string[] = [
+  ...SECRET_KEYS.flatMap((k) => {
+    const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`;
+    const join = (prefix: string) => (key.startsWith('[') ? `${prefix}${key}` : `${prefix}.${key}`);
+    return [key, join('*'), join('*.*'), join('headers'), join('req.headers'), join('res.headers')];
+  }),
+];
+
+export interface CreateLoggerOptions {
+  /** Logger name, e.g. `@ballast/circuit-breaker`. */
+  name?: string;
+  /** Default: `BALLAST_LOG_LEVEL` or `info`. */
+  level?: LoggerOptions['level'];
+  /** Extra paths to redact on top of `DEFAULT_REDACT_PATHS`. */
+  redact?: readonly string[];
+  /** Fields on every line. */
+  base?: Record<string, unknown>;
+  /** Where to write (default stdout). Tests pass a stream to read lines back. */
+  destination?: DestinationStream;
+}
+
+/** A pino logger with Ballast's redaction of passwords, tokens and authorization headers. */
+export function createLogger(options: CreateLoggerOptions = {}): Logger {
+  const pinoOptions: LoggerOptions = {
+    level: options.level ?? process.env.BALLAST_LOG_LEVEL ?? 'info',
+    redact: { paths: [...DEFAULT_REDACT_PATHS, ...(options.redact ?? [])], censor: '[REDACTED]' },
+    base: options.base ?? { pid: process.pid },
+  };
+  if (options.name !== undefined) pinoOptions.name = options.name;
+  return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
+}
+
+let defaultLogger: Logger | undefined;
+
+/** The process-wide default logger packages use when not given one. Replace it with `setDefaultLogger`. */
+export function getDefaultLogger(): Logger {
+  defaultLogger ??= createLogger({ name: 'ballast' });
+  return defaultLogger;
+}
+
+export function setDefaultLogger(logger: Logger): void {
+  defaultLogger = logger;
+}
+
+/** A child logger for a package or component: `childLogger(logger, { component: 'breaker', name })`. */
+export function childLogger(parent: Logger | undefined, bindings: Record<string, unknown>): Logger {
+  return (parent ?? getDefaultLogger()).child(bindings);
+}
+
+/** Hides the password (and a token-like username) in a connection URL: `redis://u:***@host`. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, (_m, scheme: string, userinfo: string) => {
+    const i = userinfo.indexOf(':');
+    return i < 0 ? `${scheme}***@` : `${scheme}${userinfo.slice(0, i)}:***@`;
+  });
+}

@@ -1,0 +1,131 @@
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { z } from 'zod';
+import { BallastError } from './errors';
+import { redactUrl } from './logger';
+import { parseOptions } from './options';
+
+export type { ClusterOptions, RedisOptions } from 'ioredis';
+export { Cluster, Redis } from 'ioredis';
+
+/** A single-node client or a Cluster client: everything in Ballast accepts either. */
+export type RedisClient = Redis | Cluster;
+
+/** What one parsed `redis://` / `rediss://` URL holds. */
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  db: number;
+  tls: boolean;
+}
+
+export class InvalidRedisUrlError extends BallastError {
+  static readonly code = 'INVALID_REDIS_URL';
+  constructor(url: string, reason: string) {
+    super(InvalidRedisUrlError.code, `Invalid Redis URL "${redactUrl(url)}": ${reason}`);
+  }
+}
+
+/**
+ * Parses `redis://[user[:password]@]host[:port][/db]` (`rediss://` for TLS). A bare `host:port` is accepted
+ * as `redis://host:port`. User and password are URL-decoded (ACL users: `redis://app:s3cr%40t@host`).
+ */
+export function parseRedisUrl(input: string): RedisEndpoint {
+  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(input) ? input : `redis://${input}`;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidRedisUrlError(input, 'not a URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new InvalidRedisUrlError(input, `scheme must be redis:// or rediss://, got ${url.protocol}//`);
+  }
+  if (!url.hostname) throw new InvalidRedisUrlError(input, 'no host');
+  const port = url.port ? Number(url.port) : 6379;
+  const dbText = url.pathname.replace(/^\//, '');
+  const db = dbText === '' ? 0 : Number(dbText);
+  if (!Number.isInteger(db) || db < 0)
+    throw new InvalidRedisUrlError(input, `database must be a number, got "${dbText}"`);
+  const endpoint: RedisEndpoint = {
+    // IPv6 literals come back bracketed from URL: ioredis wants them bare.
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port,
+    db,
+    tls: url.protocol === 'rediss:',
+  };
+  if (url.username) endpoint.username = decodeURIComponent(url.username);
+  if (url.password) endpoint.password = decodeURIComponent(url.password);
+  return endpoint;
+}
+
+const connectionSchema = z
+  .object({
+    /** `redis://…` or `rediss://…`; several comma-separated `host:port` after the scheme mean a Cluster. */
+    url: z.string().min(1).optional(),
+    /** Cluster seed nodes (URLs or `host:port`); when set, a `Cluster` client is created. */
+    nodes: z.array(z.string().min(1)).min(1).optional(),
+    /** Name shown by `CLIENT LIST`. */
+    connectionName: z.string().optional(),
+    /** Extra ioredis options (single node, or `redisOptions` of each Cluster node). */
+    redisOptions: z.custom<RedisOptions>((v) => v === undefined || (typeof v === 'object' && v !== null)).optional(),
+    /** Extra ioredis Cluster options. */
+    clusterOptions: z
+      .custom<ClusterOptions>((v) => v === undefined || (typeof v === 'object' && v !== null))
+      .optional(),
+  })
+  .strict()
+  .refine((o) => o.url !== undefined || o.nodes !== undefined, { message: 'give url or nodes', path: ['url'] });
+
+export type RedisConnectionOptions = z.input<typeof connectionSchema>;
+
+function endpointOptions(e: RedisEndpoint): RedisOptions {
+  const o: RedisOptions = { host: e.host, port: e.port, db: e.db };
+  if (e.username !== undefined) o.username = e.username;
+  if (e.password !== undefined) o.password = e.password;
+  if (e.tls) o.tls = {};
+  return o;
+}
+
+/** Splits `redis://a:1,b:2` into node URLs; a single URL comes back as one. */
+function splitNodes(url: string): string[] {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^@/]*@)?([^/]*)(\/.*)?$/i.exec(url);
+  if (!m?.[3]?.includes(',')) return [url];
+  const [, scheme, auth = '', hosts, path = ''] = m;
+  return hosts!.split(',').map((h) => `${scheme}${auth}${h.trim()}${path}`);
+}
+
+/**
+ * Creates an ioredis client from a URL or options.
+ *
+ * @example
+ * createRedis('redis://127.0.0.1:6379');                       // single node
+ * createRedis('rediss://app:secret@redis.internal:6380/2');     // TLS, ACL user, db 2
+ * createRedis({ nodes: ['10.0.0.1:7000', '10.0.0.2:7000'] });   // Cluster
+ * createRedis('redis://10.0.0.1:7000,10.0.0.2:7000');          // Cluster, URL form
+ */
+export function createRedis(input: string | RedisConnectionOptions): RedisClient {
+  const options = parseOptions(connectionSchema, typeof input === 'string' ? { url: input } : input, 'createRedis');
+  const nodes = options.nodes ?? splitNodes(options.url!);
+  const extra: RedisOptions = { ...options.redisOptions };
+  if (options.connectionName !== undefined) extra.connectionName = options.connectionName;
+  if (options.nodes === undefined && nodes.length === 1) {
+    return new Redis({ ...endpointOptions(parseRedisUrl(nodes[0]!)), ...extra });
+  }
+  const endpoints = nodes.map(parseRedisUrl);
+  const first = endpoints[0]!;
+  const nodeOptions: RedisOptions = { ...extra };
+  if (first.username !== undefined) nodeOptions.username = first.username;
+  if (first.password !== undefined) nodeOptions.password = first.password;
+  if (first.tls) nodeOptions.tls = {};
+  return new Cluster(
+    endpoints.map((e) => ({ host: e.host, port: e.port })),
+    { ...options.clusterOptions, redisOptions: { ...nodeOptions, ...options.clusterOptions?.redisOptions } },
+  );
+}
+
+/** True when `client` is a Cluster client. */
+export function isCluster(client: RedisClient): client is Cluster {
+  return (client as Cluster).isCluster === true;
+}

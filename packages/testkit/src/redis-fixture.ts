@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { createRedis, type Redis } from '@ballast/core';
+
+export interface RedisFixture {
+  /** A connected client for the test file. */
+  readonly redis: Redis;
+  /** Unique per fixture: give it to the code under test as its key prefix. */
+  readonly prefix: string;
+  /** `key('a', 1)` → `<prefix>:a:1`. */
+  key(...parts: (string | number)[]): string;
+  /** A further connection (blocking reads, pub/sub), closed with the fixture. */
+  duplicate(): Redis;
+  /** Deletes every key under the prefix; returns how many. */
+  cleanup(): Promise<number>;
+  /** `cleanup()` then disconnect every connection. */
+  close(): Promise<void>;
+}
+
+export interface RedisFixtureOptions {
+  /** Default `BALLAST_REDIS_URL` or `redis://127.0.0.1:6379`. */
+  url?: string;
+  /** Readable part of the prefix, e.g. the test file's name. */
+  name?: string;
+}
+
+export function defaultRedisUrl(): string {
+  return process.env.BALLAST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+}
+
+/**
+ * A connection plus a unique key prefix (`test:<name>:<uuid>`), so test files run in parallel against one
+ * real Redis without seeing each other's keys, and leave nothing behind.
+ */
+export async function createRedisFixture(options: RedisFixtureOptions = {}): Promise<RedisFixture> {
+  const redis = createRedis(options.url ?? defaultRedisUrl()) as Redis;
+  await redis.ping();
+  const prefix = `test:${(options.name ?? 't').replace(/[{}\s]/g, '_')}:${randomUUID().slice(0, 8)}`;
+  const extra: Redis[] = [];
+  const cleanup = async () => {
+    let deleted = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.unlink(...keys);
+    } while (cursor !== '0');
+    return deleted;
+  };
+  return {
+    redis,
+    prefix,
+    key: (...parts) => [prefix, ...parts].join(':'),
+    duplicate() {
+      const d = redis.duplicate();
+      extra.push(d);
+      return d;
+    },
+    cleanup,
+    async close() {
+      try {
+        await cleanup();
+      } finally {
+        for (const d of extra) d.disconnect();
+        redis.disconnect();
+      }
+    },
+  };
+}

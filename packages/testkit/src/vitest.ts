@@ -1,0 +1,64 @@
+import { afterAll, afterEach, beforeAll, describe } from 'vitest';
+import { createRedisFixture, type RedisFixture, type RedisFixtureOptions } from './redis-fixture';
+
+/**
+ * A Redis fixture for the current test file: connected in `beforeAll`, keys deleted and connections closed
+ * in `afterAll`. Read `.current` inside tests.
+ *
+ * @example
+ * const fx = useRedisFixture({ name: 'lock' });
+ * it('…', async () => { await fx.current.redis.set(fx.current.key('a'), '1'); });
+ */
+export function useRedisFixture(options: RedisFixtureOptions = {}): { readonly current: RedisFixture } {
+  let fixture: RedisFixture | undefined;
+  beforeAll(async () => {
+    fixture = await createRedisFixture(options);
+  });
+  afterAll(async () => {
+    await fixture?.close();
+  });
+  return {
+    get current(): RedisFixture {
+      if (!fixture) throw new Error('useRedisFixture: read .current inside a test or hook, not at collection time');
+      return fixture;
+    },
+  };
+}
+
+/** How a contract suite gets a fresh instance of one backend for each test, and disposes of it. */
+export interface ContractBackend<B> {
+  create(): B | Promise<B>;
+  destroy?(backend: B): void | Promise<void>;
+}
+
+/**
+ * Defines a contract: the behaviour every backend of an interface must show. Returns a function that
+ * registers the suite for one backend; call it once per backend (memory, redis, rabbitmq, consul…).
+ * Inside the suite, `make()` gives a fresh backend destroyed after the test.
+ *
+ * @example
+ * export const storeContract = defineContract<Store>('Store', (make) => {
+ *   it('reads what it wrote', async () => { const s = await make(); … });
+ * });
+ * storeContract('memory', { create: () => new MemoryStore() });
+ * storeContract('redis', { create: () => new RedisStore(fx.current.redis), destroy: (s) => s.close() });
+ */
+export function defineContract<B>(
+  name: string,
+  tests: (make: () => Promise<B>) => void,
+): (backendName: string, backend: ContractBackend<B>) => void {
+  return (backendName, backend) => {
+    describe(`${name} contract [${backendName}]`, () => {
+      const created: B[] = [];
+      afterEach(async () => {
+        const list = created.splice(0);
+        for (const b of list) await backend.destroy?.(b);
+      });
+      tests(async () => {
+        const b = await backend.create();
+        created.push(b);
+        return b;
+      });
+    });
+  };
+}

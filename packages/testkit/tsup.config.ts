@@ -1,0 +1,7 @@
+import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.shared';
+
+export default defineConfig({
+  ...packageBuild({ index: 'src/index.ts', vitest: 'src/vitest.ts' }),
+  external: ['vitest'],
+});

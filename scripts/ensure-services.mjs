@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+// Makes sure the real servers the integration tests use answer on loopback:
+//   Redis    127.0.0.1:6379  (PING → +PONG)
+//   RabbitMQ 127.0.0.1:5672  (AMQP 0-9-1 header → Connection.Start frame)
+// When a server is installed but down it is started; when it is missing and we are root it is
+// installed with apt-get; otherwise we stop with the exact command to run.
+// Usage: node scripts/ensure-services.mjs [redis] [rabbitmq]   (default: both)
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const REDIS_START = [
+  'redis-server',
+  ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no'],
+];
+
+/** Sends `payload` to host:port and resolves true when `accept(firstChunk)` holds. */
+function probe(port, payload, accept, timeoutMs = 1500) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write(payload));
+    socket.once('data', (chunk) => done(accept(chunk)));
+  });
+}
+
+export const services = {
+  redis: {
+    label: 'Redis 127.0.0.1:6379',
+    binary: 'redis-server',
+    aptPackages: ['redis-server'],
+    check: () => probe(6379, 'PING\r\n', (b) => b.toString().startsWith('+PONG')),
+    start() {
+      // Where the Debian package keeps its files; a fresh install may lack the directory.
+      const dir = existsSync('/var/lib/redis') ? '/var/lib/redis' : process.cwd();
+      const args = [...REDIS_START[1], '--dir', dir];
+      if (existsSync('/var/log/redis')) args.push('--logfile', '/var/log/redis/ci.log');
+      return spawnSync(REDIS_START[0], args, { stdio: 'inherit' }).status === 0;
+    },
+    startHint: 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no',
+    waitMs: 20_000,
+  },
+  rabbitmq: {
+    label: 'RabbitMQ 127.0.0.1:5672',
+    binary: 'rabbitmq-server',
+    aptPackages: ['rabbitmq-server'],
+    // A server answers the protocol header with a method frame (type 1).
+    check: () => probe(5672, Buffer.from('AMQP\x00\x00\x09\x01', 'latin1'), (b) => b[0] === 1),
+    start() {
+      mkdirSync('/var/log/rabbitmq', { recursive: true });
+      return spawnSync('rabbitmq-server', ['-detached'], { stdio: 'inherit' }).status === 0;
+    },
+    startHint: 'rabbitmq-server -detached',
+    waitMs: 90_000,
+  },
+};
+
+function which(bin) {
+  const paths = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/local/sbin', '/sbin']);
+  return paths.some((p) => existsSync(`${p}/${bin}`));
+}
+
+async function waitFor(service) {
+  const deadline = Date.now() + service.waitMs;
+  while (Date.now() < deadline) {
+    if (await service.check()) return true;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
+}
+
+let aptUpdated = false;
+function aptInstall(pkgs) {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (!aptUpdated) {
+    if (spawnSync('apt-get', ['update'], { stdio: 'inherit', env }).status !== 0) return false;
+    aptUpdated = true;
+  }
+  return (
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...pkgs], { stdio: 'inherit', env }).status === 0
+  );
+}
+
+export async function ensureService(name) {
+  const service = services[name];
+  if (await service.check()) {
+    console.log(`[services] ${service.label}: up`);
+    return;
+  }
+  const isRoot = process.getuid?.() === 0;
+  if (!which(service.binary)) {
+    if (!isRoot) {
+      throw new Error(
+        `${service.label} is not installed. Run: sudo apt-get update && sudo apt-get install -y ${service.aptPackages.join(' ')} && ${service.startHint}`,
+      );
+    }
+    console.log(`[services] ${service.label}: not installed, apt-get install ${service.aptPackages.join(' ')}`);
+    if (!aptInstall(service.aptPackages)) throw new Error(`apt-get install ${service.aptPackages.join(' ')} failed`);
+    // The Debian package may have started it already.
+    if (await waitFor({ ...service, waitMs: 5_000 })) {
+      console.log(`[services] ${service.label}: up after install`);
+      return;
+    }
+  }
+  console.log(`[services] ${service.label}: down, starting it`);
+  if (!service.start() || !(await waitFor(service))) {
+    throw new Error(`${service.label} did not answer after starting it. Start it by hand: ${service.startHint}`);
+  }
+  console.log(`[services] ${service.label}: up`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const wanted = process.argv.slice(2);
+  const names = wanted.length > 0 ? wanted : Object.keys(services);
+  try {
+    for (const name of names) {
+      if (!services[name]) throw new Error(`unknown service "${name}"; known: ${Object.keys(services).join(', ')}`);
+      await ensureService(name);
+    }
+  } catch (err) {
+    console.error(`[services] ${err.message}`);
+    process.exit(1);
+  }
+}
