@@ -21,6 +21,10 @@ export default defineConfig({
     // Tests run against each package's source, so they never see a stale dist/.
     alias: [
       { find: /^@ballast\/testkit\/vitest$/, replacement: `${root}packages/testkit/src/vitest.ts` },
+      {
+        find: /^@ballast\/circuit-breaker\/decorators$/,
+        replacement: `${root}packages/circuit-breaker/src/decorators.ts`,
+      },
       { find: /^@ballast\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
     ],
   },

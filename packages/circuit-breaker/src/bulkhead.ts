@@ -1,0 +1,89 @@
+import { EventEmitter, parseOptions } from '@ballast/core';
+import { z } from 'zod';
+import { abortedBy } from './call-context';
+import { ShedError } from './errors';
+import { contextOf, type Policy, type PolicyFn } from './policy';
+
+const bulkheadSchema = z
+  .object({
+    /** Calls running at once. */
+    maxConcurrent: z.number().int().positive(),
+    /** Calls waiting for a slot; more are shed with `ShedError`. */
+    maxQueued: z.number().int().min(0).default(0),
+    name: z.string().default('bulkhead'),
+  })
+  .strict();
+
+export type BulkheadOptions = z.input<typeof bulkheadSchema>;
+
+interface Waiter {
+  start: () => void;
+  cancel: () => void;
+}
+
+/**
+ * Limits concurrency so one slow dependency cannot take every socket, worker or connection. Waiting calls
+ * run first-in first-out; a waiting call whose signal aborts leaves the queue at once.
+ */
+export class BulkheadPolicy implements Policy {
+  readonly options: z.output<typeof bulkheadSchema>;
+  #running = 0;
+  readonly #queue: Waiter[] = [];
+  readonly #shed = new EventEmitter<{ name: string; running: number; queued: number }>('shed');
+  readonly onShed = this.#shed.event;
+
+  constructor(options: BulkheadOptions) {
+    this.options = parseOptions(bulkheadSchema, options, 'bulkhead');
+  }
+
+  get running(): number {
+    return this.#running;
+  }
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(abortedBy(signal));
+    if (this.#running < this.options.maxConcurrent) return this.#run(fn, signal);
+    if (this.#queue.length >= this.options.maxQueued) {
+      this.#shed.emit({ name: this.options.name, running: this.#running, queued: this.#queue.length });
+      return Promise.reject(
+        new ShedError(
+          this.options.name,
+          `Bulkhead "${this.options.name}" is full (${this.options.maxConcurrent} running, ${this.#queue.length} queued): call shed`,
+        ),
+      );
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => waiter.cancel();
+      const waiter: Waiter = {
+        start: () => {
+          signal?.removeEventListener('abort', onAbort);
+          this.#run(fn, signal).then(resolve, reject);
+        },
+        cancel: () => {
+          const i = this.#queue.indexOf(waiter);
+          if (i >= 0) this.#queue.splice(i, 1);
+          reject(abortedBy(signal!));
+        },
+      };
+      this.#queue.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async #run<T>(fn: PolicyFn<T>, signal: AbortSignal | undefined): Promise<T> {
+    this.#running++;
+    try {
+      return await fn(contextOf(signal));
+    } finally {
+      this.#running--;
+      this.#queue.shift()?.start();
+    }
+  }
+}
+
+export function bulkhead(options: BulkheadOptions | number): BulkheadPolicy {
+  return new BulkheadPolicy(typeof options === 'number' ? { maxConcurrent: options } : options);
+}

@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { childLogger, createKeyBuilder, type Logger, type RedisClient } from '@ballast/core';
+
+/** What one instance tells the others about a breaker. */
+export interface FleetMessage {
+  breaker: string;
+  state: 'open' | 'closed';
+  /** Wall-clock ms until which the breaker stays open (open only). */
+  untilMs?: number;
+}
+
+/**
+ * How breakers of the same name in several processes share OPEN. The breaker calls `publish` on its own
+ * transitions only — never on the call path — and applies what `subscribe` delivers.
+ */
+export interface FleetLink {
+  publish(message: FleetMessage): void;
+  subscribe(breaker: string, listener: (message: FleetMessage) => void): () => void;
+  /** The fleet-wide state when a breaker starts (another instance may have opened it already). */
+  current(breaker: string): Promise<FleetMessage | undefined>;
+}
+
+export interface RedisFleetOptions {
+  /** Commands (SET/GET/DEL/PUBLISH). */
+  redis: RedisClient;
+  /** A connection for SUBSCRIBE; default `redis.duplicate()`. */
+  subscriber?: RedisClient;
+  prefix?: string;
+  logger?: Logger;
+}
+
+interface Envelope extends FleetMessage {
+  origin: string;
+}
+
+/**
+ * Fleet-shared breaker state on Redis: an instance that opens sets `…:breaker:{name}:open` with a TTL of its
+ * reset timeout (so late starters see it) and publishes on one channel; the others open too until that time,
+ * then each probes for itself. A close is published so open instances probe early. Redis being down only
+ * loses the sharing: each breaker still works on its own.
+ */
+export class RedisFleet implements FleetLink {
+  readonly origin = randomUUID();
+  readonly #redis: RedisClient;
+  readonly #sub: RedisClient;
+  readonly #ownsSub: boolean;
+  readonly #prefix: string;
+  readonly #channel: string;
+  readonly #log: Logger;
+  readonly #listeners = new Map<string, Set<(m: FleetMessage) => void>>();
+  #subscribed: Promise<unknown> | undefined;
+
+  constructor(options: RedisFleetOptions) {
+    this.#redis = options.redis;
+    this.#ownsSub = options.subscriber === undefined;
+    this.#sub = options.subscriber ?? options.redis.duplicate();
+    this.#prefix = options.prefix ?? 'ballast';
+    this.#channel = `${this.#prefix}:breaker:fleet`;
+    this.#log = childLogger(options.logger, { component: 'circuit-breaker-fleet' });
+    this.#sub.on('message', (channel: string, text: string) => {
+      if (channel === this.#channel) this.#deliver(text);
+    });
+  }
+
+  #key(breaker: string): string {
+    return createKeyBuilder({ prefix: this.#prefix, scope: 'breaker', tag: breaker }).key('open');
+  }
+
+  publish(message: FleetMessage): void {
+    const envelope: Envelope = { ...message, origin: this.origin };
+    const text = JSON.stringify(envelope);
+    const key = this.#key(message.breaker);
+    const write =
+      message.state === 'open'
+        ? this.#redis.set(key, text, 'PX', Math.max(1, Math.round((message.untilMs ?? 0) - Date.now())))
+        : this.#redis.del(key);
+    write
+      .then(() => this.#redis.publish(this.#channel, text))
+      .catch((error: unknown) => this.#log.warn({ err: error, breaker: message.breaker }, 'fleet publish failed'));
+  }
+
+  subscribe(breaker: string, listener: (message: FleetMessage) => void): () => void {
+    let set = this.#listeners.get(breaker);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(breaker, set);
+    }
+    set.add(listener);
+    this.#subscribed ??= this.#sub
+      .subscribe(this.#channel)
+      .catch((error: unknown) => this.#log.warn({ err: error }, 'fleet subscribe failed'));
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  /** Resolves once the SUBSCRIBE is in place (tests, and apps that want to be sure before serving). */
+  async ready(): Promise<void> {
+    await this.#subscribed;
+  }
+
+  async current(breaker: string): Promise<FleetMessage | undefined> {
+    const text = await this.#redis.get(this.#key(breaker));
+    return text ? this.#parse(text) : undefined;
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+    if (this.#ownsSub) this.#sub.disconnect();
+    else await this.#sub.unsubscribe(this.#channel);
+  }
+
+  #parse(text: string): Envelope | undefined {
+    try {
+      const m = JSON.parse(text) as Envelope;
+      return typeof m?.breaker === 'string' && (m.state === 'open' || m.state === 'closed') ? m : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #deliver(text: string): void {
+    const m = this.#parse(text);
+    if (!m) {
+      this.#log.warn({ text: text.slice(0, 200) }, 'ignored a malformed fleet message');
+      return;
+    }
+    if (m.origin === this.origin) return;
+    for (const listener of this.#listeners.get(m.breaker) ?? []) listener(m);
+  }
+}
+
+export function redisFleet(options: RedisFleetOptions): RedisFleet {
+  return new RedisFleet(options);
+}

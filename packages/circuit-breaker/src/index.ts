@@ -1,0 +1,55 @@
+export {
+  type BreakerState,
+  type CallEvent,
+  CircuitBreaker,
+  circuitBreaker,
+  type FailureEvent,
+  type OpenReason,
+  type StateChange,
+} from './breaker';
+export { type BulkheadOptions, BulkheadPolicy, bulkhead } from './bulkhead';
+export {
+  BrokenCircuitError,
+  isBrokenCircuitError,
+  isRateLimitedError,
+  isShedError,
+  isTimeoutError,
+  RateLimitedError,
+  ShedError,
+  TimeoutError,
+} from './errors';
+export { type FallbackOptions, FallbackPolicy, type FallbackValue, fallback } from './fallback';
+export { type FleetLink, type FleetMessage, RedisFleet, type RedisFleetOptions, redisFleet } from './fleet';
+export { LatencyHistogram } from './histogram';
+export { type FromOpossumOptions, fromOpossum, type OpossumLike } from './opossum';
+export { type BreakerOptions, breakerOptionsSchema, type ResolvedBreakerOptions } from './options';
+export type { Policy, PolicyContext, PolicyFn } from './policy';
+export {
+  type RateLimitDecision,
+  type RateLimitOptions,
+  type ResolvedRateLimitOptions,
+  rateLimit,
+  rateLimitOptionsSchema,
+  TokenBucketLimiter,
+} from './rate-limit';
+export {
+  type RedisRateLimitDecision,
+  RedisRateLimiter,
+  type RedisRateLimitOptions,
+  redisRateLimit,
+  redisRateLimitOptionsSchema,
+} from './redis-rate-limit';
+export {
+  BreakerRegistry,
+  type BreakerStats,
+  getBreakerRegistry,
+  type StatsSnapshot,
+  type StatsSource,
+  setBreakerRegistry,
+  statsOf,
+} from './registry';
+export { type RetryEvent, type RetryOptions, RetryPolicy, retry } from './retry';
+export { RetryBudget, type RetryBudgetOptions, retryBudget } from './retry-budget';
+export { type TimeoutOptions, TimeoutPolicy, timeout } from './timeout';
+export type { OutcomeName, WindowCounts } from './window';
+export { PolicyWrap, wrap } from './wrap';

@@ -1,0 +1,59 @@
+import { createLogger } from '@ballast/core';
+import { metrics } from '@opentelemetry/api';
+import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CircuitBreaker } from './breaker';
+
+class TestReader extends MetricReader {
+  constructor() {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  }
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+const reader = new TestReader();
+const provider = new MeterProvider({ readers: [reader] });
+
+beforeAll(() => {
+  metrics.setGlobalMeterProvider(provider);
+});
+afterAll(async () => {
+  metrics.disable();
+  await provider.shutdown();
+});
+
+async function collect() {
+  const { resourceMetrics } = await reader.collect();
+  const all = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
+  return (name: string) => all.find((m) => m.descriptor.name === name);
+}
+
+describe('breaker metrics (in-memory OTel SDK)', () => {
+  it('records state, requests by status and call durations under the seed names', async () => {
+    const b = new CircuitBreaker({ name: 'users', volumeThreshold: 3, logger: createLogger({ level: 'silent' }) });
+    await b.execute(() => 'ok');
+    await b.execute(() => Promise.reject(new Error('x'))).catch(() => {});
+    let find = await collect();
+    const state = find('circuit_breaker_state')!;
+    expect(state.dataPoints.find((p) => p.attributes.name === 'users')).toMatchObject({
+      value: 0,
+      attributes: { name: 'users', service: 'users' },
+    });
+    await b.execute(() => Promise.reject(new Error('x'))).catch(() => {});
+    await b.execute(() => 'ok').catch(() => {}); // rejected
+    find = await collect();
+    expect(find('circuit_breaker_state')!.dataPoints.find((p) => p.attributes.name === 'users')?.value).toBe(2);
+    const requests = find('circuit_breaker_requests_total')!;
+    const byStatus = Object.fromEntries(
+      requests.dataPoints.filter((p) => p.attributes.name === 'users').map((p) => [p.attributes.status, p.value]),
+    );
+    expect(byStatus).toMatchObject({ success: 1, failure: 2, rejected: 1, timeout: 0, shed: 0, cancelled: 0 });
+    const duration = find('ballast_circuit_breaker_call_duration_ms')!;
+    const counts = Object.fromEntries(
+      duration.dataPoints.map((p) => [p.attributes.status, (p.value as { count: number }).count]),
+    );
+    expect(counts).toEqual({ success: 1, failure: 2 });
+    b.dispose();
+  });
+});

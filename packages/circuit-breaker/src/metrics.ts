@@ -1,0 +1,82 @@
+import { type Attributes, getMeter, metricName } from '@ballast/core';
+import { metrics as otelMetrics } from '@opentelemetry/api';
+import { OUTCOME_NAMES, type OutcomeName } from './window';
+
+/** What the observable instruments read: a breaker, or an adopted opossum breaker. */
+export interface MetricsSource {
+  readonly name: string;
+  readonly state: 'closed' | 'open' | 'half-open';
+  readonly totals: Readonly<Record<OutcomeName, number>>;
+}
+
+/**
+ * OTel instruments, named as seed 003 names them:
+ * - `circuit_breaker_state{name,service}`: 0 closed, 1 half-open, 2 open (observable gauge);
+ * - `circuit_breaker_requests_total{name,service,status}`: status ∈ success, failure, timeout, rejected, shed,
+ *   cancelled (observable counter — read from the breaker's totals at collection, nothing on the call path);
+ * - `ballast_circuit_breaker_call_duration_ms{name,status}`: histogram, one record per completed call.
+ * Instruments are bound to the MeterProvider registered when the breaker is created: register the SDK first.
+ */
+export interface BreakerMetrics {
+  duration(ms: number, status: 'success' | 'failure' | 'timeout'): void;
+  dispose(): void;
+}
+
+const STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+interface Instruments {
+  provider: unknown;
+  live: Set<WeakRef<MetricsSource>>;
+  histogram: ReturnType<ReturnType<typeof getMeter>['createHistogram']>;
+}
+
+let current: Instruments | undefined;
+
+function instruments(): Instruments {
+  const provider = otelMetrics.getMeterProvider();
+  if (current?.provider === provider) return current;
+  const meter = getMeter('@ballast/circuit-breaker');
+  const live = new Set<WeakRef<MetricsSource>>();
+  const each = (fn: (b: MetricsSource) => void) => {
+    for (const ref of live) {
+      const b = ref.deref();
+      if (b) fn(b);
+      else live.delete(ref);
+    }
+  };
+  meter
+    .createObservableGauge('circuit_breaker_state', {
+      description: 'Circuit breaker state: 0 closed, 1 half-open, 2 open',
+    })
+    .addCallback((result) =>
+      each((b) => result.observe(STATE_VALUE[b.state], { name: b.name, service: b.name } satisfies Attributes)),
+    );
+  meter
+    .createObservableCounter('circuit_breaker_requests_total', { description: 'Calls through a breaker by outcome' })
+    .addCallback((result) =>
+      each((b) => {
+        for (const status of OUTCOME_NAMES) result.observe(b.totals[status], { name: b.name, service: b.name, status });
+      }),
+    );
+  const histogram = meter.createHistogram(metricName('circuit_breaker', 'call_duration_ms'), {
+    description: 'Duration of calls through a breaker',
+    unit: 'ms',
+  });
+  current = { provider, live, histogram };
+  return current;
+}
+
+export function breakerMetrics(breaker: MetricsSource): BreakerMetrics {
+  const inst = instruments();
+  const ref = new WeakRef(breaker);
+  inst.live.add(ref);
+  const attrs = {
+    success: { name: breaker.name, status: 'success' },
+    failure: { name: breaker.name, status: 'failure' },
+    timeout: { name: breaker.name, status: 'timeout' },
+  };
+  return {
+    duration: (ms, status) => inst.histogram.record(ms, attrs[status]),
+    dispose: () => void inst.live.delete(ref),
+  };
+}

@@ -1,0 +1,150 @@
+import { CircuitBreaker } from './breaker';
+import type { BreakerOptions } from './options';
+import type { OutcomeName } from './window';
+
+/** One breaker's entry in `GET /circuit-breaker/stats` (seed 003's shape, extended). */
+export interface BreakerStats {
+  state: 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+  /** Rolling-window counts (as opossum reports them). */
+  stats: {
+    fires: number;
+    successes: number;
+    failures: number;
+    timeouts: number;
+    rejects: number;
+    shed: number;
+    cancelled: number;
+    /** ms */
+    latencyMean: number;
+    /** ms, over the last one to two windows */
+    percentiles: { p50: number; p90: number; p99: number; p999: number };
+  };
+  /** Counts since the breaker was created. */
+  totals: Record<OutcomeName, number>;
+}
+
+export interface StatsSnapshot {
+  timestamp: string;
+  circuitBreakers: Record<string, BreakerStats>;
+}
+
+/** Anything the registry can report on: our breakers, adopted opossum breakers. */
+export interface StatsSource {
+  readonly name: string;
+  stats(): BreakerStats;
+  dispose?(): void;
+}
+
+const STATE = { closed: 'CLOSED', open: 'OPEN', 'half-open': 'HALF_OPEN' } as const;
+const ms = (us: number) => Math.round(us) / 1000;
+
+export function statsOf(b: CircuitBreaker): BreakerStats {
+  const c = b.counts();
+  const h = b.latency();
+  return {
+    state: STATE[b.state],
+    stats: {
+      fires: c.success + c.failure + c.timeout + c.rejected + c.shed + c.cancelled,
+      successes: c.success,
+      failures: c.failure,
+      timeouts: c.timeout,
+      rejects: c.rejected,
+      shed: c.shed,
+      cancelled: c.cancelled,
+      latencyMean: ms(h.meanUs),
+      percentiles: {
+        p50: ms(h.quantile(0.5)),
+        p90: ms(h.quantile(0.9)),
+        p99: ms(h.quantile(0.99)),
+        p999: ms(h.quantile(0.999)),
+      },
+    },
+    totals: { ...b.totals },
+  };
+}
+
+/**
+ * Per-service breakers by name, created on first use with shared defaults — seed 003's
+ * `Map<string, CircuitBreaker>` in the gateway, plus the stats endpoint's data in one call.
+ *
+ * @example
+ * const breakers = new BreakerRegistry({ timeoutMs: 5_000 });
+ * await breakers.get('users').execute(() => fetchUsers());
+ * app.get('/circuit-breaker/stats', () => breakers.stats());
+ */
+export class BreakerRegistry {
+  readonly #defaults: BreakerOptions;
+  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #sources = new Map<string, StatsSource>();
+
+  constructor(defaults: BreakerOptions = {}) {
+    this.#defaults = defaults;
+  }
+
+  /** The breaker called `name`, created with `defaults` + `options` the first time (later options are ignored). */
+  get(name: string, options: BreakerOptions = {}): CircuitBreaker {
+    let b = this.#breakers.get(name);
+    if (!b) {
+      this.#assertFree(name);
+      b = new CircuitBreaker({ ...this.#defaults, ...options, name });
+      this.#breakers.set(name, b);
+    }
+    return b;
+  }
+
+  /** Adds a breaker made elsewhere (or a `fromOpossum` adapter) to stats. */
+  add(source: CircuitBreaker | StatsSource): void {
+    this.#assertFree(source.name);
+    if (source instanceof CircuitBreaker) this.#breakers.set(source.name, source);
+    else this.#sources.set(source.name, source);
+  }
+
+  has(name: string): boolean {
+    return this.#breakers.has(name) || this.#sources.has(name);
+  }
+
+  names(): string[] {
+    return [...this.#breakers.keys(), ...this.#sources.keys()];
+  }
+
+  /** Removes and disposes one breaker. */
+  delete(name: string): boolean {
+    const b = this.#breakers.get(name) ?? this.#sources.get(name);
+    b?.dispose?.();
+    return this.#breakers.delete(name) || this.#sources.delete(name);
+  }
+
+  /** The JSON of seed 003's `GET /circuit-breaker/stats`. */
+  stats(): StatsSnapshot {
+    const circuitBreakers: Record<string, BreakerStats> = {};
+    for (const [name, b] of this.#breakers) circuitBreakers[name] = statsOf(b);
+    for (const [name, s] of this.#sources) circuitBreakers[name] = s.stats();
+    return { timestamp: new Date().toISOString(), circuitBreakers };
+  }
+
+  /** Disposes every breaker (timers, fleet subscriptions). */
+  dispose(): void {
+    for (const b of this.#breakers.values()) b.dispose();
+    for (const s of this.#sources.values()) s.dispose?.();
+    this.#breakers.clear();
+    this.#sources.clear();
+  }
+
+  #assertFree(name: string): void {
+    if (this.#breakers.has(name) || this.#sources.has(name)) {
+      throw new Error(`a breaker named "${name}" is already registered`);
+    }
+  }
+}
+
+let defaultRegistry: BreakerRegistry | undefined;
+
+/** The process-wide registry decorators use by default. Replace it with `setBreakerRegistry`. */
+export function getBreakerRegistry(): BreakerRegistry {
+  defaultRegistry ??= new BreakerRegistry();
+  return defaultRegistry;
+}
+
+export function setBreakerRegistry(registry: BreakerRegistry): void {
+  defaultRegistry = registry;
+}

@@ -1,0 +1,124 @@
+import {
+  type BackoffOptions,
+  backoffFromResolved,
+  backoffOptionsSchema,
+  type Clock,
+  EventEmitter,
+  isAbortedError,
+  parseOptions,
+  sleep,
+  systemClock,
+} from '@ballast/core';
+import { z } from 'zod';
+import { abortedBy } from './call-context';
+import { isBrokenCircuitError } from './errors';
+import type { Policy, PolicyFn } from './policy';
+import { RetryBudget } from './retry-budget';
+
+const retrySchema = z
+  .object({
+    /** Retries after the first try (seed 003: 3). */
+    maxRetries: z.number().int().min(0).optional(),
+    /** Total tries, first included; the alternative to `maxRetries`. */
+    maxAttempts: z.number().int().min(1).optional(),
+    /** Delays between tries; `false` retries at once. Default 500 ms · 2ⁿ, full jitter, capped at 30 s. */
+    backoff: z.union([backoffOptionsSchema, z.literal(false)]),
+    /** Which errors to retry (default: every error except an open breaker and an aborted call). */
+    retryOn: z.custom<(error: unknown, attempt: number) => boolean>((v) => typeof v === 'function').optional(),
+    /** Overrides the backoff for one error, e.g. from a `Retry-After` header. Return undefined to keep it. */
+    delayFor: z
+      .custom<(error: unknown, attempt: number) => number | undefined>((v) => typeof v === 'function')
+      .optional(),
+    /** A budget shared by many retry policies (a client, a service). */
+    budget: z.custom<RetryBudget>((v) => v instanceof RetryBudget).optional(),
+    clock: z.custom<Clock>((v) => typeof v === 'object' && v !== null).optional(),
+    random: z.custom<() => number>((v) => typeof v === 'function').optional(),
+  })
+  .strict()
+  .refine((o) => o.maxRetries === undefined || o.maxAttempts === undefined, {
+    message: 'give maxRetries or maxAttempts, not both',
+    path: ['maxAttempts'],
+  });
+
+export type RetryOptions = Omit<z.input<typeof retrySchema>, 'backoff'> & { backoff?: BackoffOptions | false };
+
+export interface RetryEvent {
+  /** 1 for the first retry. */
+  attempt: number;
+  maxRetries: number;
+  delayMs: number;
+  error: unknown;
+}
+
+const defaultBackoff = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 'full' } as const;
+
+/** By default everything is retried except what retrying cannot fix or must not touch. */
+function defaultRetryOn(error: unknown): boolean {
+  return !isBrokenCircuitError(error) && !isAbortedError(error);
+}
+
+/**
+ * Retries `fn` with exponential backoff and jitter (core's backoff). The caller's signal stops it at once,
+ * also between tries. The last error is rethrown as it was.
+ */
+export class RetryPolicy implements Policy {
+  readonly maxRetries: number;
+  readonly #options: z.output<typeof retrySchema>;
+  readonly #backoff: z.output<typeof backoffOptionsSchema> | false;
+  readonly #clock: Clock;
+  readonly #retried = new EventEmitter<RetryEvent>('retry');
+  readonly #gaveUp = new EventEmitter<RetryEvent>('giveUp');
+  /** Before each retry: `Retry 1/3 after 500ms`. */
+  readonly onRetry = this.#retried.event;
+  /** When the last error is rethrown (exhausted, not retryable, or budget spent). */
+  readonly onGiveUp = this.#gaveUp.event;
+
+  constructor(options: RetryOptions = {}) {
+    const o = parseOptions(
+      retrySchema,
+      { ...options, backoff: options.backoff === false ? false : { ...defaultBackoff, ...options.backoff } },
+      'retry',
+    );
+    this.#options = o;
+    this.maxRetries = o.maxRetries ?? (o.maxAttempts !== undefined ? o.maxAttempts - 1 : 3);
+    this.#backoff = o.backoff;
+    this.#clock = o.clock ?? systemClock;
+  }
+
+  async execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    const o = this.#options;
+    const backoff = this.#backoff ? backoffFromResolved(this.#backoff, o.random) : undefined;
+    o.budget?.onRequest();
+    for (let attempt = 0; ; attempt++) {
+      if (signal?.aborted) throw abortedBy(signal);
+      try {
+        return await fn(signal ? { signal, attempt } : { signal: NEVER, attempt });
+      } catch (error) {
+        const retryable =
+          attempt < this.maxRetries &&
+          !signal?.aborted &&
+          (o.retryOn ? o.retryOn(error, attempt + 1) : defaultRetryOn(error)) &&
+          (o.budget ? o.budget.tryRetry() : true);
+        const planned = backoff ? backoff.next() : 0;
+        const event: RetryEvent = {
+          attempt: attempt + 1,
+          maxRetries: this.maxRetries,
+          delayMs: o.delayFor?.(error, attempt + 1) ?? planned,
+          error,
+        };
+        if (!retryable) {
+          if (this.#gaveUp.size > 0) this.#gaveUp.emit(event);
+          throw error;
+        }
+        this.#retried.emit(event);
+        if (event.delayMs > 0) await sleep(this.#clock, event.delayMs, signal);
+      }
+    }
+  }
+}
+
+const NEVER = new AbortController().signal;
+
+export function retry(options: RetryOptions = {}): RetryPolicy {
+  return new RetryPolicy(options);
+}

@@ -1,0 +1,48 @@
+import { type Clock, parseOptions, systemClock } from '@ballast/core';
+import { z } from 'zod';
+import type { Policy, PolicyFn } from './policy';
+import { DeadlineQueue, runTimed } from './timed';
+
+const timeoutSchema = z
+  .object({
+    timeoutMs: z.number().positive().finite(),
+    /** Named in the `TimeoutError` message. */
+    name: z.string().default('operation'),
+    clock: z.custom<Clock>((v) => typeof v === 'object' && v !== null).optional(),
+  })
+  .strict();
+
+export type TimeoutOptions = z.input<typeof timeoutSchema>;
+
+/**
+ * Rejects with `TimeoutError` when `fn` has not settled within `timeoutMs`, and aborts the signal `fn` was
+ * given (created only if `fn` reads it). The caller's own signal is honoured too. Deadlines share one timer.
+ */
+export class TimeoutPolicy implements Policy {
+  readonly timeoutMs: number;
+  readonly #name: string;
+  readonly #clock: Clock;
+  readonly #queue: DeadlineQueue;
+
+  constructor(options: TimeoutOptions) {
+    const o = parseOptions(timeoutSchema, options, 'timeout');
+    this.timeoutMs = o.timeoutMs;
+    this.#name = o.name;
+    this.#clock = o.clock ?? systemClock;
+    this.#queue = new DeadlineQueue(this.#clock);
+  }
+
+  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    return runTimed(this.#clock, this.#queue, this.timeoutMs, this.#name, fn, signal, 0);
+  }
+
+  /** Clears the shared timer. */
+  dispose(): void {
+    this.#queue.dispose();
+  }
+}
+
+/** `timeout(5_000)` or `timeout({ timeoutMs: 5_000, name: 'users GET' })`. */
+export function timeout(options: number | TimeoutOptions): TimeoutPolicy {
+  return new TimeoutPolicy(typeof options === 'number' ? { timeoutMs: options } : options);
+}

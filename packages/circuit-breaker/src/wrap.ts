@@ -1,0 +1,43 @@
+import type { Policy, PolicyContext, PolicyFn } from './policy';
+
+/**
+ * Composes policies, outermost first: `wrap(a, b, c).execute(fn)` runs `a(b(c(fn)))`.
+ *
+ * Recommended order — `wrap(fallback, retry, breaker, bulkhead, timeout)`:
+ * - fallback outermost, so it answers whatever gave up below it;
+ * - retry outside the breaker, so every try is counted and an open breaker stops the retries at once
+ *   (the default `retryOn` does not retry `BrokenCircuitError`);
+ * - timeout innermost, so each try has its own time limit and a timeout counts as a breaker failure.
+ *
+ * The innermost function sees the innermost signal (it aborts on any layer's timeout or the caller's abort)
+ * and the retry attempt number.
+ */
+export class PolicyWrap implements Policy {
+  readonly policies: readonly Policy[];
+
+  constructor(policies: readonly Policy[]) {
+    this.policies = policies;
+  }
+
+  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    return this.#run(0, fn, signal, 0);
+  }
+
+  #run<T>(i: number, fn: PolicyFn<T>, signal: AbortSignal | undefined, attempt: number): Promise<T> {
+    const policy = this.policies[i];
+    if (!policy) return Promise.resolve().then(() => fn({ signal: signal ?? NEVER, attempt }));
+    const last = i === this.policies.length - 1;
+    return policy.execute<T>(
+      last
+        ? (ctx: PolicyContext) => fn(ctx.attempt >= attempt ? ctx : { signal: ctx.signal, attempt })
+        : (ctx: PolicyContext) => this.#run(i + 1, fn, ctx.signal, Math.max(attempt, ctx.attempt)),
+      signal,
+    );
+  }
+}
+
+const NEVER = new AbortController().signal;
+
+export function wrap(...policies: Policy[]): PolicyWrap {
+  return new PolicyWrap(policies);
+}

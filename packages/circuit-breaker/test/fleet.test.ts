@@ -1,0 +1,62 @@
+import { createLogger } from '@ballast/core';
+import { useRedisFixture } from '@ballast/testkit/vitest';
+import { describe, expect, it } from 'vitest';
+import { CircuitBreaker } from '../src/breaker';
+import { isBrokenCircuitError } from '../src/errors';
+import { RedisFleet } from '../src/fleet';
+
+const fx = useRedisFixture({ name: 'breaker-fleet' });
+const quiet = createLogger({ level: 'silent' });
+
+describe('fleet-shared OPEN on real Redis', () => {
+  it('one instance opening opens the other, with no Redis call on the protected path', async () => {
+    const { redis, prefix } = fx.current;
+    const fleetA = new RedisFleet({ redis: fx.current.duplicate(), prefix, logger: quiet });
+    const fleetB = new RedisFleet({ redis: fx.current.duplicate(), prefix, logger: quiet });
+    const opts = { name: 'users', volumeThreshold: 2, resetTimeoutMs: 60_000, logger: quiet };
+    const a = new CircuitBreaker({ ...opts, fleet: fleetA });
+    const b = new CircuitBreaker({ ...opts, fleet: fleetB });
+    await Promise.all([fleetA.ready(), fleetB.ready()]);
+    try {
+      // Count commands B's connection sends while B serves calls: must be none.
+      const before = await commandsProcessed(fx.current.redis);
+      for (let i = 0; i < 50; i++) await b.execute(() => 'ok');
+      const after = await commandsProcessed(fx.current.redis);
+      expect(after - before).toBe(1); // only the INFO call itself
+
+      const bOpened = b.onOpen.length >= 0 ? new Promise((r) => b.onOpen(r)) : undefined;
+      await a.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+      await a.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+      expect(a.state).toBe('open');
+      await expect(bOpened).resolves.toMatchObject({ name: 'users', to: 'open', reason: 'fleet' });
+      expect(isBrokenCircuitError(await b.execute(() => 'ok').catch((e: unknown) => e))).toBe(true);
+      const ttl = await redis.pttl(`${prefix}:breaker:{users}:open`);
+      expect(ttl).toBeGreaterThan(50_000);
+
+      // A late starter sees the fleet state from the key.
+      const fleetC = new RedisFleet({ redis: fx.current.duplicate(), prefix, logger: quiet });
+      const c = new CircuitBreaker({ ...opts, fleet: fleetC });
+      await new Promise((r) => c.onOpen(r));
+      expect(c.state).toBe('open');
+      c.dispose();
+      await fleetC.close();
+
+      // A closes (its probe succeeded): B moves to half-open to probe for itself.
+      const bHalf = new Promise((r) => b.onHalfOpen(r));
+      a.close();
+      await bHalf;
+      expect(b.state).toBe('half-open');
+      expect(await redis.exists(`${prefix}:breaker:{users}:open`)).toBe(0);
+    } finally {
+      a.dispose();
+      b.dispose();
+      await fleetA.close();
+      await fleetB.close();
+    }
+  });
+});
+
+async function commandsProcessed(redis: { info(section: string): Promise<string> }): Promise<number> {
+  const info = await redis.info('stats');
+  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1]);
+}
