@@ -21,6 +21,34 @@ export {
 export { type FallbackOptions, FallbackPolicy, type FallbackValue, fallback } from './fallback';
 export { type FleetLink, type FleetMessage, RedisFleet, type RedisFleetOptions, redisFleet } from './fleet';
 export { LatencyHistogram } from './histogram';
+export {
+  createHttpClient,
+  describeFailure,
+  type HttpBreakerOptions,
+  HttpClient,
+  HttpClientClosedError,
+  type HttpClientOptions,
+  type HttpRequestInit,
+  type HttpRetryEvent,
+  HttpStatusError,
+  type HttpStatusErrorInit,
+  httpClientOptionsSchema,
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENT_METHODS,
+  InvalidResponseError,
+  isBreakerFailure,
+  isHttpClientClosedError,
+  isHttpStatusError,
+  isIdempotentRequest,
+  isInvalidResponseError,
+  isRetryableError,
+  isRetryableNetworkCode,
+  isRetryableStatus,
+  networkErrorCode,
+  parseRetryAfter,
+  RETRYABLE_NETWORK_CODES,
+  retryAfterDelay,
+} from './http';
 export { type FromOpossumOptions, fromOpossum, type OpossumLike } from './opossum';
 export { type BreakerOptions, breakerOptionsSchema, type ResolvedBreakerOptions } from './options';
 export type { Policy, PolicyContext, PolicyFn } from './policy';

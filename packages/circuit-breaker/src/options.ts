@@ -1,11 +1,6 @@
-import type { Clock, Logger } from '@ballast/core';
+import { type Clock, functionSchema as fn, type Logger, objectSchema as obj } from '@ballast/core';
 import { z } from 'zod';
 import type { FleetLink } from './fleet';
-
-const fn = <T>(what: string) =>
-  z.custom<T>((v) => typeof v === 'function', { message: `expected ${what} to be a function` });
-const obj = <T>(what: string) =>
-  z.custom<T>((v) => typeof v === 'object' && v !== null, { message: `expected ${what} to be an object` });
 
 /**
  * Breaker options. Defaults are seed 003's (the API gateway's opossum settings): 10 s timeout, 50 % errors

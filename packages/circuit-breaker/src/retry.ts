@@ -85,6 +85,12 @@ export class RetryPolicy implements Policy {
     this.#clock = o.clock ?? systemClock;
   }
 
+  /** A `delayFor` override if it is a usable number (capped at the backoff's `maxMs`), else the backoff's delay. */
+  #delay(override: number | undefined, planned: number): number {
+    if (override === undefined || !Number.isFinite(override) || override < 0) return planned;
+    return this.#backoff ? Math.min(override, this.#backoff.maxMs) : override;
+  }
+
   async execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
     const o = this.#options;
     const backoff = this.#backoff ? backoffFromResolved(this.#backoff, o.random) : undefined;
@@ -99,17 +105,19 @@ export class RetryPolicy implements Policy {
           !signal?.aborted &&
           (o.retryOn ? o.retryOn(error, attempt + 1) : defaultRetryOn(error)) &&
           (o.budget ? o.budget.tryRetry() : true);
+        if (!retryable) {
+          if (this.#gaveUp.size > 0) {
+            this.#gaveUp.emit({ attempt: attempt + 1, maxRetries: this.maxRetries, delayMs: 0, error });
+          }
+          throw error;
+        }
         const planned = backoff ? backoff.next() : 0;
         const event: RetryEvent = {
           attempt: attempt + 1,
           maxRetries: this.maxRetries,
-          delayMs: o.delayFor?.(error, attempt + 1) ?? planned,
+          delayMs: this.#delay(o.delayFor?.(error, attempt + 1), planned),
           error,
         };
-        if (!retryable) {
-          if (this.#gaveUp.size > 0) this.#gaveUp.emit(event);
-          throw error;
-        }
         this.#retried.emit(event);
         if (event.delayMs > 0) await sleep(this.#clock, event.delayMs, signal);
       }

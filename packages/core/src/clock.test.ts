@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { sleep, systemClock } from './clock';
+import { MAX_TIMER_MS, sleep, systemClock } from './clock';
 import { isAbortedError } from './errors';
 
 describe('systemClock + sleep', () => {
@@ -36,6 +36,17 @@ describe('systemClock + sleep', () => {
     c.abort();
     await expect(sleep(systemClock, 10, c.signal)).rejects.toSatisfy(isAbortedError);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("caps delays beyond Node's timer limit instead of firing at once", async () => {
+    let fired = false;
+    systemClock.setTimeout(() => {
+      fired = true;
+    }, 2 ** 40);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(fired).toBe(false);
+    await vi.advanceTimersByTimeAsync(MAX_TIMER_MS);
+    expect(fired).toBe(true);
   });
 
   it('now and monotonic advance with time; intervals repeat until cleared', async () => {

@@ -21,13 +21,17 @@ export interface Clock {
   clearInterval(handle: TimerHandle): void;
 }
 
-/** The real clock: `Date.now`, `performance.now` and Node's timers. */
+/** Node fires a timer longer than 2³¹−1 ms (~24.8 days) after 1 ms; we cap it instead. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+const timerMs = (ms: number) => Math.min(ms, MAX_TIMER_MS);
+
+/** The real clock: `Date.now`, `performance.now` and Node's timers (delays capped at `MAX_TIMER_MS`). */
 export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: () => performance.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  setTimeout: (callback, ms) => setTimeout(callback, timerMs(ms)),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-  setInterval: (callback, ms) => setInterval(callback, ms),
+  setInterval: (callback, ms) => setInterval(callback, timerMs(ms)),
   clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
 };
 

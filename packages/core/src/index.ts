@@ -8,7 +8,7 @@ export {
   type Jitter,
   type ResolvedBackoffOptions,
 } from './backoff';
-export { type Clock, sleep, systemClock, type TimerHandle } from './clock';
+export { type Clock, MAX_TIMER_MS, sleep, systemClock, type TimerHandle } from './clock';
 export {
   type AnyMethod,
   createMethodDecorator,
@@ -61,7 +61,7 @@ export {
   setDefaultLogger,
 } from './logger';
 export { defineScript, type LuaScript, loadScripts, runScript, type ScriptArg, type ScriptClient } from './lua';
-export { describeIssues, describeValue, formatPath, parseOptions } from './options';
+export { describeIssues, describeValue, formatPath, functionSchema, objectSchema, parseOptions } from './options';
 export {
   Cluster,
   type ClusterOptions,

@@ -1,7 +1,17 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { InvalidOptionsError, type OptionIssue } from './errors';
 
 type Issue = z.core.$ZodIssue;
+
+/** A zod schema for a function option (zod has no typed function schema): `isFailure: functionSchema<(e: unknown) => boolean>('isFailure')`. */
+export function functionSchema<T>(what: string) {
+  return z.custom<T>((v) => typeof v === 'function', { message: `expected ${what} to be a function` });
+}
+
+/** A zod schema for an object option passed through as is (a clock, a logger, a client). */
+export function objectSchema<T>(what: string) {
+  return z.custom<T>((v) => typeof v === 'object' && v !== null, { message: `expected ${what} to be an object` });
+}
 
 /**
  * Validates `input` against a zod schema and returns the typed, defaulted result.

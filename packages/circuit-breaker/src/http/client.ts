@@ -1,0 +1,487 @@
+import {
+  AbortedError,
+  type Attributes,
+  type BallastError,
+  type Clock,
+  childLogger,
+  type Event,
+  EventEmitter,
+  getMeter,
+  InvalidOptionsError,
+  isInvalidOptionsError,
+  type Logger,
+  parseOptions,
+  systemClock,
+} from '@ballast/core';
+import { type Counter, metrics as otelMetrics } from '@opentelemetry/api';
+import { z } from 'zod';
+import { CircuitBreaker } from '../breaker';
+import { TimeoutError } from '../errors';
+import { breakerOptionsSchema, fromOpossumNames } from '../options';
+import type { PolicyContext } from '../policy';
+import { type RetryEvent, type RetryPolicy, retry } from '../retry';
+import { RetryBudget } from '../retry-budget';
+import { ResponseCache } from './cache';
+import {
+  HttpClientClosedError,
+  HttpStatusError,
+  InvalidResponseError,
+  isHttpStatusError,
+  MAX_ERROR_BODY_CHARS,
+  truncateBody,
+} from './errors';
+import {
+  type HttpBreakerOptions,
+  type HttpClientOptions,
+  type HttpRequestInit,
+  type HttpRetryEvent,
+  httpClientOptionsSchema,
+  type httpRetrySchema,
+} from './options';
+import {
+  describeFailure,
+  isBreakerFailure,
+  isIdempotentRequest,
+  isRetryableError,
+  normalizeMethod,
+  parseRetryAfter,
+  retryAfterDelay,
+} from './semantics';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const noop = () => {};
+
+let retryCount: { provider: unknown; counter: Counter } | undefined;
+/** `api_gateway_retry_count{service,attempt}`, bound to the meter provider registered now. */
+function retryCounter(): Counter {
+  const provider = otelMetrics.getMeterProvider();
+  if (retryCount?.provider !== provider) {
+    const counter = getMeter('@ballast/circuit-breaker').createCounter('api_gateway_retry_count', {
+      description: 'HTTP retries by service and attempt (1 = first retry)',
+    });
+    retryCount = { provider, counter };
+  }
+  return retryCount.counter;
+}
+
+/**
+ * A resilient HTTP client over `fetch` (seed 003's API gateway proxy, seed 004's EnhancedHttpClient):
+ * services by name, one breaker per service, retries of idempotent requests with backoff and `Retry-After`,
+ * one retry budget for the whole client, a per-try timeout, `X-Request-ID`/`X-Service-ID` headers and an
+ * optional GET cache.
+ */
+export class HttpClient {
+  readonly #resolve: (service: string) => string | PromiseLike<string>;
+  readonly #fetch: typeof fetch;
+  readonly #clock: Clock;
+  readonly #logger: Logger | undefined;
+  readonly #log: Logger;
+  readonly #timeoutMs: number;
+  readonly #retry: z.output<typeof httpRetrySchema> | false;
+  readonly #breakerOptions: HttpBreakerOptions | false;
+  readonly #defaultHeaders: Record<string, string>;
+  readonly #serviceId: string | undefined;
+  readonly #cache: ResponseCache | undefined;
+  /** The client-wide retry budget, when there is one. */
+  readonly budget: RetryBudget | undefined;
+  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #policies = new Map<string, RetryPolicy>();
+  readonly #once: RetryPolicy;
+  readonly #inFlight = new Set<AbortController>();
+  readonly #retried = new EventEmitter<HttpRetryEvent>('retry');
+  #closed = false;
+
+  /** Before each retry (after its response body was released). */
+  readonly onRetry: Event<HttpRetryEvent> = this.#retried.event;
+
+  constructor(options: HttpClientOptions) {
+    const o = parseOptions(httpClientOptionsSchema, options, 'createHttpClient');
+    this.#resolve = o.resolve;
+    this.#fetch = o.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#clock = o.clock ?? systemClock;
+    this.#logger = o.logger;
+    this.#log = childLogger(o.logger, { component: 'http-client' });
+    this.#timeoutMs = o.timeoutMs;
+    this.#retry = o.retry;
+    this.#defaultHeaders = o.headers ?? {};
+    this.#serviceId = o.serviceId;
+    this.#cache = o.cache ? new ResponseCache(o.cache.ttlMs, o.cache.maxEntries, this.#clock) : undefined;
+    this.#breakerOptions = o.breaker === false ? false : (fromOpossumNames(o.breaker ?? {}) as HttpBreakerOptions);
+    if (this.#breakerOptions) {
+      const checked = { ...this.#breakerDefaults(), ...this.#breakerOptions, name: 'service' };
+      nested('breaker', () => parseOptions(breakerOptionsSchema, checked, 'createHttpClient'));
+    }
+    const b = o.retryBudget;
+    this.budget =
+      b === false || o.retry === false
+        ? undefined
+        : b instanceof RetryBudget
+          ? b
+          : nested('retryBudget', () => new RetryBudget({ ...b, clock: b?.clock ?? this.#clock }));
+    this.#once = retry({
+      maxRetries: 0,
+      backoff: false,
+      clock: this.#clock,
+      ...(this.budget && { budget: this.budget }),
+    });
+  }
+
+  /**
+   * Sends `init` to `path` on `service`'s base URL and returns the `Response`, whatever its status (as
+   * `fetch` does) once retries are over. Rejects with `BrokenCircuitError` when the service's breaker is
+   * open, `TimeoutError` when the last try timed out, `AbortedError` when `init.signal` aborted, or the
+   * network error of the last try.
+   */
+  async request(service: string, path: string, init: HttpRequestInit = {}): Promise<Response> {
+    if (this.#closed) throw new HttpClientClosedError();
+    const { idempotent, timeoutMs, signal: callerSignal, ...rest } = init;
+    if (callerSignal?.aborted) throw new AbortedError(undefined, { cause: callerSignal.reason });
+    const perTry = timeoutMs === undefined ? this.#timeoutMs : checkTimeout(timeoutMs);
+    const method = normalizeMethod(rest.method);
+    const headers = this.#headers(rest.headers);
+    const tryInit: RequestInit = { ...rest, method, headers };
+
+    const cacheKey = this.#cache && method === 'GET' ? ResponseCache.key(method, service, path, headers) : undefined;
+    if (cacheKey !== undefined && rest.cache !== 'no-store' && rest.cache !== 'no-cache' && rest.cache !== 'reload') {
+      const hit = this.#cache!.get(cacheKey);
+      if (hit) return hit;
+    }
+
+    const replayable = !(rest.body instanceof ReadableStream);
+    const policy =
+      this.#retry !== false && replayable && isIdempotentRequest(method, headers, idempotent)
+        ? this.#retryPolicy(service, this.#retry)
+        : this.#once;
+
+    // One controller per request: the caller's signal and close() both abort it, backoff waits included.
+    const controller = new AbortController();
+    const onCallerAbort = () => controller.abort(callerSignal!.reason);
+    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    this.#inFlight.add(controller);
+    let response: Response;
+    try {
+      response = await policy.execute((ctx) => this.#try(service, path, tryInit, perTry, ctx), controller.signal);
+    } catch (error) {
+      if (isHttpStatusError(error) && error.response) return error.response;
+      throw error;
+    } finally {
+      callerSignal?.removeEventListener('abort', onCallerAbort);
+      this.#inFlight.delete(controller);
+    }
+    if (cacheKey !== undefined && response.ok && rest.cache !== 'no-store') {
+      return this.#cache!.store(cacheKey, service, response);
+    }
+    if (this.#cache && response.ok && !SAFE_METHODS.has(method)) this.#cache.clear(service);
+    return response;
+  }
+
+  /** GET, parsed as JSON. Rejects with `HttpStatusError` for a non-2xx status. */
+  get<T = unknown>(service: string, path: string, init?: HttpRequestInit): Promise<T> {
+    return this.#json<T>('GET', service, path, undefined, init);
+  }
+
+  /** POST `body` (JSON unless it is already a body: string, Blob, FormData, …), parsed as JSON. */
+  post<T = unknown>(service: string, path: string, body?: unknown, init?: HttpRequestInit): Promise<T> {
+    return this.#json<T>('POST', service, path, body, init);
+  }
+
+  put<T = unknown>(service: string, path: string, body?: unknown, init?: HttpRequestInit): Promise<T> {
+    return this.#json<T>('PUT', service, path, body, init);
+  }
+
+  patch<T = unknown>(service: string, path: string, body?: unknown, init?: HttpRequestInit): Promise<T> {
+    return this.#json<T>('PATCH', service, path, body, init);
+  }
+
+  delete<T = unknown>(service: string, path: string, body?: unknown, init?: HttpRequestInit): Promise<T> {
+    return this.#json<T>('DELETE', service, path, body, init);
+  }
+
+  /** The per-service breakers by service name (for a stats endpoint: `statsOf(b)`, `registry.add(b)`). */
+  breakers(): ReadonlyMap<string, CircuitBreaker> {
+    return new Map(this.#breakers);
+  }
+
+  /** Forgets cached GET responses: all, or one service's. */
+  clearCache(service?: string): void {
+    this.#cache?.clear(service);
+  }
+
+  /** Aborts requests in flight (their backoff waits too), disposes the breakers; later requests reject. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const reason = new HttpClientClosedError();
+    for (const c of this.#inFlight) c.abort(reason);
+    this.#inFlight.clear();
+    for (const b of this.#breakers.values()) b.dispose();
+    this.#breakers.clear();
+    this.#policies.clear();
+    this.#cache?.clear();
+    this.#retried.clear();
+  }
+
+  // ── one try ───────────────────────────────────────────────────────────────────────────────────────────
+
+  async #try(
+    service: string,
+    path: string,
+    init: RequestInit,
+    timeoutMs: number,
+    ctx: PolicyContext,
+  ): Promise<Response> {
+    const url = joinUrl(await this.#resolve(service), path);
+    const breaker = this.#breakerFor(service);
+    if (!breaker) return this.#send(service, url, init, timeoutMs, ctx.signal);
+    return breaker.execute(({ signal }) => this.#send(service, url, init, timeoutMs, signal), ctx.signal);
+  }
+
+  /**
+   * One `fetch` under the per-try timeout. A status ≥ 400 is thrown as `HttpStatusError` (response attached)
+   * so the breaker's `isFailure` and the retry policy see it; `request()` maps it back to the response.
+   */
+  async #send(
+    service: string,
+    url: string,
+    init: RequestInit,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    if (signal.aborted) throw abortError(signal);
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    let timedOut: TimeoutError | undefined;
+    const timer = this.#clock.setTimeout(() => {
+      timedOut = new TimeoutError(timeoutMs, `${init.method} ${url}`);
+      controller.abort(timedOut);
+    }, timeoutMs);
+    let response: Response;
+    try {
+      response = await this.#fetch(url, { ...init, signal: controller.signal });
+    } catch (error) {
+      if (timedOut) throw timedOut;
+      if (signal.aborted) throw abortError(signal);
+      throw error;
+    } finally {
+      this.#clock.clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (signal.aborted) {
+      // Nobody will read it: release the connection.
+      response.body?.cancel().catch(noop);
+      throw abortError(signal);
+    }
+    if (response.status < 400) return response;
+    throw new HttpStatusError({
+      service,
+      method: init.method ?? 'GET',
+      url,
+      status: response.status,
+      statusText: response.statusText,
+      retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), this.#clock.now()),
+      response,
+    });
+  }
+
+  // ── helpers ───────────────────────────────────────────────────────────────────────────────────────────
+
+  #breakerDefaults(): HttpBreakerOptions {
+    // The client times each try itself (per-request `timeoutMs`); the breaker records its TimeoutErrors.
+    return {
+      timeoutMs: false,
+      clock: this.#clock,
+      isFailure: isBreakerFailure,
+      ...(this.#logger && { logger: this.#logger }),
+    };
+  }
+
+  #breakerFor(service: string): CircuitBreaker | undefined {
+    if (this.#breakerOptions === false) return undefined;
+    let b = this.#breakers.get(service);
+    if (!b) {
+      b = new CircuitBreaker({ ...this.#breakerDefaults(), ...this.#breakerOptions, name: service });
+      this.#breakers.set(service, b);
+    }
+    return b;
+  }
+
+  #retryPolicy(service: string, r: z.output<typeof httpRetrySchema>): RetryPolicy {
+    let p = this.#policies.get(service);
+    if (!p) {
+      p = retry({
+        maxRetries: r.maxRetries,
+        backoff: { initialMs: r.initialMs, factor: r.factor, maxMs: r.maxMs, jitter: r.jitter },
+        retryOn: isRetryableError,
+        delayFor: (error) => retryAfterDelay(error, r.maxMs),
+        clock: this.#clock,
+        ...(this.budget && { budget: this.budget }),
+      });
+      p.onRetry((event) => this.#onRetry(service, event));
+      this.#policies.set(service, p);
+    }
+    return p;
+  }
+
+  #onRetry(service: string, event: RetryEvent): void {
+    const { error, attempt, maxRetries, delayMs } = event;
+    // The failed response will not be read: release its connection (undici keeps the socket otherwise).
+    if (isHttpStatusError(error)) error.response?.body?.cancel().catch(noop);
+    this.#log.warn(
+      { service, attempt, maxRetries, delayMs },
+      `Retry ${attempt}/${maxRetries} for ${service} after ${delayMs}ms (error: ${describeFailure(error)})`,
+    );
+    retryCounter().add(1, { service, attempt: String(attempt) } satisfies Attributes);
+    if (this.#retried.size > 0) this.#retried.emit({ ...event, service });
+  }
+
+  #headers(init: HeadersInit | undefined): Headers {
+    const headers = new Headers(this.#defaultHeaders);
+    if (init) {
+      new Headers(init).forEach((v, k) => {
+        headers.set(k, v);
+      });
+    }
+    if (!headers.has('x-request-id')) headers.set('X-Request-ID', crypto.randomUUID());
+    if (this.#serviceId !== undefined && !headers.has('x-service-id')) headers.set('X-Service-ID', this.#serviceId);
+    return headers;
+  }
+
+  async #json<T>(method: string, service: string, path: string, body: unknown, init: HttpRequestInit = {}): Promise<T> {
+    const headers = new Headers(init.headers);
+    if (!headers.has('accept')) headers.set('accept', 'application/json');
+    const request: HttpRequestInit = { ...init, method, headers };
+    if (body !== undefined) {
+      if (isBodyInit(body)) {
+        request.body = body;
+      } else {
+        request.body = JSON.stringify(body);
+        if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+      }
+    }
+    const response = await this.request(service, path, request);
+    const url = response.url || `${service}${path}`;
+    const text = await readText(response, response.ok ? Number.POSITIVE_INFINITY : MAX_ERROR_BODY_CHARS, {
+      signal: init.signal ?? undefined,
+      clock: this.#clock,
+      timeoutMs: init.timeoutMs ?? this.#timeoutMs,
+      what: `reading ${method} ${url}`,
+    });
+    if (!response.ok) {
+      throw new HttpStatusError({
+        service,
+        method,
+        url,
+        status: response.status,
+        statusText: response.statusText,
+        body: truncateBody(text),
+        retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), this.#clock.now()),
+      });
+    }
+    if (text.trim() === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new InvalidResponseError(service, url, error);
+    }
+  }
+}
+
+/** A resilient HTTP client; see `HttpClient`. */
+export function createHttpClient(options: HttpClientOptions): HttpClient {
+  return new HttpClient(options);
+}
+
+/** `base` + `path` with exactly one slash between them. */
+export function joinUrl(base: string, path: string): string {
+  const b = base.endsWith('/') ? base.slice(0, -1) : base;
+  return path.startsWith('/') ? b + path : `${b}/${path}`;
+}
+
+function abortError(signal: AbortSignal): BallastError {
+  // A breaker's own timeout aborts with its TimeoutError: keep it; otherwise the caller (or close()) aborted.
+  if (signal.reason instanceof TimeoutError) return signal.reason;
+  return new AbortedError(undefined, { cause: signal.reason });
+}
+
+function checkTimeout(timeoutMs: number): number {
+  return parseOptions(z.number().positive().finite(), timeoutMs, 'HttpClient.request timeoutMs');
+}
+
+/** Re-reports an option error of a nested object under its field (`breaker.resetTimeoutMs`). */
+function nested<T>(field: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (!isInvalidOptionsError(error)) throw error;
+    throw new InvalidOptionsError(
+      'createHttpClient',
+      error.issues.map((i) => ({ ...i, path: i.path === '(root)' ? field : `${field}.${i.path}` })),
+    );
+  }
+}
+
+function isBodyInit(body: unknown): body is BodyInit {
+  return (
+    typeof body === 'string' ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    body instanceof Blob ||
+    body instanceof FormData ||
+    body instanceof URLSearchParams ||
+    body instanceof ReadableStream
+  );
+}
+
+interface ReadOptions {
+  signal: AbortSignal | undefined;
+  clock: Clock;
+  timeoutMs: number;
+  what: string;
+}
+
+/**
+ * The body as text, at most `limit` characters (the rest is cancelled, not downloaded). Bounded by
+ * `timeoutMs` and the caller's signal, like the try that produced the response.
+ */
+async function readText(response: Response, limit: number, o: ReadOptions): Promise<string> {
+  const body = response.body;
+  if (!body) return '';
+  if (o.signal?.aborted) {
+    body.cancel().catch(noop);
+    throw new AbortedError(undefined, { cause: o.signal.reason });
+  }
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let failure: unknown;
+  const stop = (reason: unknown) => {
+    if (failure !== undefined) return;
+    failure = reason;
+    reader.cancel(reason).catch(noop);
+  };
+  const onAbort = () => stop(new AbortedError(undefined, { cause: o.signal?.reason }));
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = o.clock.setTimeout(() => stop(new TimeoutError(o.timeoutMs, o.what)), o.timeoutMs);
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        throw failure ?? error;
+      }
+      if (failure !== undefined) throw failure;
+      if (chunk.done) break;
+      text += decoder.decode(chunk.value, { stream: true });
+      if (text.length >= limit) {
+        reader.cancel().catch(noop);
+        return text;
+      }
+    }
+    return text + decoder.decode();
+  } finally {
+    o.clock.clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+}

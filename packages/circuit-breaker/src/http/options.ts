@@ -1,0 +1,76 @@
+import { type Clock, functionSchema as fn, type Logger, objectSchema as obj } from '@ballast/core';
+import { z } from 'zod';
+import type { BreakerOptions } from '../options';
+import type { RetryEvent } from '../retry';
+import { RetryBudget, type RetryBudgetOptions } from '../retry-budget';
+
+/** Seed 003's retry: 3 retries of idempotent requests at exactly 500 ms · 2ⁿ (500, 1000, 2000), capped at 30 s. */
+export const httpRetrySchema = z
+  .object({
+    /** Retries after the first try of an idempotent request. */
+    maxRetries: z.number().int().min(0).default(3),
+    initialMs: z.number().finite().min(0).default(500),
+    factor: z.number().finite().min(1).default(2),
+    /** Cap on every delay, `Retry-After` included. */
+    maxMs: z.number().finite().min(0).default(30_000),
+    /** `none` by default, so delays are the seed's exact 500 ms · 2ⁿ. */
+    jitter: z.enum(['none', 'full', 'equal', 'decorrelated']).default('none'),
+  })
+  .strict()
+  .refine((o) => o.maxMs >= o.initialMs, { message: 'maxMs must be >= initialMs', path: ['maxMs'] });
+
+/** Breaker options for every per-service breaker; the name is always the service's. */
+export type HttpBreakerOptions = Omit<BreakerOptions, 'name'>;
+
+export const httpClientOptionsSchema = z
+  .object({
+    /** Service name → base URL (`http://10.0.1.5:30001`). Called before every try: discovery plugs in here. */
+    resolve: fn<(service: string) => string | PromiseLike<string>>('resolve'),
+    /** Time limit of one try, until the response headers arrive (seed 003: 10 s). */
+    timeoutMs: z.number().positive().finite().default(10_000),
+    /** Retry of idempotent requests; `false` never retries. */
+    retry: z.union([z.literal(false), httpRetrySchema]).prefault({}),
+    /** One budget for the whole client (default: retries ≤ 20 % of requests + 10/s); `false` for none. */
+    retryBudget: z
+      .union([z.literal(false), z.instanceof(RetryBudget), obj<RetryBudgetOptions>('retryBudget')])
+      .optional(),
+    /** Options of each per-service breaker (defaults: CircuitBreaker's, seed 003's); `false` for none. */
+    breaker: z
+      .union([
+        z.literal(false),
+        obj<HttpBreakerOptions>('breaker').refine((v) => !('name' in v), {
+          message: 'breakers are named after their service',
+        }),
+      ])
+      .optional(),
+    /** Opt-in cache of successful GETs (seed 000: 5 min, 100 entries). */
+    cache: z
+      .object({
+        ttlMs: z.number().positive().finite().default(300_000),
+        maxEntries: z.number().int().positive().default(100),
+      })
+      .strict()
+      .optional(),
+    /** Headers added to every request (a request's own win). */
+    headers: z.record(z.string(), z.string()).optional(),
+    /** Sent as `X-Service-ID` (seed 004): who is calling. */
+    serviceId: z.string().min(1).optional(),
+    clock: obj<Clock>('clock').optional(),
+    logger: obj<Logger>('logger').optional(),
+    /** Default: the global `fetch`. */
+    fetch: fn<typeof fetch>('fetch').optional(),
+  })
+  .strict();
+
+export type HttpClientOptions = z.input<typeof httpClientOptionsSchema>;
+
+export interface HttpRequestInit extends RequestInit {
+  /** Overrides the method's idempotency (POST/PATCH are retried only with this or an `Idempotency-Key`). */
+  idempotent?: boolean;
+  /** This request's per-try time limit. */
+  timeoutMs?: number;
+}
+
+export interface HttpRetryEvent extends RetryEvent {
+  service: string;
+}
