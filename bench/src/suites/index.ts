@@ -1,7 +1,9 @@
 import type { Suite } from '../harness';
+import { breaker } from './breaker';
 import { redisBaseline } from './redis-baseline';
 
 /** Every suite `npm run bench -- <suite>` knows. */
 export const suites: Record<string, Suite> = {
   [redisBaseline.name]: redisBaseline,
+  [breaker.name]: breaker,
 };

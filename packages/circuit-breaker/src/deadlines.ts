@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '@ballast/core';
+import { type Clock, MAX_TIMER_MS, type TimerHandle } from '@ballast/core';
 
 /** One pending deadline; `expire` runs if it is still queued when its time comes. */
 export interface Deadline {
@@ -58,6 +58,14 @@ export class DeadlineQueue {
     if (this.#timer) this.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
+    // Unlink every node: a call finishing after dispose must not splice a disposed deadline back in.
+    for (let d = this.#head; d; ) {
+      const next = d.next;
+      d.queued = false;
+      d.prev = undefined;
+      d.next = undefined;
+      d = next;
+    }
     this.#head = undefined;
     this.#tail = undefined;
   }
@@ -65,7 +73,9 @@ export class DeadlineQueue {
   #arm(at: number): void {
     if (this.#timer) this.clock.clearTimeout(this.#timer);
     this.#timerAt = at;
-    this.#timer = this.clock.setTimeout(() => this.#fire(), Math.max(0, at - this.clock.monotonic()));
+    // Capped at Node's timer limit; #fire re-arms if it wakes before the head is due.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - this.clock.monotonic()));
+    this.#timer = this.clock.setTimeout(() => this.#fire(), delay);
     this.#timer.unref();
   }
 
@@ -73,12 +83,10 @@ export class DeadlineQueue {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     const now = this.clock.monotonic();
-    let d = this.#head;
-    while (d && d.at <= now) {
-      const next = d.next;
+    // Re-read the head each time: an expire() may remove other due deadlines, which must not expire.
+    for (let d = this.#head; d && d.at <= now; d = this.#head) {
       this.remove(d);
       d.expire();
-      d = next;
     }
     if (this.#head) this.#arm(this.#head.at);
   }

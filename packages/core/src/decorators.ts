@@ -78,13 +78,31 @@ export function createMethodDecorator(
         isStatic: context.static,
         mode: 'standard',
       };
+      const replacement = wrap(value as AnyMethod, info);
       context.addInitializer(function (this: unknown) {
         if (info.className !== undefined) return;
-        info.className = context.static
-          ? (this as { name?: string }).name
-          : (this as { constructor?: { name?: string } }).constructor?.name;
+        if (context.static) {
+          info.className = (this as { name?: string }).name;
+          return;
+        }
+        // The declaring class: the prototype holding this replacement, or — under stacked decorators, where an
+        // outer one's replacement sits there — the nearest prototype that owns the method. Not a subclass that
+        // happened to be instantiated first.
+        let owner: object | undefined;
+        for (let p: object | null = Object.getPrototypeOf(this); p; p = Object.getPrototypeOf(p)) {
+          const own = Object.getOwnPropertyDescriptor(p, context.name);
+          if (!own) continue;
+          if (own.value === replacement) {
+            owner = p;
+            break;
+          }
+          owner ??= p;
+        }
+        info.className = (
+          (owner ?? Object.getPrototypeOf(this)) as { constructor?: { name?: string } }
+        ).constructor?.name;
       });
-      return wrap(value as AnyMethod, info);
+      return replacement;
     }
     if (args.length === 3) {
       const [target, key, descriptor] = args as [unknown, string | symbol, PropertyDescriptor | undefined];

@@ -1,0 +1,351 @@
+import { CircuitBreaker as BallastBreaker, retry as ballastRetry, wrap as ballastWrap } from '@ballast/circuit-breaker';
+import {
+  circuitBreaker as cockatielBreaker,
+  retry as cockatielRetry,
+  timeout as cockatielTimeout,
+  wrap as cockatielWrap,
+  handleAll,
+  SamplingBreaker,
+  TimeoutStrategy,
+} from 'cockatiel';
+import Opossum from 'opossum';
+import type { BenchCase, Suite } from '../harness';
+
+/**
+ * Sequential awaited calls per measured `fn`. One call costs ~0.1–2 µs, less than tinybench's own per-iteration
+ * bookkeeping, so every case batches; ops/s counts calls, p50/p99 are per batch.
+ */
+const BATCH = 100;
+/**
+ * opossum's failure-window batch. Each opossum failure re-reduces all N buckets and sorts every latency in the
+ * window (0.5 ms to tens of ms per call, growing with the calls already in the window), so batching does not
+ * matter to its number, while 100 calls × the harness's minimum iterations would run for many minutes.
+ * Its per-iteration overhead stays under 0.1 %. Every other case and impl uses `BATCH`.
+ */
+const OPOSSUM_FAILURE_BATCH = 1;
+const TIMEOUT_MS = 10_000;
+const WINDOW_MS = 10_000;
+/** Seed 003's breaker: open for 30 s before a probe. */
+const RESET_MS = 30_000;
+/** A volume threshold no run reaches: the failure-window breakers must stay closed under 100 % failures. */
+const NEVER_TRIP = Number.MAX_SAFE_INTEGER;
+const WINDOW_SIZES = [1_000, 100_000] as const;
+
+const ok = async (): Promise<number> => 1;
+const boom = new Error('bench: planned failure');
+const fail = async (): Promise<number> => {
+  throw boom;
+};
+
+type Impl = 'ballast' | 'opossum' | 'cockatiel';
+
+/** One impl's policy for one measured phase (tinybench's warm-up and run each get a fresh one). */
+interface Live {
+  /** One batch of sequential awaited calls. */
+  run(): Promise<void>;
+  /** Times the breaker opened since it was made: every case requires 0. */
+  opens(): number;
+  dispose(): void;
+}
+
+/**
+ * A case whose policy is built in `beforeAll` and disposed in `afterAll`, so no breaker's timers (opossum rotates
+ * its buckets and snapshots its stats on intervals: every 1 ms with 100k buckets) run during other cases.
+ * `afterAll` throws if the breaker ever opened.
+ */
+function entry(name: string, impl: Impl, make: () => Live, opsPerCall = BATCH): BenchCase {
+  let live: Live | undefined;
+  return {
+    case: name,
+    impl,
+    opsPerCall,
+    beforeAll: () => {
+      live?.dispose();
+      live = make();
+    },
+    // An async function: tinybench detects it as async without calling it before `beforeAll`.
+    fn: async () => {
+      await live!.run();
+    },
+    afterAll: () => {
+      const l = live;
+      live = undefined;
+      if (!l) return;
+      const opens = l.opens();
+      l.dispose();
+      if (opens > 0) throw new Error(`${name}/${impl}: the breaker opened ${opens}× (it must stay closed)`);
+    },
+  };
+}
+
+// ── ballast ─────────────────────────────────────────────────────────────────────────────────────────────────
+// Defaults except what each case needs (metrics on, as users get them: a no-op until an OTel SDK is registered).
+
+function ballastOpens(breaker: BallastBreaker): () => number {
+  let opens = 0;
+  breaker.onOpen(() => void opens++);
+  return () => opens;
+}
+
+const ballast = {
+  successNoTimeout(): Live {
+    const breaker = new BallastBreaker({ timeoutMs: false });
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) await breaker.execute(ok);
+      },
+      opens: ballastOpens(breaker),
+      dispose: () => breaker.dispose(),
+    };
+  },
+  successTimeout(): Live {
+    const breaker = new BallastBreaker({ timeoutMs: TIMEOUT_MS });
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) await breaker.execute(ok);
+      },
+      opens: ballastOpens(breaker),
+      dispose: () => breaker.dispose(),
+    };
+  },
+  /**
+   * retry(3, no delay) → breaker → 10 s per-try timeout, using the breaker's own `timeoutMs` (a timeout counts as
+   * a breaker failure either way). The fastest honest equivalent of `wrap(retry, breaker, timeout(10_000))`:
+   * the separate timeout layer measured ~5× slower per call when this suite was written. (Nesting by hand,
+   * `retry.execute(() => breaker.execute(fn))`, was ~4× faster again: `wrap` forwards a never-aborting signal,
+   * which takes the breaker off its fast path. The suite measures `wrap`, the documented composition.)
+   */
+  composite(): Live {
+    const breaker = new BallastBreaker({ timeoutMs: TIMEOUT_MS });
+    const policy = ballastWrap(ballastRetry({ maxRetries: 3, backoff: false }), breaker);
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) await policy.execute(ok);
+      },
+      opens: ballastOpens(breaker),
+      dispose: () => breaker.dispose(),
+    };
+  },
+  failureWindow(buckets: number): Live {
+    const breaker = new BallastBreaker({
+      timeoutMs: false,
+      rollingCountBuckets: buckets,
+      rollingCountTimeoutMs: WINDOW_MS,
+      volumeThreshold: NEVER_TRIP,
+    });
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) {
+          try {
+            await breaker.execute(fail);
+          } catch {}
+        }
+      },
+      opens: ballastOpens(breaker),
+      dispose: () => breaker.dispose(),
+    };
+  },
+};
+
+// ── opossum ─────────────────────────────────────────────────────────────────────────────────────────────────
+// opossum binds one action per breaker. Its defaults match seed 003's except volumeThreshold (0): set to ours (10).
+
+function opossumOpens(breaker: Opossum): () => number {
+  let opens = 0;
+  breaker.on('open', () => void opens++);
+  return () => opens;
+}
+
+/** opossum has no retry policy: the tiny loop a service writes around `fire()` (3 retries, no delay). */
+async function opossumRetry(breaker: Opossum<[], number>): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await breaker.fire();
+    } catch (error) {
+      if (attempt >= 3 || breaker.opened) throw error;
+    }
+  }
+}
+
+const opossum = {
+  successNoTimeout(): Live {
+    const breaker = new Opossum(ok, { timeout: false, volumeThreshold: 10 });
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) await breaker.fire();
+      },
+      opens: opossumOpens(breaker),
+      dispose: () => breaker.shutdown(),
+    };
+  },
+  successTimeout(): Live {
+    const breaker = new Opossum(ok, { timeout: TIMEOUT_MS, volumeThreshold: 10 });
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) await breaker.fire();
+      },
+      opens: opossumOpens(breaker),
+      dispose: () => breaker.shutdown(),
+    };
+  },
+  /** Retry emulated with `opossumRetry` (opossum has none); the 10 s timeout is the breaker's own. */
+  composite(): Live {
+    const breaker = new Opossum(ok, { timeout: TIMEOUT_MS, volumeThreshold: 10 });
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) await opossumRetry(breaker);
+      },
+      opens: opossumOpens(breaker),
+      dispose: () => breaker.shutdown(),
+    };
+  },
+  /**
+   * `rollingCountBuckets: N` over `rollingCountTimeout: 10_000`. opossum rotates buckets with a `setInterval` of
+   * ⌊10 000 / N⌋ ms: at N = 100k that is 0, which Node runs every ≥ 1 ms, so its window really spans ≥ 100 s.
+   * Defaults otherwise (rolling percentiles and snapshots on), as users get them.
+   */
+  failureWindow(buckets: number): Live {
+    const breaker = new Opossum(fail, {
+      timeout: false,
+      rollingCountBuckets: buckets,
+      rollingCountTimeout: WINDOW_MS,
+      volumeThreshold: NEVER_TRIP,
+    });
+    return {
+      async run() {
+        for (let i = 0; i < OPOSSUM_FAILURE_BATCH; i++) {
+          try {
+            await breaker.fire();
+          } catch {}
+        }
+      },
+      opens: opossumOpens(breaker),
+      dispose: () => breaker.shutdown(),
+    };
+  },
+};
+
+// ── cockatiel ───────────────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The closest to seed 003's breaker (≥ 50 % failures over 10 s, 10 buckets, ≥ 10 calls in the window, 30 s open):
+ * `SamplingBreaker` is cockatiel's time-window breaker — 10 s in ten 1 s windows, and `minimumRps: 1` is
+ * "10 calls per 10 s". (`ConsecutiveBreaker` counts failures in a row, not a rate; `CountBreaker` counts the
+ * last N calls, not a time window.)
+ */
+function cockatielWindowBreaker() {
+  return cockatielBreaker(handleAll, {
+    halfOpenAfter: RESET_MS,
+    breaker: new SamplingBreaker({ threshold: 0.5, duration: WINDOW_MS, minimumRps: 1 }),
+  });
+}
+
+function cockatielOpens(breaker: ReturnType<typeof cockatielBreaker>): () => number {
+  let opens = 0;
+  breaker.onBreak(() => void opens++);
+  return () => opens;
+}
+
+const cockatiel = {
+  successNoTimeout(): Live {
+    const breaker = cockatielWindowBreaker();
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) await breaker.execute(ok);
+      },
+      opens: cockatielOpens(breaker),
+      dispose: () => {},
+    };
+  },
+  /**
+   * Breaker outside the timeout, as in ours and opossum (a timed-out call counts as a breaker failure) and as in
+   * the composite; `wrap(timeout, breaker)` costs the same two layers.
+   */
+  successTimeout(): Live {
+    const breaker = cockatielWindowBreaker();
+    const policy = cockatielWrap(breaker, cockatielTimeout(TIMEOUT_MS, TimeoutStrategy.Aggressive));
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) await policy.execute(ok);
+      },
+      opens: cockatielOpens(breaker),
+      dispose: () => {},
+    };
+  },
+  /** cockatiel's `maxAttempts` counts retries (`retries < maxAttempts`): 3 retries, like ours; no delay by default. */
+  composite(): Live {
+    const breaker = cockatielWindowBreaker();
+    const policy = cockatielWrap(
+      cockatielRetry(handleAll, { maxAttempts: 3 }),
+      breaker,
+      cockatielTimeout(TIMEOUT_MS, TimeoutStrategy.Aggressive),
+    );
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) await policy.execute(ok);
+      },
+      opens: cockatielOpens(breaker),
+      dispose: () => {},
+    };
+  },
+  /**
+   * cockatiel has no bucket count. `SamplingBreaker` keeps one bucket per ~1 s (at least 5), so
+   * `duration: N s` holds N buckets, like the others' N — its cost per call does not depend on N (running sums;
+   * a rotation once a second). `CountBreaker({ size: N })` cannot stay closed: its `minimumNumberOfCalls` is at
+   * most `size` and its threshold below 1, so it opens after N failures. `minimumRps: MAX_SAFE_INTEGER` is the
+   * volume threshold no run reaches.
+   */
+  failureWindow(buckets: number): Live {
+    const breaker = cockatielBreaker(handleAll, {
+      halfOpenAfter: RESET_MS,
+      breaker: new SamplingBreaker({ threshold: 0.5, duration: buckets * 1_000, minimumRps: NEVER_TRIP }),
+    });
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) {
+          try {
+            await breaker.execute(fail);
+          } catch {}
+        }
+      },
+      opens: cockatielOpens(breaker),
+      dispose: () => {},
+    };
+  },
+};
+
+/**
+ * Our circuit breaker beside opossum and cockatiel, in one process, one case after another. No Redis.
+ * - `success-no-timeout`: a breaker without timeout around `async () => 1`.
+ * - `success-timeout`: the same with a 10 s timeout.
+ * - `composite`: retry (3, no delay) + breaker + 10 s timeout; every call succeeds at once.
+ * - `failure-window-1k` / `-100k`: every call rejects (one preallocated Error) into a window of N buckets; the
+ *   breaker must stay closed throughout (volume threshold out of reach), checked after each phase.
+ */
+export const breaker: Suite = {
+  name: 'breaker',
+  description:
+    'circuit breaker, timeout, retry+breaker+timeout and 100 %-failure windows: ballast vs opossum vs cockatiel',
+  async setup() {
+    const cases: BenchCase[] = [
+      entry('success-no-timeout', 'ballast', ballast.successNoTimeout),
+      entry('success-no-timeout', 'opossum', opossum.successNoTimeout),
+      entry('success-no-timeout', 'cockatiel', cockatiel.successNoTimeout),
+      entry('success-timeout', 'ballast', ballast.successTimeout),
+      entry('success-timeout', 'opossum', opossum.successTimeout),
+      entry('success-timeout', 'cockatiel', cockatiel.successTimeout),
+      entry('composite', 'ballast', ballast.composite),
+      entry('composite', 'opossum', opossum.composite),
+      entry('composite', 'cockatiel', cockatiel.composite),
+    ];
+    for (const n of WINDOW_SIZES) {
+      const name = `failure-window-${n / 1_000}k`;
+      cases.push(
+        entry(name, 'ballast', () => ballast.failureWindow(n)),
+        entry(name, 'opossum', () => opossum.failureWindow(n), OPOSSUM_FAILURE_BATCH),
+        entry(name, 'cockatiel', () => cockatiel.failureWindow(n)),
+      );
+    }
+    return { cases };
+  },
+};

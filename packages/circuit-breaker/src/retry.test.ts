@@ -1,0 +1,508 @@
+import { AbortedError, InvalidOptionsError, isAbortedError } from '@ballast/core';
+import { FakeClock } from '@ballast/testkit';
+import { describe, expect, it } from 'vitest';
+import { BrokenCircuitError } from './errors';
+import type { PolicyContext } from './policy';
+import { type RetryEvent, type RetryOptions, retry } from './retry';
+import { RetryBudget, retryBudget } from './retry-budget';
+
+/** Watches a promise without letting it reject unhandled while fake time moves. */
+function track<T>(promise: Promise<T>): { readonly done: boolean; readonly value?: T; readonly error?: unknown } {
+  const state: { done: boolean; value?: T; error?: unknown } = { done: false };
+  promise.then(
+    (value) => {
+      state.done = true;
+      state.value = value;
+    },
+    (error: unknown) => {
+      state.done = true;
+      state.error = error;
+    },
+  );
+  return state;
+}
+
+function invalid(options: RetryOptions): InvalidOptionsError {
+  try {
+    retry(options);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidOptionsError);
+    return error as InvalidOptionsError;
+  }
+  throw new Error('expected retry() to throw');
+}
+
+describe('retry', () => {
+  it('retries up to maxRetries, then rethrows the last error unchanged', async () => {
+    const errors = [new Error('e1'), new Error('e2'), new Error('e3'), new Error('e4'), new Error('e5')];
+    let calls = 0;
+    const policy = retry({ maxRetries: 3, backoff: false });
+    expect(policy.maxRetries).toBe(3);
+    const result = policy.execute(() => {
+      throw errors[calls++];
+    });
+    await expect(result).rejects.toBe(errors[3]);
+    expect(calls).toBe(4);
+  });
+
+  it('returns the first success without further tries', async () => {
+    let calls = 0;
+    const policy = retry({ maxRetries: 5, backoff: false });
+    const value = await policy.execute(async () => {
+      calls++;
+      if (calls < 3) throw new Error(`try ${calls}`);
+      return `ok after ${calls}`;
+    });
+    expect(value).toBe('ok after 3');
+    expect(calls).toBe(3);
+  });
+
+  it('defaults to 3 retries', async () => {
+    let calls = 0;
+    const policy = retry({ backoff: false });
+    expect(policy.maxRetries).toBe(3);
+    await expect(
+      policy.execute(() => {
+        calls++;
+        throw new Error('no');
+      }),
+    ).rejects.toThrow('no');
+    expect(calls).toBe(4);
+  });
+
+  it('maxRetries: 0 tries exactly once', async () => {
+    let calls = 0;
+    await expect(
+      retry({ maxRetries: 0 }).execute(() => {
+        calls++;
+        throw new Error('once');
+      }),
+    ).rejects.toThrow('once');
+    expect(calls).toBe(1);
+  });
+
+  it('accepts maxAttempts (total tries, first included) as the alternative', async () => {
+    let calls = 0;
+    const policy = retry({ maxAttempts: 2, backoff: false });
+    expect(policy.maxRetries).toBe(1);
+    await expect(
+      policy.execute(() => {
+        calls++;
+        throw new Error(`try ${calls}`);
+      }),
+    ).rejects.toThrow('try 2');
+    expect(calls).toBe(2);
+  });
+
+  it('rejects maxRetries together with maxAttempts, naming maxAttempts', () => {
+    const error = invalid({ maxRetries: 2, maxAttempts: 3 });
+    expect(error.where).toBe('retry');
+    expect(error.issues.map((i) => i.path)).toEqual(['maxAttempts']);
+    expect(error.message).toContain('maxAttempts');
+  });
+
+  it('rejects bad counts and unknown options by name', () => {
+    expect(invalid({ maxAttempts: 0 }).issues.map((i) => i.path)).toEqual(['maxAttempts']);
+    expect(invalid({ maxRetries: -1 }).issues.map((i) => i.path)).toEqual(['maxRetries']);
+    expect(invalid({ maxRetries: 1.5 }).issues.map((i) => i.path)).toEqual(['maxRetries']);
+    expect(invalid({ retries: 3 } as unknown as RetryOptions).issues.map((i) => i.path)).toEqual(['retries']);
+  });
+
+  it('waits exactly 500, 1000, 2000 ms between tries with jitter none (onRetry + fake clock)', async () => {
+    const clock = new FakeClock();
+    const policy = retry({ maxRetries: 3, backoff: { jitter: 'none' }, clock });
+    const events: RetryEvent[] = [];
+    policy.onRetry((e) => events.push(e));
+    const startedAt: number[] = [];
+    const errors: Error[] = [];
+    const result = track(
+      policy.execute(() => {
+        startedAt.push(clock.monotonic());
+        const error = new Error(`try ${startedAt.length}`);
+        errors.push(error);
+        throw error;
+      }),
+    );
+
+    await clock.advance(0);
+    expect(startedAt).toEqual([0]);
+    expect(events.map((e) => e.delayMs)).toEqual([500]);
+
+    await clock.advance(499);
+    expect(startedAt).toEqual([0]); // not before the delay
+    await clock.advance(1);
+    expect(startedAt).toEqual([0, 500]);
+
+    await clock.advance(999);
+    expect(startedAt).toEqual([0, 500]);
+    await clock.advance(1);
+    expect(startedAt).toEqual([0, 500, 1500]);
+
+    await clock.advance(1999);
+    expect(startedAt).toEqual([0, 500, 1500]);
+    expect(result.done).toBe(false);
+    await clock.advance(1);
+    expect(startedAt).toEqual([0, 500, 1500, 3500]);
+
+    expect(result.done).toBe(true);
+    expect(result.error).toBe(errors[3]);
+    expect(events).toEqual([
+      { attempt: 1, maxRetries: 3, delayMs: 500, error: errors[0] },
+      { attempt: 2, maxRetries: 3, delayMs: 1000, error: errors[1] },
+      { attempt: 3, maxRetries: 3, delayMs: 2000, error: errors[2] },
+    ]);
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('caps exponential delays at maxMs', async () => {
+    const clock = new FakeClock();
+    const policy = retry({ maxRetries: 4, backoff: { jitter: 'none', initialMs: 100, maxMs: 250 }, clock });
+    const delays: number[] = [];
+    policy.onRetry((e) => delays.push(e.delayMs));
+    const result = track(
+      policy.execute(() => {
+        throw new Error('down');
+      }),
+    );
+    await clock.advance(10_000);
+    expect(result.done).toBe(true);
+    expect(delays).toEqual([100, 200, 250, 250]);
+  });
+
+  it('full jitter (the default) stays within [0, exponential], driven by `random`', async () => {
+    const clock = new FakeClock();
+    const policy = retry({ maxRetries: 3, clock, random: () => 0.5 });
+    const delays: number[] = [];
+    policy.onRetry((e) => delays.push(e.delayMs));
+    const result = track(
+      policy.execute(() => {
+        throw new Error('down');
+      }),
+    );
+    await clock.advance(10_000);
+    expect(result.done).toBe(true);
+    expect(delays).toEqual([250, 500, 1000]);
+  });
+
+  it('stops when retryOn says no, and passes it the error and the retry number', async () => {
+    const seen: [string, number][] = [];
+    let calls = 0;
+    const policy = retry({
+      maxRetries: 5,
+      backoff: false,
+      retryOn: (error, attempt) => {
+        seen.push([(error as Error).message, attempt]);
+        return attempt < 2;
+      },
+    });
+    await expect(
+      policy.execute(() => {
+        calls++;
+        throw new Error(`try ${calls}`);
+      }),
+    ).rejects.toThrow('try 2');
+    expect(calls).toBe(2);
+    expect(seen).toEqual([
+      ['try 1', 1],
+      ['try 2', 2],
+    ]);
+  });
+
+  it('retryOn may select errors (e.g. only 5xx)', async () => {
+    let calls = 0;
+    const policy = retry({ maxRetries: 5, backoff: false, retryOn: (e) => (e as { status?: number }).status === 503 });
+    const notFound = Object.assign(new Error('not found'), { status: 404 });
+    await expect(
+      policy.execute(() => {
+        calls++;
+        throw calls < 3 ? Object.assign(new Error('unavailable'), { status: 503 }) : notFound;
+      }),
+    ).rejects.toBe(notFound);
+    expect(calls).toBe(3);
+  });
+
+  it('does not retry BrokenCircuitError by default', async () => {
+    let calls = 0;
+    const open = new BrokenCircuitError('users', 'open');
+    await expect(
+      retry({ maxRetries: 3, backoff: false }).execute(() => {
+        calls++;
+        throw open;
+      }),
+    ).rejects.toBe(open);
+    expect(calls).toBe(1);
+  });
+
+  it('does not retry AbortedError by default', async () => {
+    let calls = 0;
+    const aborted = new AbortedError();
+    await expect(
+      retry({ maxRetries: 3, backoff: false }).execute(() => {
+        calls++;
+        throw aborted;
+      }),
+    ).rejects.toBe(aborted);
+    expect(calls).toBe(1);
+  });
+
+  it('uses delayFor (e.g. Retry-After) over the backoff, and the backoff when it returns undefined', async () => {
+    const clock = new FakeClock();
+    const policy = retry({
+      maxRetries: 2,
+      backoff: { jitter: 'none' },
+      clock,
+      delayFor: (error) => (error as { retryAfterMs?: number }).retryAfterMs,
+    });
+    const delays: number[] = [];
+    policy.onRetry((e) => delays.push(e.delayMs));
+    const startedAt: number[] = [];
+    const result = track(
+      policy.execute(() => {
+        startedAt.push(clock.monotonic());
+        if (startedAt.length === 1) throw Object.assign(new Error('429'), { retryAfterMs: 5_000 });
+        if (startedAt.length === 2) throw new Error('503');
+        return 'ok';
+      }),
+    );
+    await clock.advance(4_999);
+    expect(startedAt).toEqual([0]);
+    await clock.advance(1);
+    expect(startedAt).toEqual([0, 5_000]);
+    // The second retry falls back to the exponential schedule (second step: 1000 ms).
+    await clock.advance(999);
+    expect(startedAt).toEqual([0, 5_000]);
+    await clock.advance(1);
+    expect(startedAt).toEqual([0, 5_000, 6_000]);
+    expect(result).toEqual({ done: true, value: 'ok' });
+    expect(delays).toEqual([5_000, 1_000]);
+  });
+
+  it('caps a delayFor override at the backoff maxMs and ignores unusable values', async () => {
+    const clock = new FakeClock();
+    const overrides = [60_000, Number.NaN, -5];
+    const policy = retry({
+      maxRetries: 3,
+      backoff: { jitter: 'none', initialMs: 100, maxMs: 1_000 },
+      clock,
+      delayFor: (_error, attempt) => overrides[attempt - 1],
+    });
+    const delays: number[] = [];
+    policy.onRetry((e) => delays.push(e.delayMs));
+    const result = track(
+      policy.execute(() => {
+        throw new Error('down');
+      }),
+    );
+    await clock.advance(10_000);
+    expect(result.done).toBe(true);
+    // 60 s capped at 1 s; NaN and a negative value fall back to the schedule (200, 400).
+    expect(delays).toEqual([1_000, 200, 400]);
+  });
+
+  it("stops promptly when the caller's signal aborts during a backoff wait, leaving no timer", async () => {
+    const clock = new FakeClock();
+    const policy = retry({ maxRetries: 3, backoff: { jitter: 'none' }, clock });
+    const controller = new AbortController();
+    let calls = 0;
+    const result = track(
+      policy.execute(() => {
+        calls++;
+        throw new Error('down');
+      }, controller.signal),
+    );
+    await clock.advance(100); // inside the 500 ms wait
+    expect(calls).toBe(1);
+    expect(clock.pendingCount).toBe(1);
+    const reason = new Error('user left');
+    controller.abort(reason);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(result.done).toBe(true);
+    expect(isAbortedError(result.error)).toBe(true);
+    expect((result.error as AbortedError).cause).toBe(reason);
+    expect(clock.pendingCount).toBe(0);
+    await clock.advance(10_000);
+    expect(calls).toBe(1);
+  });
+
+  it('does not start when the signal is already aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    let calls = 0;
+    await expect(
+      retry({ backoff: false }).execute(() => {
+        calls++;
+      }, controller.signal),
+    ).rejects.toBeInstanceOf(AbortedError);
+    expect(calls).toBe(0);
+  });
+
+  it('does not retry an error thrown after the caller aborted', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const failure = new Error('failed while aborting');
+    await expect(
+      retry({ maxRetries: 3, backoff: false }).execute(() => {
+        calls++;
+        controller.abort();
+        throw failure;
+      }, controller.signal),
+    ).rejects.toBe(failure);
+    expect(calls).toBe(1);
+  });
+
+  it('hands fn an incrementing attempt and the caller signal', async () => {
+    const contexts: PolicyContext[] = [];
+    const controller = new AbortController();
+    await retry({ maxRetries: 2, backoff: false }).execute((ctx) => {
+      contexts.push(ctx);
+      if (contexts.length < 3) throw new Error('again');
+      return 'done';
+    }, controller.signal);
+    expect(contexts.map((c) => c.attempt)).toEqual([0, 1, 2]);
+    for (const c of contexts) expect(c.signal).toBe(controller.signal);
+  });
+
+  it('hands fn a never-aborting signal without a caller signal', async () => {
+    const contexts: PolicyContext[] = [];
+    await retry({ maxRetries: 1, backoff: false }).execute((ctx) => {
+      contexts.push(ctx);
+      if (contexts.length < 2) throw new Error('again');
+    });
+    expect(contexts.map((c) => [c.attempt, c.signal.aborted])).toEqual([
+      [0, false],
+      [1, false],
+    ]);
+  });
+
+  it('fires onGiveUp once with the last error when retries run out', async () => {
+    const policy = retry({ maxRetries: 2, backoff: false });
+    const gaveUp: RetryEvent[] = [];
+    const retried: RetryEvent[] = [];
+    policy.onGiveUp((e) => gaveUp.push(e));
+    policy.onRetry((e) => retried.push(e));
+    let calls = 0;
+    const last = new Error('e3');
+    await expect(
+      policy.execute(() => {
+        calls++;
+        throw calls === 3 ? last : new Error(`e${calls}`);
+      }),
+    ).rejects.toBe(last);
+    expect(retried.map((e) => e.attempt)).toEqual([1, 2]);
+    expect(gaveUp).toHaveLength(1);
+    expect(gaveUp[0]).toMatchObject({ attempt: 3, maxRetries: 2, error: last });
+  });
+
+  it('fires onGiveUp for a non-retryable error, and not on success', async () => {
+    const policy = retry({ maxRetries: 2, backoff: false });
+    const gaveUp: unknown[] = [];
+    policy.onGiveUp((e) => gaveUp.push(e.error));
+    await expect(policy.execute(() => 'fine')).resolves.toBe('fine');
+    expect(gaveUp).toEqual([]);
+    const open = new BrokenCircuitError('b', 'open');
+    await expect(
+      policy.execute(() => {
+        throw open;
+      }),
+    ).rejects.toBe(open);
+    expect(gaveUp).toEqual([open]);
+  });
+
+  it('accepts plain (non-promise) return values', async () => {
+    await expect(retry().execute(() => 42)).resolves.toBe(42);
+  });
+});
+
+describe('RetryBudget', () => {
+  it('with ratio 0.2 and no floor grants 2 retries after 10 requests', () => {
+    const clock = new FakeClock();
+    const budget = retryBudget({ ratio: 0.2, minRetriesPerSecond: 0, clock });
+    for (let i = 0; i < 10; i++) budget.onRequest();
+    expect([budget.tryRetry(), budget.tryRetry(), budget.tryRetry()]).toEqual([true, true, false]);
+    expect(budget.stats).toEqual({ requests: 10, retries: 2 });
+  });
+
+  it('limits a retry policy: 10 failing calls make 12 tries, not 40', async () => {
+    const clock = new FakeClock();
+    const budget = new RetryBudget({ ratio: 0.2, minRetriesPerSecond: 0, clock });
+    const policy = retry({ maxRetries: 3, backoff: false, budget });
+    const gaveUp: number[] = [];
+    policy.onGiveUp((e) => gaveUp.push(e.attempt));
+    let tries = 0;
+    const calls = Array.from({ length: 10 }, () =>
+      policy.execute(() => {
+        tries++;
+        throw new Error('down');
+      }),
+    );
+    const results = await Promise.allSettled(calls);
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    expect(tries).toBe(12);
+    expect(budget.stats).toEqual({ requests: 10, retries: 2 });
+    expect(gaveUp).toHaveLength(10);
+  });
+
+  it('allows minRetriesPerSecond retries even without requests', () => {
+    const clock = new FakeClock();
+    const budget = retryBudget({ ratio: 0, minRetriesPerSecond: 1, windowMs: 3_000, clock });
+    expect([budget.tryRetry(), budget.tryRetry(), budget.tryRetry(), budget.tryRetry()]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+  });
+
+  it('forgets requests and retries once they leave the window', async () => {
+    const clock = new FakeClock();
+    const budget = retryBudget({ ratio: 0.2, minRetriesPerSecond: 0, windowMs: 1_000, clock });
+    for (let i = 0; i < 10; i++) budget.onRequest();
+    expect(budget.tryRetry()).toBe(true);
+    expect(budget.tryRetry()).toBe(true);
+    expect(budget.tryRetry()).toBe(false);
+
+    await clock.advance(900); // still inside the window
+    expect(budget.stats).toEqual({ requests: 10, retries: 2 });
+    expect(budget.tryRetry()).toBe(false);
+
+    await clock.advance(100); // the whole window has passed
+    expect(budget.stats).toEqual({ requests: 0, retries: 0 });
+    expect(budget.tryRetry()).toBe(false); // no requests, no floor
+
+    for (let i = 0; i < 5; i++) budget.onRequest();
+    expect(budget.tryRetry()).toBe(true);
+    expect(budget.tryRetry()).toBe(false);
+  });
+
+  it('slides: old slots expire one by one', async () => {
+    const clock = new FakeClock();
+    const budget = retryBudget({ ratio: 1, minRetriesPerSecond: 0, windowMs: 1_000, clock });
+    budget.onRequest(); // t=0
+    await clock.advance(500);
+    budget.onRequest(); // t=500
+    expect(budget.stats.requests).toBe(2);
+    await clock.advance(500); // t=1000: the t=0 slot is gone
+    expect(budget.stats.requests).toBe(1);
+    await clock.advance(500); // t=1500: the t=500 slot is gone
+    expect(budget.stats.requests).toBe(0);
+  });
+
+  it('survives a jump far past the window', async () => {
+    const clock = new FakeClock();
+    const budget = retryBudget({ ratio: 0.5, minRetriesPerSecond: 0, windowMs: 1_000, clock });
+    for (let i = 0; i < 4; i++) budget.onRequest();
+    expect(budget.tryRetry()).toBe(true);
+    await clock.advance(1_000_000);
+    expect(budget.stats).toEqual({ requests: 0, retries: 0 });
+    budget.onRequest();
+    budget.onRequest();
+    expect(budget.tryRetry()).toBe(true);
+    expect(budget.tryRetry()).toBe(false);
+  });
+
+  it('validates its options', () => {
+    expect(() => retryBudget({ ratio: -1 })).toThrow(InvalidOptionsError);
+    expect(() => retryBudget({ windowMs: 0 })).toThrow(/windowMs/);
+  });
+});
