@@ -1,4 +1,9 @@
-import { CircuitBreaker as BallastBreaker, retry as ballastRetry, wrap as ballastWrap } from '@ballast/circuit-breaker';
+import {
+  CircuitBreaker as BallastBreaker,
+  retry as ballastRetry,
+  timeout as ballastTimeout,
+  wrap as ballastWrap,
+} from '@ballast/circuit-breaker';
 import {
   circuitBreaker as cockatielBreaker,
   retry as cockatielRetry,
@@ -109,21 +114,23 @@ const ballast = {
     };
   },
   /**
-   * retry(3, no delay) → breaker → 10 s per-try timeout, using the breaker's own `timeoutMs` (a timeout counts as
-   * a breaker failure either way). The fastest honest equivalent of `wrap(retry, breaker, timeout(10_000))`:
-   * the separate timeout layer measured ~5× slower per call when this suite was written. (Nesting by hand,
-   * `retry.execute(() => breaker.execute(fn))`, was ~4× faster again: `wrap` forwards a never-aborting signal,
-   * which takes the breaker off its fast path. The suite measures `wrap`, the documented composition.)
+   * `wrap(retry(3, no delay), breaker, timeout(10 s))`: the documented composition, literally — each try gets
+   * its own deadline and a timeout counts as a breaker failure. (Equivalent to a breaker with its own
+   * `timeoutMs` inside the retry: both measured ~0.9 µs per call.)
    */
   composite(): Live {
-    const breaker = new BallastBreaker({ timeoutMs: TIMEOUT_MS });
-    const policy = ballastWrap(ballastRetry({ maxRetries: 3, backoff: false }), breaker);
+    const breaker = new BallastBreaker({ timeoutMs: false });
+    const perTry = ballastTimeout(TIMEOUT_MS);
+    const policy = ballastWrap(ballastRetry({ maxRetries: 3, backoff: false }), breaker, perTry);
     return {
       async run() {
         for (let i = 0; i < BATCH; i++) await policy.execute(ok);
       },
       opens: ballastOpens(breaker),
-      dispose: () => breaker.dispose(),
+      dispose: () => {
+        breaker.dispose();
+        perTry.dispose();
+      },
     };
   },
   failureWindow(buckets: number): Live {

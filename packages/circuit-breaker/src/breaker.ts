@@ -14,7 +14,7 @@ import type { FleetLink, FleetMessage } from './fleet';
 import { type LatencyHistogram, RollingHistogram } from './histogram';
 import { type BreakerMetrics, breakerMetrics } from './metrics';
 import { type BreakerOptions, breakerOptionsSchema, fromOpossumNames, type ResolvedBreakerOptions } from './options';
-import { NEVER_ABORTED, type Policy, type PolicyContext, type PolicyFn } from './policy';
+import { callerSignal, NEVER_ABORTED, type Policy, type PolicyContext, type PolicyFn } from './policy';
 import { DeadlineQueue, runTimed } from './timed';
 import {
   CountWindow,
@@ -152,7 +152,8 @@ export class CircuitBreaker implements Policy {
    * Runs `fn` through the breaker. Rejects with `BrokenCircuitError` when open, `ShedError` over capacity,
    * `TimeoutError` past `timeoutMs`, `AbortedError` when `signal` aborts; otherwise with `fn`'s own error.
    */
-  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+  execute<T>(fn: PolicyFn<T>, outerSignal?: AbortSignal): Promise<T> {
+    const signal = callerSignal(outerSignal);
     let probe = false;
     if (this.#state !== CLOSED) {
       if (this.#state === OPEN) this.#maybeHalfOpen();

@@ -2,7 +2,7 @@ import { EventEmitter, parseOptions } from '@ballast/core';
 import { z } from 'zod';
 import { abortedBy } from './call-context';
 import { ShedError } from './errors';
-import { contextOf, type Policy, type PolicyFn } from './policy';
+import { callerSignal, contextOf, type Policy, type PolicyFn } from './policy';
 
 const bulkheadSchema = z
   .object({
@@ -43,7 +43,8 @@ export class BulkheadPolicy implements Policy {
     return this.#queue.length;
   }
 
-  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+  execute<T>(fn: PolicyFn<T>, outerSignal?: AbortSignal): Promise<T> {
+    const signal = callerSignal(outerSignal);
     if (signal?.aborted) return Promise.reject(abortedBy(signal));
     if (this.#running < this.options.maxConcurrent) return this.#run(fn, signal);
     if (this.#queue.length >= this.options.maxQueued) {

@@ -19,8 +19,17 @@ export interface Policy {
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T>;
 }
 
-/** A signal that never aborts: shared, so calls without a caller signal allocate nothing. */
+/**
+ * The one signal that never aborts: what a policy hands its function when the caller gave no signal. Shared,
+ * so such calls allocate nothing; and recognised, so a policy receiving it from an outer one (inside `wrap`)
+ * treats it as no signal at all — no abort listener added and removed on every call.
+ */
 export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
+/** `undefined` for no signal or `NEVER_ABORTED`; the signal otherwise. */
+export function callerSignal(signal: AbortSignal | undefined): AbortSignal | undefined {
+  return signal === NEVER_ABORTED ? undefined : signal;
+}
 
 export function contextOf(signal: AbortSignal | undefined, attempt = 0): PolicyContext {
   return { signal: signal ?? NEVER_ABORTED, attempt };

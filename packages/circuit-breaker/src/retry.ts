@@ -12,7 +12,7 @@ import {
 import { z } from 'zod';
 import { abortedBy } from './call-context';
 import { isBrokenCircuitError } from './errors';
-import type { Policy, PolicyFn } from './policy';
+import { callerSignal, NEVER_ABORTED, type Policy, type PolicyFn } from './policy';
 import { RetryBudget } from './retry-budget';
 
 const retrySchema = z
@@ -91,14 +91,15 @@ export class RetryPolicy implements Policy {
     return this.#backoff ? Math.min(override, this.#backoff.maxMs) : override;
   }
 
-  async execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+  async execute<T>(fn: PolicyFn<T>, outerSignal?: AbortSignal): Promise<T> {
+    const signal = callerSignal(outerSignal);
     const o = this.#options;
     const backoff = this.#backoff ? backoffFromResolved(this.#backoff, o.random) : undefined;
     o.budget?.onRequest();
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) throw abortedBy(signal);
       try {
-        return await fn(signal ? { signal, attempt } : { signal: NEVER, attempt });
+        return await fn({ signal: signal ?? NEVER_ABORTED, attempt });
       } catch (error) {
         const retryable =
           attempt < this.maxRetries &&
@@ -125,7 +126,6 @@ export class RetryPolicy implements Policy {
   }
 }
 
-const NEVER = new AbortController().signal;
 
 export function retry(options: RetryOptions = {}): RetryPolicy {
   return new RetryPolicy(options);

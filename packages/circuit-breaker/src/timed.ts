@@ -2,7 +2,7 @@ import type { Clock } from '@ballast/core';
 import { abortedBy, LazySignalContext } from './call-context';
 import { type Deadline, DeadlineQueue } from './deadlines';
 import { TimeoutError } from './errors';
-import type { PolicyFn } from './policy';
+import { callerSignal, type PolicyFn } from './policy';
 
 /**
  * One call raced against its deadline and its caller's signal: whichever settles first wins, the others are
@@ -73,9 +73,10 @@ export function runTimed<T>(
   timeoutMs: number,
   what: string,
   fn: PolicyFn<T>,
-  signal: AbortSignal | undefined,
+  outerSignal: AbortSignal | undefined,
   attempt: number,
 ): Promise<T> {
+  const signal = callerSignal(outerSignal);
   if (signal?.aborted) return Promise.reject(abortedBy(signal));
   return new Promise<T>((resolve, reject) => {
     const call = new TimedCall<T>(queue, timeoutMs, what, signal, attempt, resolve, reject, clock.monotonic());

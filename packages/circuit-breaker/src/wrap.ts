@@ -1,4 +1,4 @@
-import type { Policy, PolicyContext, PolicyFn } from './policy';
+import { NEVER_ABORTED, type Policy, type PolicyContext, type PolicyFn } from './policy';
 
 /**
  * Composes policies, outermost first: `wrap(a, b, c).execute(fn)` runs `a(b(c(fn)))`.
@@ -25,7 +25,7 @@ export class PolicyWrap implements Policy {
 
   #run<T>(i: number, fn: PolicyFn<T>, signal: AbortSignal | undefined, attempt: number): Promise<T> {
     const policy = this.policies[i];
-    if (!policy) return Promise.resolve().then(() => fn({ signal: signal ?? NEVER, attempt }));
+    if (!policy) return Promise.resolve().then(() => fn({ signal: signal ?? NEVER_ABORTED, attempt }));
     const last = i === this.policies.length - 1;
     return policy.execute<T>(
       last
@@ -35,8 +35,6 @@ export class PolicyWrap implements Policy {
     );
   }
 }
-
-const NEVER = new AbortController().signal;
 
 export function wrap(...policies: Policy[]): PolicyWrap {
   return new PolicyWrap(policies);
