@@ -1,4 +1,5 @@
 import { AbortedError, InvalidOptionsError, isAbortedError } from '@ballast/core';
+import { track } from '@ballast/testkit';
 import { describe, expect, it } from 'vitest';
 import { BulkheadPolicy, bulkhead } from './bulkhead';
 import { isShedError, ShedError } from './errors';
@@ -15,22 +16,6 @@ function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; r
 
 /** Lets pending promise callbacks run. */
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Watches a promise without letting it reject unhandled. */
-function track<T>(promise: Promise<T>): { readonly done: boolean; readonly value?: T; readonly error?: unknown } {
-  const state: { done: boolean; value?: T; error?: unknown } = { done: false };
-  promise.then(
-    (value) => {
-      state.done = true;
-      state.value = value;
-    },
-    (error: unknown) => {
-      state.done = true;
-      state.error = error;
-    },
-  );
-  return state;
-}
 
 describe('bulkhead', () => {
   it('runs at most maxConcurrent calls at once', async () => {

@@ -1,33 +1,9 @@
 import { createLogger } from '@ballast/core';
-import { metrics } from '@opentelemetry/api';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useInMemoryMetrics } from '../test/support/otel';
 import { CircuitBreaker } from './breaker';
 
-class TestReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected async onForceFlush(): Promise<void> {}
-  protected async onShutdown(): Promise<void> {}
-}
-
-const reader = new TestReader();
-const provider = new MeterProvider({ readers: [reader] });
-
-beforeAll(() => {
-  metrics.setGlobalMeterProvider(provider);
-});
-afterAll(async () => {
-  metrics.disable();
-  await provider.shutdown();
-});
-
-async function collect() {
-  const { resourceMetrics } = await reader.collect();
-  const all = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
-  return (name: string) => all.find((m) => m.descriptor.name === name);
-}
+const collect = useInMemoryMetrics();
 
 describe('breaker metrics (in-memory OTel SDK)', () => {
   it('records state, requests by status and call durations under the seed names', async () => {

@@ -1,26 +1,10 @@
 import { AbortedError, InvalidOptionsError, isAbortedError } from '@ballast/core';
-import { FakeClock } from '@ballast/testkit';
+import { FakeClock, track } from '@ballast/testkit';
 import { describe, expect, it } from 'vitest';
 import { BrokenCircuitError } from './errors';
 import type { PolicyContext } from './policy';
 import { type RetryEvent, type RetryOptions, retry } from './retry';
 import { RetryBudget, retryBudget } from './retry-budget';
-
-/** Watches a promise without letting it reject unhandled while fake time moves. */
-function track<T>(promise: Promise<T>): { readonly done: boolean; readonly value?: T; readonly error?: unknown } {
-  const state: { done: boolean; value?: T; error?: unknown } = { done: false };
-  promise.then(
-    (value) => {
-      state.done = true;
-      state.value = value;
-    },
-    (error: unknown) => {
-      state.done = true;
-      state.error = error;
-    },
-  );
-  return state;
-}
 
 function invalid(options: RetryOptions): InvalidOptionsError {
   try {

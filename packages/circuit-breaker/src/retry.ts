@@ -126,7 +126,6 @@ export class RetryPolicy implements Policy {
   }
 }
 
-
 export function retry(options: RetryOptions = {}): RetryPolicy {
   return new RetryPolicy(options);
 }

@@ -1,25 +1,9 @@
 import { AbortedError, type Clock, InvalidOptionsError, isAbortedError } from '@ballast/core';
-import { FakeClock } from '@ballast/testkit';
+import { FakeClock, track } from '@ballast/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTimeoutError, TimeoutError } from './errors';
 import type { PolicyContext } from './policy';
 import { TimeoutPolicy, timeout } from './timeout';
-
-/** Watches a promise without letting it reject unhandled while fake time moves. */
-function track<T>(promise: Promise<T>): { readonly done: boolean; readonly value?: T; readonly error?: unknown } {
-  const state: { done: boolean; value?: T; error?: unknown } = { done: false };
-  promise.then(
-    (value) => {
-      state.done = true;
-      state.value = value;
-    },
-    (error: unknown) => {
-      state.done = true;
-      state.error = error;
-    },
-  );
-  return state;
-}
 
 const never = <T>() => new Promise<T>(() => {});
 

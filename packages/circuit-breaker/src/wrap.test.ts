@@ -1,5 +1,5 @@
 import { createLogger, isAbortedError, type Logger } from '@ballast/core';
-import { FakeClock } from '@ballast/testkit';
+import { FakeClock, track } from '@ballast/testkit';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './breaker';
 import { bulkhead } from './bulkhead';
@@ -12,22 +12,6 @@ import { PolicyWrap, wrap } from './wrap';
 
 const silent: Logger = createLogger({ level: 'silent' });
 const never = <T>() => new Promise<T>(() => {});
-
-/** Watches a promise without letting it reject unhandled while fake time moves. */
-function track<T>(promise: Promise<T>): { readonly done: boolean; readonly value?: T; readonly error?: unknown } {
-  const state: { done: boolean; value?: T; error?: unknown } = { done: false };
-  promise.then(
-    (value) => {
-      state.done = true;
-      state.value = value;
-    },
-    (error: unknown) => {
-      state.done = true;
-      state.error = error;
-    },
-  );
-  return state;
-}
 
 /** A tiny policy that records when it is entered and left, and hands fn the context it is given. */
 function tracer(name: string, log: string[], attempt = 0): Policy {

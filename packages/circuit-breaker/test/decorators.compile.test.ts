@@ -1,43 +1,17 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileDecoratorFixture, type DecoratorMode } from '@ballast/testkit';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, 'fixtures/decorators');
 
-type Mode = 'standard' | 'legacy';
+type Mode = DecoratorMode;
 
-/** Type-checks the fixture under `<mode>/tsconfig.json` and emits its JS with that mode's decorator transform. */
-function compile(mode: Mode): { diagnostics: string[]; outFile: string } {
-  const configPath = join(fixtures, mode, 'tsconfig.json');
-  const parsed = ts.getParsedCommandLineOfConfigFile(
-    configPath,
-    {},
-    {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (d) => {
-        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-      },
-    },
-  );
-  if (!parsed) throw new Error(`cannot read ${configPath}`);
-  const program = ts.createProgram(parsed.fileNames, { ...parsed.options, sourceMap: false, declaration: false });
-  const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
-    const where = d.file ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: ` : '';
-    return `${where}${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
-  });
-  const outDir = join(here, '.compiled', mode);
-  mkdirSync(outDir, { recursive: true });
-  const outFile = join(outDir, 'fixture.mjs');
-  const source = program.getSourceFile(join(fixtures, 'fixture.ts'));
-  if (!source) throw new Error('fixture.ts is not part of the program');
-  const result = program.emit(source, (name, text) => {
-    if (name.endsWith('.js')) writeFileSync(outFile, text);
-  });
-  if (result.emitSkipped) throw new Error(`emit skipped for ${mode}`);
-  return { diagnostics, outFile };
+function compile(mode: Mode) {
+  return compileDecoratorFixture(ts, fixtures, mode, join(here, '.compiled'));
 }
 
 /** What `run()` must observe in either mode. */

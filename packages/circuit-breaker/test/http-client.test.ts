@@ -9,8 +9,6 @@ import {
 import type { AddressInfo } from 'node:net';
 import { createLogger, isAbortedError, isInvalidOptionsError } from '@ballast/core';
 import { FakeClock } from '@ballast/testkit';
-import { metrics } from '@opentelemetry/api';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isBrokenCircuitError, isTimeoutError } from '../src/errors';
 import {
@@ -24,6 +22,7 @@ import {
   networkErrorCode,
 } from '../src/http';
 import { RetryBudget } from '../src/retry-budget';
+import { useInMemoryMetrics } from './support/otel';
 
 // ── a real HTTP server with one handler per route ───────────────────────────────────────────────────────
 
@@ -111,28 +110,10 @@ afterAll(async () => {
 
 // ── metrics (in-memory OTel SDK) ────────────────────────────────────────────────────────────────────────
 
-class TestReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected async onForceFlush(): Promise<void> {}
-  protected async onShutdown(): Promise<void> {}
-}
-const reader = new TestReader();
-const provider = new MeterProvider({ readers: [reader] });
-beforeAll(() => {
-  metrics.setGlobalMeterProvider(provider);
-});
-afterAll(async () => {
-  metrics.disable();
-  await provider.shutdown();
-});
+const collect = useInMemoryMetrics();
 
 async function retryCounts(service: string): Promise<Record<string, number>> {
-  const { resourceMetrics } = await reader.collect();
-  const metric = resourceMetrics.scopeMetrics
-    .flatMap((s) => s.metrics)
-    .find((m) => m.descriptor.name === 'api_gateway_retry_count');
+  const metric = (await collect())('api_gateway_retry_count');
   const out: Record<string, number> = {};
   for (const p of metric?.dataPoints ?? []) {
     if (p.attributes.service === service) out[String(p.attributes.attempt)] = p.value as number;

@@ -1,2 +1,4 @@
+export { type CompiledFixture, compileDecoratorFixture, type DecoratorMode } from './decorator-fixture';
 export { FakeClock, FakeClockLoopError, type FakeClockOptions, type PendingTimer } from './fake-clock';
 export { createRedisFixture, defaultRedisUrl, type RedisFixture, type RedisFixtureOptions } from './redis-fixture';
+export { type Tracked, track } from './track';
