@@ -21,6 +21,7 @@ export default defineConfig({
     // Tests run against each package's source, so they never see a stale dist/.
     alias: [
       { find: /^@ballast\/testkit\/vitest$/, replacement: `${root}packages/testkit/src/vitest.ts` },
+      { find: /^@ballast\/testkit\/otel$/, replacement: `${root}packages/testkit/src/otel.ts` },
       {
         find: /^@ballast\/circuit-breaker\/decorators$/,
         replacement: `${root}packages/circuit-breaker/src/decorators.ts`,

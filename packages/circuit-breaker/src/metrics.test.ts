@@ -1,6 +1,6 @@
 import { createLogger } from '@ballast/core';
+import { useInMemoryMetrics } from '@ballast/testkit/otel';
 import { describe, expect, it } from 'vitest';
-import { useInMemoryMetrics } from '../test/support/otel';
 import { CircuitBreaker } from './breaker';
 
 const collect = useInMemoryMetrics();

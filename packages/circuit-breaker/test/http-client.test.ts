@@ -9,6 +9,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { createLogger, isAbortedError, isInvalidOptionsError } from '@ballast/core';
 import { FakeClock } from '@ballast/testkit';
+import { useInMemoryMetrics } from '@ballast/testkit/otel';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isBrokenCircuitError, isTimeoutError } from '../src/errors';
 import {
@@ -22,7 +23,6 @@ import {
   networkErrorCode,
 } from '../src/http';
 import { RetryBudget } from '../src/retry-budget';
-import { useInMemoryMetrics } from './support/otel';
 
 // ── a real HTTP server with one handler per route ───────────────────────────────────────────────────────
 

@@ -11,6 +11,7 @@ class TestReader extends MetricReader {
 }
 
 /**
+ * `@ballast/testkit/otel` (needs the optional peers `@opentelemetry/sdk-metrics` and vitest).
  * Registers an in-memory OTel SDK meter provider for the test file (before any breaker is created) and
  * returns `collect()`, which reads every metric by name.
  */

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { runSuite } from '../src/harness';
+import { bus as busSuite } from '../src/suites/bus';
+import { suites } from '../src/suites/index';
+
+/** A smoke test against the local Redis: every case × impl runs and reports. No speed assertions. */
+describe('bus suite', () => {
+  it('is registered', () => {
+    expect(suites.bus).toBe(busSuite);
+  });
+
+  it('returns a row per case and impl with positive ops/s', async () => {
+    const result = await runSuite(busSuite, { timeMs: 20, iterations: 3, warmupMs: 0 });
+    expect(result.suite).toBe('bus');
+    expect(result.rows.map((r) => `${r.case}/${r.impl}`).sort()).toEqual([
+      'end-to-end/ballast',
+      'end-to-end/raw-ioredis',
+      'publish/ballast',
+      'publish/raw-ioredis',
+    ]);
+    for (const row of result.rows) {
+      expect(row.opsPerSec).toBeGreaterThan(0);
+      expect(row.p99Us).toBeGreaterThanOrEqual(row.p50Us);
+    }
+  });
+});

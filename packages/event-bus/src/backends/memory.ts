@@ -1,0 +1,441 @@
+import { type Clock, systemClock, type TimerHandle } from '@ballast/core';
+import { GroupNotFoundError, InvalidStreamIdError, TransportClosedError } from '../errors';
+import type { DeadLetter, GroupInfo, StreamEntry, StreamId, Transport } from '../transport';
+
+export interface MemoryTransportOptions {
+  /** Source of entry ids (`now()`), idle times (`monotonic()`) and the `blockMs` timer. Default `systemClock`. */
+  clock?: Clock;
+}
+
+/** A parsed stream id. `ms` and `seq` stay below 2^53 for any id a clock can produce. */
+interface Id {
+  ms: number;
+  seq: number;
+}
+
+interface Stored extends Id {
+  id: StreamId;
+  fields: Record<string, string>;
+}
+
+/** One entry of a group's pending entries list (PEL). */
+interface Pending extends Id {
+  id: StreamId;
+  consumer: string;
+  deliveries: number;
+  /** `clock.monotonic()` at the last delivery, claim or renewal: idle = monotonic() - deliveredAt. */
+  deliveredAt: number;
+}
+
+interface Group {
+  last: Id;
+  /**
+   * Keyed by canonical id. Insertion order is id order: only `read` adds, always ids above every id the group
+   * was given before (claims and renewals update in place), so iterating it is XPENDING/XAUTOCLAIM order.
+   */
+  pel: Map<StreamId, Pending>;
+  /** Consumer name → `clock.monotonic()` when last seen (read, claim, renewal). */
+  consumers: Map<string, number>;
+}
+
+/** `listDeadLetters`' page size when no `count` is given (as `RedisTransport`). */
+const DEFAULT_DLQ_PAGE = 100;
+const DLQ_FIELDS = ['dlq_reason', 'dlq_deliveries', 'dlq_group', 'dlq_original_id', 'dlq_at'] as const;
+const ZERO: Id = { ms: 0, seq: 0 };
+const cmp = (a: Id, b: Id): number => a.ms - b.ms || a.seq - b.seq;
+
+function parseId(id: StreamId): Id {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(id);
+  const ms = m ? Number(m[1]) : Number.NaN;
+  const seq = m?.[2] === undefined ? 0 : Number(m[2]);
+  if (!Number.isSafeInteger(ms) || !Number.isSafeInteger(seq)) throw new InvalidStreamIdError(id);
+  return { ms, seq };
+}
+
+/** An append-only log with Redis' id rule: `<ms>-0`, or `<last ms>-<last seq + 1>` when the clock did not move on. */
+class Stream {
+  readonly entries: Stored[] = [];
+  readonly groups = new Map<string, Group>();
+  #last: Id = ZERO;
+
+  append(nowMs: number, fields: Record<string, string>): Stored {
+    const ms = Math.floor(nowMs);
+    this.#last = ms > this.#last.ms ? { ms, seq: 0 } : { ms: this.#last.ms, seq: this.#last.seq + 1 };
+    const entry = { ...this.#last, id: `${this.#last.ms}-${this.#last.seq}`, fields: { ...fields } };
+    this.entries.push(entry);
+    return entry;
+  }
+
+  /** Index of the first entry with an id above `id` (`inclusive`: at or above). */
+  indexAfter(id: Id, inclusive = false): number {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = cmp(this.entries[mid]!, id);
+      if (c < 0 || (c === 0 && !inclusive)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  find(id: Id): number {
+    const i = this.indexAfter(id, true);
+    const e = this.entries[i];
+    return e && cmp(e, id) === 0 ? i : -1;
+  }
+}
+
+/**
+ * The in-process `Transport` (the embedded default), modelling Redis Streams exactly: per-type streams plus
+ * `all`, consumer groups reading from id 0, pending entries lists with owners, delivery counts and idle
+ * times, XCLAIM/XAUTOCLAIM semantics (entries deleted from the stream are dropped from the PEL), and blocking
+ * reads woken by publishes. Every timer and timestamp comes from the `clock`, so tests drive it with
+ * `FakeClock`.
+ *
+ * Choices where Redis leaves room: `trim()` on a type with no group removes nothing (nobody has read it);
+ * `maxLenAll` trims `all` exactly (Redis' `~` keeps at least that many; 0 means no cap); `renew` only
+ * touches entries `consumer` owns; `claimStale` returns up to `count` live entries (dropped ones do not
+ * count); `listDeadLetters` pages 100 at a time by default; `removeIdleConsumers` on a missing group
+ * removes nothing. Reading, claiming or renewing through a missing group rejects with `GroupNotFoundError`.
+ */
+export class MemoryTransport implements Transport {
+  readonly #clock: Clock;
+  readonly #streams = new Map<string, Stream>();
+  readonly #dlq = new Map<string, Stream>();
+  readonly #all = new Stream();
+  /** Blocked reads per type, re-tried on every publish to it (and released on close). */
+  readonly #waiters = new Map<string, Set<() => void>>();
+  #closed = false;
+
+  constructor(options: MemoryTransportOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  async publish(type: string, fields: Record<string, string>, options: { maxLenAll?: number } = {}): Promise<StreamId> {
+    this.#open('publish');
+    return this.#append(type, fields, options.maxLenAll);
+  }
+
+  async ensureGroup(type: string, group: string): Promise<void> {
+    this.#open('ensureGroup');
+    const stream = getOrCreate(this.#streams, type, () => new Stream());
+    if (!stream.groups.has(group)) stream.groups.set(group, { last: ZERO, pel: new Map(), consumers: new Map() });
+  }
+
+  async read(
+    type: string,
+    group: string,
+    consumer: string,
+    count: number,
+    blockMs: number,
+    signal?: AbortSignal,
+  ): Promise<StreamEntry[]> {
+    this.#open('read');
+    if (signal?.aborted) return [];
+    const first = this.#deliver(type, group, consumer, count);
+    if (first.length > 0 || !(blockMs > 0)) return first;
+
+    return new Promise<StreamEntry[]>((resolve) => {
+      const waiters = getOrCreate(this.#waiters, type, () => new Set<() => void>());
+      let done = false;
+      const finish = (entries: StreamEntry[]) => {
+        if (done) return;
+        done = true;
+        waiters.delete(retry);
+        if (waiters.size === 0 && this.#waiters.get(type) === waiters) this.#waiters.delete(type);
+        this.#clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(entries);
+      };
+      const retry = () => {
+        if (this.#closed) return finish([]);
+        const entries = this.#deliver(type, group, consumer, count);
+        if (entries.length > 0) finish(entries);
+      };
+      const onAbort = () => finish([]);
+      const timer: TimerHandle = this.#clock.setTimeout(() => finish([]), blockMs);
+      waiters.add(retry);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async ack(type: string, group: string, ids: readonly StreamId[]): Promise<number> {
+    this.#open('ack');
+    const keys = ids.map((id) => this.#key(parseId(id)));
+    return this.#ack(this.#streams.get(type)?.groups.get(group), keys);
+  }
+
+  async renew(type: string, group: string, consumer: string, ids: readonly StreamId[]): Promise<void> {
+    this.#open('renew');
+    const parsed = ids.map(parseId);
+    const [stream, g] = this.#group(type, group);
+    const now = this.#touch(g, consumer);
+    for (const id of parsed) {
+      const p = this.#live(stream, g, id);
+      if (p && p.consumer === consumer) p.deliveredAt = now;
+    }
+  }
+
+  async retryLater(
+    type: string,
+    group: string,
+    consumer: string,
+    id: StreamId,
+    delayMs: number,
+    idleTimeoutMs: number,
+  ): Promise<void> {
+    this.#open('retryLater');
+    const parsed = parseId(id);
+    const [stream, g] = this.#group(type, group);
+    const now = this.#touch(g, consumer);
+    const p = this.#live(stream, g, parsed);
+    if (!p) return; // XCLAIM without FORCE ignores ids that are not pending
+    const idle = idleTimeoutMs - delayMs;
+    p.deliveredAt = idle > 0 ? now - idle : now; // XCLAIM clamps a negative IDLE to "now"
+    p.consumer = consumer;
+  }
+
+  async claimStale(
+    type: string,
+    group: string,
+    consumer: string,
+    idleTimeoutMs: number,
+    count: number,
+  ): Promise<StreamEntry[]> {
+    this.#open('claimStale');
+    const [stream, g] = this.#group(type, group);
+    const now = this.#touch(g, consumer);
+    const claimed: StreamEntry[] = [];
+    for (const p of [...g.pel.values()]) {
+      if (claimed.length >= count) break;
+      if (now - p.deliveredAt < idleTimeoutMs) continue;
+      const i = stream.find(p);
+      if (i < 0) {
+        g.pel.delete(p.id); // deleted from the stream: Redis 7 drops it from the PEL and does not return it
+        continue;
+      }
+      p.consumer = consumer;
+      p.deliveries += 1;
+      p.deliveredAt = now;
+      claimed.push({ id: p.id, fields: { ...stream.entries[i]!.fields }, deliveries: p.deliveries });
+    }
+    return claimed;
+  }
+
+  async deadLetter(type: string, group: string, entry: StreamEntry, reason: string): Promise<StreamId> {
+    this.#open('deadLetter');
+    const key = this.#key(parseId(entry.id));
+    const dlq = getOrCreate(this.#dlq, type, () => new Stream());
+    const now = this.#clock.now();
+    const stored = dlq.append(now, {
+      ...entry.fields,
+      dlq_reason: reason,
+      dlq_deliveries: String(entry.deliveries),
+      dlq_group: group,
+      dlq_original_id: key,
+      dlq_at: String(Math.floor(now)),
+    });
+    this.#ack(this.#streams.get(type)?.groups.get(group), [key]);
+    return stored.id;
+  }
+
+  async listDeadLetters(type: string, options: { count?: number; after?: StreamId } = {}): Promise<DeadLetter[]> {
+    this.#open('listDeadLetters');
+    const after = options.after === undefined ? undefined : parseId(options.after);
+    const dlq = this.#dlq.get(type);
+    if (!dlq) return [];
+    const start = after ? dlq.indexAfter(after) : 0;
+    const count = options.count ?? DEFAULT_DLQ_PAGE;
+    return count > 0 ? dlq.entries.slice(start, start + count).map(toDeadLetter) : [];
+  }
+
+  async replayDeadLetter(type: string, dlqId: StreamId): Promise<StreamId | undefined> {
+    this.#open('replayDeadLetter');
+    const parsed = parseId(dlqId);
+    const dlq = this.#dlq.get(type);
+    const i = dlq ? dlq.find(parsed) : -1;
+    if (!dlq || i < 0) return undefined;
+    const [stored] = dlq.entries.splice(i, 1);
+    return this.#append(type, toDeadLetter(stored!).fields, undefined);
+  }
+
+  async deleteDeadLetter(type: string, dlqId: StreamId): Promise<boolean> {
+    this.#open('deleteDeadLetter');
+    const parsed = parseId(dlqId);
+    const dlq = this.#dlq.get(type);
+    const i = dlq ? dlq.find(parsed) : -1;
+    if (!dlq || i < 0) return false;
+    dlq.entries.splice(i, 1);
+    return true;
+  }
+
+  async trim(type: string): Promise<number> {
+    this.#open('trim');
+    const stream = this.#streams.get(type);
+    if (!stream || stream.groups.size === 0) return 0; // never trim what no group has read
+    let end = stream.entries.length;
+    for (const g of stream.groups.values()) {
+      // The group's low-water mark: its lowest pending id, else its first undelivered entry.
+      const lowestPending = g.pel.values().next().value;
+      const undelivered = stream.indexAfter(g.last);
+      const bound = lowestPending ? Math.min(stream.indexAfter(lowestPending, true), undelivered) : undelivered;
+      end = Math.min(end, bound);
+    }
+    stream.entries.splice(0, end);
+    return end;
+  }
+
+  async groups(type: string): Promise<GroupInfo[]> {
+    this.#open('groups');
+    const stream = this.#streams.get(type);
+    if (!stream) return [];
+    const now = this.#clock.monotonic();
+    return [...stream.groups.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, g]) => {
+        const owned = pendingByConsumer(g);
+        return {
+          name,
+          pending: g.pel.size,
+          lag: stream.entries.length - stream.indexAfter(g.last),
+          consumers: [...g.consumers.entries()]
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([consumer, seenAt]) => ({
+              name: consumer,
+              pending: owned.get(consumer) ?? 0,
+              idleMs: Math.max(0, Math.floor(now - seenAt)),
+            })),
+        };
+      });
+  }
+
+  async removeIdleConsumers(type: string, group: string, idleMs: number): Promise<string[]> {
+    this.#open('removeIdleConsumers');
+    const g = this.#streams.get(type)?.groups.get(group);
+    if (!g) return []; // no such group: nobody to remove
+    const now = this.#clock.monotonic();
+    const owned = pendingByConsumer(g);
+    const removed: string[] = [];
+    for (const [name, seenAt] of g.consumers) {
+      if ((owned.get(name) ?? 0) === 0 && now - seenAt >= idleMs) removed.push(name);
+    }
+    for (const name of removed) g.consumers.delete(name);
+    return removed.sort();
+  }
+
+  /** Resolves every blocked read with []; later calls reject with `TransportClosedError`. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const waiters of this.#waiters.values()) for (const retry of [...waiters]) retry();
+    this.#waiters.clear();
+  }
+
+  /**
+   * Test and debug view of a stream, oldest first: the type's stream, or `events:all` when `type` is omitted.
+   * Not part of `Transport`.
+   */
+  entries(type?: string): { id: StreamId; fields: Record<string, string> }[] {
+    const stream = type === undefined ? this.#all : this.#streams.get(type);
+    return (stream?.entries ?? []).map((e) => ({ id: e.id, fields: { ...e.fields } }));
+  }
+
+  #open(operation: string): void {
+    if (this.#closed) throw new TransportClosedError('MemoryTransport', operation);
+  }
+
+  /** The stream and group, or `GroupNotFoundError` (Redis' NOGROUP) when either is missing. */
+  #group(type: string, group: string): [Stream, Group] {
+    const stream = this.#streams.get(type);
+    const g = stream?.groups.get(group);
+    if (!stream || !g) throw new GroupNotFoundError(type, group);
+    return [stream, g];
+  }
+
+  /** Creates the consumer if new and marks it seen; returns the monotonic "now" used for it. */
+  #touch(g: Group, consumer: string): number {
+    const now = this.#clock.monotonic();
+    g.consumers.set(consumer, now);
+    return now;
+  }
+
+  /** The pending entry for `id` if its stream entry still exists; a dangling one is dropped (XCLAIM in Redis 7). */
+  #live(stream: Stream, g: Group, id: Id): Pending | undefined {
+    const p = g.pel.get(this.#key(id));
+    if (p && stream.find(p) < 0) {
+      g.pel.delete(p.id);
+      return undefined;
+    }
+    return p;
+  }
+
+  #key(id: Id): StreamId {
+    return `${id.ms}-${id.seq}`;
+  }
+
+  #ack(g: Group | undefined, keys: readonly StreamId[]): number {
+    if (!g) return 0; // XACK on a missing key or group acknowledges nothing
+    let acked = 0;
+    for (const key of keys) if (g.pel.delete(key)) acked += 1;
+    return acked;
+  }
+
+  #append(type: string, fields: Record<string, string>, maxLenAll: number | undefined): StreamId {
+    const now = this.#clock.now();
+    const stored = getOrCreate(this.#streams, type, () => new Stream()).append(now, fields);
+    this.#all.append(now, fields);
+    if (maxLenAll !== undefined && maxLenAll > 0) {
+      const excess = this.#all.entries.length - maxLenAll;
+      if (excess > 0) this.#all.entries.splice(0, excess);
+    }
+    const waiters = this.#waiters.get(type);
+    if (waiters) for (const retry of [...waiters]) retry();
+    return stored.id;
+  }
+
+  /** XREADGROUP `>`: entries after the group's last delivered id, now pending for `consumer` (deliveries 1). */
+  #deliver(type: string, group: string, consumer: string, count: number): StreamEntry[] {
+    const [stream, g] = this.#group(type, group);
+    const now = this.#touch(g, consumer);
+    const start = stream.indexAfter(g.last);
+    const end = count > 0 ? Math.min(stream.entries.length, start + count) : stream.entries.length;
+    const out: StreamEntry[] = [];
+    for (let i = start; i < end; i++) {
+      const e = stream.entries[i]!;
+      g.pel.set(e.id, { ms: e.ms, seq: e.seq, id: e.id, consumer, deliveries: 1, deliveredAt: now });
+      out.push({ id: e.id, fields: { ...e.fields }, deliveries: 1 });
+      g.last = e;
+    }
+    return out;
+  }
+}
+
+function getOrCreate<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
+}
+
+function pendingByConsumer(g: Group): Map<string, number> {
+  const owned = new Map<string, number>();
+  for (const p of g.pel.values()) owned.set(p.consumer, (owned.get(p.consumer) ?? 0) + 1);
+  return owned;
+}
+
+function toDeadLetter(e: Stored): DeadLetter {
+  const fields = { ...e.fields };
+  for (const f of DLQ_FIELDS) delete fields[f];
+  return {
+    id: e.id,
+    originalId: e.fields.dlq_original_id ?? '',
+    group: e.fields.dlq_group ?? '',
+    reason: e.fields.dlq_reason ?? '',
+    deliveries: Number(e.fields.dlq_deliveries ?? 0),
+    deadAt: Number(e.fields.dlq_at ?? 0),
+    fields,
+  };
+}

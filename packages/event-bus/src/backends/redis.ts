@@ -1,0 +1,338 @@
+import { defineScript, isCluster, type Redis, type RedisClient, runScript } from '@ballast/core';
+import { GroupNotFoundError, TransportClosedError } from '../errors';
+import { type EventKeys, eventKeys } from '../keys';
+import claimSource from '../lua/claim.lua';
+import deadLetterSource from '../lua/dead-letter.lua';
+import publishSource from '../lua/publish.lua';
+import reclaimOwnSource from '../lua/reclaim-own.lua';
+import removeIdleSource from '../lua/remove-idle-consumers.lua';
+import trimSource from '../lua/trim.lua';
+import type { DeadLetter, GroupInfo, StreamEntry, StreamId, Transport } from '../transport';
+
+const PUBLISH = defineScript('event-bus:publish', publishSource);
+const CLAIM = defineScript('event-bus:claim', claimSource);
+const DEAD_LETTER = defineScript('event-bus:dead-letter', deadLetterSource);
+const TRIM = defineScript('event-bus:trim', trimSource);
+const RECLAIM_OWN = defineScript('event-bus:reclaim-own', reclaimOwnSource);
+const REMOVE_IDLE = defineScript('event-bus:remove-idle-consumers', removeIdleSource);
+
+export interface RedisTransportOptions {
+  /** Commands. Blocking reads use connections duplicated from it (one per consumer), closed by `close()`. */
+  redis: RedisClient;
+  /** Prepended to every key, e.g. `myapp:`. Default none: seed 000's `events:{type}`, `events:all`. */
+  prefix?: string;
+}
+
+type RawEntry = [string, string[] | null];
+
+function toFields(flat: string[] | null): Record<string, string> {
+  const fields: Record<string, string> = {};
+  if (!flat) return fields;
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return fields;
+}
+
+function flatten(fields: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const k in fields) out.push(k, fields[k]!);
+  return out;
+}
+
+const DLQ_FIELDS = ['dlq_reason', 'dlq_deliveries', 'dlq_group', 'dlq_original_id', 'dlq_at'] as const;
+
+/** Redis Streams transport: one Lua script per hot path (publish, claim, dead-letter, trim). */
+export class RedisTransport implements Transport {
+  readonly #redis: RedisClient;
+  readonly #keys: EventKeys;
+  /** Blocking connections, one per consumer, with their CLIENT ID for CLIENT UNBLOCK on abort. */
+  readonly #blocking = new Map<string, { conn: Redis; id: Promise<number> }>();
+  #closed = false;
+
+  constructor(options: RedisTransportOptions) {
+    this.#redis = options.redis;
+    this.#keys = eventKeys(options.prefix);
+  }
+
+  get keys(): EventKeys {
+    return this.#keys;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new TransportClosedError('RedisTransport');
+  }
+
+  async publish(type: string, fields: Record<string, string>, options: { maxLenAll?: number } = {}): Promise<StreamId> {
+    this.#check();
+    const flat = flatten(fields);
+    const maxLen = String(options.maxLenAll ?? 0);
+    if (isCluster(this.#redis)) {
+      // events:{type} and events:all hash to different slots: no script or MULTI may span them. The type
+      // stream (what consumer groups read) is written first; events:all (an audit/fan-in stream) follows in
+      // the same pipeline. If the second write fails, the event was still published to its consumers.
+      const id = (await this.#redis.xadd(this.#keys.stream(type), '*', ...flat)) as string;
+      const all = this.#keys.all();
+      await (maxLen === '0'
+        ? this.#redis.xadd(all, '*', ...flat)
+        : this.#redis.xadd(all, 'MAXLEN', '~', maxLen, '*', ...flat));
+      return id;
+    }
+    return runScript<string>(this.#redis, PUBLISH, [this.#keys.stream(type), this.#keys.all()], [maxLen, ...flat]);
+  }
+
+  async ensureGroup(type: string, group: string): Promise<void> {
+    this.#check();
+    try {
+      await this.#redis.xgroup('CREATE', this.#keys.stream(type), group, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
+    }
+  }
+
+  #blockingFor(consumer: string): { conn: Redis; id: Promise<number> } {
+    let b = this.#blocking.get(consumer);
+    if (!b) {
+      const conn = this.#redis.duplicate() as Redis;
+      b = { conn, id: conn.client('ID') as Promise<number> };
+      b.id.catch(() => {});
+      this.#blocking.set(consumer, b);
+    }
+    return b;
+  }
+
+  async read(
+    type: string,
+    group: string,
+    consumer: string,
+    count: number,
+    blockMs: number,
+    signal?: AbortSignal,
+  ): Promise<StreamEntry[]> {
+    this.#check();
+    if (signal?.aborted) return [];
+    const key = this.#keys.stream(type);
+    let reply: [string, RawEntry[]][] | null;
+    if (blockMs <= 0) {
+      reply = (await this.#grouped(
+        type,
+        group,
+        this.#redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', key, '>'),
+      )) as typeof reply;
+    } else {
+      const b = this.#blockingFor(consumer);
+      const onAbort = () => void this.#unblock(b);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        reply = (await b.conn.xreadgroup(
+          'GROUP',
+          group,
+          consumer,
+          'COUNT',
+          count,
+          'BLOCK',
+          blockMs,
+          'STREAMS',
+          key,
+          '>',
+        )) as typeof reply;
+      } catch (error) {
+        if (this.#closed || signal?.aborted) return [];
+        if (error instanceof Error && error.message.startsWith('NOGROUP')) {
+          throw new GroupNotFoundError(type, group, { cause: error });
+        }
+        throw error;
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    }
+    const entries = reply?.[0]?.[1] ?? [];
+    return entries.map(([id, flat]) => ({ id, fields: toFields(flat), deliveries: 1 }));
+  }
+
+  async #unblock(b: { id: Promise<number> }): Promise<void> {
+    try {
+      await this.#redis.client('UNBLOCK', await b.id);
+    } catch {
+      // The connection is gone or the read already returned: nothing to unblock.
+    }
+  }
+
+  async ack(type: string, group: string, ids: readonly StreamId[]): Promise<number> {
+    this.#check();
+    if (ids.length === 0) return 0;
+    return this.#redis.xack(this.#keys.stream(type), group, ...ids);
+  }
+
+  async renew(type: string, group: string, consumer: string, ids: readonly StreamId[]): Promise<void> {
+    this.#check();
+    if (ids.length === 0) return;
+    await this.#grouped(
+      type,
+      group,
+      runScript(this.#redis, RECLAIM_OWN, [this.#keys.stream(type)], [group, consumer, -1, ...ids]),
+    );
+  }
+
+  async retryLater(
+    type: string,
+    group: string,
+    consumer: string,
+    id: StreamId,
+    delayMs: number,
+    idleTimeoutMs: number,
+  ): Promise<void> {
+    this.#check();
+    const idle = Math.max(0, Math.round(idleTimeoutMs - delayMs));
+    await this.#grouped(
+      type,
+      group,
+      runScript(this.#redis, RECLAIM_OWN, [this.#keys.stream(type)], [group, consumer, idle, id]),
+    );
+  }
+
+  /** Maps Redis' NOGROUP to `GroupNotFoundError`. */
+  async #grouped<T>(type: string, group: string, pending: Promise<T>): Promise<T> {
+    try {
+      return await pending;
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('NOGROUP')) {
+        throw new GroupNotFoundError(type, group, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async claimStale(
+    type: string,
+    group: string,
+    consumer: string,
+    idleTimeoutMs: number,
+    count: number,
+  ): Promise<StreamEntry[]> {
+    this.#check();
+    const rows = await this.#grouped(
+      type,
+      group,
+      runScript<[string, string[], number][]>(
+        this.#redis,
+        CLAIM,
+        [this.#keys.stream(type)],
+        [group, consumer, Math.max(0, Math.round(idleTimeoutMs)), count],
+      ),
+    );
+    return rows.map(([id, flat, deliveries]) => ({ id, fields: toFields(flat), deliveries: Number(deliveries) }));
+  }
+
+  async deadLetter(type: string, group: string, entry: StreamEntry, reason: string): Promise<StreamId> {
+    this.#check();
+    const fields = {
+      ...entry.fields,
+      dlq_reason: reason,
+      dlq_deliveries: String(entry.deliveries),
+      dlq_group: group,
+      dlq_original_id: entry.id,
+      dlq_at: String(Date.now()),
+    };
+    return runScript<string>(
+      this.#redis,
+      DEAD_LETTER,
+      [this.#keys.stream(type), this.#keys.dlq(type)],
+      [group, entry.id, ...flatten(fields)],
+    );
+  }
+
+  async listDeadLetters(type: string, options: { count?: number; after?: StreamId } = {}): Promise<DeadLetter[]> {
+    this.#check();
+    const start = options.after ? `(${options.after}` : '-';
+    const rows = (await this.#redis.xrange(
+      this.#keys.dlq(type),
+      start,
+      '+',
+      'COUNT',
+      options.count ?? 100,
+    )) as RawEntry[];
+    return rows.map(([id, flat]) => parseDeadLetter(id, toFields(flat)));
+  }
+
+  async replayDeadLetter(type: string, dlqId: StreamId): Promise<StreamId | undefined> {
+    this.#check();
+    const rows = (await this.#redis.xrange(this.#keys.dlq(type), dlqId, dlqId)) as RawEntry[];
+    const row = rows[0];
+    if (!row) return undefined;
+    const letter = parseDeadLetter(row[0], toFields(row[1]));
+    const id = await this.publish(type, letter.fields);
+    await this.#redis.xdel(this.#keys.dlq(type), dlqId);
+    return id;
+  }
+
+  async deleteDeadLetter(type: string, dlqId: StreamId): Promise<boolean> {
+    this.#check();
+    return (await this.#redis.xdel(this.#keys.dlq(type), dlqId)) > 0;
+  }
+
+  async trim(type: string): Promise<number> {
+    this.#check();
+    return runScript<number>(this.#redis, TRIM, [this.#keys.stream(type)]);
+  }
+
+  async groups(type: string): Promise<GroupInfo[]> {
+    this.#check();
+    const key = this.#keys.stream(type);
+    let raw: unknown[][];
+    try {
+      raw = (await this.#redis.xinfo('GROUPS', key)) as unknown[][];
+    } catch (error) {
+      if (error instanceof Error && /no such key/i.test(error.message)) return [];
+      throw error;
+    }
+    return Promise.all(
+      raw.map(async (g) => {
+        const info = pairs(g);
+        const name = String(info.name);
+        const consumers = pairs2((await this.#redis.xinfo('CONSUMERS', key, name)) as unknown[][]).map((c) => ({
+          name: String(c.name),
+          pending: Number(c.pending),
+          idleMs: Number(c.idle),
+        }));
+        return { name, pending: Number(info.pending), lag: Number(info.lag ?? 0), consumers };
+      }),
+    );
+  }
+
+  async removeIdleConsumers(type: string, group: string, idleMs: number): Promise<string[]> {
+    this.#check();
+    return runScript<string[]>(this.#redis, REMOVE_IDLE, [this.#keys.stream(type)], [group, Math.round(idleMs)]);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const blocking = [...this.#blocking.values()];
+    this.#blocking.clear();
+    await Promise.all(blocking.map((b) => this.#unblock(b)));
+    for (const b of blocking) b.conn.disconnect();
+  }
+}
+
+function pairs(flat: unknown[]): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) o[String(flat[i])] = flat[i + 1];
+  return o;
+}
+
+function pairs2(rows: unknown[][]): Record<string, unknown>[] {
+  return rows.map(pairs);
+}
+
+export function parseDeadLetter(id: StreamId, all: Record<string, string>): DeadLetter {
+  const fields: Record<string, string> = {};
+  for (const k in all) if (!(DLQ_FIELDS as readonly string[]).includes(k)) fields[k] = all[k]!;
+  return {
+    id,
+    originalId: all.dlq_original_id ?? '',
+    group: all.dlq_group ?? '',
+    reason: all.dlq_reason ?? '',
+    deliveries: Number(all.dlq_deliveries ?? 0),
+    deadAt: Number(all.dlq_at ?? 0),
+    fields,
+  };
+}

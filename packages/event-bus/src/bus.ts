@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  type Clock,
+  childLogger,
+  describeIssues,
+  getTracer,
+  injectTraceContext,
+  type Logger,
+  parseOptions,
+  type RedisClient,
+  systemClock,
+} from '@ballast/core';
+import { context, SpanKind, trace } from '@opentelemetry/api';
+import type { z } from 'zod';
+import { MemoryTransport } from './backends/memory';
+import { RedisTransport } from './backends/redis';
+import { registerHandlers } from './decorators';
+import { type EventEnvelope, encodeEnvelope } from './envelope';
+import { EventValidationError, TransportClosedError, UnknownEventTypeError } from './errors';
+import { defaultGroup } from './keys';
+import { type BusInstruments, busInstruments } from './metrics';
+import { busOptionsSchema, type SubscribeOptions, subscribeOptionsSchema } from './options';
+import { type EventHandler, Subscription } from './subscription';
+import type { DeadLetter, GroupInfo, StreamId, Transport } from './transport';
+
+/** Event type → zod schema of its data. */
+export type EventSchemas = Record<string, z.ZodType>;
+
+export interface EventBusOptions<E extends EventSchemas> {
+  transport?: Transport;
+  redis?: RedisClient;
+  prefix?: string;
+  source: string;
+  events: E;
+  maxLenAll?: number;
+  validateOnPublish?: boolean;
+  clock?: Clock;
+  logger?: Logger;
+  newId?: () => string;
+}
+
+export interface PublishOptions {
+  correlationId?: string;
+  userId?: string;
+  metadata?: Record<string, unknown>;
+}
+
+const tracer = getTracer('@ballast/event-bus');
+
+/**
+ * Typed events on Redis Streams (or in memory). `publish` is type-checked against the schemas at compile
+ * time and validated at run time; each subscription is a consumer in a consumer group with at-least-once
+ * delivery, redelivery with backoff, lease renewal, takeover of crashed consumers, and a DLQ.
+ */
+export class EventBus<E extends EventSchemas> {
+  readonly source: string;
+  readonly transport: Transport;
+  readonly #ownsTransport: boolean;
+  readonly #events: E;
+  readonly #maxLenAll: number;
+  readonly #validate: boolean;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #newId: () => string;
+  readonly #m: BusInstruments;
+  readonly #subscriptions = new Set<Subscription>();
+  #closed = false;
+
+  constructor(options: EventBusOptions<E>) {
+    const o = parseOptions(busOptionsSchema, options, 'createEventBus');
+    this.source = o.source;
+    this.#events = options.events;
+    this.#ownsTransport = o.transport === undefined;
+    this.transport =
+      o.transport ??
+      (o.redis
+        ? new RedisTransport({ redis: o.redis, prefix: o.prefix ?? '' })
+        : new MemoryTransport(o.clock ? { clock: o.clock } : {}));
+    this.#maxLenAll = o.maxLenAll;
+    this.#validate = o.validateOnPublish;
+    this.#clock = o.clock ?? systemClock;
+    this.#log = childLogger(o.logger, { component: 'event-bus', source: o.source });
+    this.#newId = o.newId ?? randomUUID;
+    this.#m = busInstruments();
+  }
+
+  #schema(type: string): z.ZodType {
+    const schema = this.#events[type];
+    if (!schema) throw new UnknownEventTypeError(type);
+    return schema;
+  }
+
+  /**
+   * Publishes one event to `events:{type}` and `events:all` (one round trip). Returns its `event_id`.
+   * The active trace context is written into `metadata` so consumers continue the trace.
+   */
+  async publish<K extends keyof E & string>(
+    type: K,
+    data: z.input<E[K]>,
+    options: PublishOptions = {},
+  ): Promise<string> {
+    const schema = this.#schema(type);
+    let payload: unknown = data;
+    if (this.#validate) {
+      const parsed = schema.safeParse(data);
+      if (!parsed.success) throw new EventValidationError(type, describeIssues(parsed.error.issues, data));
+      payload = parsed.data;
+    }
+    const span = tracer.startSpan(`${type} publish`, {
+      kind: SpanKind.PRODUCER,
+      attributes: { 'messaging.system': 'redis', 'messaging.destination.name': type },
+    });
+    try {
+      const envelope: EventEnvelope = {
+        event_id: this.#newId(),
+        event_type: type,
+        source_service: this.source,
+        timestamp: new Date(this.#clock.now()).toISOString(),
+        data: payload,
+        metadata: injectTraceContext(
+          { ...(options.metadata as Record<string, string>) },
+          trace.setSpan(context.active(), span),
+        ),
+      };
+      if (options.correlationId) envelope.correlation_id = options.correlationId;
+      if (options.userId) envelope.user_id = options.userId;
+      span.setAttribute('messaging.message.id', envelope.event_id);
+      await this.transport.publish(type, encodeEnvelope(envelope), { maxLenAll: this.#maxLenAll });
+      this.#m.published.add(1, { type });
+      return envelope.event_id;
+    } finally {
+      span.end();
+    }
+  }
+
+  /**
+   * Handles every event of `type` in a consumer group (default `group:{type}`). Resolves once the group
+   * exists and the consumer runs; `close()` the subscription (or the bus) to drain it.
+   */
+  async subscribe<K extends keyof E & string>(
+    type: K,
+    handler: EventHandler<z.output<E[K]>, K>,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
+    if (this.#closed) throw new TransportClosedError('event bus', 'subscribe');
+    const schema = this.#schema(type);
+    const o = parseOptions(subscribeOptionsSchema, options, 'subscribe');
+    const sub = new Subscription({
+      type,
+      group: o.group ?? defaultGroup(type),
+      consumer: o.consumer ?? `consumer:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      schema,
+      handler: handler as EventHandler<unknown>,
+      options: o,
+      transport: this.transport,
+      clock: this.#clock,
+      logger: this.#log,
+      instruments: this.#m,
+    });
+    await sub.start();
+    this.#subscriptions.add(sub);
+    return sub;
+  }
+
+  /** Subscribes every `@OnEvent` method of `instance`. */
+  registerHandlers(instance: object): Promise<Subscription[]> {
+    return registerHandlers(this, instance);
+  }
+
+  /** Dead letters of a type: list, replay (back into the stream, delivered again), delete. */
+  readonly dlq = {
+    list: (type: keyof E & string, options?: { count?: number; after?: StreamId }): Promise<DeadLetter[]> =>
+      this.transport.listDeadLetters(type, options),
+    replay: (type: keyof E & string, id: StreamId): Promise<StreamId | undefined> =>
+      this.transport.replayDeadLetter(type, id),
+    delete: (type: keyof E & string, id: StreamId): Promise<boolean> => this.transport.deleteDeadLetter(type, id),
+  };
+
+  /** Group-aware trim of `events:{type}`: removes only entries every group acknowledged. */
+  trim(type: keyof E & string): Promise<number> {
+    return this.transport.trim(type);
+  }
+
+  /** Consumer groups of a type with pending counts and lag (seed 000 monitoring). */
+  groups(type: keyof E & string): Promise<GroupInfo[]> {
+    return this.transport.groups(type);
+  }
+
+  /** Drains every subscription (in-flight handlers finish and are acked), then closes a transport it made. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#subscriptions].map((s) => s.close()));
+    this.#subscriptions.clear();
+    if (this.#ownsTransport) await this.transport.close();
+    this.#log.info('event bus closed');
+  }
+}
+
+export function createEventBus<E extends EventSchemas>(options: EventBusOptions<E>): EventBus<E> {
+  return new EventBus(options);
+}

@@ -1,0 +1,60 @@
+import { type AnyMethod, createMethodDecorator, type DualMethodDecorator } from '@ballast/core';
+import type { EventBus, EventSchemas } from './bus';
+import type { SubscribeOptions } from './options';
+import type { Subscription } from './subscription';
+
+const ON_EVENT = Symbol.for('@ballast/event-bus/OnEvent');
+
+interface Registration {
+  type: string;
+  options: SubscribeOptions;
+}
+
+type Marked = AnyMethod & { [ON_EVENT]?: Registration[] };
+
+/**
+ * Marks a method as the handler of an event type; `bus.registerHandlers(instance)` (or
+ * `registerHandlers(bus, instance)`) subscribes it. Works as a TS 5 standard and a legacy (NestJS) decorator.
+ *
+ * @example
+ * class Welcome {
+ *   @OnEvent('user.registered', { group: 'welcome-mails' })
+ *   async send(event: EventEnvelope<{ email: string }>) { … }
+ * }
+ * await registerHandlers(bus, new Welcome());
+ */
+export function OnEvent(type: string, options: SubscribeOptions = {}): DualMethodDecorator {
+  return createMethodDecorator('OnEvent', (method: Marked) => {
+    const marked: Marked = function (this: unknown, ...args: unknown[]) {
+      return method.apply(this, args);
+    };
+    marked[ON_EVENT] = [...(method[ON_EVENT] ?? []), { type, options }];
+    return marked;
+  });
+}
+
+/** Subscribes every `@OnEvent` method of `instance` (its class and base classes), bound to it. */
+export async function registerHandlers<E extends EventSchemas>(
+  bus: EventBus<E>,
+  instance: object,
+): Promise<Subscription[]> {
+  const subs: Subscription[] = [];
+  const seen = new Set<string | symbol>();
+  for (
+    let proto = Object.getPrototypeOf(instance);
+    proto && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    for (const key of Reflect.ownKeys(proto)) {
+      if (seen.has(key) || key === 'constructor') continue;
+      seen.add(key);
+      const value = Object.getOwnPropertyDescriptor(proto, key)?.value as Marked | undefined;
+      for (const r of value?.[ON_EVENT] ?? []) {
+        subs.push(
+          await bus.subscribe(r.type as keyof E & string, (event, ctx) => value!.call(instance, event, ctx), r.options),
+        );
+      }
+    }
+  }
+  return subs;
+}

@@ -1,0 +1,64 @@
+import { BallastError, errorGuard, type OptionIssue } from '@ballast/core';
+
+/** The transport was closed: no more reads, publishes or acknowledgements through it. */
+export class TransportClosedError extends BallastError {
+  static readonly code = 'TRANSPORT_CLOSED';
+  constructor(
+    readonly transport: string,
+    operation?: string,
+  ) {
+    super(
+      TransportClosedError.code,
+      operation === undefined ? `${transport} is closed` : `${transport} is closed: ${operation} rejected`,
+    );
+  }
+}
+export const isTransportClosedError = errorGuard<TransportClosedError>(TransportClosedError.code);
+
+/**
+ * A consumer group does not exist on the event type's stream (Redis' `NOGROUP`): create it with
+ * `ensureGroup` before reading, claiming or renewing through it.
+ */
+export class GroupNotFoundError extends BallastError {
+  static readonly code = 'GROUP_NOT_FOUND';
+  constructor(
+    readonly eventType: string,
+    readonly group: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(GroupNotFoundError.code, `Consumer group "${group}" does not exist for event type "${eventType}"`, options);
+  }
+}
+export const isGroupNotFoundError = errorGuard<GroupNotFoundError>(GroupNotFoundError.code);
+
+/** An event's payload failed its schema: `issues` names each bad field (path, expected, received). */
+export class EventValidationError extends BallastError {
+  static readonly code = 'EVENT_INVALID';
+  constructor(
+    readonly eventType: string,
+    readonly issues: readonly OptionIssue[],
+    options: { cause?: unknown } = {},
+  ) {
+    const lines = issues.map((i) => `  - ${i.path}: expected ${i.expected}, received ${i.received}`);
+    super(EventValidationError.code, `Invalid "${eventType}" event:\n${lines.join('\n')}`, options);
+  }
+}
+export const isEventValidationError = errorGuard<EventValidationError>(EventValidationError.code);
+
+/** An event type that no schema was registered for was published or received. */
+export class UnknownEventTypeError extends BallastError {
+  static readonly code = 'UNKNOWN_EVENT_TYPE';
+  constructor(readonly eventType: string) {
+    super(UnknownEventTypeError.code, `Unknown event type "${eventType}": register its schema first`);
+  }
+}
+export const isUnknownEventTypeError = errorGuard<UnknownEventTypeError>(UnknownEventTypeError.code);
+
+/** A stream id that is not `<ms>` or `<ms>-<seq>` (Redis: "Invalid stream ID specified"). */
+export class InvalidStreamIdError extends BallastError {
+  static readonly code = 'INVALID_STREAM_ID';
+  constructor(readonly id: string) {
+    super(InvalidStreamIdError.code, `Invalid stream id "${id}": expected <ms>-<seq>`);
+  }
+}
+export const isInvalidStreamIdError = errorGuard<InvalidStreamIdError>(InvalidStreamIdError.code);

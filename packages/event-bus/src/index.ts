@@ -1,0 +1,25 @@
+export { MemoryTransport } from './backends/memory';
+export { RedisTransport, type RedisTransportOptions } from './backends/redis';
+export { createEventBus, EventBus, type EventBusOptions, type EventSchemas, type PublishOptions } from './bus';
+export { OnEvent, registerHandlers } from './decorators';
+export { decodeEnvelope, EventDecodeError, type EventEnvelope, encodeEnvelope } from './envelope';
+export * from './errors';
+export {
+  type DedupeStore,
+  type IdempotentOptions,
+  idempotent,
+  memoryDedupeStore,
+  redisDedupeStore,
+} from './idempotent';
+export { defaultGroup, type EventKeys, eventKeys } from './keys';
+export { type ResolvedSubscribeOptions, type SubscribeOptions, subscribeOptionsSchema } from './options';
+export { EventType, type HealthPlatformEvents, healthPlatformEvents } from './schemas';
+export { type DeadLetterEvent, type EventHandler, type HandlerContext, Subscription } from './subscription';
+export {
+  compareIds,
+  type DeadLetter,
+  type GroupInfo,
+  type StreamEntry,
+  type StreamId,
+  type Transport,
+} from './transport';

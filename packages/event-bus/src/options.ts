@@ -1,0 +1,56 @@
+import { backoffOptionsSchema, type Clock, functionSchema, type Logger, objectSchema } from '@ballast/core';
+import { z } from 'zod';
+import type { Transport } from './transport';
+
+export const subscribeOptionsSchema = z
+  .object({
+    /** Consumer group; default seed 000's `group:{type}`. Every group gets every event. */
+    group: z.string().min(1).optional(),
+    /** This consumer's name in the group; default `consumer:<host>:<pid>:<random>`. */
+    consumer: z.string().min(1).optional(),
+    /** Handlers running at once. */
+    concurrency: z.number().int().positive().default(10),
+    /** XREADGROUP COUNT (seed 000: 10). */
+    batchSize: z.number().int().positive().default(10),
+    /** XREADGROUP BLOCK (seed 000: 1000 ms). */
+    blockMs: z.number().int().min(0).default(1_000),
+    /** Deliveries before an entry goes to the DLQ. */
+    maxDeliveries: z.number().int().positive().default(5),
+    /** An entry pending this long without renewal is taken over by another consumer (crash recovery). */
+    idleTimeoutMs: z.number().int().positive().default(30_000),
+    /** How often a consumer renews the lease of the entries it is handling; default idleTimeoutMs / 3. */
+    renewIntervalMs: z.number().int().positive().optional(),
+    /** How often a consumer looks for stale or due-for-retry entries. */
+    claimIntervalMs: z.number().int().positive().default(1_000),
+    /** Delay before a failed entry is redelivered, growing with its delivery count. */
+    retryBackoff: backoffOptionsSchema.prefault({ initialMs: 1_000, maxMs: 60_000, factor: 2, jitter: 'full' }),
+    /** Time a handler gets after `close()` before the drain gives up on it (it stays pending: redelivered). */
+    drainTimeoutMs: z.number().int().positive().default(30_000),
+  })
+  .strict();
+
+export type SubscribeOptions = z.input<typeof subscribeOptionsSchema>;
+export type ResolvedSubscribeOptions = z.output<typeof subscribeOptionsSchema>;
+
+export const busOptionsSchema = z
+  .object({
+    /** Where streams live. Give this, or `redis`; neither: an in-memory transport (single process). */
+    transport: objectSchema<Transport>('transport').optional(),
+    /** A Redis client: the bus makes a `RedisTransport` on it (and closes only what it created). */
+    redis: objectSchema<import('@ballast/core').RedisClient>('redis').optional(),
+    /** Key prefix for the Redis transport. */
+    prefix: z.string().optional(),
+    /** `source_service` of every event published (seed 000). */
+    source: z.string().min(1),
+    /** Event type → zod schema of its `data`. */
+    events: z.record(z.string().min(1), objectSchema<z.ZodType>('schema')),
+    /** Approximate cap of `events:all`. */
+    maxLenAll: z.number().int().min(0).default(100_000),
+    /** Validate `data` on publish too (always validated on consume). */
+    validateOnPublish: z.boolean().default(true),
+    clock: objectSchema<Clock>('clock').optional(),
+    logger: objectSchema<Logger>('logger').optional(),
+    /** Event ids; default `crypto.randomUUID`. */
+    newId: functionSchema<() => string>('newId').optional(),
+  })
+  .strict();

@@ -1,0 +1,21 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileDecoratorFixture, type DecoratorMode } from '@ballast/testkit';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+describe.each(['standard', 'legacy'] as DecoratorMode[])('@OnEvent compiled as %s decorators', (mode) => {
+  it('type-checks, and registerHandlers subscribes every decorated method (stacked, inherited) bound to the instance', async () => {
+    const { diagnostics, outFile } = compileDecoratorFixture(
+      ts,
+      join(here, 'fixtures/decorators'),
+      mode,
+      join(here, '.compiled'),
+    );
+    expect(diagnostics).toEqual([]);
+    const mod = (await import(/* @vite-ignore */ `${outFile}?t=${Date.now()}`)) as { run(): Promise<string[]> };
+    expect(await mod.run()).toEqual(['3', 'alert:hi', 'u/user.login:b@x.io', 'u/user.registered:a@x.io']);
+  });
+});

@@ -1,0 +1,340 @@
+/**
+ * The `Transport` contract: what every backend (memory, Redis) must do, asserted only through the interface
+ * and only as far as its comments promise. Nothing here waits on real time — Redis' clock cannot be faked —
+ * so idle times are forced with `retryLater(…, delayMs 0, …)` and `claimStale(…, idleTimeoutMs 0, …)`, reads
+ * use `blockMs: 0`, and the one blocking read waits on a publish, not on its timeout.
+ */
+import { defineContract } from '@ballast/testkit/vitest';
+import { expect, it } from 'vitest';
+import { isTransportClosedError } from '../src/errors';
+import { compareIds, type StreamEntry, type Transport } from '../src/transport';
+
+export interface TransportUnderTest {
+  transport: Transport;
+  /** An event type no other test uses (so tests never collide on a shared Redis). */
+  type: string;
+}
+
+const LONG_IDLE = 60_000;
+
+const fieldsOf = (i: number) => ({ n: String(i), payload: `{"i":${i}}` });
+
+async function publishN(t: Transport, type: string, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push(await t.publish(type, fieldsOf(i)));
+  return ids;
+}
+
+const idsOf = (entries: readonly StreamEntry[]) => entries.map((e) => e.id);
+
+export const transportContract = defineContract<TransportUnderTest>('Transport', (make) => {
+  it('publish returns increasing ids and the entry reaches the type stream', async () => {
+    const { transport: t, type } = await make();
+    const ids = await publishN(t, type, 3);
+    for (const id of ids) expect(id).toMatch(/^\d+-\d+$/);
+    expect(compareIds(ids[0]!, ids[1]!)).toBeLessThan(0);
+    expect(compareIds(ids[1]!, ids[2]!)).toBeLessThan(0);
+
+    await t.ensureGroup(type, 'g');
+    const got = await t.read(type, 'g', 'c1', 10, 0);
+    expect(got).toEqual(ids.map((id, i) => ({ id, fields: fieldsOf(i), deliveries: 1 })));
+  });
+
+  it('maxLenAll never trims the type stream', async () => {
+    const { transport: t, type } = await make();
+    for (let i = 0; i < 5; i++) await t.publish(type, fieldsOf(i), { maxLenAll: 2 });
+    await t.ensureGroup(type, 'g');
+    expect(await t.read(type, 'g', 'c1', 10, 0)).toHaveLength(5);
+  });
+
+  it('a group created after publishing reads the whole history (id 0)', async () => {
+    const { transport: t, type } = await make();
+    const ids = await publishN(t, type, 2);
+    await t.ensureGroup(type, 'late');
+    expect(idsOf(await t.read(type, 'late', 'c1', 10, 0))).toEqual(ids);
+  });
+
+  it('ensureGroup is idempotent and keeps the group position', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const ids = await publishN(t, type, 2);
+    expect(idsOf(await t.read(type, 'g', 'c1', 1, 0))).toEqual([ids[0]]);
+    await t.ensureGroup(type, 'g');
+    expect(idsOf(await t.read(type, 'g', 'c1', 10, 0))).toEqual([ids[1]]);
+    const groups = await t.groups(type);
+    expect(groups.map((g) => g.name)).toEqual(['g']);
+    expect(groups[0]!.pending).toBe(2);
+  });
+
+  it('a group gets each entry once, spread over its consumers', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const ids = await publishN(t, type, 5);
+    const a = await t.read(type, 'g', 'a', 2, 0);
+    const b = await t.read(type, 'g', 'b', 10, 0);
+    expect(idsOf(a)).toEqual(ids.slice(0, 2));
+    expect(idsOf(b)).toEqual(ids.slice(2));
+    expect(await t.read(type, 'g', 'a', 10, 0)).toEqual([]);
+    expect(await t.read(type, 'g', 'b', 10, 0)).toEqual([]);
+  });
+
+  it('two groups each get every entry', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g1');
+    await t.ensureGroup(type, 'g2');
+    const ids = await publishN(t, type, 3);
+    const one = await t.read(type, 'g1', 'c', 10, 0);
+    const two = await t.read(type, 'g2', 'c', 10, 0);
+    expect(idsOf(one)).toEqual(ids);
+    expect(idsOf(two)).toEqual(ids);
+    expect(two.every((e) => e.deliveries === 1)).toBe(true);
+  });
+
+  it('pending entries are not re-read by read; ack removes them from pending', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const ids = await publishN(t, type, 3);
+    expect(await t.read(type, 'g', 'c1', 10, 0)).toHaveLength(3);
+    expect(await t.read(type, 'g', 'c1', 10, 0)).toEqual([]);
+    expect(await t.read(type, 'g', 'c2', 10, 0)).toEqual([]);
+
+    expect(await t.ack(type, 'g', [ids[0]!, ids[1]!])).toBe(2);
+    expect(await t.ack(type, 'g', [ids[0]!])).toBe(0); // already acknowledged
+    expect((await t.groups(type))[0]!.pending).toBe(1);
+    expect(await t.ack(type, 'g', [ids[2]!])).toBe(1);
+    expect((await t.groups(type))[0]!.pending).toBe(0);
+    expect(await t.claimStale(type, 'g', 'c2', 0, 10)).toEqual([]);
+  });
+
+  it("claimStale hands a consumer's pending entries to another, counting each delivery", async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const ids = await publishN(t, type, 2);
+    await t.read(type, 'g', 'crashed', 10, 0);
+
+    const second = await t.claimStale(type, 'g', 'c2', 0, 10);
+    expect(second).toEqual(ids.map((id, i) => ({ id, fields: fieldsOf(i), deliveries: 2 })));
+    let consumers = (await t.groups(type))[0]!.consumers;
+    expect(consumers.find((c) => c.name === 'c2')?.pending).toBe(2);
+    expect(consumers.find((c) => c.name === 'crashed')?.pending ?? 0).toBe(0);
+
+    const third = await t.claimStale(type, 'g', 'c3', 0, 1);
+    expect(third).toEqual([{ id: ids[0], fields: fieldsOf(0), deliveries: 3 }]);
+    consumers = (await t.groups(type))[0]!.consumers;
+    expect(consumers.find((c) => c.name === 'c3')?.pending).toBe(1);
+    expect(consumers.find((c) => c.name === 'c2')?.pending).toBe(1);
+  });
+
+  it('claimStale leaves entries that are not idle long enough', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    await publishN(t, type, 1);
+    await t.read(type, 'g', 'c1', 10, 0);
+    expect(await t.claimStale(type, 'g', 'c2', LONG_IDLE, 10)).toEqual([]);
+  });
+
+  it('retryLater with delay 0 makes the entry claimable at once, without counting a delivery', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const [id] = await publishN(t, type, 1);
+    await t.read(type, 'g', 'c1', 10, 0);
+    await t.retryLater(type, 'g', 'c1', id!, 0, LONG_IDLE);
+    expect((await t.groups(type))[0]!.pending).toBe(1); // still pending
+    expect(await t.claimStale(type, 'g', 'c2', LONG_IDLE, 10)).toEqual([{ id, fields: fieldsOf(0), deliveries: 2 }]);
+  });
+
+  it('retryLater with a delay keeps the entry from being claimed before the delay', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const [id] = await publishN(t, type, 1);
+    await t.read(type, 'g', 'c1', 10, 0);
+    await t.retryLater(type, 'g', 'c1', id!, LONG_IDLE, 2 * LONG_IDLE);
+    expect(await t.claimStale(type, 'g', 'c2', 2 * LONG_IDLE, 10)).toEqual([]);
+  });
+
+  it('renew after retryLater keeps the entry from being claimed, without counting a delivery', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const [id] = await publishN(t, type, 1);
+    await t.read(type, 'g', 'c1', 10, 0);
+    await t.retryLater(type, 'g', 'c1', id!, 0, LONG_IDLE);
+    await t.renew(type, 'g', 'c1', [id!]);
+    expect(await t.claimStale(type, 'g', 'c2', LONG_IDLE, 10)).toEqual([]);
+    const consumers = (await t.groups(type))[0]!.consumers;
+    expect(consumers.find((c) => c.name === 'c1')?.pending).toBe(1);
+    // Renewals are not deliveries: the next claim is the second delivery.
+    expect(await t.claimStale(type, 'g', 'c2', 0, 10)).toEqual([{ id, fields: fieldsOf(0), deliveries: 2 }]);
+  });
+
+  it('deadLetter records reason, deliveries, original id and fields, and acknowledges the entry', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const [id] = await publishN(t, type, 1);
+    await t.read(type, 'g', 'c1', 10, 0);
+    const [entry] = await t.claimStale(type, 'g', 'c1', 0, 10);
+    expect(entry?.deliveries).toBe(2);
+
+    const dlqId = await t.deadLetter(type, 'g', entry!, 'boom: bad payload');
+    expect(dlqId).toMatch(/^\d+-\d+$/);
+    const letters = await t.listDeadLetters(type);
+    expect(letters).toHaveLength(1);
+    const [dl] = letters;
+    expect(dl).toMatchObject({
+      id: dlqId,
+      originalId: id,
+      group: 'g',
+      reason: 'boom: bad payload',
+      deliveries: 2,
+      fields: fieldsOf(0),
+    });
+    expect(dl!.fields).toEqual(fieldsOf(0)); // no dlq_ bookkeeping fields leak into them
+    expect(Math.abs(dl!.deadAt - Date.now())).toBeLessThan(LONG_IDLE);
+
+    expect((await t.groups(type))[0]!.pending).toBe(0);
+    expect(await t.claimStale(type, 'g', 'c2', 0, 10)).toEqual([]);
+  });
+
+  it('replayDeadLetter re-publishes with a new id, removes the dead letter, and the entry is delivered again', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const [id] = await publishN(t, type, 1);
+    const [entry] = await t.read(type, 'g', 'c1', 10, 0);
+    const dlqId = await t.deadLetter(type, 'g', entry!, 'failed');
+
+    const newId = await t.replayDeadLetter(type, dlqId);
+    expect(newId).toBeDefined();
+    expect(compareIds(newId!, id!)).toBeGreaterThan(0);
+    expect(await t.listDeadLetters(type)).toEqual([]);
+    expect(await t.read(type, 'g', 'c2', 10, 0)).toEqual([{ id: newId, fields: fieldsOf(0), deliveries: 1 }]);
+
+    expect(await t.replayDeadLetter(type, dlqId)).toBeUndefined(); // gone
+  });
+
+  it('deleteDeadLetter removes one dead letter', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    await publishN(t, type, 2);
+    const [a, b] = await t.read(type, 'g', 'c1', 10, 0);
+    const dlqA = await t.deadLetter(type, 'g', a!, 'x');
+    const dlqB = await t.deadLetter(type, 'g', b!, 'y');
+
+    expect(await t.deleteDeadLetter(type, dlqA)).toBe(true);
+    expect(await t.deleteDeadLetter(type, dlqA)).toBe(false);
+    expect((await t.listDeadLetters(type)).map((d) => d.id)).toEqual([dlqB]);
+  });
+
+  it('listDeadLetters pages with count and after', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    await publishN(t, type, 3);
+    const entries = await t.read(type, 'g', 'c1', 10, 0);
+    const dlqIds: string[] = [];
+    for (const e of entries) dlqIds.push(await t.deadLetter(type, 'g', e, `r${e.fields.n}`));
+
+    const page1 = await t.listDeadLetters(type, { count: 2 });
+    expect(page1.map((d) => d.id)).toEqual(dlqIds.slice(0, 2));
+    expect(page1.map((d) => d.reason)).toEqual(['r0', 'r1']);
+    const page2 = await t.listDeadLetters(type, { count: 2, after: page1[1]!.id });
+    expect(page2.map((d) => d.id)).toEqual(dlqIds.slice(2));
+    expect(page2[0]!.originalId).toBe(entries[2]!.id);
+  });
+
+  it('trim never removes an entry some group has not acknowledged', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'all-acked');
+    await t.ensureGroup(type, 'half-acked');
+    const ids = await publishN(t, type, 4);
+    await t.read(type, 'all-acked', 'c', 10, 0);
+    await t.ack(type, 'all-acked', ids);
+    await t.read(type, 'half-acked', 'c', 10, 0);
+    await t.ack(type, 'half-acked', [ids[0]!, ids[1]!, ids[3]!]); // ids[2] still pending
+
+    expect(await t.trim(type)).toBe(2); // ids[0], ids[1]: below half-acked's lowest pending id
+    expect(await t.trim(type)).toBe(0);
+    // ids[2] is still pending and claimable: its entry was kept.
+    expect(await t.claimStale(type, 'half-acked', 'c2', 0, 10)).toEqual([
+      { id: ids[2], fields: fieldsOf(2), deliveries: 2 },
+    ]);
+
+    await t.ack(type, 'half-acked', [ids[2]!]);
+    expect(await t.trim(type)).toBe(2); // now every group acknowledged everything
+    await t.ensureGroup(type, 'probe');
+    expect(await t.read(type, 'probe', 'c', 10, 0)).toEqual([]);
+  });
+
+  it('trim keeps entries a group has not read yet', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'fast');
+    await t.ensureGroup(type, 'slow');
+    const ids = await publishN(t, type, 4);
+    await t.read(type, 'fast', 'c', 10, 0);
+    await t.ack(type, 'fast', ids);
+    await t.read(type, 'slow', 'c', 1, 0);
+    await t.ack(type, 'slow', [ids[0]!]);
+
+    expect(await t.trim(type)).toBe(1); // slow's first undelivered entry is ids[1]
+    expect(idsOf(await t.read(type, 'slow', 'c', 10, 0))).toEqual(ids.slice(1));
+  });
+
+  it('groups() reports pending, lag and per-consumer pending', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const ids = await publishN(t, type, 5);
+    expect(await t.groups(type)).toEqual([{ name: 'g', pending: 0, lag: 5, consumers: [] }]);
+
+    await t.read(type, 'g', 'c1', 2, 0);
+    await t.ack(type, 'g', [ids[0]!]);
+    const [info] = await t.groups(type);
+    expect(info).toMatchObject({ name: 'g', pending: 1, lag: 3 });
+    expect(info!.consumers).toHaveLength(1);
+    expect(info!.consumers[0]).toMatchObject({ name: 'c1', pending: 1 });
+    expect(info!.consumers[0]!.idleMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('removeIdleConsumers never removes a consumer with pending entries', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const ids = await publishN(t, type, 2);
+    await t.read(type, 'g', 'busy', 1, 0);
+    await t.read(type, 'g', 'done', 1, 0);
+    await t.ack(type, 'g', [ids[1]!]);
+
+    expect(await t.removeIdleConsumers(type, 'g', LONG_IDLE)).toEqual([]); // nobody idle that long
+    const removed = await t.removeIdleConsumers(type, 'g', 0);
+    expect(removed).not.toContain('busy');
+    const names = (await t.groups(type))[0]!.consumers.map((c) => c.name);
+    expect(names).toContain('busy');
+    for (const name of removed) expect(names).not.toContain(name);
+  });
+
+  it('a blocked read resolves with an entry as soon as one is published', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const reading = t.read(type, 'g', 'c1', 10, 1_000);
+    const id = await t.publish(type, fieldsOf(7));
+    // Had the read timed out instead, it would have resolved [].
+    expect(await reading).toEqual([{ id, fields: fieldsOf(7), deliveries: 1 }]);
+  });
+
+  it('aborting a blocked read resolves it with [] promptly', { timeout: 5_000 }, async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const controller = new AbortController();
+    const reading = t.read(type, 'g', 'c1', 10, 60_000, controller.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort();
+    expect(await reading).toEqual([]);
+  });
+
+  it('read after close rejects with TransportClosedError', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    await t.close();
+    const error = await t.read(type, 'g', 'c1', 10, 0).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isTransportClosedError(error)).toBe(true);
+    expect(error).toMatchObject({ code: 'TRANSPORT_CLOSED' });
+  });
+});
