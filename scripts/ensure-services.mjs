@@ -30,6 +30,10 @@ function probe(port, payload, accept, timeoutMs = 1500) {
   });
 }
 
+const CLUSTER_PORTS = [7001, 7002, 7003];
+const CLUSTER_DIR = '/tmp/ballast-redis-cluster';
+const clusterOk = (port) => probe(port, 'CLUSTER INFO\r\n', (b) => b.toString().includes('cluster_state:ok'));
+
 export const services = {
   redis: {
     label: 'Redis 127.0.0.1:6379',
@@ -45,6 +49,44 @@ export const services = {
     },
     startHint: 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no',
     waitMs: 20_000,
+  },
+  // A local 3-master Redis Cluster for the Cluster tests (keys in different slots, MOVED, hash tags).
+  'redis-cluster': {
+    label: 'Redis Cluster 127.0.0.1:7001-7003',
+    binary: 'redis-server',
+    aptPackages: ['redis-server'],
+    check: () => clusterOk(CLUSTER_PORTS[0]),
+    start() {
+      for (const port of CLUSTER_PORTS) {
+        const dir = `${CLUSTER_DIR}/${port}`;
+        mkdirSync(dir, { recursive: true });
+        const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes'];
+        args.push('--cluster-config-file', 'nodes.conf', '--dir', dir, '--daemonize', 'yes');
+        args.push('--save', '', '--appendonly', 'no', '--logfile', `${dir}/redis.log`);
+        if (spawnSync('redis-server', args, { stdio: 'inherit' }).status !== 0) return false;
+      }
+      // Form the cluster once every node answers (a node that kept its nodes.conf is already in it).
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        const up = CLUSTER_PORTS.every(
+          (p) => spawnSync('redis-cli', ['-p', String(p), 'PING'], { encoding: 'utf8' }).stdout?.trim() === 'PONG',
+        );
+        if (up) break;
+        spawnSync('sleep', ['0.2']);
+      }
+      const info = spawnSync('redis-cli', ['-p', String(CLUSTER_PORTS[0]), 'CLUSTER', 'INFO'], {
+        encoding: 'utf8',
+      }).stdout;
+      if (info?.includes('cluster_state:ok')) return true;
+      const nodes = CLUSTER_PORTS.map((p) => `127.0.0.1:${p}`);
+      return (
+        spawnSync('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], {
+          stdio: 'inherit',
+        }).status === 0
+      );
+    },
+    startHint: 'node scripts/ensure-services.mjs redis-cluster',
+    waitMs: 30_000,
   },
   rabbitmq: {
     label: 'RabbitMQ 127.0.0.1:5672',

@@ -24,6 +24,13 @@ export const subscribeOptionsSchema = z
     claimIntervalMs: z.number().int().positive().default(1_000),
     /** Delay before a failed entry is redelivered, growing with its delivery count. */
     retryBackoff: backoffOptionsSchema.prefault({ initialMs: 1_000, maxMs: 60_000, factor: 2, jitter: 'full' }),
+    /**
+     * Housekeeping period: group-aware trim of the type's stream, and removal of consumers idle longer than
+     * `removeIdleConsumersAfterMs` that hold nothing pending. `0` turns it off.
+     */
+    maintenanceIntervalMs: z.number().int().min(0).default(60_000),
+    /** A consumer silent this long, with nothing pending, is removed from the group. */
+    removeIdleConsumersAfterMs: z.number().int().positive().default(3_600_000),
     /** Time a handler gets after `close()` before the drain gives up on it (it stays pending: redelivered). */
     drainTimeoutMs: z.number().int().positive().default(30_000),
   })

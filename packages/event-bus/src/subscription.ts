@@ -64,6 +64,7 @@ export class Subscription {
   #slotFreed: (() => void) | undefined;
   #renewTimer: TimerHandle | undefined;
   #claimTimer: TimerHandle | undefined;
+  #maintenanceTimer: TimerHandle | undefined;
   #loop: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #unwatch: (() => void) | undefined;
@@ -106,6 +107,10 @@ export class Subscription {
     this.#renewTimer.unref();
     this.#claimTimer = this.#clock.setInterval(() => void this.#claim(), this.#o.claimIntervalMs);
     this.#claimTimer.unref();
+    if (this.#o.maintenanceIntervalMs > 0) {
+      this.#maintenanceTimer = this.#clock.setInterval(() => void this.maintain(), this.#o.maintenanceIntervalMs);
+      this.#maintenanceTimer.unref();
+    }
     this.#unwatch = this.#m.watch({ type: this.#type, group: this.group, transport: this.#transport });
     this.#loop = this.#readLoop();
   }
@@ -129,6 +134,7 @@ export class Subscription {
     this.#unwatch?.();
     if (this.#renewTimer) this.#clock.clearInterval(this.#renewTimer);
     if (this.#claimTimer) this.#clock.clearInterval(this.#claimTimer);
+    if (this.#maintenanceTimer) this.#clock.clearInterval(this.#maintenanceTimer);
     this.#slotFreed?.();
     await this.#loop;
     let timer: TimerHandle | undefined;
@@ -182,6 +188,26 @@ export class Subscription {
   #report(error: unknown, message: string): void {
     this.#log.error({ err: error }, message);
     this.#errored.emit({ type: this.#type, error });
+  }
+
+  /**
+   * Housekeeping, run every `maintenanceIntervalMs`: trims what every group acknowledged and removes idle
+   * consumers holding nothing. Returns what it did.
+   */
+  async maintain(): Promise<{ trimmed: number; removedConsumers: string[] }> {
+    try {
+      const trimmed = await this.#transport.trim(this.#type);
+      const removedConsumers = await this.#transport.removeIdleConsumers(
+        this.#type,
+        this.group,
+        this.#o.removeIdleConsumersAfterMs,
+      );
+      if (trimmed > 0 || removedConsumers.length > 0) this.#log.debug({ trimmed, removedConsumers }, 'maintenance');
+      return { trimmed, removedConsumers };
+    } catch (error) {
+      this.#report(error, 'maintenance failed');
+      return { trimmed: 0, removedConsumers: [] };
+    }
   }
 
   async #renew(): Promise<void> {

@@ -264,3 +264,31 @@ describe('event bus on real Redis', () => {
     await expect(b.publish('no.such' as never, {} as never)).rejects.toMatchObject({ code: 'UNKNOWN_EVENT_TYPE' });
   });
 });
+
+describe('maintenance', () => {
+  it('trims acknowledged entries and removes idle consumers with nothing pending, never one with pending', async () => {
+    const b = bus();
+    const t = b.transport;
+    const done = collector<string>(3);
+    const sub = await b.subscribe('user.login', (e) => done.push(e.event_id), {
+      ...fast,
+      maintenanceIntervalMs: 0,
+      removeIdleConsumersAfterMs: 1,
+    });
+    for (let i = 0; i < 3; i++) await b.publish('user.login', { email: `m${i}@x.io` });
+    await done.all;
+    await expect.poll(async () => (await b.groups('user.login'))[0]?.pending).toBe(0);
+    await sub.close();
+    // A consumer that read one entry and vanished keeps it pending: it must survive the cleanup.
+    await b.publish('user.login', { email: 'held@x.io' });
+    const held = await t.read('user.login', 'group:user.login', 'vanished', 1, 0);
+    expect(held).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 5)); // idle ≥ 1 ms for every consumer
+    const result = await sub.maintain();
+    expect(result.trimmed).toBe(3);
+    const consumers = (await b.groups('user.login'))[0]!.consumers.map((c) => c.name);
+    expect(result.removedConsumers).toEqual([sub.consumer]);
+    expect(consumers).toEqual(['vanished']);
+    expect((await b.groups('user.login'))[0]!.pending).toBe(1);
+  });
+});

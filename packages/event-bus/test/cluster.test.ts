@@ -1,0 +1,70 @@
+/**
+ * On Redis Cluster (the local 3-master cluster `npm test` starts on 7001-7003): `events:{type}` and
+ * `events:all` hash to different slots, so publish writes them as two commands (documented: the type stream
+ * first). Both must still receive every event; the per-type scripts (claim, dead-letter, trim) run on one slot.
+ */
+import { randomUUID } from 'node:crypto';
+import { type Cluster, createLogger, createRedis, hashSlot } from '@ballast/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisTransport } from '../src/backends/redis';
+import { createEventBus } from '../src/bus';
+import { healthPlatformEvents } from '../src/schemas';
+
+let cluster: Cluster;
+const prefix = `test:cluster:${randomUUID().slice(0, 8)}:`;
+
+beforeAll(async () => {
+  cluster = createRedis({ nodes: ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'] }) as Cluster;
+  await cluster.ping();
+});
+afterAll(async () => {
+  await Promise.all(
+    cluster.nodes('master').map(async (node) => {
+      const keys = await node.keys(`${prefix}*`);
+      for (const k of keys) await node.del(k);
+    }),
+  );
+  cluster.disconnect();
+});
+
+describe('event bus on Redis Cluster', () => {
+  it('publishes to both streams (different slots), consumes, and dead-letters atomically per type', async () => {
+    const transport = new RedisTransport({ redis: cluster, prefix });
+    const keys = transport.keys;
+    expect(hashSlot(keys.stream('system.alert'))).not.toBe(hashSlot(keys.all()));
+    expect(hashSlot(keys.stream('system.alert'))).toBe(hashSlot(keys.dlq('system.alert')));
+    const bus = createEventBus({
+      transport,
+      source: 'ops',
+      events: healthPlatformEvents,
+      logger: createLogger({ level: 'silent' }),
+    });
+    const seen: string[] = [];
+    let release: () => void = () => {};
+    const twoSeen = new Promise<void>((r) => {
+      release = r;
+    });
+    await bus.subscribe(
+      'system.alert',
+      (e) => {
+        seen.push(e.data.message);
+        if (seen.length === 2) release();
+        if (e.data.message === 'poison') throw new Error('cannot handle');
+      },
+      { blockMs: 100, claimIntervalMs: 20, maxDeliveries: 1 },
+    );
+    const ids = [
+      await bus.publish('system.alert', { severity: 'warning', message: 'disk 80%' }),
+      await bus.publish('system.alert', { severity: 'critical', message: 'poison' }),
+    ];
+    expect(await cluster.xlen(keys.stream('system.alert'))).toBe(2);
+    const all = await cluster.xrange(keys.all(), '-', '+');
+    expect(all.map(([, f]) => f[f.indexOf('event_id') + 1])).toEqual(ids);
+    await twoSeen;
+    await expect.poll(async () => (await bus.dlq.list('system.alert')).length).toBe(1);
+    await expect.poll(async () => (await bus.groups('system.alert'))[0]?.pending).toBe(0);
+    expect(await bus.trim('system.alert')).toBe(2);
+    await bus.close();
+    await transport.close();
+  });
+});
