@@ -47,6 +47,15 @@ export interface Transport {
    * `trim()`, which respects consumer groups.
    */
   publish(type: string, fields: Record<string, string>, options?: { maxLenAll?: number }): Promise<StreamId>;
+  /**
+   * `publish` for a burst: every entry appended as `publish` would (each one atomic across both streams),
+   * in one round trip. Ids come back in order.
+   */
+  publishMany(
+    type: string,
+    entries: readonly Record<string, string>[],
+    options?: { maxLenAll?: number },
+  ): Promise<StreamId[]>;
   /** Creates the group if missing (reading from the stream's start, as seed 000 does: id 0). Idempotent. */
   ensureGroup(type: string, group: string): Promise<void>;
   /** New entries for `consumer` (XREADGROUP `>`), waiting up to `blockMs` when none; [] on timeout/abort. */

@@ -292,3 +292,24 @@ describe('maintenance', () => {
     expect((await b.groups('user.login'))[0]!.pending).toBe(1);
   });
 });
+
+describe('publishMany', () => {
+  it('validates every item first, then publishes the burst; recovers from an emptied script cache without duplicates', async () => {
+    const b = bus();
+    const keys = (b.transport as RedisTransport).keys;
+    await expect(
+      b.publishMany('user.login', [{ data: { email: 'ok@x.io' } }, { data: { email: 'bad' } }]),
+    ).rejects.toMatchObject({ code: 'EVENT_INVALID' });
+    expect(await fx.current.redis.exists(keys.stream('user.login'))).toBe(0);
+    await fx.current.redis.script('FLUSH'); // other tests' scripts reload on their own (EVALSHA → EVAL)
+    const ids = await b.publishMany('user.login', [
+      { data: { email: 'a@x.io' }, userId: 'u1' },
+      { data: { email: 'b@x.io' } },
+      { data: { email: 'c@x.io' } },
+    ]);
+    expect(new Set(ids).size).toBe(3);
+    const entries = await fx.current.redis.xrange(keys.stream('user.login'), '-', '+');
+    expect(entries.map(([, f]) => f[f.indexOf('event_id') + 1])).toEqual(ids);
+    expect(await fx.current.redis.xlen(keys.all())).toBe(3);
+  });
+});

@@ -28,6 +28,18 @@ async function publishN(t: Transport, type: string, n: number): Promise<string[]
 const idsOf = (entries: readonly StreamEntry[]) => entries.map((e) => e.id);
 
 export const transportContract = defineContract<TransportUnderTest>('Transport', (make) => {
+  it('publishMany appends a burst in order, each entry delivered once, ids returned in order', async () => {
+    const { transport: t, type } = await make();
+    await t.ensureGroup(type, 'g');
+    const ids = await t.publishMany(type, [fieldsOf(0), fieldsOf(1), fieldsOf(2)]);
+    expect(ids).toHaveLength(3);
+    expect(compareIds(ids[0]!, ids[1]!)).toBeLessThan(0);
+    expect(compareIds(ids[1]!, ids[2]!)).toBeLessThan(0);
+    const got = await t.read(type, 'g', 'c', 10, 0);
+    expect(got).toEqual(ids.map((id, i) => ({ id, fields: fieldsOf(i), deliveries: 1 })));
+    expect(await t.publishMany(type, [])).toEqual([]);
+  });
+
   it('publish returns increasing ids and the entry reaches the type stream', async () => {
     const { transport: t, type } = await make();
     const ids = await publishN(t, type, 3);

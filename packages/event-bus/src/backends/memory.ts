@@ -117,6 +117,15 @@ export class MemoryTransport implements Transport {
     return this.#append(type, fields, options.maxLenAll);
   }
 
+  async publishMany(
+    type: string,
+    entries: readonly Record<string, string>[],
+    options: { maxLenAll?: number } = {},
+  ): Promise<StreamId[]> {
+    this.#open('publishMany');
+    return entries.map((fields) => this.#append(type, fields, options.maxLenAll));
+  }
+
   async ensureGroup(type: string, group: string): Promise<void> {
     this.#open('ensureGroup');
     const stream = getOrCreate(this.#streams, type, () => new Stream());

@@ -1,4 +1,4 @@
-import { defineScript, isCluster, type Redis, type RedisClient, runScript } from '@ballast/core';
+import { defineScript, isCluster, loadScripts, type Redis, type RedisClient, runScript } from '@ballast/core';
 import { GroupNotFoundError, TransportClosedError } from '../errors';
 import { type EventKeys, eventKeys } from '../keys';
 import claimSource from '../lua/claim.lua';
@@ -77,6 +77,40 @@ export class RedisTransport implements Transport {
       return id;
     }
     return runScript<string>(this.#redis, PUBLISH, [this.#keys.stream(type), this.#keys.all()], [maxLen, ...flat]);
+  }
+
+  async publishMany(
+    type: string,
+    entries: readonly Record<string, string>[],
+    options: { maxLenAll?: number } = {},
+  ): Promise<StreamId[]> {
+    this.#check();
+    if (entries.length === 0) return [];
+    // Cluster: the two streams are in different slots, a pipeline may not mix them; publish one by one
+    // (ioredis still sends them without waiting for each other).
+    if (isCluster(this.#redis)) return Promise.all(entries.map((e) => this.publish(type, e, options)));
+    const keys = [this.#keys.stream(type), this.#keys.all()];
+    const maxLen = String(options.maxLenAll ?? 0);
+    const send = async (batch: readonly Record<string, string>[]): Promise<[Error | null, unknown][]> => {
+      const pipeline = this.#redis.pipeline();
+      for (const fields of batch) pipeline.evalsha(PUBLISH.sha, 2, keys[0]!, keys[1]!, maxLen, ...flatten(fields));
+      return (await pipeline.exec()) ?? [];
+    };
+    const results = await send(entries);
+    const missing = results.flatMap(([error], i) => (error?.message.startsWith('NOSCRIPT') ? [i] : []));
+    if (missing.length > 0) {
+      // The server's script cache was empty: NOSCRIPT means that entry was not written. Load the script and
+      // resend exactly those entries, so nothing is published twice.
+      await loadScripts(this.#redis, [PUBLISH]);
+      const retried = await send(missing.map((i) => entries[i]!));
+      missing.forEach((i, k) => {
+        results[i] = retried[k]!;
+      });
+    }
+    return results.map(([error, id]) => {
+      if (error) throw error;
+      return id as string;
+    });
   }
 
   async ensureGroup(type: string, group: string): Promise<void> {
