@@ -2,9 +2,10 @@
 // Makes sure the real servers the integration tests use answer on loopback:
 //   Redis    127.0.0.1:6379  (PING → +PONG)
 //   RabbitMQ 127.0.0.1:5672  (AMQP 0-9-1 header → Connection.Start frame)
+//   Redis Cluster 127.0.0.1:7001-7003 and three independent Redis masters 127.0.0.1:7201-7203 (Redlock)
 // When a server is installed but down it is started; when it is missing and we are root it is
 // installed with apt-get; otherwise we stop with the exact command to run.
-// Usage: node scripts/ensure-services.mjs [redis] [rabbitmq]   (default: both)
+// Usage: node scripts/ensure-services.mjs [redis] [redis-cluster] [redis-redlock] [rabbitmq]   (default: all)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
@@ -33,6 +34,12 @@ function probe(port, payload, accept, timeoutMs = 1500) {
 const CLUSTER_PORTS = [7001, 7002, 7003];
 const CLUSTER_DIR = '/tmp/ballast-redis-cluster';
 const clusterOk = (port) => probe(port, 'CLUSTER INFO\r\n', (b) => b.toString().includes('cluster_state:ok'));
+
+const REDLOCK_PORTS = [7201, 7202, 7203];
+const REDLOCK_DIR = '/tmp/ballast-redlock';
+const pong = (port) => probe(port, 'PING\r\n', (b) => b.toString().startsWith('+PONG'));
+const answers = (port) =>
+  spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' }).stdout?.trim() === 'PONG';
 
 export const services = {
   redis: {
@@ -87,6 +94,26 @@ export const services = {
     },
     startHint: 'node scripts/ensure-services.mjs redis-cluster',
     waitMs: 30_000,
+  },
+  // Three independent, non-persistent Redis masters for the Redlock tests (a quorum is 2 of 3).
+  'redis-redlock': {
+    label: 'Redis (Redlock) 127.0.0.1:7201-7203',
+    binary: 'redis-server',
+    aptPackages: ['redis-server'],
+    check: async () => (await Promise.all(REDLOCK_PORTS.map(pong))).every(Boolean),
+    start() {
+      for (const port of REDLOCK_PORTS) {
+        if (answers(port)) continue; // only the ones that are down
+        const dir = `${REDLOCK_DIR}/${port}`;
+        mkdirSync(dir, { recursive: true });
+        const args = ['--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'yes'];
+        args.push('--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', `${dir}/redis.log`);
+        if (spawnSync('redis-server', args, { stdio: 'inherit' }).status !== 0) return false;
+      }
+      return true;
+    },
+    startHint: 'node scripts/ensure-services.mjs redis-redlock',
+    waitMs: 20_000,
   },
   rabbitmq: {
     label: 'RabbitMQ 127.0.0.1:5672',

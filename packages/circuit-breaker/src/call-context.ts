@@ -1,4 +1,4 @@
-import { AbortedError } from '@ballast/core';
+import { type AbortedError, abortedError } from '@ballast/core';
 import type { PolicyContext } from './policy';
 
 /**
@@ -49,6 +49,4 @@ export class LazySignalContext implements PolicyContext {
 }
 
 /** `AbortedError` for a caller's signal, with its reason as cause. */
-export function abortedBy(signal: AbortSignal): AbortedError {
-  return new AbortedError(undefined, { cause: signal.reason });
-}
+export const abortedBy: (signal: AbortSignal) => AbortedError = abortedError;

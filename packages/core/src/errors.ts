@@ -67,7 +67,12 @@ export class AbortedError extends BallastError {
 }
 export const isAbortedError = errorGuard<AbortedError>(AbortedError.code);
 
+/** The `AbortedError` for an aborted signal, with the signal's reason as cause. */
+export function abortedError(signal: AbortSignal): AbortedError {
+  return new AbortedError(undefined, { cause: signal.reason });
+}
+
 /** Throws `AbortedError` (with the signal's reason as cause) when `signal` is already aborted. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
+  if (signal?.aborted) throw abortedError(signal);
 }

@@ -18,6 +18,7 @@ export {
 } from './decorators';
 export {
   AbortedError,
+  abortedError,
   BallastError,
   type BallastErrorOptions,
   errorGuard,

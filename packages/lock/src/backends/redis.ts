@@ -1,0 +1,165 @@
+import { childLogger, defineScript, type Logger, type RedisClient, runScript } from '@ballast/core';
+import type { AcquireOptions, AcquireResult, LockBackend, LockHolders, LockMode } from '../backend';
+import { lockKeys } from '../keys';
+import acquireSource from '../lua/acquire.lua';
+import extendSource from '../lua/extend.lua';
+import releaseSource from '../lua/release.lua';
+
+const ACQUIRE = defineScript('lock:acquire', acquireSource);
+const EXTEND = defineScript('lock:extend', extendSource);
+const RELEASE = defineScript('lock:release', releaseSource);
+
+export interface RedisLockBackendOptions {
+  redis: RedisClient;
+  /** A connection for SUBSCRIBE (release wake-ups); default `redis.duplicate()`, created on first wait. */
+  subscriber?: RedisClient;
+  prefix?: string;
+  logger?: Logger;
+  /** How long a release channel stays subscribed after its last waiter left (saves SUBSCRIBE round trips). */
+  lingerMs?: number;
+}
+
+interface Channel {
+  listeners: Set<() => void>;
+  subscribed: Promise<unknown>;
+  linger: NodeJS.Timeout | undefined;
+}
+
+/** Locks on Redis: acquire, extend and release are one Lua script each (one round trip, compare-token). */
+export class RedisLockBackend implements LockBackend {
+  readonly #redis: RedisClient;
+  readonly #prefix: string;
+  readonly #log: Logger;
+  readonly #lingerMs: number;
+  #sub: RedisClient | undefined;
+  readonly #ownsSub: boolean;
+  readonly #channels = new Map<string, Channel>();
+
+  constructor(options: RedisLockBackendOptions) {
+    this.#redis = options.redis;
+    this.#prefix = options.prefix ?? 'ballast';
+    this.#log = childLogger(options.logger, { component: 'lock-backend' });
+    this.#lingerMs = options.lingerMs ?? 30_000;
+    this.#sub = options.subscriber;
+    this.#ownsSub = options.subscriber === undefined;
+  }
+
+  #keys(resource: string) {
+    return lockKeys(this.#prefix, resource);
+  }
+
+  async tryAcquire(
+    resource: string,
+    token: string,
+    mode: LockMode,
+    ttlMs: number,
+    options: AcquireOptions = {},
+  ): Promise<AcquireResult> {
+    const k = this.#keys(resource);
+    const r = await runScript<number[]>(
+      this.#redis,
+      ACQUIRE,
+      [k.owners, k.expiry, k.fence, k.waiters],
+      [token, mode, Math.ceil(ttlMs), options.writerPreference ? '1' : '0'],
+    );
+    return r[0] === 1
+      ? { acquired: true, fencingToken: Number(r[1]), count: Number(r[2]) }
+      : { acquired: false, retryAfterMs: Number(r[1]) };
+  }
+
+  async extend(resource: string, token: string, mode: LockMode, ttlMs: number): Promise<boolean> {
+    const k = this.#keys(resource);
+    return (await runScript<number>(this.#redis, EXTEND, [k.owners, k.expiry], [token, mode, Math.ceil(ttlMs)])) === 1;
+  }
+
+  async release(resource: string, token: string, mode: LockMode): Promise<number> {
+    const k = this.#keys(resource);
+    return Number(await runScript<number>(this.#redis, RELEASE, [k.owners, k.expiry], [token, mode, k.released]));
+  }
+
+  async addWaiter(resource: string, token: string, ttlMs: number): Promise<void> {
+    const k = this.#keys(resource);
+    const now = await this.#serverNow();
+    await this.#redis.zadd(k.waiters, now + Math.ceil(ttlMs), token);
+    await this.#redis.pexpire(k.waiters, Math.ceil(ttlMs));
+  }
+
+  /** Redis server time in ms: lock expiries are all on the server's clock. */
+  async #serverNow(): Promise<number> {
+    const [seconds, micros] = (await this.#redis.time()) as unknown as [string | number, string | number];
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  async removeWaiter(resource: string, token: string): Promise<void> {
+    await this.#redis.zrem(this.#keys(resource).waiters, token);
+  }
+
+  /**
+   * Release wake-ups over pub/sub. The SUBSCRIBE is sent on first use and kept for `lingerMs` after the last
+   * listener left; callers must retry once after `subscribed` resolves, since a release may have happened
+   * between their failed attempt and the subscription.
+   */
+  onRelease(resource: string, listener: () => void): () => void {
+    const channel = this.#keys(resource).released;
+    let c = this.#channels.get(channel);
+    if (!c) {
+      const sub = this.#subscriber();
+      c = {
+        listeners: new Set(),
+        subscribed: sub
+          .subscribe(channel)
+          .catch((error: unknown) => this.#log.warn({ err: error }, 'subscribe failed')),
+        linger: undefined,
+      };
+      this.#channels.set(channel, c);
+    }
+    const entry = c;
+    if (entry.linger) clearTimeout(entry.linger);
+    entry.linger = undefined;
+    entry.listeners.add(listener);
+    return () => {
+      entry.listeners.delete(listener);
+      if (entry.listeners.size > 0 || entry.linger) return;
+      entry.linger = setTimeout(() => {
+        if (entry.listeners.size > 0) return;
+        this.#channels.delete(channel);
+        this.#sub?.unsubscribe(channel).catch(() => {});
+      }, this.#lingerMs);
+      entry.linger.unref();
+    };
+  }
+
+  /** Resolves once the release channel of `resource` is subscribed. */
+  async subscribed(resource: string): Promise<void> {
+    await this.#channels.get(this.#keys(resource).released)?.subscribed;
+  }
+
+  #subscriber(): RedisClient {
+    if (!this.#sub) {
+      this.#sub = this.#redis.duplicate();
+      this.#sub.on('message', (channel: string) => {
+        for (const listener of this.#channels.get(channel)?.listeners ?? []) listener();
+      });
+    }
+    return this.#sub;
+  }
+
+  async holders(resource: string): Promise<LockHolders> {
+    const k = this.#keys(resource);
+    const now = await this.#serverNow();
+    const [owners, live] = await Promise.all([
+      this.#redis.hgetall(k.owners),
+      this.#redis.zrangebyscore(k.expiry, `(${now}`, '+inf'),
+    ]);
+    const holders: Record<string, number> = {};
+    for (const token of live) if (owners[`t:${token}`]) holders[token] = Number(owners[`t:${token}`]);
+    const empty = Object.keys(holders).length === 0;
+    return { mode: empty ? undefined : (owners.mode as LockMode), holders };
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.#channels.values()) if (c.linger) clearTimeout(c.linger);
+    this.#channels.clear();
+    if (this.#sub && this.#ownsSub) this.#sub.disconnect();
+  }
+}

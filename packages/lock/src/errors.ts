@@ -1,0 +1,56 @@
+import { BallastError, errorGuard } from '@ballast/core';
+
+/** `waitMs` passed before the lock could be acquired. */
+export class LockTimeoutError extends BallastError {
+  static readonly code = 'LOCK_TIMEOUT';
+  constructor(
+    readonly key: string,
+    readonly waitedMs: number,
+  ) {
+    super(LockTimeoutError.code, `Could not acquire lock "${key}" within ${waitedMs} ms`);
+  }
+}
+export const isLockTimeoutError = errorGuard<LockTimeoutError>(LockTimeoutError.code);
+
+/** The lease was lost (expired, deleted or taken over) before it was released: stop using the resource. */
+export class LockLostError extends BallastError {
+  static readonly code = 'LOCK_LOST';
+  constructor(
+    readonly key: string,
+    reason: string,
+  ) {
+    super(LockLostError.code, `Lock "${key}" was lost: ${reason}`);
+  }
+}
+export const isLockLostError = errorGuard<LockLostError>(LockLostError.code);
+
+/** Waiting would close a cycle of owners waiting for each other (this waiter is the one failed). */
+export class DeadlockError extends BallastError {
+  static readonly code = 'LOCK_DEADLOCK';
+  constructor(readonly cycle: readonly string[]) {
+    super(DeadlockError.code, `Deadlock: ${cycle.join(' -> ')}`);
+  }
+}
+export const isDeadlockError = errorGuard<DeadlockError>(DeadlockError.code);
+
+/** A lock key that is empty, or a `@WithLock` template naming an argument the call does not have. */
+export class InvalidLockKeyError extends BallastError {
+  static readonly code = 'INVALID_LOCK_KEY';
+  constructor(message: string) {
+    super(InvalidLockKeyError.code, message);
+  }
+}
+export const isInvalidLockKeyError = errorGuard<InvalidLockKeyError>(InvalidLockKeyError.code);
+
+/** A fenced write carried a fencing token older than one already seen: a stale holder was stopped. */
+export class StaleFencingTokenError extends BallastError {
+  static readonly code = 'STALE_FENCING_TOKEN';
+  constructor(
+    readonly resource: string,
+    readonly fencingToken: number,
+    readonly latest: number,
+  ) {
+    super(StaleFencingTokenError.code, `Write to "${resource}" rejected: fencing token ${fencingToken} < ${latest}`);
+  }
+}
+export const isStaleFencingTokenError = errorGuard<StaleFencingTokenError>(StaleFencingTokenError.code);

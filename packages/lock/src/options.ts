@@ -1,0 +1,44 @@
+import { type Clock, functionSchema, type Logger, objectSchema, type RedisClient } from '@ballast/core';
+import { z } from 'zod';
+import type { LockBackend } from './backend';
+
+export const managerOptionsSchema = z
+  .object({
+    /** A Redis client: the manager makes a `RedisLockBackend` on it. */
+    redis: objectSchema<RedisClient>('redis').optional(),
+    /** Or any backend; neither: in-memory (one process). */
+    backend: objectSchema<LockBackend>('backend').optional(),
+    prefix: z.string().min(1).default('ballast'),
+    /** Lease length (seed 002: default_timeout 30 s). */
+    ttlMs: z.number().int().positive().default(30_000),
+    /** Extend held leases every ttl/3 while held (seed 002: auto_extend true). */
+    autoExtend: z.boolean().default(true),
+    /** How long `acquire` waits by default; `Infinity` waits until acquired or aborted. */
+    waitMs: z.number().min(0).default(Number.POSITIVE_INFINITY),
+    /** Share of the ttl assumed lost to clock drift when computing a lease's validity (+2 ms). */
+    driftFactor: z.number().min(0).max(0.5).default(0.01),
+    /** Upper bound of the jittered safety-net retry while waiting (wake-ups come from pub/sub). */
+    maxRetryDelayMs: z.number().int().positive().default(1_000),
+    /** Refuse new shared holders while a writer waits (no writer starvation). */
+    writerPreference: z.boolean().default(true),
+    clock: objectSchema<Clock>('clock').optional(),
+    logger: objectSchema<Logger>('logger').optional(),
+    random: functionSchema<() => number>('random').optional(),
+  })
+  .strict();
+
+export type LockManagerOptions = z.input<typeof managerOptionsSchema>;
+
+export const acquireOptionsSchema = z
+  .object({
+    ttlMs: z.number().int().positive().optional(),
+    waitMs: z.number().min(0).optional(),
+    mode: z.enum(['exclusive', 'shared']).default('exclusive'),
+    signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { message: 'expected an AbortSignal' }).optional(),
+    /** Reentrancy owner; default: the async context's (inside `using`), else a fresh one (not reentrant). */
+    owner: z.string().min(1).optional(),
+    autoExtend: z.boolean().optional(),
+  })
+  .strict();
+
+export type AcquireLockOptions = z.input<typeof acquireOptionsSchema>;

@@ -1,0 +1,27 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileDecoratorFixture, type DecoratorMode } from '@ballast/testkit';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+describe.each(['standard', 'legacy'] as DecoratorMode[])('@WithLock compiled as %s decorators', (mode) => {
+  it('type-checks; calls on one key never overlap; a template naming a missing argument is a typed error', async () => {
+    const { diagnostics, outFile } = compileDecoratorFixture(
+      ts,
+      join(here, 'fixtures/decorators'),
+      mode,
+      join(here, '.compiled'),
+    );
+    expect(diagnostics).toEqual([]);
+    const mod = (await import(/* @vite-ignore */ `${outFile}?t=${Date.now()}`)) as { run(): Promise<unknown> };
+    expect(await mod.run()).toEqual({
+      results: [1, 2, 3],
+      maxActive: 1,
+      log: 3,
+      rename: 'u1=ann',
+      missing: 'INVALID_LOCK_KEY',
+    });
+  });
+});
