@@ -54,3 +54,22 @@ export class StaleFencingTokenError extends BallastError {
   }
 }
 export const isStaleFencingTokenError = errorGuard<StaleFencingTokenError>(StaleFencingTokenError.code);
+
+/** Too few Redlock nodes answered to decide (a majority is unreachable or slow). */
+export class RedlockQuorumError extends BallastError {
+  static readonly code = 'LOCK_QUORUM_UNREACHABLE';
+  constructor(
+    readonly resource: string,
+    readonly operation: string,
+    readonly answered: number,
+    readonly quorum: number,
+    cause?: unknown,
+  ) {
+    super(
+      RedlockQuorumError.code,
+      `Redlock ${operation} of "${resource}": ${answered} node(s) answered, a quorum is ${quorum}`,
+      { cause },
+    );
+  }
+}
+export const isRedlockQuorumError = errorGuard<RedlockQuorumError>(RedlockQuorumError.code);

@@ -1,6 +1,7 @@
 export type { AcquireOptions, AcquireResult, LockBackend, LockHolders, LockMode } from './backend';
 export { MemoryLockBackend } from './backends/memory';
 export { RedisLockBackend, type RedisLockBackendOptions } from './backends/redis';
+export { RedlockBackend, type RedlockBackendOptions, redlockOptionsSchema } from './backends/redlock';
 export { type LockKey, renderLockKey, WithLock, type WithLockOptions } from './decorators';
 export * from './errors';
 export { type FencedSetOptions, fencedSet } from './fencing';

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { createLogger, createRedis, isInvalidOptionsError, type Redis } from '@ballast/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LockBackend } from '../src/backend';
 import { RedisLockBackend } from '../src/backends/redis';
-import { isRedlockQuorumError, RedlockBackend, type RedlockBackendOptions } from '../src/backends/redlock';
+import { RedlockBackend, type RedlockBackendOptions } from '../src/backends/redlock';
+import { isRedlockQuorumError } from '../src/errors';
 import { lockKeys } from '../src/keys';
 import { LockManager } from '../src/manager';
 
@@ -50,7 +52,29 @@ function single(client: Redis) {
 }
 
 /** The live holders of `resource` on each node, in node order. */
-const perNode = (resource: string) => Promise.all(nodes.map((c) => single(c).holders(resource).then((h) => h.holders)));
+const perNode = (resource: string) =>
+  Promise.all(
+    nodes.map((c) =>
+      single(c)
+        .holders(resource)
+        .then((h) => h.holders),
+    ),
+  );
+
+/** A client of a server that accepts connections and never answers (a hung node, a black-holed link). */
+const silent: { server?: Server; sockets: Socket[] } = { sockets: [] };
+async function hung(): Promise<Redis> {
+  if (!silent.server) {
+    const server = createServer((socket) => silent.sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    silent.server = server;
+  }
+  const { port } = silent.server.address() as { port: number };
+  const r = createRedis(`redis://127.0.0.1:${port}`) as Redis;
+  r.on('error', () => {});
+  dead.push(r);
+  return r;
+}
 
 let seq = 0;
 const fresh = (name: string) => `${name}-${++seq}`;
@@ -76,6 +100,8 @@ afterAll(async () => {
     c.disconnect();
   }
   for (const d of dead) d.disconnect();
+  for (const socket of silent.sockets) socket.destroy();
+  silent.server?.close();
 });
 
 describe('RedlockBackend on three Redis masters', () => {
@@ -149,6 +175,23 @@ describe('RedlockBackend on three Redis masters', () => {
     expect(await perNode(r)).toEqual([{}, {}, {}]); // the grant on the live node was rolled back
     expect(await a.holders(r)).toEqual({ mode: undefined, holders: {} });
     expect(await a.release(r, 'A', 'exclusive')).toBe(-1);
+  });
+
+  it('a node that never answers costs nothing once a quorum is in, and at most nodeTimeoutMs otherwise', async () => {
+    const r = fresh('hung');
+    const a = redlock([nodes[0]!, nodes[1]!, await hung()], { nodeTimeoutMs: 1_000 });
+    let t0 = performance.now();
+    expect((await a.tryAcquire(r, 'A', 'exclusive', 5_000)).acquired).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(500); // decided by the two that answered
+    t0 = performance.now();
+    expect(await a.release(r, 'A', 'exclusive')).toBe(0); // waits for the hung node, up to its timeout
+    expect(performance.now() - t0).toBeLessThan(2_500);
+
+    const b = redlock([nodes[0]!, await hung(), await hung()], { nodeTimeoutMs: 300 });
+    t0 = performance.now();
+    expect((await b.tryAcquire(r, 'B', 'exclusive', 5_000)).acquired).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(2_000); // ~2 × 300 ms: the attempt, then its undo
+    expect(await perNode(r)).toEqual([{}, {}, {}]);
   });
 
   it('another token held on one node only (a minority) does not stop a quorum of the other two', async () => {
@@ -228,11 +271,12 @@ describe('RedlockBackend on three Redis masters', () => {
     const r = fresh('fence-diverged');
     const { fence } = lockKeys(prefix, r);
     await nodes[0]!.set(fence, '100'); // node 0 ran ahead (minority grants of lost races)
+    // X holds node 2, so the quorum is nodes 0 and 1: the token is node 0's, and node 1 lagged behind it.
+    expect((await single(nodes[2]!).tryAcquire(r, 'X', 'exclusive', 5_000)).acquired).toBe(true);
     const first = await redlock().tryAcquire(r, 'A', 'exclusive', 5_000);
     expect(first).toMatchObject({ acquired: true, fencingToken: 101 });
-    // The granting nodes that lagged were raised to the token handed out: a majority stands at 101 or more.
-    const counters = await Promise.all(nodes.map((c) => c.get(fence)));
-    expect(counters.filter((v) => Number(v) >= 101).length).toBeGreaterThanOrEqual(2);
+    expect(await nodes[1]!.get(fence)).toBe('101'); // raised to the token handed out
+    await single(nodes[2]!).release(r, 'X', 'exclusive');
     await redlock().release(r, 'A', 'exclusive');
     // Node 0 gone: the quorum is nodes 1 and 2, which alone would have said 2.
     const second = await redlock([unreachable(7299), nodes[1]!, nodes[2]!]).tryAcquire(r, 'B', 'exclusive', 5_000);

@@ -137,6 +137,8 @@ export class RedisLockBackend implements LockBackend {
   #subscriber(): RedisClient {
     if (!this.#sub) {
       this.#sub = this.#redis.duplicate();
+      // ioredis reconnects on its own; without a listener an 'error' event would be printed as unhandled.
+      this.#sub.on('error', (error: unknown) => this.#log.warn({ err: error }, 'lock subscriber connection error'));
       this.#sub.on('message', (channel: string) => {
         for (const listener of this.#channels.get(channel)?.listeners ?? []) listener();
       });

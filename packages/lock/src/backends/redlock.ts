@@ -17,7 +17,7 @@
  *   it, −1 when a majority says it did not (the lease was lost); when unreachable nodes leave it undecided,
  *   the largest count seen, or −1 when no node confirmed the hold.
  * - `addWaiter` / `removeWaiter` / `onRelease` / `subscribed` / `close`: on every node, node errors ignored
- *   (a release on any node wakes the waiter; `subscribed` waits at most `nodeTimeoutMs` per node).
+ *   (a release on any node wakes the waiter; `subscribed` waits at most `nodeTimeoutMs` for a hung node).
  * - `holders`: the majority view: a token is listed only when a quorum of nodes reports it as a live holder
  *   (with the largest count among them); a minority leftover of a failed attempt is not a holder.
  *
@@ -59,6 +59,7 @@ import {
 } from '@ballast/core';
 import { z } from 'zod';
 import type { AcquireOptions, AcquireResult, LockBackend, LockHolders, LockMode } from '../backend';
+import { RedlockQuorumError } from '../errors';
 import { lockKeys } from '../keys';
 import { RedisLockBackend } from './redis';
 
@@ -104,25 +105,6 @@ export const redlockOptionsSchema = z
   .strict();
 
 export type RedlockBackendOptions = z.input<typeof redlockOptionsSchema>;
-
-/** Too few Redlock nodes answered to decide (a majority is unreachable or slow). */
-export class RedlockQuorumError extends BallastError {
-  static readonly code = 'LOCK_QUORUM_UNREACHABLE';
-  constructor(
-    readonly resource: string,
-    readonly operation: string,
-    readonly answered: number,
-    readonly quorum: number,
-    cause?: unknown,
-  ) {
-    super(
-      RedlockQuorumError.code,
-      `Redlock ${operation} of "${resource}": ${answered} node(s) answered, a quorum is ${quorum}`,
-      { cause },
-    );
-  }
-}
-export const isRedlockQuorumError = errorGuard<RedlockQuorumError>(RedlockQuorumError.code);
 
 interface Node {
   backend: RedisLockBackend;
@@ -276,7 +258,8 @@ export class RedlockBackend implements LockBackend {
     const { yes, no } = tally(outs);
     if (yes >= q) return this.#validity(start, ttlMs) > 0;
     if (no > n - q) return false;
-    throw new RedlockQuorumError(resource, 'extend', yes + no, q, this.#firstError(outs));
+    const cause = outs.find((x) => x && !x.ok);
+    throw new RedlockQuorumError(resource, 'extend', yes + no, q, cause && !cause.ok ? cause.error : undefined);
   }
 
   async release(resource: string, token: string, mode: LockMode): Promise<number> {
@@ -335,11 +318,6 @@ export class RedlockBackend implements LockBackend {
 
   async close(): Promise<void> {
     await Promise.allSettled(this.#nodes.map((node) => node.backend.close()));
-  }
-
-  #firstError(outs: Outcomes<unknown>): unknown {
-    for (const x of outs) if (x && !x.ok) return x.error;
-    return undefined;
   }
 
   /**
