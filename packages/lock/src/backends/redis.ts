@@ -2,12 +2,14 @@ import { childLogger, defineScript, type Logger, type RedisClient, runScript } f
 import type { AcquireOptions, AcquireResult, LockBackend, LockHolders, LockMode } from '../backend';
 import { lockKeys } from '../keys';
 import acquireSource from '../lua/acquire.lua';
+import addWaiterSource from '../lua/add-waiter.lua';
 import extendSource from '../lua/extend.lua';
 import releaseSource from '../lua/release.lua';
 
 const ACQUIRE = defineScript('lock:acquire', acquireSource);
 const EXTEND = defineScript('lock:extend', extendSource);
 const RELEASE = defineScript('lock:release', releaseSource);
+const ADD_WAITER = defineScript('lock:add-waiter', addWaiterSource);
 
 export interface RedisLockBackendOptions {
   redis: RedisClient;
@@ -78,10 +80,7 @@ export class RedisLockBackend implements LockBackend {
   }
 
   async addWaiter(resource: string, token: string, ttlMs: number): Promise<void> {
-    const k = this.#keys(resource);
-    const now = await this.#serverNow();
-    await this.#redis.zadd(k.waiters, now + Math.ceil(ttlMs), token);
-    await this.#redis.pexpire(k.waiters, Math.ceil(ttlMs));
+    await runScript(this.#redis, ADD_WAITER, [this.#keys(resource).waiters], [token, Math.ceil(ttlMs)]);
   }
 
   /** Redis server time in ms: lock expiries are all on the server's clock. */
@@ -140,7 +139,13 @@ export class RedisLockBackend implements LockBackend {
       // ioredis reconnects on its own; without a listener an 'error' event would be printed as unhandled.
       this.#sub.on('error', (error: unknown) => this.#log.warn({ err: error }, 'lock subscriber connection error'));
       this.#sub.on('message', (channel: string) => {
-        for (const listener of this.#channels.get(channel)?.listeners ?? []) listener();
+        for (const listener of this.#channels.get(channel)?.listeners ?? []) {
+          try {
+            listener();
+          } catch (error) {
+            this.#log.warn({ err: error, channel }, 'a release listener threw');
+          }
+        }
       });
     }
     return this.#sub;
