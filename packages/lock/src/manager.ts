@@ -32,8 +32,19 @@ interface Held {
   ttlMs: number;
   validUntil: number;
   acquiredAt: number;
-  controller: AbortController;
+  /** Created when someone reads the lease's signal (most callers never do). */
+  controller: AbortController | undefined;
+  /** Set when the lock is lost; a controller created later starts aborted with it. */
+  lost: LockLostError | undefined;
   watchdog: TimerHandle | undefined;
+}
+
+function signalOf(h: Held): AbortSignal {
+  if (!h.controller) {
+    h.controller = new AbortController();
+    if (h.lost) h.controller.abort(h.lost);
+  }
+  return h.controller.signal;
 }
 
 export interface LockStats {
@@ -54,6 +65,12 @@ const emptyStats = (): LockStats => ({
   waitMs: { count: 0, total: 0, max: 0 },
   holdMs: { count: 0, total: 0, max: 0 },
 });
+
+const DEFAULT_ACQUIRE = acquireOptionsSchema.parse({});
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
 
 /** Stats are kept per key prefix: `user:42` → `user`. */
 const prefixOf = (key: string) => key.split(':', 1)[0]!;
@@ -163,7 +180,8 @@ export class LockManager {
     if (this.#closed) throw new InvalidLockKeyError('the lock manager is closed');
     if (typeof key !== 'string' || key.length === 0)
       throw new InvalidLockKeyError('lock key must be a non-empty string');
-    const o = parseOptions(acquireOptionsSchema, options, 'acquire');
+    // The common call passes no options: skip validation then (the defaults are known).
+    const o = isEmpty(options) ? DEFAULT_ACQUIRE : parseOptions(acquireOptionsSchema, options, 'acquire');
     const ttlMs = o.ttlMs ?? this.#o.ttlMs;
     const waitMs = o.waitMs ?? this.#o.waitMs;
     const owner = o.owner ?? this.#als.getStore()?.owner ?? randomUUID();
@@ -173,10 +191,14 @@ export class LockManager {
     const deadline = started + waitMs;
     let unsubscribe: (() => void) | undefined;
     let wake: (() => void) | undefined;
+    // Set by a release notification at any time — also while an attempt is in flight, when there is no
+    // sleep to cut short yet: the next sleep is then skipped instead of missing the wake-up.
+    let released = false;
     let contended = false;
     try {
       for (;;) {
         if (signal?.aborted) throw abortedError(signal);
+        released = false;
         const attemptStart = this.#clock.monotonic();
         const r = await this.#backend.tryAcquire(key, owner, o.mode, ttlMs, {
           writerPreference: this.#o.writerPreference,
@@ -207,7 +229,10 @@ export class LockManager {
           this.#waitsFor.set(owner, key);
           if (o.mode === 'exclusive' && this.#o.writerPreference)
             await this.#backend.addWaiter(key, owner, Math.max(ttlMs, 1_000));
-          unsubscribe = this.#backend.onRelease(key, () => wake?.());
+          unsubscribe = this.#backend.onRelease(key, () => {
+            released = true;
+            wake?.();
+          });
           await (this.#backend as { subscribed?: (k: string) => Promise<void> }).subscribed?.(key);
           continue; // a release may have happened before we subscribed: try once more before sleeping
         }
@@ -216,6 +241,7 @@ export class LockManager {
           stats.timeouts++;
           throw new LockTimeoutError(key, Math.round(now - started));
         }
+        if (released) continue; // a holder released while we were trying: try again at once
         // Safety net only: wake-ups come from the release channel.
         const cap = Math.min(Math.max(r.retryAfterMs, 1), this.#o.maxRetryDelayMs, deadline - now);
         const delay = cap / 2 + (this.#random() * cap) / 2;
@@ -286,7 +312,8 @@ export class LockManager {
         ttlMs,
         validUntil: attemptStart + ttlMs - drift,
         acquiredAt: this.#clock.monotonic(),
-        controller: new AbortController(),
+        controller: undefined,
+        lost: undefined,
         watchdog: undefined,
       };
       this.#held.set(id, held);
@@ -305,7 +332,9 @@ export class LockManager {
       token,
       fencingToken,
       count,
-      signal: h.controller.signal,
+      get signal() {
+        return signalOf(h);
+      },
       get validUntil() {
         return h.validUntil;
       },
@@ -321,7 +350,7 @@ export class LockManager {
   }
 
   async #extend(h: Held, ttlMs: number): Promise<boolean> {
-    if (h.controller.signal.aborted) return false;
+    if (h.lost) return false;
     const start = this.#clock.monotonic();
     try {
       const ok = await this.#backend.extend(h.key, h.token, h.mode, ttlMs);
@@ -341,12 +370,13 @@ export class LockManager {
   }
 
   #lose(h: Held, reason: string): void {
-    if (h.controller.signal.aborted) return;
+    if (h.lost) return;
+    h.lost = new LockLostError(h.key, reason);
     this.#forget(h);
     this.#statsFor(h.key).lost++;
     this.#m.lost.add(1, { prefix: prefixOf(h.key) });
     this.#log.error({ key: h.key, reason }, 'lock lost');
-    h.controller.abort(new LockLostError(h.key, reason));
+    h.controller?.abort(h.lost);
     this.#lost.emit({ key: h.key, token: h.token, reason });
   }
 
@@ -357,7 +387,7 @@ export class LockManager {
   }
 
   async #release(h: Held): Promise<void> {
-    if (h.controller.signal.aborted) return; // already lost: nothing to release
+    if (h.lost) return; // already lost: nothing to release
     const left = await this.#backend.release(h.key, h.token, h.mode);
     if (left > 0) {
       h.count = left;

@@ -46,8 +46,17 @@ export class RedisLockBackend implements LockBackend {
     this.#ownsSub = options.subscriber === undefined;
   }
 
+  readonly #keyCache = new Map<string, ReturnType<typeof lockKeys>>();
+
+  /** Key names of a resource, cached (bounded) so hot keys do not rebuild five strings per call. */
   #keys(resource: string) {
-    return lockKeys(this.#prefix, resource);
+    let k = this.#keyCache.get(resource);
+    if (!k) {
+      if (this.#keyCache.size >= 10_000) this.#keyCache.clear();
+      k = lockKeys(this.#prefix, resource);
+      this.#keyCache.set(resource, k);
+    }
+    return k;
   }
 
   async tryAcquire(

@@ -1,17 +1,32 @@
 -- Acquire (or re-enter) a lock in one atomic step. Time is the server's (TIME), so every client agrees.
 -- KEYS[1] owners   hash  't:<token>' -> reentrant count, 'mode' -> exclusive|shared
--- KEYS[2] expiry   zset  token -> expiry ms
+-- KEYS[2] expiry   zset  token -> expiry ms (the key itself expires with the last holder)
 -- KEYS[3] fence    counter of fencing tokens (never reset)
 -- KEYS[4] waiters  zset  token -> expiry ms of registered exclusive waiters
 -- ARGV[1] token, ARGV[2] mode, ARGV[3] ttl ms, ARGV[4] writer preference '1'|'0'
 -- Returns {1, fencingToken, count} or {0, retryAfterMs}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local token, want, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+
+-- Fast path: nobody holds it (the expiry set lives exactly as long as its last holder).
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  if want == 'shared' and ARGV[4] == '1' and redis.call('ZCOUNT', KEYS[4], '(' .. now, '+inf') > 0 then
+    return {0, 0}
+  end
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'mode', want, 't:' .. token, 1)
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('ZADD', KEYS[2], now + ttl, token)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  if ARGV[4] == '1' then redis.call('ZREM', KEYS[4], token) end
+  return {1, redis.call('INCR', KEYS[3]), 1}
+end
+
 local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 for _, tok in ipairs(dead) do redis.call('HDEL', KEYS[1], 't:' .. tok) end
 if #dead > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) end
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
-local token, want, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local live = redis.call('ZCARD', KEYS[2])
 local mode = false
 if live > 0 then mode = redis.call('HGET', KEYS[1], 'mode') end

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { runSuite } from '../src/harness';
+import { suites } from '../src/suites/index';
+import { createLockSuite, lock as lockSuite } from '../src/suites/lock';
+
+/** A smoke test against the local Redis: every case × impl runs and reports. No speed assertions. */
+describe('lock suite', () => {
+  it('is registered', () => {
+    expect(suites.lock).toBe(lockSuite);
+  });
+
+  it('returns a row per case and impl with positive ops/s', async () => {
+    // Few workers and cycles keep it fast; redlock's contended waits are 200 ± 100 ms retries.
+    const suite = createLockSuite({ workers: 3, cycles: 2 });
+    const result = await runSuite(suite, { timeMs: 20, iterations: 2, warmupMs: 0 });
+    expect(result.suite).toBe('lock');
+    const cases = ['uncontended', 'contended', 'contended-wait-p99'];
+    const impls = ['ballast', 'redlock', 'redis-semaphore'];
+    expect(result.rows.map((r) => `${r.case}/${r.impl}`).sort()).toEqual(
+      cases.flatMap((c) => impls.map((i) => `${c}/${i}`)).sort(),
+    );
+    for (const row of result.rows) {
+      expect(row.opsPerSec).toBeGreaterThan(0);
+      expect(Number.isFinite(row.opsPerSec)).toBe(true);
+      expect(row.p99Us).toBeGreaterThanOrEqual(row.p50Us);
+    }
+  }, 60_000);
+});
