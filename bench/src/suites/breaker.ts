@@ -174,27 +174,21 @@ async function opossumRetry(breaker: Opossum<[], number>): Promise<number> {
   }
 }
 
+/** A plain opossum breaker fired BATCH times per call; the success cases differ only in its timeout. */
+function opossumFiring(timeout: number | false): Live {
+  const breaker = new Opossum(ok, { timeout, volumeThreshold: 10 });
+  return {
+    async run() {
+      for (let i = 0; i < BATCH; i++) await breaker.fire();
+    },
+    opens: opossumOpens(breaker),
+    dispose: () => breaker.shutdown(),
+  };
+}
+
 const opossum = {
-  successNoTimeout(): Live {
-    const breaker = new Opossum(ok, { timeout: false, volumeThreshold: 10 });
-    return {
-      async run() {
-        for (let i = 0; i < BATCH; i++) await breaker.fire();
-      },
-      opens: opossumOpens(breaker),
-      dispose: () => breaker.shutdown(),
-    };
-  },
-  successTimeout(): Live {
-    const breaker = new Opossum(ok, { timeout: TIMEOUT_MS, volumeThreshold: 10 });
-    return {
-      async run() {
-        for (let i = 0; i < BATCH; i++) await breaker.fire();
-      },
-      opens: opossumOpens(breaker),
-      dispose: () => breaker.shutdown(),
-    };
-  },
+  successNoTimeout: (): Live => opossumFiring(false),
+  successTimeout: (): Live => opossumFiring(TIMEOUT_MS),
   /** Retry emulated with `opossumRetry` (opossum has none); the 10 s timeout is the breaker's own. */
   composite(): Live {
     const breaker = new Opossum(ok, { timeout: TIMEOUT_MS, volumeThreshold: 10 });
