@@ -62,9 +62,10 @@ export const services = {
     label: 'Redis Cluster 127.0.0.1:7001-7003',
     binary: 'redis-server',
     aptPackages: ['redis-server'],
-    check: () => clusterOk(CLUSTER_PORTS[0]),
+    check: async () => (await Promise.all(CLUSTER_PORTS.map(clusterOk))).every(Boolean),
     start() {
       for (const port of CLUSTER_PORTS) {
+        if (answers(port)) continue; // only the ones that are down
         const dir = `${CLUSTER_DIR}/${port}`;
         mkdirSync(dir, { recursive: true });
         const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes'];
@@ -72,19 +73,21 @@ export const services = {
         args.push('--save', '', '--appendonly', 'no', '--logfile', `${dir}/redis.log`);
         if (spawnSync('redis-server', args, { stdio: 'inherit' }).status !== 0) return false;
       }
-      // Form the cluster once every node answers (a node that kept its nodes.conf is already in it).
       const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline) {
-        const up = CLUSTER_PORTS.every(
-          (p) => spawnSync('redis-cli', ['-p', String(p), 'PING'], { encoding: 'utf8' }).stdout?.trim() === 'PONG',
+      while (Date.now() < deadline && !CLUSTER_PORTS.every(answers)) spawnSync('sleep', ['0.2']);
+      // A node that kept its nodes.conf may already be in a healthy cluster: keep it.
+      const healthy = (port) =>
+        spawnSync('redis-cli', ['-p', String(port), 'CLUSTER', 'INFO'], { encoding: 'utf8' }).stdout?.includes(
+          'cluster_state:ok',
         );
-        if (up) break;
-        spawnSync('sleep', ['0.2']);
+      if (CLUSTER_PORTS.every(healthy)) return true;
+      // Otherwise what is there is a half-formed or broken cluster left by an earlier run (a node
+      // restarted without its nodes.conf, keys in db 0). It only ever holds test data: wipe every
+      // node and form the cluster afresh, or `--cluster create` refuses with "node is not empty".
+      for (const port of CLUSTER_PORTS) {
+        spawnSync('redis-cli', ['-p', String(port), 'FLUSHALL'], { encoding: 'utf8' });
+        spawnSync('redis-cli', ['-p', String(port), 'CLUSTER', 'RESET', 'HARD'], { encoding: 'utf8' });
       }
-      const info = spawnSync('redis-cli', ['-p', String(CLUSTER_PORTS[0]), 'CLUSTER', 'INFO'], {
-        encoding: 'utf8',
-      }).stdout;
-      if (info?.includes('cluster_state:ok')) return true;
       const nodes = CLUSTER_PORTS.map((p) => `127.0.0.1:${p}`);
       return (
         spawnSync('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], {
