@@ -20,12 +20,8 @@ export default defineConfig({
   resolve: {
     // Tests run against each package's source, so they never see a stale dist/.
     alias: [
-      { find: /^@ballast\/testkit\/vitest$/, replacement: `${root}packages/testkit/src/vitest.ts` },
-      { find: /^@ballast\/testkit\/otel$/, replacement: `${root}packages/testkit/src/otel.ts` },
-      {
-        find: /^@ballast\/circuit-breaker\/decorators$/,
-        replacement: `${root}packages/circuit-breaker/src/decorators.ts`,
-      },
+      // A subpath export `@ballast/<pkg>/<entry>` is `packages/<pkg>/src/<entry>.ts`.
+      { find: /^@ballast\/([a-z-]+)\/([a-z-]+)$/, replacement: `${root}packages/$1/src/$2.ts` },
       { find: /^@ballast\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
     ],
   },

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatTable, runSuite, writeResult } from './harness';
-import { suites } from './suites/index';
+import { loadSuites } from './suites/index';
+
+const suites = await loadSuites();
 
 const usage = `usage: npm run bench -- <suite|all> [--json] [--time ms] [--iterations n] [--warmup ms] [--filter text]
 suites: ${Object.keys(suites).join(', ')}`;

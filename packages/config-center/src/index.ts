@@ -1,0 +1,2 @@
+/** @ballast/config-center: the public surface (under construction). */
+export const PACKAGE = '@ballast/config-center';

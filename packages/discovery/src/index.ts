@@ -1,0 +1,2 @@
+/** @ballast/discovery: the public surface (under construction). */
+export const PACKAGE = '@ballast/discovery';

@@ -1,0 +1,2 @@
+/** @ballast/queue: the public surface (under construction). */
+export const PACKAGE = '@ballast/queue';

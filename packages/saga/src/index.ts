@@ -1,0 +1,2 @@
+/** @ballast/saga: the public surface (under construction). */
+export const PACKAGE = '@ballast/saga';
