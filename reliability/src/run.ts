@@ -1,0 +1,48 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { Ledger, Mode } from './ledger';
+import { loadScenarios } from './registry';
+import { defaultRedisUrl, type ScenarioContext, seededRandom } from './scenario';
+import { renderMarkdown } from './table';
+
+export interface RunOptions {
+  mode: Mode;
+  /** Scenario names; empty: all. */
+  only?: readonly string[];
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+/** Runs the scenarios one after another (they share the machine: running them at once skews the chaos). */
+export async function runScenarios(options: RunOptions): Promise<Ledger[]> {
+  const all = await loadScenarios();
+  const names = options.only && options.only.length > 0 ? options.only : [...all.keys()];
+  const seed = options.seed ?? Date.now() % 2 ** 31;
+  const log = options.log ?? (() => {});
+  log(`seed ${seed}`);
+  const ledgers: Ledger[] = [];
+  for (const name of names) {
+    const scenario = all.get(name);
+    if (!scenario) throw new Error(`unknown scenario "${name}"; known: ${[...all.keys()].join(', ')}`);
+    const ctx: ScenarioContext = { mode: options.mode, redisUrl: defaultRedisUrl(), log, random: seededRandom(seed) };
+    log(`▶ ${name} (${options.mode}): ${scenario.description}`);
+    ledgers.push(await scenario.run(ctx));
+  }
+  return ledgers;
+}
+
+export const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
+
+/** report.json (every ledger) and report.md (the table) in reliability/results. */
+export async function writeReport(ledgers: readonly Ledger[], seed: number | undefined): Promise<string[]> {
+  await mkdir(resultsDir, { recursive: true });
+  const json = `${resultsDir}report.json`;
+  const md = `${resultsDir}report.md`;
+  const meta = { generatedAt: new Date().toISOString(), seed, node: process.version };
+  await writeFile(json, `${JSON.stringify({ ...meta, ledgers }, null, 2)}\n`);
+  await writeFile(
+    md,
+    `# Chaos report (${ledgers[0]?.mode ?? 'n/a'} mode)\n\nGenerated ${meta.generatedAt}, seed ${seed ?? 'random'}, node ${meta.node}.\n\n${renderMarkdown(ledgers)}\n`,
+  );
+  return [json, md];
+}
