@@ -1,0 +1,383 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ConsulEmulator, type ConsulEmulatorOptions, startConsulEmulator } from '../../src/consul';
+import { FakeClock } from '../../src/fake-clock';
+
+const open: ConsulEmulator[] = [];
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((e) => e.close()));
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+async function emulator(options: ConsulEmulatorOptions = {}) {
+  const e = await startConsulEmulator(options);
+  open.push(e);
+  return e;
+}
+
+interface Res {
+  status: number;
+  index: number;
+  text: string;
+  json: () => unknown;
+  headers: Headers;
+}
+async function call(e: ConsulEmulator, path: string, init: RequestInit = {}): Promise<Res> {
+  const res = await fetch(`${e.url}${path}`, init);
+  const text = await res.text();
+  return {
+    status: res.status,
+    index: Number(res.headers.get('x-consul-index')),
+    text,
+    json: () => JSON.parse(text),
+    headers: res.headers,
+  };
+}
+const put = (e: ConsulEmulator, path: string, body?: unknown) =>
+  call(e, path, {
+    method: 'PUT',
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+/** Lets the fake clock's timers and the emulator's I/O progress until `cond` holds. */
+async function until(cond: () => Promise<boolean>, timeoutMs = 5_000) {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('Consul emulator: agent + health', () => {
+  it('labels itself, answers status/leader and always sends X-Consul-Index >= 1', async () => {
+    const e = await emulator();
+    const leader = await call(e, '/v1/status/leader');
+    expect(leader.json()).toBe('127.0.0.1:8300');
+    expect(leader.headers.get('x-consul-emulator')).toMatch(/emulator/);
+    expect(leader.headers.get('x-consul-knownleader')).toBe('true');
+    expect(leader.headers.get('x-consul-lastcontact')).toBe('0');
+    const missing = await call(e, '/v1/kv/nope');
+    expect(missing.status).toBe(404);
+    expect(missing.index).toBeGreaterThanOrEqual(1);
+    expect((await call(e, '/v1/health/service/ghost')).json()).toEqual([]);
+  });
+
+  it('checks start critical unless a status is given; passing filters; tags filter', async () => {
+    const e = await emulator();
+    await put(e, '/v1/agent/service/register', {
+      Name: 'api',
+      ID: 'api-1',
+      Port: 80,
+      Address: '10.0.0.1',
+      Tags: ['v1'],
+      Check: { TTL: '30s' },
+    });
+    await put(e, '/v1/agent/service/register', {
+      Name: 'api',
+      ID: 'api-2',
+      Port: 81,
+      Tags: ['v2'],
+      Check: { TTL: '30s', Status: 'passing' },
+    });
+    const all = (await call(e, '/v1/health/service/api')).json() as {
+      Service: { ID: string };
+      Checks: { Status: string; CheckID: string }[];
+    }[];
+    expect(all.map((x) => x.Service.ID).sort()).toEqual(['api-1', 'api-2']);
+    const checks = all.find((x) => x.Service.ID === 'api-1')?.Checks;
+    expect(checks?.map((c) => [c.CheckID, c.Status])).toEqual([
+      ['serfHealth', 'passing'],
+      ['service:api-1', 'critical'],
+    ]);
+    const passing = (await call(e, '/v1/health/service/api?passing')).json() as { Service: { ID: string } }[];
+    expect(passing.map((x) => x.Service.ID)).toEqual(['api-2']);
+    await put(e, '/v1/agent/check/pass/service:api-1?note=ok');
+    const v1 = (await call(e, '/v1/health/service/api?passing&tag=v1')).json() as { Service: { ID: string } }[];
+    expect(v1.map((x) => x.Service.ID)).toEqual(['api-1']);
+    expect((await call(e, '/v1/catalog/services')).json()).toEqual({ consul: [], api: ['v1', 'v2'] });
+    const agentChecks = (await call(e, '/v1/agent/checks')).json() as Record<
+      string,
+      { Output: string; Status: string }
+    >;
+    expect(agentChecks['service:api-1']).toMatchObject({ Status: 'passing', Output: 'ok' });
+    expect(Object.keys((await call(e, '/v1/agent/services')).json() as object).sort()).toEqual(['api-1', 'api-2']);
+  });
+
+  it("answers errors with Consul's status codes and plain-text bodies", async () => {
+    const e = await emulator();
+    const unknown = await put(e, '/v1/agent/service/deregister/nope');
+    expect(unknown.status).toBe(404);
+    expect(unknown.text).toBe('Unknown service ID "nope". Ensure that the service ID is passed, not the service name.');
+    expect(unknown.headers.get('content-type')).toMatch(/text\/plain/);
+    expect((await put(e, '/v1/agent/service/register', { Port: 1 })).text).toBe('Missing service name');
+    expect((await put(e, '/v1/agent/service/register', '{nope')).status).toBe(400);
+    expect((await call(e, '/v1/agent/service/register')).status).toBe(405);
+    expect((await put(e, '/v1/agent/check/pass/nope')).status).toBe(404);
+    await put(e, '/v1/agent/service/register', { Name: 'h', Check: { HTTP: 'http://127.0.0.1:1/', Interval: '10s' } });
+    const notTtl = await put(e, '/v1/agent/check/pass/service:h');
+    expect([notTtl.status, notTtl.text]).toEqual([500, 'CheckID "service:h" does not have associated TTL']);
+    expect((await call(e, '/v1/nowhere')).status).toBe(404);
+  });
+
+  it('enforces the ACL token (header or ?token=) except on status endpoints', async () => {
+    const e = await emulator({ aclToken: 'secret' });
+    const denied = await call(e, '/v1/agent/services');
+    expect([denied.status, denied.text]).toEqual([403, 'Permission denied']);
+    expect((await call(e, '/v1/agent/services', { headers: { 'X-Consul-Token': 'wrong' } })).status).toBe(403);
+    expect((await call(e, '/v1/agent/services', { headers: { 'X-Consul-Token': 'secret' } })).status).toBe(200);
+    expect((await call(e, '/v1/agent/services?token=secret')).status).toBe(200);
+    expect((await call(e, '/v1/status/leader')).status).toBe(200);
+  });
+
+  it('really polls HTTP checks at their interval: 2xx passing, 429 warning, else critical', async () => {
+    let status = 200;
+    const target = createServer((_req, res) => {
+      res.statusCode = status;
+      res.end('body');
+    });
+    servers.push(target);
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/health`;
+    const e = await emulator();
+    await put(e, '/v1/agent/service/register', { Name: 'web', Check: { HTTP: url, Interval: '1s' } });
+    const statusOf = async () =>
+      ((await call(e, '/v1/agent/checks')).json() as Record<string, { Status: string; Output: string }>)['service:web'];
+    await until(async () => (await statusOf())?.Status === 'passing');
+    expect((await statusOf())?.Output).toContain('200 OK Output: body');
+    status = 429;
+    await until(async () => (await statusOf())?.Status === 'warning');
+    status = 503;
+    await until(async () => (await statusOf())?.Status === 'critical');
+  });
+
+  it('TTL checks go critical when not refreshed; DeregisterCriticalServiceAfter reaps the service', async () => {
+    const clock = new FakeClock();
+    const e = await emulator({ clock });
+    await put(e, '/v1/agent/service/register', {
+      Name: 'ttl',
+      Check: { TTL: '10s', Status: 'passing', DeregisterCriticalServiceAfter: '1m' },
+    });
+    const check = async () =>
+      ((await call(e, '/v1/agent/checks')).json() as Record<string, { Status: string; Output: string }>)['service:ttl'];
+    await clock.advance(9_000);
+    await put(e, '/v1/agent/check/pass/service:ttl'); // refresh resets the TTL
+    await clock.advance(9_000);
+    expect((await check())?.Status).toBe('passing');
+    await clock.advance(1_001);
+    expect(await check()).toMatchObject({ Status: 'critical', Output: 'TTL expired' });
+    expect(Object.keys((await call(e, '/v1/agent/services')).json() as object)).toEqual(['ttl']);
+    await clock.advance(90_000); // ≥ 1 min critical + a reaper round (every 30 s)
+    expect((await call(e, '/v1/agent/services')).json()).toEqual({});
+  });
+});
+
+describe('Consul emulator: blocking queries', () => {
+  it('holds until the index moves past ?index, then returns the new index', async () => {
+    const e = await emulator();
+    await put(e, '/v1/agent/service/register', { Name: 'svc', Check: { TTL: '30s' } });
+    const first = await call(e, '/v1/health/service/svc?passing');
+    expect(first.json()).toEqual([]);
+    let settled = false;
+    const blocked = call(e, `/v1/health/service/svc?passing&index=${first.index}&wait=30s`).then((r) => {
+      settled = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(settled).toBe(false);
+    await put(e, '/v1/agent/check/pass/service:svc');
+    const next = await blocked;
+    expect(next.index).toBeGreaterThan(first.index);
+    expect((next.json() as unknown[]).length).toBe(1);
+  });
+
+  it('a heartbeat that changes nothing does not bump the index', async () => {
+    const e = await emulator();
+    await put(e, '/v1/agent/service/register', { Name: 'hb', Check: { TTL: '30s', Status: 'passing' } });
+    const a = await call(e, '/v1/health/service/hb');
+    await put(e, '/v1/agent/check/pass/service:hb');
+    expect((await call(e, '/v1/health/service/hb')).index).toBe(a.index);
+  });
+
+  it('returns the unchanged index when wait elapses (wait + up to wait/16 jitter)', async () => {
+    const clock = new FakeClock();
+    const e = await emulator({ clock });
+    const first = await call(e, '/v1/catalog/services');
+    const blocked = call(e, `/v1/catalog/services?index=${first.index}&wait=16s`);
+    await until(async () => clock.pendingTimers().length > 1);
+    const timer = clock.pendingTimers().find((t) => t.at - clock.now() >= 16_000);
+    expect(timer).toBeDefined();
+    expect((timer?.at ?? 0) - clock.now()).toBeLessThanOrEqual(17_000);
+    await clock.advance(17_000);
+    const res = await blocked;
+    expect(res.index).toBe(first.index);
+  });
+
+  it('caps wait at 10 minutes and defaults it to 5', async () => {
+    const clock = new FakeClock();
+    const e = await emulator({ clock });
+    const i = (await call(e, '/v1/catalog/services')).index;
+    const base = clock.pendingTimers().length;
+    void call(e, `/v1/catalog/services?index=${i}&wait=1h`).catch(() => {});
+    void call(e, `/v1/catalog/services?index=${i}`).catch(() => {});
+    await until(async () => clock.pendingTimers().length >= base + 2);
+    const delays = clock
+      .pendingTimers()
+      .map((t) => t.at - clock.now())
+      .filter((d) => d >= 5 * 60_000)
+      .sort((a, b) => a - b);
+    expect(delays[0]).toBeLessThanOrEqual(5 * 60_000 * (17 / 16));
+    expect(delays[1]).toBeGreaterThanOrEqual(10 * 60_000);
+    expect(delays[1]).toBeLessThanOrEqual(10 * 60_000 * (17 / 16));
+  });
+
+  it('after a restart without data the index goes backwards (clients must reset)', async () => {
+    const e = await emulator();
+    for (let i = 0; i < 5; i++) await put(e, `/v1/kv/k${i}`, 'v');
+    const before = (await call(e, '/v1/kv/?recurse')).index;
+    await e.restart();
+    const after = await call(e, '/v1/kv/?recurse');
+    expect(after.status).toBe(404);
+    expect(after.index).toBeLessThan(before);
+    expect(after.index).toBeGreaterThanOrEqual(1);
+    await put(e, '/v1/kv/kept', 'v');
+    await e.restart({ keepData: true });
+    expect((await call(e, '/v1/kv/kept?raw')).text).toBe('v');
+  });
+
+  it('restart drops in-flight blocking queries and keeps the port', async () => {
+    const e = await emulator();
+    const port = e.port;
+    const i = (await call(e, '/v1/catalog/services')).index;
+    const blocked = call(e, `/v1/catalog/services?index=${i}&wait=5m`).then(
+      () => 'answered',
+      () => 'reset',
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    await e.restart();
+    expect(await blocked).toBe('reset');
+    expect(e.port).toBe(port);
+    expect((await call(e, '/v1/status/leader')).status).toBe(200);
+  });
+
+  it('records every request', async () => {
+    const e = await emulator();
+    await call(e, '/v1/kv/a?recurse&index=3&wait=1ms');
+    expect(e.requests()).toEqual([
+      { method: 'GET', path: '/v1/kv/a', query: { recurse: '', index: '3', wait: '1ms' } },
+    ]);
+    e.resetRequests();
+    expect(e.requests()).toEqual([]);
+  });
+});
+
+describe('Consul emulator: KV', () => {
+  it('stores base64 values with flags and indexes; raw, recurse, keys + separator', async () => {
+    const e = await emulator();
+    expect((await put(e, '/v1/kv/app/a?flags=42', 'hello')).json()).toBe(true);
+    await put(e, '/v1/kv/app/sub/b', 'x');
+    await put(e, '/v1/kv/other', 'y');
+    const [a] = (await call(e, '/v1/kv/app/a')).json() as Record<string, unknown>[];
+    expect(a).toMatchObject({ Key: 'app/a', Flags: 42, Value: Buffer.from('hello').toString('base64'), LockIndex: 0 });
+    expect(a?.CreateIndex).toBe(a?.ModifyIndex);
+    expect((await call(e, '/v1/kv/app/a?raw')).text).toBe('hello');
+    const rec = (await call(e, '/v1/kv/app/?recurse')).json() as { Key: string }[];
+    expect(rec.map((x) => x.Key)).toEqual(['app/a', 'app/sub/b']);
+    expect((await call(e, '/v1/kv/app/?keys&separator=/')).json()).toEqual(['app/a', 'app/sub/']);
+    expect((await call(e, '/v1/kv/?keys')).json()).toEqual(['app/a', 'app/sub/b', 'other']);
+    expect((await call(e, '/v1/kv/nothing/?keys')).status).toBe(404);
+    await put(e, '/v1/kv/empty', '');
+    expect(((await call(e, '/v1/kv/empty')).json() as { Value: unknown }[])[0]?.Value).toBeNull();
+  });
+
+  it('cas: 0 creates only if absent; N updates only at ModifyIndex N; delete cas=0 does nothing', async () => {
+    const e = await emulator();
+    expect((await put(e, '/v1/kv/c?cas=0', '1')).json()).toBe(true);
+    expect((await put(e, '/v1/kv/c?cas=0', '2')).json()).toBe(false);
+    const [c] = (await call(e, '/v1/kv/c')).json() as { ModifyIndex: number; CreateIndex: number }[];
+    expect((await put(e, `/v1/kv/c?cas=${(c?.ModifyIndex ?? 0) + 7}`, '3')).json()).toBe(false);
+    expect((await put(e, `/v1/kv/c?cas=${c?.ModifyIndex}`, '4')).json()).toBe(true);
+    expect((await put(e, `/v1/kv/c?cas=${c?.ModifyIndex}`, '5')).json()).toBe(false); // index moved on
+    const [c2] = (await call(e, '/v1/kv/c')).json() as { ModifyIndex: number; CreateIndex: number }[];
+    expect(c2?.CreateIndex).toBe(c?.CreateIndex);
+    expect(c2?.ModifyIndex).toBeGreaterThan(c?.ModifyIndex ?? 0);
+    expect((await call(e, '/v1/kv/c?raw')).text).toBe('4');
+    expect((await call(e, '/v1/kv/c?cas=0', { method: 'DELETE' })).json()).toBe(false);
+    expect((await call(e, `/v1/kv/c?cas=${c?.ModifyIndex}`, { method: 'DELETE' })).json()).toBe(false);
+    expect((await call(e, `/v1/kv/c?cas=${c2?.ModifyIndex}`, { method: 'DELETE' })).json()).toBe(true);
+    expect((await call(e, '/v1/kv/c')).status).toBe(404);
+  });
+
+  it('delete recurse removes a prefix and a blocking list sees the tombstone index', async () => {
+    const e = await emulator();
+    await put(e, '/v1/kv/p/1', 'a');
+    await put(e, '/v1/kv/p/2', 'b');
+    await put(e, '/v1/kv/q', 'c');
+    const list = await call(e, '/v1/kv/p/?recurse');
+    const blocked = call(e, `/v1/kv/p/?recurse&index=${list.index}&wait=30s`);
+    await call(e, '/v1/kv/p/?recurse', { method: 'DELETE' });
+    const after = await blocked;
+    expect(after.status).toBe(404);
+    expect(after.index).toBeGreaterThan(list.index);
+    expect((await call(e, '/v1/kv/q?raw')).text).toBe('c');
+  });
+
+  it('rejects values over 512 KiB with 413', async () => {
+    const e = await emulator();
+    expect((await put(e, '/v1/kv/big', 'x'.repeat(512 * 1024 + 1))).status).toBe(413);
+  });
+});
+
+describe('Consul emulator: sessions and locks', () => {
+  it('acquire/release: one holder at a time, LockIndex counts acquisitions', async () => {
+    const e = await emulator();
+    const s1 = ((await put(e, '/v1/session/create', { Name: 'a', LockDelay: '0s' })).json() as { ID: string }).ID;
+    const s2 = ((await put(e, '/v1/session/create', { Name: 'b' })).json() as { ID: string }).ID;
+    expect((await put(e, `/v1/kv/lock?acquire=${s1}`, 'me')).json()).toBe(true);
+    expect((await put(e, `/v1/kv/lock?acquire=${s2}`, 'you')).json()).toBe(false);
+    expect((await put(e, `/v1/kv/lock?release=${s2}`)).json()).toBe(false);
+    const [held] = (await call(e, '/v1/kv/lock')).json() as { Session: string; LockIndex: number }[];
+    expect(held).toMatchObject({ Session: s1, LockIndex: 1 });
+    expect((await put(e, `/v1/kv/lock?release=${s1}`)).json()).toBe(true);
+    expect((await put(e, `/v1/kv/lock?acquire=${s2}`, 'you')).json()).toBe(true);
+    expect(((await call(e, '/v1/kv/lock')).json() as { LockIndex: number }[])[0]?.LockIndex).toBe(2);
+    const bad = await put(e, '/v1/kv/lock?acquire=00000000-0000-0000-0000-000000000000');
+    expect([bad.status, bad.text]).toEqual([500, 'invalid session "00000000-0000-0000-0000-000000000000"']);
+    const info = (await call(e, `/v1/session/info/${s2}`)).json() as { Behavior: string; LockDelay: number }[];
+    expect(info[0]).toMatchObject({ Behavior: 'release', LockDelay: 15_000_000_000 });
+  });
+
+  it('destroying a session releases its locks and applies the lock-delay', async () => {
+    const clock = new FakeClock();
+    const e = await emulator({ clock });
+    const s1 = ((await put(e, '/v1/session/create', { LockDelay: '15s' })).json() as { ID: string }).ID;
+    const s2 = ((await put(e, '/v1/session/create', {})).json() as { ID: string }).ID;
+    await put(e, `/v1/kv/l?acquire=${s1}`);
+    expect((await put(e, `/v1/session/destroy/${s1}`)).json()).toBe(true);
+    const [k] = (await call(e, '/v1/kv/l')).json() as { Session?: string }[];
+    expect(k?.Session).toBeUndefined();
+    expect((await put(e, `/v1/kv/l?acquire=${s2}`)).json()).toBe(false); // inside lock-delay
+    await clock.advance(15_001);
+    expect((await put(e, `/v1/kv/l?acquire=${s2}`)).json()).toBe(true);
+    expect((await call(e, `/v1/session/info/${s1}`)).json()).toEqual([]);
+  });
+
+  it('TTL sessions expire at 2×TTL unless renewed; behavior=delete removes held keys', async () => {
+    const clock = new FakeClock();
+    const e = await emulator({ clock });
+    const bad = await put(e, '/v1/session/create', { TTL: '5s' });
+    expect(bad.status).toBe(500);
+    const id = ((await put(e, '/v1/session/create', { TTL: '10s', Behavior: 'delete' })).json() as { ID: string }).ID;
+    await put(e, `/v1/kv/eph?acquire=${id}`, 'x');
+    await clock.advance(19_000);
+    const renewed = (await put(e, `/v1/session/renew/${id}`)).json() as { TTL: string }[];
+    expect(renewed[0]?.TTL).toBe('10s');
+    await clock.advance(19_000);
+    expect((await call(e, '/v1/kv/eph')).status).toBe(200);
+    await clock.advance(1_001);
+    expect((await call(e, '/v1/kv/eph')).status).toBe(404);
+    const gone = await put(e, `/v1/session/renew/${id}`);
+    expect([gone.status, gone.text]).toEqual([404, `Session id '${id}' not found`]);
+  });
+});
