@@ -1,2 +1,40 @@
-/** @ballast/config-center: the public surface (under construction). */
-export const PACKAGE = '@ballast/config-center';
+export { MemoryConfigStore, type MemoryConfigStoreOptions } from './backends/memory';
+export { RedisConfigStore, type RedisConfigStoreOptions } from './backends/redis';
+export {
+  Config,
+  type ConfigChange,
+  type CreateConfigOptions,
+  createConfig,
+  type DegradedModeSwitch,
+  type WriteOptions,
+} from './config';
+export * from './errors';
+export { interpolateString, interpolateTree } from './interpolate';
+export { configKeys } from './keys';
+export {
+  type ConfigOptions,
+  type ConsulSourceOptions,
+  configOptionsSchema,
+  consulSourceSchema,
+  type EnvSourceOptions,
+  envSourceSchema,
+  type FileSourceOptions,
+  fileSourceSchema,
+} from './options';
+export { type ConfigFormat, formatOf, parseDocument } from './parse';
+export type { DeepReadonly, Path, PathValue } from './paths';
+export {
+  type DefaultsSource,
+  defaults,
+  type EnvSource,
+  env,
+  type FileSource,
+  file,
+  memoryStore,
+  type RemoteSource,
+  redisHash,
+  remote,
+  type Source,
+} from './sources';
+export type { CommitMeta, ConfigStore, StoreState, VersionRecord } from './store';
+export { deepMerge, flatten, type Tree, unflatten } from './tree';

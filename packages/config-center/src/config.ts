@@ -1,0 +1,521 @@
+import { type FSWatcher, watch as fsWatch } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import {
+  type Clock,
+  childLogger,
+  EventEmitter,
+  type Logger,
+  parseOptions,
+  systemClock,
+  type TimerHandle,
+  type Unsubscribe,
+} from '@ballast/core';
+import type { z } from 'zod';
+import { type CacheContent, readCache, writeCache } from './cache';
+import {
+  ConfigClosedError,
+  ConfigConflictError,
+  type ConfigIssue,
+  ConfigValidationError,
+  NoRemoteSourceError,
+  RemoteUnavailableError,
+  UnknownVersionError,
+} from './errors';
+import { envLayer, loadFileLayer } from './layers';
+import { configInstruments } from './metrics';
+import { type ConfigOptions, configOptionsSchema } from './options';
+import type { DeepReadonly, Path, PathValue } from './paths';
+import { LAYER_RANK, memoryStore, type RemoteSource, type Source } from './sources';
+import type { StoreState, VersionRecord } from './store';
+import {
+  deepEqual,
+  deepFreeze,
+  deepMerge,
+  flatten,
+  getPath,
+  isPlainObject,
+  type Tree,
+  toRemoteKey,
+  unflatten,
+} from './tree';
+
+export interface CreateConfigOptions<S extends z.ZodType> extends ConfigOptions {
+  /** The zod schema every snapshot must pass (validate-then-swap). */
+  schema: S;
+  /** Layers, merged defaults < file < remote < env whatever the order given. None: `[memoryStore()]`. */
+  sources?: Source[];
+}
+
+/** What a change event carries. */
+export interface ConfigChange<T> {
+  snapshot: DeepReadonly<T>;
+  previous: DeepReadonly<T>;
+  /** The source whose update produced it (`file:…`, `redis:…`, `consul:…`, `memory`, `reload`). */
+  origin: string;
+}
+
+/** Options of a write. */
+export interface WriteOptions {
+  /** The remote source to write to (its name); default: the first remote source. */
+  source?: string;
+  /** Fail with `ConfigConflictError` unless the remote is still at this version (no retry). */
+  expectedVersion?: number;
+  /** Recorded with the version: who or why. */
+  message?: string;
+}
+
+/** The small interface a health checker flips (seed 002: degraded mode on unhealthy, off on healthy). */
+export interface DegradedModeSwitch {
+  readonly degraded: boolean;
+  setDegraded(on: boolean, reason?: string): Promise<unknown>;
+}
+
+interface Layer {
+  source: Source;
+  /** The last accepted value of this layer. */
+  tree: Tree;
+  /** Remote layers: the version of `tree`. */
+  version?: number;
+  /** Remote layers: `tree` comes from the disk cache, not the remote. */
+  stale?: boolean;
+}
+
+interface Watcher {
+  path: string;
+  cb: (value: unknown, previous: unknown) => void;
+}
+
+/**
+ * A layered, typed config. Create it with `createConfig`; read with `get()` (a frozen snapshot) or
+ * `get('db.pool.max')`; `watch` a path; write the remote with `set` (check-and-set); `history`/`rollback`.
+ */
+export class Config<S extends z.ZodType> implements DegradedModeSwitch {
+  readonly #schema: S;
+  readonly #layers: Layer[];
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #options: ReturnType<typeof parseOptions<typeof configOptionsSchema>>;
+  readonly #watchers = new Set<Watcher>();
+  readonly #cleanups: (() => void)[] = [];
+  readonly #changed = new EventEmitter<ConfigChange<z.output<S>>>('config-change');
+  readonly #errors = new EventEmitter<Error>('config-error');
+  readonly #metrics: ReturnType<typeof configInstruments>;
+  #snapshot!: DeepReadonly<z.output<S>>;
+  #raw: Tree = {};
+  #closed = false;
+  #cacheWrite: Promise<void> = Promise.resolve();
+
+  /** Every accepted new snapshot. */
+  readonly onChange = this.#changed.event;
+  /** Rejected updates (`ConfigValidationError`, `ConfigParseError`, `MissingEnvVarError`) and remote failures. */
+  readonly onError = this.#errors.event;
+
+  /** @internal use `createConfig`. */
+  constructor(schema: S, sources: Source[], options: ConfigOptions) {
+    this.#schema = schema;
+    this.#options = parseOptions(configOptionsSchema, options, 'createConfig');
+    this.#clock = this.#options.clock ?? systemClock;
+    this.#env = this.#options.env ?? process.env;
+    this.#log = childLogger(this.#options.logger, { component: 'config-center' });
+    this.#layers = sources
+      .map((source, i) => ({ source, i }))
+      .sort((a, b) => LAYER_RANK[a.source.kind] - LAYER_RANK[b.source.kind] || a.i - b.i)
+      .map(({ source }) => ({ source, tree: {} }));
+    this.#metrics = configInstruments(() => this.#remoteVersions());
+  }
+
+  /** @internal loads every layer, validates, starts the watches. */
+  async start(): Promise<this> {
+    const cache = this.#options.cacheFile ? await readCache(this.#options.cacheFile) : undefined;
+    for (const layer of this.#layers) {
+      const s = layer.source;
+      if (s.kind === 'defaults') layer.tree = s.values;
+      else if (s.kind === 'file') layer.tree = await loadFileLayer(s, this.#env);
+      else if (s.kind === 'remote') await this.#loadRemote(layer, s, cache);
+    }
+    const built = this.#build(this.#layers);
+    if (!built.ok) throw new ConfigValidationError('startup', built.issues);
+    this.#snapshot = built.snapshot;
+    this.#raw = built.raw;
+    for (const layer of this.#layers) {
+      if (layer.source.kind === 'file' && layer.source.watch) this.#watchFile(layer, layer.source.path);
+      if (layer.source.kind === 'remote') this.#watchRemote(layer, layer.source);
+    }
+    this.#saveCache();
+    return this;
+  }
+
+  /** The whole snapshot (frozen), or the value at a dotted path, typed by the schema. */
+  get(): DeepReadonly<z.output<S>>;
+  get<P extends Path<z.output<S>>>(path: P): DeepReadonly<PathValue<z.output<S>, P>>;
+  get(path?: string): unknown {
+    return path === undefined ? this.#snapshot : getPath(this.#snapshot, path);
+  }
+
+  /**
+   * Calls `cb(value, previous)` when the value at `path` changed (deep comparison), or `cb(snapshot, previous)`
+   * on any change. Returns the unsubscribe function (seed 004's `watchConfiguration`).
+   */
+  watch<P extends Path<z.output<S>>>(
+    path: P,
+    cb: (value: DeepReadonly<PathValue<z.output<S>, P>>, previous: DeepReadonly<PathValue<z.output<S>, P>>) => void,
+  ): Unsubscribe;
+  watch(cb: (snapshot: DeepReadonly<z.output<S>>, previous: DeepReadonly<z.output<S>>) => void): Unsubscribe;
+  watch(pathOrCb: string | ((...args: never[]) => void), maybeCb?: (...args: never[]) => void): Unsubscribe {
+    const w: Watcher =
+      typeof pathOrCb === 'function'
+        ? { path: '', cb: pathOrCb as Watcher['cb'] }
+        : { path: pathOrCb, cb: maybeCb as Watcher['cb'] };
+    this.#watchers.add(w);
+    const off = () => void this.#watchers.delete(w);
+    return Object.assign(off, { dispose: off, [Symbol.dispose]: off });
+  }
+
+  /** The version of a remote source (default: the first); 0 before any write. */
+  version(source?: string): number {
+    return this.#remoteLayer(source).version ?? 0;
+  }
+
+  /** True while a remote layer is served from the disk cache because its remote could not be read. */
+  get stale(): boolean {
+    return this.#layers.some((l) => l.stale);
+  }
+
+  /**
+   * Writes one key (dotted: `db.pool.max`) to a remote source as a new version, with check-and-set: the new
+   * snapshot is validated first (an invalid write throws `ConfigValidationError` and writes nothing). A value
+   * that is a mapping replaces the whole subtree. Resolves once the local snapshot shows the write.
+   */
+  async set(key: string, value: unknown, options: WriteOptions = {}): Promise<VersionRecord> {
+    return this.#write(options, 'set', (entries) => {
+      const base = toRemoteKey(key);
+      const next: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(entries)) if (k !== base && !k.startsWith(`${base}/`)) next[k] = v;
+      if (isPlainObject(value)) Object.assign(next, flatten(value, base));
+      else if (value !== undefined) next[base] = value;
+      return { entries: next };
+    });
+  }
+
+  /** Writes a nested object's leaves (flattened as seed 000's `load_from_file`) as one new version. */
+  async setMany(values: Tree, options: WriteOptions = {}): Promise<VersionRecord> {
+    return this.#write(options, 'set', (entries) => ({ entries: { ...entries, ...flatten(values) } }));
+  }
+
+  /**
+   * Seed 000's `load_from_file`: reads a JSON/YAML/TOML file (interpolated), flattens it and writes every leaf
+   * to the remote as ONE new version (validated first, check-and-set).
+   */
+  async loadFromFile(path: string, options: WriteOptions = {}): Promise<VersionRecord> {
+    const doc = await loadFileLayer(
+      {
+        kind: 'file',
+        name: `file:${path}`,
+        path,
+        format: undefined,
+        optional: false,
+        watch: false,
+        debounceMs: 0,
+        interpolate: true,
+      },
+      this.#env,
+    );
+    return this.setMany(doc, { message: `load_from_file ${path}`, ...options });
+  }
+
+  /** Versions of a remote source, newest first. */
+  async history(source?: string): Promise<VersionRecord[]> {
+    const layer = this.#remoteLayer(source);
+    return (layer.source as RemoteSource).store.history();
+  }
+
+  /** Makes a recorded version current again, as a new version (`rollbackOf` says which). */
+  async rollback(version: number, options: WriteOptions = {}): Promise<VersionRecord> {
+    const store = (this.#remoteLayer(options.source).source as RemoteSource).store;
+    const record = await store.getVersion(version);
+    if (!record) throw new UnknownVersionError(store.name, version);
+    return this.#write(options, 'rollback', () => ({ entries: record.entries, rollbackOf: version }));
+  }
+
+  /** True when the feature flag `<flagsPath>.<name>` is truthy. */
+  isEnabled(name: string): boolean {
+    return Boolean(getPath(this.#raw, `${this.#options.flagsPath}.${name}`));
+  }
+
+  /** The degraded-mode switch (`<degradedPath>`, seed 002's `service.degraded_mode`). */
+  get degraded(): boolean {
+    return Boolean(getPath(this.#raw, this.#options.degradedPath));
+  }
+
+  /** Flips degraded mode on the remote (every instance sees it): what a health checker calls. */
+  async setDegraded(on: boolean, reason?: string): Promise<VersionRecord> {
+    return this.set(this.#options.degradedPath, on, { message: reason ?? `degraded mode ${on ? 'on' : 'off'}` });
+  }
+
+  /** Re-reads every file and remote layer now (hot reload without waiting for a notification). */
+  async reload(): Promise<void> {
+    for (const layer of this.#layers) {
+      const s = layer.source;
+      if (s.kind === 'file') await this.#reloadFile(layer);
+      if (s.kind === 'remote') this.#offerRemote(layer, await s.store.read());
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of this.#cleanups.splice(0)) c();
+    this.#metrics.dispose();
+    for (const layer of this.#layers) {
+      if (layer.source.kind === 'remote' && layer.source.owned) await layer.source.store.close();
+    }
+    await this.#cacheWrite;
+    this.#watchers.clear();
+  }
+
+  // --- internals -------------------------------------------------------------------------------------------
+
+  #remoteLayer(name?: string): Layer {
+    const remotes = this.#layers.filter((l) => l.source.kind === 'remote');
+    const layer = name === undefined ? remotes[0] : remotes.find((l) => l.source.name === name);
+    if (!layer) {
+      throw new NoRemoteSourceError(
+        name === undefined
+          ? 'This config has no remote source to write to'
+          : `No remote source "${name}"; configured: ${remotes.map((l) => l.source.name).join(', ') || 'none'}`,
+      );
+    }
+    return layer;
+  }
+
+  *#remoteVersions(): Iterable<[string, number]> {
+    for (const l of this.#layers) if (l.source.kind === 'remote') yield [l.source.name, l.version ?? 0];
+  }
+
+  async #loadRemote(layer: Layer, source: RemoteSource, cache: CacheContent | undefined): Promise<void> {
+    const timeout = AbortSignal.timeout(this.#options.startupTimeoutMs);
+    try {
+      const state = await Promise.race([
+        source.store.read(timeout),
+        new Promise<never>((_, reject) => {
+          const onAbort = () => reject(new RemoteUnavailableError(source.name, 'no answer within startupTimeoutMs'));
+          if (timeout.aborted) onAbort();
+          timeout.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+      layer.tree = unflatten(state.entries);
+      layer.version = state.version;
+    } catch (error) {
+      const cached = cache?.remotes[source.name];
+      if (!cached) throw error;
+      layer.tree = unflatten(cached.entries);
+      layer.version = cached.version;
+      layer.stale = true;
+      this.#log.warn(
+        { err: error, source: source.name, version: cached.version, savedAt: cache?.savedAt },
+        `remote ${source.name} unreadable at start: serving its last-known-good version ${cached.version} from the disk cache`,
+      );
+      this.#errors.emit(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Merges `layers` (env last, resolved against what is below it) and validates. */
+  #build(
+    layers: readonly Layer[],
+  ): { ok: true; snapshot: DeepReadonly<z.output<S>>; raw: Tree } | { ok: false; issues: ConfigIssue[] } {
+    let raw: Tree = {};
+    for (const layer of layers) {
+      const tree = layer.source.kind === 'env' ? envLayer(layer.source, this.#env, raw) : layer.tree;
+      raw = deepMerge(raw, tree);
+    }
+    const result = this.#schema.safeParse(raw);
+    if (!result.success) {
+      return {
+        ok: false,
+        issues: result.error.issues.map((i) => ({
+          key: i.path.map(String).join('.') || '(root)',
+          message: i.message,
+        })),
+      };
+    }
+    return { ok: true, snapshot: deepFreeze(result.data) as DeepReadonly<z.output<S>>, raw: deepFreeze(raw) };
+  }
+
+  /**
+   * Validate-then-swap: the layers with `layer` replaced by `tree` become live only if the schema accepts
+   * them. Otherwise the last-known-good stays, an error event and a log line name the keys and why.
+   */
+  #offer(layer: Layer, tree: Tree, origin: string, version?: number): boolean {
+    if (this.#closed) return false;
+    const candidate = this.#layers.map((l) => (l === layer ? { ...l, tree } : l));
+    const built = this.#build(candidate);
+    if (!built.ok) {
+      const error = new ConfigValidationError(origin, built.issues);
+      this.#metrics.rejected.add(1, { source: origin });
+      this.#log.error(
+        { origin, version, issues: built.issues },
+        `config update from ${origin} rejected, last-known-good kept: ${error.message}`,
+      );
+      this.#errors.emit(error);
+      return false;
+    }
+    layer.tree = tree;
+    if (version !== undefined) layer.version = version;
+    if (layer.source.kind === 'remote') {
+      layer.stale = false;
+      this.#saveCache();
+    }
+    const previous = this.#snapshot;
+    this.#raw = built.raw;
+    if (deepEqual(previous, built.snapshot)) return true;
+    this.#snapshot = built.snapshot;
+    this.#metrics.reloads.add(1, { source: origin });
+    this.#log.debug({ origin, version }, 'config reloaded');
+    for (const w of [...this.#watchers]) {
+      const now = getPath(built.snapshot, w.path);
+      const before = getPath(previous, w.path);
+      if (deepEqual(now, before)) continue;
+      try {
+        w.cb(now, before);
+      } catch (error) {
+        this.#log.error({ err: error, path: w.path }, 'config watcher threw');
+      }
+    }
+    this.#changed.emit({ snapshot: built.snapshot, previous, origin });
+    return true;
+  }
+
+  #offerRemote(layer: Layer, state: StoreState): void {
+    // Out-of-order notifications never move a layer back (a commit's own result may arrive before them).
+    if (layer.version !== undefined && !layer.stale && state.version < layer.version) return;
+    this.#offer(layer, unflatten(state.entries), layer.source.name, state.version);
+  }
+
+  async #write(
+    options: WriteOptions,
+    what: string,
+    change: (entries: Record<string, unknown>) => { entries: Record<string, unknown>; rollbackOf?: number },
+  ): Promise<VersionRecord> {
+    if (this.#closed) throw new ConfigClosedError();
+    const layer = this.#remoteLayer(options.source);
+    const store = (layer.source as RemoteSource).store;
+    for (let attempt = 0; ; attempt++) {
+      const state = await store.read();
+      if (options.expectedVersion !== undefined && state.version !== options.expectedVersion) {
+        throw new ConfigConflictError(store.name, options.expectedVersion, state.version);
+      }
+      const next = change(state.entries);
+      const tree = unflatten(next.entries);
+      const built = this.#build(this.#layers.map((l) => (l === layer ? { ...l, tree } : l)));
+      if (!built.ok) throw new ConfigValidationError(what, built.issues);
+      try {
+        const meta = { at: this.#clock.now(), ...(options.message !== undefined ? { message: options.message } : {}) };
+        const record = await store.commit(
+          state.version,
+          next.entries,
+          next.rollbackOf !== undefined ? { ...meta, rollbackOf: next.rollbackOf } : meta,
+        );
+        this.#offerRemote(layer, { version: record.version, entries: next.entries });
+        return record;
+      } catch (error) {
+        const retry =
+          error instanceof ConfigConflictError &&
+          options.expectedVersion === undefined &&
+          attempt < this.#options.casRetries;
+        if (!retry) throw error;
+      }
+    }
+  }
+
+  #watchRemote(layer: Layer, source: RemoteSource): void {
+    const off = source.store.watch(
+      (state) => this.#offerRemote(layer, state),
+      (error) => {
+        this.#log.warn({ err: error, source: source.name }, `watch of ${source.name} failed; retrying`);
+        this.#errors.emit(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+    this.#cleanups.push(off);
+  }
+
+  async #reloadFile(layer: Layer): Promise<void> {
+    if (layer.source.kind !== 'file') return;
+    try {
+      const tree = await loadFileLayer(layer.source, this.#env);
+      this.#offer(layer, tree, layer.source.name);
+    } catch (error) {
+      this.#metrics.rejected.add(1, { source: layer.source.name });
+      this.#log.error(
+        { err: error, file: layer.source.path },
+        `reload of ${layer.source.path} failed, last-known-good kept: ${(error as Error).message}`,
+      );
+      this.#errors.emit(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Watches the file's directory (editors replace files by rename), debounced on the clock. */
+  #watchFile(layer: Layer, path: string): void {
+    const full = resolve(path);
+    const name = basename(full);
+    let timer: TimerHandle | undefined;
+    let watcher: FSWatcher;
+    try {
+      watcher = fsWatch(dirname(full), { persistent: false }, (_event, changed) => {
+        if (changed !== null && changed.toString() !== name) return;
+        if (timer) this.#clock.clearTimeout(timer);
+        const debounceMs = layer.source.kind === 'file' ? layer.source.debounceMs : 0;
+        timer = this.#clock.setTimeout(() => {
+          timer = undefined;
+          void this.#reloadFile(layer);
+        }, debounceMs);
+        timer.unref();
+      });
+    } catch (error) {
+      this.#log.warn({ err: error, file: path }, 'cannot watch config file; hot reload off for it');
+      return;
+    }
+    watcher.on('error', (error) => this.#log.warn({ err: error, file: path }, 'config file watch error'));
+    this.#cleanups.push(() => {
+      if (timer) this.#clock.clearTimeout(timer);
+      watcher.close();
+    });
+  }
+
+  #saveCache(): void {
+    const path = this.#options.cacheFile;
+    if (!path) return;
+    const remotes: Record<string, StoreState> = {};
+    for (const l of this.#layers) {
+      if (l.source.kind === 'remote' && !l.stale) {
+        remotes[l.source.name] = { version: l.version ?? 0, entries: flatten(l.tree) };
+      }
+    }
+    if (Object.keys(remotes).length === 0) return;
+    this.#cacheWrite = this.#cacheWrite
+      .then(() => writeCache(path, { savedAt: this.#clock.now(), remotes }))
+      .catch((error: unknown) => this.#log.warn({ err: error, file: path }, 'config disk cache write failed'));
+  }
+}
+
+/**
+ * Creates and loads a config: every layer read, the merge validated (an invalid start throws
+ * `ConfigValidationError`; an unreadable remote falls back to the disk cache), watches started.
+ *
+ * @example
+ * const config = await createConfig({
+ *   schema,
+ *   sources: [defaults({ db: { pool: { max: 10 } } }), file('config.yaml'), consulKv({ prefix: 'services/user-service/' }), env({ prefix: 'USER_SERVICE_' })],
+ * });
+ * config.get('db.pool.max'); // number
+ */
+export async function createConfig<S extends z.ZodType>(options: CreateConfigOptions<S>): Promise<Config<S>> {
+  const { schema, sources, ...rest } = options;
+  const config = new Config(schema, sources ?? [memoryStore()], rest);
+  try {
+    return await config.start();
+  } catch (error) {
+    await config.close();
+    throw error;
+  }
+}

@@ -1,0 +1,113 @@
+import { BallastError, type BallastErrorOptions, errorGuard } from '@ballast/core';
+
+/** A config file could not be parsed: names the file, the 1-based line and column, and the parser's reason. */
+export class ConfigParseError extends BallastError {
+  static readonly code = 'CONFIG_PARSE';
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+    readonly reason: string,
+    options: BallastErrorOptions = {},
+  ) {
+    super(ConfigParseError.code, `${file}:${line}:${column}: ${reason}`, options);
+  }
+}
+export const isConfigParseError = errorGuard<ConfigParseError>(ConfigParseError.code);
+
+/** A `${VAR}` without a default names a variable that is not set. */
+export class MissingEnvVarError extends BallastError {
+  static readonly code = 'CONFIG_MISSING_ENV_VAR';
+  constructor(
+    readonly variable: string,
+    /** Where the reference stands: `<file>: <dotted key>`. */
+    readonly where: string,
+  ) {
+    super(
+      MissingEnvVarError.code,
+      `Environment variable ${variable} is not set (referenced by \${${variable}} at ${where}; write \${${variable}:-default} to give a default)`,
+    );
+  }
+}
+export const isMissingEnvVarError = errorGuard<MissingEnvVarError>(MissingEnvVarError.code);
+
+/** One key that broke the schema: the dotted key and why. */
+export interface ConfigIssue {
+  key: string;
+  message: string;
+}
+
+/** A snapshot failed the schema. At start-up it is thrown; later it is rejected and the last-known-good stays. */
+export class ConfigValidationError extends BallastError {
+  static readonly code = 'CONFIG_INVALID';
+  constructor(
+    /** What produced the snapshot: `startup`, `file:<path>`, `remote:<name>`, `set`, `rollback`. */
+    readonly origin: string,
+    readonly issues: readonly ConfigIssue[],
+  ) {
+    super(
+      ConfigValidationError.code,
+      `Config from ${origin} rejected: ${issues.map((i) => `${i.key}: ${i.message}`).join('; ')}`,
+    );
+  }
+}
+export const isConfigValidationError = errorGuard<ConfigValidationError>(ConfigValidationError.code);
+
+/** A check-and-set write lost: the remote moved past the version the write was based on. */
+export class ConfigConflictError extends BallastError {
+  static readonly code = 'CONFIG_CONFLICT';
+  constructor(
+    readonly store: string,
+    readonly expectedVersion: number,
+    readonly actualVersion: number | undefined,
+  ) {
+    super(
+      ConfigConflictError.code,
+      `Write to ${store} lost its check-and-set: expected version ${expectedVersion}, the remote is at ${actualVersion ?? 'a newer version'}`,
+    );
+  }
+}
+export const isConfigConflictError = errorGuard<ConfigConflictError>(ConfigConflictError.code);
+
+/** `rollback(version)` named a version the store does not hold (never written, or trimmed by `maxVersions`). */
+export class UnknownVersionError extends BallastError {
+  static readonly code = 'CONFIG_UNKNOWN_VERSION';
+  constructor(
+    readonly store: string,
+    readonly version: number,
+  ) {
+    super(UnknownVersionError.code, `${store} holds no version ${version}`);
+  }
+}
+export const isUnknownVersionError = errorGuard<UnknownVersionError>(UnknownVersionError.code);
+
+/** A remote store could not be reached or answered with an error. */
+export class RemoteUnavailableError extends BallastError {
+  static readonly code = 'CONFIG_REMOTE_UNAVAILABLE';
+  constructor(
+    readonly store: string,
+    reason: string,
+    options: BallastErrorOptions = {},
+  ) {
+    super(RemoteUnavailableError.code, `${store} unavailable: ${reason}`, options);
+  }
+}
+export const isRemoteUnavailableError = errorGuard<RemoteUnavailableError>(RemoteUnavailableError.code);
+
+/** `set`, `history` or `rollback` without a remote source to write to, or naming one that is not configured. */
+export class NoRemoteSourceError extends BallastError {
+  static readonly code = 'CONFIG_NO_REMOTE';
+  constructor(message: string) {
+    super(NoRemoteSourceError.code, message);
+  }
+}
+export const isNoRemoteSourceError = errorGuard<NoRemoteSourceError>(NoRemoteSourceError.code);
+
+/** The config was used after `close()`. */
+export class ConfigClosedError extends BallastError {
+  static readonly code = 'CONFIG_CLOSED';
+  constructor() {
+    super(ConfigClosedError.code, 'The config is closed');
+  }
+}
+export const isConfigClosedError = errorGuard<ConfigClosedError>(ConfigClosedError.code);

@@ -1,0 +1,80 @@
+import { type Clock, type Logger, objectSchema } from '@ballast/core';
+import { z } from 'zod';
+
+/** Options of `createConfig` besides `schema` and `sources` (validated with zod; defaults from the seeds). */
+export const configOptionsSchema = z
+  .object({
+    /**
+     * Where the last-known-good remote layers are cached (a JSON file). When a remote cannot be read at start,
+     * its cached layer is used and the service starts. None: no disk cache.
+     */
+    cacheFile: z.string().min(1).optional(),
+    /** How long the first read of each remote may take before the disk cache is used instead. */
+    startupTimeoutMs: z.number().int().positive().default(5_000),
+    /** Where `isEnabled(name)` reads feature flags: `<flagsPath>.<name>`. */
+    flagsPath: z.string().min(1).default('features'),
+    /** The degraded-mode switch (seed 002: `config_manager.set("service.degraded_mode", True)`). */
+    degradedPath: z.string().min(1).default('service.degraded_mode'),
+    /** Check-and-set retries of `set` when another writer moved the remote in between (no `expectedVersion`). */
+    casRetries: z.number().int().min(0).default(5),
+    /** Process env read by `env()` sources and `${VAR}` interpolation. Default `process.env`. */
+    env: z.record(z.string(), z.string().optional()).optional(),
+    clock: objectSchema<Clock>('clock').optional(),
+    logger: objectSchema<Logger>('logger').optional(),
+  })
+  .strict();
+
+export type ConfigOptions = z.input<typeof configOptionsSchema>;
+
+export const fileSourceSchema = z
+  .object({
+    path: z.string().min(1),
+    /** Default: from the extension (`.json`, `.toml`, else YAML). */
+    format: z.enum(['json', 'yaml', 'toml']).optional(),
+    /** A missing file is an empty layer instead of an error. */
+    optional: z.boolean().default(false),
+    /** Reload when the file changes (seed 002: hot reload). */
+    watch: z.boolean().default(true),
+    /** Changes within this window reload once (editors write a file in several steps). */
+    debounceMs: z.number().int().min(0).default(100),
+    /** `${VAR}` / `${VAR:-default}` in string values. */
+    interpolate: z.boolean().default(true),
+  })
+  .strict();
+
+export type FileSourceOptions = Omit<z.input<typeof fileSourceSchema>, 'path'>;
+
+export const envSourceSchema = z
+  .object({
+    /** Only variables starting with it (stripped), e.g. `USER_SERVICE_`. */
+    prefix: z.string().default(''),
+    /** Nesting separator: `APP_DB__POOL__MAX` → `db.pool.max`. */
+    separator: z.string().min(1).default('__'),
+  })
+  .strict();
+
+export type EnvSourceOptions = z.input<typeof envSourceSchema>;
+
+export const consulSourceSchema = z
+  .object({
+    /** KV prefix (seed 000: `services/{name}/`). */
+    prefix: z.string().min(1),
+    /** Consul HTTP address. Default `CONSUL_HTTP_ADDR` or `http://127.0.0.1:8500` (seed 000: localhost:8500). */
+    url: z.string().min(1).optional(),
+    /** ACL token sent as `X-Consul-Token`. Default `CONSUL_HTTP_TOKEN`. */
+    token: z.string().min(1).optional(),
+    /** Where versions and the version counter live. Default `ballast/config-history/<prefix>`. */
+    historyPrefix: z.string().min(1).optional(),
+    /** Blocking query wait (seed 000: `wait="30s"`). */
+    waitMs: z.number().int().positive().default(30_000),
+    /** Versions kept (seed 002: `max_versions: 10`). */
+    maxVersions: z.number().int().positive().default(10),
+    /** Retry delay after a failed watch request (seed 000 sleeps 5 s); jittered, doubling up to this cap. */
+    retryMaxMs: z.number().int().positive().default(5_000),
+    /** Per-request timeout for non-blocking calls. */
+    requestTimeoutMs: z.number().int().positive().default(5_000),
+    name: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type ConsulSourceOptions = z.input<typeof consulSourceSchema>;

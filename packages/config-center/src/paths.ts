@@ -1,0 +1,42 @@
+/**
+ * Type-level dotted paths: `Path<{ db: { pool: { max: number } } }>` is `'db' | 'db.pool' | 'db.pool.max'` and
+ * `PathValue<T, 'db.pool.max'>` is `number`. Arrays are leaves; recursion stops at depth 8.
+ */
+type Prev = [never, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+
+type IsObject<T> = T extends readonly unknown[]
+  ? false
+  : T extends Date | RegExp | ((...args: never[]) => unknown)
+    ? false
+    : T extends object
+      ? true
+      : false;
+
+export type Path<T, D extends number = 8> = [D] extends [never]
+  ? never
+  : IsObject<T> extends true
+    ? {
+        [K in keyof T & string]:
+          | K
+          | (IsObject<NonNullable<T[K]>> extends true ? `${K}.${Path<NonNullable<T[K]>, Prev[D]>}` : never);
+      }[keyof T & string]
+    : never;
+
+export type PathValue<T, P extends string> = P extends `${infer K}.${infer Rest}`
+  ? K extends keyof T
+    ? undefined extends T[K]
+      ? PathValue<NonNullable<T[K]>, Rest> | undefined
+      : PathValue<T[K], Rest>
+    : never
+  : P extends keyof T
+    ? T[P]
+    : never;
+
+/** What `get()` returns: read-only all the way down. */
+export type DeepReadonly<T> = T extends (...args: never[]) => unknown
+  ? T
+  : T extends readonly (infer U)[]
+    ? readonly DeepReadonly<U>[]
+    : T extends object
+      ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+      : T;

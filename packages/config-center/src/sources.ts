@@ -1,0 +1,87 @@
+import { parseOptions, type RedisClient } from '@ballast/core';
+import { MemoryConfigStore, type MemoryConfigStoreOptions } from './backends/memory';
+import { RedisConfigStore, type RedisConfigStoreOptions } from './backends/redis';
+import { type EnvSourceOptions, envSourceSchema, type FileSourceOptions, fileSourceSchema } from './options';
+import type { ConfigFormat } from './parse';
+import type { ConfigStore } from './store';
+import type { Tree } from './tree';
+
+/** Fixed layer order, whatever order sources are listed in: defaults < file < remote < env. */
+export const LAYER_RANK = { defaults: 0, file: 1, remote: 2, env: 3 } as const;
+
+export interface DefaultsSource {
+  readonly kind: 'defaults';
+  readonly name: string;
+  readonly values: Tree;
+}
+
+export interface FileSource {
+  readonly kind: 'file';
+  readonly name: string;
+  readonly path: string;
+  readonly format: ConfigFormat | undefined;
+  readonly optional: boolean;
+  readonly watch: boolean;
+  readonly debounceMs: number;
+  readonly interpolate: boolean;
+}
+
+export interface RemoteSource {
+  readonly kind: 'remote';
+  readonly name: string;
+  readonly store: ConfigStore;
+  /** Close the store with the config (true when the source created it). */
+  readonly owned: boolean;
+}
+
+export interface EnvSource {
+  readonly kind: 'env';
+  readonly name: string;
+  readonly prefix: string;
+  readonly separator: string;
+}
+
+export type Source = DefaultsSource | FileSource | RemoteSource | EnvSource;
+
+/** The lowest layer: values in code. */
+export function defaults(values: Tree): DefaultsSource {
+  return { kind: 'defaults', name: 'defaults', values };
+}
+
+/** A JSON, YAML or TOML file, hot-reloaded (debounced) and interpolated (`${VAR}`, `${VAR:-default}`). */
+export function file(path: string, options: FileSourceOptions = {}): FileSource {
+  const o = parseOptions(fileSourceSchema, { ...options, path }, `file("${path}")`);
+  return {
+    kind: 'file',
+    name: `file:${path}`,
+    path: o.path,
+    format: o.format,
+    optional: o.optional,
+    watch: o.watch,
+    debounceMs: o.debounceMs,
+    interpolate: o.interpolate,
+  };
+}
+
+/** Environment variables: `<prefix>DB__POOL__MAX=20` → `db.pool.max = 20` (JSON-parsed when it parses). */
+export function env(options: EnvSourceOptions = {}): EnvSource {
+  const o = parseOptions(envSourceSchema, options, 'env()');
+  return { kind: 'env', name: `env:${o.prefix || '*'}`, prefix: o.prefix, separator: o.separator };
+}
+
+/** Any `ConfigStore` as the remote layer. The caller closes a store it passes in. */
+export function remote(store: ConfigStore, name: string = store.name): RemoteSource {
+  return { kind: 'remote', name, store, owned: false };
+}
+
+/** An in-process remote layer (a `MemoryConfigStore`), or a shared one passed in. */
+export function memoryStore(options: MemoryConfigStoreOptions | { store: MemoryConfigStore } = {}): RemoteSource {
+  if ('store' in options) return remote(options.store, 'memory');
+  return { kind: 'remote', name: 'memory', store: new MemoryConfigStore(options), owned: true };
+}
+
+/** The remote layer in a Redis hash, propagated by pub/sub (see `RedisConfigStore`). */
+export function redisHash(options: RedisConfigStoreOptions & { redis: RedisClient }): RemoteSource {
+  const store = new RedisConfigStore(options);
+  return { kind: 'remote', name: store.name, store, owned: true };
+}
