@@ -61,7 +61,16 @@ export {
   redactUrl,
   setDefaultLogger,
 } from './logger';
-export { defineScript, type LuaScript, loadScripts, runScript, type ScriptArg, type ScriptClient } from './lua';
+export {
+  createScriptBatcher,
+  defineScript,
+  type LuaScript,
+  loadScripts,
+  runScript,
+  type ScriptArg,
+  type ScriptBatcher,
+  type ScriptClient,
+} from './lua';
 export { describeIssues, describeValue, formatPath, functionSchema, objectSchema, parseOptions } from './options';
 export {
   Cluster,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defineScript, loadScripts, runScript, type ScriptClient } from './lua';
+import { createScriptBatcher, defineScript, loadScripts, runScript, type ScriptClient } from './lua';
 import { createRedis, type Redis } from './redis';
 
 const redis = createRedis('redis://127.0.0.1:6379') as Redis;
@@ -60,5 +60,65 @@ describe('runScript', () => {
     await redis.set(`${prefix}:k`, 'v');
     expect(await runScript(client, script, [`${prefix}:k`])).toBe('v');
     expect(calls).toEqual(['evalsha']);
+  });
+});
+
+describe('createScriptBatcher', () => {
+  /** Counts socket-level sends: pipelines and single script commands. */
+  function counting(client: Redis) {
+    const sent = { pipelines: 0, pipelined: 0, single: 0 };
+    const proxy = new Proxy(client, {
+      get(target, prop, receiver) {
+        if (prop === 'pipeline') {
+          return () => {
+            sent.pipelines++;
+            const p = target.pipeline();
+            const evalsha = p.evalsha.bind(p);
+            p.evalsha = ((...a: Parameters<typeof p.evalsha>) => {
+              sent.pipelined++;
+              return evalsha(...a);
+            }) as typeof p.evalsha;
+            return p;
+          };
+        }
+        if (prop === 'evalsha') {
+          return (...a: Parameters<Redis['evalsha']>) => {
+            sent.single++;
+            return target.evalsha(...a);
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    return { sent, client: proxy };
+  }
+
+  it('sends the calls of one tick as one pipeline, and each call gets its own reply in order', async () => {
+    const script = defineScript('incr', `-- ${randomUUID()}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])`);
+    await loadScripts(redis, [script]);
+    const { sent, client } = counting(redis);
+    const batcher = createScriptBatcher(client);
+    const key = `${prefix}:batched`;
+    const replies = await Promise.all([1, 2, 3, 4, 5].map((n) => batcher.run<number>(script, [key], [n])));
+    expect(replies).toEqual([1, 3, 6, 10, 15]);
+    expect(sent).toEqual({ pipelines: 1, pipelined: 5, single: 0 });
+    // A lone call is a plain EVALSHA.
+    expect(await batcher.run<number>(script, [key], [1])).toBe(16);
+    expect(sent.single).toBe(1);
+  });
+
+  it('a NOSCRIPT reply inside a pipeline falls back to EVAL for that call; other errors reject only theirs', async () => {
+    const fresh = defineScript('get', `-- ${randomUUID()}\nreturn redis.call('GET', KEYS[1])`);
+    const broken = defineScript('broken', `-- ${randomUUID()}\nreturn redis.call('NOSUCHCOMMAND')`);
+    await loadScripts(redis, [broken]);
+    await redis.set(`${prefix}:g`, 'v');
+    const batcher = createScriptBatcher(redis);
+    const [a, b] = await Promise.allSettled([
+      batcher.run(fresh, [`${prefix}:g`]),
+      batcher.run(broken, [`${prefix}:g`]),
+    ]);
+    expect(a).toEqual({ status: 'fulfilled', value: 'v' });
+    expect(b.status).toBe('rejected');
+    expect((await redis.script('EXISTS', fresh.sha)) as number[]).toEqual([1]);
   });
 });

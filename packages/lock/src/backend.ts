@@ -22,7 +22,8 @@ export type AcquireResult =
 export interface AcquireOptions {
   /**
    * Writer preference: while an exclusive waiter is registered (`addWaiter`), new shared acquisitions are
-   * refused, so a stream of readers cannot starve a writer.
+   * refused, so a stream of readers cannot starve a writer. On an exclusive request it only means: drop the
+   * caller's own waiter registration atomically with the grant.
    */
   writerPreference?: boolean;
 }

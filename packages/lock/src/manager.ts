@@ -67,6 +67,8 @@ const emptyStats = (): LockStats => ({
 });
 
 const DEFAULT_ACQUIRE = acquireOptionsSchema.parse({});
+const WRITER_PREFERENCE = Object.freeze({ writerPreference: true });
+const NO_PREFERENCE = Object.freeze({ writerPreference: false });
 function isEmpty(o: object): boolean {
   for (const _ in o) return false;
   return true;
@@ -195,14 +197,20 @@ export class LockManager {
     // sleep to cut short yet: the next sleep is then skipped instead of missing the wake-up.
     let released = false;
     let contended = false;
+    const preference = this.#o.writerPreference ? WRITER_PREFERENCE : NO_PREFERENCE;
     try {
       for (;;) {
         if (signal?.aborted) throw abortedError(signal);
         released = false;
         const attemptStart = this.#clock.monotonic();
-        const r = await this.#backend.tryAcquire(key, owner, o.mode, ttlMs, {
-          writerPreference: this.#o.writerPreference,
-        });
+        const r = await this.#backend.tryAcquire(
+          key,
+          owner,
+          o.mode,
+          ttlMs,
+          // An exclusive request that never registered as a waiter has no registration to drop.
+          contended || o.mode === 'shared' ? preference : NO_PREFERENCE,
+        );
         if (r.acquired) {
           const waited = this.#clock.monotonic() - started;
           stats.acquisitions++;

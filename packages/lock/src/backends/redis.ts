@@ -1,4 +1,12 @@
-import { childLogger, defineScript, type Logger, type RedisClient, runScript } from '@ballast/core';
+import {
+  childLogger,
+  createScriptBatcher,
+  defineScript,
+  type Logger,
+  type RedisClient,
+  runScript,
+  type ScriptBatcher,
+} from '@ballast/core';
 import type { AcquireOptions, AcquireResult, LockBackend, LockHolders, LockMode } from '../backend';
 import { lockKeys } from '../keys';
 import acquireSource from '../lua/acquire.lua';
@@ -30,6 +38,8 @@ interface Channel {
 /** Locks on Redis: acquire, extend and release are one Lua script each (one round trip, compare-token). */
 export class RedisLockBackend implements LockBackend {
   readonly #redis: RedisClient;
+  /** Acquire, extend and release calls of one tick share one pipeline (one write, one read). */
+  readonly #scripts: ScriptBatcher;
   readonly #prefix: string;
   readonly #log: Logger;
   readonly #lingerMs: number;
@@ -39,6 +49,7 @@ export class RedisLockBackend implements LockBackend {
 
   constructor(options: RedisLockBackendOptions) {
     this.#redis = options.redis;
+    this.#scripts = createScriptBatcher(options.redis);
     this.#prefix = options.prefix ?? 'ballast';
     this.#log = childLogger(options.logger, { component: 'lock-backend' });
     this.#lingerMs = options.lingerMs ?? 30_000;
@@ -67,8 +78,7 @@ export class RedisLockBackend implements LockBackend {
     options: AcquireOptions = {},
   ): Promise<AcquireResult> {
     const k = this.#keys(resource);
-    const r = await runScript<number[]>(
-      this.#redis,
+    const r = await this.#scripts.run<number[]>(
       ACQUIRE,
       [k.owners, k.expiry, k.fence, k.waiters],
       [token, mode, Math.ceil(ttlMs), options.writerPreference ? '1' : '0'],
@@ -80,12 +90,12 @@ export class RedisLockBackend implements LockBackend {
 
   async extend(resource: string, token: string, mode: LockMode, ttlMs: number): Promise<boolean> {
     const k = this.#keys(resource);
-    return (await runScript<number>(this.#redis, EXTEND, [k.owners, k.expiry], [token, mode, Math.ceil(ttlMs)])) === 1;
+    return (await this.#scripts.run<number>(EXTEND, [k.owners, k.expiry], [token, mode, Math.ceil(ttlMs)])) === 1;
   }
 
   async release(resource: string, token: string, mode: LockMode): Promise<number> {
     const k = this.#keys(resource);
-    return Number(await runScript<number>(this.#redis, RELEASE, [k.owners, k.expiry], [token, mode, k.released]));
+    return Number(await this.#scripts.run<number>(RELEASE, [k.owners, k.expiry], [token, mode, k.released]));
   }
 
   async addWaiter(resource: string, token: string, ttlMs: number): Promise<void> {
@@ -162,12 +172,17 @@ export class RedisLockBackend implements LockBackend {
 
   async holders(resource: string): Promise<LockHolders> {
     const k = this.#keys(resource);
-    const now = await this.#serverNow();
-    const [owners, live] = await Promise.all([
-      this.#redis.hgetall(k.owners),
-      this.#redis.zrangebyscore(k.expiry, `(${now}`, '+inf'),
-    ]);
+    const owners = await this.#redis.hgetall(k.owners);
     const holders: Record<string, number> = {};
+    if (owners.mode === 'exclusive') {
+      // An exclusive hold is the hash alone: it exists exactly as long as the lease.
+      for (const [field, count] of Object.entries(owners)) {
+        if (field.startsWith('t:')) holders[field.slice(2)] = Number(count);
+      }
+      return { mode: 'exclusive', holders };
+    }
+    const now = await this.#serverNow();
+    const live = await this.#redis.zrangebyscore(k.expiry, `(${now}`, '+inf');
     for (const token of live) if (owners[`t:${token}`]) holders[token] = Number(owners[`t:${token}`]);
     const empty = Object.keys(holders).length === 0;
     return { mode: empty ? undefined : (owners.mode as LockMode), holders };

@@ -1,58 +1,78 @@
--- Acquire (or re-enter) a lock in one atomic step. Time is the server's (TIME), so every client agrees.
--- KEYS[1] owners   hash  't:<token>' -> reentrant count, 'mode' -> exclusive|shared
--- KEYS[2] expiry   zset  token -> expiry ms (the key itself expires with the last holder)
+-- Acquire (or re-enter) a lock in one atomic step.
+-- An exclusive hold is KEYS[1] alone: its PEXPIRE is the holder's expiry, so taking a free lock costs four
+-- commands and no clock read. Shared holds also keep KEYS[2], one expiry per holder on the server's clock.
+-- KEYS[1] owners   hash  'mode' -> exclusive|shared, 't:<token>' -> reentrant count
+-- KEYS[2] expiry   zset  token -> expiry ms of each shared holder (the key expires with the last of them)
 -- KEYS[3] fence    counter of fencing tokens (never reset)
 -- KEYS[4] waiters  zset  token -> expiry ms of registered exclusive waiters
--- ARGV[1] token, ARGV[2] mode, ARGV[3] ttl ms, ARGV[4] writer preference '1'|'0'
+-- ARGV[1] token, ARGV[2] mode, ARGV[3] ttl ms, ARGV[4] writer preference '1'|'0' (on an exclusive request:
+-- remove the caller's waiter registration with the grant)
 -- Returns {1, fencingToken, count} or {0, retryAfterMs}.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local token, want, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local field = 't:' .. token
+local held = redis.call('HMGET', KEYS[1], 'mode', field)
+local mode = held[1]
 
--- Fast path: nobody holds it (the expiry set lives exactly as long as its last holder).
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  if want == 'shared' and ARGV[4] == '1' and redis.call('ZCOUNT', KEYS[4], '(' .. now, '+inf') > 0 then
-    return {0, 0}
-  end
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 'mode', want, 't:' .. token, 1)
+local function grantExclusive()
+  redis.call('HSET', KEYS[1], 'mode', 'exclusive', field, 1)
   redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('ZADD', KEYS[2], now + ttl, token)
-  redis.call('PEXPIRE', KEYS[2], ttl)
   if ARGV[4] == '1' then redis.call('ZREM', KEYS[4], token) end
   return {1, redis.call('INCR', KEYS[3]), 1}
 end
 
+if mode == 'exclusive' then
+  if held[2] and want == 'exclusive' then
+    local count = redis.call('HINCRBY', KEYS[1], field, 1)
+    redis.call('PEXPIRE', KEYS[1], ttl)
+    return {1, redis.call('INCR', KEYS[3]), count}
+  end
+  return {0, math.max(0, redis.call('PTTL', KEYS[1]))}
+end
+-- Free: the fast path.
+-- (An exclusive hold never reads KEYS[2]; leftovers there, should the hash be deleted from outside under
+-- shared holders, expire on their own and are dropped by the next shared request below.)
+if not mode and want == 'exclusive' then return grantExclusive() end
+
+-- Shared holders (or a shared request on a free lock): per-holder expiries on the server's clock.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if not mode then redis.call('DEL', KEYS[2]) end
 local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 for _, tok in ipairs(dead) do redis.call('HDEL', KEYS[1], 't:' .. tok) end
 if #dead > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) end
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+local waiting = false
+if ARGV[4] == '1' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+  waiting = redis.call('ZCARD', KEYS[4]) > 0
+end
 local live = redis.call('ZCARD', KEYS[2])
-local mode = false
-if live > 0 then mode = redis.call('HGET', KEYS[1], 'mode') end
-local waiting = ARGV[4] == '1' and redis.call('ZCARD', KEYS[4]) > 0
-local ok
-if redis.call('HEXISTS', KEYS[1], 't:' .. token) == 1 and live > 0 then
-  ok = (mode == want)
-elseif live == 0 then
-  ok = not (want == 'shared' and waiting)
-else
-  ok = (want == 'shared' and mode == 'shared' and not waiting)
-end
-if not ok then
+
+local function hint()
   local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-  local hint = 0
-  if last[2] then hint = math.max(0, tonumber(last[2]) - now) end
-  return {0, hint}
+  if last[2] then return math.max(0, tonumber(last[2]) - now) end
+  return 0
 end
-if live == 0 then redis.call('DEL', KEYS[1]) end
-local count = redis.call('HINCRBY', KEYS[1], 't:' .. token, 1)
-redis.call('HSET', KEYS[1], 'mode', want)
+
+if live == 0 then
+  if want == 'exclusive' then
+    redis.call('DEL', KEYS[1], KEYS[2])
+    return grantExclusive()
+  end
+  if waiting then return {0, 0} end
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'mode', 'shared', field, 1)
+  redis.call('ZADD', KEYS[2], now + ttl, token)
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  return {1, redis.call('INCR', KEYS[3]), 1}
+end
+-- Live shared holders: an exclusive request waits; a new reader waits behind a registered writer.
+if want == 'exclusive' then return {0, hint()} end
+if waiting and redis.call('HEXISTS', KEYS[1], field) == 0 then return {0, hint()} end
+local count = redis.call('HINCRBY', KEYS[1], field, 1)
 redis.call('ZADD', KEYS[2], now + ttl, token)
-redis.call('ZREM', KEYS[4], token)
 local fence = redis.call('INCR', KEYS[3])
-local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-local keep = math.max(1, tonumber(last[2]) - now)
+local keep = math.max(1, hint())
 redis.call('PEXPIRE', KEYS[1], keep)
 redis.call('PEXPIRE', KEYS[2], keep)
 return {1, fence, count}
