@@ -1,2 +1,39 @@
-/** @ballast/queue: the public surface (under construction). */
-export const PACKAGE = '@ballast/queue';
+export type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from './backend';
+export { MemoryBackend } from './backends/memory';
+export { RedisBackend, type RedisBackendOptions } from './backends/redis';
+export * from './errors';
+export {
+  type AddedJob,
+  JOB_STATES,
+  type Job,
+  type JobErrorEntry,
+  type JobInfo,
+  type JobState,
+  priorityLabel,
+  resolvePriority,
+} from './job';
+export { type QueueKeys, queueKeys } from './keys';
+export {
+  JOB_DEFAULTS,
+  type JobOptions,
+  MAX_PRIORITY,
+  PRIORITIES,
+  type Priority,
+  type PriorityName,
+  type QueueOptions,
+  type Retention,
+  type WorkerOptions,
+} from './options';
+export {
+  type BulkJob,
+  type CompletedEvent,
+  type CreateQueueOptions,
+  createQueue,
+  type DeadEvent,
+  type FailedEvent,
+  type JobRef,
+  Queue,
+  type RetryingEvent,
+  type StalledEvent,
+} from './queue';
+export { createWorker, type Handler, type Handlers, Worker } from './worker';

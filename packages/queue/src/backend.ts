@@ -1,0 +1,84 @@
+import type { JobInfo, JobState, NewJob } from './job';
+
+/** A job as a worker fetches it: raw fields, parsed by the worker. */
+export interface FetchedJob {
+  id: string;
+  name: string;
+  data: string;
+  /** JSON of `StoredJobOptions`. */
+  opts: string;
+  priority: number;
+  attemptsMade: number;
+  createdAt: number;
+  /** The lease token this attempt holds; every later move of the job must present it. */
+  token: string;
+}
+
+/** How a failed attempt ends. */
+export type FailOutcome =
+  | { kind: 'retry'; delayMs: number }
+  | { kind: 'dead' }
+  | { kind: 'failed'; keep: [count: number, ageMs: number] };
+
+export interface Counts {
+  waiting: number;
+  delayed: number;
+  active: number;
+  completed: number;
+  failed: number;
+  dead: number;
+  /** Waiting jobs by priority label (`high`, `medium`, `low`, or the number). */
+  byPriority: Record<string, number>;
+}
+
+export interface StalledJob {
+  id: string;
+  /** `waiting`: back in line; `dead`: stalled more than `maxStalledCount` times. */
+  outcome: 'waiting' | 'dead';
+}
+
+/** A worker's blocking wait for new work. */
+export interface Waiter {
+  /** Resolves when work may be there (a wake-up), after `timeoutMs`, or when closed. Never rejects. */
+  wait(timeoutMs: number): Promise<void>;
+  close(): void;
+}
+
+/**
+ * The store of one queue. Every method is one atomic state move (one Lua script on Redis). Times are passed
+ * in (the worker's clock), so every backend follows the same clock.
+ */
+export interface QueueBackend {
+  readonly kind: 'memory' | 'redis' | 'rabbitmq';
+  /** Adds every job or none (validation happened before); an existing `id` is a duplicate and not added. */
+  add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]>;
+  /**
+   * Promotes due delayed jobs, then moves up to `count` waiting jobs (highest priority, then oldest) to
+   * active under `token` with a lease until `now + lockMs`. `nextDueAt`: the earliest delayed job's due time.
+   */
+  fetch(
+    now: number,
+    count: number,
+    token: string,
+    lockMs: number,
+  ): Promise<{ jobs: FetchedJob[]; nextDueAt: number | null }>;
+  /** Active → completed (or removed, per `keep`); false when `token` no longer holds the job. */
+  complete(id: string, token: string, now: number, result: string, keep: [number, number]): Promise<boolean>;
+  /** Active → waiting/delayed (retry), dead (DLQ) or failed, appending `errorEntry` (JSON) to the history. */
+  fail(id: string, token: string, now: number, errorEntry: string, outcome: FailOutcome): Promise<boolean>;
+  /** Extends the leases still held; returns ids whose token no longer holds them. */
+  renew(jobs: readonly (readonly [id: string, token: string])[], deadline: number): Promise<string[]>;
+  /** Active jobs whose lease lapsed: back to waiting, or to the DLQ past `maxStalledCount`. */
+  recoverStalled(now: number, maxStalledCount: number): Promise<StalledJob[]>;
+  getJob(id: string): Promise<JobInfo | undefined>;
+  counts(): Promise<Counts>;
+  /** Ids in `state`, oldest first (waiting: in fetch order). */
+  list(state: JobState, offset: number, limit: number): Promise<string[]>;
+  /** Dead → waiting with a fresh attempt count; all dead jobs when `ids` is omitted. Returns how many moved. */
+  replayDead(now: number, ids?: readonly string[]): Promise<number>;
+  setPaused(paused: boolean): Promise<void>;
+  isPaused(): Promise<boolean>;
+  /** A blocking waiter for one worker. */
+  createWaiter(): Waiter;
+  close(): Promise<void>;
+}

@@ -1,0 +1,358 @@
+import { type Clock, systemClock } from '@ballast/core';
+import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
+import type { JobInfo, JobState, NewJob } from '../job';
+import { priorityLabel } from '../job';
+import { MAX_PRIORITY } from '../options';
+import { toJobInfo } from './codec';
+
+interface Rec {
+  fields: Record<string, string>;
+}
+
+/** A sorted set of ids by score (ties by insertion), small and simple: the memory backend is for one process. */
+class ZSet {
+  readonly #scores = new Map<string, number>();
+  add(id: string, score: number): void {
+    this.#scores.set(id, score);
+  }
+  remove(id: string): boolean {
+    return this.#scores.delete(id);
+  }
+  has(id: string): boolean {
+    return this.#scores.has(id);
+  }
+  get size(): number {
+    return this.#scores.size;
+  }
+  /** Ids ordered by score. */
+  sorted(): string[] {
+    return [...this.#scores.entries()].sort((a, b) => a[1] - b[1]).map(([id]) => id);
+  }
+  /** Ids with score < bound (or <= when inclusive), by score. */
+  below(bound: number, inclusive = false): string[] {
+    const out: [string, number][] = [];
+    for (const e of this.#scores) if (inclusive ? e[1] <= bound : e[1] < bound) out.push(e);
+    return out.sort((a, b) => a[1] - b[1]).map(([id]) => id);
+  }
+  min(): number | null {
+    let m: number | null = null;
+    for (const s of this.#scores.values()) if (m === null || s < m) m = s;
+    return m;
+  }
+}
+
+/**
+ * In-process backend with exactly the Redis backend's semantics (the contract suite runs on both). Waiting
+ * jobs sit in one FIFO per priority, so fetching is O(1) per job.
+ */
+export class MemoryBackend implements QueueBackend {
+  readonly kind = 'memory' as const;
+  readonly #jobs = new Map<string, Rec>();
+  /** One FIFO per priority (index = priority); removed ids are skipped lazily. */
+  readonly #wait: string[][] = Array.from({ length: MAX_PRIORITY + 1 }, () => []);
+  readonly #waitSet = new Set<string>();
+  readonly #delayed = new ZSet();
+  readonly #active = new ZSet();
+  readonly #completed = new ZSet();
+  readonly #failed = new ZSet();
+  readonly #dead = new ZSet();
+  readonly #waiters = new Set<() => void>();
+  readonly #clock: Clock;
+  #seq = 0;
+  #paused = false;
+
+  constructor(options: { clock?: Clock } = {}) {
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  #wake(): void {
+    const all = [...this.#waiters];
+    this.#waiters.clear();
+    for (const w of all) w();
+  }
+
+  #enqueue(id: string): void {
+    const rec = this.#jobs.get(id)!;
+    rec.fields.state = 'waiting';
+    delete rec.fields.delayUntil;
+    this.#wait[Number(rec.fields.priority)]!.push(id);
+    this.#waitSet.add(id);
+  }
+
+  async add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]> {
+    const out: { id: string; added: boolean }[] = [];
+    for (const j of jobs) {
+      let id = j.id;
+      this.#seq++;
+      if (id === '') {
+        id = String(this.#seq);
+        while (this.#jobs.has(id)) id = String(++this.#seq);
+      }
+      if (this.#jobs.has(id)) {
+        out.push({ id, added: false });
+        continue;
+      }
+      const fields: Record<string, string> = {
+        name: j.name,
+        data: j.data,
+        opts: j.opts,
+        priority: String(j.priority),
+        attemptsMade: '0',
+        stalledCount: '0',
+        createdAt: String(now),
+        state: 'waiting',
+      };
+      this.#jobs.set(id, { fields });
+      if (j.delayMs > 0) {
+        fields.state = 'delayed';
+        fields.delayUntil = String(now + j.delayMs);
+        this.#delayed.add(id, now + j.delayMs);
+      } else {
+        this.#enqueue(id);
+      }
+      out.push({ id, added: true });
+    }
+    if (out.some((o) => o.added)) this.#wake();
+    return out;
+  }
+
+  async fetch(now: number, count: number, token: string, lockMs: number) {
+    for (const id of this.#delayed.below(now, true)) {
+      this.#delayed.remove(id);
+      if (this.#jobs.has(id)) this.#enqueue(id);
+    }
+    const jobs: FetchedJob[] = [];
+    if (!this.#paused) {
+      for (let p = MAX_PRIORITY; p >= 0 && jobs.length < count; p--) {
+        const fifo = this.#wait[p]!;
+        while (fifo.length > 0 && jobs.length < count) {
+          const id = fifo.shift()!;
+          if (!this.#waitSet.delete(id)) continue;
+          const f = this.#jobs.get(id)!.fields;
+          f.state = 'active';
+          f.token = token;
+          f.processedAt = String(now);
+          this.#active.add(id, now + lockMs);
+          jobs.push({
+            id,
+            name: f.name!,
+            data: f.data!,
+            opts: f.opts!,
+            priority: Number(f.priority),
+            attemptsMade: Number(f.attemptsMade),
+            createdAt: Number(f.createdAt),
+            token,
+          });
+        }
+      }
+    }
+    return { jobs, nextDueAt: this.#delayed.min() };
+  }
+
+  #trim(set: ZSet, now: number, [count, ageMs]: [number, number]): void {
+    if (count > 0 && set.size > count) {
+      for (const id of set.sorted().slice(0, set.size - count)) {
+        set.remove(id);
+        this.#jobs.delete(id);
+      }
+    }
+    if (ageMs >= 0) {
+      for (const id of set.below(now - ageMs)) {
+        set.remove(id);
+        this.#jobs.delete(id);
+      }
+    }
+  }
+
+  #held(id: string, token: string): Record<string, string> | undefined {
+    const f = this.#jobs.get(id)?.fields;
+    return f && f.token === token ? f : undefined;
+  }
+
+  async complete(id: string, token: string, now: number, result: string, keep: [number, number]): Promise<boolean> {
+    const f = this.#held(id, token);
+    if (!f) return false;
+    this.#active.remove(id);
+    if (keep[0] === 0) {
+      this.#jobs.delete(id);
+      return true;
+    }
+    delete f.token;
+    f.state = 'completed';
+    f.finishedAt = String(now);
+    f.result = result;
+    this.#completed.add(id, now);
+    this.#trim(this.#completed, now, keep);
+    return true;
+  }
+
+  async fail(id: string, token: string, now: number, errorEntry: string, outcome: FailOutcome): Promise<boolean> {
+    const f = this.#held(id, token);
+    if (!f) return false;
+    this.#active.remove(id);
+    delete f.token;
+    f.attemptsMade = String(Number(f.attemptsMade) + 1);
+    f.errors = f.errors ? `${f.errors.slice(0, -1)},${errorEntry}]` : `[${errorEntry}]`;
+    if (outcome.kind === 'retry') {
+      if (outcome.delayMs > 0) {
+        f.state = 'delayed';
+        f.delayUntil = String(now + outcome.delayMs);
+        this.#delayed.add(id, now + outcome.delayMs);
+      } else {
+        this.#enqueue(id);
+      }
+      this.#wake();
+    } else if (outcome.kind === 'dead') {
+      f.state = 'dead';
+      f.finishedAt = String(now);
+      this.#dead.add(id, now);
+    } else {
+      if (outcome.keep[0] === 0) {
+        this.#jobs.delete(id);
+        return true;
+      }
+      f.state = 'failed';
+      f.finishedAt = String(now);
+      this.#failed.add(id, now);
+      this.#trim(this.#failed, now, outcome.keep);
+    }
+    return true;
+  }
+
+  async renew(jobs: readonly (readonly [string, string])[], deadline: number): Promise<string[]> {
+    const lost: string[] = [];
+    for (const [id, token] of jobs) {
+      if (this.#held(id, token) && this.#active.has(id)) this.#active.add(id, deadline);
+      else lost.push(id);
+    }
+    return lost;
+  }
+
+  async recoverStalled(now: number, maxStalledCount: number): Promise<StalledJob[]> {
+    const out: StalledJob[] = [];
+    for (const id of this.#active.below(now)) {
+      this.#active.remove(id);
+      const f = this.#jobs.get(id)?.fields;
+      if (!f) continue;
+      delete f.token;
+      const count = Number(f.stalledCount) + 1;
+      f.stalledCount = String(count);
+      if (count > maxStalledCount) {
+        const entry = JSON.stringify({
+          attempt: Number(f.attemptsMade) + 1,
+          name: 'JobStalledError',
+          code: 'JOB_STALLED',
+          message: `Job "${id}" stalled ${count} times`,
+          stalled: true,
+          at: now,
+        });
+        f.errors = f.errors ? `${f.errors.slice(0, -1)},${entry}]` : `[${entry}]`;
+        f.state = 'dead';
+        f.finishedAt = String(now);
+        this.#dead.add(id, now);
+        out.push({ id, outcome: 'dead' });
+      } else {
+        this.#enqueue(id);
+        out.push({ id, outcome: 'waiting' });
+      }
+    }
+    if (out.some((o) => o.outcome === 'waiting')) this.#wake();
+    return out;
+  }
+
+  async getJob(id: string): Promise<JobInfo | undefined> {
+    const rec = this.#jobs.get(id);
+    return rec ? toJobInfo(id, { ...rec.fields }) : undefined;
+  }
+
+  async counts(): Promise<Counts> {
+    const byPriority: Record<string, number> = {};
+    for (const id of this.#waitSet) {
+      const label = priorityLabel(Number(this.#jobs.get(id)!.fields.priority));
+      byPriority[label] = (byPriority[label] ?? 0) + 1;
+    }
+    return {
+      waiting: this.#waitSet.size,
+      delayed: this.#delayed.size,
+      active: this.#active.size,
+      completed: this.#completed.size,
+      failed: this.#failed.size,
+      dead: this.#dead.size,
+      byPriority,
+    };
+  }
+
+  async list(state: JobState, offset: number, limit: number): Promise<string[]> {
+    let ids: string[];
+    if (state === 'waiting') {
+      ids = [];
+      for (let p = MAX_PRIORITY; p >= 0; p--) for (const id of this.#wait[p]!) if (this.#waitSet.has(id)) ids.push(id);
+    } else {
+      const sets = {
+        delayed: this.#delayed,
+        active: this.#active,
+        completed: this.#completed,
+        failed: this.#failed,
+        dead: this.#dead,
+      };
+      ids = sets[state].sorted();
+    }
+    return ids.slice(offset, offset + limit);
+  }
+
+  async replayDead(_now: number, ids?: readonly string[]): Promise<number> {
+    let moved = 0;
+    for (const id of ids ?? this.#dead.sorted()) {
+      if (!this.#dead.remove(id)) continue;
+      const f = this.#jobs.get(id)?.fields;
+      if (!f) continue;
+      f.attemptsMade = '0';
+      f.stalledCount = '0';
+      delete f.finishedAt;
+      delete f.processedAt;
+      this.#enqueue(id);
+      moved++;
+    }
+    if (moved > 0) this.#wake();
+    return moved;
+  }
+
+  async setPaused(paused: boolean): Promise<void> {
+    this.#paused = paused;
+    if (!paused) this.#wake();
+  }
+
+  async isPaused(): Promise<boolean> {
+    return this.#paused;
+  }
+
+  createWaiter(): Waiter {
+    let cancel: (() => void) | undefined;
+    let closed = false;
+    return {
+      wait: (timeoutMs) =>
+        new Promise<void>((resolve) => {
+          if (closed) return resolve();
+          const clock = this.#clock;
+          const done = () => {
+            clock.clearTimeout(timer);
+            this.#waiters.delete(done);
+            cancel = undefined;
+            resolve();
+          };
+          const timer = clock.setTimeout(done, timeoutMs);
+          timer.unref();
+          cancel = done;
+          this.#waiters.add(done);
+        }),
+      close: () => {
+        closed = true;
+        cancel?.();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#wake();
+  }
+}

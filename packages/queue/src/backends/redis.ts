@@ -1,0 +1,215 @@
+import {
+  createScriptBatcher,
+  defineScript,
+  type Redis,
+  type RedisClient,
+  type ScriptArg,
+  type ScriptBatcher,
+} from '@ballast/core';
+import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
+import type { JobInfo, JobState, NewJob } from '../job';
+import { priorityLabel } from '../job';
+import { type QueueKeys, queueKeys } from '../keys';
+import addSource from '../lua/add.lua';
+import completeSource from '../lua/complete.lua';
+import countsSource from '../lua/counts.lua';
+import failSource from '../lua/fail.lua';
+import fetchSource from '../lua/fetch.lua';
+import renewSource from '../lua/renew.lua';
+import replaySource from '../lua/replay.lua';
+import stalledSource from '../lua/stalled.lua';
+import { MAX_PRIORITY } from '../options';
+import { toJobInfo } from './codec';
+
+const ADD = defineScript('queue:add', addSource);
+const FETCH = defineScript('queue:fetch', fetchSource);
+const COMPLETE = defineScript('queue:complete', completeSource);
+const FAIL = defineScript('queue:fail', failSource);
+const RENEW = defineScript('queue:renew', renewSource);
+const STALLED = defineScript('queue:stalled', stalledSource);
+const REPLAY = defineScript('queue:replay', replaySource);
+const COUNTS = defineScript('queue:counts', countsSource);
+
+/** Jobs per `add` script call: bounds one script's run time (Redis is single-threaded). */
+const ADD_CHUNK = 1_000;
+
+export interface RedisBackendOptions {
+  redis: RedisClient;
+  name: string;
+  /** First key segment; default `ballast`. */
+  prefix?: string;
+}
+
+const STATE_KEY: Record<JobState, keyof QueueKeys> = {
+  waiting: 'wait',
+  delayed: 'delayed',
+  active: 'active',
+  completed: 'completed',
+  failed: 'failed',
+  dead: 'dead',
+};
+
+/**
+ * Redis backend: every state move is one Lua script on the queue's keys (one hash tag: one Cluster slot).
+ * Calls made in the same tick go out as one pipeline (acks of many jobs finishing together cost one write).
+ * Idle workers block on the wake-up list (BLPOP) on a connection of their own.
+ */
+export class RedisBackend implements QueueBackend {
+  readonly kind = 'redis' as const;
+  readonly keys: QueueKeys;
+  readonly #redis: RedisClient;
+  readonly #batch: ScriptBatcher;
+  readonly #waiters = new Set<RedisWaiter>();
+
+  constructor(options: RedisBackendOptions) {
+    this.#redis = options.redis;
+    this.keys = queueKeys(options.name, options.prefix);
+    this.#batch = createScriptBatcher(options.redis);
+  }
+
+  #run<T>(script: Parameters<ScriptBatcher['run']>[0], args: ScriptArg[]): Promise<T> {
+    return this.#batch.run<T>(script, this.keys.all, [this.keys.job, ...args]);
+  }
+
+  async add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]> {
+    const out: { id: string; added: boolean }[] = [];
+    for (let start = 0; start < jobs.length; start += ADD_CHUNK) {
+      const chunk = jobs.slice(start, start + ADD_CHUNK);
+      const args: ScriptArg[] = [now, chunk.length];
+      for (const j of chunk) args.push(j.id, j.name, j.data, j.opts, j.priority, j.delayMs);
+      const flat = await this.#run<(string | number)[]>(ADD, args);
+      for (let i = 0; i < flat.length; i += 2) out.push({ id: String(flat[i]), added: flat[i + 1] === 1 });
+    }
+    return out;
+  }
+
+  async fetch(now: number, count: number, token: string, lockMs: number) {
+    const [rows, nextDue] = await this.#run<[string[][], string | number]>(FETCH, [now, count, token, lockMs]);
+    const jobs: FetchedJob[] = rows.map((r) => ({
+      id: r[0]!,
+      name: r[1]!,
+      data: r[2]!,
+      opts: r[3]!,
+      priority: Number(r[4]),
+      attemptsMade: Number(r[5]),
+      createdAt: Number(r[6]),
+      token,
+    }));
+    const due = Number(nextDue);
+    return { jobs, nextDueAt: due < 0 ? null : due };
+  }
+
+  async complete(id: string, token: string, now: number, result: string, keep: [number, number]): Promise<boolean> {
+    return (await this.#run<number>(COMPLETE, [id, token, now, result, keep[0], keep[1]])) === 1;
+  }
+
+  async fail(id: string, token: string, now: number, errorEntry: string, outcome: FailOutcome): Promise<boolean> {
+    const delay = outcome.kind === 'retry' ? outcome.delayMs : 0;
+    const keep: [number, number] = outcome.kind === 'failed' ? outcome.keep : [-1, -1];
+    return (await this.#run<number>(FAIL, [id, token, now, errorEntry, outcome.kind, delay, keep[0], keep[1]])) === 1;
+  }
+
+  async renew(jobs: readonly (readonly [string, string])[], deadline: number): Promise<string[]> {
+    if (jobs.length === 0) return [];
+    const args: ScriptArg[] = [deadline];
+    for (const [id, token] of jobs) args.push(id, token);
+    return this.#run<string[]>(RENEW, args);
+  }
+
+  async recoverStalled(now: number, maxStalledCount: number): Promise<StalledJob[]> {
+    const flat = await this.#run<string[]>(STALLED, [now, maxStalledCount, 1_000]);
+    const out: StalledJob[] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, outcome: flat[i + 1] as 'waiting' | 'dead' });
+    return out;
+  }
+
+  async getJob(id: string): Promise<JobInfo | undefined> {
+    return toJobInfo(id, await this.#redis.hgetall(this.keys.job + id));
+  }
+
+  async counts(): Promise<Counts> {
+    const r = await this.#run<number[]>(COUNTS, []);
+    const byPriority: Record<string, number> = {};
+    for (let p = 0; p <= MAX_PRIORITY; p++) {
+      const n = r[6 + p]!;
+      if (n > 0) byPriority[priorityLabel(p)] = n;
+    }
+    return { waiting: r[0]!, delayed: r[1]!, active: r[2]!, completed: r[3]!, failed: r[4]!, dead: r[5]!, byPriority };
+  }
+
+  async list(state: JobState, offset: number, limit: number): Promise<string[]> {
+    return this.#redis.zrange(this.keys[STATE_KEY[state]] as string, offset, offset + limit - 1);
+  }
+
+  async replayDead(now: number, ids?: readonly string[]): Promise<number> {
+    return this.#run<number>(REPLAY, [now, ...(ids ?? [])]);
+  }
+
+  async setPaused(paused: boolean): Promise<void> {
+    if (paused) {
+      await this.#redis.hset(this.keys.meta, 'paused', '1');
+    } else {
+      await this.#redis.hdel(this.keys.meta, 'paused');
+      await this.#redis.lpush(this.keys.wake, '1');
+      await this.#redis.ltrim(this.keys.wake, 0, 0);
+    }
+  }
+
+  async isPaused(): Promise<boolean> {
+    return (await this.#redis.hget(this.keys.meta, 'paused')) === '1';
+  }
+
+  createWaiter(): Waiter {
+    const w = new RedisWaiter(this.#redis, this.keys.wake, () => this.#waiters.delete(w));
+    this.#waiters.add(w);
+    return w;
+  }
+
+  /** Closes the waiters' connections; the shared client is the caller's. */
+  async close(): Promise<void> {
+    for (const w of [...this.#waiters]) w.close();
+  }
+}
+
+/** A blocking connection of its own (BLPOP would hold up every other command on a shared one). */
+class RedisWaiter implements Waiter {
+  #conn: Redis | undefined;
+  #closed = false;
+  #pending: (() => void) | undefined;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly key: string,
+    private readonly onClose: () => void,
+  ) {}
+
+  async wait(timeoutMs: number): Promise<void> {
+    if (this.#closed) return;
+    if (!this.#conn) {
+      // A Cluster duplicate is a Cluster client: BLPOP is routed to the wake key's slot.
+      this.#conn = (this.redis as Redis).duplicate() as Redis;
+      this.#conn.on('error', () => {});
+    }
+    const conn = this.#conn;
+    await new Promise<void>((resolve) => {
+      this.#pending = resolve;
+      conn
+        .blpop(this.key, Math.max(timeoutMs, 1) / 1000)
+        .then(
+          () => resolve(),
+          () => resolve(),
+        )
+        .finally(() => {
+          this.#pending = undefined;
+        });
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pending?.();
+    this.#conn?.disconnect();
+    this.onClose();
+  }
+}

@@ -1,0 +1,92 @@
+import { BallastError, type BallastErrorOptions, errorGuard } from '@ballast/core';
+
+/** A job attempt ran longer than its `timeoutMs`: the handler's signal was aborted and the attempt failed. */
+export class JobTimeoutError extends BallastError {
+  static readonly code = 'JOB_TIMEOUT';
+  constructor(
+    readonly jobId: string,
+    readonly timeoutMs: number,
+  ) {
+    super(JobTimeoutError.code, `Job "${jobId}" timed out after ${timeoutMs} ms`);
+  }
+}
+export const isJobTimeoutError = errorGuard<JobTimeoutError>(JobTimeoutError.code);
+
+/** A job's priority is not `high`, `medium`, `low` nor an integer in 0..10. */
+export class UnknownPriorityError extends BallastError {
+  static readonly code = 'UNKNOWN_PRIORITY';
+  constructor(readonly priority: unknown) {
+    super(
+      UnknownPriorityError.code,
+      `Unknown priority ${JSON.stringify(priority) ?? String(priority)}: expected "high" | "medium" | "low" or an integer 0..10`,
+    );
+  }
+}
+export const isUnknownPriorityError = errorGuard<UnknownPriorityError>(UnknownPriorityError.code);
+
+/** A job's data (or a handler's result) cannot be stored as JSON: `path` names the offending value. */
+export class NonSerializableDataError extends BallastError {
+  static readonly code = 'NON_SERIALIZABLE_DATA';
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+    options: BallastErrorOptions = {},
+  ) {
+    super(NonSerializableDataError.code, `Job data is not JSON-serialisable at ${path}: ${reason}`, options);
+  }
+}
+export const isNonSerializableDataError = errorGuard<NonSerializableDataError>(NonSerializableDataError.code);
+
+/** A job's serialised data is larger than the queue's `maxPayloadBytes`. */
+export class PayloadTooLargeError extends BallastError {
+  static readonly code = 'PAYLOAD_TOO_LARGE';
+  constructor(
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(PayloadTooLargeError.code, `Job payload is ${bytes} bytes, above the limit of ${maxBytes} bytes`);
+  }
+}
+export const isPayloadTooLargeError = errorGuard<PayloadTooLargeError>(PayloadTooLargeError.code);
+
+/** The queue or worker was closed: the operation was rejected. */
+export class QueueClosedError extends BallastError {
+  static readonly code = 'QUEUE_CLOSED';
+  constructor(
+    readonly queue: string,
+    operation: string,
+  ) {
+    super(QueueClosedError.code, `Queue "${queue}" is closed: ${operation} rejected`);
+  }
+}
+export const isQueueClosedError = errorGuard<QueueClosedError>(QueueClosedError.code);
+
+/** A job left `active` because its worker stopped renewing its lease more than `maxStalledCount` times. */
+export class JobStalledError extends BallastError {
+  static readonly code = 'JOB_STALLED';
+  constructor(
+    readonly jobId: string,
+    readonly stalledCount: number,
+  ) {
+    super(JobStalledError.code, `Job "${jobId}" stalled ${stalledCount} times`);
+  }
+}
+export const isJobStalledError = errorGuard<JobStalledError>(JobStalledError.code);
+
+/** A worker received a job whose name no handler was registered for. */
+export class NoHandlerError extends BallastError {
+  static readonly code = 'NO_HANDLER';
+  constructor(readonly jobName: string) {
+    super(NoHandlerError.code, `No handler registered for job "${jobName}"`);
+  }
+}
+export const isNoHandlerError = errorGuard<NoHandlerError>(NoHandlerError.code);
+
+/** A publish to the broker was not confirmed (nacked, or the connection dropped and retries ran out). */
+export class PublishNotConfirmedError extends BallastError {
+  static readonly code = 'PUBLISH_NOT_CONFIRMED';
+  constructor(message: string, options: BallastErrorOptions = {}) {
+    super(PublishNotConfirmedError.code, message, options);
+  }
+}
+export const isPublishNotConfirmedError = errorGuard<PublishNotConfirmedError>(PublishNotConfirmedError.code);

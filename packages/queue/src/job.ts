@@ -1,0 +1,176 @@
+import { backoffOptionsSchema, parseOptions } from '@ballast/core';
+import { NonSerializableDataError, PayloadTooLargeError, UnknownPriorityError } from './errors';
+import {
+  JOB_DEFAULTS,
+  type JobOptions,
+  jobOptionsSchema,
+  MAX_PRIORITY,
+  PRIORITIES,
+  type PriorityName,
+  type Retention,
+  type StoredJobOptions,
+} from './options';
+
+export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'dead';
+export const JOB_STATES: readonly JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead'];
+
+/** One failed attempt, as kept in a job's error history. */
+export interface JobErrorEntry {
+  attempt: number;
+  name: string;
+  message: string;
+  code?: string;
+  /** The attempt ran into its `timeoutMs`. */
+  timeout?: boolean;
+  /** Recorded by stalled recovery rather than a worker. */
+  stalled?: boolean;
+  at: number;
+}
+
+/** A job as `getJob` reports it. */
+export interface JobInfo<T = unknown, R = unknown> {
+  id: string;
+  name: string;
+  data: T;
+  priority: number;
+  state: JobState;
+  /** Failed attempts so far. */
+  attemptsMade: number;
+  maxAttempts: number;
+  stalledCount: number;
+  result?: R;
+  /** The last failure, when there was one. */
+  error?: JobErrorEntry;
+  /** Every failure, oldest first. */
+  errors: JobErrorEntry[];
+  createdAt: number;
+  processedAt?: number;
+  finishedAt?: number;
+  /** When a delayed job (or a retry in backoff) becomes due. */
+  delayUntil?: number;
+}
+
+/** What a handler receives. */
+export interface Job<T = unknown> {
+  readonly id: string;
+  readonly name: string;
+  readonly data: T;
+  readonly priority: number;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly createdAt: number;
+}
+
+/** What `add` returns: the job's id; `duplicate` when a job with that `jobId` already existed (nothing added). */
+export interface AddedJob {
+  id: string;
+  name: string;
+  duplicate: boolean;
+}
+
+/** A job ready for a backend: validated and serialised. */
+export interface NewJob {
+  /** '' : the backend generates one. */
+  id: string;
+  name: string;
+  data: string;
+  priority: number;
+  delayMs: number;
+  opts: string;
+}
+
+/** `high` → 10, `medium` → 5, `low` → 1, an integer 0..10 as is; anything else is `UnknownPriorityError`. */
+export function resolvePriority(priority: unknown): number {
+  if (typeof priority === 'string' && Object.hasOwn(PRIORITIES, priority)) {
+    return PRIORITIES[priority as PriorityName];
+  }
+  if (typeof priority === 'number' && Number.isInteger(priority) && priority >= 0 && priority <= MAX_PRIORITY) {
+    return priority;
+  }
+  throw new UnknownPriorityError(priority);
+}
+
+/** The label metrics and `counts()` use: `high`/`medium`/`low` for those levels, else the number. */
+export function priorityLabel(priority: number): string {
+  for (const [name, value] of Object.entries(PRIORITIES)) if (value === priority) return name;
+  return String(priority);
+}
+
+/** JSON text of `value`, or `NonSerializableDataError` naming the first value JSON would drop or mangle. */
+export function serialize(value: unknown, what = 'data'): string {
+  const seen = new Set<object>();
+  const check = (v: unknown, path: string): void => {
+    switch (typeof v) {
+      case 'function':
+      case 'symbol':
+        throw new NonSerializableDataError(path, `${typeof v} cannot be stored`);
+      case 'bigint':
+        throw new NonSerializableDataError(path, 'bigint cannot be stored as JSON');
+      case 'number':
+        if (!Number.isFinite(v)) throw new NonSerializableDataError(path, `${v} is not a JSON number`);
+        return;
+      case 'object': {
+        if (v === null) return;
+        if (seen.has(v)) throw new NonSerializableDataError(path, 'circular reference');
+        if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return;
+        seen.add(v);
+        if (Array.isArray(v)) {
+          for (let i = 0; i < v.length; i++) check(v[i], `${path}[${i}]`);
+        } else if (v instanceof Map || v instanceof Set)
+          throw new NonSerializableDataError(path, `${v.constructor.name} would be stored as {}`);
+        else
+          for (const k of Object.keys(v))
+            if ((v as Record<string, unknown>)[k] !== undefined)
+              check((v as Record<string, unknown>)[k], `${path}.${k}`);
+        seen.delete(v);
+        return;
+      }
+      default:
+        return;
+    }
+  };
+  if (value === undefined) return 'null';
+  check(value, what);
+  return JSON.stringify(value);
+}
+
+function retention(r: Retention): [number, number] {
+  if (r === true) return [0, -1];
+  if (r === false) return [-1, -1];
+  return [r.count ?? -1, r.ageMs ?? -1];
+}
+
+/**
+ * Validates one job's name, data and options against the queue's defaults and limit, and serialises it.
+ * Throws a typed error (nothing is enqueued) for bad options, unknown priority, non-serialisable data or an
+ * oversized payload.
+ */
+export function prepareJob(
+  name: string,
+  data: unknown,
+  options: JobOptions | undefined,
+  defaults: JobOptions | undefined,
+  maxPayloadBytes: number,
+): NewJob {
+  if (typeof name !== 'string' || name.length === 0)
+    throw new NonSerializableDataError('name', 'job name must be a non-empty string');
+  const own = parseOptions(jobOptionsSchema, options ?? {}, `add("${name}")`);
+  const o = { ...JOB_DEFAULTS, ...defaults, ...own } as Required<JobOptions> & { jobId?: string };
+  const priority = resolvePriority(own.priority ?? defaults?.priority ?? JOB_DEFAULTS.priority);
+  const text = serialize(data);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxPayloadBytes) throw new PayloadTooLargeError(bytes, maxPayloadBytes);
+  const backoff =
+    typeof o.backoff === 'number'
+      ? { initialMs: o.backoff, maxMs: o.backoff, factor: 1, jitter: 'none' as const }
+      : parseOptions(backoffOptionsSchema, o.backoff, `add("${name}").backoff`);
+  const stored: StoredJobOptions = {
+    attempts: o.attempts,
+    backoff,
+    timeoutMs: o.timeoutMs,
+    keepComplete: retention(o.removeOnComplete),
+    keepFail: retention(o.removeOnFail),
+  };
+  return { id: o.jobId ?? '', name, data: text, priority, delayMs: o.delayMs, opts: JSON.stringify(stored) };
+}

@@ -1,0 +1,47 @@
+import { createKeyBuilder } from '@ballast/core';
+
+/**
+ * Every Redis key of one queue: `<prefix>:queue:{<name>}:<part>`. The queue name is the Cluster hash tag,
+ * so one queue lives in one slot and every state move is one atomic script there.
+ */
+export interface QueueKeys {
+  /** Waiting jobs: ZSET scored by `(10 - priority) · 2^44 + seq` (higher priority first, FIFO within). */
+  readonly wait: string;
+  /** Delayed jobs (and retries in backoff): ZSET scored by due time (ms). */
+  readonly delayed: string;
+  /** Active jobs: ZSET scored by lease deadline (ms). */
+  readonly active: string;
+  /** Completed jobs kept by retention: ZSET scored by finish time. */
+  readonly completed: string;
+  /** Finally failed jobs (DLQ off) kept by retention: ZSET scored by finish time. */
+  readonly failed: string;
+  /** Dead-letter queue: ZSET scored by the time the job died. */
+  readonly dead: string;
+  /** Queue-wide flags (`paused`). */
+  readonly meta: string;
+  /** Sequence for FIFO order and generated job ids. */
+  readonly seq: string;
+  /** Wake-up list: holds at most one token; idle workers block on it (BLPOP). */
+  readonly wake: string;
+  /** Prefix of job hashes: `job + id`. */
+  readonly job: string;
+  /** Every fixed key, in the order the scripts' KEYS use. */
+  readonly all: readonly string[];
+}
+
+export function queueKeys(name: string, prefix = 'ballast'): QueueKeys {
+  const b = createKeyBuilder({ prefix, scope: 'queue', tag: name });
+  const k = {
+    wait: b.key('wait'),
+    delayed: b.key('delayed'),
+    active: b.key('active'),
+    completed: b.key('completed'),
+    failed: b.key('failed'),
+    dead: b.key('dead'),
+    meta: b.key('meta'),
+    seq: b.key('seq'),
+    wake: b.key('wake'),
+    job: b.key('job', ''),
+  };
+  return { ...k, all: [k.wait, k.delayed, k.active, k.completed, k.failed, k.dead, k.meta, k.seq, k.wake] };
+}

@@ -1,0 +1,67 @@
+-- A failed attempt under the job's lease token: appends the error to the job's history, then moves it to
+-- `wait`/`delayed` (retry), `dead` (DLQ) or `failed` (trimmed by count and age).
+-- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
+-- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake
+-- ARGV[1] job key prefix  ARGV[2] id  ARGV[3] token  ARGV[4] now  ARGV[5] error entry (JSON object)
+-- ARGV[6] outcome: retry | dead | failed   ARGV[7] retry delay ms   ARGV[8] keep count   ARGV[9] keep age ms
+-- Returns 1, or 0 when the token no longer holds the job.
+local prefix = ARGV[1]
+local id = ARGV[2]
+local jk = prefix .. id
+local now = tonumber(ARGV[4])
+if redis.call('HGET', jk, 'token') ~= ARGV[3] then return 0 end
+redis.call('ZREM', KEYS[3], id)
+redis.call('HDEL', jk, 'token')
+redis.call('HINCRBY', jk, 'attemptsMade', 1)
+local errs = redis.call('HGET', jk, 'errors')
+if errs then
+  errs = string.sub(errs, 1, -2) .. ',' .. ARGV[5] .. ']'
+else
+  errs = '[' .. ARGV[5] .. ']'
+end
+redis.call('HSET', jk, 'errors', errs)
+local outcome = ARGV[6]
+if outcome == 'retry' then
+  local delay = tonumber(ARGV[7])
+  if delay > 0 then
+    local due = string.format('%.0f', now + delay)
+    redis.call('HSET', jk, 'state', 'delayed', 'delayUntil', due)
+    redis.call('ZADD', KEYS[2], due, id)
+  else
+    local prio = tonumber(redis.call('HGET', jk, 'priority'))
+    local seq = redis.call('INCR', KEYS[8])
+    redis.call('HSET', jk, 'state', 'waiting')
+    redis.call('ZADD', KEYS[1], string.format('%.0f', (10 - prio) * 17592186044416 + seq), id)
+  end
+  redis.call('LPUSH', KEYS[9], '1')
+  redis.call('LTRIM', KEYS[9], 0, 0)
+elseif outcome == 'dead' then
+  redis.call('HSET', jk, 'state', 'dead', 'finishedAt', ARGV[4])
+  redis.call('ZADD', KEYS[6], ARGV[4], id)
+else
+  local keep = tonumber(ARGV[8])
+  local age = tonumber(ARGV[9])
+  if keep == 0 then
+    redis.call('DEL', jk)
+    return 1
+  end
+  redis.call('HSET', jk, 'state', 'failed', 'finishedAt', ARGV[4])
+  redis.call('ZADD', KEYS[5], ARGV[4], id)
+  if keep > 0 then
+    local excess = redis.call('ZCARD', KEYS[5]) - keep
+    if excess > 0 then
+      local old = redis.call('ZRANGE', KEYS[5], 0, excess - 1)
+      for _, o in ipairs(old) do redis.call('DEL', prefix .. o) end
+      redis.call('ZREMRANGEBYRANK', KEYS[5], 0, excess - 1)
+    end
+  end
+  if age >= 0 then
+    local cutoff = string.format('%.0f', now - age)
+    local old = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', '(' .. cutoff, 'LIMIT', 0, 1000)
+    for _, o in ipairs(old) do
+      redis.call('DEL', prefix .. o)
+      redis.call('ZREM', KEYS[5], o)
+    end
+  end
+end
+return 1

@@ -1,0 +1,42 @@
+-- Promotes due delayed jobs to `wait`, then moves up to `count` waiting jobs (highest priority first, FIFO
+-- within a priority) to `active` under a lease token. Passes the wake-up on when jobs remain.
+-- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
+-- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake
+-- ARGV[1] job key prefix   ARGV[2] now (ms)   ARGV[3] count   ARGV[4] lease token   ARGV[5] lease ms
+-- Returns { { id, name, data, opts, priority, attemptsMade, createdAt }, … }, next due time (ms) or -1 }
+local prefix = ARGV[1]
+local now = tonumber(ARGV[2])
+local SHIFT = 17592186044416 -- 2^44
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  local jk = prefix .. id
+  local prio = tonumber(redis.call('HGET', jk, 'priority'))
+  redis.call('ZREM', KEYS[2], id)
+  if prio then
+    local seq = redis.call('INCR', KEYS[8])
+    redis.call('ZADD', KEYS[1], string.format('%.0f', (10 - prio) * SHIFT + seq), id)
+    redis.call('HSET', jk, 'state', 'waiting')
+    redis.call('HDEL', jk, 'delayUntil')
+  end
+end
+local jobs = {}
+if redis.call('HGET', KEYS[7], 'paused') ~= '1' then
+  local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[3])
+  local deadline = string.format('%.0f', now + tonumber(ARGV[5]))
+  for i = 1, #popped, 2 do
+    local id = popped[i]
+    local jk = prefix .. id
+    local f = redis.call('HMGET', jk, 'name', 'data', 'opts', 'priority', 'attemptsMade', 'createdAt')
+    if f[1] then
+      redis.call('HSET', jk, 'state', 'active', 'token', ARGV[4], 'processedAt', ARGV[2])
+      redis.call('ZADD', KEYS[3], deadline, id)
+      jobs[#jobs + 1] = { id, f[1], f[2], f[3], f[4], f[5], f[6] }
+    end
+  end
+  if #jobs > 0 and redis.call('ZCARD', KEYS[1]) > 0 then
+    redis.call('LPUSH', KEYS[9], '1')
+    redis.call('LTRIM', KEYS[9], 0, 0)
+  end
+end
+local nextDue = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+return { jobs, nextDue[2] or -1 }

@@ -1,0 +1,127 @@
+import {
+  backoffOptionsSchema,
+  type Clock,
+  functionSchema,
+  type Logger,
+  objectSchema,
+  type RedisClient,
+  type ResolvedBackoffOptions,
+} from '@ballast/core';
+import { z } from 'zod';
+
+/** Seed 002's three levels (`TaskPriority.HIGH/MEDIUM/LOW`) on RabbitMQ's 0..10 scale: higher runs first. */
+export const PRIORITIES = { high: 10, medium: 5, low: 1 } as const;
+export type PriorityName = keyof typeof PRIORITIES;
+export type Priority = PriorityName | number;
+/** Highest numeric priority (RabbitMQ's `x-max-priority`). */
+export const MAX_PRIORITY = 10;
+
+/** Retention of finished jobs: `true` removes at once, `false` keeps all, or keep the last `count` / younger than `ageMs`. */
+const retentionSchema = z.union([
+  z.boolean(),
+  z
+    .object({
+      count: z.number().int().min(0).optional(),
+      ageMs: z.number().int().min(0).optional(),
+    })
+    .strict(),
+]);
+export type Retention = z.input<typeof retentionSchema>;
+
+/** `number`: a fixed delay between attempts; an object: exponential backoff (core's options). */
+const jobBackoffSchema = z.union([z.number().int().min(0), backoffOptionsSchema]);
+
+export const jobOptionsSchema = z
+  .object({
+    /** `high` | `medium` | `low` or 0..10 (seed 002: three levels). Checked separately: see `resolvePriority`. */
+    priority: z.unknown().optional(),
+    /** Run no earlier than this many ms from now (seed 002's delayed tasks). */
+    delayMs: z.number().int().min(0).optional(),
+    /** Attempts in total, the first included. After the last failure the job goes to the DLQ. */
+    attempts: z.number().int().min(1).optional(),
+    /** Delay before each retry: a fixed number of ms or exponential backoff options. */
+    backoff: jobBackoffSchema.optional(),
+    /** One attempt's time limit: the handler's signal aborts and the attempt fails with `JobTimeoutError`. `0`: none. */
+    timeoutMs: z.number().int().min(0).optional(),
+    /** Deduplicates: adding a job whose id exists returns the existing job, adds nothing. */
+    jobId: z.string().min(1).max(256).optional(),
+    /** What to keep of completed jobs. */
+    removeOnComplete: retentionSchema.optional(),
+    /** What to keep of finally failed jobs (queues with `deadLetter: false`). */
+    removeOnFail: retentionSchema.optional(),
+  })
+  .strict();
+export type JobOptions = Omit<z.input<typeof jobOptionsSchema>, 'priority'> & { priority?: Priority };
+
+/** Defaults every job of a queue gets unless its own options say otherwise. */
+export const JOB_DEFAULTS = {
+  priority: 'medium' as Priority,
+  delayMs: 0,
+  attempts: 3,
+  backoff: { initialMs: 1_000, maxMs: 60_000, factor: 2, jitter: 'full' } as z.input<typeof backoffOptionsSchema>,
+  timeoutMs: 30_000,
+  removeOnComplete: { count: 1_000 } as Retention,
+  removeOnFail: { count: 5_000 } as Retention,
+};
+
+/** What the worker needs of a job's options, stored beside the job (`opts`). */
+export interface StoredJobOptions {
+  attempts: number;
+  backoff: ResolvedBackoffOptions;
+  timeoutMs: number;
+  /** [count, ageMs]; -1: unbounded. count 0: remove at once. */
+  keepComplete: [number, number];
+  keepFail: [number, number];
+}
+
+export const queueOptionsSchema = z
+  .object({
+    /** `memory` (default, one process), `redis` or `rabbitmq`. */
+    backend: z.enum(['memory', 'redis', 'rabbitmq']).default('memory'),
+    /** Redis client or URL (`redis` backend; with `rabbitmq`, a Redis status store). */
+    redis: z.union([z.string().min(1), objectSchema<RedisClient>('redis')]).optional(),
+    /** First segment of every Redis key. */
+    prefix: z.string().min(1).default('ballast'),
+    /** AMQP URL (`rabbitmq` backend). */
+    url: z.string().min(1).optional(),
+    /** Defaults merged under every job's options. */
+    defaultJobOptions: objectSchema<JobOptions>('defaultJobOptions').optional(),
+    /** Largest serialised job data accepted by `add`, bytes. */
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(512 * 1024),
+    /** After the last attempt: `true` moves the job to the DLQ, `false` to `failed` (trimmed by `removeOnFail`). */
+    deadLetter: z.boolean().default(true),
+    clock: objectSchema<Clock>('clock').optional(),
+    logger: objectSchema<Logger>('logger').optional(),
+  })
+  .strict();
+export type QueueOptions = z.input<typeof queueOptionsSchema>;
+export type ResolvedQueueOptions = z.output<typeof queueOptionsSchema>;
+
+export const workerOptionsSchema = z
+  .object({
+    /** Jobs handled at once (seed 002: `start_workers(worker_count=4)`). */
+    concurrency: z.number().int().positive().default(4),
+    /** Lease of an active job; renewed while it runs, recovered as stalled when it lapses. */
+    lockMs: z.number().int().positive().default(30_000),
+    /** Lease renewal period; default lockMs / 2. */
+    renewIntervalMs: z.number().int().positive().optional(),
+    /** How often this worker looks for stalled jobs (lapsed leases). */
+    stalledIntervalMs: z.number().int().positive().default(30_000),
+    /** Times a job may stall and go back to waiting; past it the job goes to the DLQ. */
+    maxStalledCount: z.number().int().min(0).default(1),
+    /** Longest blocking wait for new jobs before looking again (a safety net; wake-ups end it earlier). */
+    blockMs: z.number().int().positive().default(5_000),
+    /** Time in-flight jobs get on `close()`; after it their signals abort and the close returns. */
+    drainTimeoutMs: z.number().int().positive().default(30_000),
+    /** Start fetching at once (default) or on `run()`. */
+    autorun: z.boolean().default(true),
+    /** Called for background errors (fetch, renew, stalled check); default: logged. */
+    onError: functionSchema<(error: unknown) => void>('onError').optional(),
+  })
+  .strict();
+export type WorkerOptions = z.input<typeof workerOptionsSchema>;
+export type ResolvedWorkerOptions = z.output<typeof workerOptionsSchema>;

@@ -1,0 +1,232 @@
+import {
+  type Clock,
+  childLogger,
+  createRedis,
+  EventEmitter,
+  getDefaultLogger,
+  InvalidOptionsError,
+  type Logger,
+  parseOptions,
+  type RedisClient,
+  systemClock,
+} from '@ballast/core';
+import type { Counts, QueueBackend } from './backend';
+import { MemoryBackend } from './backends/memory';
+import { RedisBackend } from './backends/redis';
+import { QueueClosedError } from './errors';
+import { type AddedJob, type JobErrorEntry, type JobInfo, type JobState, type NewJob, prepareJob } from './job';
+import { queueInstruments } from './metrics';
+import { type JobOptions, type QueueOptions, queueOptionsSchema, type ResolvedQueueOptions } from './options';
+
+export interface JobRef {
+  id: string;
+  name: string;
+  priority: number;
+}
+export interface CompletedEvent {
+  job: JobRef;
+  result: unknown;
+  durationMs: number;
+}
+export interface FailedEvent {
+  job: JobRef;
+  error: unknown;
+  attempt: number;
+  /** Another attempt follows (see `retrying`). */
+  willRetry: boolean;
+}
+export interface RetryingEvent {
+  job: JobRef;
+  error: unknown;
+  attempt: number;
+  delayMs: number;
+}
+export interface StalledEvent {
+  jobId: string;
+  outcome: 'waiting' | 'dead';
+}
+export interface DeadEvent {
+  jobId: string;
+  /** The last failure (a `JobStalledError` entry for jobs that stalled too often). */
+  error: JobErrorEntry | unknown;
+}
+
+/** A job to add in bulk. */
+export interface BulkJob<D = unknown> {
+  name: string;
+  data: D;
+  options?: JobOptions;
+}
+
+/** Options for a custom backend instance instead of a built-in one. */
+export type CreateQueueOptions = Omit<QueueOptions, 'backend'> & { backend?: QueueOptions['backend'] | QueueBackend };
+
+/**
+ * A named job queue (seed 002's queue manager). `add` enqueues; workers created with `createWorker(queue, …)`
+ * process. Events here are emitted by this process's workers of the queue.
+ */
+export class Queue<D = unknown> {
+  readonly name: string;
+  readonly backend: QueueBackend;
+  readonly options: ResolvedQueueOptions;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** @internal emitters workers of this queue emit to. */
+  readonly emitters = {
+    completed: new EventEmitter<CompletedEvent>('completed'),
+    failed: new EventEmitter<FailedEvent>('failed'),
+    retrying: new EventEmitter<RetryingEvent>('retrying'),
+    stalled: new EventEmitter<StalledEvent>('stalled'),
+    dead: new EventEmitter<DeadEvent>('dead'),
+  };
+  readonly onCompleted = this.emitters.completed.event;
+  readonly onFailed = this.emitters.failed.event;
+  readonly onRetrying = this.emitters.retrying.event;
+  readonly onStalled = this.emitters.stalled.event;
+  readonly onDead = this.emitters.dead.event;
+  readonly #owned: RedisClient | undefined;
+  readonly #closers = new Set<() => Promise<void>>();
+  readonly #unwatch: () => void;
+  #closed = false;
+
+  constructor(name: string, options: CreateQueueOptions = {}) {
+    const custom = typeof options.backend === 'object' ? options.backend : undefined;
+    this.options = parseOptions(
+      queueOptionsSchema,
+      { ...options, backend: custom ? custom.kind : options.backend },
+      `createQueue("${name}")`,
+    );
+    this.name = name;
+    this.clock = this.options.clock ?? systemClock;
+    this.logger = childLogger(this.options.logger ?? getDefaultLogger(), { queue: name });
+    if (custom) {
+      this.backend = custom;
+    } else if (this.options.backend === 'redis') {
+      const given = this.options.redis;
+      if (given === undefined) {
+        throw new InvalidOptionsError(`createQueue("${name}")`, [
+          {
+            path: 'redis',
+            expected: 'a Redis client or URL',
+            received: 'undefined',
+            message: 'backend "redis" needs redis',
+          },
+        ]);
+      }
+      const client = typeof given === 'string' ? createRedis(given) : given;
+      if (typeof given === 'string') this.#owned = client;
+      this.backend = new RedisBackend({ redis: client, name, prefix: this.options.prefix });
+    } else if (this.options.backend === 'rabbitmq') {
+      throw new InvalidOptionsError(`createQueue("${name}")`, [
+        {
+          path: 'backend',
+          expected: '"memory" | "redis"',
+          received: 'string "rabbitmq"',
+          message: 'not available yet',
+        },
+      ]);
+    } else {
+      this.backend = new MemoryBackend({ clock: this.clock });
+    }
+    this.#unwatch = queueInstruments().watch({ name, counts: () => this.counts() });
+  }
+
+  #check(operation: string): void {
+    if (this.#closed) throw new QueueClosedError(this.name, operation);
+  }
+
+  #prepare(name: string, data: unknown, options: JobOptions | undefined): NewJob {
+    return prepareJob(name, data, options, this.options.defaultJobOptions, this.options.maxPayloadBytes);
+  }
+
+  /**
+   * Enqueues one job. Bad options, an unknown priority, non-serialisable data or an oversized payload throw
+   * a typed error and enqueue nothing. A `jobId` that exists returns that job with `duplicate: true`.
+   */
+  async add(name: string, data: D, options?: JobOptions): Promise<AddedJob> {
+    this.#check('add');
+    const job = this.#prepare(name, data, options);
+    const [r] = await this.backend.add([job], this.clock.now());
+    return { id: r!.id, name, duplicate: !r!.added };
+  }
+
+  /** Enqueues many jobs in one atomic step (per 1,000 on Redis); all are validated before any is added. */
+  async addBulk(jobs: readonly BulkJob<D>[]): Promise<AddedJob[]> {
+    this.#check('addBulk');
+    const prepared = jobs.map((j) => this.#prepare(j.name, j.data, j.options));
+    if (prepared.length === 0) return [];
+    const results = await this.backend.add(prepared, this.clock.now());
+    return results.map((r, i) => ({ id: r.id, name: prepared[i]!.name, duplicate: !r.added }));
+  }
+
+  /** A job's state, attempts, result or error history and timestamps; `undefined` once removed. */
+  getJob<T = D, R = unknown>(id: string): Promise<JobInfo<T, R> | undefined> {
+    return this.backend.getJob(id) as Promise<JobInfo<T, R> | undefined>;
+  }
+
+  counts(): Promise<Counts> {
+    return this.backend.counts();
+  }
+
+  /** Jobs in a state, oldest first. */
+  async list(state: JobState, offset = 0, limit = 100): Promise<JobInfo<D>[]> {
+    const ids = await this.backend.list(state, offset, limit);
+    const jobs = await Promise.all(ids.map((id) => this.getJob(id)));
+    return jobs.filter((j): j is JobInfo<D> => j !== undefined);
+  }
+
+  /** The dead-letter queue, oldest first, each with its error history. */
+  listDead(offset = 0, limit = 100): Promise<JobInfo<D>[]> {
+    return this.list('dead', offset, limit);
+  }
+
+  /** Dead jobs back to waiting with fresh attempts (all of them when `ids` is omitted). */
+  replayDead(ids?: readonly string[]): Promise<number> {
+    this.#check('replayDead');
+    return this.backend.replayDead(this.clock.now(), ids);
+  }
+
+  /** Stops every worker of the queue (all processes) from taking new jobs; in-flight jobs finish. */
+  pause(): Promise<void> {
+    return this.backend.setPaused(true);
+  }
+
+  resume(): Promise<void> {
+    return this.backend.setPaused(false);
+  }
+
+  isPaused(): Promise<boolean> {
+    return this.backend.isPaused();
+  }
+
+  /** @internal workers register their close here, so closing the queue drains them first. */
+  registerCloser(close: () => Promise<void>): () => void {
+    this.#closers.add(close);
+    return () => void this.#closers.delete(close);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes this process's workers of the queue (graceful), then the backend and a client it created. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#closers].map((c) => c()));
+    this.#unwatch();
+    await this.backend.close();
+    if (this.#owned) await this.#owned.quit().catch(() => {});
+  }
+}
+
+/**
+ * Creates a queue.
+ *
+ * @example
+ * const queue = createQueue('default', { backend: 'redis', redis: 'redis://127.0.0.1:6379' });
+ * await queue.add('process_medical_request', { userId: '123' }, { priority: 'high' });
+ */
+export function createQueue<D = unknown>(name: string, options: CreateQueueOptions = {}): Queue<D> {
+  return new Queue<D>(name, options);
+}

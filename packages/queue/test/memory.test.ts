@@ -1,0 +1,19 @@
+import { afterEach } from 'vitest';
+import { createQueue, type Queue } from '../src/index';
+import { queueContract } from './queue.contract';
+
+let n = 0;
+const open: Queue[] = [];
+afterEach(async () => {
+  for (const q of open.splice(0)) await q.close();
+});
+
+queueContract('memory', {
+  create: () => ({
+    newQueue: (options = {}) => {
+      const q = createQueue(`mem-${n++}`, { ...options, backend: 'memory' });
+      open.push(q);
+      return q;
+    },
+  }),
+});
