@@ -36,7 +36,7 @@ export interface SpawnWorkerOptions {
   name: string;
   /** Passed to the worker as JSON in `BALLAST_CHAOS_CONFIG`. */
   config: unknown;
-  /** A worker that is not READY by then is killed (default 20 s). */
+  /** A worker that is not READY by then is killed (default 60 s: the machine may be busy). */
   readyTimeoutMs?: number;
   /** Hard limit of the worker's whole life: SIGKILLed after it (every child is bounded in time). */
   lifetimeMs: number;
@@ -71,9 +71,9 @@ export function spawnWorker(options: SpawnWorkerOptions): WorkerHandle {
   });
   ready.catch(() => {});
   const readyTimer = setTimeout(() => {
-    onFail(new Error(`worker ${options.name} not ready within ${options.readyTimeoutMs ?? 20_000} ms`));
+    onFail(new Error(`worker ${options.name} not ready within ${options.readyTimeoutMs ?? 60_000} ms`));
     child.kill('SIGKILL');
-  }, options.readyTimeoutMs ?? 20_000);
+  }, options.readyTimeoutMs ?? 60_000);
   const lifeTimer = setTimeout(() => child.kill('SIGKILL'), options.lifetimeMs);
   let buffered = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {

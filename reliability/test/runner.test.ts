@@ -21,7 +21,7 @@ const ledger = (over: Partial<Ledger> = {}): Ledger => ({
 describe('scenario runner', () => {
   it('registers every file in src/scenarios that exports a scenario', async () => {
     const all = await loadScenarios();
-    expect([...all.keys()]).toEqual(expect.arrayContaining(['bus']));
+    expect([...all.keys()]).toEqual(expect.arrayContaining(['bus', 'lock']));
     for (const s of all.values()) expect(s.description.length).toBeGreaterThan(10);
   });
 
