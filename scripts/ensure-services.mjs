@@ -5,7 +5,8 @@
 //   Redis Cluster 127.0.0.1:7001-7003 and three independent Redis masters 127.0.0.1:7201-7203 (Redlock)
 // When a server is installed but down it is started; when it is missing and we are root it is
 // installed with apt-get; otherwise we stop with the exact command to run.
-// Usage: node scripts/ensure-services.mjs [redis] [redis-cluster] [redis-redlock] [rabbitmq]   (default: all)
+// and Debian's Chromium for the dashboard test.
+// Usage: node scripts/ensure-services.mjs [redis] [redis-cluster] [redis-redlock] [rabbitmq] [chromium]   (default: all)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
@@ -130,6 +131,17 @@ export const services = {
     },
     startHint: 'rabbitmq-server -detached',
     waitMs: 90_000,
+  },
+  // Not a server: Debian's Chromium, which the dashboard's end-to-end test drives through playwright-core
+  // (browser downloads do not work here, so the project installs the distribution's build).
+  chromium: {
+    label: 'Chromium /usr/bin/chromium',
+    binary: 'chromium',
+    aptPackages: ['chromium'],
+    check: async () => existsSync('/usr/bin/chromium'),
+    start: () => existsSync('/usr/bin/chromium'),
+    startHint: 'sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium',
+    waitMs: 1_000,
   },
 };
 
