@@ -1,2 +1,63 @@
-/** @ballast/saga: the public surface (under construction). */
-export const PACKAGE = '@ballast/saga';
+export { MemorySagaStore, type MemorySagaStoreOptions } from './backends/memory';
+export { RedisSagaStore, type RedisSagaStoreOptions, SAGA_SCRIPTS, type SagaRedisClient } from './backends/redis';
+export {
+  type ContextOf,
+  defineSaga,
+  type ParallelGroup,
+  parallel,
+  type RecoveryPolicy,
+  type SagaDefinition,
+  type SagaSpec,
+  type SagaUnit,
+  type StepDefinition,
+  type StepInfo,
+  type StepResult,
+  type StepRetry,
+} from './definition';
+export {
+  type CompensationOutcome,
+  ContextNotSerializableError,
+  DuplicateStepError,
+  InvalidSagaError,
+  isContextNotSerializableError,
+  isDuplicateStepError,
+  isInvalidSagaError,
+  isNestedParallelError,
+  isSagaExistsError,
+  isSagaFailedError,
+  isSagaLeaseLostError,
+  isSagaNotFoundError,
+  isUnknownSagaError,
+  NestedParallelError,
+  SagaExistsError,
+  SagaFailedError,
+  SagaLeaseLostError,
+  SagaNotFoundError,
+  type StoredError,
+  UnknownSagaError,
+} from './errors';
+export { type SagaEventBus, type SagaEventPayloads, SagaEventType } from './events';
+export type { Json } from './json';
+export { DLQ_STREAM } from './keys';
+export {
+  DEFAULT_COMPENSATION_BACKOFF,
+  DEFAULT_STEP_BACKOFF,
+  type OrchestratorOptions,
+  type RunOptions,
+} from './options';
+export {
+  type CompensationFailedEvent,
+  createOrchestrator,
+  SagaOrchestrator,
+  type SagaState,
+} from './orchestrator';
+export {
+  type ClaimOptions,
+  type DeadLetter,
+  type Fence,
+  type SagaPatch,
+  type SagaRecord,
+  SagaStatus,
+  type SagaStore,
+} from './store';
+export { SAGA_METRICS } from './telemetry';

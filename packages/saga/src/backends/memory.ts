@@ -1,0 +1,154 @@
+import { type Clock, systemClock } from '@ballast/core';
+import {
+  type ClaimOptions,
+  type CreateResult,
+  type DeadLetter,
+  type Fence,
+  type FencedResult,
+  type NewSaga,
+  type SagaPatch,
+  type SagaRecord,
+  type SagaStore,
+  TERMINAL_STATUSES,
+} from '../store';
+
+export interface MemorySagaStoreOptions {
+  /** Lease expiry is judged on this clock (give testkit's FakeClock to drive recovery in tests). */
+  clock?: Clock;
+}
+
+const copy = (r: SagaRecord): SagaRecord => ({
+  ...r,
+  executedSteps: [...r.executedSteps],
+  compensatedSteps: [...r.compensatedSteps],
+});
+
+/**
+ * In-process store with the Redis store's contract: fenced writes, atomic claims (one event-loop turn each).
+ * Several orchestrators may share one instance (as tests of recovery do); state dies with the process.
+ */
+export class MemorySagaStore implements SagaStore {
+  readonly #clock: Clock;
+  readonly #sagas = new Map<string, SagaRecord>();
+  readonly #dlq: DeadLetter[] = [];
+  #dlqSeq = 0;
+
+  constructor(options: MemorySagaStoreOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  async create(saga: NewSaga, leaseMs: number): Promise<CreateResult> {
+    const existing = this.#sagas.get(saga.id);
+    if (existing) return { created: false, record: copy(existing) };
+    const now = this.#clock.now();
+    this.#sagas.set(saga.id, {
+      id: saga.id,
+      saga: saga.saga,
+      status: 'running',
+      currentStep: 0,
+      executedSteps: [],
+      compensatedSteps: [],
+      context: saga.context,
+      version: 1,
+      owner: saga.owner,
+      leaseUntil: now + leaseMs,
+      ...(saga.idempotencyKey !== undefined ? { idempotencyKey: saga.idempotencyKey } : {}),
+      createdAt: now,
+      updatedAt: now,
+    });
+    return { created: true, version: 1 };
+  }
+
+  #fenced(id: string, fence: Fence): SagaRecord | 'missing' | 'fenced' {
+    const r = this.#sagas.get(id);
+    if (!r) return 'missing';
+    if (r.owner !== fence.owner || r.version !== fence.version) return 'fenced';
+    return r;
+  }
+
+  #apply(r: SagaRecord, patch: SagaPatch): void {
+    if (patch.status !== undefined) r.status = patch.status;
+    if (patch.currentStep !== undefined) r.currentStep = patch.currentStep;
+    if (patch.executedSteps !== undefined) r.executedSteps = [...patch.executedSteps];
+    if (patch.compensatedSteps !== undefined) r.compensatedSteps = [...patch.compensatedSteps];
+    if (patch.context !== undefined) r.context = patch.context;
+    if (patch.failedStep !== undefined) r.failedStep = patch.failedStep;
+    if (patch.error !== undefined) r.error = patch.error;
+    if (patch.compensations !== undefined) r.compensations = patch.compensations;
+    r.version++;
+    r.updatedAt = this.#clock.now();
+  }
+
+  async advance(id: string, fence: Fence, patch: SagaPatch, leaseMs: number): Promise<FencedResult> {
+    const r = this.#fenced(id, fence);
+    if (typeof r === 'string') return { ok: false, reason: r };
+    this.#apply(r, patch);
+    r.leaseUntil = this.#clock.now() + leaseMs;
+    return { ok: true, version: r.version };
+  }
+
+  async complete(id: string, fence: Fence, patch: SagaPatch): Promise<FencedResult> {
+    const r = this.#fenced(id, fence);
+    if (typeof r === 'string') return { ok: false, reason: r };
+    this.#apply(r, patch);
+    r.owner = '';
+    r.leaseUntil = 0;
+    return { ok: true, version: r.version };
+  }
+
+  async renew(id: string, fence: Fence, leaseMs: number): Promise<boolean> {
+    const r = this.#fenced(id, fence);
+    if (typeof r === 'string') return false;
+    r.leaseUntil = this.#clock.now() + leaseMs;
+    return true;
+  }
+
+  async get(id: string): Promise<SagaRecord | undefined> {
+    const r = this.#sagas.get(id);
+    return r ? copy(r) : undefined;
+  }
+
+  #claim(r: SagaRecord, owner: string, leaseMs: number): SagaRecord {
+    r.owner = owner;
+    r.version++;
+    r.leaseUntil = this.#clock.now() + leaseMs;
+    return copy(r);
+  }
+
+  async claimExpired(options: ClaimOptions): Promise<SagaRecord[]> {
+    const now = this.#clock.now();
+    const names = new Set(options.sagas);
+    const out: SagaRecord[] = [];
+    for (const r of this.#sagas.values()) {
+      if (out.length >= options.limit) break;
+      if (TERMINAL_STATUSES.has(r.status) || r.leaseUntil > now || !names.has(r.saga)) continue;
+      out.push(this.#claim(r, options.owner, options.leaseMs));
+    }
+    return out;
+  }
+
+  async claimOne(id: string, owner: string, leaseMs: number): Promise<SagaRecord | undefined> {
+    const r = this.#sagas.get(id);
+    if (!r) return undefined;
+    const expired = !TERMINAL_STATUSES.has(r.status) && r.leaseUntil <= this.#clock.now();
+    if (!expired && r.status !== 'compensation_failed') return undefined;
+    return this.#claim(r, owner, leaseMs);
+  }
+
+  async addDeadLetter(entry: Omit<DeadLetter, 'id'>): Promise<string> {
+    const id = `${entry.at}-${this.#dlqSeq++}`;
+    this.#dlq.push({ ...entry, id });
+    return id;
+  }
+
+  async listDeadLetters(limit = 100): Promise<DeadLetter[]> {
+    return this.#dlq.slice(0, limit).map((e) => ({ ...e }));
+  }
+
+  async removeDeadLetter(id: string): Promise<boolean> {
+    const i = this.#dlq.findIndex((e) => e.id === id);
+    if (i < 0) return false;
+    this.#dlq.splice(i, 1);
+    return true;
+  }
+}

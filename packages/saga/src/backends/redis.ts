@@ -1,0 +1,254 @@
+import { defineScript, type RedisClient, runScript, type ScriptArg } from '@ballast/core';
+import { dlqKey, partitionKeys, partitionOf } from '../keys';
+import advanceSource from '../lua/advance.lua';
+import claimSource from '../lua/claim.lua';
+import completeSource from '../lua/complete.lua';
+import createSource from '../lua/create.lua';
+import renewSource from '../lua/renew.lua';
+import type {
+  ClaimOptions,
+  CreateResult,
+  DeadLetter,
+  Fence,
+  FencedResult,
+  NewSaga,
+  SagaPatch,
+  SagaRecord,
+  SagaStatus,
+  SagaStore,
+} from '../store';
+
+const CREATE = defineScript('saga:create', createSource);
+const ADVANCE = defineScript('saga:advance', advanceSource);
+const COMPLETE = defineScript('saga:complete', completeSource);
+const RENEW = defineScript('saga:renew', renewSource);
+const CLAIM = defineScript('saga:claim', claimSource);
+
+/** The scripts, for `loadScripts` ahead of a pipeline or a round-trip count. */
+export const SAGA_SCRIPTS = [CREATE, ADVANCE, COMPLETE, RENEW, CLAIM] as const;
+
+/** The commands the store sends: single-node and Cluster ioredis clients both fit (so does a counting proxy). */
+export type SagaRedisClient = Pick<RedisClient, 'evalsha' | 'eval' | 'hgetall' | 'xadd' | 'xrange' | 'xdel' | 'script'>;
+
+export interface RedisSagaStoreOptions {
+  redis: SagaRedisClient;
+  /** First key segment. Default `ballast`. */
+  prefix?: string;
+  /**
+   * Partitions of the recovery index: a saga's hash and its index entry share the `{partition}` hash tag.
+   * Every orchestrator and sweeper of one deployment must agree on it. Default 16.
+   */
+  partitions?: number;
+  /** How long a finished saga's hash is kept (ms). Default 7 days; 0 keeps it forever. */
+  retentionMs?: number;
+}
+
+function pairs(patch: SagaPatch): ScriptArg[] {
+  const out: ScriptArg[] = [];
+  if (patch.status !== undefined) out.push('status', patch.status);
+  if (patch.currentStep !== undefined) out.push('current_step', patch.currentStep);
+  if (patch.executedSteps !== undefined) out.push('executed_steps', patch.executedSteps.join(','));
+  if (patch.compensatedSteps !== undefined) out.push('compensated_steps', patch.compensatedSteps.join(','));
+  if (patch.context !== undefined) out.push('context', patch.context);
+  if (patch.failedStep !== undefined) out.push('failed_step', patch.failedStep);
+  if (patch.error !== undefined) out.push('error', patch.error);
+  if (patch.compensations !== undefined) out.push('compensations', patch.compensations);
+  return out;
+}
+
+const list = (s: string | undefined) => (s ? s.split(',') : []);
+
+function fromHash(id: string, h: Record<string, string>): SagaRecord {
+  const r: SagaRecord = {
+    id,
+    saga: h.saga ?? '',
+    status: (h.status ?? 'running') as SagaStatus,
+    currentStep: Number(h.current_step ?? 0),
+    executedSteps: list(h.executed_steps),
+    compensatedSteps: list(h.compensated_steps),
+    context: h.context ?? '{}',
+    version: Number(h.version ?? 0),
+    owner: h.owner ?? '',
+    leaseUntil: Number(h.lease_until ?? 0),
+    createdAt: Number(h.created_at ?? 0),
+    updatedAt: Number(h.updated_at ?? 0),
+  };
+  if (h.idempotency_key) r.idempotencyKey = h.idempotency_key;
+  if (h.failed_step) r.failedStep = h.failed_step;
+  if (h.error) r.error = h.error;
+  if (h.compensations) r.compensations = h.compensations;
+  return r;
+}
+
+function flatToHash(flat: readonly string[]): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+  return h;
+}
+
+function fenced(r: [number, number | string]): FencedResult {
+  return r[0] === 1 ? { ok: true, version: Number(r[1]) } : { ok: false, reason: r[1] as 'missing' | 'fenced' };
+}
+
+/**
+ * Sagas on Redis. Every state change is one Lua script (one round trip, atomic, fenced by version and lease
+ * owner); a happy saga of N steps costs N + 1 round trips: create, then one write per step, the last of which
+ * completes it. Lease times are the server's (`TIME`), so orchestrators on different hosts agree.
+ */
+export class RedisSagaStore implements SagaStore {
+  readonly #redis: SagaRedisClient;
+  readonly #prefix: string;
+  readonly #partitions: number;
+  readonly #retentionMs: number;
+  readonly #dlq: string;
+
+  constructor(options: RedisSagaStoreOptions) {
+    this.#redis = options.redis;
+    this.#prefix = options.prefix ?? 'ballast';
+    this.#partitions = options.partitions ?? 16;
+    this.#retentionMs = options.retentionMs ?? 7 * 24 * 3_600_000;
+    if (!Number.isInteger(this.#partitions) || this.#partitions < 1) {
+      throw new RangeError(`partitions must be an integer >= 1 (got ${options.partitions})`);
+    }
+    this.#dlq = dlqKey(this.#prefix);
+  }
+
+  /** `{ saga, leases }` keys of a saga id. */
+  keysOf(id: string) {
+    const k = partitionKeys(this.#prefix, partitionOf(id, this.#partitions));
+    return { saga: k.saga(id), leases: k.leases };
+  }
+
+  async create(saga: NewSaga, leaseMs: number): Promise<CreateResult> {
+    const k = this.keysOf(saga.id);
+    const fields: ScriptArg[] = [
+      'saga',
+      saga.saga,
+      'status',
+      'running',
+      'current_step',
+      0,
+      'executed_steps',
+      '',
+      'context',
+      saga.context,
+    ];
+    if (saga.idempotencyKey !== undefined) fields.push('idempotency_key', saga.idempotencyKey);
+    const r = await runScript<[number, number | string[]]>(
+      this.#redis,
+      CREATE,
+      [k.saga, k.leases],
+      [saga.id, saga.owner, Math.ceil(leaseMs), ...fields],
+    );
+    if (r[0] === 1) return { created: true, version: Number(r[1]) };
+    return { created: false, record: fromHash(saga.id, flatToHash(r[1] as string[])) };
+  }
+
+  async advance(id: string, fence: Fence, patch: SagaPatch, leaseMs: number): Promise<FencedResult> {
+    const k = this.keysOf(id);
+    return fenced(
+      await runScript(
+        this.#redis,
+        ADVANCE,
+        [k.saga, k.leases],
+        [id, fence.owner, fence.version, Math.ceil(leaseMs), ...pairs(patch)],
+      ),
+    );
+  }
+
+  async complete(id: string, fence: Fence, patch: SagaPatch & { status: SagaStatus }): Promise<FencedResult> {
+    const k = this.keysOf(id);
+    return fenced(
+      await runScript(
+        this.#redis,
+        COMPLETE,
+        [k.saga, k.leases],
+        [id, fence.owner, fence.version, this.#retentionMs, ...pairs(patch)],
+      ),
+    );
+  }
+
+  async renew(id: string, fence: Fence, leaseMs: number): Promise<boolean> {
+    const k = this.keysOf(id);
+    const r = await runScript<number>(
+      this.#redis,
+      RENEW,
+      [k.saga, k.leases],
+      [id, fence.owner, fence.version, Math.ceil(leaseMs)],
+    );
+    return Number(r) === 1;
+  }
+
+  async get(id: string): Promise<SagaRecord | undefined> {
+    const h = await this.#redis.hgetall(this.keysOf(id).saga);
+    return h && Object.keys(h).length > 0 ? fromHash(id, h) : undefined;
+  }
+
+  async claimExpired(options: ClaimOptions): Promise<SagaRecord[]> {
+    if (options.sagas.length === 0) return [];
+    const perPartition = await Promise.all(
+      Array.from({ length: this.#partitions }, async (_, p) => {
+        const k = partitionKeys(this.#prefix, p);
+        const r = await runScript<[string, string[]][]>(
+          this.#redis,
+          CLAIM,
+          [k.leases, k.sagaPrefix],
+          ['expired', options.owner, Math.ceil(options.leaseMs), options.limit, '', ...options.sagas],
+        );
+        return r.map(([id, flat]) => fromHash(id, flatToHash(flat)));
+      }),
+    );
+    return perPartition.flat().slice(0, options.limit);
+  }
+
+  async claimOne(id: string, owner: string, leaseMs: number): Promise<SagaRecord | undefined> {
+    const k = partitionKeys(this.#prefix, partitionOf(id, this.#partitions));
+    const r = await runScript<[string, string[]][]>(
+      this.#redis,
+      CLAIM,
+      [k.leases, k.sagaPrefix],
+      ['one', owner, Math.ceil(leaseMs), 1, id],
+    );
+    return r[0] ? fromHash(id, flatToHash(r[0][1])) : undefined;
+  }
+
+  async addDeadLetter(entry: Omit<DeadLetter, 'id'>): Promise<string> {
+    const id = await this.#redis.xadd(
+      this.#dlq,
+      '*',
+      'saga_id',
+      entry.sagaId,
+      'saga',
+      entry.saga,
+      'step',
+      entry.step,
+      'error',
+      entry.error,
+      'context',
+      entry.context,
+      'at',
+      String(entry.at),
+    );
+    return id as string;
+  }
+
+  async listDeadLetters(limit = 100): Promise<DeadLetter[]> {
+    const entries = await this.#redis.xrange(this.#dlq, '-', '+', 'COUNT', limit);
+    return entries.map(([id, flat]) => {
+      const h = flatToHash(flat);
+      return {
+        id,
+        sagaId: h.saga_id ?? '',
+        saga: h.saga ?? '',
+        step: h.step ?? '',
+        error: h.error ?? '',
+        context: h.context ?? '{}',
+        at: Number(h.at ?? 0),
+      };
+    });
+  }
+
+  async removeDeadLetter(id: string): Promise<boolean> {
+    return (await this.#redis.xdel(this.#dlq, id)) > 0;
+  }
+}

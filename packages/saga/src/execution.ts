@@ -1,0 +1,412 @@
+import { type Policy, retry, timeout, wrap } from '@ballast/circuit-breaker';
+import { type Clock, isAbortedError, type Logger, withSpan } from '@ballast/core';
+import {
+  isParallel,
+  type SagaDefinition,
+  type StepDefinition,
+  type StepInfo,
+  type StepResult,
+  stepsOf,
+} from './definition';
+import {
+  type CompensationOutcome,
+  SagaFailedError,
+  SagaLeaseLostError,
+  type StoredError,
+  toStoredError,
+} from './errors';
+import type { SagaEventBus, SagaEventPayloads } from './events';
+import { assertJson } from './json';
+import { DEFAULT_COMPENSATION_BACKOFF, DEFAULT_STEP_BACKOFF, type ResolvedOrchestratorOptions } from './options';
+import type { Fence, FencedResult, SagaRecord, SagaStatus, SagaStore } from './store';
+import type { SagaInstruments } from './telemetry';
+
+/** Seed 003's user notification / alert hook payload: one compensation that exhausted its retries. */
+export interface CompensationFailedEvent {
+  sagaId: string;
+  saga: string;
+  step: string;
+  error: StoredError;
+  /** The saga context when compensation was attempted. */
+  context: unknown;
+  /** Id of the entry in the `saga.compensation.failed` stream. */
+  deadLetterId: string;
+}
+
+/** What an execution needs from its orchestrator. */
+export interface ExecutionEnv {
+  store: SagaStore;
+  bus: SagaEventBus | undefined;
+  clock: Clock;
+  log: Logger;
+  options: ResolvedOrchestratorOptions;
+  instruments: SagaInstruments;
+  /** Step → its retry+timeout policy (cached per orchestrator). */
+  policyFor(step: StepDefinition<unknown>): Policy;
+  compensationPolicy: Policy;
+}
+
+/** A step failure as it reaches the compensation phase. */
+interface Failure {
+  step: string;
+  error: StoredError;
+  cause?: unknown;
+}
+
+class StepFailed {
+  constructor(readonly failure: Failure) {}
+}
+
+/** Builds the retry+timeout policy of a step from its overrides and the orchestrator's seed defaults. */
+export function buildStepPolicy(step: StepDefinition<unknown>, o: ResolvedOrchestratorOptions, clock: Clock): Policy {
+  const t = timeout({ timeoutMs: step.timeoutMs ?? o.stepTimeoutMs, name: `step "${step.name}"`, clock });
+  if (step.retry === false) return t;
+  const r = step.retry ?? {};
+  const maxAttempts = r.maxAttempts ?? o.stepMaxAttempts;
+  if (maxAttempts <= 1) return t;
+  return wrap(
+    retry({
+      maxAttempts,
+      backoff: r.backoff === false ? false : (r.backoff ?? o.stepBackoff ?? DEFAULT_STEP_BACKOFF),
+      clock,
+      ...(r.retryOn ? { retryOn: r.retryOn } : {}),
+    }),
+    t,
+  );
+}
+
+export function buildCompensationPolicy(o: ResolvedOrchestratorOptions, clock: Clock): Policy {
+  return wrap(
+    retry({
+      maxRetries: o.compensationMaxRetries,
+      backoff: o.compensationBackoff ?? DEFAULT_COMPENSATION_BACKOFF,
+      clock,
+      // A compensation is retried on every error: the only way out is the DLQ.
+      retryOn: (error) => !isAbortedError(error),
+    }),
+    timeout({ timeoutMs: o.compensationTimeoutMs, name: 'compensation', clock }),
+  );
+}
+
+/**
+ * One saga being driven by one orchestrator: forward through its units, then — on a failure — compensation in
+ * reverse. Every state change goes through `#write`, which serialises the saga's writes (parallel branches
+ * finish at once) and stops everything when a fence is refused (another orchestrator owns the saga now).
+ */
+export class SagaExecution<C> {
+  readonly abort = new AbortController();
+  #fence: Fence;
+  #chain: Promise<unknown> = Promise.resolve();
+  #lost: Error | undefined;
+  #renewTimer: ReturnType<Clock['setInterval']> | undefined;
+  context: C;
+  executed: string[];
+  compensated: string[];
+  unit: number;
+
+  constructor(
+    readonly env: ExecutionEnv,
+    readonly def: SagaDefinition<C>,
+    readonly id: string,
+    fence: Fence,
+    state: { context: C; executed?: string[]; compensated?: string[]; unit?: number },
+  ) {
+    this.#fence = fence;
+    this.context = state.context;
+    this.executed = state.executed ?? [];
+    this.compensated = state.compensated ?? [];
+    this.unit = state.unit ?? 0;
+  }
+
+  get fence(): Fence {
+    return this.#fence;
+  }
+
+  /** Renews the lease every `leaseMs / 3` while the saga runs (slow steps; fast ones renew by writing). */
+  startRenewal(): void {
+    const { leaseMs } = this.env.options;
+    this.#renewTimer = this.env.clock.setInterval(
+      () => {
+        this.#write((f) =>
+          this.env.store
+            .renew(this.id, f, leaseMs)
+            .then((ok): FencedResult => (ok ? { ok: true, version: f.version } : { ok: false, reason: 'fenced' })),
+        ).catch((error: unknown) => {
+          if (!this.#lost) this.env.log.warn({ err: error, sagaId: this.id }, 'saga lease renewal failed');
+        });
+      },
+      Math.max(1, Math.floor(leaseMs / 3)),
+    );
+    this.#renewTimer.unref();
+  }
+
+  stop(reason: unknown): void {
+    if (this.#renewTimer) this.env.clock.clearInterval(this.#renewTimer);
+    this.#renewTimer = undefined;
+    if (!this.abort.signal.aborted) this.abort.abort(reason);
+  }
+
+  /** Stops driving the saga without another write (the orchestrator closes): its lease will lapse. */
+  halt(error: Error): void {
+    this.#lost ??= error;
+    this.stop(error);
+  }
+
+  /** Serialised, fenced write; on a refused fence every later write fails and the running steps are aborted. */
+  #write(op: (fence: Fence) => Promise<FencedResult>): Promise<void> {
+    const p = this.#chain.then(async () => {
+      if (this.#lost) throw this.#lost;
+      const r = await op(this.#fence);
+      if (!r.ok) {
+        this.#lost = new SagaLeaseLostError(this.id, this.#fence.owner);
+        this.stop(this.#lost);
+        throw this.#lost;
+      }
+      this.#fence = { owner: this.#fence.owner, version: r.version };
+    });
+    this.#chain = p.catch(() => {});
+    return p;
+  }
+
+  #advance(patch: Parameters<SagaStore['advance']>[2]): Promise<void> {
+    return this.#write((f) => this.env.store.advance(this.id, f, patch, this.env.options.leaseMs));
+  }
+
+  #complete(patch: Parameters<SagaStore['complete']>[2]): Promise<void> {
+    return this.#write((f) => this.env.store.complete(this.id, f, patch)).finally(() => this.stop('finished'));
+  }
+
+  async publish<K extends keyof SagaEventPayloads>(type: K, payload: SagaEventPayloads[K]): Promise<void> {
+    if (!this.env.bus) return;
+    try {
+      await this.env.bus.publish(type, payload);
+    } catch (error) {
+      this.env.log.warn({ err: error, sagaId: this.id, type }, 'saga event publish failed');
+    }
+  }
+
+  #info(step: string, signal: AbortSignal, attempt: number): StepInfo {
+    return { sagaId: this.id, saga: this.def.name, step, idempotencyKey: `${this.id}:${step}`, signal, attempt };
+  }
+
+  /** Forward from `unit`; resolves with the final context or rejects (SagaFailedError, lease lost). */
+  async run(): Promise<C> {
+    try {
+      await this.#forward();
+    } catch (error) {
+      if (error instanceof StepFailed) return this.compensate(error.failure);
+      throw error;
+    }
+    this.env.instruments.executions.add(1, { saga: this.def.name, status: 'completed' });
+    await this.publish('saga.completed', { sagaId: this.id, saga: this.def.name });
+    return this.context;
+  }
+
+  async #forward(): Promise<void> {
+    const units = this.def.units;
+    if (this.unit >= units.length) {
+      // Every unit done but the terminal write was lost with the previous owner.
+      await this.#complete({ status: 'completed', currentStep: units.length });
+      return;
+    }
+    for (let i = this.unit; i < units.length; i++) {
+      const unit = units[i]!;
+      const pending = stepsOf(unit).filter((s) => !this.executed.includes(s.name));
+      const lastUnit = i === units.length - 1;
+      if (!isParallel(unit)) {
+        if (pending.length > 0) await this.#step(pending[0]!, i, this.abort.signal, true, lastUnit);
+      } else {
+        const group = new AbortController();
+        const onAbort = () => group.abort(this.abort.signal.reason);
+        this.abort.signal.addEventListener('abort', onAbort, { once: true });
+        let failure: StepFailed | undefined;
+        let other: unknown;
+        let left = pending.length;
+        await Promise.all(
+          pending.map(async (s) => {
+            try {
+              await this.#step(s, i, group.signal, () => --left === 0, lastUnit);
+            } catch (error) {
+              if (error instanceof StepFailed) failure ??= error;
+              else other ??= error;
+              // Siblings are cancelled: their signals abort, the policies stop retrying.
+              if (!group.signal.aborted) group.abort(error instanceof StepFailed ? error.failure.cause : error);
+            }
+          }),
+        );
+        this.abort.signal.removeEventListener('abort', onAbort);
+        if (other !== undefined) throw other;
+        if (failure) throw failure;
+        if (pending.length === 0 && !lastUnit) await this.#advance({ currentStep: i + 1 });
+      }
+      this.unit = i + 1;
+    }
+  }
+
+  /** Runs one step under its policy in a span; on success merges its result and writes (the last write completes). */
+  async #step(
+    step: StepDefinition<C>,
+    unitIndex: number,
+    signal: AbortSignal,
+    unitDone: boolean | (() => boolean),
+    lastUnit: boolean,
+  ): Promise<void> {
+    if (this.#lost) throw this.#lost;
+    const { instruments, clock } = this.env;
+    const attrs = { saga: this.def.name, step: step.name };
+    const started = clock.monotonic();
+    let result: StepResult<C>;
+    try {
+      result = await withSpan(
+        instruments.tracer,
+        `saga.step ${step.name}`,
+        () =>
+          this.env
+            .policyFor(step as StepDefinition<unknown>)
+            .execute(
+              ({ signal: s, attempt }) => step.run({ ...this.context }, this.#info(step.name, s, attempt)),
+              signal,
+            ),
+        { 'saga.name': this.def.name, 'saga.id': this.id, 'saga.step': step.name },
+      );
+      if (result !== undefined && result !== null) assertJson(this.def.name, result, `step "${step.name}" result`);
+    } catch (error) {
+      instruments.stepDuration.record(clock.monotonic() - started, { ...attrs, outcome: 'failure' });
+      if (this.#lost) throw this.#lost;
+      throw new StepFailed({ step: step.name, error: toStoredError(error), cause: error });
+    }
+    const durationMs = clock.monotonic() - started;
+    instruments.stepDuration.record(durationMs, { ...attrs, outcome: 'success' });
+    if (result && typeof result === 'object') this.context = { ...this.context, ...result };
+    this.executed.push(step.name);
+    const done = typeof unitDone === 'function' ? unitDone() : unitDone;
+    const patch = {
+      executedSteps: [...this.executed],
+      context: JSON.stringify(this.context),
+      currentStep: done ? unitIndex + 1 : unitIndex,
+    };
+    if (done && lastUnit) await this.#complete({ ...patch, status: 'completed' });
+    else await this.#advance(patch);
+    await this.publish('step.completed', { sagaId: this.id, saga: this.def.name, step: step.name, durationMs });
+  }
+
+  /**
+   * Compensates every executed, not yet compensated step in reverse; each compensation retried (seed 003:
+   * 1 s/2 s/4 s). Ends `compensated`, or `compensation_failed` with a DLQ entry, hook call, critical log and
+   * metric per failed compensation. Always rejects with `SagaFailedError` (or lease lost).
+   */
+  async compensate(failure: Failure, previous: CompensationOutcome[] = []): Promise<never> {
+    const { store, instruments, log } = this.env;
+    const saga = this.def.name;
+    await this.#advance({ status: 'compensating', failedStep: failure.step, error: JSON.stringify(failure.error) });
+    const outcomes = previous.filter((o) => this.compensated.includes(o.step));
+    const failed: { step: string; error: StoredError }[] = [];
+    for (const name of [...this.executed].reverse()) {
+      if (this.compensated.includes(name)) continue;
+      const step = this.def.steps.get(name);
+      if (!step?.compensate) {
+        outcomes.push({ step: name, result: 'skipped', attempts: 0 });
+        this.compensated.push(name);
+        continue;
+      }
+      let attempts = 0;
+      try {
+        await withSpan(
+          instruments.tracer,
+          `saga.compensate ${name}`,
+          () =>
+            this.env.compensationPolicy.execute(({ signal, attempt }) => {
+              attempts++;
+              return step.compensate!({ ...this.context }, this.#info(name, signal, attempt));
+            }, this.abort.signal),
+          { 'saga.name': saga, 'saga.id': this.id, 'saga.step': name },
+        );
+      } catch (error) {
+        if (this.#lost) throw this.#lost;
+        const stored = toStoredError(error);
+        outcomes.push({ step: name, result: 'failed', attempts, error: stored });
+        instruments.compensations.add(1, { saga, step: name, result: 'failed' });
+        failed.push({ step: name, error: stored });
+        continue;
+      }
+      outcomes.push({ step: name, result: 'compensated', attempts });
+      instruments.compensations.add(1, { saga, step: name, result: 'success' });
+      this.compensated.push(name);
+      await this.#advance({ compensatedSteps: [...this.compensated], compensations: JSON.stringify(outcomes) });
+    }
+    const status: SagaStatus = failed.length > 0 ? 'compensation_failed' : 'compensated';
+    await this.#complete({ status, compensatedSteps: [...this.compensated], compensations: JSON.stringify(outcomes) });
+    instruments.executions.add(1, { saga, status });
+    const context = JSON.stringify(this.context);
+    for (const f of failed) {
+      let deadLetterId = '';
+      try {
+        deadLetterId = await store.addDeadLetter({
+          sagaId: this.id,
+          saga,
+          step: f.step,
+          error: JSON.stringify(f.error),
+          context,
+          at: this.env.clock.now(),
+        });
+      } catch (error) {
+        log.error({ err: error, sagaId: this.id }, 'saga DLQ write failed');
+      }
+      // Seed 003: operations alert, CRITICAL.
+      log.fatal(
+        { sagaId: this.id, saga, step: f.step, error: f.error, severity: 'CRITICAL', type: 'SAGA_COMPENSATION_FAILED' },
+        `Saga ${this.id} compensation failed after retries: ${f.error.message}`,
+      );
+      try {
+        await this.env.options.onCompensationFailed?.({
+          sagaId: this.id,
+          saga,
+          step: f.step,
+          error: f.error,
+          context: this.context,
+          deadLetterId,
+        });
+      } catch (error) {
+        log.error({ err: error, sagaId: this.id }, 'onCompensationFailed hook threw');
+      }
+    }
+    if (failed.length > 0) {
+      await this.publish('saga.failed', {
+        sagaId: this.id,
+        saga,
+        failedStep: failure.step,
+        error: failure.error.message,
+        status: 'compensation_failed',
+        failedCompensations: failed.map((f) => f.step),
+      });
+    } else {
+      await this.publish('saga.compensated', {
+        sagaId: this.id,
+        saga,
+        failedStep: failure.step,
+        error: failure.error.message,
+      });
+    }
+    throw new SagaFailedError({
+      sagaId: this.id,
+      saga,
+      failedStep: failure.step,
+      status: status as 'compensated' | 'compensation_failed',
+      compensations: outcomes,
+      error: failure.error,
+      cause: failure.cause,
+    });
+  }
+}
+
+/** The `SagaFailedError` a finished, failed saga's record describes (for idempotent replays and `get`). */
+export function failedErrorOf(record: SagaRecord): SagaFailedError {
+  return new SagaFailedError({
+    sagaId: record.id,
+    saga: record.saga,
+    failedStep: record.failedStep ?? '',
+    status: record.status === 'compensation_failed' ? 'compensation_failed' : 'compensated',
+    compensations: record.compensations ? (JSON.parse(record.compensations) as CompensationOutcome[]) : [],
+    error: record.error ? (JSON.parse(record.error) as StoredError) : { name: 'Error', message: 'unknown' },
+  });
+}

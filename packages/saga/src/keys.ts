@@ -1,0 +1,30 @@
+import { createKeyBuilder, hashSlot } from '@ballast/core';
+
+/** The DLQ stream's name (seed 003). */
+export const DLQ_STREAM = 'saga.compensation.failed';
+
+/**
+ * The partition of a saga id: its hash, its lease-index entry and its idempotency record share the
+ * `{partition}` hash tag, so each script touches one Cluster slot; sweepers scan the partitions.
+ */
+export function partitionOf(sagaId: string, partitions: number): number {
+  return hashSlot(sagaId) % partitions;
+}
+
+/** Keys of one partition: `ballast:saga:{3}:<id>` is seed 001's `saga:{id}` hash. */
+export function partitionKeys(prefix: string, partition: number) {
+  const k = createKeyBuilder({ prefix, scope: 'saga', tag: String(partition) });
+  return {
+    /** hash: status, current_step, executed_steps, context, version, owner, lease_until, … */
+    saga: (id: string) => k.key(id),
+    /** The prefix `saga(id)` adds the id to (the claim script builds hash keys of its own slot from it). */
+    sagaPrefix: `${k.base}:`,
+    /** zset id → lease expiry (ms) of every non-terminal saga in the partition: what the sweeper scans. */
+    leases: k.key('~leases'),
+  };
+}
+
+/** The dead-letter stream `saga.compensation.failed`. */
+export function dlqKey(prefix: string): string {
+  return createKeyBuilder({ prefix, scope: 'saga', tag: 'dlq' }).key(DLQ_STREAM);
+}

@@ -1,0 +1,19 @@
+-- Fenced write of a running saga: only the lease owner at the version it last wrote may advance it.
+-- Renews the lease in the same step.
+-- KEYS[1] saga hash   KEYS[2] leases zset of the partition
+-- ARGV[1] saga id, ARGV[2] owner, ARGV[3] expected version, ARGV[4] lease ms, ARGV[5..] field/value pairs
+-- Returns {1, newVersion}; {0, 'missing'} or {0, 'fenced'} (another owner or version: nothing written).
+local cur = redis.call('HMGET', KEYS[1], 'version', 'owner')
+if not cur[1] then return {0, 'missing'} end
+if cur[2] ~= ARGV[2] or cur[1] ~= ARGV[3] then return {0, 'fenced'} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local untilMs = now + tonumber(ARGV[4])
+local v = tonumber(cur[1]) + 1
+if #ARGV >= 5 then
+  redis.call('HSET', KEYS[1], 'version', v, 'lease_until', untilMs, 'updated_at', now, unpack(ARGV, 5))
+else
+  redis.call('HSET', KEYS[1], 'version', v, 'lease_until', untilMs, 'updated_at', now)
+end
+redis.call('ZADD', KEYS[2], untilMs, ARGV[1])
+return {1, v}

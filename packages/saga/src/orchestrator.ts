@@ -1,0 +1,293 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Policy } from '@ballast/circuit-breaker';
+import { AbortedError, type Clock, childLogger, type Logger, parseOptions, sleep, systemClock } from '@ballast/core';
+import { MemorySagaStore } from './backends/memory';
+import type { SagaDefinition, StepDefinition } from './definition';
+import {
+  type CompensationOutcome,
+  isSagaFailedError,
+  SagaExistsError,
+  SagaNotFoundError,
+  type StoredError,
+  UnknownSagaError,
+} from './errors';
+import { buildCompensationPolicy, buildStepPolicy, type ExecutionEnv, failedErrorOf, SagaExecution } from './execution';
+import { assertJson } from './json';
+import {
+  type OrchestratorOptions,
+  orchestratorOptionsSchema,
+  type ResolvedOrchestratorOptions,
+  type RunOptions,
+  runOptionsSchema,
+} from './options';
+import { type DeadLetter, type SagaRecord, type SagaStore, TERMINAL_STATUSES } from './store';
+import { sagaInstruments } from './telemetry';
+
+export type { CompensationFailedEvent } from './execution';
+
+/** A saga's state as `get` reports it (context parsed). */
+export interface SagaState<C = unknown> extends Omit<SagaRecord, 'context' | 'error' | 'compensations'> {
+  context: C;
+  error?: StoredError;
+  compensations?: CompensationOutcome[];
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: definitions of any context type share one registry
+type AnySaga = SagaDefinition<any>;
+
+/**
+ * Runs sagas: state in a store (Redis or memory), every write fenced by version and lease owner, step retry
+ * and timeout from circuit-breaker's policies, reverse compensation with retries then DLQ, and a recovery
+ * sweeper that resumes sagas whose orchestrator died.
+ */
+export class SagaOrchestrator {
+  /** This orchestrator's lease-owner id. */
+  readonly id: string;
+  readonly store: SagaStore;
+  readonly #o: ResolvedOrchestratorOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #env: ExecutionEnv;
+  readonly #sagas = new Map<string, AnySaga>();
+  readonly #policies = new WeakMap<StepDefinition<unknown>, Policy>();
+  readonly #running = new Map<string, { exec: SagaExecution<unknown>; done: Promise<unknown> }>();
+  #sweepTimer: ReturnType<Clock['setInterval']> | undefined;
+  #sweeping = false;
+  #closed = false;
+
+  constructor(options: OrchestratorOptions = {}) {
+    this.#o = parseOptions(orchestratorOptionsSchema, options, 'createOrchestrator');
+    this.#clock = this.#o.clock ?? systemClock;
+    this.#log = childLogger(this.#o.logger, { component: 'saga' });
+    this.id = this.#o.id ?? randomUUID();
+    this.store = this.#o.store ?? new MemorySagaStore({ clock: this.#clock });
+    for (const s of this.#o.sagas as AnySaga[]) this.register(s);
+    this.#env = {
+      store: this.store,
+      bus: this.#o.bus,
+      clock: this.#clock,
+      log: this.#log,
+      options: this.#o,
+      instruments: sagaInstruments(),
+      policyFor: (step) => {
+        let p = this.#policies.get(step);
+        if (!p) {
+          p = buildStepPolicy(step, this.#o, this.#clock);
+          this.#policies.set(step, p);
+        }
+        return p;
+      },
+      compensationPolicy: buildCompensationPolicy(this.#o, this.#clock),
+    };
+    if (this.#o.sweepIntervalMs > 0) {
+      this.#sweepTimer = this.#clock.setInterval(() => void this.sweep(), this.#o.sweepIntervalMs);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  /** Makes a saga resumable by this orchestrator's sweeper (`run` registers its saga too). */
+  register(saga: AnySaga): this {
+    if (saga?.kind !== 'saga') throw new UnknownSagaError(String((saga as { name?: unknown })?.name));
+    this.#sagas.set(saga.name, saga);
+    return this;
+  }
+
+  /**
+   * Runs `saga` on `input`: resolves with the final context, or rejects with `SagaFailedError` (which step
+   * failed, what each compensation did). Bad input (not JSON, bad options) is a typed error before any write.
+   */
+  async run<C>(saga: SagaDefinition<C>, input: C, options: RunOptions = {}): Promise<C> {
+    if (saga?.kind !== 'saga') throw new UnknownSagaError(String((saga as { name?: unknown })?.name));
+    if (this.#closed) throw new AbortedError('orchestrator closed');
+    const o = parseOptions(runOptionsSchema, options, 'orchestrator.run');
+    assertJson(saga.name, input);
+    this.register(saga);
+    const sagaId =
+      o.sagaId ??
+      (o.idempotencyKey !== undefined
+        ? `${saga.name}:${createHash('sha1').update(o.idempotencyKey).digest('hex').slice(0, 24)}`
+        : randomUUID());
+    const context = JSON.parse(JSON.stringify(input ?? {})) as C;
+    const created = await this.store.create(
+      {
+        id: sagaId,
+        saga: saga.name,
+        owner: this.id,
+        context: JSON.stringify(context),
+        ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey } : {}),
+      },
+      this.#o.leaseMs,
+    );
+    if (!created.created) {
+      if (o.idempotencyKey !== undefined && created.record.idempotencyKey === o.idempotencyKey) {
+        return this.#outcome<C>(created.record);
+      }
+      throw new SagaExistsError(sagaId);
+    }
+    const exec = new SagaExecution<C>(
+      this.#env,
+      saga,
+      sagaId,
+      { owner: this.id, version: created.version },
+      { context },
+    );
+    await exec.publish('saga.started', { sagaId, saga: saga.name });
+    return this.#track(exec, () => exec.run());
+  }
+
+  #track<C>(exec: SagaExecution<C>, fn: () => Promise<C>): Promise<C> {
+    exec.startRenewal();
+    const done = fn().finally(() => {
+      exec.stop('finished');
+      this.#running.delete(exec.id);
+    });
+    this.#running.set(exec.id, { exec: exec as SagaExecution<unknown>, done });
+    return done;
+  }
+
+  /** The first run's outcome: its result, or its `SagaFailedError` — waiting for it if it is still running. */
+  async #outcome<C>(record: SagaRecord): Promise<C> {
+    let r: SagaRecord | undefined = record;
+    while (r && !TERMINAL_STATUSES.has(r.status)) {
+      const local = this.#running.get(r.id);
+      if (local) await local.done.catch(() => {});
+      else await sleep(this.#clock, this.#o.idempotencyPollMs);
+      r = await this.store.get(record.id);
+    }
+    if (!r) throw new SagaNotFoundError(record.id);
+    if (r.status === 'completed') return JSON.parse(r.context) as C;
+    throw failedErrorOf(r);
+  }
+
+  /** A saga's stored state, or undefined. */
+  async get<C = unknown>(sagaId: string): Promise<SagaState<C> | undefined> {
+    const r = await this.store.get(sagaId);
+    if (!r) return undefined;
+    const { context, error, compensations, ...rest } = r;
+    return {
+      ...rest,
+      context: JSON.parse(context) as C,
+      ...(error ? { error: JSON.parse(error) as StoredError } : {}),
+      ...(compensations ? { compensations: JSON.parse(compensations) as CompensationOutcome[] } : {}),
+    };
+  }
+
+  /** Resolves when a saga this orchestrator runs (or resumed) settles; at once when it runs none such. */
+  async settled(sagaId: string): Promise<SagaState | undefined> {
+    await this.#running.get(sagaId)?.done.catch(() => {});
+    return this.get(sagaId);
+  }
+
+  /** Ids of the sagas this orchestrator is driving now. */
+  running(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  /**
+   * One recovery pass: claims (atomically, so two sweepers never share one) sagas of registered names whose
+   * lease expired, and resumes each in the background — forward or compensating per the saga's `recovery`.
+   * Returns the claimed ids; `settled(id)` waits for each. Never throws (failures are logged).
+   */
+  async sweep(): Promise<string[]> {
+    if (this.#closed || this.#sweeping) return [];
+    this.#sweeping = true;
+    try {
+      const claimed = await this.store.claimExpired({
+        owner: this.id,
+        leaseMs: this.#o.leaseMs,
+        sagas: [...this.#sagas.keys()],
+        limit: this.#o.sweepBatch,
+      });
+      for (const r of claimed) {
+        this.#log.info({ sagaId: r.id, saga: r.saga, status: r.status }, 'resuming abandoned saga');
+        this.#resume(r).catch(() => {});
+      }
+      return claimed.map((r) => r.id);
+    } catch (error) {
+      this.#log.error({ err: error }, 'saga recovery sweep failed');
+      return [];
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  /** Resumes a claimed saga; the returned promise settles like `run`'s. */
+  #resume(r: SagaRecord): Promise<unknown> {
+    const def = this.#sagas.get(r.saga);
+    if (!def) return Promise.reject(new UnknownSagaError(r.saga));
+    const exec = new SagaExecution<unknown>(
+      this.#env,
+      def,
+      r.id,
+      { owner: this.id, version: r.version },
+      {
+        context: JSON.parse(r.context),
+        executed: r.executedSteps,
+        compensated: r.compensatedSteps,
+        unit: r.currentStep,
+      },
+    );
+    const previous = r.compensations ? (JSON.parse(r.compensations) as CompensationOutcome[]) : [];
+    const stored = r.error ? (JSON.parse(r.error) as StoredError) : undefined;
+    const done = this.#track(exec, () => {
+      if (r.status === 'compensating' || r.status === 'compensation_failed') {
+        return exec.compensate({ step: r.failedStep ?? '', error: stored ?? abandoned() }, previous);
+      }
+      if (def.recovery === 'compensate') {
+        const unit = def.units[r.currentStep];
+        return exec.compensate({ step: unit?.name ?? '', error: abandoned() });
+      }
+      return exec.run();
+    });
+    done.catch((error: unknown) => this.#log.debug({ err: error, sagaId: r.id }, 'resumed saga settled with error'));
+    return done;
+  }
+
+  /** Entries of the `saga.compensation.failed` dead-letter stream, oldest first. */
+  deadLetters(limit?: number): Promise<DeadLetter[]> {
+    return this.store.listDeadLetters(limit);
+  }
+
+  /**
+   * Retries the compensations of a dead-lettered saga (every one not yet done). On success the saga ends
+   * `compensated` and its dead letters are removed; if one fails again, new entries replace them and this
+   * rejects with the `SagaFailedError` (status `compensation_failed`).
+   */
+  async retryDeadLetter(entryId: string): Promise<SagaState | undefined> {
+    const entries = await this.store.listDeadLetters(10_000);
+    const entry = entries.find((e) => e.id === entryId);
+    if (!entry) throw new SagaNotFoundError(entryId);
+    const record = await this.store.claimOne(entry.sagaId, this.id, this.#o.leaseMs);
+    if (!record) throw new SagaNotFoundError(entry.sagaId);
+    const mine = entries.filter((e) => e.sagaId === entry.sagaId);
+    try {
+      await this.#resume(record);
+    } catch (error) {
+      if (!(isSagaFailedError(error) && error.status === 'compensated')) throw error;
+    } finally {
+      for (const e of mine) await this.store.removeDeadLetter(e.id);
+    }
+    return this.get(entry.sagaId);
+  }
+
+  /**
+   * Stops the sweeper and stops driving running sagas without writing anything more: their leases expire
+   * and another orchestrator's sweeper resumes them.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#sweepTimer) this.#clock.clearInterval(this.#sweepTimer);
+    for (const { exec, done } of this.#running.values()) {
+      exec.halt(new AbortedError('orchestrator closed: saga left to the recovery sweeper'));
+      await done.catch(() => {});
+    }
+  }
+}
+
+function abandoned(): StoredError {
+  return { name: 'SagaAbandoned', message: 'orchestrator lease expired; compensating per the saga recovery policy' };
+}
+
+export function createOrchestrator(options: OrchestratorOptions = {}): SagaOrchestrator {
+  return new SagaOrchestrator(options);
+}

@@ -1,0 +1,114 @@
+/**
+ * The saga store: where a saga's state lives between steps (seed 001: the `saga:{id}` hash with status,
+ * current_step, executed_steps and context), plus the version and lease owner that fence every write.
+ */
+
+/** Seed 001's statuses, plus `compensation_failed` (seed 003: compensation exhausted its retries). */
+export type SagaStatus = 'running' | 'compensating' | 'completed' | 'compensated' | 'compensation_failed';
+
+export const SagaStatus = {
+  RUNNING: 'running',
+  COMPENSATING: 'compensating',
+  COMPLETED: 'completed',
+  COMPENSATED: 'compensated',
+  COMPENSATION_FAILED: 'compensation_failed',
+} as const satisfies Record<string, SagaStatus>;
+
+export const TERMINAL_STATUSES: ReadonlySet<SagaStatus> = new Set(['completed', 'compensated', 'compensation_failed']);
+
+/** A saga's persisted state. `context`, `error`, `compensations` are JSON text. */
+export interface SagaRecord {
+  id: string;
+  saga: string;
+  status: SagaStatus;
+  /** Index of the unit (step or parallel group) being run or next to run. */
+  currentStep: number;
+  executedSteps: string[];
+  compensatedSteps: string[];
+  context: string;
+  /** Bumped by every fenced write and every claim. */
+  version: number;
+  /** The orchestrator holding the lease; '' once terminal. */
+  owner: string;
+  /** When the lease expires (store clock, ms); 0 once terminal. */
+  leaseUntil: number;
+  idempotencyKey?: string;
+  failedStep?: string;
+  error?: string;
+  compensations?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The fields a write may change. */
+export interface SagaPatch {
+  status?: SagaStatus;
+  currentStep?: number;
+  executedSteps?: readonly string[];
+  compensatedSteps?: readonly string[];
+  context?: string;
+  failedStep?: string;
+  error?: string;
+  compensations?: string;
+}
+
+export interface NewSaga {
+  id: string;
+  saga: string;
+  owner: string;
+  context: string;
+  idempotencyKey?: string;
+}
+
+/** Who may write: the lease owner at the version it last wrote or claimed. */
+export interface Fence {
+  owner: string;
+  version: number;
+}
+
+export type CreateResult = { created: true; version: number } | { created: false; record: SagaRecord };
+
+/** A write refused by its fence: `missing`, or `fenced` (another owner or a newer version). */
+export type FencedResult = { ok: true; version: number } | { ok: false; reason: 'missing' | 'fenced' };
+
+export interface ClaimOptions {
+  owner: string;
+  leaseMs: number;
+  /** Only sagas with these names (the definitions the claimer can run). */
+  sagas: readonly string[];
+  limit: number;
+}
+
+/** One failed compensation, parked in the `saga.compensation.failed` stream. */
+export interface DeadLetter {
+  id: string;
+  sagaId: string;
+  saga: string;
+  step: string;
+  error: string;
+  context: string;
+  at: number;
+}
+
+export interface SagaStore {
+  /** Creates the saga leased to `owner` — or, when the id exists, returns what is stored (nothing written). */
+  create(saga: NewSaga, leaseMs: number): Promise<CreateResult>;
+  /** Fenced write; renews the lease. */
+  advance(id: string, fence: Fence, patch: SagaPatch, leaseMs: number): Promise<FencedResult>;
+  /** Fenced terminal write: releases the lease, drops the saga from the recovery index. */
+  complete(id: string, fence: Fence, patch: SagaPatch & { status: SagaStatus }): Promise<FencedResult>;
+  /** Extends the lease while a step runs; false when the fence no longer holds. */
+  renew(id: string, fence: Fence, leaseMs: number): Promise<boolean>;
+  get(id: string): Promise<SagaRecord | undefined>;
+  /**
+   * Claims sagas whose lease expired (running or compensating) for `owner`, atomically: two claimers never
+   * get the same saga. Returns them with their new version.
+   */
+  claimExpired(options: ClaimOptions): Promise<SagaRecord[]>;
+  /** Claims one `compensation_failed` saga (or one with an expired lease) to retry it. */
+  claimOne(id: string, owner: string, leaseMs: number): Promise<SagaRecord | undefined>;
+  addDeadLetter(entry: Omit<DeadLetter, 'id'>): Promise<string>;
+  listDeadLetters(limit?: number): Promise<DeadLetter[]>;
+  removeDeadLetter(id: string): Promise<boolean>;
+  close?(): Promise<void>;
+}

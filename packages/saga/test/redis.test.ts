@@ -1,0 +1,18 @@
+import { sleep, systemClock } from '@ballast/core';
+import { FakeClock } from '@ballast/testkit';
+import { useRedisFixture } from '@ballast/testkit/vitest';
+import { RedisSagaStore } from '../src/index';
+import { sagaContract } from './orchestrator.contract';
+
+const fx = useRedisFixture({ name: 'saga' });
+/** Leases are on the Redis server's clock: short, so the recovery tests wait little. */
+const LEASE_MS = 250;
+
+sagaContract('redis', {
+  create: () => ({
+    store: new RedisSagaStore({ redis: fx.current.redis, prefix: fx.current.prefix, partitions: 4 }),
+    clock: new FakeClock(),
+    leaseMs: LEASE_MS,
+    expireLeases: () => sleep(systemClock, LEASE_MS + 30),
+  }),
+});
