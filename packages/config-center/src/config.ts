@@ -101,6 +101,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
   readonly #changed = new EventEmitter<ConfigChange<z.output<S>>>('config-change');
   readonly #errors = new EventEmitter<Error>('config-error');
   readonly #metrics: ReturnType<typeof configInstruments>;
+  readonly #commitWaiters = new Map<Layer, Set<{ version: number; resolve: () => void }>>();
   #snapshot!: DeepReadonly<z.output<S>>;
   #raw: Tree = {};
   #closed = false;
@@ -266,6 +267,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
     if (this.#closed) return;
     this.#closed = true;
     for (const c of this.#cleanups.splice(0)) c();
+    for (const set of this.#commitWaiters.values()) for (const w of set) w.resolve();
     this.#metrics.dispose();
     for (const layer of this.#layers) {
       if (layer.source.kind === 'remote' && layer.source.owned) await layer.source.store.close();
@@ -386,10 +388,49 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
     return true;
   }
 
+  /**
+   * A state from the store's watch stream. The stream is ordered, so it is taken as is (a version that goes
+   * back means the remote was reset, and the remote is the truth); writers waiting to see their commit wake.
+   */
   #offerRemote(layer: Layer, state: StoreState): void {
-    // Out-of-order notifications never move a layer back (a commit's own result may arrive before them).
-    if (layer.version !== undefined && !layer.stale && state.version < layer.version) return;
     this.#offer(layer, unflatten(state.entries), layer.source.name, state.version);
+    const waiting = this.#commitWaiters.get(layer);
+    if (!waiting) return;
+    for (const w of [...waiting]) {
+      if (state.version >= w.version) {
+        waiting.delete(w);
+        w.resolve();
+      }
+    }
+  }
+
+  /**
+   * Resolves once the watch stream delivered `version` (so the snapshot shows the write in stream order), or
+   * after `startupTimeoutMs`, when the write is applied directly unless something newer arrived.
+   */
+  #awaitCommit(layer: Layer, version: number, entries: Record<string, unknown>): Promise<void> {
+    if ((layer.version ?? 0) >= version && !layer.stale) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let set = this.#commitWaiters.get(layer);
+      if (!set) {
+        set = new Set();
+        this.#commitWaiters.set(layer, set);
+      }
+      const waiter = {
+        version,
+        resolve: () => {
+          this.#clock.clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = this.#clock.setTimeout(() => {
+        set.delete(waiter);
+        if ((layer.version ?? 0) < version || layer.stale)
+          this.#offer(layer, unflatten(entries), layer.source.name, version);
+        resolve();
+      }, this.#options.startupTimeoutMs);
+      set.add(waiter);
+    });
   }
 
   async #write(
@@ -416,7 +457,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
           next.entries,
           next.rollbackOf !== undefined ? { ...meta, rollbackOf: next.rollbackOf } : meta,
         );
-        this.#offerRemote(layer, { version: record.version, entries: next.entries });
+        await this.#awaitCommit(layer, record.version, next.entries);
         return record;
       } catch (error) {
         const retry =

@@ -1,3 +1,4 @@
+export { ConsulConfigStore, type ConsulConfigStoreOptions, normalizePrefix } from './backends/consul';
 export { MemoryConfigStore, type MemoryConfigStoreOptions } from './backends/memory';
 export { RedisConfigStore, type RedisConfigStoreOptions } from './backends/redis';
 export {
@@ -8,6 +9,7 @@ export {
   type DegradedModeSwitch,
   type WriteOptions,
 } from './config';
+export { type ConsulKv, type ConsulKvOptions, createConsulKv, type KvListOptions, type KvPair } from './consul-kv';
 export * from './errors';
 export { interpolateString, interpolateTree } from './interpolate';
 export { configKeys } from './keys';
@@ -23,7 +25,9 @@ export {
 } from './options';
 export { type ConfigFormat, formatOf, parseDocument } from './parse';
 export type { DeepReadonly, Path, PathValue } from './paths';
+export { loadFromFile, type PushToConsulOptions, pushToConsul } from './push';
 export {
+  consulKv,
   type DefaultsSource,
   defaults,
   type EnvSource,

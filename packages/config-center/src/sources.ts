@@ -1,4 +1,5 @@
 import { parseOptions, type RedisClient } from '@ballast/core';
+import { ConsulConfigStore, type ConsulConfigStoreOptions } from './backends/consul';
 import { MemoryConfigStore, type MemoryConfigStoreOptions } from './backends/memory';
 import { RedisConfigStore, type RedisConfigStoreOptions } from './backends/redis';
 import { type EnvSourceOptions, envSourceSchema, type FileSourceOptions, fileSourceSchema } from './options';
@@ -83,5 +84,11 @@ export function memoryStore(options: MemoryConfigStoreOptions | { store: MemoryC
 /** The remote layer in a Redis hash, propagated by pub/sub (see `RedisConfigStore`). */
 export function redisHash(options: RedisConfigStoreOptions & { redis: RedisClient }): RemoteSource {
   const store = new RedisConfigStore(options);
+  return { kind: 'remote', name: store.name, store, owned: true };
+}
+
+/** The remote layer in Consul KV under `prefix` (seed 000: `services/{name}/`), hot via blocking queries. */
+export function consulKv(options: ConsulConfigStoreOptions): RemoteSource {
+  const store = new ConsulConfigStore(options);
   return { kind: 'remote', name: store.name, store, owned: true };
 }

@@ -1,0 +1,208 @@
+import {
+  type Backoff,
+  type Clock,
+  childLogger,
+  createBackoff,
+  type Logger,
+  parseOptions,
+  sleep,
+  systemClock,
+  type Unsubscribe,
+} from '@ballast/core';
+import { type ConsulKv, createConsulKv, type KvPair } from '../consul-kv';
+import { ConfigConflictError } from '../errors';
+import { type ConsulSourceOptions, consulSourceSchema } from '../options';
+import type { CommitMeta, ConfigStore, StoreState, VersionRecord } from '../store';
+import { decodeRemoteValue, deepEqual } from '../tree';
+
+export interface ConsulConfigStoreOptions extends ConsulSourceOptions {
+  /** The KV client; default `createConsulKv({ url, token })` over `fetch`. */
+  kv?: ConsulKv;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/** Ballast's own keys inside the prefix: the claimed version counter and the last fully applied version. */
+const META = '.ballast/';
+const pad = (n: number) => String(n).padStart(10, '0');
+
+/** `services/user-service` → `services/user-service/`; an empty prefix stays empty. */
+export function normalizePrefix(prefix: string): string {
+  return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
+interface Parsed {
+  entries: Record<string, unknown>;
+  claimed: number;
+  applied: number;
+}
+
+/**
+ * Config in Consul KV under a prefix (seed 000: `services/{name}/`), one key per flattened leaf holding its JSON
+ * value, so `consul kv get services/user-service/db/pool/max` reads `20` and a value written by hand is picked up.
+ *
+ * Versions: a commit claims version N+1 with a check-and-set on `<prefix>.ballast/version`, records the full
+ * entries at `<historyPrefix>v/<N+1>` (the last `maxVersions` kept), writes the changed keys (deletes the removed
+ * ones), and finally sets `<prefix>.ballast/applied` to N+1. Watchers use Consul blocking queries on the prefix
+ * (seed 000's 30 s wait, Consul's index rules) and skip the in-between states of a commit (claimed > applied), so
+ * a multi-key write arrives as one update.
+ */
+export class ConsulConfigStore implements ConfigStore {
+  readonly name: string;
+  readonly prefix: string;
+  readonly historyPrefix: string;
+  readonly #kv: ConsulKv;
+  readonly #options: ReturnType<typeof parseOptions<typeof consulSourceSchema>>;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #stop = new AbortController();
+
+  constructor(options: ConsulConfigStoreOptions) {
+    const { kv, clock, logger, ...rest } = options;
+    this.#options = parseOptions(consulSourceSchema, rest, 'consulKv');
+    this.prefix = normalizePrefix(this.#options.prefix);
+    this.historyPrefix = normalizePrefix(this.#options.historyPrefix ?? `ballast/config-history/${this.prefix}`);
+    this.name = this.#options.name ?? `consul:${this.prefix}`;
+    const token = this.#options.token ?? process.env.CONSUL_HTTP_TOKEN;
+    this.#kv =
+      kv ??
+      createConsulKv({
+        url: this.#options.url ?? process.env.CONSUL_HTTP_ADDR ?? 'http://127.0.0.1:8500',
+        ...(token ? { token } : {}),
+        requestTimeoutMs: this.#options.requestTimeoutMs,
+      });
+    this.#clock = clock ?? systemClock;
+    this.#log = childLogger(logger, { component: 'config-center', store: this.name });
+  }
+
+  get #versionKey() {
+    return `${this.prefix}${META}version`;
+  }
+  get #appliedKey() {
+    return `${this.prefix}${META}applied`;
+  }
+
+  #parse(pairs: readonly KvPair[]): Parsed {
+    const entries: Record<string, unknown> = {};
+    let claimed = 0;
+    let applied = 0;
+    for (const p of pairs) {
+      if (!p.key.startsWith(this.prefix)) continue;
+      const key = p.key.slice(this.prefix.length);
+      if (key === `${META}version`) claimed = Number(p.value) || 0;
+      else if (key === `${META}applied`) applied = Number(p.value) || 0;
+      else if (key.startsWith(META) || key === '' || key.endsWith('/'))
+        continue; // folders, our own keys
+      else entries[key] = p.value === null ? null : decodeRemoteValue(p.value);
+    }
+    return { entries, claimed, applied };
+  }
+
+  async read(signal?: AbortSignal): Promise<StoreState> {
+    const { pairs } = await this.#kv.list(this.prefix, signal ? { signal } : {});
+    const p = this.#parse(pairs);
+    return { version: p.claimed, entries: p.entries };
+  }
+
+  async commit(expectedVersion: number, entries: Record<string, unknown>, meta: CommitMeta): Promise<VersionRecord> {
+    const counter = await this.#kv.get(this.#versionKey);
+    const current = Number(counter?.value ?? 0) || 0;
+    if (current !== expectedVersion) throw new ConfigConflictError(this.name, expectedVersion, current);
+    const version = expectedVersion + 1;
+    // The claim: only one writer moves the counter from the index it read.
+    if (!(await this.#kv.put(this.#versionKey, String(version), { cas: counter?.modifyIndex ?? 0 }))) {
+      throw new ConfigConflictError(this.name, expectedVersion, undefined);
+    }
+    const record: VersionRecord = { version, entries, at: meta.at };
+    if (meta.rollbackOf !== undefined) record.rollbackOf = meta.rollbackOf;
+    if (meta.message !== undefined) record.message = meta.message;
+    const live = this.#parse((await this.#kv.list(this.prefix)).pairs).entries;
+    const writes: Promise<boolean>[] = [this.#kv.put(`${this.historyPrefix}v/${pad(version)}`, JSON.stringify(record))];
+    for (const [key, value] of Object.entries(entries)) {
+      if (!Object.hasOwn(live, key) || !deepEqual(live[key], value)) {
+        writes.push(this.#kv.put(`${this.prefix}${key}`, JSON.stringify(value)));
+      }
+    }
+    for (const key of Object.keys(live)) {
+      if (!Object.hasOwn(entries, key)) writes.push(this.#kv.delete(`${this.prefix}${key}`));
+    }
+    await Promise.all(writes);
+    await this.#kv.put(this.#appliedKey, String(version));
+    await this.#trim(version).catch((error: unknown) => this.#log.warn({ err: error }, 'trimming old versions failed'));
+    return record;
+  }
+
+  async #trim(version: number): Promise<void> {
+    const oldest = version - this.#options.maxVersions;
+    if (oldest < 1) return;
+    const keys = await this.#kv.keys(`${this.historyPrefix}v/`);
+    const stale = keys.filter((k) => Number(k.slice(`${this.historyPrefix}v/`.length)) <= oldest);
+    await Promise.all(stale.map((k) => this.#kv.delete(k)));
+  }
+
+  async history(): Promise<VersionRecord[]> {
+    const { pairs } = await this.#kv.list(`${this.historyPrefix}v/`);
+    return pairs
+      .filter((p) => p.value !== null)
+      .map((p) => JSON.parse(p.value!) as VersionRecord)
+      .sort((a, b) => b.version - a.version);
+  }
+
+  async getVersion(version: number): Promise<VersionRecord | undefined> {
+    const p = await this.#kv.get(`${this.historyPrefix}v/${pad(version)}`);
+    return p?.value ? (JSON.parse(p.value) as VersionRecord) : undefined;
+  }
+
+  watch(listener: (state: StoreState) => void, onError: (error: unknown) => void): Unsubscribe {
+    const stop = new AbortController();
+    const signal = AbortSignal.any([stop.signal, this.#stop.signal]);
+    const backoff = createBackoff({ initialMs: 100, maxMs: this.#options.retryMaxMs, jitter: 'full' });
+    void this.#loop(listener, onError, signal, backoff);
+    const off = () => stop.abort();
+    return Object.assign(off, { dispose: off, [Symbol.dispose]: off });
+  }
+
+  /** The blocking-query loop; never throws (errors go to `onError`, then a jittered, growing pause). */
+  async #loop(
+    listener: (state: StoreState) => void,
+    onError: (error: unknown) => void,
+    signal: AbortSignal,
+    backoff: Backoff,
+  ): Promise<void> {
+    let index = 0;
+    let last: StoreState | undefined;
+    while (!signal.aborted) {
+      let result: { index: number; pairs: KvPair[] };
+      try {
+        result = await this.#kv.list(this.prefix, { index, waitMs: this.#options.waitMs, signal });
+        backoff.reset();
+      } catch (error) {
+        if (signal.aborted) return;
+        onError(error);
+        // Consul's rule: after an error, start over from index 0 (a restarted agent may be behind).
+        index = 0;
+        await sleep(this.#clock, backoff.next(), signal).catch(() => {});
+        continue;
+      }
+      // Consul's index rules: an index that goes backwards resets to 0; otherwise it is the next `?index=`.
+      const changed = result.index !== index;
+      index = result.index < index ? 0 : result.index;
+      const p = this.#parse(result.pairs);
+      // A commit in flight (claimed, not yet applied): its last write wakes us again. A claim that never
+      // completes (a writer died) is served once a wait passes with no change.
+      if (p.claimed > p.applied && changed && index !== 0) continue;
+      const state: StoreState = { version: p.claimed, entries: p.entries };
+      if (last && last.version === state.version && deepEqual(last.entries, state.entries)) continue;
+      last = state;
+      try {
+        listener(state);
+      } catch (error) {
+        onError(error);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#stop.abort();
+  }
+}

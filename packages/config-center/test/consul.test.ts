@@ -1,0 +1,237 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: a config file with a ${VAR:-default} reference
+/**
+ * The Consul KV remote, by default against the testkit's Consul emulator (`@ballast/testkit/consul`, an emulator,
+ * not Consul), and against a real Consul when CONSUL_HTTP_ADDR is set (CONSUL_HTTP_TOKEN is sent if set).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ConsulEmulator, startConsulEmulator } from '@ballast/testkit/consul';
+import type { ContractBackend } from '@ballast/testkit/vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  ConsulConfigStore,
+  consulKv,
+  createConfig,
+  createConsulKv,
+  defaults,
+  isRemoteUnavailableError,
+  loadFromFile,
+  pushToConsul,
+  unflatten,
+} from '../src';
+import type { RemoteSource } from '../src/sources';
+import { type RemoteUnderTest, remoteContract } from './store.contract';
+
+const run = randomUUID().slice(0, 8);
+let emulator: ConsulEmulator;
+let dir: string;
+beforeAll(async () => {
+  emulator = await startConsulEmulator({ port: 0 });
+  dir = await mkdtemp(join(tmpdir(), 'ballast-config-consul-'));
+});
+afterAll(async () => {
+  await emulator?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const opened: RemoteSource[] = [];
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.store.close();
+});
+
+let n = 0;
+function contractFor(url: () => string, token?: string): ContractBackend<RemoteUnderTest & { prefix: string }> {
+  return {
+    create: () => {
+      const prefix = `ballast-test/${run}/svc${n++}/`;
+      return {
+        maxVersions: 5,
+        open: () => {
+          const source = consulKv({ url: url(), prefix, maxVersions: 5, ...(token ? { token } : {}) });
+          opened.push(source);
+          return source;
+        },
+        prefix,
+      };
+    },
+    destroy: async (b) => {
+      const kv = createConsulKv({ url: url(), ...(token ? { token } : {}) });
+      await kv.delete(b.prefix, { recurse: true });
+      await kv.delete(`ballast/config-history/${b.prefix}`, { recurse: true });
+    },
+  };
+}
+
+remoteContract(
+  'consul emulator',
+  contractFor(() => emulator.url),
+);
+
+const realAddr = process.env.CONSUL_HTTP_ADDR;
+describe.skipIf(!realAddr)('real Consul (runs only when CONSUL_HTTP_ADDR is set; it is not set here)', () => {
+  remoteContract(
+    'real consul',
+    contractFor(() => realAddr!, process.env.CONSUL_HTTP_TOKEN),
+  );
+});
+
+const schema = z.object({
+  db: z.object({ pool: z.object({ max: z.number().int().positive() }), host: z.string() }),
+  tags: z.array(z.string()).default([]),
+});
+const base = { db: { pool: { max: 10 }, host: 'localhost' } };
+const prefixFor = () => `services/user-service-${run}-${n++}/`;
+
+describe('Consul KV source on the emulator', () => {
+  it('watches with blocking queries (index + seed 000’s 30 s wait) and picks up plain writes to the prefix', async () => {
+    const prefix = prefixFor();
+    const config = await createConfig({ schema, sources: [defaults(base), consulKv({ url: emulator.url, prefix })] });
+    try {
+      const seen = new Promise<number>((resolve) => config.watch('db.pool.max', resolve));
+      // Wait until the watch loop is parked on a blocking query, then write as another tool would.
+      await expect
+        .poll(() => emulator.requests().some((r) => r.path === `/v1/kv/${prefix}` && r.query.index !== undefined))
+        .toBe(true);
+      const blocking = emulator.requests().find((r) => r.path === `/v1/kv/${prefix}` && r.query.index !== undefined)!;
+      expect(blocking.query).toMatchObject({ wait: '30000ms' });
+      expect(Number(blocking.query.index)).toBeGreaterThan(0);
+      expect('recurse' in blocking.query).toBe(true);
+      await pushToConsul(prefix, { db: { pool: { max: 25 } } }, { url: emulator.url });
+      expect(await seen).toBe(25);
+      expect(config.get()).toMatchObject({ db: { pool: { max: 25 }, host: 'localhost' } });
+    } finally {
+      await config.close();
+    }
+  });
+
+  it('a multi-key write (rollback) reaches a watcher as one update, never half-applied', async () => {
+    const prefix = prefixFor();
+    const writer = await createConfig({ schema, sources: [defaults(base), consulKv({ url: emulator.url, prefix })] });
+    const reader = await createConfig({ schema, sources: [defaults(base), consulKv({ url: emulator.url, prefix })] });
+    try {
+      const v1 = await writer.setMany({ db: { pool: { max: 11 }, host: 'a' }, tags: ['x'] });
+      await writer.setMany({ db: { pool: { max: 12 }, host: 'b' }, tags: ['y', 'z'] });
+      await expect.poll(() => reader.version()).toBe(2);
+      const states: unknown[] = [];
+      const done = new Promise<void>((resolve) =>
+        reader.watch((snap) => {
+          states.push(structuredClone(snap));
+          if (reader.version() === 3) resolve();
+        }),
+      );
+      await writer.rollback(v1.version);
+      await done;
+      expect(states).toEqual([{ db: { pool: { max: 11 }, host: 'a' }, tags: ['x'] }]);
+    } finally {
+      await writer.close();
+      await reader.close();
+    }
+  });
+
+  it('an emulator restart that resets the index (Consul index rule: backwards → 0) does not stall the watch', async () => {
+    const own = await startConsulEmulator({ port: 0 });
+    const prefix = prefixFor();
+    const config = await createConfig({
+      schema,
+      sources: [defaults(base), consulKv({ url: own.url, prefix, retryMaxMs: 200 })],
+    });
+    try {
+      await config.set('db.pool.max', 30);
+      await own.restart(); // forgets KV, indexes restart at 1
+      const seen = new Promise<number>((resolve) => config.watch('db.pool.max', (v) => v === 40 && resolve(v)));
+      await pushToConsul(prefix, { db: { pool: { max: 40 } } }, { url: own.url });
+      expect(await seen).toBe(40);
+    } finally {
+      await config.close();
+      await own.close();
+    }
+  });
+
+  it('sends the ACL token as X-Consul-Token; without it the remote is unavailable (403)', async () => {
+    const secured = await startConsulEmulator({ port: 0, aclToken: 'secret-token' });
+    try {
+      const ok = new ConsulConfigStore({ url: secured.url, prefix: 'services/acl/', token: 'secret-token' });
+      await ok.commit(0, { a: 1 }, { at: Date.now() });
+      expect(await ok.read()).toEqual({ version: 1, entries: { a: 1 } });
+      const denied = new ConsulConfigStore({ url: secured.url, prefix: 'services/acl/' });
+      const error = await denied.read().catch((e: unknown) => e);
+      expect(isRemoteUnavailableError(error)).toBe(true);
+      expect((error as Error).message).toContain('403');
+      await ok.close();
+      await denied.close();
+    } finally {
+      await secured.close();
+    }
+  });
+
+  it('cold start from the disk cache when Consul is down', async () => {
+    const prefix = prefixFor();
+    const cacheFile = join(dir, `cache-${n++}.json`);
+    const first = await createConfig({
+      schema,
+      cacheFile,
+      sources: [defaults(base), consulKv({ url: emulator.url, prefix })],
+    });
+    await first.set('db.pool.max', 77);
+    await first.close();
+
+    const down = await startConsulEmulator({ port: 0 });
+    const deadUrl = down.url;
+    await down.close();
+    const errors: Error[] = [];
+    const second = await createConfig({
+      schema,
+      cacheFile,
+      startupTimeoutMs: 2_000,
+      sources: [defaults(base), consulKv({ url: deadUrl, prefix, name: `consul:${prefix}`, retryMaxMs: 1_000 })],
+    });
+    second.onError((e) => errors.push(e));
+    try {
+      expect(second.get('db.pool.max')).toBe(77);
+      expect(second.stale).toBe(true);
+      expect(second.version()).toBe(1);
+    } finally {
+      await second.close();
+    }
+    // Without a cache the same start fails, naming the remote.
+    const error = await createConfig({
+      schema,
+      sources: [defaults(base), consulKv({ url: deadUrl, prefix })],
+    }).catch((e: unknown) => e);
+    expect(isRemoteUnavailableError(error)).toBe(true);
+  });
+});
+
+describe('flattening round trip (seed 000 load_from_file)', () => {
+  it('loadFromFile → pushToConsul writes one JSON key per leaf; reading the prefix back rebuilds the document', async () => {
+    const path = join(dir, 'user-service.yaml');
+    await writeFile(
+      path,
+      'database:\n  url: "${DATABASE_URL:-postgres://localhost/users}"\n  pool:\n    max: 20\nfeatures:\n  beta: true\nhosts: [a, b]\n',
+      'utf8',
+    );
+    const flat = await loadFromFile(path, { env: {} });
+    expect(flat).toEqual({
+      'database/url': 'postgres://localhost/users',
+      'database/pool/max': 20,
+      'features/beta': true,
+      hosts: ['a', 'b'],
+    });
+    const prefix = prefixFor();
+    const keys = await pushToConsul(prefix, unflatten(flat), { url: emulator.url });
+    expect(keys.sort()).toEqual(
+      Object.keys(flat)
+        .map((k) => `${prefix}${k}`)
+        .sort(),
+    );
+    const kv = createConsulKv({ url: emulator.url });
+    expect((await kv.get(`${prefix}database/pool/max`))?.value).toBe('20');
+    expect((await kv.get(`${prefix}hosts`))?.value).toBe('["a","b"]');
+    const store = new ConsulConfigStore({ url: emulator.url, prefix });
+    expect(unflatten((await store.read()).entries)).toEqual(unflatten(flat));
+    await store.close();
+  });
+});
