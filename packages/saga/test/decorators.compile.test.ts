@@ -1,0 +1,49 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileDecoratorFixture, type DecoratorMode } from '@ballast/testkit';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { isInvalidSagaError, Saga, Step, sagaOf } from '../src/index';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+describe.each(['standard', 'legacy'] as DecoratorMode[])('@Saga / @Step compiled as %s decorators', (mode) => {
+  it('type-checks; steps in declaration order, parallel groups, compensation by method name', async () => {
+    const { diagnostics, outFile } = compileDecoratorFixture(
+      ts,
+      join(here, 'fixtures/decorators'),
+      mode,
+      join(here, '.compiled'),
+    );
+    expect(diagnostics).toEqual([]);
+    const mod = (await import(/* @vite-ignore */ `${outFile}?t=${Date.now()}`)) as { run(): Promise<unknown> };
+    expect(await mod.run()).toEqual({
+      units: ['validateUser', 'saveHealthData', 'agents', 'trigger_ai_analysis'],
+      result: { userId: 'u1', recordId: 'rec-u1', xiaoai: 'ok', laoke: 'ok' },
+      calls: ['laoke', 'saveHealthData', 'trigger_ai_analysis', 'validateUser', 'xiaoai'],
+      failed: 'trigger_ai_analysis',
+      undone: ['undo:laoke', 'undo:rec-u2:saveHealthData', 'undo:xiaoai'],
+    });
+  }, 60_000); // a real tsc program per mode: seconds on a shared CI machine
+});
+
+describe('sagaOf', () => {
+  it('rejects a class without @Saga and a compensate naming a missing method', () => {
+    class Plain {}
+    expect(() => sagaOf(new Plain())).toThrow(/not decorated with @Saga/);
+    // Applied by hand (legacy call shape): this test file itself is not compiled with decorators.
+    class Broken {
+      async a() {}
+    }
+    Step({ compensate: 'nope' })(Broken.prototype, 'a', Object.getOwnPropertyDescriptor(Broken.prototype, 'a')!);
+    Saga('broken')(Broken);
+    let error: unknown;
+    try {
+      sagaOf(new Broken());
+    } catch (e) {
+      error = e;
+    }
+    expect(isInvalidSagaError(error)).toBe(true);
+    expect(String(error)).toMatch(/"nope" does not exist/);
+  });
+});
