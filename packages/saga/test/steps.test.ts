@@ -145,3 +145,19 @@ describe('step policies', () => {
     await b.close();
   });
 });
+
+describe('bad options', () => {
+  it('createOrchestrator and run name the bad field (InvalidOptionsError) before anything is written', async () => {
+    expect(() => createOrchestrator({ leaseMs: -1 })).toThrow(/leaseMs/);
+    expect(() => createOrchestrator({ stepMaxAttempts: 0 })).toThrow(/stepMaxAttempts/);
+    expect(() => createOrchestrator({ nope: 1 } as never)).toThrow(/INVALID|nope|Unrecognized/i);
+    const { orch } = setup();
+    const saga = defineSaga('opts', { steps: [{ name: 'a', run: () => undefined }] });
+    await expect(orch.run(saga, {}, { sagaId: 'has{braces}' })).rejects.toMatchObject({
+      code: 'INVALID_OPTIONS',
+      issues: [expect.objectContaining({ path: 'sagaId' })],
+    });
+    expect(await orch.get('has{braces}')).toBeUndefined();
+    await orch.close();
+  });
+});
