@@ -104,6 +104,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
   readonly #commitWaiters = new Map<Layer, Set<{ version: number; resolve: () => void }>>();
   #snapshot!: DeepReadonly<z.output<S>>;
   #raw: Tree = {};
+  #paths = new Map<string, unknown>();
   #closed = false;
   #cacheWrite: Promise<void> = Promise.resolve();
 
@@ -151,7 +152,13 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
   get(): DeepReadonly<z.output<S>>;
   get<P extends Path<z.output<S>>>(path: P): DeepReadonly<PathValue<z.output<S>, P>>;
   get(path?: string): unknown {
-    return path === undefined ? this.#snapshot : getPath(this.#snapshot, path);
+    if (path === undefined) return this.#snapshot;
+    // Path reads are memoised per snapshot (snapshots are immutable; the cache is dropped on every swap).
+    const cached = this.#paths.get(path);
+    if (cached !== undefined || this.#paths.has(path)) return cached;
+    const value = getPath(this.#snapshot, path);
+    if (this.#paths.size < 10_000) this.#paths.set(path, value);
+    return value;
   }
 
   /**
@@ -372,6 +379,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
     this.#raw = built.raw;
     if (deepEqual(previous, built.snapshot)) return true;
     this.#snapshot = built.snapshot;
+    this.#paths = new Map();
     this.#metrics.reloads.add(1, { source: origin });
     this.#log.debug({ origin, version }, 'config reloaded');
     for (const w of [...this.#watchers]) {

@@ -56,6 +56,7 @@ export class ConsulConfigStore implements ConfigStore {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #stop = new AbortController();
+  #trimming: Promise<void> = Promise.resolve();
 
   constructor(options: ConsulConfigStoreOptions) {
     const { kv, clock, logger, ...rest } = options;
@@ -105,8 +106,10 @@ export class ConsulConfigStore implements ConfigStore {
   }
 
   async commit(expectedVersion: number, entries: Record<string, unknown>, meta: CommitMeta): Promise<VersionRecord> {
-    const counter = await this.#kv.get(this.#versionKey);
-    const current = Number(counter?.value ?? 0) || 0;
+    // One read gives the counter (value + ModifyIndex for the check-and-set) and the live keys to diff against.
+    const { pairs } = await this.#kv.list(this.prefix);
+    const counter = pairs.find((p) => p.key === this.#versionKey);
+    const { entries: live, claimed: current } = this.#parse(pairs);
     if (current !== expectedVersion) throw new ConfigConflictError(this.name, expectedVersion, current);
     const version = expectedVersion + 1;
     // The claim: only one writer moves the counter from the index it read.
@@ -116,7 +119,6 @@ export class ConsulConfigStore implements ConfigStore {
     const record: VersionRecord = { version, entries, at: meta.at };
     if (meta.rollbackOf !== undefined) record.rollbackOf = meta.rollbackOf;
     if (meta.message !== undefined) record.message = meta.message;
-    const live = this.#parse((await this.#kv.list(this.prefix)).pairs).entries;
     const writes: Promise<boolean>[] = [this.#kv.put(`${this.historyPrefix}v/${pad(version)}`, JSON.stringify(record))];
     for (const [key, value] of Object.entries(entries)) {
       if (!Object.hasOwn(live, key) || !deepEqual(live[key], value)) {
@@ -128,7 +130,10 @@ export class ConsulConfigStore implements ConfigStore {
     }
     await Promise.all(writes);
     await this.#kv.put(this.#appliedKey, String(version));
-    await this.#trim(version).catch((error: unknown) => this.#log.warn({ err: error }, 'trimming old versions failed'));
+    // Trimming old versions is housekeeping: off the write's path.
+    this.#trimming = this.#trimming
+      .then(() => this.#trim(version))
+      .catch((error: unknown) => this.#log.warn({ err: error }, 'trimming old versions failed'));
     return record;
   }
 
@@ -141,14 +146,17 @@ export class ConsulConfigStore implements ConfigStore {
   }
 
   async history(): Promise<VersionRecord[]> {
+    await this.#trimming;
     const { pairs } = await this.#kv.list(`${this.historyPrefix}v/`);
     return pairs
       .filter((p) => p.value !== null)
       .map((p) => JSON.parse(p.value!) as VersionRecord)
-      .sort((a, b) => b.version - a.version);
+      .sort((a, b) => b.version - a.version)
+      .slice(0, this.#options.maxVersions);
   }
 
   async getVersion(version: number): Promise<VersionRecord | undefined> {
+    await this.#trimming;
     const p = await this.#kv.get(`${this.historyPrefix}v/${pad(version)}`);
     return p?.value ? (JSON.parse(p.value) as VersionRecord) : undefined;
   }
@@ -204,5 +212,6 @@ export class ConsulConfigStore implements ConfigStore {
 
   async close(): Promise<void> {
     this.#stop.abort();
+    await this.#trimming;
   }
 }
