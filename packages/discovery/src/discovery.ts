@@ -1,0 +1,418 @@
+import { type Clock, childLogger, type Logger, parseOptions, systemClock } from '@ballast/core';
+import type { DiscoveryBackend, ServiceInstance } from './backend';
+import { ConsulBackend } from './backends/consul';
+import { MemoryBackend } from './backends/memory';
+import { RedisBackend } from './backends/redis';
+import { createConsulClient } from './consul-client';
+import { ServiceUnavailableError } from './errors';
+import { discoveryInstruments } from './metrics';
+import {
+  type DiscoveryOptions,
+  discoveryOptionsSchema,
+  type RegisterOptions,
+  type ResolvedDiscoveryOptions,
+} from './options';
+import { Picker, type PickStrategy, routable } from './pickers';
+import { type Registration, registerService } from './registry';
+import { ServiceWatch, type WatchSnapshot } from './watch';
+
+/** Where a lookup's answer came from. */
+export type LookupSource = 'registry' | 'static' | 'env';
+
+export interface LookupResult {
+  /** Every instance known (any status) — `pick` uses it for the panic threshold. */
+  readonly all: readonly ServiceInstance[];
+  /** The passing ones. */
+  readonly instances: readonly ServiceInstance[];
+  readonly source: LookupSource;
+  /** Served from the fresh cache without touching the registry. */
+  readonly cached: boolean;
+  /** A registry result older than its TTL, served because the registry is failing (stale-if-error). */
+  readonly stale: boolean;
+  /** Age of the data in ms. */
+  readonly ageMs: number;
+}
+
+export interface LookupOptions {
+  tag?: string;
+}
+
+interface CacheEntry {
+  all: readonly ServiceInstance[];
+  passing: readonly ServiceInstance[];
+  source: LookupSource;
+  at: number;
+  ttlMs: number;
+}
+
+/** Upper-cased, non-alphanumerics → `_`, plus `_SERVICE_URL`: `user` → `USER_SERVICE_URL` (seed 003). */
+export const defaultEnvVar = (service: string) => `${service.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_SERVICE_URL`;
+
+function fromUrls(service: string, urls: readonly string[]): ServiceInstance[] {
+  return urls.map((raw) => {
+    const u = new URL(raw);
+    const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+    return {
+      id: raw,
+      name: service,
+      address: u.hostname,
+      port,
+      tags: [],
+      meta: {},
+      status: 'passing' as const,
+      url: raw.replace(/\/+$/, ''),
+    };
+  });
+}
+
+/**
+ * Service discovery with a registry (Consul, Redis or memory), one shared blocking watch per service, a
+ * TTL cache, pickers and the fallback chain fresh cache → registry → stale-if-error → static → env.
+ */
+export class Discovery {
+  readonly backend: DiscoveryBackend;
+  readonly #o: ResolvedDiscoveryOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger | undefined;
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #watches = new Map<string, ServiceWatch>();
+  readonly #pickers = new Map<string, Picker>();
+  readonly #registrations = new Set<Registration>();
+  readonly #envVar: (s: string) => string;
+  readonly #env: Record<string, string | undefined>;
+  readonly #instruments = discoveryInstruments();
+  readonly #stopObserving: () => void;
+  readonly #ownsBackend: boolean;
+  #idleSweep: ReturnType<Clock['setInterval']> | undefined;
+  #closed = false;
+
+  constructor(options: DiscoveryOptions = {}) {
+    const o = parseOptions(discoveryOptionsSchema, options, 'createDiscovery');
+    this.#o = o;
+    this.#clock = o.clock ?? systemClock;
+    this.#log = o.logger ? childLogger(o.logger, { component: 'discovery' }) : undefined;
+    this.#envVar = o.envVar ?? defaultEnvVar;
+    this.#env = o.env ?? process.env;
+    this.#ownsBackend = o.backend === undefined;
+    if (o.backend) this.backend = o.backend;
+    else if (o.redis) this.backend = new RedisBackend({ redis: o.redis, prefix: o.prefix, clock: this.#clock });
+    else if (o.consul) {
+      const client =
+        o.consul.client ??
+        createConsulClient({ url: o.consul.url, token: o.consul.token, timeoutMs: o.consul.timeoutMs });
+      this.backend = new ConsulBackend({ client });
+    } else this.backend = new MemoryBackend({ clock: this.#clock });
+    this.#stopObserving = this.#instruments.observe(this);
+  }
+
+  // ------------------------------------------------------------------ registration
+
+  /** Registers an instance (see `RegisterOptions`); deregistered by `close()` or graceful shutdown. */
+  async register(options: RegisterOptions): Promise<Registration> {
+    const reg = await registerService(this.backend, options, {
+      clock: this.#clock,
+      logger: this.#log,
+      onReregister: (name) => this.#instruments.reregistrations.add(1, { service: name }),
+      onClose: (r) => this.#registrations.delete(r),
+    });
+    this.#registrations.add(reg);
+    return reg;
+  }
+
+  // ------------------------------------------------------------------ lookups
+
+  /** Passing instances of `name` through the fallback chain; throws `ServiceUnavailableError` when none. */
+  async discover(name: string, options: LookupOptions = {}): Promise<readonly ServiceInstance[]> {
+    return (await this.lookup(name, options)).instances;
+  }
+
+  /** Like `discover`, with where the answer came from and how old it is. */
+  lookup(name: string, options: LookupOptions = {}): Promise<LookupResult> {
+    const key = options.tag ? `${name}\u0000${options.tag}` : name;
+    const now = this.#clock.now();
+    const watch = this.#watches.get(key);
+    if (watch) watch.lastUsed = now;
+    const e = this.#cache.get(key);
+    if (e && e.passing.length > 0) {
+      const age = now - e.at;
+      const fresh =
+        e.source === 'registry' ? age < e.ttlMs || (watch?.healthy === true && !watch.stopped) : age < e.ttlMs;
+      if (fresh) {
+        this.#instruments.cacheHits.add(1, { service: name });
+        return Promise.resolve({
+          all: e.all,
+          instances: e.passing,
+          source: e.source,
+          cached: true,
+          stale: false,
+          ageMs: age,
+        });
+      }
+    }
+    this.#instruments.cacheMisses.add(1, { service: name });
+    return this.#miss(name, key, options.tag);
+  }
+
+  async #miss(name: string, key: string, tag: string | undefined): Promise<LookupResult> {
+    this.#assertOpen();
+    const tried: string[] = [];
+    let registryError: unknown;
+    const watch = this.#ensureWatch(name, key, tag);
+    let snapshot: WatchSnapshot | undefined;
+    if (watch.healthy) snapshot = watch.snapshot;
+    else if (watch.lastError !== undefined) registryError = watch.lastError;
+    else {
+      try {
+        snapshot = await watch.first; // cold miss: every caller shares the watch's first request
+      } catch (err) {
+        registryError = err;
+      }
+    }
+    if (snapshot) {
+      const passing = snapshot.instances.filter((i) => i.status === 'passing');
+      if (passing.length > 0) {
+        return {
+          all: snapshot.instances,
+          instances: passing,
+          source: 'registry',
+          cached: false,
+          stale: false,
+          ageMs: this.#clock.now() - snapshot.at,
+        };
+      }
+      tried.push(`${this.backend.kind}: no passing instances`);
+    } else {
+      tried.push(`${this.backend.kind}: ${(registryError as Error)?.message ?? String(registryError)}`);
+      const e = this.#cache.get(key);
+      const ageMs = e ? this.#clock.now() - e.at : 0;
+      if (e && e.source === 'registry' && e.passing.length > 0 && ageMs <= this.#o.maxStaleMs) {
+        this.#instruments.fallbacks.add(1, { service: name, source: 'stale' });
+        this.#log?.warn({ service: name, ageMs, err: registryError }, 'registry failing; serving stale instances');
+        return { all: e.all, instances: e.passing, source: 'registry', cached: true, stale: true, ageMs };
+      }
+      if (e?.source === 'registry')
+        tried.push(e.passing.length > 0 ? `stale cache: ${ageMs} ms old, over maxStaleMs` : 'stale cache: empty');
+      else tried.push('stale cache: none');
+    }
+    const fixed = this.#o.static[name];
+    if (fixed !== undefined) return this.#fallback(name, key, 'static', typeof fixed === 'string' ? [fixed] : fixed);
+    tried.push('static: none');
+    const envName = this.#envVar(name);
+    const envValue = this.#env[envName];
+    if (envValue) {
+      const urls = envValue
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      try {
+        return this.#fallback(name, key, 'env', urls);
+      } catch {
+        tried.push(`env ${envName}: not a URL list`);
+      }
+    } else tried.push(`env ${envName}: unset`);
+    this.#instruments.unavailable.add(1, { service: name });
+    throw new ServiceUnavailableError(name, tried, registryError === undefined ? undefined : { cause: registryError });
+  }
+
+  #fallback(name: string, key: string, source: 'static' | 'env', urls: readonly string[]): LookupResult {
+    const instances = fromUrls(name, urls);
+    this.#cache.set(key, {
+      all: instances,
+      passing: instances,
+      source,
+      at: this.#clock.now(),
+      ttlMs: this.#o.staticTtlMs,
+    });
+    this.#instruments.fallbacks.add(1, { service: name, source });
+    return { all: instances, instances, source, cached: false, stale: false, ageMs: 0 };
+  }
+
+  #ensureWatch(name: string, key: string, tag: string | undefined): ServiceWatch {
+    const existing = this.#watches.get(key);
+    if (existing && !existing.stopped) return existing;
+    const watch = new ServiceWatch({
+      backend: this.backend,
+      name,
+      tag,
+      waitMs: this.#o.watchWaitMs,
+      backoff: this.#o.watchBackoff,
+      rateLimit: this.#o.watchRateLimit,
+      clock: this.#clock,
+      logger: this.#log,
+      random: this.#o.random,
+      onRequest: () => this.#instruments.watchRequests.add(1, { service: name }),
+      onError: () => this.#instruments.watchErrors.add(1, { service: name }),
+      onSnapshot: (s) => {
+        const passing = s.instances.filter((i) => i.status === 'passing');
+        const current = this.#cache.get(key);
+        // A registry answer with no passing instance does not evict a fresh static/env fallback.
+        if (passing.length > 0 || !current || current.source === 'registry') {
+          this.#cache.set(key, { all: s.instances, passing, source: 'registry', at: s.at, ttlMs: this.#o.cacheTtlMs });
+        }
+        for (const l of [...(this.#snapshotListeners.get(key) ?? [])]) {
+          try {
+            l();
+          } catch (err) {
+            this.#log?.error({ service: name, err }, 'discovery subscriber threw');
+          }
+        }
+      },
+    });
+    this.#watches.set(key, watch);
+    this.#armIdleSweep();
+    return watch;
+  }
+
+  #armIdleSweep(): void {
+    if (this.#idleSweep) return;
+    this.#idleSweep = this.#clock.setInterval(
+      () => {
+        const now = this.#clock.now();
+        for (const [key, w] of this.#watches) {
+          if (w.subscribers === 0 && now - w.lastUsed >= this.#o.watchIdleMs) {
+            this.#watches.delete(key);
+            void w.stop();
+          }
+        }
+      },
+      Math.max(1_000, Math.floor(this.#o.watchIdleMs / 2)),
+    );
+    this.#idleSweep.unref();
+  }
+
+  /** Picks one routable instance (panic threshold applies) with `strategy` (default the option's). */
+  async pick(
+    name: string,
+    strategy: PickStrategy = this.#o.strategy,
+    options: LookupOptions = {},
+  ): Promise<ServiceInstance> {
+    const r = await this.lookup(name, options);
+    const chosen = this.#picker(name).pick(routable(r.all, this.#o.panicThresholdPercent), strategy);
+    if (!chosen) throw new ServiceUnavailableError(name, ['pick: no routable instance']);
+    return chosen;
+  }
+
+  /** Runs `fn` with a picked instance, counting it outstanding meanwhile (feeds `least-outstanding`). */
+  async withInstance<T>(
+    name: string,
+    fn: (instance: ServiceInstance) => Promise<T> | T,
+    strategy: PickStrategy = 'least-outstanding',
+  ): Promise<T> {
+    const instance = await this.pick(name, strategy);
+    const end = this.#picker(name).begin(instance.id);
+    try {
+      return await fn(instance);
+    } finally {
+      end();
+    }
+  }
+
+  /**
+   * `service → base URL`, the shape @ballast/circuit-breaker's HTTP client takes as `resolve`:
+   * `createHttpClient({ resolve: discovery.resolve })`.
+   */
+  readonly resolve = async (service: string): Promise<string> => (await this.pick(service)).url;
+
+  #picker(name: string): Picker {
+    let p = this.#pickers.get(name);
+    if (!p) {
+      p = new Picker(this.#o.random);
+      this.#pickers.set(name, p);
+    }
+    return p;
+  }
+
+  /** Keeps the watch of `name` running (and calls `listener` on each change) until the returned function. */
+  subscribe(
+    name: string,
+    listener: (instances: readonly ServiceInstance[]) => void,
+    options: LookupOptions = {},
+  ): () => void {
+    this.#assertOpen();
+    const key = options.tag ? `${name}\u0000${options.tag}` : name;
+    const watch = this.#ensureWatch(name, key, options.tag);
+    watch.subscribers += 1;
+    let lastIndex = -1;
+    const poll = () => {
+      const s = watch.snapshot;
+      if (s && s.index !== lastIndex) {
+        lastIndex = s.index;
+        listener(s.instances.filter((i) => i.status === 'passing'));
+      }
+    };
+    const unsubscribeSnapshot = this.#onSnapshot(key, poll);
+    poll();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      unsubscribeSnapshot();
+      watch.subscribers -= 1;
+      watch.lastUsed = this.#clock.now();
+    };
+  }
+
+  readonly #snapshotListeners = new Map<string, Set<() => void>>();
+  #onSnapshot(key: string, fn: () => void): () => void {
+    let set = this.#snapshotListeners.get(key);
+    if (!set) {
+      set = new Set();
+      this.#snapshotListeners.set(key, set);
+    }
+    const listeners = set;
+    listeners.add(fn);
+    return () => void listeners.delete(fn);
+  }
+
+  /** Forgets cached results (and restarts the watch) of one service or all: the gateway's `POST /service-cache/clear`. */
+  clearCache(name?: string): void {
+    for (const key of [...this.#cache.keys()])
+      if (name === undefined || key === name || key.startsWith(`${name}\u0000`)) this.#cache.delete(key);
+    for (const [key, w] of [...this.#watches]) {
+      if (name !== undefined && key !== name && !key.startsWith(`${name}\u0000`)) continue;
+      if (w.subscribers > 0) continue; // a subscriber keeps its watch; its next snapshot refills the cache
+      this.#watches.delete(key);
+      void w.stop();
+    }
+  }
+
+  /** Services with a running watch (tests, diagnostics). */
+  watchedServices(): string[] {
+    return [...this.#watches.entries()].filter(([, w]) => !w.stopped).map(([k]) => k.replace('\u0000', '#'));
+  }
+
+  /** @internal for the metrics gauge */
+  *instanceCounts(): Iterable<{ service: string; passing: number; total: number }> {
+    for (const [key, w] of this.#watches) {
+      const s = w.snapshot;
+      if (!s) continue;
+      yield {
+        service: key.replace('\u0000', '#'),
+        passing: s.instances.filter((i) => i.status === 'passing').length,
+        total: s.instances.length,
+      };
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ServiceUnavailableError('*', ['discovery is closed']);
+  }
+
+  /** Deregisters this process's registrations, stops every watch, closes the backend it created. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#idleSweep) this.#clock.clearInterval(this.#idleSweep);
+    await Promise.allSettled([...this.#registrations].map((r) => r.close()));
+    const watches = [...this.#watches.values()];
+    this.#watches.clear();
+    await Promise.allSettled(watches.map((w) => w.stop()));
+    this.#stopObserving();
+    if (this.#ownsBackend) await this.backend.close();
+  }
+}
+
+/** Creates a `Discovery`: `createDiscovery({ consul: { url, token } })`, `{ redis }`, `{ backend }` or memory. */
+export function createDiscovery(options: DiscoveryOptions = {}): Discovery {
+  return new Discovery(options);
+}
