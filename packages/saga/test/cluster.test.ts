@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RedisSagaStore } from '../src/index';
 import { partitionKeys } from '../src/keys';
 import { sagaContract } from './orchestrator.contract';
+import { storeContract } from './store.contract';
 
 let cluster: Cluster;
 const prefix = `test:saga-cluster:${randomUUID().slice(0, 8)}`;
@@ -41,5 +42,15 @@ sagaContract('redis-cluster', {
     clock: new FakeClock(),
     leaseMs: LEASE_MS,
     expireLeases: () => sleep(systemClock, LEASE_MS + 30),
+  }),
+});
+
+let n = 0;
+storeContract('redis-cluster', {
+  create: () => ({
+    store: new RedisSagaStore({ redis: cluster, prefix, partitions: 8 }),
+    leaseMs: 100,
+    expire: () => sleep(systemClock, 130),
+    id: () => `cs-${Date.now().toString(36)}-${n++}`,
   }),
 });

@@ -1,6 +1,7 @@
 import { FakeClock } from '@ballast/testkit';
 import { MemorySagaStore } from '../src/index';
 import { sagaContract } from './orchestrator.contract';
+import { storeContract } from './store.contract';
 
 // The contract on the in-process store: leases judged on the FakeClock, so expiry is instant and exact.
 sagaContract('memory', {
@@ -12,6 +13,19 @@ sagaContract('memory', {
       clock,
       leaseMs,
       expireLeases: () => clock.advance(leaseMs + 1),
+    };
+  },
+});
+
+let n = 0;
+storeContract('memory', {
+  create: () => {
+    const clock = new FakeClock();
+    return {
+      store: new MemorySagaStore({ clock }),
+      leaseMs: 1_000,
+      expire: () => clock.advance(1_001),
+      id: () => `m${n++}`,
     };
   },
 });

@@ -297,6 +297,32 @@ export const sagaContract = defineContract<SagaBackendUnderTest>('Saga orchestra
     expect(s.calls.filter((c) => c.startsWith('undo:'))).toEqual(['undo:save_health_data']);
   });
 
+  it('abandoned while compensating: the sweeper goes on compensating, never forward', async () => {
+    const u = await make();
+    const s = services();
+    s.failRun.add('trigger_ai_analysis');
+    s.failUndo.add('update_blockchain');
+    const saga = healthDataSaga(s);
+    const a = orchestrator(u);
+    const sagaId = uid('abandon-comp');
+    const first = track(a.run(saga, healthInput, { sagaId }));
+    // a is between compensation retries of update_blockchain (waiting 1 s on its clock) when it dies.
+    await vi.waitFor(() => expect(s.calls).toContain('undo:update_blockchain'));
+    await a.close();
+    await vi.waitFor(() => expect(first.done).toBe(true));
+    expect(await a.get(sagaId)).toMatchObject({ status: 'compensating', failedStep: 'trigger_ai_analysis' });
+    s.failUndo.clear();
+    await u.expireLeases();
+    const b = orchestrator(u, { sagas: [saga] });
+    expect(await b.sweep()).toEqual([sagaId]);
+    expect(await b.settled(sagaId)).toMatchObject({
+      status: 'compensated',
+      compensatedSteps: ['update_blockchain', 'save_health_data', 'validate_user'],
+    });
+    expect(s.calls.slice(-2)).toEqual(['undo:update_blockchain', 'undo:save_health_data']);
+    expect(s.calls.filter((c) => c === 'run:trigger_ai_analysis')).toHaveLength(1);
+  });
+
   it('two sweepers racing for one abandoned saga: exactly one claims it', async () => {
     const u = await make();
     const s = services();

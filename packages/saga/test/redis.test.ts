@@ -3,6 +3,7 @@ import { FakeClock } from '@ballast/testkit';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { RedisSagaStore } from '../src/index';
 import { sagaContract } from './orchestrator.contract';
+import { storeContract } from './store.contract';
 
 const fx = useRedisFixture({ name: 'saga' });
 /** Leases are on the Redis server's clock: short, so the recovery tests wait little. */
@@ -14,5 +15,15 @@ sagaContract('redis', {
     clock: new FakeClock(),
     leaseMs: LEASE_MS,
     expireLeases: () => sleep(systemClock, LEASE_MS + 30),
+  }),
+});
+
+let n = 0;
+storeContract('redis', {
+  create: () => ({
+    store: new RedisSagaStore({ redis: fx.current.redis, prefix: fx.current.prefix, partitions: 4 }),
+    leaseMs: 100,
+    expire: () => sleep(systemClock, 130),
+    id: () => `rs-${Date.now().toString(36)}-${n++}`,
   }),
 });
