@@ -105,6 +105,12 @@ export const workerOptionsSchema = z
   .object({
     /** Jobs handled at once (seed 002: `start_workers(worker_count=4)`). */
     concurrency: z.number().int().positive().default(4),
+    /**
+     * Jobs fetched ahead of free slots (leased, started as slots free), so the next batch is at hand when a
+     * batch finishes; default = concurrency. `0` fetches only for free slots: strictest priority order across
+     * workers (a job added later never waits behind jobs another worker fetched ahead).
+     */
+    prefetch: z.number().int().min(0).optional(),
     /** Lease of an active job; renewed while it runs, recovered as stalled when it lapses. */
     lockMs: z.number().int().positive().default(30_000),
     /** Lease renewal period; default lockMs / 2. */

@@ -17,8 +17,13 @@ let workerCount = 0;
 
 interface InFlight {
   job: FetchedJob;
-  controller: AbortController;
+  /** Set once the handler runs, when it takes a signal. */
+  controller: AbortController | undefined;
+  /** Fails the running attempt (timeout, forced close). */
+  stop?: (error: unknown) => void;
 }
+
+const NEVER_ABORTED = new AbortController().signal;
 
 /**
  * Processes a queue's jobs with up to `concurrency` handlers at once. Fetches as many jobs as it has free
@@ -33,11 +38,15 @@ export class Worker<D = unknown> {
   readonly #handler: Handler<D> | undefined;
   readonly #handlers: Handlers | undefined;
   readonly #inflight = new Map<string, InFlight>();
+  /** Jobs fetched ahead (leased, not started yet). */
+  readonly #buffer: FetchedJob[] = [];
   readonly #waiter: Waiter;
   readonly #errors = new EventEmitter<unknown>('error');
   readonly onError = this.#errors.event;
   readonly #m = queueInstruments();
   #fetchSeq = 0;
+  /** Handlers running now (slots taken); `#inflight` also holds jobs whose ack is on its way. */
+  #busy = 0;
   #running = false;
   #closing = false;
   #paused = false;
@@ -74,7 +83,7 @@ export class Worker<D = unknown> {
 
   /** Jobs being handled now. */
   get active(): number {
-    return this.#inflight.size;
+    return this.#busy;
   }
 
   /** Starts fetching (when created with `autorun: false`). */
@@ -110,16 +119,21 @@ export class Worker<D = unknown> {
 
   async #fetchLoop(): Promise<void> {
     const { concurrency, lockMs, blockMs } = this.options;
+    const prefetch = this.options.prefetch ?? concurrency;
+    // Fetch when at least this many jobs are wanted (or nothing is buffered): no trickle of one-job fetches.
+    const minFetch = Math.max(1, Math.ceil((concurrency + prefetch) / 4));
     let failures = 0;
-    while (!this.#closing) {
+    for (;;) {
+      while (this.#busy < concurrency && this.#buffer.length > 0) this.#start(this.#buffer.shift()!);
+      if (this.#closing) break;
       if (this.#paused) {
         await new Promise<void>((r) => {
           this.#resume = r;
         });
         continue;
       }
-      const free = concurrency - this.#inflight.size;
-      if (free <= 0) {
+      const want = concurrency + prefetch - this.#busy - this.#buffer.length;
+      if (want <= 0 || (want < minFetch && this.#buffer.length > 0)) {
         await new Promise<void>((r) => {
           this.#slot = r;
         });
@@ -130,7 +144,7 @@ export class Worker<D = unknown> {
       let res: Awaited<ReturnType<Queue['backend']['fetch']>>;
       try {
         const token = `${this.id}:${++this.#fetchSeq}`;
-        res = await this.#queue.backend.fetch(this.#clock.now(), free, token, lockMs);
+        res = await this.#queue.backend.fetch(this.#clock.now(), want, token, lockMs);
         failures = 0;
       } catch (error) {
         if (this.#closing) break;
@@ -139,29 +153,46 @@ export class Worker<D = unknown> {
         await sleep(this.#clock, Math.min(5_000, 100 * 2 ** Math.min(failures, 6))).catch(() => {});
         continue;
       }
-      if (this.#closing) {
-        // Fetched while closing: these jobs are ours now; run them (close waits for them).
-        for (const job of res.jobs) this.#start(job);
-        break;
+      // Leased to this worker from now on: renewed while buffered, awaited by close.
+      for (const job of res.jobs) {
+        this.#inflight.set(job.id, { job, controller: undefined });
+        this.#buffer.push(job);
       }
-      if (res.jobs.length > 0) {
-        for (const job of res.jobs) this.#start(job);
-        continue;
-      }
+      if (res.jobs.length > 0 || this.#closing) continue;
       const now = this.#clock.now();
       const wait = res.nextDueAt === null ? blockMs : Math.max(1, Math.min(blockMs, res.nextDueAt - now));
       await this.#waiter.wait(wait);
     }
+    // Closing: jobs fetched ahead are ours (leased); run them rather than leave them to stalled recovery.
+    for (const job of this.#buffer.splice(0)) this.#start(job);
   }
 
+  #notify(): void {
+    const s = this.#slot;
+    this.#slot = undefined;
+    s?.();
+  }
+
+  /**
+   * Runs a job. Its slot frees as soon as the handler settles, while the ack is still on its way: the next
+   * fetch then goes out in the same pipeline as the acks of the jobs that just finished (one round trip for
+   * both). The job stays in `#inflight` (leased, renewed, awaited by `close`) until its ack is done.
+   */
   #start(job: FetchedJob): void {
-    const controller = new AbortController();
-    this.#inflight.set(job.id, { job, controller });
-    void this.#process(job, controller).finally(() => {
+    const entry: InFlight = { job, controller: undefined };
+    this.#inflight.set(job.id, entry);
+    this.#busy++;
+    let freed = false;
+    const free = () => {
+      if (freed) return;
+      freed = true;
+      this.#busy--;
+      this.#notify();
+    };
+    void this.#process(job, entry, free).finally(() => {
+      free();
       this.#inflight.delete(job.id);
-      const s = this.#slot;
-      this.#slot = undefined;
-      s?.();
+      this.#notify();
     });
   }
 
@@ -171,7 +202,7 @@ export class Worker<D = unknown> {
     return h;
   }
 
-  async #process(fetched: FetchedJob, controller: AbortController): Promise<void> {
+  async #process(fetched: FetchedJob, entry: InFlight, free: () => void): Promise<void> {
     const backend = this.#queue.backend;
     const opts = JSON.parse(fetched.opts) as StoredJobOptions;
     const attempt = fetched.attemptsMade + 1;
@@ -195,14 +226,29 @@ export class Worker<D = unknown> {
       let result: unknown;
       try {
         const handler = this.#handlerFor(job.name);
+        // A handler that declares no signal parameter gets a shared never-aborted one: an AbortController
+        // per job is a measurable cost on the hot path. Its timeout still fails the attempt (the race below).
+        const controller = handler.length >= 2 ? new AbortController() : undefined;
+        entry.controller = controller;
+        let stop: ((error: unknown) => void) | undefined;
         if (opts.timeoutMs > 0) {
-          timer = this.#clock.setTimeout(
-            () => controller.abort(new JobTimeoutError(job.id, opts.timeoutMs)),
-            opts.timeoutMs,
-          );
+          timer = this.#clock.setTimeout(() => {
+            const error = new JobTimeoutError(job.id, opts.timeoutMs);
+            controller?.abort(error);
+            stop?.(error);
+          }, opts.timeoutMs);
         }
-        result = await raceAbort(handler(job, controller.signal), controller.signal);
+        const ran = handler(job, controller?.signal ?? NEVER_ABORTED);
+        result =
+          ran instanceof Promise
+            ? await new Promise((resolve, reject) => {
+                stop = reject;
+                entry.stop = reject;
+                ran.then(resolve, reject);
+              })
+            : ran;
         if (timer) this.#clock.clearTimeout(timer);
+        free();
         const text = serialize(result, 'result');
         const durationMs = this.#clock.monotonic() - started;
         const ok = await backend.complete(job.id, fetched.token, this.#clock.now(), text, opts.keepComplete);
@@ -216,6 +262,7 @@ export class Worker<D = unknown> {
         this.#queue.emitters.completed.emit(event);
       } catch (error) {
         if (timer) this.#clock.clearTimeout(timer);
+        free();
         await this.#failed(fetched, job, opts, error, started, span);
       }
     } catch (error) {
@@ -325,7 +372,11 @@ export class Worker<D = unknown> {
       const first = await Promise.race([this.#drained(), timedOut]);
       if (timer) this.#clock.clearTimeout(timer);
       if (first === 'timeout') {
-        for (const f of this.#inflight.values()) f.controller.abort(new QueueClosedError(this.#queue.name, 'job'));
+        for (const f of this.#inflight.values()) {
+          const error = new QueueClosedError(this.#queue.name, 'job');
+          f.controller?.abort(error);
+          f.stop?.(error);
+        }
         await Promise.race([this.#drained(), new Promise((r) => setImmediate(r))]);
       }
     }
@@ -343,26 +394,6 @@ export class Worker<D = unknown> {
       check();
     });
   }
-}
-
-/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts (the handler may ignore it). */
-function raceAbort<T>(value: T | Promise<T>, signal: AbortSignal): Promise<T> {
-  if (!(value instanceof Promise)) return Promise.resolve(value);
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    value.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 /**

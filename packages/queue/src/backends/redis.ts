@@ -11,7 +11,7 @@ import type { JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
 import { type QueueKeys, queueKeys } from '../keys';
 import addSource from '../lua/add.lua';
-import completeSource from '../lua/complete.lua';
+import completeManySource from '../lua/complete-many.lua';
 import countsSource from '../lua/counts.lua';
 import failSource from '../lua/fail.lua';
 import fetchSource from '../lua/fetch.lua';
@@ -23,12 +23,18 @@ import { toJobInfo } from './codec';
 
 const ADD = defineScript('queue:add', addSource);
 const FETCH = defineScript('queue:fetch', fetchSource);
-const COMPLETE = defineScript('queue:complete', completeSource);
+const COMPLETE_MANY = defineScript('queue:complete-many', completeManySource);
 const FAIL = defineScript('queue:fail', failSource);
 const RENEW = defineScript('queue:renew', renewSource);
 const STALLED = defineScript('queue:stalled', stalledSource);
 const REPLAY = defineScript('queue:replay', replaySource);
 const COUNTS = defineScript('queue:counts', countsSource);
+
+interface PendingAck {
+  args: [string, string, string, number, number];
+  resolve(ok: boolean): void;
+  reject(error: unknown): void;
+}
 
 /** Jobs per `add` script call: bounds one script's run time (Redis is single-threaded). */
 const ADD_CHUNK = 1_000;
@@ -60,6 +66,8 @@ export class RedisBackend implements QueueBackend {
   readonly #redis: RedisClient;
   readonly #batch: ScriptBatcher;
   readonly #waiters = new Set<RedisWaiter>();
+  #acks: PendingAck[] = [];
+  #now = 0;
 
   constructor(options: RedisBackendOptions) {
     this.#redis = options.redis;
@@ -99,8 +107,31 @@ export class RedisBackend implements QueueBackend {
     return { jobs, nextDueAt: due < 0 ? null : due };
   }
 
-  async complete(id: string, token: string, now: number, result: string, keep: [number, number]): Promise<boolean> {
-    return (await this.#run<number>(COMPLETE, [id, token, now, result, keep[0], keep[1]])) === 1;
+  /**
+   * Acks made in the same tick go out as one script call (jobs of a batch tend to finish together); that call
+   * shares its pipeline with the fetch the freed slots trigger.
+   */
+  complete(id: string, token: string, now: number, result: string, keep: [number, number]): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      if (this.#acks.length === 0) process.nextTick(() => this.#flushAcks());
+      this.#now = Math.max(this.#now, now);
+      this.#acks.push({ args: [id, token, result, keep[0], keep[1]], resolve, reject });
+    });
+  }
+
+  #flushAcks(): void {
+    const batch = this.#acks;
+    this.#acks = [];
+    const args: ScriptArg[] = [this.#now, batch.length];
+    for (const a of batch) args.push(...a.args);
+    this.#run<number[]>(COMPLETE_MANY, args).then(
+      (oks) => {
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(oks[i] === 1);
+      },
+      (error: unknown) => {
+        for (const a of batch) a.reject(error);
+      },
+    );
   }
 
   async fail(id: string, token: string, now: number, errorEntry: string, outcome: FailOutcome): Promise<boolean> {

@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { createRedis, parseRedisUrl, type Redis } from '@ballast/core';
+import { type Queue as BallastQueue, createQueue, createWorker, type Priority, type Worker } from '@ballast/queue';
+import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
+import { benchRedisUrl } from '../env';
+import type { BenchCase, Suite } from '../harness';
+
+export interface QueueSuiteOptions {
+  /** Jobs per measured call. Default 500. */
+  jobs?: number;
+  /** Worker concurrency (one worker per impl). Default 50. */
+  concurrency?: number;
+}
+
+const LEVELS: Priority[] = ['high', 'medium', 'low'];
+/** BullMQ: 1 is its highest priority; 0 means "no priority" (a different, FIFO list), so 1..3. */
+const BULL_PRIORITY = { high: 1, medium: 2, low: 3 } as const;
+/** Both impls keep the last 1,000 completed jobs (ballast's default; set explicitly on BullMQ). */
+const KEEP = 1_000;
+
+interface Impl {
+  name: string;
+  addBulk(n: number): Promise<unknown>;
+  /** Pauses processing (queue-wide), adds `n` jobs, resumes and resolves when all `n` completed; returns ms from resume. */
+  process(n: number): Promise<number>;
+  /** Pauses the queue (no worker takes jobs): `add-bulk` measures adding alone. */
+  pause(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Resolves after `n` completion callbacks. */
+class Counter {
+  #target = 0;
+  #count = 0;
+  #done: (() => void) | undefined;
+  expect(n: number): Promise<void> {
+    this.#count = 0;
+    this.#target = n;
+    return new Promise((r) => {
+      this.#done = r;
+    });
+  }
+  hit(): void {
+    if (++this.#count === this.#target) this.#done?.();
+  }
+}
+
+async function ballastImpl(url: string, base: string, concurrency: number): Promise<Impl> {
+  const redis = createRedis(url) as Redis;
+  const name = `bench-${randomUUID().slice(0, 6)}`;
+  const queue: BallastQueue = createQueue(name, { backend: 'redis', redis, prefix: `${base}:ballast` });
+  const counter = new Counter();
+  queue.onCompleted(() => counter.hit());
+  const worker: Worker = createWorker(queue, () => undefined, { concurrency });
+  const jobs = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { i }, options: { priority: LEVELS[i % 3]! } }));
+  return {
+    name: 'ballast-redis',
+    addBulk: (n) => queue.addBulk(jobs(n)),
+    async process(n) {
+      await queue.pause();
+      await queue.addBulk(jobs(n));
+      const done = counter.expect(n);
+      const t0 = performance.now();
+      await queue.resume();
+      await done;
+      return performance.now() - t0;
+    },
+    pause: () => queue.pause(),
+    async close() {
+      await worker.close();
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}
+
+async function bullmqImpl(url: string, base: string, concurrency: number): Promise<Impl> {
+  const e = parseRedisUrl(url);
+  const connection = { host: e.host, port: e.port, db: e.db, maxRetriesPerRequest: null };
+  const prefix = `${base}:bullmq`;
+  const name = `bench-${randomUUID().slice(0, 6)}`;
+  const queue = new BullQueue(name, { connection, prefix });
+  const counter = new Counter();
+  const worker = new BullWorker(name, async () => undefined, { connection, prefix, concurrency });
+  worker.on('completed', () => counter.hit());
+  worker.on('error', () => {});
+  await worker.waitUntilReady();
+  const jobs = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      name: 'noop',
+      data: { i },
+      opts: { priority: BULL_PRIORITY[LEVELS[i % 3] as 'high'], removeOnComplete: KEEP },
+    }));
+  return {
+    name: 'bullmq',
+    addBulk: (n) => queue.addBulk(jobs(n)),
+    async process(n) {
+      await queue.pause();
+      await queue.addBulk(jobs(n));
+      const done = counter.expect(n);
+      const t0 = performance.now();
+      await queue.resume();
+      await done;
+      return performance.now() - t0;
+    },
+    pause: () => queue.pause(),
+    async close() {
+      await worker.close();
+      await queue.close();
+    },
+  };
+}
+
+async function scanDel(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+/**
+ * Job queues: `@ballast/queue` (Redis backend) beside BullMQ 6, same run, same local Redis, each on its own
+ * connections and key prefix (`bench:queue:<run>:<impl>`, deleted in teardown). Jobs cycle through three
+ * priorities (high/medium/low; BullMQ 1/2/3), both keep the last 1,000 completed jobs.
+ * - `add-bulk`: one call = `addBulk` of `jobs` jobs. ops/s = jobs added/s.
+ * - `process`: one worker, concurrency 50, no-op handler. One call: pause the queue, add `jobs` jobs, then
+ *   resume and time until every job completed (the call's duration is that time alone, via tinybench's
+ *   `overriddenDuration`). ops/s = jobs processed/s.
+ */
+export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
+  const n = options.jobs ?? 500;
+  const concurrency = options.concurrency ?? 50;
+  return {
+    name: 'queue',
+    description: `job queue, ${n} jobs/call over 3 priorities, concurrency ${concurrency}: @ballast/queue (Redis) vs BullMQ`,
+    async setup() {
+      const base = `bench:queue:${randomUUID().slice(0, 8)}`;
+      const url = benchRedisUrl();
+      const admin = createRedis(url) as Redis;
+      const impls = [await ballastImpl(url, base, concurrency), await bullmqImpl(url, base, concurrency)];
+      const cases: BenchCase[] = [];
+      for (const impl of impls) {
+        cases.push({
+          case: 'add-bulk',
+          impl: impl.name,
+          opsPerCall: n,
+          beforeAll: () => impl.pause(),
+          fn: () => impl.addBulk(n),
+          // Drop what was added (the queue stays paused: nothing is processing it).
+          afterAll: () => scanDel(admin, `${base}:${impl.name === 'bullmq' ? 'bullmq' : 'ballast'}:*`),
+        });
+      }
+      for (const impl of impls) {
+        cases.push({
+          case: 'process',
+          impl: impl.name,
+          opsPerCall: n,
+          fn: async () => ({ overriddenDuration: await impl.process(n) }),
+        });
+      }
+      return {
+        cases,
+        teardown: async () => {
+          for (const impl of impls) {
+            await impl.close().catch(() => {});
+          }
+          try {
+            await scanDel(admin, `${base}:*`);
+          } finally {
+            admin.disconnect();
+          }
+        },
+      };
+    },
+  };
+}
+
+export const queue: Suite = createQueueSuite();

@@ -1,0 +1,52 @@
+-- Active → completed for a batch of jobs (those finishing in the same tick), each under its own lease
+-- token; then trims completed jobs once per distinct retention setting of the batch.
+-- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
+-- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake
+-- ARGV[1] job key prefix  ARGV[2] now  ARGV[3] n
+-- ARGV[4 + 5i ..] per job: id, token, result (JSON), keep count (-1: all, 0: remove now), keep age ms (-1: any)
+-- Returns { 1 | 0, … } per job: 0 when its token no longer holds it (lease lost: recovered as stalled).
+local prefix = ARGV[1]
+local now = ARGV[2]
+local n = tonumber(ARGV[3])
+local out = {}
+local trims = {}
+for i = 0, n - 1 do
+  local b = 4 + i * 5
+  local id = ARGV[b]
+  local jk = prefix .. id
+  if redis.call('HGET', jk, 'token') ~= ARGV[b + 1] then
+    out[#out + 1] = 0
+  else
+    redis.call('ZREM', KEYS[3], id)
+    local keep = tonumber(ARGV[b + 3])
+    if keep == 0 then
+      redis.call('DEL', jk)
+    else
+      redis.call('HSET', jk, 'state', 'completed', 'finishedAt', now, 'result', ARGV[b + 2])
+      redis.call('HDEL', jk, 'token')
+      redis.call('ZADD', KEYS[4], now, id)
+      trims[ARGV[b + 3] .. ':' .. ARGV[b + 4]] = { keep, tonumber(ARGV[b + 4]) }
+    end
+    out[#out + 1] = 1
+  end
+end
+for _, t in pairs(trims) do
+  local keep, age = t[1], t[2]
+  if keep > 0 then
+    local excess = redis.call('ZCARD', KEYS[4]) - keep
+    if excess > 0 then
+      local old = redis.call('ZRANGE', KEYS[4], 0, excess - 1)
+      for _, o in ipairs(old) do redis.call('DEL', prefix .. o) end
+      redis.call('ZREMRANGEBYRANK', KEYS[4], 0, excess - 1)
+    end
+  end
+  if age >= 0 then
+    local cutoff = string.format('%.0f', tonumber(now) - age)
+    local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. cutoff, 'LIMIT', 0, 1000)
+    for _, o in ipairs(old) do
+      redis.call('DEL', prefix .. o)
+      redis.call('ZREM', KEYS[4], o)
+    end
+  end
+end
+return out
