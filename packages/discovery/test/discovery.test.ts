@@ -165,6 +165,33 @@ describe('Discovery (memory backend)', () => {
     expect([r.source, await d.resolve('user')]).toEqual(['env', 'http://localhost:30001']);
   });
 
+  it('TTL heartbeats report the health checker: degraded → warning at once, not at the next heartbeat', async () => {
+    const clock = new FakeClock({ now: Date.now() });
+    const backend = new MemoryBackend({ clock });
+    const d = make({ backend, clock });
+    let state: 'healthy' | 'degraded' | 'unhealthy' = 'healthy';
+    const { createHealthChecker } = await import('../src/health');
+    const health = createHealthChecker({ clock, checks: { app: () => state } });
+    await health.check();
+    await d.register({ name: 'hc', id: 'hc1', address: 'a', port: 1, check: { ttlMs: 30_000 }, health, shutdown: false });
+    const status = async () => (await backend.query('hc')).instances[0]?.status;
+    expect(await status()).toBe('passing');
+    state = 'degraded';
+    await health.check(); // onChange → immediate heartbeat
+    await clock.advance(0);
+    expect(await status()).toBe('warning');
+    state = 'unhealthy';
+    await health.check();
+    await clock.advance(0);
+    expect(await status()).toBe('critical');
+    expect(await d.discover('hc').catch((e: unknown) => e)).toSatisfy(isServiceUnavailableError);
+    state = 'healthy';
+    await health.check();
+    await clock.advance(10_000); // and the periodic heartbeat (ttl/3) keeps it alive
+    await clock.advance(30_000);
+    expect(await status()).toBe('passing');
+  });
+
   it('rejects bad options with a typed error naming the field', () => {
     expect(() => createDiscovery({ cacheTtlMs: 0 })).toThrow(/cacheTtlMs/);
     expect(() => createDiscovery({ static: { a: 'not a url' } })).toThrow(/static\.a/);
