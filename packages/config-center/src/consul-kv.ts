@@ -5,6 +5,8 @@ export interface KvPair {
   key: string;
   value: string | null;
   modifyIndex: number;
+  /** Consul's opaque per-key `Flags` (config-center stores the version a single-key commit wrote). */
+  flags: number;
 }
 
 export interface KvListOptions {
@@ -23,8 +25,8 @@ export interface ConsulKv {
   keys(prefix: string, signal?: AbortSignal): Promise<string[]>;
   /** `GET /v1/kv/<key>`. */
   get(key: string, signal?: AbortSignal): Promise<KvPair | undefined>;
-  /** `PUT /v1/kv/<key>[?cas=<index>]`: false when the check-and-set failed (`cas=0`: only if absent). */
-  put(key: string, value: string, options?: { cas?: number; signal?: AbortSignal }): Promise<boolean>;
+  /** `PUT /v1/kv/<key>[?cas=<index>][&flags=<n>]`: false when the check-and-set failed (`cas=0`: only if absent). */
+  put(key: string, value: string, options?: { cas?: number; flags?: number; signal?: AbortSignal }): Promise<boolean>;
   /** `DELETE /v1/kv/<key>[?cas=<index>][?recurse]`. */
   delete(key: string, options?: { cas?: number; recurse?: boolean; signal?: AbortSignal }): Promise<boolean>;
 }
@@ -42,12 +44,14 @@ interface RawPair {
   Key: string;
   Value: string | null;
   ModifyIndex: number;
+  Flags?: number;
 }
 
 const decode = (p: RawPair): KvPair => ({
   key: p.Key,
   value: p.Value === null ? null : Buffer.from(p.Value, 'base64').toString('utf8'),
   modifyIndex: p.ModifyIndex,
+  flags: p.Flags ?? 0,
 });
 
 /** Keys are paths: encode each segment, keep the slashes. */
@@ -72,7 +76,7 @@ export function createConsulKv(options: ConsulKvOptions): ConsulKv {
       .map(([k, v]) => (v === '' ? k : `${k}=${encodeURIComponent(String(v))}`))
       .join('&');
     const url = `${base}/v1/kv/${encodeKey(key)}${qs ? `?${qs}` : ''}`;
-    const timeout = AbortSignal.timeout(init.timeoutMs ?? timeoutMs);
+    const timeout = AbortSignal.timeout(Math.ceil(init.timeoutMs ?? timeoutMs));
     const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
     let res: Response;
     try {
@@ -135,7 +139,8 @@ export function createConsulKv(options: ConsulKvOptions): ConsulKv {
       return pair && decode(pair);
     },
     async put(key, value, o = {}) {
-      const res = await call('PUT', key, { cas: o.cas }, { body: value, ...(o.signal ? { signal: o.signal } : {}) });
+      const query = { cas: o.cas, flags: o.flags };
+      const res = await call('PUT', key, query, { body: value, ...(o.signal ? { signal: o.signal } : {}) });
       return (await res.json()) === true;
     },
     async delete(key, o = {}) {

@@ -150,6 +150,27 @@ describe('Consul KV source on the emulator', () => {
     }
   });
 
+  it('a writer that died after claiming a version neither hides later writes for long nor blocks new commits', async () => {
+    const prefix = prefixFor();
+    const kv = createConsulKv({ url: emulator.url });
+    const config = await createConfig({
+      schema,
+      sources: [defaults(base), consulKv({ url: emulator.url, prefix, waitMs: 200 })],
+    });
+    try {
+      // The dead writer: claimed version 1, wrote one key among several, never marked it applied.
+      await kv.put(`${prefix}.ballast/version`, '1', { cas: 0 });
+      await kv.put(`${prefix}db/pool/max`, '55');
+      const seen = new Promise<number>((resolve) => config.watch('db.pool.max', resolve));
+      expect(await seen).toBe(55); // served once a blocking wait passed with no change
+      const record = await config.set('db.host', 'db2');
+      expect(record.version).toBe(2);
+      expect(config.get().db).toEqual({ pool: { max: 55 }, host: 'db2' });
+    } finally {
+      await config.close();
+    }
+  });
+
   it('sends the ACL token as X-Consul-Token; without it the remote is unavailable (403)', async () => {
     const secured = await startConsulEmulator({ port: 0, aclToken: 'secret-token' });
     try {

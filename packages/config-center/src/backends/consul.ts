@@ -25,6 +25,8 @@ export interface ConsulConfigStoreOptions extends ConsulSourceOptions {
 /** Ballast's own keys inside the prefix: the claimed version counter and the last fully applied version. */
 const META = '.ballast/';
 const pad = (n: number) => String(n).padStart(10, '0');
+/** How long a `read()` may be reused by the `commit` that follows it. */
+const REUSE_READ_MS = 1_000;
 
 /** `services/user-service` → `services/user-service/`; an empty prefix stays empty. */
 export function normalizePrefix(prefix: string): string {
@@ -56,6 +58,7 @@ export class ConsulConfigStore implements ConfigStore {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #stop = new AbortController();
+  #lastRead: { pairs: KvPair[]; at: number } | undefined;
   #trimming: Promise<void> = Promise.resolve();
 
   constructor(options: ConsulConfigStoreOptions) {
@@ -87,6 +90,7 @@ export class ConsulConfigStore implements ConfigStore {
     const entries: Record<string, unknown> = {};
     let claimed = 0;
     let applied = 0;
+    let marker = 0;
     for (const p of pairs) {
       if (!p.key.startsWith(this.prefix)) continue;
       const key = p.key.slice(this.prefix.length);
@@ -94,20 +98,33 @@ export class ConsulConfigStore implements ConfigStore {
       else if (key === `${META}applied`) applied = Number(p.value) || 0;
       else if (key.startsWith(META) || key === '' || key.endsWith('/'))
         continue; // folders, our own keys
-      else entries[key] = p.value === null ? null : decodeRemoteValue(p.value);
+      else {
+        entries[key] = p.value === null ? null : decodeRemoteValue(p.value);
+        // A single-key commit marks its key with its version (Flags) instead of writing the applied marker.
+        if (p.flags > marker) marker = p.flags;
+      }
     }
-    return { entries, claimed, applied };
+    return { entries, claimed, applied: Math.max(applied, marker) };
   }
 
   async read(signal?: AbortSignal): Promise<StoreState> {
     const { pairs } = await this.#kv.list(this.prefix, signal ? { signal } : {});
+    this.#lastRead = { pairs, at: this.#clock.monotonic() };
     const p = this.#parse(pairs);
     return { version: p.claimed, entries: p.entries };
   }
 
   async commit(expectedVersion: number, entries: Record<string, unknown>, meta: CommitMeta): Promise<VersionRecord> {
-    // One read gives the counter (value + ModifyIndex for the check-and-set) and the live keys to diff against.
-    const { pairs } = await this.#kv.list(this.prefix);
+    // One read gives the counter (value + ModifyIndex for the check-and-set) and the live keys to diff against;
+    // a `read()` just before (what `set` does) is reused: the check-and-set on the counter still guards the claim.
+    const recent = this.#lastRead;
+    this.#lastRead = undefined;
+    const pairs =
+      recent &&
+      this.#clock.monotonic() - recent.at < REUSE_READ_MS &&
+      this.#parse(recent.pairs).claimed === expectedVersion
+        ? recent.pairs
+        : (await this.#kv.list(this.prefix)).pairs;
     const counter = pairs.find((p) => p.key === this.#versionKey);
     const { entries: live, claimed: current } = this.#parse(pairs);
     if (current !== expectedVersion) throw new ConfigConflictError(this.name, expectedVersion, current);
@@ -119,17 +136,24 @@ export class ConsulConfigStore implements ConfigStore {
     const record: VersionRecord = { version, entries, at: meta.at };
     if (meta.rollbackOf !== undefined) record.rollbackOf = meta.rollbackOf;
     if (meta.message !== undefined) record.message = meta.message;
+    const changed = Object.entries(entries).filter(
+      ([key, value]) => !Object.hasOwn(live, key) || !deepEqual(live[key], value),
+    );
+    const removed = Object.keys(live).filter((key) => !Object.hasOwn(entries, key));
     const writes: Promise<boolean>[] = [this.#kv.put(`${this.historyPrefix}v/${pad(version)}`, JSON.stringify(record))];
-    for (const [key, value] of Object.entries(entries)) {
-      if (!Object.hasOwn(live, key) || !deepEqual(live[key], value)) {
-        writes.push(this.#kv.put(`${this.prefix}${key}`, JSON.stringify(value)));
+    if (changed.length === 1 && removed.length === 0) {
+      // One key: its own PUT is atomic, and its Flags carry the version, so no separate applied marker is needed.
+      const [key, value] = changed[0]!;
+      writes.push(this.#kv.put(`${this.prefix}${key}`, JSON.stringify(value), { flags: version }));
+      await Promise.all(writes);
+    } else {
+      for (const [key, value] of changed) {
+        writes.push(this.#kv.put(`${this.prefix}${key}`, JSON.stringify(value), { flags: 0 }));
       }
+      for (const key of removed) writes.push(this.#kv.delete(`${this.prefix}${key}`));
+      await Promise.all(writes);
+      await this.#kv.put(this.#appliedKey, String(version));
     }
-    for (const key of Object.keys(live)) {
-      if (!Object.hasOwn(entries, key)) writes.push(this.#kv.delete(`${this.prefix}${key}`));
-    }
-    await Promise.all(writes);
-    await this.#kv.put(this.#appliedKey, String(version));
     // Trimming old versions is housekeeping: off the write's path.
     this.#trimming = this.#trimming
       .then(() => this.#trim(version))
