@@ -78,6 +78,8 @@ export interface QueueBackend {
   replayDead(now: number, ids?: readonly string[]): Promise<number>;
   setPaused(paused: boolean): Promise<void>;
   isPaused(): Promise<boolean>;
+  /** Broker backends: start consuming (prefetch = the worker's concurrency) before the first fetch. */
+  startConsuming?(prefetch: number, maxStalledCount: number): Promise<void>;
   /** A blocking waiter for one worker. */
   createWaiter(): Waiter;
   close(): Promise<void>;

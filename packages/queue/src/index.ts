@@ -1,5 +1,6 @@
 export type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from './backend';
 export { MemoryBackend } from './backends/memory';
+export { RabbitBackend, type RabbitBackendOptions } from './backends/rabbitmq';
 export { RedisBackend, type RedisBackendOptions } from './backends/redis';
 export * from './errors';
 export {
@@ -36,4 +37,5 @@ export {
   type RetryingEvent,
   type StalledEvent,
 } from './queue';
+export { MemoryStatusStore, RedisStatusStore, type StatusMove, type StatusStore } from './status';
 export { createWorker, type Handler, type Handlers, Worker } from './worker';

@@ -84,6 +84,11 @@ export const queueOptionsSchema = z
     prefix: z.string().min(1).default('ballast'),
     /** AMQP URL (`rabbitmq` backend). */
     url: z.string().min(1).optional(),
+    /**
+     * Where the `rabbitmq` backend keeps job status (getJob, counts, dedupe, pause): a `StatusStore`; default a
+     * Redis one when `redis` is given, else in memory (one process).
+     */
+    statusStore: objectSchema<import('./status').StatusStore>('statusStore').optional(),
     /** Defaults merged under every job's options. */
     defaultJobOptions: objectSchema<JobOptions>('defaultJobOptions').optional(),
     /** Largest serialised job data accepted by `add`, bytes. */

@@ -12,11 +12,13 @@ import {
 } from '@ballast/core';
 import type { Counts, QueueBackend } from './backend';
 import { MemoryBackend } from './backends/memory';
+import { RabbitBackend } from './backends/rabbitmq';
 import { RedisBackend } from './backends/redis';
 import { QueueClosedError } from './errors';
 import { type AddedJob, type JobErrorEntry, type JobInfo, type JobState, type NewJob, prepareJob } from './job';
 import { queueInstruments } from './metrics';
 import { type JobOptions, type QueueOptions, queueOptionsSchema, type ResolvedQueueOptions } from './options';
+import { MemoryStatusStore, RedisStatusStore } from './status';
 
 export interface JobRef {
   id: string;
@@ -117,14 +119,26 @@ export class Queue<D = unknown> {
       if (typeof given === 'string') this.#owned = client;
       this.backend = new RedisBackend({ redis: client, name, prefix: this.options.prefix });
     } else if (this.options.backend === 'rabbitmq') {
-      throw new InvalidOptionsError(`createQueue("${name}")`, [
-        {
-          path: 'backend',
-          expected: '"memory" | "redis"',
-          received: 'string "rabbitmq"',
-          message: 'not available yet',
-        },
-      ]);
+      const url = this.options.url;
+      if (url === undefined) {
+        throw new InvalidOptionsError(`createQueue("${name}")`, [
+          { path: 'url', expected: 'an AMQP URL', received: 'undefined', message: 'backend "rabbitmq" needs url' },
+        ]);
+      }
+      const given = this.options.redis;
+      let status = this.options.statusStore;
+      if (!status && given !== undefined) {
+        const client = typeof given === 'string' ? createRedis(given) : given;
+        if (typeof given === 'string') this.#owned = client;
+        status = new RedisStatusStore(client, name, this.options.prefix);
+      }
+      this.backend = new RabbitBackend({
+        url,
+        name,
+        status: status ?? new MemoryStatusStore(),
+        clock: this.clock,
+        logger: this.logger,
+      });
     } else {
       this.backend = new MemoryBackend({ clock: this.clock });
     }

@@ -97,7 +97,11 @@ export class Worker<D = unknown> {
     this.#stalledTimer = this.#clock.setInterval(() => void this.#checkStalled(), this.options.stalledIntervalMs);
     this.#stalledTimer.unref();
     void this.#checkStalled();
-    this.#loop = this.#fetchLoop();
+    const consuming = this.#queue.backend.startConsuming?.(this.options.concurrency, this.options.maxStalledCount);
+    this.#loop = (consuming ?? Promise.resolve()).then(
+      () => this.#fetchLoop(),
+      (error: unknown) => this.#report(error),
+    );
   }
 
   /** Stops taking new jobs (this worker only); in-flight jobs continue. */

@@ -21,8 +21,17 @@ import {
 export interface QueueFactory {
   /** A fresh queue (unique name) on the backend under test; closed after the test. */
   newQueue(options?: Partial<CreateQueueOptions>): Queue;
-  /** The backend supports the stalled-job recovery this suite drives through `backend.fetch`. */
-  fetchable?: boolean;
+  /**
+   * Simulates a worker that took the `n` oldest jobs and died without finishing them. Default: fetch them
+   * under a token nobody renews, with a `leaseMs` lease. Broker backends: a consumer whose connection dies.
+   */
+  abandon?(queue: Queue, n: number, leaseMs: number): Promise<string[]>;
+}
+
+async function abandonByFetch(q: Queue, n: number, leaseMs: number): Promise<string[]> {
+  const { jobs } = await q.backend.fetch(Date.now(), n, 'dead-worker', leaseMs);
+  for (const j of jobs) expect((await q.getJob(j.id))?.state).toBe('active');
+  return jobs.map((j) => j.id);
 }
 
 const quiet: Partial<WorkerOptions> = { onError: () => {} };
@@ -175,13 +184,12 @@ export const queueContract = defineContract<QueueFactory>('Queue', (make) => {
 
   it('recovers a job whose worker stopped renewing its lease; past maxStalledCount it goes to the DLQ', async () => {
     const f = await make();
+    const abandon = f.abandon ?? abandonByFetch;
     const q = f.newQueue();
     const { id } = await q.add('t', 'x');
     const { id: id2 } = await q.add('t', 'y');
-    // A worker fetched both and died: nobody renews their 50 ms leases.
-    const { jobs } = await q.backend.fetch(Date.now(), 2, 'dead-worker', 50);
-    expect(jobs.map((j) => j.id)).toEqual([id, id2]);
-    expect((await q.getJob(id))?.state).toBe('active');
+    // A worker took both and died: nobody renews their 50 ms leases.
+    expect(await abandon(q, 2, 50)).toEqual([id, id2]);
     const stalled = collect(q.onStalled, 2);
     const done = collect(q.onCompleted, 2);
     worker(q, (job) => `ok ${job.data}`, { stalledIntervalMs: 20, maxStalledCount: 1 });
@@ -194,7 +202,7 @@ export const queueContract = defineContract<QueueFactory>('Queue', (make) => {
 
     const q2 = f.newQueue();
     const { id: id3 } = await q2.add('t', 'z');
-    await q2.backend.fetch(Date.now(), 1, 'dead-worker', 30);
+    expect(await abandon(q2, 1, 30)).toEqual([id3]);
     const dead = collect(q2.onDead, 1);
     worker(q2, () => 'never', { stalledIntervalMs: 20, maxStalledCount: 0 });
     await dead.done;

@@ -1,0 +1,133 @@
+import { backoffDelay, type Clock, type Logger, sleep } from '@ballast/core';
+import { type ChannelModel, type ConfirmChannel, connect, type Options } from 'amqplib';
+import { PublishNotConfirmedError } from '../errors';
+
+export interface AmqpConnectionOptions {
+  url: string;
+  clock: Clock;
+  logger: Logger;
+  /** Runs on every (re)connection before anything else uses the channel: declare topology, resume consumers. */
+  onReady(channel: ConfirmChannel, generation: number): Promise<void>;
+  /** Times a publish is retried across reconnections before it is rejected to the caller. */
+  publishAttempts?: number;
+}
+
+const RECONNECT = { initialMs: 100, maxMs: 5_000, factor: 2, jitter: 'full' as const };
+
+/**
+ * One AMQP connection with a confirm channel that comes back after a connection or channel loss: it backs
+ * off with full jitter, reconnects, re-runs `onReady` (topology, consumers) and bumps `generation` (delivery
+ * tags of an older generation are void: the broker requeued those messages). Publishes wait for the broker's
+ * confirm; one lost with the connection is retried on the next, and rejected after `publishAttempts`.
+ */
+export class AmqpConnection {
+  readonly #o: AmqpConnectionOptions;
+  #model: ChannelModel | undefined;
+  #channel: ConfirmChannel | undefined;
+  #ready: Promise<ConfirmChannel>;
+  #resolveReady!: (ch: ConfirmChannel) => void;
+  #closed = false;
+  #generation = 0;
+  #reconnecting = false;
+
+  constructor(options: AmqpConnectionOptions) {
+    this.#o = options;
+    this.#ready = this.#newReady();
+    void this.#connectLoop();
+  }
+
+  #newReady(): Promise<ConfirmChannel> {
+    return new Promise((r) => {
+      this.#resolveReady = r;
+    });
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** The current channel, waiting for a (re)connection if there is none. */
+  channel(): Promise<ConfirmChannel> {
+    return this.#ready;
+  }
+
+  /** The channel if connected now (acks of the current generation go here). */
+  get current(): ConfirmChannel | undefined {
+    return this.#channel;
+  }
+
+  async #connectLoop(): Promise<void> {
+    if (this.#reconnecting) return;
+    this.#reconnecting = true;
+    let attempt = 0;
+    while (!this.#closed) {
+      try {
+        const model = await connect(this.#o.url);
+        model.on('error', () => {});
+        const channel = await model.createConfirmChannel();
+        channel.on('error', () => {});
+        this.#model = model;
+        const lost = () => this.#lost(model);
+        model.on('close', lost);
+        channel.on('close', lost);
+        this.#generation++;
+        await this.#o.onReady(channel, this.#generation);
+        if (this.#closed) {
+          await model.close().catch(() => {});
+          break;
+        }
+        this.#channel = channel;
+        this.#resolveReady(channel);
+        this.#reconnecting = false;
+        return;
+      } catch (error) {
+        if (this.#closed) break;
+        const delay = backoffDelay(RECONNECT, attempt++);
+        this.#o.logger.warn({ err: error, delayMs: delay }, 'amqp connection failed; reconnecting');
+        await sleep(this.#o.clock, delay).catch(() => {});
+      }
+    }
+    this.#reconnecting = false;
+  }
+
+  #lost(model: ChannelModel): void {
+    if (this.#model !== model || this.#closed) return;
+    this.#model = undefined;
+    this.#channel = undefined;
+    this.#ready = this.#newReady();
+    void model.close().catch(() => {});
+    this.#o.logger.warn('amqp connection lost; reconnecting');
+    void this.#connectLoop();
+  }
+
+  /** Publishes and waits for the broker's confirm; retried across reconnections, then rejected. */
+  async publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
+    const attempts = this.#o.publishAttempts ?? 5;
+    let last: unknown;
+    for (let i = 0; i < attempts; i++) {
+      if (this.#closed) break;
+      const ch = await this.#ready;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          ch.publish(exchange, routingKey, content, options, (err) => (err ? reject(err) : resolve()));
+        });
+        return;
+      } catch (error) {
+        last = error;
+        // The channel is going down: its close starts the reconnection this retry waits for.
+        await sleep(this.#o.clock, 50 * (i + 1)).catch(() => {});
+      }
+    }
+    throw new PublishNotConfirmedError(`publish to "${routingKey}" was not confirmed after ${attempts} attempts`, {
+      cause: last,
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const model = this.#model;
+    this.#model = undefined;
+    this.#channel = undefined;
+    if (model) await model.close().catch(() => {});
+  }
+}

@@ -1,0 +1,392 @@
+import { randomUUID } from 'node:crypto';
+import { type Clock, getDefaultLogger, type Logger, sleep, systemClock } from '@ballast/core';
+import type { ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
+import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
+import type { JobInfo, JobState, NewJob } from '../job';
+import type { StatusStore } from '../status';
+import { AmqpConnection } from './amqp-connection';
+import { toJobInfo } from './codec';
+
+export interface RabbitBackendOptions {
+  url: string;
+  /** Queue name on the broker; also `<name>.dead` (DLQ) and `<name>.delay.<ms>` (TTL queues). */
+  name: string;
+  status: StatusStore;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+const SHIFT = 2 ** 44;
+const waitScore = (priority: number, seq: number) => (10 - priority) * SHIFT + seq;
+
+interface Delivery {
+  msg: ConsumeMessage;
+  generation: number;
+}
+
+/**
+ * RabbitMQ backend: a priority queue (`x-max-priority` 10) fed by confirmed publishes; delays and retry
+ * backoff through per-delay TTL queues whose messages dead-letter back into the main queue (no plugin); the
+ * DLQ through the main queue's dead-letter exchange (a job's last failure is `nack`ed without requeue).
+ * Consumes with prefetch = the worker's concurrency. Job status lives in a `StatusStore`.
+ */
+export class RabbitBackend implements QueueBackend {
+  readonly kind = 'rabbitmq' as const;
+  readonly name: string;
+  readonly dlq: string;
+  readonly #status: StatusStore;
+  readonly #clock: Clock;
+  readonly #conn: AmqpConnection;
+  readonly #delayQueues = new Set<number>();
+  readonly #buffer: Delivery[] = [];
+  readonly #held = new Map<string, Delivery>();
+  readonly #stalled: StalledJob[] = [];
+  readonly #wakers = new Set<() => void>();
+  #prefetch = 0;
+  #maxStalled = 1;
+  #seq = 0;
+  /** The pause flag as the last fetch saw it: a paused worker must not spin on buffered deliveries. */
+  #pausedSeen = false;
+
+  constructor(options: RabbitBackendOptions) {
+    this.name = options.name;
+    this.dlq = `${options.name}.dead`;
+    this.#status = options.status;
+    this.#clock = options.clock ?? systemClock;
+    this.#conn = new AmqpConnection({
+      url: options.url,
+      clock: this.#clock,
+      logger: options.logger ?? getDefaultLogger(),
+      onReady: (ch, gen) => this.#setup(ch, gen),
+    });
+  }
+
+  /** Declares the topology (again, after a reconnection) and resumes consuming. */
+  async #setup(ch: ConfirmChannel, generation: number): Promise<void> {
+    // Deliveries of the previous connection are void: the broker requeued them.
+    this.#buffer.length = 0;
+    await ch.assertQueue(this.name, {
+      durable: true,
+      arguments: { 'x-max-priority': 10, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': this.dlq },
+    });
+    await ch.assertQueue(this.dlq, { durable: true });
+    for (const ms of this.#delayQueues) await this.#assertDelay(ch, ms);
+    if (this.#prefetch > 0) await this.#consume(ch, generation);
+  }
+
+  async #consume(ch: ConfirmChannel, generation: number): Promise<void> {
+    await ch.prefetch(this.#prefetch);
+    await ch.consume(this.name, (msg) => {
+      if (!msg) return;
+      this.#buffer.push({ msg, generation });
+      this.#wake();
+    });
+  }
+
+  #assertDelay(ch: ConfirmChannel, ms: number) {
+    return ch.assertQueue(`${this.name}.delay.${ms}`, {
+      durable: true,
+      arguments: {
+        'x-message-ttl': ms,
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': this.name,
+        'x-expires': ms + 60_000,
+      },
+    });
+  }
+
+  #wake(): void {
+    const all = [...this.#wakers];
+    this.#wakers.clear();
+    for (const w of all) w();
+  }
+
+  /** Called by a worker before it fetches: starts consuming with prefetch = its concurrency. */
+  async startConsuming(prefetch: number, maxStalledCount: number): Promise<void> {
+    this.#maxStalled = maxStalledCount;
+    if (this.#prefetch > 0) return;
+    this.#prefetch = prefetch;
+    const ch = await this.#conn.channel();
+    await this.#consume(ch, this.#conn.generation);
+  }
+
+  async #publish(job: { id: string; body: Buffer; priority: number; attemptsMade: number }, delayMs: number) {
+    let key = this.name;
+    if (delayMs > 0) {
+      key = `${this.name}.delay.${delayMs}`;
+      if (!this.#delayQueues.has(delayMs)) {
+        await this.#assertDelay(await this.#conn.channel(), delayMs);
+        this.#delayQueues.add(delayMs);
+      }
+    }
+    await this.#conn.publish('', key, job.body, {
+      persistent: true,
+      priority: job.priority,
+      messageId: job.id,
+      headers: { 'x-attempts-made': job.attemptsMade },
+    });
+  }
+
+  async add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]> {
+    const out: { id: string; added: boolean }[] = [];
+    for (const j of jobs) {
+      const id = j.id || randomUUID();
+      const state: JobState = j.delayMs > 0 ? 'delayed' : 'waiting';
+      const fields: Record<string, string | number> = {
+        name: j.name,
+        data: j.data,
+        opts: j.opts,
+        priority: j.priority,
+        attemptsMade: 0,
+        stalledCount: 0,
+        createdAt: now,
+      };
+      if (j.delayMs > 0) fields.delayUntil = now + j.delayMs;
+      const score = state === 'waiting' ? waitScore(j.priority, ++this.#seq + now) : now + j.delayMs;
+      if (!(await this.#status.create(id, fields, state, score))) {
+        out.push({ id, added: false });
+        continue;
+      }
+      const body = Buffer.from(
+        `{"id":${JSON.stringify(id)},"name":${JSON.stringify(j.name)},"createdAt":${now},"opts":${j.opts},"data":${j.data}}`,
+      );
+      try {
+        await this.#publish({ id, body, priority: j.priority, attemptsMade: 0 }, j.delayMs);
+        // The TTL runs from the publish (the first add also waits for the connection): due from now on.
+        if (j.delayMs > 0) await this.#status.move(id, { set: { delayUntil: this.#clock.now() + j.delayMs } });
+      } catch (error) {
+        // Not confirmed: the job is not in the queue, so its status must not say it is.
+        await this.#status.remove(id).catch(() => {});
+        throw error;
+      }
+      out.push({ id, added: true });
+    }
+    return out;
+  }
+
+  async fetch(now: number, count: number, _token: string, _lockMs: number) {
+    const jobs: FetchedJob[] = [];
+    this.#pausedSeen = await this.#status.isPaused();
+    if (this.#pausedSeen) return { jobs, nextDueAt: null };
+    const generation = this.#conn.generation;
+    while (jobs.length < count && this.#buffer.length > 0) {
+      const d = this.#buffer.shift()!;
+      if (d.generation !== generation) continue;
+      const body = JSON.parse(d.msg.content.toString()) as {
+        id: string;
+        name: string;
+        createdAt: number;
+        opts: unknown;
+        data: unknown;
+      };
+      const attemptsMade = Number(d.msg.properties.headers?.['x-attempts-made'] ?? 0);
+      if (d.msg.fields.redelivered) {
+        // Its consumer died holding it (the broker requeued it): a stalled job.
+        const st = await this.#status.get(body.id);
+        const stalledCount = Number(st?.stalledCount ?? 0) + 1;
+        if (stalledCount > this.#maxStalled) {
+          const entry = JSON.stringify({
+            attempt: attemptsMade + 1,
+            name: 'JobStalledError',
+            code: 'JOB_STALLED',
+            message: `Job "${body.id}" stalled ${stalledCount} times`,
+            stalled: true,
+            at: now,
+          });
+          await this.#status.move(body.id, {
+            state: 'dead',
+            score: now,
+            incr: { stalledCount: 1 },
+            appendError: entry,
+            set: { finishedAt: now },
+          });
+          this.#conn.current?.nack(d.msg, false, false);
+          this.#stalled.push({ id: body.id, outcome: 'dead' });
+          continue;
+        }
+        await this.#status.move(body.id, { incr: { stalledCount: 1 } });
+        this.#stalled.push({ id: body.id, outcome: 'waiting' });
+      }
+      const token = `${generation}:${d.msg.fields.deliveryTag}`;
+      this.#held.set(body.id, d);
+      await this.#status.move(body.id, { state: 'active', score: now, set: { processedAt: now } });
+      jobs.push({
+        id: body.id,
+        name: body.name,
+        data: JSON.stringify(body.data),
+        opts: JSON.stringify(body.opts),
+        priority: d.msg.properties.priority ?? 0,
+        attemptsMade,
+        createdAt: body.createdAt,
+        token,
+      });
+    }
+    return { jobs, nextDueAt: null };
+  }
+
+  /** The delivery `token` names, if it is still this connection's (else the broker already requeued it). */
+  #take(id: string, token: string): { d: Delivery; ch: ConfirmChannel } | undefined {
+    const d = this.#held.get(id);
+    if (!d || `${d.generation}:${d.msg.fields.deliveryTag}` !== token) return undefined;
+    this.#held.delete(id);
+    const ch = this.#conn.current;
+    if (!ch || d.generation !== this.#conn.generation) return undefined;
+    return { d, ch };
+  }
+
+  async complete(id: string, token: string, now: number, result: string, keep: [number, number]): Promise<boolean> {
+    const t = this.#take(id, token);
+    if (!t) return false;
+    t.ch.ack(t.d.msg);
+    await this.#status.move(id, { state: 'completed', score: now, keep, set: { finishedAt: now, result } });
+    return true;
+  }
+
+  async fail(id: string, token: string, now: number, errorEntry: string, outcome: FailOutcome): Promise<boolean> {
+    const t = this.#take(id, token);
+    if (!t) return false;
+    const { d, ch } = t;
+    const attemptsMade = Number(d.msg.properties.headers?.['x-attempts-made'] ?? 0) + 1;
+    if (outcome.kind === 'retry') {
+      // Status first: the retried message may be delivered (and fetched) before this call returns.
+      const delayed = outcome.delayMs > 0;
+      await this.#status.move(id, {
+        state: delayed ? 'delayed' : 'waiting',
+        score: delayed ? now + outcome.delayMs : waitScore(d.msg.properties.priority ?? 0, ++this.#seq + now),
+        incr: { attemptsMade: 1 },
+        appendError: errorEntry,
+        set: delayed ? { delayUntil: now + outcome.delayMs } : {},
+      });
+      try {
+        // The retry is confirmed before the original is acked: a crash in between duplicates, never loses.
+        const body = { id, body: d.msg.content, priority: d.msg.properties.priority ?? 0, attemptsMade };
+        await this.#publish(body, outcome.delayMs);
+      } catch (error) {
+        // Not confirmed: hand the original back to the broker (redelivered) rather than lose it.
+        ch.nack(d.msg, false, true);
+        throw error;
+      }
+      ch.ack(d.msg);
+      return true;
+    }
+    const dead = outcome.kind === 'dead';
+    await this.#status.move(id, {
+      state: dead ? 'dead' : 'failed',
+      score: now,
+      incr: { attemptsMade: 1 },
+      appendError: errorEntry,
+      set: { finishedAt: now },
+      ...(dead ? {} : { keep: outcome.keep }),
+    });
+    // Dead: rejected without requeue, the main queue's dead-letter exchange routes it to the DLQ.
+    if (dead) ch.nack(d.msg, false, false);
+    else ch.ack(d.msg);
+    return true;
+  }
+
+  async renew(): Promise<string[]> {
+    // The broker holds an unacked delivery for as long as its consumer's connection lives: no lease to renew.
+    return [];
+  }
+
+  async recoverStalled(): Promise<StalledJob[]> {
+    return this.#stalled.splice(0);
+  }
+
+  async getJob(id: string): Promise<JobInfo | undefined> {
+    const h = await this.#status.get(id);
+    if (!h) return undefined;
+    // Delayed jobs whose TTL elapsed sit in the main queue: report them as waiting.
+    if (h.state === 'delayed' && Number(h.delayUntil) <= this.#clock.now()) h.state = 'waiting';
+    return toJobInfo(id, h);
+  }
+
+  counts(): Promise<Counts> {
+    return this.#status.counts();
+  }
+
+  list(state: JobState, offset: number, limit: number): Promise<string[]> {
+    return this.#status.list(state, offset, limit);
+  }
+
+  async replayDead(now: number, ids?: readonly string[]): Promise<number> {
+    // What the status store calls dead; a job just nacked may still be on its way through the DLX.
+    const expected = new Set(ids ?? (await this.#status.list('dead', 0, 100_000)));
+    const ch = await this.#conn.channel();
+    const keep: Message[] = [];
+    let moved = 0;
+    let misses = 0;
+    while (expected.size > 0 && misses < 50) {
+      const msg = await ch.get(this.dlq, { noAck: false });
+      if (!msg) {
+        misses++;
+        await sleep(this.#clock, 20);
+        continue;
+      }
+      const id = String(msg.properties.messageId);
+      if (!expected.delete(id)) {
+        keep.push(msg);
+        continue;
+      }
+      const priority = msg.properties.priority ?? 0;
+      await this.#status.move(id, {
+        state: 'waiting',
+        score: waitScore(priority, ++this.#seq + now),
+        set: { attemptsMade: 0, stalledCount: 0 },
+      });
+      await this.#publish({ id, body: msg.content, priority, attemptsMade: 0 }, 0);
+      ch.ack(msg);
+      moved++;
+    }
+    for (const msg of keep) ch.nack(msg, false, true);
+    return moved;
+  }
+
+  async setPaused(paused: boolean): Promise<void> {
+    await this.#status.setPaused(paused);
+    this.#pausedSeen = paused;
+    if (!paused) this.#wake();
+  }
+
+  isPaused(): Promise<boolean> {
+    return this.#status.isPaused();
+  }
+
+  createWaiter(): Waiter {
+    let cancel: (() => void) | undefined;
+    let closed = false;
+    return {
+      wait: (timeoutMs) =>
+        new Promise<void>((resolve) => {
+          if (closed || (this.#buffer.length > 0 && !this.#pausedSeen)) return resolve();
+          const done = () => {
+            this.#clock.clearTimeout(timer);
+            this.#wakers.delete(done);
+            cancel = undefined;
+            resolve();
+          };
+          const timer = this.#clock.setTimeout(done, timeoutMs);
+          timer.unref();
+          cancel = done;
+          this.#wakers.add(done);
+        }),
+      close: () => {
+        closed = true;
+        cancel?.();
+      },
+    };
+  }
+
+  /** Deletes the queue, its DLQ and delay queues on the broker (tests, teardown). */
+  async deleteQueues(): Promise<void> {
+    const ch = await this.#conn.channel();
+    for (const ms of this.#delayQueues) await ch.deleteQueue(`${this.name}.delay.${ms}`);
+    await ch.deleteQueue(this.name);
+    await ch.deleteQueue(this.dlq);
+  }
+
+  async close(): Promise<void> {
+    this.#wake();
+    await this.#conn.close();
+  }
+}
