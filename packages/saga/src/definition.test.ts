@@ -124,3 +124,26 @@ describe('assertJson', () => {
     expect(() => assertJson('s', { a: [1, 'x', null, { b: true }], u: undefined })).not.toThrow();
   });
 });
+
+describe('typed context', () => {
+  interface Ctx {
+    userId: string;
+    count?: number;
+    label?: string;
+  }
+
+  it('flows into steps and parallel branches; a result of the wrong type does not compile', () => {
+    const saga = defineSaga<Ctx>('typed', {
+      steps: [
+        { name: 'a', run: (c) => ({ count: c.userId.length }) },
+        parallel([
+          { name: 'b', run: (c) => ({ label: `${c.userId}:${c.count ?? 0}` }) },
+          { name: 'c', run: async () => undefined },
+        ]),
+        // @ts-expect-error count is a number
+        { name: 'd', run: () => ({ count: 'many' }) },
+      ],
+    });
+    expect(saga.steps.size).toBe(4);
+  });
+});
