@@ -1,5 +1,3 @@
-import { type FSWatcher, watch as fsWatch } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
 import {
   type Clock,
   childLogger,
@@ -7,7 +5,6 @@ import {
   type Logger,
   parseOptions,
   systemClock,
-  type TimerHandle,
   type Unsubscribe,
 } from '@ballast/core';
 import type { z } from 'zod';
@@ -15,29 +12,20 @@ import { type CacheContent, readCache, writeCache } from './cache';
 import {
   ConfigClosedError,
   ConfigConflictError,
-  type ConfigIssue,
   ConfigValidationError,
   NoRemoteSourceError,
   RemoteUnavailableError,
   UnknownVersionError,
 } from './errors';
-import { envLayer, loadFileLayer } from './layers';
+import { watchFile } from './file-watch';
+import { loadFileLayer } from './layers';
 import { configInstruments } from './metrics';
 import { type ConfigOptions, configOptionsSchema } from './options';
 import type { DeepReadonly, Path, PathValue } from './paths';
+import { buildSnapshot, type Layer } from './snapshot';
 import { LAYER_RANK, memoryStore, type RemoteSource, type Source } from './sources';
 import type { StoreState, VersionRecord } from './store';
-import {
-  deepEqual,
-  deepFreeze,
-  deepMerge,
-  flatten,
-  getPath,
-  isPlainObject,
-  type Tree,
-  toRemoteKey,
-  unflatten,
-} from './tree';
+import { deepEqual, flatten, getPath, isPlainObject, type Tree, toRemoteKey, unflatten } from './tree';
 
 export interface CreateConfigOptions<S extends z.ZodType> extends ConfigOptions {
   /** The zod schema every snapshot must pass (validate-then-swap). */
@@ -68,16 +56,6 @@ export interface WriteOptions {
 export interface DegradedModeSwitch {
   readonly degraded: boolean;
   setDegraded(on: boolean, reason?: string): Promise<unknown>;
-}
-
-interface Layer {
-  source: Source;
-  /** The last accepted value of this layer. */
-  tree: Tree;
-  /** Remote layers: the version of `tree`. */
-  version?: number;
-  /** Remote layers: `tree` comes from the disk cache, not the remote. */
-  stale?: boolean;
 }
 
 interface Watcher {
@@ -136,12 +114,15 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
       else if (s.kind === 'file') layer.tree = await loadFileLayer(s, this.#env);
       else if (s.kind === 'remote') await this.#loadRemote(layer, s, cache);
     }
-    const built = this.#build(this.#layers);
+    const built = buildSnapshot(this.#schema, this.#layers, this.#env);
     if (!built.ok) throw new ConfigValidationError('startup', built.issues);
     this.#snapshot = built.snapshot;
     this.#raw = built.raw;
     for (const layer of this.#layers) {
-      if (layer.source.kind === 'file' && layer.source.watch) this.#watchFile(layer, layer.source.path);
+      if (layer.source.kind === 'file' && layer.source.watch) {
+        const reload = () => void this.#reloadFile(layer);
+        this.#cleanups.push(watchFile(layer.source.path, layer.source.debounceMs, this.#clock, this.#log, reload));
+      }
       if (layer.source.kind === 'remote') this.#watchRemote(layer, layer.source);
     }
     this.#saveCache();
@@ -329,28 +310,6 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
     }
   }
 
-  /** Merges `layers` (env last, resolved against what is below it) and validates. */
-  #build(
-    layers: readonly Layer[],
-  ): { ok: true; snapshot: DeepReadonly<z.output<S>>; raw: Tree } | { ok: false; issues: ConfigIssue[] } {
-    let raw: Tree = {};
-    for (const layer of layers) {
-      const tree = layer.source.kind === 'env' ? envLayer(layer.source, this.#env, raw) : layer.tree;
-      raw = deepMerge(raw, tree);
-    }
-    const result = this.#schema.safeParse(raw);
-    if (!result.success) {
-      return {
-        ok: false,
-        issues: result.error.issues.map((i) => ({
-          key: i.path.map(String).join('.') || '(root)',
-          message: i.message,
-        })),
-      };
-    }
-    return { ok: true, snapshot: deepFreeze(result.data) as DeepReadonly<z.output<S>>, raw: deepFreeze(raw) };
-  }
-
   /**
    * Validate-then-swap: the layers with `layer` replaced by `tree` become live only if the schema accepts
    * them. Otherwise the last-known-good stays, an error event and a log line name the keys and why.
@@ -358,7 +317,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
   #offer(layer: Layer, tree: Tree, origin: string, version?: number): boolean {
     if (this.#closed) return false;
     const candidate = this.#layers.map((l) => (l === layer ? { ...l, tree } : l));
-    const built = this.#build(candidate);
+    const built = buildSnapshot(this.#schema, candidate, this.#env);
     if (!built.ok) {
       const error = new ConfigValidationError(origin, built.issues);
       this.#metrics.rejected.add(1, { source: origin });
@@ -456,7 +415,11 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
       }
       const next = change(state.entries);
       const tree = unflatten(next.entries);
-      const built = this.#build(this.#layers.map((l) => (l === layer ? { ...l, tree } : l)));
+      const built = buildSnapshot(
+        this.#schema,
+        this.#layers.map((l) => (l === layer ? { ...l, tree } : l)),
+        this.#env,
+      );
       if (!built.ok) throw new ConfigValidationError(what, built.issues);
       try {
         const meta = { at: this.#clock.now(), ...(options.message !== undefined ? { message: options.message } : {}) };
@@ -501,34 +464,6 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
       );
       this.#errors.emit(error instanceof Error ? error : new Error(String(error)));
     }
-  }
-
-  /** Watches the file's directory (editors replace files by rename), debounced on the clock. */
-  #watchFile(layer: Layer, path: string): void {
-    const full = resolve(path);
-    const name = basename(full);
-    let timer: TimerHandle | undefined;
-    let watcher: FSWatcher;
-    try {
-      watcher = fsWatch(dirname(full), { persistent: false }, (_event, changed) => {
-        if (changed !== null && changed.toString() !== name) return;
-        if (timer) this.#clock.clearTimeout(timer);
-        const debounceMs = layer.source.kind === 'file' ? layer.source.debounceMs : 0;
-        timer = this.#clock.setTimeout(() => {
-          timer = undefined;
-          void this.#reloadFile(layer);
-        }, debounceMs);
-        timer.unref();
-      });
-    } catch (error) {
-      this.#log.warn({ err: error, file: path }, 'cannot watch config file; hot reload off for it');
-      return;
-    }
-    watcher.on('error', (error) => this.#log.warn({ err: error, file: path }, 'config file watch error'));
-    this.#cleanups.push(() => {
-      if (timer) this.#clock.clearTimeout(timer);
-      watcher.close();
-    });
   }
 
   #saveCache(): void {

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createLogger } from '@ballast/core';
 import { type ConsulEmulator, startConsulEmulator } from '@ballast/testkit/consul';
 import type { ContractBackend } from '@ballast/testkit/vitest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +27,8 @@ import type { RemoteSource } from '../src/sources';
 import { type RemoteUnderTest, remoteContract } from './store.contract';
 
 const run = randomUUID().slice(0, 8);
+/** These tests take remotes down on purpose: their warnings are expected. */
+const silent = createLogger({ level: 'silent' });
 let emulator: ConsulEmulator;
 let dir: string;
 beforeAll(async () => {
@@ -88,7 +91,11 @@ const prefixFor = () => `services/user-service-${run}-${n++}/`;
 describe('Consul KV source on the emulator', () => {
   it('watches with blocking queries (index + seed 000’s 30 s wait) and picks up plain writes to the prefix', async () => {
     const prefix = prefixFor();
-    const config = await createConfig({ schema, sources: [defaults(base), consulKv({ url: emulator.url, prefix })] });
+    const config = await createConfig({
+      schema,
+      logger: silent,
+      sources: [defaults(base), consulKv({ url: emulator.url, prefix })],
+    });
     try {
       const seen = new Promise<number>((resolve) => config.watch('db.pool.max', resolve));
       // Wait until the watch loop is parked on a blocking query, then write as another tool would.
@@ -109,8 +116,16 @@ describe('Consul KV source on the emulator', () => {
 
   it('a multi-key write (rollback) reaches a watcher as one update, never half-applied', async () => {
     const prefix = prefixFor();
-    const writer = await createConfig({ schema, sources: [defaults(base), consulKv({ url: emulator.url, prefix })] });
-    const reader = await createConfig({ schema, sources: [defaults(base), consulKv({ url: emulator.url, prefix })] });
+    const writer = await createConfig({
+      schema,
+      logger: silent,
+      sources: [defaults(base), consulKv({ url: emulator.url, prefix })],
+    });
+    const reader = await createConfig({
+      schema,
+      logger: silent,
+      sources: [defaults(base), consulKv({ url: emulator.url, prefix })],
+    });
     try {
       const v1 = await writer.setMany({ db: { pool: { max: 11 }, host: 'a' }, tags: ['x'] });
       await writer.setMany({ db: { pool: { max: 12 }, host: 'b' }, tags: ['y', 'z'] });
@@ -136,6 +151,7 @@ describe('Consul KV source on the emulator', () => {
     const prefix = prefixFor();
     const config = await createConfig({
       schema,
+      logger: silent,
       sources: [defaults(base), consulKv({ url: own.url, prefix, retryMaxMs: 200 })],
     });
     try {
@@ -155,6 +171,7 @@ describe('Consul KV source on the emulator', () => {
     const kv = createConsulKv({ url: emulator.url });
     const config = await createConfig({
       schema,
+      logger: silent,
       sources: [defaults(base), consulKv({ url: emulator.url, prefix, waitMs: 200 })],
     });
     try {
@@ -193,6 +210,7 @@ describe('Consul KV source on the emulator', () => {
     const cacheFile = join(dir, `cache-${n++}.json`);
     const first = await createConfig({
       schema,
+      logger: silent,
       cacheFile,
       sources: [defaults(base), consulKv({ url: emulator.url, prefix })],
     });
@@ -205,6 +223,7 @@ describe('Consul KV source on the emulator', () => {
     const errors: Error[] = [];
     const second = await createConfig({
       schema,
+      logger: silent,
       cacheFile,
       startupTimeoutMs: 2_000,
       sources: [defaults(base), consulKv({ url: deadUrl, prefix, name: `consul:${prefix}`, retryMaxMs: 1_000 })],
@@ -220,6 +239,7 @@ describe('Consul KV source on the emulator', () => {
     // Without a cache the same start fails, naming the remote.
     const error = await createConfig({
       schema,
+      logger: silent,
       sources: [defaults(base), consulKv({ url: deadUrl, prefix })],
     }).catch((e: unknown) => e);
     expect(isRemoteUnavailableError(error)).toBe(true);
