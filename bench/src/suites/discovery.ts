@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { createDiscovery, type Discovery } from '@ballast/discovery';
+import { createConsulClient, createDiscovery, type Discovery } from '@ballast/discovery';
 // bench/package.json does not list @ballast/testkit (not ours to change): the emulator is imported from its source.
 import { startConsulEmulator } from '../../../packages/testkit/src/consul';
 import type { BenchCase, Suite } from '../harness';
@@ -47,9 +47,14 @@ export function createDiscoverySuite(options: DiscoverySuiteOptions = {}): Suite
       const emulator = await startConsulEmulator();
       const service = 'bench-users';
       const opened: Discovery[] = [];
-      const make = () => {
+      // Discovery instances on one agent share one watch per service in a process; each watcher gets its own
+      // Consul client so it runs its own watch, as a separate process would.
+      const make = (own = false) => {
+        const consul = own
+          ? { url: emulator.url, client: createConsulClient({ url: emulator.url, timeoutMs: 5_000 }) }
+          : { url: emulator.url };
         const d = createDiscovery({
-          consul: { url: emulator.url },
+          consul,
           env: {},
           watchRateLimit: { burst: 5, perSecond: 20 },
         });
@@ -77,7 +82,7 @@ export function createDiscoverySuite(options: DiscoverySuiteOptions = {}): Suite
       const reader = make();
       await reader.discover(service);
 
-      const views = Array.from({ length: watchers }, () => ({ d: make(), passing: -1 }));
+      const views = Array.from({ length: watchers }, () => ({ d: make(true), passing: -1 }));
       const offs = views.map((v) => v.d.subscribe(service, (xs) => (v.passing = xs.length)));
       await until(() => views.every((v) => v.passing === 2));
 
@@ -108,8 +113,8 @@ export function createDiscoverySuite(options: DiscoverySuiteOptions = {}): Suite
         case: 'lookups-under-load',
         impl: 'ballast',
         beforeAll: async () => {
-          const loaded = make();
-          await loaded.discover(service); // its cold request, then its watch
+          const loaded = make(true);
+          await loaded.discover(service); // its cold request, then its own watch
           emulator.resetRequests();
           const total = Math.round(loadSeconds * loadRate);
           const started = performance.now();

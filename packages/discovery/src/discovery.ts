@@ -3,7 +3,6 @@ import type { DiscoveryBackend, ServiceInstance } from './backend';
 import { ConsulBackend } from './backends/consul';
 import { MemoryBackend } from './backends/memory';
 import { RedisBackend } from './backends/redis';
-import { createConsulClient } from './consul-client';
 import { ServiceUnavailableError } from './errors';
 import { discoveryInstruments } from './metrics';
 import {
@@ -14,6 +13,7 @@ import {
 } from './options';
 import { Picker, type PickStrategy, routable } from './pickers';
 import { type Registration, registerService } from './registry';
+import { acquireWatch, type BackendLease, leaseConsulBackend, leaseRedisBackend, type WatchHandle } from './shared';
 import { ServiceWatch, type WatchSnapshot } from './watch';
 
 /** Where a lookup's answer came from. */
@@ -35,6 +35,12 @@ export interface LookupResult {
 
 export interface LookupOptions {
   tag?: string;
+}
+
+interface Use {
+  handle: WatchHandle;
+  lastUsed: number;
+  subscribers: number;
 }
 
 interface CacheEntry {
@@ -75,14 +81,15 @@ export class Discovery {
   readonly #clock: Clock;
   readonly #log: Logger | undefined;
   readonly #cache = new Map<string, CacheEntry>();
-  readonly #watches = new Map<string, ServiceWatch>();
+  /** This Discovery's use of the (process-wide, shared) watches. */
+  readonly #watches = new Map<string, Use>();
   readonly #pickers = new Map<string, Picker>();
   readonly #registrations = new Set<Registration>();
   readonly #envVar: (s: string) => string;
   readonly #env: Record<string, string | undefined>;
   readonly #instruments = discoveryInstruments();
   readonly #stopObserving: () => void;
-  readonly #ownsBackend: boolean;
+  readonly #lease: BackendLease | undefined;
   #idleSweep: ReturnType<Clock['setInterval']> | undefined;
   #closed = false;
 
@@ -93,14 +100,16 @@ export class Discovery {
     this.#log = o.logger ? childLogger(o.logger, { component: 'discovery' }) : undefined;
     this.#envVar = o.envVar ?? defaultEnvVar;
     this.#env = o.env ?? process.env;
-    this.#ownsBackend = o.backend === undefined;
+    const redis = o.redis;
     if (o.backend) this.backend = o.backend;
-    else if (o.redis) this.backend = new RedisBackend({ redis: o.redis, prefix: o.prefix, clock: this.#clock });
+    else if (redis) {
+      const clock = this.#clock;
+      this.#lease = leaseRedisBackend(redis, o.prefix, () => new RedisBackend({ redis, prefix: o.prefix, clock }));
+      this.backend = this.#lease.backend;
+    } else if (o.consul?.client) this.backend = new ConsulBackend({ client: o.consul.client });
     else if (o.consul) {
-      const client =
-        o.consul.client ??
-        createConsulClient({ url: o.consul.url, token: o.consul.token, timeoutMs: o.consul.timeoutMs });
-      this.backend = new ConsulBackend({ client });
+      this.#lease = leaseConsulBackend(o.consul.url, o.consul.token, o.consul.timeoutMs);
+      this.backend = this.#lease.backend;
     } else this.backend = new MemoryBackend({ clock: this.#clock });
     this.#stopObserving = this.#instruments.observe(this);
   }
@@ -130,8 +139,9 @@ export class Discovery {
   lookup(name: string, options: LookupOptions = {}): Promise<LookupResult> {
     const key = options.tag ? `${name}\u0000${options.tag}` : name;
     const now = this.#clock.now();
-    const watch = this.#watches.get(key);
-    if (watch) watch.lastUsed = now;
+    const use = this.#watches.get(key);
+    if (use) use.lastUsed = now;
+    const watch = use?.handle.watch;
     const e = this.#cache.get(key);
     if (e && e.passing.length > 0) {
       const age = now - e.at;
@@ -157,7 +167,7 @@ export class Discovery {
     this.#assertOpen();
     const tried: string[] = [];
     let registryError: unknown;
-    const watch = this.#ensureWatch(name, key, tag);
+    const watch = this.#ensureWatch(name, key, tag).handle.watch;
     let snapshot: WatchSnapshot | undefined;
     if (watch.healthy) snapshot = watch.snapshot;
     else if (watch.lastError !== undefined) registryError = watch.lastError;
@@ -227,40 +237,49 @@ export class Discovery {
     return { all: instances, instances, source, cached: false, stale: false, ageMs: 0 };
   }
 
-  #ensureWatch(name: string, key: string, tag: string | undefined): ServiceWatch {
+  #ensureWatch(name: string, key: string, tag: string | undefined): Use {
     const existing = this.#watches.get(key);
-    if (existing && !existing.stopped) return existing;
-    const watch = new ServiceWatch({
-      backend: this.backend,
-      name,
-      tag,
-      waitMs: this.#o.watchWaitMs,
-      backoff: this.#o.watchBackoff,
-      rateLimit: this.#o.watchRateLimit,
-      clock: this.#clock,
-      logger: this.#log,
-      random: this.#o.random,
-      onRequest: () => this.#instruments.watchRequests.add(1, { service: name }),
-      onError: () => this.#instruments.watchErrors.add(1, { service: name }),
-      onSnapshot: (s) => {
-        const passing = s.instances.filter((i) => i.status === 'passing');
-        const current = this.#cache.get(key);
-        // A registry answer with no passing instance does not evict a fresh static/env fallback.
-        if (passing.length > 0 || !current || current.source === 'registry') {
-          this.#cache.set(key, { all: s.instances, passing, source: 'registry', at: s.at, ttlMs: this.#o.cacheTtlMs });
+    if (existing && !existing.handle.watch.stopped) return existing;
+    existing?.handle.release();
+    const onSnapshot = (s: WatchSnapshot) => {
+      const passing = s.instances.filter((i) => i.status === 'passing');
+      const current = this.#cache.get(key);
+      // A registry answer with no passing instance does not evict a fresh static/env fallback.
+      if (passing.length > 0 || !current || current.source === 'registry') {
+        this.#cache.set(key, { all: s.instances, passing, source: 'registry', at: s.at, ttlMs: this.#o.cacheTtlMs });
+      }
+      for (const l of [...(this.#snapshotListeners.get(key) ?? [])]) {
+        try {
+          l();
+        } catch (err) {
+          this.#log?.error({ service: name, err }, 'discovery subscriber threw');
         }
-        for (const l of [...(this.#snapshotListeners.get(key) ?? [])]) {
-          try {
-            l();
-          } catch (err) {
-            this.#log?.error({ service: name, err }, 'discovery subscriber threw');
-          }
-        }
-      },
-    });
-    this.#watches.set(key, watch);
+      }
+    };
+    const handle = acquireWatch(
+      this.backend,
+      key,
+      onSnapshot,
+      (fanOut) =>
+        new ServiceWatch({
+          backend: this.backend,
+          name,
+          tag,
+          waitMs: this.#o.watchWaitMs,
+          backoff: this.#o.watchBackoff,
+          rateLimit: this.#o.watchRateLimit,
+          clock: this.#clock,
+          logger: this.#log,
+          random: this.#o.random,
+          onRequest: () => this.#instruments.watchRequests.add(1, { service: name }),
+          onError: () => this.#instruments.watchErrors.add(1, { service: name }),
+          onSnapshot: fanOut,
+        }),
+    );
+    const use: Use = { handle, lastUsed: this.#clock.now(), subscribers: 0 };
+    this.#watches.set(key, use);
     this.#armIdleSweep();
-    return watch;
+    return use;
   }
 
   #armIdleSweep(): void {
@@ -268,10 +287,10 @@ export class Discovery {
     this.#idleSweep = this.#clock.setInterval(
       () => {
         const now = this.#clock.now();
-        for (const [key, w] of this.#watches) {
-          if (w.subscribers === 0 && now - w.lastUsed >= this.#o.watchIdleMs) {
+        for (const [key, u] of this.#watches) {
+          if (u.subscribers === 0 && now - u.lastUsed >= this.#o.watchIdleMs) {
             this.#watches.delete(key);
-            void w.stop();
+            u.handle.release();
           }
         }
       },
@@ -330,8 +349,9 @@ export class Discovery {
   ): () => void {
     this.#assertOpen();
     const key = options.tag ? `${name}\u0000${options.tag}` : name;
-    const watch = this.#ensureWatch(name, key, options.tag);
-    watch.subscribers += 1;
+    const use = this.#ensureWatch(name, key, options.tag);
+    const watch = use.handle.watch;
+    use.subscribers += 1;
     let lastIndex = -1;
     const poll = () => {
       const s = watch.snapshot;
@@ -347,8 +367,8 @@ export class Discovery {
       if (done) return;
       done = true;
       unsubscribeSnapshot();
-      watch.subscribers -= 1;
-      watch.lastUsed = this.#clock.now();
+      use.subscribers -= 1;
+      use.lastUsed = this.#clock.now();
     };
   }
 
@@ -368,23 +388,25 @@ export class Discovery {
   clearCache(name?: string): void {
     for (const key of [...this.#cache.keys()])
       if (name === undefined || key === name || key.startsWith(`${name}\u0000`)) this.#cache.delete(key);
-    for (const [key, w] of [...this.#watches]) {
+    for (const [key, u] of [...this.#watches]) {
       if (name !== undefined && key !== name && !key.startsWith(`${name}\u0000`)) continue;
-      if (w.subscribers > 0) continue; // a subscriber keeps its watch; its next snapshot refills the cache
+      if (u.subscribers > 0) continue; // a subscriber keeps its watch; its next snapshot refills the cache
       this.#watches.delete(key);
-      void w.stop();
+      u.handle.release();
     }
   }
 
   /** Services with a running watch (tests, diagnostics). */
   watchedServices(): string[] {
-    return [...this.#watches.entries()].filter(([, w]) => !w.stopped).map(([k]) => k.replace('\u0000', '#'));
+    return [...this.#watches.entries()]
+      .filter(([, u]) => !u.handle.watch.stopped)
+      .map(([k]) => k.replace('\u0000', '#'));
   }
 
   /** @internal for the metrics gauge */
   *instanceCounts(): Iterable<{ service: string; passing: number; total: number }> {
-    for (const [key, w] of this.#watches) {
-      const s = w.snapshot;
+    for (const [key, u] of this.#watches) {
+      const s = u.handle.watch.snapshot;
       if (!s) continue;
       yield {
         service: key.replace('\u0000', '#'),
@@ -404,11 +426,13 @@ export class Discovery {
     this.#closed = true;
     if (this.#idleSweep) this.#clock.clearInterval(this.#idleSweep);
     await Promise.allSettled([...this.#registrations].map((r) => r.close()));
-    const watches = [...this.#watches.values()];
+    const uses = [...this.#watches.values()];
     this.#watches.clear();
-    await Promise.allSettled(watches.map((w) => w.stop()));
+    for (const u of uses) u.handle.release();
+    await Promise.allSettled(uses.filter((u) => u.handle.watch.stopped).map((u) => u.handle.watch.done));
     this.#stopObserving();
-    if (this.#ownsBackend) await this.backend.close();
+    if (this.#lease) await this.#lease.release();
+    else if (!this.#o.backend) await this.backend.close();
   }
 }
 

@@ -45,4 +45,5 @@ export {
 export type { DiscoveryOptions, HealthCheckerOptions, RegisterOptions } from './options';
 export { Picker, type PickStrategy, routable } from './pickers';
 export type { Registration } from './registry';
+export { runningWatches } from './shared';
 export { nextIndex, RateLimiter, ServiceWatch, type WatchSnapshot } from './watch';

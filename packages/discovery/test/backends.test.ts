@@ -41,7 +41,16 @@ describe('deregisterCriticalAfterMs', () => {
   it('memory: a TTL instance critical for that long is removed', async () => {
     const clock = new FakeClock();
     const b = new MemoryBackend({ clock });
-    await b.register({ id: 'd1', name: 'dc', address: 'a', port: 1, tags: [], meta: {}, check: { ttlMs: 1_000, deregisterCriticalAfterMs: 60_000 }, status: 'passing' });
+    await b.register({
+      id: 'd1',
+      name: 'dc',
+      address: 'a',
+      port: 1,
+      tags: [],
+      meta: {},
+      check: { ttlMs: 1_000, deregisterCriticalAfterMs: 60_000 },
+      status: 'passing',
+    });
     await clock.advance(1_000);
     expect((await b.query('dc')).instances[0]?.status).toBe('critical');
     await clock.advance(59_999);
@@ -55,7 +64,16 @@ describe('deregisterCriticalAfterMs', () => {
     const b = new RedisBackend({ redis: fx.current.redis, prefix: fx.current.prefix });
     const svc = name('dc-redis');
     // The Redis backend takes any duration (the 1 min floor is register()'s): 300 ms keeps the test short.
-    await b.register({ id: `${svc}-1`, name: svc, address: 'a', port: 1, tags: [], meta: {}, check: { ttlMs: 200, deregisterCriticalAfterMs: 300 }, status: 'passing' });
+    await b.register({
+      id: `${svc}-1`,
+      name: svc,
+      address: 'a',
+      port: 1,
+      tags: [],
+      meta: {},
+      check: { ttlMs: 200, deregisterCriticalAfterMs: 300 },
+      status: 'passing',
+    });
     const first = await b.query(svc);
     await until(async () => (await b.query(svc)).instances.length === 0, 5_000, 'reaped');
     expect((await b.query(svc)).index).toBeGreaterThan(first.index);

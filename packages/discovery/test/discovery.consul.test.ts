@@ -9,6 +9,7 @@ import { createConsulClient } from '../src/consul-client';
 import { createDiscovery, type Discovery } from '../src/discovery';
 import { isServiceUnavailableError, type ServiceUnavailableError } from '../src/errors';
 import { createHealthChecker, type HealthStatus } from '../src/health';
+import { runningWatches } from '../src/shared';
 import { type ConsulTarget, countingClient, describeConsul, until } from './fixtures/consul-target';
 
 const open: Discovery[] = [];
@@ -200,6 +201,37 @@ describeConsul('discovery', (target) => {
       expect(health.length).toBeLessThanOrEqual(2);
       expect(health.filter((r) => !r.query.index || r.query.index === '0')).toHaveLength(1);
     }
+  });
+
+  it('Discovery instances of one process on the same agent share the backend and one watch per service', async () => {
+    const t = target();
+    const svc = t.name('shared');
+    const { d: registrar } = discovery(t);
+    await registrar.register({
+      name: svc,
+      address: '127.0.0.1',
+      port: 7008,
+      check: { ttlMs: 30_000 },
+      shutdown: false,
+    });
+    const a = createDiscovery({ consul: { url: t.url, token: t.token }, env: {} });
+    const b = createDiscovery({ consul: { url: t.url, token: t.token }, env: {} });
+    open.push(a, b);
+    expect(a.backend).toBe(b.backend);
+    t.emulator?.resetRequests();
+    await Promise.all([a.discover(svc), b.discover(svc), a.discover(svc), b.discover(svc)]);
+    expect(runningWatches(a.backend)).toBe(1);
+    if (t.emulator) {
+      const cold = t.emulator
+        .requests()
+        .filter((r) => r.path === `/v1/health/service/${svc}` && !Number(r.query.index));
+      expect(cold).toHaveLength(1);
+    }
+    await a.close(); // b still uses the watch
+    expect(runningWatches(b.backend)).toBe(1);
+    expect(await b.discover(svc)).toHaveLength(1);
+    await b.close();
+    expect(runningWatches(b.backend)).toBe(0);
   });
 
   it('deregisters on graceful shutdown through the ShutdownRegistry', async () => {

@@ -173,7 +173,15 @@ describe('Discovery (memory backend)', () => {
     const { createHealthChecker } = await import('../src/health');
     const health = createHealthChecker({ clock, checks: { app: () => state } });
     await health.check();
-    await d.register({ name: 'hc', id: 'hc1', address: 'a', port: 1, check: { ttlMs: 30_000 }, health, shutdown: false });
+    await d.register({
+      name: 'hc',
+      id: 'hc1',
+      address: 'a',
+      port: 1,
+      check: { ttlMs: 30_000 },
+      health,
+      shutdown: false,
+    });
     const status = async () => (await backend.query('hc')).instances[0]?.status;
     expect(await status()).toBe('passing');
     state = 'degraded';
