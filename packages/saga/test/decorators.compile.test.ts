@@ -24,7 +24,7 @@ describe.each(['standard', 'legacy'] as DecoratorMode[])('@Saga / @Step compiled
       failed: 'trigger_ai_analysis',
       undone: ['undo:laoke', 'undo:rec-u2:saveHealthData', 'undo:xiaoai'],
     });
-  }, 60_000); // a real tsc program per mode: seconds on a shared CI machine
+  }, 120_000); // a real tsc program per mode over core, circuit-breaker and saga sources: slow on a loaded machine
 });
 
 describe('sagaOf', () => {
