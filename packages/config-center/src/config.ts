@@ -5,6 +5,7 @@ import {
   type Logger,
   parseOptions,
   systemClock,
+  throwIfAborted,
   type Unsubscribe,
 } from '@ballast/core';
 import type { z } from 'zod';
@@ -50,6 +51,8 @@ export interface WriteOptions {
   expectedVersion?: number;
   /** Recorded with the version: who or why. */
   message?: string;
+  /** Aborts the write between its steps (`AbortedError`); a commit already sent is not undone. */
+  signal?: AbortSignal;
 }
 
 /** The small interface a health checker flips (seed 002: degraded mode on unhealthy, off on healthy). */
@@ -409,7 +412,8 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
     const layer = this.#remoteLayer(options.source);
     const store = (layer.source as RemoteSource).store;
     for (let attempt = 0; ; attempt++) {
-      const state = await store.read();
+      throwIfAborted(options.signal);
+      const state = await store.read(options.signal);
       if (options.expectedVersion !== undefined && state.version !== options.expectedVersion) {
         throw new ConfigConflictError(store.name, options.expectedVersion, state.version);
       }

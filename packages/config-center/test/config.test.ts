@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createLogger } from '@ballast/core';
+import { createLogger, isAbortedError } from '@ballast/core';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -294,6 +294,20 @@ describe('loadFromFile', () => {
       expect((await store.read()).entries).toEqual({ 'db/pool/max': 50, 'db/pool/min': 2, tags: ['a', 'b'] });
       expect(config.get('db.pool')).toEqual({ min: 2, max: 50 });
       expect(config.get('tags')).toEqual(['a', 'b']);
+    } finally {
+      await config.close();
+    }
+  });
+});
+
+describe('cancellation', () => {
+  it('an aborted signal stops a write before it reaches the remote', async () => {
+    const store = new MemoryConfigStore();
+    const config = await createConfig({ schema, sources: [defaults(base), memoryStore({ store })] });
+    try {
+      const error = await config.set('app.port', 1, { signal: AbortSignal.abort() }).catch((e: unknown) => e);
+      expect(isAbortedError(error)).toBe(true);
+      expect((await store.read()).version).toBe(0);
     } finally {
       await config.close();
     }
