@@ -7,7 +7,12 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ConsulBackend } from '../src/backends/consul';
 import { createConsulClient } from '../src/consul-client';
 import { createDiscovery, type Discovery } from '../src/discovery';
-import { isServiceUnavailableError, type ServiceUnavailableError } from '../src/errors';
+import {
+  type DiscoveryBackendError,
+  isDiscoveryBackendError,
+  isServiceUnavailableError,
+  type ServiceUnavailableError,
+} from '../src/errors';
 import { createHealthChecker, type HealthStatus } from '../src/health';
 import { runningWatches } from '../src/shared';
 import { type ConsulTarget, countingClient, describeConsul, until } from './fixtures/consul-target';
@@ -312,6 +317,34 @@ describe('discovery [Consul emulator only]', () => {
   afterAll(async () => {
     await em?.close();
   });
+  it('sends the ACL token; without it Consul answers 403 and the error says so', async () => {
+    const secured = await startConsulEmulator({ aclToken: 'app-token' });
+    try {
+      const ok = createDiscovery({ consul: { url: secured.url, token: 'app-token' }, env: {} });
+      const anonymous = createDiscovery({ consul: { url: secured.url, timeoutMs: 3_000 }, env: {} });
+      open.push(ok, anonymous);
+      await ok.register({
+        name: 'acl-svc',
+        address: '127.0.0.1',
+        port: 7009,
+        check: { ttlMs: 30_000 },
+        shutdown: false,
+      });
+      expect(await ok.discover('acl-svc')).toHaveLength(1);
+      const denied = await anonymous
+        .register({ name: 'acl-svc', id: 'x', address: '127.0.0.1', port: 7010, check: false, shutdown: false })
+        .catch((e: unknown) => e);
+      expect(isDiscoveryBackendError(denied)).toBe(true);
+      expect((denied as DiscoveryBackendError).status).toBe(403);
+      expect(String(denied)).toMatch(/Permission denied/);
+      const lookup = (await anonymous.lookup('acl-svc').catch((e: unknown) => e)) as ServiceUnavailableError;
+      expect(lookup.tried[0]).toMatch(/403|Permission denied/);
+      expect(secured.requests().some((r) => r.path === '/v1/health/service/acl-svc')).toBe(true);
+    } finally {
+      await secured.close();
+    }
+  });
+
   const emulatorOnly = async () => {
     em ??= await startConsulEmulator();
     const emulator = em;
