@@ -311,7 +311,12 @@ export class ConsulStore {
   }
 
   #setStatus(c: CheckEntry, status: CheckStatus, output: string): void {
-    if (c.status === status && c.output === output) return; // unchanged: no catalog write, no index bump
+    if (c.status === status) {
+      // Output-only changes reach the catalog after check_update_interval (5 min) in Consul: no index bump,
+      // so a health endpoint that prints timestamps does not wake every watcher at each poll.
+      c.output = output;
+      return;
+    }
     const idx = this.#commit();
     if (status === 'critical' && c.status !== 'critical') c.criticalSince = this.clock.now();
     if (status !== 'critical') c.criticalSince = undefined;

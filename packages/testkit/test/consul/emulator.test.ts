@@ -192,12 +192,15 @@ describe('Consul emulator: blocking queries', () => {
     expect((next.json() as unknown[]).length).toBe(1);
   });
 
-  it('a heartbeat that changes nothing does not bump the index', async () => {
+  it('a heartbeat that changes nothing, or only the output, does not bump the index', async () => {
     const e = await emulator();
     await put(e, '/v1/agent/service/register', { Name: 'hb', Check: { TTL: '30s', Status: 'passing' } });
     const a = await call(e, '/v1/health/service/hb');
     await put(e, '/v1/agent/check/pass/service:hb');
+    await put(e, '/v1/agent/check/pass/service:hb?note=at%2012:00:01'); // Consul defers output-only syncs
     expect((await call(e, '/v1/health/service/hb')).index).toBe(a.index);
+    await put(e, '/v1/agent/check/warn/service:hb');
+    expect((await call(e, '/v1/health/service/hb')).index).toBeGreaterThan(a.index);
   });
 
   it('returns the unchanged index when wait elapses (wait + up to wait/16 jitter)', async () => {
