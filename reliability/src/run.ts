@@ -10,6 +10,7 @@ export interface RunOptions {
   /** Scenario names; empty: all. */
   only?: readonly string[];
   seed?: number;
+  scale?: number;
   log?: (line: string) => void;
 }
 
@@ -24,9 +25,34 @@ export async function runScenarios(options: RunOptions): Promise<Ledger[]> {
   for (const name of names) {
     const scenario = all.get(name);
     if (!scenario) throw new Error(`unknown scenario "${name}"; known: ${[...all.keys()].join(', ')}`);
-    const ctx: ScenarioContext = { mode: options.mode, redisUrl: defaultRedisUrl(), log, random: seededRandom(seed) };
+    const ctx: ScenarioContext = {
+      mode: options.mode,
+      redisUrl: defaultRedisUrl(),
+      log,
+      random: seededRandom(seed),
+      scale: options.scale ?? 1,
+    };
     log(`▶ ${name} (${options.mode}): ${scenario.description}`);
-    ledgers.push(await scenario.run(ctx));
+    const started = Date.now();
+    let ledger: Ledger;
+    try {
+      ledger = await scenario.run(ctx);
+    } catch (error) {
+      // A scenario that could not run is a failed row, not the end of the run: the others still report.
+      ledger = {
+        scenario: name,
+        mode: options.mode,
+        produced: 0,
+        processed: 0,
+        lost: 0,
+        duplicated: 0,
+        durationMs: Date.now() - started,
+        details: {},
+        failures: [`crashed: ${error instanceof Error ? error.message : String(error)}`.slice(0, 2_000)],
+      };
+    }
+    log(`■ ${name}: ${JSON.stringify(ledger)}`);
+    ledgers.push(ledger);
   }
   return ledgers;
 }
@@ -34,15 +60,15 @@ export async function runScenarios(options: RunOptions): Promise<Ledger[]> {
 export const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
 
 /** report.json (every ledger) and report.md (the table) in reliability/results. */
-export async function writeReport(ledgers: readonly Ledger[], seed: number | undefined): Promise<string[]> {
+export async function writeReport(ledgers: readonly Ledger[], seed: number | undefined, scale = 1): Promise<string[]> {
   await mkdir(resultsDir, { recursive: true });
   const json = `${resultsDir}report.json`;
   const md = `${resultsDir}report.md`;
-  const meta = { generatedAt: new Date().toISOString(), seed, node: process.version };
+  const meta = { generatedAt: new Date().toISOString(), seed, scale, node: process.version };
   await writeFile(json, `${JSON.stringify({ ...meta, ledgers }, null, 2)}\n`);
   await writeFile(
     md,
-    `# Chaos report (${ledgers[0]?.mode ?? 'n/a'} mode)\n\nGenerated ${meta.generatedAt}, seed ${seed ?? 'random'}, node ${meta.node}.\n\n${renderMarkdown(ledgers)}\n`,
+    `# Chaos report (${ledgers[0]?.mode ?? 'n/a'} mode)\n\nGenerated ${meta.generatedAt}, seed ${seed ?? 'random'}, scale ${scale}, node ${meta.node}.\n\n${renderMarkdown(ledgers)}\n`,
   );
   return [json, md];
 }

@@ -8,6 +8,8 @@ export interface ScenarioContext {
   log(message: string): void;
   /** Random numbers of this run (seeded in the CLI with --seed, so a failing run can be replayed). */
   random(): number;
+  /** Multiplies the mode's main count (events, seconds of chaos); `--scale 0.2` for a moderate long run. */
+  scale?: number;
 }
 
 /**

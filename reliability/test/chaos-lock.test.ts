@@ -37,7 +37,7 @@ describe('lock scenario', () => {
     expect(Number(ledger.details.overlapsWithoutFencing)).toBeGreaterThan(0);
     expect(Number(ledger.details.pauses)).toBeGreaterThan(0);
     expect(ledger.processed).toBeGreaterThan(0);
-  }, 120_000);
+  }, 200_000);
 
   it('control: without pauses the lock alone keeps holders apart (0 overlaps, nothing rejected)', async () => {
     const ledger = await runLock(ctx(), { ...lockCounts.short, clients: 3, chaosMs: 3_000, pauses: false });
@@ -46,5 +46,5 @@ describe('lock scenario', () => {
     expect(ledger.details.staleWritesRejected).toBe(0);
     expect(ledger.processed).toBe(ledger.produced);
     expect(ledger.processed).toBeGreaterThan(10);
-  }, 120_000);
+  }, 200_000);
 });

@@ -26,7 +26,7 @@ interface BusCounts {
 }
 
 export const busCounts: Record<'short' | 'long', BusCounts> = {
-  short: { events: 3_000, poisonEvery: 300, consumers: 3, publishRate: 500, timeoutMs: 60_000 },
+  short: { events: 3_000, poisonEvery: 300, consumers: 3, publishRate: 500, timeoutMs: 90_000 },
   long: { events: 100_000, poisonEvery: 1_000, consumers: 3, publishRate: 4_000, timeoutMs: 15 * 60_000 },
 };
 
@@ -229,5 +229,11 @@ export const scenario: Scenario = {
   name: 'bus',
   description:
     'event-bus on Redis: consumers SIGKILLed ~1/s and restarted → 0 lost, duplicates counted, poison in the DLQ after maxDeliveries',
-  run: (ctx) => runBus(ctx, busCounts[ctx.mode]),
+  run: (ctx) => {
+    const counts = busCounts[ctx.mode];
+    return runBus(ctx, {
+      ...counts,
+      events: Math.max(counts.poisonEvery, Math.round(counts.events * (ctx.scale ?? 1))),
+    });
+  },
 };

@@ -89,10 +89,17 @@ export async function runLock(ctx: ScenarioContext, counts: LockCounts): Promise
         ttlMs: counts.ttlMs,
         workMs: counts.workMs,
         keys,
-        lifetimeMs: counts.chaosMs + 60_000,
+        lifetimeMs: counts.chaosMs + 240_000,
       };
       workers.push(
-        spawnWorker({ script: 'lock-client.ts', name: config.client, config, lifetimeMs: config.lifetimeMs }),
+        spawnWorker({
+          script: 'lock-client.ts',
+          name: config.client,
+          config,
+          lifetimeMs: config.lifetimeMs,
+          // Many processes start at once on a shared machine: give them time (bounded all the same).
+          readyTimeoutMs: 60_000 + counts.clients * 6_000,
+        }),
       );
     }
     await Promise.all(workers.map((w) => w.ready));
@@ -163,5 +170,8 @@ export const scenario: Scenario = {
   name: 'lock',
   description:
     'lock: holders SIGSTOPped past the TTL → overlapping holders counted, stale writes accepted through fencedSet = 0',
-  run: (ctx) => runLock(ctx, lockCounts[ctx.mode]),
+  run: (ctx) => {
+    const counts = lockCounts[ctx.mode];
+    return runLock(ctx, { ...counts, chaosMs: Math.max(2_000, Math.round(counts.chaosMs * (ctx.scale ?? 1))) });
+  },
 };
