@@ -2,6 +2,7 @@ import {
   type Clock,
   childLogger,
   EventEmitter,
+  isBallastError,
   type Logger,
   parseOptions,
   systemClock,
@@ -292,14 +293,30 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
       const state = await Promise.race([
         source.store.read(timeout),
         new Promise<never>((_, reject) => {
-          const onAbort = () => reject(new RemoteUnavailableError(source.name, 'no answer within startupTimeoutMs'));
+          const onAbort = () =>
+            reject(
+              new RemoteUnavailableError(
+                source.name,
+                `no answer within startupTimeoutMs (${this.#options.startupTimeoutMs} ms)`,
+              ),
+            );
           if (timeout.aborted) onAbort();
           timeout.addEventListener('abort', onAbort, { once: true });
         }),
       ]);
       layer.tree = unflatten(state.entries);
       layer.version = state.version;
-    } catch (error) {
+    } catch (caught) {
+      // Whatever failed (a timeout abort, a driver error), the caller sees a typed error naming the remote.
+      const error = isBallastError(caught)
+        ? caught
+        : new RemoteUnavailableError(
+            source.name,
+            timeout.aborted
+              ? `no answer within startupTimeoutMs (${this.#options.startupTimeoutMs} ms)`
+              : String((caught as Error)?.message ?? caught),
+            { cause: caught },
+          );
       const cached = cache?.remotes[source.name];
       if (!cached) throw error;
       layer.tree = unflatten(cached.entries);
@@ -309,7 +326,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
         { err: error, source: source.name, version: cached.version, savedAt: cache?.savedAt },
         `remote ${source.name} unreadable at start: serving its last-known-good version ${cached.version} from the disk cache`,
       );
-      this.#errors.emit(error instanceof Error ? error : new Error(String(error)));
+      this.#errors.emit(error);
     }
   }
 

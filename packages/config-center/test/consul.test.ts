@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@ballast/core';
@@ -185,6 +186,26 @@ describe('Consul KV source on the emulator', () => {
       expect(config.get().db).toEqual({ pool: { max: 55 }, host: 'db2' });
     } finally {
       await config.close();
+    }
+  });
+
+  it('a Consul that accepts connections but never answers fails start after startupTimeoutMs, typed', async () => {
+    const sockets: Socket[] = [];
+    const silentServer = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silentServer.listen(0, '127.0.0.1', resolve));
+    const { port } = silentServer.address() as AddressInfo;
+    try {
+      const error = await createConfig({
+        schema,
+        logger: silent,
+        startupTimeoutMs: 300,
+        sources: [defaults(base), consulKv({ url: `http://127.0.0.1:${port}`, prefix: prefixFor() })],
+      }).catch((e: unknown) => e);
+      expect(isRemoteUnavailableError(error)).toBe(true);
+      expect((error as Error).message).toContain('startupTimeoutMs');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silentServer.close(resolve));
     }
   });
 
