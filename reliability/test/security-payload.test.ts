@@ -1,11 +1,12 @@
 /**
- * Payload size on the bus. @ballast/event-bus has no payload size option today (a known gap, pinned here so
- * it stays visible): a multi-megabyte event is published and delivered whole. The only bound is the server's
- * `proto-max-bulk-len`: on a Redis started with the minimum (1 MB) an oversized publish is refused — the server
- * drops the connection, the caller gets an untyped connection error, not a BallastError — and nothing of it is written.
+ * Payload size on the bus. The bus refuses an event whose encoded data is over `maxPayloadBytes` (default
+ * 1 MiB) with a typed `PayloadTooLargeError` before anything is written. With the limit turned off (0) the
+ * only bound left is the server's `proto-max-bulk-len`: on a Redis started with the minimum (1 MB) an
+ * oversized publish is refused — the server drops the connection, an untyped connection error — and nothing
+ * of it is written. That is why the client-side limit is on by default.
  */
 import { createLogger, createRedis, isBallastError, type Redis } from '@ballast/core';
-import { createEventBus, RedisTransport } from '@ballast/event-bus';
+import { createEventBus, isPayloadTooLargeError, RedisTransport } from '@ballast/event-bus';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -14,28 +15,25 @@ import { type RedisServer, startRedisServer } from '../src/redis-server';
 const events = { 'big.blob': z.object({ blob: z.string() }) };
 const fx = useRedisFixture({ name: 'reliability-payload' });
 
-describe('known gap: no payload size limit in the bus (reported, not fixed here)', () => {
-  it('a 4 MB event is published and delivered whole: nothing bounds it on the client', async () => {
+describe('the bus limit: maxPayloadBytes', () => {
+  it('a 4 MB event is refused with a typed error by default and nothing is written', async () => {
     const transport = new RedisTransport({ redis: fx.current.redis, prefix: `${fx.current.prefix}:` });
     const bus = createEventBus({ transport, source: 'p', events, logger: createLogger({ level: 'silent' }) });
-    const blob = 'x'.repeat(4 * 1024 * 1024);
-    let got = 0;
-    let done: () => void = () => {};
-    const delivered = new Promise<void>((r) => {
-      done = r;
+    const error = await bus.publish('big.blob', { blob: 'x'.repeat(4 * 1024 * 1024) }).catch((e: unknown) => e);
+    expect(isPayloadTooLargeError(error)).toBe(true);
+    expect(await fx.current.redis.xlen(transport.keys.stream('big.blob'))).toBe(0);
+    // A configured larger limit lets it through, delivered whole.
+    const roomy = createEventBus({
+      transport,
+      source: 'p',
+      events,
+      logger: createLogger({ level: 'silent' }),
+      maxPayloadBytes: 8 * 1024 * 1024,
     });
-    await bus.subscribe(
-      'big.blob',
-      (e) => {
-        got = e.data.blob.length;
-        done();
-      },
-      { blockMs: 50 },
-    );
-    await bus.publish('big.blob', { blob });
-    await delivered;
-    expect(got).toBe(blob.length);
+    await roomy.publish('big.blob', { blob: 'x'.repeat(4 * 1024 * 1024) });
+    expect(await fx.current.redis.xlen(transport.keys.stream('big.blob'))).toBe(1);
     await bus.close();
+    await roomy.close();
     await transport.close();
   });
 });
@@ -54,14 +52,20 @@ describe('the server bound: proto-max-bulk-len', () => {
     await server?.stop();
   });
 
-  it('an event over the server limit is refused (connection dropped, untyped error) and nothing is written', async () => {
+  it('with the bus limit off, an event over the server limit is refused (connection dropped, untyped error) and nothing is written', async () => {
     const transport = new RedisTransport({ redis, prefix: 'p:' });
-    const bus = createEventBus({ transport, source: 'p', events, logger: createLogger({ level: 'silent' }) });
+    const bus = createEventBus({
+      transport,
+      source: 'p',
+      events,
+      logger: createLogger({ level: 'silent' }),
+      maxPayloadBytes: 0, // the client-side limit off: only the server's bound is left
+    });
     await bus.publish('big.blob', { blob: 'x'.repeat(100_000) });
     const error = await bus.publish('big.blob', { blob: 'x'.repeat(2 * 1024 * 1024) }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
-    // The gap: the server drops the connection mid-command; the caller gets a raw connection error, not a
-    // typed Ballast error (ioredis reconnects on its own).
+    // The server drops the connection mid-command; the caller gets a raw connection error, not a typed
+    // Ballast error (ioredis reconnects on its own) — the reason the bus limit is on by default.
     expect(isBallastError(error)).toBe(false);
     expect(`${(error as Error).message} ${connectionErrors.join(' ')}`).toMatch(/ECONNRESET|EPIPE|closed|Protocol/i);
     expect(await redis.xlen(transport.keys.stream('big.blob'))).toBe(1);

@@ -1,4 +1,5 @@
-import { childLogger, EventEmitter, type Logger } from '@ballast/core';
+import { childLogger, EventEmitter, functionSchema, type Logger, loggerSchema, parseOptions } from '@ballast/core';
+import { z } from 'zod';
 import { contextOf, type Policy, type PolicyContext, type PolicyFn } from './policy';
 
 export interface FallbackOptions {
@@ -8,6 +9,14 @@ export interface FallbackOptions {
   name?: string;
   logger?: Logger;
 }
+
+const fallbackSchema = z
+  .object({
+    on: functionSchema<(error: unknown) => boolean>('on').optional(),
+    name: z.string().min(1).optional(),
+    logger: loggerSchema().optional(),
+  })
+  .strict();
 
 export type FallbackValue<T> = T | ((error: unknown, context: PolicyContext) => T | PromiseLike<T>);
 
@@ -23,7 +32,8 @@ export class FallbackPolicy<F> implements Policy {
   readonly #fellBack = new EventEmitter<{ name: string; error: unknown }>('fallback');
   readonly onFallback = this.#fellBack.event;
 
-  constructor(value: FallbackValue<F>, options: FallbackOptions = {}) {
+  constructor(value: FallbackValue<F>, input: FallbackOptions = {}) {
+    const options = parseOptions(fallbackSchema, input, 'fallback') as FallbackOptions;
     this.#value = value;
     this.#on = options.on;
     this.#name = options.name ?? 'fallback';

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { childLogger, createKeyBuilder, type Logger, type RedisClient } from '@ballast/core';
+import {
+  childLogger,
+  createKeyBuilder,
+  type Logger,
+  loggerSchema,
+  parseOptions,
+  type RedisClient,
+} from '@ballast/core';
+import { z } from 'zod';
 
 /** What one instance tells the others about a breaker. */
 export interface FleetMessage {
@@ -29,6 +37,17 @@ export interface RedisFleetOptions {
   logger?: Logger;
 }
 
+const isClient = (v: unknown) =>
+  typeof v === 'object' && v !== null && typeof (v as { duplicate?: unknown }).duplicate === 'function';
+const fleetSchema = z
+  .object({
+    redis: z.custom<RedisClient>(isClient, { message: 'expected redis to be an ioredis client' }),
+    subscriber: z.custom<RedisClient>(isClient, { message: 'expected subscriber to be an ioredis client' }).optional(),
+    prefix: z.string().min(1).optional(),
+    logger: loggerSchema().optional(),
+  })
+  .strict();
+
 interface Envelope extends FleetMessage {
   origin: string;
 }
@@ -50,7 +69,8 @@ export class RedisFleet implements FleetLink {
   readonly #listeners = new Map<string, Set<(m: FleetMessage) => void>>();
   #subscribed: Promise<unknown> | undefined;
 
-  constructor(options: RedisFleetOptions) {
+  constructor(input: RedisFleetOptions) {
+    const options = parseOptions(fleetSchema, input, 'redisFleet') as RedisFleetOptions;
     this.#redis = options.redis;
     this.#ownsSub = options.subscriber === undefined;
     this.#sub = options.subscriber ?? options.redis.duplicate();

@@ -1,4 +1,4 @@
-import { type Clock, functionSchema as fn, type Logger, objectSchema as obj } from '@ballast/core';
+import { clockSchema, functionSchema as fn, loggerSchema, objectSchema as obj } from '@ballast/core';
 import { z } from 'zod';
 import type { FleetLink } from './fleet';
 
@@ -40,8 +40,8 @@ export const breakerOptionsSchema = z
     consecutiveFailureThreshold: z.number().int().positive().optional(),
     /** Which errors count as failures; others are rethrown but count as successes. Default: all. */
     isFailure: fn<(error: unknown) => boolean>('isFailure').optional(),
-    clock: obj<Clock>('clock').optional(),
-    logger: obj<Logger>('logger').optional(),
+    clock: clockSchema().optional(),
+    logger: loggerSchema().optional(),
     /** Share OPEN with other processes (see `redisFleet`). Off by default. */
     fleet: obj<FleetLink>('fleet').optional(),
     /** Record OTel metrics. Default true (a no-op until the app registers an SDK). */

@@ -1,4 +1,4 @@
-import { type Clock, parseOptions, systemClock } from '@ballast/core';
+import { type Clock, clockSchema, parseOptions, systemClock } from '@ballast/core';
 import { z } from 'zod';
 
 const budgetSchema = z
@@ -9,7 +9,7 @@ const budgetSchema = z
     minRetriesPerSecond: z.number().min(0).default(10),
     /** Window the ratio is measured over. */
     windowMs: z.number().positive().default(10_000),
-    clock: z.custom<Clock>((v) => typeof v === 'object' && v !== null).optional(),
+    clock: clockSchema().optional(),
   })
   .strict();
 

@@ -3,8 +3,10 @@ import {
   backoffFromResolved,
   backoffOptionsSchema,
   type Clock,
+  clockSchema,
   EventEmitter,
   isAbortedError,
+  optionsOrEmpty,
   parseOptions,
   sleep,
   systemClock,
@@ -31,7 +33,7 @@ const retrySchema = z
       .optional(),
     /** A budget shared by many retry policies (a client, a service). */
     budget: z.custom<RetryBudget>((v) => v instanceof RetryBudget).optional(),
-    clock: z.custom<Clock>((v) => typeof v === 'object' && v !== null).optional(),
+    clock: clockSchema().optional(),
     random: z.custom<() => number>((v) => typeof v === 'function').optional(),
   })
   .strict()
@@ -73,7 +75,8 @@ export class RetryPolicy implements Policy {
   /** When the last error is rethrown (exhausted, not retryable, or budget spent). */
   readonly onGiveUp = this.#gaveUp.event;
 
-  constructor(options: RetryOptions = {}) {
+  constructor(input: RetryOptions = {}) {
+    const options = optionsOrEmpty(input, 'retry');
     const o = parseOptions(
       retrySchema,
       { ...options, backoff: options.backoff === false ? false : { ...defaultBackoff, ...options.backoff } },

@@ -1,4 +1,4 @@
-import { type Clock, parseOptions, systemClock } from '@ballast/core';
+import { type Clock, clockSchema, parseOptions, systemClock } from '@ballast/core';
 import { z } from 'zod';
 import type { Policy, PolicyFn } from './policy';
 import { DeadlineQueue, runTimed } from './timed';
@@ -8,7 +8,7 @@ const timeoutSchema = z
     timeoutMs: z.number().positive().finite(),
     /** Named in the `TimeoutError` message. */
     name: z.string().default('operation'),
-    clock: z.custom<Clock>((v) => typeof v === 'object' && v !== null).optional(),
+    clock: clockSchema().optional(),
   })
   .strict();
 

@@ -71,7 +71,17 @@ export {
   type ScriptBatcher,
   type ScriptClient,
 } from './lua';
-export { describeIssues, describeValue, formatPath, functionSchema, objectSchema, parseOptions } from './options';
+export {
+  clockSchema,
+  describeIssues,
+  describeValue,
+  formatPath,
+  functionSchema,
+  loggerSchema,
+  objectSchema,
+  optionsOrEmpty,
+  parseOptions,
+} from './options';
 export {
   Cluster,
   type ClusterOptions,

@@ -51,4 +51,23 @@ describe('logger', () => {
     expect(redactUrl('amqp://tokenonly@h')).toBe('amqp://***@h');
     expect(redactUrl('redis://h:6379')).toBe('redis://h:6379');
   });
+
+  it('redacts secret keys at any depth and passwords inside URLs under any key, without touching the input', () => {
+    const { lines, stream } = capture();
+    const input = {
+      a: { b: { c: { d: { Password: 'deep-pw', keep: 'visible' } } } },
+      url: 'redis://app:hunter2@127.0.0.1:6379/0',
+      list: ['amqp://guest:guest-pw@localhost:5672', { nested: 'see rediss://u:tls-pw@h:6380' }],
+      plain: 'no credentials here@all',
+    };
+    const before = JSON.stringify(input);
+    createLogger({ destination: stream }).info(input, 'deep');
+    const text = JSON.stringify(lines[0]);
+    for (const secret of ['deep-pw', 'hunter2', 'guest-pw', 'tls-pw']) expect(text).not.toContain(secret);
+    expect(text).toContain('redis://app:***@127.0.0.1:6379/0');
+    expect(text).toContain('amqp://guest:***@localhost:5672');
+    expect(text).toContain('visible');
+    expect(text).toContain('no credentials here@all');
+    expect(JSON.stringify(input)).toBe(before);
+  });
 });

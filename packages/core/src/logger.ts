@@ -44,12 +44,52 @@ export interface CreateLoggerOptions {
   destination?: DestinationStream;
 }
 
+const SECRET_KEY_SET = new Set(SECRET_KEYS.map((k) => k.toLowerCase()));
+/** `scheme://user:password@` anywhere in a string. */
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^@/\s:]*):([^@/\s]*)@/gi;
+const MAX_DEPTH = 8;
+
+/**
+ * What pino's path-based redaction cannot see: a secret-named key deeper than its paths reach, and a
+ * password inside a connection URL logged under any key (`{ url: 'redis://app:pw@host' }`). Copies only what
+ * it changes; the caller's object is never touched. Errors pass through (their serializer runs later).
+ */
+export function scrubSecrets(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') {
+    return value.includes('@') ? value.replace(URL_CREDENTIALS, (_m, scheme, user) => `${scheme}${user}:***@`) : value;
+  }
+  if (typeof value !== 'object' || value === null || depth >= MAX_DEPTH || value instanceof Error) return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = scrubSecrets(value[i], depth + 1);
+      if (v !== value[i]) {
+        out ??= value.slice();
+        out[i] = v;
+      }
+    }
+    return out ?? value;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value; // class instances: left to serializers
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const next = SECRET_KEY_SET.has(k.toLowerCase()) && v !== undefined ? '[REDACTED]' : scrubSecrets(v, depth + 1);
+    if (next !== v) {
+      out ??= { ...(value as Record<string, unknown>) };
+      out[k] = next;
+    }
+  }
+  return out ?? value;
+}
+
 /** A pino logger with Ballast's redaction of passwords, tokens and authorization headers. */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const pinoOptions: LoggerOptions = {
     level: options.level ?? process.env.BALLAST_LOG_LEVEL ?? 'info',
     redact: { paths: [...DEFAULT_REDACT_PATHS, ...(options.redact ?? [])], censor: '[REDACTED]' },
     base: options.base ?? { pid: process.pid },
+    formatters: { log: (object) => scrubSecrets(object) as Record<string, unknown> },
   };
   if (options.name !== undefined) pinoOptions.name = options.name;
   return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);

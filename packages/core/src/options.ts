@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import type { Clock } from './clock';
 import { InvalidOptionsError, type OptionIssue } from './errors';
+import type { Logger } from './logger';
 
 type Issue = z.core.$ZodIssue;
 
@@ -11,6 +13,52 @@ export function functionSchema<T>(what: string) {
 /** A zod schema for an object option passed through as is (a clock, a logger, a client). */
 export function objectSchema<T>(what: string) {
   return z.custom<T>((v) => typeof v === 'object' && v !== null, { message: `expected ${what} to be an object` });
+}
+
+const CLOCK_METHODS = ['now', 'monotonic', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] as const;
+
+/**
+ * A zod schema for a `Clock` option: an object with every Clock method (an object that merely looks like one
+ * would fail later, inside a timer, as an untyped TypeError).
+ */
+export function clockSchema<T = Clock>(what = 'clock') {
+  return z.custom<T>(
+    (v) =>
+      typeof v === 'object' &&
+      v !== null &&
+      CLOCK_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
+    { message: `expected ${what} to be a Clock (an object with ${CLOCK_METHODS.join(', ')})` },
+  );
+}
+
+const LOGGER_METHODS = ['child', 'debug', 'info', 'warn', 'error'] as const;
+
+/** A zod schema for a `logger` option: a pino-compatible logger (`child`, `debug`, `info`, `warn`, `error`). */
+export function loggerSchema<T = Logger>(what = 'logger') {
+  return z.custom<T>(
+    (v) =>
+      typeof v === 'object' &&
+      v !== null &&
+      LOGGER_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
+    { message: `expected ${what} to be a pino-compatible logger (with ${LOGGER_METHODS.join(', ')})` },
+  );
+}
+
+/**
+ * For code that must read an options argument before `parseOptions` sees it: `undefined` → `{}`, a plain
+ * object → itself, anything else (null, a string, an array) → `InvalidOptionsError` naming `where`.
+ */
+export function optionsOrEmpty<T extends object>(input: T | undefined, where: string): T {
+  if (input === undefined) return {} as T;
+  if (typeof input === 'object' && input !== null && !Array.isArray(input)) return input;
+  throw new InvalidOptionsError(where, [
+    {
+      path: '(root)',
+      expected: 'an options object',
+      received: describeValue(input),
+      message: 'options must be an object or undefined',
+    },
+  ]);
 }
 
 /**

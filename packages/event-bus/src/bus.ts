@@ -17,7 +17,7 @@ import { MemoryTransport } from './backends/memory';
 import { RedisTransport } from './backends/redis';
 import { registerHandlers } from './decorators';
 import { type EventEnvelope, encodeEnvelope } from './envelope';
-import { EventValidationError, TransportClosedError, UnknownEventTypeError } from './errors';
+import { EventValidationError, PayloadTooLargeError, TransportClosedError, UnknownEventTypeError } from './errors';
 import { defaultGroup } from './keys';
 import { type BusInstruments, busInstruments } from './metrics';
 import { busOptionsSchema, type SubscribeOptions, subscribeOptionsSchema } from './options';
@@ -34,6 +34,8 @@ export interface EventBusOptions<E extends EventSchemas> {
   source: string;
   events: E;
   maxLenAll?: number;
+  /** Largest encoded event `data` in bytes (default 1 MiB; 0 = no limit): bigger is `PayloadTooLargeError`. */
+  maxPayloadBytes?: number;
   validateOnPublish?: boolean;
   clock?: Clock;
   logger?: Logger;
@@ -59,6 +61,7 @@ export class EventBus<E extends EventSchemas> {
   readonly #ownsTransport: boolean;
   readonly #events: E;
   readonly #maxLenAll: number;
+  readonly #maxPayloadBytes: number;
   readonly #validate: boolean;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -78,6 +81,7 @@ export class EventBus<E extends EventSchemas> {
         ? new RedisTransport({ redis: o.redis, prefix: o.prefix ?? '' })
         : new MemoryTransport(o.clock ? { clock: o.clock } : {}));
     this.#maxLenAll = o.maxLenAll;
+    this.#maxPayloadBytes = o.maxPayloadBytes;
     this.#validate = o.validateOnPublish;
     this.#clock = o.clock ?? systemClock;
     this.#log = childLogger(o.logger, { component: 'event-bus', source: o.source });
@@ -152,7 +156,14 @@ export class EventBus<E extends EventSchemas> {
         if (item.correlationId) envelope.correlation_id = item.correlationId;
         if (item.userId) envelope.user_id = item.userId;
         ids.push(envelope.event_id);
-        return encodeEnvelope(envelope);
+        const fields = encodeEnvelope(envelope);
+        // Checked for every item before any is written: one oversized item rejects the whole call.
+        const limit = this.#maxPayloadBytes;
+        if (limit > 0 && fields.data!.length * 3 > limit) {
+          const bytes = Buffer.byteLength(fields.data!);
+          if (bytes > limit) throw new PayloadTooLargeError(type, bytes, limit);
+        }
+        return fields;
       });
       if (encoded.length === 1) await this.transport.publish(type, encoded[0]!, { maxLenAll: this.#maxLenAll });
       else await this.transport.publishMany(type, encoded, { maxLenAll: this.#maxLenAll });

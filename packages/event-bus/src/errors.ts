@@ -62,3 +62,19 @@ export class InvalidStreamIdError extends BallastError {
   }
 }
 export const isInvalidStreamIdError = errorGuard<InvalidStreamIdError>(InvalidStreamIdError.code);
+
+/** An event's encoded `data` is larger than the bus's `maxPayloadBytes`: nothing of the call was written. */
+export class PayloadTooLargeError extends BallastError {
+  static readonly code = 'PAYLOAD_TOO_LARGE';
+  constructor(
+    readonly eventType: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(
+      PayloadTooLargeError.code,
+      `"${eventType}" event data is ${bytes} bytes encoded, over maxPayloadBytes ${limit}: not published`,
+    );
+  }
+}
+export const isPayloadTooLargeError = errorGuard<PayloadTooLargeError>(PayloadTooLargeError.code);

@@ -1,4 +1,4 @@
-import { backoffOptionsSchema, type Clock, functionSchema, type Logger, objectSchema } from '@ballast/core';
+import { backoffOptionsSchema, clockSchema, functionSchema, loggerSchema, objectSchema } from '@ballast/core';
 import { z } from 'zod';
 import type { Transport } from './transport';
 
@@ -53,10 +53,15 @@ export const busOptionsSchema = z
     events: z.record(z.string().min(1), objectSchema<z.ZodType>('schema')),
     /** Approximate cap of `events:all`. */
     maxLenAll: z.number().int().min(0).default(100_000),
+    /**
+     * Largest encoded `data` (JSON, bytes) `publish` accepts; a bigger event is refused with
+     * `PayloadTooLargeError` before anything is written. Default 1 MiB; 0 = no limit.
+     */
+    maxPayloadBytes: z.number().int().min(0).default(1_048_576),
     /** Validate `data` on publish too (always validated on consume). */
     validateOnPublish: z.boolean().default(true),
-    clock: objectSchema<Clock>('clock').optional(),
-    logger: objectSchema<Logger>('logger').optional(),
+    clock: clockSchema().optional(),
+    logger: loggerSchema().optional(),
     /** Event ids; default `crypto.randomUUID`. */
     newId: functionSchema<() => string>('newId').optional(),
   })

@@ -1,7 +1,7 @@
-import { createMethodDecorator, type DualMethodDecorator } from '@ballast/core';
+import { createMethodDecorator, type DualMethodDecorator, optionsOrEmpty, parseOptions } from '@ballast/core';
 import { InvalidLockKeyError } from './errors';
 import { getLockManager, type LockManager } from './manager';
-import type { AcquireLockOptions } from './options';
+import { type AcquireLockOptions, acquireOptionsSchema } from './options';
 
 export type LockKey = string | ((...args: never[]) => string);
 
@@ -56,8 +56,13 @@ export function renderLockKey(template: string, args: readonly unknown[]): strin
  * }
  */
 export function WithLock(key: LockKey, options: WithLockOptions = {}): DualMethodDecorator {
-  const { manager, ...acquire } = options;
+  const { manager, ...acquire } = optionsOrEmpty(options, 'WithLock');
   if (typeof key === 'string' && key.length === 0) throw new InvalidLockKeyError('lock key must be a non-empty string');
+  if (typeof key !== 'string' && typeof key !== 'function') {
+    throw new InvalidLockKeyError('lock key must be a template string or a function of the arguments');
+  }
+  // Bad options fail where the decorator is written, not at the first call.
+  parseOptions(acquireOptionsSchema, acquire, 'WithLock');
   return createMethodDecorator(
     'WithLock',
     (method) =>

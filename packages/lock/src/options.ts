@@ -1,4 +1,4 @@
-import { type Clock, functionSchema, type Logger, objectSchema, type RedisClient } from '@ballast/core';
+import { clockSchema, functionSchema, loggerSchema, objectSchema, type RedisClient } from '@ballast/core';
 import { z } from 'zod';
 import type { LockBackend } from './backend';
 
@@ -21,8 +21,8 @@ export const managerOptionsSchema = z
     maxRetryDelayMs: z.number().int().positive().default(1_000),
     /** Refuse new shared holders while a writer waits (no writer starvation). */
     writerPreference: z.boolean().default(true),
-    clock: objectSchema<Clock>('clock').optional(),
-    logger: objectSchema<Logger>('logger').optional(),
+    clock: clockSchema().optional(),
+    logger: loggerSchema().optional(),
     random: functionSchema<() => number>('random').optional(),
   })
   .strict();

@@ -1,4 +1,4 @@
-import { type Clock, functionSchema as fn, type Logger, objectSchema as obj } from '@ballast/core';
+import { clockSchema, functionSchema as fn, loggerSchema, objectSchema as obj } from '@ballast/core';
 import { z } from 'zod';
 import type { BreakerOptions } from '../options';
 import type { RetryEvent } from '../retry';
@@ -55,8 +55,8 @@ export const httpClientOptionsSchema = z
     headers: z.record(z.string(), z.string()).optional(),
     /** Sent as `X-Service-ID` (seed 004): who is calling. */
     serviceId: z.string().min(1).optional(),
-    clock: obj<Clock>('clock').optional(),
-    logger: obj<Logger>('logger').optional(),
+    clock: clockSchema().optional(),
+    logger: loggerSchema().optional(),
     /** Default: the global `fetch`. */
     fetch: fn<typeof fetch>('fetch').optional(),
   })

@@ -45,13 +45,12 @@
  * Use an odd N ≥ 3 (5 tolerates two failures); every node must be an independent master, not a replica.
  */
 import {
-  BallastError,
   type Clock,
   childLogger,
+  clockSchema,
   defineScript,
-  errorGuard,
   type Logger,
-  objectSchema,
+  loggerSchema,
   parseOptions,
   type RedisClient,
   runScript,
@@ -99,8 +98,8 @@ export const redlockOptionsSchema = z
     driftFactor: z.number().min(0).max(0.5).default(0.01),
     /** How long one node may take to answer before it counts as a refusal (acquire/extend: at most the ttl). */
     nodeTimeoutMs: z.number().int().positive().default(1_000),
-    logger: objectSchema<Logger>('logger').optional(),
-    clock: objectSchema<Clock>('clock').optional(),
+    logger: loggerSchema().optional(),
+    clock: clockSchema().optional(),
   })
   .strict();
 
