@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Ledger, Mode } from './ledger';
 import { loadScenarios } from './registry';
@@ -59,16 +59,25 @@ export async function runScenarios(options: RunOptions): Promise<Ledger[]> {
 
 export const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
 
-/** report.json (every ledger) and report.md (the table) in reliability/results. */
+/** report.json (every ledger) and report.md (the table) in reliability/results, merged by scenario. */
 export async function writeReport(ledgers: readonly Ledger[], seed: number | undefined, scale = 1): Promise<string[]> {
   await mkdir(resultsDir, { recursive: true });
   const json = `${resultsDir}report.json`;
   const md = `${resultsDir}report.md`;
   const meta = { generatedAt: new Date().toISOString(), seed, scale, node: process.version };
-  await writeFile(json, `${JSON.stringify({ ...meta, ledgers }, null, 2)}\n`);
+  // The report keeps the latest long result of every scenario: a run of one scenario replaces its row only.
+  let previous: Ledger[] = [];
+  try {
+    previous = (JSON.parse(await readFile(json, 'utf8')) as { ledgers?: Ledger[] }).ledgers ?? [];
+  } catch {
+    // no report yet
+  }
+  const fresh = new Set(ledgers.map((l) => l.scenario));
+  const merged = [...previous.filter((l) => !fresh.has(l.scenario)), ...ledgers];
+  await writeFile(json, `${JSON.stringify({ ...meta, ledgers: merged }, null, 2)}\n`);
   await writeFile(
     md,
-    `# Chaos report (${ledgers[0]?.mode ?? 'n/a'} mode)\n\nGenerated ${meta.generatedAt}, seed ${seed ?? 'random'}, scale ${scale}, node ${meta.node}.\n\n${renderMarkdown(ledgers)}\n`,
+    `# Chaos report (long mode)\n\nLast written ${meta.generatedAt} (that run: seed ${seed ?? 'random'}, scale ${scale}, node ${meta.node}; rows of scenarios not in it come from earlier runs).\n\n${renderMarkdown(merged)}\n`,
   );
   return [json, md];
 }

@@ -23,7 +23,7 @@ describe('scenario runner', () => {
     const all = await loadScenarios();
     expect([...all.keys()]).toEqual(expect.arrayContaining(['bus', 'lock']));
     for (const s of all.values()) expect(s.description.length).toBeGreaterThan(10);
-  });
+  }, 60_000);
 
   it('prints a table with counts, details and failures; markdown has the same rows', () => {
     const bad = ledger({ scenario: 'lock', lost: 1, failures: ['1 stale write accepted'] });
@@ -67,7 +67,7 @@ describe('scenario runner', () => {
     expect(w.results[0]).toEqual({ echo: 'hi' });
     await stopAll([w]);
     expect(await w.exited).toEqual({ code: 0, signal: null });
-  });
+  }, 90_000);
 
   it('every worker is bounded in time: past its lifetime it is SIGKILLed, ready or not', async () => {
     // The worker itself would idle for 60 s; its lifetime (from spawn) is 3 s.
@@ -79,7 +79,7 @@ describe('scenario runner', () => {
     });
     expect(await w.exited).toEqual({ code: null, signal: 'SIGKILL' });
     expect(w.running).toBe(false);
-  });
+  }, 60_000);
 
   it('a worker that never gets ready fails its ready promise instead of hanging', async () => {
     const w = spawnWorker({
@@ -91,5 +91,5 @@ describe('scenario runner', () => {
     });
     await expect(w.ready).rejects.toThrow(/not ready within 1 ms|exited/);
     await w.exited;
-  });
+  }, 60_000);
 });

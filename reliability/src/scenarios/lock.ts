@@ -120,7 +120,10 @@ export async function runLock(ctx: ScenarioContext, counts: LockCounts): Promise
       await delay(counts.ttlMs * (2.5 + ctx.random() * 1.5));
       victim.signal('SIGCONT');
     }
-    await stopAll(workers);
+    await stopAll(workers, 15_000);
+    // A client SIGKILLed at the end (it outlived the grace period) may have had one fenced write in flight,
+    // run by the server but not yet recorded: at most one unrecorded outcome per such client is harness noise.
+    const killedAtStop = (await Promise.all(workers.map((w) => w.exited))).filter((e) => e.signal === 'SIGKILL').length;
     const crashed = workers.filter((w) => w.running === false && w.stderrTail().includes('Error'));
     checks.check(crashed.length === 0, `${crashed.length} clients crashed: ${crashed[0]?.stderrTail() ?? ''}`);
 
@@ -133,7 +136,10 @@ export async function runLock(ctx: ScenarioContext, counts: LockCounts): Promise
     const overlaps = Number(stats.overlaps ?? 0);
     checks.check(v.staleAccepted === 0, `${v.staleAccepted} stale writes accepted despite fencing`);
     checks.check(v.wrongRejections === 0, `${v.wrongRejections} fresh writes rejected`);
-    checks.check(v.unknown === 0, `${v.unknown} fenced writes without an outcome`);
+    checks.check(
+      v.unknown <= killedAtStop,
+      `${v.unknown} fenced writes without an outcome (${killedAtStop} clients were SIGKILLed at the end)`,
+    );
     if (counts.pauses === false) {
       checks.check(overlaps === 0, `${overlaps} overlapping holders without any pause: mutual exclusion broken`);
     } else {
@@ -156,6 +162,7 @@ export async function runLock(ctx: ScenarioContext, counts: LockCounts): Promise
         staleWritesRejected: v.staleRejected,
         staleWritesAccepted: v.staleAccepted,
         lostBeforeWrite: Number(stats.lostBeforeWrite ?? 0),
+        unrecordedAtStop: v.unknown,
       },
       failures: checks.failures,
     };
