@@ -11,10 +11,10 @@ import {
   redisHash,
 } from '@ballast/config-center';
 import { createLogger, createRedis, type Redis } from '@ballast/core';
-import { z } from 'zod';
 // The bench has no dependency on @ballast/testkit (its package.json is not ours to change), so the Consul
 // emulator is imported from the testkit's source. With CONSUL_HTTP_ADDR set, a real Consul is used instead.
-import { type ConsulEmulator, startConsulEmulator } from '../../../packages/testkit/src/consul';
+import { type ConsulEmulator, startConsulEmulator } from '@ballast/testkit/consul';
+import { z } from 'zod';
 import { benchRedisUrl } from '../env';
 import type { BenchCase, Suite } from '../harness';
 

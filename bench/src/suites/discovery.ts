@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { createConsulClient, createDiscovery, type Discovery } from '@ballast/discovery';
 // bench/package.json does not list @ballast/testkit (not ours to change): the emulator is imported from its source.
-import { startConsulEmulator } from '../../../packages/testkit/src/consul';
+import { startConsulEmulator } from '@ballast/testkit/consul';
 import type { BenchCase, Suite } from '../harness';
 
 export interface DiscoverySuiteOptions {

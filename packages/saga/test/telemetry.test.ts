@@ -3,13 +3,13 @@
  * `publish(type, payload)`), the seed 003 metrics read back from an OTel SDK meter, and a span per step.
  */
 import { createLogger } from '@ballast/core';
+// Test-only: @ballast/saga has no dependency on event-bus (its src never imports it); see the README.
+import { createEventBus, MemoryTransport } from '@ballast/event-bus';
 import { FakeClock, track } from '@ballast/testkit';
 import { useInMemoryMetrics } from '@ballast/testkit/otel';
 import { type Span, type SpanOptions, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-// Test-only: @ballast/saga has no dependency on event-bus (its src never imports it); see the README.
-import { createEventBus, MemoryTransport } from '../../event-bus/src/index';
 import { createOrchestrator, MemorySagaStore, SAGA_METRICS, type SagaEventBus } from '../src/index';
 import { healthDataSaga, healthInput, services } from './fixtures/sagas';
 
