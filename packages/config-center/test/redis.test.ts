@@ -1,5 +1,6 @@
+import { createLogger } from '@ballast/core';
 import { useRedisFixture } from '@ballast/testkit/vitest';
-import { afterEach } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { RedisConfigStore } from '../src/backends/redis';
 import type { RemoteSource } from '../src/sources';
 import { redisHash } from '../src/sources';
@@ -27,4 +28,31 @@ remoteContract('redis', {
   },
 });
 
-void RedisConfigStore;
+describe('Redis notifications', () => {
+  it('a commit made while the subscriber connection is down is picked up when it reconnects', async () => {
+    const { createConfig, defaults } = await import('../src');
+    const { z } = await import('zod');
+    const subscriber = fx.current.duplicate();
+    const id = Number(await subscriber.client('ID'));
+    const name = `reconnect${n++}`;
+    const source = redisHash({ redis: fx.current.redis, subscriber, prefix: fx.current.prefix, name });
+    const config = await createConfig({
+      schema: z.object({ limit: z.number() }),
+      logger: createLogger({ level: 'silent' }),
+      sources: [defaults({ limit: 1 }), source],
+    });
+    await (source.store as RedisConfigStore).subscribed();
+    const writer = new RedisConfigStore({ redis: fx.current.redis, prefix: fx.current.prefix, name });
+    try {
+      const seen = new Promise<number>((resolve) => config.watch('limit', resolve));
+      const reconnected = new Promise<void>((resolve) => subscriber.once('ready', () => resolve()));
+      await fx.current.redis.client('KILL', 'ID', String(id));
+      await writer.commit(0, { limit: 5 }, { at: Date.now() });
+      await reconnected;
+      expect(await seen).toBe(5);
+    } finally {
+      await config.close();
+      await writer.close();
+    }
+  });
+});

@@ -133,12 +133,9 @@ export class RedisConfigStore implements ConfigStore {
     sub.on('message', (channel: string) => {
       if (channel === this.#keys.changed) this.#refresh();
     });
-    // After a reconnect (ioredis re-subscribes), re-read: a commit published while disconnected was lost.
-    let connectedOnce = false;
-    sub.on('ready', () => {
-      if (connectedOnce) this.#refresh();
-      connectedOnce = true;
-    });
+    // After a reconnect (ioredis re-subscribes), re-read: a commit published while disconnected was lost. (The
+    // first 'ready' may be the initial connection or already past: a read too many is harmless.)
+    sub.on('ready', () => this.#refresh());
     this.#subscribed = sub.subscribe(this.#keys.changed).then(
       // A commit between the caller's first read and the SUBSCRIBE is not lost: read once more.
       () => this.#refresh(),
