@@ -1,5 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests are about ${VAR} references in config text
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -216,6 +216,21 @@ describe('file hot reload', () => {
       expect(await changed).toBe(8081);
       expect(config.get('app.port')).toBe(8081);
       expect(maxCalls).toEqual([]);
+    } finally {
+      await config.close();
+    }
+  });
+
+  it('follows a file replaced by rename, as editors save', async () => {
+    const path = await writeTemp('yaml', 'app:\n  port: 8080\n');
+    const config = await createConfig({ schema, sources: [defaults(base), file(path, { debounceMs: 20 })] });
+    try {
+      for (const port of [8082, 8083]) {
+        const changed = nextChange<number>(config, 'app.port');
+        await writeFile(`${path}.swp`, `app:\n  port: ${port}\n`, 'utf8');
+        await rename(`${path}.swp`, path);
+        expect(await changed).toBe(port);
+      }
     } finally {
       await config.close();
     }
