@@ -1,0 +1,159 @@
+/** What every service gets: backends, registry, config, the internal HTTP client, event buses, the activity log. */
+import { createHttpClient, type HttpClient } from '@ballast/circuit-breaker';
+import { EventEmitter, type Logger } from '@ballast/core';
+import {
+  createEventBus,
+  type EventBus,
+  type HealthPlatformEvents,
+  healthPlatformEvents,
+  MemoryTransport,
+  type Transport,
+} from '@ballast/event-bus';
+import type { LockManager } from '@ballast/lock';
+import type { PlatformConfig } from './config';
+import type { ServiceRegistry } from './discovery';
+import { listen, type Router, send } from './http';
+import type { Infra } from './infra';
+
+export type Bus = EventBus<HealthPlatformEvents>;
+
+/** One line of what happened, for the story's checks and the dashboard. */
+export interface Activity {
+  at: number;
+  service: string;
+  kind: string;
+  text: string;
+  data?: Record<string, unknown>;
+}
+
+export class ActivityLog {
+  readonly #items: Activity[] = [];
+  readonly #added = new EventEmitter<Activity>('activity');
+  readonly onAdded = this.#added.event;
+
+  add(service: string, kind: string, text: string, data?: Record<string, unknown>): void {
+    const a: Activity = { at: Date.now(), service, kind, text, ...(data && { data }) };
+    this.#items.push(a);
+    if (this.#items.length > 500) this.#items.shift();
+    this.#added.emit(a);
+  }
+
+  recent(n = 30): Activity[] {
+    return this.#items.slice(-n);
+  }
+
+  find(pred: (a: Activity) => boolean, since = 0): Activity | undefined {
+    return this.#items.find((a) => a.at >= since && pred(a));
+  }
+
+  /** Resolves with the first activity (already logged since `since`, or coming) that matches. */
+  waitFor(pred: (a: Activity) => boolean, timeoutMs = 10_000, since = 0): Promise<Activity> {
+    const found = this.find(pred, since);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for activity`));
+      }, timeoutMs);
+      const off = this.onAdded((a) => {
+        if (!pred(a)) return;
+        clearTimeout(timer);
+        off();
+        resolve(a);
+      });
+    });
+  }
+}
+
+export interface RunningService {
+  name: string;
+  instances: { id: string; port: number }[];
+  close(): Promise<void>;
+}
+
+export class Ctx {
+  readonly client: HttpClient;
+  readonly activity = new ActivityLog();
+  readonly #transport: Transport | undefined;
+  readonly #buses: Bus[] = [];
+  /** Health answers of instances the story takes down on purpose (id → false). */
+  readonly healthy = new Map<string, boolean>();
+
+  constructor(
+    readonly infra: Infra,
+    readonly registry: ServiceRegistry,
+    readonly config: PlatformConfig,
+    readonly locks: LockManager,
+  ) {
+    this.#transport = infra.redis ? undefined : new MemoryTransport();
+    // Service-to-service calls: discovery round-robin, seed 003's timeouts and retry of idempotent calls. No
+    // breakers here: the gateway's per-service breakers are the ones the story and the dashboard watch.
+    this.client = createHttpClient({
+      resolve: (s) => registry.resolve(s),
+      timeoutMs: 5_000,
+      retry: { maxRetries: 2, initialMs: 50 },
+      breaker: false,
+      serviceId: 'health-platform',
+      logger: infra.logger,
+    });
+  }
+
+  get log(): Logger {
+    return this.infra.logger;
+  }
+
+  /** An event bus publishing as `source` (Redis Streams under this run's prefix, or one shared memory transport). */
+  bus(source: string): Bus {
+    const bus = createEventBus({
+      ...(this.infra.redis ? { redis: this.infra.redis, prefix: `${this.infra.prefix}:` } : {}),
+      ...(this.#transport ? { transport: this.#transport } : {}),
+      source,
+      events: healthPlatformEvents,
+      logger: this.infra.logger,
+    });
+    this.#buses.push(bus);
+    return bus;
+  }
+
+  /** Starts `count` instances of `name` on `router`, each registered in discovery with an HTTP check on /health. */
+  async serve(name: string, router: Router, count = 1, extra: () => Record<string, unknown> = () => ({})) {
+    const instances: { id: string; port: number; close(): Promise<void> }[] = [];
+    for (let i = 1; i <= count; i++) {
+      const id = count === 1 ? `${name}-1` : `${name}-${i}`;
+      const server = await listen(router, {
+        onError: (e) => this.log.warn({ err: e, service: name }, 'request failed'),
+        raw: (req, res) => {
+          if (req.url === '/health') {
+            const ok = this.healthy.get(id) !== false;
+            send(res, ok ? 200 : 503, {
+              status: ok ? 'healthy' : 'unhealthy',
+              service: name,
+              instance: id,
+              ...extra(),
+            });
+            return true;
+          }
+          if (req.url === '/whoami') {
+            send(res, 200, { service: name, instance: id });
+            return true;
+          }
+          return false;
+        },
+      });
+      await this.registry.register(name, id, server.port);
+      instances.push({ id, port: server.port, close: server.close });
+    }
+    return {
+      name,
+      instances: instances.map(({ id, port }) => ({ id, port })),
+      close: async () => {
+        await Promise.all(instances.map((i) => this.registry.deregister(i.id)));
+        await Promise.all(instances.map((i) => i.close()));
+      },
+    } satisfies RunningService;
+  }
+
+  async closeBuses(): Promise<void> {
+    await Promise.all(this.#buses.map((b) => b.close()));
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * api-gateway (seed 003): `/api/<service>/…` through discovery round-robin, a breaker per service with seed
+ * 003's defaults, smart retry by method (idempotent methods only, 3 retries at initialMs · 2ⁿ), a Redis rate
+ * limit per client, JWT auth via auth-service, `GET /circuit-breaker/stats`, `POST /service-cache/clear`,
+ * `/health`, `/metrics` and the live dashboard (`/dashboard`, server-sent events on `/dashboard/events`).
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createHttpClient,
+  isBrokenCircuitError,
+  isHttpStatusError,
+  isTimeoutError,
+  statsOf,
+} from '@ballast/circuit-breaker';
+import { type EventEnvelope, OnEvent } from '@ballast/event-bus';
+import type { Queue } from '@ballast/queue';
+import type { XiaokeConfig } from './config';
+import type { Ctx } from './context';
+import { NoInstanceError } from './discovery';
+import { listen, Router, readBody, send } from './http';
+import type { Metrics } from './metrics';
+import { createClientLimiter } from './rate-limit';
+import type { SagaFeed } from './sagas';
+
+const PUBLIC = new Set(['auth-service/register', 'auth-service/login']);
+const EVENT_TYPES = [
+  'user.registered',
+  'user.login',
+  'diagnosis.completed',
+  'health_record.updated',
+  'recommendation.generated',
+  'system.alert',
+] as const;
+const dashboardHtml = readFileSync(new URL('./dashboard.html', import.meta.url), 'utf8');
+
+/** Seed 000's system.alert consumer on the ops side, written with a TS 5 standard decorator. */
+class OpsConsole {
+  readonly alerts: { at: string; severity: string; message: string; source: string }[] = [];
+  constructor(readonly ctx: Ctx) {}
+
+  @OnEvent('system.alert', { group: 'api-gateway.ops' })
+  async onAlert(event: EventEnvelope<{ severity: string; message: string }>): Promise<void> {
+    this.alerts.push({
+      at: event.timestamp,
+      severity: event.data.severity,
+      message: event.data.message,
+      source: event.source_service,
+    });
+    if (this.alerts.length > 20) this.alerts.shift();
+    this.ctx.activity.add(
+      'api-gateway',
+      'alert',
+      `ALERT (${event.data.severity}) from ${event.source_service}: ${event.data.message}`,
+    );
+  }
+}
+
+export interface GatewaySources {
+  feed: SagaFeed;
+  queue: Queue<unknown>;
+  xiaokeConfig: XiaokeConfig;
+  services: string[];
+}
+
+export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewaySources) {
+  const client = createHttpClient({
+    resolve: (service) => ctx.registry.resolve(service),
+    timeoutMs: 10_000,
+    retry: { maxRetries: 3, initialMs: ctx.config.get('gateway.retryInitialMs') },
+    // Seed 003's breaker defaults (50 %, 10 s window, volume 10) with the demo's shorter reset.
+    breaker: { resetTimeoutMs: ctx.config.get('gateway.breakerResetMs') },
+    serviceId: 'api-gateway',
+    logger: ctx.log,
+  });
+  const limiter = createClientLimiter({
+    redis: ctx.infra.redis,
+    prefix: ctx.infra.prefix,
+    limit: ctx.config.get('gateway.rateLimitPerSecond'),
+    burst: ctx.config.get('gateway.rateLimitBurst'),
+  });
+  const bus = ctx.bus('api-gateway');
+  const ops = new OpsConsole(ctx);
+  await bus.registerHandlers(ops);
+  const tokens = new Map<string, { claims: Record<string, unknown>; until: number }>();
+
+  async function authenticate(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+    const header = req.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (!token) return undefined;
+    const cached = tokens.get(token);
+    if (cached && cached.until > Date.now()) return cached.claims;
+    try {
+      const r = await client.post<{ claims: Record<string, unknown> }>('auth-service', '/verify', { token });
+      tokens.set(token, { claims: r.claims, until: Date.now() + 30_000 });
+      return r.claims;
+    } catch (error) {
+      if (isHttpStatusError(error) && error.status === 401) return undefined;
+      throw error;
+    }
+  }
+
+  function breakerStats() {
+    const out: Record<string, ReturnType<typeof statsOf>> = {};
+    for (const [name, b] of client.breakers()) out[name] = statsOf(b);
+    return { timestamp: new Date().toISOString(), circuitBreakers: out };
+  }
+
+  async function proxy(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const [, , service, ...rest] = url.pathname.split('/');
+    if (!service) return send(res, 404, { error: 'no service in path' });
+    const path = `/${rest.join('/')}${url.search}`;
+    const clientKey = String(req.headers['x-forwarded-for'] ?? req.socket.remoteAddress ?? 'unknown');
+    const decision = await limiter.check(clientKey);
+    if (!decision.allowed) {
+      return send(
+        res,
+        429,
+        { error: 'rate limited' },
+        { 'retry-after': String(Math.ceil(decision.retryAfterMs / 1000)) },
+      );
+    }
+    let claims: Record<string, unknown> | undefined;
+    if (!PUBLIC.has(`${service}/${rest.join('/')}`)) {
+      claims = await authenticate(req);
+      if (!claims) return send(res, 401, { error: 'missing or invalid bearer token' });
+    }
+    const method = req.method ?? 'GET';
+    const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req);
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-forwarded-for': clientKey };
+    if (claims?.sub) headers['x-user-id'] = String(claims.sub);
+    const idem = req.headers['idempotency-key'];
+    if (typeof idem === 'string') headers['idempotency-key'] = idem;
+    try {
+      const upstream = await client.request(service, path, {
+        method,
+        headers,
+        ...(body?.length ? { body: new Uint8Array(body) } : {}),
+      });
+      const text = await upstream.text();
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+      res.end(text);
+    } catch (error) {
+      if (isBrokenCircuitError(error)) return send(res, 503, { error: `circuit open for ${service}`, service });
+      if (error instanceof NoInstanceError) return send(res, 503, { error: error.message, service });
+      if (isTimeoutError(error)) return send(res, 504, { error: `${service} timed out`, service });
+      ctx.log.warn({ err: error, service }, 'gateway upstream error');
+      return send(res, 502, { error: `${service} unreachable`, service });
+    }
+  }
+
+  async function snapshot() {
+    const [sagas, sagaDlq, queue, streams, services] = await Promise.all([
+      sources.feed.recent(),
+      sources.feed
+        .deadLetters()
+        .then((d) => d.length)
+        .catch(() => 0),
+      sources.queue.counts().catch(() => undefined),
+      Promise.all(
+        EVENT_TYPES.map(async (type) => {
+          const groups = await bus.groups(type).catch(() => []);
+          const dlq = await bus.dlq.list(type, { count: 100 }).catch(() => []);
+          return {
+            type,
+            groups: groups.length,
+            lag: groups.reduce((n, g) => n + (g.lag ?? 0), 0),
+            pending: groups.reduce((n, g) => n + g.pending, 0),
+            dlq: dlq.length,
+          };
+        }),
+      ),
+      Promise.all(sources.services.map(async (name) => ({ name, instances: await ctx.registry.instances(name) }))),
+    ]);
+    return {
+      at: new Date().toISOString(),
+      backends: {
+        redis: ctx.infra.redis ? 'redis' : 'memory',
+        consul: ctx.infra.consulIsEmulator ? 'Consul emulator' : ctx.infra.consulUrl,
+        queue: ctx.infra.redis ? 'redis' : 'memory',
+        rateLimit: limiter.kind,
+      },
+      breakers: Object.entries(breakerStats().circuitBreakers).map(([name, s]) => ({ name, ...s })),
+      sagas,
+      sagaDlq,
+      queue,
+      streams,
+      services,
+      degraded: { 'xiaoke-service': sources.xiaokeConfig.degraded },
+      chaos: ctx.config.get('chaos'),
+      alerts: ops.alerts.slice(-5),
+      activity: ctx.activity.recent(12),
+    };
+  }
+
+  /** Calls through the gateway's own client (same breakers), for the dashboard's buttons. */
+  async function traffic(service: string, path: string, n: number): Promise<Record<string, number>> {
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < n; i++) {
+      let k: string;
+      try {
+        k = String((await client.request(service, path)).status);
+      } catch (error) {
+        k = isBrokenCircuitError(error) ? 'breaker-open' : 'error';
+      }
+      outcomes[k] = (outcomes[k] ?? 0) + 1;
+    }
+    return outcomes;
+  }
+
+  const streams = new Set<ServerResponse>();
+  let ticker: ReturnType<typeof setInterval> | undefined;
+  let busy = false;
+  const tick = async () => {
+    if (busy || streams.size === 0) return;
+    busy = true;
+    try {
+      const data = `data: ${JSON.stringify(await snapshot())}\n\n`;
+      for (const s of streams) s.write(data);
+    } catch (error) {
+      ctx.log.warn({ err: error }, 'dashboard snapshot failed');
+    } finally {
+      busy = false;
+    }
+  };
+
+  const server = await listen(
+    // Every route is handled in `raw` (proxying streams bodies through untouched).
+    new Router(),
+    {
+      raw: (req, res) => {
+        const url = new URL(req.url ?? '/', 'http://gateway');
+        const p = url.pathname;
+        const m = req.method ?? 'GET';
+        const run = (fn: () => unknown) => {
+          Promise.resolve()
+            .then(fn)
+            .catch((error) => send(res, 500, { error: error instanceof Error ? error.message : String(error) }));
+          return true;
+        };
+        if (p.startsWith('/api/')) return run(() => proxy(req, res, url));
+        if (p === '/health' && m === 'GET')
+          return run(() => send(res, 200, { status: 'healthy', service: 'api-gateway' }));
+        if (p === '/metrics' && m === 'GET') return run(() => metrics.handler(req, res));
+        if (p === '/circuit-breaker/stats' && m === 'GET') return run(() => send(res, 200, breakerStats()));
+        if (p === '/service-cache/clear' && m === 'POST') {
+          return run(() => {
+            const cleared = ctx.registry.clearCache();
+            client.clearCache();
+            tokens.clear();
+            send(res, 200, { success: true, message: 'Service cache cleared', cleared });
+          });
+        }
+        if ((p === '/' || p === '/dashboard') && m === 'GET') {
+          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+          res.end(dashboardHtml);
+          return true;
+        }
+        if (p === '/dashboard/state' && m === 'GET') return run(async () => send(res, 200, await snapshot()));
+        if (p === '/dashboard/events' && m === 'GET') {
+          res.writeHead(200, {
+            'content-type': 'text/event-stream',
+            'cache-control': 'no-cache',
+            connection: 'keep-alive',
+          });
+          res.write(': connected\n\n');
+          streams.add(res);
+          req.on('close', () => streams.delete(res));
+          if (!ticker) ticker = setInterval(() => void tick(), 400);
+          void tick();
+          return true;
+        }
+        // Operator actions (loopback demo): flip a chaos switch in config-center, drive traffic.
+        if (p === '/admin/chaos' && m === 'POST') {
+          return run(async () => {
+            const { key, value } = JSON.parse((await readBody(req)).toString('utf8') || '{}') as {
+              key: string;
+              value: boolean;
+            };
+            const chaos = ctx.config.get('chaos') as Record<string, boolean>;
+            if (!(key in chaos) || typeof value !== 'boolean')
+              return send(res, 400, { error: `unknown chaos switch ${key}` });
+            await ctx.config.set(`chaos.${key}`, value, { message: `dashboard: chaos.${key}=${value}` });
+            ctx.activity.add('api-gateway', 'chaos', `config-center: chaos.${key} = ${value}`);
+            send(res, 200, { key, value });
+          });
+        }
+        if (p === '/admin/traffic' && m === 'POST') {
+          return run(async () => {
+            const { service, path, count } = JSON.parse((await readBody(req)).toString('utf8') || '{}') as {
+              service: string;
+              path: string;
+              count?: number;
+            };
+            send(res, 200, await traffic(service, path, Math.min(50, count ?? 10)));
+          });
+        }
+        return false;
+      },
+    },
+  );
+  await ctx.registry.register('api-gateway', 'api-gateway-1', server.port);
+
+  return {
+    name: 'api-gateway',
+    port: server.port,
+    url: `http://127.0.0.1:${server.port}`,
+    client,
+    breakerStats,
+    snapshot,
+    ops,
+    instances: [{ id: 'api-gateway-1', port: server.port }],
+    async close() {
+      clearInterval(ticker);
+      for (const s of streams) s.end();
+      await ctx.registry.deregister('api-gateway-1');
+      await server.close();
+      client.close();
+    },
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * xiaoke-service (seed 002), written with TS 5 standard decorators: analysis tasks on the priority queue
+ * (`@Task`), per-user work under `@WithLock('user:{userId}')`, a health checker that flips degraded mode
+ * in its own config-center config, and `POST /diagnose` for the consultation saga.
+ */
+import { randomUUID } from 'node:crypto';
+import { type EventEnvelope, OnEvent } from '@ballast/event-bus';
+import { WithLock } from '@ballast/lock';
+import { createQueue, createWorker, type Job, type Priority } from '@ballast/queue';
+import { createXiaokeConfig } from '../config';
+import type { Bus, Ctx } from '../context';
+import { HealthChecker } from '../health-checker';
+import { HttpError, Router, requireFields } from '../http';
+import { Task, taskHandlers } from '../task';
+
+export interface AnalysisData {
+  userId: string;
+  recordId: string;
+  metrics: Record<string, number>;
+}
+
+export class XiaokeAgent {
+  readonly running = new Map<string, number>();
+  maxConcurrentPerUser = 0;
+  maxConcurrent = 0;
+  #active = 0;
+  readonly cancelled = new Set<string>();
+  readonly done: { jobId: string; userId: string; degraded: boolean }[] = [];
+
+  constructor(
+    readonly bus: Bus,
+    readonly isDegraded: () => boolean,
+    readonly record: (kind: string, text: string, data?: Record<string, unknown>) => void,
+  ) {}
+
+  /** Seed 002: `@async_task(queue="high_priority")` + `@with_lock("user:{user_id}")`. */
+  @Task('analyze_health_data')
+  @WithLock('user:{userId}', { ttlMs: 10_000 })
+  async analyze(data: AnalysisData, { job }: { job: Job<AnalysisData> }): Promise<{ score: number }> {
+    if (this.cancelled.has(job.id)) {
+      this.record('task-skipped', `task ${job.id} was cancelled by a compensation`);
+      return { score: 0 };
+    }
+    const mine = (this.running.get(data.userId) ?? 0) + 1;
+    this.running.set(data.userId, mine);
+    this.maxConcurrentPerUser = Math.max(this.maxConcurrentPerUser, mine);
+    this.maxConcurrent = Math.max(this.maxConcurrent, ++this.#active);
+    try {
+      await new Promise((r) => setTimeout(r, 60));
+      const degraded = this.isDegraded();
+      const values = Object.values(data.metrics ?? {});
+      const score = degraded ? 50 : Math.round(values.reduce((a, b) => a + b, 0) / Math.max(1, values.length));
+      await this.bus.publish(
+        'recommendation.generated',
+        {
+          recommendationId: `rcm-${job.id}`,
+          items: degraded
+            ? ['rest well (degraded mode: simplified analysis)']
+            : ['walk 30 min daily', 'sleep before 23:00'],
+          degraded,
+        },
+        { userId: data.userId },
+      );
+      this.done.push({ jobId: job.id, userId: data.userId, degraded });
+      this.record('analysis-done', `analysis ${job.id} for ${data.userId} done${degraded ? ' (degraded)' : ''}`, {
+        jobId: job.id,
+        priority: job.priority,
+      });
+      return { score };
+    } finally {
+      this.#active--;
+      this.running.set(data.userId, (this.running.get(data.userId) ?? 1) - 1);
+    }
+  }
+
+  @OnEvent('system.alert', { group: 'xiaoke-service.alerts' })
+  async onAlert(event: EventEnvelope<{ severity: string; message: string }>): Promise<void> {
+    if (event.data.severity === 'critical')
+      this.record('alert-seen', `xiaoke noted a critical alert: ${event.data.message}`);
+  }
+}
+
+export async function startXiaokeService(ctx: Ctx) {
+  const config = await createXiaokeConfig(ctx.infra.redis, ctx.infra.prefix);
+  const bus = ctx.bus('xiaoke-service');
+  const record = (kind: string, text: string, data?: Record<string, unknown>) =>
+    ctx.activity.add('xiaoke-service', kind, text, data);
+  const agent = new XiaokeAgent(bus, () => config.degraded, record);
+  await bus.registerHandlers(agent);
+
+  // RabbitMQ is the seed's broker; @ballast/queue's rabbitmq backend had not landed, so Redis (or memory) serves.
+  const queue = createQueue<AnalysisData>('xiaoke-analysis', {
+    ...(ctx.infra.redis ? { backend: 'redis' as const, redis: ctx.infra.redis, prefix: ctx.infra.prefix } : {}),
+    defaultJobOptions: { attempts: 2, backoff: 100, timeoutMs: 10_000 },
+    logger: ctx.log,
+  });
+  const startOrder: { id: string; priority: number; userId: string }[] = [];
+  const worker = createWorker(
+    queue,
+    taskHandlers(agent, (job) =>
+      startOrder.push({ id: job.id, priority: job.priority, userId: (job.data as AnalysisData).userId }),
+    ),
+    {
+      concurrency: config.get('analysis.workers'),
+      blockMs: 1_000,
+      stalledIntervalMs: 5_000,
+      drainTimeoutMs: 5_000,
+      onError: (e) => ctx.log.warn({ err: e }, 'xiaoke worker'),
+    },
+  );
+
+  const checker = new HealthChecker(
+    {
+      'model-backend': () => !ctx.config.get('chaos.xiaokeModelDown'),
+      queue: async () => (await queue.counts()).waiting < 1_000,
+      ...(ctx.infra.redis ? { redis: async () => (await ctx.infra.redis!.ping()) === 'PONG' } : {}),
+    },
+    config,
+    {
+      intervalMs: 300,
+      onFlip: (on, results) =>
+        record(
+          on ? 'degraded-on' : 'degraded-off',
+          on
+            ? `health checker: ${results
+                .filter((r) => !r.healthy)
+                .map((r) => r.name)
+                .join(', ')} failing → degraded mode ON`
+            : 'health checker: all checks pass → degraded mode OFF',
+        ),
+      onError: (e) => ctx.log.warn({ err: e }, 'xiaoke health checker'),
+    },
+  ).start();
+
+  const router = new Router();
+  router.post('/tasks', async (req) => {
+    if (ctx.config.get('chaos.xiaoke')) throw new HttpError(500, 'analysis queue refuses tasks (injected failure)');
+    const { kind, priority, data } = requireFields<{ kind: string; priority?: Priority; data: AnalysisData }>(
+      req.body,
+      ['kind', 'data'],
+    );
+    const added = await queue.add(kind, data, {
+      priority: priority ?? 'medium',
+      jobId: String(req.headers['idempotency-key'] ?? randomUUID()).replace(/[^A-Za-z0-9_.:-]/g, '_'),
+    });
+    return { jobId: added.id, duplicate: added.duplicate };
+  });
+  router.post('/tasks/:id/cancel', (req) => {
+    agent.cancelled.add(req.params.id!);
+    record('task-cancelled', `task ${req.params.id} cancelled (compensation)`);
+    return { cancelled: true };
+  });
+  /** Queues low, medium and high analyses for one user (and a high one for another) while paused, then resumes. */
+  router.post('/tasks/burst', async (req) => {
+    const { userId, otherUserId } = requireFields<{ userId: string; otherUserId: string }>(req.body, [
+      'userId',
+      'otherUserId',
+    ]);
+    const from = startOrder.length;
+    const before = agent.done.length;
+    agent.maxConcurrentPerUser = 0;
+    agent.maxConcurrent = 0;
+    await queue.pause();
+    const metrics = { heartRate: 72, sleepHours: 7 };
+    const jobs = [] as { id: string; priority: string }[];
+    for (const [p, u] of [
+      ['low', userId],
+      ['medium', userId],
+      ['high', userId],
+      ['high', otherUserId],
+    ] as const) {
+      const j = await queue.add('analyze_health_data', { userId: u, recordId: `burst-${p}`, metrics }, { priority: p });
+      jobs.push({ id: j.id, priority: p });
+    }
+    await queue.resume();
+    const deadline = Date.now() + 10_000;
+    while (agent.done.length < before + jobs.length && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    return {
+      jobs,
+      startOrder: startOrder.slice(from).map((s) => ({ ...s, priority: s.priority })),
+      maxConcurrentPerUser: agent.maxConcurrentPerUser,
+      maxConcurrent: agent.maxConcurrent,
+      completed: agent.done.length - before,
+    };
+  });
+  router.post('/diagnose', (req) => {
+    const { symptoms } = requireFields<{ symptoms: string[] }>(req.body, ['symptoms']);
+    if (config.degraded)
+      return { agent: 'xiaoke', degraded: true, syndrome: 'unknown (degraded mode: rule-based fallback)' };
+    return {
+      agent: 'xiaoke',
+      degraded: false,
+      syndrome: symptoms.includes('fatigue') ? 'qi deficiency' : 'balanced',
+      confidence: 0.82,
+    };
+  });
+  router.get('/queue', async () => queue.counts());
+  router.get('/status', () => ({ degraded: config.degraded, checks: checker.last }));
+
+  const served = await ctx.serve('xiaoke-service', router, 1, () => ({ degraded: config.degraded }));
+  return {
+    ...served,
+    queue,
+    config,
+    checker,
+    async close() {
+      checker.stop();
+      await served.close();
+      await worker.close();
+      await queue.close();
+      await config.close();
+    },
+  };
+}
