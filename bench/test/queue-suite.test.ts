@@ -13,7 +13,14 @@ describe('queue suite', () => {
     const suite = createQueueSuite({ jobs: 20, concurrency: 5 });
     const result = await runSuite(suite, { timeMs: 20, iterations: 2, warmupMs: 0 });
     expect(result.suite).toBe('queue');
-    const expected = ['add-bulk/ballast-redis', 'add-bulk/bullmq', 'process/ballast-redis', 'process/bullmq'];
+    const expected = [
+      'add-bulk/ballast-redis',
+      'add-bulk/bullmq',
+      'process/ballast-redis',
+      'process/bullmq',
+      'process/ballast-rabbitmq',
+      'process/raw-amqplib',
+    ];
     expect(result.rows.map((r) => `${r.case}/${r.impl}`).sort()).toEqual(expected.sort());
     for (const row of result.rows) {
       expect(row.opsPerSec).toBeGreaterThan(0);

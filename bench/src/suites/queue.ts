@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createRedis, parseRedisUrl, type Redis } from '@ballast/core';
-import { type Queue as BallastQueue, createQueue, createWorker, type Priority, type Worker } from '@ballast/queue';
+import {
+  type Queue as BallastQueue,
+  createQueue,
+  createWorker,
+  type Priority,
+  type RabbitBackend,
+  type Worker,
+} from '@ballast/queue';
+import { connect as amqpConnect } from 'amqplib';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { benchRedisUrl } from '../env';
 import type { BenchCase, Suite } from '../harness';
@@ -113,6 +121,88 @@ async function bullmqImpl(url: string, base: string, concurrency: number): Promi
   };
 }
 
+function benchAmqpUrl(): string {
+  return process.env.BALLAST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+}
+
+async function ballastRabbitImpl(url: string, run: string, concurrency: number): Promise<Impl> {
+  const queue: BallastQueue = createQueue(`bench.queue.${run}.ballast`, { backend: 'rabbitmq', url });
+  const counter = new Counter();
+  queue.onCompleted(() => counter.hit());
+  const worker: Worker = createWorker(queue, () => undefined, { concurrency });
+  const jobs = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { i }, options: { priority: LEVELS[i % 3]! } }));
+  return {
+    name: 'ballast-rabbitmq',
+    addBulk: (n) => queue.addBulk(jobs(n)),
+    async process(n) {
+      await queue.pause();
+      await queue.addBulk(jobs(n));
+      const done = counter.expect(n);
+      const t0 = performance.now();
+      await queue.resume();
+      await done;
+      return performance.now() - t0;
+    },
+    pause: () => queue.pause(),
+    async close() {
+      await worker.close();
+      await (queue.backend as RabbitBackend).deleteQueues().catch(() => {});
+      await queue.close();
+    },
+  };
+}
+
+/**
+ * Plain amqplib, as one would write it by hand: a priority queue (`x-max-priority` 10), publishes on a confirm
+ * channel awaited together, a consumer with prefetch = concurrency acking each message.
+ */
+async function rawAmqpImpl(url: string, run: string, concurrency: number): Promise<Impl> {
+  const conn = await amqpConnect(url);
+  const pub = await conn.createConfirmChannel();
+  const sub = await conn.createChannel();
+  const name = `bench.queue.${run}.raw`;
+  await pub.assertQueue(name, { durable: true, arguments: { 'x-max-priority': 10 } });
+  await sub.prefetch(concurrency);
+  const prio = { high: 10, medium: 5, low: 1 } as const;
+  const publish = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const body = Buffer.from(JSON.stringify({ name: 'noop', data: { i } }));
+      pub.sendToQueue(name, body, { persistent: true, priority: prio[LEVELS[i % 3] as 'high'] });
+    }
+    await pub.waitForConfirms();
+  };
+  return {
+    name: 'raw-amqplib',
+    addBulk: publish,
+    async process(n) {
+      await publish(n);
+      let count = 0;
+      let finished: () => void = () => {};
+      const done = new Promise<void>((r) => {
+        finished = r;
+      });
+      const t0 = performance.now();
+      const { consumerTag } = await sub.consume(name, (msg) => {
+        if (!msg) return;
+        JSON.parse(msg.content.toString());
+        sub.ack(msg);
+        if (++count === n) finished();
+      });
+      await done;
+      const elapsed = performance.now() - t0;
+      // The next call's messages must not reach this consumer.
+      await sub.cancel(consumerTag);
+      return elapsed;
+    },
+    pause: async () => {},
+    async close() {
+      await pub.deleteQueue(name).catch(() => {});
+      await conn.close();
+    },
+  };
+}
+
 async function scanDel(redis: Redis, pattern: string): Promise<void> {
   let cursor = '0';
   do {
@@ -142,6 +232,11 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
       const url = benchRedisUrl();
       const admin = createRedis(url) as Redis;
       const impls = [await ballastImpl(url, base, concurrency), await bullmqImpl(url, base, concurrency)];
+      const run = base.split(':').pop()!;
+      const rabbit = [
+        await ballastRabbitImpl(benchAmqpUrl(), run, concurrency),
+        await rawAmqpImpl(benchAmqpUrl(), run, concurrency),
+      ];
       const cases: BenchCase[] = [];
       for (const impl of impls) {
         cases.push({
@@ -162,10 +257,18 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
           fn: async () => ({ overriddenDuration: await impl.process(n) }),
         });
       }
+      for (const impl of rabbit) {
+        cases.push({
+          case: 'process',
+          impl: impl.name,
+          opsPerCall: n,
+          fn: async () => ({ overriddenDuration: await impl.process(n) }),
+        });
+      }
       return {
         cases,
         teardown: async () => {
-          for (const impl of impls) {
+          for (const impl of [...impls, ...rabbit]) {
             await impl.close().catch(() => {});
           }
           try {

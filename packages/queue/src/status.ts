@@ -79,12 +79,12 @@ export class MemoryStatusStore implements StatusStore {
     return true;
   }
 
+  /** Map order is insertion order, which for finished jobs is finish-time order: trim from the front. */
   #trim(idx: Map<string, number>, [count, ageMs]: [number, number], now: number): void {
-    const sorted = [...idx.entries()].sort((a, b) => a[1] - b[1]);
-    const drop = sorted.filter(
-      ([, s], i) => (count > 0 && i < sorted.length - count) || (ageMs >= 0 && s < now - ageMs),
-    );
-    for (const [id] of drop) {
+    for (const [id, score] of idx) {
+      const over = count > 0 && idx.size > count;
+      const old = ageMs >= 0 && score < now - ageMs;
+      if (!over && !old) break;
       idx.delete(id);
       this.#jobs.delete(id);
     }

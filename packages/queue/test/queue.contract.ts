@@ -215,10 +215,11 @@ export const queueContract = defineContract<QueueFactory>('Queue', (make) => {
     const { id } = await q.add('long', null);
     const stalled = collect(q.onStalled, 1);
     const done = collect(q.onCompleted, 1);
-    // The handler's 300 ms are the workload (6 × the lease), not synchronisation.
-    worker(q, () => new Promise((r) => setTimeout(() => r('done'), 300)), {
-      lockMs: 50,
-      renewIntervalMs: 15,
+    // The handler's 800 ms are the workload (over 3 leases), not synchronisation. The lease is renewed every
+    // 25 ms: only an event-loop stall of ~225 ms would lose it.
+    worker(q, () => new Promise((r) => setTimeout(() => r('done'), 800)), {
+      lockMs: 250,
+      renewIntervalMs: 25,
       stalledIntervalMs: 20,
     });
     await done.done;

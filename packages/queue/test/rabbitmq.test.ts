@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { connect } from 'amqplib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CreateQueueOptions, createQueue, createWorker, type Queue, type RabbitBackend } from '../src/index';
 import { queueContract } from './queue.contract';
 
@@ -55,8 +55,21 @@ queueContract('rabbitmq (memory status)', { create: () => ({ newQueue: (o) => ne
 queueContract('rabbitmq (redis status)', { create: () => ({ newQueue: (o) => newQueue(o, true), abandon }) });
 
 describe('RabbitMQ backend specifics', () => {
+  // The broker closes every connection of a vhost of this test's own: connections of other tests and
+  // processes on the shared broker (other vhost) are left alone.
+  const vhost = `ballast-queue-test-${run}`;
+  const ctl = (...args: string[]) => execFileSync('rabbitmqctl', ['--quiet', ...args], { stdio: 'ignore' });
+  beforeAll(() => {
+    ctl('add_vhost', vhost);
+    ctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*');
+  }, 60_000);
+  afterAll(() => {
+    ctl('delete_vhost', vhost);
+  }, 60_000);
+
   it('reconnects after the broker closes every connection and finishes every job', async () => {
-    const q = newQueue();
+    const q = createQueue(`test.queue.${run}.reconnect`, { backend: 'rabbitmq', url: `${URL}/${vhost}` });
+    open.push(q);
     const total = 60;
     const seen = new Set<number>();
     let closed = false;
@@ -72,7 +85,7 @@ describe('RabbitMQ backend specifics', () => {
       async (job) => {
         if (!closed && seen.size >= 10) {
           closed = true;
-          execFileSync('rabbitmqctl', ['close_all_connections', 'test'], { stdio: 'ignore' });
+          ctl('close_all_connections', '--vhost', vhost, 'test');
         }
         seen.add(job.data as number);
         await new Promise((r) => setTimeout(r, 2));
@@ -82,6 +95,7 @@ describe('RabbitMQ backend specifics', () => {
     await q.addBulk(Array.from({ length: total }, (_, i) => ({ name: 't', data: i })));
     await all;
     expect(closed).toBe(true);
+    expect((q.backend as RabbitBackend).connectionGeneration).toBeGreaterThanOrEqual(2);
     expect(seen.size).toBe(total);
     await expect.poll(async () => (await q.counts()).completed, { timeout: 10_000 }).toBe(total);
   }, 30_000);

@@ -101,6 +101,11 @@ export class RabbitBackend implements QueueBackend {
     for (const w of all) w();
   }
 
+  /** Connections made so far (1 until the first reconnection). */
+  get connectionGeneration(): number {
+    return this.#conn.generation;
+  }
+
   /** Called by a worker before it fetches: starts consuming with prefetch = its concurrency. */
   async startConsuming(prefetch: number, maxStalledCount: number): Promise<void> {
     this.#maxStalled = maxStalledCount;
@@ -129,6 +134,8 @@ export class RabbitBackend implements QueueBackend {
 
   async add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]> {
     const out: { id: string; added: boolean }[] = [];
+    const publishes: Promise<void>[] = [];
+    const ids: string[] = [];
     for (const j of jobs) {
       const id = j.id || randomUUID();
       const state: JobState = j.delayMs > 0 ? 'delayed' : 'waiting';
@@ -150,16 +157,22 @@ export class RabbitBackend implements QueueBackend {
       const body = Buffer.from(
         `{"id":${JSON.stringify(id)},"name":${JSON.stringify(j.name)},"createdAt":${now},"opts":${j.opts},"data":${j.data}}`,
       );
-      try {
-        await this.#publish({ id, body, priority: j.priority, attemptsMade: 0 }, j.delayMs);
-        // The TTL runs from the publish (the first add also waits for the connection): due from now on.
-        if (j.delayMs > 0) await this.#status.move(id, { set: { delayUntil: this.#clock.now() + j.delayMs } });
-      } catch (error) {
-        // Not confirmed: the job is not in the queue, so its status must not say it is.
-        await this.#status.remove(id).catch(() => {});
-        throw error;
-      }
+      // Published together (one channel keeps their order); each awaits its own confirm.
+      publishes.push(
+        this.#publish({ id, body, priority: j.priority, attemptsMade: 0 }, j.delayMs).then(async () => {
+          // The TTL runs from the publish (the first add also waits for the connection): due from now on.
+          if (j.delayMs > 0) await this.#status.move(id, { set: { delayUntil: this.#clock.now() + j.delayMs } });
+        }),
+      );
+      ids.push(id);
       out.push({ id, added: true });
+    }
+    const settled = await Promise.allSettled(publishes);
+    const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ id: ids[i]!, error: r.reason }] : []));
+    if (failed.length > 0) {
+      // Not confirmed: those jobs are not in the queue, so their status must not say they are.
+      for (const f of failed) await this.#status.remove(f.id).catch(() => {});
+      throw failed[0]!.error;
     }
     return out;
   }
@@ -169,6 +182,7 @@ export class RabbitBackend implements QueueBackend {
     this.#pausedSeen = await this.#status.isPaused();
     if (this.#pausedSeen) return { jobs, nextDueAt: null };
     const generation = this.#conn.generation;
+    const moves: Promise<boolean>[] = [];
     while (jobs.length < count && this.#buffer.length > 0) {
       const d = this.#buffer.shift()!;
       if (d.generation !== generation) continue;
@@ -209,7 +223,7 @@ export class RabbitBackend implements QueueBackend {
       }
       const token = `${generation}:${d.msg.fields.deliveryTag}`;
       this.#held.set(body.id, d);
-      await this.#status.move(body.id, { state: 'active', score: now, set: { processedAt: now } });
+      moves.push(this.#status.move(body.id, { state: 'active', score: now, set: { processedAt: now } }));
       jobs.push({
         id: body.id,
         name: body.name,
@@ -221,6 +235,7 @@ export class RabbitBackend implements QueueBackend {
         token,
       });
     }
+    await Promise.all(moves);
     return { jobs, nextDueAt: null };
   }
 
