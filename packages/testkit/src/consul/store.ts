@@ -550,7 +550,8 @@ export class ConsulStore {
     this.kv.set(key, {
       key,
       value,
-      flags: opts.flags ?? existing?.flags ?? 0,
+      // Consul sets Flags from the request on every PUT: a PUT without ?flags resets them to 0.
+      flags: opts.flags ?? 0,
       createIndex: existing?.createIndex ?? idx,
       modifyIndex: idx,
       lockIndex,

@@ -292,6 +292,9 @@ describe('Consul emulator: KV', () => {
     expect((await call(e, '/v1/kv/nothing/?keys')).status).toBe(404);
     await put(e, '/v1/kv/empty', '');
     expect(((await call(e, '/v1/kv/empty')).json() as { Value: unknown }[])[0]?.Value).toBeNull();
+    // As Consul: a PUT without ?flags sets them to 0, it does not keep the old ones.
+    await put(e, '/v1/kv/app/a', 'again');
+    expect(((await call(e, '/v1/kv/app/a')).json() as { Flags: number }[])[0]?.Flags).toBe(0);
   });
 
   it('cas: 0 creates only if absent; N updates only at ModifyIndex N; delete cas=0 does nothing', async () => {
