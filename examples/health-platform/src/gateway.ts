@@ -17,7 +17,7 @@ import { type EventEnvelope, OnEvent } from '@ballast/event-bus';
 import type { Queue } from '@ballast/queue';
 import type { XiaokeConfig } from './config';
 import type { Ctx } from './context';
-import { NoInstanceError } from './discovery';
+import { isNoInstanceError } from './discovery';
 import { listen, Router, readBody, send } from './http';
 import type { Metrics } from './metrics';
 import { createClientLimiter } from './rate-limit';
@@ -142,7 +142,7 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
       res.end(text);
     } catch (error) {
       if (isBrokenCircuitError(error)) return send(res, 503, { error: `circuit open for ${service}`, service });
-      if (error instanceof NoInstanceError) return send(res, 503, { error: error.message, service });
+      if (isNoInstanceError(error)) return send(res, 503, { error: `no passing instance of ${service}`, service });
       if (isTimeoutError(error)) return send(res, 504, { error: `${service} timed out`, service });
       ctx.log.warn({ err: error, service }, 'gateway upstream error');
       return send(res, 502, { error: `${service} unreachable`, service });

@@ -88,6 +88,7 @@ export async function startPlatform(options: { verbose?: boolean } = {}) {
       await locks.close?.().catch(() => {});
       await config.close().catch(() => {});
       await metrics.close().catch(() => {});
+      await registry.close().catch(() => {});
       await infra.close();
     },
   };
