@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createLogger, createRedis, type Redis } from '@ballast/core';
-import { createEventBus, eventKeys } from '@ballast/event-bus';
+import { createEventBus } from '@ballast/event-bus';
 import { spawnWorker, stopAll, type WorkerHandle } from '../child';
 import { Checks, type Ledger } from '../ledger';
 import { deleteByPrefix } from '../redis-util';
@@ -23,6 +23,8 @@ interface BusCounts {
   publishRate: number;
   /** Bound of the whole run. */
   timeoutMs: number;
+  /** Negative control: consumers drop every n-th event's effect (the ledger must count them lost). */
+  dropEvery?: number;
 }
 
 export const busCounts: Record<'short' | 'long', BusCounts> = {
@@ -38,7 +40,6 @@ export async function runBus(ctx: ScenarioContext, counts: BusCounts): Promise<L
   const started = Date.now();
   const prefix = `chaos:bus:${randomUUID().slice(0, 8)}:`;
   const redis = createRedis(ctx.redisUrl) as Redis;
-  const keys = eventKeys(prefix);
   const ledgerKey = `${prefix}ledger`;
   const poisonKey = `${prefix}poison-attempts`;
   const workers: WorkerHandle[] = [];
@@ -58,6 +59,7 @@ export async function runBus(ctx: ScenarioContext, counts: BusCounts): Promise<L
       idleTimeoutMs: IDLE_TIMEOUT_MS,
       lifetimeMs: counts.timeoutMs + 30_000,
     };
+    if (counts.dropEvery) config.dropEvery = counts.dropEvery;
     const w = spawnWorker({
       script: 'bus-consumer.ts',
       name: config.consumer,
@@ -131,17 +133,14 @@ export async function runBus(ctx: ScenarioContext, counts: BusCounts): Promise<L
     await chaos;
     const settled = await waitUntil(
       async () => {
-        const [processed, dlq, groups] = await Promise.all([
-          redis.hlen(ledgerKey),
-          redis.xlen(keys.dlq(CHAOS_TYPE)),
-          bus.groups(CHAOS_TYPE),
-        ]);
-        return processed + dlq >= counts.events && groups[0]?.pending === 0;
+        // Everything delivered (lag 0) and acknowledged or dead-lettered (nothing pending): final.
+        const [group] = await bus.groups(CHAOS_TYPE);
+        return group?.pending === 0 && group.lag === 0;
       },
       Math.max(10_000, counts.timeoutMs - (Date.now() - started)),
       250,
     );
-    checks.check(settled, 'the run did not settle in time (events still pending or unprocessed)');
+    checks.check(settled, 'the run did not settle in time (events still pending or undelivered)');
     await stopAll(workers);
 
     // The tally.

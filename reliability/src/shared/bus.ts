@@ -19,4 +19,6 @@ export interface BusWorkerConfig {
   maxDeliveries: number;
   idleTimeoutMs: number;
   lifetimeMs: number;
+  /** Negative control only: every event with `n % dropEvery === 0` is acknowledged without its effect. */
+  dropEvery?: number;
 }

@@ -28,6 +28,8 @@ runWorker(async (stop) => {
         await redis.hincrby(config.poisonKey, String(n), 1);
         throw new Error(`poison event ${n}`);
       }
+      // Negative control: a buggy handler that acknowledges without doing its work (the ledger must see it).
+      if (config.dropEvery && n % config.dropEvery === 0) return;
       // Some work around the effect, so a kill often lands between the effect and the acknowledgement.
       await delay(Math.random() * 3);
       await redis.hincrby(config.ledgerKey, String(n), 1);
