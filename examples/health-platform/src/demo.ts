@@ -27,7 +27,7 @@ async function main(): Promise<number> {
   for (const notice of infra.notices) console.log(`notice: ${notice}`);
   console.log(
     `backends: ${infra.redis ? `Redis ${infra.redisUrl}` : 'in-memory'} (key prefix ${infra.prefix}) · ` +
-      `queue on ${infra.redis ? 'Redis' : 'memory'}${infra.rabbitmqReachable ? " (RabbitMQ is reachable, but @ballast/queue's rabbitmq backend has not landed)" : ''} · ` +
+      `queue on ${infra.redis ? 'Redis' : 'memory'}${infra.rabbitmqReachable ? ' (RabbitMQ reachable, not used: runs share no broker state)' : ''} · ` +
       `${infra.consulIsEmulator ? `Consul emulator at ${infra.consulUrl}` : `Consul at ${infra.consulUrl}`}`,
   );
   console.log(

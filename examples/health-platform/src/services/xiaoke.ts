@@ -6,18 +6,30 @@
 import { randomUUID } from 'node:crypto';
 import { type EventEnvelope, OnEvent } from '@ballast/event-bus';
 import { WithLock } from '@ballast/lock';
-import { createQueue, createWorker, type Job, type Priority } from '@ballast/queue';
+import {
+  createQueue,
+  createWorker,
+  type Job,
+  type Priority,
+  type Queue,
+  Task,
+  type TaskData,
+  taskHandlers,
+} from '@ballast/queue';
 import { createXiaokeConfig } from '../config';
 import type { Bus, Ctx } from '../context';
 import { HealthChecker } from '../health-checker';
 import { HttpError, Router, requireFields } from '../http';
-import { Task, taskHandlers } from '../task';
 
 export interface AnalysisData {
+  /** The job id, given by the caller (`jobId`), so the handler can name its job. */
+  taskId: string;
   userId: string;
   recordId: string;
   metrics: Record<string, number>;
 }
+
+let xiaokeQueue: Queue<TaskData> | undefined;
 
 export class XiaokeAgent {
   readonly running = new Map<string, number>();
@@ -33,10 +45,14 @@ export class XiaokeAgent {
     readonly record: (kind: string, text: string, data?: Record<string, unknown>) => void,
   ) {}
 
-  /** Seed 002: `@async_task(queue="high_priority")` + `@with_lock("user:{user_id}")`. */
-  @Task('analyze_health_data')
+  /**
+   * Seed 002: `@async_task(queue=…, priority=HIGH)` + `@with_lock("user:{user_id}")`. Calling it enqueues;
+   * the worker runs the body under the per-user lock.
+   */
+  @Task({ queue: () => xiaokeQueue!, name: 'analyze_health_data', priority: 'high' })
   @WithLock('user:{userId}', { ttlMs: 10_000 })
-  async analyze(data: AnalysisData, { job }: { job: Job<AnalysisData> }): Promise<{ score: number }> {
+  async analyze(data: AnalysisData): Promise<unknown> {
+    const job = { id: data.taskId };
     if (this.cancelled.has(job.id)) {
       this.record('task-skipped', `task ${job.id} was cancelled by a compensation`);
       return { score: 0 };
@@ -64,7 +80,6 @@ export class XiaokeAgent {
       this.done.push({ jobId: job.id, userId: data.userId, degraded });
       this.record('analysis-done', `analysis ${job.id} for ${data.userId} done${degraded ? ' (degraded)' : ''}`, {
         jobId: job.id,
-        priority: job.priority,
       });
       return { score };
     } finally {
@@ -88,26 +103,32 @@ export async function startXiaokeService(ctx: Ctx) {
   const agent = new XiaokeAgent(bus, () => config.degraded, record);
   await bus.registerHandlers(agent);
 
-  // RabbitMQ is the seed's broker; @ballast/queue's rabbitmq backend had not landed, so Redis (or memory) serves.
-  const queue = createQueue<AnalysisData>('xiaoke-analysis', {
+  // RabbitMQ is the seed's broker; the demo keeps the queue on Redis (or memory) so concurrent runs share nothing.
+  const queue = createQueue<TaskData>('xiaoke-analysis', {
     ...(ctx.infra.redis ? { backend: 'redis' as const, redis: ctx.infra.redis, prefix: ctx.infra.prefix } : {}),
     defaultJobOptions: { attempts: 2, backoff: 100, timeoutMs: 10_000 },
     logger: ctx.log,
   });
+  xiaokeQueue = queue;
   const startOrder: { id: string; priority: number; userId: string }[] = [];
-  const worker = createWorker(
-    queue,
-    taskHandlers(agent, (job) =>
-      startOrder.push({ id: job.id, priority: job.priority, userId: (job.data as AnalysisData).userId }),
-    ),
-    {
-      concurrency: config.get('analysis.workers'),
-      blockMs: 1_000,
-      stalledIntervalMs: 5_000,
-      drainTimeoutMs: 5_000,
-      onError: (e) => ctx.log.warn({ err: e }, 'xiaoke worker'),
-    },
+  // The @Task methods as handlers (the package's taskHandlers), each start noted for the priority check.
+  const handlers = Object.fromEntries(
+    Object.entries(taskHandlers(agent)).map(([name, run]) => [
+      name,
+      (job: Job<TaskData>) => {
+        const data = job.data.args[0] as AnalysisData;
+        startOrder.push({ id: job.id, priority: job.priority, userId: data.userId });
+        return run(job);
+      },
+    ]),
   );
+  const worker = createWorker(queue, handlers as never, {
+    concurrency: config.get('analysis.workers'),
+    blockMs: 1_000,
+    stalledIntervalMs: 5_000,
+    drainTimeoutMs: 5_000,
+    onError: (e) => ctx.log.warn({ err: e }, 'xiaoke worker'),
+  });
 
   const checker = new HealthChecker(
     {
@@ -139,10 +160,13 @@ export async function startXiaokeService(ctx: Ctx) {
       req.body,
       ['kind', 'data'],
     );
-    const added = await queue.add(kind, data, {
-      priority: priority ?? 'medium',
-      jobId: String(req.headers['idempotency-key'] ?? randomUUID()).replace(/[^A-Za-z0-9_.:-]/g, '_'),
-    });
+    // Enqueued as @Task's jobs are ({ args }), with the caller's idempotency key as the job id.
+    const jobId = String(req.headers['idempotency-key'] ?? randomUUID()).replace(/[^A-Za-z0-9_.:-]/g, '_');
+    const added = await queue.add(
+      kind,
+      { args: [{ ...data, taskId: jobId }] },
+      { priority: priority ?? 'medium', jobId },
+    );
     return { jobId: added.id, duplicate: added.duplicate };
   });
   router.post('/tasks/:id/cancel', (req) => {
@@ -169,7 +193,12 @@ export async function startXiaokeService(ctx: Ctx) {
       ['high', userId],
       ['high', otherUserId],
     ] as const) {
-      const j = await queue.add('analyze_health_data', { userId: u, recordId: `burst-${p}`, metrics }, { priority: p });
+      const taskId = `burst-${p}-${randomUUID().slice(0, 8)}`;
+      const j = await queue.add(
+        'analyze_health_data',
+        { args: [{ taskId, userId: u, recordId: `burst-${p}`, metrics }] },
+        { priority: p, jobId: taskId },
+      );
       jobs.push({ id: j.id, priority: p });
     }
     await queue.resume();
