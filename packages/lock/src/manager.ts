@@ -254,16 +254,18 @@ export class LockManager {
         const cap = Math.min(Math.max(r.retryAfterMs, 1), this.#o.maxRetryDelayMs, deadline - now);
         const delay = cap / 2 + (this.#random() * cap) / 2;
         await new Promise<void>((resolve) => {
-          const timer = this.#clock.setTimeout(done, delay);
-          function done() {
+          // Whichever ends the sleep (timer, release, abort) removes the abort listener: a long wait sleeps
+          // many times and must not pile listeners onto the caller's signal.
+          const onAbort = () => wake?.();
+          const timer = this.#clock.setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
             resolve();
-          }
+          }, delay);
           wake = () => {
             this.#clock.clearTimeout(timer);
             signal?.removeEventListener('abort', onAbort);
             resolve();
           };
-          const onAbort = () => wake?.();
           signal?.addEventListener('abort', onAbort, { once: true });
         });
         wake = undefined;

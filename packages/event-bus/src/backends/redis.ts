@@ -126,7 +126,8 @@ export class RedisTransport implements Transport {
     let b = this.#blocking.get(consumer);
     if (!b) {
       const conn = this.#redis.duplicate() as Redis;
-      b = { conn, id: conn.client('ID') as Promise<number> };
+      // On a Cluster the id would come from an arbitrary node and is not used (see #abortBlocked).
+      b = { conn, id: isCluster(this.#redis) ? Promise.resolve(0) : (conn.client('ID') as Promise<number>) };
       b.id.catch(() => {});
       this.#blocking.set(consumer, b);
     }
@@ -153,7 +154,7 @@ export class RedisTransport implements Transport {
       )) as typeof reply;
     } else {
       const b = this.#blockingFor(consumer);
-      const onAbort = () => void this.#unblock(b);
+      const onAbort = () => void this.#abortBlocked(consumer, b);
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
         reply = (await b.conn.xreadgroup(
@@ -180,6 +181,20 @@ export class RedisTransport implements Transport {
     }
     const entries = reply?.[0]?.[1] ?? [];
     return entries.map(([id, flat]) => ({ id, fields: toFields(flat), deliveries: 1 }));
+  }
+
+  /**
+   * Ends a blocked read early. On one node: `CLIENT UNBLOCK` with the blocking connection's id. On a Cluster
+   * the blocked XREADGROUP runs on the node owning the stream's slot while keyless commands (`CLIENT ID`,
+   * `CLIENT UNBLOCK`) go to any node, and client ids are per node: so there the blocking connection is closed
+   * instead (the read resolves `[]`) and a fresh one is made for the consumer's next read. Aborts are rare
+   * (unsubscribe, shutdown), so the reconnection costs nothing on the hot path.
+   */
+  #abortBlocked(consumer: string, b: { conn: Redis; id: Promise<number> }): Promise<void> {
+    if (!isCluster(this.#redis)) return this.#unblock(b);
+    if (this.#blocking.get(consumer) === b) this.#blocking.delete(consumer);
+    b.conn.disconnect();
+    return Promise.resolve();
   }
 
   async #unblock(b: { id: Promise<number> }): Promise<void> {
@@ -342,7 +357,7 @@ export class RedisTransport implements Transport {
     this.#closed = true;
     const blocking = [...this.#blocking.values()];
     this.#blocking.clear();
-    await Promise.all(blocking.map((b) => this.#unblock(b)));
+    if (!isCluster(this.#redis)) await Promise.all(blocking.map((b) => this.#unblock(b)));
     for (const b of blocking) b.conn.disconnect();
   }
 }
