@@ -1,8 +1,6 @@
 import { createLogger } from '@ballast/core';
 import { useRedisFixture } from '@ballast/testkit/vitest';
-import { trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { RedisTransport } from '../src/backends/redis';
 import { createEventBus, type EventBus } from '../src/bus';
 import type { EventEnvelope } from '../src/envelope';
