@@ -1,0 +1,300 @@
+/**
+ * saga: N four-step sagas on @ballast/saga (Redis store) run by orchestrator processes that are SIGKILLed at
+ * random (so at random steps) and restarted; the recovery sweepers of the others resume what a dead one left.
+ * Some sagas fail at a step by design (they must end `compensated`), some of those have a compensation that
+ * always fails (they must end `compensation_failed`, in the DLQ, with the alert hook fired). Holds when, after a
+ * bounded recovery window, every saga reached its expected end (0 stuck), every completed step of a
+ * compensated saga was undone, no compensation ran for a step that never completed, and every DLQ'd saga has
+ * its dead letter and its alert. Steps run more than once are counted (allowed: idempotency keys are for that).
+ */
+import { randomUUID } from 'node:crypto';
+import { createLogger, createRedis, type Redis } from '@ballast/core';
+import { createOrchestrator, RedisSagaStore } from '@ballast/saga';
+import { spawnWorker, stopAll, type WorkerHandle } from '../child';
+import { Checks, type Ledger } from '../ledger';
+import { deleteByPrefix } from '../redis-util';
+import { delay, type Scenario, type ScenarioContext, waitUntil } from '../scenario';
+import { expectedStatus, planOf, type SagaWorkerConfig, STEPS, sagaIdOf } from '../shared/saga';
+
+export interface SagaCounts {
+  sagas: number;
+  orchestrators: number;
+  /** Sagas each orchestrator runs at once. */
+  concurrency: number;
+  stepMinMs: number;
+  stepMaxMs: number;
+  leaseMs: number;
+  sweepIntervalMs: number;
+  /** After the last kill: how long every saga has to reach its end. */
+  recoveryWindowMs: number;
+  /** Bound of the whole run. */
+  timeoutMs: number;
+}
+
+export const sagaCounts: Record<'short' | 'long', SagaCounts> = {
+  short: {
+    sagas: 160,
+    orchestrators: 3,
+    concurrency: 8,
+    stepMinMs: 60,
+    stepMaxMs: 250,
+    leaseMs: 1_500,
+    sweepIntervalMs: 250,
+    recoveryWindowMs: 30_000,
+    timeoutMs: 70_000,
+  },
+  long: {
+    sagas: 1_000,
+    orchestrators: 4,
+    concurrency: 10,
+    stepMinMs: 60,
+    stepMaxMs: 250,
+    leaseMs: 1_500,
+    sweepIntervalMs: 250,
+    recoveryWindowMs: 60_000,
+    timeoutMs: 10 * 60_000,
+  },
+};
+
+const TERMINAL = new Set(['completed', 'compensated', 'compensation_failed']);
+
+export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise<Ledger> {
+  const started = Date.now();
+  const prefix = `chaos:saga:${randomUUID().slice(0, 8)}`;
+  const redis = createRedis(ctx.redisUrl) as Redis;
+  const ledgerKey = `${prefix}:ledger`;
+  const queueKey = `${prefix}:queue`;
+  const workers: WorkerHandle[] = [];
+  const checks = new Checks();
+  // The parent only reads state: no sweeper, never runs a saga.
+  const reader = createOrchestrator({
+    store: new RedisSagaStore({ redis, prefix }),
+    sweepIntervalMs: 0,
+    logger: createLogger({ level: 'silent' }),
+  });
+  let incarnation = 0;
+  let kills = 0;
+  let restartFailures = 0;
+  let resubmitted = 0;
+
+  const start = (): WorkerHandle => {
+    const config: SagaWorkerConfig = {
+      redisUrl: ctx.redisUrl,
+      prefix,
+      queueKey,
+      ledgerKey,
+      id: `o${incarnation++}`,
+      concurrency: counts.concurrency,
+      stepMinMs: counts.stepMinMs,
+      stepMaxMs: counts.stepMaxMs,
+      leaseMs: counts.leaseMs,
+      sweepIntervalMs: counts.sweepIntervalMs,
+      lifetimeMs: counts.timeoutMs + 30_000,
+    };
+    const w = spawnWorker({ script: 'saga-orchestrator.ts', name: config.id, config, lifetimeMs: config.lifetimeMs });
+    workers.push(w);
+    return w;
+  };
+  const statusOf = async (n: number) => (await reader.get(sagaIdOf(n)))?.status;
+  const ids = Array.from({ length: counts.sagas }, (_, n) => n);
+  const unfinished = async () => {
+    const out: number[] = [];
+    for (const n of ids) if (!TERMINAL.has((await statusOf(n)) ?? '')) out.push(n);
+    return out;
+  };
+
+  try {
+    await Promise.all(Array.from({ length: counts.orchestrators }, () => start().ready));
+    await redis.rpush(queueKey, ...ids.map(String));
+    ctx.log(`saga: ${counts.orchestrators} orchestrators up; ${counts.sagas} sagas queued`);
+
+    // Chaos: a random live orchestrator SIGKILLed every 0.7–1.7 s and replaced at once, while sagas remain.
+    const ready = new Set<WorkerHandle>(workers);
+    const maxKills = Math.ceil(counts.timeoutMs / 700);
+    const restarts: Promise<void>[] = [];
+    for (let i = 0; i < maxKills && Date.now() - started < counts.timeoutMs - counts.recoveryWindowMs; i++) {
+      await delay(700 + ctx.random() * 1_000);
+      const left = (await redis.llen(queueKey)) + (await unfinished()).length;
+      if (left <= counts.sagas * 0.05) break;
+      const live = [...ready].filter((w) => w.running);
+      const victim = live[Math.floor(ctx.random() * live.length)];
+      if (!victim) continue;
+      ready.delete(victim);
+      victim.signal('SIGKILL');
+      kills++;
+      const next = start();
+      restarts.push(
+        next.ready.then(
+          () => void ready.add(next),
+          () => void restartFailures++,
+        ),
+      );
+    }
+    await Promise.all(restarts);
+    ctx.log(`saga: chaos over (${kills} kills); recovery window`);
+
+    // A client whose orchestrator died between taking a saga off the queue and creating it retries it (once
+    // the queue is empty, any saga number still without a record was in such a dead process's hands).
+    await waitUntil(async () => (await redis.llen(queueKey)) === 0, counts.recoveryWindowMs, 200);
+    await delay(500);
+    for (const n of ids) {
+      if ((await statusOf(n)) === undefined) {
+        await redis.rpush(queueKey, String(n));
+        resubmitted++;
+      }
+    }
+    const recoveryStarted = Date.now();
+    // Settled: every saga terminal, and every compensation_failed one has its dead letter and its alert (the
+    // orchestrator writes the terminal status first, then the DLQ entry, then calls the hook).
+    const alertsDue = async () => {
+      const failed = [];
+      for (const n of ids) if ((await statusOf(n)) === 'compensation_failed') failed.push(sagaIdOf(n));
+      const dlq = new Set((await reader.deadLetters(counts.sagas * 4)).map((d) => d.sagaId));
+      for (const id of failed) {
+        if (!dlq.has(id) || Number(await redis.hget(ledgerKey, `alert|${id}`)) === 0) return false;
+      }
+      return true;
+    };
+    const settled = await waitUntil(
+      async () => (await unfinished()).length === 0 && (await alertsDue()),
+      counts.recoveryWindowMs,
+      250,
+    );
+    const recoveryMs = Date.now() - recoveryStarted;
+    await stopAll(workers);
+
+    // The tally.
+    const ledger = await redis.hgetall(ledgerKey);
+    const count = (field: string) => Number(ledger[field] ?? 0);
+    const dead = await reader.deadLetters(counts.sagas * 4);
+    const dlqBySaga = new Map<string, number>();
+    for (const d of dead) dlqBySaga.set(d.sagaId, (dlqBySaga.get(d.sagaId) ?? 0) + 1);
+    const outcome = { completed: 0, compensated: 0, compensation_failed: 0 };
+    let stuck = 0;
+    let wrongEnd = 0;
+    let stepsMissing = 0;
+    let notUndone = 0;
+    let compensationWithoutStep = 0;
+    let dlqMissing = 0;
+    let alertMissing = 0;
+    let dlqUnexpected = 0;
+    let duplicatedSteps = 0;
+    let duplicatedCompensations = 0;
+    // Sagas whose steps ran in more than one orchestrator: resumed after a kill (or a lost lease).
+    const drivers = new Map<string, number>();
+    for (const field of Object.keys(ledger)) {
+      if (field.startsWith('by|')) {
+        const id = field.split('|')[1]!;
+        drivers.set(id, (drivers.get(id) ?? 0) + 1);
+      }
+    }
+    const resumed = [...drivers.values()].filter((d) => d > 1).length;
+    const examples: string[] = [];
+    const note = (s: string) => void (examples.length < 5 && examples.push(s));
+    for (const n of ids) {
+      const plan = planOf(n);
+      const id = sagaIdOf(n);
+      const status = await statusOf(n);
+      if (!status || !TERMINAL.has(status)) {
+        stuck++;
+        note(`${id} stuck in ${status ?? 'no record'}`);
+        continue;
+      }
+      outcome[status as keyof typeof outcome]++;
+      const expected = expectedStatus(plan);
+      if (status !== expected) {
+        wrongEnd++;
+        note(`${id} ended ${status}, expected ${expected}`);
+      }
+      const last = plan.failAt === 0 ? STEPS.length : plan.failAt - 1;
+      for (let s = 1; s <= STEPS.length; s++) {
+        const runs = count(`run|${id}:s${s}`);
+        const comps = count(`comp|${id}:s${s}`);
+        duplicatedSteps += Math.max(0, runs - 1);
+        duplicatedCompensations += Math.max(0, comps - 1);
+        if (comps > 0 && runs === 0) {
+          compensationWithoutStep++;
+          note(`${id}: s${s} compensated but never completed`);
+        }
+        if (s <= last && runs === 0) {
+          stepsMissing++;
+          note(`${id}: s${s} never took effect`);
+        }
+        if (plan.failAt > 0 && s <= last && comps === 0 && !(s === 1 && plan.badCompensation)) {
+          notUndone++;
+          note(`${id}: s${s} not compensated`);
+        }
+      }
+      const inDlq = dlqBySaga.get(id) ?? 0;
+      if (status === 'compensation_failed') {
+        if (inDlq === 0) {
+          dlqMissing++;
+          note(`${id}: compensation_failed without a dead letter`);
+        }
+        if (count(`alert|${id}`) === 0) {
+          alertMissing++;
+          note(`${id}: compensation_failed without an alert`);
+        }
+      } else if (inDlq > 0) dlqUnexpected++;
+    }
+    checks.check(
+      settled && stuck === 0,
+      `${stuck} sagas stuck after the ${counts.recoveryWindowMs} ms recovery window`,
+    );
+    checks.check(wrongEnd === 0, `${wrongEnd} sagas ended in the wrong state`);
+    checks.check(stepsMissing === 0, `${stepsMissing} steps of finished sagas never took effect`);
+    checks.check(notUndone === 0, `${notUndone} completed steps of failed sagas were not compensated`);
+    checks.check(
+      compensationWithoutStep === 0,
+      `${compensationWithoutStep} compensations ran for steps that never completed`,
+    );
+    checks.check(dlqMissing === 0, `${dlqMissing} compensation_failed sagas have no dead letter`);
+    checks.check(alertMissing === 0, `${alertMissing} compensation_failed sagas raised no alert`);
+    checks.check(dlqUnexpected === 0, `${dlqUnexpected} sagas not compensation_failed have dead letters`);
+    checks.check(kills > 0, 'no orchestrator was killed: the scenario proved nothing');
+    checks.check(resumed > 0, 'no saga was resumed by another orchestrator: recovery was not exercised');
+    checks.check(restartFailures === 0, `${restartFailures} orchestrator restarts failed`);
+    if (examples.length > 0) ctx.log(`saga: ${examples.join('; ')}`);
+    return {
+      scenario: 'saga',
+      mode: ctx.mode,
+      produced: counts.sagas,
+      processed: counts.sagas - stuck,
+      lost: stuck,
+      duplicated: duplicatedSteps,
+      durationMs: Date.now() - started,
+      details: {
+        kills,
+        orchestrators: counts.orchestrators,
+        completed: outcome.completed,
+        compensated: outcome.compensated,
+        dlq: outcome.compensation_failed,
+        alerts: ids.filter((n) => count(`alert|${sagaIdOf(n)}`) > 0).length,
+        stuck,
+        wrongEnd,
+        compensationWithoutStep,
+        duplicatedCompensations,
+        resumed,
+        resubmitted,
+        recoveryMs,
+        ...(examples.length > 0 ? { examples: examples.join('; ') } : {}),
+      },
+      failures: checks.failures,
+    };
+  } finally {
+    await stopAll(workers, 2_000);
+    await reader.close();
+    await deleteByPrefix(redis, prefix);
+    redis.disconnect();
+  }
+}
+
+export const scenario: Scenario = {
+  name: 'saga',
+  description:
+    'saga on Redis: orchestrators SIGKILLed at random steps and restarted → every saga completed, compensated or in the DLQ with an alert; 0 stuck',
+  run: (ctx) => {
+    const counts = sagaCounts[ctx.mode];
+    return runSaga(ctx, { ...counts, sagas: Math.max(20, Math.round(counts.sagas * (ctx.scale ?? 1))) });
+  },
+};

@@ -1,0 +1,70 @@
+/**
+ * An orchestrator process of the saga scenario: pops saga numbers from a Redis list and runs them (a few at a
+ * time) on @ballast/saga with the Redis store; its recovery sweeper resumes sagas whose orchestrator was
+ * SIGKILLed. Every step's and compensation's effect is one HINCRBY in the ledger (keyed by the step's
+ * idempotency key), and the `onCompensationFailed` hook records the alert there too.
+ */
+import { createLogger, createRedis, type Redis } from '@ballast/core';
+import { createOrchestrator, defineSaga, RedisSagaStore } from '@ballast/saga';
+import { CHAOS_SAGA, planOf, type SagaPlan, type SagaWorkerConfig, sagaIdOf } from '../shared/saga';
+import { announceReady, runWorker, workerConfig } from '../worker-runtime';
+
+const config = workerConfig<SagaWorkerConfig>();
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const work = () => delay(config.stepMinMs + Math.random() * (config.stepMaxMs - config.stepMinMs));
+
+runWorker(async (stop) => {
+  const redis = createRedis(config.redisUrl) as Redis;
+  const effect = (field: string) => redis.hincrby(config.ledgerKey, field, 1);
+  // A step's effect and which orchestrator did it, in one MULTI (a kill cannot split them).
+  const stepEffect = (field: string, sagaId: string) =>
+    redis.multi().hincrby(config.ledgerKey, field, 1).hset(config.ledgerKey, `by|${sagaId}|${config.id}`, 1).exec();
+  const step = (index: number) => ({
+    name: `s${index}`,
+    run: async (c: SagaPlan, info: { idempotencyKey: string }) => {
+      await work();
+      if (c.failAt === index) throw new Error(`step s${index} of saga ${c.n} fails by design`);
+      await stepEffect(`run|${info.idempotencyKey}`, sagaIdOf(c.n));
+    },
+    compensate: async (c: SagaPlan, info: { idempotencyKey: string }) => {
+      await work();
+      if (index === 1 && c.badCompensation) throw new Error(`compensation of s1 of saga ${c.n} fails by design`);
+      await stepEffect(`comp|${info.idempotencyKey}`, sagaIdOf(c.n));
+    },
+  });
+  const saga = defineSaga<SagaPlan>(CHAOS_SAGA, { steps: [step(1), step(2), step(3), step(4)], recovery: 'forward' });
+  const orchestrator = createOrchestrator({
+    store: new RedisSagaStore({ redis, prefix: config.prefix }),
+    id: config.id,
+    sagas: [saga],
+    leaseMs: config.leaseMs,
+    sweepIntervalMs: config.sweepIntervalMs,
+    sweepBatch: 20,
+    stepTimeoutMs: 10_000,
+    stepMaxAttempts: 2,
+    stepBackoff: { initialMs: 20, factor: 2, maxMs: 50, jitter: 'none' },
+    compensationMaxRetries: 1,
+    compensationBackoff: { initialMs: 20, factor: 2, maxMs: 50, jitter: 'none' },
+    compensationTimeoutMs: 10_000,
+    logger: createLogger({ level: 'silent' }),
+    onCompensationFailed: (e) => effect(`alert|${e.sagaId}`),
+  });
+
+  const loop = async () => {
+    for (let i = 0; i < 100_000 && !stop.aborted; i++) {
+      const raw = await redis.lpop(config.queueKey);
+      if (raw === null) {
+        await delay(100);
+        continue;
+      }
+      const n = Number(raw);
+      await orchestrator.run(saga, planOf(n), { sagaId: sagaIdOf(n) }).catch(() => {});
+    }
+  };
+  const loops = Array.from({ length: config.concurrency }, () => loop());
+  announceReady();
+  await new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
+  await orchestrator.close();
+  await Promise.race([Promise.all(loops), delay(2_000)]);
+  redis.disconnect();
+}, config.lifetimeMs);
