@@ -71,6 +71,7 @@ export async function runQueue(ctx: ScenarioContext, backend: QueueBackendName, 
   let outages = 0;
   let restartFailures = 0;
   let addRetries = 0;
+  let aofMissing = 0;
 
   // The system under test's home: a private AOF Redis, or a throwaway vhost.
   let server: RedisServer | undefined;
@@ -164,13 +165,15 @@ export async function runQueue(ctx: ScenarioContext, backend: QueueBackendName, 
 
     // One outage of the backend: the Redis SIGKILLed and restarted on its port and dir (AOF reload), or every
     // connection on the vhost closed by the broker.
-    const outage = async () => {
+    const outage = async (lastAdded: number) => {
       if (server && serverDir) {
         const port = server.port;
         server.process.kill('SIGKILL');
         await server.stop();
         await delay(300 + ctx.random() * 700);
         server = await startRedisServer({ port, dir: serverDir, args: aofArgs });
+        // The last add acknowledged before the kill must be back from the AOF (appendfsync always).
+        if (lastAdded >= 0 && !(await queue!.getJob(jobId(lastAdded)))) aofMissing++;
       } else if (vhost) {
         await rabbitmqctl('close_all_connections', '--vhost', vhost, 'chaos');
       }
@@ -189,7 +192,7 @@ export async function runQueue(ctx: ScenarioContext, backend: QueueBackendName, 
     const priorities: Record<string, number> = { high: 0, medium: 0, low: 0 };
     const perBatchMs = (BATCH / counts.addRate) * 1_000;
     for (let from = 0; from < counts.jobs; from += BATCH) {
-      if (outageAt.has(from)) outagesRunning.push(outage());
+      if (outageAt.has(from)) outagesRunning.push(outage(from - 1));
       const t0 = Date.now();
       const batch = [];
       for (let n = from; n < Math.min(from + BATCH, counts.jobs); n++) {
@@ -270,6 +273,7 @@ export async function runQueue(ctx: ScenarioContext, backend: QueueBackendName, 
     checks.check(stuck === 0, `${stuck} jobs stuck (neither completed nor dead)`);
     checks.check(kills > 0, 'no worker was killed: the scenario proved nothing');
     checks.check(outages === counts.outages, `${outages} of ${counts.outages} backend outages happened`);
+    checks.check(aofMissing === 0, `${aofMissing} acknowledged adds missing after the Redis restart (AOF)`);
     checks.check(restartFailures === 0, `${restartFailures} worker restarts failed`);
     return {
       scenario: backend === 'redis' ? 'queue-redis' : 'queue-rabbitmq',
@@ -292,6 +296,7 @@ export async function runQueue(ctx: ScenarioContext, backend: QueueBackendName, 
         deadAfterEffect,
         stuck,
         addRetries,
+        ...(backend === 'redis' ? { aofMissing } : {}),
       },
       failures: checks.failures,
     };
