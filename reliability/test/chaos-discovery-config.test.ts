@@ -22,6 +22,8 @@ it('discovery-config (short): agent restarted without data → re-registered, wa
   expect(ledger.processed).toBe(ledger.produced);
   expect(ledger.details.watcherMisses).toBe(0);
   expect(ledger.details.configGaps).toBe(0);
+  // The wiped prefix reached the client each time and was refused: last-known-good was really exercised.
+  expect(ledger.details.configWipesRefused).toBe(2);
   expect(Number(ledger.details.configSamples)).toBeGreaterThan(100);
   expect(ledger.details.pushMisses).toBe(0);
   expect(Number(ledger.details.configPickupMaxMs)).toBeGreaterThanOrEqual(0);

@@ -86,6 +86,7 @@ export async function runDiscoveryConfig(ctx: ScenarioContext, counts: Discovery
   let watcherMisses = 0;
   let pushMisses = 0;
   let restartsDone = 0;
+  let wipesSeen = 0;
 
   try {
     await push(1);
@@ -121,6 +122,10 @@ export async function runDiscoveryConfig(ctx: ScenarioContext, counts: Discovery
         return r !== undefined && r.at >= since && r.passing >= n;
       });
     };
+    const rejected = () => {
+      const reports = client.results as ConfigReport[];
+      return reports[reports.length - 1]?.rejected ?? 0;
+    };
     const served = () => {
       const reports = client.results as ConfigReport[];
       return reports[reports.length - 1]?.generation ?? 0;
@@ -134,6 +139,7 @@ export async function runDiscoveryConfig(ctx: ScenarioContext, counts: Discovery
 
     for (let i = 0; up && i < counts.restarts && Date.now() - started < counts.timeoutMs - counts.windowMs; i++) {
       await delay(counts.pauseMs * (0.5 + ctx.random()));
+      const rejectedBefore = rejected();
       const t0 = Date.now();
       await emulator.restart({ keepData: false });
       restartsDone++;
@@ -162,7 +168,10 @@ export async function runDiscoveryConfig(ctx: ScenarioContext, counts: Discovery
       );
       if (resumed) watcherResumeMs.push(Math.max(...[...watchView().values()].map((r) => r.at)) - t0);
       else watcherMisses++;
-      // The config: the wiped prefix must not have replaced the last-known-good; a re-push must arrive.
+      // The config: the client must have read the wiped prefix (and refused it) before the value is re-pushed,
+      // else last-known-good was not exercised.
+      if (await waitUntil(() => rejected() > rejectedBefore, counts.windowMs, 20)) wipesSeen++;
+      // A re-push must arrive.
       const generation = restartsDone + 1;
       const pushedAt = Date.now();
       await push(generation);
@@ -186,6 +195,10 @@ export async function runDiscoveryConfig(ctx: ScenarioContext, counts: Discovery
     checks.check(final !== undefined, 'the config client did not report its final counts');
     checks.check(gaps === 0, `${gaps} config samples were undefined or invalid (last-known-good broken)`);
     checks.check(samples > 0, 'the config was never sampled');
+    checks.check(
+      wipesSeen === restartsDone,
+      `the config client saw the wiped prefix after ${wipesSeen} of ${restartsDone} restarts (last-known-good not exercised)`,
+    );
     checks.check(pushMisses === 0, `${pushMisses} re-pushed config values were not picked up within the window`);
     const max = (xs: number[]) => (xs.length > 0 ? Math.max(...xs) : -1);
     return {
@@ -205,6 +218,7 @@ export async function runDiscoveryConfig(ctx: ScenarioContext, counts: Discovery
         watcherMisses,
         configSamples: samples,
         configGaps: gaps,
+        configWipesRefused: wipesSeen,
         configPickupMaxMs: max(configPickupMs),
         pushMisses,
       },

@@ -47,6 +47,8 @@ export interface ConfigReport {
   samples: number;
   gaps: number;
   generation: number;
+  /** Remote updates refused by the schema (ConfigValidationError), e.g. the prefix wiped by an agent restart. */
+  rejected: number;
   at: number;
   final?: boolean;
 }

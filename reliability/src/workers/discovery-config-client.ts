@@ -2,10 +2,11 @@
  * A config client of the discovery-config scenario: @ballast/config-center watching a Consul KV prefix, with a
  * schema that has no defaults (a wiped prefix is an invalid config). It samples `config.get()` every few ms and
  * counts gaps — a sample that is undefined or fails the schema — which must stay 0 while the agent restarts
- * without data (last-known-good), and reports the generation it serves so the parent sees a re-push arrive.
+ * without data (last-known-good), and reports the generation it serves so the parent sees a re-push arrive, and
+ * how many remote updates the schema refused (the wiped prefix reaching it).
  */
 
-import { consulKv, createConfig } from '@ballast/config-center';
+import { consulKv, createConfig, isConfigValidationError } from '@ballast/config-center';
 import { createLogger } from '@ballast/core';
 import { z } from 'zod';
 import type { ConfigClientConfig, ConfigReport } from '../shared/discovery-config';
@@ -23,10 +24,25 @@ runWorker(async (stop) => {
   let samples = 0;
   let gaps = 0;
   let generation = 0;
+  let rejected = 0;
   const report = (final = false) => {
-    const r: ConfigReport = { kind: 'config', samples, gaps, generation, at: Date.now(), ...(final ? { final } : {}) };
+    const r: ConfigReport = {
+      kind: 'config',
+      samples,
+      gaps,
+      generation,
+      rejected,
+      at: Date.now(),
+      ...(final ? { final } : {}),
+    };
     reportResult(r);
   };
+  // The wiped prefix reads as a config without `app`: refused by the schema (validate-then-swap).
+  const offError = cfg.onError((error) => {
+    if (!isConfigValidationError(error)) return;
+    rejected++;
+    report();
+  });
   const sample = () => {
     samples++;
     const snap = cfg.get();
@@ -47,6 +63,7 @@ runWorker(async (stop) => {
   await new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
   clearInterval(sampler);
   clearInterval(reporter);
+  offError();
   report(true);
   await cfg.close();
 }, config.lifetimeMs);
