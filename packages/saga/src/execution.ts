@@ -335,8 +335,10 @@ export class SagaExecution<C> {
       await this.#advance({ compensatedSteps: [...this.compensated], compensations: JSON.stringify(outcomes) });
     }
     const status: SagaStatus = failed.length > 0 ? 'compensation_failed' : 'compensated';
-    await this.#complete({ status, compensatedSteps: [...this.compensated], compensations: JSON.stringify(outcomes) });
-    instruments.executions.add(1, { saga, status });
+    // Dead letters and alerts go out BEFORE the terminal write: an orchestrator killed in between leaves the
+    // saga `compensating` with its lease in the recovery index, so a sweeper finishes it (at worst one more
+    // dead letter and alert for the same failure). Written after, a kill in between left a
+    // `compensation_failed` saga with no dead letter, no alert, and nothing that would ever look at it again.
     const context = JSON.stringify(this.context);
     for (const f of failed) {
       let deadLetterId = '';
@@ -370,6 +372,8 @@ export class SagaExecution<C> {
         log.error({ err: error, sagaId: this.id }, 'onCompensationFailed hook threw');
       }
     }
+    await this.#complete({ status, compensatedSteps: [...this.compensated], compensations: JSON.stringify(outcomes) });
+    instruments.executions.add(1, { saga, status });
     if (failed.length > 0) {
       await this.publish('saga.failed', {
         sagaId: this.id,

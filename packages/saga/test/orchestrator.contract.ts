@@ -162,6 +162,51 @@ export const sagaContract = defineContract<SagaBackendUnderTest>('Saga orchestra
     expect((await orch.deadLetters()).filter((d) => d.sagaId === sagaId)).toEqual([]);
   });
 
+  it('killed between its dead letter and the terminal write: the alert is out and a sweeper still ends the saga', async () => {
+    const u = await make();
+    const s = services();
+    s.failRun.add('trigger_ai_analysis');
+    s.failUndo.add('update_blockchain');
+    const hook: CompensationFailedEvent[] = [];
+    // Orchestrator a "dies" at its terminal write: the store call never reaches the server.
+    const dying = new Proxy(u.store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        // Stores keep #private state: every method runs on the real store.
+        if (prop !== 'complete') return value.bind(target);
+        return (...args: Parameters<SagaStore['complete']>) =>
+          args[2].status === 'compensation_failed'
+            ? Promise.reject(new Error('process killed'))
+            : (value as SagaStore['complete']).apply(target, args);
+      },
+    });
+    const a = orchestrator(u, { store: dying, onCompensationFailed: (e) => void hook.push(e) });
+    const sagaId = uid('dlq-crash');
+    const run = track(a.run(healthDataSaga(s), healthInput, { sagaId }));
+    const undos = () => s.calls.filter((c) => c === 'undo:update_blockchain').length;
+    for (const [delay, tries] of [
+      [1_000, 2],
+      [2_000, 3],
+      [4_000, 4],
+    ] as const) {
+      await vi.waitFor(() => expect(undos()).toBe(tries - 1));
+      await u.clock.advance(delay);
+    }
+    await vi.waitFor(() => expect(run.done).toBe(true));
+    // The dead letter and the alert went out before the write that died…
+    expect((await a.deadLetters()).filter((d) => d.sagaId === sagaId)).toHaveLength(1);
+    expect(hook.map((e) => e.sagaId)).toEqual([sagaId]);
+    // …and the saga is not left terminal-but-unalerted: it is still compensating, so a sweeper picks it up.
+    expect(await a.get(sagaId)).toMatchObject({ status: 'compensating' });
+    await a.close();
+    s.failUndo.clear();
+    await u.expireLeases();
+    const b = orchestrator(u, { sagas: [healthDataSaga(s)] });
+    expect(await b.sweep()).toEqual([sagaId]);
+    expect(await b.settled(sagaId)).toMatchObject({ status: 'compensated' });
+  });
+
   it('consultation saga (seed 001): the three agents run in parallel and the saga completes', async () => {
     const u = await make();
     const s = services();
