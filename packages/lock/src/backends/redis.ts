@@ -1,12 +1,4 @@
-import {
-  childLogger,
-  createScriptBatcher,
-  defineScript,
-  type Logger,
-  type RedisClient,
-  runScript,
-  type ScriptBatcher,
-} from '@ballast/core';
+import { childLogger, defineScript, type Logger, type RedisClient, runScript } from '@ballast/core';
 import type { AcquireOptions, AcquireResult, LockBackend, LockHolders, LockMode } from '../backend';
 import { lockKeys } from '../keys';
 import acquireSource from '../lua/acquire.lua';
@@ -38,8 +30,6 @@ interface Channel {
 /** Locks on Redis: acquire, extend and release are one Lua script each (one round trip, compare-token). */
 export class RedisLockBackend implements LockBackend {
   readonly #redis: RedisClient;
-  /** Acquire, extend and release calls of one tick share one pipeline (one write, one read). */
-  readonly #scripts: ScriptBatcher;
   readonly #prefix: string;
   readonly #log: Logger;
   readonly #lingerMs: number;
@@ -49,7 +39,6 @@ export class RedisLockBackend implements LockBackend {
 
   constructor(options: RedisLockBackendOptions) {
     this.#redis = options.redis;
-    this.#scripts = createScriptBatcher(options.redis);
     this.#prefix = options.prefix ?? 'ballast';
     this.#log = childLogger(options.logger, { component: 'lock-backend' });
     this.#lingerMs = options.lingerMs ?? 30_000;
@@ -78,7 +67,8 @@ export class RedisLockBackend implements LockBackend {
     options: AcquireOptions = {},
   ): Promise<AcquireResult> {
     const k = this.#keys(resource);
-    const r = await this.#scripts.run<number[]>(
+    const r = await runScript<number[]>(
+      this.#redis,
       ACQUIRE,
       [k.owners, k.expiry, k.fence, k.waiters],
       [token, mode, Math.ceil(ttlMs), options.writerPreference ? '1' : '0'],
@@ -90,12 +80,12 @@ export class RedisLockBackend implements LockBackend {
 
   async extend(resource: string, token: string, mode: LockMode, ttlMs: number): Promise<boolean> {
     const k = this.#keys(resource);
-    return (await this.#scripts.run<number>(EXTEND, [k.owners, k.expiry], [token, mode, Math.ceil(ttlMs)])) === 1;
+    return (await runScript<number>(this.#redis, EXTEND, [k.owners, k.expiry], [token, mode, Math.ceil(ttlMs)])) === 1;
   }
 
   async release(resource: string, token: string, mode: LockMode): Promise<number> {
     const k = this.#keys(resource);
-    return Number(await this.#scripts.run<number>(RELEASE, [k.owners, k.expiry], [token, mode, k.released]));
+    return Number(await runScript<number>(this.#redis, RELEASE, [k.owners, k.expiry], [token, mode, k.released]));
   }
 
   async addWaiter(resource: string, token: string, ttlMs: number): Promise<void> {
