@@ -1,36 +1,17 @@
-/**
- * The event-bus Transport contract on the 3-master Redis Cluster (127.0.0.1:7001-7003), in full.
- *
- * It once found a real gap: "aborting a blocked read resolves it with [] promptly" failed on Cluster, because
- * `CLIENT ID` / `CLIENT UNBLOCK` are keyless, so ioredis sent them to arbitrary nodes while the XREADGROUP
- * blocked on the node owning the stream's slot (client ids are per node). RedisTransport now closes the
- * consumer's blocking connection on abort when it runs on a Cluster; the regression below uses six readers so
- * that a lucky routing could not hide the old behaviour.
- */
-import { randomUUID } from 'node:crypto';
-import { type Cluster, createRedis } from '@ballast/core';
+import type { Cluster } from '@ballast/core';
 import { RedisTransport } from '@ballast/event-bus';
 import { track } from '@ballast/testkit';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { useRedisClusterFixture } from '@ballast/testkit/vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { transportContract } from '../../packages/event-bus/test/transport.contract';
 
+const fx = useRedisClusterFixture({ name: 'bus-contract-cluster' });
 let cluster: Cluster;
-const prefix = `test-cluster-bus-${randomUUID().slice(0, 8)}:`;
+const prefix = `${fx.prefix}:`;
 let n = 0;
 
-beforeAll(async () => {
-  cluster = createRedis({ nodes: ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'] }) as Cluster;
-  await cluster.ping();
-});
-
-afterAll(async () => {
-  await Promise.all(
-    cluster.nodes('master').map(async (node) => {
-      const keys = await node.keys(`${prefix}*`);
-      for (const k of keys) await node.del(k);
-    }),
-  );
-  cluster.disconnect();
+beforeAll(() => {
+  cluster = fx.cluster;
 });
 
 transportContract('redis-cluster', {

@@ -1,31 +1,16 @@
-/**
- * The lock's Redis contract suite against the local 3-master Redis Cluster (127.0.0.1:7001-7003, started by
- * `npm test`'s services step). Every key of a resource shares its `{resource}` hash tag, so each script runs
- * on one slot; resources spread over all three masters.
- */
-import { randomUUID } from 'node:crypto';
-import { type Cluster, createLogger, createRedis, hashSlot } from '@ballast/core';
+import { type Cluster, createLogger, hashSlot } from '@ballast/core';
 import { createLockManager, fencedSet, isStaleFencingTokenError, lockKeys, RedisLockBackend } from '@ballast/lock';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { useRedisClusterFixture } from '@ballast/testkit/vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { lockBackendContract } from '../../packages/lock/test/backend.contract';
 
+const fx = useRedisClusterFixture({ name: 'lock-cluster' });
 let cluster: Cluster;
-const prefix = `test-cluster-lock-${randomUUID().slice(0, 8)}`;
+const prefix = fx.prefix;
 let n = 0;
 
-beforeAll(async () => {
-  cluster = createRedis({ nodes: ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'] }) as Cluster;
-  await cluster.ping();
-});
-
-afterAll(async () => {
-  await Promise.all(
-    cluster.nodes('master').map(async (node) => {
-      const keys = await node.keys(`${prefix}*`);
-      for (const k of keys) await node.del(k);
-    }),
-  );
-  cluster.disconnect();
+beforeAll(() => {
+  cluster = fx.cluster;
 });
 
 it('the keys of one resource share a slot; different resources land on different masters', async () => {

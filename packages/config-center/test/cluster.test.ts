@@ -1,31 +1,17 @@
-/**
- * On Redis Cluster (the local 3-master cluster on 7001-7003): every key of one config shares its `{name}` hash tag,
- * so the commit script runs on one slot; pub/sub notifications reach a config on another connection.
- */
-import { randomUUID } from 'node:crypto';
 import { type Cluster, createLogger, createRedis } from '@ballast/core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { useRedisClusterFixture } from '@ballast/testkit/vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createConfig, defaults, redisHash } from '../src';
 
+const fx = useRedisClusterFixture({ name: 'config-cluster' });
 let cluster: Cluster;
-const prefix = `test:cluster:${randomUUID().slice(0, 8)}`;
+const prefix = fx.prefix;
 const nodes = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
 
-beforeAll(async () => {
-  cluster = createRedis({ nodes }) as Cluster;
-  await cluster.ping();
+beforeAll(() => {
+  cluster = fx.cluster;
 });
-afterAll(async () => {
-  await Promise.all(
-    cluster.nodes('master').map(async (node) => {
-      const keys = await node.keys(`${prefix}*`);
-      for (const k of keys) await node.del(k);
-    }),
-  );
-  cluster.disconnect();
-});
-
 it('commits, versions and propagates a write between two configs on Redis Cluster', async () => {
   const schema = z.object({ db: z.object({ pool: z.object({ max: z.number() }) }) });
   const logger = createLogger({ level: 'silent' });

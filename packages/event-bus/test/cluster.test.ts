@@ -1,32 +1,17 @@
-/**
- * On Redis Cluster (the local 3-master cluster `npm test` starts on 7001-7003): `events:{type}` and
- * `events:all` hash to different slots, so publish writes them as two commands (documented: the type stream
- * first). Both must still receive every event; the per-type scripts (claim, dead-letter, trim) run on one slot.
- */
-import { randomUUID } from 'node:crypto';
-import { type Cluster, createLogger, createRedis, hashSlot } from '@ballast/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Cluster, createLogger, hashSlot } from '@ballast/core';
+import { useRedisClusterFixture } from '@ballast/testkit/vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { RedisTransport } from '../src/backends/redis';
 import { createEventBus } from '../src/bus';
 import { healthPlatformEvents } from '../src/schemas';
 
+const fx = useRedisClusterFixture({ name: 'bus-cluster' });
 let cluster: Cluster;
-const prefix = `test:cluster:${randomUUID().slice(0, 8)}:`;
+const prefix = `${fx.prefix}:`;
 
-beforeAll(async () => {
-  cluster = createRedis({ nodes: ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'] }) as Cluster;
-  await cluster.ping();
+beforeAll(() => {
+  cluster = fx.cluster;
 });
-afterAll(async () => {
-  await Promise.all(
-    cluster.nodes('master').map(async (node) => {
-      const keys = await node.keys(`${prefix}*`);
-      for (const k of keys) await node.del(k);
-    }),
-  );
-  cluster.disconnect();
-});
-
 describe('event bus on Redis Cluster', () => {
   it('publishes to both streams (different slots), consumes, and dead-letters atomically per type', async () => {
     const transport = new RedisTransport({ redis: cluster, prefix });

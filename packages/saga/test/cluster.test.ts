@@ -1,34 +1,20 @@
-/**
- * The orchestrator contract on the local Redis Cluster (7001-7003): every script touches one `{partition}`
- * slot, the DLQ stream another; partitions spread over the masters.
- */
-import { randomUUID } from 'node:crypto';
-import { type Cluster, createRedis, hashSlot, sleep, systemClock } from '@ballast/core';
+import { type Cluster, hashSlot, sleep, systemClock } from '@ballast/core';
 import { FakeClock } from '@ballast/testkit';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { useRedisClusterFixture } from '@ballast/testkit/vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { RedisSagaStore } from '../src/index';
 import { partitionKeys } from '../src/keys';
 import { sagaContract } from './orchestrator.contract';
 import { storeContract } from './store.contract';
 
+const fx = useRedisClusterFixture({ name: 'saga-cluster' });
 let cluster: Cluster;
-const prefix = `test:saga-cluster:${randomUUID().slice(0, 8)}`;
+const prefix = fx.prefix;
 const LEASE_MS = 250;
 
-beforeAll(async () => {
-  cluster = createRedis({ nodes: ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'] }) as Cluster;
-  await cluster.ping();
+beforeAll(() => {
+  cluster = fx.cluster;
 });
-afterAll(async () => {
-  await Promise.all(
-    cluster.nodes('master').map(async (node) => {
-      const keys = await node.keys(`${prefix}*`);
-      for (const k of keys) await node.del(k);
-    }),
-  );
-  cluster.disconnect();
-});
-
 it('partitions land on more than one slot, each saga hash with its lease index', () => {
   const slots = new Set(Array.from({ length: 8 }, (_, p) => hashSlot(partitionKeys(prefix, p).leases)));
   expect(slots.size).toBeGreaterThan(1);

@@ -1,4 +1,12 @@
 export { type CompiledFixture, compileDecoratorFixture, type DecoratorMode } from './decorator-fixture';
 export { FakeClock, FakeClockLoopError, type FakeClockOptions, type PendingTimer } from './fake-clock';
-export { createRedisFixture, defaultRedisUrl, type RedisFixture, type RedisFixtureOptions } from './redis-fixture';
+export {
+  createRedisClusterFixture,
+  createRedisFixture,
+  defaultClusterNodes,
+  defaultRedisUrl,
+  type RedisClusterFixture,
+  type RedisFixture,
+  type RedisFixtureOptions,
+} from './redis-fixture';
 export { type Tracked, track } from './track';

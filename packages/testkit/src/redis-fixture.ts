@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createRedis, type Redis } from '@ballast/core';
+import { type Cluster, createRedis, type Redis } from '@ballast/core';
 
 export interface RedisFixture {
   /** A connected client for the test file. */
@@ -62,6 +62,59 @@ export async function createRedisFixture(options: RedisFixtureOptions = {}): Pro
       } finally {
         for (const d of extra) d.disconnect();
         redis.disconnect();
+      }
+    },
+  };
+}
+
+/** The local 3-master Cluster `npm test` starts, or `BALLAST_REDIS_CLUSTER_NODES` (comma-separated host:port). */
+export function defaultClusterNodes(): string[] {
+  const env = process.env.BALLAST_REDIS_CLUSTER_NODES;
+  return env ? env.split(',').map((n) => n.trim()) : ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
+}
+
+export interface RedisClusterFixture {
+  readonly cluster: Cluster;
+  /** `test:<name>:<uuid>`: unique per fixture; every key under it is deleted on every master at close. */
+  readonly prefix: string;
+  readonly nodes: readonly string[];
+  close(): Promise<void>;
+}
+
+/** A prefix for a Cluster fixture, known before it connects (tests build key names at collection time). */
+export function clusterFixturePrefix(name = 't'): string {
+  return `test:${name.replace(/[{}\s]/g, '_')}:${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * A Redis Cluster client plus a unique key prefix; `close()` deletes the prefix's keys on every master (a
+ * key's slot decides its node, so one SCAN on one node would miss most of them) and disconnects.
+ */
+export async function createRedisClusterFixture(
+  options: { name?: string; nodes?: readonly string[]; prefix?: string } = {},
+): Promise<RedisClusterFixture> {
+  const nodes = options.nodes ?? defaultClusterNodes();
+  const cluster = createRedis({ nodes: [...nodes] }) as Cluster;
+  await cluster.ping();
+  const prefix = options.prefix ?? clusterFixturePrefix(options.name);
+  return {
+    cluster,
+    prefix,
+    nodes,
+    async close() {
+      try {
+        await Promise.all(
+          cluster.nodes('master').map(async (node) => {
+            let cursor = '0';
+            do {
+              const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+              cursor = next;
+              if (keys.length > 0) await Promise.all(keys.map((k) => node.unlink(k)));
+            } while (cursor !== '0');
+          }),
+        );
+      } finally {
+        cluster.disconnect();
       }
     },
   };

@@ -1,5 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe } from 'vitest';
-import { createRedisFixture, type RedisFixture, type RedisFixtureOptions } from './redis-fixture';
+import {
+  clusterFixturePrefix,
+  createRedisClusterFixture,
+  createRedisFixture,
+  type RedisClusterFixture,
+  type RedisFixture,
+  type RedisFixtureOptions,
+} from './redis-fixture';
 
 /**
  * A Redis fixture for the current test file: connected in `beforeAll`, keys deleted and connections closed
@@ -21,6 +28,32 @@ export function useRedisFixture(options: RedisFixtureOptions = {}): { readonly c
     get current(): RedisFixture {
       if (!fixture) throw new Error('useRedisFixture: read .current inside a test or hook, not at collection time');
       return fixture;
+    },
+  };
+}
+
+/**
+ * A Redis Cluster fixture for the current test file (the local 3-master Cluster on 7001-7003 unless
+ * `BALLAST_REDIS_CLUSTER_NODES` says otherwise): connected in `beforeAll`; in `afterAll` its prefix's keys are
+ * deleted on every master and it disconnects. `prefix` is known at once; read `cluster` inside tests or hooks.
+ */
+export function useRedisClusterFixture(options: { name?: string } = {}): {
+  readonly prefix: string;
+  readonly cluster: RedisClusterFixture['cluster'];
+} {
+  const prefix = clusterFixturePrefix(options.name);
+  let fixture: RedisClusterFixture | undefined;
+  beforeAll(async () => {
+    fixture = await createRedisClusterFixture({ prefix });
+  });
+  afterAll(async () => {
+    await fixture?.close();
+  });
+  return {
+    prefix,
+    get cluster() {
+      if (!fixture) throw new Error('useRedisClusterFixture: read .cluster inside a test or hook');
+      return fixture.cluster;
     },
   };
 }
