@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { createLogger, createRedis, type Redis } from '@ballast/core';
 import { createEventBus } from '@ballast/event-bus';
 import { spawnWorker, stopAll, type WorkerHandle } from '../child';
+import { type KillTally, killAtRandom } from '../kill-loop';
 import { Checks, type Ledger } from '../ledger';
 import { deleteByPrefix } from '../redis-util';
 import { delay, type Scenario, type ScenarioContext, waitUntil } from '../scenario';
@@ -45,8 +46,7 @@ export async function runBus(ctx: ScenarioContext, counts: BusCounts): Promise<L
   const workers: WorkerHandle[] = [];
   const checks = new Checks();
   let incarnation = 0;
-  let kills = 0;
-  let restartFailures = 0;
+  const tally: KillTally = { kills: 0, restartFailures: 0 };
 
   const start = (): WorkerHandle => {
     const config: BusWorkerConfig = {
@@ -88,29 +88,16 @@ export async function runBus(ctx: ScenarioContext, counts: BusCounts): Promise<L
     ctx.log(`bus: ${counts.consumers} consumers up; publishing ${counts.events} events`);
 
     let publishing = true;
-    const ready = new Set<WorkerHandle>(workers);
-    const chaos = (async () => {
-      const maxKills = Math.ceil(counts.timeoutMs / 500);
-      const restarts: Promise<void>[] = [];
-      while (publishing && kills < maxKills && Date.now() - started < counts.timeoutMs) {
-        await delay(500 + ctx.random() * 1_000);
-        const live = [...ready].filter((w) => w.running);
-        const victim = live[Math.floor(ctx.random() * live.length)];
-        if (!victim) continue;
-        ready.delete(victim);
-        victim.signal('SIGKILL');
-        kills++;
-        // The replacement starts at once; the next kill does not wait for it (kills stay ~1 s apart).
-        const next = start();
-        restarts.push(
-          next.ready.then(
-            () => void ready.add(next),
-            () => void restartFailures++,
-          ),
-        );
-      }
-      await Promise.all(restarts);
-    })();
+    const chaos = killAtRandom({
+      workers,
+      start,
+      random: ctx.random,
+      gapMs: 500,
+      jitterMs: 1_000,
+      maxKills: Math.ceil(counts.timeoutMs / 500),
+      keepGoing: () => publishing && Date.now() - started < counts.timeoutMs,
+      tally,
+    });
 
     const perBatchMs = (BATCH / counts.publishRate) * 1_000;
     for (let from = 0; from < counts.events; from += BATCH) {
@@ -121,7 +108,7 @@ export async function runBus(ctx: ScenarioContext, counts: BusCounts): Promise<L
       const left = perBatchMs - (Date.now() - t0);
       if (left > 0) await delay(left);
     }
-    ctx.log(`bus: published ${counts.events}; waiting for consumers (kills so far: ${kills})`);
+    ctx.log(`bus: published ${counts.events}; waiting for consumers (kills so far: ${tally.kills})`);
 
     // Kills go on while the backlog is worked off, until most of it is done; then the run must converge.
     await waitUntil(
@@ -194,8 +181,8 @@ export async function runBus(ctx: ScenarioContext, counts: BusCounts): Promise<L
     checks.check(poisonWrong === 0, `${poisonWrong} poison events dead-lettered at the wrong delivery or handled`);
     checks.check(dlqDuplicates === 0, `${dlqDuplicates} events dead-lettered twice`);
     checks.check(pending === 0, `${pending} entries still pending at the end`);
-    checks.check(kills > 0, 'no consumer was killed: the scenario proved nothing');
-    checks.check(restartFailures === 0, `${restartFailures} consumer restarts failed`);
+    checks.check(tally.kills > 0, 'no consumer was killed: the scenario proved nothing');
+    checks.check(tally.restartFailures === 0, `${tally.restartFailures} consumer restarts failed`);
     return {
       scenario: 'bus',
       mode: ctx.mode,
@@ -205,7 +192,7 @@ export async function runBus(ctx: ScenarioContext, counts: BusCounts): Promise<L
       duplicated,
       durationMs: Date.now() - started,
       details: {
-        kills,
+        kills: tally.kills,
         consumers: counts.consumers,
         poison: poisonCount,
         poisonDlqAtMax: poisonExact,

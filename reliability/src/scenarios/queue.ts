@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { createLogger, createRedis, type Redis } from '@ballast/core';
 import { createQueue, type PriorityName, type Queue } from '@ballast/queue';
 import { spawnWorker, stopAll, type WorkerHandle } from '../child';
+import { type KillTally, killAtRandom } from '../kill-loop';
 import { Checks, type Ledger } from '../ledger';
 import { type RedisServer, startRedisServer } from '../redis-server';
 import { deleteByPrefix } from '../redis-util';
@@ -67,9 +68,8 @@ export async function runQueue(ctx: ScenarioContext, backend: QueueBackendName, 
   const checks = new Checks();
   const logger = createLogger({ level: 'silent' });
   let incarnation = 0;
-  let kills = 0;
+  const tally: KillTally = { kills: 0, restartFailures: 0 };
   let outages = 0;
-  let restartFailures = 0;
   let addRetries = 0;
   let aofMissing = 0;
 
@@ -140,28 +140,16 @@ export async function runQueue(ctx: ScenarioContext, backend: QueueBackendName, 
     await Promise.all(Array.from({ length: counts.workers }, () => start().ready));
     ctx.log(`queue/${backend}: ${counts.workers} workers up; adding ${counts.jobs} jobs`);
 
-    const ready = new Set<WorkerHandle>(workers);
-    kill = (async () => {
-      const maxKills = Math.ceil(counts.timeoutMs / 500);
-      const restarts: Promise<void>[] = [];
-      while (chaosOn && kills < maxKills && Date.now() - started < counts.timeoutMs) {
-        await delay(500 + ctx.random() * 1_000);
-        const live = [...ready].filter((w) => w.running);
-        const victim = live[Math.floor(ctx.random() * live.length)];
-        if (!victim) continue;
-        ready.delete(victim);
-        victim.signal('SIGKILL');
-        kills++;
-        const next = start();
-        restarts.push(
-          next.ready.then(
-            () => void ready.add(next),
-            () => void restartFailures++,
-          ),
-        );
-      }
-      await Promise.all(restarts);
-    })();
+    kill = killAtRandom({
+      workers,
+      start,
+      random: ctx.random,
+      gapMs: 500,
+      jitterMs: 1_000,
+      maxKills: Math.ceil(counts.timeoutMs / 500),
+      keepGoing: () => chaosOn && Date.now() - started < counts.timeoutMs,
+      tally,
+    });
 
     // One outage of the backend: the Redis SIGKILLed and restarted on its port and dir (AOF reload), or every
     // connection on the vhost closed by the broker.
@@ -224,7 +212,7 @@ export async function runQueue(ctx: ScenarioContext, backend: QueueBackendName, 
       if (left > 0) await delay(left);
     }
     await Promise.all(outagesRunning);
-    ctx.log(`queue/${backend}: added ${counts.jobs}; waiting for workers (kills so far: ${kills})`);
+    ctx.log(`queue/${backend}: added ${counts.jobs}; waiting for workers (kills so far: ${tally.kills})`);
 
     const deadIds = async () => new Set((await queue!.listDead(0, counts.jobs)).map((j) => j.id));
     // Kills go on while the backlog is worked off, until most of it is done; then the run must converge.
@@ -271,10 +259,10 @@ export async function runQueue(ctx: ScenarioContext, backend: QueueBackendName, 
     const stuck = c.waiting + c.delayed + c.active + c.failed;
     checks.check(lost === 0, `${lost} jobs lost (no effect, not in the DLQ)`);
     checks.check(stuck === 0, `${stuck} jobs stuck (neither completed nor dead)`);
-    checks.check(kills > 0, 'no worker was killed: the scenario proved nothing');
+    checks.check(tally.kills > 0, 'no worker was killed: the scenario proved nothing');
     checks.check(outages === counts.outages, `${outages} of ${counts.outages} backend outages happened`);
     checks.check(aofMissing === 0, `${aofMissing} acknowledged adds missing after the Redis restart (AOF)`);
-    checks.check(restartFailures === 0, `${restartFailures} worker restarts failed`);
+    checks.check(tally.restartFailures === 0, `${tally.restartFailures} worker restarts failed`);
     return {
       scenario: backend === 'redis' ? 'queue-redis' : 'queue-rabbitmq',
       mode: ctx.mode,
@@ -284,7 +272,7 @@ export async function runQueue(ctx: ScenarioContext, backend: QueueBackendName, 
       duplicated,
       durationMs: Date.now() - started,
       details: {
-        kills,
+        kills: tally.kills,
         workers: counts.workers,
         outages,
         high: priorities.high ?? 0,

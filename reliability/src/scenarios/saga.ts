@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { createLogger, createRedis, type Redis } from '@ballast/core';
 import { createOrchestrator, RedisSagaStore } from '@ballast/saga';
 import { spawnWorker, stopAll, type WorkerHandle } from '../child';
+import { type KillTally, killAtRandom } from '../kill-loop';
 import { Checks, type Ledger } from '../ledger';
 import { deleteByPrefix } from '../redis-util';
 import { delay, type Scenario, type ScenarioContext, waitUntil } from '../scenario';
@@ -73,8 +74,7 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
     logger: createLogger({ level: 'silent' }),
   });
   let incarnation = 0;
-  let kills = 0;
-  let restartFailures = 0;
+  const tally: KillTally = { kills: 0, restartFailures: 0 };
   let resubmitted = 0;
 
   const start = (): WorkerHandle => {
@@ -109,29 +109,20 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
     ctx.log(`saga: ${counts.orchestrators} orchestrators up; ${counts.sagas} sagas queued`);
 
     // Chaos: a random live orchestrator SIGKILLed every 0.7–1.7 s and replaced at once, while sagas remain.
-    const ready = new Set<WorkerHandle>(workers);
-    const maxKills = Math.ceil(counts.timeoutMs / 700);
-    const restarts: Promise<void>[] = [];
-    for (let i = 0; i < maxKills && Date.now() - started < counts.timeoutMs - counts.recoveryWindowMs; i++) {
-      await delay(700 + ctx.random() * 1_000);
-      const left = (await redis.llen(queueKey)) + (await unfinished()).length;
-      if (left <= counts.sagas * 0.05) break;
-      const live = [...ready].filter((w) => w.running);
-      const victim = live[Math.floor(ctx.random() * live.length)];
-      if (!victim) continue;
-      ready.delete(victim);
-      victim.signal('SIGKILL');
-      kills++;
-      const next = start();
-      restarts.push(
-        next.ready.then(
-          () => void ready.add(next),
-          () => void restartFailures++,
-        ),
-      );
-    }
-    await Promise.all(restarts);
-    ctx.log(`saga: chaos over (${kills} kills); recovery window`);
+    // Kills stop early once nearly every saga is through: the rest is the recovery window's job.
+    await killAtRandom({
+      workers,
+      start,
+      random: ctx.random,
+      gapMs: 700,
+      jitterMs: 1_000,
+      maxKills: Math.ceil(counts.timeoutMs / 700),
+      keepGoing: async () =>
+        Date.now() - started < counts.timeoutMs - counts.recoveryWindowMs &&
+        (await redis.llen(queueKey)) + (await unfinished()).length > counts.sagas * 0.05,
+      tally,
+    });
+    ctx.log(`saga: chaos over (${tally.kills} kills); recovery window`);
 
     // A client whose orchestrator died between taking a saga off the queue and creating it retries it (once
     // the queue is empty, any saga number still without a record was in such a dead process's hands).
@@ -251,9 +242,9 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
     checks.check(dlqMissing === 0, `${dlqMissing} compensation_failed sagas have no dead letter`);
     checks.check(alertMissing === 0, `${alertMissing} compensation_failed sagas raised no alert`);
     checks.check(dlqUnexpected === 0, `${dlqUnexpected} sagas not compensation_failed have dead letters`);
-    checks.check(kills > 0, 'no orchestrator was killed: the scenario proved nothing');
+    checks.check(tally.kills > 0, 'no orchestrator was killed: the scenario proved nothing');
     checks.check(resumed > 0, 'no saga was resumed by another orchestrator: recovery was not exercised');
-    checks.check(restartFailures === 0, `${restartFailures} orchestrator restarts failed`);
+    checks.check(tally.restartFailures === 0, `${tally.restartFailures} orchestrator restarts failed`);
     if (examples.length > 0) ctx.log(`saga: ${examples.join('; ')}`);
     return {
       scenario: 'saga',
@@ -264,7 +255,7 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
       duplicated: duplicatedSteps,
       durationMs: Date.now() - started,
       details: {
-        kills,
+        kills: tally.kills,
         orchestrators: counts.orchestrators,
         completed: outcome.completed,
         compensated: outcome.compensated,
