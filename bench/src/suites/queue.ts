@@ -54,6 +54,29 @@ class Counter {
   }
 }
 
+/** n no-op jobs spread over the three priorities, as @ballast/queue's addBulk takes them. */
+const ballastJobs = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { i }, options: { priority: LEVELS[i % 3]! } }));
+
+/**
+ * The `process` measurement every impl shares: fill the paused queue with `n` jobs, then time from resume to
+ * the n-th completion (so adding is not in the figure).
+ */
+async function timedProcess(
+  queue: { pause(): Promise<unknown>; resume(): Promise<unknown> },
+  add: () => Promise<unknown>,
+  counter: Counter,
+  n: number,
+): Promise<number> {
+  await queue.pause();
+  await add();
+  const done = counter.expect(n);
+  const t0 = performance.now();
+  await queue.resume();
+  await done;
+  return performance.now() - t0;
+}
+
 async function ballastImpl(url: string, base: string, concurrency: number): Promise<Impl> {
   const redis = createRedis(url) as Redis;
   const name = `bench-${randomUUID().slice(0, 6)}`;
@@ -61,20 +84,10 @@ async function ballastImpl(url: string, base: string, concurrency: number): Prom
   const counter = new Counter();
   queue.onCompleted(() => counter.hit());
   const worker: Worker = createWorker(queue, () => undefined, { concurrency });
-  const jobs = (n: number) =>
-    Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { i }, options: { priority: LEVELS[i % 3]! } }));
   return {
     name: 'ballast-redis',
-    addBulk: (n) => queue.addBulk(jobs(n)),
-    async process(n) {
-      await queue.pause();
-      await queue.addBulk(jobs(n));
-      const done = counter.expect(n);
-      const t0 = performance.now();
-      await queue.resume();
-      await done;
-      return performance.now() - t0;
-    },
+    addBulk: (n) => queue.addBulk(ballastJobs(n)),
+    process: (n) => timedProcess(queue, () => queue.addBulk(ballastJobs(n)), counter, n),
     pause: () => queue.pause(),
     async close() {
       await worker.close();
@@ -104,15 +117,7 @@ async function bullmqImpl(url: string, base: string, concurrency: number): Promi
   return {
     name: 'bullmq',
     addBulk: (n) => queue.addBulk(jobs(n)),
-    async process(n) {
-      await queue.pause();
-      await queue.addBulk(jobs(n));
-      const done = counter.expect(n);
-      const t0 = performance.now();
-      await queue.resume();
-      await done;
-      return performance.now() - t0;
-    },
+    process: (n) => timedProcess(queue, () => queue.addBulk(jobs(n)), counter, n),
     pause: () => queue.pause(),
     async close() {
       await worker.close();
@@ -130,20 +135,10 @@ async function ballastRabbitImpl(url: string, run: string, concurrency: number):
   const counter = new Counter();
   queue.onCompleted(() => counter.hit());
   const worker: Worker = createWorker(queue, () => undefined, { concurrency });
-  const jobs = (n: number) =>
-    Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { i }, options: { priority: LEVELS[i % 3]! } }));
   return {
     name: 'ballast-rabbitmq',
-    addBulk: (n) => queue.addBulk(jobs(n)),
-    async process(n) {
-      await queue.pause();
-      await queue.addBulk(jobs(n));
-      const done = counter.expect(n);
-      const t0 = performance.now();
-      await queue.resume();
-      await done;
-      return performance.now() - t0;
-    },
+    addBulk: (n) => queue.addBulk(ballastJobs(n)),
+    process: (n) => timedProcess(queue, () => queue.addBulk(ballastJobs(n)), counter, n),
     pause: () => queue.pause(),
     async close() {
       await worker.close();
