@@ -1,19 +1,33 @@
 /**
  * TLS: certificates made by openssl in this test (a throwaway CA signing a server certificate for
- * 127.0.0.1), a Redis started with only a TLS port, and the lock and event-bus Redis contract suites run
- * through `rediss://` unchanged. A client that does not trust the CA is refused, and the plain protocol gets
- * nowhere: the traffic is really TLS.
+ * 127.0.0.1), a Redis started with only a TLS port, and every Redis-backed contract suite runs through
+ * `rediss://` unchanged: lock, event bus, queue, saga (store and orchestrator), config-center and discovery.
+ * The connections a package opens by itself (the queue workers' blocking connections, the config and
+ * discovery subscribers, the bus's blocking readers) are `duplicate()`s of the one given, so they carry its
+ * TLS options; with no plain port, a connection that lost them could not reach Redis at all. A client that
+ * does not trust the CA is refused, and the plain protocol gets nowhere: the traffic is really TLS.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedis, type Redis } from '@ballast/core';
+import { type RemoteSource, redisHash } from '@ballast/config-center';
+import { createRedis, type Redis, sleep, systemClock } from '@ballast/core';
+import { RedisBackend as RedisDiscoveryBackend } from '@ballast/discovery';
 import { RedisTransport } from '@ballast/event-bus';
 import { RedisLockBackend } from '@ballast/lock';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisSagaStore } from '@ballast/saga';
+import { FakeClock } from '@ballast/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { remoteContract } from '../../packages/config-center/test/store.contract';
+import { backendContract as discoveryContract } from '../../packages/discovery/test/backend.contract';
 import { transportContract } from '../../packages/event-bus/test/transport.contract';
 import { lockBackendContract } from '../../packages/lock/test/backend.contract';
+// The queue's own source, as its contract imports it: `Queue` has private fields, so the dist's type would not fit.
+import { createQueue, createWorker, type Queue } from '../../packages/queue/src/index';
+import { queueContract } from '../../packages/queue/test/queue.contract';
+import { sagaContract } from '../../packages/saga/test/orchestrator.contract';
+import { storeContract as sagaStoreContract } from '../../packages/saga/test/store.contract';
 import { freePort, type RedisServer, startRedisServer } from '../src/redis-server';
 
 let dir: string;
@@ -136,4 +150,81 @@ lockBackendContract('redis over TLS', {
 transportContract('redis over TLS', {
   create: () => ({ transport: new RedisTransport({ redis, prefix: 'tls:' }), type: `tls-t${n++}` }),
   destroy: ({ transport }) => transport.close(),
+});
+
+// Queue: as packages/queue/test/redis.test.ts, each queue a fresh name under the `tls` prefix.
+const queues: Queue[] = [];
+const configs: RemoteSource[] = [];
+afterEach(async () => {
+  for (const q of queues.splice(0)) await q.close();
+  for (const s of configs.splice(0)) await s.store.close();
+});
+queueContract('redis over TLS', {
+  create: () => ({
+    newQueue: (options = {}) => {
+      const q = createQueue(`tls-q${n++}`, { ...options, backend: 'redis', redis, prefix: 'tls' });
+      queues.push(q);
+      return q;
+    },
+  }),
+});
+
+describe('connections a package opens itself are TLS too', () => {
+  // The one the contract could miss: a worker's waiter turns any BLPOP error into "wake up and fetch", so a
+  // blocking connection that could not reach the TLS-only server would leave a polling worker, not a failure.
+  it("an idle worker's own blocking connection is up on the TLS-only server, and an add wakes it", async () => {
+    const q = createQueue(`tls-q${n++}`, { backend: 'redis', redis, prefix: 'tls' });
+    queues.push(q);
+    const done = new Promise<unknown>((resolve) => {
+      createWorker(q, (job) => resolve(job.data), { blockMs: 60_000 });
+    });
+    await expect
+      .poll(async () => String(await redis.client('LIST')).includes('cmd=blpop'), { timeout: 5_000 })
+      .toBe(true);
+    await q.add('t', 7);
+    expect(await done).toBe(7);
+  });
+});
+
+// Saga: as packages/saga/test/redis.test.ts.
+const SAGA_LEASE_MS = 250;
+sagaContract('redis over TLS', {
+  create: () => ({
+    store: new RedisSagaStore({ redis, prefix: 'tls', partitions: 4 }),
+    clock: new FakeClock(),
+    leaseMs: SAGA_LEASE_MS,
+    expireLeases: () => sleep(systemClock, SAGA_LEASE_MS + 30),
+  }),
+});
+sagaStoreContract('redis over TLS', {
+  create: () => ({
+    store: new RedisSagaStore({ redis, prefix: 'tls', partitions: 4 }),
+    leaseMs: 100,
+    expire: () => sleep(systemClock, 130),
+    id: () => `tls-s-${Date.now().toString(36)}-${n++}`,
+  }),
+});
+
+// Config-center: as packages/config-center/test/redis.test.ts; each source SUBSCRIBEs on a duplicate.
+remoteContract('redis over TLS', {
+  create: () => {
+    const name = `tls-svc${n++}`;
+    return {
+      maxVersions: 5,
+      open: () => {
+        const source = redisHash({ redis, prefix: 'tls', name, maxVersions: 5 });
+        configs.push(source);
+        return source;
+      },
+    };
+  },
+});
+
+// Discovery: its Redis backend, as packages/discovery/test/backends.test.ts.
+discoveryContract('redis over TLS', {
+  create: () => ({
+    backend: new RedisDiscoveryBackend({ redis, prefix: 'tls', sweepIntervalMs: 100 }),
+    name: (base: string) => `tls-${base}-${n++}`,
+  }),
+  destroy: ({ backend }) => backend.close(),
 });
