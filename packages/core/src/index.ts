@@ -85,6 +85,7 @@ export {
 export {
   Cluster,
   type ClusterOptions,
+  coalesceWrites,
   createRedis,
   InvalidRedisUrlError,
   isCluster,

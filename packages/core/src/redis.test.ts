@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from './errors';
-import { Cluster, createRedis, InvalidRedisUrlError, isCluster, parseRedisUrl, Redis } from './redis';
+import { Cluster, coalesceWrites, createRedis, InvalidRedisUrlError, isCluster, parseRedisUrl, Redis } from './redis';
 
 describe('parseRedisUrl', () => {
   it('reads host, port, db, ACL user and password, TLS', () => {
@@ -62,5 +62,68 @@ describe('createRedis', () => {
   it('rejects options it does not know, naming the field', () => {
     expect(() => createRedis({ url: 'redis://h', host: 'x' } as never)).toThrow(InvalidOptionsError);
     expect(() => createRedis({} as never)).toThrow(/url/);
+  });
+});
+
+describe('coalesceWrites', () => {
+  /** Counts the socket writes the client's stream makes (one per `_write`, one per `_writev` batch). */
+  function countWrites(r: Redis): { writes: number } {
+    const counter = { writes: 0 };
+    const stream = r.stream as unknown as { _write: (...a: unknown[]) => void; _writev?: (...a: unknown[]) => void };
+    const write = stream._write.bind(stream);
+    const writev = stream._writev?.bind(stream);
+    stream._write = (...a) => {
+      counter.writes++;
+      write(...a);
+    };
+    if (writev)
+      stream._writev = (...a) => {
+        counter.writes++;
+        writev(...a);
+      };
+    return counter;
+  }
+
+  it('sends the commands of one tick in one socket write, each settling with its own reply', async () => {
+    const r = createRedis('redis://127.0.0.1:6379') as Redis;
+    try {
+      await r.ping();
+      const key = `ballast:core-test:coalesce:${process.pid}`;
+      const counter = countWrites(r);
+      const send = (n: number) =>
+        Array.from({ length: n }, (_, i) => {
+          coalesceWrites(r);
+          return r.incrby(key, i + 1);
+        });
+      const replies = await Promise.all(send(10));
+      expect(counter.writes).toBe(1);
+      expect(replies).toEqual([1, 3, 6, 10, 15, 21, 28, 36, 45, 55]); // in order, each its own reply
+      // Without it, each command is a write of its own.
+      counter.writes = 0;
+      await Promise.all(Array.from({ length: 5 }, () => r.incr(key)));
+      expect(counter.writes).toBe(5);
+      // The cork ends with the tick: a command of the next tick is written again at once.
+      counter.writes = 0;
+      coalesceWrites(r);
+      const first = r.incr(key);
+      await first;
+      const second = r.incr(key);
+      expect(counter.writes).toBe(2);
+      expect(await second).toBe(62);
+      await r.del(key);
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  it('leaves a client alone while it is not connected, and a Cluster', async () => {
+    const r = createRedis({ url: 'redis://127.0.0.1:6379', redisOptions: { lazyConnect: true } }) as Redis;
+    expect(() => coalesceWrites(r)).not.toThrow();
+    await r.connect();
+    expect(await r.ping()).toBe('PONG');
+    r.disconnect();
+    const c = createRedis({ nodes: ['127.0.0.1:7001'], clusterOptions: { lazyConnect: true } });
+    expect(() => coalesceWrites(c)).not.toThrow();
+    c.disconnect();
   });
 });

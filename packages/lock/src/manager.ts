@@ -36,7 +36,28 @@ interface Held {
   controller: AbortController | undefined;
   /** Set when the lock is lost; a controller created later starts aborted with it. */
   lost: LockLostError | undefined;
-  watchdog: TimerHandle | undefined;
+  /** Its prefix's stats (kept here so release and loss need no key parsing). */
+  entry: PrefixEntry;
+  /** The watchdog group it is extended by, and when next (monotonic ms); undefined: not auto-extended. */
+  group: WatchGroup | undefined;
+  due: number;
+}
+
+/** Stats of one key prefix, with the metric attributes object reused by every record. */
+interface PrefixEntry {
+  stats: LockStats;
+  attrs: { prefix: string };
+}
+
+/**
+ * Every auto-extended lease of one extension interval (ttl/3) sits in one insertion-ordered set, due times
+ * ascending (each is re-added at the tail when extended), so ONE timer per interval — armed at the head's due
+ * time — serves them all: taking and dropping a lease costs a set insert and delete, not a timer of its own.
+ */
+interface WatchGroup {
+  interval: number;
+  leases: Set<Held>;
+  timer: TimerHandle | undefined;
 }
 
 function signalOf(h: Held): AbortSignal {
@@ -66,16 +87,105 @@ const emptyStats = (): LockStats => ({
   holdMs: { count: 0, total: 0, max: 0 },
 });
 
-const DEFAULT_ACQUIRE = acquireOptionsSchema.parse({});
 const WRITER_PREFERENCE = Object.freeze({ writerPreference: true });
 const NO_PREFERENCE = Object.freeze({ writerPreference: false });
-function isEmpty(o: object): boolean {
-  for (const _ in o) return false;
-  return true;
-}
 
 /** Stats are kept per key prefix: `user:42` → `user`. */
-const prefixOf = (key: string) => key.split(':', 1)[0]!;
+function prefixOf(key: string): string {
+  const i = key.indexOf(':');
+  return i < 0 ? key : key.slice(0, i);
+}
+
+/** Acquire options once checked (`mode` may still be unset: exclusive). */
+type CheckedAcquire = AcquireLockOptions;
+
+/**
+ * The acquire options checked by hand: the same rules as `acquireOptionsSchema`, without zod's cost on every
+ * call. Undefined when anything is off — the caller then runs the schema, which names the problem.
+ */
+function quickAcquireOptions(options: AcquireLockOptions): CheckedAcquire | undefined {
+  for (const name in options) {
+    const v = (options as Record<string, unknown>)[name];
+    if (v === undefined) continue;
+    switch (name) {
+      case 'ttlMs':
+        if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) return undefined;
+        break;
+      case 'waitMs':
+        if (typeof v !== 'number' || !(v >= 0)) return undefined;
+        break;
+      case 'mode':
+        if (v !== 'exclusive' && v !== 'shared') return undefined;
+        break;
+      case 'signal':
+        if (!(v instanceof AbortSignal)) return undefined;
+        break;
+      case 'owner':
+        if (typeof v !== 'string' || v.length === 0) return undefined;
+        break;
+      case 'autoExtend':
+        if (typeof v !== 'boolean') return undefined;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  return options;
+}
+
+const RESOLVED = Promise.resolve();
+
+/** What a lease needs of its manager. */
+interface LeaseOps {
+  extend(h: Held, ttlMs: number): Promise<boolean>;
+  release(h: Held): Promise<void>;
+}
+
+/** A class, not an object literal of closures: one allocation per lease on the hot path. */
+class HeldLease implements Lease {
+  readonly key: string;
+  readonly mode: LockMode;
+  readonly token: string;
+  readonly fencingToken: number;
+  readonly count: number;
+  readonly #h: Held;
+  readonly #ops: LeaseOps;
+  readonly #ttlMs: number;
+  #released = false;
+
+  constructor(h: Held, ops: LeaseOps, ttlMs: number, fencingToken: number, count: number) {
+    this.key = h.key;
+    this.mode = h.mode;
+    this.token = h.token;
+    this.fencingToken = fencingToken;
+    this.count = count;
+    this.#h = h;
+    this.#ops = ops;
+    this.#ttlMs = ttlMs;
+  }
+
+  get signal(): AbortSignal {
+    return signalOf(this.#h);
+  }
+
+  get validUntil(): number {
+    return this.#h.validUntil;
+  }
+
+  extend(ms: number = this.#ttlMs): Promise<boolean> {
+    return this.#ops.extend(this.#h, ms);
+  }
+
+  release(): Promise<void> {
+    if (this.#released) return RESOLVED;
+    this.#released = true;
+    return this.#ops.release(this.#h);
+  }
+
+  [ASYNC_DISPOSE](): Promise<void> {
+    return this.release();
+  }
+}
 
 function observe(h: { count: number; total: number; max: number }, ms: number): void {
   h.count++;
@@ -99,7 +209,12 @@ export class LockManager {
   readonly #als = new AsyncLocalStorage<{ owner: string }>();
   readonly #held = new Map<string, Held>(); // `${key}\u0000${token}`
   readonly #waitsFor = new Map<string, string>(); // owner → key
-  readonly #stats = new Map<string, LockStats>();
+  readonly #prefixes = new Map<string, PrefixEntry>();
+  readonly #groups = new Map<number, WatchGroup>(); // extension interval → leases
+  /** Owner ids are `<sequence>.<this manager's UUID>`: unique, and no UUID drawn per acquisition. */
+  readonly #id = randomUUID();
+  #seq = 0;
+  readonly #ops: LeaseOps = { extend: (h, ms) => this.#extend(h, ms), release: (h) => this.#release(h) };
   readonly #lost = new EventEmitter<{ key: string; token: string; reason: string }>('lost');
   readonly #m = {
     acquisitions: meter().createCounter(metricName('lock', 'acquisitions_total')),
@@ -130,13 +245,16 @@ export class LockManager {
     return this.#backend;
   }
 
+  #newOwner(): string {
+    return `${(++this.#seq).toString(36)}.${this.#id}`;
+  }
+
   /**
    * Acquires `key` (waiting up to `waitMs`, default forever) and returns a lease. Inside `using()` the same
    * owner re-entering a key it holds is counted, not blocked.
    */
-  async acquire(key: string, options: AcquireLockOptions = {}): Promise<Lease> {
-    const lease = await this.#acquire(key, options, true);
-    return lease!;
+  acquire(key: string, options: AcquireLockOptions = {}): Promise<Lease> {
+    return this.#acquire(key, options, true) as Promise<Lease>;
   }
 
   /** One attempt, no waiting: a lease, or undefined when the lock is taken. */
@@ -153,7 +271,7 @@ export class LockManager {
     fn: (signal: AbortSignal, lease: Lease) => Promise<T> | T,
     options: AcquireLockOptions = {},
   ): Promise<T> {
-    const owner = options.owner ?? this.#als.getStore()?.owner ?? randomUUID();
+    const owner = options.owner ?? this.#als.getStore()?.owner ?? this.#newOwner();
     return this.#als.run({ owner }, async () => {
       const lease = await this.acquire(key, { ...options, owner });
       try {
@@ -165,119 +283,148 @@ export class LockManager {
   }
 
   stats(): Record<string, LockStats> {
-    return Object.fromEntries([...this.#stats].map(([k, v]) => [k, structuredClone(v)]));
+    return Object.fromEntries([...this.#prefixes].map(([k, v]) => [k, structuredClone(v.stats)]));
   }
 
-  #statsFor(key: string): LockStats {
+  #entryFor(key: string): PrefixEntry {
     const p = prefixOf(key);
-    let s = this.#stats.get(p);
-    if (!s) {
-      s = emptyStats();
-      this.#stats.set(p, s);
+    let e = this.#prefixes.get(p);
+    if (!e) {
+      e = { stats: emptyStats(), attrs: Object.freeze({ prefix: p }) };
+      this.#prefixes.set(p, e);
     }
-    return s;
+    return e;
   }
 
   async #acquire(key: string, options: AcquireLockOptions, wait: boolean): Promise<Lease | undefined> {
     if (this.#closed) throw new InvalidLockKeyError('the lock manager is closed');
     if (typeof key !== 'string' || key.length === 0)
       throw new InvalidLockKeyError('lock key must be a non-empty string');
-    // The common call passes no options: skip validation then (the defaults are known).
-    const o = isEmpty(options) ? DEFAULT_ACQUIRE : parseOptions(acquireOptionsSchema, options, 'acquire');
+    const o = quickAcquireOptions(options) ?? parseOptions(acquireOptionsSchema, options, 'acquire');
     const ttlMs = o.ttlMs ?? this.#o.ttlMs;
-    const waitMs = o.waitMs ?? this.#o.waitMs;
-    const owner = o.owner ?? this.#als.getStore()?.owner ?? randomUUID();
-    const signal = o.signal;
-    const stats = this.#statsFor(key);
+    const mode = o.mode ?? 'exclusive';
+    const owner = o.owner ?? this.#als.getStore()?.owner ?? this.#newOwner();
+    const entry = this.#entryFor(key);
     const started = this.#clock.monotonic();
-    const deadline = started + waitMs;
+    if (o.signal?.aborted) throw abortedError(o.signal);
+    // The first attempt: most acquisitions end here.
+    const r = await this.#backend.tryAcquire(
+      key,
+      owner,
+      mode,
+      ttlMs,
+      // An exclusive request that never registered as a waiter has no registration to drop.
+      mode === 'shared' && this.#o.writerPreference ? WRITER_PREFERENCE : NO_PREFERENCE,
+    );
+    if (r.acquired) return this.#granted(key, mode, o, owner, ttlMs, entry, started, started, r.fencingToken, r.count);
+    if (!wait) return undefined;
+    return this.#wait(key, mode, o, owner, ttlMs, entry, started, r.retryAfterMs);
+  }
+
+  #granted(
+    key: string,
+    mode: LockMode,
+    o: CheckedAcquire,
+    owner: string,
+    ttlMs: number,
+    entry: PrefixEntry,
+    started: number,
+    attemptStart: number,
+    fencingToken: number,
+    count: number,
+  ): Lease {
+    const waited = this.#clock.monotonic() - started;
+    entry.stats.acquisitions++;
+    observe(entry.stats.waitMs, waited);
+    this.#m.acquisitions.add(1, entry.attrs);
+    this.#m.wait.record(waited, entry.attrs);
+    return this.#lease(
+      key,
+      mode,
+      owner,
+      ttlMs,
+      attemptStart,
+      fencingToken,
+      count,
+      o.autoExtend ?? this.#o.autoExtend,
+      entry,
+    );
+  }
+
+  /** The first attempt found the lock taken: register as a waiter and retry on every release notification. */
+  async #wait(
+    key: string,
+    mode: LockMode,
+    o: CheckedAcquire,
+    owner: string,
+    ttlMs: number,
+    entry: PrefixEntry,
+    started: number,
+    firstRetryAfterMs: number,
+  ): Promise<Lease> {
+    const signal = o.signal;
+    const deadline = started + (o.waitMs ?? this.#o.waitMs);
+    const writer = mode === 'exclusive' && this.#o.writerPreference;
+    const preference = this.#o.writerPreference ? WRITER_PREFERENCE : NO_PREFERENCE;
     let unsubscribe: (() => void) | undefined;
     let wake: (() => void) | undefined;
     // Set by a release notification at any time — also while an attempt is in flight, when there is no
     // sleep to cut short yet: the next sleep is then skipped instead of missing the wake-up.
     let released = false;
-    let contended = false;
-    const preference = this.#o.writerPreference ? WRITER_PREFERENCE : NO_PREFERENCE;
+    let retryAfterMs = firstRetryAfterMs;
+    entry.stats.contended++;
+    this.#m.contended.add(1, entry.attrs);
+    this.#checkDeadlock(owner, key);
+    this.#waitsFor.set(owner, key);
     try {
-      for (;;) {
+      if (writer) await this.#backend.addWaiter(key, owner, Math.max(ttlMs, 1_000));
+      unsubscribe = this.#backend.onRelease(key, () => {
+        released = true;
+        wake?.();
+      });
+      await (this.#backend as { subscribed?: (k: string) => Promise<void> }).subscribed?.(key);
+      // A release may have happened before we subscribed: try once more before sleeping.
+      for (let slept = false; ; slept = true) {
+        if (slept) {
+          const now = this.#clock.monotonic();
+          if (now >= deadline) {
+            entry.stats.timeouts++;
+            throw new LockTimeoutError(key, Math.round(now - started));
+          }
+          if (!released) {
+            // Safety net only: wake-ups come from the release channel.
+            const cap = Math.min(Math.max(retryAfterMs, 1), this.#o.maxRetryDelayMs, deadline - now);
+            const delay = cap / 2 + (this.#random() * cap) / 2;
+            await new Promise<void>((resolve) => {
+              // Whichever ends the sleep (timer, release, abort) removes the abort listener: a long wait sleeps
+              // many times and must not pile listeners onto the caller's signal.
+              const onAbort = () => wake?.();
+              const timer = this.#clock.setTimeout(() => {
+                signal?.removeEventListener('abort', onAbort);
+                resolve();
+              }, delay);
+              wake = () => {
+                this.#clock.clearTimeout(timer);
+                signal?.removeEventListener('abort', onAbort);
+                resolve();
+              };
+              signal?.addEventListener('abort', onAbort, { once: true });
+            });
+            wake = undefined;
+          }
+        }
         if (signal?.aborted) throw abortedError(signal);
         released = false;
         const attemptStart = this.#clock.monotonic();
-        const r = await this.#backend.tryAcquire(
-          key,
-          owner,
-          o.mode,
-          ttlMs,
-          // An exclusive request that never registered as a waiter has no registration to drop.
-          contended || o.mode === 'shared' ? preference : NO_PREFERENCE,
-        );
-        if (r.acquired) {
-          const waited = this.#clock.monotonic() - started;
-          stats.acquisitions++;
-          observe(stats.waitMs, waited);
-          this.#m.acquisitions.add(1, { prefix: prefixOf(key) });
-          this.#m.wait.record(waited, { prefix: prefixOf(key) });
-          return this.#lease(
-            key,
-            o.mode,
-            owner,
-            ttlMs,
-            attemptStart,
-            r.fencingToken,
-            r.count,
-            o.autoExtend ?? this.#o.autoExtend,
-          );
-        }
-        if (!wait) return undefined;
-        if (!contended) {
-          contended = true;
-          stats.contended++;
-          this.#m.contended.add(1, { prefix: prefixOf(key) });
-          this.#checkDeadlock(owner, key);
-          this.#waitsFor.set(owner, key);
-          if (o.mode === 'exclusive' && this.#o.writerPreference)
-            await this.#backend.addWaiter(key, owner, Math.max(ttlMs, 1_000));
-          unsubscribe = this.#backend.onRelease(key, () => {
-            released = true;
-            wake?.();
-          });
-          await (this.#backend as { subscribed?: (k: string) => Promise<void> }).subscribed?.(key);
-          continue; // a release may have happened before we subscribed: try once more before sleeping
-        }
-        const now = this.#clock.monotonic();
-        if (now >= deadline) {
-          stats.timeouts++;
-          throw new LockTimeoutError(key, Math.round(now - started));
-        }
-        if (released) continue; // a holder released while we were trying: try again at once
-        // Safety net only: wake-ups come from the release channel.
-        const cap = Math.min(Math.max(r.retryAfterMs, 1), this.#o.maxRetryDelayMs, deadline - now);
-        const delay = cap / 2 + (this.#random() * cap) / 2;
-        await new Promise<void>((resolve) => {
-          // Whichever ends the sleep (timer, release, abort) removes the abort listener: a long wait sleeps
-          // many times and must not pile listeners onto the caller's signal.
-          const onAbort = () => wake?.();
-          const timer = this.#clock.setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-          }, delay);
-          wake = () => {
-            this.#clock.clearTimeout(timer);
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-          };
-          signal?.addEventListener('abort', onAbort, { once: true });
-        });
-        wake = undefined;
+        const r = await this.#backend.tryAcquire(key, owner, mode, ttlMs, preference);
+        if (r.acquired)
+          return this.#granted(key, mode, o, owner, ttlMs, entry, started, attemptStart, r.fencingToken, r.count);
+        retryAfterMs = r.retryAfterMs;
       }
     } finally {
-      if (contended) {
-        this.#waitsFor.delete(owner);
-        unsubscribe?.();
-        if (o.mode === 'exclusive' && this.#o.writerPreference) {
-          await this.#backend.removeWaiter(key, owner).catch(() => {});
-        }
-      }
+      this.#waitsFor.delete(owner);
+      unsubscribe?.();
+      if (writer) await this.#backend.removeWaiter(key, owner).catch(() => {});
     }
   }
 
@@ -309,9 +456,9 @@ export class LockManager {
     fencingToken: number,
     count: number,
     autoExtend: boolean,
+    entry: PrefixEntry,
   ): Lease {
     const id = `${key}\u0000${token}`;
-    const drift = ttlMs * this.#o.driftFactor + 2;
     let held = this.#held.get(id);
     if (!held) {
       held = {
@@ -320,43 +467,67 @@ export class LockManager {
         token,
         count: 0,
         ttlMs,
-        validUntil: attemptStart + ttlMs - drift,
+        validUntil: attemptStart + ttlMs - (ttlMs * this.#o.driftFactor + 2),
         acquiredAt: this.#clock.monotonic(),
         controller: undefined,
         lost: undefined,
-        watchdog: undefined,
+        entry,
+        group: undefined,
+        due: 0,
       };
       this.#held.set(id, held);
-      if (autoExtend) {
-        const h = held;
-        h.watchdog = this.#clock.setInterval(() => void this.#extend(h, h.ttlMs), Math.max(1, Math.floor(ttlMs / 3)));
-        h.watchdog.unref();
-      }
+      if (autoExtend) this.#watch(held, held.acquiredAt);
     }
     held.count = count;
-    const h = held;
-    let released = false;
-    const lease: Lease = {
-      key,
-      mode,
-      token,
-      fencingToken,
-      count,
-      get signal() {
-        return signalOf(h);
-      },
-      get validUntil() {
-        return h.validUntil;
-      },
-      extend: (ms = ttlMs) => this.#extend(h, ms),
-      release: async () => {
-        if (released) return;
-        released = true;
-        await this.#release(h);
-      },
-      [ASYNC_DISPOSE]: () => lease.release(),
-    };
-    return lease;
+    return new HeldLease(held, this.#ops, ttlMs, fencingToken, count);
+  }
+
+  /** Puts `h` at the tail of its interval's watchdog group (due one interval from `now`). */
+  #watch(h: Held, now: number): void {
+    const interval = Math.max(1, Math.floor(h.ttlMs / 3));
+    let g = this.#groups.get(interval);
+    if (!g) {
+      g = { interval, leases: new Set(), timer: undefined };
+      this.#groups.set(interval, g);
+    }
+    h.group = g;
+    h.due = now + interval;
+    g.leases.add(h);
+    if (!g.timer) this.#arm(g, interval);
+  }
+
+  #unwatch(h: Held): void {
+    h.group?.leases.delete(h);
+    h.group = undefined;
+  }
+
+  #arm(g: WatchGroup, delay: number): void {
+    g.timer = this.#clock.setTimeout(() => this.#tick(g), Math.max(1, delay));
+    g.timer.unref?.();
+  }
+
+  /** Extends every lease of `g` that is due, moves it to the tail, and re-arms for the new head. */
+  #tick(g: WatchGroup): void {
+    g.timer = undefined;
+    if (this.#closed) return;
+    const now = this.#clock.monotonic();
+    const due: Held[] = [];
+    for (const h of g.leases) {
+      if (h.due > now) break;
+      due.push(h);
+    }
+    for (const h of due) {
+      g.leases.delete(h);
+      h.due = now + g.interval;
+      g.leases.add(h);
+      // #extend never rejects: failures are logged and, past validity, turn into a lost lease.
+      void this.#extend(h, h.ttlMs);
+    }
+    for (const head of g.leases) {
+      this.#arm(g, head.due - now);
+      return;
+    }
+    this.#groups.delete(g.interval);
   }
 
   async #extend(h: Held, ttlMs: number): Promise<boolean> {
@@ -368,7 +539,14 @@ export class LockManager {
         this.#lose(h, 'the lock was gone or taken when extending it');
         return false;
       }
-      h.ttlMs = ttlMs;
+      if (ttlMs !== h.ttlMs) {
+        h.ttlMs = ttlMs;
+        // A new ttl means a new extension interval.
+        if (h.group && h.group.interval !== Math.max(1, Math.floor(ttlMs / 3))) {
+          this.#unwatch(h);
+          this.#watch(h, this.#clock.monotonic());
+        }
+      }
       h.validUntil = start + ttlMs - (ttlMs * this.#o.driftFactor + 2);
       return true;
     } catch (error) {
@@ -383,16 +561,15 @@ export class LockManager {
     if (h.lost) return;
     h.lost = new LockLostError(h.key, reason);
     this.#forget(h);
-    this.#statsFor(h.key).lost++;
-    this.#m.lost.add(1, { prefix: prefixOf(h.key) });
+    h.entry.stats.lost++;
+    this.#m.lost.add(1, h.entry.attrs);
     this.#log.error({ key: h.key, reason }, 'lock lost');
     h.controller?.abort(h.lost);
     this.#lost.emit({ key: h.key, token: h.token, reason });
   }
 
   #forget(h: Held): void {
-    if (h.watchdog) this.#clock.clearInterval(h.watchdog);
-    h.watchdog = undefined;
+    this.#unwatch(h);
     this.#held.delete(`${h.key}\u0000${h.token}`);
   }
 
@@ -405,8 +582,8 @@ export class LockManager {
     }
     this.#forget(h);
     const held = this.#clock.monotonic() - h.acquiredAt;
-    observe(this.#statsFor(h.key).holdMs, held);
-    this.#m.hold.record(held, { prefix: prefixOf(h.key) });
+    observe(h.entry.stats.holdMs, held);
+    this.#m.hold.record(held, h.entry.attrs);
     if (left < 0) this.#lose(h, 'it had expired before release');
   }
 
@@ -414,6 +591,8 @@ export class LockManager {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const g of this.#groups.values()) if (g.timer) this.#clock.clearTimeout(g.timer);
+    this.#groups.clear();
     await Promise.allSettled([...this.#held.values()].map((h) => this.#release(h)));
     if (this.#ownsBackend) await this.#backend.close();
   }

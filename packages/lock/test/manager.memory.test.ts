@@ -3,6 +3,7 @@ import { createLogger } from '@ballast/core';
 import { FakeClock } from '@ballast/testkit';
 import { describe, expect, it } from 'vitest';
 import { isLockTimeoutError } from '../src/errors';
+import { MemoryLockBackend } from '../src/backends/memory';
 import { createLockManager } from '../src/manager';
 
 describe('LockManager waiting (memory backend, fake clock)', () => {
@@ -31,6 +32,65 @@ describe('LockManager waiting (memory backend, fake clock)', () => {
     expect(isLockTimeoutError(settled)).toBe(true);
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
     await holder.release();
+    await m.close();
+  });
+});
+
+describe('LockManager watchdog (memory backend, fake clock)', () => {
+  /** The memory backend with its `extend` calls recorded (time, key). */
+  function recording(clock: FakeClock) {
+    const backend = new MemoryLockBackend({ clock });
+    const extensions: Array<[number, string]> = [];
+    const extend = backend.extend.bind(backend);
+    backend.extend = (resource, token, mode, ttlMs) => {
+      extensions.push([clock.monotonic(), resource]);
+      return extend(resource, token, mode, ttlMs);
+    };
+    return { backend, extensions };
+  }
+
+  it('extends every held lease at its own ttl/3 cadence from one timer, and stops at release', async () => {
+    const clock = new FakeClock();
+    const { backend, extensions } = recording(clock);
+    const m = createLockManager({ clock, backend, logger: createLogger({ level: 'silent' }) });
+    const t0 = clock.monotonic();
+    const a = await m.acquire('a', { ttlMs: 3_000 });
+    await clock.advance(500);
+    const b = await m.acquire('b', { ttlMs: 3_000 });
+    const c = await m.acquire('c', { ttlMs: 300 });
+    // One timer per extension interval (1 s for a and b, 100 ms for c), not one per lease.
+    expect(clock.pendingCount).toBe(2);
+    await clock.advance(2_600); // now t0 + 3.1 s: past a's and b's ttl, alive only through the watchdog
+    const at = (key: string) => extensions.filter(([, k]) => k === key).map(([t]) => t - t0);
+    expect(at('a')).toEqual([1_000, 2_000, 3_000]);
+    expect(at('b')).toEqual([1_500, 2_500]);
+    expect(at('c')).toHaveLength(26); // every 100 ms from 0.6 s to 3.1 s
+    expect(await backend.holders('a')).toMatchObject({ mode: 'exclusive' });
+    expect(await backend.holders('b')).toMatchObject({ mode: 'exclusive' });
+    await a.release();
+    await c.release();
+    await clock.advance(2_000);
+    expect(at('a')).toEqual([1_000, 2_000, 3_000]);
+    expect(at('b')).toEqual([1_500, 2_500, 3_500, 4_500]);
+    expect(at('c')).toHaveLength(26);
+    await b.release();
+    await clock.advance(2_000);
+    expect(at('b')).toHaveLength(4);
+    expect(clock.pendingCount).toBe(0); // nothing held: no timer left behind
+    await m.close();
+  });
+
+  it('a manual extend with a new ttl moves the lease to that ttl/3 cadence', async () => {
+    const clock = new FakeClock();
+    const { backend, extensions } = recording(clock);
+    const m = createLockManager({ clock, backend, logger: createLogger({ level: 'silent' }) });
+    const t0 = clock.monotonic();
+    const lease = await m.acquire('k', { ttlMs: 30_000 });
+    expect(await lease.extend(600)).toBe(true); // at t0; from now on every 200 ms
+    await clock.advance(1_000);
+    expect(extensions.map(([t]) => t - t0)).toEqual([0, 200, 400, 600, 800, 1_000]);
+    expect(await backend.holders('k')).toMatchObject({ mode: 'exclusive' });
+    await lease.release();
     await m.close();
   });
 });

@@ -1,14 +1,18 @@
-import { childLogger, defineScript, type Logger, type RedisClient, runScript } from '@ballast/core';
+import { childLogger, coalesceWrites, defineScript, type Logger, type RedisClient, runScript } from '@ballast/core';
 import type { AcquireOptions, AcquireResult, LockBackend, LockHolders, LockMode } from '../backend';
 import { lockKeys } from '../keys';
 import acquireSource from '../lua/acquire.lua';
+import acquireExclusiveSource from '../lua/acquire-exclusive.lua';
 import addWaiterSource from '../lua/add-waiter.lua';
 import extendSource from '../lua/extend.lua';
 import releaseSource from '../lua/release.lua';
+import releaseExclusiveSource from '../lua/release-exclusive.lua';
 
 const ACQUIRE = defineScript('lock:acquire', acquireSource);
+const ACQUIRE_EXCLUSIVE = defineScript('lock:acquire-exclusive', acquireExclusiveSource);
 const EXTEND = defineScript('lock:extend', extendSource);
 const RELEASE = defineScript('lock:release', releaseSource);
+const RELEASE_EXCLUSIVE = defineScript('lock:release-exclusive', releaseExclusiveSource);
 const ADD_WAITER = defineScript('lock:add-waiter', addWaiterSource);
 
 export interface RedisLockBackendOptions {
@@ -21,13 +25,22 @@ export interface RedisLockBackendOptions {
   lingerMs?: number;
 }
 
+function acquireResult(r: number[]): AcquireResult {
+  return r[0] === 1
+    ? { acquired: true, fencingToken: Number(r[1]), count: Number(r[2]) }
+    : { acquired: false, retryAfterMs: Number(r[1]) };
+}
+
 interface Channel {
   listeners: Set<() => void>;
   subscribed: Promise<unknown>;
   linger: NodeJS.Timeout | undefined;
 }
 
-/** Locks on Redis: acquire, extend and release are one Lua script each (one round trip, compare-token). */
+/**
+ * Locks on Redis: acquire, extend and release are one Lua script each (one round trip, compare-token). The
+ * scripts sent in one tick leave in one socket write (`coalesceWrites`).
+ */
 export class RedisLockBackend implements LockBackend {
   readonly #redis: RedisClient;
   readonly #prefix: string;
@@ -67,25 +80,38 @@ export class RedisLockBackend implements LockBackend {
     options: AcquireOptions = {},
   ): Promise<AcquireResult> {
     const k = this.#keys(resource);
-    const r = await runScript<number[]>(
-      this.#redis,
-      ACQUIRE,
-      [k.owners, k.expiry, k.fence, k.waiters],
-      [token, mode, Math.ceil(ttlMs), options.writerPreference ? '1' : '0'],
+    const ttl = Math.ceil(ttlMs);
+    coalesceWrites(this.#redis);
+    // An exclusive request that has no waiter registration to drop takes the two-key fast path; only when
+    // shared holders are there does it need the full script (a second round trip, on a lock that is busy).
+    if (mode === 'exclusive' && !options.writerPreference) {
+      const r = await runScript<number[]>(this.#redis, ACQUIRE_EXCLUSIVE, [k.owners, k.fence], [token, ttl]);
+      if (r[0] !== -1) return acquireResult(r);
+    }
+    return acquireResult(
+      await runScript<number[]>(
+        this.#redis,
+        ACQUIRE,
+        [k.owners, k.expiry, k.fence, k.waiters],
+        [token, mode, ttl, options.writerPreference ? '1' : '0'],
+      ),
     );
-    return r[0] === 1
-      ? { acquired: true, fencingToken: Number(r[1]), count: Number(r[2]) }
-      : { acquired: false, retryAfterMs: Number(r[1]) };
   }
 
   async extend(resource: string, token: string, mode: LockMode, ttlMs: number): Promise<boolean> {
     const k = this.#keys(resource);
+    coalesceWrites(this.#redis);
     return (await runScript<number>(this.#redis, EXTEND, [k.owners, k.expiry], [token, mode, Math.ceil(ttlMs)])) === 1;
   }
 
   async release(resource: string, token: string, mode: LockMode): Promise<number> {
     const k = this.#keys(resource);
-    return Number(await runScript<number>(this.#redis, RELEASE, [k.owners, k.expiry], [token, mode, k.released]));
+    coalesceWrites(this.#redis);
+    return Number(
+      mode === 'exclusive'
+        ? await runScript<number>(this.#redis, RELEASE_EXCLUSIVE, [k.owners], [token, k.released])
+        : await runScript<number>(this.#redis, RELEASE, [k.owners, k.expiry], [token, mode, k.released]),
+    );
   }
 
   async addWaiter(resource: string, token: string, ttlMs: number): Promise<void> {

@@ -1,20 +1,11 @@
--- Release one reentrant level of a holder (compare-token); wakes waiters when the holder is gone.
+-- Release one reentrant level of a shared holder (compare-token); wakes waiters when the last one is gone.
+-- (Exclusive holders: release-exclusive.lua.)
 -- KEYS[1] owners, KEYS[2] expiry (see acquire.lua for their shape)
 -- ARGV[1] token, ARGV[2] mode, ARGV[3] channel to publish on
 -- Returns the remaining count (0 = released), or -1 when the token did not hold the lock.
 local field = 't:' .. ARGV[1]
 local held = redis.call('HMGET', KEYS[1], 'mode', field)
 if held[1] ~= ARGV[2] or not held[2] then return -1 end
-if ARGV[2] == 'exclusive' then
-  local count = tonumber(held[2]) - 1
-  if count > 0 then
-    redis.call('HSET', KEYS[1], field, count)
-    return count
-  end
-  redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[3], ARGV[1])
-  return 0
-end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local expiry = redis.call('ZSCORE', KEYS[2], ARGV[1])
