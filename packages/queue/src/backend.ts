@@ -39,7 +39,11 @@ export interface StalledJob {
 
 /** A worker's blocking wait for new work. */
 export interface Waiter {
-  /** Resolves when work may be there (a wake-up), after `timeoutMs`, or when closed. Never rejects. */
+  /**
+   * Resolves when work may be there (a wake-up), after `timeoutMs`, or when closed. Rejects when the wait
+   * itself failed (a refused or broken connection): the worker then reports it and backs off, instead of
+   * fetching again at once in a tight loop.
+   */
   wait(timeoutMs: number): Promise<void>;
   close(): void;
 }

@@ -127,6 +127,7 @@ export class Worker<D = unknown> {
     // Fetch when at least this many jobs are wanted (or nothing is buffered): no trickle of one-job fetches.
     const minFetch = Math.max(1, Math.ceil((concurrency + prefetch) / 4));
     let failures = 0;
+    let waitFailures = 0;
     for (;;) {
       while (this.#busy < concurrency && this.#buffer.length > 0) this.#start(this.#buffer.shift()!);
       if (this.#closing) break;
@@ -165,7 +166,17 @@ export class Worker<D = unknown> {
       if (res.jobs.length > 0 || this.#closing) continue;
       const now = this.#clock.now();
       const wait = res.nextDueAt === null ? blockMs : Math.max(1, Math.min(blockMs, res.nextDueAt - now));
-      await this.#waiter.wait(wait);
+      try {
+        await this.#waiter.wait(wait);
+        waitFailures = 0;
+      } catch (error) {
+        // The blocking wait failed (refused by an ACL, wrong key type, connection lost): report it and back
+        // off like a failed fetch — fetching again at once would spin while the failure lasts.
+        if (this.#closing) break;
+        this.#report(error);
+        waitFailures++;
+        await sleep(this.#clock, Math.min(5_000, 100 * 2 ** Math.min(waitFailures, 6))).catch(() => {});
+      }
     }
     // Closing: jobs fetched ahead are ours (leased); run them rather than leave them to stalled recovery.
     for (const job of this.#buffer.splice(0)) this.#start(job);

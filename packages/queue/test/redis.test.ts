@@ -1,5 +1,7 @@
+import { FakeClock } from '@ballast/testkit';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RedisBackend } from '../src/backends/redis';
 import { createQueue, createWorker, type Queue } from '../src/index';
 import { queueContract } from './queue.contract';
 
@@ -24,6 +26,49 @@ const newQueue: (o?: Parameters<typeof createQueue>[1]) => Queue = (options = {}
 queueContract('redis', { create: () => ({ newQueue }) });
 
 describe('Redis backend specifics', () => {
+  it('a failing blocking wait is reported and backed off on the clock, not retried in a tight loop', async () => {
+    const clock = new FakeClock();
+    const q = newQueue({ clock });
+    // The wake-up list holds a string: every BLPOP on it fails at once with WRONGTYPE.
+    const wake = (q.backend as RedisBackend).keys.wake;
+    await fx.current.redis.set(wake, 'not-a-list');
+    const errors: unknown[] = [];
+    let reported: () => void = () => {};
+    const worker = createWorker(q, () => {}, {
+      blockMs: 60_000,
+      stalledIntervalMs: 3_600_000,
+      onError: (e) => {
+        errors.push(e);
+        reported();
+      },
+    });
+    const next = () => new Promise<void>((r) => (reported = r));
+    let more = next();
+    await more;
+    expect(String(errors[0])).toMatch(/WRONGTYPE/);
+    // Until the fake clock moves, the worker sleeps: no second attempt however long real time runs.
+    more = next();
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(errors).toHaveLength(1);
+    // 200 ms later (the first backoff step) it tries again, fails again, and waits longer: 400 ms.
+    await clock.advance(200);
+    await more;
+    expect(errors).toHaveLength(2);
+    more = next();
+    await clock.advance(399);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(errors).toHaveLength(2);
+    await clock.advance(1);
+    await more;
+    expect(errors).toHaveLength(3);
+    // Once the list is usable again the worker goes back to blocking and takes new work.
+    await fx.current.redis.del(wake);
+    await clock.advance(5_000);
+    const { id } = await q.add('t', 1);
+    await expect.poll(async () => (await q.getJob(id))?.state).toBe('completed');
+    await worker.close();
+  });
+
   it('keeps every key of a queue in one hash tag (one Cluster slot)', async () => {
     const q = newQueue();
     await q.add('t', 1);

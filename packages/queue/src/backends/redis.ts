@@ -222,13 +222,14 @@ class RedisWaiter implements Waiter {
       this.#conn.on('error', () => {});
     }
     const conn = this.#conn;
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       this.#pending = resolve;
       conn
         .blpop(this.key, Math.max(timeoutMs, 1) / 1000)
         .then(
           () => resolve(),
-          () => resolve(),
+          // After close() the promise is settled already; before, the caller must know (NOPERM, WRONGTYPE…).
+          (error: unknown) => (this.#closed ? resolve() : reject(error)),
         )
         .finally(() => {
           this.#pending = undefined;
