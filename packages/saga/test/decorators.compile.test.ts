@@ -2,8 +2,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileDecoratorFixture, type DecoratorMode } from '@ballast/testkit';
 import ts from 'typescript';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isInvalidSagaError, Saga, Step, sagaOf } from '../src/index';
+
+// Each case type-checks a whole program with tsc: seconds of CPU, many more on a loaded 2-core machine.
+vi.setConfig({ testTimeout: 90_000 });
 
 const here = dirname(fileURLToPath(import.meta.url));
 
