@@ -29,6 +29,31 @@ remoteContract('redis', {
 });
 
 describe('Redis notifications', () => {
+  it('warns about subscriber connection errors while open, not about the teardown after close()', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(line) } });
+    const subscriber = fx.current.duplicate();
+    const store = new RedisConfigStore({
+      redis: fx.current.redis,
+      subscriber,
+      prefix: fx.current.prefix,
+      name: `close-quiet${n++}`,
+      logger,
+    });
+    const unwatch = store.watch(
+      () => {},
+      () => {},
+    );
+    subscriber.emit('error', new Error('broken while open'));
+    expect(lines.filter((l) => l.includes('config subscriber connection error'))).toHaveLength(1);
+    unwatch();
+    await store.close();
+    // What a TLS connection torn down mid-handshake reports (seen in the TLS runs): not a fault to warn about.
+    subscriber.emit('error', new Error('tlsv1 alert decode error'));
+    expect(lines.filter((l) => l.includes('config subscriber connection error'))).toHaveLength(1);
+    subscriber.disconnect();
+  });
+
   it('a commit made while the subscriber connection is down is picked up when it reconnects', async () => {
     const { createConfig, defaults } = await import('../src');
     const { z } = await import('zod');

@@ -129,7 +129,10 @@ export class RedisConfigStore implements ConfigStore {
       this.#sub = this.#redis.duplicate();
     }
     const sub = this.#sub;
-    sub.on('error', (error: unknown) => this.#log.warn({ err: error }, 'config subscriber connection error'));
+    // After close() the connection is torn down on purpose (possibly mid-handshake): nothing to warn about.
+    sub.on('error', (error: unknown) => {
+      if (!this.#closed) this.#log.warn({ err: error }, 'config subscriber connection error');
+    });
     sub.on('message', (channel: string) => {
       if (channel === this.#keys.changed) this.#refresh();
     });
