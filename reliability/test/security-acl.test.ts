@@ -2,21 +2,29 @@
  * Least privilege: a Redis started by this test on its own port, whose default user is off and whose only
  * user may run data, scripting and pub/sub commands — no admin or dangerous ones — on `sec:*` keys and
  * channels only. Every Redis-backed contract suite runs through that user unchanged: lock, event bus, queue,
- * saga (store and orchestrator), config-center and discovery. Each package gets the key prefix `sec`, and
+ * saga (store and orchestrator), config-center and discovery; and circuit-breaker's Redis users, its rate
+ * limiter and its fleet-shared breaker state, as in its own real-Redis tests. Each package gets the key prefix `sec`, and
  * every package builds its keys as `<prefix>:<scope>:{<tag>}:…` (core's `createKeyBuilder`: the prefix
  * first, the hash tag after it), so `~sec:*` covers all of them, hash-tagged ones included, and `&sec:*`
  * covers their channels (bus, config `…:changed`, discovery `…:discovery:changes`). The user is shown to be
  * really limited (other keys, FLUSHALL, CONFIG, KEYS refused).
  */
 import { connect as connectSocket } from 'node:net';
+import {
+  CircuitBreaker,
+  isBrokenCircuitError,
+  RateLimitedError,
+  RedisFleet,
+  redisRateLimit,
+} from '@ballast/circuit-breaker';
 import { type RemoteSource, redisHash } from '@ballast/config-center';
-import { createRedis, type Redis, sleep, systemClock } from '@ballast/core';
+import { createLogger, createRedis, type Redis, sleep, systemClock } from '@ballast/core';
 import { RedisBackend as RedisDiscoveryBackend } from '@ballast/discovery';
 import { RedisTransport } from '@ballast/event-bus';
 import { RedisLockBackend } from '@ballast/lock';
 import { RedisSagaStore } from '@ballast/saga';
 import { FakeClock } from '@ballast/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { remoteContract } from '../../packages/config-center/test/store.contract';
 import { backendContract as discoveryContract } from '../../packages/discovery/test/backend.contract';
 import { transportContract } from '../../packages/event-bus/test/transport.contract';
@@ -32,8 +40,9 @@ const PASSWORD = 'acl-test-pw-4711';
 /**
  * What every package needs: data commands (BLPOP of the queue workers, XADD/XRANGE of the saga DLQ and the bus
  * included: they are in @write/@read), scripts, pub/sub, TIME (leases on the server clock), and the bus
- * connection's own CLIENT ID/UNBLOCK. Queue, saga, config-center and discovery needed nothing beyond what the
- * lock and the bus already did.
+ * connection's own CLIENT ID/UNBLOCK. Queue, saga, config-center, discovery and circuit-breaker (its GCRA
+ * script reads TIME; its fleet SETs with PX, GETs, DELs, PUBLISHes and SUBSCRIBEs) needed nothing beyond what
+ * the lock and the bus already did.
  */
 const RULES: string[] = [
   'on',
@@ -201,6 +210,119 @@ discoveryContract('redis via least-privilege ACL user', {
   }),
   destroy: ({ backend }) => backend.close(),
 });
+
+// Circuit-breaker: its Redis rate limiter (GCRA in one script, on the server's TIME) and its fleet-shared state
+// (SET … PX / GET / DEL of `sec:breaker:{name}:open`, PUBLISH and SUBSCRIBE on `sec:breaker:fleet`), as in
+// packages/circuit-breaker/test/{redis-rate-limit,fleet}.test.ts. The fleet only logs a refused publish or
+// subscribe, so its warnings are captured and must be none (the ACL-log audit below catches them too).
+describe('circuit-breaker via least-privilege ACL user', () => {
+  it('the Redis rate limiter admits up to its limit, then refuses; its key is under sec:', async () => {
+    const rl = redisRateLimit({ redis, prefix: 'sec', name: `acl-rl${n++}`, limit: 5, periodMs: 5_000 });
+    const remaining: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const d = await rl.check();
+      expect(d).toMatchObject({ allowed: true, retryAfterMs: 0 });
+      remaining.push(d.remaining);
+    }
+    expect(remaining).toEqual([4, 3, 2, 1, 0]);
+    const refused = await rl.check();
+    expect(refused).toMatchObject({ allowed: false, remaining: 0 });
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(1_000);
+    const fn = vi.fn();
+    await expect(rl.execute(fn)).rejects.toBeInstanceOf(RateLimitedError);
+    expect(fn).not.toHaveBeenCalled();
+    const key = rl.keys.key('default');
+    expect(key).toBe(`sec:ratelimit:{${rl.name}}:default`);
+    const pttl = await redis.pttl(key);
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(5_000);
+  });
+
+  it('the Redis rate limiter shares one budget between two ACL connections (atomic)', async () => {
+    const options = { prefix: 'sec', name: `acl-rl${n++}`, limit: 6, periodMs: 60_000 };
+    const a = redisRateLimit({ ...options, redis: connect() });
+    const b = redisRateLimit({ ...options, redis: connect() });
+    const decisions = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).check('user-1')));
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(6);
+    expect((await a.check('user-1')).allowed).toBe(false);
+    expect((await b.check('user-1')).allowed).toBe(false);
+    expect(await redis.exists(`sec:ratelimit:{${options.name}}:user-1`)).toBe(1);
+  });
+
+  it('fleet-shared OPEN: one instance opening opens the other, with no Redis call on its call path', async () => {
+    const warnings: string[] = [];
+    const fleetLogger = createLogger({ level: 'warn', destination: { write: (line: string) => warnings.push(line) } });
+    const quiet = createLogger({ level: 'silent' });
+    const name = `acl-users${n++}`;
+    const fleetA = new RedisFleet({ redis: connect(), prefix: 'sec', logger: fleetLogger });
+    const countedB = counting(connect());
+    const fleetB = new RedisFleet({ redis: countedB.client, prefix: 'sec', logger: fleetLogger });
+    const opts = { name, volumeThreshold: 2, resetTimeoutMs: 60_000, logger: quiet };
+    const a = new CircuitBreaker({ ...opts, fleet: fleetA });
+    const b = new CircuitBreaker({ ...opts, fleet: fleetB });
+    await Promise.all([fleetA.ready(), fleetB.ready()]);
+    try {
+      const before = countedB.sent();
+      expect(before).toBeGreaterThan(0); // B's start-up read of the fleet state
+      for (let i = 0; i < 50; i++) await b.execute(() => 'ok');
+      expect(countedB.sent() - before).toBe(0);
+
+      const bOpened = new Promise((resolve) => b.onOpen(resolve));
+      await a.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+      await a.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+      expect(a.state).toBe('open');
+      await expect(bOpened).resolves.toMatchObject({ name, to: 'open', reason: 'fleet' });
+      const sentWhileOpen = countedB.sent();
+      const fn = vi.fn(() => 'ok');
+      expect(isBrokenCircuitError(await b.execute(fn).catch((e: unknown) => e))).toBe(true);
+      expect(fn).not.toHaveBeenCalled();
+      expect(countedB.sent()).toBe(sentWhileOpen); // rejected locally, no Redis call
+      expect(await redis.pttl(`sec:breaker:{${name}}:open`)).toBeGreaterThan(50_000);
+
+      // A late starter sees the fleet state from the key.
+      const fleetC = new RedisFleet({ redis: connect(), prefix: 'sec', logger: fleetLogger });
+      const c = new CircuitBreaker({ ...opts, fleet: fleetC });
+      await new Promise((resolve) => c.onOpen(resolve));
+      expect(c.state).toBe('open');
+      // Closed only once its SUBSCRIBE is in: closing the fleet with it in flight logs "fleet subscribe failed".
+      await fleetC.ready();
+      c.dispose();
+      await fleetC.close();
+
+      // A closes (its probe succeeded): B moves to half-open to probe for itself, and the key is gone.
+      const bHalf = new Promise((resolve) => b.onHalfOpen(resolve));
+      a.close();
+      await bHalf;
+      expect(b.state).toBe('half-open');
+      expect(await redis.exists(`sec:breaker:{${name}}:open`)).toBe(0); // DELeted before the close was published
+      expect(warnings).toEqual([]);
+    } finally {
+      a.dispose();
+      b.dispose();
+      await fleetA.close();
+      await fleetB.close();
+    }
+  });
+});
+
+/** Counts the commands a client sends (every ioredis command goes through `sendCommand`). */
+function counting<C extends object>(client: C): { client: C; sent(): number } {
+  let sent = 0;
+  const proxy = new Proxy(client, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop === 'sendCommand' && typeof value === 'function') {
+        return (...args: unknown[]) => {
+          sent++;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return value;
+    },
+  });
+  return { client: proxy, sent: () => sent };
+}
 
 describe('after every suite', () => {
   it('Redis refused the app user nothing: no key, channel or command was missing from its rules', async () => {
