@@ -68,6 +68,7 @@ export class RedisFleet implements FleetLink {
   readonly #log: Logger;
   readonly #listeners = new Map<string, Set<(m: FleetMessage) => void>>();
   #subscribed: Promise<unknown> | undefined;
+  #closed = false;
 
   constructor(input: RedisFleetOptions) {
     const options = parseOptions(fleetSchema, input, 'redisFleet') as RedisFleetOptions;
@@ -106,9 +107,10 @@ export class RedisFleet implements FleetLink {
       this.#listeners.set(breaker, set);
     }
     set.add(listener);
-    this.#subscribed ??= this.#sub
-      .subscribe(this.#channel)
-      .catch((error: unknown) => this.#log.warn({ err: error }, 'fleet subscribe failed'));
+    this.#subscribed ??= this.#sub.subscribe(this.#channel).catch((error: unknown) => {
+      // close() tears the subscriber down, possibly with its SUBSCRIBE still in flight: not a fault.
+      if (!this.#closed) this.#log.warn({ err: error }, 'fleet subscribe failed');
+    });
     return () => {
       set.delete(listener);
     };
@@ -125,6 +127,7 @@ export class RedisFleet implements FleetLink {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#listeners.clear();
     if (this.#ownsSub) this.#sub.disconnect();
     else await this.#sub.unsubscribe(this.#channel);

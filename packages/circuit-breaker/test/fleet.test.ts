@@ -76,3 +76,15 @@ function counting<C extends object>(client: C): { client: C; sent(): number } {
   });
   return { client: proxy, sent: () => n };
 }
+
+describe('fleet teardown', () => {
+  it('close() with the SUBSCRIBE still in flight logs no warning (the teardown is ours)', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(line) } });
+    const fleet = new RedisFleet({ redis: fx.current.redis, prefix: fx.current.prefix, logger });
+    fleet.subscribe('users', () => {});
+    await fleet.close(); // disconnects its own subscriber before SUBSCRIBE is answered
+    await fleet.ready(); // the SUBSCRIBE has settled (failed: connection closed)
+    expect(lines.filter((l) => l.includes('fleet subscribe failed'))).toEqual([]);
+  });
+});
