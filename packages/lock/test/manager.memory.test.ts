@@ -2,8 +2,8 @@ import { getEventListeners } from 'node:events';
 import { createLogger } from '@ballast/core';
 import { FakeClock } from '@ballast/testkit';
 import { describe, expect, it } from 'vitest';
-import { isLockTimeoutError } from '../src/errors';
 import { MemoryLockBackend } from '../src/backends/memory';
+import { isLockTimeoutError } from '../src/errors';
 import { createLockManager } from '../src/manager';
 
 describe('LockManager waiting (memory backend, fake clock)', () => {
