@@ -19,7 +19,7 @@ import { RedisBackend as RedisDiscoveryBackend } from '@ballast/discovery';
 import { RedisTransport } from '@ballast/event-bus';
 import { RedisLockBackend } from '@ballast/lock';
 import { RedisSagaStore } from '@ballast/saga';
-import { FakeClock } from '@ballast/testkit';
+import { countCommands, FakeClock } from '@ballast/testkit';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { remoteContract } from '../../packages/config-center/test/store.contract';
 import { backendContract as discoveryContract } from '../../packages/discovery/test/backend.contract';
@@ -187,7 +187,7 @@ export function registerRedisSuites(options: RedisSuitesOptions): RedisSuites {
       const quiet = createLogger({ level: 'silent' });
       const name = unique('users');
       const fleetA = new RedisFleet({ redis: connect(), prefix, logger: fleetLogger });
-      const countedB = counting(connect());
+      const countedB = countCommands(connect());
       const fleetB = new RedisFleet({ redis: countedB.client, prefix, logger: fleetLogger });
       const opts = { name, volumeThreshold: 2, resetTimeoutMs: 60_000, logger: quiet };
       const a = new CircuitBreaker({ ...opts, fleet: fleetA });
@@ -243,22 +243,4 @@ export function registerRedisSuites(options: RedisSuitesOptions): RedisSuites {
       queues.push(queue);
     },
   };
-}
-
-/** Counts the commands a client sends (every ioredis command goes through `sendCommand`). */
-function counting<C extends object>(client: C): { client: C; sent(): number } {
-  let sent = 0;
-  const proxy = new Proxy(client, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (prop === 'sendCommand' && typeof value === 'function') {
-        return (...args: unknown[]) => {
-          sent++;
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      }
-      return value;
-    },
-  });
-  return { client: proxy, sent: () => sent };
 }

@@ -1,4 +1,5 @@
 import { createLogger } from '@ballast/core';
+import { countCommands } from '@ballast/testkit';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../src/breaker';
@@ -14,7 +15,7 @@ describe('fleet-shared OPEN on real Redis', () => {
     const fleetA = new RedisFleet({ redis: fx.current.duplicate(), prefix, logger: quiet });
     // B's commands are counted on its own client: a server-wide count would see every other test file's
     // commands, since vitest runs files in parallel against the same Redis.
-    const countedB = counting(fx.current.duplicate());
+    const countedB = countCommands(fx.current.duplicate());
     const fleetB = new RedisFleet({ redis: countedB.client, prefix, logger: quiet });
     const opts = { name: 'users', volumeThreshold: 2, resetTimeoutMs: 60_000, logger: quiet };
     const a = new CircuitBreaker({ ...opts, fleet: fleetA });
@@ -58,24 +59,6 @@ describe('fleet-shared OPEN on real Redis', () => {
     }
   });
 });
-
-/** Counts the commands a client sends (every ioredis command goes through `sendCommand`). */
-function counting<C extends object>(client: C): { client: C; sent(): number } {
-  let n = 0;
-  const proxy = new Proxy(client, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (prop === 'sendCommand' && typeof value === 'function') {
-        return (...args: unknown[]) => {
-          n++;
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      }
-      return value;
-    },
-  });
-  return { client: proxy, sent: () => n };
-}
 
 describe('fleet teardown', () => {
   it('close() with the SUBSCRIBE still in flight logs no warning (the teardown is ours)', async () => {

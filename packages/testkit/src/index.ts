@@ -1,6 +1,7 @@
 export { type CompiledFixture, compileDecoratorFixture, type DecoratorMode } from './decorator-fixture';
 export { FakeClock, FakeClockLoopError, type FakeClockOptions, type PendingTimer } from './fake-clock';
 export {
+  countCommands,
   createRedisClusterFixture,
   createRedisFixture,
   defaultClusterNodes,

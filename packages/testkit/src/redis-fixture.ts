@@ -119,3 +119,25 @@ export async function createRedisClusterFixture(
     },
   };
 }
+
+/**
+ * Wraps an ioredis client so the commands it sends are counted (every ioredis command goes through
+ * `sendCommand`): "no Redis call on this path" assertions count one client's commands, not the server's,
+ * which other test files running in parallel also talk to.
+ */
+export function countCommands<C extends object>(client: C): { client: C; sent(): number } {
+  let sent = 0;
+  const proxy = new Proxy(client, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop === 'sendCommand' && typeof value === 'function') {
+        return (...args: unknown[]) => {
+          sent++;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return value;
+    },
+  });
+  return { client: proxy, sent: () => sent };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRedisFixture } from '../src/redis-fixture';
+import { countCommands, createRedisFixture } from '../src/redis-fixture';
 
 describe('createRedisFixture', () => {
   it('gives each fixture its own prefix and deletes exactly its keys', async () => {
@@ -18,5 +18,25 @@ describe('createRedisFixture', () => {
       await b.close();
     }
     expect(a.redis.status).toMatch(/end|close/);
+  });
+});
+
+describe('countCommands', () => {
+  it('counts the commands sent through the wrapped client, and only those', async () => {
+    const fx = await createRedisFixture({ name: 'count' });
+    const other = fx.duplicate();
+    try {
+      const counted = countCommands(fx.duplicate());
+      await counted.client.ping();
+      const start = counted.sent();
+      await counted.client.set(`${fx.prefix}:k`, '1');
+      await counted.client.get(`${fx.prefix}:k`);
+      await other.get(`${fx.prefix}:k`); // another client: not counted
+      expect(counted.sent() - start).toBe(2);
+      counted.client.disconnect();
+    } finally {
+      other.disconnect();
+      await fx.close();
+    }
   });
 });
