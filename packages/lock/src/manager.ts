@@ -104,6 +104,7 @@ type CheckedAcquire = AcquireLockOptions;
  * call. Undefined when anything is off — the caller then runs the schema, which names the problem.
  */
 function quickAcquireOptions(options: AcquireLockOptions): CheckedAcquire | undefined {
+  if (typeof options !== 'object' || options === null) return undefined;
   for (const name in options) {
     const v = (options as Record<string, unknown>)[name];
     if (v === undefined) continue;

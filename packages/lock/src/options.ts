@@ -2,6 +2,9 @@ import { clockSchema, functionSchema, loggerSchema, objectSchema, type RedisClie
 import { z } from 'zod';
 import type { LockBackend } from './backend';
 
+/** A wait in ms; `Infinity` (which zod's `number()` refuses) waits until acquired or aborted. */
+const waitMsSchema = z.union([z.number().min(0), z.literal(Number.POSITIVE_INFINITY)]);
+
 export const managerOptionsSchema = z
   .object({
     /** A Redis client: the manager makes a `RedisLockBackend` on it. */
@@ -14,7 +17,7 @@ export const managerOptionsSchema = z
     /** Extend held leases every ttl/3 while held (seed 002: auto_extend true). */
     autoExtend: z.boolean().default(true),
     /** How long `acquire` waits by default; `Infinity` waits until acquired or aborted. */
-    waitMs: z.number().min(0).default(Number.POSITIVE_INFINITY),
+    waitMs: waitMsSchema.default(Number.POSITIVE_INFINITY),
     /** Share of the ttl assumed lost to clock drift when computing a lease's validity (+2 ms). */
     driftFactor: z.number().min(0).max(0.5).default(0.01),
     /** Upper bound of the jittered safety-net retry while waiting (wake-ups come from pub/sub). */
@@ -32,7 +35,7 @@ export type LockManagerOptions = z.input<typeof managerOptionsSchema>;
 export const acquireOptionsSchema = z
   .object({
     ttlMs: z.number().int().positive().optional(),
-    waitMs: z.number().min(0).optional(),
+    waitMs: waitMsSchema.optional(),
     mode: z.enum(['exclusive', 'shared']).default('exclusive'),
     signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { message: 'expected an AbortSignal' }).optional(),
     /** Reentrancy owner; default: the async context's (inside `using`), else a fresh one (not reentrant). */

@@ -1,10 +1,11 @@
 import { getEventListeners } from 'node:events';
-import { createLogger } from '@ballast/core';
+import { createLogger, isInvalidOptionsError } from '@ballast/core';
 import { FakeClock } from '@ballast/testkit';
 import { describe, expect, it } from 'vitest';
 import { MemoryLockBackend } from '../src/backends/memory';
 import { isLockTimeoutError } from '../src/errors';
 import { createLockManager } from '../src/manager';
+import { acquireOptionsSchema } from '../src/options';
 
 describe('LockManager waiting (memory backend, fake clock)', () => {
   it('a long wait sleeps many times but keeps at most one abort listener on the caller signal', async () => {
@@ -91,6 +92,53 @@ describe('LockManager watchdog (memory backend, fake clock)', () => {
     expect(extensions.map(([t]) => t - t0)).toEqual([0, 200, 400, 600, 800, 1_000]);
     expect(await backend.holders('k')).toMatchObject({ mode: 'exclusive' });
     await lease.release();
+    await m.close();
+  });
+});
+
+describe('acquire options (memory backend)', () => {
+  it('the hand check on the hot path agrees with acquireOptionsSchema, and bad input names its field', async () => {
+    const m = createLockManager({ logger: createLogger({ level: 'silent' }) });
+    const cases: Array<[unknown, string | undefined]> = [
+      [{}, undefined],
+      [{ waitMs: 0 }, undefined],
+      [{ waitMs: Number.POSITIVE_INFINITY }, undefined],
+      [
+        { ttlMs: 5_000, mode: 'shared', owner: 'o1', autoExtend: false, signal: new AbortController().signal },
+        undefined,
+      ],
+      [{ mode: undefined, waitMs: undefined }, undefined],
+      [{ ttlMs: 0 }, 'ttlMs'],
+      [{ ttlMs: 1.5 }, 'ttlMs'],
+      [{ ttlMs: '100' }, 'ttlMs'],
+      [{ waitMs: -1 }, 'waitMs'],
+      [{ waitMs: Number.NaN }, 'waitMs'],
+      [{ waitMs: Number.NEGATIVE_INFINITY }, 'waitMs'],
+      [{ mode: 'write' }, 'mode'],
+      [{ signal: {} }, 'signal'],
+      [{ owner: '' }, 'owner'],
+      [{ autoExtend: 'yes' }, 'autoExtend'],
+      [{ ttl: 100 }, 'ttl'],
+      [null, undefined], // the whole options value is wrong: the error names no field, but it is typed
+    ];
+    let i = 0;
+    for (const [options, field] of cases) {
+      const key = `opt${i++}`;
+      const valid = acquireOptionsSchema.safeParse(options).success;
+      const outcome = await m.acquire(key, options as never).then(
+        async (lease) => {
+          await lease.release();
+          return 'ok' as const;
+        },
+        (error: unknown) => error,
+      );
+      if (valid) {
+        expect(outcome, JSON.stringify(options)).toBe('ok');
+      } else {
+        expect(isInvalidOptionsError(outcome), String(outcome)).toBe(true);
+        if (field) expect(String((outcome as Error).message)).toContain(field);
+      }
+    }
     await m.close();
   });
 });
