@@ -1,4 +1,13 @@
-import { backoffDelay, type Clock, EventEmitter, parseOptions, sleep } from '@ballast/core';
+import {
+  type Backoff,
+  backoffDelay,
+  backoffFromResolved,
+  backoffOptionsSchema,
+  type Clock,
+  EventEmitter,
+  parseOptions,
+  sleep,
+} from '@ballast/core';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { FetchedJob, Waiter } from './backend';
 import { isJobTimeoutError, JobTimeoutError, NoHandlerError, QueueClosedError } from './errors';
@@ -7,6 +16,9 @@ import { queueInstruments } from './metrics';
 import type { ResolvedWorkerOptions, StoredJobOptions, WorkerOptions } from './options';
 import { workerOptionsSchema } from './options';
 import type { Queue } from './queue';
+
+/** After a failed fetch or blocking wait: 200 ms, doubling to 5 s while the failures last. */
+const FAILURE_BACKOFF = backoffOptionsSchema.parse({ initialMs: 200, maxMs: 5_000, jitter: 'none' });
 
 /** A job handler: gets the job and a signal that aborts on the job's timeout (and on a forced close). */
 export type Handler<D = unknown, R = unknown> = (job: Job<D>, signal: AbortSignal) => R | Promise<R>;
@@ -121,13 +133,20 @@ export class Worker<D = unknown> {
     else this.#queue.logger.error({ err: error, worker: this.id }, 'queue worker background error');
   }
 
+  /** Reports a background failure and sleeps (on the worker's clock) before the loop tries again. */
+  async #backOff(error: unknown, backoff: Backoff): Promise<void> {
+    this.#report(error);
+    await sleep(this.#clock, backoff.next()).catch(() => {});
+  }
+
   async #fetchLoop(): Promise<void> {
     const { concurrency, lockMs, blockMs } = this.options;
     const prefetch = this.options.prefetch ?? concurrency;
     // Fetch when at least this many jobs are wanted (or nothing is buffered): no trickle of one-job fetches.
     const minFetch = Math.max(1, Math.ceil((concurrency + prefetch) / 4));
-    let failures = 0;
-    let waitFailures = 0;
+    // Separate sequences: a fetch that works does not mean the blocking wait does, and vice versa.
+    const fetchBackoff = backoffFromResolved(FAILURE_BACKOFF);
+    const waitBackoff = backoffFromResolved(FAILURE_BACKOFF);
     for (;;) {
       while (this.#busy < concurrency && this.#buffer.length > 0) this.#start(this.#buffer.shift()!);
       if (this.#closing) break;
@@ -150,12 +169,10 @@ export class Worker<D = unknown> {
       try {
         const token = `${this.id}:${++this.#fetchSeq}`;
         res = await this.#queue.backend.fetch(this.#clock.now(), want, token, lockMs);
-        failures = 0;
+        fetchBackoff.reset();
       } catch (error) {
         if (this.#closing) break;
-        this.#report(error);
-        failures++;
-        await sleep(this.#clock, Math.min(5_000, 100 * 2 ** Math.min(failures, 6))).catch(() => {});
+        await this.#backOff(error, fetchBackoff);
         continue;
       }
       // Leased to this worker from now on: renewed while buffered, awaited by close.
@@ -168,14 +185,12 @@ export class Worker<D = unknown> {
       const wait = res.nextDueAt === null ? blockMs : Math.max(1, Math.min(blockMs, res.nextDueAt - now));
       try {
         await this.#waiter.wait(wait);
-        waitFailures = 0;
+        waitBackoff.reset();
       } catch (error) {
-        // The blocking wait failed (refused by an ACL, wrong key type, connection lost): report it and back
-        // off like a failed fetch — fetching again at once would spin while the failure lasts.
+        // The blocking wait failed (refused by an ACL, wrong key type, connection lost): back off like a failed
+        // fetch — fetching again at once would spin while the failure lasts.
         if (this.#closing) break;
-        this.#report(error);
-        waitFailures++;
-        await sleep(this.#clock, Math.min(5_000, 100 * 2 ** Math.min(waitFailures, 6))).catch(() => {});
+        await this.#backOff(error, waitBackoff);
       }
     }
     // Closing: jobs fetched ahead are ours (leased); run them rather than leave them to stalled recovery.
