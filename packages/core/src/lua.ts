@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from './redis';
-import { isCluster } from './redis';
+import { coalesceWrites, isCluster } from './redis';
 
 /** A Lua script with its SHA1, defined once per module and run with `runScript`. */
 export interface LuaScript {
@@ -55,58 +55,17 @@ export interface ScriptBatcher {
   run<T = unknown>(script: LuaScript, keys: readonly string[], args?: readonly ScriptArg[]): Promise<T>;
 }
 
-interface Pending {
-  script: LuaScript;
-  keys: readonly string[];
-  args: readonly ScriptArg[];
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-}
-
 /**
- * Script calls made in the same tick go out as one pipeline: one socket write and one reply read for all of
- * them, instead of one each (what ioredis's `enableAutoPipelining` does, without the caller having to turn it
- * on for the whole connection). Many concurrent callers — ten workers each taking a lock — thus cost a
- * handful of syscalls per tick. Each call still settles on its own, in order; a `NOSCRIPT` reply falls back to
- * `EVAL` for that call alone. On a Cluster, calls go out one by one (`runScript`): a pipeline there must stay
- * within one slot.
+ * Script calls made in the same tick leave in one socket write (`coalesceWrites`): many concurrent callers — ten
+ * workers each acking a job — cost one syscall per tick instead of one each, without the caller having to turn
+ * on ioredis's `enableAutoPipelining` for the whole connection. Each call is sent, replied to and settled on its
+ * own (a `NOSCRIPT` reply falls back to `EVAL` for that call alone). No-op batching on a Cluster.
  */
 export function createScriptBatcher(client: RedisClient): ScriptBatcher {
-  if (isCluster(client)) {
-    return { run: (script, keys, args = []) => runScript(client, script, keys, args) };
-  }
-  let queue: Pending[] = [];
-  const flush = (): void => {
-    const batch = queue;
-    queue = [];
-    if (batch.length === 1) {
-      const p = batch[0]!;
-      runScript(client, p.script, p.keys, p.args).then(p.resolve, p.reject);
-      return;
-    }
-    const pipeline = client.pipeline();
-    for (const p of batch) pipeline.evalsha(p.script.sha, p.keys.length, ...p.keys, ...p.args);
-    pipeline.exec().then(
-      (results) => {
-        for (let i = 0; i < batch.length; i++) {
-          const p = batch[i]!;
-          const [error, value] = results?.[i] ?? [new Error('pipeline returned no reply'), undefined];
-          if (!error) p.resolve(value);
-          else if (isNoScript(error)) runScript(client, p.script, p.keys, p.args).then(p.resolve, p.reject);
-          else p.reject(error);
-        }
-      },
-      (error: unknown) => {
-        for (const p of batch) p.reject(error);
-      },
-    );
-  };
   return {
     run<T>(script: LuaScript, keys: readonly string[], args: readonly ScriptArg[] = []): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        if (queue.length === 0) process.nextTick(flush);
-        queue.push({ script, keys, args, resolve: resolve as (v: unknown) => void, reject });
-      });
+      coalesceWrites(client);
+      return runScript<T>(client, script, keys, args);
     },
   };
 }

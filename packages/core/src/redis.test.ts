@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { countSocketWrites } from '../test/socket-writes';
 import { InvalidOptionsError } from './errors';
 import { Cluster, coalesceWrites, createRedis, InvalidRedisUrlError, isCluster, parseRedisUrl, Redis } from './redis';
 
@@ -66,30 +67,12 @@ describe('createRedis', () => {
 });
 
 describe('coalesceWrites', () => {
-  /** Counts the socket writes the client's stream makes (one per `_write`, one per `_writev` batch). */
-  function countWrites(r: Redis): { writes: number } {
-    const counter = { writes: 0 };
-    const stream = r.stream as unknown as { _write: (...a: unknown[]) => void; _writev?: (...a: unknown[]) => void };
-    const write = stream._write.bind(stream);
-    const writev = stream._writev?.bind(stream);
-    stream._write = (...a) => {
-      counter.writes++;
-      write(...a);
-    };
-    if (writev)
-      stream._writev = (...a) => {
-        counter.writes++;
-        writev(...a);
-      };
-    return counter;
-  }
-
   it('sends the commands of one tick in one socket write, each settling with its own reply', async () => {
     const r = createRedis('redis://127.0.0.1:6379') as Redis;
     try {
       await r.ping();
       const key = `ballast:core-test:coalesce:${process.pid}`;
-      const counter = countWrites(r);
+      const counter = countSocketWrites(r);
       const send = (n: number) =>
         Array.from({ length: n }, (_, i) => {
           coalesceWrites(r);

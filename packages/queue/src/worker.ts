@@ -205,7 +205,7 @@ export class Worker<D = unknown> {
 
   /**
    * Runs a job. Its slot frees as soon as the handler settles, while the ack is still on its way: the next
-   * fetch then goes out in the same pipeline as the acks of the jobs that just finished (one round trip for
+   * fetch then goes out in the same socket write as the acks of the jobs that just finished (one round trip for
    * both). The job stays in `#inflight` (leased, renewed, awaited by `close`) until its ack is done.
    */
   #start(job: FetchedJob): void {

@@ -57,7 +57,7 @@ const STATE_KEY: Record<JobState, keyof QueueKeys> = {
 
 /**
  * Redis backend: every state move is one Lua script on the queue's keys (one hash tag: one Cluster slot).
- * Calls made in the same tick go out as one pipeline (acks of many jobs finishing together cost one write).
+ * Calls made in the same tick go out in one socket write (acks of many jobs finishing together cost one write).
  * Idle workers block on the wake-up list (BLPOP) on a connection of their own.
  */
 export class RedisBackend implements QueueBackend {
@@ -109,7 +109,7 @@ export class RedisBackend implements QueueBackend {
 
   /**
    * Acks made in the same tick go out as one script call (jobs of a batch tend to finish together); that call
-   * shares its pipeline with the fetch the freed slots trigger.
+   * shares its socket write with the fetch the freed slots trigger.
    */
   complete(id: string, token: string, now: number, result: string, keep: [number, number]): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
