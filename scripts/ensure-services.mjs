@@ -3,19 +3,80 @@
 //   Redis    127.0.0.1:6379  (PING → +PONG)
 //   RabbitMQ 127.0.0.1:5672  (AMQP 0-9-1 header → Connection.Start frame)
 //   Redis Cluster 127.0.0.1:7001-7003 and three independent Redis masters 127.0.0.1:7201-7203 (Redlock)
-// When a server is installed but down it is started; when it is missing and we are root it is
-// installed with apt-get; otherwise we stop with the exact command to run.
 // and Debian's Chromium for the dashboard test.
+// When a server is installed but down it is started — the Redis ones as whoever runs this, root or not: every
+// file they write (logs, Cluster state) goes under the temp directory, never /var/lib or /var/log; RabbitMQ only
+// as root (Debian's wrapper refuses other users). When it is missing and we are root it is installed with
+// apt-get; otherwise we stop with the exact command to run.
 // Usage: node scripts/ensure-services.mjs [redis] [redis-cluster] [redis-redlock] [rabbitmq] [chromium]   (default: all)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const REDIS_START = [
-  'redis-server',
-  ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no'],
-];
+const isRoot = process.getuid?.() === 0;
+
+const writable = (path) => {
+  try {
+    accessSync(path, constants.W_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * A directory under the temp directory that the current user can write: `<tmp>/<name>/<sub>`, or — when an
+ * earlier run as another user (root) left that one behind — `<tmp>/<name>-<uid>/<sub>`.
+ */
+function ownDir(name, sub) {
+  for (const top of [name, `${name}-${process.getuid?.() ?? 'user'}`]) {
+    const dir = join(tmpdir(), top, sub);
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch {
+      continue;
+    }
+    if (writable(dir)) return dir;
+  }
+  throw new Error(`no writable directory for ${name}/${sub} under ${tmpdir()} (set TMPDIR to one)`);
+}
+
+/** `--logfile <tmp>/<file>` when that file can be written (redis-server refuses to start otherwise), else none. */
+function tmpLogfileArgs(file) {
+  const path = join(tmpdir(), file);
+  if (existsSync(path) ? writable(path) : writable(tmpdir())) return ['--logfile', path];
+  return [];
+}
+
+// The redis-server arguments of each server we start, exported so they can be checked as a non-root user.
+
+/**
+ * The main Redis: exactly issue #3's command (`redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379
+ * --save "" --appendonly no`) — no --dir: with no RDB and no AOF it writes no data file, so the working
+ * directory does not matter — plus a log under the temp directory when that can be written.
+ */
+export function redisArgs(port = 6379) {
+  const args = ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', String(port)];
+  return [...args, '--save', '', '--appendonly', 'no', ...tmpLogfileArgs(`ballast-redis-${port}.log`)];
+}
+
+/** A Cluster node: it must write its nodes.conf, so its --dir is a directory this user can write. */
+export function clusterNodeArgs(port) {
+  const dir = ownDir('ballast-redis-cluster', String(port));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes'];
+  args.push('--cluster-config-file', 'nodes.conf', '--dir', dir, '--daemonize', 'yes');
+  return [...args, '--save', '', '--appendonly', 'no', '--logfile', join(dir, 'redis.log')];
+}
+
+/** One of the independent Redlock masters. */
+export function redlockNodeArgs(port) {
+  const dir = ownDir('ballast-redlock', String(port));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'yes'];
+  return [...args, '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log')];
+}
 
 /** Sends `payload` to host:port and resolves true when `accept(firstChunk)` holds. */
 function probe(port, payload, accept, timeoutMs = 1500) {
@@ -33,11 +94,9 @@ function probe(port, payload, accept, timeoutMs = 1500) {
 }
 
 const CLUSTER_PORTS = [7001, 7002, 7003];
-const CLUSTER_DIR = '/tmp/ballast-redis-cluster';
 const clusterOk = (port) => probe(port, 'CLUSTER INFO\r\n', (b) => b.toString().includes('cluster_state:ok'));
 
 const REDLOCK_PORTS = [7201, 7202, 7203];
-const REDLOCK_DIR = '/tmp/ballast-redlock';
 const pong = (port) => probe(port, 'PING\r\n', (b) => b.toString().startsWith('+PONG'));
 const answers = (port) =>
   spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' }).stdout?.trim() === 'PONG';
@@ -48,13 +107,7 @@ export const services = {
     binary: 'redis-server',
     aptPackages: ['redis-server'],
     check: () => probe(6379, 'PING\r\n', (b) => b.toString().startsWith('+PONG')),
-    start() {
-      // Where the Debian package keeps its files; a fresh install may lack the directory.
-      const dir = existsSync('/var/lib/redis') ? '/var/lib/redis' : process.cwd();
-      const args = [...REDIS_START[1], '--dir', dir];
-      if (existsSync('/var/log/redis')) args.push('--logfile', '/var/log/redis/ci.log');
-      return spawnSync(REDIS_START[0], args, { stdio: 'inherit' }).status === 0;
-    },
+    start: () => spawnSync('redis-server', redisArgs(6379), { stdio: 'inherit' }).status === 0,
     startHint: 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no',
     waitMs: 20_000,
   },
@@ -67,12 +120,7 @@ export const services = {
     start() {
       for (const port of CLUSTER_PORTS) {
         if (answers(port)) continue; // only the ones that are down
-        const dir = `${CLUSTER_DIR}/${port}`;
-        mkdirSync(dir, { recursive: true });
-        const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes'];
-        args.push('--cluster-config-file', 'nodes.conf', '--dir', dir, '--daemonize', 'yes');
-        args.push('--save', '', '--appendonly', 'no', '--logfile', `${dir}/redis.log`);
-        if (spawnSync('redis-server', args, { stdio: 'inherit' }).status !== 0) return false;
+        if (spawnSync('redis-server', clusterNodeArgs(port), { stdio: 'inherit' }).status !== 0) return false;
       }
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline && !CLUSTER_PORTS.every(answers)) spawnSync('sleep', ['0.2']);
@@ -108,11 +156,7 @@ export const services = {
     start() {
       for (const port of REDLOCK_PORTS) {
         if (answers(port)) continue; // only the ones that are down
-        const dir = `${REDLOCK_DIR}/${port}`;
-        mkdirSync(dir, { recursive: true });
-        const args = ['--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'yes'];
-        args.push('--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', `${dir}/redis.log`);
-        if (spawnSync('redis-server', args, { stdio: 'inherit' }).status !== 0) return false;
+        if (spawnSync('redis-server', redlockNodeArgs(port), { stdio: 'inherit' }).status !== 0) return false;
       }
       return true;
     },
@@ -125,11 +169,15 @@ export const services = {
     aptPackages: ['rabbitmq-server'],
     // A server answers the protocol header with a method frame (type 1).
     check: () => probe(5672, Buffer.from('AMQP\x00\x00\x09\x01', 'latin1'), (b) => b[0] === 1),
+    // Debian's rabbitmq-server wrapper runs the broker only as root (it switches to the rabbitmq user) or as
+    // rabbitmq; for anyone else it is refused (after running the server in the foreground with no arguments),
+    // so we do not try: the hint says sudo.
     start() {
-      mkdirSync('/var/log/rabbitmq', { recursive: true });
+      if (!isRoot && userInfo().username !== 'rabbitmq') return false;
+      if (isRoot) mkdirSync('/var/log/rabbitmq', { recursive: true });
       return spawnSync('rabbitmq-server', ['-detached'], { stdio: 'inherit' }).status === 0;
     },
-    startHint: 'rabbitmq-server -detached',
+    startHint: isRoot ? 'rabbitmq-server -detached' : 'sudo rabbitmq-server -detached',
     waitMs: 90_000,
   },
   // Not a server: Debian's Chromium, which the dashboard's end-to-end test drives through playwright-core
@@ -140,7 +188,8 @@ export const services = {
     aptPackages: ['chromium'],
     check: async () => existsSync('/usr/bin/chromium'),
     start: () => existsSync('/usr/bin/chromium'),
-    startHint: 'sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium',
+    // Nothing to start: installing it is all (see installHint).
+    startHint: undefined,
     waitMs: 1_000,
   },
 };
@@ -157,6 +206,12 @@ async function waitFor(service) {
     await new Promise((r) => setTimeout(r, 500));
   }
   return false;
+}
+
+/** The one command that installs (and, for a server, starts) `service`: what a non-root user is told to run. */
+export function installHint(service) {
+  const install = `sudo apt-get update && sudo apt-get install -y --no-install-recommends ${service.aptPackages.join(' ')}`;
+  return service.startHint ? `${install} && ${service.startHint}` : install;
 }
 
 let aptUpdated = false;
@@ -177,13 +232,8 @@ export async function ensureService(name) {
     console.log(`[services] ${service.label}: up`);
     return;
   }
-  const isRoot = process.getuid?.() === 0;
   if (!which(service.binary)) {
-    if (!isRoot) {
-      throw new Error(
-        `${service.label} is not installed. Run: sudo apt-get update && sudo apt-get install -y ${service.aptPackages.join(' ')} && ${service.startHint}`,
-      );
-    }
+    if (!isRoot) throw new Error(`${service.label} is not installed. Run: ${installHint(service)}`);
     console.log(`[services] ${service.label}: not installed, apt-get install ${service.aptPackages.join(' ')}`);
     if (!aptInstall(service.aptPackages)) throw new Error(`apt-get install ${service.aptPackages.join(' ')} failed`);
     // The Debian package may have started it already.
@@ -193,8 +243,10 @@ export async function ensureService(name) {
     }
   }
   console.log(`[services] ${service.label}: down, starting it`);
-  if (!service.start() || !(await waitFor(service))) {
-    throw new Error(`${service.label} did not answer after starting it. Start it by hand: ${service.startHint}`);
+  const byHand = service.startHint ?? installHint(service);
+  if (!service.start()) throw new Error(`${service.label} could not be started here. Run: ${byHand}`);
+  if (!(await waitFor(service))) {
+    throw new Error(`${service.label} did not answer after starting it. Start it by hand: ${byHand}`);
   }
   console.log(`[services] ${service.label}: up`);
 }

@@ -31,7 +31,7 @@ const node = (...args) => spawnSync(process.execPath, args, { cwd: root, stdio: 
 step('install (pnpm --frozen-lockfile)', () => pnpm('install', '--frozen-lockfile'));
 step('build', () => pnpm('-r', '--filter', './packages/*', 'run', 'build'));
 step('packaging check (publint + attw)', () => node('scripts/check-packages.mjs'));
-step('services (Redis, Redis Cluster, RabbitMQ, Chromium)', () => node('scripts/ensure-services.mjs'));
+step('services (Redis, Redis Cluster, Redlock masters, RabbitMQ, Chromium)', () => node('scripts/ensure-services.mjs'));
 step('lint (biome)', () => pnpm('exec', 'biome', 'check', '.'));
 step('typecheck', () => pnpm('-r', 'run', 'typecheck'));
 

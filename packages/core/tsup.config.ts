@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
 import { packageBuild } from '../../tsup.shared';
 
-export default defineConfig(packageBuild());
+// `base`: the browser-safe subset (no Node builtins, ioredis or pino), for browser bundles.
+export default defineConfig(packageBuild({ index: 'src/index.ts', base: 'src/base.ts' }));

@@ -35,6 +35,38 @@ describe('backoff', () => {
     }
   });
 
+  it('any valid options, any attempt up to 1e6: a finite integer within [0, maxMs] (initialMs 0 included)', () => {
+    const rnd = seeded(2026);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
+    // Edges first (a zero first delay with a huge attempt was NaN: 0 · Infinity), then random draws.
+    const cases: { initialMs: number; maxMs: number; factor: number }[] = [
+      { initialMs: 0, maxMs: 0, factor: 1 },
+      { initialMs: 0, maxMs: 1_000, factor: 2 },
+      { initialMs: 0, maxMs: 30_000, factor: 1e6 },
+      { initialMs: 0.4, maxMs: 10.6, factor: 3 },
+      { initialMs: 1, maxMs: Number.MAX_SAFE_INTEGER, factor: 10 },
+    ];
+    for (let i = 0; i < 300; i++) {
+      const initialMs = pick([0, 0, rnd() * 10, rnd() * 1_000, rnd() * 1e6]);
+      const maxMs = initialMs + pick([0, rnd() * 5, rnd() * 60_000, rnd() * 1e9]);
+      cases.push({ initialMs, maxMs, factor: pick([1, 1 + rnd(), 2, 1 + rnd() * 100]) });
+    }
+    const attempts = [0, 1, 2, 31, 1_023, 1_024, 1_025, 100_000, 999_999, 1_000_000];
+    for (const c of cases) {
+      for (const jitter of ['none', 'full', 'equal', 'decorrelated'] as const) {
+        const o = opts({ ...c, jitter });
+        let prev = o.initialMs;
+        for (const attempt of [...attempts, Math.floor(rnd() * 1e6)]) {
+          const d = backoffDelay(o, attempt, prev, rnd);
+          if (!(Number.isInteger(d) && d >= 0 && d <= o.maxMs)) {
+            throw new Error(`backoffDelay(${JSON.stringify(o)}, ${attempt}, ${prev}) = ${d}`);
+          }
+          prev = d;
+        }
+      }
+    }
+  });
+
   it('full jitter spreads uniformly over [0, exp]', () => {
     const o = opts({ initialMs: 1_000, maxMs: 1_000, jitter: 'full' });
     const rnd = seeded(42);

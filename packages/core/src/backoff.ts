@@ -21,7 +21,11 @@ export const backoffOptionsSchema = z
     jitter: z.enum(['none', 'full', 'equal', 'decorrelated']).default('full'),
   })
   .strict()
-  .refine((o) => o.maxMs >= o.initialMs, { message: 'maxMs must be >= initialMs', path: ['maxMs'] });
+  .refine((o) => o.maxMs >= o.initialMs, {
+    message: 'maxMs must be >= initialMs',
+    path: ['maxMs'],
+    params: { expected: 'number >= initialMs' },
+  });
 
 export type BackoffOptions = z.input<typeof backoffOptionsSchema>;
 export type ResolvedBackoffOptions = z.output<typeof backoffOptionsSchema>;
@@ -38,7 +42,8 @@ export interface Backoff {
 
 /**
  * The delay for a given attempt (0-based). Pure: pass `previousMs` for decorrelated jitter and your own
- * `random` for deterministic tests.
+ * `random` for deterministic tests. Always a finite integer in `[0, maxMs]`, for any attempt (including
+ * `initialMs: 0`, where `0 · factor^attempt` would be `0 · Infinity = NaN` once the power overflows).
  */
 export function backoffDelay(
   options: ResolvedBackoffOptions,
@@ -47,20 +52,28 @@ export function backoffDelay(
   random: () => number = Math.random,
 ): number {
   const { initialMs, maxMs, factor, jitter } = options;
+  let delay: number;
   if (jitter === 'decorrelated') {
     const upper = Math.min(maxMs, Math.max(initialMs, previousMs * 3));
-    return Math.round(initialMs + random() * (upper - initialMs));
+    delay = initialMs + random() * (upper - initialMs);
+  } else {
+    // factor^attempt overflows to Infinity for large attempts; min() keeps it finite, and a zero initialMs
+    // stays zero (0 · Infinity is NaN).
+    const exp = initialMs === 0 ? 0 : Math.min(maxMs, initialMs * factor ** attempt);
+    switch (jitter) {
+      case 'none':
+        delay = exp;
+        break;
+      case 'full':
+        delay = random() * exp;
+        break;
+      case 'equal':
+        delay = exp / 2 + random() * (exp / 2);
+        break;
+    }
   }
-  // factor^attempt overflows to Infinity for large attempts; min() keeps it finite.
-  const exp = Math.min(maxMs, initialMs * factor ** attempt);
-  switch (jitter) {
-    case 'none':
-      return Math.round(exp);
-    case 'full':
-      return Math.round(random() * exp);
-    case 'equal':
-      return Math.round(exp / 2 + random() * (exp / 2));
-  }
+  // Rounding must not step over a fractional cap (maxMs 10.6 → at most 10).
+  return Math.min(Math.round(delay), Math.floor(maxMs));
 }
 
 /**

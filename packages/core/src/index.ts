@@ -73,6 +73,7 @@ export {
 } from './lua';
 export {
   clockSchema,
+  customCheck,
   describeIssues,
   describeValue,
   formatPath,

@@ -54,6 +54,52 @@ describe('ShutdownRegistry', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('an overall deadline bounds N stuck steps: not N × the step timeout', async () => {
+    const order: string[] = [];
+    const reg = new ShutdownRegistry({ stepTimeoutMs: 10_000, totalTimeoutMs: 15_000 });
+    reg.register('sync-after-deadline', () => void order.push('sync-after-deadline'));
+    reg.register('stuck-after-deadline', () => new Promise(() => order.push('stuck-after-deadline')));
+    reg.register('stuck-2', () => new Promise(() => order.push('stuck-2')));
+    reg.register('stuck-1', () => new Promise(() => order.push('stuck-1')));
+    const p = reg.shutdown();
+    await vi.advanceTimersByTimeAsync(10_000); // stuck-1 used its own 10 s
+    expect(order).toEqual(['stuck-1', 'stuck-2']);
+    await vi.advanceTimersByTimeAsync(4_999); // stuck-2 gets only the 5 s left of the 15 s
+    expect(order).toEqual(['stuck-1', 'stuck-2']);
+    await vi.advanceTimersByTimeAsync(1);
+    await vi.runAllTimersAsync(); // the steps past the deadline get zero-delay timers: no time passes
+    const r = await p;
+    // 15 s, plus at most 1 ms per step past the deadline (a zero-delay timer is 1 ms, as in Node).
+    expect(r.durationMs).toBeGreaterThanOrEqual(15_000);
+    expect(r.durationMs).toBeLessThanOrEqual(15_002);
+    // After the deadline the remaining steps are still called; a synchronous close completes, others are cut.
+    expect(order).toEqual(['stuck-1', 'stuck-2', 'stuck-after-deadline', 'sync-after-deadline']);
+    expect(r.steps.map((s) => [s.name, s.status])).toEqual([
+      ['stuck-1', 'timeout'],
+      ['stuck-2', 'timeout'],
+      ['stuck-after-deadline', 'timeout'],
+      ['sync-after-deadline', 'closed'],
+    ]);
+    expect((r.steps[0]!.error as Error).message).toBe('"stuck-1" did not close within 10000 ms');
+    expect((r.steps[1]!.error as Error).message).toBe(
+      '"stuck-2" did not close before the shutdown deadline (15000 ms for all steps)',
+    );
+    expect(r.steps[1]!.durationMs).toBeCloseTo(5_000, 0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('the overall deadline defaults to 30 s', async () => {
+    const reg = new ShutdownRegistry();
+    for (const name of ['d', 'c', 'b', 'a']) reg.register(name, () => new Promise(() => {}));
+    const p = reg.shutdown();
+    await vi.advanceTimersByTimeAsync(30_000);
+    await vi.runAllTimersAsync();
+    const r = await p;
+    expect(r.steps.map((s) => s.status)).toEqual(['timeout', 'timeout', 'timeout', 'timeout']);
+    expect(r.steps.slice(0, 3).map((s) => s.durationMs)).toEqual([10_000, 10_000, 10_000]);
+    expect(r.steps[3]!.durationMs).toBeLessThanOrEqual(1);
+  });
+
   it('shutdown is idempotent and refuses new registrations', async () => {
     let closes = 0;
     const reg = new ShutdownRegistry();
@@ -75,10 +121,22 @@ describe('ShutdownRegistry', () => {
     expect(closed).toEqual(['b']);
   });
 
-  it('the default registry is replaceable', () => {
+  it('the default registry is replaceable, and the previous one can be put back', () => {
+    const original = getShutdownRegistry();
     const mine = new ShutdownRegistry();
-    setShutdownRegistry(mine);
-    expect(getShutdownRegistry()).toBe(mine);
+    const previous = setShutdownRegistry(mine);
+    try {
+      expect(previous).toBe(original);
+      expect(getShutdownRegistry()).toBe(mine);
+    } finally {
+      setShutdownRegistry(previous);
+    }
+    expect(getShutdownRegistry()).toBe(original);
+    // undefined resets it: a fresh one is created on demand.
+    setShutdownRegistry(undefined);
+    const fresh = getShutdownRegistry();
+    expect(fresh).not.toBe(original);
+    setShutdownRegistry(original);
   });
 });
 

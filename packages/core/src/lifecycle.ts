@@ -11,8 +11,17 @@ export type CloseFn = () => Promise<void> | void;
 
 export class ShutdownTimeoutError extends BallastError {
   static readonly code = 'SHUTDOWN_TIMEOUT';
-  constructor(name: string, timeoutMs: number) {
-    super(ShutdownTimeoutError.code, `"${name}" did not close within ${timeoutMs} ms`);
+  /**
+   * @param timeoutMs the limit that ran out: the step's own, or — when `totalTimeoutMs` is given — what was
+   *   left of the whole shutdown's.
+   */
+  constructor(name: string, timeoutMs: number, totalTimeoutMs?: number) {
+    super(
+      ShutdownTimeoutError.code,
+      totalTimeoutMs === undefined
+        ? `"${name}" did not close within ${timeoutMs} ms`
+        : `"${name}" did not close before the shutdown deadline (${totalTimeoutMs} ms for all steps)`,
+    );
   }
 }
 
@@ -38,6 +47,12 @@ export interface RegisterOptions {
 export interface ShutdownRegistryOptions {
   /** Limit for one resource's close. Default 10 000 ms. */
   stepTimeoutMs?: number;
+  /**
+   * Limit for the whole shutdown, every step together. Default 30 000 ms. Each step gets the smaller of its own
+   * limit and what is left of this one; once it has run out, the remaining steps are still called (a quick,
+   * synchronous close still completes) but not waited for: they are reported as `timeout`.
+   */
+  totalTimeoutMs?: number;
   clock?: Clock;
   logger?: Logger;
 }
@@ -51,17 +66,20 @@ interface Entry {
 /**
  * One graceful-shutdown registry: resources register as they start; `shutdown()` closes them in reverse
  * start order (consumers drain before the connections they use close), each bounded by a timeout so one
- * stuck resource cannot hold the process. A failing or slow step is reported and the next one still runs.
+ * stuck resource cannot hold the process, and all of them by an overall deadline so N stuck resources cannot
+ * hold it N times as long. A failing or slow step is reported and the next one still runs.
  */
 export class ShutdownRegistry {
   readonly #entries: Entry[] = [];
   readonly #stepTimeoutMs: number;
+  readonly #totalTimeoutMs: number;
   readonly #clock: Clock;
   readonly #logger: Logger | undefined;
   #shutdown: Promise<ShutdownReport> | undefined;
 
   constructor(options: ShutdownRegistryOptions = {}) {
     this.#stepTimeoutMs = options.stepTimeoutMs ?? 10_000;
+    this.#totalTimeoutMs = options.totalTimeoutMs ?? 30_000;
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger;
   }
@@ -97,11 +115,13 @@ export class ShutdownRegistry {
 
   async #run(): Promise<ShutdownReport> {
     const started = this.#clock.monotonic();
+    const deadline = started + this.#totalTimeoutMs;
     const steps: ShutdownStep[] = [];
     const entries = this.#entries.splice(0).reverse();
     for (const entry of entries) {
       const stepStart = this.#clock.monotonic();
-      const step = await this.#closeOne(entry);
+      const left = Math.max(0, deadline - stepStart);
+      const step = await this.#closeOne(entry, left < entry.timeoutMs ? left : undefined);
       const done: ShutdownStep = { name: entry.name, durationMs: this.#clock.monotonic() - stepStart, ...step };
       steps.push(done);
       if (done.status === 'closed') this.#logger?.info({ resource: entry.name }, 'closed');
@@ -110,11 +130,19 @@ export class ShutdownRegistry {
     return { steps, ok: steps.every((s) => s.status === 'closed'), durationMs: this.#clock.monotonic() - started };
   }
 
-  #closeOne(entry: Entry): Promise<Pick<ShutdownStep, 'status' | 'error'>> {
+  /** Closes one entry within its own timeout, or within `deadlineLeftMs` when the overall deadline is nearer. */
+  #closeOne(entry: Entry, deadlineLeftMs: number | undefined): Promise<Pick<ShutdownStep, 'status' | 'error'>> {
     return new Promise((resolve) => {
       const timer = this.#clock.setTimeout(
-        () => resolve({ status: 'timeout', error: new ShutdownTimeoutError(entry.name, entry.timeoutMs) }),
-        entry.timeoutMs,
+        () =>
+          resolve({
+            status: 'timeout',
+            error:
+              deadlineLeftMs === undefined
+                ? new ShutdownTimeoutError(entry.name, entry.timeoutMs)
+                : new ShutdownTimeoutError(entry.name, deadlineLeftMs, this.#totalTimeoutMs),
+          }),
+        deadlineLeftMs ?? entry.timeoutMs,
       );
       Promise.resolve()
         .then(entry.close)
@@ -166,6 +194,13 @@ export function getShutdownRegistry(): ShutdownRegistry {
   return defaultRegistry;
 }
 
-export function setShutdownRegistry(registry: ShutdownRegistry): void {
+/**
+ * Replaces the process-wide registry; returns the one it replaces (`undefined` when none was created yet), so a
+ * test can put it back: `const previous = setShutdownRegistry(mine); … setShutdownRegistry(previous)`.
+ * `undefined` resets it: the next `getShutdownRegistry()` creates a fresh one.
+ */
+export function setShutdownRegistry(registry: ShutdownRegistry | undefined): ShutdownRegistry | undefined {
+  const previous = defaultRegistry;
   defaultRegistry = registry;
+  return previous;
 }

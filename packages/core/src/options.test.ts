@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { InvalidOptionsError } from './errors';
-import { describeValue, formatPath, parseOptions } from './options';
+import {
+  clockSchema,
+  customCheck,
+  describeValue,
+  formatPath,
+  functionSchema,
+  loggerSchema,
+  objectSchema,
+  parseOptions,
+} from './options';
 
 const schema = z
   .object({
@@ -66,6 +75,131 @@ describe('parseOptions', () => {
   it('describes a non-object input at the root', () => {
     const err = errorOf(42);
     expect(err.issues[0]).toMatchObject({ path: '(root)', expected: 'object', received: 'number 42' });
+  });
+});
+
+describe('parseOptions: custom checks', () => {
+  const custom = z
+    .object({
+      clock: clockSchema().optional(),
+      logger: loggerSchema().optional(),
+      isFailure: functionSchema<(e: unknown) => boolean>('isFailure').optional(),
+      store: objectSchema<object>('store').optional(),
+      client: z.custom<object>((v) => v === 'client', customCheck('client', 'an ioredis client')).optional(),
+      // Messages written by hand, as packages do.
+      signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { message: 'expected an AbortSignal' }).optional(),
+      subscriber: z.custom((v) => v === 1, { message: 'expected subscriber to be an ioredis client' }).optional(),
+      limiter: z.custom((v) => v === 1, { message: 'a Clock (an object with now())' }).optional(),
+      bare: z.custom((v) => v === 1).optional(),
+    })
+    .strict();
+
+  it('says "expected" once, with what the check wanted', () => {
+    const err = (() => {
+      try {
+        parseOptions(
+          custom,
+          {
+            clock: 5,
+            logger: {},
+            isFailure: 'no',
+            store: null,
+            client: 1,
+            signal: 2,
+            subscriber: 3,
+            limiter: 4,
+            bare: 5,
+          },
+          'X',
+        );
+      } catch (e) {
+        return e as InvalidOptionsError;
+      }
+      throw new Error('expected parseOptions to throw');
+    })();
+    expect(err.message).not.toMatch(/expected expected/);
+    const byPath = Object.fromEntries(err.issues.map((i) => [i.path, i.expected]));
+    expect(byPath).toEqual({
+      clock: 'a Clock (an object with now, monotonic, setTimeout, clearTimeout, setInterval, clearInterval)',
+      logger: 'a pino-compatible logger (with child, debug, info, warn, error)',
+      isFailure: 'a function',
+      store: 'an object',
+      client: 'an ioredis client',
+      signal: 'an AbortSignal',
+      subscriber: 'an ioredis client',
+      limiter: 'a Clock (an object with now())',
+      bare: 'a valid value',
+    });
+    expect(err.message).toContain(
+      '  - clock: expected a Clock (an object with now, monotonic, setTimeout, clearTimeout, setInterval, clearInterval), received number 5',
+    );
+    expect(err.message).toContain('  - isFailure: expected a function, received string "no"');
+    // The validator's own sentence is kept as the issue's message.
+    expect(err.issues.find((i) => i.path === 'isFailure')?.message).toBe('expected isFailure to be a function');
+  });
+
+  it('quotes a cross-field rule that is not a noun phrase', () => {
+    const ranged = z
+      .object({ min: z.number(), max: z.number() })
+      .refine((o) => o.max >= o.min, { message: 'max must be >= min', path: ['max'] });
+    expect(() => parseOptions(ranged, { min: 5, max: 1 }, 'Range')).toThrow(
+      '  - max: expected a value satisfying "max must be >= min", received number 1',
+    );
+  });
+});
+
+describe('parseOptions: unions', () => {
+  const store = z.object({
+    store: z.union([
+      z.object({ kind: z.literal('memory'), size: z.number() }).strict(),
+      z.object({ kind: z.literal('redis'), url: z.string(), db: z.number().int() }).strict(),
+    ]),
+    port: z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
+    mode: z.union([z.literal('a'), z.literal('b')]).optional(),
+    tagged: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('x'), n: z.number() }),
+        z.object({ kind: z.literal('y') }),
+      ])
+      .optional(),
+  });
+
+  function issuesOf(input: unknown) {
+    try {
+      parseOptions(store, input, 'Store');
+    } catch (e) {
+      return (e as InvalidOptionsError).issues.map(({ path, expected, received }) => ({ path, expected, received }));
+    }
+    throw new Error('expected parseOptions to throw');
+  }
+
+  it('reports the closest branch field by field, at full paths', () => {
+    expect(issuesOf({ store: { kind: 'redis', url: 5, db: 1.5 } })).toEqual([
+      { path: 'store.url', expected: 'string', received: 'number 5' },
+      { path: 'store.db', expected: 'int', received: 'number 1.5' },
+    ]);
+    expect(issuesOf({ store: { kind: 'memory', size: 1, extra: true } })).toEqual([
+      { path: 'store.extra', expected: 'no such option', received: 'boolean true' },
+    ]);
+  });
+
+  it('lists what each branch takes when the value itself has the wrong type', () => {
+    expect(issuesOf({ store: 5 })).toEqual([{ path: 'store', expected: 'object', received: 'number 5' }]);
+    expect(issuesOf({ store: { kind: 'memory', size: 1 }, port: true })).toEqual([
+      { path: 'port', expected: 'number | string', received: 'boolean true' },
+    ]);
+    expect(issuesOf({ store: { kind: 'memory', size: 1 }, mode: 'c' })).toEqual([
+      { path: 'mode', expected: 'one of "a" | "b"', received: 'string "c"' },
+    ]);
+  });
+
+  it('names the discriminator and its values, or the field inside the matching branch', () => {
+    expect(issuesOf({ store: { kind: 'memory', size: 1 }, tagged: { kind: 'z' } })).toEqual([
+      { path: 'tagged.kind', expected: 'one of "x" | "y"', received: 'string "z"' },
+    ]);
+    expect(issuesOf({ store: { kind: 'memory', size: 1 }, tagged: { kind: 'x', n: 'one' } })).toEqual([
+      { path: 'tagged.n', expected: 'number', received: 'string "one"' },
+    ]);
   });
 });
 

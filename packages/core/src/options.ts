@@ -5,14 +5,24 @@ import type { Logger } from './logger';
 
 type Issue = z.core.$ZodIssue;
 
+/**
+ * Options for a `z.custom` / `.refine` check whose failure `parseOptions` should describe well: `message` is the
+ * validator's own sentence, `params.expected` the noun phrase shown after "expected" in `InvalidOptionsError`.
+ * @example z.custom<Client>(isClient, customCheck('redis', 'an ioredis client'))
+ *   // → message "expected redis to be an ioredis client"; line "- redis: expected an ioredis client, received …"
+ */
+export function customCheck(what: string, expected: string): { message: string; params: { expected: string } } {
+  return { message: `expected ${what} to be ${expected}`, params: { expected } };
+}
+
 /** A zod schema for a function option (zod has no typed function schema): `isFailure: functionSchema<(e: unknown) => boolean>('isFailure')`. */
 export function functionSchema<T>(what: string) {
-  return z.custom<T>((v) => typeof v === 'function', { message: `expected ${what} to be a function` });
+  return z.custom<T>((v) => typeof v === 'function', customCheck(what, 'a function'));
 }
 
 /** A zod schema for an object option passed through as is (a clock, a logger, a client). */
 export function objectSchema<T>(what: string) {
-  return z.custom<T>((v) => typeof v === 'object' && v !== null, { message: `expected ${what} to be an object` });
+  return z.custom<T>((v) => typeof v === 'object' && v !== null, customCheck(what, 'an object'));
 }
 
 const CLOCK_METHODS = ['now', 'monotonic', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] as const;
@@ -27,7 +37,7 @@ export function clockSchema<T = Clock>(what = 'clock') {
       typeof v === 'object' &&
       v !== null &&
       CLOCK_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
-    { message: `expected ${what} to be a Clock (an object with ${CLOCK_METHODS.join(', ')})` },
+    customCheck(what, `a Clock (an object with ${CLOCK_METHODS.join(', ')})`),
   );
 }
 
@@ -40,7 +50,7 @@ export function loggerSchema<T = Logger>(what = 'logger') {
       typeof v === 'object' &&
       v !== null &&
       LOGGER_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
-    { message: `expected ${what} to be a pino-compatible logger (with ${LOGGER_METHODS.join(', ')})` },
+    customCheck(what, `a pino-compatible logger (with ${LOGGER_METHODS.join(', ')})`),
   );
 }
 
@@ -66,6 +76,10 @@ export function optionsOrEmpty<T extends object>(input: T | undefined, where: st
  * On failure throws `InvalidOptionsError` naming every bad field: its path, what was expected and what
  * was received — e.g. `Invalid options for CircuitBreaker: - timeoutMs: expected number >= 0, received number -5`.
  *
+ * Two limits come from zod 4 itself: a `.refine()` on an object runs only once every field of the object is
+ * valid (a cross-field rule such as `maxMs >= initialMs` is reported on the next attempt, after the field errors
+ * are fixed); and for a union the fields of the closest branch (the one with the fewest issues) are reported.
+ *
  * @param where who is validating, shown in the message: a class, function or decorator name.
  */
 export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, where: string): z.output<S> {
@@ -77,28 +91,62 @@ export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, whe
 /** Turns zod issues into `OptionIssue`s with the received value read back from the input. */
 export function describeIssues(issues: readonly Issue[], input: unknown): OptionIssue[] {
   const out: OptionIssue[] = [];
-  for (const issue of issues) {
-    if (issue.code === 'unrecognized_keys') {
-      // One line per unknown key, so each is named where it stands.
-      for (const key of issue.keys) {
-        const path = [...issue.path, key];
-        out.push({
-          path: formatPath(path),
-          expected: 'no such option',
-          received: describeValue(valueAt(input, path)),
-          message: issue.message,
-        });
-      }
-      continue;
+  for (const issue of issues) describeIssue(issue, input, out);
+  return out;
+}
+
+function describeIssue(issue: Issue, input: unknown, out: OptionIssue[]): void {
+  if (issue.code === 'unrecognized_keys') {
+    // One line per unknown key, so each is named where it stands.
+    for (const key of issue.keys) {
+      const path = [...issue.path, key];
+      out.push({
+        path: formatPath(path),
+        expected: 'no such option',
+        received: describeValue(valueAt(input, path)),
+        message: issue.message,
+      });
     }
+    return;
+  }
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    describeUnion(issue, issue.errors, input, out);
+    return;
+  }
+  out.push({
+    path: formatPath(issue.path),
+    expected: describeExpected(issue),
+    received: describeValue(valueAt(input, issue.path)),
+    message: issue.message,
+  });
+}
+
+/**
+ * No branch of a union matched. When every branch rejected the value itself (wrong type), one line lists what
+ * each would take (`number | string`); otherwise the closest branch — the one with the fewest issues, first on a
+ * tie — is taken as what was meant, and its issues are reported field by field, at their full paths.
+ */
+function describeUnion(issue: Issue, branches: readonly (readonly Issue[])[], input: unknown, out: OptionIssue[]) {
+  const rejectsValue = (i: Issue) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value');
+  if (branches.every((b) => b.length > 0 && b.every(rejectsValue))) {
+    const types = new Set<string>();
+    const values = new Set<string>();
+    for (const i of branches.flat()) {
+      if (i.code === 'invalid_type') types.add(i.expected);
+      else if (i.code === 'invalid_value') for (const v of i.values) values.add(JSON.stringify(v));
+    }
+    const all = [...values, ...types];
     out.push({
       path: formatPath(issue.path),
-      expected: describeExpected(issue),
+      expected: types.size === 0 && values.size > 1 ? `one of ${all.join(' | ')}` : all.join(' | '),
       received: describeValue(valueAt(input, issue.path)),
       message: issue.message,
     });
+    return;
   }
-  return out;
+  let closest = branches[0]!;
+  for (const b of branches) if (b.length < closest.length) closest = b;
+  for (const inner of closest) describeIssue({ ...inner, path: [...issue.path, ...inner.path] } as Issue, input, out);
 }
 
 /** `['retry', 'delays', 2]` → `retry.delays[2]`; `[]` → `(root)`. */
@@ -172,12 +220,31 @@ function describeExpected(issue: Issue): string {
     case 'not_multiple_of':
       return `multiple of ${issue.divisor}`;
     case 'invalid_union':
-      return 'one of the accepted shapes';
+      // A discriminated union whose discriminator matched no branch lists the values it takes.
+      if ('options' in issue && issue.options?.length)
+        return `one of ${issue.options.map((v) => JSON.stringify(v)).join(' | ')}`;
+      return issue.inclusive === false ? 'exactly one of the accepted shapes' : 'one of the accepted shapes';
     case 'invalid_key':
       return `a valid key (${issue.message})`;
     case 'invalid_element':
       return 'valid elements';
+    case 'custom':
+      return expectedOfCustom(issue.message, issue.params);
     default:
       return issue.message;
   }
+}
+
+/**
+ * What a custom check (`z.custom`, `.refine`) wanted, as a phrase to follow "expected": its `params.expected`
+ * (see `customCheck`); else its message without a leading "expected [<name> to be]"; else a noun phrase message as
+ * is; else the rule quoted.
+ */
+function expectedOfCustom(message: string, params: Record<string, unknown> | undefined): string {
+  if (typeof params?.expected === 'string') return params.expected;
+  const stated = /^expected\s+(?:\S+\s+to\s+be\s+)?(.+)$/is.exec(message);
+  if (stated) return stated[1]!;
+  if (/^(?:a|an|one of|the)\s/i.test(message)) return message;
+  if (message === 'Invalid input') return 'a valid value';
+  return `a value satisfying "${message}"`;
 }

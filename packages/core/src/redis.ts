@@ -76,7 +76,11 @@ const connectionSchema = z
       .optional(),
   })
   .strict()
-  .refine((o) => o.url !== undefined || o.nodes !== undefined, { message: 'give url or nodes', path: ['url'] });
+  .refine((o) => o.url !== undefined || o.nodes !== undefined, {
+    message: 'give url or nodes',
+    path: ['url'],
+    params: { expected: 'a Redis URL (or nodes for a Cluster)' },
+  });
 
 export type RedisConnectionOptions = z.input<typeof connectionSchema>;
 

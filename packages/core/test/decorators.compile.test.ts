@@ -10,8 +10,11 @@ vi.setConfig({ testTimeout: 90_000 });
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, 'fixtures/decorators');
 
-/** Type-checks the fixture under `<mode>/tsconfig.json` and emits its JS with that mode's decorator transform. */
-function compile(mode: 'standard' | 'legacy'): { diagnostics: string[]; outFile: string } {
+/**
+ * Type-checks `<mode>/fixture.ts` under `<mode>/tsconfig.json` (each mode its own fixture and config) and emits
+ * its JS with that mode's decorator transform.
+ */
+function compile(mode: 'standard' | 'legacy'): { diagnostics: string[]; js: string; outFile: string } {
   const configPath = join(fixtures, mode, 'tsconfig.json');
   const parsed = ts.getParsedCommandLineOfConfigFile(
     configPath,
@@ -31,31 +34,57 @@ function compile(mode: 'standard' | 'legacy'): { diagnostics: string[]; outFile:
   const outDir = join(here, '.compiled', mode);
   mkdirSync(outDir, { recursive: true });
   const outFile = join(outDir, 'fixture.mjs');
-  const source = program.getSourceFile(join(fixtures, 'fixture.ts'))!;
+  const source = program.getSourceFile(join(fixtures, mode, 'fixture.ts'));
+  if (!source) throw new Error(`${mode}/fixture.ts is not in the program of ${configPath}`);
   program.emit(source, (name, text) => {
     if (name.endsWith('.js')) writeFileSync(outFile, text);
   });
-  return { diagnostics, outFile };
+  return { diagnostics, js: readFileSync(outFile, 'utf8'), outFile };
 }
 
-describe.each(['standard', 'legacy'] as const)('createMethodDecorator compiled as %s decorators', (mode) => {
-  it('type-checks and runs: wraps instance, async and static methods, keeps `this`, knows the class', async () => {
-    const { diagnostics, outFile } = compile(mode);
+async function load<M>(outFile: string): Promise<M> {
+  return (await import(/* @vite-ignore */ `${outFile}?t=${Date.now()}`)) as M;
+}
+
+describe('createMethodDecorator compiled as TS 5 standard decorators (standard/fixture.ts)', () => {
+  it('type-checks and runs: instance, async, static, private and stacked methods keep `this` and know the class', async () => {
+    const { diagnostics, js, outFile } = compile('standard');
     expect(diagnostics).toEqual([]);
-    // The two modes really are different transforms.
-    const js = readFileSync(outFile, 'utf8');
-    expect(js).toContain(mode === 'standard' ? '__esDecorate(' : '__decorate(');
-    expect(js).not.toContain(mode === 'standard' ? '__decorate(' : '__esDecorate(');
-    const mod = (await import(/* @vite-ignore */ `${outFile}?t=${Date.now()}`)) as {
-      run(): Promise<string[]>;
-      calls: string[];
-    };
+    expect(js).toContain('__esDecorate(');
+    expect(js).not.toContain('__decorate(');
+    const mod = await load<{ run(): Promise<string[]>; calls: string[] }>(outFile);
+    expect(await mod.run()).toEqual(['hi, ann', 'hi, bob', 'PSST CY!']);
+    expect(mod.calls).toEqual([
+      'static:standard:Greeter.create:static',
+      'sync:standard:Greeter.greet',
+      'async:standard:Greeter.greetLater',
+      'sync:standard:Greeter.greet',
+      'stacked:standard:Greeter.shout',
+      'private:standard:Greeter.#whisper',
+    ]);
+  });
+});
+
+describe('createMethodDecorator compiled with experimentalDecorators, NestJS-style (legacy/fixture.ts)', () => {
+  it('type-checks and runs beside class, property and legacy method decorators', async () => {
+    const { diagnostics, js, outFile } = compile('legacy');
+    expect(diagnostics).toEqual([]);
+    expect(js).toContain('__decorate(');
+    expect(js).toContain('__metadata("design:paramtypes", [String])'); // emitDecoratorMetadata, as NestJS needs
+    expect(js).toContain('__metadata("design:type", Object)'); // …for the injected property too
+    expect(js).not.toContain('__esDecorate(');
+    const mod = await load<{ run(): Promise<string[]>; calls: string[]; metadata: string[] }>(outFile);
+    expect(mod.metadata).toEqual([
+      'inject:PUNCTUATION@punctuation',
+      'roles:greet=admin:function',
+      'injectable:GreeterService',
+    ]);
     expect(await mod.run()).toEqual(['hi, ann', 'hi, bob']);
     expect(mod.calls).toEqual([
-      `static:${mode}:Greeter.create:static`,
-      `sync:${mode}:Greeter.greet`,
-      `async:${mode}:Greeter.greetLater`,
-      `sync:${mode}:Greeter.greet`,
+      'static:legacy:GreeterService.create:static',
+      'sync:legacy:GreeterService.greet',
+      'async:legacy:GreeterService.greetLater',
+      'sync:legacy:GreeterService.greet',
     ]);
   });
 });

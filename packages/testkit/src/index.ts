@@ -6,6 +6,7 @@ export {
   createRedisFixture,
   defaultClusterNodes,
   defaultRedisUrl,
+  escapeGlob,
   type RedisClusterFixture,
   type RedisFixture,
   type RedisFixtureOptions,

@@ -23,6 +23,14 @@ export interface RedisFixtureOptions {
   name?: string;
 }
 
+/**
+ * `text` as a literal in a Redis glob (`SCAN MATCH`, `KEYS`): `*`, `?`, `[`, `]` and `\` escaped, so a prefix
+ * made from a test's name (`orders[1]`, `a*b`) matches exactly its own keys and never another file's.
+ */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
 export function defaultRedisUrl(): string {
   return process.env.BALLAST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 }
@@ -40,7 +48,7 @@ export async function createRedisFixture(options: RedisFixtureOptions = {}): Pro
     let deleted = 0;
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 1000);
       cursor = next;
       if (keys.length > 0) deleted += await redis.unlink(...keys);
     } while (cursor !== '0');
@@ -107,7 +115,7 @@ export async function createRedisClusterFixture(
           cluster.nodes('master').map(async (node) => {
             let cursor = '0';
             do {
-              const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+              const [next, keys] = await node.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 1000);
               cursor = next;
               if (keys.length > 0) await Promise.all(keys.map((k) => node.unlink(k)));
             } while (cursor !== '0');
