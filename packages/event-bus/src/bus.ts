@@ -15,13 +15,26 @@ import { context, SpanKind, trace } from '@opentelemetry/api';
 import type { z } from 'zod';
 import { MemoryTransport } from './backends/memory';
 import { RedisTransport } from './backends/redis';
+import { Consumer } from './consumer';
 import { registerHandlers } from './decorators';
 import { type EventEnvelope, encodeEnvelope } from './envelope';
-import { EventValidationError, PayloadTooLargeError, TransportClosedError, UnknownEventTypeError } from './errors';
+import {
+  EventValidationError,
+  PayloadTooLargeError,
+  SubscriptionConflictError,
+  TransportClosedError,
+  UnknownEventTypeError,
+} from './errors';
+import type { EventHandler } from './handler';
 import { defaultGroup } from './keys';
 import { type BusInstruments, busInstruments } from './metrics';
-import { busOptionsSchema, type SubscribeOptions, subscribeOptionsSchema } from './options';
-import { type EventHandler, Subscription } from './subscription';
+import {
+  busOptionsSchema,
+  type ResolvedSubscribeOptions,
+  type SubscribeOptions,
+  subscribeOptionsSchema,
+} from './options';
+import { Subscription } from './subscription';
 import type { DeadLetter, GroupInfo, StreamId, Transport } from './transport';
 
 /** Event type → zod schema of its data. */
@@ -67,7 +80,8 @@ export class EventBus<E extends EventSchemas> {
   readonly #log: Logger;
   readonly #newId: () => string;
   readonly #m: BusInstruments;
-  readonly #subscriptions = new Set<Subscription>();
+  /** One consumer per (type, group), shared by every handler subscribed to it; starting ones too. */
+  readonly #consumers = new Map<string, { consumer: Consumer; started: Promise<void> }>();
   #closed = false;
 
   constructor(options: EventBusOptions<E>) {
@@ -78,7 +92,7 @@ export class EventBus<E extends EventSchemas> {
     this.transport =
       o.transport ??
       (o.redis
-        ? new RedisTransport({ redis: o.redis, prefix: o.prefix ?? '' })
+        ? new RedisTransport({ redis: o.redis, prefix: o.prefix ?? '', ...(o.clock ? { clock: o.clock } : {}) })
         : new MemoryTransport(o.clock ? { clock: o.clock } : {}));
     this.#maxLenAll = o.maxLenAll;
     this.#maxPayloadBytes = o.maxPayloadBytes;
@@ -178,6 +192,11 @@ export class EventBus<E extends EventSchemas> {
   /**
    * Handles every event of `type` in a consumer group (default `group:{type}`). Resolves once the group
    * exists and the consumer runs; `close()` the subscription (or the bus) to drain it.
+   *
+   * Handlers subscribed to the same type and group on this bus share one consumer: each event runs every one
+   * of them, in subscription order, and is acknowledged once all succeeded. A failure of any (a throw, or
+   * `false`) redelivers the event to all of them, so handlers must be idempotent (see `idempotent`). Their
+   * options must agree (`SubscriptionConflictError` otherwise); use another group for independent delivery.
    */
   async subscribe<K extends keyof E & string>(
     type: K,
@@ -187,20 +206,38 @@ export class EventBus<E extends EventSchemas> {
     if (this.#closed) throw new TransportClosedError('event bus', 'subscribe');
     const schema = this.#schema(type);
     const o = parseOptions(subscribeOptionsSchema, options, 'subscribe');
-    const sub = new Subscription({
-      type,
-      group: o.group ?? defaultGroup(type),
-      consumer: o.consumer ?? `consumer:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
-      schema,
-      handler: handler as EventHandler<unknown>,
-      options: o,
-      transport: this.transport,
-      clock: this.#clock,
-      logger: this.#log,
-      instruments: this.#m,
-    });
-    await sub.start();
-    this.#subscriptions.add(sub);
+    const group = o.group ?? defaultGroup(type);
+    const key = `${type}\u0000${group}`;
+    let entry = this.#consumers.get(key);
+    if (entry) {
+      const differing = conflicts(entry.consumer.options, o);
+      if (differing.length > 0) throw new SubscriptionConflictError(type, group, differing);
+    } else {
+      const consumer: Consumer = new Consumer({
+        type,
+        group,
+        name: o.consumer ?? `consumer:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        schema,
+        options: o,
+        transport: this.transport,
+        clock: this.#clock,
+        logger: this.#log,
+        instruments: this.#m,
+        onClose: () => {
+          if (this.#consumers.get(key)?.consumer === consumer) this.#consumers.delete(key);
+        },
+      });
+      entry = { consumer, started: consumer.start() };
+      this.#consumers.set(key, entry);
+    }
+    // Registered before the consumer's first read completes: no entry is handled without this handler.
+    const sub = new Subscription(entry.consumer, handler as EventHandler<unknown>);
+    try {
+      await entry.started;
+    } catch (error) {
+      if (this.#consumers.get(key) === entry) this.#consumers.delete(key);
+      throw error;
+    }
     return sub;
   }
 
@@ -209,10 +246,15 @@ export class EventBus<E extends EventSchemas> {
     return registerHandlers(this, instance);
   }
 
-  /** Dead letters of a type: list, replay (back into the stream, delivered again), delete. */
+  /**
+   * Dead letters of a type: `list` (oldest first, paged), `inspect` one by id, `replay` (delivered again to
+   * the group that dead-lettered it, and only to it; removed from the DLQ atomically), `delete`.
+   */
   readonly dlq = {
     list: (type: keyof E & string, options?: { count?: number; after?: StreamId }): Promise<DeadLetter[]> =>
       this.transport.listDeadLetters(type, options),
+    inspect: (type: keyof E & string, id: StreamId): Promise<DeadLetter | undefined> =>
+      this.transport.getDeadLetter(type, id),
     replay: (type: keyof E & string, id: StreamId): Promise<StreamId | undefined> =>
       this.transport.replayDeadLetter(type, id),
     delete: (type: keyof E & string, id: StreamId): Promise<boolean> => this.transport.deleteDeadLetter(type, id),
@@ -232,11 +274,29 @@ export class EventBus<E extends EventSchemas> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([...this.#subscriptions].map((s) => s.close()));
-    this.#subscriptions.clear();
+    const consumers = [...this.#consumers.values()];
+    this.#consumers.clear();
+    await Promise.all(
+      consumers.map(async ({ consumer, started }) => {
+        await started.catch(() => {}); // a consumer that failed to start has nothing to drain
+        await consumer.close();
+      }),
+    );
     if (this.#ownsTransport) await this.transport.close();
     this.#log.info('event bus closed');
   }
+}
+
+/** Names of the consumer options `next` sets differently from the running consumer's `current`. */
+function conflicts(current: ResolvedSubscribeOptions, next: ResolvedSubscribeOptions): string[] {
+  const differing: string[] = [];
+  for (const name of Object.keys(subscribeOptionsSchema.shape) as (keyof ResolvedSubscribeOptions)[]) {
+    if (name === 'group') continue;
+    // An unnamed subscriber joins the running consumer, whatever its name.
+    if (name === 'consumer' && next.consumer === undefined) continue;
+    if (JSON.stringify(current[name]) !== JSON.stringify(next[name])) differing.push(name);
+  }
+  return differing;
 }
 
 export function createEventBus<E extends EventSchemas>(options: EventBusOptions<E>): EventBus<E> {

@@ -78,3 +78,43 @@ export class PayloadTooLargeError extends BallastError {
   }
 }
 export const isPayloadTooLargeError = errorGuard<PayloadTooLargeError>(PayloadTooLargeError.code);
+
+/**
+ * Another delivery of the same event is running an `idempotent` handler right now (its in-progress marker is
+ * held). Thrown so this delivery is retried after its backoff — by then the other run has finished (and the
+ * retry is skipped) or failed (and the retry runs it).
+ */
+export class EventInProgressError extends BallastError {
+  static readonly code = 'EVENT_IN_PROGRESS';
+  constructor(
+    readonly eventType: string,
+    readonly eventId: string,
+  ) {
+    super(
+      EventInProgressError.code,
+      `"${eventType}" event ${eventId} is being handled by another delivery: retried after its backoff`,
+    );
+  }
+}
+export const isEventInProgressError = errorGuard<EventInProgressError>(EventInProgressError.code);
+
+/**
+ * `subscribe` for a type and group this bus already consumes, with different consumer options. Handlers of
+ * one (type, group) on one bus share one consumer (every handler runs for every event), so its options —
+ * concurrency, batch size, timeouts, retries — must agree. `options` names the ones that differ.
+ */
+export class SubscriptionConflictError extends BallastError {
+  static readonly code = 'SUBSCRIPTION_CONFLICT';
+  constructor(
+    readonly eventType: string,
+    readonly group: string,
+    readonly options: readonly string[],
+  ) {
+    super(
+      SubscriptionConflictError.code,
+      `"${eventType}" in group "${group}" already has a consumer on this bus with other ${options.join(', ')}: ` +
+        'handlers of one type and group share one consumer, so pass the same options (or another group)',
+    );
+  }
+}
+export const isSubscriptionConflictError = errorGuard<SubscriptionConflictError>(SubscriptionConflictError.code);

@@ -1,56 +1,74 @@
-import type { RedisClient } from '@ballast/core';
+import { randomUUID } from 'node:crypto';
+import { type Clock, systemClock } from '@ballast/core';
+import type { DedupeStore } from './dedupe';
 import type { EventEnvelope } from './envelope';
-import type { EventHandler } from './subscription';
-
-/** Where an idempotent handler remembers the event ids it completed. */
-export interface DedupeStore {
-  /** True when `key` was marked and has not expired. */
-  has(key: string): Promise<boolean>;
-  /** Marks `key` for `ttlMs` (SET … PX, after the handler succeeded). */
-  mark(key: string, ttlMs: number): Promise<void>;
-}
-
-export function redisDedupeStore(redis: RedisClient): DedupeStore {
-  return {
-    has: async (key) => (await redis.exists(key)) === 1,
-    mark: async (key, ttlMs) => void (await redis.set(key, '1', 'PX', ttlMs)),
-  };
-}
-
-export function memoryDedupeStore(now: () => number = Date.now): DedupeStore {
-  const until = new Map<string, number>();
-  return {
-    has: async (key) => (until.get(key) ?? 0) > now(),
-    mark: async (key, ttlMs) => void until.set(key, now() + ttlMs),
-  };
-}
+import { EventInProgressError } from './errors';
+import type { EventHandler, HandlerContext } from './handler';
 
 export interface IdempotentOptions {
   store: DedupeStore;
-  /** How long a completed event id is remembered: longer than any redelivery can take. Default 24 h. */
+  /** How long a handled event id is remembered: longer than any redelivery can take. Default 24 h. */
   ttlMs?: number;
-  /** Key of an event; default `events:dedupe:<name>:<event_id>`. */
-  key?: (event: EventEnvelope) => string;
-  /** Names this handler in the default key (two handlers of one event must differ). */
+  /**
+   * Lease of the in-progress marker: renewed every `leaseMs / 3` while the handler runs, so it only expires
+   * when the process died mid-handler (then another delivery may run it). Default 30 s.
+   */
+  leaseMs?: number;
+  /**
+   * Names this handler in the default key; needed when one group runs several idempotent handlers for a type
+   * (each must remember on its own).
+   */
   name?: string;
+  /** Marker key of an event; default `keys.dedupe(type, group, event_id, name)` (with the transport's prefix). */
+  key?: (event: EventEnvelope, context: HandlerContext) => string;
+  /** Times the lease renewal. Default `systemClock`. */
+  clock?: Clock;
 }
 
 /**
- * Wraps a handler with side effects so a redelivered event (at-least-once) runs it once: an event whose id
- * was marked is acknowledged without running; the mark is set only after the handler succeeded, so a
- * failure is retried. Two deliveries racing each other can both run — keep the handler's own writes
- * idempotent (upserts) where that matters.
+ * Wraps a handler with side effects so that an event delivered more than once (at-least-once) runs it once
+ * per group: before running, it claims the event (an in-progress marker with a lease, SET NX PX); a handled
+ * event (done marker) is acknowledged without running; while another delivery holds the claim, this one
+ * fails with `EventInProgressError` and is retried after its backoff. On success the done marker is set for
+ * `ttlMs`; on failure (a throw or `false`) the claim is released, so the redelivery runs the handler again.
  */
 export function idempotent<T, K extends string>(
   handler: EventHandler<T, K>,
   options: IdempotentOptions,
 ): EventHandler<T, K> {
+  const { store, name } = options;
   const ttlMs = options.ttlMs ?? 86_400_000;
-  const keyOf = options.key ?? ((e: EventEnvelope) => `events:dedupe:${options.name ?? 'handler'}:${e.event_id}`);
+  const leaseMs = options.leaseMs ?? 30_000;
+  const clock = options.clock ?? systemClock;
+  const keyOf =
+    options.key ??
+    ((e: EventEnvelope, ctx: HandlerContext) => ctx.keys.dedupe(e.event_type, ctx.group, e.event_id, name));
   return async (event, ctx) => {
-    const key = keyOf(event as EventEnvelope);
-    if (await options.store.has(key)) return;
-    await handler(event, ctx);
-    await options.store.mark(key, ttlMs);
+    const key = keyOf(event as EventEnvelope, ctx);
+    const token = randomUUID();
+    const claim = await store.claim(key, token, leaseMs);
+    if (claim === 'done') return;
+    if (claim === 'busy') throw new EventInProgressError(event.event_type, event.event_id);
+    // A failed extension is not fatal: at worst the lease lapses and a concurrent delivery runs too.
+    const renew = clock.setInterval(
+      () => void store.extend(key, token, leaseMs).catch(() => {}),
+      Math.max(1, Math.floor(leaseMs / 3)),
+    );
+    renew.unref();
+    let succeeded = false;
+    try {
+      const result = await handler(event, ctx);
+      succeeded = result !== false;
+      return result;
+    } finally {
+      clock.clearInterval(renew);
+      if (succeeded) {
+        await store.complete(key, ttlMs);
+      } else {
+        // The handler's own failure is what the caller must see; a failed release only delays the retry until
+        // the lease expires (the retry meanwhile gets EventInProgressError and backs off again).
+        await store.release(key, token).catch(() => {});
+      }
+    }
   };
 }

@@ -2,20 +2,16 @@ export { MemoryTransport } from './backends/memory';
 export { RedisTransport, type RedisTransportOptions } from './backends/redis';
 export { createEventBus, EventBus, type EventBusOptions, type EventSchemas, type PublishOptions } from './bus';
 export { OnEvent, registerHandlers } from './decorators';
+export { type DedupeClaim, type DedupeStore, memoryDedupeStore, redisDedupeStore } from './dedupe';
 export { decodeEnvelope, EventDecodeError, type EventEnvelope, encodeEnvelope } from './envelope';
 export * from './errors';
-export {
-  type DedupeStore,
-  type IdempotentOptions,
-  idempotent,
-  memoryDedupeStore,
-  redisDedupeStore,
-} from './idempotent';
+export { type IdempotentOptions, idempotent } from './idempotent';
 export { defaultGroup, type EventKeys, eventKeys } from './keys';
 export { type ResolvedSubscribeOptions, type SubscribeOptions, subscribeOptionsSchema } from './options';
 export { EventType, type HealthPlatformEvents, healthPlatformEvents } from './schemas';
 export { type DeadLetterEvent, type EventHandler, type HandlerContext, Subscription } from './subscription';
 export {
+  type ClaimResult,
   compareIds,
   type DeadLetter,
   type GroupInfo,

@@ -9,7 +9,11 @@ export interface EventKeys {
   stream(type: string): string;
   all(): string;
   dlq(type: string): string;
-  dedupe(type: string, group: string, eventId: string): string;
+  /**
+   * The idempotent-consumer marker of one event for one group (and one named handler, when a group runs
+   * several idempotent handlers): `events:dedupe:{type}:<group>:[<handler>:]<event_id>`.
+   */
+  dedupe(type: string, group: string, eventId: string, handler?: string): string;
 }
 
 /** `prefix` is prepended as is (e.g. `myapp:`); default none, matching seed 000's names exactly. */
@@ -18,7 +22,8 @@ export function eventKeys(prefix = ''): EventKeys {
     stream: (type) => `${prefix}events:${hashTag(type)}`,
     all: () => `${prefix}events:all`,
     dlq: (type) => `${prefix}events:dlq:${hashTag(type)}`,
-    dedupe: (type, group, eventId) => `${prefix}events:dedupe:${hashTag(type)}:${group}:${eventId}`,
+    dedupe: (type, group, eventId, handler) =>
+      `${prefix}events:dedupe:${hashTag(type)}:${group}:${handler === undefined ? '' : `${handler}:`}${eventId}`,
   };
 }
 

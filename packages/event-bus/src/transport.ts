@@ -10,6 +10,8 @@
 /** Stream ids: `<ms>-<seq>`, compared numerically part by part. */
 export type StreamId = string;
 
+import type { EventKeys } from './keys';
+
 export interface StreamEntry {
   id: StreamId;
   /** Flat field map as stored (the encoded envelope). */
@@ -40,7 +42,39 @@ export interface GroupInfo {
   consumers: { name: string; pending: number; idleMs: number }[];
 }
 
+/** One `claimStale` call's result: what it claimed, and where the next call should resume its scan. */
+export interface ClaimResult {
+  entries: StreamEntry[];
+  /**
+   * The id the next scan starts from (XAUTOCLAIM's next start id); `'0-0'` when this scan reached the end of
+   * the pending entries list, so the next one starts over.
+   */
+  cursor: StreamId;
+}
+
+/**
+ * Stream fields the transport writes for its own bookkeeping, never part of an envelope: the DLQ's
+ * `dlq_*` fields, and `replay_for_group` on an entry replayed from the DLQ (only that group handles it).
+ */
+export const BOOKKEEPING_FIELDS = [
+  'dlq_reason',
+  'dlq_deliveries',
+  'dlq_group',
+  'dlq_original_id',
+  'dlq_at',
+  'replay_for_group',
+] as const;
+
+/** A stored field map without the bookkeeping fields. */
+export function envelopeFields(all: Record<string, string>): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const k in all) if (!(BOOKKEEPING_FIELDS as readonly string[]).includes(k)) fields[k] = all[k]!;
+  return fields;
+}
+
 export interface Transport {
+  /** The key names this transport uses (with its prefix): `events:{type}`, its DLQ, dedupe markers. */
+  readonly keys: EventKeys;
   /**
    * Appends one entry to `events:{type}` and to `events:all` in one round trip. Returns its id in the
    * type's stream. `maxLenAll` caps `events:all` (approximate trimming); the type stream is trimmed only by
@@ -68,11 +102,16 @@ export interface Transport {
     signal?: AbortSignal,
   ): Promise<StreamEntry[]>;
   ack(type: string, group: string, ids: readonly StreamId[]): Promise<number>;
-  /** Lease renewal: resets the idle time of `consumer`'s pending entries (XCLAIM … 0 … JUSTID), no delivery counted. */
+  /**
+   * Lease renewal: resets the idle time of `consumer`'s pending entries (XCLAIM … 0 … JUSTID), no delivery
+   * counted. Entries another consumer owns now (this one's lease lapsed and it was taken over) are left alone.
+   */
   renew(type: string, group: string, consumer: string, ids: readonly StreamId[]): Promise<void>;
   /**
    * A failed entry is left pending but made claimable after `delayMs`: its idle time is set to
-   * `idleTimeoutMs - delayMs` (XCLAIM … IDLE … JUSTID), so the stale-claim below picks it up then.
+   * `idleTimeoutMs - delayMs` (XCLAIM … IDLE … JUSTID), so the stale-claim below picks it up then. A delay
+   * above `idleTimeoutMs` counts as `idleTimeoutMs` (an idle time cannot be negative): longer delays are the
+   * caller's to hold. Only touches the entry while `consumer` owns it (never steals it back).
    */
   retryLater(
     type: string,
@@ -83,8 +122,11 @@ export interface Transport {
     idleTimeoutMs: number,
   ): Promise<void>;
   /**
-   * Takes over entries idle for at least `idleTimeoutMs` (crashed consumers, failed entries whose backoff
-   * elapsed) for `consumer` (XAUTOCLAIM), with their delivery counts (incremented by the claim).
+   * Takes over up to `count` entries idle for at least `idleTimeoutMs` (crashed consumers, failed entries
+   * whose backoff elapsed) for `consumer` (XAUTOCLAIM), with their delivery counts (incremented by the claim).
+   * The scan of the pending entries list starts at `cursor` (default `'0-0'`, the start) and returns where
+   * the next one should resume: passing it back lets a consumer with few free slots reach stale entries
+   * behind many live ones (XAUTOCLAIM looks at only about 10 × count entries a call).
    */
   claimStale(
     type: string,
@@ -92,11 +134,29 @@ export interface Transport {
     consumer: string,
     idleTimeoutMs: number,
     count: number,
-  ): Promise<StreamEntry[]>;
-  /** Atomically appends the entry to `events:dlq:{type}` with reason and deliveries, and acknowledges it. */
-  deadLetter(type: string, group: string, entry: StreamEntry, reason: string): Promise<StreamId>;
+    cursor?: StreamId,
+  ): Promise<ClaimResult>;
+  /**
+   * Atomically appends the entry to `events:dlq:{type}` with reason and deliveries, and acknowledges it —
+   * only while `consumer` still owns it (an entry another consumer took over, or that was acknowledged
+   * meanwhile, is left alone: `undefined`). Returns the dead letter's id.
+   */
+  deadLetter(
+    type: string,
+    group: string,
+    consumer: string,
+    entry: StreamEntry,
+    reason: string,
+  ): Promise<StreamId | undefined>;
   listDeadLetters(type: string, options?: { count?: number; after?: StreamId }): Promise<DeadLetter[]>;
-  /** Re-publishes a dead letter's fields to its event stream (new id) and removes it from the DLQ. */
+  /** One dead letter by its DLQ id, or `undefined`. */
+  getDeadLetter(type: string, dlqId: StreamId): Promise<DeadLetter | undefined>;
+  /**
+   * Delivers a dead letter again to the group that dead-lettered it, and only to it, atomically removing it
+   * from the DLQ: its fields are appended to `events:{type}` (new id) with `replay_for_group: <group>`, which
+   * consumers of every other group acknowledge without handling. `events:all` is not touched (the event is
+   * already there). Returns the new id, or `undefined` when there is no such dead letter.
+   */
   replayDeadLetter(type: string, dlqId: StreamId): Promise<StreamId | undefined>;
   deleteDeadLetter(type: string, dlqId: StreamId): Promise<boolean>;
   /**
@@ -108,6 +168,19 @@ export interface Transport {
   /** Removes consumers idle longer than `idleMs` that hold no pending entries; returns their names. */
   removeIdleConsumers(type: string, group: string, idleMs: number): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/** A DLQ entry as stored (its fields plus `dlq_*`) → `DeadLetter`. */
+export function deadLetterFrom(id: StreamId, all: Record<string, string>): DeadLetter {
+  return {
+    id,
+    originalId: all.dlq_original_id ?? '',
+    group: all.dlq_group ?? '',
+    reason: all.dlq_reason ?? '',
+    deliveries: Number(all.dlq_deliveries ?? 0),
+    deadAt: Number(all.dlq_at ?? 0),
+    fields: envelopeFields(all),
+  };
 }
 
 /** Compares two stream ids numerically: negative, zero or positive. */

@@ -10,7 +10,7 @@ vi.setConfig({ testTimeout: 90_000 });
 const here = dirname(fileURLToPath(import.meta.url));
 
 describe.each(['standard', 'legacy'] as DecoratorMode[])('@OnEvent compiled as %s decorators', (mode) => {
-  it('type-checks, and registerHandlers subscribes every decorated method (stacked, inherited) bound to the instance', async () => {
+  it('type-checks, and registerHandlers subscribes every decorated method (stacked, inherited, two of one type) bound to the instance', async () => {
     const { diagnostics, outFile } = compileDecoratorFixture(
       ts,
       join(here, 'fixtures/decorators'),
@@ -19,6 +19,6 @@ describe.each(['standard', 'legacy'] as DecoratorMode[])('@OnEvent compiled as %
     );
     expect(diagnostics).toEqual([]);
     const mod = (await import(/* @vite-ignore */ `${outFile}?t=${Date.now()}`)) as { run(): Promise<string[]> };
-    expect(await mod.run()).toEqual(['3', 'alert:hi', 'u/user.login:b@x.io', 'u/user.registered:a@x.io']);
+    expect(await mod.run()).toEqual(['4', 'alert:hi', 'audit:info', 'u/user.login:b@x.io', 'u/user.registered:a@x.io']);
   });
 });

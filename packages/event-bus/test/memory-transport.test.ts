@@ -7,9 +7,16 @@ import { transportContract } from './transport.contract';
 
 let counter = 0;
 transportContract('memory', {
-  create: () => ({ transport: new MemoryTransport(), type: 't' + counter++ }),
+  create: () => {
+    const transport = new MemoryTransport();
+    return { transport, type: `t${counter++}`, allLength: async () => transport.entries().length };
+  },
   destroy: ({ transport }) => transport.close(),
 });
+
+/** `claimStale`'s entries, scanning from the start. */
+const claimed = async (t: MemoryTransport, consumer: string, idleMs: number, count: number) =>
+  (await t.claimStale('t', 'g', consumer, idleMs, count)).entries;
 
 const fields = (n: number) => ({ n: String(n) });
 
@@ -100,15 +107,13 @@ describe('MemoryTransport (fake clock)', () => {
     await transport.read('t', 'g', 'c1', 10, 0);
     await clock.advance(1_500);
     expect((await transport.groups('t'))[0]!.consumers).toEqual([{ name: 'c1', pending: 1, idleMs: 1_500 }]);
-    expect(await transport.claimStale('t', 'g', 'c2', 2_000, 10)).toEqual([]);
+    expect(await claimed(transport, 'c2', 2_000, 10)).toEqual([]);
     await clock.advance(499);
-    expect(await transport.claimStale('t', 'g', 'c2', 2_000, 10)).toEqual([]);
+    expect(await claimed(transport, 'c2', 2_000, 10)).toEqual([]);
     await clock.advance(1);
-    expect(await transport.claimStale('t', 'g', 'c2', 2_000, 10)).toEqual([
-      { id: ids[0], fields: fields(0), deliveries: 2 },
-    ]);
+    expect(await claimed(transport, 'c2', 2_000, 10)).toEqual([{ id: ids[0], fields: fields(0), deliveries: 2 }]);
     // The claim reset the idle time.
-    expect(await transport.claimStale('t', 'g', 'c3', 2_000, 10)).toEqual([]);
+    expect(await claimed(transport, 'c3', 2_000, 10)).toEqual([]);
   });
 
   it('retryLater(delay 5000, idle 30000) becomes claimable after exactly 5000 ms', async () => {
@@ -116,28 +121,29 @@ describe('MemoryTransport (fake clock)', () => {
     await transport.read('t', 'g', 'c1', 10, 0);
     await clock.advance(10_000);
     await transport.retryLater('t', 'g', 'c1', ids[0]!, 5_000, 30_000);
-    expect(await transport.claimStale('t', 'g', 'c2', 30_000, 10)).toEqual([]);
+    expect(await claimed(transport, 'c2', 30_000, 10)).toEqual([]);
     await clock.advance(4_999);
-    expect(await transport.claimStale('t', 'g', 'c2', 30_000, 10)).toEqual([]);
+    expect(await claimed(transport, 'c2', 30_000, 10)).toEqual([]);
     await clock.advance(1);
-    expect(await transport.claimStale('t', 'g', 'c2', 30_000, 10)).toEqual([
-      { id: ids[0], fields: fields(0), deliveries: 2 },
-    ]);
+    expect(await claimed(transport, 'c2', 30_000, 10)).toEqual([{ id: ids[0], fields: fields(0), deliveries: 2 }]);
   });
 
-  it('retryLater hands the entry to the given consumer; a delay above the timeout means idle 0', async () => {
+  it('retryLater never hands the entry to a consumer that does not own it; a delay above the timeout means idle 0', async () => {
     const { clock, transport, ids } = await setup(1);
     await transport.read('t', 'g', 'c1', 10, 0);
-    await transport.retryLater('t', 'g', 'c2', ids[0]!, 50_000, 30_000);
+    await clock.advance(20_000);
+    await transport.retryLater('t', 'g', 'c2', ids[0]!, 0, 30_000); // c2 does not own it: nothing changes
     const [info] = await transport.groups('t');
     expect(info!.consumers).toEqual([
-      { name: 'c1', pending: 0, idleMs: 0 },
-      { name: 'c2', pending: 1, idleMs: 0 },
+      { name: 'c1', pending: 1, idleMs: 20_000 },
+      { name: 'c2', pending: 0, idleMs: 0 },
     ]);
+    expect(await claimed(transport, 'c3', 30_000, 10)).toEqual([]); // not made claimable either
+    await transport.retryLater('t', 'g', 'c1', ids[0]!, 50_000, 30_000); // the owner: idle 0
     await clock.advance(29_999);
-    expect(await transport.claimStale('t', 'g', 'c3', 30_000, 10)).toEqual([]);
+    expect(await claimed(transport, 'c3', 30_000, 10)).toEqual([]);
     await clock.advance(1);
-    expect(await transport.claimStale('t', 'g', 'c3', 30_000, 10)).toHaveLength(1);
+    expect(await claimed(transport, 'c3', 30_000, 10)).toHaveLength(1);
   });
 
   it("renew resets idle only for the consumer's own pending entries", async () => {
@@ -147,27 +153,23 @@ describe('MemoryTransport (fake clock)', () => {
     await clock.advance(20_000);
     await transport.renew('t', 'g', 'c1', ids); // ids[1] belongs to c2: untouched
     await clock.advance(10_000);
-    expect(await transport.claimStale('t', 'g', 'c3', 30_000, 10)).toEqual([
-      { id: ids[1], fields: fields(1), deliveries: 2 },
-    ]);
+    expect(await claimed(transport, 'c3', 30_000, 10)).toEqual([{ id: ids[1], fields: fields(1), deliveries: 2 }]);
     await clock.advance(20_000);
-    expect(await transport.claimStale('t', 'g', 'c3', 30_000, 10)).toEqual([
-      { id: ids[0], fields: fields(0), deliveries: 2 },
-    ]);
+    expect(await claimed(transport, 'c3', 30_000, 10)).toEqual([{ id: ids[0], fields: fields(0), deliveries: 2 }]);
   });
 
   it('claimStale claims oldest first, up to count', async () => {
     const { transport, ids } = await setup(3);
     await transport.read('t', 'g', 'c1', 10, 0);
-    expect((await transport.claimStale('t', 'g', 'c2', 0, 2)).map((e) => e.id)).toEqual(ids.slice(0, 2));
-    expect((await transport.claimStale('t', 'g', 'c3', 0, 2)).map((e) => e.id)).toEqual(ids.slice(0, 2));
+    expect((await claimed(transport, 'c2', 0, 2)).map((e) => e.id)).toEqual(ids.slice(0, 2));
+    expect((await claimed(transport, 'c3', 0, 2)).map((e) => e.id)).toEqual(ids.slice(0, 2));
   });
 
   it('deadLetter stamps dlq_at from clock.now()', async () => {
     const { clock, transport } = await setup(1);
     const [entry] = await transport.read('t', 'g', 'c1', 10, 0);
     await clock.advance(1_234);
-    await transport.deadLetter('t', 'g', entry!, 'x');
+    await transport.deadLetter('t', 'g', 'c1', entry!, 'x');
     const [dl] = await transport.listDeadLetters('t');
     expect(dl!.deadAt).toBe(clock.now());
   });
@@ -205,17 +207,18 @@ describe('MemoryTransport (fake clock)', () => {
   it('listDeadLetters returns 100 by default', async () => {
     const { transport } = await setup(101);
     const entries = await transport.read('t', 'g', 'c', 200, 0);
-    for (const e of entries) await transport.deadLetter('t', 'g', e, 'x');
+    for (const e of entries) await transport.deadLetter('t', 'g', 'c', e, 'x');
     expect(await transport.listDeadLetters('t')).toHaveLength(100);
     expect(await transport.listDeadLetters('t', { count: 200 })).toHaveLength(101);
   });
 
-  it('replay appends to the all stream too', async () => {
+  it('replay appends to the type stream only, never to the all stream', async () => {
     const { transport } = await setup(1);
     const [entry] = await transport.read('t', 'g', 'c1', 10, 0);
-    const dlqId = await transport.deadLetter('t', 'g', entry!, 'x');
-    await transport.replayDeadLetter('t', dlqId);
-    expect(transport.entries().map((e) => e.fields)).toEqual([fields(0), fields(0)]);
+    const dlqId = await transport.deadLetter('t', 'g', 'c1', entry!, 'x');
+    await transport.replayDeadLetter('t', dlqId!);
+    expect(transport.entries().map((e) => e.fields)).toEqual([fields(0)]);
+    expect(transport.entries('t').map((e) => e.fields)).toEqual([fields(0), { ...fields(0), replay_for_group: 'g' }]);
   });
 
   it('removeIdleConsumers removes consumers idle >= idleMs with nothing pending', async () => {

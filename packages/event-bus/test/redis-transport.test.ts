@@ -1,3 +1,4 @@
+import { FakeClock } from '@ballast/testkit';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { describe, expect, it } from 'vitest';
 import { RedisTransport } from '../src/backends/redis';
@@ -8,26 +9,27 @@ let n = 0;
 
 // The same contract the memory transport passes, on the real server.
 transportContract('redis', {
-  create: () => ({
-    transport: new RedisTransport({ redis: fx.current.redis, prefix: `${fx.current.prefix}:` }),
-    type: `t${n++}`,
-  }),
+  create: () => {
+    const transport = new RedisTransport({ redis: fx.current.redis, prefix: `${fx.current.prefix}:${n}:` });
+    return {
+      transport,
+      type: `t${n++}`,
+      allLength: () => fx.current.redis.xlen(transport.keys.all()),
+    };
+  },
   destroy: ({ transport }) => transport.close(),
 });
 
 describe('RedisTransport specifics', () => {
-  it('renewal never takes back an entry another consumer took over after this one lapsed', async () => {
-    const t = new RedisTransport({ redis: fx.current.redis, prefix: `${fx.current.prefix}:own:` });
+  it('stamps dlq_at from the injected clock', async () => {
+    const clock = new FakeClock({ now: Date.UTC(2030, 0, 1) });
+    const t = new RedisTransport({ redis: fx.current.redis, prefix: `${fx.current.prefix}:clock:`, clock });
     await t.ensureGroup('x', 'g');
     await t.publish('x', { a: '1' });
-    const [e] = await t.read('x', 'g', 'A', 1, 0);
-    const [taken] = await t.claimStale('x', 'g', 'B', 0, 10); // A's lease lapsed: B takes over
-    expect(taken?.id).toBe(e!.id);
-    await t.renew('x', 'g', 'A', [e!.id]); // A wakes up and renews
-    await t.retryLater('x', 'g', 'A', e!.id, 0, 60_000);
-    const [info] = await t.groups('x');
-    expect(info!.consumers.find((c) => c.name === 'B')?.pending).toBe(1);
-    expect(info!.consumers.find((c) => c.name === 'A')?.pending ?? 0).toBe(0);
+    const [e] = await t.read('x', 'g', 'c', 1, 0);
+    await clock.advance(1_234);
+    const dlqId = await t.deadLetter('x', 'g', 'c', e!, 'r');
+    expect((await t.getDeadLetter('x', dlqId!))?.deadAt).toBe(Date.UTC(2030, 0, 1) + 1_234);
     await t.close();
   });
 

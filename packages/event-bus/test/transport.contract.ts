@@ -1,31 +1,22 @@
 /**
- * The `Transport` contract: what every backend (memory, Redis) must do, asserted only through the interface
- * and only as far as its comments promise. Nothing here waits on real time — Redis' clock cannot be faked —
- * so idle times are forced with `retryLater(…, delayMs 0, …)` and `claimStale(…, idleTimeoutMs 0, …)`, reads
- * use `blockMs: 0`, and the one blocking read waits on a publish, not on its timeout.
+ * The `Transport` contract: what every backend (memory, Redis — and, in reliability/, Redis through an ACL
+ * user, over TLS and on a Cluster) must do, asserted only through the interface and only as far as its
+ * comments promise. Nothing here waits on real time — Redis' clock cannot be faked — so idle times are
+ * forced with `retryLater(…, delayMs 0, …)` and `claimStale(…, idleTimeoutMs 0, …)`, reads use
+ * `blockMs: 0`, and the one blocking read waits on a publish, not on its timeout.
+ *
+ * Part 1 (here): streams, groups, reads, acks, trimming, blocking reads, close. Part 2: claims, retries and
+ * renewal (transport-claims.cases.ts). Part 3: the DLQ (transport-dlq.cases.ts).
  */
 import { defineContract } from '@ballast/testkit/vitest';
 import { expect, it } from 'vitest';
 import { isTransportClosedError } from '../src/errors';
-import { compareIds, type StreamEntry, type Transport } from '../src/transport';
+import { compareIds } from '../src/transport';
+import { claimCases } from './transport-claims.cases';
+import { deadLetterCases } from './transport-dlq.cases';
+import { claim, fieldsOf, idsOf, LONG_IDLE, publishN, type TransportUnderTest } from './transport-helpers';
 
-export interface TransportUnderTest {
-  transport: Transport;
-  /** An event type no other test uses (so tests never collide on a shared Redis). */
-  type: string;
-}
-
-const LONG_IDLE = 60_000;
-
-const fieldsOf = (i: number) => ({ n: String(i), payload: `{"i":${i}}` });
-
-async function publishN(t: Transport, type: string, n: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) ids.push(await t.publish(type, fieldsOf(i)));
-  return ids;
-}
-
-const idsOf = (entries: readonly StreamEntry[]) => entries.map((e) => e.id);
+export type { TransportUnderTest } from './transport-helpers';
 
 export const transportContract = defineContract<TransportUnderTest>('Transport', (make) => {
   it('publishMany appends a burst in order, each entry delivered once, ids returned in order', async () => {
@@ -115,140 +106,7 @@ export const transportContract = defineContract<TransportUnderTest>('Transport',
     expect((await t.groups(type))[0]!.pending).toBe(1);
     expect(await t.ack(type, 'g', [ids[2]!])).toBe(1);
     expect((await t.groups(type))[0]!.pending).toBe(0);
-    expect(await t.claimStale(type, 'g', 'c2', 0, 10)).toEqual([]);
-  });
-
-  it("claimStale hands a consumer's pending entries to another, counting each delivery", async () => {
-    const { transport: t, type } = await make();
-    await t.ensureGroup(type, 'g');
-    const ids = await publishN(t, type, 2);
-    await t.read(type, 'g', 'crashed', 10, 0);
-
-    const second = await t.claimStale(type, 'g', 'c2', 0, 10);
-    expect(second).toEqual(ids.map((id, i) => ({ id, fields: fieldsOf(i), deliveries: 2 })));
-    let consumers = (await t.groups(type))[0]!.consumers;
-    expect(consumers.find((c) => c.name === 'c2')?.pending).toBe(2);
-    expect(consumers.find((c) => c.name === 'crashed')?.pending ?? 0).toBe(0);
-
-    const third = await t.claimStale(type, 'g', 'c3', 0, 1);
-    expect(third).toEqual([{ id: ids[0], fields: fieldsOf(0), deliveries: 3 }]);
-    consumers = (await t.groups(type))[0]!.consumers;
-    expect(consumers.find((c) => c.name === 'c3')?.pending).toBe(1);
-    expect(consumers.find((c) => c.name === 'c2')?.pending).toBe(1);
-  });
-
-  it('claimStale leaves entries that are not idle long enough', async () => {
-    const { transport: t, type } = await make();
-    await t.ensureGroup(type, 'g');
-    await publishN(t, type, 1);
-    await t.read(type, 'g', 'c1', 10, 0);
-    expect(await t.claimStale(type, 'g', 'c2', LONG_IDLE, 10)).toEqual([]);
-  });
-
-  it('retryLater with delay 0 makes the entry claimable at once, without counting a delivery', async () => {
-    const { transport: t, type } = await make();
-    await t.ensureGroup(type, 'g');
-    const [id] = await publishN(t, type, 1);
-    await t.read(type, 'g', 'c1', 10, 0);
-    await t.retryLater(type, 'g', 'c1', id!, 0, LONG_IDLE);
-    expect((await t.groups(type))[0]!.pending).toBe(1); // still pending
-    expect(await t.claimStale(type, 'g', 'c2', LONG_IDLE, 10)).toEqual([{ id, fields: fieldsOf(0), deliveries: 2 }]);
-  });
-
-  it('retryLater with a delay keeps the entry from being claimed before the delay', async () => {
-    const { transport: t, type } = await make();
-    await t.ensureGroup(type, 'g');
-    const [id] = await publishN(t, type, 1);
-    await t.read(type, 'g', 'c1', 10, 0);
-    await t.retryLater(type, 'g', 'c1', id!, LONG_IDLE, 2 * LONG_IDLE);
-    expect(await t.claimStale(type, 'g', 'c2', 2 * LONG_IDLE, 10)).toEqual([]);
-  });
-
-  it('renew after retryLater keeps the entry from being claimed, without counting a delivery', async () => {
-    const { transport: t, type } = await make();
-    await t.ensureGroup(type, 'g');
-    const [id] = await publishN(t, type, 1);
-    await t.read(type, 'g', 'c1', 10, 0);
-    await t.retryLater(type, 'g', 'c1', id!, 0, LONG_IDLE);
-    await t.renew(type, 'g', 'c1', [id!]);
-    expect(await t.claimStale(type, 'g', 'c2', LONG_IDLE, 10)).toEqual([]);
-    const consumers = (await t.groups(type))[0]!.consumers;
-    expect(consumers.find((c) => c.name === 'c1')?.pending).toBe(1);
-    // Renewals are not deliveries: the next claim is the second delivery.
-    expect(await t.claimStale(type, 'g', 'c2', 0, 10)).toEqual([{ id, fields: fieldsOf(0), deliveries: 2 }]);
-  });
-
-  it('deadLetter records reason, deliveries, original id and fields, and acknowledges the entry', async () => {
-    const { transport: t, type } = await make();
-    await t.ensureGroup(type, 'g');
-    const [id] = await publishN(t, type, 1);
-    await t.read(type, 'g', 'c1', 10, 0);
-    const [entry] = await t.claimStale(type, 'g', 'c1', 0, 10);
-    expect(entry?.deliveries).toBe(2);
-
-    const dlqId = await t.deadLetter(type, 'g', entry!, 'boom: bad payload');
-    expect(dlqId).toMatch(/^\d+-\d+$/);
-    const letters = await t.listDeadLetters(type);
-    expect(letters).toHaveLength(1);
-    const [dl] = letters;
-    expect(dl).toMatchObject({
-      id: dlqId,
-      originalId: id,
-      group: 'g',
-      reason: 'boom: bad payload',
-      deliveries: 2,
-      fields: fieldsOf(0),
-    });
-    expect(dl!.fields).toEqual(fieldsOf(0)); // no dlq_ bookkeeping fields leak into them
-    expect(Math.abs(dl!.deadAt - Date.now())).toBeLessThan(LONG_IDLE);
-
-    expect((await t.groups(type))[0]!.pending).toBe(0);
-    expect(await t.claimStale(type, 'g', 'c2', 0, 10)).toEqual([]);
-  });
-
-  it('replayDeadLetter re-publishes with a new id, removes the dead letter, and the entry is delivered again', async () => {
-    const { transport: t, type } = await make();
-    await t.ensureGroup(type, 'g');
-    const [id] = await publishN(t, type, 1);
-    const [entry] = await t.read(type, 'g', 'c1', 10, 0);
-    const dlqId = await t.deadLetter(type, 'g', entry!, 'failed');
-
-    const newId = await t.replayDeadLetter(type, dlqId);
-    expect(newId).toBeDefined();
-    expect(compareIds(newId!, id!)).toBeGreaterThan(0);
-    expect(await t.listDeadLetters(type)).toEqual([]);
-    expect(await t.read(type, 'g', 'c2', 10, 0)).toEqual([{ id: newId, fields: fieldsOf(0), deliveries: 1 }]);
-
-    expect(await t.replayDeadLetter(type, dlqId)).toBeUndefined(); // gone
-  });
-
-  it('deleteDeadLetter removes one dead letter', async () => {
-    const { transport: t, type } = await make();
-    await t.ensureGroup(type, 'g');
-    await publishN(t, type, 2);
-    const [a, b] = await t.read(type, 'g', 'c1', 10, 0);
-    const dlqA = await t.deadLetter(type, 'g', a!, 'x');
-    const dlqB = await t.deadLetter(type, 'g', b!, 'y');
-
-    expect(await t.deleteDeadLetter(type, dlqA)).toBe(true);
-    expect(await t.deleteDeadLetter(type, dlqA)).toBe(false);
-    expect((await t.listDeadLetters(type)).map((d) => d.id)).toEqual([dlqB]);
-  });
-
-  it('listDeadLetters pages with count and after', async () => {
-    const { transport: t, type } = await make();
-    await t.ensureGroup(type, 'g');
-    await publishN(t, type, 3);
-    const entries = await t.read(type, 'g', 'c1', 10, 0);
-    const dlqIds: string[] = [];
-    for (const e of entries) dlqIds.push(await t.deadLetter(type, 'g', e, `r${e.fields.n}`));
-
-    const page1 = await t.listDeadLetters(type, { count: 2 });
-    expect(page1.map((d) => d.id)).toEqual(dlqIds.slice(0, 2));
-    expect(page1.map((d) => d.reason)).toEqual(['r0', 'r1']);
-    const page2 = await t.listDeadLetters(type, { count: 2, after: page1[1]!.id });
-    expect(page2.map((d) => d.id)).toEqual(dlqIds.slice(2));
-    expect(page2[0]!.originalId).toBe(entries[2]!.id);
+    expect(await claim(t, type, 'g', 'c2', 0, 10)).toEqual([]);
   });
 
   it('trim never removes an entry some group has not acknowledged', async () => {
@@ -264,7 +122,7 @@ export const transportContract = defineContract<TransportUnderTest>('Transport',
     expect(await t.trim(type)).toBe(2); // ids[0], ids[1]: below half-acked's lowest pending id
     expect(await t.trim(type)).toBe(0);
     // ids[2] is still pending and claimable: its entry was kept.
-    expect(await t.claimStale(type, 'half-acked', 'c2', 0, 10)).toEqual([
+    expect(await claim(t, type, 'half-acked', 'c2', 0, 10)).toEqual([
       { id: ids[2], fields: fieldsOf(2), deliveries: 2 },
     ]);
 
@@ -349,4 +207,7 @@ export const transportContract = defineContract<TransportUnderTest>('Transport',
     expect(isTransportClosedError(error)).toBe(true);
     expect(error).toMatchObject({ code: 'TRANSPORT_CLOSED' });
   });
+
+  claimCases(make);
+  deadLetterCases(make);
 });

@@ -1,90 +1,25 @@
 import { type Clock, systemClock, type TimerHandle } from '@ballast/core';
-import { GroupNotFoundError, InvalidStreamIdError, TransportClosedError } from '../errors';
-import type { DeadLetter, GroupInfo, StreamEntry, StreamId, Transport } from '../transport';
+import { GroupNotFoundError, TransportClosedError } from '../errors';
+import { type EventKeys, eventKeys } from '../keys';
+import {
+  type ClaimResult,
+  type DeadLetter,
+  deadLetterFrom,
+  envelopeFields,
+  type GroupInfo,
+  type StreamEntry,
+  type StreamId,
+  type Transport,
+} from '../transport';
+import { cmp, type Group, type Id, type Pending, parseId, type Stored, Stream, ZERO } from './memory-stream';
 
 export interface MemoryTransportOptions {
   /** Source of entry ids (`now()`), idle times (`monotonic()`) and the `blockMs` timer. Default `systemClock`. */
   clock?: Clock;
 }
 
-/** A parsed stream id. `ms` and `seq` stay below 2^53 for any id a clock can produce. */
-interface Id {
-  ms: number;
-  seq: number;
-}
-
-interface Stored extends Id {
-  id: StreamId;
-  fields: Record<string, string>;
-}
-
-/** One entry of a group's pending entries list (PEL). */
-interface Pending extends Id {
-  id: StreamId;
-  consumer: string;
-  deliveries: number;
-  /** `clock.monotonic()` at the last delivery, claim or renewal: idle = monotonic() - deliveredAt. */
-  deliveredAt: number;
-}
-
-interface Group {
-  last: Id;
-  /**
-   * Keyed by canonical id. Insertion order is id order: only `read` adds, always ids above every id the group
-   * was given before (claims and renewals update in place), so iterating it is XPENDING/XAUTOCLAIM order.
-   */
-  pel: Map<StreamId, Pending>;
-  /** Consumer name → `clock.monotonic()` when last seen (read, claim, renewal). */
-  consumers: Map<string, number>;
-}
-
 /** `listDeadLetters`' page size when no `count` is given (as `RedisTransport`). */
 const DEFAULT_DLQ_PAGE = 100;
-const DLQ_FIELDS = ['dlq_reason', 'dlq_deliveries', 'dlq_group', 'dlq_original_id', 'dlq_at'] as const;
-const ZERO: Id = { ms: 0, seq: 0 };
-const cmp = (a: Id, b: Id): number => a.ms - b.ms || a.seq - b.seq;
-
-function parseId(id: StreamId): Id {
-  const m = /^(\d+)(?:-(\d+))?$/.exec(id);
-  const ms = m ? Number(m[1]) : Number.NaN;
-  const seq = m?.[2] === undefined ? 0 : Number(m[2]);
-  if (!Number.isSafeInteger(ms) || !Number.isSafeInteger(seq)) throw new InvalidStreamIdError(id);
-  return { ms, seq };
-}
-
-/** An append-only log with Redis' id rule: `<ms>-0`, or `<last ms>-<last seq + 1>` when the clock did not move on. */
-class Stream {
-  readonly entries: Stored[] = [];
-  readonly groups = new Map<string, Group>();
-  #last: Id = ZERO;
-
-  append(nowMs: number, fields: Record<string, string>): Stored {
-    const ms = Math.floor(nowMs);
-    this.#last = ms > this.#last.ms ? { ms, seq: 0 } : { ms: this.#last.ms, seq: this.#last.seq + 1 };
-    const entry = { ...this.#last, id: `${this.#last.ms}-${this.#last.seq}`, fields: { ...fields } };
-    this.entries.push(entry);
-    return entry;
-  }
-
-  /** Index of the first entry with an id above `id` (`inclusive`: at or above). */
-  indexAfter(id: Id, inclusive = false): number {
-    let lo = 0;
-    let hi = this.entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const c = cmp(this.entries[mid]!, id);
-      if (c < 0 || (c === 0 && !inclusive)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  find(id: Id): number {
-    const i = this.indexAfter(id, true);
-    const e = this.entries[i];
-    return e && cmp(e, id) === 0 ? i : -1;
-  }
-}
 
 /**
  * The in-process `Transport` (the embedded default), modelling Redis Streams exactly: per-type streams plus
@@ -94,12 +29,16 @@ class Stream {
  * `FakeClock`.
  *
  * Choices where Redis leaves room: `trim()` on a type with no group removes nothing (nobody has read it);
- * `maxLenAll` trims `all` exactly (Redis' `~` keeps at least that many; 0 means no cap); `renew` only
- * touches entries `consumer` owns; `claimStale` returns up to `count` live entries (dropped ones do not
- * count); `listDeadLetters` pages 100 at a time by default; `removeIdleConsumers` on a missing group
- * removes nothing. Reading, claiming or renewing through a missing group rejects with `GroupNotFoundError`.
+ * `maxLenAll` trims `all` exactly (Redis' `~` keeps at least that many; 0 means no cap); `renew`,
+ * `retryLater` and `deadLetter` only touch entries `consumer` owns; `claimStale` scans from its cursor to
+ * the end of the pending list in one call (XAUTOCLAIM may need several) and returns up to `count` live
+ * entries (dropped ones do not count); `listDeadLetters` pages 100 at a time by default;
+ * `removeIdleConsumers` on a missing group removes nothing. Reading, claiming or renewing through a missing
+ * group rejects with `GroupNotFoundError`.
  */
 export class MemoryTransport implements Transport {
+  /** Seed 000's key names (no prefix): streams live in this object, `idempotent` uses `dedupe` keys. */
+  readonly keys: EventKeys = eventKeys();
   readonly #clock: Clock;
   readonly #streams = new Map<string, Stream>();
   readonly #dlq = new Map<string, Stream>();
@@ -199,10 +138,10 @@ export class MemoryTransport implements Transport {
     const [stream, g] = this.#group(type, group);
     const now = this.#touch(g, consumer);
     const p = this.#live(stream, g, parsed);
-    if (!p) return; // XCLAIM without FORCE ignores ids that are not pending
+    // Not pending (XCLAIM without FORCE ignores it), or another consumer's now: never stolen back.
+    if (!p || p.consumer !== consumer) return;
     const idle = idleTimeoutMs - delayMs;
     p.deliveredAt = idle > 0 ? now - idle : now; // XCLAIM clamps a negative IDLE to "now"
-    p.consumer = consumer;
   }
 
   async claimStale(
@@ -211,13 +150,18 @@ export class MemoryTransport implements Transport {
     consumer: string,
     idleTimeoutMs: number,
     count: number,
-  ): Promise<StreamEntry[]> {
+    cursor: StreamId = '0-0',
+  ): Promise<ClaimResult> {
     this.#open('claimStale');
+    const from = parseId(cursor);
     const [stream, g] = this.#group(type, group);
     const now = this.#touch(g, consumer);
-    const claimed: StreamEntry[] = [];
+    const entries: StreamEntry[] = [];
+    if (count <= 0) return { entries, cursor };
     for (const p of [...g.pel.values()]) {
-      if (claimed.length >= count) break;
+      if (cmp(p, from) < 0) continue;
+      // Full: the scan resumes here next time (XAUTOCLAIM's next start id).
+      if (entries.length >= count) return { entries, cursor: p.id };
       if (now - p.deliveredAt < idleTimeoutMs) continue;
       const i = stream.find(p);
       if (i < 0) {
@@ -227,14 +171,23 @@ export class MemoryTransport implements Transport {
       p.consumer = consumer;
       p.deliveries += 1;
       p.deliveredAt = now;
-      claimed.push({ id: p.id, fields: { ...stream.entries[i]!.fields }, deliveries: p.deliveries });
+      entries.push({ id: p.id, fields: { ...stream.entries[i]!.fields }, deliveries: p.deliveries });
     }
-    return claimed;
+    return { entries, cursor: '0-0' };
   }
 
-  async deadLetter(type: string, group: string, entry: StreamEntry, reason: string): Promise<StreamId> {
+  async deadLetter(
+    type: string,
+    group: string,
+    consumer: string,
+    entry: StreamEntry,
+    reason: string,
+  ): Promise<StreamId | undefined> {
     this.#open('deadLetter');
     const key = this.#key(parseId(entry.id));
+    const g = this.#streams.get(type)?.groups.get(group);
+    if (!g) throw new GroupNotFoundError(type, group);
+    if (g.pel.get(key)?.consumer !== consumer) return undefined; // taken over or acknowledged meanwhile
     const dlq = getOrCreate(this.#dlq, type, () => new Stream());
     const now = this.#clock.now();
     const stored = dlq.append(now, {
@@ -245,7 +198,7 @@ export class MemoryTransport implements Transport {
       dlq_original_id: key,
       dlq_at: String(Math.floor(now)),
     });
-    this.#ack(this.#streams.get(type)?.groups.get(group), [key]);
+    this.#ack(g, [key]);
     return stored.id;
   }
 
@@ -259,14 +212,26 @@ export class MemoryTransport implements Transport {
     return count > 0 ? dlq.entries.slice(start, start + count).map(toDeadLetter) : [];
   }
 
+  async getDeadLetter(type: string, dlqId: StreamId): Promise<DeadLetter | undefined> {
+    this.#open('getDeadLetter');
+    const parsed = parseId(dlqId);
+    const dlq = this.#dlq.get(type);
+    const i = dlq ? dlq.find(parsed) : -1;
+    return dlq && i >= 0 ? toDeadLetter(dlq.entries[i]!) : undefined;
+  }
+
   async replayDeadLetter(type: string, dlqId: StreamId): Promise<StreamId | undefined> {
     this.#open('replayDeadLetter');
     const parsed = parseId(dlqId);
     const dlq = this.#dlq.get(type);
     const i = dlq ? dlq.find(parsed) : -1;
     if (!dlq || i < 0) return undefined;
-    const [stored] = dlq.entries.splice(i, 1);
-    return this.#append(type, toDeadLetter(stored!).fields, undefined);
+    const stored = dlq.entries[i]!;
+    const group = stored.fields.dlq_group;
+    if (!group) throw new Error(`dead letter ${stored.id} records no dlq_group`);
+    dlq.entries.splice(i, 1);
+    // The type's stream only (events:all has the event already), marked for the group that dead-lettered it.
+    return this.#append(type, { ...envelopeFields(stored.fields), replay_for_group: group }, undefined, false);
   }
 
   async deleteDeadLetter(type: string, dlqId: StreamId): Promise<boolean> {
@@ -390,10 +355,10 @@ export class MemoryTransport implements Transport {
     return acked;
   }
 
-  #append(type: string, fields: Record<string, string>, maxLenAll: number | undefined): StreamId {
+  #append(type: string, fields: Record<string, string>, maxLenAll: number | undefined, toAll = true): StreamId {
     const now = this.#clock.now();
     const stored = getOrCreate(this.#streams, type, () => new Stream()).append(now, fields);
-    this.#all.append(now, fields);
+    if (toAll) this.#all.append(now, fields);
     if (maxLenAll !== undefined && maxLenAll > 0) {
       const excess = this.#all.entries.length - maxLenAll;
       if (excess > 0) this.#all.entries.splice(0, excess);
@@ -436,15 +401,5 @@ function pendingByConsumer(g: Group): Map<string, number> {
 }
 
 function toDeadLetter(e: Stored): DeadLetter {
-  const fields = { ...e.fields };
-  for (const f of DLQ_FIELDS) delete fields[f];
-  return {
-    id: e.id,
-    originalId: e.fields.dlq_original_id ?? '',
-    group: e.fields.dlq_group ?? '',
-    reason: e.fields.dlq_reason ?? '',
-    deliveries: Number(e.fields.dlq_deliveries ?? 0),
-    deadAt: Number(e.fields.dlq_at ?? 0),
-    fields,
-  };
+  return deadLetterFrom(e.id, e.fields);
 }

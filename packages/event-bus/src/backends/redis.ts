@@ -1,4 +1,12 @@
-import { defineScript, isCluster, loadScripts, type Redis, type RedisClient, runScript } from '@ballast/core';
+import {
+  type Clock,
+  defineScript,
+  isCluster,
+  loadScripts,
+  type RedisClient,
+  runScript,
+  systemClock,
+} from '@ballast/core';
 import { GroupNotFoundError, TransportClosedError } from '../errors';
 import { type EventKeys, eventKeys } from '../keys';
 import claimSource from '../lua/claim.lua';
@@ -6,8 +14,18 @@ import deadLetterSource from '../lua/dead-letter.lua';
 import publishSource from '../lua/publish.lua';
 import reclaimOwnSource from '../lua/reclaim-own.lua';
 import removeIdleSource from '../lua/remove-idle-consumers.lua';
+import replaySource from '../lua/replay.lua';
 import trimSource from '../lua/trim.lua';
-import type { DeadLetter, GroupInfo, StreamEntry, StreamId, Transport } from '../transport';
+import {
+  type ClaimResult,
+  type DeadLetter,
+  deadLetterFrom,
+  type GroupInfo,
+  type StreamEntry,
+  type StreamId,
+  type Transport,
+} from '../transport';
+import { BlockingConnections } from './redis-blocking';
 
 const PUBLISH = defineScript('event-bus:publish', publishSource);
 const CLAIM = defineScript('event-bus:claim', claimSource);
@@ -15,12 +33,18 @@ const DEAD_LETTER = defineScript('event-bus:dead-letter', deadLetterSource);
 const TRIM = defineScript('event-bus:trim', trimSource);
 const RECLAIM_OWN = defineScript('event-bus:reclaim-own', reclaimOwnSource);
 const REMOVE_IDLE = defineScript('event-bus:remove-idle-consumers', removeIdleSource);
+const REPLAY = defineScript('event-bus:replay', replaySource);
+
+/** XAUTOCLAIM calls one claim may make (each looks at about 10 × the entries still wanted). */
+const CLAIM_SCAN_CALLS = 10;
 
 export interface RedisTransportOptions {
   /** Commands. Blocking reads use connections duplicated from it (one per consumer), closed by `close()`. */
   redis: RedisClient;
   /** Prepended to every key, e.g. `myapp:`. Default none: seed 000's `events:{type}`, `events:all`. */
   prefix?: string;
+  /** Stamps `dlq_at` on dead letters (`now()`). Default `systemClock`. */
+  clock?: Clock;
 }
 
 type RawEntry = [string, string[] | null];
@@ -38,19 +62,20 @@ function flatten(fields: Record<string, string>): string[] {
   return out;
 }
 
-const DLQ_FIELDS = ['dlq_reason', 'dlq_deliveries', 'dlq_group', 'dlq_original_id', 'dlq_at'] as const;
-
 /** Redis Streams transport: one Lua script per hot path (publish, claim, dead-letter, trim). */
 export class RedisTransport implements Transport {
   readonly #redis: RedisClient;
   readonly #keys: EventKeys;
+  readonly #clock: Clock;
   /** Blocking connections, one per consumer, with their CLIENT ID for CLIENT UNBLOCK on abort. */
-  readonly #blocking = new Map<string, { conn: Redis; id: Promise<number> }>();
+  readonly #blocking: BlockingConnections;
   #closed = false;
 
   constructor(options: RedisTransportOptions) {
     this.#redis = options.redis;
     this.#keys = eventKeys(options.prefix);
+    this.#clock = options.clock ?? systemClock;
+    this.#blocking = new BlockingConnections(options.redis);
   }
 
   get keys(): EventKeys {
@@ -66,9 +91,9 @@ export class RedisTransport implements Transport {
     const flat = flatten(fields);
     const maxLen = String(options.maxLenAll ?? 0);
     if (isCluster(this.#redis)) {
-      // events:{type} and events:all hash to different slots: no script or MULTI may span them. The type
-      // stream (what consumer groups read) is written first; events:all (an audit/fan-in stream) follows in
-      // the same pipeline. If the second write fails, the event was still published to its consumers.
+      // events:{type} and events:all hash to different slots: no script or MULTI may span them. Two round
+      // trips, in order: the type stream (what consumer groups read) first, then events:all (an audit/fan-in
+      // stream). If the second write fails, the event was still published to its consumers.
       const id = (await this.#redis.xadd(this.#keys.stream(type), '*', ...flat)) as string;
       const all = this.#keys.all();
       await (maxLen === '0'
@@ -122,18 +147,6 @@ export class RedisTransport implements Transport {
     }
   }
 
-  #blockingFor(consumer: string): { conn: Redis; id: Promise<number> } {
-    let b = this.#blocking.get(consumer);
-    if (!b) {
-      const conn = this.#redis.duplicate() as Redis;
-      // On a Cluster the id would come from an arbitrary node and is not used (see #abortBlocked).
-      b = { conn, id: isCluster(this.#redis) ? Promise.resolve(0) : (conn.client('ID') as Promise<number>) };
-      b.id.catch(() => {});
-      this.#blocking.set(consumer, b);
-    }
-    return b;
-  }
-
   async read(
     type: string,
     group: string,
@@ -153,8 +166,8 @@ export class RedisTransport implements Transport {
         this.#redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', key, '>'),
       )) as typeof reply;
     } else {
-      const b = this.#blockingFor(consumer);
-      const onAbort = () => void this.#abortBlocked(consumer, b);
+      const b = this.#blocking.for(consumer);
+      const onAbort = () => void this.#blocking.abort(consumer, b);
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
         reply = (await b.conn.xreadgroup(
@@ -181,28 +194,6 @@ export class RedisTransport implements Transport {
     }
     const entries = reply?.[0]?.[1] ?? [];
     return entries.map(([id, flat]) => ({ id, fields: toFields(flat), deliveries: 1 }));
-  }
-
-  /**
-   * Ends a blocked read early. On one node: `CLIENT UNBLOCK` with the blocking connection's id. On a Cluster
-   * the blocked XREADGROUP runs on the node owning the stream's slot while keyless commands (`CLIENT ID`,
-   * `CLIENT UNBLOCK`) go to any node, and client ids are per node: so there the blocking connection is closed
-   * instead (the read resolves `[]`) and a fresh one is made for the consumer's next read. Aborts are rare
-   * (unsubscribe, shutdown), so the reconnection costs nothing on the hot path.
-   */
-  #abortBlocked(consumer: string, b: { conn: Redis; id: Promise<number> }): Promise<void> {
-    if (!isCluster(this.#redis)) return this.#unblock(b);
-    if (this.#blocking.get(consumer) === b) this.#blocking.delete(consumer);
-    b.conn.disconnect();
-    return Promise.resolve();
-  }
-
-  async #unblock(b: { id: Promise<number> }): Promise<void> {
-    try {
-      await this.#redis.client('UNBLOCK', await b.id);
-    } catch {
-      // The connection is gone or the read already returned: nothing to unblock.
-    }
   }
 
   async ack(type: string, group: string, ids: readonly StreamId[]): Promise<number> {
@@ -256,22 +247,33 @@ export class RedisTransport implements Transport {
     consumer: string,
     idleTimeoutMs: number,
     count: number,
-  ): Promise<StreamEntry[]> {
+    cursor: StreamId = '0-0',
+  ): Promise<ClaimResult> {
     this.#check();
-    const rows = await this.#grouped(
+    if (count <= 0) return { entries: [], cursor };
+    const [next, rows] = await this.#grouped(
       type,
       group,
-      runScript<[string, string[], number][]>(
+      runScript<[string, [string, string[], number][]]>(
         this.#redis,
         CLAIM,
         [this.#keys.stream(type)],
-        [group, consumer, Math.max(0, Math.round(idleTimeoutMs)), count],
+        [group, consumer, Math.max(0, Math.round(idleTimeoutMs)), count, cursor, CLAIM_SCAN_CALLS],
       ),
     );
-    return rows.map(([id, flat, deliveries]) => ({ id, fields: toFields(flat), deliveries: Number(deliveries) }));
+    return {
+      entries: rows.map(([id, flat, deliveries]) => ({ id, fields: toFields(flat), deliveries: Number(deliveries) })),
+      cursor: next,
+    };
   }
 
-  async deadLetter(type: string, group: string, entry: StreamEntry, reason: string): Promise<StreamId> {
+  async deadLetter(
+    type: string,
+    group: string,
+    consumer: string,
+    entry: StreamEntry,
+    reason: string,
+  ): Promise<StreamId | undefined> {
     this.#check();
     const fields = {
       ...entry.fields,
@@ -279,14 +281,19 @@ export class RedisTransport implements Transport {
       dlq_deliveries: String(entry.deliveries),
       dlq_group: group,
       dlq_original_id: entry.id,
-      dlq_at: String(Date.now()),
+      dlq_at: String(Math.floor(this.#clock.now())),
     };
-    return runScript<string>(
-      this.#redis,
-      DEAD_LETTER,
-      [this.#keys.stream(type), this.#keys.dlq(type)],
-      [group, entry.id, ...flatten(fields)],
+    const id = await this.#grouped(
+      type,
+      group,
+      runScript<string | null>(
+        this.#redis,
+        DEAD_LETTER,
+        [this.#keys.stream(type), this.#keys.dlq(type)],
+        [group, entry.id, consumer, ...flatten(fields)],
+      ),
     );
+    return id ?? undefined;
   }
 
   async listDeadLetters(type: string, options: { count?: number; after?: StreamId } = {}): Promise<DeadLetter[]> {
@@ -299,18 +306,24 @@ export class RedisTransport implements Transport {
       'COUNT',
       options.count ?? 100,
     )) as RawEntry[];
-    return rows.map(([id, flat]) => parseDeadLetter(id, toFields(flat)));
+    return rows.map(([id, flat]) => deadLetterFrom(id, toFields(flat)));
+  }
+
+  async getDeadLetter(type: string, dlqId: StreamId): Promise<DeadLetter | undefined> {
+    this.#check();
+    const [row] = (await this.#redis.xrange(this.#keys.dlq(type), dlqId, dlqId)) as RawEntry[];
+    return row ? deadLetterFrom(row[0], toFields(row[1])) : undefined;
   }
 
   async replayDeadLetter(type: string, dlqId: StreamId): Promise<StreamId | undefined> {
     this.#check();
-    const rows = (await this.#redis.xrange(this.#keys.dlq(type), dlqId, dlqId)) as RawEntry[];
-    const row = rows[0];
-    if (!row) return undefined;
-    const letter = parseDeadLetter(row[0], toFields(row[1]));
-    const id = await this.publish(type, letter.fields);
-    await this.#redis.xdel(this.#keys.dlq(type), dlqId);
-    return id;
+    const id = await runScript<string | null>(
+      this.#redis,
+      REPLAY,
+      [this.#keys.stream(type), this.#keys.dlq(type)],
+      [dlqId],
+    );
+    return id ?? undefined;
   }
 
   async deleteDeadLetter(type: string, dlqId: StreamId): Promise<boolean> {
@@ -355,10 +368,7 @@ export class RedisTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const blocking = [...this.#blocking.values()];
-    this.#blocking.clear();
-    if (!isCluster(this.#redis)) await Promise.all(blocking.map((b) => this.#unblock(b)));
-    for (const b of blocking) b.conn.disconnect();
+    await this.#blocking.close();
   }
 }
 
@@ -370,18 +380,4 @@ function pairs(flat: unknown[]): Record<string, unknown> {
 
 function pairs2(rows: unknown[][]): Record<string, unknown>[] {
   return rows.map(pairs);
-}
-
-export function parseDeadLetter(id: StreamId, all: Record<string, string>): DeadLetter {
-  const fields: Record<string, string> = {};
-  for (const k in all) if (!(DLQ_FIELDS as readonly string[]).includes(k)) fields[k] = all[k]!;
-  return {
-    id,
-    originalId: all.dlq_original_id ?? '',
-    group: all.dlq_group ?? '',
-    reason: all.dlq_reason ?? '',
-    deliveries: Number(all.dlq_deliveries ?? 0),
-    deadAt: Number(all.dlq_at ?? 0),
-    fields,
-  };
 }

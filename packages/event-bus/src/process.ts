@@ -1,0 +1,110 @@
+import { type Clock, extractTraceContext, getTracer } from '@ballast/core';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { z } from 'zod';
+import { decodeEnvelope, type EventEnvelope } from './envelope';
+import type { HandlerContext, HandlerRegistration } from './handler';
+import type { EventKeys } from './keys';
+import type { BusInstruments } from './metrics';
+import type { StreamEntry } from './transport';
+
+/** What became of one entry: acknowledge it (handled, or skipped), dead-letter it, or retry it. */
+export type Outcome =
+  | { kind: 'handled' }
+  | { kind: 'skipped' }
+  | { kind: 'dead'; reason: string }
+  | { kind: 'failed'; error: unknown };
+
+export interface EntryProcessor {
+  type: string;
+  group: string;
+  schema: z.ZodType;
+  maxDeliveries: number;
+  keys: EventKeys;
+  clock: Clock;
+  instruments: BusInstruments;
+  signal: AbortSignal;
+  /** The consumer's handlers now; every one runs for every event. */
+  handlers(): readonly HandlerRegistration[];
+}
+
+const tracer = getTracer('@ballast/event-bus');
+
+/**
+ * Decodes, validates and handles one entry: every handler runs, one after the other in registration order
+ * (seed 000's `_process_message`), inside a `<type> process` consumer span that continues the publisher's
+ * trace. The entry counts as handled only when every handler succeeded; a throw or a `false` from any is a
+ * failure (the others still ran; all run again on redelivery). An entry replayed from the DLQ for another
+ * group is skipped; an undecodable or schema-invalid one, or one delivered more than `maxDeliveries` times,
+ * is dead.
+ */
+export async function processEntry(p: EntryProcessor, entry: StreamEntry): Promise<Outcome> {
+  const replayFor = entry.fields.replay_for_group;
+  if (replayFor !== undefined && replayFor !== p.group) return { kind: 'skipped' };
+  if (entry.deliveries > p.maxDeliveries) {
+    return { kind: 'dead', reason: `delivered ${entry.deliveries} times (max ${p.maxDeliveries})` };
+  }
+  let event: EventEnvelope;
+  try {
+    event = decodeEnvelope(entry.fields);
+  } catch (error) {
+    return { kind: 'dead', reason: `undecodable: ${(error as Error).message}` };
+  }
+  const parsed = p.schema.safeParse(event.data);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    return { kind: 'dead', reason: `invalid data: ${issues}` };
+  }
+  event.data = parsed.data;
+  const attrs = { type: p.type, group: p.group };
+  p.instruments.delivered.add(1, attrs);
+  const parent = extractTraceContext(event.metadata);
+  const span = tracer.startSpan(
+    `${p.type} process`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        'messaging.system': 'redis',
+        'messaging.destination.name': p.type,
+        'messaging.consumer.group.name': p.group,
+        'messaging.message.id': event.event_id,
+      },
+    },
+    parent,
+  );
+  // Handlers run with the process span active (baggage from the publisher kept): their spans are its children.
+  const active = trace.setSpan(parent, span);
+  const ctx: HandlerContext = {
+    signal: p.signal,
+    deliveries: entry.deliveries,
+    entryId: entry.id,
+    group: p.group,
+    keys: p.keys,
+  };
+  const started = p.clock.monotonic();
+  const failures: unknown[] = [];
+  for (const registration of p.handlers()) {
+    // Unsubscribed while an earlier handler of this event ran: its close() has resolved, so it runs no more.
+    if (!p.handlers().includes(registration)) continue;
+    try {
+      const result = await context.with(active, () => registration.run(event, ctx));
+      if (result === false) failures.push(new Error('handler returned false'));
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  const outcome = failures.length === 0 ? 'success' : 'failure';
+  p.instruments.duration.record(p.clock.monotonic() - started, { ...attrs, outcome });
+  if (failures.length === 0) {
+    span.end();
+    return { kind: 'handled' };
+  }
+  const error =
+    failures.length === 1
+      ? failures[0]
+      : new AggregateError(failures, failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; '));
+  span.recordException(error instanceof Error ? error : new Error(String(error)));
+  span.setStatus({ code: SpanStatusCode.ERROR });
+  span.end();
+  p.instruments.failed.add(1, attrs);
+  return { kind: 'failed', error };
+}
