@@ -218,19 +218,18 @@ export function registerRedisSuites(options: RedisSuitesOptions): RedisSuites {
         expect(c.state).toBe('open');
         // Closed only once its SUBSCRIBE is in: closing the fleet with it in flight logs "fleet subscribe failed".
         await fleetC.ready();
-        c.dispose();
+        await c.close();
         await fleetC.close();
 
         // A closes (its probe succeeded): B moves to half-open to probe for itself, and the key is gone.
         const bHalf = new Promise((resolve) => b.onHalfOpen(resolve));
-        a.close();
+        a.forceClose();
         await bHalf;
         expect(b.state).toBe('half-open');
         expect(await redis.exists(`${prefix}:breaker:{${name}}:open`)).toBe(0); // DELeted before the close was published
         expect(warnings).toEqual([]);
       } finally {
-        a.dispose();
-        b.dispose();
+        await Promise.all([a.close(), b.close()]);
         await fleetA.close();
         await fleetB.close();
       }

@@ -100,7 +100,7 @@ const ballast = {
         for (let i = 0; i < BATCH; i++) await breaker.execute(ok);
       },
       opens: ballastOpens(breaker),
-      dispose: () => breaker.dispose(),
+      dispose: () => void breaker.close(),
     };
   },
   successTimeout(): Live {
@@ -110,7 +110,7 @@ const ballast = {
         for (let i = 0; i < BATCH; i++) await breaker.execute(ok);
       },
       opens: ballastOpens(breaker),
-      dispose: () => breaker.dispose(),
+      dispose: () => void breaker.close(),
     };
   },
   /**
@@ -128,8 +128,8 @@ const ballast = {
       },
       opens: ballastOpens(breaker),
       dispose: () => {
-        breaker.dispose();
-        perTry.dispose();
+        void breaker.close();
+        void perTry.close();
       },
     };
   },
@@ -149,7 +149,7 @@ const ballast = {
         }
       },
       opens: ballastOpens(breaker),
-      dispose: () => breaker.dispose(),
+      dispose: () => void breaker.close(),
     };
   },
 };

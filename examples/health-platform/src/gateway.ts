@@ -315,7 +315,7 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
       for (const s of streams) s.end();
       await ctx.registry.deregister('api-gateway-1');
       await server.close();
-      client.close();
+      await client.close();
     },
   };
 }

@@ -84,7 +84,7 @@ export async function startPlatform(options: { verbose?: boolean } = {}) {
       for (const s of [...services].reverse()) await s.close().catch(() => {});
       await feed.close().catch(() => {});
       await ctx.closeBuses().catch(() => {});
-      ctx.client.close();
+      await ctx.client.close();
       await locks.close?.().catch(() => {});
       await config.close().catch(() => {});
       await metrics.close().catch(() => {});

@@ -3,7 +3,7 @@ import { type AbortedError, createLogger, InvalidOptionsError, isAbortedError } 
 import { FakeClock } from '@ballast/testkit';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './breaker';
-import { BrokenCircuitError, isBrokenCircuitError, isShedError, isTimeoutError } from './errors';
+import { BrokenCircuitError, isBrokenCircuitError, isPolicyClosedError, isShedError, isTimeoutError } from './errors';
 import type { BreakerOptions } from './options';
 
 const boom = new Error('boom');
@@ -63,7 +63,7 @@ describe('CircuitBreaker defaults', () => {
     expect(b.options).toMatchObject({ timeoutMs: 5_000, resetTimeoutMs: 1_000, rollingCountTimeoutMs: 2_000 });
     expect(b.options.isFailure?.(new Error('not found'))).toBe(false);
     expect(b.options.isFailure?.(new Error('down'))).toBe(true);
-    b.dispose();
+    void b.close();
   });
 
   it('rejects bad options with a typed error naming each field', () => {
@@ -76,8 +76,8 @@ describe('CircuitBreaker defaults', () => {
       expect(paths).toEqual(['errorThresholdPercentage', 'isFailure', 'timeoutMs']);
       expect((e as Error).message).toMatch(/errorThresholdPercentage: expected number <= 100, received number 150/);
     }
-    expect(() => new CircuitBreaker({ timeout: 1, timeoutMs: 2 } as BreakerOptions)).toThrow(
-      /timeout: expected no such option/,
+    expect(() => new CircuitBreaker({ timeout: 1, timeoutMs: 2 })).toThrow(
+      /timeout: expected either timeout \(opossum's name\) or timeoutMs, not both/,
     );
   });
 });
@@ -230,11 +230,13 @@ describe('state transitions', () => {
     expect(opened).toEqual(['consecutive-failures']);
   });
 
-  it('open() and close() force the state', async () => {
+  it('forceOpen() and forceClose() set the state', async () => {
     const { breaker } = make();
-    breaker.open();
+    breaker.forceOpen();
+    expect(breaker.state).toBe('open');
     expect(isBrokenCircuitError(await settle(breaker.execute(ok)))).toBe(true);
-    breaker.close();
+    breaker.forceClose();
+    expect(breaker.state).toBe('closed');
     expect(await breaker.execute(ok)).toBe('ok');
   });
 });
@@ -339,15 +341,15 @@ describe('outcome taxonomy', () => {
 });
 
 describe('lifecycle', () => {
-  it('dispose leaves no timer running', async () => {
+  it('close() leaves no timer running and settles the call it was timing', async () => {
     const { breaker, clock } = make({ volumeThreshold: 1, timeoutMs: 500 });
     const p = settle(breaker.execute(() => new Promise(() => {})));
     await settle(breaker.execute(fail));
-    breaker.open();
-    expect(clock.pendingCount).toBeGreaterThan(0);
-    breaker.dispose();
+    breaker.forceOpen();
+    expect(clock.pendingCount).toBe(2); // the reset timer and the timeout queue's
+    await breaker.close();
     expect(clock.pendingCount).toBe(0);
-    void p;
+    expect(isPolicyClosedError(await p)).toBe(true);
   });
 
   it('wrap() keeps arguments; fire() is execute', async () => {

@@ -1,19 +1,22 @@
+import { type Clock, EventEmitter, isAbortedError, systemClock } from '@ballast/core';
 import {
-  type Clock,
-  childLogger,
-  EventEmitter,
-  isAbortedError,
-  type Logger,
-  parseOptions,
-  systemClock,
-  type TimerHandle,
-} from '@ballast/core';
+  BreakerEvents,
+  type BreakerState,
+  type CallEvent,
+  type FailureEvent,
+  type OpenReason,
+  type RejectEvent,
+  type ShedEvent,
+  type StateChange,
+} from './breaker-events';
+import { BreakerStateMachine, CLOSED, HALF_OPEN, OPEN, STATE_NAMES } from './breaker-state';
 import { abortedBy } from './call-context';
-import { BrokenCircuitError, isTimeoutError, ShedError } from './errors';
-import type { FleetLink, FleetMessage } from './fleet';
+import { asyncDispose, notAFunction, refuseCalls } from './closing';
+import { BrokenCircuitError, isTimeoutError, PolicyClosedError, ShedError } from './errors';
 import { type LatencyHistogram, RollingHistogram } from './histogram';
+import { componentLogger } from './log';
 import { type BreakerMetrics, breakerMetrics } from './metrics';
-import { type BreakerOptions, breakerOptionsSchema, fromOpossumNames, type ResolvedBreakerOptions } from './options';
+import { type BreakerOptions, type ResolvedBreakerOptions, resolveBreakerOptions } from './options';
 import { callerSignal, NEVER_ABORTED, type Policy, type PolicyContext, type PolicyFn } from './policy';
 import { DeadlineQueue, runTimed } from './timed';
 import {
@@ -26,30 +29,11 @@ import {
   type WindowCounts,
 } from './window';
 
-export type BreakerState = 'closed' | 'open' | 'half-open';
-/** Why the breaker opened. */
-export type OpenReason = 'failure-rate' | 'slow-calls' | 'consecutive-failures' | 'probe-failed' | 'forced' | 'fleet';
-
-export interface StateChange {
-  name: string;
-  from: BreakerState;
-  to: BreakerState;
-  reason?: OpenReason;
-}
-export interface CallEvent {
-  name: string;
-  durationMs: number;
-}
-export interface FailureEvent extends CallEvent {
-  error: unknown;
-}
-
-const CLOSED = 0;
-const OPEN = 1;
-const HALF_OPEN = 2;
-const STATE_NAMES: readonly BreakerState[] = ['closed', 'open', 'half-open'];
+export type { BreakerState, CallEvent, FailureEvent, OpenReason, RejectEvent, ShedEvent, StateChange };
 
 const OK_CONTEXT: PolicyContext = { signal: NEVER_ABORTED, attempt: 0 };
+/** Not a state: the gate's value while the breaker is disabled. */
+const DISABLED = 3;
 
 /**
  * A circuit breaker: closed → open → half-open → closed.
@@ -60,12 +44,15 @@ const OK_CONTEXT: PolicyContext = { signal: NEVER_ABORTED, attempt: 0 };
  *   signal). Shed and cancelled calls are **not** failures: they say nothing about the dependency.
  * - With `timeoutMs`, each call gets its own AbortSignal (created only if the function reads it), aborted on
  *   timeout or when the caller's signal aborts.
+ * - `close()` shuts it down (timers, fleet subscription, metrics); `forceOpen()`/`forceClose()` set the state.
  */
 export class CircuitBreaker implements Policy {
   readonly name: string;
+  /** The metrics' `service` attribute: `group`, else the name. */
+  readonly group: string;
   readonly options: ResolvedBreakerOptions;
   readonly #clock: Clock;
-  readonly #log: Logger;
+  readonly #sm: BreakerStateMachine;
   readonly #window: OutcomeWindow;
   readonly #latency: RollingHistogram;
   readonly #deadlines: DeadlineQueue | undefined;
@@ -73,15 +60,11 @@ export class CircuitBreaker implements Policy {
   readonly #metrics: BreakerMetrics | undefined;
   readonly #isFailure: ((error: unknown) => boolean) | undefined;
   readonly #slowMs: number;
-  readonly #fleet: FleetLink | undefined;
-  #unsubscribeFleet: (() => void) | undefined;
-
-  #state = CLOSED;
-  #openedAt = 0;
-  #resetTimer: TimerHandle | undefined;
+  readonly #warmUpUntil: number;
+  /** What `execute` reads first: the state (mirrored from `#sm`), or DISABLED. Only CLOSED is the fast path. */
+  #gate = CLOSED;
   #inFlight = 0;
   #probesInFlight = 0;
-  #probeSuccesses = 0;
   #consecutiveFailures = 0;
   #closed = false;
   /** Cumulative counts since creation, by outcome. */
@@ -94,35 +77,36 @@ export class CircuitBreaker implements Policy {
     cancelled: 0,
   };
 
-  readonly #stateChanged = new EventEmitter<StateChange>('stateChange');
-  readonly #opened = new EventEmitter<StateChange>('open');
-  readonly #halfOpened = new EventEmitter<StateChange>('halfOpen');
-  readonly #closedEv = new EventEmitter<StateChange>('close');
+  readonly #ev = new BreakerEvents();
+  /** Kept here, not in `#ev`: the success path checks it on every call. */
   readonly #succeeded = new EventEmitter<CallEvent>('success');
-  readonly #failed = new EventEmitter<FailureEvent>('failure');
-  readonly #timedOut = new EventEmitter<FailureEvent>('timeout');
-  readonly #rejected = new EventEmitter<{ name: string; state: BreakerState }>('reject');
-  readonly #shed = new EventEmitter<{ name: string; inFlight: number }>('shed');
-  readonly #cancelled = new EventEmitter<CallEvent>('cancel');
 
-  readonly onStateChange = this.#stateChanged.event;
-  readonly onOpen = this.#opened.event;
-  readonly onHalfOpen = this.#halfOpened.event;
-  readonly onClose = this.#closedEv.event;
+  readonly onStateChange = this.#ev.stateChanged.event;
+  readonly onOpen = this.#ev.opened.event;
+  readonly onHalfOpen = this.#ev.halfOpened.event;
+  /** The breaker moved to the CLOSED state (healthy again) — not `close()`, which shuts it down. */
+  readonly onClose = this.#ev.closed.event;
   readonly onSuccess = this.#succeeded.event;
   /** Failures, timeouts included. */
-  readonly onFailure = this.#failed.event;
-  readonly onTimeout = this.#timedOut.event;
-  readonly onReject = this.#rejected.event;
-  readonly onShed = this.#shed.event;
-  readonly onCancel = this.#cancelled.event;
+  readonly onFailure = this.#ev.failed.event;
+  readonly onTimeout = this.#ev.timedOut.event;
+  readonly onReject = this.#ev.rejected.event;
+  readonly onShed = this.#ev.shed.event;
+  readonly onCancel = this.#ev.cancelled.event;
 
   constructor(options: BreakerOptions = {}) {
-    const o = parseOptions(breakerOptionsSchema, fromOpossumNames(options), 'CircuitBreaker');
+    const o = resolveBreakerOptions(options, 'CircuitBreaker');
     this.options = o;
     this.name = o.name;
+    this.group = o.group ?? o.name;
     this.#clock = o.clock ?? systemClock;
-    this.#log = childLogger(o.logger, { component: 'circuit-breaker', breaker: o.name });
+    const log = componentLogger(o.logger, { component: 'circuit-breaker', breaker: o.name });
+    if (o.ignoredOpossumOptions.length > 0) {
+      log.warn(
+        { ignored: o.ignoredOpossumOptions },
+        `opossum options with no Ballast equivalent are ignored: ${o.ignoredOpossumOptions.join(', ')}`,
+      );
+    }
     const now = this.#clock.monotonic();
     this.#window =
       o.windowType === 'count'
@@ -133,14 +117,26 @@ export class CircuitBreaker implements Policy {
     this.#deadlines = this.#timeoutMs > 0 ? new DeadlineQueue(this.#clock) : undefined;
     this.#isFailure = o.isFailure;
     this.#slowMs = o.slowCallDurationMs ?? Number.POSITIVE_INFINITY;
+    this.#warmUpUntil = now + o.warmUpMs;
+    this.#sm = new BreakerStateMachine({
+      name: o.name,
+      clock: this.#clock,
+      log,
+      events: this.#ev,
+      resetTimeoutMs: o.resetTimeoutMs,
+      fleet: o.fleet,
+      onTransition: (to) => {
+        if (this.#gate !== DISABLED) this.#gate = to;
+        this.#consecutiveFailures = 0;
+        if (to === CLOSED) this.#window.reset(this.#clock.monotonic());
+      },
+    });
+    if (!o.enabled) this.#gate = DISABLED;
     this.#metrics = o.metrics ? breakerMetrics(this) : undefined;
-    this.#fleet = o.fleet;
-    if (this.#fleet) this.#joinFleet(this.#fleet);
   }
 
   get state(): BreakerState {
-    if (this.#state === OPEN) this.#maybeHalfOpen();
-    return STATE_NAMES[this.#state]!;
+    return STATE_NAMES[this.#sm.current()]!;
   }
 
   /** Calls running now. */
@@ -148,16 +144,28 @@ export class CircuitBreaker implements Policy {
     return this.#inFlight;
   }
 
+  /** False while `disable()`d (opossum's `enabled`). */
+  get enabled(): boolean {
+    return this.#gate !== DISABLED;
+  }
+
+  /** True once `close()` was called. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
   /**
    * Runs `fn` through the breaker. Rejects with `BrokenCircuitError` when open, `ShedError` over capacity,
-   * `TimeoutError` past `timeoutMs`, `AbortedError` when `signal` aborts; otherwise with `fn`'s own error.
+   * `TimeoutError` past `timeoutMs`, `AbortedError` when `signal` aborts, `PolicyClosedError` after `close()`,
+   * `InvalidArgumentError` when `fn` is not a function (nothing counted); otherwise with `fn`'s own error.
    */
   execute<T>(fn: PolicyFn<T>, outerSignal?: AbortSignal): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(notAFunction('CircuitBreaker.execute', fn));
     const signal = callerSignal(outerSignal);
     let probe = false;
-    if (this.#state !== CLOSED) {
-      if (this.#state === OPEN) this.#maybeHalfOpen();
-      if (this.#state === OPEN || this.#probesInFlight >= this.options.halfOpenMaxProbes) {
+    if (this.#gate !== CLOSED) {
+      if (this.#gate === DISABLED) return runTimed(this.#clock, undefined, 0, '', fn, signal, 0);
+      if (this.#sm.current() === OPEN || this.#probesInFlight >= this.options.halfOpenMaxProbes) {
         return Promise.reject(this.#reject());
       }
       probe = true;
@@ -207,8 +215,12 @@ export class CircuitBreaker implements Policy {
     );
   }
 
-  /** Wraps a function: `const getUser = breaker.wrap((id: string) => api.get(id))`. */
+  /**
+   * Wraps a function: `const getUser = breaker.wrap((id: string) => api.get(id))`.
+   * @throws InvalidArgumentError when `fn` is not a function.
+   */
   wrap<A extends unknown[], R>(fn: (...args: A) => PromiseLike<R> | R): (...args: A) => Promise<R> {
+    if (typeof fn !== 'function') throw notAFunction('CircuitBreaker.wrap', fn);
     return (...args: A) => this.execute(() => fn(...args));
   }
 
@@ -218,13 +230,22 @@ export class CircuitBreaker implements Policy {
   }
 
   /** Opens now (maintenance, a known outage); half-opens after `resetTimeoutMs` as usual. */
-  open(): void {
-    this.#toOpen('forced');
+  forceOpen(): void {
+    this.#sm.toOpen('forced');
   }
 
-  /** Closes now and forgets the window. */
-  close(): void {
-    if (this.#state !== CLOSED) this.#toClosed();
+  /** Closes the circuit now (healthy again) and forgets the window. Not `close()`, which shuts it down. */
+  forceClose(): void {
+    this.#sm.toClosed();
+  }
+
+  /** opossum's `disable()`: calls run straight through — no timeout, not counted, never refused — until `enable()`. */
+  disable(): void {
+    this.#gate = DISABLED;
+  }
+
+  enable(): void {
+    this.#gate = this.#sm.state;
   }
 
   /** Window counts now. */
@@ -237,16 +258,31 @@ export class CircuitBreaker implements Policy {
     return this.#latency.snapshot(this.#clock.monotonic());
   }
 
-  /** Stops timers and the fleet subscription. The breaker still works, but never half-opens by timer. */
-  dispose(): void {
-    if (this.#closed) return;
+  /**
+   * Shuts the breaker down (core's `Closeable`): its reset timer and timeout timer are cleared, it leaves the
+   * fleet and the metrics, calls still waiting on its timeout reject with `PolicyClosedError` (their signal
+   * aborted with it) and later calls are refused with it. Its state stays as it was. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    if (this.#resetTimer) this.#clock.clearTimeout(this.#resetTimer);
-    this.#resetTimer = undefined;
-    this.#deadlines?.dispose();
-    this.#unsubscribeFleet?.();
+    const closed = () => new PolicyClosedError('Circuit breaker', this.name);
+    refuseCalls(this, closed);
+    this.#sm.shutdown();
     this.#metrics?.dispose();
-    for (const e of [this.#stateChanged, this.#opened, this.#halfOpened, this.#closedEv]) e.clear();
+    this.#deadlines?.close(closed());
+    this.#ev.clear();
+    this.#succeeded.clear();
+    return Promise.resolve();
+  }
+
+  /** Alias of `close()`. */
+  dispose(): Promise<void> {
+    return this.close();
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   // ── outcomes ──────────────────────────────────────────────────────────────────────────────────────────
@@ -258,14 +294,14 @@ export class CircuitBreaker implements Policy {
 
   #reject(): BrokenCircuitError {
     this.#record(Outcome.rejected, false);
-    const state = STATE_NAMES[this.#state] as 'open' | 'half-open';
-    if (this.#rejected.size > 0) this.#rejected.emit({ name: this.name, state });
+    const state = STATE_NAMES[this.#sm.state] as 'open' | 'half-open';
+    if (this.#ev.rejected.size > 0) this.#ev.rejected.emit({ name: this.name, state });
     return new BrokenCircuitError(this.name, state);
   }
 
   #shedCall(): ShedError {
     this.#record(Outcome.shed, false);
-    if (this.#shed.size > 0) this.#shed.emit({ name: this.name, inFlight: this.#inFlight });
+    if (this.#ev.shed.size > 0) this.#ev.shed.emit({ name: this.name, inFlight: this.#inFlight });
     return new ShedError(
       this.name,
       `Circuit breaker "${this.name}" is at capacity (${this.options.capacity}): call shed`,
@@ -285,13 +321,20 @@ export class CircuitBreaker implements Policy {
     if (this.#succeeded.size > 0) this.#succeeded.emit({ name: this.name, durationMs: ms });
     if (probe) {
       this.#probesInFlight--;
-      if (this.#state === HALF_OPEN && ++this.#probeSuccesses >= this.options.successThreshold) this.#toClosed();
-    } else if (slow && this.#state === CLOSED) {
+      const sm = this.#sm;
+      if (sm.state === HALF_OPEN && ++sm.probeSuccesses >= this.options.successThreshold) sm.toClosed();
+    } else if (slow && this.#sm.state === CLOSED) {
       this.#checkTrip(end);
     }
   }
 
   #settleError(error: unknown, start: number, probe: boolean, signal: AbortSignal | undefined): void {
+    if (this.#closed) {
+      // Settled by close() (or finishing after it): nothing to learn about the dependency any more.
+      this.#inFlight--;
+      if (probe) this.#probesInFlight--;
+      return;
+    }
     const cancelled = signal?.aborted === true && isAbortedError(error);
     if (!cancelled && this.#isFailure && !this.#isFailure(error)) {
       // Not the dependency's fault (a 404, a validation error): rethrown, but counted as a success.
@@ -305,7 +348,7 @@ export class CircuitBreaker implements Policy {
     if (cancelled) {
       this.#window.record(end, Outcome.cancelled, false);
       this.totals.cancelled++;
-      if (this.#cancelled.size > 0) this.#cancelled.emit({ name: this.name, durationMs: ms });
+      if (this.#ev.cancelled.size > 0) this.#ev.cancelled.emit({ name: this.name, durationMs: ms });
       return;
     }
     const timeout = isTimeoutError(error);
@@ -316,117 +359,34 @@ export class CircuitBreaker implements Policy {
     this.#latency.record(end, ms * 1000);
     this.#consecutiveFailures++;
     this.#metrics?.duration(ms, timeout ? 'timeout' : 'failure');
-    if (this.#failed.size > 0 || this.#timedOut.size > 0) {
+    if (this.#ev.failed.size > 0 || this.#ev.timedOut.size > 0) {
       const event = { name: this.name, durationMs: ms, error };
-      this.#failed.emit(event);
-      if (timeout) this.#timedOut.emit(event);
+      this.#ev.failed.emit(event);
+      if (timeout) this.#ev.timedOut.emit(event);
     }
-    if (probe || this.#state === HALF_OPEN) {
-      if (this.#state === HALF_OPEN) this.#toOpen('probe-failed');
+    if (probe || this.#sm.state === HALF_OPEN) {
+      if (this.#sm.state === HALF_OPEN) this.#sm.toOpen('probe-failed');
       return;
     }
-    if (this.#state === CLOSED) this.#checkTrip(end);
+    if (this.#sm.state === CLOSED) this.#checkTrip(end);
   }
 
   #checkTrip(now: number): void {
+    if (now < this.#warmUpUntil) return;
     const o = this.options;
     if (o.consecutiveFailureThreshold !== undefined && this.#consecutiveFailures >= o.consecutiveFailureThreshold) {
-      this.#toOpen('consecutive-failures');
+      this.#sm.toOpen('consecutive-failures');
       return;
     }
     const calls = this.#window.calls(now);
     if (calls === 0 || calls < o.volumeThreshold) return;
     if ((this.#window.failures(now) * 100) / calls >= o.errorThresholdPercentage) {
-      this.#toOpen('failure-rate');
+      this.#sm.toOpen('failure-rate');
     } else if (
       this.#slowMs !== Number.POSITIVE_INFINITY &&
       (this.#window.slow(now) * 100) / calls >= o.slowCallRateThreshold
     ) {
-      this.#toOpen('slow-calls');
-    }
-  }
-
-  // ── transitions ───────────────────────────────────────────────────────────────────────────────────────
-
-  #maybeHalfOpen(): void {
-    if (this.#clock.monotonic() - this.#openedAt >= this.#openForMs) this.#toHalfOpen();
-  }
-
-  #openForMs = 0;
-
-  #toOpen(reason: OpenReason, openForMs = this.options.resetTimeoutMs): void {
-    const from = this.#state;
-    this.#state = OPEN;
-    this.#openedAt = this.#clock.monotonic();
-    this.#openForMs = openForMs;
-    this.#probeSuccesses = 0;
-    this.#consecutiveFailures = 0;
-    if (this.#resetTimer) this.#clock.clearTimeout(this.#resetTimer);
-    this.#resetTimer = undefined;
-    if (!this.#closed) {
-      this.#resetTimer = this.#clock.setTimeout(() => {
-        this.#resetTimer = undefined;
-        if (this.#state === OPEN) this.#toHalfOpen();
-      }, openForMs);
-      this.#resetTimer.unref();
-    }
-    if (from === OPEN) return;
-    this.#log.error({ reason }, `🔴 Circuit breaker OPENED for ${this.name}`);
-    if (reason !== 'fleet') {
-      this.#fleet?.publish({ breaker: this.name, state: 'open', untilMs: this.#clock.now() + openForMs });
-    }
-    this.#announce(from, OPEN, reason, this.#opened);
-  }
-
-  #toHalfOpen(): void {
-    if (this.#state === HALF_OPEN) return;
-    const from = this.#state;
-    this.#state = HALF_OPEN;
-    this.#probeSuccesses = 0;
-    this.#log.warn(`🟡 Circuit breaker HALF-OPEN for ${this.name}`);
-    this.#announce(from, HALF_OPEN, undefined, this.#halfOpened);
-  }
-
-  #toClosed(): void {
-    const from = this.#state;
-    this.#state = CLOSED;
-    if (this.#resetTimer) this.#clock.clearTimeout(this.#resetTimer);
-    this.#resetTimer = undefined;
-    const now = this.#clock.monotonic();
-    this.#window.reset(now);
-    this.#consecutiveFailures = 0;
-    this.#log.info(`🟢 Circuit breaker CLOSED for ${this.name}`);
-    this.#fleet?.publish({ breaker: this.name, state: 'closed' });
-    this.#announce(from, CLOSED, undefined, this.#closedEv);
-  }
-
-  #announce(from: number, to: number, reason: OpenReason | undefined, specific: EventEmitter<StateChange>): void {
-    const change: StateChange = { name: this.name, from: STATE_NAMES[from]!, to: STATE_NAMES[to]! };
-    if (reason) change.reason = reason;
-    specific.emit(change);
-    this.#stateChanged.emit(change);
-  }
-
-  // ── fleet ─────────────────────────────────────────────────────────────────────────────────────────────
-
-  #joinFleet(fleet: FleetLink): void {
-    this.#unsubscribeFleet = fleet.subscribe(this.name, (m) => this.#applyFleet(m));
-    fleet.current(this.name).then(
-      (m) => {
-        if (m) this.#applyFleet(m);
-      },
-      (error: unknown) => this.#log.warn({ err: error }, 'could not read fleet state'),
-    );
-  }
-
-  #applyFleet(m: FleetMessage): void {
-    if (this.#closed) return;
-    if (m.state === 'open') {
-      const remaining = (m.untilMs ?? 0) - this.#clock.now();
-      if (remaining > 0 && this.#state !== OPEN) this.#toOpen('fleet', remaining);
-    } else if (this.#state === OPEN) {
-      // Another instance's probe succeeded: probe ourselves rather than trust it blindly.
-      this.#toHalfOpen();
+      this.#sm.toOpen('slow-calls');
     }
   }
 }

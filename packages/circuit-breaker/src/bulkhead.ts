@@ -1,7 +1,8 @@
 import { EventEmitter, parseOptions } from '@ballast/core';
 import { z } from 'zod';
 import { abortedBy } from './call-context';
-import { ShedError } from './errors';
+import { asyncDispose, notAFunction, refuseCalls } from './closing';
+import { PolicyClosedError, ShedError } from './errors';
 import { callerSignal, contextOf, type Policy, type PolicyFn } from './policy';
 
 const bulkheadSchema = z
@@ -18,7 +19,7 @@ export type BulkheadOptions = z.input<typeof bulkheadSchema>;
 
 interface Waiter {
   start: () => void;
-  cancel: () => void;
+  cancel: (error: unknown) => void;
 }
 
 /**
@@ -31,6 +32,7 @@ export class BulkheadPolicy implements Policy {
   readonly #queue: Waiter[] = [];
   readonly #shed = new EventEmitter<{ name: string; running: number; queued: number }>('shed');
   readonly onShed = this.#shed.event;
+  #closed = false;
 
   constructor(options: BulkheadOptions) {
     this.options = parseOptions(bulkheadSchema, options, 'bulkhead');
@@ -44,6 +46,7 @@ export class BulkheadPolicy implements Policy {
   }
 
   execute<T>(fn: PolicyFn<T>, outerSignal?: AbortSignal): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(notAFunction('BulkheadPolicy.execute', fn));
     const signal = callerSignal(outerSignal);
     if (signal?.aborted) return Promise.reject(abortedBy(signal));
     if (this.#running < this.options.maxConcurrent) return this.#run(fn, signal);
@@ -57,21 +60,45 @@ export class BulkheadPolicy implements Policy {
       );
     }
     return new Promise<T>((resolve, reject) => {
-      const onAbort = () => waiter.cancel();
+      const onAbort = () => waiter.cancel(abortedBy(signal!));
       const waiter: Waiter = {
         start: () => {
           signal?.removeEventListener('abort', onAbort);
           this.#run(fn, signal).then(resolve, reject);
         },
-        cancel: () => {
+        cancel: (error) => {
+          signal?.removeEventListener('abort', onAbort);
           const i = this.#queue.indexOf(waiter);
           if (i >= 0) this.#queue.splice(i, 1);
-          reject(abortedBy(signal!));
+          reject(error);
         },
       };
       this.#queue.push(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /**
+   * Shuts the bulkhead down: calls waiting in its queue reject with `PolicyClosedError`, later calls are
+   * refused with it; calls already running finish as they would. Idempotent.
+   */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      const closed = () => new PolicyClosedError('Bulkhead', this.options.name);
+      refuseCalls(this, closed);
+      for (const waiter of this.#queue.splice(0)) waiter.cancel(closed());
+    }
+    return Promise.resolve();
+  }
+
+  /** Alias of `close()`. */
+  dispose(): Promise<void> {
+    return this.close();
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   async #run<T>(fn: PolicyFn<T>, signal: AbortSignal | undefined): Promise<T> {

@@ -18,6 +18,9 @@ function deadline(clock: FakeClock, log: string[], label: string, at: number, on
       log.push(`${label}@${clock.monotonic()}`);
       onExpire?.();
     },
+    close(reason) {
+      log.push(`${label} closed: ${String(reason)}`);
+    },
   };
 }
 
@@ -135,21 +138,22 @@ describe('DeadlineQueue', () => {
     expect(queue.isEmpty).toBe(true);
   });
 
-  it('dispose clears the timer and the deadlines never fire', async () => {
+  it('close clears the timer and settles every pending deadline with the reason; none fires later', async () => {
     const clock = new FakeClock();
     const queue = new DeadlineQueue(clock);
     const log: string[] = [];
     queue.add(deadline(clock, log, 'a', 100));
     queue.add(deadline(clock, log, 'b', 200));
     expect(clock.pendingCount).toBe(1);
-    queue.dispose();
+    queue.close('shut');
     expect(clock.pendingCount).toBe(0);
     expect(queue.isEmpty).toBe(true);
+    expect(log).toEqual(['a closed: shut', 'b closed: shut']);
     await clock.advance(1_000);
-    expect(log).toEqual([]);
+    expect(log).toEqual(['a closed: shut', 'b closed: shut']);
   });
 
-  it('stays usable after dispose: deadlines queued before it never come back', async () => {
+  it('stays usable after close: deadlines queued before it never come back', async () => {
     const clock = new FakeClock();
     const queue = new DeadlineQueue(clock);
     const log: string[] = [];
@@ -157,13 +161,13 @@ describe('DeadlineQueue', () => {
     const b = deadline(clock, log, 'b', 200);
     queue.add(a);
     queue.add(b);
-    queue.dispose();
-    // A call that was in flight at dispose time finishes and unlinks its deadline.
+    queue.close('shut');
+    // A call that was in flight at close time finishes and unlinks its deadline.
     queue.remove(a);
     expect(queue.isEmpty).toBe(true);
     queue.add(deadline(clock, log, 'c', 300));
     await clock.advance(1_000);
-    expect(log).toEqual(['c@300']);
+    expect(log).toEqual(['a closed: shut', 'b closed: shut', 'c@300']);
     expect(queue.isEmpty).toBe(true);
   });
 });

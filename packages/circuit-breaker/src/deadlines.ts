@@ -4,6 +4,8 @@ import { type Clock, MAX_TIMER_MS, type TimerHandle } from '@ballast/core';
 export interface Deadline {
   at: number;
   expire(): void;
+  /** The queue was closed with the deadline pending: settle with `reason`. */
+  close(reason: unknown): void;
   /** @internal linked-list links */
   prev: Deadline | undefined;
   next: Deadline | undefined;
@@ -53,21 +55,27 @@ export class DeadlineQueue {
     return this.#head === undefined;
   }
 
-  /** Clears the timer; queued deadlines never fire. */
-  dispose(): void {
+  /**
+   * Clears the timer and unlinks every pending deadline, then tells each it was closed (`close(reason)`), so
+   * nothing waits on a timer that will never fire. The queue stays usable: a deadline finishing later unlinks
+   * as a no-op, and a new one re-arms the timer.
+   */
+  close(reason: unknown): void {
     if (this.#timer) this.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
-    // Unlink every node: a call finishing after dispose must not splice a disposed deadline back in.
+    const pending: Deadline[] = [];
     for (let d = this.#head; d; ) {
       const next = d.next;
       d.queued = false;
       d.prev = undefined;
       d.next = undefined;
+      pending.push(d);
       d = next;
     }
     this.#head = undefined;
     this.#tail = undefined;
+    for (const d of pending) d.close(reason);
   }
 
   #arm(at: number): void {

@@ -8,7 +8,7 @@ import {
 import { FakeClock } from '@ballast/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Bulkhead, CircuitBreaker, Fallback, Retry, Timeout } from './decorators';
-import { BrokenCircuitError, isShedError, isTimeoutError } from './errors';
+import { BrokenCircuitError, isInvalidArgumentError, isPolicyClosedError, isShedError, isTimeoutError } from './errors';
 import { BreakerRegistry, getBreakerRegistry, setBreakerRegistry } from './registry';
 
 const silent = createLogger({ level: 'silent' });
@@ -162,10 +162,10 @@ describe('@Retry, @Timeout, @Fallback, @Bulkhead', () => {
     expect(isTimeoutError(await result)).toBe(true);
   });
 
-  it('takes a trailing AbortSignal argument as the caller signal', async () => {
+  it("takes a trailing AbortSignal argument as the caller's signal, handing the method the policy's in its place", async () => {
     const clock = new FakeClock();
     class Api {
-      seen: unknown[] = [];
+      seen: [string, AbortSignal | undefined][] = [];
       fetch(id: string, signal?: AbortSignal) {
         this.seen.push([id, signal]);
         return new Promise(() => {});
@@ -175,9 +175,20 @@ describe('@Retry, @Timeout, @Fallback, @Bulkhead', () => {
     const api = new Api();
     const controller = new AbortController();
     const result = api.fetch('a', controller.signal).catch((e: unknown) => e);
-    controller.abort();
+    const [id, signal] = api.seen[0]!;
+    expect(id).toBe('a');
+    expect(signal).toBeInstanceOf(AbortSignal);
+    expect(signal?.aborted).toBe(false);
+    controller.abort('user left');
     expect(await result).toBeInstanceOf(AbortedError);
-    expect(api.seen).toEqual([['a', controller.signal]]); // the method still gets its arguments
+    expect(signal?.aborted).toBe(true); // the method's work is cancelled with the caller's reason
+    expect(signal?.reason).toBe('user left');
+
+    // And on timeout, which the caller's own signal could not tell it.
+    const timedOut = api.fetch('b', new AbortController().signal).catch((e: unknown) => e);
+    await clock.advance(1_000);
+    expect(isTimeoutError(await timedOut)).toBe(true);
+    expect(isTimeoutError(api.seen[1]![1]?.reason)).toBe(true);
   });
 
   it('@Fallback answers when the method fails, and names itself Class.method', async () => {
@@ -216,6 +227,20 @@ describe('@Retry, @Timeout, @Fallback, @Bulkhead', () => {
     await expect(first).resolves.toBe('exported');
   });
 
+  it('a decorated call whose policy cannot be made rejects (never throws synchronously)', async () => {
+    const registry = new BreakerRegistry({ logger: silent, metrics: false });
+    class Users {
+      async list() {
+        return [];
+      }
+    }
+    applyLegacy(Users, 'list', CircuitBreaker({ registry }));
+    await registry.close();
+    const call = new Users().list();
+    expect(call).toBeInstanceOf(Promise);
+    expect(isPolicyClosedError(await call.catch((e: unknown) => e))).toBe(true);
+  });
+
   it('refuses to decorate something that is not a method', () => {
     const decorator = Retry();
     expect(() =>
@@ -229,5 +254,87 @@ describe('@Retry, @Timeout, @Fallback, @Bulkhead', () => {
         addInitializer() {},
       }),
     ).toThrow(DecoratorTargetError);
+  });
+});
+
+describe('passSignal: the policy signal as the last declared parameter', () => {
+  /** A fresh class for each test (decorators patch its prototype). */
+  const reportsClass = () =>
+    class R {
+      seen: (AbortSignal | undefined)[] = [];
+      /** Never finishes by itself: only an abort of its signal ends it. */
+      build(_id: string, signal?: AbortSignal): Promise<string> {
+        this.seen.push(signal);
+        return new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)));
+      }
+    };
+
+  it.each(['legacy', 'standard'] as const)(
+    '%s: @Timeout aborts the work of a caller who passed no signal',
+    async (mode) => {
+      const clock = new FakeClock();
+      const R = reportsClass();
+      const decorator = Timeout({ timeoutMs: 200, clock, passSignal: true });
+      if (mode === 'legacy') applyLegacy(R, 'build', decorator);
+      else applyStandard(R, 'build', decorator);
+      const reports = new R();
+      const result = reports.build('r1').catch((e: unknown) => e);
+      expect(reports.seen[0]?.aborted).toBe(false);
+      await clock.advance(200);
+      expect(isTimeoutError(await result)).toBe(true);
+      expect(reports.seen[0]?.aborted).toBe(true);
+      expect(isTimeoutError(reports.seen[0]?.reason)).toBe(true);
+    },
+  );
+
+  it("honours the caller's signal given in that position", async () => {
+    const R = reportsClass();
+    applyLegacy(R, 'build', Timeout({ timeoutMs: 60_000, clock: new FakeClock(), passSignal: true }));
+    const reports = new R();
+    const controller = new AbortController();
+    const result = reports.build('r1', controller.signal).catch((e: unknown) => e);
+    expect(reports.seen[0]).not.toBe(controller.signal);
+    controller.abort('user left');
+    expect(await result).toBeInstanceOf(AbortedError);
+    expect(reports.seen[0]?.reason).toBe('user left');
+  });
+
+  it('chains through stacked decorators: each retry gets a fresh signal, aborted by its own timeout', async () => {
+    const clock = new FakeClock();
+    const R = reportsClass();
+    applyLegacy(R, 'build', Timeout({ timeoutMs: 100, clock, passSignal: true }));
+    applyLegacy(R, 'build', Retry({ maxRetries: 1, backoff: false, passSignal: true }));
+    const reports = new R();
+    const result = reports.build('r1').catch((e: unknown) => e);
+    await clock.advance(100);
+    expect(reports.seen).toHaveLength(2);
+    expect(reports.seen[0]?.aborted).toBe(true);
+    expect(reports.seen[1]?.aborted).toBe(false);
+    await clock.advance(100);
+    expect(isTimeoutError(await result)).toBe(true);
+    expect(reports.seen[1]?.aborted).toBe(true);
+  });
+
+  it('rejects a value in the signal position that is not a signal, without running the method', async () => {
+    const R = reportsClass();
+    applyLegacy(R, 'build', Bulkhead({ maxConcurrent: 1, passSignal: true }));
+    const reports = new R();
+    const error = await reports.build('r1', 'soon' as never).catch((e: unknown) => e);
+    expect(isInvalidArgumentError(error)).toBe(true);
+    expect((error as Error).message).toBe(
+      'R.build: signal must be an AbortSignal or undefined, received string "soon"',
+    );
+    expect(reports.seen).toEqual([]);
+  });
+
+  it('is checked when decorating: a method with no parameter, a non-boolean', () => {
+    class NoParams {
+      run() {
+        return 1;
+      }
+    }
+    expect(() => applyLegacy(NoParams, 'run', Fallback(0, { passSignal: true }))).toThrow(DecoratorTargetError);
+    expect(() => Retry({ passSignal: 'yes' as never })).toThrow(InvalidOptionsError);
+    expect(() => Timeout({ timeoutMs: 1, passSignal: 1 as never })).toThrow(/passSignal: expected boolean/);
   });
 });

@@ -1,9 +1,18 @@
-import { type AnyMethod, createMethodDecorator, type DecoratedMethod, type DualMethodDecorator } from '@ballast/core';
+import {
+  type AnyMethod,
+  createMethodDecorator,
+  type DecoratedMethod,
+  DecoratorTargetError,
+  type DualMethodDecorator,
+  describeValue,
+  InvalidOptionsError,
+} from '@ballast/core';
 import type { CircuitBreaker as Breaker } from './breaker';
 import { type BulkheadOptions, bulkhead } from './bulkhead';
+import { InvalidArgumentError } from './errors';
 import { type FallbackOptions, type FallbackValue, fallback } from './fallback';
 import type { BreakerOptions } from './options';
-import type { Policy } from './policy';
+import type { Policy, PolicyContext } from './policy';
 import { type BreakerRegistry, getBreakerRegistry } from './registry';
 import { type RetryOptions, retry } from './retry';
 import { type TimeoutOptions, timeout } from './timeout';
@@ -12,25 +21,75 @@ import { type TimeoutOptions, timeout } from './timeout';
  * Decorators over the plain API, importable from `@ballast/circuit-breaker/decorators` (where
  * `CircuitBreaker` is the decorator; the class lives in the main entry). Each works as a TS 5 standard
  * decorator and as a legacy `experimentalDecorators` (NestJS) one.
+ *
+ * **Signals.** A policy hands the function it runs an AbortSignal that aborts when the policy gives up (a
+ * timeout, `close()`) or the caller's signal aborts. A decorated method receives it in its signal parameter:
+ * - when the caller passes an AbortSignal as the **last argument**, it is the caller's signal, and the method
+ *   gets the policy's signal in its place;
+ * - with `passSignal: true`, the method's **last declared parameter** is its signal parameter, whatever the
+ *   caller passed: declare it `signal?: AbortSignal` with no default value before it (the position is read from
+ *   the method's `length`). The caller's value there, an AbortSignal or undefined, is the caller's signal.
+ * Stacked decorators chain: each one hands the next the signal of its own policy.
  */
+export interface SignalOption {
+  /** Always pass the policy's signal as the method's last declared parameter (see above). Default false. */
+  passSignal?: boolean;
+}
 
-/**
- * Runs every call of the decorated method through `policy`. The method's last argument is taken as the
- * caller's AbortSignal when it is one.
- */
-function through(name: string, makePolicy: (info: DecoratedMethod) => Policy): DualMethodDecorator {
+/** Splits `passSignal` off a decorator's options, leaving the rest (or a non-object) to the policy to validate. */
+function signalOption<T>(decorator: string, options: T): [boolean, T] {
+  if (typeof options !== 'object' || options === null || !('passSignal' in options)) return [false, options];
+  const { passSignal, ...rest } = options as SignalOption & Record<string, unknown>;
+  if (passSignal !== undefined && typeof passSignal !== 'boolean') {
+    throw new InvalidOptionsError(`@${decorator}`, [
+      { path: 'passSignal', expected: 'boolean', received: describeValue(passSignal), message: 'expected boolean' },
+    ]);
+  }
+  return [passSignal === true, rest as T];
+}
+
+/** Runs every call of the decorated method through the policy `makePolicy` returns (made on the first call). */
+function through(
+  name: string,
+  passSignal: boolean,
+  makePolicy: (info: DecoratedMethod) => Policy,
+): DualMethodDecorator {
   return createMethodDecorator(name, (method: AnyMethod, info) => {
+    const declared = method.length - 1;
+    if (passSignal && declared < 0) {
+      throw new DecoratorTargetError(name, 'a method without parameters when passSignal is set (declare `signal?`)');
+    }
     let policy: Policy | undefined;
-    return function (this: unknown, ...args: unknown[]) {
-      policy ??= makePolicy(info); // lazily: the class name is known by the first call
-      const last = args[args.length - 1];
-      const signal = last instanceof AbortSignal ? last : undefined;
-      return policy.execute(() => method.apply(this, args), signal);
+    const decorated = function (this: unknown, ...args: unknown[]) {
+      if (!policy) {
+        try {
+          policy = makePolicy(info); // lazily: the class name is known by the first call
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+      const at = passSignal ? declared : args.length - 1;
+      const given = args[at];
+      const signal = given instanceof AbortSignal ? given : undefined;
+      if (passSignal && given !== undefined && !signal) {
+        const where = `${info.className ?? 'anonymous'}.${info.methodName}`;
+        const error = new InvalidArgumentError(where, 'signal', 'an AbortSignal or undefined', describeValue(given));
+        return Promise.reject(error);
+      }
+      if (!passSignal && !signal) return policy.execute(() => method.apply(this, args));
+      return policy.execute((ctx: PolicyContext) => {
+        const withSignal = args.slice();
+        withSignal[at] = ctx.signal;
+        return method.apply(this, withSignal);
+      }, signal);
     };
+    // The method's declared arity, kept: a decorator stacked above reads it to find the signal parameter.
+    Object.defineProperty(decorated, 'length', { value: method.length });
+    return decorated;
   });
 }
 
-export interface CircuitBreakerDecoratorOptions extends BreakerOptions {
+export interface CircuitBreakerDecoratorOptions extends BreakerOptions, SignalOption {
   /** Registry the breaker is created in (default: the process-wide one). */
   registry?: BreakerRegistry;
 }
@@ -41,34 +100,45 @@ export interface CircuitBreakerDecoratorOptions extends BreakerOptions {
  * that names it.
  */
 export function CircuitBreaker(nameOrOptions: string | CircuitBreakerDecoratorOptions = {}): DualMethodDecorator {
-  const { registry, ...options } = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
-  return through('CircuitBreaker', (info): Breaker => {
+  const [passSignal, given] = signalOption(
+    'CircuitBreaker',
+    typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions,
+  );
+  const { registry, ...options } = given;
+  return through('CircuitBreaker', passSignal, (info): Breaker => {
     const name = options.name ?? `${info.className ?? 'anonymous'}.${info.methodName}`;
     return (registry ?? getBreakerRegistry()).get(name, options);
   });
 }
 
 /** `@Retry({ maxRetries: 3 })`: retries with exponential backoff and jitter. */
-export function Retry(options: RetryOptions = {}): DualMethodDecorator {
-  const policy = retry(options); // validated at decoration time
-  return through('Retry', () => policy);
+export function Retry(options: RetryOptions & SignalOption = {}): DualMethodDecorator {
+  const [passSignal, rest] = signalOption('Retry', options);
+  const policy = retry(rest); // validated at decoration time
+  return through('Retry', passSignal, () => policy);
 }
 
-/** `@Timeout(5_000)`: rejects with TimeoutError after the limit. */
-export function Timeout(options: number | TimeoutOptions): DualMethodDecorator {
-  const policy = timeout(options);
-  return through('Timeout', () => policy);
+/** `@Timeout(5_000)` or `@Timeout({ timeoutMs: 5_000, passSignal: true })`: rejects with TimeoutError after the limit. */
+export function Timeout(options: number | (TimeoutOptions & SignalOption)): DualMethodDecorator {
+  const [passSignal, rest] = signalOption('Timeout', options);
+  const policy = timeout(rest);
+  return through('Timeout', passSignal, () => policy);
 }
 
 /** `@Fallback([])` or `@Fallback((error) => cached)`: answers when the method fails. */
-export function Fallback<F>(value: FallbackValue<F>, options: FallbackOptions = {}): DualMethodDecorator {
-  return through('Fallback', (info) =>
-    fallback(value, { name: `${info.className ?? 'anonymous'}.${info.methodName}`, ...options }),
+export function Fallback<F>(
+  value: FallbackValue<F>,
+  options: FallbackOptions & SignalOption = {},
+): DualMethodDecorator {
+  const [passSignal, rest] = signalOption('Fallback', options);
+  return through('Fallback', passSignal, (info) =>
+    fallback(value, { name: `${info.className ?? 'anonymous'}.${info.methodName}`, ...rest }),
   );
 }
 
 /** `@Bulkhead(10)` or `@Bulkhead({ maxConcurrent: 10, maxQueued: 50 })`: one limit shared by every instance. */
-export function Bulkhead(options: number | BulkheadOptions): DualMethodDecorator {
-  const policy = bulkhead(options);
-  return through('Bulkhead', () => policy);
+export function Bulkhead(options: number | (BulkheadOptions & SignalOption)): DualMethodDecorator {
+  const [passSignal, rest] = signalOption('Bulkhead', options);
+  const policy = bulkhead(rest);
+  return through('Bulkhead', passSignal, () => policy);
 }

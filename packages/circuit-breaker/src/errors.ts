@@ -47,3 +47,44 @@ export class RateLimitedError extends BallastError {
   }
 }
 export const isRateLimitedError = errorGuard<RateLimitedError>(RateLimitedError.code);
+
+/**
+ * A policy was handed something it cannot run: `execute(42)`, `wrap(undefined)`. Thrown (or rejected with)
+ * before anything else happens — nothing is counted, retried or timed.
+ */
+export class InvalidArgumentError extends BallastError {
+  static readonly code = 'INVALID_ARGUMENT';
+  constructor(
+    /** Who was called, e.g. `CircuitBreaker.execute`. */
+    readonly where: string,
+    /** The argument's name, e.g. `fn`. */
+    readonly argument: string,
+    readonly expected: string,
+    /** The value received, described (`number 42`). */
+    readonly received: string,
+  ) {
+    super(InvalidArgumentError.code, `${where}: ${argument} must be ${expected}, received ${received}`);
+  }
+}
+export const isInvalidArgumentError = errorGuard<InvalidArgumentError>(InvalidArgumentError.code);
+
+/**
+ * The policy was closed (`close()`, a registry's or the process's shutdown): a call made afterwards is
+ * refused, and a call still waiting on one of its timers (a timeout, a backoff, a bulkhead queue) is
+ * settled with this error, its signal aborted with it.
+ */
+export class PolicyClosedError extends BallastError {
+  static readonly code = 'POLICY_CLOSED';
+  constructor(
+    /** Which kind of policy: `Circuit breaker`, `Timeout`, `Bulkhead`, … */
+    readonly policy: string,
+    /** Its name, when it has one. */
+    readonly policyName?: string,
+  ) {
+    super(
+      PolicyClosedError.code,
+      `${policy}${policyName === undefined ? '' : ` "${policyName}"`} has been closed (shut down): call refused`,
+    );
+  }
+}
+export const isPolicyClosedError = errorGuard<PolicyClosedError>(PolicyClosedError.code);

@@ -1,5 +1,7 @@
-import { childLogger, EventEmitter, functionSchema, type Logger, loggerSchema, parseOptions } from '@ballast/core';
+import { EventEmitter, functionSchema, type Logger, loggerSchema, parseOptions } from '@ballast/core';
 import { z } from 'zod';
+import { notAFunction } from './closing';
+import { componentLogger } from './log';
 import { contextOf, type Policy, type PolicyContext, type PolicyFn } from './policy';
 
 export interface FallbackOptions {
@@ -37,11 +39,12 @@ export class FallbackPolicy<F> implements Policy {
     this.#value = value;
     this.#on = options.on;
     this.#name = options.name ?? 'fallback';
-    this.#log = childLogger(options.logger, { component: 'fallback', name: this.#name });
+    this.#log = componentLogger(options.logger, { component: 'fallback', name: this.#name });
   }
 
   /** The fallback value stands in for `T`: it must fit every call this policy protects. */
   async execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    if (typeof fn !== 'function') throw notAFunction('FallbackPolicy.execute', fn);
     const ctx = contextOf(signal);
     try {
       return await fn(ctx);

@@ -1,20 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import {
-  childLogger,
-  createKeyBuilder,
-  type Logger,
-  loggerSchema,
-  parseOptions,
-  type RedisClient,
-} from '@ballast/core';
+import { createKeyBuilder, type Logger, loggerSchema, parseOptions, type RedisClient } from '@ballast/core';
 import { z } from 'zod';
+import { asyncDispose } from './closing';
+import { componentLogger } from './log';
 
 /** What one instance tells the others about a breaker. */
 export interface FleetMessage {
   breaker: string;
   state: 'open' | 'closed';
-  /** Wall-clock ms until which the breaker stays open (open only). */
+  /** Wall-clock ms (on the sender's clock) until which the breaker stays open (open only). */
   untilMs?: number;
+  /** How long it stays open from now (open only): the TTL of the shared key. */
+  ttlMs?: number;
 }
 
 /**
@@ -31,7 +28,10 @@ export interface FleetLink {
 export interface RedisFleetOptions {
   /** Commands (SET/GET/DEL/PUBLISH). */
   redis: RedisClient;
-  /** A connection for SUBSCRIBE; default `redis.duplicate()`. */
+  /**
+   * A connection for SUBSCRIBE; default `redis.duplicate()`, which the fleet owns: it logs that
+   * connection's errors (once per outage) and disconnects it on `close()`. A given one is the caller's.
+   */
   subscriber?: RedisClient;
   prefix?: string;
   logger?: Logger;
@@ -69,6 +69,9 @@ export class RedisFleet implements FleetLink {
   readonly #listeners = new Map<string, Set<(m: FleetMessage) => void>>();
   #subscribed: Promise<unknown> | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  /** The owned subscriber's connection is down and that was logged: stay quiet until it is ready again. */
+  #outage = false;
 
   constructor(input: RedisFleetOptions) {
     const options = parseOptions(fleetSchema, input, 'redisFleet') as RedisFleetOptions;
@@ -77,10 +80,22 @@ export class RedisFleet implements FleetLink {
     this.#sub = options.subscriber ?? options.redis.duplicate();
     this.#prefix = options.prefix ?? 'ballast';
     this.#channel = `${this.#prefix}:breaker:fleet`;
-    this.#log = childLogger(options.logger, { component: 'circuit-breaker-fleet' });
+    this.#log = componentLogger(options.logger, { component: 'circuit-breaker-fleet' });
     this.#sub.on('message', (channel: string, text: string) => {
       if (channel === this.#channel) this.#deliver(text);
     });
+    if (this.#ownsSub) {
+      // Without a listener, ioredis prints "Unhandled error event" for every reconnect attempt.
+      this.#sub.on('error', (error: unknown) => {
+        if (this.#outage || this.#closed) return;
+        this.#outage = true;
+        this.#log.warn({ err: error }, 'fleet subscriber connection failed: OPEN is not shared until it is back');
+      });
+      this.#sub.on('ready', () => {
+        if (this.#outage) this.#log.info('fleet subscriber connection is back');
+        this.#outage = false;
+      });
+    }
   }
 
   #key(breaker: string): string {
@@ -91,9 +106,13 @@ export class RedisFleet implements FleetLink {
     const envelope: Envelope = { ...message, origin: this.origin };
     const text = JSON.stringify(envelope);
     const key = this.#key(message.breaker);
+    // The TTL comes from the sender (its clock, its reset timeout), not from this process's wall clock: a
+    // breaker on a test clock (or a skewed one) would otherwise set a TTL of minus months. A message without
+    // one (hand-made) falls back to its wall-clock `untilMs`.
+    const ttlMs = message.ttlMs ?? (message.untilMs ?? 0) - Date.now();
     const write =
       message.state === 'open'
-        ? this.#redis.set(key, text, 'PX', Math.max(1, Math.round((message.untilMs ?? 0) - Date.now())))
+        ? this.#redis.set(key, text, 'PX', Math.max(1, Math.round(ttlMs)))
         : this.#redis.del(key);
     write
       .then(() => this.#redis.publish(this.#channel, text))
@@ -126,11 +145,24 @@ export class RedisFleet implements FleetLink {
     return text ? this.#parse(text) : undefined;
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
-    this.#listeners.clear();
-    if (this.#ownsSub) this.#sub.disconnect();
-    else await this.#sub.unsubscribe(this.#channel);
+  /** Stops listening: the owned subscriber disconnects, a given one unsubscribes. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      this.#listeners.clear();
+      if (this.#ownsSub) this.#sub.disconnect();
+      else await this.#sub.unsubscribe(this.#channel);
+    })();
+    return this.#closing;
+  }
+
+  /** Alias of `close()`. */
+  dispose(): Promise<void> {
+    return this.close();
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #parse(text: string): Envelope | undefined {

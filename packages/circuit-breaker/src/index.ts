@@ -5,15 +5,21 @@ export {
   circuitBreaker,
   type FailureEvent,
   type OpenReason,
+  type RejectEvent,
+  type ShedEvent,
   type StateChange,
 } from './breaker';
 export { type BulkheadOptions, BulkheadPolicy, bulkhead } from './bulkhead';
 export {
   BrokenCircuitError,
+  InvalidArgumentError,
   isBrokenCircuitError,
+  isInvalidArgumentError,
+  isPolicyClosedError,
   isRateLimitedError,
   isShedError,
   isTimeoutError,
+  PolicyClosedError,
   RateLimitedError,
   ShedError,
   TimeoutError,
@@ -48,9 +54,15 @@ export {
   parseRetryAfter,
   RETRYABLE_NETWORK_CODES,
   retryAfterDelay,
-} from './http';
-export { type FromOpossumOptions, fromOpossum, type OpossumLike } from './opossum';
-export { type BreakerOptions, breakerOptionsSchema, type ResolvedBreakerOptions } from './options';
+} from './http/index';
+export { type FromOpossumOptions, fromOpossum, type OpossumLike, type OpossumSource } from './opossum';
+export {
+  type BreakerOptions,
+  breakerOptionsSchema,
+  OPOSSUM_ALIASES,
+  type ResolvedBreakerOptions,
+  resolveBreakerOptions,
+} from './options';
 export type { Policy, PolicyContext, PolicyFn } from './policy';
 export {
   type RateLimitDecision,

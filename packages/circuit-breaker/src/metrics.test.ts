@@ -30,6 +30,16 @@ describe('breaker metrics (in-memory OTel SDK)', () => {
       duration.dataPoints.map((p) => [p.attributes.status, (p.value as { count: number }).count]),
     );
     expect(counts).toEqual({ success: 1, failure: 2 });
-    b.dispose();
+    await b.close();
+  });
+
+  it("reports the breaker's group (opossum's) as the service attribute", async () => {
+    const b = new CircuitBreaker({ name: 'users-read', group: 'users', logger: createLogger({ level: 'silent' }) });
+    const find = await collect();
+    expect(find('circuit_breaker_state')!.dataPoints.find((p) => p.attributes.name === 'users-read')).toMatchObject({
+      value: 0,
+      attributes: { name: 'users-read', service: 'users' },
+    });
+    await b.close();
   });
 });

@@ -5,13 +5,17 @@ import { OUTCOME_NAMES, type OutcomeName } from './window';
 /** What the observable instruments read: a breaker, or an adopted opossum breaker. */
 export interface MetricsSource {
   readonly name: string;
+  /** The `service` attribute (the breaker's `group`, by default its name). */
+  readonly group: string;
   readonly state: 'closed' | 'open' | 'half-open';
   readonly totals: Readonly<Record<OutcomeName, number>>;
 }
 
 /**
- * OTel instruments, named as seed 003 names them:
- * - `circuit_breaker_state{name,service}`: 0 closed, 1 half-open, 2 open (observable gauge);
+ * OTel instruments. Names as issue 4 gives them (seed 003 §6.3 suggests the first two):
+ * - `circuit_breaker_state{name,service}`: 0 closed, 1 half-open, 2 open (observable gauge). This is issue 4's
+ *   encoding, ordered by severity; seed 003 §6.3 wrote 0 CLOSED, 1 OPEN, 2 HALF_OPEN — a dashboard built
+ *   from the seed must swap 1 and 2;
  * - `circuit_breaker_requests_total{name,service,status}`: status ∈ success, failure, timeout, rejected, shed,
  *   cancelled (observable counter — read from the breaker's totals at collection, nothing on the call path);
  * - `ballast_circuit_breaker_call_duration_ms{name,status}`: histogram, one record per completed call.
@@ -49,13 +53,14 @@ function instruments(): Instruments {
       description: 'Circuit breaker state: 0 closed, 1 half-open, 2 open',
     })
     .addCallback((result) =>
-      each((b) => result.observe(STATE_VALUE[b.state], { name: b.name, service: b.name } satisfies Attributes)),
+      each((b) => result.observe(STATE_VALUE[b.state], { name: b.name, service: b.group } satisfies Attributes)),
     );
   meter
     .createObservableCounter('circuit_breaker_requests_total', { description: 'Calls through a breaker by outcome' })
     .addCallback((result) =>
       each((b) => {
-        for (const status of OUTCOME_NAMES) result.observe(b.totals[status], { name: b.name, service: b.name, status });
+        for (const status of OUTCOME_NAMES)
+          result.observe(b.totals[status], { name: b.name, service: b.group, status });
       }),
     );
   const histogram = meter.createHistogram(metricName('circuit_breaker', 'call_duration_ms'), {

@@ -1,23 +1,45 @@
-import { clockSchema, functionSchema as fn, loggerSchema, objectSchema as obj } from '@ballast/core';
+import {
+  type Clock,
+  clockSchema,
+  describeValue,
+  functionSchema as fn,
+  InvalidOptionsError,
+  type Logger,
+  loggerSchema,
+  type OptionIssue,
+  objectSchema as obj,
+  parseOptions,
+} from '@ballast/core';
 import { z } from 'zod';
 import type { FleetLink } from './fleet';
+
+const ms = z.number().positive().finite();
+const timeoutValue = z.union([ms, z.literal(false)]);
+/** An opossum option Ballast has no equivalent for: accepted, ignored, and named in one warning. */
+const ignored = z.unknown().optional();
 
 /**
  * Breaker options. Defaults are seed 003's (the API gateway's opossum settings): 10 s timeout, 50 % errors
  * over a 10 s window of 10 buckets with at least 10 calls, 30 s before a probe, 100 concurrent calls.
+ *
+ * Every opossum 9 option name is accepted too, so seed 003's option objects work unchanged: those opossum
+ * spells differently are aliases (`timeout`, `resetTimeout`, `rollingCountTimeout`, `errorFilter`,
+ * `allowWarmUp`); those with no Ballast equivalent (its result cache, coalescing, snapshots, shared
+ * AbortController, pre-filled status) are ignored and named in one warning when the breaker is created.
+ * A key that is neither Ballast's nor opossum's is an error, so typos of our own names are caught.
  */
 export const breakerOptionsSchema = z
   .object({
     /** Shown in logs, stats and metrics; the registry's key. */
     name: z.string().min(1).default('default'),
-    /** Per-call time limit; `false` disables it. */
-    timeoutMs: z.union([z.number().positive().finite(), z.literal(false)]).default(10_000),
+    /** Per-call time limit; `false` disables it. Default 10 000. */
+    timeoutMs: timeoutValue.optional(),
     /** Trip when failures (incl. timeouts) reach this share of calls in the window, in %. */
     errorThresholdPercentage: z.number().min(0).max(100).default(50),
-    /** How long the breaker stays open before letting probes through. */
-    resetTimeoutMs: z.number().positive().finite().default(30_000),
-    /** Length of the rolling window (time windows). */
-    rollingCountTimeoutMs: z.number().positive().finite().default(10_000),
+    /** How long the breaker stays open before letting probes through. Default 30 000. */
+    resetTimeoutMs: ms.optional(),
+    /** Length of the rolling window (time windows). Default 10 000. */
+    rollingCountTimeoutMs: ms.optional(),
     /** Buckets the window is divided into (time windows). */
     rollingCountBuckets: z.number().int().positive().default(10),
     /** `time`: calls in the last `rollingCountTimeoutMs`; `count`: the last `windowSize` calls. */
@@ -33,50 +55,179 @@ export const breakerOptionsSchema = z
     /** Successful probes needed to close. */
     successThreshold: z.number().int().positive().default(1),
     /** A call at least this long is slow (success or not). Unset: slow calls are not tracked. */
-    slowCallDurationMs: z.number().positive().finite().optional(),
+    slowCallDurationMs: ms.optional(),
     /** Trip when slow calls reach this share of calls in the window, in %. */
     slowCallRateThreshold: z.number().min(0).max(100).default(100),
     /** Also trip after this many failures in a row (seed 004's simple breaker: 5). Unset: off. */
     consecutiveFailureThreshold: z.number().int().positive().optional(),
     /** Which errors count as failures; others are rethrown but count as successes. Default: all. */
     isFailure: fn<(error: unknown) => boolean>('isFailure').optional(),
+    /** No trip during this long after creation, whatever fails (opossum's `allowWarmUp`). Default 0. */
+    warmUpMs: z.number().min(0).finite().optional(),
+    /** `false`: start disabled — calls run unprotected and uncounted until `enable()` (opossum's). */
+    enabled: z.boolean().default(true),
+    /** The metrics' `service` attribute, to group breakers (opossum's `group`). Default: the name. */
+    group: z.string().min(1).optional(),
     clock: clockSchema().optional(),
     logger: loggerSchema().optional(),
     /** Share OPEN with other processes (see `redisFleet`). Off by default. */
     fleet: obj<FleetLink>('fleet').optional(),
     /** Record OTel metrics. Default true (a no-op until the app registers an SDK). */
     metrics: z.boolean().default(true),
+
+    // opossum 9's spellings of options above.
+    /** opossum's `timeoutMs`. */
+    timeout: timeoutValue.optional(),
+    /** opossum's `resetTimeoutMs`. */
+    resetTimeout: ms.optional(),
+    /** opossum's `rollingCountTimeoutMs`. */
+    rollingCountTimeout: ms.optional(),
+    /** opossum's inverse of `isFailure`: true for errors that must not count. */
+    errorFilter: fn<(error: unknown) => boolean>('errorFilter').optional(),
+    /** opossum's: `true` is `warmUpMs` = the rolling window. */
+    allowWarmUp: z.boolean().optional(),
+
+    // opossum 9 options with no Ballast equivalent (ignored, with a warning).
+    status: ignored,
+    stats: ignored,
+    state: ignored,
+    maxFailures: ignored,
+    rollingPercentilesEnabled: ignored,
+    enableSnapshots: ignored,
+    rotateBucketController: ignored,
+    cache: ignored,
+    cacheTTL: ignored,
+    cacheSize: ignored,
+    cacheGetKey: ignored,
+    cacheTransport: ignored,
+    coalesce: ignored,
+    coalesceTTL: ignored,
+    coalesceSize: ignored,
+    coalesceResetOn: ignored,
+    abortController: ignored,
+    autoRenewAbortController: ignored,
   })
   .strict();
 
 export type BreakerOptions = z.input<typeof breakerOptionsSchema>;
-export type ResolvedBreakerOptions = z.output<typeof breakerOptionsSchema>;
 
-/** opossum's option names and what they are called here. */
-const OPOSSUM_NAMES: Record<string, string> = {
+export interface ResolvedBreakerOptions {
+  readonly name: string;
+  readonly timeoutMs: number | false;
+  readonly errorThresholdPercentage: number;
+  readonly resetTimeoutMs: number;
+  readonly rollingCountTimeoutMs: number;
+  readonly rollingCountBuckets: number;
+  readonly windowType: 'time' | 'count';
+  readonly windowSize: number;
+  readonly volumeThreshold: number;
+  readonly capacity: number;
+  readonly halfOpenMaxProbes: number;
+  readonly successThreshold: number;
+  readonly slowCallDurationMs: number | undefined;
+  readonly slowCallRateThreshold: number;
+  readonly consecutiveFailureThreshold: number | undefined;
+  readonly isFailure: ((error: unknown) => boolean) | undefined;
+  readonly warmUpMs: number;
+  readonly enabled: boolean;
+  readonly group: string | undefined;
+  readonly clock: Clock | undefined;
+  readonly logger: Logger | undefined;
+  readonly fleet: FleetLink | undefined;
+  readonly metrics: boolean;
+  /** opossum options that were given but have no Ballast equivalent (the breaker warns about them once). */
+  readonly ignoredOpossumOptions: readonly string[];
+}
+
+/** opossum's name → Ballast's, for the options both have. */
+export const OPOSSUM_ALIASES = {
   timeout: 'timeoutMs',
   resetTimeout: 'resetTimeoutMs',
   rollingCountTimeout: 'rollingCountTimeoutMs',
-};
+  errorFilter: 'isFailure',
+  allowWarmUp: 'warmUpMs',
+} as const;
+
+const IGNORED_OPOSSUM_OPTIONS = [
+  'status',
+  'stats',
+  'state',
+  'maxFailures',
+  'rollingPercentilesEnabled',
+  'enableSnapshots',
+  'rotateBucketController',
+  'cache',
+  'cacheTTL',
+  'cacheSize',
+  'cacheGetKey',
+  'cacheTransport',
+  'coalesce',
+  'coalesceTTL',
+  'coalesceSize',
+  'coalesceResetOn',
+  'abortController',
+  'autoRenewAbortController',
+] as const;
 
 /**
- * Accepts opossum's option names beside ours (`timeout`, `resetTimeout`, `rollingCountTimeout`,
- * `errorFilter`), so seed 003's option objects work unchanged. Giving both spellings of one option is an error
- * reported by the schema as an unknown key.
+ * Validates breaker options (either spelling) and resolves them: defaults applied, opossum's spellings folded
+ * into Ballast's. Giving both spellings of one option is an `InvalidOptionsError` naming the opossum one.
  */
-export function fromOpossumNames(input: unknown): unknown {
-  if (typeof input !== 'object' || input === null) return input;
-  const out: Record<string, unknown> = { ...(input as Record<string, unknown>) };
-  for (const [theirs, ours] of Object.entries(OPOSSUM_NAMES)) {
-    if (theirs in out && !(ours in out)) {
-      out[ours] = out[theirs];
-      delete out[theirs];
+export function resolveBreakerOptions(input: unknown, where: string): ResolvedBreakerOptions {
+  const o = parseOptions(breakerOptionsSchema, input, where);
+  const conflicts: OptionIssue[] = [];
+  for (const [theirs, ours] of Object.entries(OPOSSUM_ALIASES) as [keyof typeof OPOSSUM_ALIASES, string][]) {
+    if (o[theirs] !== undefined && o[ours as keyof typeof o] !== undefined) {
+      conflicts.push({
+        path: theirs,
+        expected: `either ${theirs} (opossum's name) or ${ours}, not both`,
+        received: describeValue(o[theirs]),
+        message: `${theirs} and ${ours} are the same option`,
+      });
     }
   }
-  if (typeof out.errorFilter === 'function' && !('isFailure' in out)) {
-    const errorFilter = out.errorFilter as (e: unknown) => boolean;
-    out.isFailure = (e: unknown) => !errorFilter(e);
-    delete out.errorFilter;
+  if (conflicts.length > 0) throw new InvalidOptionsError(where, conflicts);
+  const rollingCountTimeoutMs = o.rollingCountTimeoutMs ?? o.rollingCountTimeout ?? 10_000;
+  const errorFilter = o.errorFilter;
+  return {
+    name: o.name,
+    timeoutMs: o.timeoutMs ?? o.timeout ?? 10_000,
+    errorThresholdPercentage: o.errorThresholdPercentage,
+    resetTimeoutMs: o.resetTimeoutMs ?? o.resetTimeout ?? 30_000,
+    rollingCountTimeoutMs,
+    rollingCountBuckets: o.rollingCountBuckets,
+    windowType: o.windowType,
+    windowSize: o.windowSize,
+    volumeThreshold: o.volumeThreshold,
+    capacity: o.capacity,
+    halfOpenMaxProbes: o.halfOpenMaxProbes,
+    successThreshold: o.successThreshold,
+    slowCallDurationMs: o.slowCallDurationMs,
+    slowCallRateThreshold: o.slowCallRateThreshold,
+    consecutiveFailureThreshold: o.consecutiveFailureThreshold,
+    isFailure: o.isFailure ?? (errorFilter && ((error: unknown) => !errorFilter(error))),
+    warmUpMs: o.warmUpMs ?? (o.allowWarmUp ? rollingCountTimeoutMs : 0),
+    enabled: o.enabled,
+    group: o.group,
+    clock: o.clock,
+    logger: o.logger,
+    fleet: o.fleet,
+    metrics: o.metrics,
+    ignoredOpossumOptions: IGNORED_OPOSSUM_OPTIONS.filter((key) => o[key] !== undefined),
+  };
+}
+
+/**
+ * `{ ...base, ...override }` where an option in `override` also replaces `base`'s other spelling of it: a
+ * registry's `{ timeoutMs: 5_000 }` defaults under a breaker's opossum-style `{ timeout: 1_000 }` give 1 000,
+ * not a both-spellings error.
+ */
+export function mergeBreakerOptions(base: BreakerOptions, override: BreakerOptions): BreakerOptions {
+  const merged: Record<string, unknown> = { ...base };
+  if (typeof override !== 'object' || override === null) return merged as BreakerOptions;
+  for (const [theirs, ours] of Object.entries(OPOSSUM_ALIASES)) {
+    if (theirs in override) delete merged[ours];
+    if (ours in override) delete merged[theirs];
   }
-  return out;
+  return { ...merged, ...override } as BreakerOptions;
 }

@@ -5,7 +5,8 @@
  */
 import { type Clock, parseOptions, systemClock, throwIfAborted } from '@ballast/core';
 import { z } from 'zod';
-import { RateLimitedError } from './errors';
+import { asyncDispose, notAFunction, refuseCalls } from './closing';
+import { PolicyClosedError, RateLimitedError } from './errors';
 import { contextOf, type Policy, type PolicyFn } from './policy';
 
 export interface RateLimitOptions {
@@ -64,6 +65,8 @@ export class TokenBucketLimiter implements Policy {
   readonly #capacity: number;
   #units: number;
   #last: number;
+  /** Largest grant `tryAcquire` accepts: `burst`, or 0 once closed (so the check it already makes refuses). */
+  #maxTokens: number;
 
   constructor(options: ResolvedRateLimitOptions) {
     this.options = options;
@@ -74,14 +77,16 @@ export class TokenBucketLimiter implements Policy {
     this.#capacity = options.burst * options.intervalMs;
     this.#units = this.#capacity; // starts full
     this.#last = options.clock.monotonic();
+    this.#maxTokens = options.burst;
   }
 
   /**
    * Takes `tokens` (an integer from 1 to `burst`) if they are all available; takes nothing otherwise.
-   * @throws RangeError when `tokens` could never be granted.
+   * @throws RangeError when `tokens` could never be granted; PolicyClosedError after `close()`.
    */
   tryAcquire(tokens = 1): RateLimitDecision {
-    if (!Number.isInteger(tokens) || tokens < 1 || tokens > this.options.burst) {
+    if (!Number.isInteger(tokens) || tokens < 1 || tokens > this.#maxTokens) {
+      if (this.#maxTokens === 0) throw new PolicyClosedError('Rate limit', this.name);
       throw new RangeError(
         `rateLimit "${this.name}": tokens must be an integer from 1 to burst (${this.options.burst}), got ${tokens}`,
       );
@@ -110,10 +115,29 @@ export class TokenBucketLimiter implements Policy {
    * without calling it. An already aborted `signal` rejects with `AbortedError` and takes no token.
    */
   async execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    if (typeof fn !== 'function') throw notAFunction('TokenBucketLimiter.execute', fn);
     throwIfAborted(signal);
     const decision = this.tryAcquire(1);
     if (!decision.allowed) throw new RateLimitedError(this.name, decision.retryAfterMs);
     return await fn(contextOf(signal));
+  }
+
+  /** Shuts the limiter: later calls (and `tryAcquire`) are refused with `PolicyClosedError`. It holds no timer. */
+  close(): Promise<void> {
+    if (this.#maxTokens !== 0) {
+      this.#maxTokens = 0;
+      refuseCalls(this, () => new PolicyClosedError('Rate limit', this.name));
+    }
+    return Promise.resolve();
+  }
+
+  /** Alias of `close()`. */
+  dispose(): Promise<void> {
+    return this.close();
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #refill(): void {

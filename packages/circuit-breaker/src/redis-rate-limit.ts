@@ -15,7 +15,8 @@ import {
   throwIfAborted,
 } from '@ballast/core';
 import { z } from 'zod';
-import { RateLimitedError } from './errors';
+import { asyncDispose, notAFunction } from './closing';
+import { PolicyClosedError, RateLimitedError } from './errors';
 import gcraSource from './lua/gcra.lua';
 import { contextOf, type Policy, type PolicyFn } from './policy';
 
@@ -91,6 +92,7 @@ export class RedisRateLimiter implements Policy {
   // Sent as ARGV: precomputed once, as strings (ioredis would stringify them on every call anyway).
   readonly #emissionMs: string;
   readonly #toleranceMs: string;
+  #closed = false;
 
   constructor(options: RedisRateLimitOptions) {
     const o = parseOptions(redisRateLimitOptionsSchema, options, 'redisRateLimit');
@@ -109,9 +111,11 @@ export class RedisRateLimiter implements Policy {
   /**
    * Takes `cost` tokens from `key`'s bucket if they are all available (one atomic round trip); takes
    * nothing otherwise. `key` lets one limiter limit each client, user or IP separately.
-   * @throws RangeError when `cost` is not an integer from 1 to `burst` (it could never be granted).
+   * @throws RangeError when `cost` is not an integer from 1 to `burst` (it could never be granted);
+   *   PolicyClosedError after `close()`.
    */
   async check(key = 'default', cost = 1): Promise<RedisRateLimitDecision> {
+    if (this.#closed) throw new PolicyClosedError('Rate limit', this.name);
     if (typeof key !== 'string' || key.length === 0) {
       throw new InvalidKeyError(`redisRateLimit "${this.name}": key must be a non-empty string`);
     }
@@ -144,7 +148,26 @@ export class RedisRateLimiter implements Policy {
     return { execute: (fn, signal) => this.#run(key, fn, signal) };
   }
 
+  /**
+   * Shuts the limiter: later decisions and calls are refused with `PolicyClosedError` (one in flight
+   * completes). The Redis client is the caller's and stays open.
+   */
+  close(): Promise<void> {
+    this.#closed = true;
+    return Promise.resolve();
+  }
+
+  /** Alias of `close()`. */
+  dispose(): Promise<void> {
+    return this.close();
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   async #run<T>(key: string, fn: PolicyFn<T>, signal: AbortSignal | undefined): Promise<T> {
+    if (typeof fn !== 'function') throw notAFunction('RedisRateLimiter.execute', fn);
     throwIfAborted(signal);
     const decision = await this.check(key);
     if (!decision.allowed) throw new RateLimitedError(this.name, decision.retryAfterMs);

@@ -17,7 +17,7 @@ describe('BreakerRegistry', () => {
     expect(reg.get('devices', { timeoutMs: 1_000 }).options.timeoutMs).toBe(1_000);
     expect(reg.names()).toEqual(['users', 'devices']);
     expect(() => reg.add(new CircuitBreaker({ name: 'users', logger: quiet }))).toThrow(/already registered/);
-    reg.dispose();
+    void reg.close();
     expect(reg.names()).toEqual([]);
   });
 
@@ -40,7 +40,7 @@ describe('BreakerRegistry', () => {
     });
     expect(s.circuitBreakers.users!.stats.percentiles).toHaveProperty('p99');
     expect(s.circuitBreakers.devices!.state).toBe('CLOSED');
-    reg.dispose();
+    await reg.close();
   });
 
   it('the default registry is replaceable', () => {
@@ -72,7 +72,7 @@ describe('fromOpossum', () => {
     expect(s.state).toBe('OPEN');
     expect(s.stats).toMatchObject({ successes: 1, failures: 2, rejects: 1 });
     expect(s.totals).toMatchObject({ success: 1, failure: 2, rejected: 1, timeout: 0 });
-    reg.dispose();
+    await reg.close();
     op.shutdown();
   });
 });

@@ -1,5 +1,8 @@
+import { describeValue, optionsOrEmpty } from '@ballast/core';
 import { CircuitBreaker } from './breaker';
-import type { BreakerOptions } from './options';
+import { asyncDispose } from './closing';
+import { InvalidArgumentError, PolicyClosedError } from './errors';
+import { type BreakerOptions, mergeBreakerOptions } from './options';
 import type { OutcomeName } from './window';
 
 /** One breaker's entry in `GET /circuit-breaker/stats` (seed 003's shape, extended). */
@@ -32,7 +35,8 @@ export interface StatsSnapshot {
 export interface StatsSource {
   readonly name: string;
   stats(): BreakerStats;
-  dispose?(): void;
+  /** Called by the registry's `close()`/`delete()`. */
+  close?(): Promise<void> | void;
 }
 
 const STATE = { closed: 'CLOSED', open: 'OPEN', 'half-open': 'HALF_OPEN' } as const;
@@ -67,33 +71,44 @@ export function statsOf(b: CircuitBreaker): BreakerStats {
  * Per-service breakers by name, created on first use with shared defaults — seed 003's
  * `Map<string, CircuitBreaker>` in the gateway, plus the stats endpoint's data in one call.
  *
+ * It owns what it holds: `close()` closes every breaker (and adopted source) — register it with core's
+ * `ShutdownRegistry` and the breakers' timers and fleet subscriptions end with the process's shutdown.
+ *
  * @example
  * const breakers = new BreakerRegistry({ timeoutMs: 5_000 });
  * await breakers.get('users').execute(() => fetchUsers());
  * app.get('/circuit-breaker/stats', () => breakers.stats());
+ * getShutdownRegistry().register('breakers', breakers);
  */
 export class BreakerRegistry {
   readonly #defaults: BreakerOptions;
   readonly #breakers = new Map<string, CircuitBreaker>();
   readonly #sources = new Map<string, StatsSource>();
+  #closing: Promise<void> | undefined;
 
   constructor(defaults: BreakerOptions = {}) {
     this.#defaults = defaults;
   }
 
-  /** The breaker called `name`, created with `defaults` + `options` the first time (later options are ignored). */
+  /**
+   * The breaker called `name`, created with `defaults` + `options` the first time (later options are ignored).
+   * @throws PolicyClosedError once the registry is closed.
+   */
   get(name: string, options: BreakerOptions = {}): CircuitBreaker {
     let b = this.#breakers.get(name);
     if (!b) {
+      this.#assertOpen();
       this.#assertFree(name);
-      b = new CircuitBreaker({ ...this.#defaults, ...options, name });
+      const given = optionsOrEmpty(options, 'BreakerRegistry.get');
+      b = new CircuitBreaker({ ...mergeBreakerOptions(this.#defaults, given), name });
       this.#breakers.set(name, b);
     }
     return b;
   }
 
-  /** Adds a breaker made elsewhere (or a `fromOpossum` adapter) to stats. */
+  /** Adds a breaker made elsewhere (or a `fromOpossum` adapter) to stats; the registry closes it with itself. */
   add(source: CircuitBreaker | StatsSource): void {
+    this.#assertOpen();
     this.#assertFree(source.name);
     if (source instanceof CircuitBreaker) this.#breakers.set(source.name, source);
     else this.#sources.set(source.name, source);
@@ -107,10 +122,10 @@ export class BreakerRegistry {
     return [...this.#breakers.keys(), ...this.#sources.keys()];
   }
 
-  /** Removes and disposes one breaker. */
+  /** Removes one breaker and closes it. */
   delete(name: string): boolean {
     const b = this.#breakers.get(name) ?? this.#sources.get(name);
-    b?.dispose?.();
+    void b?.close?.();
     return this.#breakers.delete(name) || this.#sources.delete(name);
   }
 
@@ -122,17 +137,41 @@ export class BreakerRegistry {
     return { timestamp: new Date().toISOString(), circuitBreakers };
   }
 
-  /** Disposes every breaker (timers, fleet subscriptions). */
-  dispose(): void {
-    for (const b of this.#breakers.values()) b.dispose();
-    for (const s of this.#sources.values()) s.dispose?.();
-    this.#breakers.clear();
-    this.#sources.clear();
+  /**
+   * Closes every breaker and adopted source (timers, fleet subscriptions, metrics) and empties the registry;
+   * `get()` and `add()` throw `PolicyClosedError` from then on. Idempotent: later calls return the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const all = [...this.#breakers.values(), ...this.#sources.values()];
+      this.#breakers.clear();
+      this.#sources.clear();
+      await Promise.all(all.map((b) => b.close?.()));
+    })();
+    return this.#closing;
+  }
+
+  /** Alias of `close()`. */
+  dispose(): Promise<void> {
+    return this.close();
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new PolicyClosedError('Breaker registry');
   }
 
   #assertFree(name: string): void {
     if (this.#breakers.has(name) || this.#sources.has(name)) {
-      throw new Error(`a breaker named "${name}" is already registered`);
+      throw new InvalidArgumentError(
+        'BreakerRegistry',
+        'name',
+        'unused (a breaker with this name is already registered)',
+        describeValue(name),
+      );
     }
   }
 }

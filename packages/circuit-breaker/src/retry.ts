@@ -8,12 +8,12 @@ import {
   isAbortedError,
   optionsOrEmpty,
   parseOptions,
-  sleep,
   systemClock,
 } from '@ballast/core';
 import { z } from 'zod';
 import { abortedBy } from './call-context';
-import { isBrokenCircuitError } from './errors';
+import { asyncDispose, notAFunction, refuseCalls } from './closing';
+import { isBrokenCircuitError, isInvalidArgumentError, isPolicyClosedError, PolicyClosedError } from './errors';
 import { callerSignal, NEVER_ABORTED, type Policy, type PolicyFn } from './policy';
 import { RetryBudget } from './retry-budget';
 
@@ -25,7 +25,7 @@ const retrySchema = z
     maxAttempts: z.number().int().min(1).optional(),
     /** Delays between tries; `false` retries at once. Default 500 ms · 2ⁿ, full jitter, capped at 30 s. */
     backoff: z.union([backoffOptionsSchema, z.literal(false)]),
-    /** Which errors to retry (default: every error except an open breaker and an aborted call). */
+    /** Which errors to retry (default: all but an open breaker, an aborted call, a closed policy, a bad argument). */
     retryOn: z.custom<(error: unknown, attempt: number) => boolean>((v) => typeof v === 'function').optional(),
     /** Overrides the backoff for one error, e.g. from a `Retry-After` header. Return undefined to keep it. */
     delayFor: z
@@ -54,9 +54,17 @@ export interface RetryEvent {
 
 const defaultBackoff = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 'full' } as const;
 
-/** By default everything is retried except what retrying cannot fix or must not touch. */
+/**
+ * By default everything is retried except what retrying cannot fix or must not touch: an open breaker, an
+ * aborted call, a closed policy, a bad argument.
+ */
 function defaultRetryOn(error: unknown): boolean {
-  return !isBrokenCircuitError(error) && !isAbortedError(error);
+  return (
+    !isBrokenCircuitError(error) &&
+    !isAbortedError(error) &&
+    !isPolicyClosedError(error) &&
+    !isInvalidArgumentError(error)
+  );
 }
 
 /**
@@ -74,6 +82,9 @@ export class RetryPolicy implements Policy {
   readonly onRetry = this.#retried.event;
   /** When the last error is rethrown (exhausted, not retryable, or budget spent). */
   readonly onGiveUp = this.#gaveUp.event;
+  /** Backoff waits in progress, by their cancel function (close() ends them). */
+  readonly #waiting = new Set<(error: unknown) => void>();
+  #closed = false;
 
   constructor(input: RetryOptions = {}) {
     const options = optionsOrEmpty(input, 'retry');
@@ -95,6 +106,7 @@ export class RetryPolicy implements Policy {
   }
 
   async execute<T>(fn: PolicyFn<T>, outerSignal?: AbortSignal): Promise<T> {
+    if (typeof fn !== 'function') throw notAFunction('RetryPolicy.execute', fn);
     const signal = callerSignal(outerSignal);
     const o = this.#options;
     const backoff = this.#backoff ? backoffFromResolved(this.#backoff, o.random) : undefined;
@@ -107,6 +119,7 @@ export class RetryPolicy implements Policy {
         const retryable =
           attempt < this.maxRetries &&
           !signal?.aborted &&
+          !this.#closed &&
           (o.retryOn ? o.retryOn(error, attempt + 1) : defaultRetryOn(error)) &&
           (o.budget ? o.budget.tryRetry() : true);
         if (!retryable) {
@@ -123,9 +136,55 @@ export class RetryPolicy implements Policy {
           error,
         };
         this.#retried.emit(event);
-        if (event.delayMs > 0) await sleep(this.#clock, event.delayMs, signal);
+        if (event.delayMs > 0) await this.#wait(event.delayMs, signal);
       }
     }
+  }
+
+  /**
+   * Shuts the policy down: backoff waits in progress end at once, their calls rejecting with
+   * `PolicyClosedError`; a try still running is not retried; later calls are refused. Idempotent.
+   */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      const closed = () => new PolicyClosedError('Retry policy');
+      refuseCalls(this, closed);
+      for (const cancel of [...this.#waiting]) cancel(closed());
+    }
+    return Promise.resolve();
+  }
+
+  /** Alias of `close()`. */
+  dispose(): Promise<void> {
+    return this.close();
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** `ms` on the clock; ends early (rejecting) when `signal` aborts or the policy closes. No timer left after. */
+  #wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(abortedBy(signal));
+      const done = () => {
+        this.#waiting.delete(cancel);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const timer = this.#clock.setTimeout(() => {
+        done();
+        resolve();
+      }, ms);
+      const cancel = (error: unknown) => {
+        this.#clock.clearTimeout(timer);
+        done();
+        reject(error);
+      };
+      const onAbort = () => cancel(abortedBy(signal!));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.add(cancel);
+    });
   }
 }
 

@@ -7,7 +7,8 @@ import { callerSignal, type PolicyFn } from './policy';
 /**
  * One call raced against its deadline and its caller's signal: whichever settles first wins, the others are
  * ignored. On timeout the function's signal aborts with the `TimeoutError`; on the caller's abort it aborts
- * with the caller's reason and the call rejects with `AbortedError`.
+ * with the caller's reason and the call rejects with `AbortedError`; when the policy closes, both happen with
+ * its `PolicyClosedError`.
  */
 class TimedCall<T> implements Deadline {
   at: number;
@@ -53,6 +54,13 @@ class TimedCall<T> implements Deadline {
     const error = new TimeoutError(this.timeoutMs, this.what);
     this.ctx.abort(error);
     this.reject(error);
+  }
+
+  /** The policy closed with this call pending: reject with `reason`, and abort the function's signal with it. */
+  close(reason: unknown): void {
+    if (!this.#finish()) return;
+    this.ctx.abort(reason);
+    this.reject(reason);
   }
 
   readonly onCallerAbort = (): void => {

@@ -1,7 +1,7 @@
 import { AbortedError, type Clock, InvalidOptionsError, isAbortedError } from '@ballast/core';
 import { FakeClock, track } from '@ballast/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isTimeoutError, TimeoutError } from './errors';
+import { isPolicyClosedError, isTimeoutError, type PolicyClosedError, TimeoutError } from './errors';
 import type { PolicyContext } from './policy';
 import { TimeoutPolicy, timeout } from './timeout';
 
@@ -265,31 +265,52 @@ describe('timeout', () => {
     expect(signal?.aborted).toBe(false);
   });
 
-  it('dispose clears the timer: pending calls no longer time out', async () => {
+  it('close() clears the timer and settles pending calls with PolicyClosedError, aborting their signals', async () => {
     const clock = new FakeClock();
-    const policy = timeout({ timeoutMs: 100, clock });
-    const result = track(policy.execute(() => never()));
+    const policy = timeout({ timeoutMs: 100, name: 'users GET', clock });
+    let seen: AbortSignal | undefined;
+    const pending = track(
+      policy.execute(({ signal }) => {
+        seen = signal;
+        return never();
+      }),
+    );
+    const untouched = track(policy.execute(() => never())); // never reads its signal
     expect(clock.pendingCount).toBe(1);
-    policy.dispose();
+    await policy.close();
     expect(clock.pendingCount).toBe(0);
+    await clock.advance(0);
+    expect(isPolicyClosedError(pending.error)).toBe(true);
+    expect((pending.error as PolicyClosedError).message).toBe(
+      'Timeout "users GET" has been closed (shut down): call refused',
+    );
+    expect(seen?.aborted).toBe(true);
+    expect(seen?.reason).toBe(pending.error);
+    expect(isPolicyClosedError(untouched.error)).toBe(true);
     await clock.advance(1_000);
-    expect(result.done).toBe(false);
+    expect(isTimeoutError(pending.error)).toBe(false);
   });
 
-  it('after dispose, a call pending at dispose time never times out, even when another one finishes', async () => {
+  it('after close(), calls are refused without running and leave no timer; close() is idempotent', async () => {
     const clock = new FakeClock();
     const policy = timeout({ timeoutMs: 100, clock });
     const finishing = deferred<string>();
     const a = track(policy.execute(() => finishing.promise));
-    const b = track(policy.execute(() => never()));
-    policy.dispose();
-    finishing.resolve('a done');
+    await policy.close();
+    await policy.close();
+    await policy.dispose(); // alias
+    finishing.resolve('too late');
     await clock.advance(0);
-    expect(a.value).toBe('a done');
-    const c = track(policy.execute(() => never())); // the policy still works after dispose
-    await clock.advance(1_000);
-    expect(isTimeoutError(c.error)).toBe(true);
-    expect(b.done).toBe(false);
+    expect(isPolicyClosedError(a.error)).toBe(true); // settled by close, not by fn
+    let ran = false;
+    const later = await policy
+      .execute(() => {
+        ran = true;
+      })
+      .catch((e: unknown) => e);
+    expect(isPolicyClosedError(later)).toBe(true);
+    expect(ran).toBe(false);
+    expect(clock.pendingCount).toBe(0);
   });
 
   it("never asks the clock for a timer beyond Node's 2^31-1 ms limit (Node would fire it after 1 ms, over and over)", async () => {

@@ -1,5 +1,7 @@
 import { type Clock, clockSchema, parseOptions, systemClock } from '@ballast/core';
 import { z } from 'zod';
+import { asyncDispose, notAFunction, refuseCalls } from './closing';
+import { PolicyClosedError } from './errors';
 import type { Policy, PolicyFn } from './policy';
 import { DeadlineQueue, runTimed } from './timed';
 
@@ -23,6 +25,7 @@ export class TimeoutPolicy implements Policy {
   readonly #name: string;
   readonly #clock: Clock;
   readonly #queue: DeadlineQueue;
+  #closed = false;
 
   constructor(options: TimeoutOptions) {
     const o = parseOptions(timeoutSchema, options, 'timeout');
@@ -33,12 +36,31 @@ export class TimeoutPolicy implements Policy {
   }
 
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(notAFunction('TimeoutPolicy.execute', fn));
     return runTimed(this.#clock, this.#queue, this.timeoutMs, this.#name, fn, signal, 0);
   }
 
-  /** Clears the shared timer. */
-  dispose(): void {
-    this.#queue.dispose();
+  /**
+   * Shuts the policy down: its timer is cleared, calls still running reject with `PolicyClosedError` (their
+   * signal aborted with it) and later calls are refused with it. Idempotent.
+   */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      const closed = () => new PolicyClosedError('Timeout', this.#name);
+      refuseCalls(this, closed);
+      this.#queue.close(closed());
+    }
+    return Promise.resolve();
+  }
+
+  /** Alias of `close()`. */
+  dispose(): Promise<void> {
+    return this.close();
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

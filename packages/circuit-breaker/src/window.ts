@@ -1,6 +1,11 @@
 /**
  * Outcome counts over a rolling window with running sums: recording and reading are O(1) whatever the
  * window's size (opossum re-reduces its buckets on every failure; a sorted-array window grows with traffic).
+ *
+ * Precisely, a time window is amortised O(1): a call that finds time has moved on clears the buckets that
+ * expired since the last call — one per bucket length elapsed, at most `buckets` (after a long idle spell it
+ * zeroes the whole window at once). That bound is the bucket count (10 by default), never the traffic nor
+ * the window's length; a busy breaker advances at most one bucket at a time.
  */
 
 /** What happened to one call. Numbers, so the hot path compares small integers. */

@@ -142,7 +142,7 @@ describe('wrap', () => {
   it('a breaker already open is not called again by retry', async () => {
     const clock = new FakeClock();
     const b = breaker(clock);
-    b.open();
+    b.forceOpen();
     let calls = 0;
     await expect(
       wrap(retry({ maxRetries: 3, backoff: false }), b).execute(() => {
@@ -230,7 +230,7 @@ describe('wrap', () => {
     expect(fellBack).toHaveLength(1);
     expect(isBrokenCircuitError(fellBack[0])).toBe(true);
     // A successful call goes straight through once the breaker closes again.
-    b.close();
+    b.forceClose();
     await expect(policy.execute(() => 'fresh')).resolves.toBe('fresh');
   });
 });

@@ -1,3 +1,6 @@
+import { describeValue } from '@ballast/core';
+import { notAFunction } from './closing';
+import { InvalidArgumentError } from './errors';
 import { NEVER_ABORTED, type Policy, type PolicyContext, type PolicyFn } from './policy';
 
 /**
@@ -11,15 +14,24 @@ import { NEVER_ABORTED, type Policy, type PolicyContext, type PolicyFn } from '.
  *
  * The innermost function sees the innermost signal (it aborts on any layer's timeout or the caller's abort)
  * and the retry attempt number.
+ *
+ * A wrap does not own its policies (one breaker may sit in many wraps): close each policy itself.
  */
 export class PolicyWrap implements Policy {
   readonly policies: readonly Policy[];
 
+  /** @throws InvalidArgumentError when an entry is not a policy (an object with an `execute` method). */
   constructor(policies: readonly Policy[]) {
+    policies.forEach((p, i) => {
+      if (typeof (p as Partial<Policy> | null)?.execute !== 'function') {
+        throw new InvalidArgumentError('wrap', `policies[${i}]`, 'a policy (with an execute method)', describeValue(p));
+      }
+    });
     this.policies = policies;
   }
 
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(notAFunction('PolicyWrap.execute', fn));
     return this.#run(0, fn, signal, 0);
   }
 

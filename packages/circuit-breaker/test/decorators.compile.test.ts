@@ -30,7 +30,14 @@ const expected = {
     state: 'open',
     totals: { success: 0, failure: 2, timeout: 0, rejected: 2, shed: 0, cancelled: 0 },
   },
-  timeout: 'TimeoutError(operation timed out after 50 ms)',
+  timeout: {
+    error: 'TimeoutError(operation timed out after 50 ms)',
+    // passSignal: the method got the policy's signal, and the timeout aborted its work.
+    signalAbortedBefore: false,
+    signalAbortedAfter: true,
+    reason: 'TimeoutError(operation timed out after 50 ms)',
+    pendingTimers: 0,
+  },
   bulkhead: { first: 'https://api/export', second: 'ShedError(bulkhead)', third: 'https://api/export' },
   stacked: {
     value: 'stale',

@@ -124,8 +124,8 @@ async function retryCounts(service: string): Promise<Record<string, number>> {
 // ── clients ─────────────────────────────────────────────────────────────────────────────────────────────
 
 const clients: HttpClient[] = [];
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
 });
 
 function logCapture() {
@@ -460,17 +460,33 @@ describe('cancellation and lifecycle', () => {
     expect(r.hits).toBe(1);
   });
 
-  it('close() aborts requests in flight, disposes the breakers and refuses new requests', async () => {
-    const r = route(hang);
-    const c = client();
-    const result = settle(c.get('users', r.path));
-    await hitCount(r, 1);
-    c.close();
-    const error = await result;
-    expect(isAbortedError(error)).toBe(true);
-    expect(isHttpClientClosedError((error as Error).cause)).toBe(true);
+  it('close() aborts requests in flight, closes the breakers, leaves no timer and refuses new requests', async () => {
+    const hanging = route(hang);
+    const down = route((_req, res) => text(res, 503, 'down'));
+    const clock = new FakeClock();
+    const c = client({ clock, retry: {}, breaker: { volumeThreshold: 1 } });
+    const inFlight = settle(c.get('users', hanging.path)); // its per-try timer is pending
+    const backingOff = settle(c.get('devices', down.path)); // waits 500 ms before its retry
+    await nextRetry(c);
+    await hitCount(hanging, 1);
+    const opened = settle(c.post('orders', down.path, {})); // not retried; opens the orders breaker
+    expect(isHttpStatusError(await opened)).toBe(true);
+    const orders = c.breakers().get('orders')!;
+    expect(orders.state).toBe('open');
+    // A per-try timeout (users), a backoff wait (devices), two reset timers (the devices and orders breakers).
+    expect(clock.pendingCount).toBe(4);
+
+    await c.close();
+    expect(clock.pendingCount).toBe(0);
+    for (const error of [await inFlight, await backingOff]) {
+      expect(isAbortedError(error)).toBe(true);
+      expect(isHttpClientClosedError((error as Error).cause)).toBe(true);
+    }
+    expect(orders.isClosed).toBe(true);
     expect(c.breakers().size).toBe(0);
-    expect(isHttpClientClosedError(await settle(c.get('users', r.path)))).toBe(true);
+    expect(isHttpClientClosedError(await settle(c.get('users', hanging.path)))).toBe(true);
+    await c.close(); // idempotent
+    await closedEarly(hanging, 1);
   });
 
   it('resolves the service for every try (discovery can move it)', async () => {

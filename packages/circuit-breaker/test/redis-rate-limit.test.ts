@@ -2,8 +2,11 @@ import { InvalidOptionsError } from '@ballast/core';
 import { FakeClock } from '@ballast/testkit';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { describe, expect, it, vi } from 'vitest';
-import { RateLimitedError } from '../src/errors';
+import { isRateLimitedError, PolicyClosedError, RateLimitedError } from '../src/errors';
 import { type RedisRateLimitOptions, redisRateLimit } from '../src/redis-rate-limit';
+import { retry } from '../src/retry';
+import { timeout } from '../src/timeout';
+import { wrap } from '../src/wrap';
 
 const fx = useRedisFixture({ name: 'redis-rate-limit' });
 
@@ -125,16 +128,47 @@ describe('redisRateLimit (GCRA on real Redis)', () => {
     expect(second.filter((d) => d.allowed)).toHaveLength(3);
   });
 
-  it('refills on the server clock (one short real wait)', async () => {
-    const rl = limiter({ limit: 2, periodMs: 200 });
-    expect((await rl.check()).allowed).toBe(true);
-    expect((await rl.check()).allowed).toBe(true);
+  it("decides on the server's clock (TIME), with no clock option and no waiting", async () => {
+    const rl = limiter({ limit: 2, periodMs: 200 }); // a token every 100 ms, bucket of 2 (200 ms tolerance)
+    const key = rl.keys.key('default');
+    const serverNowUs = async () => {
+      const [s, us] = await fx.current.redis.time();
+      return Number(s) * 1_000_000 + Number(us);
+    };
+    // A bucket last used "150 ms from now" on the server's clock: half a token left, so refused, and told to
+    // come back when the server reaches now + 50 ms, less the time this round trip took.
+    const before = await serverNowUs();
+    await fx.current.redis.set(key, String(before + 150_000), 'PX', 10_000);
     const refused = await rl.check();
+    const elapsedMs = Math.ceil(((await serverNowUs()) - before) / 1000);
     expect(refused.allowed).toBe(false);
-    expect(refused.retryAfterMs).toBeGreaterThan(0);
-    expect(refused.retryAfterMs).toBeLessThanOrEqual(100);
-    await new Promise((resolve) => setTimeout(resolve, refused.retryAfterMs + 5));
-    expect((await rl.check()).allowed).toBe(true);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(50);
+    expect(refused.retryAfterMs).toBeGreaterThanOrEqual(50 - elapsedMs);
+    // The same bucket written as last used 10 s ago on the server's clock: full again.
+    await fx.current.redis.set(key, String((await serverNowUs()) - 10_000_000), 'PX', 10_000);
+    expect(await rl.check()).toMatchObject({ allowed: true, remaining: 1 });
+  });
+
+  it('works inside wrap(): refused calls never reach the inner policies or the function', async () => {
+    const rl = limiter({ limit: 1, periodMs: 60_000 });
+    const perTry = timeout(5_000);
+    const retried = retry({ maxRetries: 2, backoff: false, retryOn: (e) => !isRateLimitedError(e) });
+    let calls = 0;
+    const policy = wrap(retried, rl.limitFor('client-1'), perTry);
+    await expect(policy.execute(() => ++calls)).resolves.toBe(1);
+    const error = await policy.execute(() => ++calls).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(calls).toBe(1);
+    await expect(wrap(rl.limitFor('client-2'), perTry).execute(() => 'other client')).resolves.toBe('other client');
+    await perTry.close(); // its deadline timer
+  });
+
+  it('close() refuses later decisions with PolicyClosedError (the Redis client stays open)', async () => {
+    const rl = limiter({ limit: 5 });
+    await rl.close();
+    await expect(rl.check()).rejects.toBeInstanceOf(PolicyClosedError);
+    await expect(rl.execute(() => 'x')).rejects.toBeInstanceOf(PolicyClosedError);
+    expect(await fx.current.redis.ping()).toBe('PONG');
   });
 
   describe('as a policy', () => {

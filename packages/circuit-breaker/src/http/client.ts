@@ -1,26 +1,23 @@
 import {
   AbortedError,
   type Attributes,
-  type BallastError,
   type Clock,
-  childLogger,
   type Event,
   EventEmitter,
-  getMeter,
-  InvalidOptionsError,
-  isInvalidOptionsError,
   type Logger,
   parseOptions,
   systemClock,
 } from '@ballast/core';
-import { type Counter, metrics as otelMetrics } from '@opentelemetry/api';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { CircuitBreaker } from '../breaker';
+import { asyncDispose } from '../closing';
 import { TimeoutError } from '../errors';
-import { breakerOptionsSchema, fromOpossumNames } from '../options';
+import { componentLogger } from '../log';
+import { type BreakerOptions, mergeBreakerOptions, resolveBreakerOptions } from '../options';
 import type { PolicyContext } from '../policy';
 import { type RetryEvent, type RetryPolicy, retry } from '../retry';
 import { RetryBudget } from '../retry-budget';
+import { isBodyInit, readText } from './body';
 import { ResponseCache } from './cache';
 import {
   HttpClientClosedError,
@@ -47,22 +44,10 @@ import {
   parseRetryAfter,
   retryAfterDelay,
 } from './semantics';
+import { abortError, checkTimeout, joinUrl, nested, retryCounter } from './support';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const noop = () => {};
-
-let retryCount: { provider: unknown; counter: Counter } | undefined;
-/** `api_gateway_retry_count{service,attempt}`, bound to the meter provider registered now. */
-function retryCounter(): Counter {
-  const provider = otelMetrics.getMeterProvider();
-  if (retryCount?.provider !== provider) {
-    const counter = getMeter('@ballast/circuit-breaker').createCounter('api_gateway_retry_count', {
-      description: 'HTTP retries by service and attempt (1 = first retry)',
-    });
-    retryCount = { provider, counter };
-  }
-  return retryCount.counter;
-}
 
 /**
  * A resilient HTTP client over `fetch` (seed 003's API gateway proxy, seed 004's EnhancedHttpClient):
@@ -100,16 +85,16 @@ export class HttpClient {
     this.#fetch = o.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#clock = o.clock ?? systemClock;
     this.#logger = o.logger;
-    this.#log = childLogger(o.logger, { component: 'http-client' });
+    this.#log = componentLogger(o.logger, { component: 'http-client' });
     this.#timeoutMs = o.timeoutMs;
     this.#retry = o.retry;
     this.#defaultHeaders = o.headers ?? {};
     this.#serviceId = o.serviceId;
     this.#cache = o.cache ? new ResponseCache(o.cache.ttlMs, o.cache.maxEntries, this.#clock) : undefined;
-    this.#breakerOptions = o.breaker === false ? false : (fromOpossumNames(o.breaker ?? {}) as HttpBreakerOptions);
+    this.#breakerOptions = o.breaker === false ? false : (o.breaker ?? {});
     if (this.#breakerOptions) {
-      const checked = { ...this.#breakerDefaults(), ...this.#breakerOptions, name: 'service' };
-      nested('breaker', () => parseOptions(breakerOptionsSchema, checked, 'createHttpClient'));
+      const checked = { ...this.#breakerSettings(), name: 'service' };
+      nested('breaker', () => resolveBreakerOptions(checked, 'createHttpClient'));
     }
     const b = o.retryBudget;
     this.budget =
@@ -207,18 +192,32 @@ export class HttpClient {
     this.#cache?.clear(service);
   }
 
-  /** Aborts requests in flight (their backoff waits too), disposes the breakers; later requests reject. */
-  close(): void {
+  /**
+   * Shuts the client down (core's `Closeable`): requests in flight are aborted (their backoff waits too) and
+   * reject with `AbortedError` caused by `HttpClientClosedError`; the breakers and retry policies close, so no
+   * timer is left; later requests reject with `HttpClientClosedError`. Idempotent.
+   */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const reason = new HttpClientClosedError();
     for (const c of this.#inFlight) c.abort(reason);
     this.#inFlight.clear();
-    for (const b of this.#breakers.values()) b.dispose();
+    const policies = [...this.#breakers.values(), ...this.#policies.values(), this.#once];
     this.#breakers.clear();
     this.#policies.clear();
     this.#cache?.clear();
     this.#retried.clear();
+    await Promise.all(policies.map((p) => p.close()));
+  }
+
+  /** Alias of `close()`. */
+  dispose(): Promise<void> {
+    return this.close();
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   // ── one try ───────────────────────────────────────────────────────────────────────────────────────────
@@ -286,21 +285,23 @@ export class HttpClient {
 
   // ── helpers ───────────────────────────────────────────────────────────────────────────────────────────
 
-  #breakerDefaults(): HttpBreakerOptions {
+  /** The client's defaults under the `breaker` option (in either spelling, opossum's included). */
+  #breakerSettings(): BreakerOptions {
     // The client times each try itself (per-request `timeoutMs`); the breaker records its TimeoutErrors.
-    return {
+    const defaults: BreakerOptions = {
       timeoutMs: false,
       clock: this.#clock,
       isFailure: isBreakerFailure,
       ...(this.#logger && { logger: this.#logger }),
     };
+    return mergeBreakerOptions(defaults, this.#breakerOptions || {});
   }
 
   #breakerFor(service: string): CircuitBreaker | undefined {
     if (this.#breakerOptions === false) return undefined;
     let b = this.#breakers.get(service);
     if (!b) {
-      b = new CircuitBreaker({ ...this.#breakerDefaults(), ...this.#breakerOptions, name: service });
+      b = new CircuitBreaker({ ...this.#breakerSettings(), name: service });
       this.#breakers.set(service, b);
     }
     return b;
@@ -390,98 +391,4 @@ export class HttpClient {
 /** A resilient HTTP client; see `HttpClient`. */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   return new HttpClient(options);
-}
-
-/** `base` + `path` with exactly one slash between them. */
-export function joinUrl(base: string, path: string): string {
-  const b = base.endsWith('/') ? base.slice(0, -1) : base;
-  return path.startsWith('/') ? b + path : `${b}/${path}`;
-}
-
-function abortError(signal: AbortSignal): BallastError {
-  // A breaker's own timeout aborts with its TimeoutError: keep it; otherwise the caller (or close()) aborted.
-  if (signal.reason instanceof TimeoutError) return signal.reason;
-  return new AbortedError(undefined, { cause: signal.reason });
-}
-
-function checkTimeout(timeoutMs: number): number {
-  return parseOptions(z.number().positive().finite(), timeoutMs, 'HttpClient.request timeoutMs');
-}
-
-/** Re-reports an option error of a nested object under its field (`breaker.resetTimeoutMs`). */
-function nested<T>(field: string, build: () => T): T {
-  try {
-    return build();
-  } catch (error) {
-    if (!isInvalidOptionsError(error)) throw error;
-    throw new InvalidOptionsError(
-      'createHttpClient',
-      error.issues.map((i) => ({ ...i, path: i.path === '(root)' ? field : `${field}.${i.path}` })),
-    );
-  }
-}
-
-function isBodyInit(body: unknown): body is BodyInit {
-  return (
-    typeof body === 'string' ||
-    body instanceof ArrayBuffer ||
-    ArrayBuffer.isView(body) ||
-    body instanceof Blob ||
-    body instanceof FormData ||
-    body instanceof URLSearchParams ||
-    body instanceof ReadableStream
-  );
-}
-
-interface ReadOptions {
-  signal: AbortSignal | undefined;
-  clock: Clock;
-  timeoutMs: number;
-  what: string;
-}
-
-/**
- * The body as text, at most `limit` characters (the rest is cancelled, not downloaded). Bounded by
- * `timeoutMs` and the caller's signal, like the try that produced the response.
- */
-async function readText(response: Response, limit: number, o: ReadOptions): Promise<string> {
-  const body = response.body;
-  if (!body) return '';
-  if (o.signal?.aborted) {
-    body.cancel().catch(noop);
-    throw new AbortedError(undefined, { cause: o.signal.reason });
-  }
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  let failure: unknown;
-  const stop = (reason: unknown) => {
-    if (failure !== undefined) return;
-    failure = reason;
-    reader.cancel(reason).catch(noop);
-  };
-  const onAbort = () => stop(new AbortedError(undefined, { cause: o.signal?.reason }));
-  o.signal?.addEventListener('abort', onAbort, { once: true });
-  const timer = o.clock.setTimeout(() => stop(new TimeoutError(o.timeoutMs, o.what)), o.timeoutMs);
-  try {
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        throw failure ?? error;
-      }
-      if (failure !== undefined) throw failure;
-      if (chunk.done) break;
-      text += decoder.decode(chunk.value, { stream: true });
-      if (text.length >= limit) {
-        reader.cancel().catch(noop);
-        return text;
-      }
-    }
-    return text + decoder.decode();
-  } finally {
-    o.clock.clearTimeout(timer);
-    o.signal?.removeEventListener('abort', onAbort);
-  }
 }
