@@ -3,9 +3,10 @@
 // workspace:* ranges), then publint (exports/files/fields) and are-the-types-wrong (types resolve for
 // node10, node16 CJS + ESM and bundlers). Run after the build.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolvePnpm } from './pnpm.mjs';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
@@ -33,11 +34,44 @@ for (const dir of readdirSync(join(root, 'packages'))) {
   }
   const tarball = readdirSync(packDir).find((f) => !before.has(f));
   if (!run(['exec', 'publint', 'run', pkgDir, '--strict'], root)) failures.push(`${pkg.name}: publint`);
+  failures.push(...(await errorNames(pkg.name, pkgDir)));
   if (!run(['exec', 'attw', join(packDir, tarball), '--format', 'table-flipped'], root)) {
     failures.push(`${pkg.name}: are-the-types-wrong`);
   }
 }
 rmSync(packDir, { recursive: true, force: true });
+
+/**
+ * Built error classes must name their instances as they are exported (`err.name === 'TimeoutError'`, in the
+ * ESM and the CJS build): bundling renames self-referring classes (`class _TimeoutError`), which BallastError
+ * undoes. Classes whose constructor refuses these probe arguments are skipped.
+ */
+async function errorNames(name, pkgDir) {
+  const problems = [];
+  const builds = [
+    ['esm', join(pkgDir, 'dist/index.js'), (f) => import(pathToFileURL(f).href)],
+    ['cjs', join(pkgDir, 'dist/index.cjs'), (f) => createRequire(import.meta.url)(f)],
+  ];
+  let checked = 0;
+  for (const [format, file, load] of builds) {
+    if (!existsSync(file)) continue;
+    const mod = await load(file);
+    for (const [key, value] of Object.entries(mod)) {
+      if (typeof value !== 'function' || !(value.prototype instanceof Error)) continue;
+      let instance;
+      try {
+        instance = Reflect.construct(value, ['probe', 'probe', 'probe']);
+      } catch {
+        continue;
+      }
+      checked++;
+      if (instance.name !== key) problems.push(`${name}: ${format} ${key} instances are named "${instance.name}"`);
+    }
+  }
+  console.log(`[packages] ${name}: ${checked} built error classes name themselves as exported`);
+  return problems;
+}
+
 if (failures.length > 0) {
   console.error(`\n[packages] problems:\n  ${failures.join('\n  ')}`);
   process.exit(1);

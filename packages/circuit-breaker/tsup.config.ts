@@ -7,8 +7,6 @@ export default defineConfig({
   // Shared chunks, not one copy per entry: the main entry and `/decorators` must see the same default
   // registry (and `/http` the same classes) when an app imports several of them.
   splitting: true,
-  // Errors name themselves `new.target.name`: without this, bundling renames classes (`_TimeoutError`).
-  keepNames: true,
   // `dist/http.browser.js`: the `/http` entry for browsers (see browser-build.ts).
   onSuccess: async () => {
     await buildBrowserEntry();

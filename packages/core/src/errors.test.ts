@@ -21,6 +21,19 @@ describe('BallastError', () => {
     expect(new AbortedError().name).toBe('AbortedError');
   });
 
+  it("names itself without the bundler's `_` prefix (esbuild's `var X = class _X`)", () => {
+    // What tsup emits for a class that refers to itself in its body.
+    const Bundled = class _TimeoutError extends BallastError {
+      static readonly code = 'TIMEOUT';
+      constructor() {
+        super(_TimeoutError.code, 'late');
+      }
+    };
+    expect(new Bundled().name).toBe('TimeoutError');
+    const _ = class _ extends BallastError {};
+    expect(new _('X', 'x').name).toBe('_');
+  });
+
   it('isBallastError is true for ours, false for others, and survives a duplicated class', () => {
     expect(isBallastError(new BallastError('X', 'x'))).toBe(true);
     expect(isBallastError(new Error('x'))).toBe(false);

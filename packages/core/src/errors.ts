@@ -17,8 +17,19 @@ export class BallastError extends Error {
   constructor(code: string, message: string, options: BallastErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.name = new.target.name;
+    this.name = errorName(new.target);
   }
+}
+
+/**
+ * The class's own name. Bundlers (esbuild, so tsup) turn a class that refers to itself — `X.code` in its
+ * constructor, a static field — into `var X = class _X { … }`, so `new.target.name` reads `_X`; that leading
+ * underscore is dropped. (esbuild's `keepNames` would also fix it, at the price of a `__name()` call on every
+ * closure created on a hot path.)
+ */
+function errorName(ctor: Function): string {
+  const name = ctor.name;
+  return name.charCodeAt(0) === 95 /* _ */ && name.length > 1 ? name.slice(1) : name;
 }
 
 /** True for any error thrown by a Ballast package (also across duplicated installs). */

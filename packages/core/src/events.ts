@@ -17,10 +17,13 @@ export type ListenerErrorHandler = (error: unknown, eventName: string) => void;
 let listenerErrorHandler: ListenerErrorHandler = (error, eventName) => {
   // Report asynchronously so the emitting code path never sees the error, but it is not swallowed.
   queueMicrotask(() => {
-    process.emitWarning(
-      `Ballast event listener for "${eventName}" threw: ${error instanceof Error ? error.stack : String(error)}`,
-      'BallastListenerError',
-    );
+    const text = `Ballast event listener for "${eventName}" threw: ${error instanceof Error ? error.stack : String(error)}`;
+    // Node reports it as a process warning; a browser (core/base) has no `process`: the console it is.
+    if (typeof process !== 'undefined' && typeof process.emitWarning === 'function') {
+      process.emitWarning(text, 'BallastListenerError');
+    } else {
+      console.error(text);
+    }
   });
 };
 

@@ -31,6 +31,7 @@ export interface FakeClockOptions {
 }
 
 export class FakeClockLoopError extends Error {
+  override readonly name = 'FakeClockLoopError';
   constructor(limit: number) {
     super(`FakeClock.runAll ran ${limit} timers and more keep coming (an interval or a self-rescheduling timer?)`);
   }
