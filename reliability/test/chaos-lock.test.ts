@@ -20,7 +20,24 @@ describe('fencing verifier', () => {
       staleAccepted: 1,
       wrongRejections: 0,
       unknown: 0,
+      notRun: 0,
     });
+  });
+
+  it('a NOSCRIPT refusal is a write that never ran, not an unknown outcome; its EVAL retry is judged', () => {
+    const history = ['1', '2', '2'];
+    const results = { '1': '1:1:a', '2': '2:n:b', '3': '2:1:b' };
+    expect(verifyFencing(history, results)).toEqual({
+      writes: 2,
+      accepted: 2,
+      staleRejected: 0,
+      staleAccepted: 0,
+      wrongRejections: 0,
+      unknown: 0,
+      notRun: 1,
+    });
+    // Any other script error stays unknown.
+    expect(verifyFencing(['1'], { '1': '1:e:a' })).toMatchObject({ unknown: 1, notRun: 0 });
   });
 
   it('a rejected write no newer token overtook is a wrong rejection; a missing outcome is unknown', () => {

@@ -2,8 +2,9 @@
  * lock: client processes contend for one @ballast/lock resource; the holder is SIGSTOPped for longer than the
  * TTL and SIGCONTed. Its lease expires, the next client gets in — two holders at once, which no lock can
  * prevent (counted as overlaps: why fencing matters) — and the woken client writes with its old fencing
- * token. The verifier replays every fenced write in the order the server ran it: a write accepted with a
- * token older than one already accepted is a stale write accepted, and there must be none.
+ * token; now and then the script cache is flushed (NOSCRIPT → reload). The verifier replays every fenced write
+ * in the order the server ran it: a write accepted with a token older than one already accepted is a stale
+ * write accepted, and there must be none.
  */
 import { randomUUID } from 'node:crypto';
 import { createRedis, type Redis } from '@ballast/core';
@@ -39,6 +40,8 @@ export interface FenceVerdict {
   wrongRejections: number;
   /** History entries without a recorded outcome or with a script error. */
   unknown: number;
+  /** Calls refused with NOSCRIPT (a script cache flushed by another test): nothing ran, the retry is recorded. */
+  notRun: number;
 }
 
 /** Replays the fenced writes in server order (`history`: tokens; `results`: index → `token:outcome:client`). */
@@ -50,11 +53,17 @@ export function verifyFencing(history: readonly string[], results: Record<string
     staleAccepted: 0,
     wrongRejections: 0,
     unknown: 0,
+    notRun: 0,
   };
   let newest = Number.NEGATIVE_INFINITY;
   history.forEach((tokenText, i) => {
     const result = results[String(i + 1)];
     const [resultToken, outcome] = result?.split(':') ?? [];
+    // The script never ran (NOSCRIPT); the client's EVAL retry is its own history entry.
+    if (outcome === 'n' && resultToken === tokenText) {
+      v.notRun++;
+      return;
+    }
     if (result === undefined || outcome === 'e' || resultToken !== tokenText) {
       v.unknown++;
       return;
@@ -79,6 +88,7 @@ export async function runLock(ctx: ScenarioContext, counts: LockCounts): Promise
   const workers: WorkerHandle[] = [];
   const checks = new Checks();
   let pauses = 0;
+  let scriptFlushes = 0;
   try {
     for (let i = 0; i < counts.clients; i++) {
       const config: LockWorkerConfig = {
@@ -112,6 +122,12 @@ export async function runLock(ctx: ScenarioContext, counts: LockCounts): Promise
     for (let i = 0; i < 100_000 && Date.now() < until; i++) {
       await delay(100 + ctx.random() * 300);
       if (counts.pauses === false) continue;
+      // Now and then the server loses its script cache, as after a restart or failover: every client's next
+      // EVALSHA is refused with NOSCRIPT and must reload the script without losing or duplicating a write.
+      if (i % 10 === 5) {
+        await redis.script('FLUSH');
+        scriptFlushes++;
+      }
       const pid = Number(await redis.get(keys.holder));
       const victim = byPid.get(pid);
       if (!victim?.running) continue;
@@ -167,6 +183,8 @@ export async function runLock(ctx: ScenarioContext, counts: LockCounts): Promise
         staleWritesAccepted: v.staleAccepted,
         lostBeforeWrite: Number(stats.lostBeforeWrite ?? 0),
         unrecordedAtStop: v.unknown,
+        scriptFlushes,
+        writesRefusedNoScript: v.notRun,
       },
       failures: checks.failures,
     };

@@ -22,7 +22,7 @@ export interface LockScenarioKeys {
   holder: string;
   /** List of fencing tokens in the order the server ran the fenced writes (appended in the same MULTI). */
   history: string;
-  /** Hash history index → `<token>:<1 accepted | 0 rejected | e error>:<client>`. */
+  /** Hash history index → `<token>:<1 accepted | 0 rejected | n not run (NOSCRIPT) | e error>:<client>`. */
   results: string;
   /** Hash of counters: sections, overlaps, lostBeforeWrite. */
   stats: string;
@@ -60,7 +60,13 @@ export function auditedScriptClient(
       .exec()) as [Error | null, unknown][];
     const [scriptError, reply] = replies[0]!;
     const index = Number(replies[1]![1]);
-    const outcome = scriptError ? 'e' : String((reply as number[])[0]);
+    // NOSCRIPT (another test flushed the script cache): the script never ran, and fencedSet retries it with
+    // EVAL as a new history entry. Anything else failing is an unknown outcome.
+    const outcome = scriptError
+      ? scriptError.message.startsWith('NOSCRIPT')
+        ? 'n'
+        : 'e'
+      : String((reply as number[])[0]);
     await redis.hset(keys.results, String(index), `${token}:${outcome}:${client}`);
     if (scriptError) throw scriptError;
     return reply;
