@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { recordingScripts } from '../test/script-recording';
 import { countSocketWrites } from '../test/socket-writes';
-import { createScriptBatcher, defineScript, loadScripts, runScript, type ScriptClient } from './lua';
+import { createScriptBatcher, defineScript, loadScripts, runScript } from './lua';
 import { createRedis, type Redis } from './redis';
 
 const redis = createRedis('redis://127.0.0.1:6379') as Redis;
@@ -12,35 +13,12 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-/** Records which script commands went to the server and what they answered. */
-function recording(client: Redis) {
-  const calls: string[] = [];
-  const wrapped: ScriptClient = {
-    evalsha: ((...args: Parameters<Redis['evalsha']>) =>
-      client.evalsha(...args).then(
-        (v) => {
-          calls.push('evalsha');
-          return v;
-        },
-        (e: Error) => {
-          calls.push(`evalsha:${e.message.split(' ')[0]}`);
-          throw e;
-        },
-      )) as Redis['evalsha'],
-    eval: ((...args: Parameters<Redis['eval']>) => {
-      calls.push('eval');
-      return client.eval(...args);
-    }) as Redis['eval'],
-  };
-  return { calls, client: wrapped };
-}
-
 describe('runScript', () => {
   it('falls back to EVAL on NOSCRIPT, then the server has it and EVALSHA alone serves', async () => {
     // A script text the server has never seen: unique comment → unique SHA.
     const script = defineScript('incrby', `-- ${randomUUID()}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])`);
     expect((await redis.script('EXISTS', script.sha)) as number[]).toEqual([0]);
-    const { calls, client } = recording(redis);
+    const { calls, client } = recordingScripts(redis);
     const key = `${prefix}:counter`;
     expect(await runScript(client, script, [key], [5])).toBe(5);
     expect(calls).toEqual(['evalsha:NOSCRIPT', 'eval']);
@@ -57,7 +35,7 @@ describe('runScript', () => {
   it('loadScripts preloads so the first call is a single EVALSHA', async () => {
     const script = defineScript('get', `-- ${randomUUID()}\nreturn redis.call('GET', KEYS[1])`);
     await loadScripts(redis, [script]);
-    const { calls, client } = recording(redis);
+    const { calls, client } = recordingScripts(redis);
     await redis.set(`${prefix}:k`, 'v');
     expect(await runScript(client, script, [`${prefix}:k`])).toBe('v');
     expect(calls).toEqual(['evalsha']);

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSlot } from '../src/keys';
-import { defineScript, loadScripts, runScript, type ScriptClient } from '../src/lua';
+import { defineScript, loadScripts, runScript } from '../src/lua';
 import { type Cluster, createRedis, type Redis } from '../src/redis';
+import { recordingScripts } from './script-recording';
 
 // The local 3-master Cluster `npm test` starts (scripts/ensure-services.mjs), or BALLAST_REDIS_CLUSTER_NODES —
 // the same nodes testkit's useRedisClusterFixture uses (core cannot depend on testkit).
@@ -39,29 +40,6 @@ function keyPerMaster(masters: readonly Redis[]): Map<string, string> {
   return found;
 }
 
-/** Records what each script call sent and what came back. */
-function recording(client: Cluster) {
-  const calls: string[] = [];
-  const wrapped: ScriptClient = {
-    evalsha: ((...args: Parameters<Cluster['evalsha']>) =>
-      client.evalsha(...args).then(
-        (v) => {
-          calls.push('evalsha');
-          return v;
-        },
-        (e: Error) => {
-          calls.push(`evalsha:${e.message.split(' ')[0]}`);
-          throw e;
-        },
-      )) as Cluster['evalsha'],
-    eval: ((...args: Parameters<Cluster['eval']>) => {
-      calls.push('eval');
-      return client.eval(...args);
-    }) as Cluster['eval'],
-  };
-  return { calls, client: wrapped };
-}
-
 describe('runScript on Redis Cluster', () => {
   it('after SCRIPT FLUSH on every master, keys in different slots still run: NOSCRIPT → EVAL reloads each node', async () => {
     const script = defineScript('incrby', `-- ${randomUUID()}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])`);
@@ -83,7 +61,7 @@ describe('runScript on Redis Cluster', () => {
     written.push(...keys.values());
 
     for (const key of keys.values()) {
-      const { calls, client } = recording(cluster);
+      const { calls, client } = recordingScripts(cluster);
       expect(await runScript(client, script, [key], [5])).toBe(5);
       expect(calls).toEqual(['evalsha:NOSCRIPT', 'eval']);
     }
@@ -91,7 +69,7 @@ describe('runScript on Redis Cluster', () => {
     expect(await exists()).toEqual(masters.map(() => [1]));
     // … and from now on one EVALSHA serves each key.
     for (const key of keys.values()) {
-      const { calls, client } = recording(cluster);
+      const { calls, client } = recordingScripts(cluster);
       expect(await runScript(client, script, [key], [2])).toBe(7);
       expect(calls).toEqual(['evalsha']);
     }

@@ -6,6 +6,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readTsconfig } from '@ballast/testkit';
 import ts from 'typescript';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -45,17 +46,7 @@ describe('typed publish (compile time)', () => {
   it('this file type-checks: every @ts-expect-error above is an error the compiler reports', () => {
     const here = fileURLToPath(import.meta.url);
     const configPath = join(dirname(here), '..', 'tsconfig.json');
-    const parsed = ts.getParsedCommandLineOfConfigFile(
-      configPath,
-      {},
-      {
-        ...ts.sys,
-        onUnRecoverableConfigFileDiagnostic: (d) => {
-          throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-        },
-      },
-    );
-    if (!parsed) throw new Error(`cannot read ${configPath}`);
+    const parsed = readTsconfig(ts, configPath);
     const lua = join(dirname(here), '..', '..', '..', 'types', 'lua.d.ts');
     const program = ts.createProgram([here, lua], { ...parsed.options, noEmit: true });
     const diagnostics = ts

@@ -12,6 +12,27 @@ export interface CompiledFixture {
 }
 
 /**
+ * Reads a tsconfig.json (following `extends`) as the compiler would; throws with the compiler's message when it
+ * cannot. For tests that run the real TypeScript compiler: type-level assertions, decorator fixtures.
+ *
+ * @param ts the `typescript` module (a peer)
+ */
+export function readTsconfig(ts: typeof TS, configPath: string): TS.ParsedCommandLine {
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    configPath,
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      },
+    },
+  );
+  if (!parsed) throw new Error(`cannot read ${configPath}`);
+  return parsed;
+}
+
+/**
  * Type-checks `<dir>/fixture.ts` under `<dir>/<mode>/tsconfig.json` with the real TypeScript compiler and
  * emits it with that mode's decorator transform (TS 5 standard, or `experimentalDecorators` as NestJS uses),
  * to `<outDir>/<mode>/fixture.mjs`. Proves one decorator implementation in both compiler modes.
@@ -25,17 +46,7 @@ export function compileDecoratorFixture(
   outDir: string,
 ): CompiledFixture {
   const configPath = join(dir, mode, 'tsconfig.json');
-  const parsed = ts.getParsedCommandLineOfConfigFile(
-    configPath,
-    {},
-    {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (d) => {
-        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-      },
-    },
-  );
-  if (!parsed) throw new Error(`cannot read ${configPath}`);
+  const parsed = readTsconfig(ts, configPath);
   const program = ts.createProgram(parsed.fileNames, { ...parsed.options, sourceMap: false, declaration: false });
   const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
     const where = d.file ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: ` : '';

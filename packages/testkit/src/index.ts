@@ -1,4 +1,4 @@
-export { type CompiledFixture, compileDecoratorFixture, type DecoratorMode } from './decorator-fixture';
+export { type CompiledFixture, compileDecoratorFixture, type DecoratorMode, readTsconfig } from './decorator-fixture';
 export { FakeClock, FakeClockLoopError, type FakeClockOptions, type PendingTimer } from './fake-clock';
 export {
   countCommands,
