@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createRedis, type Redis } from '@ballast/core';
+import { createLogger, createRedis, type Redis } from '@ballast/core';
 import { createEventBus, type EventBus, eventKeys, type Subscription } from '@ballast/event-bus';
 import { z } from 'zod';
 import { benchRedisUrl } from '../env';
 import type { BenchCase, Suite } from '../harness';
+
+/** The bus logs its lifecycle at info: not into the bench's table output. */
+const quiet = createLogger({ level: 'silent' });
 
 /** Sequential awaited publishes per measured `fn` of the `publish` case (one publish is one round trip). */
 const PUBLISH_BATCH = 100;
@@ -74,7 +77,8 @@ export const bus: Suite = {
       rawPublish: `bench:bus:${run}:raw:publish:`,
       rawE2e: `bench:bus:${run}:raw:e2e:`,
     };
-    const makeBus = (prefix: string): Bus => createEventBus({ redis: ballastRedis, prefix, source: SOURCE, events });
+    const makeBus = (prefix: string): Bus =>
+      createEventBus({ redis: ballastRedis, prefix, source: SOURCE, events, logger: quiet });
     const publishBus = makeBus(prefixes.ballastPublish);
     const e2eBus = makeBus(prefixes.ballastE2e);
 
