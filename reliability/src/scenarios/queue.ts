@@ -232,6 +232,17 @@ export async function runQueue(ctx: ScenarioContext, backend: QueueBackendName, 
       250,
     );
     checks.check(settled, 'the run did not settle in time (jobs still waiting, delayed or active)');
+    // Unsettled: what the broker holds while the workers are still up (ready vs unacknowledged by a consumer).
+    const broker =
+      !settled && vhost
+        ? await run(
+            'rabbitmqctl',
+            ['--quiet', 'list_queues', '-p', vhost, 'name', 'messages_ready', 'messages_unacknowledged', 'consumers'],
+            { timeout: 30_000 },
+          )
+            .then((r) => r.stdout.trim().replace(/\s+/g, ' '))
+            .catch((error: Error) => `list_queues failed: ${error.message}`)
+        : '';
     await stopAll(workers);
 
     // The tally.
@@ -257,8 +268,24 @@ export async function runQueue(ctx: ScenarioContext, backend: QueueBackendName, 
       }
     }
     const stuck = c.waiting + c.delayed + c.active + c.failed;
-    checks.check(lost === 0, `${lost} jobs lost (no effect, not in the DLQ)`);
-    checks.check(stuck === 0, `${stuck} jobs stuck (neither completed nor dead)`);
+    // When the run fails, say where the missing jobs are, so a rare failure can be told apart: a status the
+    // workers never reached (message missing on the broker, or held by a live consumer) or one left behind.
+    let whereStuck = '';
+    if (lost > 0 || stuck > 0) {
+      const sample: string[] = [];
+      for (let n = 0; n < counts.jobs && sample.length < 8; n++) {
+        if (Number(effects[jobId(n)] ?? 0) > 0 || dead.has(jobId(n))) continue;
+        const job = await queue.getJob(jobId(n)).catch(() => undefined);
+        sample.push(
+          job
+            ? `${jobId(n)} ${job.state} attempts=${job.attemptsMade} stalled=${job.stalledCount}`
+            : `${jobId(n)} no record`,
+        );
+      }
+      whereStuck = ` [counts ${JSON.stringify(c)}; without effect: ${sample.join(', ')}${broker ? `; broker before workers stopped: ${broker}` : ''}]`;
+    }
+    checks.check(lost === 0, `${lost} jobs lost (no effect, not in the DLQ)${whereStuck}`);
+    checks.check(stuck === 0, `${stuck} jobs stuck (neither completed nor dead)${whereStuck}`);
     checks.check(tally.kills > 0, 'no worker was killed: the scenario proved nothing');
     checks.check(outages === counts.outages, `${outages} of ${counts.outages} backend outages happened`);
     checks.check(aofMissing === 0, `${aofMissing} acknowledged adds missing after the Redis restart (AOF)`);
