@@ -67,6 +67,45 @@ describe('RabbitMQ backend specifics', () => {
     ctl('delete_vhost', vhost);
   }, 60_000);
 
+  it('a redelivered message of a job already completed is acked unrun (its worker died before the ack)', async () => {
+    const status = { redis: fx.current.redis, prefix: fx.current.prefix };
+    const name = `test.queue.${run}.${n++}`;
+    const first = createQueue(name, { backend: 'rabbitmq', url: URL, ...status });
+    const { id } = await first.add('t', { n: 1 });
+    // A copy of the message as the broker holds it: the one a worker that died before its ack never acked.
+    const conn = await connect(URL);
+    const ch = await conn.createConfirmChannel();
+    const original = await ch.get(name, { noAck: false });
+    if (!original) throw new Error('the job was not on the queue');
+    ch.nack(original, false, true);
+    const runs: string[] = [];
+    const done = new Promise<void>((r) => first.onCompleted(() => r()));
+    const w1 = createWorker(first, async (job) => void runs.push(job.id), { concurrency: 1, onError: () => {} });
+    await done;
+    // (The peek above made its first delivery a redelivery: counted as a stall once.)
+    const stalledBefore = (await first.getJob(id))?.stalledCount;
+    await w1.close();
+    await first.close();
+    // The copy goes to a consumer that dies: the broker requeues it, flagged redelivered.
+    ch.sendToQueue(name, original.content, original.properties);
+    await ch.waitForConfirms();
+    await conn.close();
+    const second = createQueue(name, { backend: 'rabbitmq', url: URL, ...status });
+    open.push(second);
+    await abandon(second, 1);
+    // One at a time: the job queued behind the copy is delivered only once the copy was acked.
+    const { id: next } = await second.add('t', { n: 2 });
+    const nextDone = new Promise<void>((r) => second.onCompleted((e) => e.job.id === next && r()));
+    const w2 = createWorker(second, async (job) => void runs.push(job.id), { concurrency: 1, onError: () => {} });
+    await nextDone;
+    await w2.close();
+    // Acked unrun: the handler ran once for the job, which is still completed and was not counted as stalled again.
+    expect(runs).toEqual([id, next]);
+    const job = await second.getJob(id);
+    expect(job?.state).toBe('completed');
+    expect(job?.stalledCount).toBe(stalledBefore);
+  });
+
   it('reconnects after the broker closes every connection and finishes every job', async () => {
     const q = createQueue(`test.queue.${run}.reconnect`, { backend: 'rabbitmq', url: `${URL}/${vhost}` });
     open.push(q);

@@ -197,6 +197,11 @@ export class RabbitBackend implements QueueBackend {
       if (d.msg.fields.redelivered) {
         // Its consumer died holding it (the broker requeued it): a stalled job.
         const st = await this.#status.get(body.id);
+        if (st?.state === 'completed' || st?.state === 'failed' || st?.state === 'dead') {
+          // Its worker recorded the outcome and died before the ack reached the broker: nothing left to run.
+          if (d.generation === this.#conn.generation) this.#conn.current?.ack(d.msg);
+          continue;
+        }
         const stalledCount = Number(st?.stalledCount ?? 0) + 1;
         if (stalledCount > this.#maxStalled) {
           const entry = JSON.stringify({
@@ -214,7 +219,8 @@ export class RabbitBackend implements QueueBackend {
             appendError: entry,
             set: { finishedAt: now },
           });
-          this.#conn.current?.nack(d.msg, false, false);
+          // A delivery tag is only valid on its own channel (after a reconnection the broker requeued it).
+          if (d.generation === this.#conn.generation) this.#conn.current?.nack(d.msg, false, false);
           this.#stalled.push({ id: body.id, outcome: 'dead' });
           continue;
         }
@@ -252,8 +258,10 @@ export class RabbitBackend implements QueueBackend {
   async complete(id: string, token: string, now: number, result: string, keep: [number, number]): Promise<boolean> {
     const t = this.#take(id, token);
     if (!t) return false;
-    t.ch.ack(t.d.msg);
+    // Status first, then the ack: a worker killed in between leaves the message unacked, the broker redelivers
+    // it, and fetch acks it unrun as a finished job. Acked first, the job stayed 'active' for ever.
     await this.#status.move(id, { state: 'completed', score: now, keep, set: { finishedAt: now, result } });
+    t.ch.ack(t.d.msg);
     return true;
   }
 
