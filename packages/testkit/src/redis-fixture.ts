@@ -68,11 +68,32 @@ export async function createRedisFixture(options: RedisFixtureOptions = {}): Pro
       try {
         await cleanup();
       } finally {
-        for (const d of extra) d.disconnect();
-        redis.disconnect();
+        await disconnected([...extra, redis]);
       }
     },
   };
+}
+
+/**
+ * Disconnects every client and resolves once each has ended (ioredis reports `end` only after its socket
+ * closed, so `status` right after `disconnect()` can still read `ready`). Bounded: a client that never says
+ * `end` within 2 s is left to finish on its own.
+ */
+function disconnected(clients: readonly (Redis | Cluster)[]): Promise<void> {
+  const ends = clients.map((c) =>
+    c.status === 'end'
+      ? undefined
+      : new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 2_000);
+          timer.unref();
+          c.once('end', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+  );
+  for (const c of clients) c.disconnect();
+  return Promise.all(ends).then(() => undefined);
 }
 
 /** The local 3-master Cluster `npm test` starts, or `BALLAST_REDIS_CLUSTER_NODES` (comma-separated host:port). */
@@ -122,7 +143,7 @@ export async function createRedisClusterFixture(
           }),
         );
       } finally {
-        cluster.disconnect();
+        await disconnected([cluster]);
       }
     },
   };
