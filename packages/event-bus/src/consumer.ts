@@ -5,7 +5,7 @@ import { type DeadLetterEvent, type EventHandler, HandlerRegistration } from './
 import { Leases } from './leases';
 import type { BusInstruments } from './metrics';
 import type { ResolvedSubscribeOptions } from './options';
-import { type EntryProcessor, type Outcome, processEntry } from './process';
+import { type EntryProcessor, entryAttributes, type Outcome, processEntry } from './process';
 import type { StreamEntry, StreamId, Transport } from './transport';
 
 export interface ConsumerArgs {
@@ -72,7 +72,6 @@ export class Consumer {
     this.#clock = args.clock;
     this.#log = args.logger.child({ eventType: args.type, group: args.group, consumer: args.name });
     this.#m = args.instruments;
-    this.#attrs = { type: args.type, group: args.group };
     this.#onClose = args.onClose;
     this.#processor = {
       type: args.type,
@@ -84,7 +83,9 @@ export class Consumer {
       instruments: args.instruments,
       signal: this.#handlerAbort.signal,
       handlers: () => this.#handlers,
+      attributes: entryAttributes(args.type, args.group),
     };
+    this.#attrs = this.#processor.attributes.base;
     const report = (error: unknown, message: string) => this.#report(error, message);
     this.#leases = new Leases({
       transport: args.transport,

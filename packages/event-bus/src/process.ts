@@ -25,6 +25,19 @@ export interface EntryProcessor {
   signal: AbortSignal;
   /** The consumer's handlers now; every one runs for every event. */
   handlers(): readonly HandlerRegistration[];
+  attributes: EntryAttributes;
+}
+
+/** Metric attributes of one (type, group), built once per consumer rather than per entry. */
+export interface EntryAttributes {
+  base: { type: string; group: string };
+  success: { type: string; group: string; outcome: 'success' };
+  failure: { type: string; group: string; outcome: 'failure' };
+}
+
+export function entryAttributes(type: string, group: string): EntryAttributes {
+  const base = { type, group };
+  return { base, success: { ...base, outcome: 'success' }, failure: { ...base, outcome: 'failure' } };
 }
 
 const tracer = getTracer('@ballast/event-bus');
@@ -55,7 +68,8 @@ export async function processEntry(p: EntryProcessor, entry: StreamEntry): Promi
     return { kind: 'dead', reason: `invalid data: ${issues}` };
   }
   event.data = parsed.data;
-  const attrs = { type: p.type, group: p.group };
+  const attributes = p.attributes;
+  const attrs = attributes.base;
   p.instruments.delivered.add(1, attrs);
   const parent = extractTraceContext(event.metadata);
   const span = tracer.startSpan(
@@ -92,8 +106,10 @@ export async function processEntry(p: EntryProcessor, entry: StreamEntry): Promi
       failures.push(error);
     }
   }
-  const outcome = failures.length === 0 ? 'success' : 'failure';
-  p.instruments.duration.record(p.clock.monotonic() - started, { ...attrs, outcome });
+  p.instruments.duration.record(
+    p.clock.monotonic() - started,
+    failures.length === 0 ? attributes.success : attributes.failure,
+  );
   if (failures.length === 0) {
     span.end();
     return { kind: 'handled' };
