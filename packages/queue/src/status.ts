@@ -20,6 +20,8 @@ export interface StatusMove {
   keep?: [number, number];
   /** Applies only when the job is in this state (a stale worker cannot move it). */
   ifState?: JobState;
+  /** Applies unless the job is in one of these states (a second copy of a finished job's message). */
+  unlessState?: readonly JobState[];
 }
 
 /**
@@ -30,7 +32,7 @@ export interface StatusMove {
 export interface StatusStore {
   /** Creates the record unless the id exists; false for a duplicate. */
   create(id: string, fields: Record<string, string | number>, state: JobState, score: number): Promise<boolean>;
-  /** Applies a move; false when the job is gone or not in `ifState`. */
+  /** Applies a move; false when the job is gone, not in `ifState` or in one of `unlessState`. */
   move(id: string, move: StatusMove): Promise<boolean>;
   get(id: string): Promise<Record<string, string> | undefined>;
   remove(id: string): Promise<void>;
@@ -61,6 +63,7 @@ export class MemoryStatusStore implements StatusStore {
   async move(id: string, m: StatusMove) {
     const f = this.#jobs.get(id);
     if (!f || (m.ifState && f.state !== m.ifState)) return false;
+    if (m.unlessState?.includes(f.state as JobState)) return false;
     if (m.set) for (const k in m.set) f[k] = String(m.set[k]);
     if (m.incr?.attemptsMade) f.attemptsMade = String(Number(f.attemptsMade ?? 0) + m.incr.attemptsMade);
     if (m.incr?.stalledCount) f.stalledCount = String(Number(f.stalledCount ?? 0) + m.incr.stalledCount);
@@ -158,7 +161,7 @@ export class RedisStatusStore implements StatusStore {
       this.#redis,
       MOVE,
       [key, this.#state(state)],
-      ['create', id, state, score, '', -1, -1, 0, 0, '', ...flat],
+      ['create', id, state, score, '', -1, -1, 0, 0, '', '', ...flat],
     );
     return ok === 1;
   }
@@ -180,6 +183,7 @@ export class RedisStatusStore implements StatusStore {
       m.incr?.attemptsMade ?? 0,
       m.incr?.stalledCount ?? 0,
       m.ifState ?? '',
+      m.unlessState?.join(',') ?? '',
       ...flat,
     ]);
     return ok === 1;

@@ -221,7 +221,8 @@ export class Worker<D = unknown> {
     };
     void this.#process(job, entry, free).finally(() => {
       free();
-      this.#inflight.delete(job.id);
+      // Not another run of the same job (a copy of its message redelivered after a reconnection) started since.
+      if (this.#inflight.get(job.id) === entry) this.#inflight.delete(job.id);
       this.#notify();
     });
   }

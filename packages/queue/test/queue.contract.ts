@@ -3,7 +3,7 @@
  * API only. Timing: waits are on events (completed, dead, stalled…), never on sleeps; the few short delays
  * (delayMs, backoff, lockMs) are inputs whose effect is asserted through recorded timestamps, not elapsed time.
  */
-import { isInvalidOptionsError } from '@ballast/core';
+import { isInvalidOptionsError, systemClock } from '@ballast/core';
 import { defineContract } from '@ballast/testkit/vitest';
 import { expect, it } from 'vitest';
 import {
@@ -300,6 +300,22 @@ export const queueContract = defineContract<QueueFactory>('Queue', (make) => {
     expect((await q.counts()).completed).toBe(2);
     expect(await q.getJob(ids[0]!)).toBeUndefined();
     expect((await q.getJob(ids[3]!))?.state).toBe('completed');
+  });
+
+  it('retention by count keeps the last finished, also among jobs finishing in the same millisecond', async () => {
+    // A wall clock stopped at one instant: every job finishes at the same `now`. Ids in descending order, so
+    // ordering ties by id (a sorted set's rule for equal scores) would keep the first finished instead.
+    const frozen = Date.now();
+    const clock = { ...systemClock, now: () => frozen };
+    const q = (await make()).newQueue({ clock, defaultJobOptions: { removeOnComplete: { count: 3 } } });
+    const ids = ['f', 'e', 'd', 'c', 'b', 'a'];
+    await q.addBulk(ids.map((jobId, n) => ({ name: 'r', data: n, options: { jobId } })));
+    const done = collect(q.onCompleted, ids.length);
+    worker(q, () => 'ok', { concurrency: 1 });
+    const order = (await done.done).map((e) => e.job.id);
+    expect(order).toEqual(ids);
+    const kept = await Promise.all(ids.map(async (id) => (await q.getJob(id))?.state ?? 'removed'));
+    expect(kept).toEqual(['removed', 'removed', 'removed', 'completed', 'completed', 'completed']);
   });
 
   it('a failed job goes to "failed" when the DLQ is off, trimmed by removeOnFail', async () => {

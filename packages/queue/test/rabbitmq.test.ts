@@ -106,6 +106,87 @@ describe('RabbitMQ backend specifics', () => {
     expect(job?.stalledCount).toBe(stalledBefore);
   });
 
+  it('consuming started before the first connection is up registers one consumer (prefetch = concurrency)', async () => {
+    const q = newQueue();
+    // Right after createQueue: the connection's setup and this call both want a consumer on its channel.
+    await (q.backend as RabbitBackend).startConsuming(3, 1);
+    const conn = await connect(URL);
+    try {
+      const ch = await conn.createChannel();
+      expect((await ch.checkQueue(q.name)).consumerCount).toBe(1);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('two messages of one job (a publish retried after a lost confirm) are both acked; the job runs once', async () => {
+    const status = { redis: fx.current.redis, prefix: fx.current.prefix };
+    const name = `test.queue.${run}.${n++}`;
+    const q = createQueue(name, { backend: 'rabbitmq', url: URL, ...status });
+    open.push(q);
+    const { id } = await q.add('t', { n: 1 });
+    // The copy a publisher sends again when the broker took the first but its confirm was lost with the connection.
+    const conn = await connect(URL);
+    const ch = await conn.createConfirmChannel();
+    const original = await ch.get(name, { noAck: false });
+    if (!original) throw new Error('the job was not on the queue');
+    ch.nack(original, false, true);
+    ch.sendToQueue(name, original.content, original.properties);
+    await ch.waitForConfirms();
+    await ch.close();
+    const runs: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const done = new Promise<void>((r) => q.onCompleted(() => r()));
+    // Prefetch 2: both messages are delivered to this worker while the first is still running.
+    const w = createWorker(
+      q,
+      async (job) => {
+        runs.push(job.id);
+        await gate;
+      },
+      { concurrency: 2, onError: () => {} },
+    );
+    await expect.poll(() => runs.length).toBe(1);
+    release();
+    await done;
+    await w.close();
+    await q.close();
+    // Nothing left on the broker: a copy held but never acked would be requeued when the worker's connection closed.
+    const left = await conn.createChannel();
+    expect((await left.checkQueue(name)).messageCount).toBe(0);
+    await conn.close();
+    expect(runs).toEqual([id]);
+    expect((await q.getJob(id))?.state).toBe('completed');
+  });
+
+  it('a second message of a job already finished is acked unrun, redelivered or not', async () => {
+    const status = { redis: fx.current.redis, prefix: fx.current.prefix };
+    const name = `test.queue.${run}.${n++}`;
+    const q = createQueue(name, { backend: 'rabbitmq', url: URL, ...status });
+    open.push(q);
+    const { id } = await q.add('t', { n: 1 });
+    const conn = await connect(URL);
+    const ch = await conn.createConfirmChannel();
+    const original = await ch.get(name, { noAck: false });
+    if (!original) throw new Error('the job was not on the queue');
+    ch.nack(original, false, true);
+    const runs: string[] = [];
+    const first = new Promise<void>((r) => q.onCompleted(() => r()));
+    const w = createWorker(q, async (job) => void runs.push(job.id), { concurrency: 1, onError: () => {} });
+    await first;
+    // A fresh (not redelivered) copy after the job completed, then a job behind it: delivered one at a time.
+    ch.sendToQueue(name, original.content, original.properties);
+    await ch.waitForConfirms();
+    await conn.close();
+    const { id: next } = await q.add('t', { n: 2 });
+    await expect.poll(async () => (await q.getJob(next))?.state).toBe('completed');
+    await w.close();
+    expect(runs).toEqual([id, next]);
+  });
+
   it('reconnects after the broker closes every connection and finishes every job', async () => {
     const q = createQueue(`test.queue.${run}.reconnect`, { backend: 'rabbitmq', url: `${URL}/${vhost}` });
     open.push(q);

@@ -10,6 +10,8 @@ export interface AmqpConnectionOptions {
   onReady(channel: ConfirmChannel, generation: number): Promise<void>;
   /** Times a publish is retried across reconnections before it is rejected to the caller. */
   publishAttempts?: number;
+  /** What callers still waiting for a channel get when the connection is closed. */
+  closedError(): Error;
 }
 
 const RECONNECT = { initialMs: 100, maxMs: 5_000, factor: 2, jitter: 'full' as const };
@@ -26,6 +28,9 @@ export class AmqpConnection {
   #channel: ConfirmChannel | undefined;
   #ready: Promise<ConfirmChannel>;
   #resolveReady!: (ch: ConfirmChannel) => void;
+  #rejectReady!: (error: Error) => void;
+  /** `#ready` not settled yet: callers already wait on it, so a loss must not replace it. */
+  #readyPending = true;
   #closed = false;
   #generation = 0;
   #reconnecting = false;
@@ -37,9 +42,14 @@ export class AmqpConnection {
   }
 
   #newReady(): Promise<ConfirmChannel> {
-    return new Promise((r) => {
-      this.#resolveReady = r;
+    this.#readyPending = true;
+    const ready = new Promise<ConfirmChannel>((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
     });
+    // Rejected only by close(); a rejection nobody awaited is not an unhandled one.
+    ready.catch(() => {});
+    return ready;
   }
 
   get generation(): number {
@@ -61,26 +71,37 @@ export class AmqpConnection {
     this.#reconnecting = true;
     let attempt = 0;
     while (!this.#closed) {
+      let model: ChannelModel | undefined;
       try {
-        const model = await connect(this.#o.url);
-        model.on('error', () => {});
-        const channel = await model.createConfirmChannel();
+        model = await connect(this.#o.url);
+        const m = model;
+        m.on('error', () => {});
+        const channel = await m.createConfirmChannel();
         channel.on('error', () => {});
-        this.#model = model;
-        const lost = () => this.#lost(model);
-        model.on('close', lost);
+        this.#model = m;
+        const lost = () => this.#lost(m);
+        m.on('close', lost);
         channel.on('close', lost);
         this.#generation++;
+        // Acks of deliveries that arrive while onReady still runs (its consumer is its last step) go here.
+        this.#channel = channel;
         await this.#o.onReady(channel, this.#generation);
         if (this.#closed) {
-          await model.close().catch(() => {});
+          await m.close().catch(() => {});
           break;
         }
-        this.#channel = channel;
+        if (this.#model !== m) throw new Error('amqp connection lost while it was being set up');
+        this.#readyPending = false;
         this.#resolveReady(channel);
         this.#reconnecting = false;
         return;
       } catch (error) {
+        // Setup failed on a connection that may still be open: it is not ours any more.
+        if (model && this.#model === model) {
+          this.#model = undefined;
+          this.#channel = undefined;
+        }
+        void model?.close().catch(() => {});
         if (this.#closed) break;
         const delay = backoffDelay(RECONNECT, attempt++);
         this.#o.logger.warn({ err: error, delayMs: delay }, 'amqp connection failed; reconnecting');
@@ -94,7 +115,8 @@ export class AmqpConnection {
     if (this.#model !== model || this.#closed) return;
     this.#model = undefined;
     this.#channel = undefined;
-    this.#ready = this.#newReady();
+    // Lost while (re)connecting: keep the pending promise, whose waiters the next connection will serve.
+    if (!this.#readyPending) this.#ready = this.#newReady();
     void model.close().catch(() => {});
     this.#o.logger.warn('amqp connection lost; reconnecting');
     void this.#connectLoop();
@@ -125,9 +147,15 @@ export class AmqpConnection {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#readyPending) this.#rejectReady(this.#o.closedError());
     const model = this.#model;
+    const channel = this.#channel;
     this.#model = undefined;
     this.#channel = undefined;
+    // The channel first: its close goes out behind the acks already written on it, and the broker answers only
+    // once it has processed them. Closing the connection at once can overtake them (the broker then requeues
+    // those messages: redelivered copies of finished jobs).
+    if (channel) await channel.close().catch(() => {});
     if (model) await model.close().catch(() => {});
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Clock, getDefaultLogger, type Logger, sleep, systemClock } from '@ballast/core';
 import type { ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
+import { QueueClosedError } from '../errors';
 import type { JobInfo, JobState, NewJob } from '../job';
 import type { StatusStore } from '../status';
 import { AmqpConnection } from './amqp-connection';
@@ -24,6 +25,9 @@ interface Delivery {
   generation: number;
 }
 
+/** Where a job can no longer run: a copy of its message delivered later is acked unrun. */
+const FINISHED: readonly JobState[] = ['completed', 'failed', 'dead'];
+
 /**
  * RabbitMQ backend: a priority queue (`x-max-priority` 10) fed by confirmed publishes; delays and retry
  * backoff through per-delay TTL queues whose messages dead-letter back into the main queue (no plugin); the
@@ -39,7 +43,12 @@ export class RabbitBackend implements QueueBackend {
   readonly #conn: AmqpConnection;
   readonly #delayQueues = new Set<number>();
   readonly #buffer: Delivery[] = [];
-  readonly #held = new Map<string, Delivery>();
+  /** Deliveries handed to the worker, by token (`generation:deliveryTag`): one job can have two messages. */
+  readonly #held = new Map<string, Delivery & { id: string }>();
+  /** Job id → token of its delivery held on the current connection (a second copy meanwhile is a duplicate). */
+  readonly #holding = new Map<string, string>();
+  /** The connection generation whose channel has our consumer: one consumer per channel, whoever starts it. */
+  #consuming = 0;
   readonly #stalled: StalledJob[] = [];
   readonly #wakers = new Set<() => void>();
   #prefetch = 0;
@@ -58,6 +67,7 @@ export class RabbitBackend implements QueueBackend {
       clock: this.#clock,
       logger: options.logger ?? getDefaultLogger(),
       onReady: (ch, gen) => this.#setup(ch, gen),
+      closedError: () => new QueueClosedError(options.name, 'amqp connection'),
     });
   }
 
@@ -75,6 +85,10 @@ export class RabbitBackend implements QueueBackend {
   }
 
   async #consume(ch: ConfirmChannel, generation: number): Promise<void> {
+    // A worker that starts while the connection is being set up would otherwise consume twice on one channel
+    // (setup's consumer and its own), taking twice its prefetch.
+    if (this.#consuming === generation) return;
+    this.#consuming = generation;
     await ch.prefetch(this.#prefetch);
     await ch.consume(this.name, (msg) => {
       if (!msg) return;
@@ -183,6 +197,9 @@ export class RabbitBackend implements QueueBackend {
     if (this.#pausedSeen) return { jobs, nextDueAt: null };
     const generation = this.#conn.generation;
     const moves: Promise<boolean>[] = [];
+    const ack = (d: Delivery) => {
+      if (d.generation === this.#conn.generation) this.#conn.current?.ack(d.msg);
+    };
     while (jobs.length < count && this.#buffer.length > 0) {
       const d = this.#buffer.shift()!;
       if (d.generation !== generation) continue;
@@ -194,12 +211,19 @@ export class RabbitBackend implements QueueBackend {
         data: unknown;
       };
       const attemptsMade = Number(d.msg.properties.headers?.['x-attempts-made'] ?? 0);
+      const twin = this.#holding.get(body.id);
+      if (twin !== undefined && this.#held.get(twin)?.generation === generation) {
+        // A second message of a job this worker runs now (a publish retried after its confirm was lost, a retry
+        // whose original's ack was lost): the held one settles the job, or goes back to the broker if we die.
+        ack(d);
+        continue;
+      }
       if (d.msg.fields.redelivered) {
         // Its consumer died holding it (the broker requeued it): a stalled job.
         const st = await this.#status.get(body.id);
-        if (st?.state === 'completed' || st?.state === 'failed' || st?.state === 'dead') {
+        if (st && FINISHED.includes(st.state as JobState)) {
           // Its worker recorded the outcome and died before the ack reached the broker: nothing left to run.
-          if (d.generation === this.#conn.generation) this.#conn.current?.ack(d.msg);
+          ack(d);
           continue;
         }
         const stalledCount = Number(st?.stalledCount ?? 0) + 1;
@@ -228,8 +252,11 @@ export class RabbitBackend implements QueueBackend {
         this.#stalled.push({ id: body.id, outcome: 'waiting' });
       }
       const token = `${generation}:${d.msg.fields.deliveryTag}`;
-      this.#held.set(body.id, d);
-      moves.push(this.#status.move(body.id, { state: 'active', score: now, set: { processedAt: now } }));
+      this.#held.set(token, { ...d, id: body.id });
+      this.#holding.set(body.id, token);
+      moves.push(
+        this.#status.move(body.id, { state: 'active', score: now, set: { processedAt: now }, unlessState: FINISHED }),
+      );
       jobs.push({
         id: body.id,
         name: body.name,
@@ -241,15 +268,31 @@ export class RabbitBackend implements QueueBackend {
         token,
       });
     }
-    await Promise.all(moves);
-    return { jobs, nextDueAt: null };
+    const moved = await Promise.all(moves);
+    if (moved.every(Boolean)) return { jobs, nextDueAt: null };
+    // Not moved: the record is gone (a status kept in another process's memory, a trimmed record), or the job
+    // already finished (a second copy of its message, arriving after the first was acked).
+    const finished = await Promise.all(
+      jobs.map(async (job, i) => {
+        if (moved[i]) return false;
+        const st = await this.#status.get(job.id);
+        return st !== undefined && FINISHED.includes(st.state as JobState);
+      }),
+    );
+    for (const [i, job] of jobs.entries()) {
+      if (!finished[i]) continue;
+      const held = this.#take(job.id, job.token);
+      if (held) held.ch.ack(held.d.msg);
+    }
+    return { jobs: jobs.filter((_, i) => !finished[i]), nextDueAt: null };
   }
 
   /** The delivery `token` names, if it is still this connection's (else the broker already requeued it). */
   #take(id: string, token: string): { d: Delivery; ch: ConfirmChannel } | undefined {
-    const d = this.#held.get(id);
-    if (!d || `${d.generation}:${d.msg.fields.deliveryTag}` !== token) return undefined;
-    this.#held.delete(id);
+    const d = this.#held.get(token);
+    if (!d || d.id !== id) return undefined;
+    this.#held.delete(token);
+    if (this.#holding.get(id) === token) this.#holding.delete(id);
     const ch = this.#conn.current;
     if (!ch || d.generation !== this.#conn.generation) return undefined;
     return { d, ch };

@@ -5,6 +5,14 @@
 -- ARGV[1] job key prefix  ARGV[2] now  ARGV[3] n
 -- ARGV[4 + 5i ..] per job: id, token, result (JSON), keep count (-1: all, 0: remove now), keep age ms (-1: any)
 -- Returns { 1 | 0, … } per job: 0 when its token no longer holds it (lease lost: recovered as stalled).
+-- A finish time as the score in a finished-jobs index, placed after every score already there: jobs that
+-- finish in the same millisecond keep their finish order (equal scores would sort by id), so a count
+-- retention drops the oldest. The offset is a binary fraction of a millisecond, exact in a double.
+local function after_last(key, t)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
+  if last and tonumber(last) >= t then t = tonumber(last) + 1 / 1024 end
+  return string.format('%.17g', t)
+end
 local prefix = ARGV[1]
 local now = ARGV[2]
 local n = tonumber(ARGV[3])
@@ -24,7 +32,7 @@ for i = 0, n - 1 do
     else
       redis.call('HSET', jk, 'state', 'completed', 'finishedAt', now, 'result', ARGV[b + 2])
       redis.call('HDEL', jk, 'token')
-      redis.call('ZADD', KEYS[4], now, id)
+      redis.call('ZADD', KEYS[4], after_last(KEYS[4], tonumber(now)), id)
       trims[ARGV[b + 3] .. ':' .. ARGV[b + 4]] = { keep, tonumber(ARGV[b + 4]) }
     end
     out[#out + 1] = 1

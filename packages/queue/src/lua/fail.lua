@@ -5,6 +5,14 @@
 -- ARGV[1] job key prefix  ARGV[2] id  ARGV[3] token  ARGV[4] now  ARGV[5] error entry (JSON object)
 -- ARGV[6] outcome: retry | dead | failed   ARGV[7] retry delay ms   ARGV[8] keep count   ARGV[9] keep age ms
 -- Returns 1, or 0 when the token no longer holds the job.
+-- A finish time as the score in a finished-jobs index, placed after every score already there: jobs that
+-- finish in the same millisecond keep their finish order (equal scores would sort by id), so a count
+-- retention drops the oldest. The offset is a binary fraction of a millisecond, exact in a double.
+local function after_last(key, t)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
+  if last and tonumber(last) >= t then t = tonumber(last) + 1 / 1024 end
+  return string.format('%.17g', t)
+end
 local prefix = ARGV[1]
 local id = ARGV[2]
 local jk = prefix .. id
@@ -46,7 +54,7 @@ else
     return 1
   end
   redis.call('HSET', jk, 'state', 'failed', 'finishedAt', ARGV[4])
-  redis.call('ZADD', KEYS[5], ARGV[4], id)
+  redis.call('ZADD', KEYS[5], after_last(KEYS[5], now), id)
   if keep > 0 then
     local excess = redis.call('ZCARD', KEYS[5]) - keep
     if excess > 0 then
