@@ -109,7 +109,9 @@ export class Worker<D = unknown> {
     this.#stalledTimer = this.#clock.setInterval(() => void this.#checkStalled(), this.options.stalledIntervalMs);
     this.#stalledTimer.unref();
     void this.#checkStalled();
-    const consuming = this.#queue.backend.startConsuming?.(this.options.concurrency, this.options.maxStalledCount);
+    // The broker may hand this worker as many messages as it holds on any backend: running plus fetched ahead.
+    const holds = this.options.concurrency + (this.options.prefetch ?? this.options.concurrency);
+    const consuming = this.#queue.backend.startConsuming?.(holds, this.options.maxStalledCount);
     this.#loop = (consuming ?? Promise.resolve()).then(
       () => this.#fetchLoop(),
       (error: unknown) => this.#report(error),

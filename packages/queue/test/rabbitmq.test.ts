@@ -106,7 +106,42 @@ describe('RabbitMQ backend specifics', () => {
     expect(job?.stalledCount).toBe(stalledBefore);
   });
 
-  it('consuming started before the first connection is up registers one consumer (prefetch = concurrency)', async () => {
+  it('the broker hands a worker what it holds (concurrency + prefetch) through one consumer', async () => {
+    const q = newQueue();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let started = 0;
+    const w = createWorker(
+      q,
+      async () => {
+        started++;
+        await gate;
+      },
+      { concurrency: 2, prefetch: 1, onError: () => {} },
+    );
+    await q.addBulk(Array.from({ length: 10 }, (_, i) => ({ name: 't', data: i })));
+    await expect.poll(() => started).toBe(2);
+    try {
+      const args = ['--quiet', 'list_consumers', '-p', '/', 'queue_name', 'prefetch_count'];
+      const consumers = execFileSync('rabbitmqctl', args, { encoding: 'utf8' });
+      expect(consumers.split('\n').filter((l) => l.startsWith(`${q.name}\t`))).toEqual([`${q.name}\t3`]);
+      const conn = await connect(URL);
+      try {
+        const ch = await conn.createChannel();
+        await expect.poll(async () => (await ch.checkQueue(q.name)).messageCount).toBe(7);
+      } finally {
+        await conn.close();
+      }
+    } finally {
+      release();
+    }
+    await expect.poll(async () => (await q.counts()).completed).toBe(10);
+    await w.close();
+  });
+
+  it('consuming started before the first connection is up registers one consumer', async () => {
     const q = newQueue();
     // Right after createQueue: the connection's setup and this call both want a consumer on its channel.
     await (q.backend as RabbitBackend).startConsuming(3, 1);
