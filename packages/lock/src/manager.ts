@@ -5,196 +5,31 @@ import {
   type Clock,
   childLogger,
   EventEmitter,
-  getMeter,
   type Logger,
-  metricName,
   parseOptions,
   systemClock,
-  type TimerHandle,
 } from '@ballast/core';
 import type { LockBackend, LockMode } from './backend';
 import { MemoryLockBackend } from './backends/memory';
 import { RedisLockBackend } from './backends/redis';
-import { DeadlockError, InvalidLockKeyError, LockLostError, LockTimeoutError } from './errors';
-import { ASYNC_DISPOSE, type Lease } from './lease';
+import { checkDeadlock } from './deadlock';
+import { InvalidLockKeyError, LockLostError, LockTimeoutError } from './errors';
+import { type Held, HeldLease, type LeaseOps } from './held-lease';
+import type { Lease } from './lease';
 import {
   type AcquireLockOptions,
   acquireOptionsSchema,
   type LockManagerOptions,
   managerOptionsSchema,
 } from './options';
+import { type CheckedAcquire, quickAcquireOptions } from './quick-options';
+import { entryFor, type LockStats, lockInstruments, observe, type PrefixEntry, statsSnapshot } from './stats';
+import { Watchdog } from './watchdog';
 
-interface Held {
-  key: string;
-  mode: LockMode;
-  token: string;
-  count: number;
-  ttlMs: number;
-  validUntil: number;
-  acquiredAt: number;
-  /** Created when someone reads the lease's signal (most callers never do). */
-  controller: AbortController | undefined;
-  /** Set when the lock is lost; a controller created later starts aborted with it. */
-  lost: LockLostError | undefined;
-  /** Its prefix's stats (kept here so release and loss need no key parsing). */
-  entry: PrefixEntry;
-  /** The watchdog group it is extended by, and when next (monotonic ms); undefined: not auto-extended. */
-  group: WatchGroup | undefined;
-  due: number;
-}
-
-/** Stats of one key prefix, with the metric attributes object reused by every record. */
-interface PrefixEntry {
-  stats: LockStats;
-  attrs: { prefix: string };
-}
-
-/**
- * Every auto-extended lease of one extension interval (ttl/3) sits in one insertion-ordered set, due times
- * ascending (each is re-added at the tail when extended), so ONE timer per interval — armed at the head's due
- * time — serves them all: taking and dropping a lease costs a set insert and delete, not a timer of its own.
- */
-interface WatchGroup {
-  interval: number;
-  leases: Set<Held>;
-  timer: TimerHandle | undefined;
-}
-
-function signalOf(h: Held): AbortSignal {
-  if (!h.controller) {
-    h.controller = new AbortController();
-    if (h.lost) h.controller.abort(h.lost);
-  }
-  return h.controller.signal;
-}
-
-export interface LockStats {
-  acquisitions: number;
-  /** Acquisitions that had to wait. */
-  contended: number;
-  timeouts: number;
-  lost: number;
-  waitMs: { count: number; total: number; max: number };
-  holdMs: { count: number; total: number; max: number };
-}
-
-const emptyStats = (): LockStats => ({
-  acquisitions: 0,
-  contended: 0,
-  timeouts: 0,
-  lost: 0,
-  waitMs: { count: 0, total: 0, max: 0 },
-  holdMs: { count: 0, total: 0, max: 0 },
-});
+export type { LockStats } from './stats';
 
 const WRITER_PREFERENCE = Object.freeze({ writerPreference: true });
 const NO_PREFERENCE = Object.freeze({ writerPreference: false });
-
-/** Stats are kept per key prefix: `user:42` → `user`. */
-function prefixOf(key: string): string {
-  const i = key.indexOf(':');
-  return i < 0 ? key : key.slice(0, i);
-}
-
-/** Acquire options once checked (`mode` may still be unset: exclusive). */
-type CheckedAcquire = AcquireLockOptions;
-
-/**
- * The acquire options checked by hand: the same rules as `acquireOptionsSchema`, without zod's cost on every
- * call. Undefined when anything is off — the caller then runs the schema, which names the problem.
- */
-function quickAcquireOptions(options: AcquireLockOptions): CheckedAcquire | undefined {
-  if (typeof options !== 'object' || options === null) return undefined;
-  for (const name in options) {
-    const v = (options as Record<string, unknown>)[name];
-    if (v === undefined) continue;
-    switch (name) {
-      case 'ttlMs':
-        if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) return undefined;
-        break;
-      case 'waitMs':
-        if (typeof v !== 'number' || !(v >= 0)) return undefined;
-        break;
-      case 'mode':
-        if (v !== 'exclusive' && v !== 'shared') return undefined;
-        break;
-      case 'signal':
-        if (!(v instanceof AbortSignal)) return undefined;
-        break;
-      case 'owner':
-        if (typeof v !== 'string' || v.length === 0) return undefined;
-        break;
-      case 'autoExtend':
-        if (typeof v !== 'boolean') return undefined;
-        break;
-      default:
-        return undefined;
-    }
-  }
-  return options;
-}
-
-const RESOLVED = Promise.resolve();
-
-/** What a lease needs of its manager. */
-interface LeaseOps {
-  extend(h: Held, ttlMs: number): Promise<boolean>;
-  release(h: Held): Promise<void>;
-}
-
-/** A class, not an object literal of closures: one allocation per lease on the hot path. */
-class HeldLease implements Lease {
-  readonly key: string;
-  readonly mode: LockMode;
-  readonly token: string;
-  readonly fencingToken: number;
-  readonly count: number;
-  readonly #h: Held;
-  readonly #ops: LeaseOps;
-  readonly #ttlMs: number;
-  #released = false;
-
-  constructor(h: Held, ops: LeaseOps, ttlMs: number, fencingToken: number, count: number) {
-    this.key = h.key;
-    this.mode = h.mode;
-    this.token = h.token;
-    this.fencingToken = fencingToken;
-    this.count = count;
-    this.#h = h;
-    this.#ops = ops;
-    this.#ttlMs = ttlMs;
-  }
-
-  get signal(): AbortSignal {
-    return signalOf(this.#h);
-  }
-
-  get validUntil(): number {
-    return this.#h.validUntil;
-  }
-
-  extend(ms: number = this.#ttlMs): Promise<boolean> {
-    return this.#ops.extend(this.#h, ms);
-  }
-
-  release(): Promise<void> {
-    if (this.#released) return RESOLVED;
-    this.#released = true;
-    return this.#ops.release(this.#h);
-  }
-
-  [ASYNC_DISPOSE](): Promise<void> {
-    return this.release();
-  }
-}
-
-function observe(h: { count: number; total: number; max: number }, ms: number): void {
-  h.count++;
-  h.total += ms;
-  if (ms > h.max) h.max = ms;
-}
-
-const meter = () => getMeter('@ballast/lock');
 
 /**
  * Distributed locks: exclusive or shared, reentrant per owner, kept alive by a watchdog while held, fenced,
@@ -211,19 +46,13 @@ export class LockManager {
   readonly #held = new Map<string, Held>(); // `${key}\u0000${token}`
   readonly #waitsFor = new Map<string, string>(); // owner → key
   readonly #prefixes = new Map<string, PrefixEntry>();
-  readonly #groups = new Map<number, WatchGroup>(); // extension interval → leases
   /** Owner ids are `<sequence>.<this manager's UUID>`: unique, and no UUID drawn per acquisition. */
   readonly #id = randomUUID();
   #seq = 0;
   readonly #ops: LeaseOps = { extend: (h, ms) => this.#extend(h, ms), release: (h) => this.#release(h) };
   readonly #lost = new EventEmitter<{ key: string; token: string; reason: string }>('lost');
-  readonly #m = {
-    acquisitions: meter().createCounter(metricName('lock', 'acquisitions_total')),
-    contended: meter().createCounter(metricName('lock', 'contended_total')),
-    lost: meter().createCounter(metricName('lock', 'lost_total')),
-    wait: meter().createHistogram(metricName('lock', 'wait_ms'), { unit: 'ms' }),
-    hold: meter().createHistogram(metricName('lock', 'hold_ms'), { unit: 'ms' }),
-  };
+  readonly #m = lockInstruments();
+  readonly #watchdog: Watchdog;
   /** A held lock was lost (its lease's signal aborted at the same moment). */
   readonly onLost = this.#lost.event;
   #closed = false;
@@ -232,6 +61,7 @@ export class LockManager {
     const o = parseOptions(managerOptionsSchema, options, 'createLockManager');
     this.#o = o;
     this.#clock = o.clock ?? systemClock;
+    this.#watchdog = new Watchdog(this.#clock, this.#ops);
     this.#log = childLogger(o.logger, { component: 'lock' });
     this.#random = o.random ?? Math.random;
     this.#ownsBackend = o.backend === undefined;
@@ -284,17 +114,7 @@ export class LockManager {
   }
 
   stats(): Record<string, LockStats> {
-    return Object.fromEntries([...this.#prefixes].map(([k, v]) => [k, structuredClone(v.stats)]));
-  }
-
-  #entryFor(key: string): PrefixEntry {
-    const p = prefixOf(key);
-    let e = this.#prefixes.get(p);
-    if (!e) {
-      e = { stats: emptyStats(), attrs: Object.freeze({ prefix: p }) };
-      this.#prefixes.set(p, e);
-    }
-    return e;
+    return statsSnapshot(this.#prefixes);
   }
 
   async #acquire(key: string, options: AcquireLockOptions, wait: boolean): Promise<Lease | undefined> {
@@ -305,7 +125,7 @@ export class LockManager {
     const ttlMs = o.ttlMs ?? this.#o.ttlMs;
     const mode = o.mode ?? 'exclusive';
     const owner = o.owner ?? this.#als.getStore()?.owner ?? this.#newOwner();
-    const entry = this.#entryFor(key);
+    const entry = entryFor(this.#prefixes, key);
     const started = this.#clock.monotonic();
     if (o.signal?.aborted) throw abortedError(o.signal);
     // The first attempt: most acquisitions end here.
@@ -375,7 +195,7 @@ export class LockManager {
     let retryAfterMs = firstRetryAfterMs;
     entry.stats.contended++;
     this.#m.contended.add(1, entry.attrs);
-    this.#checkDeadlock(owner, key);
+    checkDeadlock(this.#held, this.#waitsFor, owner, key);
     this.#waitsFor.set(owner, key);
     try {
       if (writer) await this.#backend.addWaiter(key, owner, Math.max(ttlMs, 1_000));
@@ -429,25 +249,6 @@ export class LockManager {
     }
   }
 
-  /** Fails this waiter when waiting would close a cycle: it holds something a holder of `key` waits for. */
-  #checkDeadlock(owner: string, key: string): void {
-    const path = [owner];
-    const visit = (k: string, depth: number): boolean => {
-      if (depth > 64) return false;
-      for (const h of this.#held.values()) {
-        if (h.key !== k || h.token === path[path.length - 1]) continue;
-        if (h.token === owner) return true;
-        const next = this.#waitsFor.get(h.token);
-        if (next === undefined) continue;
-        path.push(`${k} held by ${h.token.slice(0, 8)}`, h.token);
-        if (visit(next, depth + 1)) return true;
-        path.splice(-2);
-      }
-      return false;
-    };
-    if (visit(key, 0)) throw new DeadlockError([...path.map((p) => p.slice(0, 24)), `waits for ${key}`]);
-  }
-
   #lease(
     key: string,
     mode: LockMode,
@@ -477,58 +278,10 @@ export class LockManager {
         due: 0,
       };
       this.#held.set(id, held);
-      if (autoExtend) this.#watch(held, held.acquiredAt);
+      if (autoExtend) this.#watchdog.watch(held, held.acquiredAt);
     }
     held.count = count;
     return new HeldLease(held, this.#ops, ttlMs, fencingToken, count);
-  }
-
-  /** Puts `h` at the tail of its interval's watchdog group (due one interval from `now`). */
-  #watch(h: Held, now: number): void {
-    const interval = Math.max(1, Math.floor(h.ttlMs / 3));
-    let g = this.#groups.get(interval);
-    if (!g) {
-      g = { interval, leases: new Set(), timer: undefined };
-      this.#groups.set(interval, g);
-    }
-    h.group = g;
-    h.due = now + interval;
-    g.leases.add(h);
-    if (!g.timer) this.#arm(g, interval);
-  }
-
-  #unwatch(h: Held): void {
-    h.group?.leases.delete(h);
-    h.group = undefined;
-  }
-
-  #arm(g: WatchGroup, delay: number): void {
-    g.timer = this.#clock.setTimeout(() => this.#tick(g), Math.max(1, delay));
-    g.timer.unref?.();
-  }
-
-  /** Extends every lease of `g` that is due, moves it to the tail, and re-arms for the new head. */
-  #tick(g: WatchGroup): void {
-    g.timer = undefined;
-    if (this.#closed) return;
-    const now = this.#clock.monotonic();
-    const due: Held[] = [];
-    for (const h of g.leases) {
-      if (h.due > now) break;
-      due.push(h);
-    }
-    for (const h of due) {
-      g.leases.delete(h);
-      h.due = now + g.interval;
-      g.leases.add(h);
-      // #extend never rejects: failures are logged and, past validity, turn into a lost lease.
-      void this.#extend(h, h.ttlMs);
-    }
-    for (const head of g.leases) {
-      this.#arm(g, head.due - now);
-      return;
-    }
-    this.#groups.delete(g.interval);
   }
 
   async #extend(h: Held, ttlMs: number): Promise<boolean> {
@@ -542,11 +295,7 @@ export class LockManager {
       }
       if (ttlMs !== h.ttlMs) {
         h.ttlMs = ttlMs;
-        // A new ttl means a new extension interval.
-        if (h.group && h.group.interval !== Math.max(1, Math.floor(ttlMs / 3))) {
-          this.#unwatch(h);
-          this.#watch(h, this.#clock.monotonic());
-        }
+        this.#watchdog.ttlChanged(h);
       }
       h.validUntil = start + ttlMs - (ttlMs * this.#o.driftFactor + 2);
       return true;
@@ -570,7 +319,7 @@ export class LockManager {
   }
 
   #forget(h: Held): void {
-    this.#unwatch(h);
+    this.#watchdog.unwatch(h);
     this.#held.delete(`${h.key}\u0000${h.token}`);
   }
 
@@ -592,8 +341,7 @@ export class LockManager {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const g of this.#groups.values()) if (g.timer) this.#clock.clearTimeout(g.timer);
-    this.#groups.clear();
+    this.#watchdog.close();
     await Promise.allSettled([...this.#held.values()].map((h) => this.#release(h)));
     if (this.#ownsBackend) await this.#backend.close();
   }

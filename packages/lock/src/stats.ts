@@ -1,0 +1,68 @@
+// Per-key-prefix lock statistics (`LockManager.stats()`) and the OpenTelemetry instruments recorded alongside.
+import { getMeter, metricName } from '@ballast/core';
+
+export interface LockStats {
+  acquisitions: number;
+  /** Acquisitions that had to wait. */
+  contended: number;
+  timeouts: number;
+  lost: number;
+  waitMs: { count: number; total: number; max: number };
+  holdMs: { count: number; total: number; max: number };
+}
+
+const emptyStats = (): LockStats => ({
+  acquisitions: 0,
+  contended: 0,
+  timeouts: 0,
+  lost: 0,
+  waitMs: { count: 0, total: 0, max: 0 },
+  holdMs: { count: 0, total: 0, max: 0 },
+});
+
+/** Stats of one key prefix, with the metric attributes object reused by every record. */
+export interface PrefixEntry {
+  stats: LockStats;
+  attrs: { prefix: string };
+}
+
+/** Stats are kept per key prefix: `user:42` → `user`. */
+function prefixOf(key: string): string {
+  const i = key.indexOf(':');
+  return i < 0 ? key : key.slice(0, i);
+}
+
+/** The entry of `key`'s prefix in `prefixes`, created on first use. */
+export function entryFor(prefixes: Map<string, PrefixEntry>, key: string): PrefixEntry {
+  const p = prefixOf(key);
+  let e = prefixes.get(p);
+  if (!e) {
+    e = { stats: emptyStats(), attrs: Object.freeze({ prefix: p }) };
+    prefixes.set(p, e);
+  }
+  return e;
+}
+
+/** A copy of every prefix's stats, safe to hand out. */
+export function statsSnapshot(prefixes: Map<string, PrefixEntry>): Record<string, LockStats> {
+  return Object.fromEntries([...prefixes].map(([k, v]) => [k, structuredClone(v.stats)]));
+}
+
+export function observe(h: { count: number; total: number; max: number }, ms: number): void {
+  h.count++;
+  h.total += ms;
+  if (ms > h.max) h.max = ms;
+}
+
+const meter = () => getMeter('@ballast/lock');
+
+/** The lock metrics, created once per manager. */
+export function lockInstruments() {
+  return {
+    acquisitions: meter().createCounter(metricName('lock', 'acquisitions_total')),
+    contended: meter().createCounter(metricName('lock', 'contended_total')),
+    lost: meter().createCounter(metricName('lock', 'lost_total')),
+    wait: meter().createHistogram(metricName('lock', 'wait_ms'), { unit: 'ms' }),
+    hold: meter().createHistogram(metricName('lock', 'hold_ms'), { unit: 'ms' }),
+  };
+}
