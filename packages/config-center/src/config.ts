@@ -1,33 +1,30 @@
+// The Config class: the live snapshot of the merged layers, validate-then-swap on every update (file reload,
+// remote watch, write), typed reads, feature flags and degraded mode. Writes, watchers and the remote layers'
+// startup and disk cache live in their own files; this one wires them together.
 import {
   type Clock,
   childLogger,
   EventEmitter,
-  isBallastError,
   type Logger,
   parseOptions,
   systemClock,
-  throwIfAborted,
   type Unsubscribe,
 } from '@ballast/core';
 import type { z } from 'zod';
-import { type CacheContent, readCache, writeCache } from './cache';
-import {
-  ConfigClosedError,
-  ConfigConflictError,
-  ConfigValidationError,
-  NoRemoteSourceError,
-  RemoteUnavailableError,
-  UnknownVersionError,
-} from './errors';
+import { readCache } from './cache';
+import { ConfigValidationError, UnknownVersionError } from './errors';
 import { watchFile } from './file-watch';
 import { loadFileLayer } from './layers';
 import { configInstruments } from './metrics';
 import { type ConfigOptions, configOptionsSchema } from './options';
 import type { DeepReadonly, Path, PathValue } from './paths';
-import { buildSnapshot, type Layer } from './snapshot';
+import { CacheWriter, findRemoteLayer, loadRemoteLayer, remoteVersions } from './remote-layer';
+import { type Built, buildSnapshot, type Layer } from './snapshot';
 import { LAYER_RANK, memoryStore, type RemoteSource, type Source } from './sources';
 import type { StoreState, VersionRecord } from './store';
 import { deepEqual, flatten, getPath, isPlainObject, type Tree, toRemoteKey, unflatten } from './tree';
+import { type ConfigChange, Watchers } from './watchers';
+import { CommitWaiters, type WriteChange, type WriteOptions, type WriteTarget, writeVersion } from './writes';
 
 export interface CreateConfigOptions<S extends z.ZodType> extends ConfigOptions {
   /** The zod schema every snapshot must pass (validate-then-swap). */
@@ -36,35 +33,10 @@ export interface CreateConfigOptions<S extends z.ZodType> extends ConfigOptions 
   sources?: Source[];
 }
 
-/** What a change event carries. */
-export interface ConfigChange<T> {
-  snapshot: DeepReadonly<T>;
-  previous: DeepReadonly<T>;
-  /** The source whose update produced it (`file:…`, `redis:…`, `consul:…`, `memory`, `reload`). */
-  origin: string;
-}
-
-/** Options of a write. */
-export interface WriteOptions {
-  /** The remote source to write to (its name); default: the first remote source. */
-  source?: string;
-  /** Fail with `ConfigConflictError` unless the remote is still at this version (no retry). */
-  expectedVersion?: number;
-  /** Recorded with the version: who or why. */
-  message?: string;
-  /** Aborts the write between its steps (`AbortedError`); a commit already sent is not undone. */
-  signal?: AbortSignal;
-}
-
 /** The small interface a health checker flips (seed 002: degraded mode on unhealthy, off on healthy). */
 export interface DegradedModeSwitch {
   readonly degraded: boolean;
   setDegraded(on: boolean, reason?: string): Promise<unknown>;
-}
-
-interface Watcher {
-  path: string;
-  cb: (value: unknown, previous: unknown) => void;
 }
 
 /**
@@ -78,17 +50,18 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
   readonly #clock: Clock;
   readonly #env: NodeJS.ProcessEnv;
   readonly #options: ReturnType<typeof parseOptions<typeof configOptionsSchema>>;
-  readonly #watchers = new Set<Watcher>();
+  readonly #watchers = new Watchers();
   readonly #cleanups: (() => void)[] = [];
   readonly #changed = new EventEmitter<ConfigChange<z.output<S>>>('config-change');
   readonly #errors = new EventEmitter<Error>('config-error');
   readonly #metrics: ReturnType<typeof configInstruments>;
-  readonly #commitWaiters = new Map<Layer, Set<{ version: number; resolve: () => void }>>();
+  readonly #commits: CommitWaiters;
+  readonly #cache: CacheWriter;
+  readonly #writeTarget: WriteTarget;
   #snapshot!: DeepReadonly<z.output<S>>;
   #raw: Tree = {};
   #paths = new Map<string, unknown>();
   #closed = false;
-  #cacheWrite: Promise<void> = Promise.resolve();
 
   /** Every accepted new snapshot. */
   readonly onChange = this.#changed.event;
@@ -106,7 +79,18 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
       .map((source, i) => ({ source, i }))
       .sort((a, b) => LAYER_RANK[a.source.kind] - LAYER_RANK[b.source.kind] || a.i - b.i)
       .map(({ source }) => ({ source, tree: {} }));
-    this.#metrics = configInstruments(() => this.#remoteVersions());
+    this.#metrics = configInstruments(() => remoteVersions(this.#layers));
+    this.#commits = new CommitWaiters(this.#clock, this.#options.startupTimeoutMs);
+    this.#cache = new CacheWriter(this.#options.cacheFile, this.#clock, this.#log);
+    this.#writeTarget = {
+      isClosed: () => this.#closed,
+      clock: this.#clock,
+      casRetries: this.#options.casRetries,
+      remoteLayer: (name) => this.#remoteLayer(name),
+      validate: (layer, tree) => this.#validate(layer, tree),
+      awaitCommit: (layer, version, entries) =>
+        this.#commits.wait(layer, version, () => this.#offer(layer, unflatten(entries), layer.source.name, version)),
+    };
   }
 
   /** @internal loads every layer, validates, starts the watches. */
@@ -116,7 +100,13 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
       const s = layer.source;
       if (s.kind === 'defaults') layer.tree = s.values;
       else if (s.kind === 'file') layer.tree = await loadFileLayer(s, this.#env);
-      else if (s.kind === 'remote') await this.#loadRemote(layer, s, cache);
+      else if (s.kind === 'remote') {
+        await loadRemoteLayer(layer, s, cache, {
+          startupTimeoutMs: this.#options.startupTimeoutMs,
+          log: this.#log,
+          onError: (error) => this.#errors.emit(error),
+        });
+      }
     }
     const built = buildSnapshot(this.#schema, this.#layers, this.#env);
     if (!built.ok) throw new ConfigValidationError('startup', built.issues);
@@ -129,7 +119,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
       }
       if (layer.source.kind === 'remote') this.#watchRemote(layer, layer.source);
     }
-    this.#saveCache();
+    this.#cache.save(this.#layers);
     return this;
   }
 
@@ -156,13 +146,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
   ): Unsubscribe;
   watch(cb: (snapshot: DeepReadonly<z.output<S>>, previous: DeepReadonly<z.output<S>>) => void): Unsubscribe;
   watch(pathOrCb: string | ((...args: never[]) => void), maybeCb?: (...args: never[]) => void): Unsubscribe {
-    const w: Watcher =
-      typeof pathOrCb === 'function'
-        ? { path: '', cb: pathOrCb as Watcher['cb'] }
-        : { path: pathOrCb, cb: maybeCb as Watcher['cb'] };
-    this.#watchers.add(w);
-    const off = () => void this.#watchers.delete(w);
-    return Object.assign(off, { dispose: off, [Symbol.dispose]: off });
+    return this.#watchers.add(pathOrCb, maybeCb);
   }
 
   /** The version of a remote source (default: the first); 0 before any write. */
@@ -259,75 +243,19 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
     if (this.#closed) return;
     this.#closed = true;
     for (const c of this.#cleanups.splice(0)) c();
-    for (const set of this.#commitWaiters.values()) for (const w of set) w.resolve();
+    this.#commits.releaseAll();
     this.#metrics.dispose();
     for (const layer of this.#layers) {
       if (layer.source.kind === 'remote' && layer.source.owned) await layer.source.store.close();
     }
-    await this.#cacheWrite;
+    await this.#cache.idle();
     this.#watchers.clear();
   }
 
   // --- internals -------------------------------------------------------------------------------------------
 
   #remoteLayer(name?: string): Layer {
-    const remotes = this.#layers.filter((l) => l.source.kind === 'remote');
-    const layer = name === undefined ? remotes[0] : remotes.find((l) => l.source.name === name);
-    if (!layer) {
-      throw new NoRemoteSourceError(
-        name === undefined
-          ? 'This config has no remote source to write to'
-          : `No remote source "${name}"; configured: ${remotes.map((l) => l.source.name).join(', ') || 'none'}`,
-      );
-    }
-    return layer;
-  }
-
-  *#remoteVersions(): Iterable<[string, number]> {
-    for (const l of this.#layers) if (l.source.kind === 'remote') yield [l.source.name, l.version ?? 0];
-  }
-
-  async #loadRemote(layer: Layer, source: RemoteSource, cache: CacheContent | undefined): Promise<void> {
-    const timeout = AbortSignal.timeout(this.#options.startupTimeoutMs);
-    try {
-      const state = await Promise.race([
-        source.store.read(timeout),
-        new Promise<never>((_, reject) => {
-          const onAbort = () =>
-            reject(
-              new RemoteUnavailableError(
-                source.name,
-                `no answer within startupTimeoutMs (${this.#options.startupTimeoutMs} ms)`,
-              ),
-            );
-          if (timeout.aborted) onAbort();
-          timeout.addEventListener('abort', onAbort, { once: true });
-        }),
-      ]);
-      layer.tree = unflatten(state.entries);
-      layer.version = state.version;
-    } catch (caught) {
-      // Whatever failed (a timeout abort, a driver error), the caller sees a typed error naming the remote.
-      const error = isBallastError(caught)
-        ? caught
-        : new RemoteUnavailableError(
-            source.name,
-            timeout.aborted
-              ? `no answer within startupTimeoutMs (${this.#options.startupTimeoutMs} ms)`
-              : String((caught as Error)?.message ?? caught),
-            { cause: caught },
-          );
-      const cached = cache?.remotes[source.name];
-      if (!cached) throw error;
-      layer.tree = unflatten(cached.entries);
-      layer.version = cached.version;
-      layer.stale = true;
-      this.#log.warn(
-        { err: error, source: source.name, version: cached.version, savedAt: cache?.savedAt },
-        `remote ${source.name} unreadable at start: serving its last-known-good version ${cached.version} from the disk cache`,
-      );
-      this.#errors.emit(error);
-    }
+    return findRemoteLayer(this.#layers, name);
   }
 
   /**
@@ -336,8 +264,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
    */
   #offer(layer: Layer, tree: Tree, origin: string, version?: number): boolean {
     if (this.#closed) return false;
-    const candidate = this.#layers.map((l) => (l === layer ? { ...l, tree } : l));
-    const built = buildSnapshot(this.#schema, candidate, this.#env);
+    const built = this.#validate(layer, tree);
     if (!built.ok) {
       const error = new ConfigValidationError(origin, built.issues);
       this.#metrics.rejected.add(1, { source: origin });
@@ -352,7 +279,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
     if (version !== undefined) layer.version = version;
     if (layer.source.kind === 'remote') {
       layer.stale = false;
-      this.#saveCache();
+      this.#cache.save(this.#layers);
     }
     const previous = this.#snapshot;
     this.#raw = built.raw;
@@ -361,18 +288,18 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
     this.#paths = new Map();
     this.#metrics.reloads.add(1, { source: origin });
     this.#log.debug({ origin, version }, 'config reloaded');
-    for (const w of [...this.#watchers]) {
-      const now = getPath(built.snapshot, w.path);
-      const before = getPath(previous, w.path);
-      if (deepEqual(now, before)) continue;
-      try {
-        w.cb(now, before);
-      } catch (error) {
-        this.#log.error({ err: error, path: w.path }, 'config watcher threw');
-      }
-    }
+    this.#watchers.notify(built.snapshot, previous, this.#log);
     this.#changed.emit({ snapshot: built.snapshot, previous, origin });
     return true;
+  }
+
+  /** The layers with `layer` replaced by `tree`, merged and parsed by the schema; nothing is swapped. */
+  #validate(layer: Layer, tree: Tree): Built<z.output<S>> {
+    return buildSnapshot(
+      this.#schema,
+      this.#layers.map((l) => (l === layer ? { ...l, tree } : l)),
+      this.#env,
+    );
   }
 
   /**
@@ -381,84 +308,11 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
    */
   #offerRemote(layer: Layer, state: StoreState): void {
     this.#offer(layer, unflatten(state.entries), layer.source.name, state.version);
-    const waiting = this.#commitWaiters.get(layer);
-    if (!waiting) return;
-    for (const w of [...waiting]) {
-      if (state.version >= w.version) {
-        waiting.delete(w);
-        w.resolve();
-      }
-    }
+    this.#commits.delivered(layer, state.version);
   }
 
-  /**
-   * Resolves once the watch stream delivered `version` (so the snapshot shows the write in stream order), or
-   * after `startupTimeoutMs`, when the write is applied directly unless something newer arrived.
-   */
-  #awaitCommit(layer: Layer, version: number, entries: Record<string, unknown>): Promise<void> {
-    if ((layer.version ?? 0) >= version && !layer.stale) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      let set = this.#commitWaiters.get(layer);
-      if (!set) {
-        set = new Set();
-        this.#commitWaiters.set(layer, set);
-      }
-      const waiter = {
-        version,
-        resolve: () => {
-          this.#clock.clearTimeout(timer);
-          resolve();
-        },
-      };
-      const timer = this.#clock.setTimeout(() => {
-        set.delete(waiter);
-        if ((layer.version ?? 0) < version || layer.stale)
-          this.#offer(layer, unflatten(entries), layer.source.name, version);
-        resolve();
-      }, this.#options.startupTimeoutMs);
-      set.add(waiter);
-    });
-  }
-
-  async #write(
-    options: WriteOptions,
-    what: string,
-    change: (entries: Record<string, unknown>) => { entries: Record<string, unknown>; rollbackOf?: number },
-  ): Promise<VersionRecord> {
-    if (this.#closed) throw new ConfigClosedError();
-    const layer = this.#remoteLayer(options.source);
-    const store = (layer.source as RemoteSource).store;
-    for (let attempt = 0; ; attempt++) {
-      throwIfAborted(options.signal);
-      const state = await store.read(options.signal);
-      if (options.expectedVersion !== undefined && state.version !== options.expectedVersion) {
-        throw new ConfigConflictError(store.name, options.expectedVersion, state.version);
-      }
-      const next = change(state.entries);
-      const tree = unflatten(next.entries);
-      const built = buildSnapshot(
-        this.#schema,
-        this.#layers.map((l) => (l === layer ? { ...l, tree } : l)),
-        this.#env,
-      );
-      if (!built.ok) throw new ConfigValidationError(what, built.issues);
-      try {
-        const meta = { at: this.#clock.now(), ...(options.message !== undefined ? { message: options.message } : {}) };
-        const record = await store.commit(
-          state.version,
-          next.entries,
-          next.rollbackOf !== undefined ? { ...meta, rollbackOf: next.rollbackOf } : meta,
-        );
-        await this.#awaitCommit(layer, record.version, next.entries);
-        return record;
-      } catch (error) {
-        const retry =
-          error instanceof ConfigConflictError &&
-          options.expectedVersion === undefined &&
-          attempt < this.#options.casRetries;
-        if (!retry) throw error;
-      }
-    }
+  #write(options: WriteOptions, what: string, change: WriteChange): Promise<VersionRecord> {
+    return writeVersion(this.#writeTarget, options, what, change);
   }
 
   #watchRemote(layer: Layer, source: RemoteSource): void {
@@ -485,21 +339,6 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
       );
       this.#errors.emit(error instanceof Error ? error : new Error(String(error)));
     }
-  }
-
-  #saveCache(): void {
-    const path = this.#options.cacheFile;
-    if (!path) return;
-    const remotes: Record<string, StoreState> = {};
-    for (const l of this.#layers) {
-      if (l.source.kind === 'remote' && !l.stale) {
-        remotes[l.source.name] = { version: l.version ?? 0, entries: flatten(l.tree) };
-      }
-    }
-    if (Object.keys(remotes).length === 0) return;
-    this.#cacheWrite = this.#cacheWrite
-      .then(() => writeCache(path, { savedAt: this.#clock.now(), remotes }))
-      .catch((error: unknown) => this.#log.warn({ err: error, file: path }, 'config disk cache write failed'));
   }
 }
 

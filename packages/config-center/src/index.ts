@@ -1,14 +1,7 @@
 export { ConsulConfigStore, type ConsulConfigStoreOptions, normalizePrefix } from './backends/consul';
 export { MemoryConfigStore, type MemoryConfigStoreOptions } from './backends/memory';
 export { RedisConfigStore, type RedisConfigStoreOptions } from './backends/redis';
-export {
-  Config,
-  type ConfigChange,
-  type CreateConfigOptions,
-  createConfig,
-  type DegradedModeSwitch,
-  type WriteOptions,
-} from './config';
+export { Config, type CreateConfigOptions, createConfig, type DegradedModeSwitch } from './config';
 export { type ConsulKv, type ConsulKvOptions, createConsulKv, type KvListOptions, type KvPair } from './consul-kv';
 export * from './errors';
 export { interpolateString, interpolateTree } from './interpolate';
@@ -42,3 +35,5 @@ export {
 } from './sources';
 export type { CommitMeta, ConfigStore, StoreState, VersionRecord } from './store';
 export { deepMerge, flatten, type Tree, unflatten } from './tree';
+export type { ConfigChange } from './watchers';
+export type { WriteOptions } from './writes';
