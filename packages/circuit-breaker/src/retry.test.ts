@@ -1,10 +1,14 @@
+/**
+ * The retry policy: how many tries (maxRetries / maxAttempts and their validation), which errors it retries
+ * (retryOn; never an open breaker or an abort), the caller's signal and the context handed to fn, and the
+ * onRetry / onGiveUp events. The wait between tries: retry-backoff.test.ts; the budget: retry-budget.test.ts.
+ */
 import { AbortedError, InvalidOptionsError, isAbortedError } from '@ballast/core';
 import { FakeClock, track } from '@ballast/testkit';
 import { describe, expect, it } from 'vitest';
 import { BrokenCircuitError } from './errors';
 import type { PolicyContext } from './policy';
 import { type RetryEvent, type RetryOptions, retry } from './retry';
-import { RetryBudget, retryBudget } from './retry-budget';
 
 function invalid(options: RetryOptions): InvalidOptionsError {
   try {
@@ -92,82 +96,6 @@ describe('retry', () => {
     expect(invalid({ retries: 3 } as unknown as RetryOptions).issues.map((i) => i.path)).toEqual(['retries']);
   });
 
-  it('waits exactly 500, 1000, 2000 ms between tries with jitter none (onRetry + fake clock)', async () => {
-    const clock = new FakeClock();
-    const policy = retry({ maxRetries: 3, backoff: { jitter: 'none' }, clock });
-    const events: RetryEvent[] = [];
-    policy.onRetry((e) => events.push(e));
-    const startedAt: number[] = [];
-    const errors: Error[] = [];
-    const result = track(
-      policy.execute(() => {
-        startedAt.push(clock.monotonic());
-        const error = new Error(`try ${startedAt.length}`);
-        errors.push(error);
-        throw error;
-      }),
-    );
-
-    await clock.advance(0);
-    expect(startedAt).toEqual([0]);
-    expect(events.map((e) => e.delayMs)).toEqual([500]);
-
-    await clock.advance(499);
-    expect(startedAt).toEqual([0]); // not before the delay
-    await clock.advance(1);
-    expect(startedAt).toEqual([0, 500]);
-
-    await clock.advance(999);
-    expect(startedAt).toEqual([0, 500]);
-    await clock.advance(1);
-    expect(startedAt).toEqual([0, 500, 1500]);
-
-    await clock.advance(1999);
-    expect(startedAt).toEqual([0, 500, 1500]);
-    expect(result.done).toBe(false);
-    await clock.advance(1);
-    expect(startedAt).toEqual([0, 500, 1500, 3500]);
-
-    expect(result.done).toBe(true);
-    expect(result.error).toBe(errors[3]);
-    expect(events).toEqual([
-      { attempt: 1, maxRetries: 3, delayMs: 500, error: errors[0] },
-      { attempt: 2, maxRetries: 3, delayMs: 1000, error: errors[1] },
-      { attempt: 3, maxRetries: 3, delayMs: 2000, error: errors[2] },
-    ]);
-    expect(clock.pendingCount).toBe(0);
-  });
-
-  it('caps exponential delays at maxMs', async () => {
-    const clock = new FakeClock();
-    const policy = retry({ maxRetries: 4, backoff: { jitter: 'none', initialMs: 100, maxMs: 250 }, clock });
-    const delays: number[] = [];
-    policy.onRetry((e) => delays.push(e.delayMs));
-    const result = track(
-      policy.execute(() => {
-        throw new Error('down');
-      }),
-    );
-    await clock.advance(10_000);
-    expect(result.done).toBe(true);
-    expect(delays).toEqual([100, 200, 250, 250]);
-  });
-
-  it('full jitter (the default) stays within [0, exponential], driven by `random`', async () => {
-    const clock = new FakeClock();
-    const policy = retry({ maxRetries: 3, clock, random: () => 0.5 });
-    const delays: number[] = [];
-    policy.onRetry((e) => delays.push(e.delayMs));
-    const result = track(
-      policy.execute(() => {
-        throw new Error('down');
-      }),
-    );
-    await clock.advance(10_000);
-    expect(result.done).toBe(true);
-    expect(delays).toEqual([250, 500, 1000]);
-  });
-
   it('stops when retryOn says no, and passes it the error and the retry number', async () => {
     const seen: [string, number][] = [];
     let calls = 0;
@@ -227,60 +155,6 @@ describe('retry', () => {
       }),
     ).rejects.toBe(aborted);
     expect(calls).toBe(1);
-  });
-
-  it('uses delayFor (e.g. Retry-After) over the backoff, and the backoff when it returns undefined', async () => {
-    const clock = new FakeClock();
-    const policy = retry({
-      maxRetries: 2,
-      backoff: { jitter: 'none' },
-      clock,
-      delayFor: (error) => (error as { retryAfterMs?: number }).retryAfterMs,
-    });
-    const delays: number[] = [];
-    policy.onRetry((e) => delays.push(e.delayMs));
-    const startedAt: number[] = [];
-    const result = track(
-      policy.execute(() => {
-        startedAt.push(clock.monotonic());
-        if (startedAt.length === 1) throw Object.assign(new Error('429'), { retryAfterMs: 5_000 });
-        if (startedAt.length === 2) throw new Error('503');
-        return 'ok';
-      }),
-    );
-    await clock.advance(4_999);
-    expect(startedAt).toEqual([0]);
-    await clock.advance(1);
-    expect(startedAt).toEqual([0, 5_000]);
-    // The second retry falls back to the exponential schedule (second step: 1000 ms).
-    await clock.advance(999);
-    expect(startedAt).toEqual([0, 5_000]);
-    await clock.advance(1);
-    expect(startedAt).toEqual([0, 5_000, 6_000]);
-    expect(result).toEqual({ done: true, value: 'ok' });
-    expect(delays).toEqual([5_000, 1_000]);
-  });
-
-  it('caps a delayFor override at the backoff maxMs and ignores unusable values', async () => {
-    const clock = new FakeClock();
-    const overrides = [60_000, Number.NaN, -5];
-    const policy = retry({
-      maxRetries: 3,
-      backoff: { jitter: 'none', initialMs: 100, maxMs: 1_000 },
-      clock,
-      delayFor: (_error, attempt) => overrides[attempt - 1],
-    });
-    const delays: number[] = [];
-    policy.onRetry((e) => delays.push(e.delayMs));
-    const result = track(
-      policy.execute(() => {
-        throw new Error('down');
-      }),
-    );
-    await clock.advance(10_000);
-    expect(result.done).toBe(true);
-    // 60 s capped at 1 s; NaN and a negative value fall back to the schedule (200, 400).
-    expect(delays).toEqual([1_000, 200, 400]);
   });
 
   it("stops promptly when the caller's signal aborts during a backoff wait, leaving no timer", async () => {
@@ -395,98 +269,5 @@ describe('retry', () => {
 
   it('accepts plain (non-promise) return values', async () => {
     await expect(retry().execute(() => 42)).resolves.toBe(42);
-  });
-});
-
-describe('RetryBudget', () => {
-  it('with ratio 0.2 and no floor grants 2 retries after 10 requests', () => {
-    const clock = new FakeClock();
-    const budget = retryBudget({ ratio: 0.2, minRetriesPerSecond: 0, clock });
-    for (let i = 0; i < 10; i++) budget.onRequest();
-    expect([budget.tryRetry(), budget.tryRetry(), budget.tryRetry()]).toEqual([true, true, false]);
-    expect(budget.stats).toEqual({ requests: 10, retries: 2 });
-  });
-
-  it('limits a retry policy: 10 failing calls make 12 tries, not 40', async () => {
-    const clock = new FakeClock();
-    const budget = new RetryBudget({ ratio: 0.2, minRetriesPerSecond: 0, clock });
-    const policy = retry({ maxRetries: 3, backoff: false, budget });
-    const gaveUp: number[] = [];
-    policy.onGiveUp((e) => gaveUp.push(e.attempt));
-    let tries = 0;
-    const calls = Array.from({ length: 10 }, () =>
-      policy.execute(() => {
-        tries++;
-        throw new Error('down');
-      }),
-    );
-    const results = await Promise.allSettled(calls);
-    expect(results.every((r) => r.status === 'rejected')).toBe(true);
-    expect(tries).toBe(12);
-    expect(budget.stats).toEqual({ requests: 10, retries: 2 });
-    expect(gaveUp).toHaveLength(10);
-  });
-
-  it('allows minRetriesPerSecond retries even without requests', () => {
-    const clock = new FakeClock();
-    const budget = retryBudget({ ratio: 0, minRetriesPerSecond: 1, windowMs: 3_000, clock });
-    expect([budget.tryRetry(), budget.tryRetry(), budget.tryRetry(), budget.tryRetry()]).toEqual([
-      true,
-      true,
-      true,
-      false,
-    ]);
-  });
-
-  it('forgets requests and retries once they leave the window', async () => {
-    const clock = new FakeClock();
-    const budget = retryBudget({ ratio: 0.2, minRetriesPerSecond: 0, windowMs: 1_000, clock });
-    for (let i = 0; i < 10; i++) budget.onRequest();
-    expect(budget.tryRetry()).toBe(true);
-    expect(budget.tryRetry()).toBe(true);
-    expect(budget.tryRetry()).toBe(false);
-
-    await clock.advance(900); // still inside the window
-    expect(budget.stats).toEqual({ requests: 10, retries: 2 });
-    expect(budget.tryRetry()).toBe(false);
-
-    await clock.advance(100); // the whole window has passed
-    expect(budget.stats).toEqual({ requests: 0, retries: 0 });
-    expect(budget.tryRetry()).toBe(false); // no requests, no floor
-
-    for (let i = 0; i < 5; i++) budget.onRequest();
-    expect(budget.tryRetry()).toBe(true);
-    expect(budget.tryRetry()).toBe(false);
-  });
-
-  it('slides: old slots expire one by one', async () => {
-    const clock = new FakeClock();
-    const budget = retryBudget({ ratio: 1, minRetriesPerSecond: 0, windowMs: 1_000, clock });
-    budget.onRequest(); // t=0
-    await clock.advance(500);
-    budget.onRequest(); // t=500
-    expect(budget.stats.requests).toBe(2);
-    await clock.advance(500); // t=1000: the t=0 slot is gone
-    expect(budget.stats.requests).toBe(1);
-    await clock.advance(500); // t=1500: the t=500 slot is gone
-    expect(budget.stats.requests).toBe(0);
-  });
-
-  it('survives a jump far past the window', async () => {
-    const clock = new FakeClock();
-    const budget = retryBudget({ ratio: 0.5, minRetriesPerSecond: 0, windowMs: 1_000, clock });
-    for (let i = 0; i < 4; i++) budget.onRequest();
-    expect(budget.tryRetry()).toBe(true);
-    await clock.advance(1_000_000);
-    expect(budget.stats).toEqual({ requests: 0, retries: 0 });
-    budget.onRequest();
-    budget.onRequest();
-    expect(budget.tryRetry()).toBe(true);
-    expect(budget.tryRetry()).toBe(false);
-  });
-
-  it('validates its options', () => {
-    expect(() => retryBudget({ ratio: -1 })).toThrow(InvalidOptionsError);
-    expect(() => retryBudget({ windowMs: 0 })).toThrow(/windowMs/);
   });
 });
