@@ -68,7 +68,12 @@ export class LockManager {
     this.#backend =
       o.backend ??
       (o.redis
-        ? new RedisLockBackend({ redis: o.redis, prefix: o.prefix, logger: this.#log })
+        ? new RedisLockBackend({
+            redis: o.redis,
+            prefix: o.prefix,
+            logger: this.#log,
+            coalesceWrites: o.coalesceWrites,
+          })
         : new MemoryLockBackend(o.clock ? { clock: o.clock } : {}));
   }
 

@@ -24,6 +24,12 @@ export const managerOptionsSchema = z
     maxRetryDelayMs: z.number().int().positive().default(1_000),
     /** Refuse new shared holders while a writer waits (no writer starvation). */
     writerPreference: z.boolean().default(true),
+    /**
+     * Cork the Redis socket until the end of the tick, so the scripts of one tick leave in one write. A gain
+     * where a write syscall is dear (some sandboxes); where it is cheap it holds back the first caller's
+     * command and costs throughput (-35 % uncontended on a Firecracker VM). Off by default.
+     */
+    coalesceWrites: z.boolean().default(false),
     clock: clockSchema().optional(),
     logger: loggerSchema().optional(),
     random: functionSchema<() => number>('random').optional(),

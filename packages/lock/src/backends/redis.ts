@@ -23,6 +23,8 @@ export interface RedisLockBackendOptions {
   logger?: Logger;
   /** How long a release channel stays subscribed after its last waiter left (saves SUBSCRIBE round trips). */
   lingerMs?: number;
+  /** Scripts of one tick leave in one socket write (core's `coalesceWrites`); see the manager option. */
+  coalesceWrites?: boolean;
 }
 
 function acquireResult(r: number[]): AcquireResult {
@@ -38,14 +40,15 @@ interface Channel {
 }
 
 /**
- * Locks on Redis: acquire, extend and release are one Lua script each (one round trip, compare-token). The
- * scripts sent in one tick leave in one socket write (`coalesceWrites`).
+ * Locks on Redis: acquire, extend and release are one Lua script each (one round trip, compare-token). With
+ * `coalesceWrites`, the scripts sent in one tick leave in one socket write.
  */
 export class RedisLockBackend implements LockBackend {
   readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #log: Logger;
   readonly #lingerMs: number;
+  readonly #coalesce: boolean;
   #sub: RedisClient | undefined;
   readonly #ownsSub: boolean;
   readonly #channels = new Map<string, Channel>();
@@ -55,6 +58,7 @@ export class RedisLockBackend implements LockBackend {
     this.#prefix = options.prefix ?? 'ballast';
     this.#log = childLogger(options.logger, { component: 'lock-backend' });
     this.#lingerMs = options.lingerMs ?? 30_000;
+    this.#coalesce = options.coalesceWrites ?? false;
     this.#sub = options.subscriber;
     this.#ownsSub = options.subscriber === undefined;
   }
@@ -81,7 +85,7 @@ export class RedisLockBackend implements LockBackend {
   ): Promise<AcquireResult> {
     const k = this.#keys(resource);
     const ttl = Math.ceil(ttlMs);
-    coalesceWrites(this.#redis);
+    if (this.#coalesce) coalesceWrites(this.#redis);
     // An exclusive request that has no waiter registration to drop takes the two-key fast path; only when
     // shared holders are there does it need the full script (a second round trip, on a lock that is busy).
     if (mode === 'exclusive' && !options.writerPreference) {
@@ -100,13 +104,13 @@ export class RedisLockBackend implements LockBackend {
 
   async extend(resource: string, token: string, mode: LockMode, ttlMs: number): Promise<boolean> {
     const k = this.#keys(resource);
-    coalesceWrites(this.#redis);
+    if (this.#coalesce) coalesceWrites(this.#redis);
     return (await runScript<number>(this.#redis, EXTEND, [k.owners, k.expiry], [token, mode, Math.ceil(ttlMs)])) === 1;
   }
 
   async release(resource: string, token: string, mode: LockMode): Promise<number> {
     const k = this.#keys(resource);
-    coalesceWrites(this.#redis);
+    if (this.#coalesce) coalesceWrites(this.#redis);
     return Number(
       mode === 'exclusive'
         ? await runScript<number>(this.#redis, RELEASE_EXCLUSIVE, [k.owners], [token, k.released])
