@@ -51,6 +51,28 @@ async function abandon(q: Queue, count: number): Promise<string[]> {
   return ids;
 }
 
+/**
+ * A queue with Redis status holding one job, and a copy of that job's message as the broker holds it (peeked on
+ * a confirm channel of `conn` and put back, so its first delivery is flagged redelivered).
+ */
+async function queueWithCopy() {
+  const name = `test.queue.${run}.${n++}`;
+  const q = createQueue(name, { backend: 'rabbitmq', url: URL, redis: fx.current.redis, prefix: fx.current.prefix });
+  open.push(q);
+  const { id } = await q.add('t', { n: 1 });
+  const conn = await connect(URL);
+  const ch = await conn.createConfirmChannel();
+  const original = await ch.get(name, { noAck: false });
+  if (!original) throw new Error('the job was not on the queue');
+  ch.nack(original, false, true);
+  /** Puts the copy on the queue again: a second message of the same job. */
+  const sendCopy = async () => {
+    ch.sendToQueue(name, original.content, original.properties);
+    await ch.waitForConfirms();
+  };
+  return { q, name, id, conn, sendCopy };
+}
+
 queueContract('rabbitmq (memory status)', { create: () => ({ newQueue: (o) => newQueue(o), abandon }) });
 queueContract('rabbitmq (redis status)', { create: () => ({ newQueue: (o) => newQueue(o, true), abandon }) });
 
@@ -155,20 +177,9 @@ describe('RabbitMQ backend specifics', () => {
   });
 
   it('two messages of one job (a publish retried after a lost confirm) are both acked; the job runs once', async () => {
-    const status = { redis: fx.current.redis, prefix: fx.current.prefix };
-    const name = `test.queue.${run}.${n++}`;
-    const q = createQueue(name, { backend: 'rabbitmq', url: URL, ...status });
-    open.push(q);
-    const { id } = await q.add('t', { n: 1 });
     // The copy a publisher sends again when the broker took the first but its confirm was lost with the connection.
-    const conn = await connect(URL);
-    const ch = await conn.createConfirmChannel();
-    const original = await ch.get(name, { noAck: false });
-    if (!original) throw new Error('the job was not on the queue');
-    ch.nack(original, false, true);
-    ch.sendToQueue(name, original.content, original.properties);
-    await ch.waitForConfirms();
-    await ch.close();
+    const { q, name, id, conn, sendCopy } = await queueWithCopy();
+    await sendCopy();
     const runs: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => {
@@ -198,23 +209,13 @@ describe('RabbitMQ backend specifics', () => {
   });
 
   it('a second message of a job already finished is acked unrun, redelivered or not', async () => {
-    const status = { redis: fx.current.redis, prefix: fx.current.prefix };
-    const name = `test.queue.${run}.${n++}`;
-    const q = createQueue(name, { backend: 'rabbitmq', url: URL, ...status });
-    open.push(q);
-    const { id } = await q.add('t', { n: 1 });
-    const conn = await connect(URL);
-    const ch = await conn.createConfirmChannel();
-    const original = await ch.get(name, { noAck: false });
-    if (!original) throw new Error('the job was not on the queue');
-    ch.nack(original, false, true);
+    const { q, id, conn, sendCopy } = await queueWithCopy();
     const runs: string[] = [];
     const first = new Promise<void>((r) => q.onCompleted(() => r()));
     const w = createWorker(q, async (job) => void runs.push(job.id), { concurrency: 1, onError: () => {} });
     await first;
     // A fresh (not redelivered) copy after the job completed, then a job behind it: delivered one at a time.
-    ch.sendToQueue(name, original.content, original.properties);
-    await ch.waitForConfirms();
+    await sendCopy();
     await conn.close();
     const { id: next } = await q.add('t', { n: 2 });
     await expect.poll(async () => (await q.getJob(next))?.state).toBe('completed');
