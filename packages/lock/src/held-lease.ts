@@ -33,6 +33,7 @@ function signalOf(h: Held): AbortSignal {
 }
 
 const RESOLVED = Promise.resolve();
+const RESOLVED_FALSE = Promise.resolve(false);
 
 /** What a lease needs of its manager. */
 export interface LeaseOps {
@@ -72,6 +73,8 @@ export class HeldLease implements Lease {
   }
 
   extend(ms: number = this.#ttlMs): Promise<boolean> {
+    // Released on purpose: nothing to extend, and nothing lost (the backend would say "gone" and count a loss).
+    if (this.#released) return RESOLVED_FALSE;
     return this.#ops.extend(this.#h, ms);
   }
 

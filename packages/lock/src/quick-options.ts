@@ -15,7 +15,7 @@ export function quickAcquireOptions(options: AcquireLockOptions): CheckedAcquire
     if (v === undefined) continue;
     switch (name) {
       case 'ttlMs':
-        if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) return undefined;
+        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) return undefined;
         break;
       case 'waitMs':
         if (typeof v !== 'number' || !(v >= 0)) return undefined;

@@ -111,6 +111,7 @@ describe('acquire options (memory backend)', () => {
       [{ ttlMs: 0 }, 'ttlMs'],
       [{ ttlMs: 1.5 }, 'ttlMs'],
       [{ ttlMs: '100' }, 'ttlMs'],
+      [{ ttlMs: 2 ** 60 }, 'ttlMs'], // an integer, but not a safe one: the schema refuses it, so must the fast path
       [{ waitMs: -1 }, 'waitMs'],
       [{ waitMs: Number.NaN }, 'waitMs'],
       [{ waitMs: Number.NEGATIVE_INFINITY }, 'waitMs'],
@@ -139,6 +140,20 @@ describe('acquire options (memory backend)', () => {
         if (field) expect(String((outcome as Error).message)).toContain(field);
       }
     }
+    await m.close();
+  });
+});
+
+describe('LockManager lease after release', () => {
+  it('extend() on a released lease resolves false and reports no loss', async () => {
+    const m = createLockManager({ logger: createLogger({ level: 'silent' }) });
+    const lost: unknown[] = [];
+    m.onLost((e) => lost.push(e));
+    const lease = await m.acquire('done', { autoExtend: false });
+    await lease.release();
+    expect(await lease.extend()).toBe(false);
+    expect(lost).toEqual([]);
+    expect(m.stats().done?.lost).toBe(0);
     await m.close();
   });
 });

@@ -59,7 +59,15 @@ export async function startConsulEmulator(options: ConsulEmulatorOptions = {}): 
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://emulator');
-    const r = new Request(req, url);
+    let r: Request;
+    try {
+      r = new Request(req, url);
+    } catch {
+      // Go's URL parser refuses a malformed escape the same way; thrown here, it would crash the host process.
+      const text = `invalid URL escape "${url.pathname.slice(url.pathname.lastIndexOf('%'))}"`;
+      send(store, res, { status: 400, raw: Buffer.from(text) }, 'text/plain; charset=utf-8');
+      return;
+    }
     recorded.push({ method: r.method, path: r.path, query: Object.fromEntries(url.searchParams) });
     const current = store;
     route(current, r, res, options).then(

@@ -121,6 +121,13 @@ describe('Consul emulator: agent + health', () => {
     expect((await call(e, '/v1/nowhere')).status).toBe(404);
   });
 
+  it('answers a path with a broken %-escape with 400 and keeps serving (it used to throw out of the server)', async () => {
+    const e = await emulator();
+    const bad = await call(e, '/v1/kv/%E0%A4%A');
+    expect([bad.status, bad.text]).toEqual([400, 'invalid URL escape "%A"']);
+    expect((await call(e, '/v1/status/leader')).status).toBe(200);
+  });
+
   it('enforces the ACL token (header or ?token=) except on status endpoints', async () => {
     const e = await emulator({ aclToken: 'secret' });
     const denied = await call(e, '/v1/agent/services');
