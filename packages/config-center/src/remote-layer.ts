@@ -101,13 +101,17 @@ export class CacheWriter {
     this.#log = log;
   }
 
-  /** Queues a write of the remote layers that hold a state read from their remote (not the stale ones). */
+  /**
+   * Queues a write of every remote layer's state. A stale layer (its remote down since start) is written with
+   * the last-known-good state it was served from: leaving it out dropped it from the file, and the next start
+   * with that remote still down failed instead of falling back to the cache.
+   */
   save(layers: readonly Layer[]): void {
     const path = this.#path;
     if (!path) return;
     const remotes: Record<string, StoreState> = {};
     for (const l of layers) {
-      if (l.source.kind === 'remote' && !l.stale) {
+      if (l.source.kind === 'remote') {
         remotes[l.source.name] = { version: l.version ?? 0, entries: flatten(l.tree) };
       }
     }
