@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '@ballast/core';
+import { createLogger, EventEmitter } from '@ballast/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type ConfigStore, createConfig, defaults, MemoryConfigStore, remote } from '../src';
@@ -33,7 +33,7 @@ function downStore(name: string): ConfigStore {
     commit: fail,
     history: fail,
     getVersion: fail,
-    watch: () => () => {},
+    watch: () => new EventEmitter<never>('down').event(() => {}),
     close: async () => {},
   };
 }
