@@ -88,6 +88,7 @@ export class CommitWaiters {
   readonly #waiters = new Map<Layer, Set<CommitWaiter>>();
   readonly #clock: Clock;
   readonly #timeoutMs: number;
+  #closed = false;
 
   constructor(clock: Clock, timeoutMs: number) {
     this.#clock = clock;
@@ -99,7 +100,8 @@ export class CommitWaiters {
    * after `startupTimeoutMs`, when the write is applied directly (`apply`) unless something newer arrived.
    */
   wait(layer: Layer, version: number, apply: () => void): Promise<void> {
-    if ((layer.version ?? 0) >= version && !layer.stale) return Promise.resolve();
+    // Closed while the commit was on its way: no notification will come, and no timer may be left running.
+    if (this.#closed || ((layer.version ?? 0) >= version && !layer.stale)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let set = this.#waiters.get(layer);
       if (!set) {
@@ -134,8 +136,10 @@ export class CommitWaiters {
     }
   }
 
-  /** Wakes every waiter (the config is closing). */
+  /** Wakes every waiter, and every later one at once (the config is closing). */
   releaseAll(): void {
+    this.#closed = true;
     for (const set of this.#waiters.values()) for (const w of set) w.resolve();
+    this.#waiters.clear();
   }
 }
