@@ -159,7 +159,8 @@ async function runHttpCheck(store: ConsulStore, c: CheckEntry): Promise<void> {
   if (store.checks.get(c.checkId) !== c || !c.http) return;
   const abort = new AbortController();
   c.abort = abort;
-  const timeout = setTimeout(() => abort.abort(), c.timeoutMs ?? 10_000);
+  // On the store's clock like every other timer here, so a FakeClock drives check timeouts too.
+  const timeout = store.clock.setTimeout(() => abort.abort(), c.timeoutMs ?? 10_000);
   timeout.unref();
   const method = c.method ?? 'GET';
   let status: CheckStatus;
@@ -177,7 +178,7 @@ async function runHttpCheck(store: ConsulStore, c: CheckEntry): Promise<void> {
       ? `${method} ${c.http}: context deadline exceeded (Client.Timeout exceeded while awaiting headers)`
       : `${method} ${c.http}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`;
   } finally {
-    clearTimeout(timeout);
+    store.clock.clearTimeout(timeout);
   }
   if (c.abort !== abort || store.checks.get(c.checkId) !== c) return; // disarmed or replaced meanwhile
   c.abort = undefined;

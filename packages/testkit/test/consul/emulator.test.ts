@@ -159,6 +159,29 @@ describe('Consul emulator: agent + health', () => {
     await until(async () => (await statusOf())?.Status === 'critical');
   });
 
+  it("an HTTP check's Timeout runs on the emulator's clock: a hung target goes critical when it is advanced", async () => {
+    const target = createServer(() => {}); // accepts, never answers
+    servers.push(target);
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/health`;
+    const clock = new FakeClock();
+    const e = await emulator({ clock });
+    const check = { HTTP: url, Interval: '60s', Timeout: '30s' };
+    await put(e, '/v1/agent/service/register', { Name: 'hung', Check: check });
+    const statusOf = async () =>
+      ((await call(e, '/v1/agent/checks')).json() as Record<string, { Status: string; Output: string }>)[
+        'service:hung'
+      ];
+    await clock.advance(0); // the first run starts at once
+    await until(
+      async () => target.listening && (await new Promise<number>((r) => target.getConnections((_, n) => r(n)))) > 0,
+    );
+    expect((await statusOf())?.Status).toBe('critical'); // not yet run: checks start critical
+    await clock.advance(30_000);
+    await until(async () => (await statusOf())?.Output.includes('context deadline exceeded') ?? false, 2_000);
+    target.closeAllConnections();
+  });
+
   it('TTL checks go critical when not refreshed; DeregisterCriticalServiceAfter reaps the service', async () => {
     const clock = new FakeClock();
     const e = await emulator({ clock });
