@@ -215,6 +215,7 @@ export class LockManager {
           const now = this.#clock.monotonic();
           if (now >= deadline) {
             entry.stats.timeouts++;
+            this.#m.timeouts.add(1, entry.attrs);
             throw new LockTimeoutError(key, Math.round(now - started));
           }
           if (!released) {

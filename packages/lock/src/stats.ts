@@ -3,7 +3,7 @@ import { getMeter, metricName } from '@ballast/core';
 
 export interface LockStats {
   acquisitions: number;
-  /** Acquisitions that had to wait. */
+  /** Attempts that found the lock held and had to wait (then granted, timed out or aborted). */
   contended: number;
   timeouts: number;
   lost: number;
@@ -61,6 +61,7 @@ export function lockInstruments() {
   return {
     acquisitions: meter().createCounter(metricName('lock', 'acquisitions_total')),
     contended: meter().createCounter(metricName('lock', 'contended_total')),
+    timeouts: meter().createCounter(metricName('lock', 'timeouts_total')),
     lost: meter().createCounter(metricName('lock', 'lost_total')),
     wait: meter().createHistogram(metricName('lock', 'wait_ms'), { unit: 'ms' }),
     hold: meter().createHistogram(metricName('lock', 'hold_ms'), { unit: 'ms' }),
