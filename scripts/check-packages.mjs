@@ -42,9 +42,11 @@ for (const dir of readdirSync(join(root, 'packages'))) {
 rmSync(packDir, { recursive: true, force: true });
 
 /**
- * Built error classes must name their instances as they are exported (`err.name === 'TimeoutError'`, in the
- * ESM and the CJS build): bundling renames self-referring classes (`class _TimeoutError`), which BallastError
- * undoes. Classes whose constructor refuses these probe arguments are skipped.
+ * Built error classes must be named as they are exported, the class (`TimeoutError.name`) and its instances
+ * (`err.name`), in the ESM and the CJS build. Bundling renames a class that refers to itself in its body
+ * (`var TimeoutError = class _TimeoutError`): our classes read their code through `new.target` instead, and
+ * BallastError also undoes the prefix on instances of other people's bundled subclasses. Classes whose
+ * constructor refuses these probe arguments are skipped.
  */
 async function errorNames(name, pkgDir) {
   const problems = [];
@@ -66,6 +68,8 @@ async function errorNames(name, pkgDir) {
       }
       checked++;
       if (instance.name !== key) problems.push(`${name}: ${format} ${key} instances are named "${instance.name}"`);
+      if (value.name !== key)
+        problems.push(`${name}: ${format} class ${key} is named "${value.name}" (self-reference?)`);
     }
   }
   console.log(`[packages] ${name}: ${checked} built error classes name themselves as exported`);

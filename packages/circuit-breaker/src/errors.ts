@@ -7,7 +7,7 @@ export class BrokenCircuitError extends BallastError {
     readonly breaker: string,
     readonly state: 'open' | 'half-open',
   ) {
-    super(BrokenCircuitError.code, `Circuit breaker "${breaker}" is ${state}: call rejected`);
+    super(new.target.code, `Circuit breaker "${breaker}" is ${state}: call rejected`);
   }
 }
 export const isBrokenCircuitError = errorGuard<BrokenCircuitError>(BrokenCircuitError.code);
@@ -19,7 +19,7 @@ export class ShedError extends BallastError {
     readonly source: string,
     message: string,
   ) {
-    super(ShedError.code, message);
+    super(new.target.code, message);
   }
 }
 export const isShedError = errorGuard<ShedError>(ShedError.code);
@@ -31,7 +31,7 @@ export class TimeoutError extends BallastError {
     readonly timeoutMs: number,
     what = 'operation',
   ) {
-    super(TimeoutError.code, `${what} timed out after ${timeoutMs} ms`);
+    super(new.target.code, `${what} timed out after ${timeoutMs} ms`);
   }
 }
 export const isTimeoutError = errorGuard<TimeoutError>(TimeoutError.code);
@@ -43,7 +43,7 @@ export class RateLimitedError extends BallastError {
     readonly limiter: string,
     readonly retryAfterMs: number,
   ) {
-    super(RateLimitedError.code, `Rate limit "${limiter}" exceeded; retry after ${retryAfterMs} ms`);
+    super(new.target.code, `Rate limit "${limiter}" exceeded; retry after ${retryAfterMs} ms`);
   }
 }
 export const isRateLimitedError = errorGuard<RateLimitedError>(RateLimitedError.code);
@@ -63,7 +63,7 @@ export class InvalidArgumentError extends BallastError {
     /** The value received, described (`number 42`). */
     readonly received: string,
   ) {
-    super(InvalidArgumentError.code, `${where}: ${argument} must be ${expected}, received ${received}`);
+    super(new.target.code, `${where}: ${argument} must be ${expected}, received ${received}`);
   }
 }
 export const isInvalidArgumentError = errorGuard<InvalidArgumentError>(InvalidArgumentError.code);
@@ -82,7 +82,7 @@ export class PolicyClosedError extends BallastError {
     readonly policyName?: string,
   ) {
     super(
-      PolicyClosedError.code,
+      new.target.code,
       `${policy}${policyName === undefined ? '' : ` "${policyName}"`} has been closed (shut down): call refused`,
     );
   }

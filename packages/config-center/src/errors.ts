@@ -10,7 +10,7 @@ export class ConfigParseError extends BallastError {
     readonly reason: string,
     options: BallastErrorOptions = {},
   ) {
-    super(ConfigParseError.code, `${file}:${line}:${column}: ${reason}`, options);
+    super(new.target.code, `${file}:${line}:${column}: ${reason}`, options);
   }
 }
 export const isConfigParseError = errorGuard<ConfigParseError>(ConfigParseError.code);
@@ -24,7 +24,7 @@ export class MissingEnvVarError extends BallastError {
     readonly where: string,
   ) {
     super(
-      MissingEnvVarError.code,
+      new.target.code,
       `Environment variable ${variable} is not set (referenced by \${${variable}} at ${where}; write \${${variable}:-default} to give a default)`,
     );
   }
@@ -45,10 +45,7 @@ export class ConfigValidationError extends BallastError {
     readonly origin: string,
     readonly issues: readonly ConfigIssue[],
   ) {
-    super(
-      ConfigValidationError.code,
-      `Config from ${origin} rejected: ${issues.map((i) => `${i.key}: ${i.message}`).join('; ')}`,
-    );
+    super(new.target.code, `Config from ${origin} rejected: ${issues.map((i) => `${i.key}: ${i.message}`).join('; ')}`);
   }
 }
 export const isConfigValidationError = errorGuard<ConfigValidationError>(ConfigValidationError.code);
@@ -62,7 +59,7 @@ export class ConfigConflictError extends BallastError {
     readonly actualVersion: number | undefined,
   ) {
     super(
-      ConfigConflictError.code,
+      new.target.code,
       `Write to ${store} lost its check-and-set: expected version ${expectedVersion}, the remote is at ${actualVersion ?? 'a newer version'}`,
     );
   }
@@ -76,7 +73,7 @@ export class UnknownVersionError extends BallastError {
     readonly store: string,
     readonly version: number,
   ) {
-    super(UnknownVersionError.code, `${store} holds no version ${version}`);
+    super(new.target.code, `${store} holds no version ${version}`);
   }
 }
 export const isUnknownVersionError = errorGuard<UnknownVersionError>(UnknownVersionError.code);
@@ -89,7 +86,7 @@ export class RemoteUnavailableError extends BallastError {
     reason: string,
     options: BallastErrorOptions = {},
   ) {
-    super(RemoteUnavailableError.code, `${store} unavailable: ${reason}`, options);
+    super(new.target.code, `${store} unavailable: ${reason}`, options);
   }
 }
 export const isRemoteUnavailableError = errorGuard<RemoteUnavailableError>(RemoteUnavailableError.code);
@@ -98,7 +95,7 @@ export const isRemoteUnavailableError = errorGuard<RemoteUnavailableError>(Remot
 export class NoRemoteSourceError extends BallastError {
   static readonly code = 'CONFIG_NO_REMOTE';
   constructor(message: string) {
-    super(NoRemoteSourceError.code, message);
+    super(new.target.code, message);
   }
 }
 export const isNoRemoteSourceError = errorGuard<NoRemoteSourceError>(NoRemoteSourceError.code);
@@ -107,7 +104,7 @@ export const isNoRemoteSourceError = errorGuard<NoRemoteSourceError>(NoRemoteSou
 export class ConfigClosedError extends BallastError {
   static readonly code = 'CONFIG_CLOSED';
   constructor() {
-    super(ConfigClosedError.code, 'The config is closed');
+    super(new.target.code, 'The config is closed');
   }
 }
 export const isConfigClosedError = errorGuard<ConfigClosedError>(ConfigClosedError.code);

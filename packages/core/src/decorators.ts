@@ -35,7 +35,7 @@ export interface DualMethodDecorator {
 export class DecoratorTargetError extends BallastError {
   static readonly code = 'DECORATOR_TARGET';
   constructor(decorator: string, what: string) {
-    super(DecoratorTargetError.code, `@${decorator} can only decorate methods, not ${what}`);
+    super(new.target.code, `@${decorator} can only decorate methods, not ${what}`);
   }
 }
 

@@ -62,7 +62,7 @@ export class InvalidOptionsError extends BallastError {
 
   constructor(where: string, issues: readonly OptionIssue[]) {
     const lines = issues.map((i) => `  - ${i.path}: expected ${i.expected}, received ${i.received}`);
-    super(InvalidOptionsError.code, `Invalid options for ${where}:\n${lines.join('\n')}`);
+    super(new.target.code, `Invalid options for ${where}:\n${lines.join('\n')}`);
     this.where = where;
     this.issues = issues;
   }
@@ -73,7 +73,7 @@ export const isInvalidOptionsError = errorGuard<InvalidOptionsError>(InvalidOpti
 export class AbortedError extends BallastError {
   static readonly code = 'ABORTED';
   constructor(message = 'The operation was aborted', options: BallastErrorOptions = {}) {
-    super(AbortedError.code, message, options);
+    super(new.target.code, message, options);
   }
 }
 export const isAbortedError = errorGuard<AbortedError>(AbortedError.code);

@@ -3,7 +3,7 @@ import { BallastError } from './errors';
 export class InvalidKeyError extends BallastError {
   static readonly code = 'INVALID_KEY';
   constructor(message: string) {
-    super(InvalidKeyError.code, message);
+    super(new.target.code, message);
   }
 }
 

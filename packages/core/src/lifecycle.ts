@@ -17,7 +17,7 @@ export class ShutdownTimeoutError extends BallastError {
    */
   constructor(name: string, timeoutMs: number, totalTimeoutMs?: number) {
     super(
-      ShutdownTimeoutError.code,
+      new.target.code,
       totalTimeoutMs === undefined
         ? `"${name}" did not close within ${timeoutMs} ms`
         : `"${name}" did not close before the shutdown deadline (${totalTimeoutMs} ms for all steps)`,

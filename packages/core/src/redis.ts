@@ -23,7 +23,7 @@ export interface RedisEndpoint {
 export class InvalidRedisUrlError extends BallastError {
   static readonly code = 'INVALID_REDIS_URL';
   constructor(url: string, reason: string) {
-    super(InvalidRedisUrlError.code, `Invalid Redis URL "${redactUrl(url)}": ${reason}`);
+    super(new.target.code, `Invalid Redis URL "${redactUrl(url)}": ${reason}`);
   }
 }
 

@@ -9,7 +9,7 @@ export class ServiceUnavailableError extends BallastError {
     readonly tried: readonly string[],
     options?: { cause?: unknown },
   ) {
-    super(ServiceUnavailableError.code, `Service "${service}" is not available (${tried.join('; ')})`, options);
+    super(new.target.code, `Service "${service}" is not available (${tried.join('; ')})`, options);
   }
 }
 export const isServiceUnavailableError = errorGuard<ServiceUnavailableError>(ServiceUnavailableError.code);
@@ -23,7 +23,7 @@ export class DiscoveryBackendError extends BallastError {
     readonly status?: number,
     options?: { cause?: unknown },
   ) {
-    super(DiscoveryBackendError.code, message, options);
+    super(new.target.code, message, options);
   }
 }
 export const isDiscoveryBackendError = errorGuard<DiscoveryBackendError>(DiscoveryBackendError.code);
@@ -32,7 +32,7 @@ export const isDiscoveryBackendError = errorGuard<DiscoveryBackendError>(Discove
 export class RegistrationLostError extends BallastError {
   static readonly code = 'REGISTRATION_LOST';
   constructor(readonly id: string) {
-    super(RegistrationLostError.code, `Registration "${id}" is unknown to the registry backend`);
+    super(new.target.code, `Registration "${id}" is unknown to the registry backend`);
   }
 }
 export const isRegistrationLostError = errorGuard<RegistrationLostError>(RegistrationLostError.code);

@@ -16,7 +16,7 @@ export interface EventEnvelope<T = unknown, K extends string = string> {
 export class EventDecodeError extends BallastError {
   static readonly code = 'EVENT_UNDECODABLE';
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(EventDecodeError.code, message, options);
+    super(new.target.code, message, options);
   }
 }
 

@@ -8,7 +8,7 @@ export class TransportClosedError extends BallastError {
     operation?: string,
   ) {
     super(
-      TransportClosedError.code,
+      new.target.code,
       operation === undefined ? `${transport} is closed` : `${transport} is closed: ${operation} rejected`,
     );
   }
@@ -26,7 +26,7 @@ export class GroupNotFoundError extends BallastError {
     readonly group: string,
     options: { cause?: unknown } = {},
   ) {
-    super(GroupNotFoundError.code, `Consumer group "${group}" does not exist for event type "${eventType}"`, options);
+    super(new.target.code, `Consumer group "${group}" does not exist for event type "${eventType}"`, options);
   }
 }
 export const isGroupNotFoundError = errorGuard<GroupNotFoundError>(GroupNotFoundError.code);
@@ -40,7 +40,7 @@ export class EventValidationError extends BallastError {
     options: { cause?: unknown } = {},
   ) {
     const lines = issues.map((i) => `  - ${i.path}: expected ${i.expected}, received ${i.received}`);
-    super(EventValidationError.code, `Invalid "${eventType}" event:\n${lines.join('\n')}`, options);
+    super(new.target.code, `Invalid "${eventType}" event:\n${lines.join('\n')}`, options);
   }
 }
 export const isEventValidationError = errorGuard<EventValidationError>(EventValidationError.code);
@@ -49,7 +49,7 @@ export const isEventValidationError = errorGuard<EventValidationError>(EventVali
 export class UnknownEventTypeError extends BallastError {
   static readonly code = 'UNKNOWN_EVENT_TYPE';
   constructor(readonly eventType: string) {
-    super(UnknownEventTypeError.code, `Unknown event type "${eventType}": register its schema first`);
+    super(new.target.code, `Unknown event type "${eventType}": register its schema first`);
   }
 }
 export const isUnknownEventTypeError = errorGuard<UnknownEventTypeError>(UnknownEventTypeError.code);
@@ -58,7 +58,7 @@ export const isUnknownEventTypeError = errorGuard<UnknownEventTypeError>(Unknown
 export class InvalidStreamIdError extends BallastError {
   static readonly code = 'INVALID_STREAM_ID';
   constructor(readonly id: string) {
-    super(InvalidStreamIdError.code, `Invalid stream id "${id}": expected <ms>-<seq>`);
+    super(new.target.code, `Invalid stream id "${id}": expected <ms>-<seq>`);
   }
 }
 export const isInvalidStreamIdError = errorGuard<InvalidStreamIdError>(InvalidStreamIdError.code);
@@ -72,7 +72,7 @@ export class PayloadTooLargeError extends BallastError {
     readonly limit: number,
   ) {
     super(
-      PayloadTooLargeError.code,
+      new.target.code,
       `"${eventType}" event data is ${bytes} bytes encoded, over maxPayloadBytes ${limit}: not published`,
     );
   }
@@ -91,7 +91,7 @@ export class EventInProgressError extends BallastError {
     readonly eventId: string,
   ) {
     super(
-      EventInProgressError.code,
+      new.target.code,
       `"${eventType}" event ${eventId} is being handled by another delivery: retried after its backoff`,
     );
   }
@@ -111,7 +111,7 @@ export class SubscriptionConflictError extends BallastError {
     readonly options: readonly string[],
   ) {
     super(
-      SubscriptionConflictError.code,
+      new.target.code,
       `"${eventType}" in group "${group}" already has a consumer on this bus with other ${options.join(', ')}: ` +
         'handlers of one type and group share one consumer, so pass the same options (or another group)',
     );

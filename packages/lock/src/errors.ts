@@ -7,7 +7,7 @@ export class LockTimeoutError extends BallastError {
     readonly key: string,
     readonly waitedMs: number,
   ) {
-    super(LockTimeoutError.code, `Could not acquire lock "${key}" within ${waitedMs} ms`);
+    super(new.target.code, `Could not acquire lock "${key}" within ${waitedMs} ms`);
   }
 }
 export const isLockTimeoutError = errorGuard<LockTimeoutError>(LockTimeoutError.code);
@@ -19,7 +19,7 @@ export class LockLostError extends BallastError {
     readonly key: string,
     reason: string,
   ) {
-    super(LockLostError.code, `Lock "${key}" was lost: ${reason}`);
+    super(new.target.code, `Lock "${key}" was lost: ${reason}`);
   }
 }
 export const isLockLostError = errorGuard<LockLostError>(LockLostError.code);
@@ -28,7 +28,7 @@ export const isLockLostError = errorGuard<LockLostError>(LockLostError.code);
 export class DeadlockError extends BallastError {
   static readonly code = 'LOCK_DEADLOCK';
   constructor(readonly cycle: readonly string[]) {
-    super(DeadlockError.code, `Deadlock: ${cycle.join(' -> ')}`);
+    super(new.target.code, `Deadlock: ${cycle.join(' -> ')}`);
   }
 }
 export const isDeadlockError = errorGuard<DeadlockError>(DeadlockError.code);
@@ -37,7 +37,7 @@ export const isDeadlockError = errorGuard<DeadlockError>(DeadlockError.code);
 export class InvalidLockKeyError extends BallastError {
   static readonly code = 'INVALID_LOCK_KEY';
   constructor(message: string) {
-    super(InvalidLockKeyError.code, message);
+    super(new.target.code, message);
   }
 }
 export const isInvalidLockKeyError = errorGuard<InvalidLockKeyError>(InvalidLockKeyError.code);
@@ -50,7 +50,7 @@ export class StaleFencingTokenError extends BallastError {
     readonly fencingToken: number,
     readonly latest: number,
   ) {
-    super(StaleFencingTokenError.code, `Write to "${resource}" rejected: fencing token ${fencingToken} < ${latest}`);
+    super(new.target.code, `Write to "${resource}" rejected: fencing token ${fencingToken} < ${latest}`);
   }
 }
 export const isStaleFencingTokenError = errorGuard<StaleFencingTokenError>(StaleFencingTokenError.code);
@@ -66,7 +66,7 @@ export class RedlockQuorumError extends BallastError {
     cause?: unknown,
   ) {
     super(
-      RedlockQuorumError.code,
+      new.target.code,
       `Redlock ${operation} of "${resource}": ${answered} node(s) answered, a quorum is ${quorum}`,
       { cause },
     );

@@ -7,7 +7,7 @@ export class JobTimeoutError extends BallastError {
     readonly jobId: string,
     readonly timeoutMs: number,
   ) {
-    super(JobTimeoutError.code, `Job "${jobId}" timed out after ${timeoutMs} ms`);
+    super(new.target.code, `Job "${jobId}" timed out after ${timeoutMs} ms`);
   }
 }
 export const isJobTimeoutError = errorGuard<JobTimeoutError>(JobTimeoutError.code);
@@ -17,7 +17,7 @@ export class UnknownPriorityError extends BallastError {
   static readonly code = 'UNKNOWN_PRIORITY';
   constructor(readonly priority: unknown) {
     super(
-      UnknownPriorityError.code,
+      new.target.code,
       `Unknown priority ${JSON.stringify(priority) ?? String(priority)}: expected "high" | "medium" | "low" or an integer 0..10`,
     );
   }
@@ -32,7 +32,7 @@ export class NonSerializableDataError extends BallastError {
     readonly reason: string,
     options: BallastErrorOptions = {},
   ) {
-    super(NonSerializableDataError.code, `Job data is not JSON-serialisable at ${path}: ${reason}`, options);
+    super(new.target.code, `Job data is not JSON-serialisable at ${path}: ${reason}`, options);
   }
 }
 export const isNonSerializableDataError = errorGuard<NonSerializableDataError>(NonSerializableDataError.code);
@@ -44,7 +44,7 @@ export class PayloadTooLargeError extends BallastError {
     readonly bytes: number,
     readonly maxBytes: number,
   ) {
-    super(PayloadTooLargeError.code, `Job payload is ${bytes} bytes, above the limit of ${maxBytes} bytes`);
+    super(new.target.code, `Job payload is ${bytes} bytes, above the limit of ${maxBytes} bytes`);
   }
 }
 export const isPayloadTooLargeError = errorGuard<PayloadTooLargeError>(PayloadTooLargeError.code);
@@ -56,7 +56,7 @@ export class QueueClosedError extends BallastError {
     readonly queue: string,
     operation: string,
   ) {
-    super(QueueClosedError.code, `Queue "${queue}" is closed: ${operation} rejected`);
+    super(new.target.code, `Queue "${queue}" is closed: ${operation} rejected`);
   }
 }
 export const isQueueClosedError = errorGuard<QueueClosedError>(QueueClosedError.code);
@@ -68,7 +68,7 @@ export class JobStalledError extends BallastError {
     readonly jobId: string,
     readonly stalledCount: number,
   ) {
-    super(JobStalledError.code, `Job "${jobId}" stalled ${stalledCount} times`);
+    super(new.target.code, `Job "${jobId}" stalled ${stalledCount} times`);
   }
 }
 export const isJobStalledError = errorGuard<JobStalledError>(JobStalledError.code);
@@ -77,7 +77,7 @@ export const isJobStalledError = errorGuard<JobStalledError>(JobStalledError.cod
 export class NoHandlerError extends BallastError {
   static readonly code = 'NO_HANDLER';
   constructor(readonly jobName: string) {
-    super(NoHandlerError.code, `No handler registered for job "${jobName}"`);
+    super(new.target.code, `No handler registered for job "${jobName}"`);
   }
 }
 export const isNoHandlerError = errorGuard<NoHandlerError>(NoHandlerError.code);
@@ -86,7 +86,7 @@ export const isNoHandlerError = errorGuard<NoHandlerError>(NoHandlerError.code);
 export class PublishNotConfirmedError extends BallastError {
   static readonly code = 'PUBLISH_NOT_CONFIRMED';
   constructor(message: string, options: BallastErrorOptions = {}) {
-    super(PublishNotConfirmedError.code, message, options);
+    super(new.target.code, message, options);
   }
 }
 export const isPublishNotConfirmedError = errorGuard<PublishNotConfirmedError>(PublishNotConfirmedError.code);

@@ -7,7 +7,7 @@ export class InvalidSagaError extends BallastError {
     readonly saga: string,
     message: string,
   ) {
-    super(InvalidSagaError.code, `saga "${saga}": ${message}`);
+    super(new.target.code, `saga "${saga}": ${message}`);
   }
 }
 export const isInvalidSagaError = errorGuard<InvalidSagaError>(InvalidSagaError.code);
@@ -19,7 +19,7 @@ export class DuplicateStepError extends BallastError {
     readonly saga: string,
     readonly step: string,
   ) {
-    super(DuplicateStepError.code, `saga "${saga}": step name "${step}" is used twice`);
+    super(new.target.code, `saga "${saga}": step name "${step}" is used twice`);
   }
 }
 export const isDuplicateStepError = errorGuard<DuplicateStepError>(DuplicateStepError.code);
@@ -32,7 +32,7 @@ export class NestedParallelError extends BallastError {
     readonly group: string,
   ) {
     super(
-      NestedParallelError.code,
+      new.target.code,
       `saga "${saga}": parallel group "${group}" contains another parallel group; nest steps, not groups`,
     );
   }
@@ -48,7 +48,7 @@ export class ContextNotSerializableError extends BallastError {
     readonly received: string,
   ) {
     super(
-      ContextNotSerializableError.code,
+      new.target.code,
       `saga "${saga}": context at ${path} is ${received}, which JSON cannot store (use plain objects, arrays, strings, finite numbers, booleans, null)`,
     );
   }
@@ -59,7 +59,7 @@ export const isContextNotSerializableError = errorGuard<ContextNotSerializableEr
 export class SagaExistsError extends BallastError {
   static readonly code = 'SAGA_EXISTS';
   constructor(readonly sagaId: string) {
-    super(SagaExistsError.code, `saga ${sagaId} already exists`);
+    super(new.target.code, `saga ${sagaId} already exists`);
   }
 }
 export const isSagaExistsError = errorGuard<SagaExistsError>(SagaExistsError.code);
@@ -72,7 +72,7 @@ export class SagaLeaseLostError extends BallastError {
     readonly owner: string,
     message = `saga ${sagaId}: lease lost by ${owner}; another orchestrator owns it now`,
   ) {
-    super(SagaLeaseLostError.code, message);
+    super(new.target.code, message);
   }
 }
 export const isSagaLeaseLostError = errorGuard<SagaLeaseLostError>(SagaLeaseLostError.code);
@@ -81,7 +81,7 @@ export const isSagaLeaseLostError = errorGuard<SagaLeaseLostError>(SagaLeaseLost
 export class UnknownSagaError extends BallastError {
   static readonly code = 'UNKNOWN_SAGA';
   constructor(readonly saga: string) {
-    super(UnknownSagaError.code, `saga "${saga}" is not registered with this orchestrator`);
+    super(new.target.code, `saga "${saga}" is not registered with this orchestrator`);
   }
 }
 export const isUnknownSagaError = errorGuard<UnknownSagaError>(UnknownSagaError.code);
@@ -90,7 +90,7 @@ export const isUnknownSagaError = errorGuard<UnknownSagaError>(UnknownSagaError.
 export class SagaNotFoundError extends BallastError {
   static readonly code = 'SAGA_NOT_FOUND';
   constructor(readonly id: string) {
-    super(SagaNotFoundError.code, `no saga or dead letter ${id}`);
+    super(new.target.code, `no saga or dead letter ${id}`);
   }
 }
 export const isSagaNotFoundError = errorGuard<SagaNotFoundError>(SagaNotFoundError.code);
@@ -137,7 +137,7 @@ export class SagaFailedError extends BallastError {
 
   constructor(init: SagaFailedInit) {
     super(
-      SagaFailedError.code,
+      new.target.code,
       `saga "${init.saga}" (${init.sagaId}) failed at step "${init.failedStep}": ${init.error.message}; ${init.status}`,
       { cause: init.cause },
     );

@@ -39,7 +39,7 @@ export class HttpStatusError extends BallastError {
     const body = init.body
       ? `: ${init.body.slice(0, MESSAGE_BODY_CHARS)}${init.body.length > MESSAGE_BODY_CHARS ? '…' : ''}`
       : '';
-    super(HttpStatusError.code, `${init.method} ${init.url} (service "${init.service}") failed with ${status}${body}`);
+    super(new.target.code, `${init.method} ${init.url} (service "${init.service}") failed with ${status}${body}`);
     this.service = init.service;
     this.method = init.method;
     this.url = init.url;
@@ -61,7 +61,7 @@ export class InvalidResponseError extends BallastError {
     readonly url: string,
     cause: unknown,
   ) {
-    super(InvalidResponseError.code, `Response from ${url} (service "${service}") is not valid JSON`, { cause });
+    super(new.target.code, `Response from ${url} (service "${service}") is not valid JSON`, { cause });
   }
 }
 export const isInvalidResponseError = errorGuard<InvalidResponseError>(InvalidResponseError.code);
@@ -75,7 +75,7 @@ export function truncateBody(text: string, max = MAX_ERROR_BODY_CHARS): string {
 export class HttpClientClosedError extends BallastError {
   static readonly code = 'HTTP_CLIENT_CLOSED';
   constructor() {
-    super(HttpClientClosedError.code, 'The HTTP client is closed');
+    super(new.target.code, 'The HTTP client is closed');
   }
 }
 export const isHttpClientClosedError = errorGuard<HttpClientClosedError>(HttpClientClosedError.code);

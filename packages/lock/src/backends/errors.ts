@@ -8,7 +8,7 @@ export class LockBackendClosedError extends BallastError {
     readonly operation?: string,
   ) {
     super(
-      LockBackendClosedError.code,
+      new.target.code,
       operation === undefined ? `${backend} is closed` : `${backend} is closed: ${operation} rejected`,
     );
   }
