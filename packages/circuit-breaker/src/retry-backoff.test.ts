@@ -4,7 +4,23 @@
  */
 import { FakeClock, track } from '@ballast/testkit';
 import { describe, expect, it } from 'vitest';
-import { type RetryEvent, retry } from './retry';
+import { type RetryEvent, type RetryOptions, retry } from './retry';
+
+/** The delays a policy waits before each retry of a call that always fails (fake clock, run to the end). */
+async function delaysOf(options: Omit<RetryOptions, 'clock'>): Promise<number[]> {
+  const clock = new FakeClock();
+  const policy = retry({ ...options, clock });
+  const delays: number[] = [];
+  policy.onRetry((e) => delays.push(e.delayMs));
+  const result = track(
+    policy.execute(() => {
+      throw new Error('down');
+    }),
+  );
+  await clock.advance(10_000);
+  expect(result.done).toBe(true);
+  return delays;
+}
 
 describe('retry', () => {
   it('waits exactly 500, 1000, 2000 ms between tries with jitter none (onRetry + fake clock)', async () => {
@@ -54,33 +70,12 @@ describe('retry', () => {
   });
 
   it('caps exponential delays at maxMs', async () => {
-    const clock = new FakeClock();
-    const policy = retry({ maxRetries: 4, backoff: { jitter: 'none', initialMs: 100, maxMs: 250 }, clock });
-    const delays: number[] = [];
-    policy.onRetry((e) => delays.push(e.delayMs));
-    const result = track(
-      policy.execute(() => {
-        throw new Error('down');
-      }),
-    );
-    await clock.advance(10_000);
-    expect(result.done).toBe(true);
+    const delays = await delaysOf({ maxRetries: 4, backoff: { jitter: 'none', initialMs: 100, maxMs: 250 } });
     expect(delays).toEqual([100, 200, 250, 250]);
   });
 
   it('full jitter (the default) stays within [0, exponential], driven by `random`', async () => {
-    const clock = new FakeClock();
-    const policy = retry({ maxRetries: 3, clock, random: () => 0.5 });
-    const delays: number[] = [];
-    policy.onRetry((e) => delays.push(e.delayMs));
-    const result = track(
-      policy.execute(() => {
-        throw new Error('down');
-      }),
-    );
-    await clock.advance(10_000);
-    expect(result.done).toBe(true);
-    expect(delays).toEqual([250, 500, 1000]);
+    expect(await delaysOf({ maxRetries: 3, random: () => 0.5 })).toEqual([250, 500, 1000]);
   });
 
   it('uses delayFor (e.g. Retry-After) over the backoff, and the backoff when it returns undefined', async () => {
@@ -116,23 +111,12 @@ describe('retry', () => {
   });
 
   it('caps a delayFor override at the backoff maxMs and ignores unusable values', async () => {
-    const clock = new FakeClock();
     const overrides = [60_000, Number.NaN, -5];
-    const policy = retry({
+    const delays = await delaysOf({
       maxRetries: 3,
       backoff: { jitter: 'none', initialMs: 100, maxMs: 1_000 },
-      clock,
       delayFor: (_error, attempt) => overrides[attempt - 1],
     });
-    const delays: number[] = [];
-    policy.onRetry((e) => delays.push(e.delayMs));
-    const result = track(
-      policy.execute(() => {
-        throw new Error('down');
-      }),
-    );
-    await clock.advance(10_000);
-    expect(result.done).toBe(true);
     // 60 s capped at 1 s; NaN and a negative value fall back to the schedule (200, 400).
     expect(delays).toEqual([1_000, 200, 400]);
   });

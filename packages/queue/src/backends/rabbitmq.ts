@@ -23,6 +23,8 @@ const waitScore = (priority: number, seq: number) => (10 - priority) * SHIFT + s
 interface Delivery {
   msg: ConsumeMessage;
   generation: number;
+  /** Its job's id, once fetch has read the body. */
+  id?: string;
 }
 
 /** Where a job can no longer run: a copy of its message delivered later is acked unrun. */
@@ -44,7 +46,7 @@ export class RabbitBackend implements QueueBackend {
   readonly #delayQueues = new Set<number>();
   readonly #buffer: Delivery[] = [];
   /** Deliveries handed to the worker, by token (`generation:deliveryTag`): one job can have two messages. */
-  readonly #held = new Map<string, Delivery & { id: string }>();
+  readonly #held = new Map<string, Delivery>();
   /** Job id → token of its delivery held on the current connection (a second copy meanwhile is a duplicate). */
   readonly #holding = new Map<string, string>();
   /** The connection generation whose channel has our consumer: one consumer per channel, whoever starts it. */
@@ -252,7 +254,8 @@ export class RabbitBackend implements QueueBackend {
         this.#stalled.push({ id: body.id, outcome: 'waiting' });
       }
       const token = `${generation}:${d.msg.fields.deliveryTag}`;
-      this.#held.set(token, { ...d, id: body.id });
+      d.id = body.id;
+      this.#held.set(token, d);
       this.#holding.set(body.id, token);
       moves.push(
         this.#status.move(body.id, { state: 'active', score: now, set: { processedAt: now }, unlessState: FINISHED }),
