@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createKeyBuilder, type Logger, loggerSchema, parseOptions, type RedisClient } from '@ballast/core';
+import { createKeyBuilder, type Logger, loggerSchema, parseOptions, prefixKey, type RedisClient } from '@ballast/core';
 import { z } from 'zod';
 import { asyncDispose } from './closing';
 import { componentLogger } from './log';
@@ -79,7 +79,7 @@ export class RedisFleet implements FleetLink {
     this.#ownsSub = options.subscriber === undefined;
     this.#sub = options.subscriber ?? options.redis.duplicate();
     this.#prefix = options.prefix ?? 'ballast';
-    this.#channel = `${this.#prefix}:breaker:fleet`;
+    this.#channel = prefixKey(this.#prefix, 'breaker:fleet');
     this.#log = componentLogger(options.logger, { component: 'circuit-breaker-fleet' });
     this.#sub.on('message', (channel: string, text: string) => {
       if (channel === this.#channel) this.#deliver(text);

@@ -36,7 +36,16 @@ export {
   setListenerErrorHandler,
   type Unsubscribe,
 } from './events';
-export { createKeyBuilder, hashSlot, hashTag, InvalidKeyError, type KeyBuilder, type KeyBuilderOptions } from './keys';
+export {
+  createKeyBuilder,
+  hashSlot,
+  hashTag,
+  InvalidKeyError,
+  type KeyBuilder,
+  type KeyBuilderOptions,
+  keyPrefix,
+  prefixKey,
+} from './keys';
 export {
   type Closeable,
   type CloseFn,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createKeyBuilder, hashSlot, hashTag, InvalidKeyError } from './keys';
+import { createKeyBuilder, hashSlot, hashTag, InvalidKeyError, keyPrefix, prefixKey } from './keys';
 
 describe('keys', () => {
   it('builds prefixed keys with the entity in a hash tag', () => {
@@ -8,6 +8,21 @@ describe('keys', () => {
     expect(k.key('wait')).toBe('ballast:queue:{emails}:wait');
     expect(k.key('job', 42)).toBe('ballast:queue:{emails}:job:42');
     expect(createKeyBuilder({ prefix: 't1', scope: 'lock', tag: 'a' }).key()).toBe('t1:lock:{a}');
+  });
+
+  it('one prefix rule: exactly one ":" between a prefix and the key, whether or not the prefix ends in ":"', () => {
+    expect(keyPrefix('myapp')).toBe('myapp:');
+    expect(keyPrefix('myapp:')).toBe('myapp:');
+    expect(keyPrefix('')).toBe('');
+    expect(prefixKey('x', 'events:all')).toBe('x:events:all');
+    expect(prefixKey('x:', 'events:all')).toBe('x:events:all');
+    expect(prefixKey('', 'events:all')).toBe('events:all');
+    // The key builder follows the same rule: a trailing ':' is the separator, not an extra empty segment.
+    expect(createKeyBuilder({ prefix: 'x:', scope: 'lock', tag: 'a' }).key('owners')).toBe('x:lock:{a}:owners');
+    expect(createKeyBuilder({ prefix: 'x', scope: 'lock', tag: 'a' }).key('owners')).toBe('x:lock:{a}:owners');
+    expect(() => keyPrefix('a{b}')).toThrow(InvalidKeyError);
+    expect(() => createKeyBuilder({ prefix: 'a{b', scope: 'lock', tag: 'a' })).toThrow(/must not contain/);
+    expect(() => createKeyBuilder({ prefix: '', scope: 'lock', tag: 'a' })).toThrow(/prefix must not be empty/);
   });
 
   it('every key of one entity hashes to the same Cluster slot; other entities spread', () => {

@@ -8,7 +8,7 @@ export class InvalidKeyError extends BallastError {
 }
 
 export interface KeyBuilderOptions {
-  /** First segment of every key. Default `ballast`. */
+  /** First segment of every key, joined by {@link keyPrefix}'s rule (`x` and `x:` both give `x:…`). Default `ballast`. */
   prefix?: string;
   /** The package, e.g. `queue`, `lock`. */
   scope: string;
@@ -38,12 +38,34 @@ function checkSegment(what: string, value: string): void {
   if (/[{}]/.test(value)) throw new InvalidKeyError(`${what} "${value}" must not contain "{" or "}"`);
 }
 
+/**
+ * The one rule every Ballast package joins a user's key prefix with its keys by: exactly one `:` between them.
+ *
+ * - `keyPrefix('myapp')` and `keyPrefix('myapp:')` are both `'myapp:'`, so `prefix: 'myapp'` gives
+ *   `myapp:lock:{…}`, `myapp:events:all`, … in every package, and a prefix written with its separator means
+ *   the same keys (a second `:` is never added).
+ * - `keyPrefix('')` is `''`: no prefix at all (only where a package allows it — the event bus, whose default
+ *   names are the plain `events:{type}`; the other packages require one and default to `ballast`).
+ * - Braces are rejected: Redis Cluster hashes on the first `{…}` of a key, so a brace in the prefix would
+ *   move keys that must share a slot into different ones.
+ */
+export function keyPrefix(prefix: string): string {
+  if (prefix === '') return '';
+  if (/[{}]/.test(prefix)) throw new InvalidKeyError(`key prefix "${prefix}" must not contain "{" or "}"`);
+  return prefix.endsWith(':') ? prefix : `${prefix}:`;
+}
+
+/** `prefixKey('myapp', 'events:all')` → `myapp:events:all` by {@link keyPrefix}'s rule. */
+export function prefixKey(prefix: string, key: string): string {
+  return `${keyPrefix(prefix)}${key}`;
+}
+
 /** The one place a package builds its Redis keys. */
 export function createKeyBuilder(options: KeyBuilderOptions): KeyBuilder {
   const prefix = options.prefix ?? 'ballast';
   checkSegment('key prefix', prefix);
   checkSegment('key scope', options.scope);
-  const base = `${prefix}:${options.scope}:${hashTag(options.tag)}`;
+  const base = prefixKey(prefix, `${options.scope}:${hashTag(options.tag)}`);
   return {
     base,
     key: (...parts) => (parts.length === 0 ? base : `${base}:${parts.join(':')}`),

@@ -1,4 +1,4 @@
-import { createKeyBuilder } from '@ballast/core';
+import { createKeyBuilder, prefixKey } from '@ballast/core';
 
 /** One service's keys share its `{service}` hash tag, so each script touches one Cluster slot. */
 export function serviceKeys(prefix: string, service: string) {
@@ -12,4 +12,4 @@ export function serviceKeys(prefix: string, service: string) {
 }
 
 /** The channel every change is announced on (message: the service name). */
-export const changesChannel = (prefix: string) => `${prefix}:discovery:changes`;
+export const changesChannel = (prefix: string) => prefixKey(prefix, 'discovery:changes');

@@ -1,4 +1,4 @@
-import { hashTag } from '@ballast/core';
+import { hashTag, keyPrefix } from '@ballast/core';
 
 /**
  * Seed 000's key names, where `{type}` is also a Redis Cluster hash tag: `events:{user.registered}` and its
@@ -16,8 +16,12 @@ export interface EventKeys {
   dedupe(type: string, group: string, eventId: string, handler?: string): string;
 }
 
-/** `prefix` is prepended as is (e.g. `myapp:`); default none, matching seed 000's names exactly. */
-export function eventKeys(prefix = ''): EventKeys {
+/**
+ * `prefix` is joined by core's one rule (`keyPrefix`): `myapp` and `myapp:` both give `myapp:events:all`.
+ * Default none: the plain names above, exactly. A prefix with `{` or `}` throws `InvalidKeyError`.
+ */
+export function eventKeys(prefixOption = ''): EventKeys {
+  const prefix = keyPrefix(prefixOption);
   return {
     stream: (type) => `${prefix}events:${hashTag(type)}`,
     all: () => `${prefix}events:all`,

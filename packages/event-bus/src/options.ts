@@ -45,7 +45,7 @@ export const busOptionsSchema = z
     transport: objectSchema<Transport>('transport').optional(),
     /** A Redis client: the bus makes a `RedisTransport` on it (and closes only what it created). */
     redis: objectSchema<import('@ballast/core').RedisClient>('redis').optional(),
-    /** Key prefix for the Redis transport. */
+    /** Key prefix for the Redis transport: `myapp` (or `myapp:`) gives `myapp:events:{type}`. Default none. */
     prefix: z.string().optional(),
     /** `source_service` of every event published (seed 000). */
     source: z.string().min(1),

@@ -41,7 +41,7 @@ const CLAIM_SCAN_CALLS = 10;
 export interface RedisTransportOptions {
   /** Commands. Blocking reads use connections duplicated from it (one per consumer), closed by `close()`. */
   redis: RedisClient;
-  /** Prepended to every key, e.g. `myapp:`. Default none: seed 000's `events:{type}`, `events:all`. */
+  /** Key prefix: `myapp` (or `myapp:`) gives `myapp:events:{type}`. Default none: `events:{type}`, `events:all`. */
   prefix?: string;
   /** Stamps `dlq_at` on dead letters (`now()`). Default `systemClock`. */
   clock?: Clock;
