@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { resolveConsulEndpoint } from '@ballast/core';
 import { RemoteUnavailableError } from './errors';
 
 /** One KV pair as Consul returns it, value decoded from base64 to UTF-8 (`null`: empty value). */
@@ -34,12 +35,18 @@ export interface ConsulKv {
 }
 
 export interface ConsulKvOptions {
-  /** `http://host:8500`; a bare `host:port` gets `http://`. */
-  url: string;
-  /** Sent as `X-Consul-Token`. */
+  /**
+   * `host:port` with an optional `http://`/`https://` scheme. Default `CONSUL_HTTP_ADDR`, else
+   * `http://127.0.0.1:8500`; `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_CACERT`, … apply as Consul's CLI
+   * reads them (core's `resolveConsulEndpoint`). A bad value throws `InvalidConsulConfigError`.
+   */
+  url?: string;
+  /** Sent as `X-Consul-Token`. Default `CONSUL_HTTP_TOKEN`. */
   token?: string;
   /** Timeout of a non-blocking request. */
   requestTimeoutMs?: number;
+  /** Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 interface RawPair {
@@ -72,6 +79,7 @@ interface HttpReply {
  */
 function send(
   url: URL,
+  agent: http.Agent,
   method: string,
   headers: Record<string, string>,
   body: string | undefined,
@@ -84,7 +92,7 @@ function send(
       {
         method,
         headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },
-        agent: secure ? httpsAgent : httpAgent,
+        agent,
         signal,
       },
       (res) => {
@@ -110,11 +118,25 @@ const httpAgent = new http.Agent({ keepAlive: true });
 const httpsAgent = new https.Agent({ keepAlive: true });
 
 /** `ConsulKv` over node:http(s). */
-export function createConsulKv(options: ConsulKvOptions): ConsulKv {
-  const base = (/^https?:\/\//i.test(options.url) ? options.url : `http://${options.url}`).replace(/\/+$/, '');
+export function createConsulKv(options: ConsulKvOptions = {}): ConsulKv {
+  const endpoint = resolveConsulEndpoint({
+    ...(options.url === undefined ? {} : { address: options.url }),
+    ...(options.token === undefined ? {} : { token: options.token }),
+    ...(options.env ? { env: options.env } : {}),
+  });
+  const base = endpoint.url;
+  // The shared keep-alive agents, unless TLS settings from the environment need an agent of their own.
+  const custom =
+    endpoint.tls &&
+    (endpoint.tls.ca || endpoint.tls.cert || endpoint.tls.servername || !endpoint.tls.rejectUnauthorized);
+  const agent = !endpoint.secure
+    ? httpAgent
+    : custom
+      ? new https.Agent({ keepAlive: true, ...endpoint.tls })
+      : httpsAgent;
   const timeoutMs = options.requestTimeoutMs ?? 5_000;
   const headers: Record<string, string> = {};
-  if (options.token) headers['X-Consul-Token'] = options.token;
+  if (endpoint.token) headers['X-Consul-Token'] = endpoint.token;
   const where = `consul ${base}`;
 
   async function call(
@@ -132,7 +154,7 @@ export function createConsulKv(options: ConsulKvOptions): ConsulKv {
     const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
     let res: HttpReply;
     try {
-      res = await send(url, method, headers, init.body, signal);
+      res = await send(url, agent, method, headers, init.body, signal);
     } catch (error) {
       if (init.signal?.aborted) throw init.signal.reason;
       const reason = timeout.aborted

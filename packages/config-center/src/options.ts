@@ -59,7 +59,10 @@ export const consulSourceSchema = z
   .object({
     /** KV prefix (seed 000: `services/{name}/`). */
     prefix: z.string().min(1),
-    /** Consul HTTP address. Default `CONSUL_HTTP_ADDR` or `http://127.0.0.1:8500` (seed 000: localhost:8500). */
+    /**
+     * Consul HTTP address, `host:port` with an optional `http://`/`https://`. Default `CONSUL_HTTP_ADDR` or
+     * `http://127.0.0.1:8500`; `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_CACERT` apply as in Consul's CLI.
+     */
     url: z.string().min(1).optional(),
     /** ACL token sent as `X-Consul-Token`. Default `CONSUL_HTTP_TOKEN`. */
     token: z.string().min(1).optional(),

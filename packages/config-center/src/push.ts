@@ -28,7 +28,7 @@ export async function loadFromFile(
 }
 
 export interface PushToConsulOptions {
-  /** Default `CONSUL_HTTP_ADDR` or `http://127.0.0.1:8500`. */
+  /** Default `CONSUL_HTTP_ADDR` (with `CONSUL_HTTP_SSL` etc., as Consul's CLI reads them) or `http://127.0.0.1:8500`. */
   url?: string;
   /** Default `CONSUL_HTTP_TOKEN`. */
   token?: string;
@@ -43,13 +43,9 @@ export interface PushToConsulOptions {
  * through its blocking query. Returns the keys written.
  */
 export async function pushToConsul(prefix: string, object: Tree, options: PushToConsulOptions = {}): Promise<string[]> {
-  const token = options.token ?? process.env.CONSUL_HTTP_TOKEN;
+  const { url, token } = options;
   const kv =
-    options.kv ??
-    createConsulKv({
-      url: options.url ?? process.env.CONSUL_HTTP_ADDR ?? 'http://127.0.0.1:8500',
-      ...(token ? { token } : {}),
-    });
+    options.kv ?? createConsulKv({ ...(url === undefined ? {} : { url }), ...(token === undefined ? {} : { token }) });
   const base = normalizePrefix(prefix);
   const keys: string[] = [];
   for (const [key, value] of Object.entries(flatten(object))) {

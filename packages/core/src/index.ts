@@ -10,6 +10,14 @@ export {
 } from './backoff';
 export { type Clock, MAX_TIMER_MS, sleep, systemClock, type TimerHandle } from './clock';
 export {
+  type ConsulEndpoint,
+  type ConsulTlsOptions,
+  DEFAULT_CONSUL_ADDR,
+  InvalidConsulConfigError,
+  type ResolveConsulEndpointOptions,
+  resolveConsulEndpoint,
+} from './consul';
+export {
   type AnyMethod,
   createMethodDecorator,
   type DecoratedMethod,

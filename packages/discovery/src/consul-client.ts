@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import https from 'node:https';
+import { type ConsulEndpoint, resolveConsulEndpoint } from '@ballast/core';
 import Consul from 'consul';
 import { DiscoveryBackendError } from './errors';
 
@@ -36,10 +38,16 @@ export interface ConsulClient {
 }
 
 export interface ConsulConnection {
-  /** Agent URL, e.g. `http://127.0.0.1:8500`. */
-  url: string;
-  /** ACL token sent as `X-Consul-Token`. */
+  /**
+   * Agent address, `host:port` with an optional `http://`/`https://`, e.g. `127.0.0.1:8500`. Default
+   * `CONSUL_HTTP_ADDR`, else `http://127.0.0.1:8500`; `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_CACERT`, …
+   * apply as Consul's CLI reads them (core's `resolveConsulEndpoint`). A bad value throws `InvalidConsulConfigError`.
+   */
+  url?: string;
+  /** ACL token sent as `X-Consul-Token`. Default `CONSUL_HTTP_TOKEN`. */
   token?: string;
+  /** Where the `CONSUL_*` variables are read. Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
   /** Per-request timeout for non-blocking calls. */
   timeoutMs: number;
 }
@@ -54,13 +62,24 @@ const wrap = (what: string, err: unknown): DiscoveryBackendError => {
 
 /** A `ConsulClient` on the `consul` npm package (2.x): keep-alive agent, token, blocking index/wait. */
 export function createConsulClient(connection: ConsulConnection): ConsulClient {
-  const base = connection.url.replace(/\/+$/, '');
+  const endpoint = resolveConsulEndpoint({
+    ...(connection.url === undefined ? {} : { address: connection.url }),
+    ...(connection.token === undefined ? {} : { token: connection.token }),
+    ...(connection.env ? { env: connection.env } : {}),
+  });
+  return consulClientFor(endpoint, connection.timeoutMs);
+}
+
+/** `createConsulClient` on an endpoint already resolved. */
+export function consulClientFor(endpoint: ConsulEndpoint, timeoutMs: number): ConsulClient {
   const consul = new Consul({
     // @ts-expect-error baseUrl is supported by the implementation (papi) but missing from the typings
-    baseUrl: `${base}/v1`,
-    defaults: connection.token ? { token: connection.token } : undefined,
+    baseUrl: `${endpoint.url}/v1`,
+    defaults: endpoint.token ? { token: endpoint.token } : undefined,
+    // TLS settings from the environment (CA, client cert, SSL_VERIFY=false, SNI) need an agent of their own.
+    ...(endpoint.tls ? { agent: new https.Agent({ keepAlive: true, ...endpoint.tls }) } : {}),
   });
-  const timeout = connection.timeoutMs;
+  const timeout = timeoutMs;
   // The typings omit the per-request options (timeout, ctx) the implementation accepts.
   type Call = (opts: Record<string, unknown>) => Promise<unknown>;
   const api = consul as unknown as {

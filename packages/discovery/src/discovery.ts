@@ -1,4 +1,4 @@
-import { type Clock, childLogger, type Logger, parseOptions, systemClock } from '@ballast/core';
+import { type Clock, childLogger, type Logger, parseOptions, resolveConsulEndpoint, systemClock } from '@ballast/core';
 import type { DiscoveryBackend, ServiceInstance } from './backend';
 import { ConsulBackend } from './backends/consul';
 import { MemoryBackend } from './backends/memory';
@@ -108,7 +108,13 @@ export class Discovery {
       this.backend = this.#lease.backend;
     } else if (o.consul?.client) this.backend = new ConsulBackend({ client: o.consul.client });
     else if (o.consul) {
-      this.#lease = leaseConsulBackend(o.consul.url, o.consul.token, o.consul.timeoutMs);
+      const endpoint = resolveConsulEndpoint({
+        ...(o.consul.url === undefined ? {} : { address: o.consul.url }),
+        addressOption: 'consul.url',
+        ...(o.consul.token === undefined ? {} : { token: o.consul.token }),
+        env: this.#env,
+      });
+      this.#lease = leaseConsulBackend(endpoint, o.consul.timeoutMs);
       this.backend = this.#lease.backend;
     } else this.backend = new MemoryBackend({ clock: this.#clock });
     this.#stopObserving = this.#instruments.observe(this);

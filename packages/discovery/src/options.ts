@@ -19,7 +19,12 @@ export const discoveryOptionsSchema = z
     /** Consul agent to register with and discover from (the `consul` npm package underneath). */
     consul: z
       .object({
-        url: urlString.default('http://127.0.0.1:8500'),
+        /**
+         * `host:port` with an optional `http://`/`https://`. Default `CONSUL_HTTP_ADDR`, else `http://127.0.0.1:8500`;
+         * `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_CACERT`, … apply as Consul's CLI reads them (from `env`).
+         */
+        url: z.string().min(1).optional(),
+        /** ACL token (`X-Consul-Token`). Default `CONSUL_HTTP_TOKEN`. */
         token: z.string().min(1).optional(),
         /** Timeout of non-blocking Consul calls. */
         timeoutMs: z.number().int().positive().default(5_000),
@@ -43,6 +48,7 @@ export const discoveryOptionsSchema = z
     static: z.record(z.string(), staticEntry).default({}),
     /** Environment fallback variable for a service; default `USERS` → `USERS_SERVICE_URL` (comma-separated URLs). */
     envVar: functionSchema<(service: string) => string>('envVar').optional(),
+    /** Where environment variables are read: the `<SERVICE>_SERVICE_URL` fallback and `CONSUL_*`. Default `process.env`. */
     env: z.record(z.string(), z.string().optional()).optional(),
     /** Blocking-query `wait` of each watch round. */
     watchWaitMs: z.number().int().positive().max(600_000).default(30_000),

@@ -1,8 +1,8 @@
-import type { RedisClient } from '@ballast/core';
+import type { ConsulEndpoint, RedisClient } from '@ballast/core';
 import type { DiscoveryBackend } from './backend';
 import { ConsulBackend } from './backends/consul';
 import type { RedisBackend } from './backends/redis';
-import { createConsulClient } from './consul-client';
+import { consulClientFor } from './consul-client';
 import type { ServiceWatch, WatchSnapshot } from './watch';
 
 /**
@@ -45,9 +45,11 @@ function lease(table: Map<string, Counted>, key: string, create: () => Discovery
   };
 }
 
-export function leaseConsulBackend(url: string, token: string | undefined, timeoutMs: number): BackendLease {
-  const key = `${url.replace(/\/+$/, '')}\u0000${token ?? ''}\u0000${timeoutMs}`;
-  return lease(consulBackends, key, () => new ConsulBackend({ client: createConsulClient({ url, token, timeoutMs }) }));
+/** `endpoint` already resolved (core's `resolveConsulEndpoint`): its url, token and TLS settings are the key. */
+export function leaseConsulBackend(endpoint: ConsulEndpoint, timeoutMs: number): BackendLease {
+  const { url, token, tls } = endpoint;
+  const key = `${url}\u0000${token ?? ''}\u0000${timeoutMs}\u0000${tls ? JSON.stringify(tls) : ''}`;
+  return lease(consulBackends, key, () => new ConsulBackend({ client: consulClientFor(endpoint, timeoutMs) }));
 }
 
 export function leaseRedisBackend(redis: RedisClient, prefix: string, create: () => RedisBackend): BackendLease {

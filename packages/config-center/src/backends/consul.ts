@@ -67,12 +67,12 @@ export class ConsulConfigStore implements ConfigStore {
     this.prefix = normalizePrefix(this.#options.prefix);
     this.historyPrefix = normalizePrefix(this.#options.historyPrefix ?? `ballast/config-history/${this.prefix}`);
     this.name = this.#options.name ?? `consul:${this.prefix}`;
-    const token = this.#options.token ?? process.env.CONSUL_HTTP_TOKEN;
+    const { url, token } = this.#options;
     this.#kv =
       kv ??
       createConsulKv({
-        url: this.#options.url ?? process.env.CONSUL_HTTP_ADDR ?? 'http://127.0.0.1:8500',
-        ...(token ? { token } : {}),
+        ...(url === undefined ? {} : { url }),
+        ...(token === undefined ? {} : { token }),
         requestTimeoutMs: this.#options.requestTimeoutMs,
       });
     this.#clock = clock ?? systemClock;

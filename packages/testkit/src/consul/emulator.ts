@@ -3,6 +3,7 @@
  * hands it to the routes, and restart/close on the same port.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '@ballast/core';
 import { DurationError } from './duration';
@@ -20,6 +21,8 @@ export interface ConsulEmulatorOptions {
   aclToken?: string;
   /** Drives TTL checks, session TTLs, HTTP check intervals, the reaper and blocking-query waits. */
   clock?: Clock;
+  /** Serve HTTPS with this PEM key and certificate (as an agent with `tls.defaults` + an https port). */
+  tls?: { key: string; cert: string };
 }
 
 export interface RecordedRequest {
@@ -29,7 +32,7 @@ export interface RecordedRequest {
 }
 
 export interface ConsulEmulator {
-  /** `http://<host>:<port>` */
+  /** `http://<host>:<port>` (`https://` with the `tls` option) */
   readonly url: string;
   readonly port: number;
   /** Every request seen since start (or the last `resetRequests`), in arrival order. */
@@ -94,7 +97,9 @@ export async function startConsulEmulator(options: ConsulEmulatorOptions = {}): 
   };
 
   const listen = async () => {
-    const srv = createServer(handle);
+    const srv = options.tls
+      ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, handle)
+      : createServer(handle);
     srv.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
@@ -124,7 +129,7 @@ export async function startConsulEmulator(options: ConsulEmulatorOptions = {}): 
 
   return {
     get url() {
-      return `http://${hostForUrl}:${port}`;
+      return `${options.tls ? 'https' : 'http'}://${hostForUrl}:${port}`;
     },
     get port() {
       return port;
