@@ -7,7 +7,14 @@ import { createWriteStream } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, createRedis, type Logger, type RedisClient, setDefaultLogger } from '@ballast/core';
+import {
+  createLogger,
+  createRedis,
+  type Logger,
+  type RedisClient,
+  resolveConsulEndpoint,
+  setDefaultLogger,
+} from '@ballast/core';
 import { startConsulEmulator } from '@ballast/testkit/consul';
 
 export interface Infra {
@@ -80,8 +87,8 @@ export async function startInfra(options: { verbose?: boolean } = {}): Promise<I
     const emulator = await startConsulEmulator();
     consulUrl = emulator.url;
     stopConsul = () => emulator.close();
-  } else if (!/^https?:\/\//.test(consulUrl)) {
-    consulUrl = `http://${consulUrl}`;
+  } else {
+    consulUrl = resolveConsulEndpoint().url; // CONSUL_HTTP_ADDR (+ CONSUL_HTTP_SSL) as the consul CLI reads it
   }
 
   return {
