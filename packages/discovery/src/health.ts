@@ -7,9 +7,13 @@ export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 /** What a check may return: a boolean, a status, `{ status, details }`, or nothing (= healthy). Throwing = unhealthy. */
 export type CheckOutcome = boolean | HealthStatus | { status: HealthStatus; details?: unknown } | undefined;
 
+/** A check as a function: resolves to its outcome (or nothing = healthy); throwing or rejecting = unhealthy. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a check written as `async () => { await db.ping(); }` returns void
+export type HealthCheckFn = (signal: AbortSignal) => Promise<CheckOutcome | void> | CheckOutcome | void;
+
+/** A check with options: what `redisCheck` / `httpCheck` return. Give it as is: `{ upstream: httpCheck(url) }`. */
 export interface HealthCheck {
-  // biome-ignore lint/suspicious/noConfusingVoidType: a check written as `async () => { await db.ping(); }` returns void
-  run(signal: AbortSignal): Promise<CheckOutcome | void> | CheckOutcome | void;
+  run: HealthCheckFn;
   /** A non-critical check that fails makes the aggregate `degraded`, not `unhealthy`. Default true. */
   critical?: boolean;
 }
@@ -75,12 +79,25 @@ export interface HealthChecker {
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
-// biome-ignore lint/suspicious/noConfusingVoidType: see HealthCheck.run
-const normalize = (outcome: CheckOutcome | void): { status: HealthStatus; details?: unknown } => {
+const STATUSES: ReadonlySet<unknown> = new Set<HealthStatus>(['healthy', 'degraded', 'unhealthy']);
+
+/** The outcome as `{ status, details? }`; anything else (an untyped check returning `'PONG'`, `42`) throws. */
+const normalize = (outcome: unknown): { status: HealthStatus; details?: unknown } => {
   if (outcome === undefined || outcome === true) return { status: 'healthy' };
   if (outcome === false) return { status: 'unhealthy' };
-  if (typeof outcome === 'string') return { status: outcome };
-  return outcome;
+  if (STATUSES.has(outcome)) return { status: outcome as HealthStatus };
+  if (typeof outcome === 'object' && outcome !== null && STATUSES.has((outcome as { status?: unknown }).status)) {
+    return outcome as { status: HealthStatus; details?: unknown };
+  }
+  const shown =
+    typeof outcome === 'string'
+      ? JSON.stringify(outcome)
+      : typeof outcome === 'object'
+        ? 'an object without a valid status'
+        : String(outcome);
+  throw new TypeError(
+    `the check returned ${shown}: expected a boolean, 'healthy' | 'degraded' | 'unhealthy', { status, details? } or nothing`,
+  );
 };
 
 /** Aggregate: any critical check unhealthy → unhealthy; any other failure or degraded → degraded. */
@@ -101,7 +118,7 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
   const checks: Record<string, HealthCheck> = {};
   const critical: Record<string, boolean> = {};
   for (const [name, c] of Object.entries(o.checks)) {
-    checks[name] = typeof c === 'function' ? { run: c as HealthCheck['run'] } : (c as HealthCheck);
+    checks[name] = typeof c === 'function' ? { run: c } : c;
     critical[name] = checks[name].critical !== false;
   }
   const listeners = new Set<StatusChangeListener>();

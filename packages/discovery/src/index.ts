@@ -36,6 +36,7 @@ export {
   createHealthChecker,
   type HealthCheck,
   type HealthChecker,
+  type HealthCheckFn,
   type HealthReport,
   type HealthStatus,
   httpCheck,

@@ -10,6 +10,7 @@ import {
 import { z } from 'zod';
 import type { DiscoveryBackend } from './backend';
 import type { ConsulClient } from './consul-client';
+import type { HealthCheckFn } from './health';
 
 const urlString = z.string().url();
 const staticEntry = z.union([urlString, z.array(urlString).min(1)]);
@@ -124,7 +125,21 @@ export type RegisterOptions = z.input<typeof registerOptionsSchema>;
 export const healthCheckerOptionsSchema = z
   .object({
     /** name → check (see redisCheck, httpCheck, or any async function: a DB check is a custom function). */
-    checks: z.record(z.string(), z.union([functionSchema<() => unknown>('check'), objectSchema<object>('check')])),
+    checks: z.record(
+      z.string(),
+      // The object branch first: on a tie, errors are reported for the first branch, and `{ run: <not a
+      // function> }` must name `checks.<name>.run`.
+      z.union([
+        z
+          .object({
+            run: functionSchema<HealthCheckFn>('check.run'),
+            /** A failing non-critical check makes the aggregate `degraded`. Default true. */
+            critical: z.boolean().optional(),
+          })
+          .strict(),
+        functionSchema<HealthCheckFn>('check'),
+      ]),
+    ),
     /** Seed 002: every 30 s. */
     intervalMs: z.number().int().positive().default(30_000),
     /** Seed 002: 10 s per check. */
