@@ -277,10 +277,12 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
               key: string;
               value: boolean;
             };
-            const chaos = ctx.config.get('chaos') as Record<string, boolean>;
+            const chaos = ctx.config.get('chaos');
             if (!(key in chaos) || typeof value !== 'boolean')
               return send(res, 400, { error: `unknown chaos switch ${key}` });
-            await ctx.config.set(`chaos.${key}`, value, { message: `dashboard: chaos.${key}=${value}` });
+            // `set` is typed by path: the checked key is one of the schema's chaos switches.
+            const path = `chaos.${key as keyof typeof chaos}` as const;
+            await ctx.config.set(path, value, { message: `dashboard: chaos.${key}=${value}` });
             ctx.activity.add('api-gateway', 'chaos', `config-center: chaos.${key} = ${value}`);
             send(res, 200, { key, value });
           });

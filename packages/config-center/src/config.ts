@@ -17,7 +17,7 @@ import { watchFile } from './file-watch';
 import { loadFileLayer } from './layers';
 import { configInstruments } from './metrics';
 import { type ConfigOptions, configOptionsSchema } from './options';
-import type { DeepReadonly, Path, PathValue } from './paths';
+import type { DeepReadonly, Path, PathValue, SetPath, SetValue } from './paths';
 import { CacheWriter, findRemoteLayer, loadRemoteLayer, remoteVersions } from './remote-layer';
 import { type Built, buildSnapshot, type Layer } from './snapshot';
 import { LAYER_RANK, memoryStore, type RemoteSource, type Source } from './sources';
@@ -163,8 +163,19 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
    * Writes one key (dotted: `db.pool.max`) to a remote source as a new version, with check-and-set: the new
    * snapshot is validated first (an invalid write throws `ConfigValidationError` and writes nothing). A value
    * that is a mapping replaces the whole subtree. Resolves once the local snapshot shows the write.
+   *
+   * Typed by path: with a schema, `key` must be one of its paths and `value` of the (input) type there —
+   * `set('db.pool.max', 'many')` and `set('db.pool.maxx', 1)` do not compile; an untyped config takes any.
    */
-  async set(key: string, value: unknown, options: WriteOptions = {}): Promise<VersionRecord> {
+  async set<P extends SetPath<z.input<S>>>(
+    key: P,
+    value: SetValue<z.input<S>, P>,
+    options: WriteOptions = {},
+  ): Promise<VersionRecord> {
+    return this.#set(key, value, options);
+  }
+
+  #set(key: string, value: unknown, options: WriteOptions): Promise<VersionRecord> {
     return this.#write(options, 'set', (entries) => {
       const base = toRemoteKey(key);
       const next: Record<string, unknown> = {};
@@ -227,7 +238,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
 
   /** Flips degraded mode on the remote (every instance sees it): what a health checker calls. */
   async setDegraded(on: boolean, reason?: string): Promise<VersionRecord> {
-    return this.set(this.#options.degradedPath, on, { message: reason ?? `degraded mode ${on ? 'on' : 'off'}` });
+    return this.#set(this.#options.degradedPath, on, { message: reason ?? `degraded mode ${on ? 'on' : 'off'}` });
   }
 
   /** Re-reads every file and remote layer now (hot reload without waiting for a notification). */

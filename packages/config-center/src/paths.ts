@@ -22,6 +22,20 @@ export type Path<T, D extends number = 8> = [D] extends [never]
       }[keyof T & string]
     : never;
 
+type IsAny<T> = 0 extends 1 & T ? true : false;
+
+/** True for a config without a typed shape (`z.any()`, `z.unknown()`, a bare `z.ZodType`). */
+type Untyped<T> = IsAny<T> extends true ? true : unknown extends T ? true : false;
+
+/**
+ * The paths `set` takes: every `Path<T>` of a typed config (`features.${string}` under a record), any string
+ * when the config is untyped.
+ */
+export type SetPath<T> = Untyped<T> extends true ? string : Path<T>;
+
+/** The value `set(path, value)` takes at `P`: `PathValue<T, P>`, or `unknown` when the config is untyped. */
+export type SetValue<T, P extends string> = Untyped<T> extends true ? unknown : PathValue<T, P>;
+
 export type PathValue<T, P extends string> = P extends `${infer K}.${infer Rest}`
   ? K extends keyof T
     ? undefined extends T[K]
