@@ -17,7 +17,7 @@ import { watchFile } from './file-watch';
 import { loadFileLayer } from './layers';
 import { configInstruments } from './metrics';
 import { type ConfigOptions, configOptionsSchema } from './options';
-import type { DeepReadonly, Path, PathValue, SetPath, SetValue } from './paths';
+import type { ConfigPath, ConfigValue, DeepReadonly } from './paths';
 import { CacheWriter, findRemoteLayer, loadRemoteLayer, remoteVersions } from './remote-layer';
 import { type Built, buildSnapshot, type Layer } from './snapshot';
 import { LAYER_RANK, memoryStore, type RemoteSource, type Source } from './sources';
@@ -125,7 +125,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
 
   /** The whole snapshot (frozen), or the value at a dotted path, typed by the schema. */
   get(): DeepReadonly<z.output<S>>;
-  get<P extends Path<z.output<S>>>(path: P): DeepReadonly<PathValue<z.output<S>, P>>;
+  get<P extends ConfigPath<z.output<S>>>(path: P): DeepReadonly<ConfigValue<z.output<S>, P>>;
   get(path?: string): unknown {
     if (path === undefined) return this.#snapshot;
     // Path reads are memoised per snapshot (snapshots are immutable; the cache is dropped on every swap).
@@ -140,9 +140,9 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
    * Calls `cb(value, previous)` when the value at `path` changed (deep comparison), or `cb(snapshot, previous)`
    * on any change. Returns the unsubscribe function (seed 004's `watchConfiguration`).
    */
-  watch<P extends Path<z.output<S>>>(
+  watch<P extends ConfigPath<z.output<S>>>(
     path: P,
-    cb: (value: DeepReadonly<PathValue<z.output<S>, P>>, previous: DeepReadonly<PathValue<z.output<S>, P>>) => void,
+    cb: (value: DeepReadonly<ConfigValue<z.output<S>, P>>, previous: DeepReadonly<ConfigValue<z.output<S>, P>>) => void,
   ): Unsubscribe;
   watch(cb: (snapshot: DeepReadonly<z.output<S>>, previous: DeepReadonly<z.output<S>>) => void): Unsubscribe;
   watch(pathOrCb: string | ((...args: never[]) => void), maybeCb?: (...args: never[]) => void): Unsubscribe {
@@ -167,9 +167,9 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
    * Typed by path: with a schema, `key` must be one of its paths and `value` of the (input) type there —
    * `set('db.pool.max', 'many')` and `set('db.pool.maxx', 1)` do not compile; an untyped config takes any.
    */
-  async set<P extends SetPath<z.input<S>>>(
+  async set<P extends ConfigPath<z.input<S>>>(
     key: P,
-    value: SetValue<z.input<S>, P>,
+    value: ConfigValue<z.input<S>, P>,
     options: WriteOptions = {},
   ): Promise<VersionRecord> {
     return this.#set(key, value, options);

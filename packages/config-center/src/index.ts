@@ -17,7 +17,7 @@ export {
   fileSourceSchema,
 } from './options';
 export { type ConfigFormat, formatOf, parseDocument } from './parse';
-export type { DeepReadonly, Path, PathValue } from './paths';
+export type { ConfigPath, ConfigValue, DeepReadonly, Path, PathValue } from './paths';
 export { loadFromFile, type PushToConsulOptions, pushToConsul } from './push';
 export {
   consulKv,

@@ -28,23 +28,26 @@ type IsAny<T> = 0 extends 1 & T ? true : false;
 type Untyped<T> = IsAny<T> extends true ? true : unknown extends T ? true : false;
 
 /**
- * The paths `set` takes: every `Path<T>` of a typed config (`features.${string}` under a record), any string
- * when the config is untyped.
+ * The paths `get`, `watch` and `set` take: every `Path<T>` of a typed config (`features.${string}` under a
+ * record), any string when the config is untyped.
  */
-export type SetPath<T> = Untyped<T> extends true ? string : Path<T>;
+export type ConfigPath<T> = Untyped<T> extends true ? string : Path<T>;
 
-/** The value `set(path, value)` takes at `P`: `PathValue<T, P>`, or `unknown` when the config is untyped. */
-export type SetValue<T, P extends string> = Untyped<T> extends true ? unknown : PathValue<T, P>;
+/** The value at `P`: `PathValue<T, P>`, or `unknown` when the config is untyped. */
+export type ConfigValue<T, P extends string> = Untyped<T> extends true ? unknown : PathValue<T, P>;
 
-export type PathValue<T, P extends string> = P extends `${infer K}.${infer Rest}`
-  ? K extends keyof T
-    ? undefined extends T[K]
-      ? PathValue<NonNullable<T[K]>, Rest> | undefined
-      : PathValue<T[K], Rest>
-    : never
-  : P extends keyof T
-    ? T[P]
-    : never;
+/** The type at a dotted path; `unknown` below a value typed `unknown` (e.g. a `Record<string, unknown>`). */
+export type PathValue<T, P extends string> = unknown extends T
+  ? unknown
+  : P extends `${infer K}.${infer Rest}`
+    ? K extends keyof T
+      ? undefined extends T[K]
+        ? PathValue<NonNullable<T[K]>, Rest> | undefined
+        : PathValue<T[K], Rest>
+      : never
+    : P extends keyof T
+      ? T[P]
+      : never;
 
 /** What `get()` returns: read-only all the way down. */
 export type DeepReadonly<T> = T extends (...args: never[]) => unknown

@@ -18,7 +18,7 @@ const schema = z.object({
 });
 const base = { db: { host: 'localhost', pool: { max: 10 } } };
 
-describe('config.set typed by path', () => {
+describe('config.set typed by path (and get/watch on untyped configs)', () => {
   it('takes existing paths with values of their type, and writes them', async () => {
     const config = await createConfig({ schema, logger, sources: [defaults(base), memoryStore()] });
     try {
@@ -30,6 +30,8 @@ describe('config.set typed by path', () => {
       expect(config.get()).toMatchObject({ db: { host: 'db2', pool: { max: 30 } }, features: { beta: true } });
       expect(config.get('tags')).toEqual(['a', 'b']);
 
+      expectTypeOf(config.get('db.pool.max')).toEqualTypeOf<number>();
+      expectTypeOf(config.get('features.beta')).toEqualTypeOf<boolean>();
       expectTypeOf(config.set<'db.pool.max'>)
         .parameter(1)
         .toEqualTypeOf<number>();
@@ -73,6 +75,11 @@ describe('config.set typed by path', () => {
         await config.set('anything.at.all', 1);
         await config.set(String('dynamic'), { nested: true });
         expect(config.get()).toMatchObject({ anything: { at: { all: 1 } }, dynamic: { nested: true } });
+        // get and watch take any path too (they used to take none: the path type was `never`).
+        const value = config.get('anything.at.all');
+        expectTypeOf(value).toBeUnknown();
+        expect(value).toBe(1);
+        config.watch('dynamic.nested', () => {})();
       } finally {
         await config.close();
       }
