@@ -116,6 +116,8 @@ describe('resolveConsulEndpoint: Consul’s environment variables', () => {
     expect(errorOf(() => resolve({ CONSUL_HTTP_ADDR: 'ftp://consul:21' })).variable).toBe('CONSUL_HTTP_ADDR');
     expect(errorOf(() => resolve({ CONSUL_HTTP_ADDR: 'unix:///var/run/consul.sock' })).message).toMatch(/unix/);
     expect(errorOf(() => resolve({ CONSUL_HTTP_ADDR: 'consul:99999' })).variable).toBe('CONSUL_HTTP_ADDR');
+    expect(errorOf(() => resolve({ CONSUL_HTTP_ADDR: 'consul:0' })).message).toMatch(/port 0/);
+    expect(errorOf(() => resolve({ CONSUL_HTTP_ADDR: 'app:pw@consul:8500' })).message).not.toContain('pw');
     expect(errorOf(() => resolve({ CONSUL_HTTP_ADDR: 'consul:8500/v1' })).message).toMatch(/path/);
     const withCreds = errorOf(() => resolve({ CONSUL_HTTP_ADDR: 'ftp://user:pw@consul' }));
     expect(withCreds.message).not.toContain('pw');

@@ -108,9 +108,10 @@ function parseAddress(variable: string, raw: string): { scheme?: 'http' | 'https
   if (url.pathname !== '/' && url.pathname !== '') {
     throw new InvalidConsulConfigError(variable, `${shown(raw)} has a path; give host:port only`);
   }
-  // URL drops a port equal to the scheme's default; re-read it from the text (http://h:80 keeps 80).
-  const port =
-    url.port === '' ? (/:(\d+)\/?$/.test(rest) ? Number(/:(\d+)\/?$/.exec(rest)![1]) : undefined) : Number(url.port);
+  // URL drops a port equal to its scheme's default (http://h:80 → ''): read it from the text instead.
+  const written = /:(\d+)\/?$/.exec(rest)?.[1];
+  const port = written === undefined ? undefined : Number(written);
+  if (port === 0) throw new InvalidConsulConfigError(variable, `${shown(raw)}: port 0 is not a port`);
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   return { ...(scheme ? { scheme } : {}), hostname, ...(port === undefined ? {} : { port }) };
 }
