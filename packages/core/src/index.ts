@@ -15,6 +15,7 @@ export {
   type DecoratedMethod,
   DecoratorTargetError,
   type DualMethodDecorator,
+  inheritMethodIdentity,
 } from './decorators';
 export {
   AbortedError,
