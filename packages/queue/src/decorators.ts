@@ -1,4 +1,10 @@
-import { type AnyMethod, createMethodDecorator, type DecoratedMethod, type DualMethodDecorator } from '@ballast/core';
+import {
+  type AnyMethod,
+  abortedError,
+  createMethodDecorator,
+  type DecoratedMethod,
+  type DualMethodDecorator,
+} from '@ballast/core';
 import { NoHandlerError } from './errors';
 import type { AddedJob } from './job';
 import type { JobOptions } from './options';
@@ -45,6 +51,10 @@ export function Task(options: TaskOptions): DualMethodDecorator {
   return createMethodDecorator('Task', (method: AnyMethod, info: DecoratedMethod) => {
     const jobName = () => name ?? `${info.className ?? 'anonymous'}.${info.methodName}`;
     const enqueue: Marked = function (this: unknown, ...args: unknown[]): Promise<AddedJob> {
+      // A trailing AbortSignal (the caller's, or one a decorator above put there) cancels the call, and is
+      // not job data: JSON would store it as `{}`.
+      const signal = args[args.length - 1] instanceof AbortSignal ? (args.pop() as AbortSignal) : undefined;
+      if (signal?.aborted) return Promise.reject(abortedError(signal));
       const q = typeof queue === 'function' ? queue() : queue;
       return (q as Queue<TaskData>).add(jobName(), { args }, jobOptions);
     };
