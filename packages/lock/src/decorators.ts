@@ -6,7 +6,10 @@ import { type AcquireLockOptions, acquireOptionsSchema } from './options';
 export type LockKey = string | ((...args: never[]) => string);
 
 export interface WithLockOptions extends Omit<AcquireLockOptions, 'signal' | 'owner'> {
-  /** Manager to lock with (default: `getLockManager()`, replace it with `setLockManager`). */
+  /**
+   * Manager to lock with. Default: the one `setLockManager` configured, looked up at each call; a call with none
+   * configured rejects with `LockManagerNotConfiguredError`.
+   */
   manager?: LockManager;
 }
 
@@ -67,13 +70,20 @@ export function WithLock(key: LockKey, options: WithLockOptions = {}): DualMetho
   parseOptions(acquireOptionsSchema, acquire, 'WithLock');
   return createMethodDecorator(
     'WithLock',
-    (method) =>
+    (method, info) =>
       function (this: unknown, ...args: unknown[]) {
-        const resolved =
-          typeof key === 'function' ? (key as (...a: unknown[]) => string)(...args) : renderLockKey(key, args);
+        let locks: LockManager;
+        let resolved: string;
+        try {
+          locks = manager ?? getLockManager(`@WithLock on ${info.className ?? 'anonymous'}.${info.methodName}`);
+          resolved =
+            typeof key === 'function' ? (key as (...a: unknown[]) => string)(...args) : renderLockKey(key, args);
+        } catch (error) {
+          return Promise.reject(error); // the call is async: its errors are rejections, never synchronous throws
+        }
         const last = args[args.length - 1];
         const options = last instanceof AbortSignal ? { ...acquire, signal: last } : acquire;
-        return (manager ?? getLockManager()).using(resolved, () => method.apply(this, args), options);
+        return locks.using(resolved, () => method.apply(this, args), options);
       },
   );
 }
