@@ -1,4 +1,4 @@
-// A NestJS HTTP app whose routes carry one Ballast method decorator above, below and between NestJS's own
+// NestJS HTTP controllers whose routes carry one Ballast method decorator above, below and between NestJS's own
 // route, guard, role, pipe and interceptor decorators. Shared by tests/nest-v10 and tests/nest-v11: the Nest
 // modules are passed in (each test package resolves its own major), only their types are imported here.
 // Compiled with experimentalDecorators + emitDecoratorMetadata (./tsconfig.json), as a Nest app is.
@@ -6,12 +6,14 @@ import type { AnyMethod } from '@ballast/core';
 import type * as NestCommon from '@nestjs/common';
 import type * as NestCore from '@nestjs/core';
 import type * as NestExpress from '@nestjs/platform-express';
+import type * as NestFastify from '@nestjs/platform-fastify';
 import type * as Rx from 'rxjs';
 
 export interface NestModules {
   common: typeof NestCommon;
   core: typeof NestCore;
   express: typeof NestExpress;
+  fastify: typeof NestFastify;
   rxjs: typeof Rx;
 }
 

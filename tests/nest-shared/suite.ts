@@ -73,25 +73,6 @@ export function nestDecoratorSuite(nest: NestModules, major: number, nestVersion
   class AppModule {}
   Module({ controllers })(AppModule);
 
-  let app: INestApplication;
-  let base: string;
-
-  beforeAll(async () => {
-    app = await nest.core.NestFactory.create(AppModule, new nest.express.ExpressAdapter(), { logger: false });
-    await app.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-  });
-  afterAll(async () => {
-    await app?.close();
-    await queue.close();
-  });
-
-  const request = async (path: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> => {
-    const res = await fetch(`${base}/${path}`, init);
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
-
   it(`runs on NestJS ${major} with legacy decorators and their emitted metadata`, () => {
     expect(nestVersion.split('.')[0]).toBe(String(major));
     // The route handlers' parameter types were emitted (vitest compiled this suite as a Nest app is compiled).
@@ -99,11 +80,46 @@ export function nestDecoratorSuite(nest: NestModules, major: number, nestVersion
     expect(Reflect.getMetadata('design:paramtypes', Ctl.prototype, 'pipeOuter')).toEqual([String]);
   });
 
-  it('a class marked @Saga above or below @Controller keeps its routes', async () => {
-    expect((await request('saga-outer')).status).toBe(200);
-    expect((await request('saga-inner')).status).toBe(200);
+  const adapters = [
+    { adapter: 'express', create: () => new nest.express.ExpressAdapter() },
+    { adapter: 'fastify', create: () => new nest.fastify.FastifyAdapter() },
+  ];
+
+  describe.each(adapters)('$adapter adapter', ({ create }) => {
+    let app: INestApplication;
+    let base: string;
+
+    beforeAll(async () => {
+      app = await nest.core.NestFactory.create(AppModule, create(), { logger: false });
+      await app.listen(0, '127.0.0.1');
+      base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      await app?.close();
+    });
+
+    const request = async (path: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> => {
+      const res = await fetch(`${base}/${path}`, init);
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    };
+
+    it('a class marked @Saga above or below @Controller keeps its routes', async () => {
+      expect((await request('saga-outer')).status).toBe(200);
+      expect((await request('saga-inner')).status).toBe(200);
+    });
+
+    routeTests(cases, request);
   });
 
+  afterAll(async () => {
+    await queue.close();
+  });
+}
+
+type Request = (path: string, init?: RequestInit) => Promise<{ status: number; body: unknown }>;
+
+function routeTests(cases: Case[], request: Request): void {
   describe.each(cases)('@$name', (c) => {
     const prefix = pathOf(c);
     const argsOf = async (body: unknown) => (c.argsOf ? c.argsOf(body) : (body as Echo).args);

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import * as common from '@nestjs/common';
 import * as core from '@nestjs/core';
 import * as express from '@nestjs/platform-express';
+import * as fastify from '@nestjs/platform-fastify';
 import * as rxjs from 'rxjs';
 import { nestDecoratorSuite } from '../../nest-shared/suite';
 
@@ -12,4 +13,4 @@ const require = createRequire(import.meta.url);
 const { version } = require('@nestjs/core/package.json') as { version: string };
 if (require('@nestjs/core').NestFactory !== core.NestFactory) throw new Error('@nestjs/core resolved twice');
 
-nestDecoratorSuite({ common, core, express, rxjs }, 10, version);
+nestDecoratorSuite({ common, core, express, fastify, rxjs }, 10, version);
