@@ -125,15 +125,43 @@ export function Timeout(options: number | (TimeoutOptions & SignalOption)): Dual
   return through('Timeout', passSignal, () => policy);
 }
 
-/** `@Fallback([])` or `@Fallback((error) => cached)`: answers when the method fails. */
+// biome-ignore lint/suspicious/noExplicitAny: a method's parameters are arbitrary
+type AnyArgsMethod = (...args: any[]) => unknown;
+
+/**
+ * `unknown` when fallback value `F` can stand in for what method `M` resolves to; otherwise an object type the
+ * method is not, whose property names the mismatch in the compiler's message.
+ */
+export type FallbackFits<M extends AnyArgsMethod, F> = [F] extends [Awaited<ReturnType<M>>]
+  ? unknown
+  : { '@Fallback value is not assignable to the method result': Awaited<ReturnType<M>> };
+
+/** `@Fallback(value)`: the compiler checks `value` (or what a fallback function returns) against the method's result. */
+export interface FallbackDecorator<F> {
+  // biome-ignore lint/suspicious/noExplicitAny: a method's parameters are arbitrary
+  <This, M extends (this: This, ...args: any[]) => unknown>(
+    value: M & FallbackFits<M, F>,
+    context: ClassMethodDecoratorContext<This, M>,
+  ): M;
+  <M extends AnyArgsMethod>(
+    target: object,
+    propertyKey: string | symbol,
+    descriptor: TypedPropertyDescriptor<M> & FallbackFits<M, F>,
+  ): TypedPropertyDescriptor<M>;
+}
+
+/**
+ * `@Fallback([])` or `@Fallback((error) => cached)`: answers when the method fails. The value (or the function's
+ * result) must fit the method's result type — `@Fallback(0)` on a method resolving to `User[]` does not compile.
+ */
 export function Fallback<F>(
   value: FallbackValue<F>,
   options: FallbackOptions & SignalOption = {},
-): DualMethodDecorator {
+): FallbackDecorator<F> {
   const [passSignal, rest] = signalOption('Fallback', options);
   return through('Fallback', passSignal, (info) =>
     fallback(value, { name: `${info.className ?? 'anonymous'}.${info.methodName}`, ...rest }),
-  );
+  ) as unknown as FallbackDecorator<F>;
 }
 
 /** `@Bulkhead(10)` or `@Bulkhead({ maxConcurrent: 10, maxQueued: 50 })`: one limit shared by every instance. */

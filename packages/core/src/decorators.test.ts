@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMethodDecorator, DecoratorTargetError } from './decorators';
+import { type AnyMethod, createMethodDecorator, DecoratorTargetError } from './decorators';
 
 const Noop = createMethodDecorator('Noop', (m) => m);
 
@@ -31,5 +31,59 @@ describe('createMethodDecorator argument detection', () => {
     const out = (Double as unknown as (...a: unknown[]) => PropertyDescriptor)({}, 'f', descriptor);
     expect(out.value(1)).toBe(4);
     expect(out).toMatchObject({ writable: true, enumerable: false, configurable: true });
+  });
+});
+
+describe('createMethodDecorator keeps what identifies the method', () => {
+  const Wrapped = createMethodDecorator(
+    'Wrapped',
+    (m) =>
+      function (this: unknown, ...args: unknown[]) {
+        return m.apply(this, args);
+      },
+  );
+  const original = function find(_id: string, _verbose: boolean, _signal?: AbortSignal) {
+    return 1;
+  };
+
+  it('name and length, in both modes (a decorator stacked above reads `length`)', () => {
+    const standard = (Wrapped as unknown as (v: unknown, c: unknown) => AnyMethod)(original, {
+      kind: 'method',
+      name: 'find',
+      static: false,
+      addInitializer() {},
+    });
+    const legacy = (Wrapped as unknown as (...a: unknown[]) => PropertyDescriptor)({}, 'find', { value: original })
+      .value as AnyMethod;
+    for (const replaced of [standard, legacy]) {
+      expect(replaced).not.toBe(original);
+      expect(replaced.name).toBe('find');
+      expect(replaced.length).toBe(3);
+    }
+  });
+
+  it('own symbol-keyed marks of the original (how Ballast marks handlers) carry over; the wrapper’s own win', () => {
+    const mark = Symbol('mark');
+    const theirs = Symbol('theirs');
+    const marked = Object.assign(function f() {}, { [mark]: 'registered', [theirs]: 'original' });
+    const Marks = createMethodDecorator('Marks', (m) =>
+      Object.assign(
+        function (this: unknown, ...args: unknown[]) {
+          return m.apply(this, args);
+        },
+        { [theirs]: 'wrapper' },
+      ),
+    );
+    const replaced = (Marks as unknown as (...a: unknown[]) => PropertyDescriptor)({}, 'f', { value: marked })
+      .value as Record<symbol, unknown>;
+    expect(replaced[mark]).toBe('registered');
+    expect(replaced[theirs]).toBe('wrapper');
+  });
+
+  it('without reflect-metadata installed, wrapping works and needs no Reflect.getMetadata', () => {
+    expect((Reflect as { getMetadata?: unknown }).getMetadata).toBeUndefined();
+    const replaced = (Wrapped as unknown as (...a: unknown[]) => PropertyDescriptor)({}, 'find', { value: original })
+      .value as AnyMethod;
+    expect(replaced('a', true)).toBe(1);
   });
 });

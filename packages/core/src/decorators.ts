@@ -50,9 +50,58 @@ function isStandardContext(value: unknown): value is DecoratorContext {
   return typeof value === 'object' && value !== null && typeof (value as { kind?: unknown }).kind === 'string';
 }
 
+/** The part of reflect-metadata's API a wrapper needs; present only when the application installed it. */
+interface MetadataApi {
+  getOwnMetadataKeys(target: object): unknown[];
+  getOwnMetadata(key: unknown, target: object): unknown;
+  hasOwnMetadata(key: unknown, target: object): boolean;
+  defineMetadata(key: unknown, value: unknown, target: object): void;
+}
+
+function metadataApi(): MetadataApi | undefined {
+  const r = Reflect as unknown as Partial<MetadataApi> & { getMetadata?: unknown };
+  return typeof r.getMetadata === 'function' &&
+    typeof r.getOwnMetadataKeys === 'function' &&
+    typeof r.getOwnMetadata === 'function' &&
+    typeof r.hasOwnMetadata === 'function' &&
+    typeof r.defineMetadata === 'function'
+    ? (r as MetadataApi)
+    : undefined;
+}
+
+/** Own properties every function has, which describe the function object itself rather than mark it. */
+const FUNCTION_OWN = new Set<string | symbol>(['length', 'name', 'prototype', 'arguments', 'caller']);
+
+/**
+ * Makes `replacement` indistinguishable from `original` to a host framework: the same `name` and `length`,
+ * the original's own marks (properties such as Ballast's registration symbols) and its own reflect-metadata
+ * (NestJS's route, guard, pipe, interceptor and custom `SetMetadata` keys) — each unless the replacement
+ * already has its own. Decorators apply bottom-up, so the metadata of a framework decorator written *below*
+ * ours is on the original and is copied here; one written *above* ours defines it on the replacement itself;
+ * per-property metadata (`design:paramtypes`, parameter decorators) lives on (prototype, key) and needs nothing.
+ * reflect-metadata is used only when the application loaded it.
+ */
+export function inheritMethodIdentity(original: AnyMethod, replacement: AnyMethod): void {
+  if (replacement === original) return;
+  Object.defineProperty(replacement, 'name', { value: original.name, configurable: true });
+  Object.defineProperty(replacement, 'length', { value: original.length, configurable: true });
+  for (const key of Reflect.ownKeys(original)) {
+    if (FUNCTION_OWN.has(key) || Object.hasOwn(replacement, key)) continue;
+    Object.defineProperty(replacement, key, Object.getOwnPropertyDescriptor(original, key)!);
+  }
+  const meta = metadataApi();
+  if (!meta) return;
+  for (const key of meta.getOwnMetadataKeys(original)) {
+    if (meta.hasOwnMetadata(key, replacement)) continue;
+    meta.defineMetadata(key, meta.getOwnMetadata(key, original), replacement);
+  }
+}
+
 /**
  * Makes one decorator implementation work in both compiler modes. `wrap` receives the original method and
- * returns its replacement; it runs once per decorated method, when the class is defined.
+ * returns its replacement; it runs once per decorated method, when the class is defined. The replacement
+ * keeps the original's name, length, marks and reflect-metadata (see `inheritMethodIdentity`), so framework
+ * decorators and other Ballast decorators work above, below or between.
  *
  * @example
  * export const Logged = (label: string) =>
@@ -79,6 +128,7 @@ export function createMethodDecorator(
         mode: 'standard',
       };
       const replacement = wrap(value as AnyMethod, info);
+      inheritMethodIdentity(value as AnyMethod, replacement);
       context.addInitializer(function (this: unknown) {
         if (info.className !== undefined) return;
         if (context.static) {
@@ -118,7 +168,9 @@ export function createMethodDecorator(
         isStatic,
         mode: 'legacy',
       };
-      return { ...descriptor, value: wrap(descriptor.value as AnyMethod, info) };
+      const replacement = wrap(descriptor.value as AnyMethod, info);
+      inheritMethodIdentity(descriptor.value as AnyMethod, replacement);
+      return { ...descriptor, value: replacement };
     }
     throw new DecoratorTargetError(decoratorName, `a call with ${args.length} argument(s)`);
   }

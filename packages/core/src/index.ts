@@ -23,6 +23,7 @@ export {
   type DecoratedMethod,
   DecoratorTargetError,
   type DualMethodDecorator,
+  inheritMethodIdentity,
 } from './decorators';
 export {
   AbortedError,

@@ -73,7 +73,20 @@ describe('createMethodDecorator compiled with experimentalDecorators, NestJS-sty
     expect(js).toContain('__metadata("design:paramtypes", [String])'); // emitDecoratorMetadata, as NestJS needs
     expect(js).toContain('__metadata("design:type", Object)'); // …for the injected property too
     expect(js).not.toContain('__esDecorate(');
-    const mod = await load<{ run(): Promise<string[]>; calls: string[]; metadata: string[] }>(outFile);
+    const mod = await load<{
+      run(): Promise<string[]>;
+      calls: string[];
+      metadata: string[];
+      identity: Record<string, unknown>;
+    }>(outFile);
+    // Reflect-metadata set below, between and above our wrappers all reaches the method on the prototype.
+    expect(mod.identity).toEqual({
+      path: 'x',
+      roles: ['admin'],
+      paramtypes: [String, Boolean],
+      name: 'find',
+      length: 2,
+    });
     expect(mod.metadata).toEqual([
       'inject:PUNCTUATION@punctuation',
       'roles:greet=admin:function',

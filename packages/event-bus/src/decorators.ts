@@ -1,5 +1,8 @@
 import { type AnyMethod, createMethodDecorator, type DualMethodDecorator } from '@ballast/core';
+import type { z } from 'zod';
 import type { EventBus, EventSchemas } from './bus';
+import type { EventEnvelope } from './envelope';
+import type { HandlerContext } from './handler';
 import type { SubscribeOptions } from './options';
 import type { Subscription } from './subscription';
 
@@ -31,6 +34,40 @@ export function OnEvent(type: string, options: SubscribeOptions = {}): DualMetho
     marked[ON_EVENT] = [...(method[ON_EVENT] ?? []), { type, options }];
     return marked;
   });
+}
+
+/**
+ * `@OnEvent` typed by an event map: the method must accept the envelope of that event's data (checked by the
+ * compiler in both decorator modes). Returned by `typedOnEvent`.
+ */
+export interface TypedOnEventDecorator<T, K extends string> {
+  <This, M extends (this: This, event: EventEnvelope<T, K>, context: HandlerContext) => unknown>(
+    value: M,
+    context: ClassMethodDecoratorContext<This, M>,
+  ): M;
+  <M extends (event: EventEnvelope<T, K>, context: HandlerContext) => unknown>(
+    target: object,
+    propertyKey: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): TypedPropertyDescriptor<M>;
+}
+
+/**
+ * `OnEvent` bound to a bus's event schemas, for the compiler only (the same decorator at run time): the event
+ * type must be one of the map's, and the method must take that event's envelope. Pass the schemas object the
+ * bus is created with, or name its type.
+ *
+ * @example
+ * const OnHealthEvent = typedOnEvent(healthPlatformEvents); // or typedOnEvent<typeof healthPlatformEvents>()
+ * class Welcome {
+ *   @OnHealthEvent('user.registered')
+ *   async send(event: EventEnvelope<{ email: string; username: string }>) { … } // checked against the schema
+ * }
+ */
+export function typedOnEvent<E extends EventSchemas>(
+  _schemas?: E,
+): <K extends keyof E & string>(type: K, options?: SubscribeOptions) => TypedOnEventDecorator<z.output<E[K]>, K> {
+  return (type, options) => OnEvent(type, options) as never;
 }
 
 /** Subscribes every `@OnEvent` method of `instance` (its class and base classes), bound to it. */

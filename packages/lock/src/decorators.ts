@@ -6,7 +6,10 @@ import { type AcquireLockOptions, acquireOptionsSchema } from './options';
 export type LockKey = string | ((...args: never[]) => string);
 
 export interface WithLockOptions extends Omit<AcquireLockOptions, 'signal' | 'owner'> {
-  /** Manager to lock with (default: `getLockManager()`, replace it with `setLockManager`). */
+  /**
+   * Manager to lock with. Default: the one `setLockManager` configured, looked up at each call; a call with none
+   * configured rejects with `LockManagerNotConfiguredError`.
+   */
   manager?: LockManager;
 }
 
@@ -20,9 +23,9 @@ function lookup(args: readonly unknown[], path: string): unknown {
       v,
     );
   if (/^\d+$/.test(head!)) return walk(args[Number(head)], rest);
-  // A name: the first object argument that has it (`{userId}` from `(dto: { userId })`).
+  // A name: the first object argument that has it (`{userId}` from `(dto: { userId })`); a signal is not data.
   for (const a of args) {
-    if (a !== null && typeof a === 'object' && head! in (a as object))
+    if (a !== null && typeof a === 'object' && !(a instanceof AbortSignal) && head! in (a as object))
       return walk((a as Record<string, unknown>)[head!], rest);
   }
   return undefined;
@@ -47,7 +50,9 @@ export function renderLockKey(template: string, args: readonly unknown[]): strin
 
 /**
  * Seed 002's `with_lock("user:{user_id}")`: the method runs holding the lock, released after; the lease's
- * signal is not passed (use `manager.using` for that). Works as a TS 5 standard and a legacy decorator.
+ * signal is not passed (use `manager.using` for that). When the call's last argument is an AbortSignal (a
+ * caller's, or the one `@Timeout`/`@Retry` with `passSignal` put there), it cancels the wait for the lock.
+ * Works as a TS 5 standard and a legacy decorator, above or below Ballast's other decorators.
  *
  * @example
  * class Accounts {
@@ -65,11 +70,20 @@ export function WithLock(key: LockKey, options: WithLockOptions = {}): DualMetho
   parseOptions(acquireOptionsSchema, acquire, 'WithLock');
   return createMethodDecorator(
     'WithLock',
-    (method) =>
+    (method, info) =>
       function (this: unknown, ...args: unknown[]) {
-        const resolved =
-          typeof key === 'function' ? (key as (...a: unknown[]) => string)(...args) : renderLockKey(key, args);
-        return (manager ?? getLockManager()).using(resolved, () => method.apply(this, args), acquire);
+        let locks: LockManager;
+        let resolved: string;
+        try {
+          locks = manager ?? getLockManager(`@WithLock on ${info.className ?? 'anonymous'}.${info.methodName}`);
+          resolved =
+            typeof key === 'function' ? (key as (...a: unknown[]) => string)(...args) : renderLockKey(key, args);
+        } catch (error) {
+          return Promise.reject(error); // the call is async: its errors are rejections, never synchronous throws
+        }
+        const last = args[args.length - 1];
+        const options = last instanceof AbortSignal ? { ...acquire, signal: last } : acquire;
+        return locks.using(resolved, () => method.apply(this, args), options);
       },
   );
 }

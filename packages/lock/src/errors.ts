@@ -42,6 +42,25 @@ export class InvalidLockKeyError extends BallastError {
 }
 export const isInvalidLockKeyError = errorGuard<InvalidLockKeyError>(InvalidLockKeyError.code);
 
+/**
+ * `@WithLock` (or `getLockManager()`) ran with no lock manager configured. Locks are meant to be shared between
+ * processes: an in-process default would silently lock one process only. Configure one at startup.
+ */
+export class LockManagerNotConfiguredError extends BallastError {
+  static readonly code = 'LOCK_MANAGER_NOT_CONFIGURED';
+  constructor(readonly where: string) {
+    super(
+      new.target.code,
+      `${where} has no lock manager: call setLockManager(createLockManager({ redis })) at startup, or import ` +
+        'BallastModule from @ballast/nestjs, or pass { manager } to @WithLock. For in-process locks only, ' +
+        'choose them explicitly: setLockManager(createLockManager()).',
+    );
+  }
+}
+export const isLockManagerNotConfiguredError = errorGuard<LockManagerNotConfiguredError>(
+  LockManagerNotConfiguredError.code,
+);
+
 /** A fenced write carried a fencing token older than one already seen: a stale holder was stopped. */
 export class StaleFencingTokenError extends BallastError {
   static readonly code = 'STALE_FENCING_TOKEN';

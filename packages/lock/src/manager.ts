@@ -13,7 +13,7 @@ import type { LockBackend, LockMode } from './backend';
 import { MemoryLockBackend } from './backends/memory';
 import { RedisLockBackend } from './backends/redis';
 import { checkDeadlock } from './deadlock';
-import { InvalidLockKeyError, LockLostError, LockTimeoutError } from './errors';
+import { InvalidLockKeyError, LockLostError, LockManagerNotConfiguredError, LockTimeoutError } from './errors';
 import { type Held, HeldLease, type LeaseOps } from './held-lease';
 import type { Lease } from './lease';
 import {
@@ -358,11 +358,19 @@ export function createLockManager(options: LockManagerOptions = {}): LockManager
 }
 
 let defaultManager: LockManager | undefined;
-/** The manager `@WithLock` uses when given none (in-memory until replaced with `setLockManager`). */
-export function getLockManager(): LockManager {
-  defaultManager ??= new LockManager();
+/**
+ * The manager `@WithLock` uses when given none: the one `setLockManager` configured (the NestJS module does it).
+ * There is no implicit default — an in-process one would lock a single process only — so without one this
+ * throws `LockManagerNotConfiguredError`, naming `where` (the decorated method).
+ */
+export function getLockManager(where = 'getLockManager()'): LockManager {
+  if (!defaultManager) throw new LockManagerNotConfiguredError(where);
   return defaultManager;
 }
-export function setLockManager(manager: LockManager): void {
+/**
+ * Sets the manager `@WithLock` uses when given none: `setLockManager(createLockManager({ redis }))`, or
+ * `setLockManager(createLockManager())` to choose in-process locks explicitly. `undefined` unsets it.
+ */
+export function setLockManager(manager: LockManager | undefined): void {
   defaultManager = manager;
 }

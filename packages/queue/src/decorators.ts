@@ -1,5 +1,5 @@
-import { type AnyMethod, createMethodDecorator, type DecoratedMethod, type DualMethodDecorator } from '@ballast/core';
-import { NoHandlerError } from './errors';
+import { type AnyMethod, abortedError, createMethodDecorator, type DecoratedMethod } from '@ballast/core';
+import { NoHandlerError, NotATaskError } from './errors';
 import type { AddedJob } from './job';
 import type { JobOptions } from './options';
 import type { Queue } from './queue';
@@ -26,30 +26,79 @@ export interface TaskData {
   args: unknown[];
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a method's parameters are arbitrary
+type AsyncMethod = (...args: any[]) => PromiseLike<unknown>;
+
 /**
- * Seed 002's `@async_task(queue=…, priority=…)`: calling the method enqueues a job with the call's arguments
- * and returns `Promise<AddedJob>` (declare the method's return type accordingly, e.g. `Promise<unknown>`);
- * `registerTasks(worker, instance)` makes a worker run the original method for those jobs. Works as a TS 5
- * standard and a legacy (NestJS) decorator.
+ * `@Task`: decorates an async method, typed as the handler its author writes (its real parameters and result).
+ */
+export interface TaskDecorator {
+  // biome-ignore lint/suspicious/noExplicitAny: a method's parameters are arbitrary
+  <This, M extends (this: This, ...args: any[]) => PromiseLike<unknown>>(
+    value: M,
+    context: ClassMethodDecoratorContext<This, M>,
+  ): M;
+  <M extends AsyncMethod>(
+    target: object,
+    propertyKey: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): TypedPropertyDescriptor<M>;
+}
+
+/**
+ * Seed 002's `@async_task(queue=…, priority=…)`. The author writes the method as the job's handler, with its
+ * real parameters and result; a worker runs it for each job (`registerTasks(worker, instance)`). Calling it
+ * enqueues a job with the call's arguments instead of running it: `enqueue(instance).method(…)` is that call
+ * typed as what it does — `Promise<AddedJob>`. Works as a TS 5 standard and a legacy (NestJS) decorator.
  *
  * @example
  * class Scheduler {
  *   @Task({ queue: highPriority, priority: 'high' })
- *   async scheduleMedicalResource(userId: string, requirements: Requirements): Promise<unknown> { … }
+ *   async scheduleMedicalResource(userId: string, requirements: Requirements): Promise<Booking> { … }
  * }
- * await new Scheduler().scheduleMedicalResource('123', req); // enqueued
+ * const added = await enqueue(new Scheduler()).scheduleMedicalResource('123', req); // AddedJob
  * registerTasks(createWorker(highPriority, {}), new Scheduler()); // runs them
  */
-export function Task(options: TaskOptions): DualMethodDecorator {
+export function Task(options: TaskOptions): TaskDecorator {
   const { queue, name, ...jobOptions } = options;
   return createMethodDecorator('Task', (method: AnyMethod, info: DecoratedMethod) => {
     const jobName = () => name ?? `${info.className ?? 'anonymous'}.${info.methodName}`;
     const enqueue: Marked = function (this: unknown, ...args: unknown[]): Promise<AddedJob> {
+      // A trailing AbortSignal (the caller's, or one a decorator above put there) cancels the call, and is
+      // not job data: JSON would store it as `{}`.
+      const signal = args[args.length - 1] instanceof AbortSignal ? (args.pop() as AbortSignal) : undefined;
+      if (signal?.aborted) return Promise.reject(abortedError(signal));
       const q = typeof queue === 'function' ? queue() : queue;
       return (q as Queue<TaskData>).add(jobName(), { args }, jobOptions);
     };
     enqueue[TASK] = { method, name: jobName };
     return enqueue;
+  }) as TaskDecorator;
+}
+
+/** The async methods of `T`, each typed as the enqueue its call performs on a `@Task` method. */
+export type TaskCalls<T> = {
+  [K in keyof T as T[K] extends AsyncMethod ? K : never]: T[K] extends (...args: infer A) => PromiseLike<unknown>
+    ? (...args: A) => Promise<AddedJob>
+    : never;
+};
+
+/**
+ * The `@Task` methods of `instance` as enqueue calls, typed by each method's parameters and resolving to the
+ * `AddedJob`: `await enqueue(scheduler).scheduleMedicalResource('123', req)`. A method that is not a `@Task`
+ * method rejects with `NotATaskError`.
+ */
+export function enqueue<T extends object>(instance: T): TaskCalls<T> {
+  return new Proxy({} as TaskCalls<T>, {
+    get(_target, key) {
+      if (typeof key === 'symbol' || key === 'then') return undefined; // not a thenable, not an iterable
+      const value: unknown = (instance as Record<string | symbol, unknown>)[key];
+      if (typeof value === 'function' && (value as Marked)[TASK]) {
+        return (...args: unknown[]) => (value as AnyMethod).apply(instance, args) as Promise<AddedJob>;
+      }
+      const where = `${instance.constructor?.name ?? 'object'}.${String(key)}`;
+      return () => Promise.reject(new NotATaskError(where));
+    },
   });
 }
 

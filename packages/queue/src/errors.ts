@@ -82,6 +82,15 @@ export class NoHandlerError extends BallastError {
 }
 export const isNoHandlerError = errorGuard<NoHandlerError>(NoHandlerError.code);
 
+/** `enqueue(instance).method(…)` named a method that is not a `@Task` method. */
+export class NotATaskError extends BallastError {
+  static readonly code = 'NOT_A_TASK';
+  constructor(readonly method: string) {
+    super(new.target.code, `${method} is not a @Task method: decorate it with @Task({ queue }) to enqueue it`);
+  }
+}
+export const isNotATaskError = errorGuard<NotATaskError>(NotATaskError.code);
+
 /** A publish to the broker was not confirmed (nacked, or the connection dropped and retries ran out). */
 export class PublishNotConfirmedError extends BallastError {
   static readonly code = 'PUBLISH_NOT_CONFIRMED';

@@ -2,7 +2,16 @@ export type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter 
 export { MemoryBackend } from './backends/memory';
 export { RabbitBackend, type RabbitBackendOptions } from './backends/rabbitmq';
 export { RedisBackend, type RedisBackendOptions } from './backends/redis';
-export { registerTasks, Task, type TaskData, type TaskOptions, taskHandlers } from './decorators';
+export {
+  enqueue,
+  registerTasks,
+  Task,
+  type TaskCalls,
+  type TaskData,
+  type TaskDecorator,
+  type TaskOptions,
+  taskHandlers,
+} from './decorators';
 export * from './errors';
 export {
   type AddedJob,

@@ -20,11 +20,12 @@ describe.each(['standard', 'legacy'] as DecoratorMode[])('@Task compiled as %s d
     expect(diagnostics).toEqual([]);
     const mod = (await import(/* @vite-ignore */ `${outFile}?t=${Date.now()}`)) as { run(): Promise<unknown> };
     expect(await mod.run()).toEqual({
-      names: ['Scheduler.scheduleMedicalResource', 'cleanup'],
+      names: ['Scheduler.notAsync', 'Scheduler.scheduleMedicalResource', 'cleanup'],
       jobName: 'cleanup',
       waiting: { high: 2, low: 1 },
       done: ['u1:a', 'u2:b', 'cleanup'],
       result: 'u1@a',
+      notATask: 'NOT_A_TASK',
     });
   });
 });
