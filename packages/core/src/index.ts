@@ -1,4 +1,15 @@
 export {
+  type BackendCallOptions,
+  type BackendName,
+  BackendTimeoutError,
+  BackendUnavailableError,
+  boundBackendCall,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  isBackendFailure,
+  isBackendUnavailableError,
+  toBackendError,
+} from './backend';
+export {
   type Backoff,
   type BackoffOptions,
   backoffDelay,
@@ -9,6 +20,7 @@ export {
   type ResolvedBackoffOptions,
 } from './backoff';
 export { type Clock, MAX_TIMER_MS, sleep, systemClock, type TimerHandle } from './clock';
+export { type ConnectionEvents, type WatchConnectionOptions, watchConnection } from './connection-watch';
 export {
   type AnyMethod,
   createMethodDecorator,
@@ -97,6 +109,7 @@ export {
   type RedisEndpoint,
   type RedisOptions,
 } from './redis';
+export { blockingMs, type GuardRedisOptions, guardRedis, unguardedRedis } from './redis-guard';
 export {
   type Attributes,
   extractTraceContext,

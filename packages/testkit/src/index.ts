@@ -11,4 +11,5 @@ export {
   type RedisFixture,
   type RedisFixtureOptions,
 } from './redis-fixture';
+export { freePort, type RedisServer, type StartRedisOptions, startRedisServer } from './redis-server';
 export { type Tracked, track } from './track';
