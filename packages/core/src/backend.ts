@@ -82,6 +82,11 @@ export interface BackendCallOptions {
   timeoutMs: number;
   /** What the timeout is, for the message (default "the command timeout"). */
   timeoutReason?: string;
+  /**
+   * What a timeout rejects with, given the `BackendUnavailableError` it would be (default: that error). A caller
+   * deadline may mean something else, e.g. a lock's `LockTimeoutError` once the lock was seen taken.
+   */
+  onTimeout?: (error: BackendUnavailableError) => unknown;
   /** Aborting it fails the call with `AbortedError` at once. */
   signal?: AbortSignal | undefined;
   clock?: Clock;
@@ -118,7 +123,8 @@ export function boundBackendCall<T>(call: PromiseLike<T>, o: BackendCallOptions)
             if (done) return;
             finish();
             const cause = new BackendTimeoutError(o.operation, o.timeoutMs, o.timeoutReason);
-            reject(new BackendUnavailableError(o.backend, o.operation, cause));
+            const error = new BackendUnavailableError(o.backend, o.operation, cause);
+            reject(o.onTimeout ? o.onTimeout(error) : error);
           }, o.timeoutMs)
         : undefined;
     signal?.addEventListener('abort', onAbort, { once: true });
