@@ -1,4 +1,4 @@
-import type { BackendName } from './backend';
+import { type BackendName, isBackendUnavailableError } from './backend';
 import type { Logger } from './logger';
 
 /** Anything that emits `'error'` (and `'ready'` once usable again): ioredis clients, amqplib connections. */
@@ -51,5 +51,38 @@ export function watchConnection(conn: ConnectionEvents, o: WatchConnectionOption
   return () => {
     conn.removeListener('error', onError);
     conn.removeListener('ready', onReady);
+  };
+}
+
+/** What `outageLog` returns: report each failure of a retrying loop, and each success. */
+export interface OutageLog {
+  /** A `BackendUnavailableError` is a warning the first time, debug after; any other error is an error line. */
+  failed(error: unknown, message: string, fields?: Record<string, unknown>): void;
+  /** A call worked: one info line if the backend had been reported unavailable. */
+  succeeded(message: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * Logging for a background loop that retries while its backend is down (a queue worker's fetch, a consumer's
+ * read): one warning when the outage starts, one info line when it ends, debug lines for the retries between.
+ */
+export function outageLog(logger: Logger): OutageLog {
+  let down = false;
+  return {
+    failed(error, message, fields = {}) {
+      if (!isBackendUnavailableError(error)) {
+        logger.error({ ...fields, err: error }, message);
+        return;
+      }
+      const line = { ...fields, backend: error.backend, reason: error.message };
+      if (down) logger.debug(line, message);
+      else logger.warn(line, `${message}; retrying until ${error.backend} is back`);
+      down = true;
+    },
+    succeeded(message, fields = {}) {
+      if (!down) return;
+      down = false;
+      logger.info(fields, message);
+    },
   };
 }

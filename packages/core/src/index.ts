@@ -20,7 +20,13 @@ export {
   type ResolvedBackoffOptions,
 } from './backoff';
 export { type Clock, MAX_TIMER_MS, sleep, systemClock, type TimerHandle } from './clock';
-export { type ConnectionEvents, type WatchConnectionOptions, watchConnection } from './connection-watch';
+export {
+  type ConnectionEvents,
+  type OutageLog,
+  outageLog,
+  type WatchConnectionOptions,
+  watchConnection,
+} from './connection-watch';
 export {
   type AnyMethod,
   createMethodDecorator,
