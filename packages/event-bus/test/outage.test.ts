@@ -90,6 +90,7 @@ describe('event bus with Redis down', () => {
     expect(warns.filter((l) => String(l.msg).startsWith('read failed')).length).toBeLessThanOrEqual(2);
     expect(logs.lines.some((l) => l.msg === 'redis connection restored')).toBe(true);
     expect(logs.atLeast(50)).toEqual([]);
+    expect(logs.lines.find((l) => l.msg === 'event bus closed')?.level).toBe(20); // lifecycle: debug
     const unhandled = consoleError.mock.calls.filter((c) => String(c[0]).includes('Unhandled error event'));
     expect(unhandled).toEqual([]);
     consoleError.mockRestore();

@@ -1,6 +1,6 @@
 export { type CompiledFixture, compileDecoratorFixture, type DecoratorMode, readTsconfig } from './decorator-fixture';
 export { FakeClock, FakeClockLoopError, type FakeClockOptions, type PendingTimer } from './fake-clock';
-export { type CapturedLogs, captureLogs, type LogLine } from './log-capture';
+export { type CapturedLogs, captureLogs, duplicateJsonKeys, type LogLine } from './log-capture';
 export {
   countCommands,
   createRedisClusterFixture,

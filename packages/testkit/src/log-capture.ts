@@ -54,3 +54,32 @@ export function captureLogs(options: { level?: string; name?: string } = {}): Ca
     },
   };
 }
+
+/**
+ * Keys that appear twice in one object of a JSON text (`JSON.parse` silently keeps the last): pino writes a
+ * child binding named like one of its own fields (`name`, `level`, `msg`) twice. Returns them, deepest first.
+ */
+export function duplicateJsonKeys(json: string): string[] {
+  const found: string[] = [];
+  const stack: (Set<string> | null)[] = []; // a Set per open object, null per open array
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (c === '{') stack.push(new Set());
+    else if (c === '[') stack.push(null);
+    else if (c === '}' || c === ']') stack.pop();
+    else if (c === '"') {
+      let j = i + 1;
+      while (j < json.length && json[j] !== '"') j += json[j] === '\\' ? 2 : 1;
+      const text = json.slice(i + 1, j);
+      let k = j + 1;
+      while (json[k] === ' ') k++;
+      const keys = stack.at(-1);
+      if (json[k] === ':' && keys) {
+        if (keys.has(text)) found.push(text);
+        keys.add(text);
+      }
+      i = j;
+    }
+  }
+  return found;
+}
