@@ -152,6 +152,7 @@ export class Queue<D = unknown> {
         status: status ?? new MemoryStatusStore(),
         clock: this.clock,
         logger: this.logger,
+        commandTimeoutMs: this.options.commandTimeoutMs,
       });
     } else {
       this.backend = new MemoryBackend({ clock: this.clock });
