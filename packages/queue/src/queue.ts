@@ -109,7 +109,7 @@ export class Queue<D = unknown> {
     );
     this.name = name;
     this.clock = this.options.clock ?? systemClock;
-    this.logger = childLogger(this.options.logger ?? getDefaultLogger(), { queue: name });
+    this.logger = childLogger(this.options.logger ?? getDefaultLogger(), { component: 'queue', queue: name });
     if (custom) {
       this.backend = custom;
     } else if (this.options.backend === 'redis') {

@@ -95,6 +95,7 @@ describe('queue with Redis down', () => {
     expect(warns.filter((l) => l.msg === 'redis connection lost').length).toBeLessThanOrEqual(2);
     expect(logs.lines.some((l) => l.msg === 'queue worker fetching again')).toBe(true);
     expect(logs.atLeast(50)).toEqual([]);
+    expect(warns.every((l) => l.component === 'queue')).toBe(true); // the logger name the core README documents
     console.info(
       `[queue outage] add → typed error in ${addTook} ms (commandTimeoutMs 500); worker.close() after outage ` +
         `${closeTook} ms (drainTimeoutMs 1000); working again ${recoverTook} ms after restart`,
