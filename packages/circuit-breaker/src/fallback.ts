@@ -32,6 +32,8 @@ export class FallbackPolicy<F> implements Policy {
   readonly #name: string;
   readonly #log: Logger;
   readonly #fellBack = new EventEmitter<{ name: string; error: unknown }>('fallback');
+  /** Falling back since the last success: logged once when it starts and once when it ends. */
+  #active = false;
   readonly onFallback = this.#fellBack.event;
 
   constructor(value: FallbackValue<F>, input: FallbackOptions = {}) {
@@ -39,7 +41,8 @@ export class FallbackPolicy<F> implements Policy {
     this.#value = value;
     this.#on = options.on;
     this.#name = options.name ?? 'fallback';
-    this.#log = componentLogger(options.logger, { component: 'fallback', name: this.#name });
+    // `fallback`, not `name`: pino's own `name` (the logger's) is on every line, and a JSON key twice is invalid.
+    this.#log = componentLogger(options.logger, { component: 'fallback', fallback: this.#name });
   }
 
   /** The fallback value stands in for `T`: it must fit every call this policy protects. */
@@ -47,16 +50,38 @@ export class FallbackPolicy<F> implements Policy {
     if (typeof fn !== 'function') throw notAFunction('FallbackPolicy.execute', fn);
     const ctx = contextOf(signal);
     try {
-      return await fn(ctx);
+      const result = await fn(ctx);
+      if (this.#active) {
+        this.#active = false;
+        this.#log.info(`Circuit breaker FALLBACK no longer needed for ${this.#name}`);
+      }
+      return result;
     } catch (error) {
       if (this.#on && !this.#on(error)) throw error;
-      this.#log.warn({ err: error }, `⚠️ Circuit breaker FALLBACK triggered for ${this.#name}`);
+      this.#logFallback(error);
       this.#fellBack.emit({ name: this.#name, error });
       const v = this.#value;
       const alt =
         typeof v === 'function' ? await (v as (e: unknown, c: PolicyContext) => F | PromiseLike<F>)(error, ctx) : v;
       return alt as unknown as T;
     }
+  }
+
+  /**
+   * One short warning when falling back starts (no stack: the error is the caller's, and an open breaker
+   * rejects every call the same way), debug lines while it lasts: never a warning per call.
+   */
+  #logFallback(error: unknown): void {
+    const reason = error instanceof Error ? error.message : String(error);
+    const fields: Record<string, unknown> = { reason: reason.length > 200 ? `${reason.slice(0, 200)}…` : reason };
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string') fields.code = code;
+    if (this.#active) {
+      this.#log.debug(fields, `fallback answered for ${this.#name}`);
+      return;
+    }
+    this.#active = true;
+    this.#log.warn(fields, `⚠️ Circuit breaker FALLBACK triggered for ${this.#name}`);
   }
 }
 

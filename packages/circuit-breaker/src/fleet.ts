@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createKeyBuilder, type Logger, loggerSchema, parseOptions, prefixKey, type RedisClient } from '@ballast/core';
+import { createKeyBuilder, guardRedis, type Logger, loggerSchema, parseOptions, prefixKey, type RedisClient } from '@ballast/core';
 import { z } from 'zod';
 import { asyncDispose } from './closing';
 import { componentLogger } from './log';
@@ -75,7 +75,8 @@ export class RedisFleet implements FleetLink {
 
   constructor(input: RedisFleetOptions) {
     const options = parseOptions(fleetSchema, input, 'redisFleet') as RedisFleetOptions;
-    this.#redis = options.redis;
+    // Bounded and typed (core's guardRedis, default command timeout): a lookup never waits for ioredis' retries.
+    this.#redis = guardRedis(options.redis);
     this.#ownsSub = options.subscriber === undefined;
     this.#sub = options.subscriber ?? options.redis.duplicate();
     this.#prefix = options.prefix ?? 'ballast';

@@ -7,6 +7,7 @@ import {
   type Clock,
   createKeyBuilder,
   defineScript,
+  guardRedis,
   InvalidKeyError,
   type KeyBuilder,
   parseOptions,
@@ -101,7 +102,8 @@ export class RedisRateLimiter implements Policy {
     this.periodMs = o.periodMs;
     this.burst = o.burst ?? o.limit;
     this.keys = createKeyBuilder({ prefix: o.prefix, scope: 'ratelimit', tag: o.name });
-    this.#redis = o.redis;
+    // Bounded and typed (core's guardRedis, default command timeout): Redis down is a BackendUnavailableError.
+    this.#redis = guardRedis(o.redis);
     this.#clock = o.clock;
     const emission = o.periodMs / o.limit;
     this.#emissionMs = String(emission);

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { resolveConsulEndpoint } from '@ballast/core';
+import { BackendTimeoutError, BackendUnavailableError, resolveConsulEndpoint } from '@ballast/core';
 import { RemoteUnavailableError } from './errors';
 
 /** One KV pair as Consul returns it, value decoded from base64 to UTF-8 (`null`: empty value). */
@@ -160,7 +160,11 @@ export function createConsulKv(options: ConsulKvOptions = {}): ConsulKv {
       const reason = timeout.aborted
         ? `${method} ${key}: no answer within the timeout`
         : `${method} ${key}: ${String((error as Error)?.message ?? error)}`;
-      throw new RemoteUnavailableError(where, reason, { cause: error });
+      // Consul unreachable or silent: the cause says so in core's terms (backend, operation, cause).
+      const cause = timeout.aborted ? new BackendTimeoutError(`${method} ${key}`, init.timeoutMs ?? timeoutMs) : error;
+      throw new RemoteUnavailableError(where, reason, {
+        cause: new BackendUnavailableError('consul', `${method} ${key}`, cause),
+      });
     }
     if (res.status >= 400 && res.status !== 404) {
       throw new RemoteUnavailableError(where, `${method} ${key}: HTTP ${res.status} ${res.text.trim()}`);

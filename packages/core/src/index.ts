@@ -1,4 +1,15 @@
 export {
+  type BackendCallOptions,
+  type BackendName,
+  BackendTimeoutError,
+  BackendUnavailableError,
+  boundBackendCall,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  isBackendFailure,
+  isBackendUnavailableError,
+  toBackendError,
+} from './backend';
+export {
   type Backoff,
   type BackoffOptions,
   backoffDelay,
@@ -17,6 +28,13 @@ export {
   type ResolveConsulEndpointOptions,
   resolveConsulEndpoint,
 } from './consul';
+export {
+  type ConnectionEvents,
+  type OutageLog,
+  outageLog,
+  type WatchConnectionOptions,
+  watchConnection,
+} from './connection-watch';
 export {
   type AnyMethod,
   createMethodDecorator,
@@ -115,6 +133,7 @@ export {
   type RedisEndpoint,
   type RedisOptions,
 } from './redis';
+export { blockingMs, type GuardRedisOptions, guardRedis, unguardedRedis } from './redis-guard';
 export {
   type Attributes,
   extractTraceContext,

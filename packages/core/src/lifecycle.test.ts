@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { getShutdownRegistry, handleSignals, ShutdownRegistry, setShutdownRegistry } from './lifecycle';
+import { createLogger } from './logger';
 
 describe('ShutdownRegistry', () => {
   beforeEach(() => {
@@ -161,5 +162,19 @@ describe('handleSignals', () => {
     expect(closed).toEqual(['svc']);
     uninstall();
     expect(process.listenerCount('SIGUSR2')).toBe(before);
+  });
+});
+
+describe('shutdown log lines', () => {
+  it('a resource closing as planned is a debug line, not info: a library does not chatter at info', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      destination: { write: (s: string) => void lines.push(JSON.parse(s)) },
+    });
+    const reg = new ShutdownRegistry({ logger });
+    reg.register('redis', () => {});
+    await reg.shutdown();
+    expect(lines).toEqual([expect.objectContaining({ level: 20, msg: 'closed', resource: 'redis' })]);
   });
 });

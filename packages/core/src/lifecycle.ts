@@ -124,7 +124,7 @@ export class ShutdownRegistry {
       const step = await this.#closeOne(entry, left < entry.timeoutMs ? left : undefined);
       const done: ShutdownStep = { name: entry.name, durationMs: this.#clock.monotonic() - stepStart, ...step };
       steps.push(done);
-      if (done.status === 'closed') this.#logger?.info({ resource: entry.name }, 'closed');
+      if (done.status === 'closed') this.#logger?.debug({ resource: entry.name }, 'closed');
       else this.#logger?.error({ resource: entry.name, err: done.error }, `close ${done.status}`);
     }
     return { steps, ok: steps.every((s) => s.status === 'closed'), durationMs: this.#clock.monotonic() - started };

@@ -1,6 +1,12 @@
 import { EventEmitter } from 'node:events';
 import https from 'node:https';
-import { type ConsulEndpoint, resolveConsulEndpoint } from '@ballast/core';
+import {
+  BackendUnavailableError,
+  type BallastError,
+  type ConsulEndpoint,
+  isBackendFailure,
+  resolveConsulEndpoint,
+} from '@ballast/core';
 import Consul from 'consul';
 import { DiscoveryBackendError } from './errors';
 
@@ -54,8 +60,16 @@ export interface ConsulConnection {
 
 type Err = Error & { statusCode?: number; response?: { statusCode?: number } };
 
-const wrap = (what: string, err: unknown): DiscoveryBackendError => {
+/**
+ * Consul unreachable or silent (refused, reset, papi's `TimeoutError`): core's `BackendUnavailableError`
+ * (backend `consul`). Consul answering with an error: `DiscoveryBackendError` with its HTTP status.
+ */
+const wrap = (what: string, err: unknown): BallastError => {
   const e = err as Err;
+  // papi's TimeoutError keeps `name` 'Error': its class says it.
+  if (isBackendFailure(err) || (err instanceof Error && [err.name, err.constructor.name].includes('TimeoutError'))) {
+    return new BackendUnavailableError('consul', what, err);
+  }
   const status = e?.statusCode ?? e?.response?.statusCode;
   return new DiscoveryBackendError(`Consul ${what} failed: ${e?.message ?? String(err)}`, status, { cause: err });
 };

@@ -104,7 +104,15 @@ export class Discovery {
     if (o.backend) this.backend = o.backend;
     else if (redis) {
       const clock = this.#clock;
-      this.#lease = leaseRedisBackend(redis, o.prefix, () => new RedisBackend({ redis, prefix: o.prefix, clock }));
+      const make = () =>
+        new RedisBackend({
+          redis,
+          prefix: o.prefix,
+          clock,
+          commandTimeoutMs: o.commandTimeoutMs,
+          ...(this.#log ? { logger: this.#log } : {}),
+        });
+      this.#lease = leaseRedisBackend(redis, o.prefix, make);
       this.backend = this.#lease.backend;
     } else if (o.consul?.client) this.backend = new ConsulBackend({ client: o.consul.client });
     else if (o.consul) {

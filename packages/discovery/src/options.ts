@@ -1,6 +1,7 @@
 import {
   backoffOptionsSchema,
   type Clock,
+  DEFAULT_COMMAND_TIMEOUT_MS,
   functionSchema,
   type Logger,
   objectSchema,
@@ -36,6 +37,8 @@ export const discoveryOptionsSchema = z
       .optional(),
     /** Redis registry instead of Consul (heartbeated entries + pub/sub). */
     redis: objectSchema<RedisClient>('redis').optional(),
+    /** Bound of each Redis command: past it (Redis down, hung), core's `BackendUnavailableError`. */
+    commandTimeoutMs: z.number().positive().default(DEFAULT_COMMAND_TIMEOUT_MS),
     /** Any backend (e.g. `new MemoryBackend()`). At most one of consul / redis / backend. */
     backend: objectSchema<DiscoveryBackend>('backend').optional(),
     prefix: z.string().min(1).default('ballast'),

@@ -50,6 +50,8 @@ export interface EventBusOptions<E extends EventSchemas> {
   /** Largest encoded event `data` in bytes (default 1 MiB; 0 = no limit): bigger is `PayloadTooLargeError`. */
   maxPayloadBytes?: number;
   validateOnPublish?: boolean;
+  /** Bound of each Redis command (default 5 s): past it, core's `BackendUnavailableError`. */
+  commandTimeoutMs?: number;
   clock?: Clock;
   logger?: Logger;
   newId?: () => string;
@@ -89,16 +91,22 @@ export class EventBus<E extends EventSchemas> {
     this.source = o.source;
     this.#events = options.events;
     this.#ownsTransport = o.transport === undefined;
+    this.#log = childLogger(o.logger, { component: 'event-bus', source: o.source });
     this.transport =
       o.transport ??
       (o.redis
-        ? new RedisTransport({ redis: o.redis, prefix: o.prefix ?? '', ...(o.clock ? { clock: o.clock } : {}) })
+        ? new RedisTransport({
+            redis: o.redis,
+            prefix: o.prefix ?? '',
+            commandTimeoutMs: o.commandTimeoutMs,
+            logger: this.#log,
+            ...(o.clock ? { clock: o.clock } : {}),
+          })
         : new MemoryTransport(o.clock ? { clock: o.clock } : {}));
     this.#maxLenAll = o.maxLenAll;
     this.#maxPayloadBytes = o.maxPayloadBytes;
     this.#validate = o.validateOnPublish;
     this.#clock = o.clock ?? systemClock;
-    this.#log = childLogger(o.logger, { component: 'event-bus', source: o.source });
     this.#newId = o.newId ?? randomUUID;
     this.#m = busInstruments();
   }
@@ -283,7 +291,7 @@ export class EventBus<E extends EventSchemas> {
       }),
     );
     if (this.#ownsTransport) await this.transport.close();
-    this.#log.info('event bus closed');
+    this.#log.debug('event bus closed');
   }
 }
 

@@ -1,4 +1,12 @@
-import { backoffDelay, type Clock, EventEmitter, type Logger, type TimerHandle } from '@ballast/core';
+import {
+  backoffDelay,
+  boundBackendCall,
+  type Clock,
+  EventEmitter,
+  isBackendUnavailableError,
+  type Logger,
+  type TimerHandle,
+} from '@ballast/core';
 import type { z } from 'zod';
 import { AckBatcher } from './acks';
 import { type DeadLetterEvent, type EventHandler, HandlerRegistration } from './handler';
@@ -62,6 +70,8 @@ export class Consumer {
   readonly onDeadLetter = this.#deadLettered.event;
   /** Transport errors of the background loop (it keeps going after a pause). */
   readonly onError = this.#errored.event;
+  /** The last background call failed with BackendUnavailableError (logged once until a read works). */
+  #backendDown = false;
 
   constructor(args: ConsumerArgs) {
     this.type = args.type;
@@ -164,14 +174,25 @@ export class Consumer {
   }
 
   async #drain(): Promise<void> {
+    // The whole drain, backend calls included, ends within drainTimeoutMs: with Redis down, handing entries
+    // back and flushing acks would each wait for their command timeout. What is left undone is redelivered.
+    const deadline = this.#clock.monotonic() + this.options.drainTimeoutMs;
+    const within = (work: Promise<unknown>, what: string) =>
+      boundBackendCall(work, {
+        backend: 'event transport',
+        operation: what,
+        timeoutMs: Math.max(0, deadline - this.#clock.monotonic()),
+        timeoutReason: 'drainTimeoutMs',
+        clock: this.#clock,
+      }).catch((error: unknown) => this.#log.warn({ reason: String(error) }, `drain: ${what} not done`));
     this.#stop.abort();
     this.#unwatch?.();
     if (this.#maintenanceTimer) this.#clock.clearInterval(this.#maintenanceTimer);
     this.#wake();
-    await this.#loop;
+    if (this.#loop) await within(this.#loop, 'stopping the fetch loop');
     let timer: TimerHandle | undefined;
     const timedOut = new Promise<void>((resolve) => {
-      timer = this.#clock.setTimeout(resolve, this.options.drainTimeoutMs);
+      timer = this.#clock.setTimeout(resolve, Math.max(0, deadline - this.#clock.monotonic()));
     });
     await Promise.race([Promise.allSettled([...this.#inFlight.values()]), timedOut]);
     if (timer) this.#clock.clearTimeout(timer);
@@ -181,8 +202,8 @@ export class Consumer {
       this.#log.warn({ left: this.#inFlight.size }, 'drain timed out: unfinished entries stay pending for redelivery');
       this.#handlerAbort.abort();
     }
-    await this.#leases.releaseAll();
-    await this.#acks.flush();
+    await within(this.#leases.releaseAll(), 'handing parked entries back');
+    await within(this.#acks.flush(), 'flushing acks');
   }
 
   /** The one fetch loop: claims when due, reads otherwise, never for more entries than free slots. */
@@ -214,6 +235,10 @@ export class Consumer {
           blockMs,
           signal,
         );
+        if (this.#backendDown) {
+          this.#backendDown = false;
+          this.#log.info('reading again: the backend is back');
+        }
         // close() began while the read was on its way: not handled here, handed back to the group at once.
         if (signal.aborted) for (const entry of entries) this.#leases.handBack(entry.id);
         else for (const entry of entries) this.#dispatch(entry);
@@ -246,9 +271,20 @@ export class Consumer {
     wake?.();
   }
 
+  /**
+   * Logs a background failure and emits it on `onError`. The backend being down is one warning (and one info
+   * line when a read works again), debug lines for the retries between: not an error a second.
+   */
   #report(error: unknown, message: string): void {
-    this.#log.error({ err: error }, message);
     this.#errored.emit({ type: this.type, error });
+    if (!isBackendUnavailableError(error)) {
+      this.#log.error({ err: error }, message);
+      return;
+    }
+    const reason = error.message;
+    if (this.#backendDown) this.#log.debug({ reason }, message);
+    else this.#log.warn({ reason }, `${message} (backend unavailable; retrying quietly until it is back)`);
+    this.#backendDown = true;
   }
 
   /**

@@ -1,4 +1,11 @@
-import { backoffOptionsSchema, clockSchema, functionSchema, loggerSchema, objectSchema } from '@ballast/core';
+import {
+  backoffOptionsSchema,
+  clockSchema,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  functionSchema,
+  loggerSchema,
+  objectSchema,
+} from '@ballast/core';
 import { z } from 'zod';
 import type { Transport } from './transport';
 
@@ -58,6 +65,11 @@ export const busOptionsSchema = z
      * `PayloadTooLargeError` before anything is written. Default 1 MiB; 0 = no limit.
      */
     maxPayloadBytes: z.number().int().min(0).default(1_048_576),
+    /**
+     * How long one Redis command may wait for its reply; past it (Redis down, hung) the call fails with core's
+     * `BackendUnavailableError`. Blocking reads get their `blockMs` on top.
+     */
+    commandTimeoutMs: z.number().positive().default(DEFAULT_COMMAND_TIMEOUT_MS),
     /** Validate `data` on publish too (always validated on consume). */
     validateOnPublish: z.boolean().default(true),
     clock: clockSchema().optional(),

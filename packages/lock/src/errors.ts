@@ -1,13 +1,17 @@
 import { BallastError, errorGuard } from '@ballast/core';
 
-/** `waitMs` passed before the lock could be acquired. */
+/**
+ * `waitMs` passed before the lock could be acquired. When it passed while Redis did not answer, `cause` is
+ * the `BackendUnavailableError`.
+ */
 export class LockTimeoutError extends BallastError {
   static readonly code = 'LOCK_TIMEOUT';
   constructor(
     readonly key: string,
     readonly waitedMs: number,
+    cause?: unknown,
   ) {
-    super(new.target.code, `Could not acquire lock "${key}" within ${waitedMs} ms`);
+    super(new.target.code, `Could not acquire lock "${key}" within ${waitedMs} ms`, { cause });
   }
 }
 export const isLockTimeoutError = errorGuard<LockTimeoutError>(LockTimeoutError.code);

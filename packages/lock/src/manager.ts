@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import {
   abortedError,
+  type BackendName,
   type Clock,
   childLogger,
   EventEmitter,
@@ -12,6 +13,7 @@ import {
 import type { LockBackend, LockMode } from './backend';
 import { MemoryLockBackend } from './backends/memory';
 import { RedisLockBackend } from './backends/redis';
+import { withinDeadline } from './deadline';
 import { checkDeadlock } from './deadlock';
 import { InvalidLockKeyError, LockLostError, LockManagerNotConfiguredError, LockTimeoutError } from './errors';
 import { type Held, HeldLease, type LeaseOps } from './held-lease';
@@ -56,6 +58,8 @@ export class LockManager {
   /** A held lock was lost (its lease's signal aborted at the same moment). */
   readonly onLost = this.#lost.event;
   #closed = false;
+  readonly #backendName: BackendName;
+  #extendFailing = false;
 
   constructor(options: LockManagerOptions = {}) {
     const o = parseOptions(managerOptionsSchema, options, 'createLockManager');
@@ -65,6 +69,7 @@ export class LockManager {
     this.#log = childLogger(o.logger, { component: 'lock' });
     this.#random = o.random ?? Math.random;
     this.#ownsBackend = o.backend === undefined;
+    this.#backendName = o.backend === undefined ? 'redis' : 'lock backend';
     this.#backend =
       o.backend ??
       (o.redis
@@ -73,6 +78,7 @@ export class LockManager {
             prefix: o.prefix,
             logger: this.#log,
             coalesceWrites: o.coalesceWrites,
+            commandTimeoutMs: o.commandTimeoutMs,
           })
         : new MemoryLockBackend(o.clock ? { clock: o.clock } : {}));
   }
@@ -134,7 +140,7 @@ export class LockManager {
     const started = this.#clock.monotonic();
     if (o.signal?.aborted) throw abortedError(o.signal);
     // The first attempt: most acquisitions end here.
-    const r = await this.#backend.tryAcquire(
+    const attempt = this.#backend.tryAcquire(
       key,
       owner,
       mode,
@@ -142,6 +148,11 @@ export class LockManager {
       // An exclusive request that never registered as a waiter has no registration to drop.
       mode === 'shared' && this.#o.writerPreference ? WRITER_PREFERENCE : NO_PREFERENCE,
     );
+    const waitMs = wait ? (o.waitMs ?? this.#o.waitMs) : 0;
+    const r =
+      o.signal || (waitMs > 0 && waitMs !== Number.POSITIVE_INFINITY)
+        ? await withinDeadline(attempt, this.#clock, started + waitMs, o.signal, this.#backendName)
+        : await attempt;
     if (r.acquired) return this.#granted(key, mode, o, owner, ttlMs, entry, started, started, r.fencingToken, r.count);
     if (!wait) return undefined;
     return this.#wait(key, mode, o, owner, ttlMs, entry, started, r.retryAfterMs);
@@ -198,26 +209,31 @@ export class LockManager {
     // sleep to cut short yet: the next sleep is then skipped instead of missing the wake-up.
     let released = false;
     let retryAfterMs = firstRetryAfterMs;
+    // The lock was seen taken: a deadline passing while Redis is slow to answer is still a timed-out wait.
+    const timedOut = (cause: unknown) => {
+      entry.stats.timeouts++;
+      this.#m.timeouts.add(1, entry.attrs);
+      return new LockTimeoutError(key, Math.round(this.#clock.monotonic() - started), cause);
+    };
+    const bounded = <T>(call: Promise<T>) =>
+      withinDeadline(call, this.#clock, deadline, signal, this.#backendName, timedOut);
     entry.stats.contended++;
     this.#m.contended.add(1, entry.attrs);
     checkDeadlock(this.#held, this.#waitsFor, owner, key);
     this.#waitsFor.set(owner, key);
     try {
-      if (writer) await this.#backend.addWaiter(key, owner, Math.max(ttlMs, 1_000));
+      if (writer) await bounded(this.#backend.addWaiter(key, owner, Math.max(ttlMs, 1_000)));
       unsubscribe = this.#backend.onRelease(key, () => {
         released = true;
         wake?.();
       });
-      await (this.#backend as { subscribed?: (k: string) => Promise<void> }).subscribed?.(key);
+      const subscribed = (this.#backend as { subscribed?: (k: string) => Promise<void> }).subscribed?.(key);
+      if (subscribed) await bounded(subscribed);
       // A release may have happened before we subscribed: try once more before sleeping.
       for (let slept = false; ; slept = true) {
         if (slept) {
           const now = this.#clock.monotonic();
-          if (now >= deadline) {
-            entry.stats.timeouts++;
-            this.#m.timeouts.add(1, entry.attrs);
-            throw new LockTimeoutError(key, Math.round(now - started));
-          }
+          if (now >= deadline) throw timedOut(undefined);
           if (!released) {
             // Safety net only: wake-ups come from the release channel.
             const cap = Math.min(Math.max(retryAfterMs, 1), this.#o.maxRetryDelayMs, deadline - now);
@@ -243,7 +259,7 @@ export class LockManager {
         if (signal?.aborted) throw abortedError(signal);
         released = false;
         const attemptStart = this.#clock.monotonic();
-        const r = await this.#backend.tryAcquire(key, owner, mode, ttlMs, preference);
+        const r = await bounded(this.#backend.tryAcquire(key, owner, mode, ttlMs, preference));
         if (r.acquired)
           return this.#granted(key, mode, o, owner, ttlMs, entry, started, attemptStart, r.fencingToken, r.count);
         retryAfterMs = r.retryAfterMs;
@@ -304,10 +320,16 @@ export class LockManager {
         this.#watchdog.ttlChanged(h);
       }
       h.validUntil = start + ttlMs - (ttlMs * this.#o.driftFactor + 2);
+      if (this.#extendFailing) this.#log.info({ key: h.key }, 'lock extension works again');
+      this.#extendFailing = false;
       return true;
     } catch (error) {
-      // Redis unreachable: keep the lease while it is still surely valid, then give it up.
-      this.#log.warn({ err: error, key: h.key }, 'lock extension failed');
+      // Redis unreachable: keep the lease while it is still surely valid, then give it up. One warning per
+      // outage (the watchdog retries every ttl/3 for every lease held), debug lines in between.
+      const reason = error instanceof Error ? error.message : String(error);
+      if (this.#extendFailing) this.#log.debug({ key: h.key, reason }, 'lock extension failed');
+      else this.#log.warn({ key: h.key, reason }, 'lock extension failed; retrying while the lease is valid');
+      this.#extendFailing = true;
       if (this.#clock.monotonic() >= h.validUntil) this.#lose(h, 'could not extend it before it expired');
       return false;
     }

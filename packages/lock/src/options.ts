@@ -1,4 +1,11 @@
-import { clockSchema, functionSchema, loggerSchema, objectSchema, type RedisClient } from '@ballast/core';
+import {
+  clockSchema,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  functionSchema,
+  loggerSchema,
+  objectSchema,
+  type RedisClient,
+} from '@ballast/core';
 import { z } from 'zod';
 import type { LockBackend } from './backend';
 
@@ -30,6 +37,11 @@ export const managerOptionsSchema = z
      * command and costs throughput (-35 % uncontended on a Firecracker VM). Off by default.
      */
     coalesceWrites: z.boolean().default(false),
+    /**
+     * How long one Redis command may wait for its reply; past it (Redis down, hung, restarting) the call fails
+     * with core's `BackendUnavailableError`. A finite `waitMs` or a `signal` bounds `acquire` sooner.
+     */
+    commandTimeoutMs: z.number().positive().default(DEFAULT_COMMAND_TIMEOUT_MS),
     clock: clockSchema().optional(),
     logger: loggerSchema().optional(),
     random: functionSchema<() => number>('random').optional(),

@@ -1,6 +1,7 @@
 import {
   backoffOptionsSchema,
   type Clock,
+  DEFAULT_COMMAND_TIMEOUT_MS,
   functionSchema,
   type Logger,
   objectSchema,
@@ -82,6 +83,11 @@ export const queueOptionsSchema = z
     redis: z.union([z.string().min(1), objectSchema<RedisClient>('redis')]).optional(),
     /** First segment of every Redis key. */
     prefix: z.string().min(1).default('ballast'),
+    /**
+     * How long one Redis command may wait for its reply; past it (Redis down, hung) the call fails with core's
+     * `BackendUnavailableError`. The blocking wait for jobs gets its `blockMs` on top.
+     */
+    commandTimeoutMs: z.number().positive().default(DEFAULT_COMMAND_TIMEOUT_MS),
     /** AMQP URL (`rabbitmq` backend). */
     url: z.string().min(1).optional(),
     /**

@@ -4,11 +4,13 @@ import {
   createRedis,
   EventEmitter,
   getDefaultLogger,
+  guardRedis,
   InvalidOptionsError,
   type Logger,
   parseOptions,
   type RedisClient,
   systemClock,
+  watchConnection,
 } from '@ballast/core';
 import type { Counts, QueueBackend } from './backend';
 import { MemoryBackend } from './backends/memory';
@@ -86,7 +88,14 @@ export class Queue<D = unknown> {
   readonly onRetrying = this.emitters.retrying.event;
   readonly onStalled = this.emitters.stalled.event;
   readonly onDead = this.emitters.dead.event;
-  readonly #owned: RedisClient | undefined;
+  #owned: RedisClient | undefined;
+
+  /** A connection made from a URL is ours: closed by `close()`, its outages logged once each. */
+  #own(client: RedisClient): RedisClient {
+    watchConnection(client, { logger: this.logger, backend: 'redis', connection: 'queue' });
+    this.#owned = client;
+    return client;
+  }
   readonly #closers = new Set<() => Promise<void>>();
   readonly #unwatch: () => void;
   #closed = false;
@@ -100,7 +109,7 @@ export class Queue<D = unknown> {
     );
     this.name = name;
     this.clock = this.options.clock ?? systemClock;
-    this.logger = childLogger(this.options.logger ?? getDefaultLogger(), { queue: name });
+    this.logger = childLogger(this.options.logger ?? getDefaultLogger(), { component: 'queue', queue: name });
     if (custom) {
       this.backend = custom;
     } else if (this.options.backend === 'redis') {
@@ -115,9 +124,14 @@ export class Queue<D = unknown> {
           },
         ]);
       }
-      const client = typeof given === 'string' ? createRedis(given) : given;
-      if (typeof given === 'string') this.#owned = client;
-      this.backend = new RedisBackend({ redis: client, name, prefix: this.options.prefix });
+      const client = typeof given === 'string' ? this.#own(createRedis(given)) : given;
+      this.backend = new RedisBackend({
+        redis: client,
+        name,
+        prefix: this.options.prefix,
+        commandTimeoutMs: this.options.commandTimeoutMs,
+        logger: this.logger,
+      });
     } else if (this.options.backend === 'rabbitmq') {
       const url = this.options.url;
       if (url === undefined) {
@@ -128,9 +142,9 @@ export class Queue<D = unknown> {
       const given = this.options.redis;
       let status = this.options.statusStore;
       if (!status && given !== undefined) {
-        const client = typeof given === 'string' ? createRedis(given) : given;
-        if (typeof given === 'string') this.#owned = client;
-        status = new RedisStatusStore(client, name, this.options.prefix);
+        const client = typeof given === 'string' ? this.#own(createRedis(given)) : given;
+        const guarded = guardRedis(client, { commandTimeoutMs: this.options.commandTimeoutMs });
+        status = new RedisStatusStore(guarded, name, this.options.prefix);
       }
       this.backend = new RabbitBackend({
         url,
@@ -138,6 +152,7 @@ export class Queue<D = unknown> {
         status: status ?? new MemoryStatusStore(),
         clock: this.clock,
         logger: this.logger,
+        commandTimeoutMs: this.options.commandTimeoutMs,
       });
     } else {
       this.backend = new MemoryBackend({ clock: this.clock });

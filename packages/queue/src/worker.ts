@@ -3,8 +3,11 @@ import {
   backoffDelay,
   backoffFromResolved,
   backoffOptionsSchema,
+  boundBackendCall,
   type Clock,
   EventEmitter,
+  type OutageLog,
+  outageLog,
   parseOptions,
   sleep,
 } from '@ballast/core';
@@ -69,11 +72,15 @@ export class Worker<D = unknown> {
   #stalledTimer: ReturnType<Clock['setInterval']> | undefined;
   #closed: Promise<void> | undefined;
   readonly #unregister: () => void;
+  /** Aborted by close(): ends a back-off sleep at once. */
+  readonly #stop = new AbortController();
+  readonly #outage: OutageLog;
 
   constructor(queue: Queue<D>, handler: Handler<D> | Handlers, options: WorkerOptions = {}) {
     this.options = parseOptions(workerOptionsSchema, options, `createWorker("${queue.name}")`);
     this.#queue = queue;
     this.#clock = queue.clock;
+    this.#outage = outageLog(queue.logger);
     if (typeof handler === 'function') this.#handler = handler;
     else this.#handlers = { ...handler };
     this.id = `${queue.name}:${process.pid}:${++workerCount}:${Math.random().toString(36).slice(2, 8)}`;
@@ -132,13 +139,14 @@ export class Worker<D = unknown> {
 
   #report(error: unknown): void {
     if (this.#errors.size > 0) this.#errors.emit(error);
-    else this.#queue.logger.error({ err: error, worker: this.id }, 'queue worker background error');
+    // Redis down: one warning per outage, not one per retry.
+    else this.#outage.failed(error, 'queue worker background error', { worker: this.id });
   }
 
   /** Reports a background failure and sleeps (on the worker's clock) before the loop tries again. */
   async #backOff(error: unknown, backoff: Backoff): Promise<void> {
     this.#report(error);
-    await sleep(this.#clock, backoff.next()).catch(() => {});
+    await sleep(this.#clock, backoff.next(), this.#stop.signal).catch(() => {});
   }
 
   async #fetchLoop(): Promise<void> {
@@ -172,6 +180,7 @@ export class Worker<D = unknown> {
         const token = `${this.id}:${++this.#fetchSeq}`;
         res = await this.#queue.backend.fetch(this.#clock.now(), want, token, lockMs);
         fetchBackoff.reset();
+        this.#outage.succeeded('queue worker fetching again', { worker: this.id });
       } catch (error) {
         if (this.#closing) break;
         await this.#backOff(error, fetchBackoff);
@@ -391,16 +400,24 @@ export class Worker<D = unknown> {
   }
 
   async #close(): Promise<void> {
+    // All of close() ends within drainTimeoutMs, also when Redis is down and the loop's fetch waits for its
+    // command timeout: jobs left unacked then are recovered as stalled.
+    const deadline = this.#clock.monotonic() + this.options.drainTimeoutMs;
+    const left = () => Math.max(0, deadline - this.#clock.monotonic());
     this.#closing = true;
+    this.#stop.abort();
     this.#unregister();
     this.#waiter.close();
     this.#resume?.();
     this.#slot?.();
-    await this.#loop;
+    const loop = this.#loop ?? Promise.resolve();
+    await boundBackendCall(loop, { backend: 'queue', operation: 'close', timeoutMs: left(), clock: this.#clock }).catch(
+      () => {},
+    );
     if (this.#inflight.size > 0) {
       let timer: ReturnType<Clock['setTimeout']> | undefined;
       const timedOut = new Promise<'timeout'>((r) => {
-        timer = this.#clock.setTimeout(() => r('timeout'), this.options.drainTimeoutMs);
+        timer = this.#clock.setTimeout(() => r('timeout'), left());
       });
       const first = await Promise.race([this.#drained(), timedOut]);
       if (timer) this.#clock.clearTimeout(timer);

@@ -1,6 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Policy } from '@ballast/circuit-breaker';
-import { AbortedError, type Clock, childLogger, type Logger, parseOptions, sleep, systemClock } from '@ballast/core';
+import {
+  AbortedError,
+  type Clock,
+  childLogger,
+  type Logger,
+  type OutageLog,
+  outageLog,
+  parseOptions,
+  sleep,
+  systemClock,
+} from '@ballast/core';
 import { MemorySagaStore } from './backends/memory';
 import type { SagaDefinition, StepDefinition } from './definition';
 import {
@@ -54,11 +64,13 @@ export class SagaOrchestrator {
   #sweepTimer: ReturnType<Clock['setInterval']> | undefined;
   #sweeping = false;
   #closed = false;
+  readonly #sweepLog: OutageLog;
 
   constructor(options: OrchestratorOptions = {}) {
     this.#o = parseOptions(orchestratorOptionsSchema, options, 'createOrchestrator');
     this.#clock = this.#o.clock ?? systemClock;
     this.#log = childLogger(this.#o.logger, { component: 'saga' });
+    this.#sweepLog = outageLog(this.#log);
     this.id = this.#o.id ?? randomUUID();
     this.store = this.#o.store ?? new MemorySagaStore({ clock: this.#clock });
     for (const s of this.#o.sagas as AnySaga[]) this.register(s);
@@ -202,9 +214,11 @@ export class SagaOrchestrator {
         this.#log.info({ sagaId: r.id, saga: r.saga, status: r.status }, 'resuming abandoned saga');
         this.#resume(r).catch(() => {});
       }
+      this.#sweepLog.succeeded('saga recovery sweep works again');
       return claimed.map((r) => r.id);
     } catch (error) {
-      this.#log.error({ err: error }, 'saga recovery sweep failed');
+      // The store down: one warning per outage, not one error per sweep.
+      this.#sweepLog.failed(error, 'saga recovery sweep failed');
       return [];
     } finally {
       this.#sweeping = false;

@@ -1,5 +1,6 @@
 export { type CompiledFixture, compileDecoratorFixture, type DecoratorMode, readTsconfig } from './decorator-fixture';
 export { FakeClock, FakeClockLoopError, type FakeClockOptions, type PendingTimer } from './fake-clock';
+export { type CapturedLogs, captureLogs, duplicateJsonKeys, type LogLine } from './log-capture';
 export {
   countCommands,
   createRedisClusterFixture,
@@ -11,4 +12,5 @@ export {
   type RedisFixture,
   type RedisFixtureOptions,
 } from './redis-fixture';
+export { freePort, type RedisServer, type StartRedisOptions, startRedisServer } from './redis-server';
 export { type Tracked, track } from './track';

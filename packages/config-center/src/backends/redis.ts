@@ -1,4 +1,13 @@
-import { childLogger, defineScript, type Logger, type RedisClient, runScript, type Unsubscribe } from '@ballast/core';
+import {
+  childLogger,
+  defineScript,
+  guardRedis,
+  type Logger,
+  type RedisClient,
+  runScript,
+  type Unsubscribe,
+  watchConnection,
+} from '@ballast/core';
 import { ConfigConflictError, RemoteUnavailableError } from '../errors';
 import { configKeys } from '../keys';
 import commitSource from '../lua/commit.lua';
@@ -20,6 +29,8 @@ export interface RedisConfigStoreOptions {
   /** Versions kept (seed 002: `max_versions: 10`). */
   maxVersions?: number;
   logger?: Logger;
+  /** Each command's bound (core's `guardRedis`): past it, `BackendUnavailableError`. Default 5 s. */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -41,9 +52,10 @@ export class RedisConfigStore implements ConfigStore {
   #dirty = false;
   #lastVersion = -1;
   #closed = false;
+  #unwatch: (() => void) | undefined;
 
   constructor(options: RedisConfigStoreOptions) {
-    this.#redis = options.redis;
+    this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
     this.#keys = configKeys(options.prefix ?? 'ballast', options.name);
     this.#maxVersions = options.maxVersions ?? 10;
     this.#sub = options.subscriber;
@@ -118,6 +130,8 @@ export class RedisConfigStore implements ConfigStore {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#unwatch?.();
+    this.#sub?.on('error', () => {});
     this.#listeners.clear();
     if (this.#sub && this.#ownsSub) this.#sub.disconnect();
     else await this.#sub?.unsubscribe(this.#keys.changed).catch(() => {});
@@ -129,10 +143,9 @@ export class RedisConfigStore implements ConfigStore {
       this.#sub = this.#redis.duplicate();
     }
     const sub = this.#sub;
-    // After close() the connection is torn down on purpose (possibly mid-handshake): nothing to warn about.
-    sub.on('error', (error: unknown) => {
-      if (!this.#closed) this.#log.warn({ err: error }, 'config subscriber connection error');
-    });
+    // One warning per outage, not one per reconnection attempt; after close() the connection is torn down on
+    // purpose (possibly mid-handshake): nothing to warn about.
+    this.#unwatch = watchConnection(sub, { logger: this.#log, backend: 'redis', connection: 'config subscriber' });
     sub.on('message', (channel: string) => {
       if (channel === this.#keys.changed) this.#refresh();
     });

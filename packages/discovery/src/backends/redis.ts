@@ -1,4 +1,14 @@
-import { type Clock, defineScript, type RedisClient, runScript, systemClock } from '@ballast/core';
+import {
+  type Clock,
+  childLogger,
+  defineScript,
+  guardRedis,
+  type Logger,
+  type RedisClient,
+  runScript,
+  systemClock,
+  watchConnection,
+} from '@ballast/core';
 import type {
   DiscoveryBackend,
   InstanceStatus,
@@ -31,6 +41,10 @@ export interface RedisBackendOptions {
   /** While a blocking query waits, re-read this often so TTL expiry (which no one announces) is seen. */
   sweepIntervalMs?: number;
   clock?: Clock;
+  /** Each command's bound (core's `guardRedis`): past it, `BackendUnavailableError`. Default 5 s. */
+  commandTimeoutMs?: number;
+  /** Where the subscriber connection it creates reports losing and regaining Redis. */
+  logger?: Logger;
 }
 
 interface Record_ {
@@ -58,13 +72,15 @@ export class RedisBackend implements DiscoveryBackend {
   readonly #clock: Clock;
   readonly #ownsSub: boolean;
   #sub: RedisClient | undefined;
+  readonly #log: Logger | undefined;
   #subscribed: Promise<unknown> | undefined;
   readonly #listeners = new Map<string, Set<() => void>>();
   /** Where each registration lives, so heartbeat/deregister by id know the service. */
   readonly #names = new Map<string, string>();
 
   constructor(options: RedisBackendOptions) {
-    this.#redis = options.redis;
+    this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
+    this.#log = options.logger;
     this.#prefix = options.prefix ?? 'ballast';
     this.#channel = changesChannel(this.#prefix);
     this.#sweepMs = options.sweepIntervalMs ?? 1_000;
@@ -156,7 +172,12 @@ export class RedisBackend implements DiscoveryBackend {
 
   async #ensureSubscribed(): Promise<void> {
     if (!this.#subscribed) {
-      this.#sub ??= this.#redis.duplicate();
+      if (!this.#sub) {
+        this.#sub = this.#redis.duplicate();
+        // Ours: without a listener its 'error' events (Redis down) would be unhandled.
+        const logger = this.#log ?? childLogger(undefined, { component: 'discovery' });
+        watchConnection(this.#sub, { logger, backend: 'redis', connection: 'discovery subscriber' });
+      }
       const sub = this.#sub;
       sub.on('message', (channel: string, message: string) => {
         if (channel !== this.#channel) return;

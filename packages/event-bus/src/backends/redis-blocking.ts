@@ -1,4 +1,4 @@
-import { isCluster, type Redis, type RedisClient } from '@ballast/core';
+import { isCluster, type Logger, type Redis, type RedisClient, watchConnection } from '@ballast/core';
 
 /** A consumer's blocking connection, with its CLIENT ID for CLIENT UNBLOCK on abort. */
 export interface BlockingConnection {
@@ -13,15 +13,20 @@ export interface BlockingConnection {
 export class BlockingConnections {
   readonly #redis: RedisClient;
   readonly #byConsumer = new Map<string, BlockingConnection>();
+  readonly #log: Logger | undefined;
 
-  constructor(redis: RedisClient) {
+  constructor(redis: RedisClient, logger?: Logger) {
     this.#redis = redis;
+    this.#log = logger;
   }
 
   for(consumer: string): BlockingConnection {
     let b = this.#byConsumer.get(consumer);
     if (!b) {
       const conn = this.#redis.duplicate() as Redis;
+      // Ours: its 'error' events (Redis down) go to the logger, once per state change, never unhandled.
+      if (this.#log) watchConnection(conn, { logger: this.#log, backend: 'redis', connection: 'blocking reads' });
+      else conn.on('error', () => {});
       // On a Cluster the id would come from an arbitrary node and is not used (see abort).
       b = { conn, id: isCluster(this.#redis) ? Promise.resolve(0) : (conn.client('ID') as Promise<number>) };
       b.id.catch(() => {});
@@ -44,7 +49,19 @@ export class BlockingConnections {
     return Promise.resolve();
   }
 
+  /**
+   * Drops a consumer's blocking connection after a read failed with Redis unreachable: reads it still has
+   * queued would otherwise run once Redis is back and take entries no caller waits for any more (left
+   * pending until another consumer claims them). The next read makes a fresh connection.
+   */
+  discard(consumer: string, b: BlockingConnection): void {
+    if (this.#byConsumer.get(consumer) === b) this.#byConsumer.delete(consumer);
+    b.conn.disconnect();
+  }
+
   async #unblock(b: BlockingConnection): Promise<void> {
+    // Redis unreachable: nothing to unblock, and waiting for the command would only hold up close().
+    if ((this.#redis as Redis).status !== 'ready') return;
     try {
       await this.#redis.client('UNBLOCK', await b.id);
     } catch {

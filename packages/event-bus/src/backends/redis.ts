@@ -1,7 +1,11 @@
 import {
+  boundBackendCall,
   type Clock,
   defineScript,
+  guardRedis,
+  isBackendUnavailableError,
   isCluster,
+  type Logger,
   loadScripts,
   type RedisClient,
   runScript,
@@ -45,6 +49,10 @@ export interface RedisTransportOptions {
   prefix?: string;
   /** Stamps `dlq_at` on dead letters (`now()`). Default `systemClock`. */
   clock?: Clock;
+  /** Each command's bound (core's `guardRedis`): past it, `BackendUnavailableError`. Default 5 s. */
+  commandTimeoutMs?: number;
+  /** Where the blocking connections report losing and regaining Redis. */
+  logger?: Logger;
 }
 
 type RawEntry = [string, string[] | null];
@@ -72,10 +80,10 @@ export class RedisTransport implements Transport {
   #closed = false;
 
   constructor(options: RedisTransportOptions) {
-    this.#redis = options.redis;
+    this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
     this.#keys = eventKeys(options.prefix);
     this.#clock = options.clock ?? systemClock;
-    this.#blocking = new BlockingConnections(options.redis);
+    this.#blocking = new BlockingConnections(this.#redis, options.logger);
   }
 
   get keys(): EventKeys {
@@ -170,19 +178,13 @@ export class RedisTransport implements Transport {
       const onAbort = () => void this.#blocking.abort(consumer, b);
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        reply = (await b.conn.xreadgroup(
-          'GROUP',
-          group,
-          consumer,
-          'COUNT',
-          count,
-          'BLOCK',
-          blockMs,
-          'STREAMS',
-          key,
-          '>',
+        // Raced with the signal: an abort ends the read at once, also while Redis does not answer.
+        reply = (await boundBackendCall(
+          b.conn.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, '>'),
+          { backend: 'redis', operation: 'xreadgroup', timeoutMs: Number.POSITIVE_INFINITY, signal },
         )) as typeof reply;
       } catch (error) {
+        if (isBackendUnavailableError(error)) this.#blocking.discard(consumer, b);
         if (this.#closed || signal?.aborted) return [];
         if (error instanceof Error && error.message.startsWith('NOGROUP')) {
           throw new GroupNotFoundError(type, group, { cause: error });

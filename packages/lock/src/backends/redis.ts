@@ -1,4 +1,13 @@
-import { childLogger, coalesceWrites, defineScript, type Logger, type RedisClient, runScript } from '@ballast/core';
+import {
+  childLogger,
+  coalesceWrites,
+  defineScript,
+  guardRedis,
+  type Logger,
+  type RedisClient,
+  runScript,
+  watchConnection,
+} from '@ballast/core';
 import type { AcquireOptions, AcquireResult, LockBackend, LockHolders, LockMode } from '../backend';
 import { lockKeys } from '../keys';
 import acquireSource from '../lua/acquire.lua';
@@ -25,6 +34,8 @@ export interface RedisLockBackendOptions {
   lingerMs?: number;
   /** Scripts of one tick leave in one socket write (core's `coalesceWrites`); see the manager option. */
   coalesceWrites?: boolean;
+  /** Each command's bound (core's `guardRedis`): past it, a call fails with `BackendUnavailableError`. Default 5 s. */
+  commandTimeoutMs?: number;
 }
 
 function acquireResult(r: number[]): AcquireResult {
@@ -54,12 +65,12 @@ export class RedisLockBackend implements LockBackend {
   readonly #channels = new Map<string, Channel>();
 
   constructor(options: RedisLockBackendOptions) {
-    this.#redis = options.redis;
+    this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
     this.#prefix = options.prefix ?? 'ballast';
     this.#log = childLogger(options.logger, { component: 'lock-backend' });
     this.#lingerMs = options.lingerMs ?? 30_000;
     this.#coalesce = options.coalesceWrites ?? false;
-    this.#sub = options.subscriber;
+    this.#sub = options.subscriber && guardRedis(options.subscriber, { commandTimeoutMs: options.commandTimeoutMs });
     this.#ownsSub = options.subscriber === undefined;
   }
 
@@ -176,7 +187,7 @@ export class RedisLockBackend implements LockBackend {
     if (!this.#sub) {
       this.#sub = this.#redis.duplicate();
       // ioredis reconnects on its own; without a listener an 'error' event would be printed as unhandled.
-      this.#sub.on('error', (error: unknown) => this.#log.warn({ err: error }, 'lock subscriber connection error'));
+      watchConnection(this.#sub, { logger: this.#log, backend: 'redis', connection: 'lock subscriber' });
       this.#sub.on('message', (channel: string) => {
         for (const listener of this.#channels.get(channel)?.listeners ?? []) {
           try {

@@ -1,4 +1,12 @@
-import { backoffDelay, type Clock, type Logger, sleep } from '@ballast/core';
+import {
+  backoffDelay,
+  boundBackendCall,
+  type Clock,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  isBackendUnavailableError,
+  type Logger,
+  sleep,
+} from '@ballast/core';
 import { type ChannelModel, type ConfirmChannel, connect, type Options } from 'amqplib';
 import { PublishNotConfirmedError } from '../errors';
 
@@ -12,6 +20,11 @@ export interface AmqpConnectionOptions {
   publishAttempts?: number;
   /** What callers still waiting for a channel get when the connection is closed. */
   closedError(): Error;
+  /**
+   * How long a publish waits for a channel and for the broker's confirm; past it (RabbitMQ down), core's
+   * `BackendUnavailableError`. On the system clock: it watches real I/O. Default 5 s.
+   */
+  commandTimeoutMs?: number;
 }
 
 const RECONNECT = { initialMs: 100, maxMs: 5_000, factor: 2, jitter: 'full' as const };
@@ -34,6 +47,8 @@ export class AmqpConnection {
   #closed = false;
   #generation = 0;
   #reconnecting = false;
+  /** The broker is unreachable and that was logged: quiet until connected again. */
+  #down = false;
 
   constructor(options: AmqpConnectionOptions) {
     this.#o = options;
@@ -93,6 +108,8 @@ export class AmqpConnection {
         if (this.#model !== m) throw new Error('amqp connection lost while it was being set up');
         this.#readyPending = false;
         this.#resolveReady(channel);
+        if (this.#down) this.#o.logger.info('amqp connection is back');
+        this.#down = false;
         this.#reconnecting = false;
         return;
       } catch (error) {
@@ -104,7 +121,11 @@ export class AmqpConnection {
         void model?.close().catch(() => {});
         if (this.#closed) break;
         const delay = backoffDelay(RECONNECT, attempt++);
-        this.#o.logger.warn({ err: error, delayMs: delay }, 'amqp connection failed; reconnecting');
+        // One warning per outage, debug lines for the attempts in between.
+        const reason = error instanceof Error ? error.message : String(error);
+        if (this.#down) this.#o.logger.debug({ reason, delayMs: delay }, 'amqp connection failed; reconnecting');
+        else this.#o.logger.warn({ reason, delayMs: delay }, 'amqp connection failed; reconnecting');
+        this.#down = true;
         await sleep(this.#o.clock, delay).catch(() => {});
       }
     }
@@ -119,6 +140,7 @@ export class AmqpConnection {
     if (!this.#readyPending) this.#ready = this.#newReady();
     void model.close().catch(() => {});
     this.#o.logger.warn('amqp connection lost; reconnecting');
+    this.#down = true;
     void this.#connectLoop();
   }
 
@@ -126,15 +148,26 @@ export class AmqpConnection {
   async publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
     const attempts = this.#o.publishAttempts ?? 5;
     let last: unknown;
+    // The whole publish, waits for a channel included, is bounded: RabbitMQ down must not hang `add()`.
+    const deadline = performance.now() + (this.#o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+    const bounded = <T>(call: Promise<T>) =>
+      boundBackendCall(call, {
+        backend: 'rabbitmq',
+        operation: 'publish',
+        timeoutMs: Math.max(0, deadline - performance.now()),
+      });
     for (let i = 0; i < attempts; i++) {
       if (this.#closed) break;
-      const ch = await this.#ready;
+      const ch = await bounded(this.#ready);
       try {
-        await new Promise<void>((resolve, reject) => {
-          ch.publish(exchange, routingKey, content, options, (err) => (err ? reject(err) : resolve()));
-        });
+        await bounded(
+          new Promise<void>((resolve, reject) => {
+            ch.publish(exchange, routingKey, content, options, (err) => (err ? reject(err) : resolve()));
+          }),
+        );
         return;
       } catch (error) {
+        if (isBackendUnavailableError(error)) throw error;
         last = error;
         // The channel is going down: its close starts the reconnection this retry waits for.
         await sleep(this.#o.clock, 50 * (i + 1)).catch(() => {});

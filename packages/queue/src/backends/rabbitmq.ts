@@ -15,6 +15,8 @@ export interface RabbitBackendOptions {
   status: StatusStore;
   clock?: Clock;
   logger?: Logger;
+  /** Bound of a publish (waiting for a channel and the confirm): past it, `BackendUnavailableError`. */
+  commandTimeoutMs?: number;
 }
 
 const SHIFT = 2 ** 44;
@@ -70,6 +72,7 @@ export class RabbitBackend implements QueueBackend {
       logger: options.logger ?? getDefaultLogger(),
       onReady: (ch, gen) => this.#setup(ch, gen),
       closedError: () => new QueueClosedError(options.name, 'amqp connection'),
+      ...(options.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.commandTimeoutMs }),
     });
   }
 

@@ -1,10 +1,13 @@
 import {
   createScriptBatcher,
   defineScript,
+  guardRedis,
+  type Logger,
   type Redis,
   type RedisClient,
   type ScriptArg,
   type ScriptBatcher,
+  watchConnection,
 } from '@ballast/core';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
 import type { JobInfo, JobState, NewJob } from '../job';
@@ -44,6 +47,10 @@ export interface RedisBackendOptions {
   name: string;
   /** First key segment; default `ballast`. */
   prefix?: string;
+  /** Each command's bound (core's `guardRedis`): past it, `BackendUnavailableError`. Default 5 s. */
+  commandTimeoutMs?: number;
+  /** Where the waiters' blocking connections report losing and regaining Redis. */
+  logger?: Logger;
 }
 
 const STATE_KEY: Record<JobState, keyof QueueKeys> = {
@@ -67,12 +74,14 @@ export class RedisBackend implements QueueBackend {
   readonly #batch: ScriptBatcher;
   readonly #waiters = new Set<RedisWaiter>();
   #acks: PendingAck[] = [];
+  readonly #log: Logger | undefined;
   #now = 0;
 
   constructor(options: RedisBackendOptions) {
-    this.#redis = options.redis;
+    this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
     this.keys = queueKeys(options.name, options.prefix);
-    this.#batch = createScriptBatcher(options.redis);
+    this.#batch = createScriptBatcher(this.#redis);
+    this.#log = options.logger;
   }
 
   #run<T>(script: Parameters<ScriptBatcher['run']>[0], args: ScriptArg[]): Promise<T> {
@@ -191,7 +200,7 @@ export class RedisBackend implements QueueBackend {
   }
 
   createWaiter(): Waiter {
-    const w = new RedisWaiter(this.#redis, this.keys.wake, () => this.#waiters.delete(w));
+    const w = new RedisWaiter(this.#redis, this.keys.wake, () => this.#waiters.delete(w), this.#log);
     this.#waiters.add(w);
     return w;
   }
@@ -212,6 +221,7 @@ class RedisWaiter implements Waiter {
     private readonly redis: RedisClient,
     private readonly key: string,
     private readonly onClose: () => void,
+    private readonly log: Logger | undefined,
   ) {}
 
   async wait(timeoutMs: number): Promise<void> {
@@ -219,7 +229,9 @@ class RedisWaiter implements Waiter {
     if (!this.#conn) {
       // A Cluster duplicate is a Cluster client: BLPOP is routed to the wake key's slot.
       this.#conn = (this.redis as Redis).duplicate() as Redis;
-      this.#conn.on('error', () => {});
+      // Ours: its 'error' events (Redis down) go to the logger once per state change, never unhandled.
+      if (this.log) watchConnection(this.#conn, { logger: this.log, backend: 'redis', connection: 'queue waiter' });
+      else this.#conn.on('error', () => {});
     }
     const conn = this.#conn;
     await new Promise<void>((resolve, reject) => {

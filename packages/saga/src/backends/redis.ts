@@ -1,4 +1,4 @@
-import { defineScript, type RedisClient, runScript, type ScriptArg } from '@ballast/core';
+import { defineScript, guardRedis, type RedisClient, runScript, type ScriptArg } from '@ballast/core';
 import { dlqKey, partitionKeys, partitionOf } from '../keys';
 import advanceSource from '../lua/advance.lua';
 import claimSource from '../lua/claim.lua';
@@ -41,6 +41,8 @@ export interface RedisSagaStoreOptions {
   partitions?: number;
   /** How long a finished saga's hash is kept (ms). Default 7 days; 0 keeps it forever. */
   retentionMs?: number;
+  /** Each command's bound (core's `guardRedis`): past it, `BackendUnavailableError`. Default 5 s. */
+  commandTimeoutMs?: number;
 }
 
 function pairs(patch: SagaPatch): ScriptArg[] {
@@ -103,7 +105,7 @@ export class RedisSagaStore implements SagaStore {
   readonly #dlq: string;
 
   constructor(options: RedisSagaStoreOptions) {
-    this.#redis = options.redis;
+    this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
     this.#prefix = options.prefix ?? 'ballast';
     this.#partitions = options.partitions ?? 16;
     this.#retentionMs = options.retentionMs ?? 7 * 24 * 3_600_000;

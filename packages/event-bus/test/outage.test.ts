@@ -1,0 +1,102 @@
+// Redis stopped and restarted under an event bus: publish fails typed within commandTimeoutMs, the blocking
+// connection's errors reach the logger once (no `Unhandled error event`), close() ends within drainTimeoutMs,
+// delivery resumes after the restart. Timings are printed.
+import { createRedis, isBackendUnavailableError, type Redis } from '@ballast/core';
+import { captureLogs, type RedisServer, startRedisServer } from '@ballast/testkit';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { createEventBus } from '../src/bus';
+
+let server: RedisServer;
+let redis: Redis;
+beforeAll(async () => {
+  // With an append-only file, as a production Redis keeps its streams and consumer groups over a restart.
+  server = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+  redis = createRedis(server.url) as Redis; // ioredis defaults: ~10 s before it gives up on a command
+  redis.on('error', () => {});
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+const since = (t: number) => Math.round(performance.now() - t);
+const events = { 'order.placed': z.object({ n: z.number() }) };
+
+describe('event bus with Redis down', () => {
+  it('fails typed and bounded, logs once per state change, closes within drainTimeoutMs, recovers', async () => {
+    const consoleError = vi.spyOn(console, 'error');
+    const logs = captureLogs();
+    const bus = createEventBus({ redis, source: 'outage', events, logger: logs.logger, commandTimeoutMs: 500 });
+    const got: number[] = [];
+    let arrived: (() => void) | undefined;
+    const sub = await bus.subscribe(
+      'order.placed',
+      (e) => {
+        got.push(e.data.n);
+        arrived?.();
+      },
+      { blockMs: 100, drainTimeoutMs: 1_000 },
+    );
+    const errors: unknown[] = [];
+    let failed: (() => void) | undefined;
+    sub.onError(({ error }) => {
+      errors.push(error);
+      failed?.();
+    });
+    const next = () => new Promise<void>((r) => (arrived = r));
+    let p = next();
+    await bus.publish('order.placed', { n: 1 });
+    await p;
+
+    await server.kill();
+    let t = performance.now();
+    const error = await bus.publish('order.placed', { n: 2 }).catch((e: unknown) => e);
+    const publishTook = since(t);
+    expect(isBackendUnavailableError(error)).toBe(true);
+    expect(error).toMatchObject({ backend: 'redis' });
+    expect(publishTook).toBeLessThan(1_500);
+
+    // The consumer's loop fails at least twice: one warning for it, one for the blocking connection.
+    while (errors.length < 2) await new Promise<void>((r) => (failed = r));
+    expect(errors.every(isBackendUnavailableError)).toBe(true);
+
+    t = performance.now();
+    await server.restart();
+    p = next();
+    for (;;) {
+      const sent = await bus.publish('order.placed', { n: 3 }).then(
+        () => true,
+        () => false,
+      );
+      if (sent) break;
+    }
+    await p;
+    const recoverTook = since(t);
+    expect(got).toContain(3);
+
+    await server.kill();
+    t = performance.now();
+    await bus.close();
+    const closeTook = since(t);
+    expect(closeTook).toBeLessThan(2_000);
+    await server.restart();
+
+    const warns = logs.atLeast(40);
+    const lost = warns.filter((l) => l.msg === 'redis connection lost');
+    expect(lost.length).toBeGreaterThanOrEqual(1);
+    expect(lost.length).toBeLessThanOrEqual(2); // two outages; never one per retry
+    expect(lost.every((l) => l.connection === 'blocking reads')).toBe(true);
+    expect(warns.filter((l) => String(l.msg).startsWith('read failed')).length).toBeLessThanOrEqual(2);
+    expect(logs.lines.some((l) => l.msg === 'redis connection restored')).toBe(true);
+    expect(logs.atLeast(50)).toEqual([]);
+    expect(logs.lines.find((l) => l.msg === 'event bus closed')?.level).toBe(20); // lifecycle: debug
+    const unhandled = consoleError.mock.calls.filter((c) => String(c[0]).includes('Unhandled error event'));
+    expect(unhandled).toEqual([]);
+    consoleError.mockRestore();
+    console.info(
+      `[event-bus outage] publish → typed error in ${publishTook} ms (commandTimeoutMs 500); ` +
+        `close() after outage ${closeTook} ms (drainTimeoutMs 1000); delivered again ${recoverTook} ms after restart`,
+    );
+  });
+});
