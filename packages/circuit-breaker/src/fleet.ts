@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { createKeyBuilder, guardRedis, type Logger, loggerSchema, parseOptions, prefixKey, type RedisClient } from '@ballast/core';
+import {
+  createKeyBuilder,
+  guardRedis,
+  type Logger,
+  loggerSchema,
+  parseOptions,
+  prefixKey,
+  type RedisClient,
+} from '@ballast/core';
 import { z } from 'zod';
 import { asyncDispose } from './closing';
 import { componentLogger } from './log';

@@ -21,6 +21,13 @@ export {
 } from './backoff';
 export { type Clock, MAX_TIMER_MS, sleep, systemClock, type TimerHandle } from './clock';
 export {
+  type ConnectionEvents,
+  type OutageLog,
+  outageLog,
+  type WatchConnectionOptions,
+  watchConnection,
+} from './connection-watch';
+export {
   type ConsulEndpoint,
   type ConsulTlsOptions,
   DEFAULT_CONSUL_ADDR,
@@ -28,13 +35,6 @@ export {
   type ResolveConsulEndpointOptions,
   resolveConsulEndpoint,
 } from './consul';
-export {
-  type ConnectionEvents,
-  type OutageLog,
-  outageLog,
-  type WatchConnectionOptions,
-  watchConnection,
-} from './connection-watch';
 export {
   type AnyMethod,
   createMethodDecorator,
