@@ -7,7 +7,10 @@ import { RedisFleet } from '../src/fleet';
 function recordingRedis() {
   const channels: string[] = [];
   const sub = Object.assign(new EventEmitter(), {
-    subscribe: async (channel: string) => (channels.push(channel), 1),
+    subscribe: async (channel: string) => {
+      channels.push(channel);
+      return 1;
+    },
     unsubscribe: async () => 1,
     disconnect: () => {},
   });
