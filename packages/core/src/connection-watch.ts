@@ -14,6 +14,11 @@ export interface WatchConnectionOptions {
   backend: BackendName;
   /** Which connection, e.g. `blocking reads`, `lock subscriber`. */
   connection: string;
+  /**
+   * State shared by the connections that replace one another (a connection dropped and made anew while the
+   * backend is still down): the outage is then reported once for all of them, not once per connection.
+   */
+  state?: { down: boolean };
 }
 
 function reason(error: unknown): string {
@@ -31,19 +36,19 @@ function reason(error: unknown): string {
  * a function removing the listeners.
  */
 export function watchConnection(conn: ConnectionEvents, o: WatchConnectionOptions): () => void {
-  let down = false;
+  const state = o.state ?? { down: false };
   const fields = { backend: o.backend, connection: o.connection };
   const onError = (error: unknown) => {
-    if (down) {
+    if (state.down) {
       o.logger.debug({ ...fields, reason: reason(error) }, `${o.backend} connection still down`);
       return;
     }
-    down = true;
+    state.down = true;
     o.logger.warn({ ...fields, reason: reason(error) }, `${o.backend} connection lost`);
   };
   const onReady = () => {
-    if (!down) return;
-    down = false;
+    if (!state.down) return;
+    state.down = false;
     o.logger.info(fields, `${o.backend} connection restored`);
   };
   conn.on('error', onError);

@@ -14,6 +14,8 @@ export class BlockingConnections {
   readonly #redis: RedisClient;
   readonly #byConsumer = new Map<string, BlockingConnection>();
   readonly #log: Logger | undefined;
+  /** One outage state for every blocking connection: a replaced connection does not report the outage again. */
+  readonly #state = { down: false };
 
   constructor(redis: RedisClient, logger?: Logger) {
     this.#redis = redis;
@@ -25,8 +27,10 @@ export class BlockingConnections {
     if (!b) {
       const conn = this.#redis.duplicate() as Redis;
       // Ours: its 'error' events (Redis down) go to the logger, once per state change, never unhandled.
-      if (this.#log) watchConnection(conn, { logger: this.#log, backend: 'redis', connection: 'blocking reads' });
-      else conn.on('error', () => {});
+      if (this.#log) {
+        const watch = { logger: this.#log, backend: 'redis', connection: 'blocking reads', state: this.#state };
+        watchConnection(conn, watch);
+      } else conn.on('error', () => {});
       // On a Cluster the id would come from an arbitrary node and is not used (see abort).
       b = { conn, id: isCluster(this.#redis) ? Promise.resolve(0) : (conn.client('ID') as Promise<number>) };
       b.id.catch(() => {});
