@@ -1,7 +1,7 @@
 export { MemoryTransport } from './backends/memory';
 export { RedisTransport, type RedisTransportOptions } from './backends/redis';
 export { createEventBus, EventBus, type EventBusOptions, type EventSchemas, type PublishOptions } from './bus';
-export { OnEvent, registerHandlers } from './decorators';
+export { OnEvent, onEventMarks, registerHandlers } from './decorators';
 export { type DedupeClaim, type DedupeStore, memoryDedupeStore, redisDedupeStore } from './dedupe';
 export { decodeEnvelope, EventDecodeError, type EventEnvelope, encodeEnvelope } from './envelope';
 export * from './errors';

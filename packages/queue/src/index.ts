@@ -2,7 +2,15 @@ export type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter 
 export { MemoryBackend } from './backends/memory';
 export { RabbitBackend, type RabbitBackendOptions } from './backends/rabbitmq';
 export { RedisBackend, type RedisBackendOptions } from './backends/redis';
-export { registerTasks, Task, type TaskData, type TaskOptions, taskHandlers } from './decorators';
+export {
+  registerTasks,
+  Task,
+  type TaskData,
+  type TaskMarkInfo,
+  type TaskOptions,
+  taskHandlers,
+  taskMark,
+} from './decorators';
 export * from './errors';
 export {
   type AddedJob,

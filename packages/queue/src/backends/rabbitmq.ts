@@ -117,6 +117,11 @@ export class RabbitBackend implements QueueBackend {
     for (const w of all) w();
   }
 
+  /** Whether the AMQP connection and its channel are up now (health checks read it). */
+  get connected(): boolean {
+    return this.#conn.current !== undefined;
+  }
+
   /** Connections made so far (1 until the first reconnection). */
   get connectionGeneration(): number {
     return this.#conn.generation;
