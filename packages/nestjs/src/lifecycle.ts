@@ -1,0 +1,158 @@
+import { ShutdownRegistry, type ShutdownReport } from '@ballast/core';
+import type { Registration } from '@ballast/discovery';
+import type { Subscription } from '@ballast/event-bus';
+import { setLockManager } from '@ballast/lock';
+import { createWorker, type Handlers, type Worker } from '@ballast/queue';
+import { sagaOf } from '@ballast/saga';
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { setCurrentResources } from './current';
+import { BallastExplorer } from './explorer';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
+import { BallastResources } from './resources';
+
+/** The shutdown steps, in the order they run. */
+export const SHUTDOWN_STEPS = ['stop-intake', 'drain', 'release-locks', 'deregister', 'close-connections'] as const;
+
+/**
+ * Starts what the explorer found and stops it in order. Module init: `@WithLock` gets the module's lock
+ * manager, `@Task` queues resolve. Bootstrap: `@Saga` classes register, `@OnEvent` handlers subscribe, one
+ * worker per queue with `@Task` methods starts, the instance registers with discovery. Shutdown
+ * (`app.close()`, or a signal with `app.enableShutdownHooks()`): stop intake → drain in-flight work →
+ * release locks → deregister → close connections, bounded by `shutdownTimeoutMs`.
+ */
+@Injectable()
+export class BallastLifecycle implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+  readonly #subs: Subscription[] = [];
+  readonly #workers: Worker[] = [];
+  #registration: Registration | undefined;
+  #shutdown: Promise<ShutdownReport> | undefined;
+
+  constructor(
+    @Inject(BallastResources) private readonly resources: BallastResources,
+    @Inject(BallastExplorer) private readonly explorer: BallastExplorer,
+  ) {}
+
+  /** Workers this module started (one per queue with `@Task` methods). */
+  get workers(): readonly Worker[] {
+    return this.#workers;
+  }
+
+  /** Subscriptions of the `@OnEvent` handlers. */
+  get subscriptions(): readonly Subscription[] {
+    return this.#subs;
+  }
+
+  /** This instance's discovery registration (when `discovery.register` is configured). */
+  get registration(): Registration | undefined {
+    return this.#registration;
+  }
+
+  /** The report of the shutdown, once it ran. */
+  get report(): Promise<ShutdownReport> | undefined {
+    return this.#shutdown;
+  }
+
+  onModuleInit(): void {
+    setCurrentResources(this.resources);
+    if (this.resources.lock) setLockManager(this.resources.lock);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const r = this.resources;
+    const found = this.explorer.explore();
+    try {
+      for (const s of found.sagas) r.saga!.register(sagaOf(s.instance));
+      for (const h of found.handlers) {
+        this.#subs.push(await r.bus!.subscribe(h.type, (event, ctx) => h.call(event, ctx), h.options));
+      }
+      const byQueue = new Map<string, { queue: (typeof found.tasks)[number]['queue']; handlers: Handlers }>();
+      for (const t of found.tasks) {
+        const entry = byQueue.get(t.queue.name) ?? { queue: t.queue, handlers: {} };
+        entry.handlers[t.name] = ((job: { data: { args: unknown[] } }) => t.run(job)) as Handlers[string];
+        byQueue.set(t.queue.name, entry);
+      }
+      const registrations = new Map(r.queues().map((q) => [q.queue.name, q.registration]));
+      for (const { queue, handlers } of byQueue.values()) {
+        const options = registrations.get(queue.name)?.worker ?? {};
+        this.#workers.push(createWorker(queue, handlers, { ...options, autorun: true }));
+      }
+      const d = r.options.discovery as { register?: object } | undefined;
+      if (r.discovery && d?.register) {
+        this.#registration = await r.discovery.register({ ...d.register, shutdown: false } as never);
+      }
+    } catch (error) {
+      await this.shutdown();
+      throw error;
+    }
+    r.logger.debug(
+      {
+        handlers: found.handlers.map((h) => `${h.type} → ${h.where}`),
+        tasks: found.tasks.map((t) => `${t.queue.name}/${t.name}`),
+        sagas: found.sagas.map((s) => s.where),
+      },
+      'ballast started',
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.shutdown();
+  }
+
+  /** Runs the ordered shutdown once (later calls return the same report). Never throws. */
+  shutdown(): Promise<ShutdownReport> {
+    this.#shutdown ??= this.#run();
+    return this.#shutdown;
+  }
+
+  async #run(): Promise<ShutdownReport> {
+    const r = this.resources;
+    const log = r.logger;
+    const total = r.options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    const registry = new ShutdownRegistry({ totalTimeoutMs: total, stepTimeoutMs: total, logger: log });
+    let closing: Promise<unknown>[] = [];
+    const steps: Record<(typeof SHUTDOWN_STEPS)[number], () => Promise<void> | undefined> = {
+      // Each consumer and worker stops reading at once; their in-flight work keeps running.
+      'stop-intake': () => {
+        for (const w of this.#workers) w.pause();
+        closing = [...this.#subs.map((s) => s.close()), ...this.#workers.map((w) => w.close())];
+        return undefined;
+      },
+      drain: async () => {
+        const saga = r.saga;
+        await Promise.all([
+          ...closing,
+          ...(saga ? saga.running().map((id) => saga.settled(id).catch(() => undefined)) : []),
+        ]);
+      },
+      // Leases still held (a lock taken outside a drained handler) are released; a manager given to the module
+      // is the caller's to close.
+      'release-locks': () => (r.lock && r.created.has(r.lock) ? r.lock.close() : undefined),
+      deregister: async () => {
+        await this.#registration?.close();
+        if (r.discovery && r.created.has(r.discovery)) await r.discovery.close();
+      },
+      'close-connections': () => r.closeAll(),
+    };
+    // The registry closes in reverse registration order.
+    for (const name of [...SHUTDOWN_STEPS].reverse()) registry.register(name, steps[name]);
+    const report = await registry.shutdown();
+    if (report.ok) log.debug({ durationMs: report.durationMs }, 'ballast shut down');
+    else {
+      const failed = report.steps.filter((s) => s.status !== 'closed');
+      for (const s of failed) log.error({ err: s.error, step: s.name }, `ballast shutdown step ${s.status}`);
+    }
+    setCurrentResources(undefined);
+    try {
+      r.options.onShutdown?.(report);
+    } catch (err) {
+      log.error({ err }, 'onShutdown threw');
+    }
+    return report;
+  }
+}
