@@ -100,8 +100,17 @@ export class BallastLifecycle implements OnModuleInit, OnApplicationBootstrap, O
     );
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await this.shutdown();
+  /**
+   * With `app.enableShutdownHooks()`, Nest re-raises the signal once every hook ran, which kills the process
+   * by that signal. Unless `exitOnSignal` is false, the process instead exits with code 0 when every step
+   * closed and 1 when one failed or timed out, so an orchestrator sees how the shutdown went.
+   */
+  async onApplicationShutdown(signal?: string): Promise<void> {
+    const report = await this.shutdown();
+    if (signal && this.resources.options.exitOnSignal !== false) {
+      process.exitCode = report.ok ? 0 : 1;
+      process.once(signal as NodeJS.Signals, () => process.exit());
+    }
   }
 
   /** Runs the ordered shutdown once (later calls return the same report). Never throws. */

@@ -68,6 +68,11 @@ export interface BallastModuleOptions {
    * with a `ShutdownTimeoutError` and the next steps still run.
    */
   shutdownTimeoutMs?: number;
+  /**
+   * After a signal-triggered shutdown (`app.enableShutdownHooks()`), exit with code 0 when every step closed
+   * and 1 otherwise, instead of dying by the signal Nest re-raises. Default true.
+   */
+  exitOnSignal?: boolean;
   /** Called with the shutdown report (steps in order, status, duration) once shutdown finished. */
   onShutdown?: (report: ShutdownReport) => void;
 }
