@@ -1,4 +1,3 @@
-import { BallastError } from '@ballast/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { BallastHealthCheckError } from './errors';
 import { BallastLifecycle } from './lifecycle';
@@ -50,35 +49,30 @@ export class BallastHealthIndicator {
     const client = options.connection === undefined ? r.redis : r.connections.get(options.connection);
     if (!client) return this.#down(key, `no Redis connection ${options.connection ?? '(redis)'} is configured`);
     const timeoutMs = options.timeoutMs ?? 1_000;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const started = performance.now();
-      await Promise.race([
-        client.ping(),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new BallastError('HEALTH_TIMEOUT', `no PONG within ${timeoutMs} ms`)),
-            timeoutMs,
-          );
-        }),
-      ]);
-      return this.#up(key, { latencyMs: Math.round(performance.now() - started) });
-    } catch (error) {
-      return this.#down(key, error instanceof Error ? error.message : String(error));
-    } finally {
-      clearTimeout(timer);
-    }
+    const started = performance.now();
+    const outcome = await within(client.ping(), timeoutMs);
+    if (outcome === 'done') return this.#up(key, { latencyMs: Math.round(performance.now() - started) });
+    return this.#down(key, outcome === 'timeout' ? `no PONG within ${timeoutMs} ms` : describeError(outcome.error));
   }
 
-  /** Every RabbitMQ-backed queue of the module has its AMQP connection up. */
-  async rabbitmq<K extends string = 'rabbitmq'>(key: K = 'rabbitmq' as K): Promise<BallastHealthResult<K>> {
+  /** Every RabbitMQ-backed queue of the module has its AMQP connection up (waiting up to `timeoutMs`, default 1000). */
+  async rabbitmq<K extends string = 'rabbitmq'>(
+    key: K = 'rabbitmq' as K,
+    options: { timeoutMs?: number } = {},
+  ): Promise<BallastHealthResult<K>> {
     const rabbit = this.resources.queues().filter((q) => q.queue.backend.kind === 'rabbitmq');
     if (rabbit.length === 0) return this.#down(key, 'no RabbitMQ queue is configured');
-    const down = rabbit.filter((q) => (q.queue.backend as { connected?: boolean }).connected !== true);
     const queues = rabbit.map((q) => q.queue.name);
-    if (down.length > 0) {
-      return this.#down(key, `AMQP connection down for ${down.map((q) => q.queue.name).join(', ')}`, { queues });
-    }
+    const timeoutMs = options.timeoutMs ?? 1_000;
+    const up = await Promise.all(
+      rabbit.map(async ({ queue }) => {
+        const b = queue.backend as { connected?: boolean; whenConnected?: () => Promise<void> };
+        if (b.connected === true) return true;
+        return (await within(b.whenConnected?.(), timeoutMs)) === 'done';
+      }),
+    );
+    const down = queues.filter((_, i) => !up[i]);
+    if (down.length > 0) return this.#down(key, `AMQP connection down for ${down.join(', ')}`, { queues, down });
     return this.#up(key, { queues });
   }
 
@@ -132,4 +126,30 @@ export class BallastHealthIndicator {
     }
     return this.#up(key, data);
   }
+}
+
+/** How `work` went within `ms`: `done`, `timeout`, or its error. A missing promise counts as a timeout. */
+async function within(
+  work: Promise<unknown> | undefined,
+  ms: number,
+): Promise<'done' | 'timeout' | { error: unknown }> {
+  if (!work) return 'timeout';
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work.then(
+        () => 'done' as const,
+        (error: unknown) => ({ error }),
+      ),
+      new Promise<'timeout'>((r) => {
+        timer = setTimeout(() => r('timeout'), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -192,6 +192,7 @@ export class BallastResources {
       mine(this.breakers) ? step('breakers', () => this.breakers.close()) : undefined,
     ]);
     const clients = [this.redis, ...this.connections.values()].filter(mine);
-    await Promise.all(clients.map((c) => step('redis', () => c.quit())));
+    // QUIT waits for a reply a client that never connected would not get: that one is just disconnected.
+    await Promise.all(clients.map((c) => step('redis', () => (c.status === 'ready' ? c.quit() : c.disconnect()))));
   }
 }

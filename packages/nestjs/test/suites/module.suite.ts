@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { type AddressInfo, createServer } from 'node:net';
 import { BreakerRegistry } from '@ballast/circuit-breaker';
 import { createLogger, type Redis } from '@ballast/core';
 import { Discovery } from '@ballast/discovery';
@@ -19,6 +20,7 @@ import {
   BallastModule,
   type BallastModuleOptions,
   ballastQueue,
+  getQueueToken,
   InjectBus,
   InjectLockManager,
   InjectQueue,
@@ -29,6 +31,14 @@ import {
   SHUTDOWN_STEPS,
 } from '../../src/index';
 import { nestMajor } from './nest-version';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
 
 const events = { 'user.registered': z.object({ email: z.string() }) };
 
@@ -331,6 +341,52 @@ export function describeBallastModule(expectedMajor: number): void {
     });
 
     describe('health indicators', () => {
+      it('Redis, RabbitMQ, discovery and queue backlog: up on live backends, down (typed) on dead ones', async () => {
+        const dead = await freePort();
+        const rq = `${fx.prefix.replace(/[^a-zA-Z0-9]/g, '-')}-rq`;
+        @Module({
+          imports: [
+            BallastModule.forRoot({
+              ...base(),
+              connections: {
+                dead: {
+                  url: `redis://127.0.0.1:${dead}`,
+                  redisOptions: { enableOfflineQueue: false, retryStrategy: () => null },
+                },
+              },
+              discovery: { register: { name: 'health-svc', address: '127.0.0.1', port: 3998, check: false } },
+              queues: [
+                { name: 'backlog' },
+                { name: rq, options: { backend: 'rabbitmq', url: 'amqp://guest:guest@127.0.0.1:5672' } },
+                { name: `${rq}-dead`, options: { backend: 'rabbitmq', url: `amqp://guest:guest@127.0.0.1:${dead}` } },
+              ],
+            }),
+          ],
+        })
+        class App {}
+        const app = await start(App);
+        const ballast = app.get(BallastHealthIndicator);
+        expect(await ballast.redis()).toMatchObject({ redis: { status: 'up' } });
+        await expect(ballast.redis('cache', { connection: 'dead' })).rejects.toMatchObject({
+          code: 'HEALTH_CHECK_DOWN',
+          causes: { cache: { status: 'down' } },
+        });
+        expect(await ballast.discovery()).toMatchObject({ discovery: { status: 'up', service: 'health-svc' } });
+        const t0 = performance.now();
+        await expect(ballast.rabbitmq('amqp', { timeoutMs: 300 })).rejects.toMatchObject({
+          causes: { amqp: { status: 'down', down: [`${rq}-dead`] } },
+        });
+        expect(performance.now() - t0).toBeLessThan(1_500);
+        const queue = app.get<Queue>(getQueueToken('backlog'));
+        await queue.add('a', {});
+        await queue.add('b', {});
+        expect(await ballast.queue('backlog', { maxBacklog: 2 })).toMatchObject({ 'queue:backlog': { backlog: 2 } });
+        await expect(ballast.queue('backlog', { maxBacklog: 1 })).rejects.toSatisfy(isBallastHealthCheckError);
+        const rabbitQueue = app.get<Queue>(getQueueToken(rq));
+        await (rabbitQueue.backend as unknown as { whenConnected(): Promise<void> }).whenConnected();
+        await (rabbitQueue.backend as unknown as { deleteQueues(): Promise<void> }).deleteQueues();
+      });
+
       it('report up, and down through terminus (503 body) when a breaker is open or the DLQ is not empty', async () => {
         @Module({
           imports: [TerminusModule, BallastModule.forRoot({ ...base(), breakers: {}, queues: [{ name: 'hq' }] })],

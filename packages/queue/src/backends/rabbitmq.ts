@@ -122,6 +122,11 @@ export class RabbitBackend implements QueueBackend {
     return this.#conn.current !== undefined;
   }
 
+  /** Resolves once the AMQP connection is up (at once when it is); rejects once the backend is closed. */
+  async whenConnected(): Promise<void> {
+    await this.#conn.channel();
+  }
+
   /** Connections made so far (1 until the first reconnection). */
   get connectionGeneration(): number {
     return this.#conn.generation;
