@@ -123,7 +123,8 @@ export class BallastLifecycle implements OnModuleInit, OnApplicationBootstrap, O
     const r = this.resources;
     const log = r.logger;
     const total = r.options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
-    const registry = new ShutdownRegistry({ totalTimeoutMs: total, stepTimeoutMs: total, logger: log });
+    // No logger for the registry: it logs every closed step at info; a library's lifecycle lines are debug.
+    const registry = new ShutdownRegistry({ totalTimeoutMs: total, stepTimeoutMs: total });
     let closing: Promise<unknown>[] = [];
     const steps: Record<(typeof SHUTDOWN_STEPS)[number], () => Promise<void> | undefined> = {
       // Each consumer and worker stops reading at once; their in-flight work keeps running.
@@ -149,13 +150,18 @@ export class BallastLifecycle implements OnModuleInit, OnApplicationBootstrap, O
       'close-connections': () => r.closeAll(),
     };
     // The registry closes in reverse registration order.
-    for (const name of [...SHUTDOWN_STEPS].reverse()) registry.register(name, steps[name]);
-    const report = await registry.shutdown();
-    if (report.ok) log.debug({ durationMs: report.durationMs }, 'ballast shut down');
-    else {
-      const failed = report.steps.filter((s) => s.status !== 'closed');
-      for (const s of failed) log.error({ err: s.error, step: s.name }, `ballast shutdown step ${s.status}`);
+    for (const name of [...SHUTDOWN_STEPS].reverse()) {
+      registry.register(name, async () => {
+        const t0 = performance.now();
+        await steps[name]();
+        log.debug({ step: name, durationMs: Math.round(performance.now() - t0) }, 'ballast shutdown step');
+      });
     }
+    const report = await registry.shutdown();
+    for (const s of report.steps) {
+      if (s.status !== 'closed') log.error({ err: s.error, step: s.name }, `ballast shutdown step ${s.status}`);
+    }
+    log.debug({ ok: report.ok, durationMs: report.durationMs }, 'ballast shut down');
     setCurrentResources(undefined);
     try {
       r.options.onShutdown?.(report);

@@ -17,7 +17,7 @@ const repo = join(here, '../../../..');
 interface Line {
   msg: string;
   event?: string;
-  resource?: string;
+  step?: string;
   jobId?: string;
   registration?: string;
   nest?: string;
@@ -138,8 +138,8 @@ export function describeShutdown(expectedMajor: number, nestDir: string): void {
       expect(exit).toMatchObject({ code: 0, signal: null });
       expect(exit.at - sent).toBeLessThan(10_000);
       const order = app.lines
-        .filter((l) => l.event === 'task finished' || (l.msg === 'closed' && l.resource))
-        .map((l) => l.event ?? l.resource);
+        .filter((l) => l.event === 'task finished' || l.msg === 'ballast shutdown step')
+        .map((l) => l.event ?? l.step);
       expect(order).toEqual([
         'stop-intake',
         'task finished',
