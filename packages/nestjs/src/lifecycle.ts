@@ -65,8 +65,9 @@ export class BallastLifecycle implements OnModuleInit, OnApplicationBootstrap, O
 
   async onApplicationBootstrap(): Promise<void> {
     const r = this.resources;
-    const found = this.explorer.explore();
+    let found: ReturnType<BallastExplorer['explore']>;
     try {
+      found = this.explorer.explore();
       for (const s of found.sagas) r.saga!.register(sagaOf(s.instance));
       for (const h of found.handlers) {
         this.#subs.push(await r.bus!.subscribe(h.type, (event, ctx) => h.call(event, ctx), h.options));

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { type AddressInfo, createServer } from 'node:net';
 import { BreakerRegistry } from '@ballast/circuit-breaker';
+import { type Config, defaults } from '@ballast/config-center';
 import { createLogger, type Redis } from '@ballast/core';
 import { Discovery } from '@ballast/discovery';
 import { EventBus, type EventEnvelope, OnEvent } from '@ballast/event-bus';
@@ -22,6 +23,7 @@ import {
   ballastQueue,
   getQueueToken,
   InjectBus,
+  InjectConfig,
   InjectLockManager,
   InjectQueue,
   InjectRedis,
@@ -39,6 +41,8 @@ async function freePort(): Promise<number> {
   await new Promise((r) => server.close(r));
   return port;
 }
+
+const settings = z.object({ feature: z.object({ limit: z.number() }) });
 
 const events = { 'user.registered': z.object({ email: z.string() }) };
 
@@ -91,6 +95,8 @@ export function describeBallastModule(expectedMajor: number): void {
           @Inject(BreakerRegistry) readonly breakers: BreakerRegistry,
           @Inject(SagaOrchestrator) readonly saga: SagaOrchestrator | undefined,
           @Inject(Discovery) readonly discovery: Discovery | undefined,
+          @InjectRedis('cache') readonly cache: Redis,
+          @InjectConfig() readonly config: Config<typeof settings>,
         ) {}
       }
       @Module({
@@ -100,6 +106,8 @@ export function describeBallastModule(expectedMajor: number): void {
             lock: true,
             eventBus: { source: 'svc', events },
             queues: [{ name: 'emails' }],
+            connections: { cache: defaultRedisUrl() },
+            config: { schema: settings, sources: [defaults({ feature: { limit: 7 } })] },
           }),
         ],
         providers: [Uses],
@@ -115,6 +123,9 @@ export function describeBallastModule(expectedMajor: number): void {
       expect(u.breakers).toBeInstanceOf(BreakerRegistry);
       expect(u.saga).toBeUndefined();
       expect(u.discovery).toBeUndefined();
+      expect(await u.cache.ping()).toBe('PONG');
+      expect(u.cache).not.toBe(u.redis);
+      expect(u.config.get('feature.limit')).toBe(7);
     });
 
     it('forRootAsync takes its options from @nestjs/config', async () => {
@@ -240,6 +251,31 @@ export function describeBallastModule(expectedMajor: number): void {
       expect(isBallastNotConfiguredError(error)).toBe(true);
       expect(String((error as Error).message)).toMatch(/eventBus.*|.*eventBus/);
       expect(String((error as Error).message)).toContain('Handler.on');
+    });
+
+    it('a failed bootstrap closes the connections the module made (nothing leaks)', async () => {
+      const connectionName = `ballast-nest-leak-${process.pid}-${Date.now()}`;
+      @Injectable()
+      class Handler {
+        constructor(@InjectRedis() private readonly redis: Redis) {}
+        // The connection is up before bootstrap fails, so a leak would show in CLIENT LIST.
+        async onModuleInit() {
+          await this.redis.ping();
+        }
+        @OnEvent('user.registered')
+        async on() {}
+      }
+      @Module({
+        imports: [BallastModule.forRoot({ ...base(), redis: { url: defaultRedisUrl(), connectionName } })],
+        providers: [Handler],
+      })
+      class App {}
+      const error = await start(App).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isBallastNotConfiguredError(error)).toBe(true);
+      expect(String(await fx.redis.client('LIST'))).not.toContain(connectionName);
     });
 
     it('a @Task on a queue nobody registered is a typed error naming the registration to add', async () => {
