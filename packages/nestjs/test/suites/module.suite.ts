@@ -173,13 +173,10 @@ export function describeBallastModule(expectedMajor: number): void {
           got.resolve(event);
         }
 
+        // Stacked as the README shows: @Task top-most, @WithLock below it runs with the work on the worker.
         @Task({ queue: ballastQueue('emails') })
-        async send(to: string): Promise<unknown> {
-          return this.sendLocked(to);
-        }
-
         @WithLock('mail:{0}', { ttlMs: 5_000 })
-        async sendLocked(to: string): Promise<unknown> {
+        async send(to: string): Promise<unknown> {
           // The lock is held in Redis under the module's prefix: the module's (Redis) manager was used.
           const lockHeld = await fx.redis.exists(lockKeys(fx.prefix, `mail:${to}`).owners);
           ran.resolve({ to, lockHeld });
