@@ -1,7 +1,8 @@
+import { getBreakerRegistry, setBreakerRegistry } from '@ballast/circuit-breaker';
 import { ShutdownRegistry, type ShutdownReport } from '@ballast/core';
 import type { Registration } from '@ballast/discovery';
 import type { Subscription } from '@ballast/event-bus';
-import { setLockManager } from '@ballast/lock';
+import { getLockManager, setLockManager } from '@ballast/lock';
 import { createWorker, type Handlers, type Worker } from '@ballast/queue';
 import { sagaOf } from '@ballast/saga';
 import {
@@ -32,6 +33,8 @@ export class BallastLifecycle implements OnModuleInit, OnApplicationBootstrap, O
   readonly #workers: Worker[] = [];
   #registration: Registration | undefined;
   #shutdown: Promise<ShutdownReport> | undefined;
+  #restoreLock: (() => void) | undefined;
+  #restoreBreakers: (() => void) | undefined;
 
   constructor(
     @Inject(BallastResources) private readonly resources: BallastResources,
@@ -59,8 +62,14 @@ export class BallastLifecycle implements OnModuleInit, OnApplicationBootstrap, O
   }
 
   onModuleInit(): void {
-    setCurrentResources(this.resources);
-    if (this.resources.lock) setLockManager(this.resources.lock);
+    const r = this.resources;
+    setCurrentResources(r);
+    if (r.lock) {
+      this.#restoreLock = swap(getLockManager, setLockManager, r.lock);
+    }
+    if (r.created.has(r.breakers)) {
+      this.#restoreBreakers = swap(getBreakerRegistry, setBreakerRegistry, r.breakers);
+    }
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -163,6 +172,10 @@ export class BallastLifecycle implements OnModuleInit, OnApplicationBootstrap, O
       if (s.status !== 'closed') log.error({ err: s.error, step: s.name }, `ballast shutdown step ${s.status}`);
     }
     log.debug({ ok: report.ok, durationMs: report.durationMs }, 'ballast shut down');
+    // The process-wide manager/registry `@WithLock`/`@CircuitBreaker` use go back to what they were, so a next
+    // app in this process (e2e tests) does not inherit closed ones.
+    this.#restoreLock?.();
+    this.#restoreBreakers?.();
     setCurrentResources(undefined);
     try {
       r.options.onShutdown?.(report);
@@ -171,4 +184,27 @@ export class BallastLifecycle implements OnModuleInit, OnApplicationBootstrap, O
     }
     return report;
   }
+}
+
+/**
+ * Makes `mine` the process-wide instance; returns a function that puts the previous one back if `mine` is
+ * still in place. A getter that throws (no default configured) has nothing to put back.
+ */
+function swap<T>(get: () => T, set: (v: T) => void, mine: T): () => void {
+  let previous: T | undefined;
+  try {
+    previous = get();
+  } catch {
+    previous = undefined;
+  }
+  set(mine);
+  return () => {
+    let current: T | undefined;
+    try {
+      current = get();
+    } catch {
+      return;
+    }
+    if (current === mine && previous !== undefined) set(previous);
+  };
 }

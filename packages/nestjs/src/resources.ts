@@ -1,4 +1,4 @@
-import { type BreakerOptions, BreakerRegistry, getBreakerRegistry, setBreakerRegistry } from '@ballast/circuit-breaker';
+import { type BreakerOptions, BreakerRegistry, getBreakerRegistry } from '@ballast/circuit-breaker';
 import { type Config, type CreateConfigOptions, createConfig } from '@ballast/config-center';
 import { childLogger, createRedis, getDefaultLogger, type Logger, type RedisClient } from '@ballast/core';
 import { createDiscovery, type Discovery, type DiscoveryOptions } from '@ballast/discovery';
@@ -48,8 +48,8 @@ export class BallastResources {
     if (b === undefined) this.breakers = getBreakerRegistry();
     else if (isInstance(b)) this.breakers = b as BreakerRegistry;
     else {
+      // Made process-wide (for `@CircuitBreaker`) by the lifecycle at module init, put back at shutdown.
       this.breakers = this.#own(new BreakerRegistry(b as BreakerOptions));
-      setBreakerRegistry(this.breakers);
     }
 
     const l = options.lock;

@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { type AddressInfo, createServer } from 'node:net';
-import { BreakerRegistry } from '@ballast/circuit-breaker';
+import { BreakerRegistry, getBreakerRegistry } from '@ballast/circuit-breaker';
 import { type Config, defaults } from '@ballast/config-center';
 import { createLogger, type Redis } from '@ballast/core';
 import { Discovery } from '@ballast/discovery';
 import { EventBus, type EventEnvelope, OnEvent } from '@ballast/event-bus';
-import { LockManager, lockKeys, WithLock } from '@ballast/lock';
+import { getLockManager, LockManager, lockKeys, WithLock } from '@ballast/lock';
 import { type Queue, Task } from '@ballast/queue';
 import { MemorySagaStore, Saga, SagaOrchestrator, Step } from '@ballast/saga';
 import { createRedisFixture, defaultRedisUrl, FakeClock, type RedisFixture } from '@ballast/testkit';
@@ -371,6 +371,21 @@ export function describeBallastModule(expectedMajor: number): void {
       expect(reports[0]!.ok).toBe(false);
       const logged = lines.find((l) => l.step === 'drain' && l.msg === 'ballast shutdown step timeout');
       expect(logged?.err?.code).toBe('SHUTDOWN_TIMEOUT');
+    });
+
+    it('puts the process-wide lock manager and breaker registry back at shutdown (a next app does not inherit closed ones)', async () => {
+      const lockBefore = getLockManager();
+      const breakersBefore = getBreakerRegistry();
+      @Module({ imports: [BallastModule.forRoot({ ...base(), lock: true, breakers: { timeoutMs: 1_000 } })] })
+      class App {}
+      const app = await start(App);
+      expect(getLockManager()).toBe(app.get(LockManager));
+      expect(getBreakerRegistry()).toBe(app.get(BreakerRegistry));
+      apps.splice(apps.indexOf(app), 1);
+      await app.close();
+      expect(getLockManager()).toBe(lockBefore);
+      expect(getBreakerRegistry()).toBe(breakersBefore);
+      expect(getBreakerRegistry().get('after-close').state).toBe('closed');
     });
 
     describe('health indicators', () => {
