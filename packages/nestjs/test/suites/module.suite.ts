@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { type AddressInfo, createServer } from 'node:net';
 import { BreakerRegistry, getBreakerRegistry } from '@ballast/circuit-breaker';
 import { type Config, defaults } from '@ballast/config-center';
 import { createLogger, type Redis } from '@ballast/core';
@@ -8,76 +7,40 @@ import { EventBus, type EventEnvelope, OnEvent } from '@ballast/event-bus';
 import { getLockManager, LockManager, lockKeys, WithLock } from '@ballast/lock';
 import { type Queue, Task } from '@ballast/queue';
 import { MemorySagaStore, Saga, SagaOrchestrator, Step } from '@ballast/saga';
-import { createRedisFixture, defaultRedisUrl, FakeClock, type RedisFixture } from '@ballast/testkit';
-import { type INestApplicationContext, Inject, Injectable, Module } from '@nestjs/common';
+import { defaultRedisUrl, FakeClock, type RedisFixture } from '@ballast/testkit';
+import { Inject, Injectable, Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
-import { NestFactory } from '@nestjs/core';
-import { HealthCheckService, TerminusModule } from '@nestjs/terminus';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
-  BallastHealthIndicator,
   BallastLifecycle,
   BallastModule,
-  type BallastModuleOptions,
   ballastQueue,
-  getQueueToken,
   InjectBus,
   InjectConfig,
   InjectLockManager,
   InjectQueue,
   InjectRedis,
-  isBallastHealthCheckError,
   isBallastNotConfiguredError,
   isQueueNotRegisteredError,
   SHUTDOWN_STEPS,
 } from '../../src/index';
+import { deferred, nestHarness } from './harness';
 import { nestMajor } from './nest-version';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 const settings = z.object({ feature: z.object({ limit: z.number() }) });
 
 const events = { 'user.registered': z.object({ email: z.string() }) };
 
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
 /** The same test bodies run on NestJS 11 (packages/nestjs) and NestJS 10 (tests/nestjs-module-v10). */
 export function describeBallastModule(expectedMajor: number): void {
   describe(`BallastModule on NestJS ${expectedMajor}`, () => {
+    const h = nestHarness(`nestjs-module-v${expectedMajor}`);
+    const start = (m: unknown) => h.start(m);
+    const base = () => h.base();
     let fx: RedisFixture;
-    const apps: INestApplicationContext[] = [];
-    const start = async (module: unknown) => {
-      const app = await NestFactory.createApplicationContext(module as never, { logger: false, abortOnError: false });
-      apps.push(app);
-      return app;
-    };
-
-    beforeAll(async () => {
-      fx = await createRedisFixture({ name: `nestjs-module-v${expectedMajor}` });
-    });
-    afterEach(async () => {
-      for (const app of apps.splice(0)) await app.close();
-    });
-    afterAll(async () => {
-      await fx.close();
-    });
-    const base = (): BallastModuleOptions => ({
-      redis: defaultRedisUrl(),
-      prefix: fx.prefix,
-      logger: createLogger({ level: 'silent' }),
+    beforeAll(() => {
+      fx = h.fx;
     });
 
     it('runs on the expected NestJS major', () => {
@@ -322,7 +285,7 @@ export function describeBallastModule(expectedMajor: number): void {
       expect(await fx.redis.exists(lockKeys(fx.prefix, 'held-at-shutdown').owners)).toBe(1);
       const id = app.get(BallastLifecycle).registration!.id;
       expect(await d.backend.isRegistered(id)).toBe(true);
-      apps.splice(apps.indexOf(app), 1);
+      h.detach(app);
       await app.close();
       const report = reports[0] as { ok: boolean; steps: { name: string; status: string }[] };
       expect(report.ok).toBe(true);
@@ -361,7 +324,7 @@ export function describeBallastModule(expectedMajor: number): void {
       const app = await start(App);
       await app.get(Stuck).forever();
       await started.promise;
-      apps.splice(apps.indexOf(app), 1);
+      h.detach(app);
       const t0 = performance.now();
       await app.close();
       expect(performance.now() - t0).toBeLessThan(2_000);
@@ -381,91 +344,11 @@ export function describeBallastModule(expectedMajor: number): void {
       const app = await start(App);
       expect(getLockManager()).toBe(app.get(LockManager));
       expect(getBreakerRegistry()).toBe(app.get(BreakerRegistry));
-      apps.splice(apps.indexOf(app), 1);
+      h.detach(app);
       await app.close();
       expect(getLockManager()).toBe(lockBefore);
       expect(getBreakerRegistry()).toBe(breakersBefore);
       expect(getBreakerRegistry().get('after-close').state).toBe('closed');
-    });
-
-    describe('health indicators', () => {
-      it('Redis, RabbitMQ, discovery and queue backlog: up on live backends, down (typed) on dead ones', async () => {
-        const dead = await freePort();
-        const rq = `${fx.prefix.replace(/[^a-zA-Z0-9]/g, '-')}-rq`;
-        @Module({
-          imports: [
-            BallastModule.forRoot({
-              ...base(),
-              connections: {
-                dead: {
-                  url: `redis://127.0.0.1:${dead}`,
-                  redisOptions: { enableOfflineQueue: false, retryStrategy: () => null },
-                },
-              },
-              discovery: { register: { name: 'health-svc', address: '127.0.0.1', port: 3998, check: false } },
-              queues: [
-                { name: 'backlog' },
-                { name: rq, options: { backend: 'rabbitmq', url: 'amqp://guest:guest@127.0.0.1:5672' } },
-                { name: `${rq}-dead`, options: { backend: 'rabbitmq', url: `amqp://guest:guest@127.0.0.1:${dead}` } },
-              ],
-            }),
-          ],
-        })
-        class App {}
-        const app = await start(App);
-        const ballast = app.get(BallastHealthIndicator);
-        expect(await ballast.redis()).toMatchObject({ redis: { status: 'up' } });
-        await expect(ballast.redis('cache', { connection: 'dead' })).rejects.toMatchObject({
-          code: 'HEALTH_CHECK_DOWN',
-          causes: { cache: { status: 'down' } },
-        });
-        expect(await ballast.discovery()).toMatchObject({ discovery: { status: 'up', service: 'health-svc' } });
-        const t0 = performance.now();
-        await expect(ballast.rabbitmq('amqp', { timeoutMs: 300 })).rejects.toMatchObject({
-          causes: { amqp: { status: 'down', down: [`${rq}-dead`] } },
-        });
-        expect(performance.now() - t0).toBeLessThan(1_500);
-        const queue = app.get<Queue>(getQueueToken('backlog'));
-        await queue.add('a', {});
-        await queue.add('b', {});
-        expect(await ballast.queue('backlog', { maxBacklog: 2 })).toMatchObject({ 'queue:backlog': { backlog: 2 } });
-        await expect(ballast.queue('backlog', { maxBacklog: 1 })).rejects.toSatisfy(isBallastHealthCheckError);
-        const rabbitQueue = app.get<Queue>(getQueueToken(rq));
-        await (rabbitQueue.backend as unknown as { whenConnected(): Promise<void> }).whenConnected();
-        await (rabbitQueue.backend as unknown as { deleteQueues(): Promise<void> }).deleteQueues();
-      });
-
-      it('report up, and down through terminus (503 body) when a breaker is open or the DLQ is not empty', async () => {
-        @Module({
-          imports: [TerminusModule, BallastModule.forRoot({ ...base(), breakers: {}, queues: [{ name: 'hq' }] })],
-        })
-        class App {}
-        const app = await start(App);
-        const ballast = app.get(BallastHealthIndicator);
-        const health = app.get(HealthCheckService);
-        const checks = () => [
-          () => ballast.redis(),
-          () => ballast.breakers(),
-          () => ballast.queue('hq', { maxDead: 0 }),
-        ];
-        const up = await health.check(checks());
-        expect(up.status).toBe('ok');
-        expect(Object.keys(up.details)).toEqual(['redis', 'breakers', 'queue:hq']);
-
-        app.get(BreakerRegistry).get('payments').forceOpen();
-        const down = await health.check(checks()).then(
-          () => undefined,
-          (e: { getStatus(): number; getResponse(): { status: string; error: Record<string, { open?: string[] }> } }) =>
-            e,
-        );
-        expect(down?.getStatus()).toBe(503);
-        expect(down?.getResponse().status).toBe('error');
-        expect(down?.getResponse().error.breakers?.open).toEqual(['payments']);
-        await expect(ballast.breakers()).rejects.toSatisfy(isBallastHealthCheckError);
-        await expect(ballast.breakers('breakers', { maxOpen: 1 })).resolves.toBeTruthy();
-        await expect(ballast.discovery()).rejects.toSatisfy(isBallastHealthCheckError);
-        await expect(ballast.rabbitmq()).rejects.toSatisfy(isBallastHealthCheckError);
-      });
     });
   });
 }
