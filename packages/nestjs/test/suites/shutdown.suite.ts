@@ -18,6 +18,7 @@ const repo = join(here, '../../../..');
 
 interface Line {
   msg: string;
+  time: number;
   event?: string;
   step?: string;
   jobId?: string;
@@ -140,7 +141,9 @@ export function describeShutdown(expectedMajor: number, nestDir: string): void {
       expect(app.stderr()).toBe('');
       expect(exit).toMatchObject({ code: 0, signal: null });
       expect(exit.at - sent).toBeLessThan(10_000);
-      const order = app.lines
+      // By the lines' own timestamps: a write to a full pipe can be retried after later lines (seen under load).
+      const order = [...app.lines]
+        .sort((a, b) => a.time - b.time)
         .filter((l) => l.event?.endsWith('finished') || l.msg === 'ballast shutdown step')
         .map((l) => l.event ?? l.step);
       // The task and the event handler, both in flight at SIGTERM, finish between intake stop and drain end.
