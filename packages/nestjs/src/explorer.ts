@@ -48,9 +48,12 @@ export class BallastExplorer {
     const wrappers = [...this.discovery.getProviders(), ...this.discovery.getControllers()];
     const seen = new Set<object>();
     for (const wrapper of wrappers) {
+      if (!wrapper.isDependencyTreeStatic()) {
+        this.#warnIfMarked(wrapper.metatype);
+        continue;
+      }
       const instance: unknown = wrapper.instance;
       if (!instance || typeof instance !== 'object' || seen.has(instance)) continue;
-      if (!wrapper.isDependencyTreeStatic()) continue;
       seen.add(instance);
       this.#exploreInstance(instance, found);
     }
@@ -88,6 +91,22 @@ export class BallastExplorer {
           run: (job) => task.run(instance, job.data.args),
         });
       }
+    }
+  }
+
+  /** A request-scoped or transient class with Ballast marks: they are not wired, say so once. */
+  #warnIfMarked(metatype: unknown): void {
+    const proto = typeof metatype === 'function' ? (metatype.prototype as object | undefined) : undefined;
+    if (!proto) return;
+    const marked = this.scanner.getAllMethodNames(proto).filter((k) => {
+      const m = methodOf(proto, k);
+      return m !== undefined && (onEventMarks(m).length > 0 || taskMark(m) !== undefined);
+    });
+    if (marked.length > 0) {
+      this.resources.logger.warn(
+        { class: (metatype as { name?: string }).name, methods: marked },
+        '@OnEvent/@Task methods of a request-scoped or transient provider are not wired (make it a singleton)',
+      );
     }
   }
 

@@ -1,14 +1,14 @@
 import 'reflect-metadata';
 import { BreakerRegistry, getBreakerRegistry } from '@ballast/circuit-breaker';
 import { type Config, defaults } from '@ballast/config-center';
-import { createLogger, type Redis } from '@ballast/core';
+import { createLogger, type InvalidOptionsError, isInvalidOptionsError, type Redis } from '@ballast/core';
 import { Discovery } from '@ballast/discovery';
 import { EventBus, type EventEnvelope, OnEvent } from '@ballast/event-bus';
 import { getLockManager, LockManager, lockKeys, WithLock } from '@ballast/lock';
 import { type Queue, Task } from '@ballast/queue';
 import { MemorySagaStore, Saga, SagaOrchestrator, Step } from '@ballast/saga';
 import { defaultRedisUrl, FakeClock, type RedisFixture } from '@ballast/testkit';
-import { Inject, Injectable, Module } from '@nestjs/common';
+import { Inject, Injectable, Module, Scope } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -236,6 +236,36 @@ export function describeBallastModule(expectedMajor: number): void {
       );
       expect(isBallastNotConfiguredError(error)).toBe(true);
       expect(String(await fx.redis.client('LIST'))).not.toContain(connectionName);
+    });
+
+    it('bad module options are one typed error naming every bad field', () => {
+      const error = (() => {
+        try {
+          BallastModule.forRoot({ shutdownTimeoutMs: -1, queues: [{ name: 'a' }, { name: 'a' }] });
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(isInvalidOptionsError(error)).toBe(true);
+      expect((error as InvalidOptionsError).issues.map((i) => i.path)).toEqual(['shutdownTimeoutMs', 'queues[1].name']);
+    });
+
+    it('@OnEvent on a request-scoped provider is not wired, and a warning says so', async () => {
+      const lines: { msg?: string; class?: string; methods?: string[] }[] = [];
+      const logger = createLogger({ destination: { write: (l: string) => void lines.push(JSON.parse(l)) } });
+      @Injectable({ scope: Scope.REQUEST })
+      class PerRequest {
+        @OnEvent('user.registered')
+        async on() {}
+      }
+      @Module({
+        imports: [BallastModule.forRoot({ ...base(), logger, eventBus: { source: 'svc', events } })],
+        providers: [PerRequest],
+      })
+      class App {}
+      const app = await start(App);
+      expect(app.get(BallastLifecycle).subscriptions).toHaveLength(0);
+      expect(lines.find((l) => l.class === 'PerRequest')?.methods).toEqual(['on']);
     });
 
     it('a @Task on a queue nobody registered is a typed error naming the registration to add', async () => {
