@@ -70,6 +70,14 @@ export function typedOnEvent<E extends EventSchemas>(
   return (type, options) => OnEvent(type, options) as never;
 }
 
+/**
+ * The `@OnEvent` marks of a method (as found on a prototype), for registrars other than `registerHandlers`
+ * (the NestJS explorer): the event types and subscribe options; empty when it is not a handler.
+ */
+export function onEventMarks(method: unknown): readonly { type: string; options: SubscribeOptions }[] {
+  return typeof method === 'function' ? ((method as Marked)[ON_EVENT] ?? []) : [];
+}
+
 /** Subscribes every `@OnEvent` method of `instance` (its class and base classes), bound to it. */
 export async function registerHandlers<E extends EventSchemas>(
   bus: EventBus<E>,

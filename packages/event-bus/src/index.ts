@@ -1,7 +1,13 @@
 export { MemoryTransport } from './backends/memory';
 export { RedisTransport, type RedisTransportOptions } from './backends/redis';
 export { createEventBus, EventBus, type EventBusOptions, type EventSchemas, type PublishOptions } from './bus';
-export { OnEvent, registerHandlers, type TypedOnEventDecorator, typedOnEvent } from './decorators';
+export {
+  OnEvent,
+  onEventMarks,
+  registerHandlers,
+  type TypedOnEventDecorator,
+  typedOnEvent,
+} from './decorators';
 export { type DedupeClaim, type DedupeStore, memoryDedupeStore, redisDedupeStore } from './dedupe';
 export { decodeEnvelope, EventDecodeError, type EventEnvelope, encodeEnvelope } from './envelope';
 export * from './errors';

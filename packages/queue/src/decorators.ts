@@ -17,6 +17,7 @@ export interface TaskOptions extends JobOptions {
 interface TaskMark {
   method: AnyMethod;
   name(): string;
+  queue: TaskOptions['queue'];
 }
 
 type Marked = AnyMethod & { [TASK]?: TaskMark };
@@ -71,7 +72,7 @@ export function Task(options: TaskOptions): TaskDecorator {
       const q = typeof queue === 'function' ? queue() : queue;
       return (q as Queue<TaskData>).add(jobName(), { args }, jobOptions);
     };
-    enqueue[TASK] = { method, name: jobName };
+    enqueue[TASK] = { method, name: jobName, queue };
     return enqueue;
   }) as TaskDecorator;
 }
@@ -100,6 +101,27 @@ export function enqueue<T extends object>(instance: T): TaskCalls<T> {
       return () => Promise.reject(new NotATaskError(where));
     },
   });
+}
+
+/** What `@Task` marked on a method (as found on a prototype), for registrars other than `registerTasks`. */
+export interface TaskMarkInfo {
+  /** The job name. */
+  name: string;
+  /** The queue option as given: a queue or a function returning it. */
+  queue: TaskOptions['queue'];
+  /** Runs the original (undecorated) method on `instance` with a job's arguments. */
+  run(instance: object, args: readonly unknown[]): unknown;
+}
+
+/** The `@Task` mark of a method, or `undefined` when it is not a task (the NestJS explorer reads it). */
+export function taskMark(method: unknown): TaskMarkInfo | undefined {
+  const mark = typeof method === 'function' ? (method as Marked)[TASK] : undefined;
+  if (!mark) return undefined;
+  return {
+    name: mark.name(),
+    queue: mark.queue,
+    run: (instance, args) => mark.method.apply(instance, args as unknown[]),
+  };
 }
 
 /** The `@Task` methods of `instance` (its class and base classes) as handlers by job name, bound to it. */

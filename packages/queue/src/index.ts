@@ -9,8 +9,10 @@ export {
   type TaskCalls,
   type TaskData,
   type TaskDecorator,
+  type TaskMarkInfo,
   type TaskOptions,
   taskHandlers,
+  taskMark,
 } from './decorators';
 export * from './errors';
 export {

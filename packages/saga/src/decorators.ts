@@ -47,6 +47,13 @@ export function Saga(name: string, options: SagaClassOptions = {}) {
   };
 }
 
+/** The `@Saga` mark of a class (name and options), or `undefined`; the NestJS explorer reads it. */
+export function sagaMark(target: unknown): { name: string; options: SagaClassOptions } | undefined {
+  return typeof target === 'function'
+    ? (target as { [SAGA]?: { name: string; options: SagaClassOptions } })[SAGA]
+    : undefined;
+}
+
 /**
  * Marks a method as a saga step; `compensate` names the method that undoes it.
  *

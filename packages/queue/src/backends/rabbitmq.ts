@@ -120,6 +120,16 @@ export class RabbitBackend implements QueueBackend {
     for (const w of all) w();
   }
 
+  /** Whether the AMQP connection and its channel are up now (health checks read it). */
+  get connected(): boolean {
+    return this.#conn.current !== undefined;
+  }
+
+  /** Resolves once the AMQP connection is up (at once when it is); rejects once the backend is closed. */
+  async whenConnected(): Promise<void> {
+    await this.#conn.channel();
+  }
+
   /** Connections made so far (1 until the first reconnection). */
   get connectionGeneration(): number {
     return this.#conn.generation;

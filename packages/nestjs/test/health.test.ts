@@ -1,0 +1,3 @@
+import { describeHealth } from './suites/health.suite';
+
+describeHealth(11);

@@ -1,0 +1,3 @@
+import { describeBallastModule } from './suites/module.suite';
+
+describeBallastModule(11);

@@ -1,0 +1,3 @@
+import { describeHealth } from '../../packages/nestjs/test/suites/health.suite';
+
+describeHealth(10);

@@ -1,0 +1,3 @@
+import { describeBallastModule } from '../../packages/nestjs/test/suites/module.suite';
+
+describeBallastModule(10);
