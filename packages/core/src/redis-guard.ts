@@ -1,5 +1,13 @@
-import { type BackendName, boundBackendCall, DEFAULT_COMMAND_TIMEOUT_MS } from './backend';
-import type { Clock } from './clock';
+import {
+  type BackendName,
+  BackendTimeoutError,
+  BackendUnavailableError,
+  boundBackendCall,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  toBackendError,
+} from './backend';
+import { type Clock, systemClock } from './clock';
+import { TimeoutQueue } from './timeout-queue';
 
 export interface GuardRedisOptions {
   /**
@@ -65,15 +73,32 @@ export function guardRedis<C extends object>(client: C, options: GuardRedisOptio
   const target = unguardedRedis(client);
   const backend = options.backend ?? 'redis';
   const timeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-  const clock = options.clock;
+  const clock = options.clock ?? systemClock;
   const wrappers = new Map<PropertyKey, { fn: Function; wrapper: Function }>();
-  const bound = (command: string, args: readonly unknown[], call: PromiseLike<unknown>) =>
-    boundBackendCall(call, {
-      backend,
-      operation: command,
-      timeoutMs: timeoutMs + blockingMs(command, args),
-      ...(clock ? { clock } : {}),
+  // Every ordinary command gets the same timeout: one timer for all of them (see TimeoutQueue).
+  const deadlines = new TimeoutQueue(clock);
+  const bound = (command: string, args: readonly unknown[], call: PromiseLike<unknown>): Promise<unknown> => {
+    const blocking = blockingMs(command, args);
+    if (blocking > 0)
+      return boundBackendCall(call, { backend, operation: command, timeoutMs: timeoutMs + blocking, clock });
+    return new Promise((resolve, reject) => {
+      const entry = deadlines.add(timeoutMs, () =>
+        reject(new BackendUnavailableError(backend, command, new BackendTimeoutError(command, timeoutMs))),
+      );
+      call.then(
+        (value) => {
+          if (entry.done) return;
+          deadlines.finish(entry);
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (entry.done) return;
+          deadlines.finish(entry);
+          reject(toBackendError(error, backend, command));
+        },
+      );
     });
+  };
   const proxy: C = new Proxy(target, {
     get(t, prop) {
       if (prop === RAW) return t;
