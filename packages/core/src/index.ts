@@ -83,6 +83,7 @@ export {
   optionsOrEmpty,
   parseOptions,
 } from './options';
+export { type ProcessSlot, processSlot } from './process-wide';
 export {
   Cluster,
   type ClusterOptions,

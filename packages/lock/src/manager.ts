@@ -7,6 +7,7 @@ import {
   EventEmitter,
   type Logger,
   parseOptions,
+  processSlot,
   systemClock,
 } from '@ballast/core';
 import type { LockBackend, LockMode } from './backend';
@@ -357,12 +358,12 @@ export function createLockManager(options: LockManagerOptions = {}): LockManager
   return new LockManager(options);
 }
 
-let defaultManager: LockManager | undefined;
+/** Shared by the ESM and CJS builds of the package in one process (core's `processSlot`). */
+const defaultManager = processSlot<LockManager>('lock/defaultManager');
 /** The manager `@WithLock` uses when given none (in-memory until replaced with `setLockManager`). */
 export function getLockManager(): LockManager {
-  defaultManager ??= new LockManager();
-  return defaultManager;
+  return defaultManager.getOrCreate(() => new LockManager());
 }
 export function setLockManager(manager: LockManager): void {
-  defaultManager = manager;
+  defaultManager.set(manager);
 }
