@@ -217,6 +217,11 @@ for (const pm of managers) {
     const deps = { '@types/node': typesNode };
     for (const [peer, v] of Object.entries(peerVersions)) deps[peer] = v[level];
     for (const extra of extraImports) deps[extra] ??= 'latest';
+    // A second ioredis, the other end of the peer range, under another name: the probe passes its client to
+    // Ballast, whose types see the first. Two copies of a class never fit each other; the members Ballast
+    // takes (core's RedisClient) do.
+    if (peerVersions.ioredis)
+      deps['ioredis-other'] = `npm:ioredis@${peerVersions.ioredis[level === 'lowest' ? 'highest' : 'lowest']}`;
     for (const p of packages) deps[p.pkg.name] = `file:${p.tarball}`;
     const manifest = { name: `ballast-consumer-${name}`, private: true, type: 'module', dependencies: deps };
     // Our tarballs depend on each other by exact version: point those at the tarballs, never the registry.

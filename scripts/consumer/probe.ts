@@ -6,6 +6,7 @@ import { createRedis } from '@ballast/core';
 import { createEventBus } from '@ballast/event-bus';
 import { createLockManager } from '@ballast/lock';
 import { Cluster, Redis } from 'ioredis';
+import { Redis as OtherRedis } from 'ioredis-other';
 import { z } from 'zod';
 
 const redis = new Redis({ lazyConnect: true });
@@ -25,6 +26,10 @@ await bus.publish('order.placed', { orderId: 'o1', amount: 'ten' });
 
 const locks = createLockManager({ redis: new Cluster([{ host: '127.0.0.1', port: 7001 }], { lazyConnect: true }) });
 void locks;
+// A client of another ioredis copy or major than the one Ballast's types resolve (see check-consumer.mjs).
+const other = new OtherRedis({ lazyConnect: true });
+createEventBus({ redis: other, source: 'probe', events: {} });
+createLockManager({ redis: other });
 const fromUrl = createLockManager({ redis: createRedis('redis://127.0.0.1:6379') });
 void fromUrl;
 

@@ -94,6 +94,8 @@ export {
   parseRedisUrl,
   Redis,
   type RedisClient,
+  type RedisClusterClient,
+  type RedisNodeClient,
   type RedisConnectionOptions,
   type RedisEndpoint,
   type RedisOptions,

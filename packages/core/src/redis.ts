@@ -7,8 +7,85 @@ import { parseOptions } from './options';
 export type { ClusterOptions, RedisOptions } from 'ioredis';
 export { Cluster, Redis } from 'ioredis';
 
+/**
+ * What Ballast calls on a client: connection state and events, scripts, and the commands its packages send.
+ * Public signatures take these members only (as redis-semaphore does), never ioredis's classes: a class with
+ * private members is nominal, so a client from another copy or major of ioredis (6.x beside the 5.x we build
+ * against) would not fit the class, while it does fit the members it shares. `K & keyof …` keeps the type
+ * valid on an ioredis that lacks one of them.
+ */
+type ClientMember =
+  | 'status'
+  | 'options'
+  | 'duplicate'
+  | 'connect'
+  | 'quit'
+  | 'disconnect'
+  | 'on'
+  | 'once'
+  | 'off'
+  | 'removeListener'
+  | 'listenerCount'
+  | 'ping'
+  | 'eval'
+  | 'evalsha'
+  | 'script'
+  | 'call'
+  | 'pipeline'
+  | 'multi'
+  | 'get'
+  | 'set'
+  | 'del'
+  | 'unlink'
+  | 'exists'
+  | 'incr'
+  | 'incrby'
+  | 'hget'
+  | 'hset'
+  | 'hdel'
+  | 'hgetall'
+  | 'hvals'
+  | 'hexists'
+  | 'xadd'
+  | 'xrange'
+  | 'xdel'
+  | 'xack'
+  | 'xgroup'
+  | 'xinfo'
+  | 'xreadgroup'
+  | 'xautoclaim'
+  | 'xclaim'
+  | 'xpending'
+  | 'xlen'
+  | 'xtrim'
+  | 'zadd'
+  | 'zrem'
+  | 'zrange'
+  | 'zrangebyscore'
+  | 'zcount'
+  | 'zcard'
+  | 'lpush'
+  | 'ltrim'
+  | 'lrange'
+  | 'llen'
+  | 'blpop'
+  | 'publish'
+  | 'subscribe'
+  | 'unsubscribe'
+  | 'psubscribe'
+  | 'punsubscribe'
+  | 'scan'
+  | 'keys'
+  | 'time'
+  | 'info'
+  | 'client';
+
+/** A single-node ioredis client (5.x or 6.x), by the members Ballast uses. */
+export type RedisNodeClient = Pick<Redis, (ClientMember | 'stream') & keyof Redis>;
+/** An ioredis Cluster client (5.x or 6.x), by the members Ballast uses. */
+export type RedisClusterClient = Pick<Cluster, (ClientMember | 'isCluster' | 'nodes') & keyof Cluster>;
 /** A single-node client or a Cluster client: everything in Ballast accepts either. */
-export type RedisClient = Redis | Cluster;
+export type RedisClient = RedisNodeClient | RedisClusterClient;
 
 /** What one parsed `redis://` / `rediss://` URL holds. */
 export interface RedisEndpoint {
@@ -109,7 +186,7 @@ function splitNodes(url: string): string[] {
  * createRedis({ nodes: ['10.0.0.1:7000', '10.0.0.2:7000'] });   // Cluster
  * createRedis('redis://10.0.0.1:7000,10.0.0.2:7000');          // Cluster, URL form
  */
-export function createRedis(input: string | RedisConnectionOptions): RedisClient {
+export function createRedis(input: string | RedisConnectionOptions): Redis | Cluster {
   const options = parseOptions(connectionSchema, typeof input === 'string' ? { url: input } : input, 'createRedis');
   const nodes = options.nodes ?? splitNodes(options.url!);
   const extra: RedisOptions = { ...options.redisOptions };
@@ -130,12 +207,12 @@ export function createRedis(input: string | RedisConnectionOptions): RedisClient
 }
 
 /** True when `client` is a Cluster client. */
-export function isCluster(client: RedisClient): client is Cluster {
-  return (client as Cluster).isCluster === true;
+export function isCluster(client: RedisClient): client is RedisClusterClient {
+  return (client as RedisClusterClient).isCluster === true;
 }
 
 /** Clients whose socket is corked until the end of the current tick. */
-const corked = new WeakSet<Redis>();
+const corked = new WeakSet<RedisNodeClient>();
 
 /**
  * Write coalescing: call it right before sending a command. The client's socket is corked until the end of
