@@ -134,9 +134,17 @@ await Promise.all(
     }
     common?.sort(bySemver);
     if (!common?.length) throw new Error(`no ${name} version satisfies every peer range: ${[...set].join(' and ')}`);
-    peerVersions[name] = { lowest: common[0], highest: common[common.length - 1], ranges: [...set] };
+    peerVersions[name] = { lowest: common[0], highest: common[common.length - 1], all: common, ranges: [...set] };
   }),
 );
+
+/** The version farthest from the installed one within its major: the highest for lowest, the lowest for highest. */
+function otherCopy({ all, lowest, highest }, level) {
+  const installed = level === 'lowest' ? lowest : highest;
+  const same = all.filter((v) => v.split('.')[0] === installed.split('.')[0] && v !== installed);
+  if (same.length === 0) return installed;
+  return level === 'lowest' ? same[same.length - 1] : same[0];
+}
 
 /** Orders plain `x.y.z` versions (what `npm view name@range` lists: prereleases are outside ranges). */
 function bySemver(a, b) {
@@ -217,11 +225,11 @@ for (const pm of managers) {
     const deps = { '@types/node': typesNode };
     for (const [peer, v] of Object.entries(peerVersions)) deps[peer] = v[level];
     for (const extra of extraImports) deps[extra] ??= 'latest';
-    // A second ioredis, the other end of the peer range, under another name: the probe passes its client to
-    // Ballast, whose types see the first. Two copies of a class never fit each other; the members Ballast
-    // takes (core's RedisClient) do.
-    if (peerVersions.ioredis)
-      deps['ioredis-other'] = `npm:ioredis@${peerVersions.ioredis[level === 'lowest' ? 'highest' : 'lowest']}`;
+    // A second copy of ioredis, another version of the same major, under another name: the probe passes its
+    // client to Ballast, whose declarations resolve the first copy. Two copies of ioredis's classes never fit
+    // each other (private members, options naming connector classes); the members core's RedisClient takes do.
+    // (Across majors one copy is what the peer dependency gives: 5.x and 6.x command overloads differ.)
+    if (peerVersions.ioredis) deps['ioredis-other'] = `npm:ioredis@${otherCopy(peerVersions.ioredis, level)}`;
     for (const p of packages) deps[p.pkg.name] = `file:${p.tarball}`;
     const manifest = { name: `ballast-consumer-${name}`, private: true, type: 'module', dependencies: deps };
     // Our tarballs depend on each other by exact version: point those at the tarballs, never the registry.

@@ -26,7 +26,7 @@ await bus.publish('order.placed', { orderId: 'o1', amount: 'ten' });
 
 const locks = createLockManager({ redis: new Cluster([{ host: '127.0.0.1', port: 7001 }], { lazyConnect: true }) });
 void locks;
-// A client of another ioredis copy or major than the one Ballast's types resolve (see check-consumer.mjs).
+// A client of another copy of ioredis than the one Ballast's declarations resolve (see check-consumer.mjs).
 const other = new OtherRedis({ lazyConnect: true });
 createEventBus({ redis: other, source: 'probe', events: {} });
 createLockManager({ redis: other });

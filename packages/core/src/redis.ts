@@ -16,16 +16,9 @@ export { Cluster, Redis } from 'ioredis';
  */
 type ClientMember =
   | 'status'
-  | 'options'
-  | 'duplicate'
   | 'connect'
   | 'quit'
   | 'disconnect'
-  | 'on'
-  | 'once'
-  | 'off'
-  | 'removeListener'
-  | 'listenerCount'
   | 'ping'
   | 'eval'
   | 'evalsha'
@@ -80,10 +73,33 @@ type ClientMember =
   | 'info'
   | 'client';
 
+// biome-ignore lint/suspicious/noExplicitAny: an event's listener takes that event's arguments, whatever they are
+type Listener = (...args: any[]) => void;
+
+/**
+ * Members whose ioredis types name ioredis's classes (events return the client, `duplicate` and `nodes` return
+ * clients, `options` holds connector classes): declared here by shape, so they fit any ioredis copy.
+ */
+interface ClientShape {
+  on(event: string | symbol, listener: Listener): this;
+  once(event: string | symbol, listener: Listener): this;
+  off(event: string | symbol, listener: Listener): this;
+  removeListener(event: string | symbol, listener: Listener): this;
+  listenerCount(event: string | symbol): number;
+}
+
 /** A single-node ioredis client (5.x or 6.x), by the members Ballast uses. */
-export type RedisNodeClient = Pick<Redis, (ClientMember | 'stream') & keyof Redis>;
+export type RedisNodeClient = Pick<Redis, (ClientMember | 'stream') & keyof Redis> &
+  ClientShape & {
+    /** A new connection with the same options (SUBSCRIBE and blocking reads take one of their own). */
+    duplicate(): RedisNodeClient;
+  };
 /** An ioredis Cluster client (5.x or 6.x), by the members Ballast uses. */
-export type RedisClusterClient = Pick<Cluster, (ClientMember | 'isCluster' | 'nodes') & keyof Cluster>;
+export type RedisClusterClient = Pick<Cluster, (ClientMember | 'isCluster') & keyof Cluster> &
+  ClientShape & {
+    duplicate(): RedisClusterClient;
+    nodes(role?: 'all' | 'master' | 'slave'): RedisNodeClient[];
+  };
 /** A single-node client or a Cluster client: everything in Ballast accepts either. */
 export type RedisClient = RedisNodeClient | RedisClusterClient;
 
