@@ -95,9 +95,9 @@ export {
   Redis,
   type RedisClient,
   type RedisClusterClient,
-  type RedisNodeClient,
   type RedisConnectionOptions,
   type RedisEndpoint,
+  type RedisNodeClient,
   type RedisOptions,
 } from './redis';
 export {
