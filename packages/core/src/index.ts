@@ -99,6 +99,7 @@ export {
   type RedisEndpoint,
   type RedisNodeClient,
   type RedisOptions,
+  type RedisPipeline,
 } from './redis';
 export {
   type Attributes,

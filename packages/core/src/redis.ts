@@ -24,8 +24,6 @@ type ClientMember =
   | 'evalsha'
   | 'script'
   | 'call'
-  | 'pipeline'
-  | 'multi'
   | 'get'
   | 'set'
   | 'del'
@@ -81,11 +79,21 @@ type Listener = (...args: any[]) => void;
  * clients, `options` holds connector classes): declared here by shape, so they fit any ioredis copy.
  */
 interface ClientShape {
+  pipeline(): RedisPipeline;
   on(event: string | symbol, listener: Listener): this;
   once(event: string | symbol, listener: Listener): this;
   off(event: string | symbol, listener: Listener): this;
   removeListener(event: string | symbol, listener: Listener): this;
   listenerCount(event: string | symbol): number;
+}
+
+/**
+ * A pipeline as Ballast uses one: scripts queued, then sent in one write. By shape, because ioredis's own
+ * pipeline type lists every command its version knows (6.1's has commands 6.0's lacks).
+ */
+export interface RedisPipeline {
+  evalsha(sha: string, numKeys: number, ...args: (string | number | Buffer)[]): RedisPipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
 }
 
 /** A single-node ioredis client (5.x or 6.x), by the members Ballast uses. */
