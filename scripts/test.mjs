@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: everything CI proves, from a fresh clone on a machine with only Node and npm.
-//   pnpm (pinned) → install --frozen-lockfile → build → packaging check → Redis + RabbitMQ up →
+//   pnpm (pinned) → install --frozen-lockfile → build → packaging check → Redis + RabbitMQ up → consumer check →
 //   lint → typecheck → vitest (every package, one root config) → a plain "N passed, N failed" line.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -32,6 +32,10 @@ step('install (pnpm --frozen-lockfile)', () => pnpm('install', '--frozen-lockfil
 step('build', () => pnpm('-r', '--filter', './packages/*', 'run', 'build'));
 step('packaging check (publint + attw)', () => node('scripts/check-packages.mjs'));
 step('services (Redis, Redis Cluster, Redlock masters, RabbitMQ, Chromium)', () => node('scripts/ensure-services.mjs'));
+// After the services: the consumer check's smoke run calls the real Redis.
+step('consumer check (tarballs outside the workspace, npm + pnpm, lowest + highest peers, README blocks)', () =>
+  node('scripts/check-consumer.mjs'),
+);
 step('lint (biome)', () => pnpm('exec', 'biome', 'check', '.'));
 step('typecheck', () => pnpm('-r', 'run', 'typecheck'));
 

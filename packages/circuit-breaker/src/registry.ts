@@ -1,4 +1,4 @@
-import { describeValue, optionsOrEmpty } from '@ballast/core';
+import { describeValue, optionsOrEmpty, processSlot } from '@ballast/core';
 import { CircuitBreaker } from './breaker';
 import { asyncDispose } from './closing';
 import { InvalidArgumentError, PolicyClosedError } from './errors';
@@ -176,14 +176,17 @@ export class BreakerRegistry {
   }
 }
 
-let defaultRegistry: BreakerRegistry | undefined;
+const defaultRegistry = processSlot<BreakerRegistry>('circuit-breaker/registry');
 
-/** The process-wide registry decorators use by default. Replace it with `setBreakerRegistry`. */
+/**
+ * The process-wide registry decorators use by default. Replace it with `setBreakerRegistry`. One for the whole
+ * process, shared by the ESM and CJS builds (core's `processSlot`).
+ */
 export function getBreakerRegistry(): BreakerRegistry {
-  defaultRegistry ??= new BreakerRegistry();
-  return defaultRegistry;
+  return defaultRegistry.getOrCreate(() => new BreakerRegistry());
 }
 
-export function setBreakerRegistry(registry: BreakerRegistry): void {
-  defaultRegistry = registry;
+/** Replaces the process-wide registry; `undefined` empties the slot, so the next use creates a fresh one. */
+export function setBreakerRegistry(registry: BreakerRegistry | undefined): void {
+  defaultRegistry.set(registry);
 }

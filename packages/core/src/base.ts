@@ -15,4 +15,5 @@ export * from './events';
 export * from './keys';
 export type { Logger } from './logger';
 export * from './options';
+export * from './process-wide';
 export * from './telemetry';

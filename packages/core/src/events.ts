@@ -2,6 +2,7 @@
  * One event style for every package: `breaker.onOpen(listener)` returns a function that unsubscribes.
  * The returned function is also a `Disposable` (`using sub = breaker.onOpen(...)`) and has `dispose()`.
  */
+import { processSlot } from './process-wide';
 export interface Unsubscribe {
   (): void;
   dispose(): void;
@@ -14,7 +15,7 @@ export type Event<T> = (listener: (data: T) => void) => Unsubscribe;
 /** Where listener errors go: a throwing listener never breaks the emitter nor the other listeners. */
 export type ListenerErrorHandler = (error: unknown, eventName: string) => void;
 
-let listenerErrorHandler: ListenerErrorHandler = (error, eventName) => {
+const defaultListenerErrorHandler: ListenerErrorHandler = (error, eventName) => {
   // Report asynchronously so the emitting code path never sees the error, but it is not swallowed.
   queueMicrotask(() => {
     const text = `Ballast event listener for "${eventName}" threw: ${error instanceof Error ? error.stack : String(error)}`;
@@ -27,9 +28,12 @@ let listenerErrorHandler: ListenerErrorHandler = (error, eventName) => {
   });
 };
 
+/** Shared by every copy of Ballast in the process (see `processSlot`). */
+const listenerErrorHandlerSlot = processSlot<ListenerErrorHandler>('core/listenerErrorHandler');
+
 /** Replaces the process-wide handler for errors thrown by event listeners (default: a process warning). */
 export function setListenerErrorHandler(handler: ListenerErrorHandler): void {
-  listenerErrorHandler = handler;
+  listenerErrorHandlerSlot.set(handler);
 }
 
 function makeUnsubscribe(fn: () => void): Unsubscribe {
@@ -123,7 +127,7 @@ export class EventEmitter<T> {
     try {
       listener(data);
     } catch (error) {
-      listenerErrorHandler(error, this.name);
+      (listenerErrorHandlerSlot.get() ?? defaultListenerErrorHandler)(error, this.name);
     }
   }
 }

@@ -119,6 +119,7 @@ export {
   optionsOrEmpty,
   parseOptions,
 } from './options';
+export { type ProcessSlot, processSlot } from './process-wide';
 export {
   Cluster,
   type ClusterOptions,
@@ -129,9 +130,12 @@ export {
   parseRedisUrl,
   Redis,
   type RedisClient,
+  type RedisClusterClient,
   type RedisConnectionOptions,
   type RedisEndpoint,
+  type RedisNodeClient,
   type RedisOptions,
+  type RedisPipeline,
 } from './redis';
 export { blockingMs, type GuardRedisOptions, guardRedis, unguardedRedis } from './redis-guard';
 export {

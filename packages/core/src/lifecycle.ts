@@ -1,13 +1,15 @@
 import { type Clock, systemClock } from './clock';
 import { BallastError } from './errors';
 import type { Logger } from './logger';
+import { processSlot } from './process-wide';
 
 /** Anything that holds resources: consumers, lock holders, registrations, connections. */
 export interface Closeable {
   close(): Promise<void> | void;
 }
 
-export type CloseFn = () => Promise<void> | void;
+/** A close step: its result is awaited and ignored, so `() => redis.quit()` (a `Promise<"OK">`) fits. */
+export type CloseFn = () => unknown;
 
 export class ShutdownTimeoutError extends BallastError {
   static readonly code = 'SHUTDOWN_TIMEOUT';
@@ -186,12 +188,14 @@ export function handleSignals(registry: ShutdownRegistry, options: SignalHandlin
   };
 }
 
-let defaultRegistry: ShutdownRegistry | undefined;
+const defaultRegistry = processSlot<ShutdownRegistry>('core/shutdownRegistry');
 
-/** The process-wide registry packages register into when not given one. Replaceable for tests. */
+/**
+ * The process-wide registry packages register into when not given one. Replaceable for tests. One for the
+ * whole process, shared by the ESM and CJS builds of every package (see `processSlot`).
+ */
 export function getShutdownRegistry(): ShutdownRegistry {
-  defaultRegistry ??= new ShutdownRegistry();
-  return defaultRegistry;
+  return defaultRegistry.getOrCreate(() => new ShutdownRegistry());
 }
 
 /**
@@ -200,7 +204,5 @@ export function getShutdownRegistry(): ShutdownRegistry {
  * `undefined` resets it: the next `getShutdownRegistry()` creates a fresh one.
  */
 export function setShutdownRegistry(registry: ShutdownRegistry | undefined): ShutdownRegistry | undefined {
-  const previous = defaultRegistry;
-  defaultRegistry = registry;
-  return previous;
+  return defaultRegistry.set(registry);
 }

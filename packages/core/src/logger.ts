@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { processSlot } from './process-wide';
 
 export type { Logger } from 'pino';
 
@@ -95,16 +96,18 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
 }
 
-let defaultLogger: Logger | undefined;
+const defaultLogger = processSlot<Logger>('core/defaultLogger');
 
-/** The process-wide default logger packages use when not given one. Replace it with `setDefaultLogger`. */
+/**
+ * The process-wide default logger packages use when not given one. Replace it with `setDefaultLogger`. One for
+ * the whole process, shared by the ESM and CJS builds of every package (see `processSlot`).
+ */
 export function getDefaultLogger(): Logger {
-  defaultLogger ??= createLogger({ name: 'ballast' });
-  return defaultLogger;
+  return defaultLogger.getOrCreate(() => createLogger({ name: 'ballast' }));
 }
 
 export function setDefaultLogger(logger: Logger): void {
-  defaultLogger = logger;
+  defaultLogger.set(logger);
 }
 
 /** A child logger for a package or component: `childLogger(logger, { component: 'breaker', name })`. */

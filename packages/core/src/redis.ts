@@ -7,8 +7,109 @@ import { parseOptions } from './options';
 export type { ClusterOptions, RedisOptions } from 'ioredis';
 export { Cluster, Redis } from 'ioredis';
 
+/**
+ * What Ballast calls on a client: connection state and events, scripts, and the commands its packages send.
+ * Public signatures take these members only (as redis-semaphore does), never ioredis's classes: a class with
+ * private members is nominal, so a client from another copy or major of ioredis (6.x beside the 5.x we build
+ * against) would not fit the class, while it does fit the members it shares. `K & keyof …` keeps the type
+ * valid on an ioredis that lacks one of them.
+ */
+type ClientMember =
+  | 'status'
+  | 'connect'
+  | 'quit'
+  | 'disconnect'
+  | 'ping'
+  | 'eval'
+  | 'evalsha'
+  | 'script'
+  | 'call'
+  | 'get'
+  | 'set'
+  | 'del'
+  | 'unlink'
+  | 'exists'
+  | 'incr'
+  | 'incrby'
+  | 'hget'
+  | 'hset'
+  | 'hdel'
+  | 'hgetall'
+  | 'hvals'
+  | 'hexists'
+  | 'xadd'
+  | 'xrange'
+  | 'xdel'
+  | 'xack'
+  | 'xgroup'
+  | 'xinfo'
+  | 'xreadgroup'
+  | 'xautoclaim'
+  | 'xclaim'
+  | 'xpending'
+  | 'xlen'
+  | 'xtrim'
+  | 'zadd'
+  | 'zrem'
+  | 'zrange'
+  | 'zrangebyscore'
+  | 'zcount'
+  | 'zcard'
+  | 'lpush'
+  | 'ltrim'
+  | 'lrange'
+  | 'llen'
+  | 'blpop'
+  | 'publish'
+  | 'subscribe'
+  | 'unsubscribe'
+  | 'psubscribe'
+  | 'punsubscribe'
+  | 'scan'
+  | 'keys'
+  | 'time'
+  | 'info'
+  | 'client';
+
+// biome-ignore lint/suspicious/noExplicitAny: an event's listener takes that event's arguments, whatever they are
+type Listener = (...args: any[]) => void;
+
+/**
+ * Members whose ioredis types name ioredis's classes (events return the client, `duplicate` and `nodes` return
+ * clients, `options` holds connector classes): declared here by shape, so they fit any ioredis copy.
+ */
+interface ClientShape {
+  pipeline(): RedisPipeline;
+  on(event: string | symbol, listener: Listener): this;
+  once(event: string | symbol, listener: Listener): this;
+  off(event: string | symbol, listener: Listener): this;
+  removeListener(event: string | symbol, listener: Listener): this;
+  listenerCount(event: string | symbol): number;
+}
+
+/**
+ * A pipeline as Ballast uses one: scripts queued, then sent in one write. By shape, because ioredis's own
+ * pipeline type lists every command its version knows (6.1's has commands 6.0's lacks).
+ */
+export interface RedisPipeline {
+  evalsha(sha: string, numKeys: number, ...args: (string | number | Buffer)[]): RedisPipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+/** A single-node ioredis client (5.x or 6.x), by the members Ballast uses. */
+export type RedisNodeClient = Pick<Redis, (ClientMember | 'stream') & keyof Redis> &
+  ClientShape & {
+    /** A new connection with the same options (SUBSCRIBE and blocking reads take one of their own). */
+    duplicate(): RedisNodeClient;
+  };
+/** An ioredis Cluster client (5.x or 6.x), by the members Ballast uses. */
+export type RedisClusterClient = Pick<Cluster, (ClientMember | 'isCluster') & keyof Cluster> &
+  ClientShape & {
+    duplicate(): RedisClusterClient;
+    nodes(role?: 'all' | 'master' | 'slave'): RedisNodeClient[];
+  };
 /** A single-node client or a Cluster client: everything in Ballast accepts either. */
-export type RedisClient = Redis | Cluster;
+export type RedisClient = RedisNodeClient | RedisClusterClient;
 
 /** What one parsed `redis://` / `rediss://` URL holds. */
 export interface RedisEndpoint {
@@ -109,7 +210,7 @@ function splitNodes(url: string): string[] {
  * createRedis({ nodes: ['10.0.0.1:7000', '10.0.0.2:7000'] });   // Cluster
  * createRedis('redis://10.0.0.1:7000,10.0.0.2:7000');          // Cluster, URL form
  */
-export function createRedis(input: string | RedisConnectionOptions): RedisClient {
+export function createRedis(input: string | RedisConnectionOptions): Redis | Cluster {
   const options = parseOptions(connectionSchema, typeof input === 'string' ? { url: input } : input, 'createRedis');
   const nodes = options.nodes ?? splitNodes(options.url!);
   const extra: RedisOptions = { ...options.redisOptions };
@@ -130,12 +231,12 @@ export function createRedis(input: string | RedisConnectionOptions): RedisClient
 }
 
 /** True when `client` is a Cluster client. */
-export function isCluster(client: RedisClient): client is Cluster {
-  return (client as Cluster).isCluster === true;
+export function isCluster(client: RedisClient): client is RedisClusterClient {
+  return (client as RedisClusterClient).isCluster === true;
 }
 
 /** Clients whose socket is corked until the end of the current tick. */
-const corked = new WeakSet<Redis>();
+const corked = new WeakSet<RedisNodeClient>();
 
 /**
  * Write coalescing: call it right before sending a command. The client's socket is corked until the end of

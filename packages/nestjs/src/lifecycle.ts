@@ -188,9 +188,10 @@ export class BallastLifecycle implements OnModuleInit, OnApplicationBootstrap, O
 
 /**
  * Makes `mine` the process-wide instance; returns a function that puts the previous one back if `mine` is
- * still in place. A getter that throws (no default configured) has nothing to put back.
+ * still in place. A getter that throws (no default configured) had none: the slot is emptied again, so a
+ * closed instance never stays the default.
  */
-function swap<T>(get: () => T, set: (v: T) => void, mine: T): () => void {
+function swap<T>(get: () => T, set: (v: T | undefined) => void, mine: T): () => void {
   let previous: T | undefined;
   try {
     previous = get();
@@ -205,6 +206,6 @@ function swap<T>(get: () => T, set: (v: T) => void, mine: T): () => void {
     } catch {
       return;
     }
-    if (current === mine && previous !== undefined) set(previous);
+    if (current === mine) set(previous);
   };
 }

@@ -25,8 +25,14 @@ const FAILURE_BACKOFF = backoffOptionsSchema.parse({ initialMs: 200, maxMs: 5_00
 
 /** A job handler: gets the job and a signal that aborts on the job's timeout (and on a forced close). */
 export type Handler<D = unknown, R = unknown> = (job: Job<D>, signal: AbortSignal) => R | Promise<R>;
-/** Handlers by job name. */
-export type Handlers = Record<string, Handler<never>>;
+/**
+ * Handlers by job name. On a typed queue (`createQueue<D>`) each handler's `job.data` is a `D`; a handler may
+ * also declare a narrower job type of its own (`(job: Job<{ file: string }>) => …`): checked bivariantly.
+ */
+export type Handlers<D = never> = Record<
+  string,
+  { bivarianceHack(job: Job<D>, signal: AbortSignal): unknown }['bivarianceHack']
+>;
 
 let workerCount = 0;
 
@@ -76,7 +82,7 @@ export class Worker<D = unknown> {
   readonly #stop = new AbortController();
   readonly #outage: OutageLog;
 
-  constructor(queue: Queue<D>, handler: Handler<D> | Handlers, options: WorkerOptions = {}) {
+  constructor(queue: Queue<D>, handler: Handler<D> | Handlers<D>, options: WorkerOptions = {}) {
     this.options = parseOptions(workerOptionsSchema, options, `createWorker("${queue.name}")`);
     this.#queue = queue;
     this.#clock = queue.clock;
@@ -454,7 +460,7 @@ export class Worker<D = unknown> {
  */
 export function createWorker<D = unknown>(
   queue: Queue<D>,
-  handler: Handler<D> | Handlers,
+  handler: Handler<D> | Handlers<D>,
   options: WorkerOptions = {},
 ): Worker<D> {
   return new Worker<D>(queue, handler, options);

@@ -31,8 +31,13 @@ export const httpClientOptionsSchema = z
     /** Retry of idempotent requests; `false` never retries. */
     retry: z.union([z.literal(false), httpRetrySchema]).prefault({}),
     /** One budget for the whole client (default: retries ≤ 20 % of requests + 10/s); `false` for none. */
+    // z.custom, not z.instanceof: the declaration would name ZodInstanceOf, which zod 4.0 lacks.
     retryBudget: z
-      .union([z.literal(false), z.instanceof(RetryBudget), obj<RetryBudgetOptions>('retryBudget')])
+      .union([
+        z.literal(false),
+        z.custom<RetryBudget>((v) => v instanceof RetryBudget),
+        obj<RetryBudgetOptions>('retryBudget'),
+      ])
       .optional(),
     /** Options of each per-service breaker (defaults: CircuitBreaker's, seed 003's); `false` for none. */
     breaker: z
