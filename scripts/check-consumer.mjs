@@ -25,6 +25,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import semver from 'semver';
 import { importedPackages, installedByReadme, tsBlocks } from './consumer/readme.mjs';
 import { resolvePnpm } from './pnpm.mjs';
 
@@ -46,6 +47,24 @@ function run(cmd, args, cwd, { quiet = false, env } = {}) {
     if (out && r.status !== 0) console.log(out);
   }
   return r.status === 0;
+}
+
+/**
+ * The declaration check: errors in our declarations (or in what they make a peer's declarations see) fail it;
+ * errors a peer's own lowest release has in its files whatever imports them (Nest 10.0's file validators under
+ * exactOptionalPropertyTypes, rxjs 7.1 without types under NodeNext) are reported and left to that peer.
+ */
+function libCheck(name, dir, tsc, file) {
+  const r = spawnSync(process.execPath, [tsc, '-p', file, '--pretty', 'false'], { cwd: dir, encoding: 'utf8' });
+  const errors = `${r.stdout}`.split('\n').filter((l) => / error TS\d+:/.test(l));
+  const theirs = errors.filter((l) => l.startsWith('node_modules/') && !/(^|\/)@ballast[/+]/.test(l.split('(')[0]));
+  const ours = errors.filter((l) => !theirs.includes(l));
+  if (theirs.length > 0)
+    log(`${name}: ${theirs.length} errors inside peers' own declarations (not ours), e.g. ${theirs[0]}`);
+  if (ours.length > 0 || (r.status !== 0 && errors.length === 0)) {
+    console.log(ours.join('\n') || `${r.stdout}${r.stderr}`);
+    failures.push(`${name}: tsc -p ${file}`);
+  }
 }
 
 function runAsync(cmd, args, cwd) {
@@ -138,6 +157,25 @@ await Promise.all(
   }),
 );
 
+/** Whether `name@version`'s own peer ranges accept the versions this level installs of our required peers. */
+async function peersAccept(name, version, level) {
+  const peers = (await npmView(`${name}@${version}`, 'peerDependencies')) ?? {};
+  return Object.entries(peers).every(([peer, range]) => {
+    const chosen = peerVersions[peer];
+    return !chosen || chosen.ranges[0] === 'workspace' || semver.satisfies(chosen[level], range);
+  });
+}
+
+/** The newest release of `name` (newest of each major, newest major first) that `peersAccept` at this level. */
+async function companionVersion(name, level) {
+  const versions = ((await npmView(name, 'versions')) ?? []).filter((v) => semver.valid(v) && !semver.prerelease(v));
+  const newestPerMajor = new Map();
+  for (const v of versions.sort(semver.rcompare))
+    if (!newestPerMajor.has(semver.major(v))) newestPerMajor.set(semver.major(v), v);
+  for (const v of newestPerMajor.values()) if (await peersAccept(name, v, level)) return v;
+  throw new Error(`${name}: no release whose peer ranges accept the ${level} peers`);
+}
+
 /** The version farthest from the installed one within its major: the highest for lowest, the lowest for highest. */
 function otherCopy({ all, lowest, highest }, level) {
   const installed = level === 'lowest' ? lowest : highest;
@@ -224,7 +262,14 @@ for (const pm of managers) {
     mkdirSync(dir);
     const deps = { '@types/node': typesNode };
     for (const [peer, v] of Object.entries(peerVersions)) deps[peer] = v[level];
-    for (const extra of extraImports) deps[extra] ??= 'latest';
+    // Optional peers and packages README blocks import (@nestjs/config…) at a version whose own peer ranges
+    // accept this level's peers: Nest 10 at the lowest level needs the companions that support Nest 10.
+    for (const [peer, v] of Object.entries(peerVersions)) {
+      if (v.ranges[0] === 'workspace' && !(await peersAccept(peer, v[level], level))) {
+        deps[peer] = await companionVersion(peer, level);
+      }
+    }
+    for (const extra of extraImports) deps[extra] ??= await companionVersion(extra, level);
     // A second copy of ioredis, another version of the same major, under another name: the probe passes its
     // client to Ballast, whose declarations resolve the first copy. Two copies of ioredis's classes never fit
     // each other (private members, options naming connector classes); the members core's RedisClient takes do.
@@ -251,6 +296,8 @@ for (const pm of managers) {
     log(`${name}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
 }
+
+writeFileSync(viewCacheFile, JSON.stringify(viewCache)); // with the companions' answers too
 
 function checkProject(name, dir) {
   for (const f of readmeFiles) {
@@ -305,7 +352,9 @@ function checkProject(name, dir) {
     if (file === 'tsconfig.lib.json' && name !== 'pnpm-lowest' && managers.length * levels.length > 1) continue;
     writeFileSync(join(dir, file), `${JSON.stringify(config, null, 2)}\n`);
     const t = Date.now();
-    if (!run(process.execPath, [tsc, '-p', file, '--pretty', 'false'], dir)) failures.push(`${name}: tsc -p ${file}`);
+    if (file === 'tsconfig.lib.json') libCheck(name, dir, tsc, file);
+    else if (!run(process.execPath, [tsc, '-p', file, '--pretty', 'false'], dir))
+      failures.push(`${name}: tsc -p ${file}`);
     log(`${name}: tsc -p ${file} ${((Date.now() - t) / 1000).toFixed(1)} s`);
   }
   const env = { BALLAST_PACKAGES: JSON.stringify([...ours]) };
