@@ -1,4 +1,4 @@
-import { describeValue, optionsOrEmpty } from '@ballast/core';
+import { describeValue, optionsOrEmpty, processWide } from '@ballast/core';
 import { CircuitBreaker } from './breaker';
 import { asyncDispose } from './closing';
 import { InvalidArgumentError, PolicyClosedError } from './errors';
@@ -176,14 +176,19 @@ export class BreakerRegistry {
   }
 }
 
-let defaultRegistry: BreakerRegistry | undefined;
+// Shared by every copy of the package in the process (ESM and CJS builds): one breaker per name.
+const defaultRegistry = processWide<BreakerRegistry>('@ballast/circuit-breaker/defaultRegistry');
 
 /** The process-wide registry decorators use by default. Replace it with `setBreakerRegistry`. */
 export function getBreakerRegistry(): BreakerRegistry {
-  defaultRegistry ??= new BreakerRegistry();
-  return defaultRegistry;
+  let registry = defaultRegistry.get();
+  if (!registry) {
+    registry = new BreakerRegistry();
+    defaultRegistry.set(registry);
+  }
+  return registry;
 }
 
 export function setBreakerRegistry(registry: BreakerRegistry): void {
-  defaultRegistry = registry;
+  defaultRegistry.set(registry);
 }

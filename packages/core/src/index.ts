@@ -119,6 +119,7 @@ export {
   optionsOrEmpty,
   parseOptions,
 } from './options';
+export { type ProcessWide, processWide } from './process-wide';
 export {
   Cluster,
   type ClusterOptions,

@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from './clock';
 import { BallastError } from './errors';
 import type { Logger } from './logger';
+import { processWide } from './process-wide';
 
 /** Anything that holds resources: consumers, lock holders, registrations, connections. */
 export interface Closeable {
@@ -186,12 +187,17 @@ export function handleSignals(registry: ShutdownRegistry, options: SignalHandlin
   };
 }
 
-let defaultRegistry: ShutdownRegistry | undefined;
+// Shared by every copy of core in the process (ESM and CJS builds): one shutdown for everything registered.
+const defaultRegistry = processWide<ShutdownRegistry>('@ballast/core/shutdownRegistry');
 
 /** The process-wide registry packages register into when not given one. Replaceable for tests. */
 export function getShutdownRegistry(): ShutdownRegistry {
-  defaultRegistry ??= new ShutdownRegistry();
-  return defaultRegistry;
+  let registry = defaultRegistry.get();
+  if (!registry) {
+    registry = new ShutdownRegistry();
+    defaultRegistry.set(registry);
+  }
+  return registry;
 }
 
 /**
@@ -200,7 +206,7 @@ export function getShutdownRegistry(): ShutdownRegistry {
  * `undefined` resets it: the next `getShutdownRegistry()` creates a fresh one.
  */
 export function setShutdownRegistry(registry: ShutdownRegistry | undefined): ShutdownRegistry | undefined {
-  const previous = defaultRegistry;
-  defaultRegistry = registry;
+  const previous = defaultRegistry.get();
+  defaultRegistry.set(registry);
   return previous;
 }

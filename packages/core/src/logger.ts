@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { processWide } from './process-wide';
 
 export type { Logger } from 'pino';
 
@@ -95,16 +96,21 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
 }
 
-let defaultLogger: Logger | undefined;
+// Shared by every copy of core in the process (ESM and CJS builds): one logger setDefaultLogger replaces.
+const defaultLogger = processWide<Logger>('@ballast/core/defaultLogger');
 
 /** The process-wide default logger packages use when not given one. Replace it with `setDefaultLogger`. */
 export function getDefaultLogger(): Logger {
-  defaultLogger ??= createLogger({ name: 'ballast' });
-  return defaultLogger;
+  let logger = defaultLogger.get();
+  if (!logger) {
+    logger = createLogger({ name: 'ballast' });
+    defaultLogger.set(logger);
+  }
+  return logger;
 }
 
 export function setDefaultLogger(logger: Logger): void {
-  defaultLogger = logger;
+  defaultLogger.set(logger);
 }
 
 /** A child logger for a package or component: `childLogger(logger, { component: 'breaker', name })`. */

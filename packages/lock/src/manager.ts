@@ -8,6 +8,7 @@ import {
   EventEmitter,
   type Logger,
   parseOptions,
+  processWide,
   systemClock,
 } from '@ballast/core';
 import type { LockBackend, LockMode } from './backend';
@@ -379,20 +380,21 @@ export function createLockManager(options: LockManagerOptions = {}): LockManager
   return new LockManager(options);
 }
 
-let defaultManager: LockManager | undefined;
+const defaultManager = processWide<LockManager>('@ballast/lock/defaultManager');
 /**
  * The manager `@WithLock` uses when given none: the one `setLockManager` configured (the NestJS module does it).
  * There is no implicit default — an in-process one would lock a single process only — so without one this
  * throws `LockManagerNotConfiguredError`, naming `where` (the decorated method).
  */
 export function getLockManager(where = 'getLockManager()'): LockManager {
-  if (!defaultManager) throw new LockManagerNotConfiguredError(where);
-  return defaultManager;
+  const manager = defaultManager.get();
+  if (!manager) throw new LockManagerNotConfiguredError(where);
+  return manager;
 }
 /**
  * Sets the manager `@WithLock` uses when given none: `setLockManager(createLockManager({ redis }))`, or
  * `setLockManager(createLockManager())` to choose in-process locks explicitly. `undefined` unsets it.
  */
 export function setLockManager(manager: LockManager | undefined): void {
-  defaultManager = manager;
+  defaultManager.set(manager);
 }
