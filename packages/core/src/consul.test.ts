@@ -125,6 +125,16 @@ describe('resolveConsulEndpoint: Consul’s environment variables', () => {
     expect(resolve({}, { address: ' https://consul.internal:8501\n' }).url).toBe('https://consul.internal:8501');
   });
 
+  it('CONSUL_HTTP_TOKEN: surrounding whitespace trimmed; a control character inside is a config error, value hidden', () => {
+    // Sent as is, 'secret\r' (a CRLF .env) failed every request as "Consul unavailable" (an invalid header).
+    expect(resolve({ CONSUL_HTTP_TOKEN: 'secret\r\n' }).token).toBe('secret');
+    expect(resolve({ CONSUL_HTTP_TOKEN: '  ' }).token).toBeUndefined();
+    const bad = errorOf(() => resolve({ CONSUL_HTTP_TOKEN: 'sec\nret' }));
+    expect(bad.variable).toBe('CONSUL_HTTP_TOKEN');
+    expect(bad.message).not.toContain('sec');
+    expect(errorOf(() => resolve({}, { token: 'a\u0000b' })).variable).toBe('token');
+  });
+
   it('text the URL parser would silently normalise away (and with it the port) is not host:port', () => {
     // Each of these parsed as http://h:80 before: the port was read from text the URL parser had rewritten.
     for (const raw of [

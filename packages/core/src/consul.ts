@@ -6,7 +6,7 @@
  *   `localhost:8500`, `https://consul.internal:8501`). `https://` implies TLS. Without a port, the scheme's
  *   default port (80 / 443), as Go's HTTP client does. `unix://` sockets are not supported here. Whitespace
  *   around the value is ignored; a path, query, fragment or whitespace inside it is an error.
- * - `CONSUL_HTTP_TOKEN`: the ACL token, sent as `X-Consul-Token`.
+ * - `CONSUL_HTTP_TOKEN`: the ACL token, sent as `X-Consul-Token` (whitespace around it ignored).
  * - `CONSUL_HTTP_SSL`: a Go `strconv.ParseBool` boolean; true → https (false never downgrades `https://`).
  * - `CONSUL_HTTP_SSL_VERIFY`: boolean, default true; false → the server certificate is not checked.
  * - `CONSUL_CACERT` / `CONSUL_CAPATH`: a CA file / a directory of CA files to verify the server with.
@@ -185,7 +185,12 @@ export function resolveConsulEndpoint(options: ResolveConsulEndpointOptions = {}
   const secure = addr.scheme === 'https' || (ssl === true && !(fromCode && addr.scheme === 'http'));
   const port = addr.port ?? (secure ? 443 : 80);
   const host = addr.hostname.includes(':') ? `[${addr.hostname}]` : addr.hostname;
-  const token = options.token || env.CONSUL_HTTP_TOKEN || undefined;
+  // Trimmed as the address is; a control character left inside would fail every request as an invalid header.
+  const tokenFrom = options.token?.trim() ? 'token' : 'CONSUL_HTTP_TOKEN';
+  const token = options.token?.trim() || env.CONSUL_HTTP_TOKEN?.trim() || undefined;
+  if (token && /\p{Cc}/u.test(token)) {
+    throw new InvalidConsulConfigError(tokenFrom, 'has a control character inside (the value is not shown)');
+  }
   return {
     url: `${secure ? 'https' : 'http'}://${host}:${port}`,
     secure,
