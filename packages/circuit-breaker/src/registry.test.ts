@@ -1,7 +1,7 @@
 import { createLogger } from '@ballast/core';
 import { FakeClock } from '@ballast/testkit';
 import OpossumBreaker from 'opossum';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CircuitBreaker } from './breaker';
 import { fromOpossum } from './opossum';
 import { BreakerRegistry, getBreakerRegistry, setBreakerRegistry } from './registry';
@@ -74,5 +74,15 @@ describe('fromOpossum', () => {
     expect(s.totals).toMatchObject({ success: 1, failure: 2, rejected: 1, timeout: 0 });
     await reg.close();
     op.shutdown();
+  });
+});
+
+describe('the default registry is process-wide', () => {
+  it('a second copy of the package (its ESM and CJS builds in one process) gets the same registry', async () => {
+    const registry = getBreakerRegistry();
+    vi.resetModules();
+    const copy = await import('./registry');
+    expect(copy.getBreakerRegistry).not.toBe(getBreakerRegistry);
+    expect(copy.getBreakerRegistry()).toBe(registry);
   });
 });

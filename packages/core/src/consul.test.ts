@@ -112,6 +112,49 @@ describe('resolveConsulEndpoint: Consul’s environment variables', () => {
     expect(resolve({ CONSUL_CACERT: '/nonexistent' }).tls).toBeUndefined();
   });
 
+  it('a written port is never lost to port 80: surrounding whitespace (a CRLF .env) is trimmed', () => {
+    for (const raw of [
+      'localhost:8500 ',
+      'localhost:8500\n',
+      'localhost:8500\r\n',
+      ' localhost:8500',
+      '\tlocalhost:8500/ ',
+    ]) {
+      expect(resolve({ CONSUL_HTTP_ADDR: raw }).url, JSON.stringify(raw)).toBe('http://localhost:8500');
+    }
+    expect(resolve({}, { address: ' https://consul.internal:8501\n' }).url).toBe('https://consul.internal:8501');
+  });
+
+  it('CONSUL_HTTP_TOKEN: surrounding whitespace trimmed; a control character inside is a config error, value hidden', () => {
+    // Sent as is, 'secret\r' (a CRLF .env) failed every request as "Consul unavailable" (an invalid header).
+    expect(resolve({ CONSUL_HTTP_TOKEN: 'secret\r\n' }).token).toBe('secret');
+    expect(resolve({ CONSUL_HTTP_TOKEN: '  ' }).token).toBeUndefined();
+    const bad = errorOf(() => resolve({ CONSUL_HTTP_TOKEN: 'sec\nret' }));
+    expect(bad.variable).toBe('CONSUL_HTTP_TOKEN');
+    expect(bad.message).not.toContain('sec');
+    expect(errorOf(() => resolve({}, { token: 'a\u0000b' })).variable).toBe('token');
+  });
+
+  it('text the URL parser would silently normalise away (and with it the port) is not host:port', () => {
+    // Each of these parsed as http://h:80 before: the port was read from text the URL parser had rewritten.
+    for (const raw of [
+      'h:8500\\',
+      'h:8500/.',
+      'h:8500/..',
+      'h:8500/%2e',
+      'h:8500?',
+      'h:8500#',
+      'h:8500/?',
+      'http://h:8500?',
+    ]) {
+      expect(errorOf(() => resolve({ CONSUL_HTTP_ADDR: raw })).variable, JSON.stringify(raw)).toBe('CONSUL_HTTP_ADDR');
+    }
+    // Whitespace or a control character inside is not stripped into another host name.
+    for (const raw of ['local\thost:8500', 'local\nhost:8500', 'localhost :8500']) {
+      expect(errorOf(() => resolve({ CONSUL_HTTP_ADDR: raw })).variable, JSON.stringify(raw)).toBe('CONSUL_HTTP_ADDR');
+    }
+  });
+
   it('bad values throw InvalidConsulConfigError naming the variable', () => {
     expect(errorOf(() => resolve({ CONSUL_HTTP_ADDR: 'ftp://consul:21' })).variable).toBe('CONSUL_HTTP_ADDR');
     expect(errorOf(() => resolve({ CONSUL_HTTP_ADDR: 'unix:///var/run/consul.sock' })).message).toMatch(/unix/);

@@ -4,8 +4,9 @@
  *
  * - `CONSUL_HTTP_ADDR`: `host:port` with an optional `http://` / `https://` scheme (`127.0.0.1:8500`,
  *   `localhost:8500`, `https://consul.internal:8501`). `https://` implies TLS. Without a port, the scheme's
- *   default port (80 / 443), as Go's HTTP client does. `unix://` sockets are not supported here.
- * - `CONSUL_HTTP_TOKEN`: the ACL token, sent as `X-Consul-Token`.
+ *   default port (80 / 443), as Go's HTTP client does. `unix://` sockets are not supported here. Whitespace
+ *   around the value is ignored; a path, query, fragment or whitespace inside it is an error.
+ * - `CONSUL_HTTP_TOKEN`: the ACL token, sent as `X-Consul-Token` (whitespace around it ignored).
  * - `CONSUL_HTTP_SSL`: a Go `strconv.ParseBool` boolean; true → https (false never downgrades `https://`).
  * - `CONSUL_HTTP_SSL_VERIFY`: boolean, default true; false → the server certificate is not checked.
  * - `CONSUL_CACERT` / `CONSUL_CAPATH`: a CA file / a directory of CA files to verify the server with.
@@ -83,7 +84,9 @@ function parseBool(variable: string, value: string | undefined): boolean | undef
 /** Echo an address in an error unless it could carry credentials. */
 const shown = (value: string) => (value.includes('@') ? '(value hidden: it contains "@")' : `"${value}"`);
 
-function parseAddress(variable: string, raw: string): { scheme?: 'http' | 'https'; hostname: string; port?: number } {
+function parseAddress(variable: string, given: string): { scheme?: 'http' | 'https'; hostname: string; port?: number } {
+  // Whitespace around the value is the line it came from (a CRLF .env, a quoted shell value), not the address.
+  const raw = given.trim();
   const at = raw.indexOf('://');
   let scheme: 'http' | 'https' | undefined;
   let rest = raw;
@@ -95,6 +98,14 @@ function parseAddress(variable: string, raw: string): { scheme?: 'http' | 'https
     }
     scheme = s;
     rest = raw.slice(at + 3);
+  }
+  // Only host:port and one optional trailing "/". Anything the URL parser would rewrite — a backslash, a dot
+  // segment, an empty query or fragment, whitespace or a control character, which it drops — must not reach it:
+  // the port is read from the text below, and a rewritten text reads as no port at all (port 80).
+  if (/[\s\p{Cc}\\?#]/u.test(rest)) throw new InvalidConsulConfigError(variable, `${shown(raw)} is not host:port`);
+  const slash = rest.indexOf('/');
+  if (slash >= 0 && slash !== rest.length - 1) {
+    throw new InvalidConsulConfigError(variable, `${shown(raw)} has a path; give host:port only`);
   }
   let url: URL;
   try {
@@ -174,7 +185,12 @@ export function resolveConsulEndpoint(options: ResolveConsulEndpointOptions = {}
   const secure = addr.scheme === 'https' || (ssl === true && !(fromCode && addr.scheme === 'http'));
   const port = addr.port ?? (secure ? 443 : 80);
   const host = addr.hostname.includes(':') ? `[${addr.hostname}]` : addr.hostname;
-  const token = options.token || env.CONSUL_HTTP_TOKEN || undefined;
+  // Trimmed as the address is; a control character left inside would fail every request as an invalid header.
+  const tokenFrom = options.token?.trim() ? 'token' : 'CONSUL_HTTP_TOKEN';
+  const token = options.token?.trim() || env.CONSUL_HTTP_TOKEN?.trim() || undefined;
+  if (token && /\p{Cc}/u.test(token)) {
+    throw new InvalidConsulConfigError(tokenFrom, 'has a control character inside (the value is not shown)');
+  }
   return {
     url: `${secure ? 'https' : 'http'}://${host}:${port}`,
     secure,

@@ -87,3 +87,53 @@ describe('createMethodDecorator keeps what identifies the method', () => {
     expect(replaced('a', true)).toBe(1);
   });
 });
+
+describe('createMethodDecorator (standard) names the class that declares the method', () => {
+  type Initializer = (this: unknown) => void;
+  const standard = (d: unknown, value: AnyMethod, inits: Initializer[]) =>
+    (d as (v: unknown, c: unknown) => AnyMethod)(value, {
+      kind: 'method',
+      name: 'm',
+      static: false,
+      addInitializer: (f: Initializer) => inits.push(f),
+    });
+
+  it('an inner wrapper of a stacked pair, when a subclass overriding the method is instantiated first', () => {
+    const named: string[] = [];
+    const Named = createMethodDecorator(
+      'Named',
+      (m, info) =>
+        function (this: unknown, ...args: unknown[]) {
+          named.push(`${info.className}`);
+          return m.apply(this, args);
+        },
+    );
+    // As TypeScript emits `@Named @Named m()` in A and `@Named override m()` in B: decorators applied bottom-up,
+    // their initializers run by each constructor of the chain on the instance being built.
+    const initsA: Initializer[] = [];
+    class A {
+      constructor() {
+        for (const f of initsA) f.call(this);
+      }
+      m(): string {
+        return 'a';
+      }
+    }
+    A.prototype.m = standard(Named, standard(Named, A.prototype.m, initsA), initsA);
+    const initsB: Initializer[] = [];
+    class B extends A {
+      constructor() {
+        super();
+        for (const f of initsB) f.call(this);
+      }
+      override m(): string {
+        return super.m();
+      }
+    }
+    B.prototype.m = standard(Named, B.prototype.m, initsB);
+
+    expect(new B().m()).toBe('a');
+    // Before: the inner wrapper of A's pair (not on A.prototype, the outer one is) took B, instantiated first.
+    expect(named).toEqual(['B', 'A', 'A']);
+  });
+});

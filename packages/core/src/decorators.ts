@@ -1,4 +1,5 @@
 import { BallastError } from './errors';
+import { processSlot } from './process-wide';
 
 // Decorators must accept any method of any class: `any` is the honest type at this boundary.
 // biome-ignore lint/suspicious/noExplicitAny: method signatures are arbitrary
@@ -44,6 +45,19 @@ interface MutableInfo {
   className: string | undefined;
   isStatic: boolean;
   mode: 'standard' | 'legacy';
+}
+
+/**
+ * Each standard-mode replacement → the method it wraps, so a wrapper can recognise itself under the wrappers
+ * stacked above it. Process-wide (a `Symbol.for` key on `globalThis`): Ballast decorators from an ESM and a CJS
+ * copy of core may be stacked on one method.
+ */
+const WRAPPED = processSlot<WeakMap<AnyMethod, AnyMethod>>('core/decorators.wrapped').getOrCreate(() => new WeakMap());
+
+/** Whether `outer` is `inner`, or a chain of standard-mode replacements ending in it. */
+function wraps(outer: unknown, inner: AnyMethod): boolean {
+  for (let f = outer as AnyMethod | undefined; f; f = WRAPPED.get(f)) if (f === inner) return true;
+  return false;
 }
 
 function isStandardContext(value: unknown): value is DecoratorContext {
@@ -129,20 +143,21 @@ export function createMethodDecorator(
       };
       const replacement = wrap(value as AnyMethod, info);
       inheritMethodIdentity(value as AnyMethod, replacement);
+      if (replacement !== value) WRAPPED.set(replacement, value as AnyMethod);
       context.addInitializer(function (this: unknown) {
         if (info.className !== undefined) return;
         if (context.static) {
           info.className = (this as { name?: string }).name;
           return;
         }
-        // The declaring class: the prototype holding this replacement, or — under stacked decorators, where an
-        // outer one's replacement sits there — the nearest prototype that owns the method. Not a subclass that
-        // happened to be instantiated first.
+        // The declaring class: the prototype holding this replacement, or — under stacked decorators — the
+        // replacement of a Ballast decorator above it; failing both (a foreign wrapper above), the nearest
+        // prototype that owns the method. Not a subclass that happened to be instantiated first.
         let owner: object | undefined;
         for (let p: object | null = Object.getPrototypeOf(this); p; p = Object.getPrototypeOf(p)) {
           const own = Object.getOwnPropertyDescriptor(p, context.name);
           if (!own) continue;
-          if (own.value === replacement) {
+          if (wraps(own.value, replacement)) {
             owner = p;
             break;
           }

@@ -1,4 +1,4 @@
-import { type AnyMethod, createMethodDecorator, type DualMethodDecorator } from '@ballast/core';
+import { type AnyMethod, createMethodDecorator, DecoratorTargetError, type DualMethodDecorator } from '@ballast/core';
 import type { z } from 'zod';
 import type { EventBus, EventSchemas } from './bus';
 import type { EventEnvelope } from './envelope';
@@ -27,7 +27,11 @@ type Marked = AnyMethod & { [ON_EVENT]?: Registration[] };
  * await registerHandlers(bus, new Welcome());
  */
 export function OnEvent(type: string, options: SubscribeOptions = {}): DualMethodDecorator {
-  return createMethodDecorator('OnEvent', (method: Marked) => {
+  return createMethodDecorator('OnEvent', (method: Marked, info) => {
+    // registerHandlers subscribes the methods of an instance: a static handler would never be subscribed.
+    if (info.isStatic) {
+      throw new DecoratorTargetError('OnEvent', 'a static method (registerHandlers subscribes an instance’s methods)');
+    }
     const marked: Marked = function (this: unknown, ...args: unknown[]) {
       return method.apply(this, args);
     };

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WithLock } from './decorators';
 import { isLockManagerNotConfiguredError, LockManagerNotConfiguredError } from './errors';
 import { createLockManager, getLockManager, setLockManager } from './manager';
@@ -65,5 +65,18 @@ describe('@WithLock without a configured lock manager', () => {
     const call = new Accounts().rename('u1');
     expect(call).toBeInstanceOf(Promise);
     await expect(call).rejects.toMatchObject({ code: 'INVALID_LOCK_KEY' });
+  });
+});
+
+describe('the configured lock manager is process-wide', () => {
+  it('a second copy of the package (its ESM and CJS builds in one process) sees the manager the first set', async () => {
+    const m = createLockManager();
+    setLockManager(m);
+    vi.resetModules();
+    const copy = await import('./manager');
+    expect(copy.getLockManager).not.toBe(getLockManager); // a fresh module instance, as the other build is
+    expect(copy.getLockManager()).toBe(m);
+    copy.setLockManager(undefined);
+    expect(() => getLockManager()).toThrow(LockManagerNotConfiguredError);
   });
 });

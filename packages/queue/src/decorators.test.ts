@@ -1,3 +1,4 @@
+import { DecoratorTargetError } from '@ballast/core';
 import { describe, expect, it } from 'vitest';
 import { enqueue, Task } from './decorators';
 import { isNotATaskError } from './errors';
@@ -37,5 +38,18 @@ describe('enqueue(instance)', () => {
     const added = await m.send('bob', new AbortController().signal);
     expect((await queue.getJob(added.id))?.data).toEqual({ args: ['bob'] });
     await expect(m.send('cy', AbortSignal.abort())).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+});
+
+describe('@Task on a static method', () => {
+  it('is refused where it is written: workers run the @Task methods of an instance, so its jobs would never run', () => {
+    class Jobs {
+      static async nightly(): Promise<void> {}
+      run(): void {}
+    }
+    const d = Object.getOwnPropertyDescriptor(Jobs, 'nightly')!;
+    const apply = () => (Task({ queue: createQueue('static-task') }) as unknown as Legacy)(Jobs, 'nightly', d);
+    expect(apply).toThrow(DecoratorTargetError);
+    expect(apply).toThrow(/static method/);
   });
 });

@@ -1,4 +1,10 @@
-import { type AnyMethod, abortedError, createMethodDecorator, type DecoratedMethod } from '@ballast/core';
+import {
+  type AnyMethod,
+  abortedError,
+  createMethodDecorator,
+  type DecoratedMethod,
+  DecoratorTargetError,
+} from '@ballast/core';
 import { NoHandlerError, NotATaskError } from './errors';
 import type { AddedJob } from './job';
 import type { JobOptions } from './options';
@@ -63,6 +69,8 @@ export interface TaskDecorator {
 export function Task(options: TaskOptions): TaskDecorator {
   const { queue, name, ...jobOptions } = options;
   return createMethodDecorator('Task', (method: AnyMethod, info: DecoratedMethod) => {
+    // Workers run the @Task methods of an instance (registerTasks): a static one's jobs would never run.
+    if (info.isStatic) throw new DecoratorTargetError('Task', 'a static method (workers run an instance’s methods)');
     const jobName = () => name ?? `${info.className ?? 'anonymous'}.${info.methodName}`;
     const enqueue: Marked = function (this: unknown, ...args: unknown[]): Promise<AddedJob> {
       // A trailing AbortSignal (the caller's, or one a decorator above put there) cancels the call, and is
