@@ -70,10 +70,15 @@ function libCheck(name, dir, tsc, file) {
 function runAsync(cmd, args, cwd) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // stdout alone is the answer (npm prints config warnings on stderr when run under `npm test`); out is both.
     let out = '';
-    child.stdout.on('data', (d) => (out += d));
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      stdout += d;
+    });
     child.stderr.on('data', (d) => (out += d));
-    child.on('close', (code) => resolve({ ok: code === 0, out }));
+    child.on('close', (code) => resolve({ ok: code === 0, out, stdout }));
   });
 }
 
@@ -98,7 +103,7 @@ await Promise.all(
       join(root, 'packages', p.dir),
     );
     if (!r.ok) throw new Error(`pnpm pack ${p.pkg.name} failed:\n${r.out}`);
-    p.tarball = join(tarballs, r.out.trim().split('\n').pop().split('/').pop());
+    p.tarball = join(tarballs, r.stdout.trim().split('\n').pop().split('/').pop());
     if (!existsSync(p.tarball))
       throw new Error(`pnpm pack ${p.pkg.name}: no tarball at ${p.tarball} (${Date.now() - before} ms)`);
   }),
@@ -128,7 +133,7 @@ const npmView = async (spec, field) => {
   if (cached && Date.now() - cached.at < 86_400_000) return cached.value;
   const r = await runAsync('npm', ['view', spec, field, '--json'], work);
   if (!r.ok) throw new Error(`npm view ${spec} ${field} failed:\n${r.out}`);
-  const value = r.out.trim() ? JSON.parse(r.out) : undefined;
+  const value = r.stdout.trim() ? JSON.parse(r.stdout) : undefined;
   viewCache[`${spec} ${field}`] = { at: Date.now(), value };
   return value;
 };
