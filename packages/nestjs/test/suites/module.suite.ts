@@ -4,7 +4,15 @@ import { type Config, defaults } from '@ballast/config-center';
 import { createLogger, type InvalidOptionsError, isInvalidOptionsError, type Redis } from '@ballast/core';
 import { Discovery } from '@ballast/discovery';
 import { EventBus, type EventEnvelope, OnEvent } from '@ballast/event-bus';
-import { getLockManager, LockManager, lockKeys, WithLock } from '@ballast/lock';
+import {
+  createLockManager,
+  getLockManager,
+  LockManager,
+  LockManagerNotConfiguredError,
+  lockKeys,
+  setLockManager,
+  WithLock,
+} from '@ballast/lock';
 import { type Queue, Task } from '@ballast/queue';
 import { MemorySagaStore, Saga, SagaOrchestrator, Step } from '@ballast/saga';
 import { defaultRedisUrl, FakeClock, type RedisFixture } from '@ballast/testkit';
@@ -367,7 +375,8 @@ export function describeBallastModule(expectedMajor: number): void {
     });
 
     it('puts the process-wide lock manager and breaker registry back at shutdown (a next app does not inherit closed ones)', async () => {
-      const lockBefore = getLockManager();
+      const lockBefore = createLockManager();
+      setLockManager(lockBefore);
       const breakersBefore = getBreakerRegistry();
       @Module({ imports: [BallastModule.forRoot({ ...base(), lock: true, breakers: { timeoutMs: 1_000 } })] })
       class App {}
@@ -379,6 +388,18 @@ export function describeBallastModule(expectedMajor: number): void {
       expect(getLockManager()).toBe(lockBefore);
       expect(getBreakerRegistry()).toBe(breakersBefore);
       expect(getBreakerRegistry().get('after-close').state).toBe('closed');
+      setLockManager(undefined);
+    });
+
+    it('with no lock manager before the app, none after it: its closed manager does not stay the default', async () => {
+      setLockManager(undefined);
+      @Module({ imports: [BallastModule.forRoot({ ...base(), lock: true })] })
+      class App {}
+      const app = await start(App);
+      expect(getLockManager()).toBe(app.get(LockManager));
+      h.detach(app);
+      await app.close();
+      expect(() => getLockManager()).toThrow(LockManagerNotConfiguredError);
     });
   });
 }
