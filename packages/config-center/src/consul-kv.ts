@@ -157,14 +157,14 @@ export function createConsulKv(options: ConsulKvOptions = {}): ConsulKv {
       res = await send(url, agent, method, headers, init.body, signal);
     } catch (error) {
       if (init.signal?.aborted) throw init.signal.reason;
-      const reason = timeout.aborted
-        ? `${method} ${key}: no answer within the timeout`
-        : `${method} ${key}: ${String((error as Error)?.message ?? error)}`;
-      // Consul unreachable or silent: the cause says so in core's terms (backend, operation, cause).
+      // Consul unreachable or silent: an outage is core's BackendUnavailableError, as in every package.
       const cause = timeout.aborted ? new BackendTimeoutError(`${method} ${key}`, init.timeoutMs ?? timeoutMs) : error;
-      throw new RemoteUnavailableError(where, reason, {
-        cause: new BackendUnavailableError('consul', `${method} ${key}`, cause),
-      });
+      throw new BackendUnavailableError('consul', `${where} ${method} ${key}`, cause);
+    }
+    if (res.status >= 500) {
+      // Consul answered but cannot serve (no cluster leader, an agent that lost its servers): an outage too.
+      const answer = `HTTP ${res.status} ${res.text.trim()}`;
+      throw new BackendUnavailableError('consul', `${where} ${method} ${key}`, new Error(answer));
     }
     if (res.status >= 400 && res.status !== 404) {
       throw new RemoteUnavailableError(where, `${method} ${key}: HTTP ${res.status} ${res.text.trim()}`);

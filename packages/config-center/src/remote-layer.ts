@@ -1,6 +1,14 @@
 // Remote layers: which one a call targets, their startup read (bounded by `startupTimeoutMs`, falling back to
 // the disk cache when the remote cannot be read) and the disk cache of their last-known-good states.
-import { type Clock, isBallastError, type Logger } from '@ballast/core';
+import {
+  type BackendName,
+  BackendTimeoutError,
+  BackendUnavailableError,
+  type Clock,
+  isBallastError,
+  type Logger,
+  toBackendError,
+} from '@ballast/core';
 import { type CacheContent, writeCache } from './cache';
 import { NoRemoteSourceError, RemoteUnavailableError } from './errors';
 import type { Layer } from './snapshot';
@@ -50,13 +58,7 @@ export async function loadRemoteLayer(
     const state = await Promise.race([
       source.store.read(timeout),
       new Promise<never>((_, reject) => {
-        const onAbort = () =>
-          reject(
-            new RemoteUnavailableError(
-              source.name,
-              `no answer within startupTimeoutMs (${options.startupTimeoutMs} ms)`,
-            ),
-          );
+        const onAbort = () => reject(startupTimeout(source, options.startupTimeoutMs));
         if (timeout.aborted) onAbort();
         timeout.addEventListener('abort', onAbort, { once: true });
       }),
@@ -65,15 +67,15 @@ export async function loadRemoteLayer(
     layer.version = state.version;
   } catch (caught) {
     // Whatever failed (a timeout abort, a driver error), the caller sees a typed error naming the remote.
-    const error = isBallastError(caught)
+    // An outage is core's BackendUnavailableError; any other failure a RemoteUnavailableError naming the remote.
+    const asBackend = isBallastError(caught)
       ? caught
-      : new RemoteUnavailableError(
-          source.name,
-          timeout.aborted
-            ? `no answer within startupTimeoutMs (${options.startupTimeoutMs} ms)`
-            : String((caught as Error)?.message ?? caught),
-          { cause: caught },
-        );
+      : timeout.aborted
+        ? startupTimeout(source, options.startupTimeoutMs)
+        : toBackendError(caught, backendOf(source), `${source.name} read`);
+    const error = isBallastError(asBackend)
+      ? asBackend
+      : new RemoteUnavailableError(source.name, String((caught as Error)?.message ?? caught), { cause: caught });
     const cached = cache?.remotes[source.name];
     if (!cached) throw error;
     layer.tree = unflatten(cached.entries);
@@ -85,6 +87,22 @@ export async function loadRemoteLayer(
     );
     options.onError(error);
   }
+}
+
+/** The backend a remote source's store talks to, from the store's name (`redis:<key>`, `consul:<prefix>`, `memory`). */
+function backendOf(source: RemoteSource): BackendName {
+  const store = source.store.name;
+  const colon = store.indexOf(':');
+  return colon > 0 ? store.slice(0, colon) : store;
+}
+
+/** The remote gave no answer within `startupTimeoutMs`: an outage, in core's terms. */
+function startupTimeout(source: RemoteSource, startupTimeoutMs: number): BackendUnavailableError {
+  return new BackendUnavailableError(
+    backendOf(source),
+    `${source.name} read at start`,
+    new BackendTimeoutError(`${source.name} read`, startupTimeoutMs, 'startupTimeoutMs'),
+  );
 }
 
 /** Writes the remote layers' accepted states to the disk cache, one write after another. */

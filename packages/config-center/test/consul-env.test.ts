@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, InvalidConsulConfigError } from '@ballast/core';
+import { createLogger, InvalidConsulConfigError, isBackendUnavailableError } from '@ballast/core';
 import { type ConsulEmulator, startConsulEmulator } from '@ballast/testkit/consul';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -74,7 +74,7 @@ describe('config-center: Consul environment variables as the consul CLI reads th
       await roundTrip({ ...base, CONSUL_HTTP_ADDR: `https://127.0.0.1:${secure.port}`, CONSUL_CACERT: certFile }),
     ).toMatch(/^"v/);
     const unverified = await roundTrip(ssl).catch((e: unknown) => e);
-    expect(isRemoteUnavailableError(unverified) && String(unverified)).toMatch(/self[- ]signed|certificate/i);
+    expect(isBackendUnavailableError(unverified) && String(unverified)).toMatch(/self[- ]signed|certificate/i);
     expect(await roundTrip({ ...ssl, CONSUL_HTTP_SSL_VERIFY: 'false' })).toMatch(/^"v/);
   });
 

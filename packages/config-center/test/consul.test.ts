@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '@ballast/core';
+import { createLogger, isBackendUnavailableError } from '@ballast/core';
 import { type ConsulEmulator, startConsulEmulator } from '@ballast/testkit/consul';
 import type { ContractBackend } from '@ballast/testkit/vitest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -201,7 +201,9 @@ describe('Consul KV source on the emulator', () => {
         startupTimeoutMs: 300,
         sources: [defaults(base), consulKv({ url: `http://127.0.0.1:${port}`, prefix: prefixFor() })],
       }).catch((e: unknown) => e);
-      expect(isRemoteUnavailableError(error)).toBe(true);
+      // No answer is an outage: core's BackendUnavailableError naming Consul, the read and the bound.
+      expect(isBackendUnavailableError(error)).toBe(true);
+      expect(error).toMatchObject({ backend: 'consul' });
       expect((error as Error).message).toContain('startupTimeoutMs');
     } finally {
       for (const s of sockets) s.destroy();
@@ -257,13 +259,14 @@ describe('Consul KV source on the emulator', () => {
     } finally {
       await second.close();
     }
-    // Without a cache the same start fails, naming the remote.
+    // Without a cache the same start fails with core's outage error, naming Consul.
     const error = await createConfig({
       schema,
       logger: silent,
       sources: [defaults(base), consulKv({ url: deadUrl, prefix })],
     }).catch((e: unknown) => e);
-    expect(isRemoteUnavailableError(error)).toBe(true);
+    expect(isBackendUnavailableError(error)).toBe(true);
+    expect(error).toMatchObject({ backend: 'consul' });
   });
 });
 

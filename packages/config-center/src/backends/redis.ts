@@ -2,9 +2,11 @@ import {
   childLogger,
   defineScript,
   guardRedis,
+  isBallastError,
   type Logger,
   type RedisClient,
   runScript,
+  toBackendError,
   type Unsubscribe,
   watchConnection,
 } from '@ballast/core';
@@ -74,6 +76,10 @@ export class RedisConfigStore implements ConfigStore {
     try {
       reply = await runScript<[number, string[]]>(this.#redis, READ, [this.#keys.live, this.#keys.version]);
     } catch (error) {
+      // An outage is core's BackendUnavailableError (guardRedis raises it; a raw client's failure is turned into it);
+      // anything else (a refused command) keeps naming this store.
+      const typed = toBackendError(error, 'redis', `${this.name} read`);
+      if (typed !== error || isBallastError(error)) throw typed;
       throw new RemoteUnavailableError(this.name, error instanceof Error ? error.message : String(error), {
         cause: error,
       });
