@@ -2,27 +2,21 @@
 // read fails with core's BackendUnavailableError (backend 'consul'), as every package's outages do, within
 // requestTimeoutMs. A refusal (HTTP 403) is not an outage: RemoteUnavailableError names the status.
 import { createServer as createHttpServer } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
 import { isBackendUnavailableError } from '@ballast/core';
+import { type SilentServer, startSilentServer, unreachablePort } from '@ballast/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConsulConfigStore } from '../src/backends/consul';
 
-const servers: Server[] = [];
-const sockets: Socket[] = [];
-afterAll(() => {
-  for (const s of sockets) s.destroy();
-  for (const s of servers) s.close();
+const silent: SilentServer[] = [];
+afterAll(async () => {
+  for (const s of silent) await s.close();
 });
-function port(hung: boolean): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer((socket) => sockets.push(socket)).listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      if (hung) {
-        servers.push(s);
-        resolve(port);
-      } else s.close(() => resolve(port));
-    });
-  });
+/** A port that accepts connections and never answers (a hung agent), or none listening at all. */
+async function port(hung: boolean): Promise<number> {
+  if (!hung) return unreachablePort();
+  const s = await startSilentServer();
+  silent.push(s);
+  return s.port;
 }
 
 describe('Consul KV store with Consul down', () => {

@@ -1,26 +1,20 @@
 // Redis stopped and restarted under the Redis config store: a read fails typed within commandTimeoutMs
 // (core's BackendUnavailableError, as in every package), the subscriber logs the outage once and
 // its return once, and a watcher sees commits again after the restart.
-import { createRedis, isBackendUnavailableError, type Redis } from '@ballast/core';
-import { captureLogs, type RedisServer, startRedisServer } from '@ballast/testkit';
+import { isBackendUnavailableError } from '@ballast/core';
+import { captureLogs } from '@ballast/testkit';
+import { useRedisServer } from '@ballast/testkit/vitest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisConfigStore } from '../src/backends/redis';
 import { isRemoteUnavailableError } from '../src/errors';
 
-let server: RedisServer;
-let redis: Redis;
-beforeAll(async () => {
-  server = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
-  redis = createRedis(server.url) as Redis;
-  redis.on('error', () => {});
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+// A private redis-server (AOF: its data survives restart) and a client with ioredis's defaults (~10 s before
+// it gives up on a command): the bounds asserted below are Ballast's, not the client's.
+const fx = useRedisServer();
 
 describe('RedisConfigStore with Redis down', () => {
   it('fails typed and bounded, logs once per state change, recovers', async () => {
+    const { server, redis } = fx;
     const consoleError = vi.spyOn(console, 'error');
     const logs = captureLogs();
     const store = new RedisConfigStore({ redis, name: 'svc', logger: logs.logger, commandTimeoutMs: 500 });

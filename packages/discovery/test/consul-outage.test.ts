@@ -1,27 +1,20 @@
 // Consul unreachable or hung: register fails with core's BackendUnavailableError (backend 'consul') within
 // the Consul timeout, not with an untyped HTTP error.
-import { createServer, type Server, type Socket } from 'node:net';
 import { isBackendUnavailableError } from '@ballast/core';
+import { type SilentServer, startSilentServer, unreachablePort } from '@ballast/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDiscovery } from '../src/index';
 
-const servers: Server[] = [];
-const sockets: Socket[] = [];
-afterAll(() => {
-  for (const s of sockets) s.destroy();
-  for (const s of servers) s.close();
+const silent: SilentServer[] = [];
+afterAll(async () => {
+  for (const s of silent) await s.close();
 });
 /** A port that accepts connections and never answers (a hung agent), or none listening at all. */
-function port(hung: boolean): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer((socket) => sockets.push(socket)).listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      if (hung) {
-        servers.push(s);
-        resolve(port);
-      } else s.close(() => resolve(port));
-    });
-  });
+async function port(hung: boolean): Promise<number> {
+  if (!hung) return unreachablePort();
+  const s = await startSilentServer();
+  silent.push(s);
+  return s.port;
 }
 
 describe('discovery with Consul down', () => {

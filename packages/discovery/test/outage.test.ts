@@ -1,27 +1,21 @@
 // Redis stopped and restarted under discovery's Redis registry: register fails typed within commandTimeoutMs,
 // the subscriber connection discovery creates logs the outage once (no unhandled 'error' event), close() is
 // bounded, registration works again after the restart. Timings are printed.
-import { createRedis, isBackendUnavailableError, isBallastError, type Redis } from '@ballast/core';
-import { captureLogs, type RedisServer, startRedisServer } from '@ballast/testkit';
+import { isBackendUnavailableError, isBallastError } from '@ballast/core';
+import { captureLogs } from '@ballast/testkit';
+import { useRedisServer } from '@ballast/testkit/vitest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDiscovery } from '../src/index';
 
-let server: RedisServer;
-let redis: Redis;
-beforeAll(async () => {
-  server = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
-  redis = createRedis(server.url) as Redis; // ioredis defaults: ~10 s before it gives up on a command
-  redis.on('error', () => {});
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+// A private redis-server (AOF: its data survives restart) and a client with ioredis's defaults (~10 s before
+// it gives up on a command): the bounds asserted below are Ballast's, not the client's.
+const fx = useRedisServer();
 
 const since = (t: number) => Math.round(performance.now() - t);
 
 describe('discovery (Redis registry) with Redis down', () => {
   it('fails typed and bounded, logs once, closes bounded, recovers', async () => {
+    const { server, redis } = fx;
     const consoleError = vi.spyOn(console, 'error');
     const logs = captureLogs();
     const discovery = createDiscovery({ redis, prefix: 'outage', logger: logs.logger, commandTimeoutMs: 500 });

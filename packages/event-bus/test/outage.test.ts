@@ -1,30 +1,23 @@
 // Redis stopped and restarted under an event bus: publish fails typed within commandTimeoutMs, the blocking
 // connection's errors reach the logger once (no `Unhandled error event`), close() ends within drainTimeoutMs,
 // delivery resumes after the restart. Timings are printed.
-import { createRedis, isBackendUnavailableError, type Redis } from '@ballast/core';
-import { captureLogs, type RedisServer, startRedisServer } from '@ballast/testkit';
+import { isBackendUnavailableError } from '@ballast/core';
+import { captureLogs } from '@ballast/testkit';
+import { useRedisServer } from '@ballast/testkit/vitest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createEventBus } from '../src/bus';
 
-let server: RedisServer;
-let redis: Redis;
-beforeAll(async () => {
-  // With an append-only file, as a production Redis keeps its streams and consumer groups over a restart.
-  server = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
-  redis = createRedis(server.url) as Redis; // ioredis defaults: ~10 s before it gives up on a command
-  redis.on('error', () => {});
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+// A private redis-server (AOF: its data survives restart) and a client with ioredis's defaults (~10 s before
+// it gives up on a command): the bounds asserted below are Ballast's, not the client's.
+const fx = useRedisServer();
 
 const since = (t: number) => Math.round(performance.now() - t);
 const events = { 'order.placed': z.object({ n: z.number() }) };
 
 describe('event bus with Redis down', () => {
   it('fails typed and bounded, logs once per state change, closes within drainTimeoutMs, recovers', async () => {
+    const { server, redis } = fx;
     const consoleError = vi.spyOn(console, 'error');
     const logs = captureLogs();
     const bus = createEventBus({ redis, source: 'outage', events, logger: logs.logger, commandTimeoutMs: 500 });

@@ -1,28 +1,22 @@
 // Redis stopped and restarted under a queue and a worker: add() fails typed within commandTimeoutMs, the
 // worker logs the outage once, worker.close() ends within drainTimeoutMs (it blocked 28 s after a 15 s
 // outage), work resumes after the restart. Timings are printed.
-import { createRedis, isBackendUnavailableError, type Redis } from '@ballast/core';
-import { captureLogs, type RedisServer, startRedisServer } from '@ballast/testkit';
+import { isBackendUnavailableError } from '@ballast/core';
+import { captureLogs } from '@ballast/testkit';
+import { useRedisServer } from '@ballast/testkit/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQueue } from '../src/queue';
 import { createWorker } from '../src/worker';
 
-let server: RedisServer;
-let redis: Redis;
-beforeAll(async () => {
-  server = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
-  redis = createRedis(server.url) as Redis; // ioredis defaults: ~10 s before it gives up on a command
-  redis.on('error', () => {});
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+// A private redis-server (AOF: its data survives restart) and a client with ioredis's defaults (~10 s before
+// it gives up on a command): the bounds asserted below are Ballast's, not the client's.
+const fx = useRedisServer();
 
 const since = (t: number) => Math.round(performance.now() - t);
 
 describe('queue with Redis down', () => {
   it('fails typed and bounded, logs once per outage, closes within drainTimeoutMs, recovers', async () => {
+    const { server, redis } = fx;
     const logs = captureLogs();
     const queue = createQueue<{ n: number }>('outage', {
       backend: 'redis',

@@ -1,26 +1,20 @@
 // Redis stopped and restarted under a saga orchestrator: run() fails typed within commandTimeoutMs, the
 // sweeper logs the outage once, close() is bounded, sagas run again after the restart. Timings are printed.
-import { createRedis, isBackendUnavailableError, type Redis } from '@ballast/core';
-import { captureLogs, type RedisServer, startRedisServer } from '@ballast/testkit';
+import { isBackendUnavailableError } from '@ballast/core';
+import { captureLogs } from '@ballast/testkit';
+import { useRedisServer } from '@ballast/testkit/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrchestrator, defineSaga, RedisSagaStore } from '../src/index';
 
-let server: RedisServer;
-let redis: Redis;
-beforeAll(async () => {
-  server = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
-  redis = createRedis(server.url) as Redis; // ioredis defaults: ~10 s before it gives up on a command
-  redis.on('error', () => {});
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+// A private redis-server (AOF: its data survives restart) and a client with ioredis's defaults (~10 s before
+// it gives up on a command): the bounds asserted below are Ballast's, not the client's.
+const fx = useRedisServer();
 
 const since = (t: number) => Math.round(performance.now() - t);
 
 describe('saga with Redis down', () => {
   it('fails typed and bounded, logs the sweeper outage once, closes bounded, recovers', async () => {
+    const { server, redis } = fx;
     const logs = captureLogs();
     const store = new RedisSagaStore({ redis, prefix: 'outage', commandTimeoutMs: 500 });
     const orchestrator = createOrchestrator({ store, logger: logs.logger, sweepIntervalMs: 0 });

@@ -1,3 +1,4 @@
+import { createRedis, type Redis } from '@ballast/core';
 import { afterAll, afterEach, beforeAll, describe } from 'vitest';
 import {
   clusterFixturePrefix,
@@ -7,6 +8,7 @@ import {
   type RedisFixture,
   type RedisFixtureOptions,
 } from './redis-fixture';
+import { type RedisServer, type StartRedisOptions, startRedisServer } from './redis-server';
 
 /**
  * A Redis fixture for the current test file: connected in `beforeAll`, keys deleted and connections closed
@@ -28,6 +30,48 @@ export function useRedisFixture(options: RedisFixtureOptions = {}): { readonly c
     get current(): RedisFixture {
       if (!fixture) throw new Error('useRedisFixture: read .current inside a test or hook, not at collection time');
       return fixture;
+    },
+  };
+}
+
+/**
+ * A private `redis-server` for the current test file (see `startRedisServer`) and an ioredis client of it, for
+ * outage tests that `kill()`/`restart()` or `pause()`/`resume()` the server. Its data survives `restart()`
+ * (AOF, fsync always) unless `args` say otherwise; the client has an `'error'` listener (the outage is the
+ * point) and ioredis's defaults otherwise. Started in `beforeAll`, disconnected and stopped in `afterAll`.
+ *
+ * @example
+ * const r = useRedisServer();
+ * it('…', async () => { await r.server.kill(); await expect(op(r.redis)).rejects.toThrow(); });
+ */
+export function useRedisServer(options: StartRedisOptions = {}): {
+  readonly server: RedisServer;
+  readonly redis: Redis;
+} {
+  let server: RedisServer | undefined;
+  let redis: Redis | undefined;
+  beforeAll(async () => {
+    server = await startRedisServer({
+      ...options,
+      args: options.args ?? ['--appendonly', 'yes', '--appendfsync', 'always'],
+    });
+    redis = createRedis(server.url) as Redis;
+    redis.on('error', () => {});
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+  const read = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('useRedisServer: read .server/.redis inside a test or hook');
+    return value;
+  };
+  return {
+    get server() {
+      return read(server);
+    },
+    get redis() {
+      return read(redis);
     },
   };
 }
