@@ -6,11 +6,8 @@
  * core's `resolveConsulEndpoint`, the same parser discovery uses, against the testkit's Consul emulator on a
  * random port (HTTP and HTTPS).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLogger, InvalidConsulConfigError, isBackendUnavailableError } from '@ballast/core';
+import { selfSignedCertificate } from '@ballast/testkit';
 import { type ConsulEmulator, startConsulEmulator } from '@ballast/testkit/consul';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -23,21 +20,12 @@ let certFile: string;
 let seq = 0;
 
 beforeAll(async () => {
-  // A throwaway self-signed certificate for localhost / 127.0.0.1.
-  const dir = mkdtempSync(join(tmpdir(), 'config-consul-tls-'));
-  certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1']
-      .concat(['-keyout', keyFile, '-out', certFile, '-subj', '/CN=localhost'])
-      .concat(['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']),
-    { stdio: 'pipe' },
-  );
+  const tls = selfSignedCertificate(); // for localhost / 127.0.0.1
+  certFile = tls.certFile;
   plain = await startConsulEmulator({ aclToken: TOKEN });
   secure = await startConsulEmulator({
     aclToken: TOKEN,
-    tls: { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') },
+    tls: { key: tls.key, cert: tls.cert },
   });
 });
 afterEach(() => {

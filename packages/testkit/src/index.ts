@@ -1,3 +1,4 @@
+export { type SelfSignedCertificate, selfSignedCertificate } from './certificate';
 export { type SilentServer, startSilentServer, unreachablePort } from './dead-endpoints';
 export { type CompiledFixture, compileDecoratorFixture, type DecoratorMode, readTsconfig } from './decorator-fixture';
 export { FakeClock, FakeClockLoopError, type FakeClockOptions, type PendingTimer } from './fake-clock';
