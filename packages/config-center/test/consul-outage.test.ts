@@ -3,28 +3,18 @@
 // requestTimeoutMs. A refusal (HTTP 403) is not an outage: RemoteUnavailableError names the status.
 import { createServer as createHttpServer } from 'node:http';
 import { isBackendUnavailableError } from '@ballast/core';
-import { type SilentServer, startSilentServer, unreachablePort } from '@ballast/testkit';
-import { afterAll, describe, expect, it } from 'vitest';
+import { useDeadEndpoints } from '@ballast/testkit/vitest';
+import { describe, expect, it } from 'vitest';
 import { ConsulConfigStore } from '../src/backends/consul';
 
-const silent: SilentServer[] = [];
-afterAll(async () => {
-  for (const s of silent) await s.close();
-});
-/** A port that accepts connections and never answers (a hung agent), or none listening at all. */
-async function port(hung: boolean): Promise<number> {
-  if (!hung) return unreachablePort();
-  const s = await startSilentServer();
-  silent.push(s);
-  return s.port;
-}
+const dead = useDeadEndpoints();
 
 describe('Consul KV store with Consul down', () => {
   for (const hung of [false, true]) {
     it(`read fails typed when Consul is ${hung ? 'hung' : 'unreachable'}`, async () => {
       const store = new ConsulConfigStore({
         prefix: 'services/outage/',
-        url: `http://127.0.0.1:${await port(hung)}`,
+        url: await dead.url(hung ? 'hung' : 'down'),
         requestTimeoutMs: 300,
       });
       const t = performance.now();

@@ -1,5 +1,6 @@
 import { createRedis, type Redis } from '@ballast/core';
 import { afterAll, afterEach, beforeAll, describe } from 'vitest';
+import { type SilentServer, startSilentServer, unreachablePort } from './dead-endpoints';
 import {
   clusterFixturePrefix,
   createRedisClusterFixture,
@@ -72,6 +73,25 @@ export function useRedisServer(options: StartRedisOptions = {}): {
     },
     get redis() {
       return read(redis);
+    },
+  };
+}
+
+/**
+ * Backends that fail, for the current test file: `url('down')` is a loopback address nothing listens on,
+ * `url('hung')` one that accepts connections and never answers; the hung servers are closed after the file.
+ */
+export function useDeadEndpoints(): { url(kind: 'down' | 'hung'): Promise<string> } {
+  const hung: SilentServer[] = [];
+  afterAll(async () => {
+    await Promise.all(hung.splice(0).map((s) => s.close()));
+  });
+  return {
+    async url(kind) {
+      if (kind === 'down') return `http://127.0.0.1:${await unreachablePort()}`;
+      const server = await startSilentServer();
+      hung.push(server);
+      return server.url;
     },
   };
 }
