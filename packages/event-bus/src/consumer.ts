@@ -9,6 +9,7 @@ import {
 } from '@ballast/core';
 import type { z } from 'zod';
 import { AckBatcher } from './acks';
+import { isGroupNotFoundError } from './errors';
 import { type DeadLetterEvent, type EventHandler, HandlerRegistration } from './handler';
 import { Leases } from './leases';
 import type { BusInstruments } from './metrics';
@@ -72,6 +73,8 @@ export class Consumer {
   readonly onError = this.#errored.event;
   /** The last background call failed with BackendUnavailableError (logged once until a read works). */
   #backendDown = false;
+  /** The group is being created again after Redis lost it (one recreation at a time). */
+  #recreating: Promise<void> | undefined;
 
   constructor(args: ConsumerArgs) {
     this.type = args.type;
@@ -246,6 +249,11 @@ export class Consumer {
         if (entries.length === 0 && o.blockMs === 0) await this.#pause(Math.ceil(untilClaim), signal);
       } catch (error) {
         if (signal.aborted) return;
+        // Redis lost the group (or the stream): create it again and read on at once, not a pause a turn.
+        if (isGroupNotFoundError(error)) {
+          await this.#recreateGroup();
+          continue;
+        }
         this.#report(error, 'read failed; retrying in 1 s');
         await this.#pause(1_000, signal);
       }
@@ -276,6 +284,11 @@ export class Consumer {
    * line when a read works again), debug lines for the retries between: not an error a second.
    */
   #report(error: unknown, message: string): void {
+    if (isGroupNotFoundError(error)) {
+      // A claim, renewal or ack met the missing group: recreating it is the answer, logged once there.
+      void this.#recreateGroup();
+      return;
+    }
     this.#errored.emit({ type: this.type, error });
     if (!isBackendUnavailableError(error)) {
       this.#log.error({ err: error }, message);
@@ -285,6 +298,34 @@ export class Consumer {
     if (this.#backendDown) this.#log.debug({ reason }, message);
     else this.#log.warn({ reason }, `${message} (backend unavailable; retrying quietly until it is back)`);
     this.#backendDown = true;
+  }
+
+  /**
+   * Redis no longer has this consumer group (a restart without persistence, a failover to a replica that lacks
+   * it, an operator's `XGROUP DESTROY`) or its stream: every read would fail with NOGROUP forever. The group is
+   * created again from the start of what the stream holds (`0`): entries published since the loss are all
+   * delivered — nothing lost, at the price of redelivering what the stream still holds from before (handlers
+   * are at-least-once anyway). Entries that were pending in the lost group are gone with it. Logged once per
+   * recreation, counted in `ballast_event_bus_group_recreated_total`; one recreation at a time.
+   */
+  #recreateGroup(): Promise<void> {
+    if (this.#recreating) return this.#recreating;
+    const run = async () => {
+      try {
+        await this.#transport.ensureGroup(this.type, this.group);
+        this.#claimCursor = '0-0';
+        this.#m.groupRecreated.add(1, this.#attrs);
+        this.#log.warn('consumer group was missing (Redis lost it): created again, reading from the stream start');
+      } catch (error) {
+        if (this.#stop.signal.aborted) return;
+        this.#report(error, 'recreating the consumer group failed; retrying in 1 s');
+        await this.#pause(1_000, this.#stop.signal);
+      } finally {
+        this.#recreating = undefined;
+      }
+    };
+    this.#recreating = run();
+    return this.#recreating;
   }
 
   /**

@@ -63,6 +63,10 @@ function createInstruments() {
     failed: counter('failed_total', 'Handler failures'),
     redelivered: counter('redelivered_total', 'Entries delivered again (retry or takeover)'),
     deadLettered: counter('dead_lettered_total', 'Entries moved to the DLQ'),
+    groupRecreated: counter(
+      'group_recreated_total',
+      'Consumer groups (or their streams) found missing and created again (a Redis restart without data, a failover, XGROUP DESTROY)',
+    ),
     duration: meter.createHistogram(metricName('event_bus', 'handler_duration_ms'), {
       description: 'Handler duration',
       unit: 'ms',
