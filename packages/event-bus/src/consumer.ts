@@ -121,7 +121,12 @@ export class Consumer {
 
   /** Creates the group and starts the loop and timers. Resolves once the group exists. */
   async start(): Promise<void> {
-    await this.#transport.ensureGroup(this.type, this.group);
+    const from = this.options.startFrom;
+    await this.#transport.ensureGroup(
+      this.type,
+      this.group,
+      from === 'earliest' ? '0' : from === 'latest' ? '$' : from,
+    );
     const o = this.options;
     this.#leases.start();
     if (o.maintenanceIntervalMs > 0) {

@@ -15,6 +15,15 @@ export const subscribeOptionsSchema = z
     group: z.string().min(1).optional(),
     /** This consumer's name in the group; default `consumer:<host>:<pid>:<random>`. */
     consumer: z.string().min(1).optional(),
+    /**
+     * Where a group that does not exist yet starts: `'earliest'` (default: every event the stream still holds,
+     * so nothing published before the first deploy of a subscriber is missed), `'latest'` (only events
+     * published from now on) or an entry id (`<ms>-<seq>`: the events after it). An existing group keeps its
+     * position whatever this says. A group Redis lost is always recreated from the earliest (nothing lost).
+     */
+    startFrom: z
+      .union([z.enum(['earliest', 'latest']), z.string().regex(/^\d+-\d+$/, 'an entry id <ms>-<seq>')])
+      .default('earliest'),
     /** Handlers running at once. */
     concurrency: z.number().int().positive().default(10),
     /** XREADGROUP COUNT (seed 000: 10). */

@@ -90,8 +90,12 @@ export interface Transport {
     entries: readonly Record<string, string>[],
     options?: { maxLenAll?: number },
   ): Promise<StreamId[]>;
-  /** Creates the group if missing (reading from the stream's start, as seed 000 does: id 0). Idempotent. */
-  ensureGroup(type: string, group: string): Promise<void>;
+  /**
+   * Creates the group if missing, idempotent. A new group starts after `start`: `'0'` (the stream's start, as
+   * seed 000 does; the default), `'$'` (after the newest entry: only what is published from now on) or an
+   * entry id. An existing group keeps its position.
+   */
+  ensureGroup(type: string, group: string, start?: string): Promise<void>;
   /** New entries for `consumer` (XREADGROUP `>`), waiting up to `blockMs` when none; [] on timeout/abort. */
   read(
     type: string,

@@ -49,6 +49,54 @@ export function featureCases(scene: () => Promise<Scene>): void {
     expect((await s.spy.transport.groups(s.type))[0]).toMatchObject({ pending: 0, lag: 0 });
   });
 
+  it("startFrom: a new group starts at the stream's start (default), after its newest entry, or after an id", async () => {
+    const s = await scene();
+    const bus = s.bus();
+    for (const n of [1, 2, 3]) await bus.publish(s.type, { n });
+    const seen = new Map<string, number[]>();
+    const entryIds = new Map<number, string>();
+    const settled = async (group: string) => {
+      for (;;) {
+        const g = (await s.spy.transport.groups(s.type)).find((x) => x.name === group);
+        if (g && g.lag === 0 && g.pending === 0) return;
+        await s.advance(10);
+      }
+    };
+    const subscribeAs = async (group: string, startFrom?: string) => {
+      seen.set(group, []);
+      await bus.subscribe(
+        s.type,
+        (e, ctx) => {
+          seen.get(group)!.push(e.data.n);
+          entryIds.set(e.data.n, ctx.entryId);
+        },
+        s.opts({ group, ...(startFrom ? { startFrom } : {}) }),
+      );
+    };
+    await subscribeAs('g-default');
+    await settled('g-default');
+    expect(seen.get('g-default')!.sort()).toEqual([1, 2, 3]);
+    await subscribeAs('g-latest', 'latest');
+    await subscribeAs('g-after-1', entryIds.get(1)!);
+    await bus.publish(s.type, { n: 4 });
+    for (const g of ['g-default', 'g-latest', 'g-after-1']) await settled(g);
+    expect(seen.get('g-default')!.sort()).toEqual([1, 2, 3, 4]);
+    expect(seen.get('g-latest')).toEqual([4]);
+    expect(seen.get('g-after-1')!.sort()).toEqual([2, 3, 4]);
+    // An existing group keeps its position whatever startFrom says.
+    await bus.close();
+    const again = s.bus();
+    await again.publish(s.type, { n: 5 });
+    seen.set('g-latest', []);
+    await again.subscribe(
+      s.type,
+      (e) => void seen.get('g-latest')!.push(e.data.n),
+      s.opts({ group: 'g-latest', startFrom: 'latest' }),
+    );
+    await settled('g-latest');
+    expect(seen.get('g-latest')).toEqual([5]);
+  });
+
   it('a failure of any handler — a throw, or returning false — redelivers the event to all of them', async () => {
     const s = await scene();
     const bus = s.bus();

@@ -54,6 +54,11 @@ export class Stream {
   readonly groups = new Map<string, Group>();
   #last: Id = ZERO;
 
+  /** The id of the newest entry ever appended (`0-0` before any): what Redis' `$` means for a new group. */
+  get lastId(): Id {
+    return this.#last;
+  }
+
   append(nowMs: number, fields: Record<string, string>): Stored {
     const ms = Math.floor(nowMs);
     this.#last = ms > this.#last.ms ? { ms, seq: 0 } : { ms: this.#last.ms, seq: this.#last.seq + 1 };

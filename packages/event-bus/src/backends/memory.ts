@@ -65,10 +65,12 @@ export class MemoryTransport implements Transport {
     return entries.map((fields) => this.#append(type, fields, options.maxLenAll));
   }
 
-  async ensureGroup(type: string, group: string): Promise<void> {
+  async ensureGroup(type: string, group: string, start = '0'): Promise<void> {
     this.#open('ensureGroup');
     const stream = getOrCreate(this.#streams, type, () => new Stream());
-    if (!stream.groups.has(group)) stream.groups.set(group, { last: ZERO, pel: new Map(), consumers: new Map() });
+    if (stream.groups.has(group)) return;
+    const last = start === '0' ? ZERO : start === '$' ? stream.lastId : parseId(start);
+    stream.groups.set(group, { last, pel: new Map(), consumers: new Map() });
   }
 
   async read(

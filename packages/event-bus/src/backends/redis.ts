@@ -146,10 +146,10 @@ export class RedisTransport implements Transport {
     });
   }
 
-  async ensureGroup(type: string, group: string): Promise<void> {
+  async ensureGroup(type: string, group: string, start = '0'): Promise<void> {
     this.#check();
     try {
-      await this.#redis.xgroup('CREATE', this.#keys.stream(type), group, '0', 'MKSTREAM');
+      await this.#redis.xgroup('CREATE', this.#keys.stream(type), group, start, 'MKSTREAM');
     } catch (error) {
       if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
     }
