@@ -2,6 +2,7 @@ export type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter 
 export { MemoryBackend } from './backends/memory';
 export { RabbitBackend, type RabbitBackendOptions } from './backends/rabbitmq';
 export { RedisBackend, type RedisBackendOptions } from './backends/redis';
+export { currentJob, type JobContext } from './context';
 export {
   enqueue,
   registerTasks,

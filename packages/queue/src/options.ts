@@ -73,6 +73,8 @@ export interface StoredJobOptions {
   /** [count, ageMs]; -1: unbounded. count 0: remove at once. */
   keepComplete: [number, number];
   keepFail: [number, number];
+  /** W3C trace context of the `add` that enqueued the job (its producer span): the worker's span continues it. */
+  trace?: Record<string, string>;
 }
 
 export const queueOptionsSchema = z

@@ -6,12 +6,14 @@ import {
   getDefaultLogger,
   guardRedis,
   InvalidOptionsError,
+  injectTraceContext,
   type Logger,
   parseOptions,
   type RedisClient,
   systemClock,
   watchConnection,
 } from '@ballast/core';
+import { context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Counts, QueueBackend } from './backend';
 import { MemoryBackend } from './backends/memory';
 import { RabbitBackend } from './backends/rabbitmq';
@@ -89,6 +91,7 @@ export class Queue<D = unknown> {
   readonly onStalled = this.emitters.stalled.event;
   readonly onDead = this.emitters.dead.event;
   #owned: RedisClient | undefined;
+  readonly #tracer = queueInstruments().tracer;
 
   /** A connection made from a URL is ours: closed by `close()`, its outages logged once each. */
   #own(client: RedisClient): RedisClient {
@@ -164,8 +167,29 @@ export class Queue<D = unknown> {
     if (this.#closed) throw new QueueClosedError(this.name, operation);
   }
 
-  #prepare(name: string, data: unknown, options: JobOptions | undefined): NewJob {
-    return prepareJob(name, data, options, this.options.defaultJobOptions, this.options.maxPayloadBytes);
+  #prepare(name: string, data: unknown, options: JobOptions | undefined, carrier?: Record<string, string>): NewJob {
+    return prepareJob(name, data, options, this.options.defaultJobOptions, this.options.maxPayloadBytes, carrier);
+  }
+
+  /**
+   * Runs an enqueue in a producer span whose W3C trace context each job carries (`traceparent`): the worker's
+   * `queue.process` span is its child, so one trace runs from `add` to the handler, across processes.
+   */
+  async #produce<T>(spanName: string, fn: (carrier: Record<string, string>) => Promise<T>): Promise<T> {
+    const span: Span = this.#tracer.startSpan(spanName, {
+      kind: SpanKind.PRODUCER,
+      attributes: { 'ballast.queue': this.name },
+    });
+    try {
+      return await fn(injectTraceContext({}, trace.setSpan(context.active(), span)) as Record<string, string>);
+    } catch (error) {
+      const err = error instanceof Error ? error : new Error(String(error));
+      span.recordException(err);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   /**
@@ -174,18 +198,22 @@ export class Queue<D = unknown> {
    */
   async add(name: string, data: D, options?: JobOptions): Promise<AddedJob> {
     this.#check('add');
-    const job = this.#prepare(name, data, options);
-    const [r] = await this.backend.add([job], this.clock.now());
-    return { id: r!.id, name, duplicate: !r!.added };
+    return this.#produce(`queue.add ${name}`, async (carrier) => {
+      const job = this.#prepare(name, data, options, carrier);
+      const [r] = await this.backend.add([job], this.clock.now());
+      return { id: r!.id, name, duplicate: !r!.added };
+    });
   }
 
   /** Enqueues many jobs in one atomic step (per 1,000 on Redis); all are validated before any is added. */
   async addBulk(jobs: readonly BulkJob<D>[]): Promise<AddedJob[]> {
     this.#check('addBulk');
-    const prepared = jobs.map((j) => this.#prepare(j.name, j.data, j.options));
-    if (prepared.length === 0) return [];
-    const results = await this.backend.add(prepared, this.clock.now());
-    return results.map((r, i) => ({ id: r.id, name: prepared[i]!.name, duplicate: !r.added }));
+    if (jobs.length === 0) return [];
+    return this.#produce(`queue.addBulk ${this.name}`, async (carrier) => {
+      const prepared = jobs.map((j) => this.#prepare(j.name, j.data, j.options, carrier));
+      const results = await this.backend.add(prepared, this.clock.now());
+      return results.map((r, i) => ({ id: r.id, name: prepared[i]!.name, duplicate: !r.added }));
+    });
   }
 
   /** A job's state, attempts, result or error history and timestamps; `undefined` once removed. */
