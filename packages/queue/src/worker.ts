@@ -388,7 +388,7 @@ export class Worker<D = unknown> {
     if (this.#inflight.size === 0) return;
     const held = [...this.#inflight.values()].map((f) => [f.job.id, f.job.token] as const);
     try {
-      await this.#queue.backend.renew(held, this.#clock.now() + this.options.lockMs);
+      await this.#queue.backend.renew(held, this.options.lockMs, this.#clock.now());
     } catch (error) {
       this.#report(error);
     }

@@ -219,8 +219,9 @@ export class MemoryBackend implements QueueBackend {
     return true;
   }
 
-  async renew(jobs: readonly (readonly [string, string])[], deadline: number): Promise<string[]> {
+  async renew(jobs: readonly (readonly [string, string])[], lockMs: number, now: number): Promise<string[]> {
     const lost: string[] = [];
+    const deadline = now + lockMs;
     for (const [id, token] of jobs) {
       if (this.#held(id, token) && this.#active.has(id)) this.#active.add(id, deadline);
       else lost.push(id);

@@ -112,8 +112,9 @@ export class RedisBackend implements QueueBackend {
       createdAt: Number(r[6]),
       token,
     }));
-    const due = Number(nextDue);
-    return { jobs, nextDueAt: due < 0 ? null : due };
+    // Ms until due on the server's clock, turned into a time on the caller's clock (which may be off).
+    const dueIn = Number(nextDue);
+    return { jobs, nextDueAt: dueIn < 0 ? null : now + dueIn };
   }
 
   /**
@@ -149,9 +150,9 @@ export class RedisBackend implements QueueBackend {
     return (await this.#run<number>(FAIL, [id, token, now, errorEntry, outcome.kind, delay, keep[0], keep[1]])) === 1;
   }
 
-  async renew(jobs: readonly (readonly [string, string])[], deadline: number): Promise<string[]> {
+  async renew(jobs: readonly (readonly [string, string])[], lockMs: number): Promise<string[]> {
     if (jobs.length === 0) return [];
-    const args: ScriptArg[] = [deadline];
+    const args: ScriptArg[] = [lockMs];
     for (const [id, token] of jobs) args.push(id, token);
     return this.#run<string[]>(RENEW, args);
   }

@@ -2,7 +2,8 @@
 -- `wait`/`delayed` (retry), `dead` (DLQ) or `failed` (trimmed by count and age).
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
 -- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake
--- ARGV[1] job key prefix  ARGV[2] id  ARGV[3] token  ARGV[4] now  ARGV[5] error entry (JSON object)
+-- ARGV[1] job key prefix  ARGV[2] id  ARGV[3] token  ARGV[4] now (timestamps; a retry's due time is server time)
+-- ARGV[5] error entry (JSON object)
 -- ARGV[6] outcome: retry | dead | failed   ARGV[7] retry delay ms   ARGV[8] keep count   ARGV[9] keep age ms
 -- Returns 1, or 0 when the token no longer holds the job.
 -- A finish time as the score in a finished-jobs index, placed after every score already there: jobs that
@@ -13,6 +14,11 @@ local function after_last(key, t)
   if last and tonumber(last) >= t then t = tonumber(last) + 1 / 1024 end
   return string.format('%.17g', t)
 end
+-- Schedules (due times, lease deadlines) are on the Redis server's clock, never a worker's: workers on
+-- different hosts disagree about the time, the server is one clock for all of them.
+if redis.replicate_commands then redis.replicate_commands() end -- TIME before writes (Redis < 5)
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local prefix = ARGV[1]
 local id = ARGV[2]
 local jk = prefix .. id
@@ -32,7 +38,7 @@ local outcome = ARGV[6]
 if outcome == 'retry' then
   local delay = tonumber(ARGV[7])
   if delay > 0 then
-    local due = string.format('%.0f', now + delay)
+    local due = string.format('%.0f', clock + delay)
     redis.call('HSET', jk, 'state', 'delayed', 'delayUntil', due)
     redis.call('ZADD', KEYS[2], due, id)
   else

@@ -2,11 +2,16 @@
 -- stalled more than maxStalledCount times (with an entry in their error history).
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
 -- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake
--- ARGV[1] job key prefix  ARGV[2] now (ms)  ARGV[3] maxStalledCount  ARGV[4] max jobs per call
+-- ARGV[1] job key prefix  ARGV[2] now (ms, the worker's clock: history timestamps; lapsed is by the server's)  ARGV[3] maxStalledCount  ARGV[4] max jobs per call
 -- Returns { id, 'waiting' | 'dead', … }
+-- Schedules (due times, lease deadlines) are on the Redis server's clock, never a worker's: workers on
+-- different hosts disagree about the time, the server is one clock for all of them.
+if redis.replicate_commands then redis.replicate_commands() end -- TIME before writes (Redis < 5)
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local prefix = ARGV[1]
 local maxStalled = tonumber(ARGV[3])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
+local ids = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. clock, 'LIMIT', 0, tonumber(ARGV[4]))
 local out = {}
 local woke = false
 for _, id in ipairs(ids) do
