@@ -91,12 +91,24 @@ export class Queue<D = unknown> {
   readonly onStalled = this.emitters.stalled.event;
   readonly onDead = this.emitters.dead.event;
   #owned: RedisClient | undefined;
+  /** Removes the 'error' listener put on a client the user gave (theirs to close, ours not to leave noisy). */
+  #unwatchGiven: (() => void) | undefined;
   readonly #tracer = queueInstruments().tracer;
 
   /** A connection made from a URL is ours: closed by `close()`, its outages logged once each. */
   #own(client: RedisClient): RedisClient {
     watchConnection(client, { logger: this.logger, backend: 'redis', connection: 'queue' });
     this.#owned = client;
+    return client;
+  }
+
+  /**
+   * A client the user gave stays theirs (not closed by `close()`), but gets an 'error' listener while the queue
+   * uses it: an outage is logged once as a warning instead of ioredis printing an unhandled-error stack for
+   * every reconnect attempt.
+   */
+  #given(client: RedisClient): RedisClient {
+    this.#unwatchGiven ??= watchConnection(client, { logger: this.logger, backend: 'redis', connection: 'queue' });
     return client;
   }
   readonly #closers = new Set<() => Promise<void>>();
@@ -127,7 +139,7 @@ export class Queue<D = unknown> {
           },
         ]);
       }
-      const client = typeof given === 'string' ? this.#own(createRedis(given)) : given;
+      const client = typeof given === 'string' ? this.#own(createRedis(given)) : this.#given(given);
       this.backend = new RedisBackend({
         redis: client,
         name,
@@ -145,7 +157,7 @@ export class Queue<D = unknown> {
       const given = this.options.redis;
       let status = this.options.statusStore;
       if (!status && given !== undefined) {
-        const client = typeof given === 'string' ? this.#own(createRedis(given)) : given;
+        const client = typeof given === 'string' ? this.#own(createRedis(given)) : this.#given(given);
         const guarded = guardRedis(client, { commandTimeoutMs: this.options.commandTimeoutMs });
         status = new RedisStatusStore(guarded, name, this.options.prefix);
       }
@@ -274,6 +286,7 @@ export class Queue<D = unknown> {
     this.#unwatch();
     await this.backend.close();
     if (this.#owned) await this.#owned.quit().catch(() => {});
+    this.#unwatchGiven?.();
   }
 }
 
