@@ -17,7 +17,7 @@ export interface FetchedJob {
 /** How a failed attempt ends. */
 export type FailOutcome =
   | { kind: 'retry'; delayMs: number }
-  | { kind: 'dead' }
+  | { kind: 'dead'; keep?: [count: number, ageMs: number] }
   | { kind: 'failed'; keep: [count: number, ageMs: number] };
 
 export interface Counts {
@@ -75,12 +75,20 @@ export interface QueueBackend {
   fail(id: string, token: string, now: number, errorEntry: string, outcome: FailOutcome): Promise<boolean>;
   /** Extends the leases still held by `lockMs` from now; returns ids whose token no longer holds them. */
   renew(jobs: readonly (readonly [id: string, token: string])[], lockMs: number, now: number): Promise<string[]>;
-  /** Active jobs whose lease lapsed (on the backend's clock): back to waiting, or to the DLQ past `maxStalledCount`. */
-  recoverStalled(now: number, maxStalledCount: number): Promise<StalledJob[]>;
+  /**
+   * Active jobs whose lease lapsed (on the backend's clock): back to waiting, or to the DLQ past
+   * `maxStalledCount` (the DLQ then trimmed to `keepDead`: [count, ageMs], -1 unbounded).
+   */
+  recoverStalled(now: number, maxStalledCount: number, keepDead?: [number, number]): Promise<StalledJob[]>;
   getJob(id: string): Promise<JobInfo | undefined>;
   counts(): Promise<Counts>;
   /** Ids in `state`, oldest first (waiting: in fetch order). */
   list(state: JobState, offset: number, limit: number): Promise<string[]>;
+  /**
+   * Up to `limit` dead ids, oldest first, after the one `cursor` names (from the start when `null`), and the
+   * cursor of the last one returned. Backends without it are paged by offset (`Queue.listDead`).
+   */
+  listDeadAfter?(cursor: string | null, limit: number): Promise<{ ids: string[]; cursor: string | null }>;
   /** Dead → waiting with a fresh attempt count; all dead jobs when `ids` is omitted. Returns how many moved. */
   replayDead(now: number, ids?: readonly string[]): Promise<number>;
   setPaused(paused: boolean): Promise<void>;

@@ -44,6 +44,7 @@ export {
   type CreateQueueOptions,
   createQueue,
   type DeadEvent,
+  type DeadPage,
   type FailedEvent,
   type JobRef,
   Queue,

@@ -64,6 +64,14 @@ export interface BulkJob<D = unknown> {
   options?: JobOptions;
 }
 
+/** One page of the DLQ (`listDead({ cursor, limit })`). */
+export interface DeadPage<D = unknown> {
+  /** Dead jobs, oldest first. */
+  jobs: JobInfo<D>[];
+  /** Pass to the next `listDead` call for the jobs after these; `null` when this page is the last. */
+  cursor: string | null;
+}
+
 /** Options for a custom backend instance instead of a built-in one. */
 export type CreateQueueOptions = Omit<QueueOptions, 'backend'> & { backend?: QueueOptions['backend'] | QueueBackend };
 
@@ -244,9 +252,38 @@ export class Queue<D = unknown> {
     return jobs.filter((j): j is JobInfo<D> => j !== undefined);
   }
 
-  /** The dead-letter queue, oldest first, each with its error history. */
-  listDead(offset = 0, limit = 100): Promise<JobInfo<D>[]> {
-    return this.list('dead', offset, limit);
+  /** @internal the DLQ's retention as [count, ageMs] (-1: unbounded), for the backends' trimming. */
+  get keepDead(): [number, number] {
+    const r = this.options.deadLetterRetention;
+    return r === false ? [-1, -1] : [r.count ?? -1, r.ageMs ?? -1];
+  }
+
+  /**
+   * The dead-letter queue, oldest first, each with its error history. With `{ cursor, limit }` (default limit
+   * 100): one page and the cursor of the next, exact while jobs die, are replayed or trimmed meanwhile (an
+   * offset would skip or repeat jobs then). With numbers: `offset`, `limit`, as `list('dead', …)`.
+   */
+  listDead(page: { cursor?: string | null; limit?: number }): Promise<DeadPage<D>>;
+  listDead(offset?: number, limit?: number): Promise<JobInfo<D>[]>;
+  async listDead(
+    first: number | { cursor?: string | null; limit?: number } = 0,
+    limit = 100,
+  ): Promise<JobInfo<D>[] | DeadPage<D>> {
+    if (typeof first === 'number') return this.list('dead', first, limit);
+    const size = first.limit ?? 100;
+    const cursor = first.cursor ?? null;
+    let ids: string[];
+    let next: string | null;
+    if (this.backend.listDeadAfter) {
+      ({ ids, cursor: next } = await this.backend.listDeadAfter(cursor, size));
+    } else {
+      // Offset paging (RabbitMQ's status store): the cursor carries the offset.
+      const offset = cursor === null ? 0 : Number(cursor.slice(2));
+      ids = await this.backend.list('dead', offset, size);
+      next = `o:${offset + ids.length}`;
+    }
+    const jobs = (await Promise.all(ids.map((id) => this.getJob(id)))).filter((j): j is JobInfo<D> => j !== undefined);
+    return { jobs, cursor: ids.length < size ? null : next };
   }
 
   /** Dead jobs back to waiting with fresh attempts (all of them when `ids` is omitted). */

@@ -374,7 +374,7 @@ export class Worker<D = unknown> {
       fetched.token,
       now,
       JSON.stringify(entry),
-      dead ? { kind: 'dead' } : { kind: 'failed', keep: opts.keepFail },
+      dead ? { kind: 'dead', keep: this.#queue.keepDead } : { kind: 'failed', keep: opts.keepFail },
     );
     if (!ok) return;
     this.#queue.emitters.failed.emit({ job: ref, error, attempt: job.attempt, willRetry });
@@ -396,7 +396,11 @@ export class Worker<D = unknown> {
 
   async #checkStalled(): Promise<void> {
     try {
-      const stalled = await this.#queue.backend.recoverStalled(this.#clock.now(), this.options.maxStalledCount);
+      const stalled = await this.#queue.backend.recoverStalled(
+        this.#clock.now(),
+        this.options.maxStalledCount,
+        this.#queue.keepDead,
+      );
       for (const s of stalled) {
         this.#m.stalled.add(1, { queue: this.#queue.name });
         this.#queue.emitters.stalled.emit({ jobId: s.id, outcome: s.outcome });

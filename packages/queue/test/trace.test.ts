@@ -10,7 +10,7 @@ import { context, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createQueue, createWorker, type Queue, type QueueOptions } from '../src/index';
+import { createQueue, createWorker, type Queue, type QueueOptions, type RabbitBackend } from '../src/index';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -29,7 +29,10 @@ afterEach(() => exporter.reset());
 const fx = useRedisFixture({ name: 'queue-trace' });
 const open: Queue[] = [];
 afterEach(async () => {
-  for (const q of open.splice(0)) await q.close();
+  for (const q of open.splice(0)) {
+    if (q.backend.kind === 'rabbitmq') await (q.backend as RabbitBackend).deleteQueues().catch(() => {});
+    await q.close();
+  }
 });
 let n = 0;
 

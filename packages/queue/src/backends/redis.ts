@@ -146,7 +146,7 @@ export class RedisBackend implements QueueBackend {
 
   async fail(id: string, token: string, now: number, errorEntry: string, outcome: FailOutcome): Promise<boolean> {
     const delay = outcome.kind === 'retry' ? outcome.delayMs : 0;
-    const keep: [number, number] = outcome.kind === 'failed' ? outcome.keep : [-1, -1];
+    const keep: [number, number] = outcome.kind === 'retry' ? [-1, -1] : (outcome.keep ?? [-1, -1]);
     return (await this.#run<number>(FAIL, [id, token, now, errorEntry, outcome.kind, delay, keep[0], keep[1]])) === 1;
   }
 
@@ -157,8 +157,12 @@ export class RedisBackend implements QueueBackend {
     return this.#run<string[]>(RENEW, args);
   }
 
-  async recoverStalled(now: number, maxStalledCount: number): Promise<StalledJob[]> {
-    const flat = await this.#run<string[]>(STALLED, [now, maxStalledCount, 1_000]);
+  async recoverStalled(
+    now: number,
+    maxStalledCount: number,
+    keepDead: [number, number] = [-1, -1],
+  ): Promise<StalledJob[]> {
+    const flat = await this.#run<string[]>(STALLED, [now, maxStalledCount, 1_000, keepDead[0], keepDead[1]]);
     const out: StalledJob[] = [];
     for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, outcome: flat[i + 1] as 'waiting' | 'dead' });
     return out;
@@ -180,6 +184,39 @@ export class RedisBackend implements QueueBackend {
 
   async list(state: JobState, offset: number, limit: number): Promise<string[]> {
     return this.#redis.zrange(this.keys[STATE_KEY[state]] as string, offset, offset + limit - 1);
+  }
+
+  /**
+   * Cursor paging of the DLQ by score (finish time, unique by construction: see fail.lua's `after_last`). The
+   * cursor is `<score>:<id>`: entries with the cursor's score and an id up to its id (Redis orders ties by
+   * member) were on earlier pages, so a page neither skips nor repeats jobs while others die or are replayed.
+   */
+  async listDeadAfter(cursor: string | null, limit: number): Promise<{ ids: string[]; cursor: string | null }> {
+    let min = '-inf';
+    let afterScore = Number.NEGATIVE_INFINITY;
+    let afterId = '';
+    if (cursor !== null) {
+      const at = cursor.indexOf(':');
+      afterScore = Number(cursor.slice(0, at));
+      afterId = cursor.slice(at + 1);
+      min = String(afterScore);
+    }
+    const ids: string[] = [];
+    let last: string | null = cursor;
+    for (let offset = 0; ids.length < limit; ) {
+      const want = limit - ids.length + 16;
+      const flat = await this.#redis.zrangebyscore(this.keys.dead, min, '+inf', 'WITHSCORES', 'LIMIT', offset, want);
+      for (let i = 0; i < flat.length && ids.length < limit; i += 2) {
+        const id = flat[i]!;
+        const score = Number(flat[i + 1]);
+        if (score === afterScore && id <= afterId) continue;
+        ids.push(id);
+        last = `${flat[i + 1]}:${id}`;
+      }
+      if (flat.length < want * 2) break;
+      offset += want;
+    }
+    return { ids, cursor: last };
   }
 
   async replayDead(now: number, ids?: readonly string[]): Promise<number> {
