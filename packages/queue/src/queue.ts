@@ -99,13 +99,15 @@ export class Queue<D = unknown> {
   readonly onStalled = this.emitters.stalled.event;
   readonly onDead = this.emitters.dead.event;
   #owned: RedisClient | undefined;
+  /** One outage, one warning: the queue's connections (client, waiters) share whether Redis is down. */
+  readonly #connection = { down: false };
   /** Removes the 'error' listener put on a client the user gave (theirs to close, ours not to leave noisy). */
   #unwatchGiven: (() => void) | undefined;
   readonly #tracer = queueInstruments().tracer;
 
   /** A connection made from a URL is ours: closed by `close()`, its outages logged once each. */
   #own(client: RedisClient): RedisClient {
-    watchConnection(client, { logger: this.logger, backend: 'redis', connection: 'queue' });
+    watchConnection(client, { logger: this.logger, backend: 'redis', connection: 'queue', state: this.#connection });
     this.#owned = client;
     return client;
   }
@@ -116,7 +118,12 @@ export class Queue<D = unknown> {
    * every reconnect attempt.
    */
   #given(client: RedisClient): RedisClient {
-    this.#unwatchGiven ??= watchConnection(client, { logger: this.logger, backend: 'redis', connection: 'queue' });
+    this.#unwatchGiven ??= watchConnection(client, {
+      logger: this.logger,
+      backend: 'redis',
+      connection: 'queue',
+      state: this.#connection,
+    });
     return client;
   }
   readonly #closers = new Set<() => Promise<void>>();
@@ -154,6 +161,7 @@ export class Queue<D = unknown> {
         prefix: this.options.prefix,
         commandTimeoutMs: this.options.commandTimeoutMs,
         logger: this.logger,
+        connectionState: this.#connection,
       });
     } else if (this.options.backend === 'rabbitmq') {
       const url = this.options.url;

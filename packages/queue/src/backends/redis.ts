@@ -51,6 +51,8 @@ export interface RedisBackendOptions {
   commandTimeoutMs?: number;
   /** Where the waiters' blocking connections report losing and regaining Redis. */
   logger?: Logger;
+  /** Shared with the queue's other connections: one warning per outage, not one per connection. */
+  connectionState?: { down: boolean };
 }
 
 const STATE_KEY: Record<JobState, keyof QueueKeys> = {
@@ -75,6 +77,7 @@ export class RedisBackend implements QueueBackend {
   readonly #waiters = new Set<RedisWaiter>();
   #acks: PendingAck[] = [];
   readonly #log: Logger | undefined;
+  readonly #connectionState: { down: boolean } | undefined;
   #now = 0;
 
   constructor(options: RedisBackendOptions) {
@@ -82,6 +85,7 @@ export class RedisBackend implements QueueBackend {
     this.keys = queueKeys(options.name, options.prefix);
     this.#batch = createScriptBatcher(this.#redis);
     this.#log = options.logger;
+    this.#connectionState = options.connectionState;
   }
 
   #run<T>(script: Parameters<ScriptBatcher['run']>[0], args: ScriptArg[]): Promise<T> {
@@ -238,7 +242,13 @@ export class RedisBackend implements QueueBackend {
   }
 
   createWaiter(): Waiter {
-    const w = new RedisWaiter(this.#redis, this.keys.wake, () => this.#waiters.delete(w), this.#log);
+    const w = new RedisWaiter(
+      this.#redis,
+      this.keys.wake,
+      () => this.#waiters.delete(w),
+      this.#log,
+      this.#connectionState,
+    );
     this.#waiters.add(w);
     return w;
   }
@@ -260,6 +270,7 @@ class RedisWaiter implements Waiter {
     private readonly key: string,
     private readonly onClose: () => void,
     private readonly log: Logger | undefined,
+    private readonly state: { down: boolean } | undefined,
   ) {}
 
   async wait(timeoutMs: number): Promise<void> {
@@ -268,8 +279,14 @@ class RedisWaiter implements Waiter {
       // A Cluster duplicate is a Cluster client: BLPOP is routed to the wake key's slot.
       this.#conn = (this.redis as Redis).duplicate() as Redis;
       // Ours: its 'error' events (Redis down) go to the logger once per state change, never unhandled.
-      if (this.log) watchConnection(this.#conn, { logger: this.log, backend: 'redis', connection: 'queue waiter' });
-      else this.#conn.on('error', () => {});
+      if (this.log) {
+        watchConnection(this.#conn, {
+          logger: this.log,
+          backend: 'redis',
+          connection: 'queue waiter',
+          ...(this.state ? { state: this.state } : {}),
+        });
+      } else this.#conn.on('error', () => {});
     }
     const conn = this.#conn;
     await new Promise<void>((resolve, reject) => {
