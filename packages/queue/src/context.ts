@@ -20,7 +20,7 @@ const storage = new AsyncLocalStorage<JobContext>();
  * class Reports {
  *   @Task({ queue, timeoutMs: 60_000 })
  *   async build(reportId: string): Promise<void> {
- *     const signal = currentJob()?.signal;
+ *     const signal = currentJob()?.signal ?? null;
  *     await fetch(`https://reports.internal/${reportId}`, { signal });
  *   }
  * }
