@@ -17,7 +17,7 @@ export interface FetchedJob {
 /** How a failed attempt ends. */
 export type FailOutcome =
   | { kind: 'retry'; delayMs: number }
-  | { kind: 'dead' }
+  | { kind: 'dead'; keep?: [count: number, ageMs: number] }
   | { kind: 'failed'; keep: [count: number, ageMs: number] };
 
 export interface Counts {
@@ -50,7 +50,9 @@ export interface Waiter {
 
 /**
  * The store of one queue. Every method is one atomic state move (one Lua script on Redis). Times are passed
- * in (the worker's clock), so every backend follows the same clock.
+ * in (the caller's clock) for timestamps; backends shared by several hosts schedule on a clock of their own
+ * (Redis: the server's `TIME`), so a worker whose clock is off neither runs delayed jobs early nor declares
+ * healthy jobs stalled. The memory backend (one process) has the one clock it is given.
  */
 export interface QueueBackend {
   readonly kind: 'memory' | 'redis' | 'rabbitmq';
@@ -58,7 +60,8 @@ export interface QueueBackend {
   add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]>;
   /**
    * Promotes due delayed jobs, then moves up to `count` waiting jobs (highest priority, then oldest) to
-   * active under `token` with a lease until `now + lockMs`. `nextDueAt`: the earliest delayed job's due time.
+   * active under `token` with a lease of `lockMs`. `nextDueAt`: when the earliest delayed job is due, on the
+   * caller's clock (`now` + the time until it is due on the backend's clock).
    */
   fetch(
     now: number,
@@ -70,14 +73,22 @@ export interface QueueBackend {
   complete(id: string, token: string, now: number, result: string, keep: [number, number]): Promise<boolean>;
   /** Active → waiting/delayed (retry), dead (DLQ) or failed, appending `errorEntry` (JSON) to the history. */
   fail(id: string, token: string, now: number, errorEntry: string, outcome: FailOutcome): Promise<boolean>;
-  /** Extends the leases still held; returns ids whose token no longer holds them. */
-  renew(jobs: readonly (readonly [id: string, token: string])[], deadline: number): Promise<string[]>;
-  /** Active jobs whose lease lapsed: back to waiting, or to the DLQ past `maxStalledCount`. */
-  recoverStalled(now: number, maxStalledCount: number): Promise<StalledJob[]>;
+  /** Extends the leases still held by `lockMs` from now; returns ids whose token no longer holds them. */
+  renew(jobs: readonly (readonly [id: string, token: string])[], lockMs: number, now: number): Promise<string[]>;
+  /**
+   * Active jobs whose lease lapsed (on the backend's clock): back to waiting, or to the DLQ past
+   * `maxStalledCount` (the DLQ then trimmed to `keepDead`: [count, ageMs], -1 unbounded).
+   */
+  recoverStalled(now: number, maxStalledCount: number, keepDead?: [number, number]): Promise<StalledJob[]>;
   getJob(id: string): Promise<JobInfo | undefined>;
   counts(): Promise<Counts>;
   /** Ids in `state`, oldest first (waiting: in fetch order). */
   list(state: JobState, offset: number, limit: number): Promise<string[]>;
+  /**
+   * Up to `limit` dead ids, oldest first, after the one `cursor` names (from the start when `null`), and the
+   * cursor of the last one returned. Backends without it are paged by offset (`Queue.listDead`).
+   */
+  listDeadAfter?(cursor: string | null, limit: number): Promise<{ ids: string[]; cursor: string | null }>;
   /** Dead → waiting with a fresh attempt count; all dead jobs when `ids` is omitted. Returns how many moved. */
   replayDead(now: number, ids?: readonly string[]): Promise<number>;
   setPaused(paused: boolean): Promise<void>;

@@ -2,6 +2,7 @@ export type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter 
 export { MemoryBackend } from './backends/memory';
 export { RabbitBackend, type RabbitBackendOptions } from './backends/rabbitmq';
 export { RedisBackend, type RedisBackendOptions } from './backends/redis';
+export { currentJob, type JobContext } from './context';
 export {
   enqueue,
   registerTasks,
@@ -43,6 +44,7 @@ export {
   type CreateQueueOptions,
   createQueue,
   type DeadEvent,
+  type DeadPage,
   type FailedEvent,
   type JobRef,
   Queue,

@@ -152,6 +152,7 @@ export function prepareJob(
   options: JobOptions | undefined,
   defaults: JobOptions | undefined,
   maxPayloadBytes: number,
+  trace?: Record<string, string>,
 ): NewJob {
   if (typeof name !== 'string' || name.length === 0)
     throw new NonSerializableDataError('name', 'job name must be a non-empty string');
@@ -172,5 +173,6 @@ export function prepareJob(
     keepComplete: retention(o.removeOnComplete),
     keepFail: retention(o.removeOnFail),
   };
+  if (trace && Object.keys(trace).length > 0) stored.trace = trace;
   return { id: o.jobId ?? '', name, data: text, priority, delayMs: o.delayMs, opts: JSON.stringify(stored) };
 }

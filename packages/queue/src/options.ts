@@ -73,6 +73,8 @@ export interface StoredJobOptions {
   /** [count, ageMs]; -1: unbounded. count 0: remove at once. */
   keepComplete: [number, number];
   keepFail: [number, number];
+  /** W3C trace context of the `add` that enqueued the job (its producer span): the worker's span continues it. */
+  trace?: Record<string, string>;
 }
 
 export const queueOptionsSchema = z
@@ -105,6 +107,22 @@ export const queueOptionsSchema = z
       .default(512 * 1024),
     /** After the last attempt: `true` moves the job to the DLQ, `false` to `failed` (trimmed by `removeOnFail`). */
     deadLetter: z.boolean().default(true),
+    /**
+     * What the DLQ keeps: the newest `count` dead jobs, none older than `ageMs` (each bound optional); `false`
+     * keeps every dead job. Trimmed as jobs die (Redis, memory; RabbitMQ's DLQ is a broker queue: a policy's
+     * `max-length` bounds it). Default: the last 10,000, up to 30 days.
+     */
+    deadLetterRetention: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            count: z.number().int().positive().optional(),
+            ageMs: z.number().int().positive().optional(),
+          })
+          .strict(),
+      ])
+      .default({ count: 10_000, ageMs: 30 * 24 * 3_600_000 }),
     clock: objectSchema<Clock>('clock').optional(),
     logger: objectSchema<Logger>('logger').optional(),
   })

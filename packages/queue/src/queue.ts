@@ -6,12 +6,14 @@ import {
   getDefaultLogger,
   guardRedis,
   InvalidOptionsError,
+  injectTraceContext,
   type Logger,
   parseOptions,
   type RedisClient,
   systemClock,
   watchConnection,
 } from '@ballast/core';
+import { context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Counts, QueueBackend } from './backend';
 import { MemoryBackend } from './backends/memory';
 import { RabbitBackend } from './backends/rabbitmq';
@@ -62,6 +64,14 @@ export interface BulkJob<D = unknown> {
   options?: JobOptions;
 }
 
+/** One page of the DLQ (`listDead({ cursor, limit })`). */
+export interface DeadPage<D = unknown> {
+  /** Dead jobs, oldest first. */
+  jobs: JobInfo<D>[];
+  /** Pass to the next `listDead` call for the jobs after these; `null` when this page is the last. */
+  cursor: string | null;
+}
+
 /** Options for a custom backend instance instead of a built-in one. */
 export type CreateQueueOptions = Omit<QueueOptions, 'backend'> & { backend?: QueueOptions['backend'] | QueueBackend };
 
@@ -89,11 +99,31 @@ export class Queue<D = unknown> {
   readonly onStalled = this.emitters.stalled.event;
   readonly onDead = this.emitters.dead.event;
   #owned: RedisClient | undefined;
+  /** One outage, one warning: the queue's connections (client, waiters) share whether Redis is down. */
+  readonly #connection = { down: false };
+  /** Removes the 'error' listener put on a client the user gave (theirs to close, ours not to leave noisy). */
+  #unwatchGiven: (() => void) | undefined;
+  readonly #tracer = queueInstruments().tracer;
 
   /** A connection made from a URL is ours: closed by `close()`, its outages logged once each. */
   #own(client: RedisClient): RedisClient {
-    watchConnection(client, { logger: this.logger, backend: 'redis', connection: 'queue' });
+    watchConnection(client, { logger: this.logger, backend: 'redis', connection: 'queue', state: this.#connection });
     this.#owned = client;
+    return client;
+  }
+
+  /**
+   * A client the user gave stays theirs (not closed by `close()`), but gets an 'error' listener while the queue
+   * uses it: an outage is logged once as a warning instead of ioredis printing an unhandled-error stack for
+   * every reconnect attempt.
+   */
+  #given(client: RedisClient): RedisClient {
+    this.#unwatchGiven ??= watchConnection(client, {
+      logger: this.logger,
+      backend: 'redis',
+      connection: 'queue',
+      state: this.#connection,
+    });
     return client;
   }
   readonly #closers = new Set<() => Promise<void>>();
@@ -124,13 +154,14 @@ export class Queue<D = unknown> {
           },
         ]);
       }
-      const client = typeof given === 'string' ? this.#own(createRedis(given)) : given;
+      const client = typeof given === 'string' ? this.#own(createRedis(given)) : this.#given(given);
       this.backend = new RedisBackend({
         redis: client,
         name,
         prefix: this.options.prefix,
         commandTimeoutMs: this.options.commandTimeoutMs,
         logger: this.logger,
+        connectionState: this.#connection,
       });
     } else if (this.options.backend === 'rabbitmq') {
       const url = this.options.url;
@@ -142,7 +173,7 @@ export class Queue<D = unknown> {
       const given = this.options.redis;
       let status = this.options.statusStore;
       if (!status && given !== undefined) {
-        const client = typeof given === 'string' ? this.#own(createRedis(given)) : given;
+        const client = typeof given === 'string' ? this.#own(createRedis(given)) : this.#given(given);
         const guarded = guardRedis(client, { commandTimeoutMs: this.options.commandTimeoutMs });
         status = new RedisStatusStore(guarded, name, this.options.prefix);
       }
@@ -164,8 +195,29 @@ export class Queue<D = unknown> {
     if (this.#closed) throw new QueueClosedError(this.name, operation);
   }
 
-  #prepare(name: string, data: unknown, options: JobOptions | undefined): NewJob {
-    return prepareJob(name, data, options, this.options.defaultJobOptions, this.options.maxPayloadBytes);
+  #prepare(name: string, data: unknown, options: JobOptions | undefined, carrier?: Record<string, string>): NewJob {
+    return prepareJob(name, data, options, this.options.defaultJobOptions, this.options.maxPayloadBytes, carrier);
+  }
+
+  /**
+   * Runs an enqueue in a producer span whose W3C trace context each job carries (`traceparent`): the worker's
+   * `queue.process` span is its child, so one trace runs from `add` to the handler, across processes.
+   */
+  async #produce<T>(spanName: string, fn: (carrier: Record<string, string>) => Promise<T>): Promise<T> {
+    const span: Span = this.#tracer.startSpan(spanName, {
+      kind: SpanKind.PRODUCER,
+      attributes: { 'ballast.queue': this.name },
+    });
+    try {
+      return await fn(injectTraceContext({}, trace.setSpan(context.active(), span)) as Record<string, string>);
+    } catch (error) {
+      const err = error instanceof Error ? error : new Error(String(error));
+      span.recordException(err);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   /**
@@ -174,18 +226,22 @@ export class Queue<D = unknown> {
    */
   async add(name: string, data: D, options?: JobOptions): Promise<AddedJob> {
     this.#check('add');
-    const job = this.#prepare(name, data, options);
-    const [r] = await this.backend.add([job], this.clock.now());
-    return { id: r!.id, name, duplicate: !r!.added };
+    return this.#produce(`queue.add ${name}`, async (carrier) => {
+      const job = this.#prepare(name, data, options, carrier);
+      const [r] = await this.backend.add([job], this.clock.now());
+      return { id: r!.id, name, duplicate: !r!.added };
+    });
   }
 
   /** Enqueues many jobs in one atomic step (per 1,000 on Redis); all are validated before any is added. */
   async addBulk(jobs: readonly BulkJob<D>[]): Promise<AddedJob[]> {
     this.#check('addBulk');
-    const prepared = jobs.map((j) => this.#prepare(j.name, j.data, j.options));
-    if (prepared.length === 0) return [];
-    const results = await this.backend.add(prepared, this.clock.now());
-    return results.map((r, i) => ({ id: r.id, name: prepared[i]!.name, duplicate: !r.added }));
+    if (jobs.length === 0) return [];
+    return this.#produce(`queue.addBulk ${this.name}`, async (carrier) => {
+      const prepared = jobs.map((j) => this.#prepare(j.name, j.data, j.options, carrier));
+      const results = await this.backend.add(prepared, this.clock.now());
+      return results.map((r, i) => ({ id: r.id, name: prepared[i]!.name, duplicate: !r.added }));
+    });
   }
 
   /** A job's state, attempts, result or error history and timestamps; `undefined` once removed. */
@@ -204,9 +260,38 @@ export class Queue<D = unknown> {
     return jobs.filter((j): j is JobInfo<D> => j !== undefined);
   }
 
-  /** The dead-letter queue, oldest first, each with its error history. */
-  listDead(offset = 0, limit = 100): Promise<JobInfo<D>[]> {
-    return this.list('dead', offset, limit);
+  /** @internal the DLQ's retention as [count, ageMs] (-1: unbounded), for the backends' trimming. */
+  get keepDead(): [number, number] {
+    const r = this.options.deadLetterRetention;
+    return r === false ? [-1, -1] : [r.count ?? -1, r.ageMs ?? -1];
+  }
+
+  /**
+   * The dead-letter queue, oldest first, each with its error history. With `{ cursor, limit }` (default limit
+   * 100): one page and the cursor of the next, exact while jobs die, are replayed or trimmed meanwhile (an
+   * offset would skip or repeat jobs then). With numbers: `offset`, `limit`, as `list('dead', …)`.
+   */
+  listDead(page: { cursor?: string | null; limit?: number }): Promise<DeadPage<D>>;
+  listDead(offset?: number, limit?: number): Promise<JobInfo<D>[]>;
+  async listDead(
+    first: number | { cursor?: string | null; limit?: number } = 0,
+    limit = 100,
+  ): Promise<JobInfo<D>[] | DeadPage<D>> {
+    if (typeof first === 'number') return this.list('dead', first, limit);
+    const size = first.limit ?? 100;
+    const cursor = first.cursor ?? null;
+    let ids: string[];
+    let next: string | null;
+    if (this.backend.listDeadAfter) {
+      ({ ids, cursor: next } = await this.backend.listDeadAfter(cursor, size));
+    } else {
+      // Offset paging (RabbitMQ's status store): the cursor carries the offset.
+      const offset = cursor === null ? 0 : Number(cursor.slice(2));
+      ids = await this.backend.list('dead', offset, size);
+      next = `o:${offset + ids.length}`;
+    }
+    const jobs = (await Promise.all(ids.map((id) => this.getJob(id)))).filter((j): j is JobInfo<D> => j !== undefined);
+    return { jobs, cursor: ids.length < size ? null : next };
   }
 
   /** Dead jobs back to waiting with fresh attempts (all of them when `ids` is omitted). */
@@ -246,6 +331,7 @@ export class Queue<D = unknown> {
     this.#unwatch();
     await this.backend.close();
     if (this.#owned) await this.#owned.quit().catch(() => {});
+    this.#unwatchGiven?.();
   }
 }
 

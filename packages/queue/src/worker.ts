@@ -6,13 +6,15 @@ import {
   boundBackendCall,
   type Clock,
   EventEmitter,
+  extractTraceContext,
   type OutageLog,
   outageLog,
   parseOptions,
   sleep,
 } from '@ballast/core';
-import { SpanStatusCode } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FetchedJob, Waiter } from './backend';
+import { type JobContext, runInJob } from './context';
 import { isJobTimeoutError, JobTimeoutError, NoHandlerError, QueueClosedError } from './errors';
 import { type Job, type JobErrorEntry, serialize } from './job';
 import { queueInstruments } from './metrics';
@@ -23,7 +25,11 @@ import type { Queue } from './queue';
 /** After a failed fetch or blocking wait: 200 ms, doubling to 5 s while the failures last. */
 const FAILURE_BACKOFF = backoffOptionsSchema.parse({ initialMs: 200, maxMs: 5_000, jitter: 'none' });
 
-/** A job handler: gets the job and a signal that aborts on the job's timeout (and on a forced close). */
+/**
+ * A job handler: gets the job and a signal that aborts on the job's timeout (and on a forced close). Every
+ * handler gets the signal, whatever it declares (rest parameters, defaults, a wrapper of length 0); code it
+ * calls reaches the same job and signal through `currentJob()`.
+ */
 export type Handler<D = unknown, R = unknown> = (job: Job<D>, signal: AbortSignal) => R | Promise<R>;
 /**
  * Handlers by job name. On a typed queue (`createQueue<D>`) each handler's `job.data` is a `D`; a handler may
@@ -38,13 +44,11 @@ let workerCount = 0;
 
 interface InFlight {
   job: FetchedJob;
-  /** Set once the handler runs, when it takes a signal. */
+  /** Set once the handler runs. */
   controller: AbortController | undefined;
   /** Fails the running attempt (timeout, forced close). */
   stop?: (error: unknown) => void;
 }
-
-const NEVER_ABORTED = new AbortController().signal;
 
 /**
  * Processes a queue's jobs with up to `concurrency` handlers at once. Fetches as many jobs as it has free
@@ -266,27 +270,38 @@ export class Worker<D = unknown> {
     const ref = { id: job.id, name: job.name, priority: job.priority };
     const attrs = { queue: this.#queue.name, name: job.name };
     const started = this.#clock.monotonic();
-    const span = this.#m.tracer.startSpan(`queue.process ${job.name}`, {
-      attributes: { 'ballast.queue': this.#queue.name, 'ballast.job.id': job.id, 'ballast.job.attempt': attempt },
-    });
+    // The producer's span (carried in the job from `add`) is the parent: one trace from enqueue to handling.
+    const parent = opts.trace ? extractTraceContext(opts.trace, ROOT_CONTEXT) : context.active();
+    const span = this.#m.tracer.startSpan(
+      `queue.process ${job.name}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: { 'ballast.queue': this.#queue.name, 'ballast.job.id': job.id, 'ballast.job.attempt': attempt },
+      },
+      parent,
+    );
     let timer: ReturnType<Clock['setTimeout']> | undefined;
     try {
       let result: unknown;
       try {
         const handler = this.#handlerFor(job.name);
-        // A handler that declares no signal parameter gets a shared never-aborted one: an AbortController
-        // per job is a measurable cost on the hot path. Its timeout still fails the attempt (the race below).
-        const controller = handler.length >= 2 ? new AbortController() : undefined;
+        // Every handler gets a signal of its own, whatever its declared arity: `handler.length` says nothing
+        // of rest parameters, defaults or a wrapper, and a handler that misses its abort keeps running after
+        // its attempt failed (the retry then repeats its side effects beside it).
+        const controller = new AbortController();
         entry.controller = controller;
         let stop: ((error: unknown) => void) | undefined;
         if (opts.timeoutMs > 0) {
           timer = this.#clock.setTimeout(() => {
             const error = new JobTimeoutError(job.id, opts.timeoutMs);
-            controller?.abort(error);
+            controller.abort(error);
             stop?.(error);
           }, opts.timeoutMs);
         }
-        const ran = handler(job, controller?.signal ?? NEVER_ABORTED);
+        const ctx: JobContext = { job, signal: controller.signal };
+        const ran = context.with(trace.setSpan(parent, span), () =>
+          runInJob(ctx, () => handler(job, controller.signal)),
+        );
         result =
           ran instanceof Promise
             ? await new Promise((resolve, reject) => {
@@ -359,7 +374,7 @@ export class Worker<D = unknown> {
       fetched.token,
       now,
       JSON.stringify(entry),
-      dead ? { kind: 'dead' } : { kind: 'failed', keep: opts.keepFail },
+      dead ? { kind: 'dead', keep: this.#queue.keepDead } : { kind: 'failed', keep: opts.keepFail },
     );
     if (!ok) return;
     this.#queue.emitters.failed.emit({ job: ref, error, attempt: job.attempt, willRetry });
@@ -373,7 +388,7 @@ export class Worker<D = unknown> {
     if (this.#inflight.size === 0) return;
     const held = [...this.#inflight.values()].map((f) => [f.job.id, f.job.token] as const);
     try {
-      await this.#queue.backend.renew(held, this.#clock.now() + this.options.lockMs);
+      await this.#queue.backend.renew(held, this.options.lockMs, this.#clock.now());
     } catch (error) {
       this.#report(error);
     }
@@ -381,7 +396,11 @@ export class Worker<D = unknown> {
 
   async #checkStalled(): Promise<void> {
     try {
-      const stalled = await this.#queue.backend.recoverStalled(this.#clock.now(), this.options.maxStalledCount);
+      const stalled = await this.#queue.backend.recoverStalled(
+        this.#clock.now(),
+        this.options.maxStalledCount,
+        this.#queue.keepDead,
+      );
       for (const s of stalled) {
         this.#m.stalled.add(1, { queue: this.#queue.name });
         this.#queue.emitters.stalled.emit({ jobId: s.id, outcome: s.outcome });

@@ -34,6 +34,15 @@ class ZSet {
     for (const e of this.#scores) if (inclusive ? e[1] <= bound : e[1] < bound) out.push(e);
     return out.sort((a, b) => a[1] - b[1]).map(([id]) => id);
   }
+  /** [id, score] by score. */
+  entries(): [string, number][] {
+    return [...this.#scores.entries()].sort((a, b) => a[1] - b[1]);
+  }
+  max(): number | null {
+    let m: number | null = null;
+    for (const s of this.#scores.values()) if (m === null || s > m) m = s;
+    return m;
+  }
   min(): number | null {
     let m: number | null = null;
     for (const s of this.#scores.values()) if (m === null || s < m) m = s;
@@ -164,6 +173,20 @@ export class MemoryBackend implements QueueBackend {
     }
   }
 
+  /** As fail.lua's `after_last`: after every score there, so scores are unique and ties keep their order. */
+  #addFinished(set: ZSet, id: string, now: number): void {
+    const last = set.max();
+    set.add(id, last !== null && last >= now ? last + 1 / 1024 : now);
+  }
+
+  async listDeadAfter(cursor: string | null, limit: number): Promise<{ ids: string[]; cursor: string | null }> {
+    const after = cursor === null ? Number.NEGATIVE_INFINITY : Number(cursor.slice(0, cursor.indexOf(':')));
+    const entries = this.#dead.entries().filter(([, score]) => score > after);
+    const page = entries.slice(0, limit);
+    const last = page[page.length - 1];
+    return { ids: page.map(([id]) => id), cursor: last ? `${last[1]}:${last[0]}` : cursor };
+  }
+
   #held(id: string, token: string): Record<string, string> | undefined {
     const f = this.#jobs.get(id)?.fields;
     return f && f.token === token ? f : undefined;
@@ -205,7 +228,8 @@ export class MemoryBackend implements QueueBackend {
     } else if (outcome.kind === 'dead') {
       f.state = 'dead';
       f.finishedAt = String(now);
-      this.#dead.add(id, now);
+      this.#addFinished(this.#dead, id, now);
+      if (outcome.keep) this.#trim(this.#dead, now, outcome.keep);
     } else {
       if (outcome.keep[0] === 0) {
         this.#jobs.delete(id);
@@ -219,8 +243,9 @@ export class MemoryBackend implements QueueBackend {
     return true;
   }
 
-  async renew(jobs: readonly (readonly [string, string])[], deadline: number): Promise<string[]> {
+  async renew(jobs: readonly (readonly [string, string])[], lockMs: number, now: number): Promise<string[]> {
     const lost: string[] = [];
+    const deadline = now + lockMs;
     for (const [id, token] of jobs) {
       if (this.#held(id, token) && this.#active.has(id)) this.#active.add(id, deadline);
       else lost.push(id);
@@ -228,7 +253,11 @@ export class MemoryBackend implements QueueBackend {
     return lost;
   }
 
-  async recoverStalled(now: number, maxStalledCount: number): Promise<StalledJob[]> {
+  async recoverStalled(
+    now: number,
+    maxStalledCount: number,
+    keepDead: [number, number] = [-1, -1],
+  ): Promise<StalledJob[]> {
     const out: StalledJob[] = [];
     for (const id of this.#active.below(now)) {
       this.#active.remove(id);
@@ -249,7 +278,8 @@ export class MemoryBackend implements QueueBackend {
         f.errors = f.errors ? `${f.errors.slice(0, -1)},${entry}]` : `[${entry}]`;
         f.state = 'dead';
         f.finishedAt = String(now);
-        this.#dead.add(id, now);
+        this.#addFinished(this.#dead, id, now);
+        this.#trim(this.#dead, now, keepDead);
         out.push({ id, outcome: 'dead' });
       } else {
         this.#enqueue(id);

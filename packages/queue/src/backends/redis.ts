@@ -51,6 +51,8 @@ export interface RedisBackendOptions {
   commandTimeoutMs?: number;
   /** Where the waiters' blocking connections report losing and regaining Redis. */
   logger?: Logger;
+  /** Shared with the queue's other connections: one warning per outage, not one per connection. */
+  connectionState?: { down: boolean };
 }
 
 const STATE_KEY: Record<JobState, keyof QueueKeys> = {
@@ -75,6 +77,7 @@ export class RedisBackend implements QueueBackend {
   readonly #waiters = new Set<RedisWaiter>();
   #acks: PendingAck[] = [];
   readonly #log: Logger | undefined;
+  readonly #connectionState: { down: boolean } | undefined;
   #now = 0;
 
   constructor(options: RedisBackendOptions) {
@@ -82,6 +85,7 @@ export class RedisBackend implements QueueBackend {
     this.keys = queueKeys(options.name, options.prefix);
     this.#batch = createScriptBatcher(this.#redis);
     this.#log = options.logger;
+    this.#connectionState = options.connectionState;
   }
 
   #run<T>(script: Parameters<ScriptBatcher['run']>[0], args: ScriptArg[]): Promise<T> {
@@ -112,8 +116,9 @@ export class RedisBackend implements QueueBackend {
       createdAt: Number(r[6]),
       token,
     }));
-    const due = Number(nextDue);
-    return { jobs, nextDueAt: due < 0 ? null : due };
+    // Ms until due on the server's clock, turned into a time on the caller's clock (which may be off).
+    const dueIn = Number(nextDue);
+    return { jobs, nextDueAt: dueIn < 0 ? null : now + dueIn };
   }
 
   /**
@@ -145,19 +150,23 @@ export class RedisBackend implements QueueBackend {
 
   async fail(id: string, token: string, now: number, errorEntry: string, outcome: FailOutcome): Promise<boolean> {
     const delay = outcome.kind === 'retry' ? outcome.delayMs : 0;
-    const keep: [number, number] = outcome.kind === 'failed' ? outcome.keep : [-1, -1];
+    const keep: [number, number] = outcome.kind === 'retry' ? [-1, -1] : (outcome.keep ?? [-1, -1]);
     return (await this.#run<number>(FAIL, [id, token, now, errorEntry, outcome.kind, delay, keep[0], keep[1]])) === 1;
   }
 
-  async renew(jobs: readonly (readonly [string, string])[], deadline: number): Promise<string[]> {
+  async renew(jobs: readonly (readonly [string, string])[], lockMs: number): Promise<string[]> {
     if (jobs.length === 0) return [];
-    const args: ScriptArg[] = [deadline];
+    const args: ScriptArg[] = [lockMs];
     for (const [id, token] of jobs) args.push(id, token);
     return this.#run<string[]>(RENEW, args);
   }
 
-  async recoverStalled(now: number, maxStalledCount: number): Promise<StalledJob[]> {
-    const flat = await this.#run<string[]>(STALLED, [now, maxStalledCount, 1_000]);
+  async recoverStalled(
+    now: number,
+    maxStalledCount: number,
+    keepDead: [number, number] = [-1, -1],
+  ): Promise<StalledJob[]> {
+    const flat = await this.#run<string[]>(STALLED, [now, maxStalledCount, 1_000, keepDead[0], keepDead[1]]);
     const out: StalledJob[] = [];
     for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, outcome: flat[i + 1] as 'waiting' | 'dead' });
     return out;
@@ -181,6 +190,39 @@ export class RedisBackend implements QueueBackend {
     return this.#redis.zrange(this.keys[STATE_KEY[state]] as string, offset, offset + limit - 1);
   }
 
+  /**
+   * Cursor paging of the DLQ by score (finish time, unique by construction: see fail.lua's `after_last`). The
+   * cursor is `<score>:<id>`: entries with the cursor's score and an id up to its id (Redis orders ties by
+   * member) were on earlier pages, so a page neither skips nor repeats jobs while others die or are replayed.
+   */
+  async listDeadAfter(cursor: string | null, limit: number): Promise<{ ids: string[]; cursor: string | null }> {
+    let min = '-inf';
+    let afterScore = Number.NEGATIVE_INFINITY;
+    let afterId = '';
+    if (cursor !== null) {
+      const at = cursor.indexOf(':');
+      afterScore = Number(cursor.slice(0, at));
+      afterId = cursor.slice(at + 1);
+      min = String(afterScore);
+    }
+    const ids: string[] = [];
+    let last: string | null = cursor;
+    for (let offset = 0; ids.length < limit; ) {
+      const want = limit - ids.length + 16;
+      const flat = await this.#redis.zrangebyscore(this.keys.dead, min, '+inf', 'WITHSCORES', 'LIMIT', offset, want);
+      for (let i = 0; i < flat.length && ids.length < limit; i += 2) {
+        const id = flat[i]!;
+        const score = Number(flat[i + 1]);
+        if (score === afterScore && id <= afterId) continue;
+        ids.push(id);
+        last = `${flat[i + 1]}:${id}`;
+      }
+      if (flat.length < want * 2) break;
+      offset += want;
+    }
+    return { ids, cursor: last };
+  }
+
   async replayDead(now: number, ids?: readonly string[]): Promise<number> {
     return this.#run<number>(REPLAY, [now, ...(ids ?? [])]);
   }
@@ -200,7 +242,13 @@ export class RedisBackend implements QueueBackend {
   }
 
   createWaiter(): Waiter {
-    const w = new RedisWaiter(this.#redis, this.keys.wake, () => this.#waiters.delete(w), this.#log);
+    const w = new RedisWaiter(
+      this.#redis,
+      this.keys.wake,
+      () => this.#waiters.delete(w),
+      this.#log,
+      this.#connectionState,
+    );
     this.#waiters.add(w);
     return w;
   }
@@ -222,6 +270,7 @@ class RedisWaiter implements Waiter {
     private readonly key: string,
     private readonly onClose: () => void,
     private readonly log: Logger | undefined,
+    private readonly state: { down: boolean } | undefined,
   ) {}
 
   async wait(timeoutMs: number): Promise<void> {
@@ -230,8 +279,14 @@ class RedisWaiter implements Waiter {
       // A Cluster duplicate is a Cluster client: BLPOP is routed to the wake key's slot.
       this.#conn = (this.redis as Redis).duplicate() as Redis;
       // Ours: its 'error' events (Redis down) go to the logger once per state change, never unhandled.
-      if (this.log) watchConnection(this.#conn, { logger: this.log, backend: 'redis', connection: 'queue waiter' });
-      else this.#conn.on('error', () => {});
+      if (this.log) {
+        watchConnection(this.#conn, {
+          logger: this.log,
+          backend: 'redis',
+          connection: 'queue waiter',
+          ...(this.state ? { state: this.state } : {}),
+        });
+      } else this.#conn.on('error', () => {});
     }
     const conn = this.#conn;
     await new Promise<void>((resolve, reject) => {

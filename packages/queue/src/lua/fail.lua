@@ -2,8 +2,10 @@
 -- `wait`/`delayed` (retry), `dead` (DLQ) or `failed` (trimmed by count and age).
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
 -- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake
--- ARGV[1] job key prefix  ARGV[2] id  ARGV[3] token  ARGV[4] now  ARGV[5] error entry (JSON object)
--- ARGV[6] outcome: retry | dead | failed   ARGV[7] retry delay ms   ARGV[8] keep count   ARGV[9] keep age ms
+-- ARGV[1] job key prefix  ARGV[2] id  ARGV[3] token  ARGV[4] now (timestamps; a retry's due time is server time)
+-- ARGV[5] error entry (JSON object)
+-- ARGV[6] outcome: retry | dead | failed   ARGV[7] retry delay ms
+-- ARGV[8] keep count   ARGV[9] keep age ms (of the `failed` index, or of the DLQ for `dead`; -1: unbounded)
 -- Returns 1, or 0 when the token no longer holds the job.
 -- A finish time as the score in a finished-jobs index, placed after every score already there: jobs that
 -- finish in the same millisecond keep their finish order (equal scores would sort by id), so a count
@@ -13,6 +15,31 @@ local function after_last(key, t)
   if last and tonumber(last) >= t then t = tonumber(last) + 1 / 1024 end
   return string.format('%.17g', t)
 end
+-- Trims a finished-jobs index (and the jobs' hashes) to its newest `keep` entries (-1: any number) and to
+-- entries no older than `age` ms (-1: any age); at most 1,000 removals of each kind a call.
+local function trim(key, prefix, keep, age, now)
+  if keep > 0 then
+    local excess = math.min(redis.call('ZCARD', key) - keep, 1000)
+    if excess > 0 then
+      local old = redis.call('ZRANGE', key, 0, excess - 1)
+      for _, o in ipairs(old) do redis.call('DEL', prefix .. o) end
+      redis.call('ZREMRANGEBYRANK', key, 0, excess - 1)
+    end
+  end
+  if age >= 0 then
+    local cutoff = string.format('%.0f', now - age)
+    local old = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. cutoff, 'LIMIT', 0, 1000)
+    for _, o in ipairs(old) do
+      redis.call('DEL', prefix .. o)
+      redis.call('ZREM', key, o)
+    end
+  end
+end
+-- Schedules (due times, lease deadlines) are on the Redis server's clock, never a worker's: workers on
+-- different hosts disagree about the time, the server is one clock for all of them.
+if redis.replicate_commands then redis.replicate_commands() end -- TIME before writes (Redis < 5)
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local prefix = ARGV[1]
 local id = ARGV[2]
 local jk = prefix .. id
@@ -32,7 +59,7 @@ local outcome = ARGV[6]
 if outcome == 'retry' then
   local delay = tonumber(ARGV[7])
   if delay > 0 then
-    local due = string.format('%.0f', now + delay)
+    local due = string.format('%.0f', clock + delay)
     redis.call('HSET', jk, 'state', 'delayed', 'delayUntil', due)
     redis.call('ZADD', KEYS[2], due, id)
   else
@@ -45,7 +72,8 @@ if outcome == 'retry' then
   redis.call('LTRIM', KEYS[9], 0, 0)
 elseif outcome == 'dead' then
   redis.call('HSET', jk, 'state', 'dead', 'finishedAt', ARGV[4])
-  redis.call('ZADD', KEYS[6], ARGV[4], id)
+  redis.call('ZADD', KEYS[6], after_last(KEYS[6], now), id)
+  trim(KEYS[6], prefix, tonumber(ARGV[8]), tonumber(ARGV[9]), now)
 else
   local keep = tonumber(ARGV[8])
   local age = tonumber(ARGV[9])
@@ -55,21 +83,6 @@ else
   end
   redis.call('HSET', jk, 'state', 'failed', 'finishedAt', ARGV[4])
   redis.call('ZADD', KEYS[5], after_last(KEYS[5], now), id)
-  if keep > 0 then
-    local excess = redis.call('ZCARD', KEYS[5]) - keep
-    if excess > 0 then
-      local old = redis.call('ZRANGE', KEYS[5], 0, excess - 1)
-      for _, o in ipairs(old) do redis.call('DEL', prefix .. o) end
-      redis.call('ZREMRANGEBYRANK', KEYS[5], 0, excess - 1)
-    end
-  end
-  if age >= 0 then
-    local cutoff = string.format('%.0f', now - age)
-    local old = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', '(' .. cutoff, 'LIMIT', 0, 1000)
-    for _, o in ipairs(old) do
-      redis.call('DEL', prefix .. o)
-      redis.call('ZREM', KEYS[5], o)
-    end
-  end
+  trim(KEYS[5], prefix, keep, age, now)
 end
 return 1

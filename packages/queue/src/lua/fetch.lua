@@ -2,12 +2,19 @@
 -- within a priority) to `active` under a lease token. Passes the wake-up on when jobs remain.
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
 -- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake
--- ARGV[1] job key prefix   ARGV[2] now (ms)   ARGV[3] count   ARGV[4] lease token   ARGV[5] lease ms
--- Returns { { id, name, data, opts, priority, attemptsMade, createdAt }, … }, next due time (ms) or -1 }
+-- ARGV[1] job key prefix   ARGV[2] now (ms, the worker's clock: processedAt only)   ARGV[3] count
+-- ARGV[4] lease token   ARGV[5] lease ms
+-- Due jobs and the lease deadline (server time + lease ms) are on the server's clock.
+-- Returns { { id, name, data, opts, priority, attemptsMade, createdAt }, … }, ms until the next delayed job
+-- is due (0: due now) or -1 when none is delayed }
+-- Schedules (due times, lease deadlines) are on the Redis server's clock, never a worker's: workers on
+-- different hosts disagree about the time, the server is one clock for all of them.
+if redis.replicate_commands then redis.replicate_commands() end -- TIME before writes (Redis < 5)
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local prefix = ARGV[1]
-local now = tonumber(ARGV[2])
 local SHIFT = 17592186044416 -- 2^44
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMIT', 0, 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', clock, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
   local jk = prefix .. id
   local prio = tonumber(redis.call('HGET', jk, 'priority'))
@@ -22,7 +29,7 @@ end
 local jobs = {}
 if redis.call('HGET', KEYS[7], 'paused') ~= '1' then
   local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[3])
-  local deadline = string.format('%.0f', now + tonumber(ARGV[5]))
+  local deadline = string.format('%.0f', clock + tonumber(ARGV[5]))
   for i = 1, #popped, 2 do
     local id = popped[i]
     local jk = prefix .. id
@@ -39,4 +46,5 @@ if redis.call('HGET', KEYS[7], 'paused') ~= '1' then
   end
 end
 local nextDue = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-return { jobs, nextDue[2] or -1 }
+if nextDue[2] == nil then return { jobs, -1 } end
+return { jobs, math.max(0, tonumber(nextDue[2]) - clock) }

@@ -2,13 +2,46 @@
 -- stalled more than maxStalledCount times (with an entry in their error history).
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
 -- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake
--- ARGV[1] job key prefix  ARGV[2] now (ms)  ARGV[3] maxStalledCount  ARGV[4] max jobs per call
+-- ARGV[1] job key prefix  ARGV[2] now (ms, the worker's clock: history timestamps; lapsed is by the server's)  ARGV[3] maxStalledCount  ARGV[4] max jobs per call
+-- ARGV[5] DLQ keep count  ARGV[6] DLQ keep age ms (-1: unbounded)
 -- Returns { id, 'waiting' | 'dead', … }
+-- Schedules (due times, lease deadlines) are on the Redis server's clock, never a worker's: workers on
+-- different hosts disagree about the time, the server is one clock for all of them.
+-- See fail.lua: after every score already there, so ties keep their order (and DLQ cursors stay exact).
+local function after_last(key, t)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
+  if last and tonumber(last) >= t then t = tonumber(last) + 1 / 1024 end
+  return string.format('%.17g', t)
+end
+-- Trims a finished-jobs index (and the jobs' hashes) to its newest `keep` entries (-1: any number) and to
+-- entries no older than `age` ms (-1: any age); at most 1,000 removals of each kind a call.
+local function trim(key, prefix, keep, age, now)
+  if keep > 0 then
+    local excess = math.min(redis.call('ZCARD', key) - keep, 1000)
+    if excess > 0 then
+      local old = redis.call('ZRANGE', key, 0, excess - 1)
+      for _, o in ipairs(old) do redis.call('DEL', prefix .. o) end
+      redis.call('ZREMRANGEBYRANK', key, 0, excess - 1)
+    end
+  end
+  if age >= 0 then
+    local cutoff = string.format('%.0f', now - age)
+    local old = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. cutoff, 'LIMIT', 0, 1000)
+    for _, o in ipairs(old) do
+      redis.call('DEL', prefix .. o)
+      redis.call('ZREM', key, o)
+    end
+  end
+end
+if redis.replicate_commands then redis.replicate_commands() end -- TIME before writes (Redis < 5)
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local prefix = ARGV[1]
 local maxStalled = tonumber(ARGV[3])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
+local ids = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. clock, 'LIMIT', 0, tonumber(ARGV[4]))
 local out = {}
 local woke = false
+local died = false
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[3], id)
   local jk = prefix .. id
@@ -22,7 +55,8 @@ for _, id in ipairs(ids) do
       local errs = redis.call('HGET', jk, 'errors')
       if errs then errs = string.sub(errs, 1, -2) .. ',' .. entry .. ']' else errs = '[' .. entry .. ']' end
       redis.call('HSET', jk, 'state', 'dead', 'finishedAt', ARGV[2], 'errors', errs)
-      redis.call('ZADD', KEYS[6], ARGV[2], id)
+      redis.call('ZADD', KEYS[6], after_last(KEYS[6], tonumber(ARGV[2])), id)
+      died = true
       out[#out + 1] = id
       out[#out + 1] = 'dead'
     else
@@ -36,6 +70,7 @@ for _, id in ipairs(ids) do
     end
   end
 end
+if died then trim(KEYS[6], prefix, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[2])) end
 if woke then
   redis.call('LPUSH', KEYS[9], '1')
   redis.call('LTRIM', KEYS[9], 0, 0)
