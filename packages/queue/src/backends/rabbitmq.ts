@@ -77,6 +77,8 @@ export class RabbitBackend implements QueueBackend {
   readonly #holding = new Map<string, string>();
   /** The connection generation whose channel has our consumer: one consumer per channel, whoever starts it. */
   #consuming = 0;
+  /** Consumer tags on the consuming channel. */
+  readonly #tags: string[] = [];
   readonly #stalled: StalledJob[] = [];
   readonly #wakers = new Set<() => void>();
   #prefetch = 0;
@@ -106,6 +108,7 @@ export class RabbitBackend implements QueueBackend {
   async #setup(ch: ConfirmChannel, generation: number): Promise<void> {
     // Deliveries of the previous connection are void: the broker requeued them.
     this.#buffer.length = 0;
+    this.#tags.length = 0;
     await this.#declare(ch, false);
     if (this.#prefetch > 0) await this.#consume(ch, generation);
   }
@@ -199,7 +202,11 @@ export class RabbitBackend implements QueueBackend {
     // Per consumer (quorum queues have no channel-wide prefetch): with quorum, up to that many per level.
     await ch.prefetch(this.#prefetch);
     const onMessage = (msg: ConsumeMessage | null) => {
-      if (!msg) return;
+      if (!msg) {
+        // The broker cancelled our consumer (its queue was deleted): declare the topology again, consume again.
+        void this.#resubscribe(ch, generation);
+        return;
+      }
       const d = { msg, generation };
       if (this.#type === 'classic') this.#buffer.push(d);
       else {
@@ -211,7 +218,20 @@ export class RabbitBackend implements QueueBackend {
       }
       this.#wake();
     };
-    for (const q of this.#waitQueues()) await ch.consume(q, onMessage);
+    for (const q of this.#waitQueues()) this.#tags.push((await ch.consume(q, onMessage)).consumerTag);
+  }
+
+  async #resubscribe(ch: ConfirmChannel, generation: number): Promise<void> {
+    if (this.#consuming !== generation || this.#conn.generation !== generation) return;
+    this.#consuming = 0;
+    try {
+      // Other consumers of this channel (quorum: one per level) go: one consumer set per channel.
+      for (const tag of this.#tags.splice(0)) await ch.cancel(tag).catch(() => {});
+      await this.#declare(ch, false);
+      await this.#consume(ch, generation);
+    } catch {
+      // The channel is going down: the next connection's setup declares and consumes.
+    }
   }
 
   #wake(): void {
