@@ -45,30 +45,33 @@ function newQueue(options: Partial<CreateQueueOptions> = {}): Queue {
 }
 
 describe('RabbitMQ backend (issue 19 §4)', () => {
-  it('a high-priority job added while low ones wait overtakes them (prefetch = concurrency)', async () => {
-    const q = newQueue();
-    const order: string[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    createWorker(
-      q,
-      async (job) => {
-        order.push(job.data as string);
-        if (job.data === 'low0') await gate;
-      },
-      { concurrency: 1, onError: () => {} },
-    );
-    await q.addBulk(
-      ['low0', 'low1', 'low2', 'low3'].map((d) => ({ name: 't', data: d, options: { priority: 'low' } })),
-    );
-    await expect.poll(() => order).toEqual(['low0']);
-    await q.add('t', 'high', { priority: 'high' });
-    release();
-    await expect.poll(() => order.length).toBe(5);
-    expect(order).toEqual(['low0', 'high', 'low1', 'low2', 'low3']);
-  });
+  it.each(['classic', 'quorum'] as const)(
+    '%s: a high-priority job added while low ones wait overtakes them (prefetch = concurrency)',
+    async (queueType) => {
+      const q = newQueue({ queueType });
+      const order: string[] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      createWorker(
+        q,
+        async (job) => {
+          order.push(job.data as string);
+          if (job.data === 'low0') await gate;
+        },
+        { concurrency: 1, onError: () => {} },
+      );
+      await q.addBulk(
+        ['low0', 'low1', 'low2', 'low3'].map((d) => ({ name: 't', data: d, options: { priority: 'low' } })),
+      );
+      await expect.poll(() => order).toEqual(['low0']);
+      await q.add('t', 'high', { priority: 'high' });
+      release();
+      await expect.poll(() => order.length).toBe(5);
+      expect(order).toEqual(['low0', 'high', 'low1', 'low2', 'low3']);
+    },
+  );
 
   it('addBulk that the broker takes only in part says exactly which jobs are queued', async () => {
     const q = newQueue();

@@ -199,6 +199,20 @@ describe('RabbitMQ delays (issue 19 §1)', () => {
     }
   });
 
+  it('a publish into a queue deleted behind our back is returned, re-declared and delivered, not lost', async () => {
+    const q = newQueue();
+    await q.add('t', 0);
+    const conn = await connect(URL);
+    await (await conn.createChannel()).deleteQueue(q.name);
+    await conn.close();
+    // No consumer to notice: the publish itself comes back unroutable (mandatory) and declares the queue again.
+    const { id } = await q.add('t', 1);
+    const ran: unknown[] = [];
+    createWorker(q, async (job) => void ran.push(job.data), { concurrency: 1, onError: () => {} });
+    await expect.poll(async () => (await q.getJob(id))?.state).toBe('completed');
+    expect(ran).toEqual([1]);
+  });
+
   it('a publish into a queue deleted behind our back (consumer running) is re-declared and run, not lost', async () => {
     const q = newQueue();
     const ran: unknown[] = [];

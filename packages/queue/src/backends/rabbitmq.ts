@@ -38,6 +38,8 @@ export const DELAY_TIERS = 28;
 /** Longest delay of one pass through the tiers (~74.6 h); a longer one goes round again for the remainder. */
 export const MAX_TIER_DELAY_MS = 2 ** DELAY_TIERS - 1;
 const REMAINING = 'x-delay-remaining';
+/** Quorum: deliveries each level's consumer may hold, in multiples of what the worker holds. */
+const QUORUM_DEPTH = 3;
 
 const SHIFT = 2 ** 44;
 const waitScore = (priority: number, seq: number) => (10 - priority) * SHIFT + seq;
@@ -77,6 +79,8 @@ export class RabbitBackend implements QueueBackend {
   readonly #holding = new Map<string, string>();
   /** The connection generation whose channel has our consumer: one consumer per channel, whoever starts it. */
   #consuming = 0;
+  /** Quorum: deliveries of the current connection handed to the worker and not acked or rejected yet. */
+  #outstanding = 0;
   /** Consumer tags on the consuming channel. */
   readonly #tags: string[] = [];
   readonly #stalled: StalledJob[] = [];
@@ -109,6 +113,7 @@ export class RabbitBackend implements QueueBackend {
     // Deliveries of the previous connection are void: the broker requeued them.
     this.#buffer.length = 0;
     this.#tags.length = 0;
+    this.#outstanding = 0;
     await this.#declare(ch, false);
     if (this.#prefetch > 0) await this.#consume(ch, generation);
   }
@@ -199,8 +204,10 @@ export class RabbitBackend implements QueueBackend {
     // (setup's consumer and its own), taking twice its prefetch.
     if (this.#consuming === generation) return;
     this.#consuming = generation;
-    // Per consumer (quorum queues have no channel-wide prefetch): with quorum, up to that many per level.
-    await ch.prefetch(this.#prefetch);
+    // Per consumer (quorum queues have no channel-wide prefetch). Quorum: each level's consumer holds a reserve
+    // of QUORUM_DEPTH × what the worker holds, so the next job of a level is at hand when one of it finishes
+    // (its replacement is a broker round trip away); fetch hands out no more than the worker holds.
+    await ch.prefetch(this.#type === 'classic' ? this.#prefetch : QUORUM_DEPTH * this.#prefetch);
     const onMessage = (msg: ConsumeMessage | null) => {
       if (!msg) {
         // The broker cancelled our consumer (its queue was deleted): declare the topology again, consume again.
@@ -358,6 +365,8 @@ export class RabbitBackend implements QueueBackend {
     const ack = (d: Delivery) => {
       if (d.generation === this.#conn.generation) this.#conn.current?.ack(d.msg);
     };
+    // Quorum: the broker's prefetch is per level; the worker gets no more than it holds on classic queues.
+    if (this.#type === 'quorum') count = Math.min(count, this.#prefetch - this.#outstanding);
     while (jobs.length < count && this.#buffer.length > 0) {
       const d = this.#buffer.shift()!;
       if (d.generation !== generation) continue;
@@ -439,6 +448,7 @@ export class RabbitBackend implements QueueBackend {
         token,
       });
     }
+    this.#outstanding += jobs.length;
     const moved = await Promise.all(moves);
     if (moved.every(Boolean)) return { jobs, nextDueAt: null };
     // Not moved: the record is gone (a status kept in another process's memory, a trimmed record), or the job
@@ -453,9 +463,28 @@ export class RabbitBackend implements QueueBackend {
     for (const [i, job] of jobs.entries()) {
       if (!finished[i]) continue;
       const held = this.#take(job.id, job.token);
-      if (held) held.ch.ack(held.d.msg);
+      if (held) {
+        held.ch.ack(held.d.msg);
+        this.#settled();
+      }
     }
     return { jobs: jobs.filter((_, i) => !finished[i]), nextDueAt: null };
+  }
+
+  /**
+   * Quorum: one delivery of the current connection handed to the worker was acked or rejected. The next fetch
+   * runs after the ack went out: the broker is already sending that level's next message.
+   */
+  #settled(): void {
+    if (this.#type === 'classic') return;
+    this.#outstanding--;
+    if (this.#buffer.length > 0) this.#wake();
+  }
+
+  /** A fetch now would hand out a job. */
+  #deliverable(): boolean {
+    if (this.#buffer.length === 0 || this.#pausedSeen) return false;
+    return this.#type === 'classic' || this.#outstanding < this.#prefetch;
   }
 
   /** The delivery `token` names, if it is still this connection's (else the broker already requeued it). */
@@ -476,6 +505,7 @@ export class RabbitBackend implements QueueBackend {
     // it, and fetch acks it unrun as a finished job. Acked first, the job stayed 'active' for ever.
     await this.#status.move(id, { state: 'completed', score: now, keep, set: { finishedAt: now, result } });
     t.ch.ack(t.d.msg);
+    this.#settled();
     return true;
   }
 
@@ -501,9 +531,11 @@ export class RabbitBackend implements QueueBackend {
       } catch (error) {
         // Not confirmed: hand the original back to the broker (redelivered) rather than lose it.
         ch.nack(d.msg, false, true);
+        this.#settled();
         throw error;
       }
       ch.ack(d.msg);
+      this.#settled();
       return true;
     }
     const dead = outcome.kind === 'dead';
@@ -518,6 +550,7 @@ export class RabbitBackend implements QueueBackend {
     // Dead: rejected without requeue, the main queue's dead-letter exchange routes it to the DLQ.
     if (dead) ch.nack(d.msg, false, false);
     else ch.ack(d.msg);
+    this.#settled();
     return true;
   }
 
@@ -595,7 +628,7 @@ export class RabbitBackend implements QueueBackend {
     return {
       wait: (timeoutMs) =>
         new Promise<void>((resolve) => {
-          if (closed || (this.#buffer.length > 0 && !this.#pausedSeen)) return resolve();
+          if (closed || this.#deliverable()) return resolve();
           const done = () => {
             this.#clock.clearTimeout(timer);
             this.#wakers.delete(done);
