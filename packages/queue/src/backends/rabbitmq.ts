@@ -81,6 +81,13 @@ export class RabbitBackend implements QueueBackend {
   #consuming = 0;
   /** Quorum: deliveries of the current connection handed to the worker and not acked or rejected yet. */
   #outstanding = 0;
+  /**
+   * Quorum: per level, deliveries acked (or rejected) and not replaced by a new delivery yet: the broker may be
+   * sending that level's next job. Cleared when the level's queue is found empty.
+   */
+  readonly #owed = new Map<number, number>();
+  /** Quorum: fetch hands out nothing before this time (a higher level's next delivery is on its way). */
+  #holdUntil = 0;
   /** Consumer tags on the consuming channel. */
   readonly #tags: string[] = [];
   readonly #stalled: StalledJob[] = [];
@@ -114,6 +121,8 @@ export class RabbitBackend implements QueueBackend {
     this.#buffer.length = 0;
     this.#tags.length = 0;
     this.#outstanding = 0;
+    this.#owed.clear();
+    this.#holdUntil = 0;
     await this.#declare(ch, false);
     if (this.#prefetch > 0) await this.#consume(ch, generation);
   }
@@ -219,6 +228,9 @@ export class RabbitBackend implements QueueBackend {
       else {
         // One queue per level: the buffer keeps them highest priority first (FIFO within one).
         const p = msg.properties.priority ?? 0;
+        const owed = this.#owed.get(p) ?? 0;
+        if (owed > 0) this.#owed.set(p, owed - 1);
+        if (this.#holdUntil > 0 && (this.#buffer[0]?.msg.properties.priority ?? 0) < p) this.#holdUntil = 0;
         let i = this.#buffer.length;
         while (i > 0 && (this.#buffer[i - 1]!.msg.properties.priority ?? 0) < p) i--;
         this.#buffer.splice(i, 0, d);
@@ -366,7 +378,10 @@ export class RabbitBackend implements QueueBackend {
       if (d.generation === this.#conn.generation) this.#conn.current?.ack(d.msg);
     };
     // Quorum: the broker's prefetch is per level; the worker gets no more than it holds on classic queues.
-    if (this.#type === 'quorum') count = Math.min(count, this.#prefetch - this.#outstanding);
+    if (this.#type === 'quorum') {
+      count = Math.min(count, this.#prefetch - this.#outstanding);
+      if (count > 0 && (await this.#higherOnItsWay(now))) return { jobs, nextDueAt: this.#holdUntil };
+    }
     while (jobs.length < count && this.#buffer.length > 0) {
       const d = this.#buffer.shift()!;
       if (d.generation !== generation) continue;
@@ -465,7 +480,7 @@ export class RabbitBackend implements QueueBackend {
       const held = this.#take(job.id, job.token);
       if (held) {
         held.ch.ack(held.d.msg);
-        this.#settled();
+        this.#settled(held.d);
       }
     }
     return { jobs: jobs.filter((_, i) => !finished[i]), nextDueAt: null };
@@ -475,16 +490,46 @@ export class RabbitBackend implements QueueBackend {
    * Quorum: one delivery of the current connection handed to the worker was acked or rejected. The next fetch
    * runs after the ack went out: the broker is already sending that level's next message.
    */
-  #settled(): void {
+  #settled(d: Delivery): void {
     if (this.#type === 'classic') return;
     this.#outstanding--;
+    const p = d.msg.properties.priority ?? 0;
+    this.#owed.set(p, (this.#owed.get(p) ?? 0) + 1);
     if (this.#buffer.length > 0) this.#wake();
+  }
+
+  /**
+   * Quorum: whether a level above the best job held has its next delivery on the way (acked, not replaced,
+   * and its queue not empty): then the worker waits for it (up to 20 ms) rather than run a lower job first.
+   */
+  async #higherOnItsWay(now: number): Promise<boolean> {
+    if (now < this.#holdUntil) return true;
+    const top = this.#buffer[0]?.msg.properties.priority ?? 0;
+    const levels = [...this.#owed].filter(([p, owed]) => owed > 0 && p > top).map(([p]) => p);
+    const ch = this.#conn.current;
+    if (levels.length === 0 || !ch) return false;
+    const ready = await Promise.all(
+      levels.map((p) =>
+        ch.checkQueue(this.#waitQueue(p)).then(
+          (r) => r.messageCount,
+          () => 0,
+        ),
+      ),
+    );
+    let coming = false;
+    for (const [i, p] of levels.entries()) {
+      if (ready[i] === 0) this.#owed.delete(p);
+      else coming = true;
+    }
+    if (coming) this.#holdUntil = now + 20;
+    return coming;
   }
 
   /** A fetch now would hand out a job. */
   #deliverable(): boolean {
     if (this.#buffer.length === 0 || this.#pausedSeen) return false;
-    return this.#type === 'classic' || this.#outstanding < this.#prefetch;
+    if (this.#type === 'classic') return true;
+    return this.#outstanding < this.#prefetch && this.#clock.now() >= this.#holdUntil;
   }
 
   /** The delivery `token` names, if it is still this connection's (else the broker already requeued it). */
@@ -505,7 +550,7 @@ export class RabbitBackend implements QueueBackend {
     // it, and fetch acks it unrun as a finished job. Acked first, the job stayed 'active' for ever.
     await this.#status.move(id, { state: 'completed', score: now, keep, set: { finishedAt: now, result } });
     t.ch.ack(t.d.msg);
-    this.#settled();
+    this.#settled(t.d);
     return true;
   }
 
@@ -531,11 +576,11 @@ export class RabbitBackend implements QueueBackend {
       } catch (error) {
         // Not confirmed: hand the original back to the broker (redelivered) rather than lose it.
         ch.nack(d.msg, false, true);
-        this.#settled();
+        this.#settled(d);
         throw error;
       }
       ch.ack(d.msg);
-      this.#settled();
+      this.#settled(d);
       return true;
     }
     const dead = outcome.kind === 'dead';
@@ -550,7 +595,7 @@ export class RabbitBackend implements QueueBackend {
     // Dead: rejected without requeue, the main queue's dead-letter exchange routes it to the DLQ.
     if (dead) ch.nack(d.msg, false, false);
     else ch.ack(d.msg);
-    this.#settled();
+    this.#settled(d);
     return true;
   }
 
