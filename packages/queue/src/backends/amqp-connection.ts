@@ -189,7 +189,8 @@ export class AmqpConnection {
       });
     for (let i = 0; i < attempts; i++) {
       if (this.#closed) break;
-      const ch = await bounded(this.#ready);
+      // Connected (the common case): the channel at hand, without a bounded wait (a timer) per publish.
+      const ch = !this.#readyPending && this.#channel ? this.#channel : await bounded(this.#ready);
       try {
         await bounded(
           new Promise<void>((resolve, reject) => {

@@ -343,11 +343,14 @@ export class RabbitBackend implements QueueBackend {
         `{"id":${JSON.stringify(id)},"name":${JSON.stringify(j.name)},"createdAt":${now},"opts":${j.opts},"data":${j.data}}`,
       );
       // Published together (one channel keeps their order); each awaits its own confirm.
+      const published = this.#publish({ id, body, priority: j.priority, attemptsMade: 0 }, j.delayMs);
       publishes.push(
-        this.#publish({ id, body, priority: j.priority, attemptsMade: 0 }, j.delayMs).then(async () => {
-          // The TTL runs from the publish (the first add also waits for the connection): due from now on.
-          if (j.delayMs > 0) await this.#status.move(id, { set: { delayUntil: this.#clock.now() + j.delayMs } });
-        }),
+        j.delayMs > 0
+          ? published.then(async () => {
+              // The TTL runs from the publish (the first add also waits for the connection): due from now on.
+              await this.#status.move(id, { set: { delayUntil: this.#clock.now() + j.delayMs } });
+            })
+          : published,
       );
       ids.push(id);
       indexes.push(i);
