@@ -5,6 +5,7 @@ import {
   type Queue as BallastQueue,
   createQueue,
   createWorker,
+  MemoryStatusStore,
   type Priority,
   type RabbitBackend,
   type Worker,
@@ -29,6 +30,12 @@ const KEEP = 1_000;
 
 interface Impl {
   name: string;
+  /** Broker impls: publishes `n` jobs and waits for the broker's confirms (nothing consumes them). */
+  publish?(n: number): Promise<unknown>;
+  /** Broker impls: with the consumer running, adds `n` jobs and resolves (ms) when all completed. */
+  addAndProcess?(n: number): Promise<number>;
+  /** Broker impls: drops what `publish` left on the broker. */
+  purge?(): Promise<void>;
   addBulk(n: number): Promise<unknown>;
   /** Pauses processing (queue-wide), adds `n` jobs, resumes and resolves when all `n` completed; returns ms from resume. */
   process(n: number): Promise<number>;
@@ -131,19 +138,45 @@ function benchAmqpUrl(): string {
 }
 
 async function ballastRabbitImpl(url: string, run: string, concurrency: number): Promise<Impl> {
-  const queue: BallastQueue = createQueue(`bench.queue.${run}.ballast`, { backend: 'rabbitmq', url });
+  // Status in this process's memory (the bench's choice, said explicitly: no warning).
+  const queue: BallastQueue = createQueue(`bench.queue.${run}.ballast`, {
+    backend: 'rabbitmq',
+    url,
+    statusStore: new MemoryStatusStore(),
+  });
   const counter = new Counter();
   queue.onCompleted(() => counter.hit());
   const worker: Worker = createWorker(queue, () => undefined, { concurrency });
+  // A queue nobody consumes, for `publish`.
+  const sink: BallastQueue = createQueue(`bench.queue.${run}.ballast-sink`, {
+    backend: 'rabbitmq',
+    url,
+    statusStore: new MemoryStatusStore(),
+  });
   return {
     name: 'ballast-rabbitmq',
     addBulk: (n) => queue.addBulk(ballastJobs(n)),
+    publish: (n) => sink.addBulk(ballastJobs(n)),
+    async purge() {
+      const conn = await amqpConnect(url);
+      await (await conn.createChannel()).purgeQueue(sink.name).catch(() => {});
+      await conn.close();
+    },
     process: (n) => timedProcess(queue, () => queue.addBulk(ballastJobs(n)), counter, n),
+    async addAndProcess(n) {
+      const done = counter.expect(n);
+      const t0 = performance.now();
+      await queue.addBulk(ballastJobs(n));
+      await done;
+      return performance.now() - t0;
+    },
     pause: () => queue.pause(),
     async close() {
       await worker.close();
       await (queue.backend as RabbitBackend).deleteQueues().catch(() => {});
       await queue.close();
+      await (sink.backend as RabbitBackend).deleteQueues().catch(() => {});
+      await sink.close().catch(() => {});
     },
   };
 }
@@ -160,16 +193,42 @@ async function rawAmqpImpl(url: string, run: string, concurrency: number): Promi
   await pub.assertQueue(name, { durable: true, arguments: { 'x-max-priority': 10 } });
   await sub.prefetch(concurrency);
   const prio = { high: 10, medium: 5, low: 1 } as const;
-  const publish = async (n: number) => {
+  const publishTo = async (queue: string, n: number) => {
     for (let i = 0; i < n; i++) {
       const body = Buffer.from(JSON.stringify({ name: 'noop', data: { i } }));
-      pub.sendToQueue(name, body, { persistent: true, priority: prio[LEVELS[i % 3] as 'high'] });
+      pub.sendToQueue(queue, body, { persistent: true, priority: prio[LEVELS[i % 3] as 'high'] });
     }
     await pub.waitForConfirms();
   };
+  const publish = (n: number) => publishTo(name, n);
+  const sink = `${name}-sink`;
+  await pub.assertQueue(sink, { durable: true, arguments: { 'x-max-priority': 10 } });
+  // `add-process`: a consumer that runs all along (prefetch = concurrency), acking each message.
+  const live = `${name}-live`;
+  await pub.assertQueue(live, { durable: true, arguments: { 'x-max-priority': 10 } });
+  const liveSub = await conn.createChannel();
+  await liveSub.prefetch(concurrency);
+  const counter = new Counter();
+  await liveSub.consume(live, (msg) => {
+    if (!msg) return;
+    JSON.parse(msg.content.toString());
+    liveSub.ack(msg);
+    counter.hit();
+  });
   return {
     name: 'raw-amqplib',
     addBulk: publish,
+    publish: (n) => publishTo(sink, n),
+    async purge() {
+      await pub.purgeQueue(sink).catch(() => {});
+    },
+    async addAndProcess(n) {
+      const done = counter.expect(n);
+      const t0 = performance.now();
+      await publishTo(live, n);
+      await done;
+      return performance.now() - t0;
+    },
     async process(n) {
       await publish(n);
       let count = 0;
@@ -193,6 +252,8 @@ async function rawAmqpImpl(url: string, run: string, concurrency: number): Promi
     pause: async () => {},
     async close() {
       await pub.deleteQueue(name).catch(() => {});
+      await pub.deleteQueue(sink).catch(() => {});
+      await pub.deleteQueue(live).catch(() => {});
       await conn.close();
     },
   };
@@ -258,6 +319,27 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
           impl: impl.name,
           opsPerCall: n,
           fn: async () => ({ overriddenDuration: await impl.process(n) }),
+        });
+      }
+      // What a user writes: addBulk beside a worker that runs all along (concurrency 50; raw: a prefetch-50
+      // consumer), timed from the add until all completed.
+      for (const impl of rabbit) {
+        cases.push({
+          case: 'add-process',
+          impl: impl.name,
+          opsPerCall: n,
+          fn: async () => ({ overriddenDuration: await impl.addAndProcess!(n) }),
+        });
+      }
+      // Publishing alone: `addBulk` (status records in memory, confirmed publishes) against a raw confirm
+      // channel's publishes and `waitForConfirms`, into a queue nobody consumes.
+      for (const impl of rabbit) {
+        cases.push({
+          case: 'publish',
+          impl: impl.name,
+          opsPerCall: n,
+          fn: () => impl.publish!(n),
+          afterAll: () => impl.purge!(),
         });
       }
       return {

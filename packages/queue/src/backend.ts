@@ -93,7 +93,7 @@ export interface QueueBackend {
   replayDead(now: number, ids?: readonly string[]): Promise<number>;
   setPaused(paused: boolean): Promise<void>;
   isPaused(): Promise<boolean>;
-  /** Broker backends: start consuming (prefetch = what the worker holds: concurrency + its prefetch). */
+  /** Broker backends: start consuming (prefetch = what the worker holds: concurrency + its `prefetch` option). */
   startConsuming?(prefetch: number, maxStalledCount: number): Promise<void>;
   /** A blocking waiter for one worker. */
   createWaiter(): Waiter;

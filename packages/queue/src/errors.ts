@@ -99,3 +99,38 @@ export class PublishNotConfirmedError extends BallastError {
   }
 }
 export const isPublishNotConfirmedError = errorGuard<PublishNotConfirmedError>(PublishNotConfirmedError.code);
+
+/** One job of an `addBulk` that is in the queue (`duplicate`: its `jobId` existed, nothing was added). */
+export interface BulkQueuedJob {
+  /** Its index in the `addBulk` array. */
+  index: number;
+  id: string;
+  duplicate: boolean;
+}
+/** One job of an `addBulk` that is not in the queue: its status record was removed again. */
+export interface BulkFailedJob {
+  index: number;
+  id: string;
+  error: unknown;
+}
+
+/**
+ * Part of an `addBulk` reached the queue and part did not (the broker confirmed some publishes, then refused or
+ * lost the rest): `queued` lists exactly the jobs that will run, `failed` those that will not (add them again).
+ */
+export class BulkAddIncompleteError extends BallastError {
+  static readonly code = 'BULK_ADD_INCOMPLETE';
+  constructor(
+    readonly backend: string,
+    readonly queued: readonly BulkQueuedJob[],
+    readonly failed: readonly BulkFailedJob[],
+  ) {
+    const first = failed[0]?.error;
+    super(
+      new.target.code,
+      `addBulk on ${backend}: ${queued.length} job(s) queued, ${failed.length} not (first: ${first instanceof Error ? first.message : String(first)})`,
+      { cause: first },
+    );
+  }
+}
+export const isBulkAddIncompleteError = errorGuard<BulkAddIncompleteError>(BulkAddIncompleteError.code);

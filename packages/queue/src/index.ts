@@ -1,6 +1,12 @@
 export type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from './backend';
 export { MemoryBackend } from './backends/memory';
-export { RabbitBackend, type RabbitBackendOptions } from './backends/rabbitmq';
+export {
+  DELAY_TIERS,
+  MAX_TIER_DELAY_MS,
+  RabbitBackend,
+  type RabbitBackendOptions,
+  type RabbitQueueType,
+} from './backends/rabbitmq';
 export { RedisBackend, type RedisBackendOptions } from './backends/redis';
 export { currentJob, type JobContext } from './context';
 export {

@@ -93,8 +93,17 @@ export const queueOptionsSchema = z
     /** AMQP URL (`rabbitmq` backend). */
     url: z.string().min(1).optional(),
     /**
+     * RabbitMQ queue type (`rabbitmq` backend). `classic` (default): one priority queue (`x-max-priority` 10).
+     * `quorum`: replicated queues for a cluster; RabbitMQ 3.x quorum queues have no priorities, so each
+     * priority level (0..10) gets its own queue (`<name>` for 5, `<name>.p<n>` for the others) and a worker
+     * consumes all of them, running what it holds highest first. Delays and the DLQ work the same.
+     */
+    queueType: z.enum(['classic', 'quorum']).default('classic'),
+    /**
      * Where the `rabbitmq` backend keeps job status (getJob, counts, dedupe, pause): a `StatusStore`; default a
-     * Redis one when `redis` is given, else in memory (one process).
+     * Redis one when `redis` is given, else in memory: this process only (another process's `getJob`, `counts`,
+     * `jobId` dedupe and pause do not see it), logged as a warning once per process. Passing a
+     * `MemoryStatusStore` here says that is what you want (no warning).
      */
     statusStore: objectSchema<import('./status').StatusStore>('statusStore').optional(),
     /** Defaults merged under every job's options. */
@@ -137,7 +146,10 @@ export const workerOptionsSchema = z
     /**
      * Jobs fetched ahead of free slots (leased, started as slots free), so the next batch is at hand when a
      * batch finishes; default = concurrency. `0` fetches only for free slots: strictest priority order across
-     * workers (a job added later never waits behind jobs another worker fetched ahead).
+     * workers (a job added later never waits behind jobs another worker fetched ahead). On RabbitMQ the
+     * broker's prefetch is concurrency + this option, default concurrency alone: a job of higher priority added
+     * later overtakes every waiting job the worker does not run yet (a delivery round trip between jobs at most
+     * for each slot; set `prefetch` to trade some priority order for throughput).
      */
     prefetch: z.number().int().min(0).optional(),
     /** Lease of an active job; renewed while it runs, recovered as stalled when it lapses. */

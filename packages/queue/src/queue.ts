@@ -24,6 +24,22 @@ import { queueInstruments } from './metrics';
 import { type JobOptions, type QueueOptions, queueOptionsSchema, type ResolvedQueueOptions } from './options';
 import { MemoryStatusStore, RedisStatusStore } from './status';
 
+let warnedMemoryStatus = false;
+
+/**
+ * RabbitMQ with neither `redis` nor `statusStore`: job status and dedupe live in this process's memory. Said
+ * once per process (every queue of it is in the same situation).
+ */
+function warnMemoryStatus(logger: Logger): void {
+  if (warnedMemoryStatus) return;
+  warnedMemoryStatus = true;
+  logger.warn(
+    { backend: 'rabbitmq', statusStore: 'memory' },
+    'queue on RabbitMQ without a `redis` status store: getJob, counts, jobId dedupe and pause are per process ' +
+      '(another process sees none of it); pass `redis` (or `statusStore: new MemoryStatusStore()` to accept this)',
+  );
+}
+
 export interface JobRef {
   id: string;
   name: string;
@@ -177,9 +193,11 @@ export class Queue<D = unknown> {
         const guarded = guardRedis(client, { commandTimeoutMs: this.options.commandTimeoutMs });
         status = new RedisStatusStore(guarded, name, this.options.prefix);
       }
+      if (!status) warnMemoryStatus(this.logger);
       this.backend = new RabbitBackend({
         url,
         name,
+        queueType: this.options.queueType,
         status: status ?? new MemoryStatusStore(),
         clock: this.clock,
         logger: this.logger,

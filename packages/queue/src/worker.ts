@@ -126,8 +126,9 @@ export class Worker<D = unknown> {
     this.#stalledTimer = this.#clock.setInterval(() => void this.#checkStalled(), this.options.stalledIntervalMs);
     this.#stalledTimer.unref();
     void this.#checkStalled();
-    // The broker may hand this worker as many messages as it holds on any backend: running plus fetched ahead.
-    const holds = this.options.concurrency + (this.options.prefetch ?? this.options.concurrency);
+    // What the broker may hand this worker: its slots, plus what it fetches ahead only when asked to (messages a
+    // worker holds do not yield to a higher priority published later).
+    const holds = this.options.concurrency + (this.options.prefetch ?? 0);
     const consuming = this.#queue.backend.startConsuming?.(holds, this.options.maxStalledCount);
     this.#loop = (consuming ?? Promise.resolve()).then(
       () => this.#fetchLoop(),

@@ -29,7 +29,8 @@ describe('AmqpConnection', () => {
       logger,
       closedError: () => new Error('closed'),
       onReady: async (ch) => {
-        if (++setups > 1) return;
+        // The next connection declares it (exclusive to that connection): the publish below has a queue to go to.
+        if (++setups > 1) return void (await ch.assertQueue(queue, { exclusive: true }));
         // The broker refuses an inequivalent redeclaration by closing the channel: a loss mid-setup.
         await ch.assertQueue(queue, { exclusive: true });
         await ch.assertQueue(queue, { exclusive: true, arguments: { 'x-max-length': 1 } });
@@ -37,12 +38,12 @@ describe('AmqpConnection', () => {
     });
     try {
       const waiting = conn.channel();
-      const publishing = conn.publish('', 'amq.rabbitmq.reply-to.none', Buffer.from('x'), {}).catch((e) => e);
+      const publishing = conn.publish('', queue, Buffer.from('x'), { messageId: 'm1' }).catch((e) => e);
       const ch = await within(waiting, 10_000, 'channel()');
       expect(setups).toBe(2);
       expect(conn.generation).toBe(2);
       expect(conn.current).toBe(ch);
-      // A publish that waited across the failed setup goes out on the new connection (unroutable: still confirmed).
+      // A publish that waited across the failed setup goes out on the new connection.
       expect(await within(publishing, 10_000, 'publish()')).toBeUndefined();
     } finally {
       await conn.close();

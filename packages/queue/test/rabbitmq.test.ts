@@ -75,6 +75,10 @@ async function queueWithCopy() {
 
 queueContract('rabbitmq (memory status)', { create: () => ({ newQueue: (o) => newQueue(o), abandon }) });
 queueContract('rabbitmq (redis status)', { create: () => ({ newQueue: (o) => newQueue(o, true), abandon }) });
+// Quorum queues (a cluster's replicated type): one queue per priority level, delays and the DLQ the same.
+queueContract('rabbitmq quorum (redis status)', {
+  create: () => ({ newQueue: (o) => newQueue({ ...o, queueType: 'quorum' }, true), abandon }),
+});
 
 describe('RabbitMQ backend specifics', () => {
   // The broker closes every connection of a vhost of this test's own: connections of other tests and

@@ -16,6 +16,11 @@ export interface AmqpConnectionOptions {
   logger: Logger;
   /** Runs on every (re)connection before anything else uses the channel: declare topology, resume consumers. */
   onReady(channel: ConfirmChannel, generation: number): Promise<void>;
+  /**
+   * A publish came back unroutable (every publish is `mandatory`): re-declare the topology on `channel` before
+   * it is retried. A returned message is never reported as published.
+   */
+  onReturned?(channel: ConfirmChannel): Promise<void>;
   /** Times a publish is retried across reconnections before it is rejected to the caller. */
   publishAttempts?: number;
   /** What callers still waiting for a channel get when the connection is closed. */
@@ -26,6 +31,9 @@ export interface AmqpConnectionOptions {
    */
   commandTimeoutMs?: number;
 }
+
+/** The broker returned a `mandatory` publish: no queue was bound to take it. */
+class Unroutable extends Error {}
 
 const RECONNECT = { initialMs: 100, maxMs: 5_000, factor: 2, jitter: 'full' as const };
 
@@ -49,6 +57,8 @@ export class AmqpConnection {
   #reconnecting = false;
   /** The broker is unreachable and that was logged: quiet until connected again. */
   #down = false;
+  /** Per channel: message ids the broker returned (a `basic.return` precedes the confirm of its publish). */
+  readonly #returns = new WeakMap<ConfirmChannel, Map<string, number>>();
 
   constructor(options: AmqpConnectionOptions) {
     this.#o = options;
@@ -93,6 +103,12 @@ export class AmqpConnection {
         m.on('error', () => {});
         const channel = await m.createConfirmChannel();
         channel.on('error', () => {});
+        const returns = new Map<string, number>();
+        this.#returns.set(channel, returns);
+        channel.on('return', (msg: { properties: { messageId?: unknown } }) => {
+          const id = String(msg.properties.messageId);
+          returns.set(id, (returns.get(id) ?? 0) + 1);
+        });
         this.#model = m;
         const lost = () => this.#lost(m);
         m.on('close', lost);
@@ -144,7 +160,22 @@ export class AmqpConnection {
     void this.#connectLoop();
   }
 
-  /** Publishes and waits for the broker's confirm; retried across reconnections, then rejected. */
+  /** Whether the broker returned the message `id` published on `ch` (consumes one mark). */
+  #wasReturned(ch: ConfirmChannel, id: string): boolean {
+    const returns = this.#returns.get(ch);
+    const count = returns?.get(id);
+    if (!returns || count === undefined) return false;
+    if (count <= 1) returns.delete(id);
+    else returns.set(id, count - 1);
+    return true;
+  }
+
+  /**
+   * Publishes `mandatory` and waits for the broker's confirm; retried across reconnections, then rejected. A
+   * message the broker returned (no queue took it: a queue deleted behind our back) is not published: the
+   * topology is re-declared (`onReturned`) and the publish retried; still returned after `publishAttempts`, a
+   * `PublishNotConfirmedError`. `options.messageId` identifies the returned message: required.
+   */
   async publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
     const attempts = this.#o.publishAttempts ?? 5;
     let last: unknown;
@@ -158,22 +189,33 @@ export class AmqpConnection {
       });
     for (let i = 0; i < attempts; i++) {
       if (this.#closed) break;
-      const ch = await bounded(this.#ready);
+      // Connected (the common case): the channel at hand, without a bounded wait (a timer) per publish.
+      const ch = !this.#readyPending && this.#channel ? this.#channel : await bounded(this.#ready);
       try {
         await bounded(
           new Promise<void>((resolve, reject) => {
-            ch.publish(exchange, routingKey, content, options, (err) => (err ? reject(err) : resolve()));
+            ch.publish(exchange, routingKey, content, { ...options, mandatory: true }, (err) => {
+              if (err) reject(err);
+              // The return arrives before the confirm of the same publish: the broker acks what it dropped.
+              else if (this.#wasReturned(ch, String(options.messageId))) reject(new Unroutable('returned'));
+              else resolve();
+            });
           }),
         );
         return;
       } catch (error) {
         if (isBackendUnavailableError(error)) throw error;
         last = error;
+        if (error instanceof Unroutable) {
+          await bounded(this.#o.onReturned?.(ch) ?? Promise.resolve()).catch(() => {});
+          continue;
+        }
         // The channel is going down: its close starts the reconnection this retry waits for.
         await sleep(this.#o.clock, 50 * (i + 1)).catch(() => {});
       }
     }
-    throw new PublishNotConfirmedError(`publish to "${routingKey}" was not confirmed after ${attempts} attempts`, {
+    const why = last instanceof Unroutable ? 'returned unroutable' : 'not confirmed';
+    throw new PublishNotConfirmedError(`publish to "${routingKey}" was ${why} after ${attempts} attempts`, {
       cause: last,
     });
   }

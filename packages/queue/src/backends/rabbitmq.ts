@@ -2,22 +2,44 @@ import { randomUUID } from 'node:crypto';
 import { type Clock, getDefaultLogger, type Logger, sleep, systemClock } from '@ballast/core';
 import type { ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
-import { QueueClosedError } from '../errors';
+import { BulkAddIncompleteError, QueueClosedError } from '../errors';
 import type { JobInfo, JobState, NewJob } from '../job';
+import { MAX_PRIORITY } from '../options';
 import type { StatusStore } from '../status';
 import { AmqpConnection } from './amqp-connection';
 import { toJobInfo } from './codec';
 
+/** `classic`: one priority queue (`x-max-priority` 10). `quorum`: replicated, one queue per priority level. */
+export type RabbitQueueType = 'classic' | 'quorum';
+
 export interface RabbitBackendOptions {
   url: string;
-  /** Queue name on the broker; also `<name>.dead` (DLQ) and `<name>.delay.<ms>` (TTL queues). */
+  /**
+   * Queue name on the broker; also `<name>.dead` (DLQ), `<name>.delay.t<k>` (delay tiers, queues and
+   * exchanges) and `<name>.delay.due`; with `quorum`, `<name>.p<n>` for priorities other than 5.
+   */
   name: string;
+  /** Default `classic`. */
+  queueType?: RabbitQueueType;
   status: StatusStore;
   clock?: Clock;
   logger?: Logger;
   /** Bound of a publish (waiting for a channel and the confirm): past it, `BackendUnavailableError`. */
   commandTimeoutMs?: number;
 }
+
+/**
+ * Delay tiers: tier k holds a message 2^k ms (a queue with that `x-message-ttl`, never expiring). A delay's
+ * binary digits, written in the routing key, route it through the tiers whose bit is set (a topic exchange per
+ * tier, each tier dead-lettering into the next lower tier's exchange), then into the queue: a fixed set of
+ * queues whatever the delays, no plugin, no consumer, no clock but the broker's.
+ */
+export const DELAY_TIERS = 28;
+/** Longest delay of one pass through the tiers (~74.6 h); a longer one goes round again for the remainder. */
+export const MAX_TIER_DELAY_MS = 2 ** DELAY_TIERS - 1;
+const REMAINING = 'x-delay-remaining';
+/** Quorum: deliveries each level's consumer may hold, in multiples of what the worker holds. */
+const QUORUM_DEPTH = 3;
 
 const SHIFT = 2 ** 44;
 const waitScore = (priority: number, seq: number) => (10 - priority) * SHIFT + seq;
@@ -33,10 +55,11 @@ interface Delivery {
 const FINISHED: readonly JobState[] = ['completed', 'failed', 'dead'];
 
 /**
- * RabbitMQ backend: a priority queue (`x-max-priority` 10) fed by confirmed publishes; delays and retry
- * backoff through per-delay TTL queues whose messages dead-letter back into the main queue (no plugin); the
- * DLQ through the main queue's dead-letter exchange (a job's last failure is `nack`ed without requeue).
- * Consumes with prefetch = the worker's concurrency. Job status lives in a `StatusStore`.
+ * RabbitMQ backend: a priority queue (`x-max-priority` 10; quorum: one queue per level) fed by confirmed
+ * `mandatory` publishes; delays and retry backoff through a fixed set of TTL tiers (`DELAY_TIERS`) whose
+ * messages dead-letter down to the main queue (no plugin); the DLQ through the main queue's dead-letter exchange
+ * (a job's last failure is `nack`ed without requeue). Consumes with prefetch = what the worker holds (its
+ * concurrency by default). Job status lives in a `StatusStore`.
  */
 export class RabbitBackend implements QueueBackend {
   readonly kind = 'rabbitmq' as const;
@@ -45,7 +68,10 @@ export class RabbitBackend implements QueueBackend {
   readonly #status: StatusStore;
   readonly #clock: Clock;
   readonly #conn: AmqpConnection;
-  readonly #delayQueues = new Set<number>();
+  readonly #type: RabbitQueueType;
+  /** Delay tiers declared (lazily, on the first delayed publish): re-declared on every (re)connection since. */
+  #wantDelays = false;
+  #delaysReady: Promise<void> | undefined;
   readonly #buffer: Delivery[] = [];
   /** Deliveries handed to the worker, by token (`generation:deliveryTag`): one job can have two messages. */
   readonly #held = new Map<string, Delivery>();
@@ -53,6 +79,17 @@ export class RabbitBackend implements QueueBackend {
   readonly #holding = new Map<string, string>();
   /** The connection generation whose channel has our consumer: one consumer per channel, whoever starts it. */
   #consuming = 0;
+  /** Quorum: deliveries of the current connection handed to the worker and not acked or rejected yet. */
+  #outstanding = 0;
+  /**
+   * Quorum: per level, deliveries acked (or rejected) and not replaced by a new delivery yet: the broker may be
+   * sending that level's next job. Cleared when the level's queue is found empty.
+   */
+  readonly #owed = new Map<number, number>();
+  /** Quorum: fetch hands out nothing before this time (a higher level's next delivery is on its way). */
+  #holdUntil = 0;
+  /** Consumer tags on the consuming channel. */
+  readonly #tags: string[] = [];
   readonly #stalled: StalledJob[] = [];
   readonly #wakers = new Set<() => void>();
   #prefetch = 0;
@@ -66,11 +103,13 @@ export class RabbitBackend implements QueueBackend {
     this.dlq = `${options.name}.dead`;
     this.#status = options.status;
     this.#clock = options.clock ?? systemClock;
+    this.#type = options.queueType ?? 'classic';
     this.#conn = new AmqpConnection({
       url: options.url,
       clock: this.#clock,
       logger: options.logger ?? getDefaultLogger(),
       onReady: (ch, gen) => this.#setup(ch, gen),
+      onReturned: (ch) => this.#declare(ch, true),
       closedError: () => new QueueClosedError(options.name, 'amqp connection'),
       ...(options.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.commandTimeoutMs }),
     });
@@ -80,13 +119,93 @@ export class RabbitBackend implements QueueBackend {
   async #setup(ch: ConfirmChannel, generation: number): Promise<void> {
     // Deliveries of the previous connection are void: the broker requeued them.
     this.#buffer.length = 0;
-    await ch.assertQueue(this.name, {
-      durable: true,
-      arguments: { 'x-max-priority': 10, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': this.dlq },
-    });
-    await ch.assertQueue(this.dlq, { durable: true });
-    for (const ms of this.#delayQueues) await this.#assertDelay(ch, ms);
+    this.#tags.length = 0;
+    this.#outstanding = 0;
+    this.#owed.clear();
+    this.#holdUntil = 0;
+    await this.#declare(ch, false);
     if (this.#prefetch > 0) await this.#consume(ch, generation);
+  }
+
+  /** Arguments every queue of ours gets for its type (quorum: dead-letters at least once). */
+  #typed(args: Record<string, unknown>): Record<string, unknown> {
+    if (this.#type === 'classic') return args;
+    const dl =
+      'x-dead-letter-exchange' in args
+        ? { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' }
+        : {};
+    return { ...args, ...dl, 'x-queue-type': 'quorum' };
+  }
+
+  /** The queue jobs of `priority` wait in: the one queue (classic), one per level (quorum; 5 is `name`). */
+  #waitQueue(priority: number): string {
+    return this.#type === 'classic' || priority === 5 ? this.name : `${this.name}.p${priority}`;
+  }
+
+  /** Queues workers consume, highest priority first. */
+  #waitQueues(): string[] {
+    if (this.#type === 'classic') return [this.name];
+    return Array.from({ length: MAX_PRIORITY + 1 }, (_, i) => this.#waitQueue(MAX_PRIORITY - i));
+  }
+
+  /**
+   * Main queue(s) and DLQ; the delay tiers too once any delay was published (`delays`: a publish came back
+   * unroutable, and might have been a delayed one). Idempotent: runs on every connection.
+   */
+  async #declare(ch: ConfirmChannel, delays: boolean): Promise<void> {
+    const dl = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': this.dlq };
+    for (const q of this.#waitQueues()) {
+      await ch.assertQueue(q, {
+        durable: true,
+        arguments: this.#typed(this.#type === 'classic' ? { 'x-max-priority': MAX_PRIORITY, ...dl } : dl),
+      });
+    }
+    await ch.assertQueue(this.dlq, { durable: true, arguments: this.#typed({}) });
+    if (this.#wantDelays || delays) await this.#declareDelays(ch);
+  }
+
+  #tier(k: number): string {
+    return `${this.name}.delay.t${k}`;
+  }
+
+  /** Topic pattern matching keys whose tier-`k` digit is `bit` (key: one word per tier, highest first, then `p<n>`). */
+  #pattern(k: number, bit: 0 | 1): string {
+    return `${'*.'.repeat(DELAY_TIERS - 1 - k)}${bit}.#`;
+  }
+
+  async #declareDelays(ch: ConfirmChannel): Promise<void> {
+    const due = `${this.name}.delay.due`;
+    await ch.assertExchange(due, 'topic', { durable: true });
+    if (this.#type === 'classic') await ch.bindQueue(this.name, due, '#');
+    else for (let p = 0; p <= MAX_PRIORITY; p++) await ch.bindQueue(this.#waitQueue(p), due, `#.p${p}`);
+    for (let k = 0; k < DELAY_TIERS; k++) {
+      const tier = this.#tier(k);
+      const lower = k === 0 ? due : this.#tier(k - 1);
+      await ch.assertExchange(tier, 'topic', { durable: true });
+      // No `x-expires`: a queue that expired took its messages with it.
+      await ch.assertQueue(tier, {
+        durable: true,
+        arguments: this.#typed({ 'x-message-ttl': 2 ** k, 'x-dead-letter-exchange': lower }),
+      });
+      await ch.bindQueue(tier, tier, this.#pattern(k, 1));
+      await ch.bindExchange(lower, tier, this.#pattern(k, 0));
+    }
+  }
+
+  /** Declares the delay tiers once (then on every reconnection). */
+  #delays(): Promise<void> {
+    if (!this.#delaysReady) {
+      this.#wantDelays = true;
+      this.#delaysReady = this.#conn
+        .channel()
+        .then((ch) => this.#declareDelays(ch))
+        .catch((error: unknown) => {
+          // Retried by the next delayed publish (and by the next connection's setup).
+          this.#delaysReady = undefined;
+          throw error;
+        });
+    }
+    return this.#delaysReady;
   }
 
   async #consume(ch: ConfirmChannel, generation: number): Promise<void> {
@@ -94,24 +213,44 @@ export class RabbitBackend implements QueueBackend {
     // (setup's consumer and its own), taking twice its prefetch.
     if (this.#consuming === generation) return;
     this.#consuming = generation;
-    await ch.prefetch(this.#prefetch);
-    await ch.consume(this.name, (msg) => {
-      if (!msg) return;
-      this.#buffer.push({ msg, generation });
+    // Per consumer (quorum queues have no channel-wide prefetch). Quorum: each level's consumer holds a reserve
+    // of QUORUM_DEPTH × what the worker holds, so the next job of a level is at hand when one of it finishes
+    // (its replacement is a broker round trip away); fetch hands out no more than the worker holds.
+    await ch.prefetch(this.#type === 'classic' ? this.#prefetch : QUORUM_DEPTH * this.#prefetch);
+    const onMessage = (msg: ConsumeMessage | null) => {
+      if (!msg) {
+        // The broker cancelled our consumer (its queue was deleted): declare the topology again, consume again.
+        void this.#resubscribe(ch, generation);
+        return;
+      }
+      const d = { msg, generation };
+      if (this.#type === 'classic') this.#buffer.push(d);
+      else {
+        // One queue per level: the buffer keeps them highest priority first (FIFO within one).
+        const p = msg.properties.priority ?? 0;
+        const owed = this.#owed.get(p) ?? 0;
+        if (owed > 0) this.#owed.set(p, owed - 1);
+        if (this.#holdUntil > 0 && (this.#buffer[0]?.msg.properties.priority ?? 0) < p) this.#holdUntil = 0;
+        let i = this.#buffer.length;
+        while (i > 0 && (this.#buffer[i - 1]!.msg.properties.priority ?? 0) < p) i--;
+        this.#buffer.splice(i, 0, d);
+      }
       this.#wake();
-    });
+    };
+    for (const q of this.#waitQueues()) this.#tags.push((await ch.consume(q, onMessage)).consumerTag);
   }
 
-  #assertDelay(ch: ConfirmChannel, ms: number) {
-    return ch.assertQueue(`${this.name}.delay.${ms}`, {
-      durable: true,
-      arguments: {
-        'x-message-ttl': ms,
-        'x-dead-letter-exchange': '',
-        'x-dead-letter-routing-key': this.name,
-        'x-expires': ms + 60_000,
-      },
-    });
+  async #resubscribe(ch: ConfirmChannel, generation: number): Promise<void> {
+    if (this.#consuming !== generation || this.#conn.generation !== generation) return;
+    this.#consuming = 0;
+    try {
+      // Other consumers of this channel (quorum: one per level) go: one consumer set per channel.
+      for (const tag of this.#tags.splice(0)) await ch.cancel(tag).catch(() => {});
+      await this.#declare(ch, false);
+      await this.#consume(ch, generation);
+    } catch {
+      // The channel is going down: the next connection's setup declares and consumes.
+    }
   }
 
   #wake(): void {
@@ -145,27 +284,24 @@ export class RabbitBackend implements QueueBackend {
   }
 
   async #publish(job: { id: string; body: Buffer; priority: number; attemptsMade: number }, delayMs: number) {
-    let key = this.name;
-    if (delayMs > 0) {
-      key = `${this.name}.delay.${delayMs}`;
-      if (!this.#delayQueues.has(delayMs)) {
-        await this.#assertDelay(await this.#conn.channel(), delayMs);
-        this.#delayQueues.add(delayMs);
-      }
-    }
-    await this.#conn.publish('', key, job.body, {
-      persistent: true,
-      priority: job.priority,
-      messageId: job.id,
-      headers: { 'x-attempts-made': job.attemptsMade },
-    });
+    const headers: Record<string, number> = { 'x-attempts-made': job.attemptsMade };
+    const options = { persistent: true, priority: job.priority, messageId: job.id, headers };
+    if (delayMs <= 0) return this.#conn.publish('', this.#waitQueue(job.priority), job.body, options);
+    await this.#delays();
+    const pass = Math.min(delayMs, MAX_TIER_DELAY_MS);
+    if (delayMs > pass) headers[REMAINING] = delayMs - pass;
+    let key = '';
+    for (let k = DELAY_TIERS - 1; k >= 0; k--) key += `${Math.floor(pass / 2 ** k) % 2}.`;
+    await this.#conn.publish(this.#tier(DELAY_TIERS - 1), `${key}p${job.priority}`, job.body, options);
   }
 
+  /**
+   * Status records first (all of them, before any publish), then the publishes, confirmed together. When some
+   * publishes fail, their records are removed and a `BulkAddIncompleteError` names exactly which jobs are
+   * queued and which are not (a lone job's failure is thrown as it is: nothing was queued).
+   */
   async add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]> {
-    const out: { id: string; added: boolean }[] = [];
-    const publishes: Promise<void>[] = [];
-    const ids: string[] = [];
-    for (const j of jobs) {
+    const prepared = jobs.map((j) => {
       const id = j.id || randomUUID();
       const state: JobState = j.delayMs > 0 ? 'delayed' : 'waiting';
       const fields: Record<string, string | number> = {
@@ -179,7 +315,27 @@ export class RabbitBackend implements QueueBackend {
       };
       if (j.delayMs > 0) fields.delayUntil = now + j.delayMs;
       const score = state === 'waiting' ? waitScore(j.priority, ++this.#seq + now) : now + j.delayMs;
-      if (!(await this.#status.create(id, fields, state, score))) {
+      return { j, id, fields, state, score };
+    });
+    const created = await Promise.allSettled(
+      prepared.map((p) => this.#status.create(p.id, p.fields, p.state, p.score)),
+    );
+    const createFailed = created.find((r) => r.status === 'rejected');
+    if (createFailed) {
+      // Nothing is published yet: undo the records that were made, and nothing is queued.
+      await Promise.all(
+        created.map((r, i) =>
+          r.status === 'fulfilled' && r.value ? this.#status.remove(prepared[i]!.id).catch(() => {}) : undefined,
+        ),
+      );
+      throw createFailed.reason;
+    }
+    const out: { id: string; added: boolean }[] = [];
+    const publishes: Promise<void>[] = [];
+    const ids: string[] = [];
+    const indexes: number[] = [];
+    for (const [i, { j, id }] of prepared.entries()) {
+      if (!(created[i] as PromiseFulfilledResult<boolean>).value) {
         out.push({ id, added: false });
         continue;
       }
@@ -187,21 +343,30 @@ export class RabbitBackend implements QueueBackend {
         `{"id":${JSON.stringify(id)},"name":${JSON.stringify(j.name)},"createdAt":${now},"opts":${j.opts},"data":${j.data}}`,
       );
       // Published together (one channel keeps their order); each awaits its own confirm.
+      const published = this.#publish({ id, body, priority: j.priority, attemptsMade: 0 }, j.delayMs);
       publishes.push(
-        this.#publish({ id, body, priority: j.priority, attemptsMade: 0 }, j.delayMs).then(async () => {
-          // The TTL runs from the publish (the first add also waits for the connection): due from now on.
-          if (j.delayMs > 0) await this.#status.move(id, { set: { delayUntil: this.#clock.now() + j.delayMs } });
-        }),
+        j.delayMs > 0
+          ? published.then(async () => {
+              // The TTL runs from the publish (the first add also waits for the connection): due from now on.
+              await this.#status.move(id, { set: { delayUntil: this.#clock.now() + j.delayMs } });
+            })
+          : published,
       );
       ids.push(id);
+      indexes.push(i);
       out.push({ id, added: true });
     }
     const settled = await Promise.allSettled(publishes);
-    const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ id: ids[i]!, error: r.reason }] : []));
+    const failed = settled.flatMap((r, k) =>
+      r.status === 'rejected' ? [{ index: indexes[k]!, id: ids[k]!, error: r.reason as unknown }] : [],
+    );
     if (failed.length > 0) {
       // Not confirmed: those jobs are not in the queue, so their status must not say they are.
-      for (const f of failed) await this.#status.remove(f.id).catch(() => {});
-      throw failed[0]!.error;
+      await Promise.all(failed.map((f) => this.#status.remove(f.id).catch(() => {})));
+      if (jobs.length === 1) throw failed[0]!.error;
+      const lost = new Set(failed.map((f) => f.index));
+      const queued = out.flatMap((r, index) => (lost.has(index) ? [] : [{ index, id: r.id, duplicate: !r.added }]));
+      throw new BulkAddIncompleteError('rabbitmq', queued, failed);
     }
     return out;
   }
@@ -215,6 +380,11 @@ export class RabbitBackend implements QueueBackend {
     const ack = (d: Delivery) => {
       if (d.generation === this.#conn.generation) this.#conn.current?.ack(d.msg);
     };
+    // Quorum: the broker's prefetch is per level; the worker gets no more than it holds on classic queues.
+    if (this.#type === 'quorum') {
+      count = Math.min(count, this.#prefetch - this.#outstanding);
+      if (count > 0 && (await this.#higherOnItsWay(now))) return { jobs, nextDueAt: this.#holdUntil };
+    }
     while (jobs.length < count && this.#buffer.length > 0) {
       const d = this.#buffer.shift()!;
       if (d.generation !== generation) continue;
@@ -226,6 +396,18 @@ export class RabbitBackend implements QueueBackend {
         data: unknown;
       };
       const attemptsMade = Number(d.msg.properties.headers?.['x-attempts-made'] ?? 0);
+      const remaining = Number(d.msg.properties.headers?.[REMAINING] ?? 0);
+      if (remaining > 0) {
+        // A delay longer than one pass through the tiers: round again for the rest (a new message, then the ack).
+        const again = { id: body.id, body: d.msg.content, priority: d.msg.properties.priority ?? 0, attemptsMade };
+        try {
+          await this.#publish(again, remaining);
+          ack(d);
+        } catch {
+          if (d.generation === this.#conn.generation) this.#conn.current?.nack(d.msg, false, true);
+        }
+        continue;
+      }
       const twin = this.#holding.get(body.id);
       if (twin !== undefined && this.#held.get(twin)?.generation === generation) {
         // A second message of a job this worker runs now (a publish retried after its confirm was lost, a retry
@@ -284,6 +466,7 @@ export class RabbitBackend implements QueueBackend {
         token,
       });
     }
+    this.#outstanding += jobs.length;
     const moved = await Promise.all(moves);
     if (moved.every(Boolean)) return { jobs, nextDueAt: null };
     // Not moved: the record is gone (a status kept in another process's memory, a trimmed record), or the job
@@ -298,9 +481,58 @@ export class RabbitBackend implements QueueBackend {
     for (const [i, job] of jobs.entries()) {
       if (!finished[i]) continue;
       const held = this.#take(job.id, job.token);
-      if (held) held.ch.ack(held.d.msg);
+      if (held) {
+        held.ch.ack(held.d.msg);
+        this.#settled(held.d);
+      }
     }
     return { jobs: jobs.filter((_, i) => !finished[i]), nextDueAt: null };
+  }
+
+  /**
+   * Quorum: one delivery of the current connection handed to the worker was acked or rejected. The next fetch
+   * runs after the ack went out: the broker is already sending that level's next message.
+   */
+  #settled(d: Delivery): void {
+    if (this.#type === 'classic') return;
+    this.#outstanding--;
+    const p = d.msg.properties.priority ?? 0;
+    this.#owed.set(p, (this.#owed.get(p) ?? 0) + 1);
+    if (this.#buffer.length > 0) this.#wake();
+  }
+
+  /**
+   * Quorum: whether a level above the best job held has its next delivery on the way (acked, not replaced,
+   * and its queue not empty): then the worker waits for it (up to 20 ms) rather than run a lower job first.
+   */
+  async #higherOnItsWay(now: number): Promise<boolean> {
+    if (now < this.#holdUntil) return true;
+    const top = this.#buffer[0]?.msg.properties.priority ?? 0;
+    const levels = [...this.#owed].filter(([p, owed]) => owed > 0 && p > top).map(([p]) => p);
+    const ch = this.#conn.current;
+    if (levels.length === 0 || !ch) return false;
+    const ready = await Promise.all(
+      levels.map((p) =>
+        ch.checkQueue(this.#waitQueue(p)).then(
+          (r) => r.messageCount,
+          () => 0,
+        ),
+      ),
+    );
+    let coming = false;
+    for (const [i, p] of levels.entries()) {
+      if (ready[i] === 0) this.#owed.delete(p);
+      else coming = true;
+    }
+    if (coming) this.#holdUntil = now + 20;
+    return coming;
+  }
+
+  /** A fetch now would hand out a job. */
+  #deliverable(): boolean {
+    if (this.#buffer.length === 0 || this.#pausedSeen) return false;
+    if (this.#type === 'classic') return true;
+    return this.#outstanding < this.#prefetch && this.#clock.now() >= this.#holdUntil;
   }
 
   /** The delivery `token` names, if it is still this connection's (else the broker already requeued it). */
@@ -321,6 +553,7 @@ export class RabbitBackend implements QueueBackend {
     // it, and fetch acks it unrun as a finished job. Acked first, the job stayed 'active' for ever.
     await this.#status.move(id, { state: 'completed', score: now, keep, set: { finishedAt: now, result } });
     t.ch.ack(t.d.msg);
+    this.#settled(t.d);
     return true;
   }
 
@@ -346,9 +579,11 @@ export class RabbitBackend implements QueueBackend {
       } catch (error) {
         // Not confirmed: hand the original back to the broker (redelivered) rather than lose it.
         ch.nack(d.msg, false, true);
+        this.#settled(d);
         throw error;
       }
       ch.ack(d.msg);
+      this.#settled(d);
       return true;
     }
     const dead = outcome.kind === 'dead';
@@ -363,6 +598,7 @@ export class RabbitBackend implements QueueBackend {
     // Dead: rejected without requeue, the main queue's dead-letter exchange routes it to the DLQ.
     if (dead) ch.nack(d.msg, false, false);
     else ch.ack(d.msg);
+    this.#settled(d);
     return true;
   }
 
@@ -440,7 +676,7 @@ export class RabbitBackend implements QueueBackend {
     return {
       wait: (timeoutMs) =>
         new Promise<void>((resolve) => {
-          if (closed || (this.#buffer.length > 0 && !this.#pausedSeen)) return resolve();
+          if (closed || this.#deliverable()) return resolve();
           const done = () => {
             this.#clock.clearTimeout(timer);
             this.#wakers.delete(done);
@@ -459,11 +695,15 @@ export class RabbitBackend implements QueueBackend {
     };
   }
 
-  /** Deletes the queue, its DLQ and delay queues on the broker (tests, teardown). */
+  /** Deletes the queue(s), its DLQ and delay tiers on the broker (tests, teardown). */
   async deleteQueues(): Promise<void> {
     const ch = await this.#conn.channel();
-    for (const ms of this.#delayQueues) await ch.deleteQueue(`${this.name}.delay.${ms}`);
-    await ch.deleteQueue(this.name);
+    for (let k = 0; k < DELAY_TIERS; k++) {
+      await ch.deleteQueue(this.#tier(k));
+      await ch.deleteExchange(this.#tier(k));
+    }
+    await ch.deleteExchange(`${this.name}.delay.due`);
+    for (const q of this.#waitQueues()) await ch.deleteQueue(q);
     await ch.deleteQueue(this.dlq);
   }
 

@@ -1,0 +1,121 @@
+/**
+ * RabbitMQ backend promises of issue 19 §4: priorities a worker's prefetch does not defeat, a partial `addBulk`
+ * that says exactly which jobs are queued, a loud word when status and dedupe live in one process's memory.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { captureLogs } from '@ballast/testkit';
+import { useRedisFixture } from '@ballast/testkit/vitest';
+import { connect } from 'amqplib';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type CreateQueueOptions,
+  createQueue,
+  createWorker,
+  isBulkAddIncompleteError,
+  MemoryStatusStore,
+  type Queue,
+  type RabbitBackend,
+} from '../src/index';
+
+const URL = process.env.BALLAST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const fx = useRedisFixture({ name: 'queue-rabbit-backend' });
+const run = randomUUID().slice(0, 8);
+const ctl = (...args: string[]) => execFileSync('rabbitmqctl', ['--quiet', ...args], { encoding: 'utf8' });
+let n = 0;
+const open: Queue[] = [];
+
+afterEach(async () => {
+  for (const q of open.splice(0)) {
+    await (q.backend as RabbitBackend).deleteQueues().catch(() => {});
+    await q.close();
+  }
+});
+
+function newQueue(options: Partial<CreateQueueOptions> = {}): Queue {
+  const q = createQueue(`backend.${run}.${n++}`, {
+    url: URL,
+    redis: fx.current.redis,
+    prefix: fx.current.prefix,
+    ...options,
+    backend: 'rabbitmq',
+  });
+  open.push(q);
+  return q;
+}
+
+describe('RabbitMQ backend (issue 19 §4)', () => {
+  it.each(['classic', 'quorum'] as const)(
+    '%s: a high-priority job added while low ones wait overtakes them (prefetch = concurrency)',
+    async (queueType) => {
+      const q = newQueue({ queueType });
+      const order: string[] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      createWorker(
+        q,
+        async (job) => {
+          order.push(job.data as string);
+          if (job.data === 'low0') await gate;
+        },
+        { concurrency: 1, onError: () => {} },
+      );
+      await q.addBulk(
+        ['low0', 'low1', 'low2', 'low3'].map((d) => ({ name: 't', data: d, options: { priority: 'low' } })),
+      );
+      await expect.poll(() => order).toEqual(['low0']);
+      await q.add('t', 'high', { priority: 'high' });
+      release();
+      await expect.poll(() => order.length).toBe(5);
+      expect(order).toEqual(['low0', 'high', 'low1', 'low2', 'low3']);
+    },
+  );
+
+  it('addBulk that the broker takes only in part says exactly which jobs are queued', async () => {
+    const q = newQueue();
+    await (q.backend as RabbitBackend).whenConnected();
+    // The broker refuses (nacks) publishes past 3 messages in the queue.
+    const pattern = `^${q.name.replaceAll('.', '\\.')}$`;
+    ctl(
+      'set_policy',
+      '-p',
+      '/',
+      '--apply-to',
+      'queues',
+      `maxlen-${q.name}`,
+      pattern,
+      '{"max-length":3,"overflow":"reject-publish"}',
+    );
+    try {
+      const jobs = Array.from({ length: 5 }, (_, i) => ({ name: 't', data: i, options: { jobId: `${q.name}-${i}` } }));
+      const error = await q.addBulk(jobs).catch((e: unknown) => e);
+      expect(isBulkAddIncompleteError(error)).toBe(true);
+      if (!isBulkAddIncompleteError(error)) return;
+      expect(error.queued.length + error.failed.length).toBe(5);
+      expect(error.queued).toHaveLength(3);
+      for (const j of error.queued) expect((await q.getJob(j.id))?.state).toBe('waiting');
+      for (const j of error.failed) expect(await q.getJob(j.id)).toBeUndefined();
+      const conn = await connect(URL);
+      const ch = await conn.createChannel();
+      const onBroker: string[] = [];
+      for (let m = await ch.get(q.name); m; m = await ch.get(q.name)) onBroker.push(String(m.properties.messageId));
+      await conn.close();
+      expect(onBroker.sort()).toEqual(error.queued.map((j) => j.id).sort());
+    } finally {
+      ctl('clear_policy', '-p', '/', `maxlen-${q.name}`);
+    }
+  });
+
+  it('without a redis status store: one warning per process that status and dedupe are per process', async () => {
+    const logs = captureLogs();
+    const warned = () => logs.atLeast(40).filter((l) => String(l.msg).includes('without a `redis` status store'));
+    newQueue({ redis: undefined, logger: logs.logger });
+    newQueue({ redis: undefined, logger: logs.logger });
+    expect(warned()).toHaveLength(1);
+    // An explicit store (memory included: a choice) is not warned about.
+    newQueue({ redis: undefined, statusStore: new MemoryStatusStore(), logger: logs.logger });
+    expect(warned()).toHaveLength(1);
+  });
+});
