@@ -124,7 +124,9 @@ export function deliveryCases(scene: () => Promise<Scene>): void {
         started.resolve();
         await finish.promise;
       },
-      s.opts({ ...IDLE, consumer: 'A' }),
+      // Full (concurrency 1): A runs no claim sweep of its own, which would re-claim its entry and reset the
+      // idle time by itself — only the lease renewal keeps B from taking the entry over.
+      s.opts({ ...IDLE, consumer: 'A', concurrency: 1 }),
     );
     await a.publish(s.type, { n: 1 });
     await started.promise;
