@@ -26,6 +26,7 @@ import {
   UnknownEventTypeError,
 } from './errors';
 import type { EventHandler } from './handler';
+import type { KeyLayout } from './keys';
 import { defaultGroup } from './keys';
 import { type BusInstruments, busInstruments } from './metrics';
 import {
@@ -44,6 +45,11 @@ export interface EventBusOptions<E extends EventSchemas> {
   transport?: Transport;
   redis?: RedisClient;
   prefix?: string;
+  /**
+   * Redis key names: `'cluster'` (default: `events:{type}`, Cluster-safe) or `'seed'` (seed 000's exact
+   * `events:<type>`, for producers and consumers written against it; standalone Redis only).
+   */
+  keyLayout?: KeyLayout;
   source: string;
   events: E;
   maxLenAll?: number;
@@ -98,6 +104,7 @@ export class EventBus<E extends EventSchemas> {
         ? new RedisTransport({
             redis: o.redis,
             prefix: o.prefix ?? '',
+            keyLayout: o.keyLayout,
             commandTimeoutMs: o.commandTimeoutMs,
             logger: this.#log,
             ...(o.clock ? { clock: o.clock } : {}),

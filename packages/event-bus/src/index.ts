@@ -12,7 +12,7 @@ export { type DedupeClaim, type DedupeStore, memoryDedupeStore, redisDedupeStore
 export { decodeEnvelope, EventDecodeError, type EventEnvelope, encodeEnvelope } from './envelope';
 export * from './errors';
 export { type IdempotentOptions, idempotent } from './idempotent';
-export { defaultGroup, type EventKeys, eventKeys } from './keys';
+export { defaultGroup, type EventKeys, eventKeys, type KeyLayout } from './keys';
 export { type ResolvedSubscribeOptions, type SubscribeOptions, subscribeOptionsSchema } from './options';
 export { EventType, type HealthPlatformEvents, healthPlatformEvents } from './schemas';
 export { type DeadLetterEvent, type EventHandler, type HandlerContext, Subscription } from './subscription';

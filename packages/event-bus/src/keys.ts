@@ -17,11 +17,28 @@ export interface EventKeys {
 }
 
 /**
+ * How stream keys are named. `'cluster'` (default): `events:{user.registered}` — the type is a Redis Cluster
+ * hash tag, so a type's stream, DLQ and markers share a slot. `'seed'`: exactly seed 000's
+ * `events:user.registered` (and `events:dlq:user.registered`), for producers and consumers written against it;
+ * standalone Redis only (a script touching a stream and its DLQ could span two Cluster slots).
+ */
+export type KeyLayout = 'cluster' | 'seed';
+
+/**
  * `prefix` is joined by core's one rule (`keyPrefix`): `myapp` and `myapp:` both give `myapp:events:all`.
  * Default none: the plain names above, exactly. A prefix with `{` or `}` throws `InvalidKeyError`.
  */
-export function eventKeys(prefixOption = ''): EventKeys {
+export function eventKeys(prefixOption = '', layout: KeyLayout = 'cluster'): EventKeys {
   const prefix = keyPrefix(prefixOption);
+  if (layout === 'seed') {
+    return {
+      stream: (type) => `${prefix}events:${type}`,
+      all: () => `${prefix}events:all`,
+      dlq: (type) => `${prefix}events:dlq:${type}`,
+      dedupe: (type, group, eventId, handler) =>
+        `${prefix}events:dedupe:${type}:${group}:${handler === undefined ? '' : `${handler}:`}${eventId}`,
+    };
+  }
   return {
     stream: (type) => `${prefix}events:${hashTag(type)}`,
     all: () => `${prefix}events:all`,

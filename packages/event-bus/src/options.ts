@@ -11,7 +11,7 @@ import type { Transport } from './transport';
 
 export const subscribeOptionsSchema = z
   .object({
-    /** Consumer group; default seed 000's `group:{type}`. Every group gets every event. */
+    /** Consumer group; default seed 000's `group:<type>` (no braces). Every group gets every event. */
     group: z.string().min(1).optional(),
     /** This consumer's name in the group; default `consumer:<host>:<pid>:<random>`. */
     consumer: z.string().min(1).optional(),
@@ -63,6 +63,11 @@ export const busOptionsSchema = z
     redis: objectSchema<import('@ballast/core').RedisClient>('redis').optional(),
     /** Key prefix for the Redis transport: `myapp` (or `myapp:`) gives `myapp:events:{type}`. Default none. */
     prefix: z.string().optional(),
+    /**
+     * Redis key names: `'cluster'` (default: `events:{type}`, Cluster-safe) or `'seed'` (seed 000's exact
+     * `events:<type>`, standalone Redis only) — see the README's key table.
+     */
+    keyLayout: z.enum(['cluster', 'seed']).default('cluster'),
     /** `source_service` of every event published (seed 000). */
     source: z.string().min(1),
     /** Event type → zod schema of its `data`. */

@@ -3,6 +3,7 @@ import {
   type Clock,
   defineScript,
   guardRedis,
+  InvalidOptionsError,
   isBackendUnavailableError,
   isCluster,
   type Logger,
@@ -12,7 +13,7 @@ import {
   systemClock,
 } from '@ballast/core';
 import { GroupNotFoundError, TransportClosedError } from '../errors';
-import { type EventKeys, eventKeys } from '../keys';
+import { type EventKeys, eventKeys, type KeyLayout } from '../keys';
 import claimSource from '../lua/claim.lua';
 import deadLetterSource from '../lua/dead-letter.lua';
 import publishSource from '../lua/publish.lua';
@@ -47,6 +48,11 @@ export interface RedisTransportOptions {
   redis: RedisClient;
   /** Key prefix: `myapp` (or `myapp:`) gives `myapp:events:{type}`. Default none: `events:{type}`, `events:all`. */
   prefix?: string;
+  /**
+   * Key names: `'cluster'` (default, `events:{type}`) or `'seed'` (seed 000's `events:<type>`, standalone Redis
+   * only: a Cluster client is refused with `InvalidOptionsError`).
+   */
+  keyLayout?: KeyLayout;
   /** Stamps `dlq_at` on dead letters (`now()`). Default `systemClock`. */
   clock?: Clock;
   /** Each command's bound (core's `guardRedis`): past it, `BackendUnavailableError`. Default 5 s. */
@@ -81,7 +87,18 @@ export class RedisTransport implements Transport {
 
   constructor(options: RedisTransportOptions) {
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
-    this.#keys = eventKeys(options.prefix);
+    if (options.keyLayout === 'seed' && isCluster(options.redis)) {
+      throw new InvalidOptionsError('RedisTransport', [
+        {
+          path: 'keyLayout',
+          expected: "'cluster' with a Redis Cluster client",
+          received: 'string "seed"',
+          message:
+            "keyLayout 'seed' (events:<type>, no hash tag) is for standalone Redis: a type's stream and DLQ could land in two Cluster slots",
+        },
+      ]);
+    }
+    this.#keys = eventKeys(options.prefix, options.keyLayout);
     this.#clock = options.clock ?? systemClock;
     this.#blocking = new BlockingConnections(this.#redis, options.logger);
   }
