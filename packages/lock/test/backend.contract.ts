@@ -297,11 +297,16 @@ export const lockBackendContract = defineContract<LockBackendUnderTest>('LockBac
       next?.();
     });
     await (b as { subscribed?: (resource: string) => Promise<void> }).subscribed?.(r);
-    const granted = () => new Promise<void>((resolve) => {
-      next = resolve;
-    });
+    const granted = () =>
+      new Promise<void>((resolve) => {
+        next = resolve;
+      });
     let fences = 0;
-    for (const [from, to] of [['a', 'b'], ['b', 'c'], ['c', 'd']] as const) {
+    for (const [from, to] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+    ] as const) {
       const g = granted();
       expect(await b.release(r, from, 'exclusive')).toBe(0);
       await g;

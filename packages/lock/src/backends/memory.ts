@@ -98,7 +98,8 @@ export class MemoryLockBackend implements LockBackend {
     return this.#run('tryAcquireFair', resource, (e, now) => {
       const mine = e.holders.get(token);
       if (mine && e.mode === 'exclusive') {
-        if (options.waiting) return { acquired: true, fencingToken: mine.fence, count: mine.count, ttlMs: mine.expiresAt - now };
+        if (options.waiting)
+          return { acquired: true, fencingToken: mine.fence, count: mine.count, ttlMs: mine.expiresAt - now };
         return this.#hold(e, token, 'exclusive', ttlMs, now);
       }
       if (e.holders.size === 0) {

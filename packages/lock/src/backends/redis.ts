@@ -53,7 +53,9 @@ export interface RedisLockBackendOptions {
 
 function acquireResult(r: number[]): AcquireResult {
   if (r[0] === 1) return { acquired: true, fencingToken: Number(r[1]), count: Number(r[2]), ttlMs: Number(r[3]) };
-  return r[2] ? { acquired: false, retryAfterMs: Number(r[1]), serverTime: Number(r[2]) } : { acquired: false, retryAfterMs: Number(r[1]) };
+  return r[2]
+    ? { acquired: false, retryAfterMs: Number(r[1]), serverTime: Number(r[2]) }
+    : { acquired: false, retryAfterMs: Number(r[1]) };
 }
 
 /** A release message: '' (woken), or '<fence>:<server ms>:<ttl>:<token>' (handed to token). */
