@@ -146,6 +146,9 @@ export class LockManager {
     const started = this.#clock.monotonic();
     if (o.signal?.aborted) throw abortedError(o.signal);
     const fair = mode === 'exclusive' && (o.fair ?? this.#o.fair) ? this.#fairBackend : undefined;
+    // Its release channel already heard: a fair waiter queues with its first attempt (one round trip less).
+    if (fair && wait && fair.listening?.(key))
+      return this.#wait(key, mode, o, owner, ttlMs, entry, started, 0, fair, true);
     // The first attempt: most acquisitions end here. (A fair one takes a free lock only if nobody queued first.)
     const attempt = fair
       ? fair.tryAcquireFair(key, owner, ttlMs, NOT_QUEUED)
@@ -208,6 +211,7 @@ export class LockManager {
     started: number,
     firstRetryAfterMs: number,
     fair: FairBackend | undefined,
+    untried = false,
   ): Promise<Lease> {
     const signal = o.signal;
     const deadline = started + (o.waitMs ?? this.#o.waitMs);
@@ -228,10 +232,13 @@ export class LockManager {
     };
     const bounded = <T>(call: Promise<T>) =>
       withinDeadline(call, this.#clock, deadline, signal, this.#backendName, timedOut);
-    entry.stats.contended++;
-    this.#m.contended.add(1, entry.attrs);
-    checkDeadlock(this.#held, this.#waitsFor, owner, key);
-    this.#waitsFor.set(owner, key);
+    const contended = () => {
+      entry.stats.contended++;
+      this.#m.contended.add(1, entry.attrs);
+      checkDeadlock(this.#held, this.#waitsFor, owner, key);
+      this.#waitsFor.set(owner, key);
+    };
+    if (!untried) contended();
     try {
       if (fair) {
         const g = await waitFair({
@@ -247,6 +254,7 @@ export class LockManager {
           firstRetryAfterMs,
           bounded,
           timedOut,
+          ...(untried ? { onFirstRefusal: contended } : {}),
         });
         const lease = this.#granted(key, mode, o, owner, ttlMs, entry, started, g.start, g.fencingToken, g.count);
         // Handed over with less than asked (the waiter's queue entry had less left): extend now unless the

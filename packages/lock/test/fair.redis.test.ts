@@ -91,7 +91,19 @@ describe('fair (FIFO) exclusive locks on Redis', () => {
     // The hold lasts the ttl asked (the entry had more than that left), and is valid on our clock.
     expect(await fx.current.redis.pttl(lockKeys(fx.current.prefix, 'handoff').owners)).toBeGreaterThan(20_000);
     expect(got.validUntil).toBeGreaterThan(performance.now() + 20_000);
+    // The channel is subscribed now: the next wait queues with its very first attempt.
+    const again = waiter.acquire('handoff', { waitMs: 20_000 });
+    const queuedAgain = w.nextQueued();
+    await queuedAgain;
+    expect(w.calls()).toBe(3);
+    // … and a re-entry by the holder on that subscribed key is still a re-entry, not a waiter's answer.
+    const inner = await waiter.acquire('handoff', { owner: got.token, waitMs: 1_000 });
+    expect(inner.count).toBe(2);
+    expect(inner.fencingToken).toBe(got.fencingToken);
+    await inner.release();
     await got.release();
+    await (await again).release();
+    expect(w.calls()).toBe(4);
   });
 
   it('a waiter that gives up (timeout, abort) leaves the queue: the next release does not hand it the lock', async () => {

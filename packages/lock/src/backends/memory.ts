@@ -192,6 +192,11 @@ export class MemoryLockBackend implements LockBackend {
     });
   }
 
+  /** Always: in-process listeners hear every wake-up delivered after they registered. */
+  listening(_resource: string): boolean {
+    return !this.#closed;
+  }
+
   /** Throws `LockBackendClosedError` once closed; the returned unsubscribe is idempotent. */
   onRelease(resource: string, listener: (grant?: FairGrant) => void): () => void {
     this.#assertOpen('onRelease');

@@ -76,6 +76,8 @@ export function parseGrant(message: string): FairGrant | undefined {
 interface Channel {
   listeners: Set<(grant?: FairGrant) => void>;
   subscribed: Promise<unknown>;
+  /** The SUBSCRIBE was confirmed: a message published from now on reaches the listeners. */
+  ready: boolean;
   linger: NodeJS.Timeout | undefined;
 }
 
@@ -220,13 +222,18 @@ export class RedisLockBackend implements LockBackend {
     let c = this.#channels.get(channel);
     if (!c) {
       const sub = this.#subscriber();
-      c = {
+      const created: Channel = {
         listeners: new Set(),
-        subscribed: sub
-          .subscribe(channel)
-          .catch((error: unknown) => this.#log.warn({ err: error }, 'subscribe failed')),
+        subscribed: sub.subscribe(channel).then(
+          () => {
+            created.ready = true;
+          },
+          (error: unknown) => this.#log.warn({ err: error }, 'subscribe failed'),
+        ),
+        ready: false,
         linger: undefined,
       };
+      c = created;
       this.#channels.set(channel, c);
     }
     const entry = c;
@@ -243,6 +250,14 @@ export class RedisLockBackend implements LockBackend {
       }, this.#lingerMs);
       entry.linger.unref();
     };
+  }
+
+  /**
+   * True when the release channel of `resource` is subscribed already (a listener registered now hears every
+   * later message): a fair waiter may then queue with its first attempt.
+   */
+  listening(resource: string): boolean {
+    return this.#channels.get(this.#keys(resource).released)?.ready === true;
   }
 
   /** Resolves once the release channel of `resource` is subscribed. */
