@@ -6,7 +6,11 @@ import type { AcquireResult, FairAcquireOptions, FairGrant, LockBackend } from '
 
 /** A backend that can queue fairly (memory, Redis; not Redlock). */
 export type FairBackend = LockBackend &
-  Required<Pick<LockBackend, 'tryAcquireFair' | 'leaveQueue'>> & { subscribed?: (resource: string) => Promise<void> };
+  Required<Pick<LockBackend, 'tryAcquireFair' | 'leaveQueue'>> & {
+    subscribed?: (resource: string) => Promise<void>;
+    /** True when a listener registered now hears every later release message (the channel is subscribed). */
+    listening?: (resource: string) => boolean;
+  };
 
 export function isFairBackend(backend: LockBackend): backend is FairBackend {
   return typeof backend.tryAcquireFair === 'function' && typeof backend.leaveQueue === 'function';
