@@ -30,6 +30,11 @@ export interface FairWait {
   deadline: number;
   signal: AbortSignal | undefined;
   firstRetryAfterMs: number;
+  /**
+   * Set when the caller has not tried yet (the channel is subscribed already, so the first attempt queues at
+   * once): called after that attempt if it was refused, before any waiting.
+   */
+  onFirstRefusal?: () => void;
   /** A backend call bounded by the deadline and the signal (a passed deadline ends in `timedOut`). */
   bounded: <T>(call: Promise<T>) => Promise<T>;
   timedOut: (cause: unknown) => Error;
@@ -68,6 +73,8 @@ export async function waitFair(w: FairWait): Promise<FairGranted> {
   let ref: { sent: number; server: number } | undefined;
   let granted = false;
   let firstSent = clock.monotonic();
+  // Untried, the caller may hold the lock already (a re-entry): only later attempts are a waiter's.
+  const untried: FairAcquireOptions = { queueMs: w.queueMs, waiting: false };
   const options: FairAcquireOptions = { queueMs: w.queueMs, waiting: true };
   try {
     const subscribed = backend.subscribed?.(key);
@@ -91,7 +98,9 @@ export async function waitFair(w: FairWait): Promise<FairGranted> {
       woken = false;
       const sent = clock.monotonic();
       if (first) firstSent = sent;
-      const r: AcquireResult = await w.bounded(backend.tryAcquireFair(key, owner, ttlMs, options));
+      const r: AcquireResult = await w.bounded(
+        backend.tryAcquireFair(key, owner, ttlMs, first && w.onFirstRefusal ? untried : options),
+      );
       if (r.acquired) {
         granted = true;
         const grantedMs = r.ttlMs ?? ttlMs;
@@ -99,6 +108,7 @@ export async function waitFair(w: FairWait): Promise<FairGranted> {
       }
       if (r.serverTime !== undefined) ref = { sent, server: r.serverTime };
       retryAfterMs = r.retryAfterMs;
+      if (first) w.onFirstRefusal?.();
     }
   } finally {
     off();
