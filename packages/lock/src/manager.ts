@@ -17,6 +17,7 @@ import { RedisLockBackend } from './backends/redis';
 import { withinDeadline } from './deadline';
 import { checkDeadlock } from './deadlock';
 import { InvalidLockKeyError, LockLostError, LockManagerNotConfiguredError, LockTimeoutError } from './errors';
+import { type FairBackend, isFairBackend, waitFair } from './fair';
 import { type Held, HeldLease, type LeaseOps } from './held-lease';
 import type { Lease } from './lease';
 import {
@@ -33,6 +34,7 @@ export type { LockStats } from './stats';
 
 const WRITER_PREFERENCE = Object.freeze({ writerPreference: true });
 const NO_PREFERENCE = Object.freeze({ writerPreference: false });
+const NOT_QUEUED = Object.freeze({ queueMs: 0 });
 
 /**
  * Distributed locks: exclusive or shared, reentrant per owner, kept alive by a watchdog while held, fenced,
@@ -60,6 +62,8 @@ export class LockManager {
   readonly onLost = this.#lost.event;
   #closed = false;
   readonly #backendName: BackendName;
+  /** The backend when it can queue fairly (memory, Redis), else undefined. */
+  readonly #fairBackend: FairBackend | undefined;
   #extendFailing = false;
 
   constructor(options: LockManagerOptions = {}) {
@@ -82,6 +86,7 @@ export class LockManager {
             commandTimeoutMs: o.commandTimeoutMs,
           })
         : new MemoryLockBackend(o.clock ? { clock: o.clock } : {}));
+    this.#fairBackend = isFairBackend(this.#backend) ? this.#backend : undefined;
   }
 
   get backend(): LockBackend {
@@ -140,15 +145,21 @@ export class LockManager {
     const entry = entryFor(this.#prefixes, key);
     const started = this.#clock.monotonic();
     if (o.signal?.aborted) throw abortedError(o.signal);
-    // The first attempt: most acquisitions end here.
-    const attempt = this.#backend.tryAcquire(
-      key,
-      owner,
-      mode,
-      ttlMs,
-      // An exclusive request that never registered as a waiter has no registration to drop.
-      mode === 'shared' && this.#o.writerPreference ? WRITER_PREFERENCE : NO_PREFERENCE,
-    );
+    const fair = mode === 'exclusive' && (o.fair ?? this.#o.fair) ? this.#fairBackend : undefined;
+    // Its release channel already heard: a fair waiter queues with its first attempt (one round trip less).
+    if (fair && wait && fair.listening?.(key))
+      return this.#wait(key, mode, o, owner, ttlMs, entry, started, 0, fair, true);
+    // The first attempt: most acquisitions end here. (A fair one takes a free lock only if nobody queued first.)
+    const attempt = fair
+      ? fair.tryAcquireFair(key, owner, ttlMs, NOT_QUEUED)
+      : this.#backend.tryAcquire(
+          key,
+          owner,
+          mode,
+          ttlMs,
+          // An exclusive request that never registered as a waiter has no registration to drop.
+          mode === 'shared' && this.#o.writerPreference ? WRITER_PREFERENCE : NO_PREFERENCE,
+        );
     const waitMs = wait ? (o.waitMs ?? this.#o.waitMs) : 0;
     const r =
       o.signal || (waitMs > 0 && waitMs !== Number.POSITIVE_INFINITY)
@@ -156,7 +167,7 @@ export class LockManager {
         : await attempt;
     if (r.acquired) return this.#granted(key, mode, o, owner, ttlMs, entry, started, started, r.fencingToken, r.count);
     if (!wait) return undefined;
-    return this.#wait(key, mode, o, owner, ttlMs, entry, started, r.retryAfterMs);
+    return this.#wait(key, mode, o, owner, ttlMs, entry, started, r.retryAfterMs, fair);
   }
 
   #granted(
@@ -199,10 +210,13 @@ export class LockManager {
     entry: PrefixEntry,
     started: number,
     firstRetryAfterMs: number,
+    fair: FairBackend | undefined,
+    untried = false,
   ): Promise<Lease> {
     const signal = o.signal;
     const deadline = started + (o.waitMs ?? this.#o.waitMs);
-    const writer = mode === 'exclusive' && this.#o.writerPreference;
+    // A fair waiter's queue entry blocks readers too (registered by the same script).
+    const writer = !fair && mode === 'exclusive' && this.#o.writerPreference;
     const preference = this.#o.writerPreference ? WRITER_PREFERENCE : NO_PREFERENCE;
     let unsubscribe: (() => void) | undefined;
     let wake: (() => void) | undefined;
@@ -218,11 +232,37 @@ export class LockManager {
     };
     const bounded = <T>(call: Promise<T>) =>
       withinDeadline(call, this.#clock, deadline, signal, this.#backendName, timedOut);
-    entry.stats.contended++;
-    this.#m.contended.add(1, entry.attrs);
-    checkDeadlock(this.#held, this.#waitsFor, owner, key);
-    this.#waitsFor.set(owner, key);
+    const contended = () => {
+      entry.stats.contended++;
+      this.#m.contended.add(1, entry.attrs);
+      checkDeadlock(this.#held, this.#waitsFor, owner, key);
+      this.#waitsFor.set(owner, key);
+    };
+    if (!untried) contended();
     try {
+      if (fair) {
+        const g = await waitFair({
+          backend: fair,
+          clock: this.#clock,
+          key,
+          owner,
+          ttlMs,
+          queueMs: this.#o.fairQueueTtlMs,
+          maxRetryDelayMs: this.#o.maxRetryDelayMs,
+          deadline,
+          signal,
+          firstRetryAfterMs,
+          bounded,
+          timedOut,
+          ...(untried ? { onFirstRefusal: contended } : {}),
+        });
+        const lease = this.#granted(key, mode, o, owner, ttlMs, entry, started, g.start, g.fencingToken, g.count);
+        // Handed over with less than asked (the waiter's queue entry had less left): extend now unless the
+        // watchdog's first extension (at ttl/3) comes well before the hold runs out.
+        if (g.grantedMs < ttlMs && (!(o.autoExtend ?? this.#o.autoExtend) || g.grantedMs < ttlMs / 2))
+          void lease.extend(ttlMs);
+        return lease;
+      }
       if (writer) await bounded(this.#backend.addWaiter(key, owner, Math.max(ttlMs, 1_000)));
       unsubscribe = this.#backend.onRelease(key, () => {
         released = true;
