@@ -37,6 +37,15 @@ export const MAX_PREFIXES = 100;
 /** Where keys of prefixes past the first `MAX_PREFIXES` are counted. */
 export const OTHER_PREFIX = '(other)';
 
+/** Metric label values in use in this process (every manager's): capped as each manager's stats are. */
+const labels = new Set<string>();
+function labelFor(prefix: string): string {
+  if (labels.has(prefix)) return prefix;
+  if (labels.size >= MAX_PREFIXES) return OTHER_PREFIX;
+  labels.add(prefix);
+  return prefix;
+}
+
 /**
  * The entry of `key`'s prefix in `prefixes`, created on first use. Bounded: keys are often ids (`job-42`, no
  * separator), and one stats entry or metric label value per key would grow without end.
@@ -49,7 +58,7 @@ export function entryFor(prefixes: Map<string, PrefixEntry>, key: string): Prefi
     e = prefixes.get(p);
   }
   if (!e) {
-    e = { stats: emptyStats(), attrs: Object.freeze({ prefix: p }) };
+    e = { stats: emptyStats(), attrs: Object.freeze({ prefix: labelFor(p) }) };
     prefixes.set(p, e);
   }
   return e;

@@ -1,13 +1,15 @@
 // Issue 18 §1 on the memory backend and a fake clock: validity of a lease nobody extends, a plain acquire of a
 // key its own context holds, writer preference for the whole wait, bounded stats.
-import { createLogger } from '@ballast/core';
+import { createLogger, isBackendUnavailableError } from '@ballast/core';
 import { FakeClock, track } from '@ballast/testkit';
+import { useInMemoryMetrics } from '@ballast/testkit/otel';
 import { describe, expect, it } from 'vitest';
 import { MemoryLockBackend } from '../src/backends/memory';
 import { isLockAlreadyHeldError, isLockLostError } from '../src/errors';
 import { createLockManager } from '../src/manager';
 
 const quiet = createLogger({ level: 'silent' });
+const collect = useInMemoryMetrics();
 
 describe('validity (fake clock)', () => {
   it('the signal of a lease nobody extends aborts exactly at validUntil', async () => {
@@ -31,6 +33,21 @@ describe('validity (fake clock)', () => {
     const lease = await m.acquire('hang', { ttlMs: 900 });
     await clock.advance(lease.validUntil);
     expect(lease.signal.aborted).toBe(true);
+    await m.close();
+  });
+
+  it('extensions and releases are bounded by commandTimeoutMs, whatever the backend', async () => {
+    const backend = new MemoryLockBackend();
+    const m = createLockManager({ backend, logger: quiet, commandTimeoutMs: 100 });
+    const lease = await m.acquire('slow', { autoExtend: false });
+    backend.extend = () => new Promise<boolean>(() => {});
+    backend.release = () => new Promise<number>(() => {});
+    const t0 = performance.now();
+    expect(await lease.extend()).toBe(false); // no answer: not extended (the validity timer decides the rest)
+    const error = await lease.release().catch((e: unknown) => e);
+    expect(isBackendUnavailableError(error)).toBe(true);
+    expect(error).toMatchObject({ operation: 'lock.release' });
+    expect(performance.now() - t0).toBeLessThan(1_000);
     await m.close();
   });
 });
@@ -90,6 +107,13 @@ describe('stats and metric labels stay bounded', () => {
     expect(stats.user?.acquisitions).toBe(10_000);
     const total = Object.values(stats).reduce((n, s) => n + s.acquisitions, 0);
     expect(total).toBe(20_000);
+    // The metric label values are the same bounded set.
+    const read = await collect();
+    const points = (read('ballast_lock_acquisitions_total') as { dataPoints: Array<{ attributes: object }> })
+      .dataPoints;
+    const labels = new Set(points.map((p) => (p.attributes as { prefix: string }).prefix));
+    expect(labels.size).toBeLessThanOrEqual(101);
+    expect(labels).toContain('(other)');
     await m.close();
   });
 });
