@@ -163,7 +163,7 @@ export class LockManager {
     const entry = entryFor(this.#prefixes, key);
     const started = this.#clock.monotonic();
     if (o.signal?.aborted) throw abortedError(o.signal);
-    const release = () => this.#backend.release(key, owner, mode);
+    const release = () => this.#backend.release(key, owner, mode); // only called when a grant is handed back
     this.#closing.enter(); // close() waits for this acquisition to settle
     try {
       // The first attempt: most acquisitions end here.

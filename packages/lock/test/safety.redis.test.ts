@@ -125,6 +125,22 @@ describe('close()', () => {
     expect(isLockManagerClosedError(await outcome)).toBe(true);
   });
 
+  it('a grant that lands after its wait was given up (signal) is handed back, and close() waits for that', async () => {
+    const m = manager();
+    const backend = m.backend as RedisLockBackend;
+    const tryAcquire = backend.tryAcquire.bind(backend);
+    const ac = new AbortController();
+    backend.tryAcquire = async (...args) => {
+      const r = await tryAcquire(...args); // granted by Redis…
+      ac.abort(); // …while the caller gives up before the answer is read
+      await new Promise((resolve) => setImmediate(resolve));
+      return r;
+    };
+    await expect(m.acquire('late', { signal: ac.signal })).rejects.toThrow();
+    await m.close();
+    expect(await manager().backend.holders('late')).toEqual({ mode: undefined, holders: {} });
+  });
+
   it('a closed manager refuses with LockManagerClosedError, not InvalidLockKeyError', async () => {
     const m = manager();
     await m.close();
