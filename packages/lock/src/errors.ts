@@ -45,7 +45,7 @@ export class LockManagerClosedError extends BallastError {
       new.target.code,
       key === undefined
         ? 'The lock manager is closed'
-        : `The lock manager is closed: acquiring "${key}" refused (a grant that raced close() was released)`,
+        : `The lock manager was closed while acquiring "${key}" (no lock is kept)`,
     );
   }
 }
