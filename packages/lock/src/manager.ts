@@ -189,7 +189,8 @@ export class LockManager {
       }
       if (!wait) return undefined;
       // Outside any lock context, an unbounded wait for a key taken the same way would wait for itself.
-      if (!bounded && context === undefined && this.#leases.heldImplicitly(key)) throw new LockAlreadyHeldError(key);
+      if (waitMs === Number.POSITIVE_INFINITY && !o.signal && context === undefined && this.#leases.heldImplicitly(key))
+        throw new LockAlreadyHeldError(key);
       return await this.#wait(key, mode, o, owner, ttlMs, entry, started, r.retryAfterMs, context === undefined);
     } finally {
       this.#closing.leave();

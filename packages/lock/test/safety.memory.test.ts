@@ -5,7 +5,7 @@ import { FakeClock, track } from '@ballast/testkit';
 import { useInMemoryMetrics } from '@ballast/testkit/otel';
 import { describe, expect, it } from 'vitest';
 import { MemoryLockBackend } from '../src/backends/memory';
-import { isLockAlreadyHeldError, isLockLostError } from '../src/errors';
+import { isLockAlreadyHeldError, isLockLostError, isLockTimeoutError } from '../src/errors';
 import { createLockManager } from '../src/manager';
 
 const quiet = createLogger({ level: 'silent' });
@@ -61,6 +61,7 @@ describe('a plain acquire of a key its own context holds', () => {
     await clock.advance(1);
     expect(second.done).toBe(true);
     expect(isLockAlreadyHeldError(second.error)).toBe(true);
+    await expect(m.acquire('self', { waitMs: 0 })).rejects.toSatisfy(isLockTimeoutError); // bounded: as before
     // A bounded wait, another context, or the same one inside using(), behave as before.
     const bounded = track(m.acquire('self', { waitMs: 5_000 }));
     await first.release();
