@@ -29,6 +29,8 @@ export interface FairWait {
   /** Monotonic ms. */
   deadline: number;
   signal: AbortSignal | undefined;
+  /** Aborted when the wait must end for the manager's reasons (closed, a deadlock): its reason is thrown. */
+  halted?: AbortSignal;
   firstRetryAfterMs: number;
   /**
    * Set when the caller has not tried yet (the channel is subscribed already, so the first attempt queues at
@@ -85,11 +87,13 @@ export async function waitFair(w: FairWait): Promise<FairGranted> {
         const now = clock.monotonic();
         if (now >= w.deadline) throw w.timedOut(undefined);
         const delay = Math.min(w.queueMs / 3, w.maxRetryDelayMs, Math.max(retryAfterMs, 1), w.deadline - now);
-        await pause(clock, delay, signal, (resume) => {
+        await pause(clock, delay, [signal, w.halted], (resume) => {
           wake = resume;
         });
         wake = undefined;
       }
+      // Closed or deadlocked: the finally leaves the queue (a hold handed over meanwhile is handed on).
+      if (w.halted?.aborted) throw w.halted.reason;
       if (grant) {
         granted = true;
         return fromGrant(grant.g, grant.at, ref ?? { sent: firstSent, server: grant.g.serverTime }, ttlMs);
@@ -126,11 +130,14 @@ function fromGrant(g: FairGrant, at: number, ref: { sent: number; server: number
   return { fencingToken: g.fencingToken, count: 1, start: began - (ttlMs - g.ttlMs), grantedMs: g.ttlMs };
 }
 
-/** Sleeps `ms` on `clock`, or until `resume` (handed to `onResume`) is called or the signal aborts. */
-function pause(
+/**
+ * Sleeps `ms` on `clock`, or until `resume` (handed to `onResume`) is called or a signal aborts. Whichever ends
+ * the sleep removes the abort listeners: a long wait sleeps many times and must not pile listeners on a signal.
+ */
+export function pause(
   clock: Clock,
   ms: number,
-  signal: AbortSignal | undefined,
+  signals: readonly (AbortSignal | undefined)[],
   onResume: (resume: () => void) => void,
 ): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -138,10 +145,24 @@ function pause(
     const timer = clock.setTimeout(() => done(), ms);
     const done = () => {
       clock.clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      for (const s of signals) s?.removeEventListener('abort', onAbort);
       resolve();
     };
     onResume(done);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    for (const s of signals) s?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * A hold handed over with less than asked (the waiter's queue entry had less left): extended now unless the
+ * watchdog's first extension (at ttl/3) comes well before the hold runs out.
+ */
+export function topUp<L extends { extend(ttlMs: number): Promise<unknown> }>(
+  lease: L,
+  g: FairGranted,
+  ttlMs: number,
+  autoExtend: boolean,
+): L {
+  if (g.grantedMs < ttlMs && (!autoExtend || g.grantedMs < ttlMs / 2)) void lease.extend(ttlMs).catch(() => {});
+  return lease;
 }

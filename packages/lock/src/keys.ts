@@ -52,3 +52,8 @@ export function lockKeys(prefix: string, resource: string, options: { perSlot?: 
     released: k.key('released'),
   };
 }
+
+/** Where a waiting owner says which lock it waits for (the cross-process wait-for graph, `wait-graph.ts`). */
+export function waitForKey(prefix: string, owner: string): string {
+  return createKeyBuilder({ prefix, scope: 'lock-wait', tag: owner }).key();
+}
