@@ -183,9 +183,14 @@ export class MultiLock {
         maxRetryDelayMs: this.#o.maxRetryDelayMs,
         random: this.#o.random ?? Math.random,
         attempt,
-        // Wake on a release of any key: the blocker may change between attempts.
+        // Wake on a release of the key last seen held. Not on the others: an attempt's own rollback releases
+        // keys before the blocker, and waking on those would retry in a loop that never sleeps.
         subscribe: (wake) => {
-          const subs = keys.map((k) => this.#backend.onRelease(k, wake));
+          const subs = keys.map((k, i) =>
+            this.#backend.onRelease(k, () => {
+              if (i === blocker) wake();
+            }),
+          );
           const ready = (this.#backend as { subscribed?: (k: string) => Promise<void> }).subscribed;
           return {
             off: () => {
