@@ -365,7 +365,10 @@ export function primitivesContract(label: string, make: () => Promise<PrimitiveW
         const k = w.key('two');
         const one = await w.rw().read(k);
         const two = await w.rw().read(k);
-        const [e1, e2] = await Promise.all([one.upgrade().catch((e: unknown) => e), two.upgrade().catch((e: unknown) => e)]);
+        const [e1, e2] = await Promise.all([
+          one.upgrade().catch((e: unknown) => e),
+          two.upgrade().catch((e: unknown) => e),
+        ]);
         expect(isLockUpgradeError(e1) && isLockUpgradeError(e2)).toBe(true);
         expect(e1).toMatchObject({ key: k, readers: 1 });
         expect(one.mode).toBe('shared');
