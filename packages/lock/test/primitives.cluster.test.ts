@@ -14,7 +14,7 @@ import { type PrimitiveWorld, primitivesContract } from './primitives.contract';
 
 const fx = useRedisClusterFixture({ name: 'lock-primitives-cluster' });
 const logger = createLogger({ level: 'silent' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Two lock keys whose Redis keys hash to one Cluster slot (found by search: the tag is the whole key). */
 function sameSlot(prefix: string): [string, string] {

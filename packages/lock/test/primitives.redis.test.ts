@@ -9,7 +9,7 @@ import { type PrimitiveWorld, primitivesContract } from './primitives.contract';
 
 const fx = useRedisFixture({ name: 'lock-primitives' });
 const logger = createLogger({ level: 'silent' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 primitivesContract('redis', async (): Promise<PrimitiveWorld> => {
   const { redis, prefix } = fx.current;
