@@ -124,6 +124,9 @@ export function primitivesContract(label: string, make: () => Promise<PrimitiveW
         const held = await a.acquire();
         const waiting = b.acquire(1, { waitMs: 30_000 });
         expect(await settled(waiting)).toBe(false);
+        // Let the waiter park (subscribed, and its post-subscribe re-check done): from here only a wake-up can
+        // grant it within the test's time, its safety-net re-check being a minute away.
+        await w.pass(100);
         await held.release();
         const got = await waiting;
         expect(got.permits).toBe(1);
@@ -150,8 +153,9 @@ export function primitivesContract(label: string, make: () => Promise<PrimitiveW
     it('a holder that dies gives its permits back when its lease runs out', () =>
       world(async (w) => {
         const name = w.key('die');
-        const dead = w.semaphore(name, 2, { autoExtend: false, ttlMs: 200 });
-        const alive = w.semaphore(name, 2, { maxRetryDelayMs: 50 });
+        const dead = w.semaphore(name, 3, { autoExtend: false, ttlMs: 200 });
+        const alive = w.semaphore(name, 3, { maxRetryDelayMs: 50 });
+        const living = await alive.acquire(1); // a live holder keeps the semaphore's keys from expiring whole
         const gone = await dead.acquire(2); // no watchdog: as if its process had died
         const waiting = alive.acquire(2, { waitMs: 10_000 });
         for (let i = 0; i < 10 && !(await settled(waiting)); i++) await w.pass(50);
@@ -160,6 +164,7 @@ export function primitivesContract(label: string, make: () => Promise<PrimitiveW
         expect(isLockLostError(gone.signal.reason)).toBe(true);
         expect(await gone.release()).toBe(false); // it had run out
         await got.release();
+        await living.release();
       }));
 
     it('the watchdog keeps permits held well past their ttl', () =>
@@ -201,6 +206,9 @@ export function primitivesContract(label: string, make: () => Promise<PrimitiveW
         await a.trySetCount(1);
         const waiting = b.await({ timeoutMs: 30_000 });
         expect(await settled(waiting)).toBe(false);
+        // Let the waiter park (subscribed, and its post-subscribe re-check done): from here only a wake-up can
+        // grant it within the test's time, its safety-net re-check being a minute away.
+        await w.pass(100);
         await a.countDown();
         await waiting;
       }));
@@ -331,6 +339,9 @@ export function primitivesContract(label: string, make: () => Promise<PrimitiveW
         const lease = await rw.write(k);
         const reader = other.read(k, { waitMs: 30_000 });
         expect(await settled(reader)).toBe(false);
+        // Let the waiter park (subscribed, and its post-subscribe re-check done): from here only a wake-up can
+        // grant it within the test's time, its safety-net re-check being a minute away.
+        await w.pass(100);
         await lease.downgrade();
         expect(lease.mode).toBe('shared');
         const r = await reader; // woken by the downgrade
