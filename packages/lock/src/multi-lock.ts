@@ -19,6 +19,7 @@ import type { LockBackend } from './backend';
 import { MemoryLockBackend } from './backends/memory';
 import { RedisLockBackend } from './backends/redis';
 import { InvalidLockKeyError, LockLostError, LockTimeoutError } from './errors';
+import { type FairBackend, isFairBackend } from './fair';
 import { lockKeys } from './keys';
 import multiAcquireSource from './lua/multi-acquire.lua';
 import { PrimitiveClosedError } from './primitive-errors';
@@ -29,6 +30,7 @@ import { Renewal } from './renewal';
 import { type Attempt, boundedCall, waitLoop } from './wait-loop';
 
 const MULTI_ACQUIRE = defineScript('lock:multi-acquire', multiAcquireSource);
+const NOT_QUEUED = Object.freeze({ queueMs: 0 });
 
 export const multiLockOptionsSchema = z
   .object({
@@ -74,6 +76,8 @@ export interface MultiLease {
 export class MultiLock {
   readonly #o: ReturnType<typeof multiLockOptionsSchema.parse>;
   readonly #backend: LockBackend;
+  /** The backend when it keeps fair queues (memory, Redis), else undefined. */
+  readonly #fair: FairBackend | undefined;
   readonly #ownsBackend: boolean;
   readonly #redis: RedisClient | undefined;
   readonly #clock: Clock;
@@ -103,6 +107,7 @@ export class MultiLock {
         : o.clock
           ? new MemoryLockBackend({ clock: o.clock })
           : processLocks());
+    this.#fair = isFairBackend(this.#backend) ? this.#backend : undefined;
   }
 
   /** Whether `keys` are taken by one script (true) or in order with rollback (false) on this multi-lock's backend. */
@@ -231,10 +236,10 @@ export class MultiLock {
     token: string,
     ttlMs: number,
   ): Promise<{ done: true; value: number[] } | { done: false; retryAfterMs: number; blocker: number }> {
-    const redisKeys = keys.flatMap((k) => {
-      const lk = lockKeys(this.#o.prefix, k);
-      return [lk.owners, lk.fence];
-    });
+    const perSlot = isCluster(this.#redis!);
+    const lks = keys.map((k) => lockKeys(this.#o.prefix, k, { perSlot }));
+    // One counter for every key: they share a slot here (a Cluster's per-slot counter is the same key).
+    const redisKeys = [lks[0]!.counter, ...lks.flatMap((lk) => [lk.owners, lk.queue, lk.queueInfo, lk.fence])];
     const r = await runScript<number[]>(this.#redis!, MULTI_ACQUIRE, redisKeys, [token, Math.ceil(ttlMs)]);
     if (r[0] === 1) return { done: true, value: r.slice(1).map(Number) };
     return { done: false, blocker: Number(r[1]) - 1, retryAfterMs: Number(r[2]) };
@@ -249,7 +254,11 @@ export class MultiLock {
     for (let i = 0; i < keys.length; i++) {
       let r: Awaited<ReturnType<LockBackend['tryAcquire']>>;
       try {
-        r = await this.#backend.tryAcquire(keys[i]!, token, 'exclusive', ttlMs);
+        // A fair backend's attempt takes a free key only when no live waiter queued for it first (it hands the
+        // key to that waiter instead): a multi-lock does not queue, and does not jump a fair queue either.
+        r = await (this.#fair
+          ? this.#fair.tryAcquireFair(keys[i]!, token, ttlMs, NOT_QUEUED)
+          : this.#backend.tryAcquire(keys[i]!, token, 'exclusive', ttlMs));
       } catch (error) {
         await this.#rollback(keys.slice(0, i), token);
         throw error;

@@ -5,6 +5,7 @@ import {
   childLogger,
   defineScript,
   guardRedis,
+  isCluster,
   type Logger,
   parseOptions,
   type RedisClient,
@@ -220,50 +221,25 @@ export class ReadWriteLock {
 
   /** @internal One atomic conversion of `l`'s hold to `to`. */
   async _convert(l: RwLeaseHandle, to: LockMode, ttlMs: number): Promise<ConvertResult> {
+    let r: number[];
     if (this.#redis) {
-      const k = lockKeys(this.#o.prefix, l.key);
-      const r = await runScript<number[]>(
+      const k = lockKeys(this.#o.prefix, l.key, { perSlot: isCluster(this.#redis) });
+      r = await runScript<number[]>(
         this.#redis,
         CONVERT,
-        [k.owners, k.expiry, k.fence],
+        [k.owners, k.expiry, k.counter, k.fence],
         [l.token, to, Math.ceil(ttlMs), k.released],
       );
-      const out: ConvertResult =
-        r[0] === 1
-          ? { ok: true, fencingToken: Number(r[1]) }
-          : r[0] === 0
-            ? { ok: false, readers: Number(r[1]) }
-            : { ok: false, lost: true };
-      this.#m.count(to === 'exclusive' ? 'upgrade' : 'downgrade', out.ok ? 'granted' : 'refused');
-      return out;
-    }
-    return this.#convertInMemory(this.#memory!, l, to, ttlMs);
-  }
-
-  /**
-   * The memory backend decides each call synchronously when it is made (nothing is awaited inside an operation),
-   * so a release and the acquisitions that follow it, all issued before awaiting any, run as one atomic step:
-   * nobody else can act between them.
-   */
-  async #convertInMemory(b: MemoryLockBackend, l: RwLeaseHandle, to: LockMode, ttlMs: number): Promise<ConvertResult> {
-    const from: LockMode = to === 'exclusive' ? 'shared' : 'exclusive';
-    const released = b.release(l.key, l.token, from);
-    const converted = b.tryAcquire(l.key, l.token, to, ttlMs, { writerPreference: false });
-    // An upgrade refused (other readers): take the read lock back in the same step.
-    const restored = b.tryAcquire(l.key, l.token, from, ttlMs, { writerPreference: false });
-    const [left, c, back] = await Promise.all([released, converted, restored]);
-    let out: ConvertResult;
-    if (left !== 0) {
-      // It was not held: undo whatever the two attempts took.
-      if (c.acquired) await b.release(l.key, l.token, to);
-      if (back.acquired) await b.release(l.key, l.token, from);
-      out = { ok: false, lost: true };
-    } else if (c.acquired) {
-      out = { ok: true, fencingToken: to === 'exclusive' ? c.fencingToken : 0 };
     } else {
-      const h = await b.holders(l.key);
-      out = { ok: false, readers: Math.max(0, Object.keys(h.holders).length - 1) };
+      // One synchronous step in memory (a release then an acquire could hand the key to a fair waiter between).
+      r = await this.#memory!.convert(l.key, l.token, to, ttlMs);
     }
+    const out: ConvertResult =
+      r[0] === 1
+        ? { ok: true, fencingToken: Number(r[1]) }
+        : r[0] === 0
+          ? { ok: false, readers: Number(r[1]) }
+          : { ok: false, lost: true };
     this.#m.count(to === 'exclusive' ? 'upgrade' : 'downgrade', out.ok ? 'granted' : 'refused');
     return out;
   }

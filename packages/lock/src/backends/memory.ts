@@ -213,6 +213,30 @@ export class MemoryLockBackend implements LockBackend {
     };
   }
 
+  /**
+   * Converts `token`'s hold in place in one step (a read/write lease's upgrade or downgrade; the twin of
+   * rw-convert.lua): `[1, fence]` converted (a downgrade keeps its token: `[1, 0]`, and wakes waiting readers),
+   * `[0, otherReaders]` an upgrade refused, `[-1]` not held in the other mode. Never a release followed by an
+   * acquire: a fair hand-off in between would give the key away.
+   */
+  async convert(resource: string, token: string, to: LockMode, ttlMs: number): Promise<number[]> {
+    return this.#run('convert', resource, (e, now) => {
+      const h = e.holders.get(token);
+      if (!h || e.mode === to) return [-1];
+      if (to === 'shared') {
+        e.mode = 'shared';
+        h.expiresAt = now + Math.ceil(ttlMs);
+        this.#wake(resource, undefined);
+        return [1, 0];
+      }
+      if (e.holders.size > 1) return [0, e.holders.size - 1];
+      e.mode = 'exclusive';
+      h.fence = ++this.#fence;
+      h.expiresAt = now + Math.ceil(ttlMs);
+      return [1, h.fence];
+    });
+  }
+
   async holders(resource: string): Promise<LockHolders> {
     return this.#run('holders', resource, (e) => ({
       mode: e.holders.size > 0 ? e.mode : undefined,
