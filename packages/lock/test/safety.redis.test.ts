@@ -101,7 +101,9 @@ describe('close()', () => {
   it('a grant racing close() is released before close() resolves', async () => {
     const m = manager();
     const backend = m.backend as RedisLockBackend;
+    // The first attempt is the fair script (the default) — or the plain one with `fair: false`: both delayed.
     const tryAcquire = backend.tryAcquire.bind(backend);
+    const tryAcquireFair = backend.tryAcquireFair.bind(backend);
     let closeCalled: () => void = () => {};
     const gate = new Promise<void>((r) => {
       closeCalled = r;
@@ -110,12 +112,16 @@ describe('close()', () => {
     const inFlight = new Promise<void>((r) => {
       started = r;
     });
-    backend.tryAcquire = async (...args) => {
-      started();
-      const r = await tryAcquire(...args); // granted by Redis…
-      await gate; // …but the answer arrives after close() was called
-      return r;
-    };
+    const late =
+      <A extends unknown[], R>(call: (...a: A) => Promise<R>) =>
+      async (...args: A) => {
+        started();
+        const r = await call(...args); // granted by Redis…
+        await gate; // …but the answer arrives after close() was called
+        return r;
+      };
+    backend.tryAcquire = late(tryAcquire);
+    backend.tryAcquireFair = late(tryAcquireFair);
     const outcome = m.acquire('race').catch((e: unknown) => e);
     await inFlight;
     const closing = m.close();
@@ -128,14 +134,18 @@ describe('close()', () => {
   it('a grant that lands after its wait was given up (signal) is handed back, and close() waits for that', async () => {
     const m = manager();
     const backend = m.backend as RedisLockBackend;
-    const tryAcquire = backend.tryAcquire.bind(backend);
     const ac = new AbortController();
-    backend.tryAcquire = async (...args) => {
-      const r = await tryAcquire(...args); // granted by Redis…
-      ac.abort(); // …while the caller gives up before the answer is read
-      await new Promise((resolve) => setImmediate(resolve));
-      return r;
-    };
+    const late =
+      <A extends unknown[], R>(call: (...a: A) => Promise<R>) =>
+      async (...args: A) => {
+        const r = await call(...args); // granted by Redis…
+        ac.abort(); // …while the caller gives up before the answer is read
+        await new Promise((resolve) => setImmediate(resolve));
+        return r;
+      };
+    // The first attempt is the fair script (the default) — or the plain one with `fair: false`: both delayed.
+    backend.tryAcquire = late(backend.tryAcquire.bind(backend));
+    backend.tryAcquireFair = late(backend.tryAcquireFair.bind(backend));
     await expect(m.acquire('late', { signal: ac.signal })).rejects.toThrow();
     await m.close();
     expect(await manager().backend.holders('late')).toEqual({ mode: undefined, holders: {} });
