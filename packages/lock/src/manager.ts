@@ -35,7 +35,7 @@ import {
   managerOptionsSchema,
 } from './options';
 import { type CheckedAcquire, quickAcquireOptions } from './quick-options';
-import { entryFor, type LockStats, lockInstruments, observe, type PrefixEntry, statsSnapshot } from './stats';
+import { entryFor, type LockStats, lockInstruments, type PrefixEntry, record, statsSnapshot } from './stats';
 import { WaitGraph } from './wait-graph';
 import { keepWaiterRegistered } from './waiters';
 
@@ -224,11 +224,7 @@ export class LockManager {
     r: { fencingToken: number; count: number },
     implicit: boolean,
   ): Lease {
-    const waited = this.#clock.monotonic() - started;
-    entry.stats.acquisitions++;
-    observe(entry.stats.waitMs, waited);
-    this.#m.acquisitions.add(1, entry.attrs);
-    this.#m.wait.record(waited, entry.attrs);
+    record(entry, this.#m, 'grant', this.#clock.monotonic() - started);
     const autoExtend = o.autoExtend ?? this.#o.autoExtend;
     return this.#leases.lease(
       key,
@@ -277,15 +273,13 @@ export class LockManager {
     const halted = halter.signal;
     // The lock was seen taken: a deadline passing while Redis is slow to answer is still a timed-out wait.
     const timedOut = (cause: unknown) => {
-      entry.stats.timeouts++;
-      this.#m.timeouts.add(1, entry.attrs);
+      record(entry, this.#m, 'timeout');
       return new LockTimeoutError(key, Math.round(this.#clock.monotonic() - started), cause);
     };
     const bounded = <T>(call: Promise<T>) =>
       withinDeadline(call, this.#clock, deadline, signal, this.#backendName, timedOut);
     const contended = () => {
-      entry.stats.contended++;
-      this.#m.contended.add(1, entry.attrs);
+      record(entry, this.#m, 'contended');
       checkDeadlock(this.#leases.held, this.#waitsFor, owner, key);
       this.#waitsFor.set(owner, key);
     };

@@ -88,3 +88,21 @@ export function lockInstruments() {
     hold: meter().createHistogram(metricName('lock', 'hold_ms'), { unit: 'ms' }),
   };
 }
+
+type LockInstruments = ReturnType<typeof lockInstruments>;
+
+/** One event of `entry`'s prefix, in its stats and in the OTel instruments (a grant records its wait). */
+export function record(entry: PrefixEntry, m: LockInstruments, event: 'grant' | 'contended' | 'timeout', waitedMs = 0) {
+  if (event === 'grant') {
+    entry.stats.acquisitions++;
+    observe(entry.stats.waitMs, waitedMs);
+    m.acquisitions.add(1, entry.attrs);
+    m.wait.record(waitedMs, entry.attrs);
+  } else if (event === 'contended') {
+    entry.stats.contended++;
+    m.contended.add(1, entry.attrs);
+  } else {
+    entry.stats.timeouts++;
+    m.timeouts.add(1, entry.attrs);
+  }
+}
