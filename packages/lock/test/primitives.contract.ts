@@ -170,7 +170,7 @@ export function primitivesContract(label: string, make: () => Promise<PrimitiveW
     it('the watchdog keeps permits held well past their ttl', () =>
       world(async (w) => {
         const name = w.key('long');
-        const s = w.semaphore(name, 1, { ttlMs: 150 });
+        const s = w.semaphore(name, 1, { ttlMs: 300 }); // extended every 100 ms: a loaded machine keeps it
         const p = await s.acquire();
         for (let i = 0; i < 6; i++) await w.pass(100);
         expect(p.signal.aborted).toBe(false);
