@@ -353,6 +353,23 @@ export function primitivesContract(label: string, make: () => Promise<PrimitiveW
         await writer!.release();
       }));
 
+    it('downgrade keeps the key with a fair waiter queued (one step, not release + acquire); the waiter gets it after', () =>
+      world(async (w) => {
+        const k = w.key('dq');
+        const lease = await w.rw().write(k);
+        const waiting = w.manager().acquire(k, { waitMs: 30_000 }); // fair: queued for the key
+        expect(await settled(waiting)).toBe(false);
+        await w.pass(100); // let it queue (Redis: subscribe, then the queued attempt)
+        await lease.downgrade();
+        expect(lease.mode).toBe('shared');
+        expect(lease.signal.aborted).toBe(false);
+        expect(await settled(waiting)).toBe(false); // a reader holds the key: the writer still waits
+        await lease.release();
+        const next = await waiting;
+        expect(next.fencingToken).toBeGreaterThan(lease.fencingToken);
+        await next.release();
+      }));
+
     it('upgrade: the sole reader becomes the writer with a higher fencing token', () =>
       world(async (w) => {
         const k = w.key('up');
