@@ -4,8 +4,10 @@
  * Managers in one test stand for processes: each has its own connections.
  */
 import { createLogger } from '@ballast/core';
+import { FakeClock } from '@ballast/testkit';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { LockBackend } from '../src/backend';
 import type { RedisLockBackend } from '../src/backends/redis';
 import { isLockManagerClosedError } from '../src/errors';
 import { lockKeys } from '../src/keys';
@@ -13,6 +15,7 @@ import { LockManager } from '../src/manager';
 import { MultiLock } from '../src/multi-lock';
 import type { LockManagerOptions } from '../src/options';
 import { ReadWriteLock } from '../src/rw-lock';
+import { WaitGraph } from '../src/wait-graph';
 
 const fx = useRedisFixture({ name: 'lock-integration' });
 const quiet = createLogger({ level: 'silent' });
@@ -66,6 +69,31 @@ describe('close() and the fair queue', () => {
     await holder.release(); // handed to the next live waiter by the release script
     const lease = await c;
     await lease.release();
+  });
+});
+
+describe('the wait-for graph and fair hand-offs', () => {
+  it('a waiter the release script already made the holder (before it heard) is not a deadlock with itself', async () => {
+    const clock = new FakeClock();
+    let looked: () => void = () => {};
+    const lookedAt = new Promise<void>((r) => {
+      looked = r;
+    });
+    // The key was handed to the waiter: the lock's own state names it the holder while its wait still runs.
+    const backend = {
+      holders: async () => {
+        looked();
+        return { mode: 'exclusive' as const, holders: { 'w.1': 1 } };
+      },
+    } as unknown as LockBackend;
+    const graph = new WaitGraph(fx.current.redis, fx.current.prefix, backend, clock, quiet);
+    const deadlocks: unknown[] = [];
+    const stop = graph.watch('w.1', 'handed', (e) => deadlocks.push(e));
+    clock.advance(50); // the first look at the graph
+    await lookedAt;
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    stop();
+    expect(deadlocks).toEqual([]);
   });
 });
 

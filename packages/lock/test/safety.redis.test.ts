@@ -61,9 +61,11 @@ describe('lease validity is enforced, whatever Redis does', () => {
       grantedAt = performance.now();
       return l;
     });
+    granted.catch(() => {}); // should an assertion below fail, close() rejects this wait: not unhandled
     const abortedAt = await aborted;
-    // Timers fire at or after their time: a few ms of event-loop lateness, never the 5 s command timeout.
-    expect(abortedAt).toBeLessThanOrEqual(lease.validUntil + 20);
+    // Timers fire at or after their time: event-loop lateness (tens of ms on a loaded 2-core machine), never
+    // the 5 s command timeout; what matters is that A knew before B held the lock (below).
+    expect(abortedAt).toBeLessThanOrEqual(lease.validUntil + 100);
     expect(isLockLostError(lease.signal.reason)).toBe(true);
     const next = await granted;
     expect(abortedAt).toBeLessThan(grantedAt); // A knew before B held it
