@@ -12,6 +12,8 @@ export interface BenchCase {
   opsPerCall?: number;
   beforeAll?: () => unknown | Promise<unknown>;
   afterAll?: () => unknown | Promise<unknown>;
+  /** Extra numeric columns for the case's row, read after it ran (e.g. fairness figures). */
+  extra?: () => Record<string, number>;
 }
 
 export interface Suite {
@@ -28,6 +30,8 @@ export interface BenchRow {
   opsPerSec: number;
   p50Us: number;
   p99Us: number;
+  /** Extra columns some suites add (the lock suite's fairness figures). */
+  [extra: string]: string | number;
 }
 export interface BenchResult {
   suite: string;
@@ -86,6 +90,7 @@ export async function runSuite(suite: Suite, options: RunOptions): Promise<Bench
         opsPerSec: round((1000 / result.latency.mean) * perCall, 1),
         p50Us: round((result.latency.p50 ?? result.latency.mean) * 1000, 2),
         p99Us: round((result.latency.p99 ?? result.latency.max) * 1000, 2),
+        ...c.extra?.(),
       });
     }
   } finally {
@@ -104,6 +109,15 @@ export function formatTable(result: BenchResult): string {
   const byCase = new Map<string, BenchRow[]>();
   for (const r of result.rows) byCase.set(r.case, [...(byCase.get(r.case) ?? []), r]);
   const header = ['case', 'impl', 'ops/s', 'p50 µs', 'p99 µs', 'time/op vs ref'];
+  // Extra numeric columns (the same names on every row that has them), after the fixed ones.
+  const extras = [
+    ...new Set(
+      result.rows.flatMap((r) =>
+        Object.keys(r).filter((k) => !['case', 'impl', 'opsPerSec', 'p50Us', 'p99Us'].includes(k)),
+      ),
+    ),
+  ];
+  header.push(...extras);
   const body: string[][] = [];
   for (const [, rows] of byCase) {
     const ref = referenceOf(rows);
@@ -116,16 +130,17 @@ export function formatTable(result: BenchResult): string {
         r.p50Us.toFixed(1),
         r.p99Us.toFixed(1),
         r === ref ? `1.00× (ref: ${ref.impl})` : `${ratio.toFixed(2)}×`,
+        ...extras.map((k) => (r[k] === undefined ? '' : String(r[k]))),
       ]);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+    `| ${cells.map((c, i) => (i >= 2 && i !== 5 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   return [
     `suite ${result.suite} · node ${result.node} · ${result.cpus} cpus`,
     line(header),
-    `|${widths.map((w, i) => (i >= 2 && i <= 4 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
+    `|${widths.map((w, i) => (i >= 2 && i !== 5 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
     ...body.map(line),
   ].join('\n');
 }

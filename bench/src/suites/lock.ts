@@ -15,10 +15,12 @@ const TTL_MS = 10_000;
 /** How long one acquisition may wait (ballast `waitMs`, redis-semaphore `acquireTimeout`, its default). */
 const WAIT_MS = 10_000;
 /**
- * redlock's `retryCount`: -1 is redlock's own spelling of "retry forever" (its default, 10 retries of
- * 200 ± 100 ms, gives up after ~2 s, which ten workers on one key reach). Delay and jitter stay at defaults.
+ * redlock as its users configure a hot lock: retry forever (`retryCount: -1`; its default, 10 retries, gives up
+ * after ~2 s, which ten workers on one key reach) every 10 ± 5 ms (its default 200 ± 100 ms would make every
+ * ratio meaningless). redis-semaphore: `retryInterval: 10` (also its default). Otherwise as they ship.
  */
-const REDLOCK_RETRY_FOREVER = -1;
+const REDLOCK_SETTINGS = { retryCount: -1, retryDelay: 10, retryJitter: 5 };
+const SEMAPHORE_RETRY_MS = 10;
 const Redlock = RedlockImpl as typeof RedlockTyped;
 
 export interface LockSuiteOptions {
@@ -26,6 +28,51 @@ export interface LockSuiteOptions {
   workers?: number;
   /** acquire+release cycles per worker per measured call (`opsPerCall` = workers × cycles). Default 20. */
   cycles?: number;
+}
+
+/**
+ * Fairness of one case: the largest number of consecutive grants to one worker while another worker was waiting
+ * (1 = strict turns; a worker that re-takes the lock it just released while others wait makes it grow), and the
+ * wait of each acquisition (acquire call → lease in hand).
+ */
+class Fairness {
+  #waiting = 0;
+  #last = -1;
+  #streak = 0;
+  #max = 0;
+  readonly #waits: number[] = [];
+
+  reset(): void {
+    this.#last = -1;
+    this.#streak = 0;
+    this.#max = 0;
+    this.#waits.length = 0;
+  }
+
+  asking(): void {
+    this.#waiting++;
+  }
+
+  granted(worker: number, waitMs: number): void {
+    this.#waiting--;
+    this.#waits.push(waitMs);
+    if (this.#waiting === 0) {
+      // Nobody else wanted the lock: no one was passed over.
+      this.#last = -1;
+      this.#streak = 0;
+      return;
+    }
+    this.#streak = worker === this.#last ? this.#streak + 1 : 1;
+    this.#last = worker;
+    this.#max = Math.max(this.#max, this.#streak);
+  }
+
+  columns(): { maxConsecutive: number; waitP50Us: number; waitP99Us: number } {
+    const w = [...this.#waits].sort((a, b) => a - b);
+    const q = (p: number) => (w.length === 0 ? 0 : w[Math.min(w.length - 1, Math.floor(p * w.length))]!);
+    const us = (ms: number) => Number((ms * 1000).toFixed(1));
+    return { maxConsecutive: this.#max, waitP50Us: us(q(0.5)), waitP99Us: us(q(0.99)) };
+  }
 }
 
 /** What one acquisition returns: the function that releases it. */
@@ -45,14 +92,18 @@ async function round(
   cycles: number,
   keyOf: (worker: number) => string,
   onWait?: (ms: number) => void,
+  fairness?: Fairness,
 ): Promise<void> {
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
       const key = keyOf(w);
       for (let i = 0; i < cycles; i++) {
         const t0 = performance.now();
+        fairness?.asking();
         const release = await impl.acquire(key);
-        onWait?.(performance.now() - t0);
+        const waited = performance.now() - t0;
+        fairness?.granted(w, waited);
+        onWait?.(waited);
         await release();
       }
     }),
@@ -75,7 +126,7 @@ class Field {
   readonly #started = performance.now();
   readonly #done: Promise<void>;
 
-  constructor(impl: Impl, workers: number, cycles: number, key: string) {
+  constructor(impl: Impl, workers: number, cycles: number, key: string, fairness: Fairness) {
     const onWait = (ms: number) => {
       this.#acquisitions++;
       this.#waits.push(ms);
@@ -83,7 +134,7 @@ class Field {
     };
     this.#done = (async () => {
       try {
-        while (this.#running) await round(impl, workers, cycles, () => key, onWait);
+        while (this.#running) await round(impl, workers, cycles, () => key, onWait, fairness);
       } catch (error) {
         this.#error = error;
         this.#wake();
@@ -135,11 +186,12 @@ class Field {
  *   release channel (pub/sub; jittered safety-net timer ≤ 1 s); watchdog on (`autoExtend` default: an interval
  *   at ttl/3 per lease, cleared on release); writer preference on (default: a contended exclusive waiter
  *   registers in the waiters zset and removes itself when granted).
- * - redlock 5 (beta.2): `new Redlock([client], { retryCount: -1 })`, `acquire([key], 10 s)`, `release()` — its
- *   defaults otherwise: retryDelay 200 ms, retryJitter ±100 ms, driftFactor 0.01; no auto-extension (only
- *   `using()` extends). Its default `retryCount` (10) gives up after ~2 s; -1 is its "forever".
- * - redis-semaphore 5.8: `new Mutex(client, key, { lockTimeout: 10 s, acquireTimeout: 10 s })` per acquisition,
- *   `acquire()`, `release()` — defaults otherwise: SET NX PX polled every `retryInterval` 10 ms, refresh on
+ *   Exclusive locks are fair by default: a waiter queues, and the release script hands it the lock (pub/sub grant).
+ * - redlock 5 (beta.2): `new Redlock([client], { retryCount: -1, retryDelay: 10, retryJitter: 5 })`,
+ *   `acquire([key], 10 s)`, `release()` — tuned as for a hot lock (its 200 ± 100 ms default retry would dominate
+ *   every number); driftFactor 0.01 (default); no auto-extension (only `using()` extends).
+ * - redis-semaphore 5.8: `new Mutex(client, key, { lockTimeout: 10 s, acquireTimeout: 10 s, retryInterval: 10 })`
+ *   per acquisition, `acquire()`, `release()` — defaults otherwise: SET NX PX polled every 10 ms, refresh on
  *   (an interval at 0.8 × lockTimeout per lock, cleared on release). 10 s is also its default acquireTimeout.
  *
  * Cases (one measured call = every worker doing `cycles` acquire→release cycles, no work while held):
@@ -151,6 +203,10 @@ class Field {
  *   over the same phase (the case's `opsPerCall` is set after the phase to acquisitions/s × mean wait, so the
  *   harness's `1000 / mean × opsPerCall` prints exactly that). It is measured in its own phase, so it is close
  *   to, not identical with, the `contended` row's ops/s.
+ *
+ * Every row also carries fairness columns over all its acquisitions (warm-up included): `maxConsecutive`, the
+ * largest number of consecutive grants to one worker while another worker waited, and `waitP50Us`/`waitP99Us`,
+ * the per-acquisition wait (acquire call → lease in hand).
  */
 export function createLockSuite(options: LockSuiteOptions = {}): Suite {
   const workers = options.workers ?? 10;
@@ -167,7 +223,7 @@ export function createLockSuite(options: LockSuiteOptions = {}): Suite {
       const semaphoreRedis = createRedis(url) as Redis;
 
       const manager = createLockManager({ redis: ballastRedis, prefix: `${base}:ballast`, ttlMs: TTL_MS });
-      const redlock = new Redlock([redlockRedis], { retryCount: REDLOCK_RETRY_FOREVER });
+      const redlock = new Redlock([redlockRedis], REDLOCK_SETTINGS);
 
       const impls: Impl[] = [
         {
@@ -191,6 +247,7 @@ export function createLockSuite(options: LockSuiteOptions = {}): Suite {
             const mutex = new Mutex(semaphoreRedis, `${base}:redis-semaphore:${key}`, {
               lockTimeout: TTL_MS,
               acquireTimeout: WAIT_MS,
+              retryInterval: SEMAPHORE_RETRY_MS,
             });
             await mutex.acquire();
             return () => mutex.release();
@@ -201,29 +258,38 @@ export function createLockSuite(options: LockSuiteOptions = {}): Suite {
       const perCall = workers * cycles;
       const cases: BenchCase[] = [];
       for (const impl of impls) {
+        const fairness = new Fairness();
         cases.push({
           case: 'uncontended',
           impl: impl.name,
           opsPerCall: perCall,
-          fn: () => round(impl, workers, cycles, (w) => `uncontended:${w}`),
+          beforeAll: () => fairness.reset(),
+          fn: () => round(impl, workers, cycles, (w) => `uncontended:${w}`, undefined, fairness),
+          extra: () => fairness.columns(),
         });
       }
       for (const impl of impls) {
+        const fairness = new Fairness();
         cases.push({
           case: 'contended',
           impl: impl.name,
           opsPerCall: perCall,
-          fn: () => round(impl, workers, cycles, () => 'contended'),
+          beforeAll: () => fairness.reset(),
+          fn: () => round(impl, workers, cycles, () => 'contended', undefined, fairness),
+          extra: () => fairness.columns(),
         });
       }
       for (const impl of impls) {
         let field: Field | undefined;
+        const fairness = new Fairness();
         const c: BenchCase = {
           case: 'contended-wait-p99',
           impl: impl.name,
+          extra: () => fairness.columns(),
           beforeAll: async () => {
             await field?.stop().catch(() => {});
-            field = new Field(impl, workers, cycles, 'contended-wait');
+            fairness.reset();
+            field = new Field(impl, workers, cycles, 'contended-wait', fairness);
           },
           fn: async () => ({ overriddenDuration: await field!.next() }),
           afterAll: async () => {

@@ -6,18 +6,47 @@
  * A resource is held either by one exclusive holder or by any number of shared holders. A holder is named by
  * its token (unique per owner); acquiring again with a token that already holds the resource in the same
  * mode is reentrant and counted. Every holder has its own expiry (ttlMs from the acquisition or the last
- * extension); an expired holder no longer counts. Every successful acquisition — reentrant ones included —
- * returns the resource's next fencing token: a number strictly greater than any returned before for it.
+ * extension); an expired holder no longer counts. Every new hold gets the resource's next fencing token: a
+ * number strictly greater than any returned before for it. A reentrant acquisition returns its hold's token
+ * (one token for the whole hold) and never shortens the hold's expiry.
+ *
+ * Fair mode (`tryAcquireFair`, exclusive only): refused callers queue in FIFO order; a release hands the lock
+ * to the oldest live waiter in the same atomic step and announces it to `onRelease` listeners (a `FairGrant`),
+ * so the waiter holds the lock without asking again. A queue entry lives `queueMs` from its last refresh: a
+ * waiter that died is skipped once its entry expired.
  */
 export type LockMode = 'exclusive' | 'shared';
 
 export type AcquireResult =
-  | { acquired: true; fencingToken: number; count: number }
+  | {
+      acquired: true;
+      fencingToken: number;
+      count: number;
+      /** Ms left on the hold as the backend granted it (a hold handed over may be shorter than asked). */
+      ttlMs?: number;
+    }
   | {
       acquired: false;
       /** When the current holders' leases run out at the latest, in ms (a hint for the retry timer). */
       retryAfterMs: number;
+      /** The backend's clock (ms) at the refusal, when the caller was queued (fair mode). */
+      serverTime?: number;
     };
+
+/** A fair hand-off: the lock was given to `token` at `serverTime` (backend clock, ms) for `ttlMs`. */
+export interface FairGrant {
+  token: string;
+  fencingToken: number;
+  ttlMs: number;
+  serverTime: number;
+}
+
+export interface FairAcquireOptions {
+  /** > 0: a refused caller joins the queue, or refreshes its entry, which then lives this long (ms). */
+  queueMs: number;
+  /** The caller is a queued waiter: a hold it has was handed to it (returned as is), not a re-entry. */
+  waiting?: boolean;
+}
 
 export interface AcquireOptions {
   /**
@@ -52,8 +81,18 @@ export interface LockBackend {
   /** Registers an exclusive waiter (writer preference) for `ttlMs`; `removeWaiter` when it stops waiting. */
   addWaiter(resource: string, token: string, ttlMs: number): Promise<void>;
   removeWaiter(resource: string, token: string): Promise<void>;
-  /** Calls `listener` whenever a holder of `resource` releases (pub/sub): waiters retry then, not by polling. */
-  onRelease(resource: string, listener: () => void): () => void;
+  /**
+   * Calls `listener` whenever a holder of `resource` releases (pub/sub): waiters retry then, not by polling.
+   * When the release handed the lock to a queued waiter, the listener gets that `FairGrant`.
+   */
+  onRelease(resource: string, listener: (grant?: FairGrant) => void): () => void;
+  /**
+   * Fair exclusive acquire: granted when the lock is free and nobody live queued first (or on re-entry);
+   * otherwise refused, and queued when `options.queueMs` > 0. Optional: a backend without it is not fair.
+   */
+  tryAcquireFair?(resource: string, token: string, ttlMs: number, options: FairAcquireOptions): Promise<AcquireResult>;
+  /** Drops `token`'s queue entry; a hold handed to it meanwhile is released (and handed on). True then. */
+  leaveQueue?(resource: string, token: string): Promise<boolean>;
   holders(resource: string): Promise<LockHolders>;
   close(): Promise<void>;
 }

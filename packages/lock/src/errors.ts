@@ -37,6 +37,38 @@ export class DeadlockError extends BallastError {
 }
 export const isDeadlockError = errorGuard<DeadlockError>(DeadlockError.code);
 
+/** The lock manager was closed: no new acquisitions; waiters still waiting when it closed are refused with it. */
+export class LockManagerClosedError extends BallastError {
+  static readonly code = 'LOCK_MANAGER_CLOSED';
+  constructor(readonly key?: string) {
+    super(
+      new.target.code,
+      key === undefined
+        ? 'The lock manager is closed'
+        : `The lock manager was closed while acquiring "${key}" (no lock is kept)`,
+    );
+  }
+}
+export const isLockManagerClosedError = errorGuard<LockManagerClosedError>(LockManagerClosedError.code);
+
+/**
+ * A plain `acquire()` (no lock context, no `owner`) that would wait forever for a key this manager already holds
+ * through a plain `acquire()`: most likely the caller waiting for itself. Re-enter inside `using()` (reentrant),
+ * or bound the wait with `waitMs` or a `signal` when another task of this process holds it.
+ */
+export class LockAlreadyHeldError extends BallastError {
+  static readonly code = 'LOCK_ALREADY_HELD';
+  constructor(readonly key: string) {
+    super(
+      new.target.code,
+      `Lock "${key}" is already held by this lock manager outside a lock context: a plain acquire() with no ` +
+        'waitMs or signal would wait for itself forever. Re-enter inside using() (reentrant), pass the same ' +
+        '`owner`, or bound the wait (waitMs, signal).',
+    );
+  }
+}
+export const isLockAlreadyHeldError = errorGuard<LockAlreadyHeldError>(LockAlreadyHeldError.code);
+
 /** A lock key that is empty, or a `@WithLock` template naming an argument the call does not have. */
 export class InvalidLockKeyError extends BallastError {
   static readonly code = 'INVALID_LOCK_KEY';

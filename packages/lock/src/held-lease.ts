@@ -22,6 +22,12 @@ export interface Held {
   /** The watchdog group it is extended by, and when next (monotonic ms); undefined: not auto-extended. */
   group: WatchGroup | undefined;
   due: number;
+  /** Its place in the validity timer (`ValidityTimer`); -1 when not watched. */
+  slot: number;
+  /** Its last level is being released: nothing it does from now on (an extension's answer) is a loss. */
+  releasing: boolean;
+  /** Taken by a plain `acquire()` outside any lock context (its owner was made up for it). */
+  implicit: boolean;
 }
 
 function signalOf(h: Held): AbortSignal {

@@ -15,7 +15,10 @@ export interface Lease extends AsyncDisposable {
   readonly count: number;
   /** Aborts (reason: `LockLostError`) when the lock is lost: expired, deleted or taken over. */
   readonly signal: AbortSignal;
-  /** Monotonic ms until which the lease is valid for sure (validity minus clock-drift allowance). */
+  /**
+   * Monotonic ms until which the lease is valid for sure: the start of the attempt (or of the last confirmed
+   * extension) + ttl − the clock-drift allowance. The signal aborts then unless an extension moved it.
+   */
   readonly validUntil: number;
   /** Extends now (the watchdog does it on its own every ttl/3). False when the lock was already lost. */
   extend(ttlMs?: number): Promise<boolean>;

@@ -5,7 +5,8 @@ import {
   type BackendName,
   type Clock,
   childLogger,
-  EventEmitter,
+  type Event,
+  guardRedis,
   type Logger,
   parseOptions,
   processSlot,
@@ -14,11 +15,19 @@ import {
 import type { LockBackend, LockMode } from './backend';
 import { MemoryLockBackend } from './backends/memory';
 import { RedisLockBackend } from './backends/redis';
+import { Closing } from './closing';
 import { withinDeadline } from './deadline';
 import { checkDeadlock } from './deadlock';
-import { InvalidLockKeyError, LockLostError, LockManagerNotConfiguredError, LockTimeoutError } from './errors';
-import { type Held, HeldLease, type LeaseOps } from './held-lease';
+import {
+  InvalidLockKeyError,
+  LockAlreadyHeldError,
+  LockManagerClosedError,
+  LockManagerNotConfiguredError,
+  LockTimeoutError,
+} from './errors';
+import { type FairBackend, isFairBackend, pause, topUp, waitFair } from './fair';
 import type { Lease } from './lease';
+import { LeaseKeeper, type LostEvent } from './leases';
 import {
   type AcquireLockOptions,
   acquireOptionsSchema,
@@ -26,17 +35,20 @@ import {
   managerOptionsSchema,
 } from './options';
 import { type CheckedAcquire, quickAcquireOptions } from './quick-options';
-import { entryFor, type LockStats, lockInstruments, observe, type PrefixEntry, statsSnapshot } from './stats';
-import { Watchdog } from './watchdog';
+import { entryFor, type LockStats, lockInstruments, type PrefixEntry, record, statsSnapshot } from './stats';
+import { WaitGraph } from './wait-graph';
+import { keepWaiterRegistered } from './waiters';
 
 export type { LockStats } from './stats';
 
 const WRITER_PREFERENCE = Object.freeze({ writerPreference: true });
 const NO_PREFERENCE = Object.freeze({ writerPreference: false });
+const NOT_QUEUED = Object.freeze({ queueMs: 0 });
 
 /**
- * Distributed locks: exclusive or shared, reentrant per owner, kept alive by a watchdog while held, fenced,
- * waited for without polling, with deadlock detection among this manager's waiters.
+ * Distributed locks: exclusive or shared, reentrant per owner, kept alive by a watchdog while held and valid
+ * no longer than confirmed, fenced, waited for without polling, with deadlock detection (across managers on
+ * one Redis). Held leases live in `LeaseKeeper`, close() against acquisitions in flight in `Closing`.
  */
 export class LockManager {
   readonly #backend: LockBackend;
@@ -46,27 +58,26 @@ export class LockManager {
   readonly #log: Logger;
   readonly #random: () => number;
   readonly #als = new AsyncLocalStorage<{ owner: string }>();
-  readonly #held = new Map<string, Held>(); // `${key}\u0000${token}`
+  readonly #leases: LeaseKeeper;
+  readonly #closing = new Closing();
+  readonly #graph: WaitGraph | undefined;
   readonly #waitsFor = new Map<string, string>(); // owner → key
   readonly #prefixes = new Map<string, PrefixEntry>();
   /** Owner ids are `<sequence>.<this manager's UUID>`: unique, and no UUID drawn per acquisition. */
   readonly #id = randomUUID();
   #seq = 0;
-  readonly #ops: LeaseOps = { extend: (h, ms) => this.#extend(h, ms), release: (h) => this.#release(h) };
-  readonly #lost = new EventEmitter<{ key: string; token: string; reason: string }>('lost');
   readonly #m = lockInstruments();
-  readonly #watchdog: Watchdog;
-  /** A held lock was lost (its lease's signal aborted at the same moment). */
-  readonly onLost = this.#lost.event;
-  #closed = false;
+  /** A held lock was lost (its lease's signal aborted at the same moment); never for a released lease. */
+  readonly onLost: Event<LostEvent>;
   readonly #backendName: BackendName;
-  #extendFailing = false;
+  /** The backend when it can queue fairly (memory, Redis), else undefined. */
+  readonly #fairBackend: FairBackend | undefined;
+  #closed: Promise<void> | undefined;
 
   constructor(options: LockManagerOptions = {}) {
     const o = parseOptions(managerOptionsSchema, options, 'createLockManager');
     this.#o = o;
     this.#clock = o.clock ?? systemClock;
-    this.#watchdog = new Watchdog(this.#clock, this.#ops);
     this.#log = childLogger(o.logger, { component: 'lock' });
     this.#random = o.random ?? Math.random;
     this.#ownsBackend = o.backend === undefined;
@@ -82,6 +93,22 @@ export class LockManager {
             commandTimeoutMs: o.commandTimeoutMs,
           })
         : new MemoryLockBackend(o.clock ? { clock: o.clock } : {}));
+    this.#fairBackend = isFairBackend(this.#backend) ? this.#backend : undefined;
+    this.#leases = new LeaseKeeper({
+      backend: this.#backend,
+      clock: this.#clock,
+      log: this.#log,
+      driftFactor: o.driftFactor,
+      commandTimeoutMs: o.commandTimeoutMs,
+      backendName: this.#backendName,
+      boundReleases: !(this.#ownsBackend && o.redis),
+      instruments: this.#m,
+    });
+    this.onLost = this.#leases.onLost;
+    if (this.#ownsBackend && o.redis) {
+      const redis = guardRedis(o.redis, { commandTimeoutMs: o.commandTimeoutMs });
+      this.#graph = new WaitGraph(redis, o.prefix, this.#backend, this.#clock, this.#log);
+    }
   }
 
   get backend(): LockBackend {
@@ -130,33 +157,59 @@ export class LockManager {
   }
 
   async #acquire(key: string, options: AcquireLockOptions, wait: boolean): Promise<Lease | undefined> {
-    if (this.#closed) throw new InvalidLockKeyError('the lock manager is closed');
+    this.#closing.check();
     if (typeof key !== 'string' || key.length === 0)
       throw new InvalidLockKeyError('lock key must be a non-empty string');
     const o = quickAcquireOptions(options) ?? parseOptions(acquireOptionsSchema, options, 'acquire');
     const ttlMs = o.ttlMs ?? this.#o.ttlMs;
     const mode = o.mode ?? 'exclusive';
-    const owner = o.owner ?? this.#als.getStore()?.owner ?? this.#newOwner();
+    const context = o.owner ?? this.#als.getStore()?.owner;
+    const owner = context ?? this.#newOwner();
     const entry = entryFor(this.#prefixes, key);
     const started = this.#clock.monotonic();
     if (o.signal?.aborted) throw abortedError(o.signal);
-    // The first attempt: most acquisitions end here.
-    const attempt = this.#backend.tryAcquire(
-      key,
-      owner,
-      mode,
-      ttlMs,
-      // An exclusive request that never registered as a waiter has no registration to drop.
-      mode === 'shared' && this.#o.writerPreference ? WRITER_PREFERENCE : NO_PREFERENCE,
-    );
+    const fair = mode === 'exclusive' && (o.fair ?? this.#o.fair) ? this.#fairBackend : undefined;
+    const release = () => this.#backend.release(key, owner, mode); // only called when a grant is handed back
     const waitMs = wait ? (o.waitMs ?? this.#o.waitMs) : 0;
-    const r =
-      o.signal || (waitMs > 0 && waitMs !== Number.POSITIVE_INFINITY)
-        ? await withinDeadline(attempt, this.#clock, started + waitMs, o.signal, this.#backendName)
+    const implicit = context === undefined;
+    // Outside any lock context, an unbounded wait for a key taken the same way would wait for itself.
+    const selfWait = () =>
+      waitMs === Number.POSITIVE_INFINITY && !o.signal && implicit && this.#leases.heldImplicitly(key);
+    this.#closing.enter(); // close() waits for this acquisition to settle
+    try {
+      // Its release channel already heard: a fair waiter queues with its first attempt (one round trip less).
+      if (fair && wait && fair.listening?.(key)) {
+        if (selfWait()) throw new LockAlreadyHeldError(key);
+        return await this.#wait(key, mode, o, owner, ttlMs, entry, started, 0, implicit, fair, true);
+      }
+      // The first attempt: most acquisitions end here. (A fair one takes a free lock only if nobody queued first.)
+      const attempt = fair
+        ? fair.tryAcquireFair(key, owner, ttlMs, NOT_QUEUED)
+        : this.#backend.tryAcquire(
+            key,
+            owner,
+            mode,
+            ttlMs,
+            // An exclusive request that never registered as a waiter has no registration to drop.
+            mode === 'shared' && this.#o.writerPreference ? WRITER_PREFERENCE : NO_PREFERENCE,
+          );
+      const bounded = o.signal || (waitMs > 0 && waitMs !== Number.POSITIVE_INFINITY);
+      const r = bounded
+        ? await withinDeadline(attempt, this.#clock, started + waitMs, o.signal, this.#backendName).catch((e) => {
+            this.#closing.abandon(attempt, release); // granted after all: hand it back
+            throw e;
+          })
         : await attempt;
-    if (r.acquired) return this.#granted(key, mode, o, owner, ttlMs, entry, started, started, r.fencingToken, r.count);
-    if (!wait) return undefined;
-    return this.#wait(key, mode, o, owner, ttlMs, entry, started, r.retryAfterMs);
+      if (r.acquired) {
+        if (this.#closing.closed) return await this.#closing.refuse(key, release);
+        return this.#granted(key, mode, o, owner, ttlMs, entry, started, started, r, implicit);
+      }
+      if (!wait) return undefined;
+      if (selfWait()) throw new LockAlreadyHeldError(key);
+      return await this.#wait(key, mode, o, owner, ttlMs, entry, started, r.retryAfterMs, implicit, fair);
+    } finally {
+      this.#closing.leave();
+    }
   }
 
   #granted(
@@ -168,24 +221,22 @@ export class LockManager {
     entry: PrefixEntry,
     started: number,
     attemptStart: number,
-    fencingToken: number,
-    count: number,
+    r: { fencingToken: number; count: number },
+    implicit: boolean,
   ): Lease {
-    const waited = this.#clock.monotonic() - started;
-    entry.stats.acquisitions++;
-    observe(entry.stats.waitMs, waited);
-    this.#m.acquisitions.add(1, entry.attrs);
-    this.#m.wait.record(waited, entry.attrs);
-    return this.#lease(
+    record(entry, this.#m, 'grant', this.#clock.monotonic() - started);
+    const autoExtend = o.autoExtend ?? this.#o.autoExtend;
+    return this.#leases.lease(
       key,
       mode,
       owner,
       ttlMs,
       attemptStart,
-      fencingToken,
-      count,
-      o.autoExtend ?? this.#o.autoExtend,
+      r.fencingToken,
+      r.count,
+      autoExtend,
       entry,
+      implicit,
     );
   }
 
@@ -199,31 +250,74 @@ export class LockManager {
     entry: PrefixEntry,
     started: number,
     firstRetryAfterMs: number,
+    implicit: boolean,
+    fair?: FairBackend,
+    untried = false,
   ): Promise<Lease> {
     const signal = o.signal;
     const deadline = started + (o.waitMs ?? this.#o.waitMs);
-    const writer = mode === 'exclusive' && this.#o.writerPreference;
+    // A fair waiter's queue entry blocks readers too (registered by the same script).
+    const writer = !fair && mode === 'exclusive' && this.#o.writerPreference;
     const preference = this.#o.writerPreference ? WRITER_PREFERENCE : NO_PREFERENCE;
+    const release = () => this.#backend.release(key, owner, mode);
     let unsubscribe: (() => void) | undefined;
+    let unregister: (() => Promise<void>) | undefined;
     let wake: (() => void) | undefined;
     // Set by a release notification at any time — also while an attempt is in flight, when there is no
     // sleep to cut short yet: the next sleep is then skipped instead of missing the wake-up.
     let released = false;
     let retryAfterMs = firstRetryAfterMs;
+    // Why the wait must end (the manager closed, a deadlock across managers): aborts this signal.
+    const halter = new AbortController();
+    const halt = (reason: unknown) => halter.abort(reason);
+    const halted = halter.signal;
     // The lock was seen taken: a deadline passing while Redis is slow to answer is still a timed-out wait.
     const timedOut = (cause: unknown) => {
-      entry.stats.timeouts++;
-      this.#m.timeouts.add(1, entry.attrs);
+      record(entry, this.#m, 'timeout');
       return new LockTimeoutError(key, Math.round(this.#clock.monotonic() - started), cause);
     };
     const bounded = <T>(call: Promise<T>) =>
       withinDeadline(call, this.#clock, deadline, signal, this.#backendName, timedOut);
-    entry.stats.contended++;
-    this.#m.contended.add(1, entry.attrs);
-    checkDeadlock(this.#held, this.#waitsFor, owner, key);
-    this.#waitsFor.set(owner, key);
+    const contended = () => {
+      record(entry, this.#m, 'contended');
+      checkDeadlock(this.#leases.held, this.#waitsFor, owner, key);
+      this.#waitsFor.set(owner, key);
+    };
+    if (!untried) contended();
+    const offClose = this.#closing.onClose(() => halt(new LockManagerClosedError(key)));
+    const offGraph = this.#graph?.watch(owner, key, halt);
     try {
-      if (writer) await bounded(this.#backend.addWaiter(key, owner, Math.max(ttlMs, 1_000)));
+      if (fair) {
+        const g = await waitFair({
+          backend: fair,
+          clock: this.#clock,
+          key,
+          owner,
+          ttlMs,
+          queueMs: this.#o.fairQueueTtlMs,
+          maxRetryDelayMs: this.#o.maxRetryDelayMs,
+          deadline,
+          signal,
+          halted,
+          firstRetryAfterMs,
+          bounded,
+          timedOut,
+          ...(untried ? { onFirstRefusal: contended } : {}),
+        });
+        if (this.#closing.closed) return await this.#closing.refuse(key, release);
+        const lease = this.#granted(key, mode, o, owner, ttlMs, entry, started, g.start, g, implicit);
+        return topUp(lease, g, ttlMs, o.autoExtend ?? this.#o.autoExtend);
+      }
+      if (writer)
+        unregister = await keepWaiterRegistered(
+          this.#backend,
+          this.#clock,
+          this.#log,
+          key,
+          owner,
+          Math.max(ttlMs, 1_000),
+          bounded,
+        );
       unsubscribe = this.#backend.onRelease(key, () => {
         released = true;
         wake?.();
@@ -232,147 +326,52 @@ export class LockManager {
       if (subscribed) await bounded(subscribed);
       // A release may have happened before we subscribed: try once more before sleeping.
       for (let slept = false; ; slept = true) {
+        if (halted.aborted) throw halted.reason;
         if (slept) {
           const now = this.#clock.monotonic();
           if (now >= deadline) throw timedOut(undefined);
           if (!released) {
             // Safety net only: wake-ups come from the release channel.
             const cap = Math.min(Math.max(retryAfterMs, 1), this.#o.maxRetryDelayMs, deadline - now);
-            const delay = cap / 2 + (this.#random() * cap) / 2;
-            await new Promise<void>((resolve) => {
-              // Whichever ends the sleep (timer, release, abort) removes the abort listener: a long wait sleeps
-              // many times and must not pile listeners onto the caller's signal.
-              const onAbort = () => wake?.();
-              const timer = this.#clock.setTimeout(() => {
-                signal?.removeEventListener('abort', onAbort);
-                resolve();
-              }, delay);
-              wake = () => {
-                this.#clock.clearTimeout(timer);
-                signal?.removeEventListener('abort', onAbort);
-                resolve();
-              };
-              signal?.addEventListener('abort', onAbort, { once: true });
-            });
+            await pause(this.#clock, cap / 2 + (this.#random() * cap) / 2, [signal, halted], (w) => (wake = w));
             wake = undefined;
+            if (halted.aborted) throw halted.reason;
           }
         }
         if (signal?.aborted) throw abortedError(signal);
         released = false;
         const attemptStart = this.#clock.monotonic();
-        const r = await bounded(this.#backend.tryAcquire(key, owner, mode, ttlMs, preference));
-        if (r.acquired)
-          return this.#granted(key, mode, o, owner, ttlMs, entry, started, attemptStart, r.fencingToken, r.count);
+        const attempt = this.#backend.tryAcquire(key, owner, mode, ttlMs, preference);
+        const r = await bounded(attempt).catch((e: unknown) => {
+          this.#closing.abandon(attempt, release); // granted after all: hand it back
+          throw e;
+        });
+        if (r.acquired) {
+          if (this.#closing.closed) return await this.#closing.refuse(key, release);
+          return this.#granted(key, mode, o, owner, ttlMs, entry, started, attemptStart, r, implicit);
+        }
         retryAfterMs = r.retryAfterMs;
       }
     } finally {
       this.#waitsFor.delete(owner);
+      offClose();
+      offGraph?.();
       unsubscribe?.();
-      if (writer) await this.#backend.removeWaiter(key, owner).catch(() => {});
+      await unregister?.();
     }
   }
 
-  #lease(
-    key: string,
-    mode: LockMode,
-    token: string,
-    ttlMs: number,
-    attemptStart: number,
-    fencingToken: number,
-    count: number,
-    autoExtend: boolean,
-    entry: PrefixEntry,
-  ): Lease {
-    const id = `${key}\u0000${token}`;
-    let held = this.#held.get(id);
-    if (!held) {
-      held = {
-        key,
-        mode,
-        token,
-        count: 0,
-        ttlMs,
-        validUntil: attemptStart + ttlMs - (ttlMs * this.#o.driftFactor + 2),
-        acquiredAt: this.#clock.monotonic(),
-        controller: undefined,
-        lost: undefined,
-        entry,
-        group: undefined,
-        due: 0,
-      };
-      this.#held.set(id, held);
-      if (autoExtend) this.#watchdog.watch(held, held.acquiredAt);
-    }
-    held.count = count;
-    return new HeldLease(held, this.#ops, ttlMs, fencingToken, count);
-  }
-
-  async #extend(h: Held, ttlMs: number): Promise<boolean> {
-    if (h.lost) return false;
-    const start = this.#clock.monotonic();
-    try {
-      const ok = await this.#backend.extend(h.key, h.token, h.mode, ttlMs);
-      if (!ok) {
-        this.#lose(h, 'the lock was gone or taken when extending it');
-        return false;
-      }
-      if (ttlMs !== h.ttlMs) {
-        h.ttlMs = ttlMs;
-        this.#watchdog.ttlChanged(h);
-      }
-      h.validUntil = start + ttlMs - (ttlMs * this.#o.driftFactor + 2);
-      if (this.#extendFailing) this.#log.info({ key: h.key }, 'lock extension works again');
-      this.#extendFailing = false;
-      return true;
-    } catch (error) {
-      // Redis unreachable: keep the lease while it is still surely valid, then give it up. One warning per
-      // outage (the watchdog retries every ttl/3 for every lease held), debug lines in between.
-      const reason = error instanceof Error ? error.message : String(error);
-      if (this.#extendFailing) this.#log.debug({ key: h.key, reason }, 'lock extension failed');
-      else this.#log.warn({ key: h.key, reason }, 'lock extension failed; retrying while the lease is valid');
-      this.#extendFailing = true;
-      if (this.#clock.monotonic() >= h.validUntil) this.#lose(h, 'could not extend it before it expired');
-      return false;
-    }
-  }
-
-  #lose(h: Held, reason: string): void {
-    if (h.lost) return;
-    h.lost = new LockLostError(h.key, reason);
-    this.#forget(h);
-    h.entry.stats.lost++;
-    this.#m.lost.add(1, h.entry.attrs);
-    this.#log.error({ key: h.key, reason }, 'lock lost');
-    h.controller?.abort(h.lost);
-    this.#lost.emit({ key: h.key, token: h.token, reason });
-  }
-
-  #forget(h: Held): void {
-    this.#watchdog.unwatch(h);
-    this.#held.delete(`${h.key}\u0000${h.token}`);
-  }
-
-  async #release(h: Held): Promise<void> {
-    if (h.lost) return; // already lost: nothing to release
-    const left = await this.#backend.release(h.key, h.token, h.mode);
-    if (left > 0) {
-      h.count = left;
-      return;
-    }
-    this.#forget(h);
-    const held = this.#clock.monotonic() - h.acquiredAt;
-    observe(h.entry.stats.holdMs, held);
-    this.#m.hold.record(held, h.entry.attrs);
-    if (left < 0) this.#lose(h, 'it had expired before release');
-  }
-
-  /** Releases every lease this manager holds and closes a backend it created. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#watchdog.close();
-    await Promise.allSettled([...this.#held.values()].map((h) => this.#release(h)));
-    if (this.#ownsBackend) await this.#backend.close();
+  /**
+   * Refuses new acquisitions and waiters (`LockManagerClosedError`), waits for acquisitions in flight (a grant
+   * racing close is released at once), releases every lease held, and closes a backend it created.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#closing.close();
+      await this.#leases.close();
+      if (this.#ownsBackend) await this.#backend.close();
+    })();
+    return this.#closed;
   }
 }
 

@@ -32,6 +32,18 @@ export const managerOptionsSchema = z
     /** Refuse new shared holders while a writer waits (no writer starvation). */
     writerPreference: z.boolean().default(true),
     /**
+     * FIFO fair exclusive locks: waiters queue, and a release hands the lock to the oldest live waiter inside
+     * the release script (no retry round trip). `false`: waiters race on each release (non-fair). Shared
+     * locks and a backend without a queue (Redlock) are never fair.
+     */
+    fair: z.boolean().default(true),
+    /**
+     * How long a fair waiter's queue entry lives without a refresh (waiters refresh it every
+     * min(⅓ of it, `maxRetryDelayMs`)): how long a waiter that died can hold the queue up — or the lock, when it
+     * is handed to it just as it died (the hand-off lasts no longer than the entry had left).
+     */
+    fairQueueTtlMs: z.number().int().positive().default(10_000),
+    /**
      * Cork the Redis socket until the end of the tick, so the scripts of one tick leave in one write. A gain
      * where a write syscall is dear (some sandboxes); where it is cheap it holds back the first caller's
      * command and costs throughput (-35 % uncontended on a Firecracker VM). Off by default.
@@ -59,6 +71,8 @@ export const acquireOptionsSchema = z
     /** Reentrancy owner; default: the async context's (inside `using`), else a fresh one (not reentrant). */
     owner: z.string().min(1).optional(),
     autoExtend: z.boolean().optional(),
+    /** Exclusive only: FIFO fair (queue, hand-off) or not; default the manager's `fair`. */
+    fair: z.boolean().optional(),
   })
   .strict();
 

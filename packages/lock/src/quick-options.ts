@@ -30,6 +30,7 @@ export function quickAcquireOptions(options: AcquireLockOptions): CheckedAcquire
         if (typeof v !== 'string' || v.length === 0) return undefined;
         break;
       case 'autoExtend':
+      case 'fair':
         if (typeof v !== 'boolean') return undefined;
         break;
       default:

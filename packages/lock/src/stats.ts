@@ -32,12 +32,33 @@ function prefixOf(key: string): string {
   return i < 0 ? key : key.slice(0, i);
 }
 
-/** The entry of `key`'s prefix in `prefixes`, created on first use. */
+/** Distinct prefixes kept (stats entries, metric label values); later ones are counted under `OTHER_PREFIX`. */
+export const MAX_PREFIXES = 100;
+/** Where keys of prefixes past the first `MAX_PREFIXES` are counted. */
+export const OTHER_PREFIX = '(other)';
+
+/** Metric label values in use in this process (every manager's): capped as each manager's stats are. */
+const labels = new Set<string>();
+function labelFor(prefix: string): string {
+  if (labels.has(prefix)) return prefix;
+  if (labels.size >= MAX_PREFIXES) return OTHER_PREFIX;
+  labels.add(prefix);
+  return prefix;
+}
+
+/**
+ * The entry of `key`'s prefix in `prefixes`, created on first use. Bounded: keys are often ids (`job-42`, no
+ * separator), and one stats entry or metric label value per key would grow without end.
+ */
 export function entryFor(prefixes: Map<string, PrefixEntry>, key: string): PrefixEntry {
-  const p = prefixOf(key);
+  let p = prefixOf(key);
   let e = prefixes.get(p);
+  if (!e && prefixes.size >= MAX_PREFIXES) {
+    p = OTHER_PREFIX;
+    e = prefixes.get(p);
+  }
   if (!e) {
-    e = { stats: emptyStats(), attrs: Object.freeze({ prefix: p }) };
+    e = { stats: emptyStats(), attrs: Object.freeze({ prefix: labelFor(p) }) };
     prefixes.set(p, e);
   }
   return e;
@@ -66,4 +87,22 @@ export function lockInstruments() {
     wait: meter().createHistogram(metricName('lock', 'wait_ms'), { unit: 'ms' }),
     hold: meter().createHistogram(metricName('lock', 'hold_ms'), { unit: 'ms' }),
   };
+}
+
+type LockInstruments = ReturnType<typeof lockInstruments>;
+
+/** One event of `entry`'s prefix, in its stats and in the OTel instruments (a grant records its wait). */
+export function record(entry: PrefixEntry, m: LockInstruments, event: 'grant' | 'contended' | 'timeout', waitedMs = 0) {
+  if (event === 'grant') {
+    entry.stats.acquisitions++;
+    observe(entry.stats.waitMs, waitedMs);
+    m.acquisitions.add(1, entry.attrs);
+    m.wait.record(waitedMs, entry.attrs);
+  } else if (event === 'contended') {
+    entry.stats.contended++;
+    m.contended.add(1, entry.attrs);
+  } else {
+    entry.stats.timeouts++;
+    m.timeouts.add(1, entry.attrs);
+  }
 }

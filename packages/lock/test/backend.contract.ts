@@ -5,7 +5,7 @@
  */
 import { defineContract } from '@ballast/testkit/vitest';
 import { expect, it } from 'vitest';
-import type { AcquireResult, LockBackend } from '../src/backend';
+import type { AcquireResult, FairGrant, LockBackend } from '../src/backend';
 
 export interface LockBackendUnderTest {
   backend: LockBackend;
@@ -92,21 +92,56 @@ export const lockBackendContract = defineContract<LockBackendUnderTest>('LockBac
     expect(await b.holders(r2)).toEqual({ mode: 'exclusive', holders: { a: 1 } });
   });
 
-  it('fencing tokens strictly increase on every acquisition, reentrant, shared and after the resource was free', async () => {
+  it('fencing tokens strictly increase on every new hold, shared and after the resource was free', async () => {
     const { backend: b, resource } = await make();
     const r = resource();
     const seen: number[] = [];
     seen.push(fence(await b.tryAcquire(r, 'a', 'exclusive', LONG)));
-    seen.push(fence(await b.tryAcquire(r, 'a', 'exclusive', LONG))); // reentrant
-    await b.release(r, 'a', 'exclusive');
     await b.release(r, 'a', 'exclusive'); // free now: the counter is not reset
     seen.push(fence(await b.tryAcquire(r, 'b', 'shared', LONG)));
     seen.push(fence(await b.tryAcquire(r, 'c', 'shared', LONG)));
     await b.release(r, 'b', 'shared');
     await b.release(r, 'c', 'shared');
     seen.push(fence(await b.tryAcquire(r, 'a', 'exclusive', LONG)));
+    await b.release(r, 'a', 'exclusive');
+    seen.push(fence(await b.tryAcquireFair!(r, 'd', LONG, { queueMs: 0 })));
     for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]!);
     expect(seen.every(Number.isInteger)).toBe(true);
+  });
+
+  it('a reentrant hold keeps one fencing token for its whole life (exclusive, shared, fair)', async () => {
+    const { backend: b, resource } = await make();
+    for (const mode of ['exclusive', 'shared'] as const) {
+      const r = resource();
+      const outer = fence(await b.tryAcquire(r, 'a', mode, LONG));
+      expect(fence(await b.tryAcquire(r, 'a', mode, LONG))).toBe(outer);
+      expect(fence(await b.tryAcquire(r, 'a', mode, LONG))).toBe(outer);
+      expect(await b.release(r, 'a', mode)).toBe(2);
+      expect(fence(await b.tryAcquire(r, 'a', mode, LONG))).toBe(outer);
+    }
+    const r = resource();
+    const outer = fence(await b.tryAcquireFair!(r, 'a', LONG, { queueMs: 0 }));
+    expect(await b.tryAcquireFair!(r, 'a', LONG, { queueMs: 0 })).toMatchObject({ fencingToken: outer, count: 2 });
+    expect(fence(await b.tryAcquire(r, 'a', 'exclusive', LONG))).toBe(outer);
+  });
+
+  it('a reentrant acquisition with a shorter ttl never shortens the hold', async () => {
+    const { backend: b, resource } = await make();
+    for (const mode of ['exclusive', 'shared'] as const) {
+      const r = resource();
+      await b.tryAcquire(r, 'a', mode, LONG);
+      expect(await b.tryAcquire(r, 'a', mode, 50)).toMatchObject({ acquired: true, count: 2 });
+      // The refusal's hint is when the holder's lease runs out: still ~LONG, not 50 ms.
+      const refused = await b.tryAcquire(r, 'w', 'exclusive', LONG);
+      expect(refused.acquired).toBe(false);
+      if (!refused.acquired) expect(refused.retryAfterMs).toBeGreaterThan(LONG / 2);
+    }
+    const r = resource();
+    await b.tryAcquireFair!(r, 'a', LONG, { queueMs: 0 });
+    expect(await b.tryAcquireFair!(r, 'a', 50, { queueMs: 0 })).toMatchObject({ acquired: true, count: 2 });
+    const refused = await b.tryAcquireFair!(r, 'w', LONG, { queueMs: 0 });
+    if (!refused.acquired) expect(refused.retryAfterMs).toBeGreaterThan(LONG / 2);
+    expect(refused.acquired).toBe(false);
   });
 
   it('a refusal hints retryAfterMs > 0 and ≤ the holder ttl', async () => {
@@ -243,5 +278,97 @@ export const lockBackendContract = defineContract<LockBackendUnderTest>('LockBac
     const next = await b.tryAcquire(r, 'b', 'shared', LONG); // the old mode is forgotten too
     expect(next).toMatchObject({ acquired: true, count: 1 });
     expect(fence(next)).toBeGreaterThan(first);
+  });
+  it('fair: refused callers queue in order; each release hands the lock to the oldest waiter and announces it', async () => {
+    const { backend: b, resource } = await make();
+    const r = resource();
+    await b.tryAcquireFair!(r, 'a', LONG, { queueMs: 0 });
+    for (const t of ['b', 'c', 'd']) {
+      const q = await b.tryAcquireFair!(r, t, LONG, { queueMs: LONG });
+      expect(q.acquired).toBe(false);
+      if (!q.acquired) expect(q.serverTime).toBeGreaterThan(0);
+    }
+    // Refreshing an entry keeps its place; a newcomer that does not queue is refused though the lock frees.
+    expect((await b.tryAcquireFair!(r, 'b', LONG, { queueMs: LONG, waiting: true })).acquired).toBe(false);
+    const grants: FairGrant[] = [];
+    let next!: () => void;
+    const off = b.onRelease(r, (g) => {
+      if (g) grants.push(g);
+      next?.();
+    });
+    await (b as { subscribed?: (resource: string) => Promise<void> }).subscribed?.(r);
+    const granted = () =>
+      new Promise<void>((resolve) => {
+        next = resolve;
+      });
+    let fences = 0;
+    for (const [from, to] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+    ] as const) {
+      const g = granted();
+      expect(await b.release(r, from, 'exclusive')).toBe(0);
+      await g;
+      expect(await b.holders(r)).toEqual({ mode: 'exclusive', holders: { [to]: 1 } });
+      expect((await b.tryAcquireFair!(r, 'newcomer', LONG, { queueMs: 0 })).acquired).toBe(false);
+      const last = grants.at(-1)!;
+      expect(last).toMatchObject({ token: to });
+      expect(last.ttlMs).toBeGreaterThan(LONG / 2);
+      expect(last.fencingToken).toBeGreaterThan(fences);
+      fences = last.fencingToken;
+      // The waiter asking again learns it holds the lock (count 1, the announced token): not a re-entry.
+      expect(await b.tryAcquireFair!(r, to, LONG, { queueMs: LONG, waiting: true })).toMatchObject({
+        acquired: true,
+        count: 1,
+        fencingToken: last.fencingToken,
+      });
+    }
+    expect(grants.map((g) => g.token)).toEqual(['b', 'c', 'd']);
+    expect(await b.release(r, 'd', 'exclusive')).toBe(0);
+    expect((await b.tryAcquireFair!(r, 'newcomer', LONG, { queueMs: 0 })).acquired).toBe(true);
+    off();
+  });
+
+  it('fair: a waiter that leaves is skipped; a hold handed to it before it left is released and handed on', async () => {
+    const { backend: b, resource } = await make();
+    const r = resource();
+    await b.tryAcquireFair!(r, 'a', LONG, { queueMs: 0 });
+    for (const t of ['b', 'c', 'd']) await b.tryAcquireFair!(r, t, LONG, { queueMs: LONG });
+    expect(await b.leaveQueue!(r, 'b')).toBe(false);
+    expect(await b.release(r, 'a', 'exclusive')).toBe(0);
+    expect(await b.holders(r)).toEqual({ mode: 'exclusive', holders: { c: 1 } });
+    expect(await b.leaveQueue!(r, 'c')).toBe(true); // handed to c, which gave up: d gets it
+    expect(await b.holders(r)).toEqual({ mode: 'exclusive', holders: { d: 1 } });
+    expect(await b.release(r, 'd', 'exclusive')).toBe(0);
+    expect(await b.holders(r)).toEqual({ mode: undefined, holders: {} });
+  });
+
+  it('fair: a queued waiter blocks new readers (writer preference) and gets the lock when the readers are gone', async () => {
+    const { backend: b, resource } = await make();
+    const r = resource();
+    await b.tryAcquire(r, 'r1', 'shared', LONG);
+    expect((await b.tryAcquireFair!(r, 'w', LONG, { queueMs: LONG })).acquired).toBe(false);
+    expect((await b.tryAcquire(r, 'r2', 'shared', LONG, WP)).acquired).toBe(false);
+    expect(await b.release(r, 'r1', 'shared')).toBe(0);
+    expect(await b.tryAcquireFair!(r, 'w', LONG, { queueMs: LONG, waiting: true })).toMatchObject({
+      acquired: true,
+      count: 1,
+    });
+  });
+
+  it('fair: a dead waiter’s entry expires and is skipped; a free lock with live waiters goes to the oldest (real wait)', async () => {
+    const { backend: b, resource } = await make();
+    const r = resource();
+    await b.tryAcquireFair!(r, 'a', 50, { queueMs: 0 });
+    await b.tryAcquireFair!(r, 'dead', LONG, { queueMs: 40 });
+    await b.tryAcquireFair!(r, 'b', LONG, { queueMs: LONG });
+    await b.tryAcquireFair!(r, 'c', LONG, { queueMs: LONG });
+    await new Promise((resolve) => setTimeout(resolve, 80)); // a's lease and dead's entry run out
+    // c asks first, but b queued before it: b gets the lock (announced), c stays queued.
+    expect((await b.tryAcquireFair!(r, 'c', LONG, { queueMs: LONG, waiting: true })).acquired).toBe(false);
+    expect(await b.holders(r)).toEqual({ mode: 'exclusive', holders: { b: 1 } });
+    expect(await b.release(r, 'b', 'exclusive')).toBe(0);
+    expect(await b.holders(r)).toEqual({ mode: 'exclusive', holders: { c: 1 } });
   });
 });

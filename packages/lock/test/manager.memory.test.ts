@@ -59,8 +59,9 @@ describe('LockManager watchdog (memory backend, fake clock)', () => {
     await clock.advance(500);
     const b = await m.acquire('b', { ttlMs: 3_000 });
     const c = await m.acquire('c', { ttlMs: 300 });
-    // One timer per extension interval (1 s for a and b, 100 ms for c), not one per lease.
-    expect(clock.pendingCount).toBe(2);
+    // One timer per extension interval (1 s for a and b, 100 ms for c), not one per lease; and one validity
+    // timer for every lease held.
+    expect(clock.pendingCount).toBe(3);
     await clock.advance(2_600); // now t0 + 3.1 s: past a's and b's ttl, alive only through the watchdog
     const at = (key: string) => extensions.filter(([, k]) => k === key).map(([t]) => t - t0);
     expect(at('a')).toEqual([1_000, 2_000, 3_000]);

@@ -167,8 +167,8 @@ describe('LockManager on real Redis', () => {
     await held.release();
   });
 
-  it('a waiter is woken by the release, not by polling (counts its acquire scripts)', async () => {
-    const m = manager({ maxRetryDelayMs: 10_000 });
+  it('a waiter is woken by the release, not by polling (counts its acquire scripts; non-fair)', async () => {
+    const m = manager({ maxRetryDelayMs: 10_000, fair: false });
     const holder = await m.acquire('wake', { ttlMs: 30_000 });
     const backend = m.backend as RedisLockBackend;
     let attempts = 0;

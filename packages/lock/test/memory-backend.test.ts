@@ -119,13 +119,13 @@ describe('MemoryLockBackend (fake clock)', () => {
     expect((await b.tryAcquire('r', 'a', 'shared', 1_000, WP)).acquired).toBe(true);
   });
 
-  it('the fencing counter survives the resource going free through expiry, and resources count apart', async () => {
+  it('the fencing counter survives the resource going free through expiry; one counter serves every resource', async () => {
     const { clock, backend: b } = setup();
     expect(await b.tryAcquire('r', 'a', 'exclusive', 100)).toMatchObject({ fencingToken: 1 });
-    expect(await b.tryAcquire('r', 'a', 'exclusive', 100)).toMatchObject({ fencingToken: 2 });
+    expect(await b.tryAcquire('r', 'a', 'exclusive', 100)).toMatchObject({ fencingToken: 1, count: 2 }); // re-entry
     await clock.advance(100);
-    expect(await b.tryAcquire('r', 'b', 'exclusive', 100)).toMatchObject({ fencingToken: 3 });
-    expect(await b.tryAcquire('other', 'b', 'exclusive', 100)).toMatchObject({ fencingToken: 1 });
+    expect(await b.tryAcquire('r', 'b', 'exclusive', 100)).toMatchObject({ fencingToken: 2 });
+    expect(await b.tryAcquire('other', 'b', 'exclusive', 100)).toMatchObject({ fencingToken: 3 });
   });
 
   it('takes ttlMs rounded up to a whole ms, as the Redis backend does', async () => {

@@ -269,18 +269,20 @@ describe('RedlockBackend on three Redis masters', () => {
 
   it('fencing tokens stay monotonic after the counters diverged, even when the next quorum is other nodes', async () => {
     const r = fresh('fence-diverged');
-    const { fence } = lockKeys(prefix, r);
-    await nodes[0]!.set(fence, '100'); // node 0 ran ahead (minority grants of lost races)
+    // Node 0 ran ahead (minority grants of lost races; here its v1 per-lock counter, folded in on the next grant).
+    const { fence, counter } = lockKeys(prefix, r);
+    await nodes[0]!.set(fence, '100000');
     // X holds node 2, so the quorum is nodes 0 and 1: the token is node 0's, and node 1 lagged behind it.
     expect((await single(nodes[2]!).tryAcquire(r, 'X', 'exclusive', 5_000)).acquired).toBe(true);
     const first = await redlock().tryAcquire(r, 'A', 'exclusive', 5_000);
-    expect(first).toMatchObject({ acquired: true, fencingToken: 101 });
-    expect(await nodes[1]!.get(fence)).toBe('101'); // raised to the token handed out
+    expect(first).toMatchObject({ acquired: true, fencingToken: 100001 });
+    expect(await nodes[0]!.exists(fence)).toBe(0); // the per-lock key is gone
+    expect(await nodes[1]!.get(counter)).toBe('100001'); // raised to the token handed out
     await single(nodes[2]!).release(r, 'X', 'exclusive');
     await redlock().release(r, 'A', 'exclusive');
     // Node 0 gone: the quorum is nodes 1 and 2, which alone would have said 2.
     const second = await redlock([unreachable(7299), nodes[1]!, nodes[2]!]).tryAcquire(r, 'B', 'exclusive', 5_000);
-    expect(second.acquired && second.fencingToken).toBeGreaterThan(101);
+    expect(second.acquired && second.fencingToken).toBeGreaterThan(100001);
     await redlock().release(r, 'B', 'exclusive');
   });
 

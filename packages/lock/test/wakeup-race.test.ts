@@ -6,7 +6,13 @@ import { LockManager } from '../src/manager';
 
 it('a release that lands while the waiter is mid-attempt still wakes it (no fall back to the safety-net timer)', async () => {
   const backend = new MemoryLockBackend();
-  const m = new LockManager({ backend, maxRetryDelayMs: 10_000, logger: createLogger({ level: 'silent' }) });
+  // The non-fair wait (retries on wake-ups); the fair one is woken by the hand-off itself (fair.redis.test.ts).
+  const m = new LockManager({
+    backend,
+    fair: false,
+    maxRetryDelayMs: 10_000,
+    logger: createLogger({ level: 'silent' }),
+  });
   let holder: Lease | undefined;
   let calls = 0;
   const original = backend.tryAcquire.bind(backend);

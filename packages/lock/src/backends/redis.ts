@@ -3,25 +3,38 @@ import {
   coalesceWrites,
   defineScript,
   guardRedis,
+  isCluster,
   type Logger,
   type RedisClient,
   runScript,
   watchConnection,
 } from '@ballast/core';
-import type { AcquireOptions, AcquireResult, LockBackend, LockHolders, LockMode } from '../backend';
+import type {
+  AcquireOptions,
+  AcquireResult,
+  FairAcquireOptions,
+  FairGrant,
+  LockBackend,
+  LockHolders,
+  LockMode,
+} from '../backend';
 import { lockKeys } from '../keys';
 import acquireSource from '../lua/acquire.lua';
 import acquireExclusiveSource from '../lua/acquire-exclusive.lua';
 import addWaiterSource from '../lua/add-waiter.lua';
 import extendSource from '../lua/extend.lua';
+import fairPrelude from '../lua/fair-prelude.lua';
+import leaveQueueSource from '../lua/leave-queue.lua';
 import releaseSource from '../lua/release.lua';
 import releaseExclusiveSource from '../lua/release-exclusive.lua';
 
 const ACQUIRE = defineScript('lock:acquire', acquireSource);
-const ACQUIRE_EXCLUSIVE = defineScript('lock:acquire-exclusive', acquireExclusiveSource);
+// The exclusive scripts share the prelude's fencing and hand-off functions (one key layout, see the prelude).
+const ACQUIRE_EXCLUSIVE = defineScript('lock:acquire-exclusive', `${fairPrelude}\n${acquireExclusiveSource}`);
 const EXTEND = defineScript('lock:extend', extendSource);
 const RELEASE = defineScript('lock:release', releaseSource);
-const RELEASE_EXCLUSIVE = defineScript('lock:release-exclusive', releaseExclusiveSource);
+const RELEASE_EXCLUSIVE = defineScript('lock:release-exclusive', `${fairPrelude}\n${releaseExclusiveSource}`);
+const LEAVE_QUEUE = defineScript('lock:leave-queue', `${fairPrelude}\n${leaveQueueSource}`);
 const ADD_WAITER = defineScript('lock:add-waiter', addWaiterSource);
 
 export interface RedisLockBackendOptions {
@@ -39,14 +52,32 @@ export interface RedisLockBackendOptions {
 }
 
 function acquireResult(r: number[]): AcquireResult {
-  return r[0] === 1
-    ? { acquired: true, fencingToken: Number(r[1]), count: Number(r[2]) }
+  if (r[0] === 1) return { acquired: true, fencingToken: Number(r[1]), count: Number(r[2]), ttlMs: Number(r[3]) };
+  return r[2]
+    ? { acquired: false, retryAfterMs: Number(r[1]), serverTime: Number(r[2]) }
     : { acquired: false, retryAfterMs: Number(r[1]) };
 }
 
+/** A release message: '' (woken), or '<fence>:<server ms>:<ttl>:<token>' (handed to token). */
+export function parseGrant(message: string): FairGrant | undefined {
+  if (message === '') return undefined;
+  const a = message.indexOf(':');
+  const b = message.indexOf(':', a + 1);
+  const c = message.indexOf(':', b + 1);
+  if (a < 0 || b < 0 || c < 0) return undefined;
+  return {
+    fencingToken: Number(message.slice(0, a)),
+    serverTime: Number(message.slice(a + 1, b)),
+    ttlMs: Number(message.slice(b + 1, c)),
+    token: message.slice(c + 1),
+  };
+}
+
 interface Channel {
-  listeners: Set<() => void>;
+  listeners: Set<(grant?: FairGrant) => void>;
   subscribed: Promise<unknown>;
+  /** The SUBSCRIBE was confirmed: a message published from now on reaches the listeners. */
+  ready: boolean;
   linger: NodeJS.Timeout | undefined;
 }
 
@@ -60,6 +91,7 @@ export class RedisLockBackend implements LockBackend {
   readonly #log: Logger;
   readonly #lingerMs: number;
   readonly #coalesce: boolean;
+  readonly #perSlot: boolean;
   #sub: RedisClient | undefined;
   readonly #ownsSub: boolean;
   readonly #channels = new Map<string, Channel>();
@@ -70,6 +102,7 @@ export class RedisLockBackend implements LockBackend {
     this.#log = childLogger(options.logger, { component: 'lock-backend' });
     this.#lingerMs = options.lingerMs ?? 30_000;
     this.#coalesce = options.coalesceWrites ?? false;
+    this.#perSlot = isCluster(options.redis);
     this.#sub = options.subscriber && guardRedis(options.subscriber, { commandTimeoutMs: options.commandTimeoutMs });
     this.#ownsSub = options.subscriber === undefined;
   }
@@ -81,7 +114,7 @@ export class RedisLockBackend implements LockBackend {
     let k = this.#keyCache.get(resource);
     if (!k) {
       if (this.#keyCache.size >= 10_000) this.#keyCache.clear();
-      k = lockKeys(this.#prefix, resource);
+      k = lockKeys(this.#prefix, resource, { perSlot: this.#perSlot });
       this.#keyCache.set(resource, k);
     }
     return k;
@@ -97,20 +130,56 @@ export class RedisLockBackend implements LockBackend {
     const k = this.#keys(resource);
     const ttl = Math.ceil(ttlMs);
     if (this.#coalesce) coalesceWrites(this.#redis);
-    // An exclusive request that has no waiter registration to drop takes the two-key fast path; only when
-    // shared holders are there does it need the full script (a second round trip, on a lock that is busy).
+    // An exclusive request that has no waiter registration to drop takes the fast path; only when shared
+    // holders are there does it need the full script (a second round trip, on a lock that is busy).
     if (mode === 'exclusive' && !options.writerPreference) {
-      const r = await runScript<number[]>(this.#redis, ACQUIRE_EXCLUSIVE, [k.owners, k.fence], [token, ttl]);
+      const r = await runScript<number[]>(this.#redis, ACQUIRE_EXCLUSIVE, this.#exclusiveKeys(k), [
+        token,
+        ttl,
+        0,
+        '0',
+        '0',
+        k.released,
+      ]);
       if (r[0] !== -1) return acquireResult(r);
     }
     return acquireResult(
       await runScript<number[]>(
         this.#redis,
         ACQUIRE,
-        [k.owners, k.expiry, k.fence, k.waiters],
+        [k.owners, k.expiry, k.counter, k.waiters, k.fence],
         [token, mode, ttl, options.writerPreference ? '1' : '0'],
       ),
     );
+  }
+
+  #exclusiveKeys(k: ReturnType<typeof lockKeys>): string[] {
+    return [k.owners, k.counter, k.queue, k.queueInfo, k.waiters, k.fence];
+  }
+
+  async tryAcquireFair(
+    resource: string,
+    token: string,
+    ttlMs: number,
+    options: FairAcquireOptions,
+  ): Promise<AcquireResult> {
+    const k = this.#keys(resource);
+    if (this.#coalesce) coalesceWrites(this.#redis);
+    return acquireResult(
+      await runScript<number[]>(this.#redis, ACQUIRE_EXCLUSIVE, this.#exclusiveKeys(k), [
+        token,
+        Math.ceil(ttlMs),
+        Math.ceil(options.queueMs),
+        '1',
+        options.waiting ? '1' : '0',
+        k.released,
+      ]),
+    );
+  }
+
+  async leaveQueue(resource: string, token: string): Promise<boolean> {
+    const k = this.#keys(resource);
+    return (await runScript<number>(this.#redis, LEAVE_QUEUE, this.#exclusiveKeys(k), [token, k.released])) === 1;
   }
 
   async extend(resource: string, token: string, mode: LockMode, ttlMs: number): Promise<boolean> {
@@ -124,7 +193,7 @@ export class RedisLockBackend implements LockBackend {
     if (this.#coalesce) coalesceWrites(this.#redis);
     return Number(
       mode === 'exclusive'
-        ? await runScript<number>(this.#redis, RELEASE_EXCLUSIVE, [k.owners], [token, k.released])
+        ? await runScript<number>(this.#redis, RELEASE_EXCLUSIVE, this.#exclusiveKeys(k), [token, k.released])
         : await runScript<number>(this.#redis, RELEASE, [k.owners, k.expiry], [token, mode, k.released]),
     );
   }
@@ -148,18 +217,23 @@ export class RedisLockBackend implements LockBackend {
    * listener left; callers must retry once after `subscribed` resolves, since a release may have happened
    * between their failed attempt and the subscription.
    */
-  onRelease(resource: string, listener: () => void): () => void {
+  onRelease(resource: string, listener: (grant?: FairGrant) => void): () => void {
     const channel = this.#keys(resource).released;
     let c = this.#channels.get(channel);
     if (!c) {
       const sub = this.#subscriber();
-      c = {
+      const created: Channel = {
         listeners: new Set(),
-        subscribed: sub
-          .subscribe(channel)
-          .catch((error: unknown) => this.#log.warn({ err: error }, 'subscribe failed')),
+        subscribed: sub.subscribe(channel).then(
+          () => {
+            created.ready = true;
+          },
+          (error: unknown) => this.#log.warn({ err: error }, 'subscribe failed'),
+        ),
+        ready: false,
         linger: undefined,
       };
+      c = created;
       this.#channels.set(channel, c);
     }
     const entry = c;
@@ -178,6 +252,14 @@ export class RedisLockBackend implements LockBackend {
     };
   }
 
+  /**
+   * True when the release channel of `resource` is subscribed already (a listener registered now hears every
+   * later message): a fair waiter may then queue with its first attempt.
+   */
+  listening(resource: string): boolean {
+    return this.#channels.get(this.#keys(resource).released)?.ready === true;
+  }
+
   /** Resolves once the release channel of `resource` is subscribed. */
   async subscribed(resource: string): Promise<void> {
     await this.#channels.get(this.#keys(resource).released)?.subscribed;
@@ -188,10 +270,13 @@ export class RedisLockBackend implements LockBackend {
       this.#sub = this.#redis.duplicate();
       // ioredis reconnects on its own; without a listener an 'error' event would be printed as unhandled.
       watchConnection(this.#sub, { logger: this.#log, backend: 'redis', connection: 'lock subscriber' });
-      this.#sub.on('message', (channel: string) => {
-        for (const listener of this.#channels.get(channel)?.listeners ?? []) {
+      this.#sub.on('message', (channel: string, message: string) => {
+        const listeners = this.#channels.get(channel)?.listeners;
+        if (!listeners || listeners.size === 0) return;
+        const grant = parseGrant(message);
+        for (const listener of listeners) {
           try {
-            listener();
+            listener(grant);
           } catch (error) {
             this.#log.warn({ err: error, channel }, 'a release listener threw');
           }

@@ -63,7 +63,7 @@ import { lockKeys } from '../keys';
 import { RedisLockBackend } from './redis';
 
 /**
- * KEYS[1] fence  the resource's fencing counter (see `lockKeys`)
+ * KEYS[1] counter  the fencing counter (see `lockKeys`)
  * ARGV[1]        the fencing token just handed out
  * Raises the counter to ARGV[1] when it is lower; returns the counter.
  */
@@ -227,7 +227,7 @@ export class RedlockBackend implements LockBackend {
   /** Raises the lagging granting nodes' counters to `fence`; true when a quorum then stands at or above it. */
   async #raiseFences(resource: string, granted: number, behind: number[], fence: number): Promise<boolean> {
     if (!this.#raisesFences || behind.length === 0) return true;
-    const key = lockKeys(this.#prefix, resource).fence;
+    const key = lockKeys(this.#prefix, resource).counter;
     const outs = await this.#each(
       behind,
       (node) => runScript<number>(node.redis!, RAISE_FENCE, [key], [fence]),

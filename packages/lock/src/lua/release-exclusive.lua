@@ -1,6 +1,6 @@
--- Release one reentrant level of an exclusive holder (compare-token); wakes waiters when it is gone.
--- KEYS[1] owners (see acquire.lua for its shape)
--- ARGV[1] token, ARGV[2] channel to publish on
+-- Release one reentrant level of an exclusive holder (compare-token). When it is gone, the lock is handed to
+-- the oldest live queued waiter in this same step (told on the channel), else waiters are woken.
+-- Keys: see the prelude. ARGV[1] token, ARGV[2] channel to publish on
 -- Returns the remaining count (0 = released), or -1 when the token did not hold the lock exclusively.
 local field = 't:' .. ARGV[1]
 local held = redis.call('HMGET', KEYS[1], 'mode', field)
@@ -11,5 +11,13 @@ if count > 0 then
   return count
 end
 redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[2], ARGV[1])
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local now = serverNow()
+  local head, ttl, expiry = liveHead(now)
+  if head then
+    handOff(head, ttl, expiry, now, ARGV[2])
+    return 0
+  end
+end
+redis.call('PUBLISH', ARGV[2], '')
 return 0

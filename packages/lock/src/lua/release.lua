@@ -12,7 +12,7 @@ local expiry = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not expiry or tonumber(expiry) <= now then return -1 end
 local count = redis.call('HINCRBY', KEYS[1], field, -1)
 if count > 0 then return count end
-redis.call('HDEL', KEYS[1], field)
+redis.call('HDEL', KEYS[1], field, 'f:' .. ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf') == 0 then
   redis.call('DEL', KEYS[1], KEYS[2])
