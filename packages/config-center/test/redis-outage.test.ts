@@ -4,9 +4,8 @@
 import { isBackendUnavailableError } from '@ballast/core';
 import { captureLogs } from '@ballast/testkit';
 import { useRedisServer } from '@ballast/testkit/vitest';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RedisConfigStore } from '../src/backends/redis';
-import { isRemoteUnavailableError } from '../src/errors';
 
 // A private redis-server (AOF: its data survives restart) and a client with ioredis's defaults (~10 s before
 // it gives up on a command): the bounds asserted below are Ballast's, not the client's.

@@ -4,7 +4,7 @@
 import { isBackendUnavailableError, isBallastError } from '@ballast/core';
 import { captureLogs } from '@ballast/testkit';
 import { useRedisServer } from '@ballast/testkit/vitest';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createDiscovery } from '../src/index';
 
 // A private redis-server (AOF: its data survives restart) and a client with ioredis's defaults (~10 s before

@@ -4,7 +4,7 @@
 import { isBackendUnavailableError } from '@ballast/core';
 import { captureLogs } from '@ballast/testkit';
 import { useRedisServer } from '@ballast/testkit/vitest';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createEventBus } from '../src/bus';
 

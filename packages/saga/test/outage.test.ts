@@ -3,7 +3,7 @@
 import { isBackendUnavailableError } from '@ballast/core';
 import { captureLogs } from '@ballast/testkit';
 import { useRedisServer } from '@ballast/testkit/vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createOrchestrator, defineSaga, RedisSagaStore } from '../src/index';
 
 // A private redis-server (AOF: its data survives restart) and a client with ioredis's defaults (~10 s before
