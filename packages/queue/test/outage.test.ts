@@ -4,7 +4,7 @@
 import { isBackendUnavailableError } from '@ballast/core';
 import { captureLogs } from '@ballast/testkit';
 import { useRedisServer } from '@ballast/testkit/vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createQueue } from '../src/queue';
 import { createWorker } from '../src/worker';
 
