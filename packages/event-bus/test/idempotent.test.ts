@@ -98,7 +98,27 @@ describe.each([
 
   it('renews the in-progress claim while the handler runs, so a slow run keeps it past leaseMs', async () => {
     const clock = new FakeClock();
-    const store = makeStore(clock);
+    const base = makeStore(clock);
+    // The renewal runs off a timer (fire and forget): count the extensions that have landed, so the test reads
+    // the TTL after the renewal's command completed, not merely after the timer fired.
+    let extended = 0;
+    let landed: (() => void) | undefined;
+    const store: DedupeStore = {
+      claim: (...a) => base.claim(...a),
+      complete: (...a) => base.complete(...a),
+      release: (...a) => base.release(...a),
+      extend: async (...a) => {
+        try {
+          return await base.extend(...a);
+        } finally {
+          extended++;
+          landed?.();
+        }
+      },
+    };
+    const renewals = async (n: number) => {
+      while (extended < n) await new Promise<void>((r) => (landed = r));
+    };
     const ctx = contextFor();
     const inside = deferred();
     const finish = deferred();
@@ -115,8 +135,10 @@ describe.each([
     // The claim is nearly expired (on Redis: its TTL shortened; in memory: time passes) when a renewal fires.
     if (_name === 'redis') await fx.current.redis.pexpire(key, 1_000);
     await clock.advance(20_000); // two renewals (every 10 s)
+    await renewals(2);
     if (_name === 'redis') expect(await fx.current.redis.pttl(key)).toBeGreaterThan(20_000);
     await clock.advance(20_000); // 40 s after the claim: still held
+    await renewals(4);
     expect(await store.claim(key, 'another-run', 30_000)).toBe('busy');
     finish.resolve();
     await running;

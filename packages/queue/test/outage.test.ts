@@ -1,5 +1,5 @@
 // Redis stopped and restarted under a queue and a worker: add() fails typed within commandTimeoutMs, the
-// worker logs the outage once, worker.close() ends within drainTimeoutMs (it blocked 28 s after a 15 s
+// worker logs each outage once, worker.close() ends within drainTimeoutMs (it blocked 28 s after a 15 s
 // outage), work resumes after the restart. Timings are printed.
 import { isBackendUnavailableError } from '@ballast/core';
 import { captureLogs } from '@ballast/testkit';
@@ -73,6 +73,11 @@ describe('queue with Redis down', () => {
     }
     const recoverTook = since(t);
 
+    // One warning per outage: the first outage has had its one.
+    const backgroundWarnings = () =>
+      logs.atLeast(40).filter((l) => String(l.msg).startsWith('queue worker background error')).length;
+    expect(backgroundWarnings()).toBe(1);
+
     await queue.add('t', { n: 99 });
     await running99;
     await server.kill();
@@ -85,7 +90,10 @@ describe('queue with Redis down', () => {
     await queue.close();
 
     const warns = logs.atLeast(40);
-    expect(warns.filter((l) => String(l.msg).startsWith('queue worker background error'))).toHaveLength(1);
+    // The second kill is an outage too: a worker whose fetch (or blocking wait) fails before close() stops it
+    // warns once for it — on a loaded machine the kill (SIGTERM until the process exit is seen) plus the event
+    // loop's lag outlast the 500 ms command timeout. Whether it does is timing; that it warns at most once is not.
+    expect(backgroundWarnings()).toBeLessThanOrEqual(2);
     expect(warns.filter((l) => l.msg === 'redis connection lost').length).toBeLessThanOrEqual(2);
     expect(logs.lines.some((l) => l.msg === 'queue worker fetching again')).toBe(true);
     expect(logs.atLeast(50)).toEqual([]);
