@@ -20,6 +20,10 @@ describe('queue suite', () => {
       'process/bullmq',
       'process/ballast-rabbitmq',
       'process/raw-amqplib',
+      'add-process/ballast-rabbitmq',
+      'add-process/raw-amqplib',
+      'publish/ballast-rabbitmq',
+      'publish/raw-amqplib',
     ];
     expect(result.rows.map((r) => `${r.case}/${r.impl}`).sort()).toEqual(expected.sort());
     for (const row of result.rows) {
