@@ -35,6 +35,26 @@ async function publishWhenUp(bus: ReturnType<typeof createEventBus<typeof events
   }
 }
 
+/** A handler that records each event's `n`, and `until(count)`: resolves once that many distinct ones arrived. */
+function collector() {
+  const got = new Set<number>();
+  let wanted = 0;
+  let all: (() => void) | undefined;
+  return {
+    got,
+    handle: async (e: { data: { n: number } }) => {
+      got.add(e.data.n);
+      if (got.size >= wanted) all?.();
+    },
+    until: (count: number) =>
+      new Promise<void>((resolve) => {
+        wanted = count;
+        all = resolve;
+        if (got.size >= count) resolve();
+      }),
+  };
+}
+
 describe('event bus consumer when Redis loses its group', () => {
   it('after a restart without data: recreates the group, logs once, counts it, loses no event published after', async () => {
     const { server, redis } = fx;
@@ -47,23 +67,8 @@ describe('event bus consumer when Redis loses its group', () => {
       logger: logs.logger,
       commandTimeoutMs: 500,
     });
-    const got = new Set<number>();
-    let wanted = 0;
-    let all: (() => void) | undefined;
-    const sub = await bus.subscribe(
-      'order.placed',
-      async (e) => {
-        got.add(e.data.n);
-        if (got.size >= wanted) all?.();
-      },
-      { group: 'billing', blockMs: 100 },
-    );
-    const until = (count: number) =>
-      new Promise<void>((resolve) => {
-        wanted = count;
-        all = resolve;
-        if (got.size >= count) resolve();
-      });
+    const { got, until, handle } = collector();
+    const sub = await bus.subscribe('order.placed', handle, { group: 'billing', blockMs: 100 });
 
     let done = until(8);
     for (let n = 0; n < 8; n++) await bus.publish('order.placed', { n });
@@ -98,23 +103,8 @@ describe('event bus consumer when Redis loses its group', () => {
       events,
       logger: logs.logger,
     });
-    const got = new Set<number>();
-    let wanted = 0;
-    let all: (() => void) | undefined;
-    const sub = await bus.subscribe(
-      'order.placed',
-      async (e) => {
-        got.add(e.data.n);
-        if (got.size >= wanted) all?.();
-      },
-      { group: 'audit', blockMs: 100 },
-    );
-    const until = (count: number) =>
-      new Promise<void>((resolve) => {
-        wanted = count;
-        all = resolve;
-        if (got.size >= count) resolve();
-      });
+    const { got, until, handle } = collector();
+    const sub = await bus.subscribe('order.placed', handle, { group: 'audit', blockMs: 100 });
     let done = until(4);
     for (let n = 0; n < 4; n++) await bus.publish('order.placed', { n });
     await done;

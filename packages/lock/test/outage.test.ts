@@ -1,27 +1,20 @@
 // Redis stopped and restarted under a lock manager: typed errors within the caller's deadline, a bounded
 // close(), one log line per connection state change, recovery after the restart. Timings are printed.
-import { createRedis, isAbortedError, isBackendUnavailableError, type Redis } from '@ballast/core';
-import { captureLogs, type RedisServer, startRedisServer } from '@ballast/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAbortedError, isBackendUnavailableError } from '@ballast/core';
+import { captureLogs } from '@ballast/testkit';
+import { useRedisServer } from '@ballast/testkit/vitest';
+import { describe, expect, it } from 'vitest';
 import { LockManager } from '../src/manager';
 
-let server: RedisServer;
-let redis: Redis;
-beforeAll(async () => {
-  server = await startRedisServer();
-  // A client as a user makes it: ioredis defaults (20 retries per request, ~10 s before it gives up).
-  redis = createRedis(server.url) as Redis;
-  redis.on('error', () => {});
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+// A private redis-server without persistence and a client with ioredis's defaults (20 retries per request,
+// ~10 s before it gives up): the bounds asserted below are Ballast's, not the client's.
+const fx = useRedisServer({ args: [] });
 
 const since = (t: number) => Math.round(performance.now() - t);
 
 describe('lock with Redis down', () => {
   it('acquire honours waitMs and signal, close() is bounded, and it recovers after a restart', async () => {
+    const { server, redis } = fx;
     const logs = captureLogs();
     const m = new LockManager({ redis, prefix: 'outage', logger: logs.logger, commandTimeoutMs: 800 });
     const held = await m.acquire('held');

@@ -1,8 +1,9 @@
 // Redis stopped under each primitive: typed `BackendUnavailableError` (or the primitive's timeout with it as
 // cause) within the caller's bound, never a hang; a holder whose connection died loses its lease at its validity.
-import { createRedis, isBackendUnavailableError, type Redis } from '@ballast/core';
-import { captureLogs, type RedisServer, startRedisServer } from '@ballast/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isBackendUnavailableError } from '@ballast/core';
+import { captureLogs } from '@ballast/testkit';
+import { useRedisServer } from '@ballast/testkit/vitest';
+import { describe, expect, it } from 'vitest';
 import { isLockLostError } from '../src/errors';
 import { CountDownLatch } from '../src/latch';
 import { MultiLock } from '../src/multi-lock';
@@ -10,17 +11,9 @@ import { isLatchTimeoutError } from '../src/primitive-errors';
 import { ReadWriteLock } from '../src/rw-lock';
 import { Semaphore } from '../src/semaphore';
 
-let server: RedisServer;
-let redis: Redis;
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis(server.url) as Redis;
-  redis.on('error', () => {});
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+// A private redis-server without persistence and a client with ioredis's defaults (20 retries per request,
+// ~10 s before it gives up): the bounds asserted below are Ballast's, not the client's.
+const fx = useRedisServer({ args: [] });
 
 const since = (t: number) => Math.round(performance.now() - t);
 /** `BackendUnavailableError`, or a primitive's timeout caused by one. */
@@ -29,6 +22,7 @@ const unavailable = (e: unknown) =>
 
 describe('primitives with Redis down', () => {
   it('every operation fails typed within its bound, leases are declared lost, and all recover after a restart', async () => {
+    const { server, redis } = fx;
     const logs = captureLogs();
     const o = { redis, prefix: 'outage', logger: logs.logger, commandTimeoutMs: 800 };
     const sem = new Semaphore({ ...o, name: 'jobs', permits: 1, ttlMs: 600 });
