@@ -24,7 +24,7 @@ import { lockKeys } from './keys';
 import multiAcquireSource from './lua/multi-acquire.lua';
 import { PrimitiveClosedError } from './primitive-errors';
 import { primitiveInstruments } from './primitive-metrics';
-import { commonPrimitiveShape, leaseShape, signalSchema, waitMsSchema } from './primitive-options';
+import { commonPrimitiveShape, holdOptionsSchema, leaseShape } from './primitive-options';
 import { processLocks } from './process-memory';
 import { Renewal } from './renewal';
 import { type Attempt, boundedCall, waitLoop } from './wait-loop';
@@ -42,14 +42,7 @@ export const multiLockOptionsSchema = z
   .strict();
 export type MultiLockOptions = z.input<typeof multiLockOptionsSchema>;
 
-export const multiAcquireSchema = z
-  .object({
-    waitMs: waitMsSchema.optional(),
-    signal: signalSchema,
-    ttlMs: z.number().int().positive().optional(),
-    autoExtend: z.boolean().optional(),
-  })
-  .strict();
+export const multiAcquireSchema = holdOptionsSchema;
 export type MultiAcquireOptions = z.input<typeof multiAcquireSchema>;
 
 /** Several exclusive locks held together: released together. */

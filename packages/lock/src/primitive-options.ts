@@ -39,3 +39,13 @@ export const leaseShape = {
   /** Share of the ttl assumed lost to clock drift when computing a lease's validity (+2 ms). */
   driftFactor: z.number().min(0).max(0.5).default(0.01),
 };
+
+/** Per-call options of every lease-holding `acquire` (semaphore, multi-lock, read/write lock). */
+export const holdOptionsSchema = z
+  .object({
+    waitMs: waitMsSchema.optional(),
+    signal: signalSchema,
+    ttlMs: z.number().int().positive().optional(),
+    autoExtend: z.boolean().optional(),
+  })
+  .strict();

@@ -21,7 +21,7 @@ import { lockKeys } from './keys';
 import rwConvertSource from './lua/rw-convert.lua';
 import { LockUpgradeError, PrimitiveClosedError } from './primitive-errors';
 import { primitiveInstruments } from './primitive-metrics';
-import { commonPrimitiveShape, leaseShape, signalSchema, waitMsSchema } from './primitive-options';
+import { commonPrimitiveShape, holdOptionsSchema, leaseShape } from './primitive-options';
 import { processLocks } from './process-memory';
 import { Renewal } from './renewal';
 import { boundedCall, waitLoop } from './wait-loop';
@@ -42,14 +42,7 @@ export const readWriteLockOptionsSchema = z
   .strict();
 export type ReadWriteLockOptions = z.input<typeof readWriteLockOptionsSchema>;
 
-export const rwAcquireSchema = z
-  .object({
-    waitMs: waitMsSchema.optional(),
-    signal: signalSchema,
-    ttlMs: z.number().int().positive().optional(),
-    autoExtend: z.boolean().optional(),
-  })
-  .strict();
+export const rwAcquireSchema = holdOptionsSchema;
 export type RwAcquireOptions = z.input<typeof rwAcquireSchema>;
 
 /** A read (shared) or write (exclusive) hold that can change mode in place. */

@@ -14,7 +14,7 @@ import { RedisSemaphoreBackend } from './backends/semaphore-redis';
 import { LockLostError } from './errors';
 import { InvalidPermitsError, PrimitiveClosedError, SemaphoreTimeoutError } from './primitive-errors';
 import { primitiveInstruments } from './primitive-metrics';
-import { commonPrimitiveShape, leaseShape, signalSchema, waitMsSchema } from './primitive-options';
+import { commonPrimitiveShape, holdOptionsSchema, leaseShape } from './primitive-options';
 import { processSemaphores } from './process-memory';
 import { Renewal } from './renewal';
 import type { SemaphoreBackend } from './semaphore-backend';
@@ -34,14 +34,7 @@ export const semaphoreOptionsSchema = z
   .strict();
 export type SemaphoreOptions = z.input<typeof semaphoreOptionsSchema>;
 
-export const permitOptionsSchema = z
-  .object({
-    waitMs: waitMsSchema.optional(),
-    signal: signalSchema,
-    ttlMs: z.number().int().positive().optional(),
-    autoExtend: z.boolean().optional(),
-  })
-  .strict();
+export const permitOptionsSchema = holdOptionsSchema;
 export type PermitOptions = z.input<typeof permitOptionsSchema>;
 
 /** Permits held by one `acquire`: released together. */

@@ -1,13 +1,14 @@
 import { type Clock, systemClock } from '@ballast/core';
 import type { LatchBackend } from '../latch-backend';
 import { LockBackendClosedError } from './errors';
+import { MemoryWakeups } from './memory-wakeups';
 
 /** In-process latches with the Redis backend's rules; wake-ups on a microtask. Share one instance in a process. */
 export class MemoryLatchBackend implements LatchBackend {
   readonly kind = 'memory latch backend';
   readonly #clock: Clock;
   readonly #counts = new Map<string, { count: number; expiresAt: number }>();
-  readonly #listeners = new Map<string, Set<() => void>>();
+  readonly #wakeups = new MemoryWakeups();
   #closed = false;
 
   constructor(options: { clock?: Clock } = {}) {
@@ -39,10 +40,7 @@ export class MemoryLatchBackend implements LatchBackend {
     e.count--;
     if (e.count > 0) return e.count;
     this.#counts.delete(name);
-    if (this.#listeners.has(name))
-      queueMicrotask(() => {
-        if (!this.#closed) for (const l of [...(this.#listeners.get(name) ?? [])]) l();
-      });
+    this.#wakeups.wake(name);
     return 0;
   }
 
@@ -52,25 +50,12 @@ export class MemoryLatchBackend implements LatchBackend {
 
   onOpen(name: string, listener: () => void): { off: () => void } {
     if (this.#closed) throw new LockBackendClosedError('MemoryLatchBackend', 'onOpen');
-    let set = this.#listeners.get(name);
-    if (!set) {
-      set = new Set();
-      this.#listeners.set(name, set);
-    }
-    const wrapped = () => listener();
-    set.add(wrapped);
-    const mine = set;
-    return {
-      off: () => {
-        mine.delete(wrapped);
-        if (mine.size === 0 && this.#listeners.get(name) === mine) this.#listeners.delete(name);
-      },
-    };
+    return this.#wakeups.on(name, listener);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     this.#counts.clear();
-    this.#listeners.clear();
+    this.#wakeups.clear();
   }
 }

@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from '@ballast/core';
 import type { SemaphoreAttempt, SemaphoreBackend } from '../semaphore-backend';
 import { LockBackendClosedError } from './errors';
+import { MemoryWakeups } from './memory-wakeups';
 
 interface Holder {
   permits: number;
@@ -16,7 +17,7 @@ export class MemorySemaphoreBackend implements SemaphoreBackend {
   readonly kind = 'memory semaphore backend';
   readonly #clock: Clock;
   readonly #sems = new Map<string, Map<string, Holder>>();
-  readonly #listeners = new Map<string, Set<() => void>>();
+  readonly #wakeups = new MemoryWakeups();
   #closed = false;
 
   constructor(options: { clock?: Clock } = {}) {
@@ -92,33 +93,16 @@ export class MemorySemaphoreBackend implements SemaphoreBackend {
 
   onRelease(name: string, listener: () => void): { off: () => void } {
     if (this.#closed) throw new LockBackendClosedError('MemorySemaphoreBackend', 'onRelease');
-    let set = this.#listeners.get(name);
-    if (!set) {
-      set = new Set();
-      this.#listeners.set(name, set);
-    }
-    const wrapped = () => listener();
-    set.add(wrapped);
-    const mine = set;
-    return {
-      off: () => {
-        mine.delete(wrapped);
-        if (mine.size === 0 && this.#listeners.get(name) === mine) this.#listeners.delete(name);
-      },
-    };
+    return this.#wakeups.on(name, listener);
   }
 
   #wake(name: string): void {
-    if (!this.#listeners.has(name)) return;
-    queueMicrotask(() => {
-      if (this.#closed) return;
-      for (const l of [...(this.#listeners.get(name) ?? [])]) l();
-    });
+    this.#wakeups.wake(name);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     this.#sems.clear();
-    this.#listeners.clear();
+    this.#wakeups.clear();
   }
 }
