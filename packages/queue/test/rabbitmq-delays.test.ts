@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server, Socket } from 'node:net';
+import { FaultProxy } from '@ballast/testkit';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { connect } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -76,49 +76,11 @@ async function expireDelayQueues(q: Queue): Promise<number> {
   return delays.length;
 }
 
-/**
- * A TCP proxy to the broker this test can cut: `cut()` destroys every connection through it (a broker connection
- * loss as the client sees it), `down()` also refuses new ones until `up()`.
- */
-async function brokerProxy(): Promise<{ url: string; cut(): void; down(): void; up(): void; close(): void }> {
+/** A `FaultProxy` to the broker (cut: a connection loss; down/up: a broker away) and the AMQP URL through it. */
+async function brokerProxy(): Promise<{ proxy: FaultProxy; url: string }> {
   const target = new globalThis.URL(BROKER);
-  const sockets = new Set<Socket>();
-  let refusing = false;
-  const server: Server = createServer((client) => {
-    if (refusing) return void client.destroy();
-    const upstream = new Socket();
-    upstream.connect(Number(target.port || 5672), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  const cut = () => {
-    for (const s of sockets) s.destroy();
-  };
-  return {
-    url: `amqp://${target.username}:${target.password}@127.0.0.1:${port}/${vhost}`,
-    cut,
-    down: () => {
-      refusing = true;
-      cut();
-    },
-    up: () => {
-      refusing = false;
-    },
-    close: () => {
-      cut();
-      server.close();
-    },
-  };
+  const proxy = await FaultProxy.start({ target: { host: target.hostname, port: Number(target.port || 5672) } });
+  return { proxy, url: `amqp://${target.username}:${target.password}@127.0.0.1:${proxy.port}/${vhost}` };
 }
 
 describe('RabbitMQ delays (issue 19 §1)', () => {
@@ -157,9 +119,9 @@ describe('RabbitMQ delays (issue 19 §1)', () => {
   });
 
   it('a job waiting in a delay queue survives a broker connection loss', async () => {
-    const proxy = await brokerProxy();
+    const { proxy, url } = await brokerProxy();
     try {
-      const q = newQueue({ url: proxy.url });
+      const q = newQueue({ url });
       const ran: string[] = [];
       createWorker(q, async (job) => void ran.push(job.id), { concurrency: 2, onError: () => {} });
       const { id } = await q.add('t', 1, { delayMs: 600 });
@@ -167,14 +129,14 @@ describe('RabbitMQ delays (issue 19 §1)', () => {
       await expect.poll(() => (q.backend as RabbitBackend).connectionGeneration).toBeGreaterThanOrEqual(2);
       await expect.poll(() => ran, { timeout: 5_000 }).toEqual([id]);
     } finally {
-      proxy.close();
+      await proxy.close();
     }
   });
 
   it('topology deleted while the connection was down is declared again on reconnecting', async () => {
-    const proxy = await brokerProxy();
+    const { proxy, url } = await brokerProxy();
     try {
-      const q = newQueue({ url: proxy.url });
+      const q = newQueue({ url });
       createWorker(q, async () => {}, { concurrency: 1, onError: () => {} });
       await q.add('t', 1, { delayMs: 50 });
       const before = queuesOf(q.name)
@@ -195,7 +157,7 @@ describe('RabbitMQ delays (issue 19 §1)', () => {
         await conn.close().catch(() => {});
       }
     } finally {
-      proxy.close();
+      await proxy.close();
     }
   });
 

@@ -38,6 +38,7 @@ export class FaultProxy implements AsyncDisposable {
   readonly #target: { host: string; port: number };
   readonly #links = new Set<Link>();
   #frozen = false;
+  #down = false;
   #closed = false;
   /** The host the proxy listens on. */
   readonly host: string;
@@ -98,6 +99,20 @@ export class FaultProxy implements AsyncDisposable {
     for (const link of this.#links) this.#drop(link);
   }
 
+  /**
+   * The server is down as the client sees it: live connections are destroyed and new ones are closed at once,
+   * until `up()`. (`cut()` alone lets the client reconnect straight away.)
+   */
+  down(): void {
+    this.#down = true;
+    this.cut();
+  }
+
+  /** Accepts and forwards new connections again after `down()`. */
+  up(): void {
+    this.#down = false;
+  }
+
   /** Stops listening and destroys every connection. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -111,7 +126,7 @@ export class FaultProxy implements AsyncDisposable {
   }
 
   #accept(client: Socket): void {
-    if (this.#closed) {
+    if (this.#closed || this.#down) {
       client.destroy();
       return;
     }

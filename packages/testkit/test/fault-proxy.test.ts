@@ -62,4 +62,17 @@ describe('FaultProxy', () => {
     await proxy.close();
     await proxy.close();
   });
+
+  it('down refuses new connections (and drops live ones) until up', async () => {
+    const { proxy, client } = await setup();
+    proxy.down();
+    await expect.poll(() => client.status).not.toBe('ready');
+    const probe = new Redis(proxy.url(), { maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
+    probe.on('error', () => {});
+    await expect(probe.connect().then(() => probe.ping())).rejects.toThrow();
+    probe.disconnect();
+    expect(proxy.connections).toBe(0);
+    proxy.up();
+    expect(await client.ping()).toBe('PONG'); // ioredis reconnected through the proxy
+  });
 });
