@@ -14,8 +14,19 @@ export const platformSchema = z.object({
     retryInitialMs: z.number().int().min(0),
     rateLimitPerSecond: z.number().int().positive(),
     rateLimitBurst: z.number().int().positive(),
+    /**
+     * Peers whose `X-Forwarded-For` the gateway believes (proxy-addr's trust list: addresses, CIDRs or
+     * `loopback`/`linklocal`/`uniquelocal`). Empty by default: the rate limit keys on the TCP peer, so a client
+     * cannot pick its own key by sending the header.
+     */
+    trustedProxies: z.array(z.string()),
   }),
-  auth: z.object({ jwtSecret: z.string().min(16), tokenTtlSeconds: z.number().int().positive() }),
+  auth: z.object({
+    jwtSecret: z.string().min(16),
+    tokenTtlSeconds: z.number().int().positive(),
+    /** Accounts whose login token carries `role: 'admin'` (needed for `/admin/*`, `/service-cache/clear`). */
+    adminEmails: z.array(z.string()),
+  }),
   chaos: z.object({
     /** blockchain-service answers 500 to every ledger call. */
     blockchain: z.boolean(),
@@ -44,8 +55,14 @@ export function createPlatformConfig(redis: RedisClient | undefined, prefix: str
     schema: platformSchema,
     sources: [
       defaults({
-        gateway: { breakerResetMs: 3_000, retryInitialMs: 100, rateLimitPerSecond: 200, rateLimitBurst: 400 },
-        auth: { jwtSecret: secret, tokenTtlSeconds: 3_600 },
+        gateway: {
+          breakerResetMs: 3_000,
+          retryInitialMs: 100,
+          rateLimitPerSecond: 200,
+          rateLimitBurst: 400,
+          trustedProxies: [],
+        },
+        auth: { jwtSecret: secret, tokenTtlSeconds: 3_600, adminEmails: ['ops@health-platform.local'] },
         chaos: { blockchain: false, blockchainRollback: false, xiaoke: false, xiaokeModelDown: false },
       }),
       remoteLayer('health-platform', redis, prefix),

@@ -3,6 +3,7 @@
  * then keeps the stack and dashboard up until Ctrl-C (or, with --once, exits 0 only if every step behaved).
  * `--no-story` starts the stack without the story (the dashboard test uses it); `--verbose` logs to stdout.
  */
+import { operatorToken } from './operator';
 import { startPlatform } from './platform';
 import { runStory } from './story';
 
@@ -33,19 +34,22 @@ async function main(): Promise<number> {
   console.log(
     `services: ${platform.services.map((s) => `${s.name}${s.instances.length > 1 ? `×${s.instances.length}` : ''}`).join(', ')}, api-gateway`,
   );
-  console.log(`gateway:   ${gateway.url}   dashboard: ${gateway.url}/dashboard   metrics: ${gateway.url}/metrics`);
+  const adminToken = await operatorToken(platform);
+  console.log(`gateway:   ${gateway.url}   metrics: ${gateway.url}/metrics`);
+  // The fragment carries the operator's token to the page (browsers never send it to the server).
+  console.log(`dashboard: ${gateway.url}/dashboard#token=${adminToken}`);
   console.log(`logs:      ${args.has('--verbose') ? 'stdout' : infra.logFile}`);
 
   let ok = true;
   if (!args.has('--no-story')) {
     console.log('\n━━ the story');
-    ok = await runStory(platform);
+    ok = await runStory(platform, console.log, adminToken);
   }
   if (once) {
     await shutdown(ok ? 0 : 1);
     return ok ? 0 : 1;
   }
-  console.log(`\nThe stack stays up. Dashboard: ${gateway.url}/dashboard — Ctrl-C to stop.`);
+  console.log(`\nThe stack stays up. Dashboard: ${gateway.url}/dashboard#token=${adminToken} — Ctrl-C to stop.`);
   return new Promise<number>(() => {});
 }
 

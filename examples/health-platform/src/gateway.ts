@@ -3,11 +3,17 @@
  * 003's defaults, smart retry by method (idempotent methods only, 3 retries at initialMs · 2ⁿ), a Redis rate
  * limit per client, JWT auth via auth-service, `GET /circuit-breaker/stats`, `POST /service-cache/clear`,
  * `/health`, `/metrics` and the live dashboard (`/dashboard`, server-sent events on `/dashboard/events`).
+ *
+ * Secure by default: the rate limit keys on the TCP peer (`X-Forwarded-For` only from `gateway.trustedProxies`),
+ * operator routes (`/admin/*`, `/service-cache/clear`) need a token with `role: 'admin'`, verified tokens are
+ * cached in a bounded LRU no longer than they are valid, and breaker/retry/rate-limit settings reload from
+ * config-center without a restart.
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   createHttpClient,
+  type HttpClient,
   isBrokenCircuitError,
   isHttpStatusError,
   isTimeoutError,
@@ -15,6 +21,8 @@ import {
 } from '@ballast/circuit-breaker';
 import { type EventEnvelope, OnEvent } from '@ballast/event-bus';
 import type { Queue } from '@ballast/queue';
+import { LRUCache } from 'lru-cache';
+import proxyaddr from 'proxy-addr';
 import type { XiaokeConfig } from './config';
 import type { Ctx } from './context';
 import { isNoInstanceError } from './discovery';
@@ -63,41 +71,100 @@ export interface GatewaySources {
   services: string[];
 }
 
+/** How long a verified token is trusted without asking auth-service again (never past its `exp`). */
+const TOKEN_CACHE_MS = 30_000;
+/** Calls a retired client may still be serving after a settings reload; it is closed once they had time to end. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
 export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewaySources) {
-  const client = createHttpClient({
-    resolve: (service) => ctx.registry.resolve(service),
-    timeoutMs: 10_000,
-    retry: { maxRetries: 3, initialMs: ctx.config.get('gateway.retryInitialMs') },
-    // Seed 003's breaker defaults (50 %, 10 s window, volume 10) with the demo's shorter reset.
-    breaker: { resetTimeoutMs: ctx.config.get('gateway.breakerResetMs') },
-    serviceId: 'api-gateway',
-    logger: ctx.log,
-  });
-  const limiter = createClientLimiter({
-    redis: ctx.infra.redis,
-    prefix: ctx.infra.prefix,
-    limit: ctx.config.get('gateway.rateLimitPerSecond'),
-    burst: ctx.config.get('gateway.rateLimitBurst'),
+  const settings = () => ctx.config.get('gateway');
+  const makeClient = (g: ReturnType<typeof settings>): HttpClient =>
+    createHttpClient({
+      resolve: (service) => ctx.registry.resolve(service),
+      timeoutMs: REQUEST_TIMEOUT_MS,
+      retry: { maxRetries: 3, initialMs: g.retryInitialMs },
+      // Seed 003's breaker defaults (50 %, 10 s window, volume 10) with the demo's shorter reset.
+      breaker: { resetTimeoutMs: g.breakerResetMs },
+      serviceId: 'api-gateway',
+      logger: ctx.log,
+    });
+  const makeLimiter = (g: ReturnType<typeof settings>) =>
+    createClientLimiter({
+      redis: ctx.infra.redis,
+      prefix: ctx.infra.prefix,
+      limit: g.rateLimitPerSecond,
+      burst: g.rateLimitBurst,
+    });
+  let client = makeClient(settings());
+  let limiter = makeLimiter(settings());
+  let trust = proxyaddr.compile([...settings().trustedProxies]);
+  const retired = new Set<HttpClient>();
+  // Hot reload (like Spring Cloud's refresh scope): new settings build a new client and limiter; calls already
+  // running finish on the old client, which is closed afterwards. Breakers start CLOSED with the new settings.
+  const unwatch = ctx.config.watch('gateway', (g, prev) => {
+    const changed: string[] = [];
+    if (g.breakerResetMs !== prev.breakerResetMs || g.retryInitialMs !== prev.retryInitialMs) {
+      const old = client;
+      client = makeClient(g);
+      retired.add(old);
+      setTimeout(() => {
+        retired.delete(old);
+        void old.close();
+      }, REQUEST_TIMEOUT_MS).unref();
+      changed.push(`breaker reset ${g.breakerResetMs} ms, retry ${g.retryInitialMs} ms`);
+    }
+    if (g.rateLimitPerSecond !== prev.rateLimitPerSecond || g.rateLimitBurst !== prev.rateLimitBurst) {
+      limiter = makeLimiter(g);
+      changed.push(`rate limit ${g.rateLimitPerSecond}/s burst ${g.rateLimitBurst}`);
+    }
+    if (g.trustedProxies.join() !== prev.trustedProxies.join()) {
+      trust = proxyaddr.compile([...g.trustedProxies]);
+      changed.push(`trusted proxies [${g.trustedProxies.join(', ')}]`);
+    }
+    if (changed.length)
+      ctx.activity.add('api-gateway', 'reload', `config-center: gateway reloaded (${changed.join('; ')})`);
   });
   const bus = ctx.bus('api-gateway');
   const ops = new OpsConsole(ctx);
   await bus.registerHandlers(ops);
-  const tokens = new Map<string, { claims: Record<string, unknown>; until: number }>();
+  // Bounded: a flood of distinct (even valid) tokens cannot grow the gateway's memory.
+  const tokens = new LRUCache<string, Record<string, unknown>>({ max: 10_000 });
+
+  /** The client's address: the TCP peer, or what a trusted proxy says it forwarded for. */
+  function clientAddress(req: IncomingMessage): string {
+    return proxyaddr(req, trust);
+  }
 
   async function authenticate(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
     const header = req.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7) : '';
     if (!token) return undefined;
     const cached = tokens.get(token);
-    if (cached && cached.until > Date.now()) return cached.claims;
+    if (cached) return cached;
     try {
       const r = await client.post<{ claims: Record<string, unknown> }>('auth-service', '/verify', { token });
-      tokens.set(token, { claims: r.claims, until: Date.now() + 30_000 });
+      const expMs = typeof r.claims.exp === 'number' ? r.claims.exp * 1000 - Date.now() : 0;
+      const ttl = Math.min(TOKEN_CACHE_MS, Math.floor(expMs));
+      if (ttl > 0) tokens.set(token, r.claims, { ttl });
       return r.claims;
     } catch (error) {
       if (isHttpStatusError(error) && error.status === 401) return undefined;
       throw error;
     }
+  }
+
+  /** Operator routes: 401 without a valid token, 403 without `role: 'admin'`; true when the call may go on. */
+  async function requireAdmin(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const claims = await authenticate(req);
+    if (!claims) {
+      send(res, 401, { error: 'operator route: missing or invalid bearer token' });
+      return false;
+    }
+    if (claims.role !== 'admin') {
+      send(res, 403, { error: 'operator route: the token has no admin role' });
+      return false;
+    }
+    return true;
   }
 
   function breakerStats() {
@@ -110,7 +177,7 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     const [, , service, ...rest] = url.pathname.split('/');
     if (!service) return send(res, 404, { error: 'no service in path' });
     const path = `/${rest.join('/')}${url.search}`;
-    const clientKey = String(req.headers['x-forwarded-for'] ?? req.socket.remoteAddress ?? 'unknown');
+    const clientKey = clientAddress(req);
     const decision = await limiter.check(clientKey);
     if (!decision.allowed) {
       return send(
@@ -244,7 +311,8 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
         if (p === '/metrics' && m === 'GET') return run(() => metrics.handler(req, res));
         if (p === '/circuit-breaker/stats' && m === 'GET') return run(() => send(res, 200, breakerStats()));
         if (p === '/service-cache/clear' && m === 'POST') {
-          return run(() => {
+          return run(async () => {
+            if (!(await requireAdmin(req, res))) return;
             const cleared = ctx.registry.clearCache();
             client.clearCache();
             tokens.clear();
@@ -270,9 +338,10 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
           void tick();
           return true;
         }
-        // Operator actions (loopback demo): flip a chaos switch in config-center, drive traffic.
+        // Operator actions (admin token): flip a chaos switch in config-center, drive traffic.
         if (p === '/admin/chaos' && m === 'POST') {
           return run(async () => {
+            if (!(await requireAdmin(req, res))) return;
             const { key, value } = JSON.parse((await readBody(req)).toString('utf8') || '{}') as {
               key: string;
               value: boolean;
@@ -289,6 +358,7 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
         }
         if (p === '/admin/traffic' && m === 'POST') {
           return run(async () => {
+            if (!(await requireAdmin(req, res))) return;
             const { service, path, count } = JSON.parse((await readBody(req)).toString('utf8') || '{}') as {
               service: string;
               path: string;
@@ -307,17 +377,22 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     name: 'api-gateway',
     port: server.port,
     url: `http://127.0.0.1:${server.port}`,
-    client,
+    get client() {
+      return client;
+    },
+    clientAddress,
     breakerStats,
     snapshot,
     ops,
     instances: [{ id: 'api-gateway-1', port: server.port }],
     async close() {
+      unwatch();
       clearInterval(ticker);
       for (const s of streams) s.end();
       await ctx.registry.deregister('api-gateway-1');
       await server.close();
-      await client.close();
+      await Promise.all([client, ...retired].map((c) => c.close()));
+      retired.clear();
     },
   };
 }

@@ -20,7 +20,9 @@ export function createClientLimiter(options: {
   if (options.redis) {
     const limiter = new RedisRateLimiter({
       redis: options.redis,
-      name: 'api-gateway',
+      // The settings are part of the name: after a reload, GCRA state earned under the old limit (a
+      // theoretical arrival time far ahead at 1/s) must not hold clients back under the new one.
+      name: `api-gateway:${options.limit}:${options.burst}`,
       limit: options.limit,
       burst: options.burst,
       prefix: options.prefix,

@@ -1,4 +1,5 @@
 /** The scripted scenario: a readable story, every step checked. Talks to the platform through the gateway. */
+import { operatorToken } from './operator';
 import type { Platform } from './platform';
 
 interface Reply {
@@ -12,7 +13,11 @@ export function expect(cond: unknown, message: string): asserts cond {
   if (!cond) throw new StepFailed(message);
 }
 
-export async function runStory(platform: Platform, print: (line: string) => void = console.log): Promise<boolean> {
+export async function runStory(
+  platform: Platform,
+  print: (line: string) => void = console.log,
+  adminToken?: string,
+): Promise<boolean> {
   const gw = platform.gateway.url;
   const activity = platform.ctx.activity;
   let token = '';
@@ -40,7 +45,10 @@ export async function runStory(platform: Platform, print: (line: string) => void
     }
     return { status: res.status, body: parsed };
   };
-  const chaos = (key: string, value: boolean) => api('POST', '/admin/chaos', { key, value });
+  const operator = adminToken ?? (await operatorToken(platform));
+  // Chaos switches are operator actions: the user's token would get 403 (tested in gateway-security.test.ts).
+  const chaos = (key: string, value: boolean) =>
+    api('POST', '/admin/chaos', { key, value }, { authorization: `Bearer ${operator}` });
   const breakerState = (service: string) =>
     (platform.gateway.breakerStats().circuitBreakers[service]?.state ?? 'NONE') as string;
   const sagaSteps = async (sagaId: string) => {

@@ -1,5 +1,6 @@
 /**
- * The dashboard end to end in Debian's Chromium: the stack runs in a child process (`--no-story`), the page
+ * The dashboard end to end in Debian's Chromium: the stack runs in a child process (`--no-story`); opened
+ * without the operator's token its buttons are refused (401); opened with the URL the demo prints, the page
  * loads and goes live over SSE, the "Inject blockchain failure" button flips the config-center switch and
  * drives traffic, and the blockchain-service breaker turns OPEN (red) in the DOM. Screenshot as an artifact.
  */
@@ -25,7 +26,8 @@ beforeAll(async () => {
   dashboard = await new Promise<string>((resolve, reject) => {
     const onData = (d: Buffer) => {
       out += d;
-      const m = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/dashboard)/.exec(out);
+      // The demo prints the page's URL with the operator's token in the fragment.
+      const m = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/dashboard#token=[\w.-]+)/.exec(out);
       if (m) resolve(m[1]!);
     };
     child!.stdout!.on('data', onData);
@@ -56,6 +58,19 @@ afterAll(async () => {
   }
 });
 
+it('refuses the operator buttons to a page opened without the admin token', async () => {
+  const page = await browser!.newPage();
+  await page.goto(dashboard.replace(/#.*$/, ''));
+  await page.waitForSelector('#conn.live', { timeout: 15_000 });
+  await page.click('#inject');
+  await page.waitForFunction(() => document.querySelector('#conn')?.textContent?.includes('refused (401)'), null, {
+    timeout: 10_000,
+  });
+  // Nothing was flipped: the chaos panel still shows no switch on.
+  expect(await page.$eval('#chaos', (el) => el.textContent)).toBe('none');
+  await page.close();
+}, 60_000);
+
 it('shows the gateway breaker turn open after an injected failure', async () => {
   const page = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
   await page.goto(dashboard);
@@ -65,10 +80,19 @@ it('shows the gateway breaker turn open after an injected failure', async () => 
     timeout: 15_000,
   });
   await page.click('#inject');
-  const open = await page.waitForSelector('[data-breaker="blockchain-service"][data-state="OPEN"]', {
-    timeout: 20_000,
-  });
-  expect(await open.$eval('.state', (el) => getComputedStyle(el).backgroundColor)).toBe('rgb(239, 68, 68)');
+  const openRow = '[data-breaker="blockchain-service"][data-state="OPEN"]';
+  await page.waitForSelector(openRow, { timeout: 20_000 });
+  // Read the colour by selector in one evaluation: every SSE tick re-renders the table, so an element handle
+  // taken a moment earlier may already be detached (and report no style).
+  const colour = await page.waitForFunction(
+    (sel) => {
+      const el = document.querySelector(`${sel} .state`);
+      return el ? getComputedStyle(el).backgroundColor : undefined;
+    },
+    openRow,
+    { timeout: 10_000 },
+  );
+  expect(await colour.jsonValue()).toBe('rgb(239, 68, 68)');
   await page.waitForFunction(() => document.querySelector('#chaos')?.textContent?.includes('blockchain'), null, {
     timeout: 10_000,
   });

@@ -63,8 +63,9 @@ export async function startAuthService(ctx: Ctx) {
     if (!account || !timingSafeEqual(account.hash, scryptSync(password, account.salt, 32))) {
       throw new HttpError(401, 'invalid email or password');
     }
+    const admin = ctx.config.get('auth.adminEmails').includes(email);
     const token = signJwt(
-      { sub: account.userId, email, username: account.username },
+      { sub: account.userId, email, username: account.username, ...(admin ? { role: 'admin' } : {}) },
       secret(),
       ctx.config.get('auth.tokenTtlSeconds'),
     );
