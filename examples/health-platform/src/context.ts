@@ -86,13 +86,15 @@ export class Ctx {
     readonly locks: LockManager,
   ) {
     this.#transport = infra.redis ? undefined : new MemoryTransport();
-    // Service-to-service calls: discovery round-robin, seed 003's timeouts and retry of idempotent calls. No
-    // breakers here: the gateway's per-service breakers are the ones the story and the dashboard watch.
+    // Service-to-service calls: discovery round-robin, a breaker per target service (seed 003's defaults:
+    // 50 % failures over 10 s with at least 10 calls), seed 003's timeouts and retry of idempotent calls.
+    // The gateway has its own breakers (the ones the story and the dashboard watch).
     this.client = createHttpClient({
       resolve: (s) => registry.resolve(s),
       timeoutMs: 5_000,
       retry: { maxRetries: 2, initialMs: 50 },
-      breaker: false,
+      // The demo's shortened reset (seed 003: 30 s), so the story's recovery step sees these close too.
+      breaker: { resetTimeoutMs: config.get('gateway.breakerResetMs') },
       serviceId: 'health-platform',
       logger: infra.logger,
     });

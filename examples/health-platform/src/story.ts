@@ -130,6 +130,9 @@ export async function runStory(
       since,
     );
     say(`health_record.updated → rag-service: ${indexed.text}`);
+    const rag = await api('POST', '/api/rag-service/query', { userId, question: 'How long did I sleep?' });
+    expect(rag.status === 200 && String(rag.body.answer).includes('sleep'), `rag answered ${JSON.stringify(rag.body)}`);
+    say(`rag-service query "How long did I sleep?": ${rag.body.answer}`);
     const plan = await activity.waitFor((a) => a.kind === 'plan' && a.data?.userId === userId, 10_000, since);
     say(`recommendation.generated → soer-service: ${plan.text}`);
   });
@@ -263,9 +266,21 @@ export async function runStory(
     } finally {
       off();
     }
-    const r = await api('POST', '/api/health-data-service/health-data', { userId, metrics: { heartRate: 70 } });
+    // health-data-service's own breaker on blockchain-service (service-to-service client) opened during the
+    // failed rollbacks, a little later than the gateway's: uploads fail fast until its half-open probe passes.
+    const upload = () => api('POST', '/api/health-data-service/health-data', { userId, metrics: { heartRate: 70 } });
+    const until = Date.now() + 15_000;
+    let r = await upload();
+    let tries = 1;
+    while (r.status !== 200 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      r = await upload();
+      tries++;
+    }
     expect(r.status === 200 && r.body.status === 'completed', `upload answered ${r.status}`);
-    say(`uploads work again: saga ${r.body.sagaId} completed`);
+    say(
+      `uploads work again once the service-to-service breaker closed too: saga ${r.body.sagaId} completed (attempt ${tries})`,
+    );
   });
 
   print(`\n${failed === 0 ? '✔' : '✘'} ${n - failed}/${n} steps behaved as expected`);

@@ -1,20 +1,30 @@
 /**
  * The simulated services: rag-service (indexes health records on health_record.updated, answers queries),
  * laoke-service (TCM knowledge), soer-service (lifestyle plans on recommendation.generated) and the four
- * diagnosis services look, listen, inquiry (which also keeps consultation records) and palpation.
+ * diagnosis services look, listen, inquiry (which also keeps consultation records) and palpation. Their answers
+ * come from `knowledge.ts`: a deterministic rule base scored against the symptoms, and a small retrieval index.
  */
 import { randomUUID } from 'node:crypto';
 import type { Ctx } from '../context';
 import { HttpError, Router, requireFields } from '../http';
+import { diagnoseBy, type Method, RetrievalIndex, recommend } from './knowledge';
+
+/** A record's changes as searchable text: `{ metrics: { heart_rate: 72 } }` → "metrics heart_rate 72". */
+const asText = (value: unknown): string =>
+  value !== null && typeof value === 'object'
+    ? Object.entries(value)
+        .map(([k, v]) => `${k} ${asText(v)}`)
+        .join(' ')
+    : String(value);
 
 export async function startRagService(ctx: Ctx) {
-  const index = new Map<string, string[]>();
+  const index = new RetrievalIndex();
   const bus = ctx.bus('rag-service');
   await bus.subscribe(
     'health_record.updated',
     async (event) => {
       const user = event.user_id ?? 'anonymous';
-      index.set(user, [...(index.get(user) ?? []), event.data.recordId]);
+      index.add(`${event.data.recordId}:${event.id}`, user, asText(event.data.changes ?? {}));
       ctx.activity.add('rag-service', 'indexed', `record ${event.data.recordId} indexed for retrieval`, {
         userId: user,
       });
@@ -24,10 +34,13 @@ export async function startRagService(ctx: Ctx) {
   const router = new Router();
   router.post('/query', (req) => {
     const { userId, question } = requireFields<{ userId: string; question: string }>(req.body, ['userId', 'question']);
+    const hits = index.search(userId, question);
     return {
       question,
-      context: index.get(userId) ?? [],
-      answer: `Based on ${(index.get(userId) ?? []).length} records: keep a regular routine.`,
+      context: hits,
+      answer: hits.length
+        ? `${hits.length} of ${index.count(userId)} records mention it; best match: ${hits[0]!.text}`
+        : `none of ${index.count(userId)} records mention it`,
     };
   });
   // Two instances: the gateway's round-robin through discovery is visible in /whoami.
@@ -37,8 +50,8 @@ export async function startRagService(ctx: Ctx) {
 export async function startLaokeService(ctx: Ctx) {
   const router = new Router();
   router.post('/recommend', (req) => {
-    requireFields<{ symptoms: string[] }>(req.body, ['symptoms']);
-    return { agent: 'laoke', herbs: ['astragalus', 'jujube'], diet: 'warm, light meals' };
+    const { symptoms } = requireFields<{ symptoms: string[] }>(req.body, ['symptoms']);
+    return { agent: 'laoke', ...recommend(symptoms) };
   });
   return ctx.serve('laoke-service', router);
 }
@@ -68,21 +81,16 @@ export async function startSoerService(ctx: Ctx) {
   return ctx.serve('soer-service', router);
 }
 
-const FINDINGS: Record<string, string> = {
-  look: 'pale tongue, thin white coating',
-  listen: 'weak voice',
-  inquiry: 'fatigue after meals, poor sleep',
-  palpation: 'thready, weak pulse',
-};
+const METHODS: Method[] = ['look', 'listen', 'inquiry', 'palpation'];
 
 export async function startDiagnosisServices(ctx: Ctx) {
   const consultations = new Map<string, { userId: string; data: unknown }>();
   const started = [];
-  for (const kind of Object.keys(FINDINGS)) {
+  for (const kind of METHODS) {
     const router = new Router();
     router.post('/diagnose', (req) => {
-      requireFields<{ userId: string }>(req.body, ['userId']);
-      return { method: kind, finding: FINDINGS[kind] };
+      const { symptoms } = requireFields<{ userId: string; symptoms: string[] }>(req.body, ['userId', 'symptoms']);
+      return diagnoseBy(kind, symptoms);
     });
     if (kind === 'inquiry') {
       router.post('/consultations', (req) => {

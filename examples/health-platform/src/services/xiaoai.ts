@@ -34,7 +34,10 @@ export async function startXiaoaiService(ctx: Ctx, feed: SagaFeed) {
   const diagnose = (kind: 'look' | 'listen' | 'inquiry' | 'palpation') => ({
     name: `${kind}_diagnosis`,
     run: async (x: Readonly<ConsultCtx>) => {
-      const r = await c.post<{ finding: string }>(`${kind}-service`, '/diagnose', { userId: x.userId });
+      const r = await c.post<{ finding: string }>(`${kind}-service`, '/diagnose', {
+        userId: x.userId,
+        symptoms: x.symptoms,
+      });
       return { [kind]: r.finding } as Partial<ConsultCtx>;
     },
   });

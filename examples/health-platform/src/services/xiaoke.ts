@@ -20,6 +20,7 @@ import { createXiaokeConfig } from '../config';
 import type { Bus, Ctx } from '../context';
 import { HealthChecker } from '../health-checker';
 import { HttpError, Router, requireFields } from '../http';
+import { diagnoseBy } from './knowledge';
 
 export interface AnalysisData {
   /** The job id, given by the caller (`jobId`), so the handler can name its job. */
@@ -217,12 +218,9 @@ export async function startXiaokeService(ctx: Ctx) {
     const { symptoms } = requireFields<{ symptoms: string[] }>(req.body, ['symptoms']);
     if (config.degraded)
       return { agent: 'xiaoke', degraded: true, syndrome: 'unknown (degraded mode: rule-based fallback)' };
-    return {
-      agent: 'xiaoke',
-      degraded: false,
-      syndrome: symptoms.includes('fatigue') ? 'qi deficiency' : 'balanced',
-      confidence: 0.82,
-    };
+    // The model's answer: the rule base's best syndrome over every reported symptom (inquiry sees them all).
+    const { syndrome, confidence } = diagnoseBy('inquiry', symptoms);
+    return { agent: 'xiaoke', degraded: false, syndrome, confidence };
   });
   router.get('/queue', async () => queue.counts());
   router.get('/status', () => ({ degraded: config.degraded, checks: checker.last }));
