@@ -24,7 +24,7 @@ export async function startRagService(ctx: Ctx) {
     'health_record.updated',
     async (event) => {
       const user = event.user_id ?? 'anonymous';
-      index.add(`${event.data.recordId}:${event.id}`, user, asText(event.data.changes ?? {}));
+      index.add(`${event.data.recordId}:${event.event_id}`, user, asText(event.data.changes ?? {}));
       ctx.activity.add('rag-service', 'indexed', `record ${event.data.recordId} indexed for retrieval`, {
         userId: user,
       });
