@@ -1,0 +1,3 @@
+export { diffEntries, redact } from './commands/config';
+export { CliError, EXIT, type Io } from './io';
+export { createProgram, processIo, run, VERSION } from './program';
