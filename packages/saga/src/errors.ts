@@ -110,6 +110,8 @@ export interface CompensationOutcome {
   /** Tries made (first included); 0 when skipped. */
   attempts: number;
   error?: StoredError;
+  /** The step's outcome was unknown (timed out, cancelled, orchestrator died mid-step): compensated in case. */
+  inDoubt?: true;
 }
 
 export interface SagaFailedInit {

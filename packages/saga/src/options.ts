@@ -34,6 +34,16 @@ export const orchestratorOptionsSchema = z
     sweepBatch: z.number().int().positive().default(10),
     /** Each try of a step (seed 001: timeout 30 s). */
     stepTimeoutMs: z.number().positive().default(30_000),
+    /**
+     * A step try that timed out or was cancelled is given this long to settle (its signal aborted) before the
+     * next try or the compensation starts; one that does not settle, or rejects, is in doubt.
+     */
+    stepSettleGraceMs: z.number().int().min(0).default(5_000),
+    /**
+     * Compensate in-doubt steps (timed out, cancelled, or interrupted by a crash with no known outcome). Default
+     * true: compensations must be idempotent and tolerate "nothing to undo". False leaves them alone.
+     */
+    compensateInDoubt: z.boolean().default(true),
     /** Tries per step, first included (seed 001: retry_count 3). */
     stepMaxAttempts: z.number().int().min(1).default(3),
     /** Seed 001: 1 s, 2 s… (2^attempt s), no jitter. */

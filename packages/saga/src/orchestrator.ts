@@ -12,7 +12,7 @@ import {
   systemClock,
 } from '@ballast/core';
 import { MemorySagaStore } from './backends/memory';
-import type { SagaDefinition, StepDefinition } from './definition';
+import { type SagaDefinition, type StepDefinition, stepsOf } from './definition';
 import {
   type CompensationOutcome,
   isSagaFailedError,
@@ -59,7 +59,7 @@ export class SagaOrchestrator {
   readonly #log: Logger;
   readonly #env: ExecutionEnv;
   readonly #sagas = new Map<string, AnySaga>();
-  readonly #policies = new WeakMap<StepDefinition<unknown>, Policy>();
+  readonly #policies = new WeakMap<StepDefinition<unknown>, Policy | undefined>();
   readonly #running = new Map<string, { exec: SagaExecution<unknown>; done: Promise<unknown> }>();
   #sweepTimer: ReturnType<Clock['setInterval']> | undefined;
   #sweeping = false;
@@ -82,12 +82,8 @@ export class SagaOrchestrator {
       options: this.#o,
       instruments: sagaInstruments(),
       policyFor: (step) => {
-        let p = this.#policies.get(step);
-        if (!p) {
-          p = buildStepPolicy(step, this.#o, this.#clock);
-          this.#policies.set(step, p);
-        }
-        return p;
+        if (!this.#policies.has(step)) this.#policies.set(step, buildStepPolicy(step, this.#o, this.#clock));
+        return this.#policies.get(step);
       },
       compensationPolicy: buildCompensationPolicy(this.#o, this.#clock),
     };
@@ -238,6 +234,7 @@ export class SagaOrchestrator {
         context: JSON.parse(r.context),
         executed: r.executedSteps,
         compensated: r.compensatedSteps,
+        inDoubt: r.inDoubtSteps,
         unit: r.currentStep,
       },
     );
@@ -249,6 +246,12 @@ export class SagaOrchestrator {
       }
       if (def.recovery === 'compensate') {
         const unit = def.units[r.currentStep];
+        // The previous owner died while running this unit: whatever of it is not recorded done is in doubt.
+        if (unit) {
+          for (const s of stepsOf(unit)) {
+            if (!exec.executed.includes(s.name) && !exec.inDoubt.includes(s.name)) exec.inDoubt.push(s.name);
+          }
+        }
         return exec.compensate({ step: unit?.name ?? '', error: abandoned() });
       }
       return exec.run();

@@ -25,6 +25,8 @@ export interface SagaRecord {
   currentStep: number;
   executedSteps: string[];
   compensatedSteps: string[];
+  /** Steps interrupted with no known outcome (compensated when `compensateInDoubt`). */
+  inDoubtSteps: string[];
   context: string;
   /** Bumped by every fenced write and every claim. */
   version: number;
@@ -46,6 +48,7 @@ export interface SagaPatch {
   currentStep?: number;
   executedSteps?: readonly string[];
   compensatedSteps?: readonly string[];
+  inDoubtSteps?: readonly string[];
   context?: string;
   failedStep?: string;
   error?: string;

@@ -6,6 +6,7 @@ import { RedisSagaStore } from '../src/index';
 import { partitionKeys } from '../src/keys';
 import { sagaContract } from './orchestrator.contract';
 import { storeContract } from './store.contract';
+import { sagaV2Contract } from './v2.contract';
 
 const fx = useRedisClusterFixture({ name: 'saga-cluster' });
 let cluster: Cluster;
@@ -22,14 +23,16 @@ it('partitions land on more than one slot, each saga hash with its lease index',
   expect(hashSlot(k.saga('some-saga'))).toBe(hashSlot(k.leases));
 });
 
-sagaContract('redis-cluster', {
+const sagaBackend = {
   create: () => ({
     store: new RedisSagaStore({ redis: cluster, prefix, partitions: 8 }),
     clock: new FakeClock(),
     leaseMs: LEASE_MS,
     expireLeases: () => sleep(systemClock, LEASE_MS + 30),
   }),
-});
+};
+sagaContract('redis-cluster', sagaBackend);
+sagaV2Contract('redis-cluster', sagaBackend);
 
 let n = 0;
 storeContract('redis-cluster', {

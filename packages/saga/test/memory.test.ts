@@ -2,9 +2,10 @@ import { FakeClock } from '@ballast/testkit';
 import { MemorySagaStore } from '../src/index';
 import { sagaContract } from './orchestrator.contract';
 import { storeContract } from './store.contract';
+import { sagaV2Contract } from './v2.contract';
 
 // The contract on the in-process store: leases judged on the FakeClock, so expiry is instant and exact.
-sagaContract('memory', {
+const sagaBackend = {
   create: () => {
     const clock = new FakeClock();
     const leaseMs = 30_000;
@@ -15,7 +16,9 @@ sagaContract('memory', {
       expireLeases: () => clock.advance(leaseMs + 1),
     };
   },
-});
+};
+sagaContract('memory', sagaBackend);
+sagaV2Contract('memory', sagaBackend);
 
 let n = 0;
 storeContract('memory', {

@@ -4,19 +4,22 @@ import { useRedisFixture } from '@ballast/testkit/vitest';
 import { RedisSagaStore } from '../src/index';
 import { sagaContract } from './orchestrator.contract';
 import { storeContract } from './store.contract';
+import { sagaV2Contract } from './v2.contract';
 
 const fx = useRedisFixture({ name: 'saga' });
 /** Leases are on the Redis server's clock: short, so the recovery tests wait little. */
 const LEASE_MS = 250;
 
-sagaContract('redis', {
+const sagaBackend = {
   create: () => ({
     store: new RedisSagaStore({ redis: fx.current.redis, prefix: fx.current.prefix, partitions: 4 }),
     clock: new FakeClock(),
     leaseMs: LEASE_MS,
     expireLeases: () => sleep(systemClock, LEASE_MS + 30),
   }),
-});
+};
+sagaContract('redis', sagaBackend);
+sagaV2Contract('redis', sagaBackend);
 
 let n = 0;
 storeContract('redis', {

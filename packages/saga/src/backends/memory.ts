@@ -21,6 +21,7 @@ const copy = (r: SagaRecord): SagaRecord => ({
   ...r,
   executedSteps: [...r.executedSteps],
   compensatedSteps: [...r.compensatedSteps],
+  inDoubtSteps: [...r.inDoubtSteps],
 });
 
 /**
@@ -48,6 +49,7 @@ export class MemorySagaStore implements SagaStore {
       currentStep: 0,
       executedSteps: [],
       compensatedSteps: [],
+      inDoubtSteps: [],
       context: saga.context,
       version: 1,
       owner: saga.owner,
@@ -71,6 +73,7 @@ export class MemorySagaStore implements SagaStore {
     if (patch.currentStep !== undefined) r.currentStep = patch.currentStep;
     if (patch.executedSteps !== undefined) r.executedSteps = [...patch.executedSteps];
     if (patch.compensatedSteps !== undefined) r.compensatedSteps = [...patch.compensatedSteps];
+    if (patch.inDoubtSteps !== undefined) r.inDoubtSteps = [...patch.inDoubtSteps];
     if (patch.context !== undefined) r.context = patch.context;
     if (patch.failedStep !== undefined) r.failedStep = patch.failedStep;
     if (patch.error !== undefined) r.error = patch.error;

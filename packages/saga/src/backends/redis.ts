@@ -51,6 +51,7 @@ function pairs(patch: SagaPatch): ScriptArg[] {
   if (patch.currentStep !== undefined) out.push('current_step', patch.currentStep);
   if (patch.executedSteps !== undefined) out.push('executed_steps', patch.executedSteps.join(','));
   if (patch.compensatedSteps !== undefined) out.push('compensated_steps', patch.compensatedSteps.join(','));
+  if (patch.inDoubtSteps !== undefined) out.push('in_doubt_steps', patch.inDoubtSteps.join(','));
   if (patch.context !== undefined) out.push('context', patch.context);
   if (patch.failedStep !== undefined) out.push('failed_step', patch.failedStep);
   if (patch.error !== undefined) out.push('error', patch.error);
@@ -68,6 +69,7 @@ function fromHash(id: string, h: Record<string, string>): SagaRecord {
     currentStep: Number(h.current_step ?? 0),
     executedSteps: list(h.executed_steps),
     compensatedSteps: list(h.compensated_steps),
+    inDoubtSteps: list(h.in_doubt_steps),
     context: h.context ?? '{}',
     version: Number(h.version ?? 0),
     owner: h.owner ?? '',
