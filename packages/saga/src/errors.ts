@@ -96,6 +96,15 @@ export class SagaNotFoundError extends BallastError {
 export const isSagaNotFoundError = errorGuard<SagaNotFoundError>(SagaNotFoundError.code);
 
 /** A step's failure as persisted: enough to report it after a restart. */
+/** A dead letter's saga is being compensated by a live orchestrator right now: nothing was changed. */
+export class SagaBusyError extends BallastError {
+  static readonly code = 'SAGA_BUSY';
+  constructor(readonly entryId: string) {
+    super(new.target.code, `dead letter ${entryId}: its saga is being compensated by a live orchestrator`);
+  }
+}
+export const isSagaBusyError = errorGuard<SagaBusyError>(SagaBusyError.code);
+
 export interface StoredError {
   name: string;
   message: string;

@@ -21,10 +21,7 @@ export function partitionKeys(prefix: string, partition: number) {
     sagaPrefix: `${k.base}:`,
     /** zset id → lease expiry (ms) of every non-terminal saga in the partition: what the sweeper scans. */
     leases: k.key('~leases'),
+    /** The partition's share of the `saga.compensation.failed` stream (its slot: retried atomically). */
+    dlq: k.key(`~${DLQ_STREAM}`),
   };
-}
-
-/** The dead-letter stream `saga.compensation.failed`. */
-export function dlqKey(prefix: string): string {
-  return createKeyBuilder({ prefix, scope: 'saga', tag: 'dlq' }).key(DLQ_STREAM);
 }

@@ -16,6 +16,7 @@ import { type SagaDefinition, type StepDefinition, stepsOf } from './definition'
 import {
   type CompensationOutcome,
   isSagaFailedError,
+  SagaBusyError,
   SagaExistsError,
   SagaNotFoundError,
   type StoredError,
@@ -30,7 +31,7 @@ import {
   type RunOptions,
   runOptionsSchema,
 } from './options';
-import { type DeadLetter, type SagaRecord, type SagaStore, TERMINAL_STATUSES } from './store';
+import { type DeadLetter, type DeadLetterPage, type SagaRecord, type SagaStore, TERMINAL_STATUSES } from './store';
 import { sagaInstruments } from './telemetry';
 
 export type { CompensationFailedEvent } from './execution';
@@ -260,31 +261,34 @@ export class SagaOrchestrator {
     return done;
   }
 
-  /** Entries of the `saga.compensation.failed` dead-letter stream, oldest first. */
-  deadLetters(limit?: number): Promise<DeadLetter[]> {
-    return this.store.listDeadLetters(limit);
+  /**
+   * Entries of the `saga.compensation.failed` dead-letter stream, oldest first: `{ count, after }` pages on
+   * from the last entry's id (a number is `{ count }`; default 100).
+   */
+  deadLetters(options?: number | DeadLetterPage): Promise<DeadLetter[]> {
+    return this.store.listDeadLetters(options);
   }
 
   /**
-   * Retries the compensations of a dead-lettered saga (every one not yet done). On success the saga ends
-   * `compensated` and its dead letters are removed; if one fails again, new entries replace them and this
-   * rejects with the `SagaFailedError` (status `compensation_failed`).
+   * Retries the compensations of a dead-lettered saga (every one not yet done). One store script restarts the
+   * saga's compensation (status `compensating`, leased to this orchestrator, in the recovery index) and removes
+   * its dead letters: if the store fails before, the entry stays; after, a sweeper finishes the saga should
+   * this orchestrator fail. On success the saga ends `compensated`; if a compensation fails again, new entries
+   * are written and this rejects with the `SagaFailedError` (status `compensation_failed`). A missing entry is
+   * `SagaNotFoundError`; a saga another orchestrator is compensating now, `SagaBusyError`.
    */
   async retryDeadLetter(entryId: string): Promise<SagaState | undefined> {
-    const entries = await this.store.listDeadLetters(10_000);
-    const entry = entries.find((e) => e.id === entryId);
-    if (!entry) throw new SagaNotFoundError(entryId);
-    const record = await this.store.claimOne(entry.sagaId, this.id, this.#o.leaseMs);
-    if (!record) throw new SagaNotFoundError(entry.sagaId);
-    const mine = entries.filter((e) => e.sagaId === entry.sagaId);
+    const r = await this.store.reopenDeadLetter(entryId, this.id, this.#o.leaseMs);
+    if (!r.ok) {
+      if (r.reason === 'busy') throw new SagaBusyError(entryId);
+      throw new SagaNotFoundError(entryId);
+    }
     try {
-      await this.#resume(record);
+      await this.#resume(r.record);
     } catch (error) {
       if (!(isSagaFailedError(error) && error.status === 'compensated')) throw error;
-    } finally {
-      for (const e of mine) await this.store.removeDeadLetter(e.id);
     }
-    return this.get(entry.sagaId);
+    return this.get(r.record.id);
   }
 
   /**

@@ -93,6 +93,12 @@ export interface DeadLetter {
   at: number;
 }
 
+export interface DeadLetterPage {
+  count?: number;
+  /** Entries after this entry id. */
+  after?: string;
+}
+
 export interface SagaStore {
   /** Creates the saga leased to `owner` — or, when the id exists, returns what is stored (nothing written). */
   create(saga: NewSaga, leaseMs: number): Promise<CreateResult>;
@@ -111,7 +117,19 @@ export interface SagaStore {
   /** Claims one `compensation_failed` saga (or one with an expired lease) to retry it. */
   claimOne(id: string, owner: string, leaseMs: number): Promise<SagaRecord | undefined>;
   addDeadLetter(entry: Omit<DeadLetter, 'id'>): Promise<string>;
-  listDeadLetters(limit?: number): Promise<DeadLetter[]>;
+  /** Oldest first; `after` (an entry id) pages on. A number is `{ count }`. Default count 100. */
+  listDeadLetters(options?: number | DeadLetterPage): Promise<DeadLetter[]>;
+  /**
+   * Retries a dead letter, atomically: the saga becomes `compensating`, leased to `owner` and in the recovery
+   * index, and its dead letters are removed — all or nothing. Refused (the entry stays) when the entry is
+   * `missing`, the saga is `busy` (a live owner compensates it) or `gone` (its hash expired).
+   */
+  reopenDeadLetter(
+    id: string,
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ ok: true; record: SagaRecord } | { ok: false; reason: 'missing' | 'busy' | 'gone' }>;
+  /** Drops one entry (an operator gave up on it). */
   removeDeadLetter(id: string): Promise<boolean>;
   close?(): Promise<void>;
 }

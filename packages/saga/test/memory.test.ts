@@ -1,4 +1,5 @@
 import { FakeClock } from '@ballast/testkit';
+import { expect, it } from 'vitest';
 import { MemorySagaStore } from '../src/index';
 import { sagaContract } from './orchestrator.contract';
 import { storeContract } from './store.contract';
@@ -31,4 +32,12 @@ storeContract('memory', {
       id: () => `m${n++}`,
     };
   },
+});
+
+it('DLQ retention: deadLetterMaxLen keeps the newest entries', async () => {
+  const store = new MemorySagaStore({ deadLetterMaxLen: 3 });
+  for (let i = 0; i < 5; i++) {
+    await store.addDeadLetter({ sagaId: `s${i}`, saga: 's', step: 'x', error: '{}', context: '{}', at: i });
+  }
+  expect((await store.listDeadLetters()).map((d) => d.sagaId)).toEqual(['s2', 's3', 's4']);
 });

@@ -7,8 +7,32 @@ import { sleep } from '@ballast/core';
 import { track } from '@ballast/testkit';
 import { defineContract } from '@ballast/testkit/vitest';
 import { expect, it, vi } from 'vitest';
-import { defineSaga, parallel, type StepDefinition } from '../src/index';
+import { defineSaga, parallel, type SagaStore, type StepDefinition } from '../src/index';
+import { healthDataSaga, healthInput, services } from './fixtures/sagas';
 import { failure, orchestrator, type SagaBackendUnderTest, uid } from './orchestrator.contract';
+
+/** The store, with the `failAt`-th call (0-based) after `arm()` rejecting: a blip mid-operation. */
+function blipping(store: SagaStore) {
+  let calls = -1;
+  let failAt = -1;
+  const proxy = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (calls >= 0 && calls++ === failAt) return Promise.reject(new Error(`store blip at ${String(prop)}`));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return {
+    store: proxy,
+    arm(n: number) {
+      calls = 0;
+      failAt = n;
+    },
+  };
+}
 
 type Ctx = Record<string, unknown>;
 
@@ -127,4 +151,74 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
       expect(await orch.get(err.sagaId)).toMatchObject({ status: 'compensated', inDoubtSteps: ['hang'] });
     },
   );
+
+  it.each([0, 1, 2, 3, 4])(
+    '§2 the store failing at call %i of a DLQ retry never loses the saga: the entry stays or a sweeper finishes it',
+    async (failAt) => {
+      const u = await make();
+      const s = services();
+      s.failRun.add('trigger_ai_analysis');
+      s.failUndo.add('update_blockchain');
+      const saga = healthDataSaga(s);
+      const a = orchestrator(u, { compensationMaxRetries: 0 });
+      const sagaId = uid('dlq-blip');
+      const err = await failure(a.run(saga, healthInput, { sagaId }));
+      expect(err.status).toBe('compensation_failed');
+      const [entry] = (await a.deadLetters(10_000)).filter((d) => d.sagaId === sagaId);
+      expect(entry).toBeDefined();
+
+      s.failUndo.clear();
+      const blip = blipping(u.store);
+      const c = orchestrator(u, { store: blip.store, sagas: [saga] });
+      blip.arm(failAt);
+      const retried = await c.retryDeadLetter(entry!.id).then(
+        () => 'ok',
+        (e: unknown) => e,
+      );
+      blip.arm(-1);
+      await c.close();
+      if (retried !== 'ok') {
+        // The invariant: the dead letter is still there to retry, or the saga is claimable by a sweeper.
+        const left = (await a.deadLetters(10_000)).filter((d) => d.sagaId === sagaId);
+        if (left.length > 0) {
+          await orchestrator(u, { sagas: [saga] }).retryDeadLetter(left[0]!.id);
+        } else if ((await a.get(sagaId))?.status !== 'compensated') {
+          await u.expireLeases();
+          const b = orchestrator(u, { sagas: [saga] });
+          expect(await b.sweep()).toEqual([sagaId]);
+          await b.settled(sagaId);
+        }
+      }
+      expect(await a.get(sagaId)).toMatchObject({ status: 'compensated' });
+      expect((await a.deadLetters(10_000)).filter((d) => d.sagaId === sagaId)).toEqual([]);
+    },
+  );
+
+  it('§2 dead letters page with a cursor: every entry once, oldest first per saga', async () => {
+    const u = await make();
+    const sagaIds = Array.from({ length: 5 }, () => uid('page'));
+    const added: string[] = [];
+    for (const [i, sagaId] of sagaIds.entries()) {
+      for (const step of ['x', 'y']) {
+        added.push(await u.store.addDeadLetter({ sagaId, saga: 'p', step, error: '{}', context: '{}', at: i }));
+      }
+    }
+    const orch = orchestrator(u);
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await orch.deadLetters({ count: 3, ...(after ? { after } : {}) });
+      if (page.length === 0) break;
+      expect(page.length).toBeLessThanOrEqual(3);
+      seen.push(...page.map((d) => d.id));
+      after = page[page.length - 1]!.id;
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    const mine = seen.filter((id) => added.includes(id));
+    expect([...mine].sort()).toEqual([...added].sort());
+    for (const sagaId of sagaIds) {
+      const own = added.filter((_, i) => sagaIds[Math.floor(i / 2)] === sagaId);
+      expect(mine.filter((id) => own.includes(id))).toEqual(own);
+    }
+  });
 });

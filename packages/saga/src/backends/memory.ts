@@ -3,6 +3,7 @@ import {
   type ClaimOptions,
   type CreateResult,
   type DeadLetter,
+  type DeadLetterPage,
   type Fence,
   type FencedResult,
   type NewSaga,
@@ -15,6 +16,8 @@ import {
 export interface MemorySagaStoreOptions {
   /** Lease expiry is judged on this clock (give testkit's FakeClock to drive recovery in tests). */
   clock?: Clock;
+  /** DLQ retention: entries kept, oldest dropped first (each was alerted when written). Default 100 000. */
+  deadLetterMaxLen?: number;
 }
 
 const copy = (r: SagaRecord): SagaRecord => ({
@@ -33,9 +36,11 @@ export class MemorySagaStore implements SagaStore {
   readonly #sagas = new Map<string, SagaRecord>();
   readonly #dlq: DeadLetter[] = [];
   #dlqSeq = 0;
+  readonly #dlqMaxLen: number;
 
   constructor(options: MemorySagaStoreOptions = {}) {
     this.#clock = options.clock ?? systemClock;
+    this.#dlqMaxLen = options.deadLetterMaxLen ?? 100_000;
   }
 
   async create(saga: NewSaga, leaseMs: number): Promise<CreateResult> {
@@ -141,11 +146,34 @@ export class MemorySagaStore implements SagaStore {
   async addDeadLetter(entry: Omit<DeadLetter, 'id'>): Promise<string> {
     const id = `${entry.at}-${this.#dlqSeq++}`;
     this.#dlq.push({ ...entry, id });
+    if (this.#dlqMaxLen > 0 && this.#dlq.length > this.#dlqMaxLen) this.#dlq.shift();
     return id;
   }
 
-  async listDeadLetters(limit = 100): Promise<DeadLetter[]> {
-    return this.#dlq.slice(0, limit).map((e) => ({ ...e }));
+  async listDeadLetters(options: number | DeadLetterPage = {}): Promise<DeadLetter[]> {
+    const o = typeof options === 'number' ? { count: options } : options;
+    const seq = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1));
+    const after = o.after !== undefined ? seq(o.after) : -1;
+    return this.#dlq
+      .filter((e) => seq(e.id) > after)
+      .slice(0, o.count ?? 100)
+      .map((e) => ({ ...e }));
+  }
+
+  async reopenDeadLetter(
+    id: string,
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ ok: true; record: SagaRecord } | { ok: false; reason: 'missing' | 'busy' | 'gone' }> {
+    const entry = this.#dlq.find((e) => e.id === id);
+    if (!entry) return { ok: false, reason: 'missing' };
+    const r = this.#sagas.get(entry.sagaId);
+    if (!r) return { ok: false, reason: 'gone' };
+    const expired = r.status === 'compensating' && r.leaseUntil <= this.#clock.now();
+    if (r.status !== 'compensation_failed' && !expired) return { ok: false, reason: 'busy' };
+    r.status = 'compensating';
+    for (let i = this.#dlq.length - 1; i >= 0; i--) if (this.#dlq[i]!.sagaId === entry.sagaId) this.#dlq.splice(i, 1);
+    return { ok: true, record: this.#claim(r, owner, leaseMs) };
   }
 
   async removeDeadLetter(id: string): Promise<boolean> {

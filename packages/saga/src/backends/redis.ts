@@ -1,14 +1,17 @@
 import { defineScript, guardRedis, type RedisClient, runScript, type ScriptArg } from '@ballast/core';
-import { dlqKey, partitionKeys, partitionOf } from '../keys';
+import { partitionKeys, partitionOf } from '../keys';
 import advanceSource from '../lua/advance.lua';
 import claimSource from '../lua/claim.lua';
 import completeSource from '../lua/complete.lua';
 import createSource from '../lua/create.lua';
+import deadLetterSource from '../lua/dead-letter.lua';
 import renewSource from '../lua/renew.lua';
+import reopenSource from '../lua/reopen.lua';
 import type {
   ClaimOptions,
   CreateResult,
   DeadLetter,
+  DeadLetterPage,
   Fence,
   FencedResult,
   NewSaga,
@@ -23,9 +26,26 @@ const ADVANCE = defineScript('saga:advance', advanceSource);
 const COMPLETE = defineScript('saga:complete', completeSource);
 const RENEW = defineScript('saga:renew', renewSource);
 const CLAIM = defineScript('saga:claim', claimSource);
+const DEAD_LETTER = defineScript('saga:dead-letter', deadLetterSource);
+const REOPEN = defineScript('saga:reopen', reopenSource);
 
 /** The scripts, for `loadScripts` ahead of a pipeline or a round-trip count. */
-export const SAGA_SCRIPTS = [CREATE, ADVANCE, COMPLETE, RENEW, CLAIM] as const;
+export const SAGA_SCRIPTS = [CREATE, ADVANCE, COMPLETE, RENEW, CLAIM, DEAD_LETTER, REOPEN] as const;
+
+/** A dead letter's id: the stream entry id and the partition whose stream holds it. */
+const letterId = (streamId: string, partition: number) => `${streamId}@${partition}`;
+function parseLetterId(id: string): { streamId: string; partition: number } | undefined {
+  const at = id.lastIndexOf('@');
+  const partition = Number(id.slice(at + 1));
+  if (at < 1 || !Number.isInteger(partition)) return undefined;
+  return { streamId: id.slice(0, at), partition };
+}
+/** Stream ids compare as (ms, seq). */
+function compareStreamIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number) as [number, number];
+  const [bm, bs] = b.split('-').map(Number) as [number, number];
+  return am - bm || as - bs;
+}
 
 /** The commands the store sends: single-node and Cluster ioredis clients both fit (so does a counting proxy). */
 export type SagaRedisClient = Pick<RedisClient, 'evalsha' | 'eval' | 'hgetall' | 'xadd' | 'xrange' | 'xdel' | 'script'>;
@@ -43,6 +63,12 @@ export interface RedisSagaStoreOptions {
   retentionMs?: number;
   /** Each command's bound (core's `guardRedis`): past it, `BackendUnavailableError`. Default 5 s. */
   commandTimeoutMs?: number;
+  /**
+   * DLQ retention: entries kept per partition's `saga.compensation.failed` stream (exact `MAXLEN`; dead letters are rare),
+   * oldest trimmed first. Every entry was alerted (fatal log + `onCompensationFailed`) when it was written, so
+   * trimming never drops an unalerted one. Default 100 000; 0: unbounded.
+   */
+  deadLetterMaxLen?: number;
 }
 
 function pairs(patch: SagaPatch): ScriptArg[] {
@@ -104,7 +130,7 @@ export class RedisSagaStore implements SagaStore {
   readonly #prefix: string;
   readonly #partitions: number;
   readonly #retentionMs: number;
-  readonly #dlq: string;
+  readonly #dlqMaxLen: number;
 
   constructor(options: RedisSagaStoreOptions) {
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
@@ -114,7 +140,7 @@ export class RedisSagaStore implements SagaStore {
     if (!Number.isInteger(this.#partitions) || this.#partitions < 1) {
       throw new RangeError(`partitions must be an integer >= 1 (got ${options.partitions})`);
     }
-    this.#dlq = dlqKey(this.#prefix);
+    this.#dlqMaxLen = options.deadLetterMaxLen ?? 100_000;
   }
 
   /** `{ saga, leases }` keys of a saga id. */
@@ -217,42 +243,79 @@ export class RedisSagaStore implements SagaStore {
   }
 
   async addDeadLetter(entry: Omit<DeadLetter, 'id'>): Promise<string> {
-    const id = await this.#redis.xadd(
-      this.#dlq,
-      '*',
-      'saga_id',
-      entry.sagaId,
-      'saga',
-      entry.saga,
-      'step',
-      entry.step,
-      'error',
-      entry.error,
-      'context',
-      entry.context,
-      'at',
-      String(entry.at),
+    const p = partitionOf(entry.sagaId, this.#partitions);
+    const k = partitionKeys(this.#prefix, p);
+    const id = await runScript<string>(
+      this.#redis,
+      DEAD_LETTER,
+      [k.dlq, k.saga(entry.sagaId)],
+      [
+        this.#dlqMaxLen,
+        'saga_id',
+        entry.sagaId,
+        'saga',
+        entry.saga,
+        'step',
+        entry.step,
+        'error',
+        entry.error,
+        'context',
+        entry.context,
+        'at',
+        String(entry.at),
+      ],
     );
-    return id as string;
+    return letterId(String(id), p);
   }
 
-  async listDeadLetters(limit = 100): Promise<DeadLetter[]> {
-    const entries = await this.#redis.xrange(this.#dlq, '-', '+', 'COUNT', limit);
-    return entries.map(([id, flat]) => {
-      const h = flatToHash(flat);
-      return {
-        id,
+  /** Merges the partitions' streams oldest first (ties by partition), `count` at a time after `after`. */
+  async listDeadLetters(options: number | DeadLetterPage = {}): Promise<DeadLetter[]> {
+    const o = typeof options === 'number' ? { count: options } : options;
+    const count = o.count ?? 100;
+    const after = o.after !== undefined ? parseLetterId(o.after) : undefined;
+    const perPartition = await Promise.all(
+      Array.from({ length: this.#partitions }, async (_, p) => {
+        const start = !after ? '-' : p > after.partition ? after.streamId : `(${after.streamId}`;
+        const entries = await this.#redis.xrange(partitionKeys(this.#prefix, p).dlq, start, '+', 'COUNT', count);
+        return entries.map(([id, flat]) => ({ streamId: id, p, h: flatToHash(flat) }));
+      }),
+    );
+    return perPartition
+      .flat()
+      .sort((a, b) => compareStreamIds(a.streamId, b.streamId) || a.p - b.p)
+      .slice(0, count)
+      .map(({ streamId, p, h }) => ({
+        id: letterId(streamId, p),
         sagaId: h.saga_id ?? '',
         saga: h.saga ?? '',
         step: h.step ?? '',
         error: h.error ?? '',
         context: h.context ?? '{}',
         at: Number(h.at ?? 0),
-      };
-    });
+      }));
+  }
+
+  async reopenDeadLetter(
+    id: string,
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ ok: true; record: SagaRecord } | { ok: false; reason: 'missing' | 'busy' | 'gone' }> {
+    const parsed = parseLetterId(id);
+    if (!parsed || parsed.partition >= this.#partitions) return { ok: false, reason: 'missing' };
+    const k = partitionKeys(this.#prefix, parsed.partition);
+    const r = await runScript<[number, string, string[]]>(
+      this.#redis,
+      REOPEN,
+      [k.dlq, k.leases, k.sagaPrefix],
+      [parsed.streamId, owner, Math.ceil(leaseMs)],
+    );
+    if (r[0] !== 1) return { ok: false, reason: r[1] as 'missing' | 'busy' | 'gone' };
+    return { ok: true, record: fromHash(r[1], flatToHash(r[2])) };
   }
 
   async removeDeadLetter(id: string): Promise<boolean> {
-    return (await this.#redis.xdel(this.#dlq, id)) > 0;
+    const parsed = parseLetterId(id);
+    if (!parsed || parsed.partition >= this.#partitions) return false;
+    return (await this.#redis.xdel(partitionKeys(this.#prefix, parsed.partition).dlq, parsed.streamId)) > 0;
   }
 }

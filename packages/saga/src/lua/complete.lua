@@ -13,5 +13,8 @@ local v = tonumber(cur[1]) + 1
 redis.call('HSET', KEYS[1], 'version', v, 'owner', '', 'lease_until', 0, 'updated_at', now, unpack(ARGV, 5))
 redis.call('ZREM', KEYS[2], ARGV[1])
 local retention = tonumber(ARGV[4])
-if retention > 0 then redis.call('PEXPIRE', KEYS[1], retention) end
+-- A compensation_failed saga is kept until its dead letter is retried (its DLQ entry must find it).
+if retention > 0 and redis.call('HGET', KEYS[1], 'status') ~= 'compensation_failed' then
+  redis.call('PEXPIRE', KEYS[1], retention)
+end
 return {1, v}
