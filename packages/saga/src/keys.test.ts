@@ -7,7 +7,7 @@ describe('saga keys: core’s one prefix rule', () => {
       const k = partitionKeys(prefix, 3);
       expect(k.saga('s-1')).toBe('x:saga:{3}:s-1');
       expect(k.sagaPrefix).toBe('x:saga:{3}:');
-      expect(k.leases).toBe('x:saga:{3}:~leases');
+      expect(k.leasesOf('hd')).toBe('x:saga:{3}:~leases:hd');
       expect(k.dlq).toBe('x:saga:{3}:~saga.compensation.failed');
     }
   });

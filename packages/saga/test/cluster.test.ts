@@ -17,10 +17,10 @@ beforeAll(() => {
   cluster = fx.cluster;
 });
 it('partitions land on more than one slot, each saga hash with its lease index', () => {
-  const slots = new Set(Array.from({ length: 8 }, (_, p) => hashSlot(partitionKeys(prefix, p).leases)));
+  const slots = new Set(Array.from({ length: 8 }, (_, p) => hashSlot(partitionKeys(prefix, p).leasesOf('s'))));
   expect(slots.size).toBeGreaterThan(1);
   const k = partitionKeys(prefix, 3);
-  expect(hashSlot(k.saga('some-saga'))).toBe(hashSlot(k.leases));
+  expect(hashSlot(k.saga('some-saga'))).toBe(hashSlot(k.leasesOf('s')));
 });
 
 const sagaBackend = {

@@ -221,4 +221,25 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
       expect(mine.filter((id) => own.includes(id))).toEqual(own);
     }
   });
+
+  it('§3 fair recovery: 40 expired sagas of a name this sweeper does not know never stand ahead of its own', async () => {
+    const u = await make();
+    // Every id carries one hash tag: on Redis all 41 sagas share a partition, the foreign ones expiring first.
+    const tag = `{${uid('fair')}}`;
+    for (let i = 0; i < 40; i++) {
+      await u.store.create(
+        { id: `${tag}-foreign-${i}`, saga: 'other-service-saga', owner: 'dead', context: '{}' },
+        u.leaseMs,
+      );
+    }
+    const mine = defineSaga<Ctx>(uid('mine'), { steps: [{ name: 'only', run: () => ({ resumed: true }) }] });
+    const ownId = `${tag}-own`;
+    await u.store.create({ id: ownId, saga: mine.name, owner: 'dead', context: '{}' }, u.leaseMs);
+    await u.expireLeases();
+    const sweeper = orchestrator(u, { sagas: [mine], sweepBatch: 1 });
+    expect(await sweeper.sweep()).toEqual([ownId]);
+    expect(await sweeper.settled(ownId)).toMatchObject({ status: 'completed', context: { resumed: true } });
+    // The foreign sagas were left alone.
+    expect(await sweeper.get(`${tag}-foreign-0`)).toMatchObject({ status: 'running', owner: 'dead' });
+  });
 });

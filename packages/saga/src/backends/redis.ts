@@ -131,6 +131,7 @@ export class RedisSagaStore implements SagaStore {
   readonly #partitions: number;
   readonly #retentionMs: number;
   readonly #dlqMaxLen: number;
+  #sweeps = 0;
 
   constructor(options: RedisSagaStoreOptions) {
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
@@ -143,10 +144,10 @@ export class RedisSagaStore implements SagaStore {
     this.#dlqMaxLen = options.deadLetterMaxLen ?? 100_000;
   }
 
-  /** `{ saga, leases }` keys of a saga id. */
+  /** Keys of a saga id: its hash, its partition's recovery-index prefix and the index of a saga name. */
   keysOf(id: string) {
     const k = partitionKeys(this.#prefix, partitionOf(id, this.#partitions));
-    return { saga: k.saga(id), leases: k.leases };
+    return { saga: k.saga(id), leases: k.leases, leasesOf: k.leasesOf };
   }
 
   async create(saga: NewSaga, leaseMs: number): Promise<CreateResult> {
@@ -167,7 +168,7 @@ export class RedisSagaStore implements SagaStore {
     const r = await runScript<[number, number | string[]]>(
       this.#redis,
       CREATE,
-      [k.saga, k.leases],
+      [k.saga, k.leasesOf(saga.saga)],
       [saga.id, saga.owner, Math.ceil(leaseMs), ...fields],
     );
     if (r[0] === 1) return { created: true, version: Number(r[1]) };
@@ -216,6 +217,9 @@ export class RedisSagaStore implements SagaStore {
 
   async claimExpired(options: ClaimOptions): Promise<SagaRecord[]> {
     if (options.sagas.length === 0) return [];
+    // Each sweep starts at another name, so one name's backlog never starves the others of this sweeper.
+    const start = this.#sweeps++ % options.sagas.length;
+    const rotated = [...options.sagas.slice(start), ...options.sagas.slice(0, start)];
     const perPartition = await Promise.all(
       Array.from({ length: this.#partitions }, async (_, p) => {
         const k = partitionKeys(this.#prefix, p);
@@ -223,7 +227,7 @@ export class RedisSagaStore implements SagaStore {
           this.#redis,
           CLAIM,
           [k.leases, k.sagaPrefix],
-          ['expired', options.owner, Math.ceil(options.leaseMs), options.limit, '', ...options.sagas],
+          ['expired', options.owner, Math.ceil(options.leaseMs), options.limit, '', ...rotated],
         );
         return r.map(([id, flat]) => fromHash(id, flatToHash(flat)));
       }),
