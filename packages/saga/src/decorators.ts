@@ -16,6 +16,8 @@ const STEP = Symbol.for('@ballast/saga/Step');
 
 export interface SagaClassOptions {
   recovery?: RecoveryPolicy;
+  /** The definition version (see `defineSaga`); default 1. */
+  version?: number;
 }
 
 export interface StepOptions {
@@ -127,10 +129,13 @@ export function sagaOf<C = Record<string, unknown>>(instance: object): SagaDefin
     }
   }
   flush();
-  const def = defineSaga<C>(meta.name, {
-    steps: units,
-    ...(meta.options.recovery ? { recovery: meta.options.recovery } : {}),
-  });
+  const def = defineSaga<C>(
+    { name: meta.name, version: meta.options.version ?? 1 },
+    {
+      steps: units,
+      ...(meta.options.recovery ? { recovery: meta.options.recovery } : {}),
+    },
+  );
   cache.set(instance, def as SagaDefinition<unknown>);
   return def;
 }

@@ -96,6 +96,24 @@ export class SagaNotFoundError extends BallastError {
 export const isSagaNotFoundError = errorGuard<SagaNotFoundError>(SagaNotFoundError.code);
 
 /** A step's failure as persisted: enough to report it after a restart. */
+/** Recovery found no registered definition of the version a saga was started with: it was dead-lettered. */
+export class UnknownDefinitionVersionError extends BallastError {
+  static readonly code = 'UNKNOWN_DEFINITION_VERSION';
+  constructor(
+    readonly saga: string,
+    readonly version: number,
+    readonly sagaId: string,
+  ) {
+    super(
+      new.target.code,
+      `saga ${sagaId}: no definition of "${saga}" version ${version} is registered; dead-lettered (unknown_definition_version)`,
+    );
+  }
+}
+export const isUnknownDefinitionVersionError = errorGuard<UnknownDefinitionVersionError>(
+  UnknownDefinitionVersionError.code,
+);
+
 /** A dead letter's saga is being compensated by a live orchestrator right now: nothing was changed. */
 export class SagaBusyError extends BallastError {
   static readonly code = 'SAGA_BUSY';

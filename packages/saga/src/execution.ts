@@ -390,7 +390,18 @@ export class SagaExecution<C> {
       if (this.compensated.includes(name)) continue;
       const doubt = doubtful.includes(name) ? { inDoubt: true as const } : {};
       const step = this.def.steps.get(name);
-      if (!step?.compensate) {
+      if (!step) {
+        // A recorded step this definition does not have: never skipped silently — it goes to the DLQ.
+        const stored = {
+          name: 'UnknownStep',
+          message: `step "${name}" is not in this definition`,
+          code: 'UNKNOWN_STEP',
+        };
+        outcomes.push({ step: name, result: 'failed', attempts: 0, error: stored, ...doubt });
+        failed.push({ step: name, error: stored });
+        continue;
+      }
+      if (!step.compensate) {
         outcomes.push({ step: name, result: 'skipped', attempts: 0, ...doubt });
         this.compensated.push(name);
         continue;

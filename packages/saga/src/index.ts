@@ -29,6 +29,7 @@ export {
   isSagaFailedError,
   isSagaLeaseLostError,
   isSagaNotFoundError,
+  isUnknownDefinitionVersionError,
   isUnknownSagaError,
   NestedParallelError,
   SagaBusyError,
@@ -37,6 +38,7 @@ export {
   SagaLeaseLostError,
   SagaNotFoundError,
   type StoredError,
+  UnknownDefinitionVersionError,
   UnknownSagaError,
 } from './errors';
 export { type SagaEventBus, type SagaEventPayloads, SagaEventType } from './events';

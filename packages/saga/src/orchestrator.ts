@@ -20,6 +20,8 @@ import {
   SagaExistsError,
   SagaNotFoundError,
   type StoredError,
+  toStoredError,
+  UnknownDefinitionVersionError,
   UnknownSagaError,
 } from './errors';
 import { buildCompensationPolicy, buildStepPolicy, type ExecutionEnv, failedErrorOf, SagaExecution } from './execution';
@@ -59,9 +61,12 @@ export class SagaOrchestrator {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #env: ExecutionEnv;
-  readonly #sagas = new Map<string, AnySaga>();
+  /** name → version → definition: several versions side by side, for sagas started on each. */
+  readonly #sagas = new Map<string, Map<number, AnySaga>>();
   readonly #policies = new WeakMap<StepDefinition<unknown>, Policy | undefined>();
   readonly #running = new Map<string, { exec: SagaExecution<unknown>; done: Promise<unknown> }>();
+  /** Sagas being dead-lettered for an unknown definition version (so `settled` waits for them). */
+  readonly #parking = new Map<string, Promise<unknown>>();
   #sweepTimer: ReturnType<Clock['setInterval']> | undefined;
   #sweeping = false;
   #closed = false;
@@ -97,7 +102,9 @@ export class SagaOrchestrator {
   /** Makes a saga resumable by this orchestrator's sweeper (`run` registers its saga too). */
   register(saga: AnySaga): this {
     if (saga?.kind !== 'saga') throw new UnknownSagaError(String((saga as { name?: unknown })?.name));
-    this.#sagas.set(saga.name, saga);
+    let versions = this.#sagas.get(saga.name);
+    if (!versions) this.#sagas.set(saga.name, (versions = new Map()));
+    versions.set(saga.version ?? 1, saga);
     return this;
   }
 
@@ -121,6 +128,7 @@ export class SagaOrchestrator {
       {
         id: sagaId,
         saga: saga.name,
+        definitionVersion: saga.version ?? 1,
         owner: this.id,
         context: JSON.stringify(context),
         ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey } : {}),
@@ -184,6 +192,7 @@ export class SagaOrchestrator {
   /** Resolves when a saga this orchestrator runs (or resumed) settles; at once when it runs none such. */
   async settled(sagaId: string): Promise<SagaState | undefined> {
     await this.#running.get(sagaId)?.done.catch(() => {});
+    await this.#parking.get(sagaId)?.catch(() => {});
     return this.get(sagaId);
   }
 
@@ -224,8 +233,12 @@ export class SagaOrchestrator {
 
   /** Resumes a claimed saga; the returned promise settles like `run`'s. */
   #resume(r: SagaRecord): Promise<unknown> {
-    const def = this.#sagas.get(r.saga);
-    if (!def) return Promise.reject(new UnknownSagaError(r.saga));
+    const def = this.#sagas.get(r.saga)?.get(r.definitionVersion);
+    if (!def) {
+      const parked = this.#deadLetterUnknownVersion(r).finally(() => this.#parking.delete(r.id));
+      this.#parking.set(r.id, parked);
+      return parked;
+    }
     const exec = new SagaExecution<unknown>(
       this.#env,
       def,
@@ -242,23 +255,57 @@ export class SagaOrchestrator {
     const previous = r.compensations ? (JSON.parse(r.compensations) as CompensationOutcome[]) : [];
     const stored = r.error ? (JSON.parse(r.error) as StoredError) : undefined;
     const done = this.#track(exec, () => {
+      const unit = def.units[r.currentStep];
+      // The previous owner died while running this unit: whatever of it is not recorded done is in doubt.
+      const interrupted = () => {
+        for (const s of unit ? stepsOf(unit) : []) {
+          if (!exec.executed.includes(s.name) && !exec.inDoubt.includes(s.name)) exec.inDoubt.push(s.name);
+        }
+      };
       if (r.status === 'compensating' || r.status === 'compensation_failed') {
-        return exec.compensate({ step: r.failedStep ?? '', error: stored ?? abandoned() }, previous);
+        if (r.failedStep !== undefined)
+          return exec.compensate({ step: r.failedStep, error: stored ?? abandoned() }, previous);
+        // Dead-lettered before it ever compensated (unknown definition version): undo it as abandoned mid-unit.
+        interrupted();
+        return exec.compensate({ step: unit?.name ?? '', error: abandoned() });
       }
       if (def.recovery === 'compensate') {
-        const unit = def.units[r.currentStep];
-        // The previous owner died while running this unit: whatever of it is not recorded done is in doubt.
-        if (unit) {
-          for (const s of stepsOf(unit)) {
-            if (!exec.executed.includes(s.name) && !exec.inDoubt.includes(s.name)) exec.inDoubt.push(s.name);
-          }
-        }
+        interrupted();
         return exec.compensate({ step: unit?.name ?? '', error: abandoned() });
       }
       return exec.run();
     });
     done.catch((error: unknown) => this.#log.debug({ err: error, sagaId: r.id }, 'resumed saga settled with error'));
     return done;
+  }
+
+  /**
+   * A claimed saga whose definition version is not registered here: running another version's steps could
+   * skip or misplace compensations, so it is dead-lettered (reason `unknown_definition_version`, alerted) and
+   * ends `compensation_failed`, to be retried (`retryDeadLetter`) once that version is registered.
+   */
+  async #deadLetterUnknownVersion(r: SagaRecord): Promise<never> {
+    const error = new UnknownDefinitionVersionError(r.saga, r.definitionVersion, r.id);
+    const stored = toStoredError(error);
+    const deadLetterId = await this.store.addDeadLetter({
+      sagaId: r.id,
+      saga: r.saga,
+      step: '',
+      error: JSON.stringify(stored),
+      context: r.context,
+      at: this.#clock.now(),
+      reason: 'unknown_definition_version',
+    });
+    this.#log.fatal(
+      { sagaId: r.id, saga: r.saga, definitionVersion: r.definitionVersion, deadLetterId, severity: 'CRITICAL' },
+      error.message,
+    );
+    await this.store.complete(
+      r.id,
+      { owner: this.id, version: r.version },
+      { status: 'compensation_failed', ...(r.error ? {} : { error: JSON.stringify(stored) }) },
+    );
+    throw error;
   }
 
   /**

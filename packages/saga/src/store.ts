@@ -20,6 +20,8 @@ export const TERMINAL_STATUSES: ReadonlySet<SagaStatus> = new Set(['completed', 
 export interface SagaRecord {
   id: string;
   saga: string;
+  /** The version of the saga's definition it was started with (1 for sagas stored before versions). */
+  definitionVersion: number;
   status: SagaStatus;
   /** Index of the unit (step or parallel group) being run or next to run. */
   currentStep: number;
@@ -58,6 +60,7 @@ export interface SagaPatch {
 export interface NewSaga {
   id: string;
   saga: string;
+  definitionVersion?: number;
   owner: string;
   context: string;
   idempotencyKey?: string;
@@ -87,6 +90,11 @@ export interface DeadLetter {
   id: string;
   sagaId: string;
   saga: string;
+  /**
+   * Why it is here: a compensation exhausted its retries (default), or recovery found no registered
+   * definition of the saga's stored version (`unknown_definition_version`; `step` is empty).
+   */
+  reason?: 'compensation_failed' | 'unknown_definition_version';
   step: string;
   error: string;
   context: string;

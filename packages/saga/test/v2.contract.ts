@@ -242,4 +242,100 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
     // The foreign sagas were left alone.
     expect(await sweeper.get(`${tag}-foreign-0`)).toMatchObject({ status: 'running', owner: 'dead' });
   });
+
+  /** v1: book → pay → ship; each run/undo logged. `steps` renames/adds/removes for later versions. */
+  function versioned(log: string[], name: string, version: number, steps: string[], block?: string) {
+    return defineSaga<Ctx>(
+      { name, version },
+      {
+        recovery: 'compensate',
+        steps: steps.map((n) => ({
+          name: n,
+          retry: false as const,
+          async run(_c: Readonly<Ctx>, info: { signal: AbortSignal }) {
+            log.push(`v${version}:run:${n}`);
+            if (n === block) {
+              await new Promise((_, reject) => info.signal.addEventListener('abort', () => reject(info.signal.reason)));
+            }
+          },
+          compensate: () => void log.push(`v${version}:undo:${n}`),
+        })),
+      },
+    );
+  }
+
+  /** Starts `v1` with a dead orchestrator mid `block`, lets its lease lapse. */
+  async function abandonedOn(u: SagaBackendUnderTest, v1: ReturnType<typeof versioned>, log: string[], block: string) {
+    const a = orchestrator(u);
+    const sagaId = uid('ver');
+    track(a.run(v1, {}, { sagaId }));
+    await vi.waitFor(() => expect(log).toContain(`v1:run:${block}`));
+    await a.close();
+    await u.expireLeases();
+    return sagaId;
+  }
+
+  it('§4 a step renamed in v2: recovery of a v1 saga runs v1 (registered side by side) and compensates the old name', async () => {
+    const u = await make();
+    const log: string[] = [];
+    const name = uid('rename');
+    const v1 = versioned(log, name, 1, ['book', 'pay', 'ship'], 'ship');
+    const v2 = versioned(log, name, 2, ['reserve', 'pay', 'ship'], 'ship');
+    const sagaId = await abandonedOn(u, v1, log, 'ship');
+    const b = orchestrator(u, { sagas: [v1, v2] });
+    expect(await b.sweep()).toEqual([sagaId]);
+    expect(await b.settled(sagaId)).toMatchObject({ status: 'compensated', definitionVersion: 1 });
+    expect(log.filter((l) => l.includes(':undo:'))).toEqual(['v1:undo:ship', 'v1:undo:pay', 'v1:undo:book']);
+  });
+
+  it('§4 a step added in v2: a v1 saga resumes forward on v1 steps, not at v2 positions', async () => {
+    const u = await make();
+    const log: string[] = [];
+    const name = uid('added');
+    const v1 = defineSaga<Ctx>(
+      { name, version: 1 },
+      {
+        steps: ['book', 'pay', 'ship'].map((n) => ({ name: n, run: () => void log.push(`v1:run:${n}`) })),
+      },
+    );
+    const v2 = defineSaga<Ctx>(
+      { name, version: 2 },
+      {
+        steps: ['audit', 'book', 'pay', 'ship'].map((n) => ({ name: n, run: () => void log.push(`v2:run:${n}`) })),
+      },
+    );
+    // A v1 saga whose owner died after `book` (stored: executed [book], current unit 1).
+    const sagaId = uid('added-id');
+    const created = await u.store.create(
+      { id: sagaId, saga: name, definitionVersion: 1, owner: 'dead', context: '{}' },
+      u.leaseMs,
+    );
+    expect(created.created).toBe(true);
+    const version = created.created ? created.version : 0;
+    await u.store.advance(sagaId, { owner: 'dead', version }, { executedSteps: ['book'], currentStep: 1 }, u.leaseMs);
+    await u.expireLeases();
+    const b = orchestrator(u, { sagas: [v1, v2] });
+    expect(await b.sweep()).toEqual([sagaId]);
+    expect(await b.settled(sagaId)).toMatchObject({ status: 'completed', executedSteps: ['book', 'pay', 'ship'] });
+    expect(log).toEqual(['v1:run:pay', 'v1:run:ship']);
+  });
+
+  it('§4 a step removed in v2, v1 not registered: dead-lettered as unknown_definition_version, nothing skipped', async () => {
+    const u = await make();
+    const log: string[] = [];
+    const name = uid('removed');
+    const v1 = versioned(log, name, 1, ['book', 'pay', 'ship'], 'ship');
+    const v2 = versioned(log, name, 2, ['pay', 'ship'], 'ship');
+    const sagaId = await abandonedOn(u, v1, log, 'ship');
+    const b = orchestrator(u, { sagas: [v2] });
+    expect(await b.sweep()).toEqual([sagaId]);
+    expect(await b.settled(sagaId)).toMatchObject({ status: 'compensation_failed', definitionVersion: 1 });
+    expect(log.filter((l) => l.includes(':undo:'))).toEqual([]);
+    const [entry] = (await b.deadLetters(10_000)).filter((d) => d.sagaId === sagaId);
+    expect(entry).toMatchObject({ reason: 'unknown_definition_version', saga: name });
+    // v1 deployed again: the dead letter's retry compensates on v1, book included.
+    const c = orchestrator(u, { sagas: [v1, v2] });
+    expect(await c.retryDeadLetter(entry!.id)).toMatchObject({ status: 'compensated' });
+    expect(log.filter((l) => l.includes(':undo:'))).toEqual(['v1:undo:ship', 'v1:undo:pay', 'v1:undo:book']);
+  });
 });

@@ -50,6 +50,7 @@ export class MemorySagaStore implements SagaStore {
     this.#sagas.set(saga.id, {
       id: saga.id,
       saga: saga.saga,
+      definitionVersion: saga.definitionVersion ?? 1,
       status: 'running',
       currentStep: 0,
       executedSteps: [],
@@ -145,7 +146,7 @@ export class MemorySagaStore implements SagaStore {
 
   async addDeadLetter(entry: Omit<DeadLetter, 'id'>): Promise<string> {
     const id = `${entry.at}-${this.#dlqSeq++}`;
-    this.#dlq.push({ ...entry, id });
+    this.#dlq.push({ ...entry, reason: entry.reason ?? 'compensation_failed', id });
     if (this.#dlqMaxLen > 0 && this.#dlq.length > this.#dlqMaxLen) this.#dlq.shift();
     return id;
   }

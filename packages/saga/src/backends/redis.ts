@@ -91,6 +91,7 @@ function fromHash(id: string, h: Record<string, string>): SagaRecord {
   const r: SagaRecord = {
     id,
     saga: h.saga ?? '',
+    definitionVersion: Number(h.def_version ?? 1),
     status: (h.status ?? 'running') as SagaStatus,
     currentStep: Number(h.current_step ?? 0),
     executedSteps: list(h.executed_steps),
@@ -155,6 +156,8 @@ export class RedisSagaStore implements SagaStore {
     const fields: ScriptArg[] = [
       'saga',
       saga.saga,
+      'def_version',
+      saga.definitionVersion ?? 1,
       'status',
       'running',
       'current_step',
@@ -267,6 +270,8 @@ export class RedisSagaStore implements SagaStore {
         entry.context,
         'at',
         String(entry.at),
+        'reason',
+        entry.reason ?? 'compensation_failed',
       ],
     );
     return letterId(String(id), p);
@@ -296,6 +301,7 @@ export class RedisSagaStore implements SagaStore {
         error: h.error ?? '',
         context: h.context ?? '{}',
         at: Number(h.at ?? 0),
+        reason: (h.reason ?? 'compensation_failed') as DeadLetter['reason'] & string,
       }));
   }
 
