@@ -114,6 +114,33 @@ export const isUnknownDefinitionVersionError = errorGuard<UnknownDefinitionVersi
   UnknownDefinitionVersionError.code,
 );
 
+/** `run` with an idempotency key already used for a different input: the key names another request. */
+export class IdempotencyConflictError extends BallastError {
+  static readonly code = 'IDEMPOTENCY_CONFLICT';
+  constructor(
+    readonly idempotencyKey: string,
+    readonly sagaId: string,
+  ) {
+    super(new.target.code, `idempotencyKey "${idempotencyKey}" was used for saga ${sagaId} with a different input`);
+  }
+}
+export const isIdempotencyConflictError = errorGuard<IdempotencyConflictError>(IdempotencyConflictError.code);
+
+/** A replay (same idempotency key) waited `replayWaitMs` for the first run's outcome, which never came. */
+export class SagaReplayTimeoutError extends BallastError {
+  static readonly code = 'SAGA_REPLAY_TIMEOUT';
+  constructor(
+    readonly sagaId: string,
+    readonly waitedMs: number,
+  ) {
+    super(
+      new.target.code,
+      `saga ${sagaId}: its first run has not finished after ${waitedMs} ms (is a sweeper running for it?)`,
+    );
+  }
+}
+export const isSagaReplayTimeoutError = errorGuard<SagaReplayTimeoutError>(SagaReplayTimeoutError.code);
+
 /** A dead letter's saga is being compensated by a live orchestrator right now: nothing was changed. */
 export class SagaBusyError extends BallastError {
   static readonly code = 'SAGA_BUSY';

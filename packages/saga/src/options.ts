@@ -56,6 +56,11 @@ export const orchestratorOptionsSchema = z
     compensationTimeoutMs: z.number().positive().default(30_000),
     /** How often a second `run` with a known idempotency key polls for the first run's outcome. */
     idempotencyPollMs: z.number().int().positive().default(100),
+    /**
+     * How long a replay (a `run` whose idempotency key names a saga still running elsewhere) waits for that
+     * first run's outcome before `SagaReplayTimeoutError`. Default 60 s.
+     */
+    replayWaitMs: z.number().int().positive().default(60_000),
     /** Called once per compensation that exhausted its retries (seed 003: notify the user). */
     onCompensationFailed:
       functionSchema<(event: CompensationFailedEvent) => unknown>('onCompensationFailed').optional(),
@@ -84,7 +89,10 @@ export const runOptionsSchema = z
       .regex(/^[A-Za-z0-9_.\-:]+$/, 'letters, digits and _ . - : only')
       .max(200)
       .optional(),
-    /** A second run with the same key returns the first run's outcome (waiting for it if still running). */
+    /**
+     * A second run with the same key and the same input returns the first run's outcome (waiting for it, up
+     * to `replayWaitMs`, if still running); the same key with a different input is `IdempotencyConflictError`.
+     */
     idempotencyKey: z.string().min(1).max(500).optional(),
   })
   .strict();

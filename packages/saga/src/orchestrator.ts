@@ -15,17 +15,19 @@ import { MemorySagaStore } from './backends/memory';
 import { type SagaDefinition, type StepDefinition, stepsOf } from './definition';
 import {
   type CompensationOutcome,
+  IdempotencyConflictError,
   isSagaFailedError,
   SagaBusyError,
   SagaExistsError,
   SagaNotFoundError,
+  SagaReplayTimeoutError,
   type StoredError,
   toStoredError,
   UnknownDefinitionVersionError,
   UnknownSagaError,
 } from './errors';
 import { buildCompensationPolicy, buildStepPolicy, type ExecutionEnv, failedErrorOf, SagaExecution } from './execution';
-import { assertJson } from './json';
+import { assertJson, canonicalJson } from './json';
 import {
   type OrchestratorOptions,
   orchestratorOptionsSchema,
@@ -124,6 +126,7 @@ export class SagaOrchestrator {
         ? `${saga.name}:${createHash('sha1').update(o.idempotencyKey).digest('hex').slice(0, 24)}`
         : randomUUID());
     const context = JSON.parse(JSON.stringify(input ?? {})) as C;
+    const fingerprint = createHash('sha256').update(canonicalJson(context)).digest('hex');
     const created = await this.store.create(
       {
         id: sagaId,
@@ -131,12 +134,15 @@ export class SagaOrchestrator {
         definitionVersion: saga.version ?? 1,
         owner: this.id,
         context: JSON.stringify(context),
-        ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey } : {}),
+        ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey, inputFingerprint: fingerprint } : {}),
       },
       this.#o.leaseMs,
     );
     if (!created.created) {
       if (o.idempotencyKey !== undefined && created.record.idempotencyKey === o.idempotencyKey) {
+        const stored = created.record.inputFingerprint;
+        if (stored !== undefined && stored !== fingerprint)
+          throw new IdempotencyConflictError(o.idempotencyKey, sagaId);
         return this.#outcome<C>(created.record);
       }
       throw new SagaExistsError(sagaId);
@@ -165,10 +171,13 @@ export class SagaOrchestrator {
   /** The first run's outcome: its result, or its `SagaFailedError` — waiting for it if it is still running. */
   async #outcome<C>(record: SagaRecord): Promise<C> {
     let r: SagaRecord | undefined = record;
+    const started = this.#clock.monotonic();
     while (r && !TERMINAL_STATUSES.has(r.status)) {
+      const waited = this.#clock.monotonic() - started;
+      if (waited >= this.#o.replayWaitMs) throw new SagaReplayTimeoutError(record.id, this.#o.replayWaitMs);
       const local = this.#running.get(r.id);
       if (local) await local.done.catch(() => {});
-      else await sleep(this.#clock, this.#o.idempotencyPollMs);
+      else await sleep(this.#clock, Math.min(this.#o.idempotencyPollMs, this.#o.replayWaitMs - waited));
       r = await this.store.get(record.id);
     }
     if (!r) throw new SagaNotFoundError(record.id);

@@ -37,6 +37,8 @@ export interface SagaRecord {
   /** When the lease expires (store clock, ms); 0 once terminal. */
   leaseUntil: number;
   idempotencyKey?: string;
+  /** sha256 of the input's canonical JSON, stored with an idempotency key. */
+  inputFingerprint?: string;
   failedStep?: string;
   error?: string;
   compensations?: string;
@@ -64,6 +66,7 @@ export interface NewSaga {
   owner: string;
   context: string;
   idempotencyKey?: string;
+  inputFingerprint?: string;
 }
 
 /** Who may write: the lease owner at the version it last wrote or claimed. */

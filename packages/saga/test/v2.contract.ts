@@ -7,7 +7,14 @@ import { sleep } from '@ballast/core';
 import { track } from '@ballast/testkit';
 import { defineContract } from '@ballast/testkit/vitest';
 import { expect, it, vi } from 'vitest';
-import { defineSaga, parallel, type SagaStore, type StepDefinition } from '../src/index';
+import {
+  defineSaga,
+  isIdempotencyConflictError,
+  isSagaReplayTimeoutError,
+  parallel,
+  type SagaStore,
+  type StepDefinition,
+} from '../src/index';
 import { healthDataSaga, healthInput, services } from './fixtures/sagas';
 import { failure, orchestrator, type SagaBackendUnderTest, uid } from './orchestrator.contract';
 
@@ -337,5 +344,47 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
     const c = orchestrator(u, { sagas: [v1, v2] });
     expect(await c.retryDeadLetter(entry!.id)).toMatchObject({ status: 'compensated' });
     expect(log.filter((l) => l.includes(':undo:'))).toEqual(['v1:undo:ship', 'v1:undo:pay', 'v1:undo:book']);
+  });
+
+  it('§5 idempotency keys fingerprint the input: same key, different input is IdempotencyConflictError', async () => {
+    const u = await make();
+    const s = services();
+    const saga = healthDataSaga(s);
+    const key = uid('fp');
+    const orch = orchestrator(u);
+    const first = await orch.run(saga, healthInput, { idempotencyKey: key });
+    // Same input, keys in another order: the same request.
+    const reordered = { data: healthInput.data, userId: healthInput.userId };
+    expect(await orchestrator(u).run(saga, reordered, { idempotencyKey: key })).toEqual(first);
+    const conflict = await orchestrator(u)
+      .run(saga, { ...healthInput, userId: 'other' }, { idempotencyKey: key })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(isIdempotencyConflictError(conflict)).toBe(true);
+    expect(s.calls.filter((c) => c === 'run:validate_user')).toHaveLength(1);
+  });
+
+  it('§5 a replay whose first run nobody sweeps waits at most replayWaitMs, then SagaReplayTimeoutError', async () => {
+    const u = await make();
+    const s = services();
+    s.block.add('update_blockchain');
+    const saga = healthDataSaga(s);
+    const key = uid('stuck');
+    const a = orchestrator(u);
+    track(a.run(saga, healthInput, { idempotencyKey: key }));
+    await s.started('update_blockchain');
+    await a.close(); // the first run's orchestrator is gone; no sweeper runs
+    const startedAt = u.clock.now();
+    const replay = track(
+      orchestrator(u, { replayWaitMs: 1_000, idempotencyPollMs: 100 }).run(saga, healthInput, { idempotencyKey: key }),
+    );
+    await vi.waitFor(async () => {
+      await u.clock.advance(100);
+      expect(replay.done).toBe(true);
+    });
+    expect(isSagaReplayTimeoutError(replay.error)).toBe(true);
+    expect(u.clock.now() - startedAt).toBeLessThanOrEqual(1_200);
   });
 });

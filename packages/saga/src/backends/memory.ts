@@ -61,6 +61,7 @@ export class MemorySagaStore implements SagaStore {
       owner: saga.owner,
       leaseUntil: now + leaseMs,
       ...(saga.idempotencyKey !== undefined ? { idempotencyKey: saga.idempotencyKey } : {}),
+      ...(saga.inputFingerprint !== undefined ? { inputFingerprint: saga.inputFingerprint } : {}),
       createdAt: now,
       updatedAt: now,
     });

@@ -105,6 +105,7 @@ function fromHash(id: string, h: Record<string, string>): SagaRecord {
     updatedAt: Number(h.updated_at ?? 0),
   };
   if (h.idempotency_key) r.idempotencyKey = h.idempotency_key;
+  if (h.input_fp) r.inputFingerprint = h.input_fp;
   if (h.failed_step) r.failedStep = h.failed_step;
   if (h.error) r.error = h.error;
   if (h.compensations) r.compensations = h.compensations;
@@ -168,6 +169,7 @@ export class RedisSagaStore implements SagaStore {
       saga.context,
     ];
     if (saga.idempotencyKey !== undefined) fields.push('idempotency_key', saga.idempotencyKey);
+    if (saga.inputFingerprint !== undefined) fields.push('input_fp', saga.inputFingerprint);
     const r = await runScript<[number, number | string[]]>(
       this.#redis,
       CREATE,
