@@ -141,6 +141,18 @@ export class SagaReplayTimeoutError extends BallastError {
 }
 export const isSagaReplayTimeoutError = errorGuard<SagaReplayTimeoutError>(SagaReplayTimeoutError.code);
 
+/** A saga cancelled (`orchestrator.cancel`, the run's `signal`) or past its `deadlineMs`: it is compensated. */
+export class SagaCancelledError extends BallastError {
+  static readonly code = 'SAGA_CANCELLED';
+  constructor(
+    readonly sagaId: string,
+    readonly reason: string,
+  ) {
+    super(new.target.code, `saga ${sagaId} cancelled: ${reason}`);
+  }
+}
+export const isSagaCancelledError = errorGuard<SagaCancelledError>(SagaCancelledError.code);
+
 /** A dead letter's saga is being compensated by a live orchestrator right now: nothing was changed. */
 export class SagaBusyError extends BallastError {
   static readonly code = 'SAGA_BUSY';

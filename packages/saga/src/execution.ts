@@ -159,6 +159,12 @@ export function buildCompensationPolicy(o: ResolvedOrchestratorOptions, clock: C
  */
 export class SagaExecution<C> {
   readonly abort = new AbortController();
+  /**
+   * Cancels the forward phase only (`orchestrator.cancel`, the run's signal or deadline): the running step is
+   * aborted (and in doubt), and what completed is compensated. `abort` stops everything (lease lost, close).
+   */
+  readonly cancel = new AbortController();
+  readonly #forwardSignal = AbortSignal.any([this.abort.signal, this.cancel.signal]);
   #fence: Fence;
   #chain: Promise<unknown> = Promise.resolve();
   #lost: Error | undefined;
@@ -256,6 +262,11 @@ export class SagaExecution<C> {
     return { sagaId: this.id, saga: this.def.name, step, idempotencyKey: `${this.id}:${step}`, signal, attempt };
   }
 
+  #cancelled(step: string): StepFailed {
+    const reason = this.cancel.signal.reason;
+    return new StepFailed({ step, error: toStoredError(reason), cause: reason });
+  }
+
   /** Forward from `unit`; resolves with the final context or rejects (SagaFailedError, lease lost). */
   async run(): Promise<C> {
     try {
@@ -281,11 +292,13 @@ export class SagaExecution<C> {
       const pending = stepsOf(unit).filter((s) => !this.executed.includes(s.name));
       const lastUnit = i === units.length - 1;
       if (!isParallel(unit)) {
-        if (pending.length > 0) await this.#step(pending[0]!, i, this.abort.signal, true, lastUnit);
+        if (this.cancel.signal.aborted) throw this.#cancelled(unit.name);
+        if (pending.length > 0) await this.#step(pending[0]!, i, this.#forwardSignal, true, lastUnit);
       } else {
         const group = new AbortController();
-        const onAbort = () => group.abort(this.abort.signal.reason);
-        this.abort.signal.addEventListener('abort', onAbort, { once: true });
+        if (this.cancel.signal.aborted) throw this.#cancelled(unit.name);
+        const onAbort = () => group.abort(this.#forwardSignal.reason);
+        this.#forwardSignal.addEventListener('abort', onAbort, { once: true });
         let failure: StepFailed | undefined;
         let other: unknown;
         let left = pending.length;
@@ -301,7 +314,7 @@ export class SagaExecution<C> {
             }
           }),
         );
-        this.abort.signal.removeEventListener('abort', onAbort);
+        this.#forwardSignal.removeEventListener('abort', onAbort);
         if (other !== undefined) throw other;
         if (failure) throw failure;
         if (pending.length === 0 && !lastUnit) await this.#advance({ currentStep: i + 1 });

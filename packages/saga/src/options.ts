@@ -94,6 +94,13 @@ export const runOptionsSchema = z
      * to `replayWaitMs`, if still running); the same key with a different input is `IdempotencyConflictError`.
      */
     idempotencyKey: z.string().min(1).max(500).optional(),
+    /** Aborting it cancels the saga: the running step is aborted and what completed is compensated. */
+    signal: objectSchema<AbortSignal>('signal').optional(),
+    /**
+     * A saga-level deadline (ms from `run`, this process's clock): past it the saga is cancelled and compensated
+     * (`SagaCancelledError` reason `deadline`). Not carried over to an orchestrator that recovers the saga.
+     */
+    deadlineMs: z.number().int().positive().optional(),
   })
   .strict();
 

@@ -18,6 +18,7 @@ import {
   IdempotencyConflictError,
   isSagaFailedError,
   SagaBusyError,
+  SagaCancelledError,
   SagaExistsError,
   SagaNotFoundError,
   SagaReplayTimeoutError,
@@ -155,7 +156,20 @@ export class SagaOrchestrator {
       { context },
     );
     await exec.publish('saga.started', { sagaId, saga: saga.name });
-    return this.#track(exec, () => exec.run());
+    const cancel = (reason: string) => {
+      if (!exec.cancel.signal.aborted) exec.cancel.abort(new SagaCancelledError(sagaId, reason));
+    };
+    const onSignal = () => cancel(`signal aborted (${String(o.signal?.reason)})`);
+    if (o.signal?.aborted) onSignal();
+    o.signal?.addEventListener('abort', onSignal, { once: true });
+    const deadline =
+      o.deadlineMs !== undefined
+        ? this.#clock.setTimeout(() => cancel(`deadline of ${o.deadlineMs} ms passed`), o.deadlineMs)
+        : undefined;
+    return this.#track(exec, () => exec.run()).finally(() => {
+      o.signal?.removeEventListener('abort', onSignal);
+      if (deadline) this.#clock.clearTimeout(deadline);
+    });
   }
 
   #track<C>(exec: SagaExecution<C>, fn: () => Promise<C>): Promise<C> {
@@ -203,6 +217,18 @@ export class SagaOrchestrator {
     await this.#running.get(sagaId)?.done.catch(() => {});
     await this.#parking.get(sagaId)?.catch(() => {});
     return this.get(sagaId);
+  }
+
+  /**
+   * Cancels a saga this orchestrator drives: its running step is aborted (in doubt) and every completed step
+   * compensated; `run` rejects with `SagaFailedError` whose error is `SagaCancelledError`. Returns true when
+   * it was running here, false otherwise (already finished, or driven by another process).
+   */
+  cancel(sagaId: string, reason = 'cancelled'): boolean {
+    const local = this.#running.get(sagaId);
+    if (!local || local.exec.cancel.signal.aborted) return false;
+    local.exec.cancel.abort(new SagaCancelledError(sagaId, reason));
+    return true;
   }
 
   /** Ids of the sagas this orchestrator is driving now. */

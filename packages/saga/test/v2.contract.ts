@@ -387,4 +387,38 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
     expect(isSagaReplayTimeoutError(replay.error)).toBe(true);
     expect(u.clock.now() - startedAt).toBeLessThanOrEqual(1_200);
   });
+
+  it.each(['signal', 'deadlineMs', 'cancel'] as const)(
+    '§5 cancelled by %s: the running step is aborted and, with the completed ones, compensated',
+    async (how) => {
+      const u = await make();
+      const s = services();
+      s.block.add('update_blockchain');
+      const orch = orchestrator(u);
+      const sagaId = uid(`cancel-${how}`);
+      const ac = new AbortController();
+      const run = track(
+        orch.run(healthDataSaga(s), healthInput, {
+          sagaId,
+          ...(how === 'signal' ? { signal: ac.signal } : {}),
+          ...(how === 'deadlineMs' ? { deadlineMs: 5_000 } : {}),
+        }),
+      );
+      await s.started('update_blockchain');
+      if (how === 'signal') ac.abort('user gave up');
+      if (how === 'deadlineMs') await u.clock.advance(5_000);
+      if (how === 'cancel') expect(orch.cancel(sagaId, 'operator')).toBe(true);
+      await vi.waitFor(() => expect(run.done).toBe(true));
+      const err = await failure(Promise.reject(run.error));
+      expect(err).toMatchObject({ status: 'compensated', failedStep: 'update_blockchain' });
+      expect(err.error.code).toBe('SAGA_CANCELLED');
+      expect(err.compensations.map((c) => [c.step, c.result, c.inDoubt ?? false])).toEqual([
+        ['update_blockchain', 'compensated', true],
+        ['save_health_data', 'compensated', false],
+        ['validate_user', 'skipped', false],
+      ]);
+      expect(s.calls).not.toContain('run:trigger_ai_analysis');
+      expect(orch.cancel(sagaId)).toBe(false);
+    },
+  );
 });
