@@ -67,6 +67,8 @@ export {
   type DeadLetter,
   type DeadLetterPage,
   type Fence,
+  type ListPage,
+  type ListQuery,
   type SagaPatch,
   type SagaRecord,
   SagaStatus,

@@ -36,7 +36,15 @@ import {
   type RunOptions,
   runOptionsSchema,
 } from './options';
-import { type DeadLetter, type DeadLetterPage, type SagaRecord, type SagaStore, TERMINAL_STATUSES } from './store';
+import {
+  type DeadLetter,
+  type DeadLetterPage,
+  type ListPage,
+  type ListQuery,
+  type SagaRecord,
+  type SagaStore,
+  TERMINAL_STATUSES,
+} from './store';
 import { sagaInstruments } from './telemetry';
 
 export type { CompensationFailedEvent } from './execution';
@@ -229,6 +237,15 @@ export class SagaOrchestrator {
     if (!local || local.exec.cancel.signal.aborted) return false;
     local.exec.cancel.abort(new SagaCancelledError(sagaId, reason));
     return true;
+  }
+
+  /**
+   * In-flight sagas (`running` / `compensating`) by name (default: every name registered here), e.g.
+   * `list({ status: 'compensating', olderThanMs: 600_000 })` finds stuck compensations. Pages with `cursor`.
+   */
+  async list(query: Partial<Omit<ListQuery, 'names'>> & { name?: string } = {}): Promise<ListPage> {
+    const { name, ...rest } = query;
+    return this.store.list({ ...rest, names: name !== undefined ? [name] : [...this.#sagas.keys()] });
   }
 
   /** Ids of the sagas this orchestrator is driving now. */

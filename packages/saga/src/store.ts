@@ -110,6 +110,26 @@ export interface DeadLetterPage {
   after?: string;
 }
 
+/** Which in-flight sagas `list` returns. */
+export interface ListQuery {
+  /** Saga names to look at (the recovery index is per name). */
+  names: readonly string[];
+  /** `running` or `compensating` (default both): the sagas in the recovery index. */
+  status?: 'running' | 'compensating';
+  /** Only sagas not written for at least this long (store clock for Redis: the hash's `updated_at`). */
+  olderThanMs?: number;
+  /** From a previous page's `cursor`. */
+  cursor?: string;
+  /** Page size (default 100). */
+  limit?: number;
+}
+
+export interface ListPage {
+  sagas: SagaRecord[];
+  /** Pass back for the next page; absent on the last. */
+  cursor?: string;
+}
+
 export interface SagaStore {
   /** Creates the saga leased to `owner` — or, when the id exists, returns what is stored (nothing written). */
   create(saga: NewSaga, leaseMs: number): Promise<CreateResult>;
@@ -140,6 +160,8 @@ export interface SagaStore {
     owner: string,
     leaseMs: number,
   ): Promise<{ ok: true; record: SagaRecord } | { ok: false; reason: 'missing' | 'busy' | 'gone' }>;
+  /** In-flight sagas (running or compensating) of the given names, paged: e.g. the stuck compensating ones. */
+  list(query: ListQuery): Promise<ListPage>;
   /** Drops one entry (an operator gave up on it). */
   removeDeadLetter(id: string): Promise<boolean>;
   close?(): Promise<void>;

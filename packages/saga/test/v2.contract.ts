@@ -421,4 +421,35 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
       expect(orch.cancel(sagaId)).toBe(false);
     },
   );
+
+  it('§5 list finds in-flight sagas by status, name and age, paging with a cursor', async () => {
+    const u = await make();
+    const s = services();
+    s.failRun.add('trigger_ai_analysis');
+    s.failUndo.add('update_blockchain');
+    const saga = healthDataSaga(s, { name: uid('listed') });
+    const orch = orchestrator(u);
+    const ids = [uid('l'), uid('l'), uid('l')];
+    // Three sagas stuck compensating (update_blockchain's undo fails and waits 1 s on the FakeClock to retry).
+    for (const sagaId of ids) track(orch.run(saga, healthInput, { sagaId }));
+    await vi.waitFor(() => expect(s.calls.filter((c) => c === 'undo:update_blockchain')).toHaveLength(3));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await orch.list({
+        status: 'compensating',
+        name: saga.name,
+        limit: 2,
+        ...(cursor ? { cursor } : {}),
+      });
+      expect(page.sagas.length).toBeLessThanOrEqual(2);
+      expect(page.sagas.every((r) => r.status === 'compensating' && r.saga === saga.name)).toBe(true);
+      seen.push(...page.sagas.map((r) => r.id));
+      cursor = page.cursor;
+    } while (cursor);
+    expect(seen.sort()).toEqual([...ids].sort());
+    expect((await orch.list({ status: 'running', name: saga.name })).sagas).toEqual([]);
+    expect((await orch.list({ name: saga.name, olderThanMs: 3_600_000 })).sagas).toEqual([]);
+    expect((await orch.list()).sagas.map((r) => r.id).sort()).toEqual([...ids].sort());
+  });
 });

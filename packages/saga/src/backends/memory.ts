@@ -6,6 +6,8 @@ import {
   type DeadLetterPage,
   type Fence,
   type FencedResult,
+  type ListPage,
+  type ListQuery,
   type NewSaga,
   type SagaPatch,
   type SagaRecord,
@@ -143,6 +145,24 @@ export class MemorySagaStore implements SagaStore {
     const expired = !TERMINAL_STATUSES.has(r.status) && r.leaseUntil <= this.#clock.now();
     if (!expired && r.status !== 'compensation_failed') return undefined;
     return this.#claim(r, owner, leaseMs);
+  }
+
+  async list(query: ListQuery): Promise<ListPage> {
+    const names = new Set(query.names);
+    const cutoff = this.#clock.now() - (query.olderThanMs ?? 0);
+    const all = [...this.#sagas.values()]
+      .filter(
+        (r) =>
+          names.has(r.saga) &&
+          (r.status === 'running' || r.status === 'compensating') &&
+          (query.status === undefined || r.status === query.status) &&
+          (query.olderThanMs === undefined || r.updatedAt <= cutoff),
+      )
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .filter((r) => query.cursor === undefined || r.id > query.cursor);
+    const limit = query.limit ?? 100;
+    const page = all.slice(0, limit).map(copy);
+    return all.length > limit ? { sagas: page, cursor: page[page.length - 1]!.id } : { sagas: page };
   }
 
   async addDeadLetter(entry: Omit<DeadLetter, 'id'>): Promise<string> {

@@ -14,6 +14,8 @@ import type {
   DeadLetterPage,
   Fence,
   FencedResult,
+  ListPage,
+  ListQuery,
   NewSaga,
   SagaPatch,
   SagaRecord,
@@ -48,7 +50,10 @@ function compareStreamIds(a: string, b: string): number {
 }
 
 /** The commands the store sends: single-node and Cluster ioredis clients both fit (so does a counting proxy). */
-export type SagaRedisClient = Pick<RedisClient, 'evalsha' | 'eval' | 'hgetall' | 'xadd' | 'xrange' | 'xdel' | 'script'>;
+export type SagaRedisClient = Pick<
+  RedisClient,
+  'evalsha' | 'eval' | 'hgetall' | 'xadd' | 'xrange' | 'xdel' | 'script' | 'zrange' | 'time'
+>;
 
 export interface RedisSagaStoreOptions {
   redis: SagaRedisClient;
@@ -249,6 +254,40 @@ export class RedisSagaStore implements SagaStore {
       ['one', owner, Math.ceil(leaseMs), 1, id],
     );
     return r[0] ? fromHash(id, flatToHash(r[0][1])) : undefined;
+  }
+
+  /**
+   * Walks the recovery indexes (partition by partition, name by name, `limit` ids at a time) and reads each
+   * saga's hash; the cursor is `partition:nameIndex:offset`. Age is judged against the server's clock.
+   */
+  async list(query: ListQuery): Promise<ListPage> {
+    const limit = query.limit ?? 100;
+    const [p0, n0, o0] = (query.cursor ?? '0:0:0').split(':').map(Number) as [number, number, number];
+    const [secs] = await this.#redis.time();
+    const cutoff = Number(secs) * 1000 - (query.olderThanMs ?? 0);
+    const sagas: SagaRecord[] = [];
+    for (let p = p0; p < this.#partitions; p++) {
+      const k = partitionKeys(this.#prefix, p);
+      for (let n = p === p0 ? n0 : 0; n < query.names.length; n++) {
+        let offset = p === p0 && n === n0 ? o0 : 0;
+        for (;;) {
+          const ids = await this.#redis.zrange(k.leasesOf(query.names[n]!), offset, offset + limit - 1);
+          for (const id of ids) {
+            offset++;
+            const h = await this.#redis.hgetall(k.saga(id));
+            if (!h || !h.status) continue;
+            const r = fromHash(id, h);
+            if (r.status !== 'running' && r.status !== 'compensating') continue;
+            if (query.status !== undefined && r.status !== query.status) continue;
+            if (query.olderThanMs !== undefined && r.updatedAt > cutoff) continue;
+            sagas.push(r);
+            if (sagas.length >= limit) return { sagas, cursor: `${p}:${n}:${offset}` };
+          }
+          if (ids.length < limit) break;
+        }
+      }
+    }
+    return { sagas };
   }
 
   async addDeadLetter(entry: Omit<DeadLetter, 'id'>): Promise<string> {
