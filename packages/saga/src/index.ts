@@ -1,6 +1,14 @@
 export { MemorySagaStore, type MemorySagaStoreOptions } from './backends/memory';
 export { RedisSagaStore, type RedisSagaStoreOptions, SAGA_SCRIPTS, type SagaRedisClient } from './backends/redis';
-export { Saga, type SagaClassOptions, Step, type StepOptions, sagaMark, sagaOf } from './decorators';
+export {
+  Saga,
+  type SagaClassOptions,
+  type SagaContextOf,
+  Step,
+  type StepOptions,
+  sagaMark,
+  sagaOf,
+} from './decorators';
 export {
   type ContextOf,
   defineSaga,
