@@ -10,6 +10,7 @@ import {
 } from './definition';
 import {
   type CompensationOutcome,
+  SagaCancelledError,
   SagaFailedError,
   SagaLeaseLostError,
   type StoredError,
@@ -201,9 +202,12 @@ export class SagaExecution<C> {
     this.#renewTimer = this.env.clock.setInterval(
       () => {
         this.#write((f) =>
-          this.env.store
-            .renew(this.id, f, leaseMs)
-            .then((ok): FencedResult => (ok ? { ok: true, version: f.version } : { ok: false, reason: 'fenced' })),
+          this.env.store.renew(this.id, f, leaseMs).then((ok): FencedResult => {
+            if (typeof ok === 'object' && !this.cancel.signal.aborted) {
+              this.cancel.abort(new SagaCancelledError(this.id, ok.cancel));
+            }
+            return ok ? { ok: true, version: f.version } : { ok: false, reason: 'fenced' };
+          }),
         ).catch((error: unknown) => {
           if (!this.#lost) this.env.log.warn({ err: error, sagaId: this.id }, 'saga lease renewal failed');
         });

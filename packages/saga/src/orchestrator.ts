@@ -228,15 +228,19 @@ export class SagaOrchestrator {
   }
 
   /**
-   * Cancels a saga this orchestrator drives: its running step is aborted (in doubt) and every completed step
-   * compensated; `run` rejects with `SagaFailedError` whose error is `SagaCancelledError`. Returns true when
-   * it was running here, false otherwise (already finished, or driven by another process).
+   * Cancels a saga, from any process: its running step is aborted (in doubt) and every completed step
+   * compensated; its `run` rejects with `SagaFailedError` whose error is `SagaCancelledError`. Here at once;
+   * elsewhere its owner sees the store flag at its next lease renewal (`leaseMs / 3`), and a sweeper resuming
+   * it compensates. Resolves false when the saga is missing or already finished.
    */
-  cancel(sagaId: string, reason = 'cancelled'): boolean {
+  async cancel(sagaId: string, reason = 'cancelled'): Promise<boolean> {
+    const flagged = await this.store.requestCancel(sagaId, reason);
     const local = this.#running.get(sagaId);
-    if (!local || local.exec.cancel.signal.aborted) return false;
-    local.exec.cancel.abort(new SagaCancelledError(sagaId, reason));
-    return true;
+    if (local && !local.exec.cancel.signal.aborted) {
+      local.exec.cancel.abort(new SagaCancelledError(sagaId, reason));
+      return true;
+    }
+    return flagged;
   }
 
   /**
@@ -320,6 +324,11 @@ export class SagaOrchestrator {
         // Dead-lettered before it ever compensated (unknown definition version): undo it as abandoned mid-unit.
         interrupted();
         return exec.compensate({ step: unit?.name ?? '', error: abandoned() });
+      }
+      if (r.cancelReason !== undefined) {
+        interrupted();
+        const error = toStoredError(new SagaCancelledError(r.id, r.cancelReason));
+        return exec.compensate({ step: unit?.name ?? '', error });
       }
       if (def.recovery === 'compensate') {
         interrupted();

@@ -37,6 +37,8 @@ export interface SagaRecord {
   /** When the lease expires (store clock, ms); 0 once terminal. */
   leaseUntil: number;
   idempotencyKey?: string;
+  /** Set by `requestCancel`: the saga is to be compensated. */
+  cancelReason?: string;
   /** sha256 of the input's canonical JSON, stored with an idempotency key. */
   inputFingerprint?: string;
   failedStep?: string;
@@ -137,8 +139,13 @@ export interface SagaStore {
   advance(id: string, fence: Fence, patch: SagaPatch, leaseMs: number): Promise<FencedResult>;
   /** Fenced terminal write: releases the lease, drops the saga from the recovery index. */
   complete(id: string, fence: Fence, patch: SagaPatch & { status: SagaStatus }): Promise<FencedResult>;
-  /** Extends the lease while a step runs; false when the fence no longer holds. */
-  renew(id: string, fence: Fence, leaseMs: number): Promise<boolean>;
+  /**
+   * Extends the lease while a step runs; false when the fence no longer holds; `{ cancel }` (renewed) when
+   * someone asked for the saga to be cancelled (`requestCancel`).
+   */
+  renew(id: string, fence: Fence, leaseMs: number): Promise<boolean | { cancel: string }>;
+  /** Flags an in-flight saga for cancellation (its owner or a recovering sweeper compensates it). */
+  requestCancel(id: string, reason: string): Promise<boolean>;
   get(id: string): Promise<SagaRecord | undefined>;
   /**
    * Claims sagas whose lease expired (running or compensating) for `owner`, atomically: two claimers never

@@ -407,7 +407,7 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
       await s.started('update_blockchain');
       if (how === 'signal') ac.abort('user gave up');
       if (how === 'deadlineMs') await u.clock.advance(5_000);
-      if (how === 'cancel') expect(orch.cancel(sagaId, 'operator')).toBe(true);
+      if (how === 'cancel') expect(await orch.cancel(sagaId, 'operator')).toBe(true);
       await vi.waitFor(() => expect(run.done).toBe(true));
       const err = await failure(Promise.reject(run.error));
       expect(err).toMatchObject({ status: 'compensated', failedStep: 'update_blockchain' });
@@ -418,7 +418,7 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
         ['validate_user', 'skipped', false],
       ]);
       expect(s.calls).not.toContain('run:trigger_ai_analysis');
-      expect(orch.cancel(sagaId)).toBe(false);
+      expect(await orch.cancel(sagaId)).toBe(false);
     },
   );
 
@@ -451,5 +451,39 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
     expect((await orch.list({ status: 'running', name: saga.name })).sagas).toEqual([]);
     expect((await orch.list({ name: saga.name, olderThanMs: 3_600_000 })).sagas).toEqual([]);
     expect((await orch.list()).sagas.map((r) => r.id).sort()).toEqual([...ids].sort());
+  });
+
+  it('§5 cancel from another process: the owner sees it at its next renewal; an abandoned one is compensated on recovery', async () => {
+    const u = await make();
+    const s = services();
+    s.block.add('update_blockchain');
+    // Its own name: sagas other tests left abandoned under the shared prefix are not this sweeper's.
+    const saga = healthDataSaga(s, { name: uid('xcancel-saga') });
+    const a = orchestrator(u);
+    const other = orchestrator(u);
+    const live = uid('xcancel');
+    const run = track(a.run(saga, healthInput, { sagaId: live }));
+    await s.started('update_blockchain');
+    expect(await other.cancel(live, 'from elsewhere')).toBe(true);
+    await u.clock.advance(Math.ceil(u.leaseMs / 3)); // a's renewal reads the flag
+    await vi.waitFor(() => expect(run.done).toBe(true));
+    const err = await failure(Promise.reject(run.error));
+    expect(err).toMatchObject({ status: 'compensated', failedStep: 'update_blockchain' });
+    expect(err.error.code).toBe('SAGA_CANCELLED');
+
+    // Its orchestrator died before it could see the flag: the sweeper compensates instead of going forward.
+    s.calls.length = 0;
+    const dead = uid('xcancel-dead');
+    const b = orchestrator(u);
+    track(b.run(saga, healthInput, { sagaId: dead }));
+    await s.started('update_blockchain');
+    await b.close();
+    expect(await other.cancel(dead)).toBe(true);
+    await u.expireLeases();
+    const sweeper = orchestrator(u, { sagas: [saga] });
+    expect(await sweeper.sweep()).toEqual([dead]);
+    expect(await sweeper.settled(dead)).toMatchObject({ status: 'compensated', error: { code: 'SAGA_CANCELLED' } });
+    expect(s.calls).not.toContain('run:trigger_ai_analysis');
+    expect(await other.cancel(dead)).toBe(false);
   });
 });

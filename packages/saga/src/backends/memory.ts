@@ -108,10 +108,17 @@ export class MemorySagaStore implements SagaStore {
     return { ok: true, version: r.version };
   }
 
-  async renew(id: string, fence: Fence, leaseMs: number): Promise<boolean> {
+  async renew(id: string, fence: Fence, leaseMs: number): Promise<boolean | { cancel: string }> {
     const r = this.#fenced(id, fence);
     if (typeof r === 'string') return false;
     r.leaseUntil = this.#clock.now() + leaseMs;
+    return r.cancelReason !== undefined ? { cancel: r.cancelReason } : true;
+  }
+
+  async requestCancel(id: string, reason: string): Promise<boolean> {
+    const r = this.#sagas.get(id);
+    if (!r || (r.status !== 'running' && r.status !== 'compensating')) return false;
+    r.cancelReason = reason;
     return true;
   }
 

@@ -1,6 +1,7 @@
 import { defineScript, guardRedis, type RedisClient, runScript, type ScriptArg } from '@ballast/core';
 import { partitionKeys, partitionOf } from '../keys';
 import advanceSource from '../lua/advance.lua';
+import cancelSource from '../lua/cancel.lua';
 import claimSource from '../lua/claim.lua';
 import completeSource from '../lua/complete.lua';
 import createSource from '../lua/create.lua';
@@ -30,9 +31,10 @@ const RENEW = defineScript('saga:renew', renewSource);
 const CLAIM = defineScript('saga:claim', claimSource);
 const DEAD_LETTER = defineScript('saga:dead-letter', deadLetterSource);
 const REOPEN = defineScript('saga:reopen', reopenSource);
+const CANCEL = defineScript('saga:cancel', cancelSource);
 
 /** The scripts, for `loadScripts` ahead of a pipeline or a round-trip count. */
-export const SAGA_SCRIPTS = [CREATE, ADVANCE, COMPLETE, RENEW, CLAIM, DEAD_LETTER, REOPEN] as const;
+export const SAGA_SCRIPTS = [CREATE, ADVANCE, COMPLETE, RENEW, CLAIM, DEAD_LETTER, REOPEN, CANCEL] as const;
 
 /** A dead letter's id: the stream entry id and the partition whose stream holds it. */
 const letterId = (streamId: string, partition: number) => `${streamId}@${partition}`;
@@ -111,6 +113,7 @@ function fromHash(id: string, h: Record<string, string>): SagaRecord {
   };
   if (h.idempotency_key) r.idempotencyKey = h.idempotency_key;
   if (h.input_fp) r.inputFingerprint = h.input_fp;
+  if (h.cancel_reason) r.cancelReason = h.cancel_reason;
   if (h.failed_step) r.failedStep = h.failed_step;
   if (h.error) r.error = h.error;
   if (h.compensations) r.compensations = h.compensations;
@@ -209,14 +212,19 @@ export class RedisSagaStore implements SagaStore {
     );
   }
 
-  async renew(id: string, fence: Fence, leaseMs: number): Promise<boolean> {
+  async requestCancel(id: string, reason: string): Promise<boolean> {
+    return Number(await runScript<number>(this.#redis, CANCEL, [this.keysOf(id).saga], [reason])) === 1;
+  }
+
+  async renew(id: string, fence: Fence, leaseMs: number): Promise<boolean | { cancel: string }> {
     const k = this.keysOf(id);
-    const r = await runScript<number>(
+    const r = await runScript<number | [number, string]>(
       this.#redis,
       RENEW,
       [k.saga, k.leases],
       [id, fence.owner, fence.version, Math.ceil(leaseMs)],
     );
+    if (Array.isArray(r)) return { cancel: String(r[1]) };
     return Number(r) === 1;
   }
 
