@@ -16,6 +16,8 @@ const STEP = Symbol.for('@ballast/saga/Step');
 
 export interface SagaClassOptions {
   recovery?: RecoveryPolicy;
+  /** The definition version (see `defineSaga`); default 1. */
+  version?: number;
 }
 
 export interface StepOptions {
@@ -77,8 +79,32 @@ export function Step(options: StepOptions = {}): DualMethodDecorator {
 
 const cache = new WeakMap<object, SagaDefinition<unknown>>();
 
-/** The saga definition of an instance of a `@Saga` class (built once per instance, bound to it). */
-export function sagaOf<C = Record<string, unknown>>(instance: object): SagaDefinition<C> {
+type UnionToIntersection<U> = (U extends unknown ? (k: U) => void : never) extends (k: infer I) => void ? I : never;
+/** First parameter of each method of `I` that takes one (typed: `unknown` ones are left out). */
+type MethodContexts<I> = {
+  // biome-ignore lint/suspicious/noExplicitAny: any method shape
+  [K in keyof I]: I[K] extends (ctx: infer X, ...rest: any[]) => unknown ? (unknown extends X ? never : X) : never;
+}[keyof I];
+
+/**
+ * The context type of a `@Saga` class, inferred from its methods' first parameter (the steps' and
+ * compensations' `ctx`); `Record<string, unknown>` when none is typed. Give it explicitly with `sagaOf<Ctx>(…)`
+ * when the class has methods of other shapes.
+ */
+export type SagaContextOf<I> = [MethodContexts<I>] extends [never]
+  ? Record<string, unknown>
+  : UnionToIntersection<MethodContexts<I>> extends Readonly<infer C>
+    ? C
+    : never;
+
+/**
+ * The saga definition of an instance of a `@Saga` class (built once per instance, bound to it), typed with the
+ * context its step methods take (`SagaContextOf`), or `C` when given.
+ */
+export function sagaOf<C = never, I extends object = object>(
+  instance: I,
+): SagaDefinition<[C] extends [never] ? SagaContextOf<I> : C>;
+export function sagaOf<C>(instance: object): SagaDefinition<C> {
   const cached = cache.get(instance);
   if (cached) return cached as SagaDefinition<C>;
   const ctor = (instance as { constructor?: unknown }).constructor as
@@ -127,10 +153,13 @@ export function sagaOf<C = Record<string, unknown>>(instance: object): SagaDefin
     }
   }
   flush();
-  const def = defineSaga<C>(meta.name, {
-    steps: units,
-    ...(meta.options.recovery ? { recovery: meta.options.recovery } : {}),
-  });
+  const def = defineSaga<C>(
+    { name: meta.name, version: meta.options.version ?? 1 },
+    {
+      steps: units,
+      ...(meta.options.recovery ? { recovery: meta.options.recovery } : {}),
+    },
+  );
   cache.set(instance, def as SagaDefinition<unknown>);
   return def;
 }

@@ -65,6 +65,12 @@ export interface SagaSpec<C> {
 export interface SagaDefinition<C> {
   readonly kind: 'saga';
   readonly name: string;
+  /**
+   * The definition's version (default 1), stored with each saga: recovery runs the definition of the version a
+   * saga was started with, so steps renamed, added or removed between deploys never mix. Bump it whenever the
+   * steps change and keep registering the old version while sagas started on it may still be in flight.
+   */
+  readonly version: number;
   readonly units: readonly SagaUnit<C>[];
   readonly recovery: RecoveryPolicy;
   /** Every step by name, group branches included. */
@@ -129,9 +135,14 @@ function checkStep<C>(saga: string, step: StepDefinition<C>, where: string): voi
  *   { name: 'save_health_data', run: …, compensate: … },
  * ] });
  */
-export function defineSaga<C>(name: string, spec: SagaSpec<C>): SagaDefinition<C> {
+export function defineSaga<C>(id: string | { name: string; version?: number }, spec: SagaSpec<C>): SagaDefinition<C> {
+  const name = typeof id === 'object' && id !== null ? id.name : id;
+  const version = typeof id === 'object' && id !== null ? (id.version ?? 1) : 1;
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new InvalidSagaError(String(name), `name must match ${NAME}`);
+  }
+  if (!Number.isInteger(version) || version < 1) {
+    throw new InvalidSagaError(name, `version must be an integer >= 1 (got ${JSON.stringify(version)})`);
   }
   if (!spec || !Array.isArray(spec.steps) || spec.steps.length === 0) {
     throw new InvalidSagaError(name, 'steps must be a non-empty array');
@@ -162,7 +173,7 @@ export function defineSaga<C>(name: string, spec: SagaSpec<C>): SagaDefinition<C
       add(unit);
     }
   });
-  return { kind: 'saga', name, units: [...spec.steps], recovery: spec.recovery ?? 'forward', steps };
+  return { kind: 'saga', name, version, units: [...spec.steps], recovery: spec.recovery ?? 'forward', steps };
 }
 
 /** The steps of one unit. */

@@ -96,6 +96,72 @@ export class SagaNotFoundError extends BallastError {
 export const isSagaNotFoundError = errorGuard<SagaNotFoundError>(SagaNotFoundError.code);
 
 /** A step's failure as persisted: enough to report it after a restart. */
+/** Recovery found no registered definition of the version a saga was started with: it was dead-lettered. */
+export class UnknownDefinitionVersionError extends BallastError {
+  static readonly code = 'UNKNOWN_DEFINITION_VERSION';
+  constructor(
+    readonly saga: string,
+    readonly version: number,
+    readonly sagaId: string,
+  ) {
+    super(
+      new.target.code,
+      `saga ${sagaId}: no definition of "${saga}" version ${version} is registered; dead-lettered (unknown_definition_version)`,
+    );
+  }
+}
+export const isUnknownDefinitionVersionError = errorGuard<UnknownDefinitionVersionError>(
+  UnknownDefinitionVersionError.code,
+);
+
+/** `run` with an idempotency key already used for a different input: the key names another request. */
+export class IdempotencyConflictError extends BallastError {
+  static readonly code = 'IDEMPOTENCY_CONFLICT';
+  constructor(
+    readonly idempotencyKey: string,
+    readonly sagaId: string,
+  ) {
+    super(new.target.code, `idempotencyKey "${idempotencyKey}" was used for saga ${sagaId} with a different input`);
+  }
+}
+export const isIdempotencyConflictError = errorGuard<IdempotencyConflictError>(IdempotencyConflictError.code);
+
+/** A replay (same idempotency key) waited `replayWaitMs` for the first run's outcome, which never came. */
+export class SagaReplayTimeoutError extends BallastError {
+  static readonly code = 'SAGA_REPLAY_TIMEOUT';
+  constructor(
+    readonly sagaId: string,
+    readonly waitedMs: number,
+  ) {
+    super(
+      new.target.code,
+      `saga ${sagaId}: its first run has not finished after ${waitedMs} ms (is a sweeper running for it?)`,
+    );
+  }
+}
+export const isSagaReplayTimeoutError = errorGuard<SagaReplayTimeoutError>(SagaReplayTimeoutError.code);
+
+/** A saga cancelled (`orchestrator.cancel`, the run's `signal`) or past its `deadlineMs`: it is compensated. */
+export class SagaCancelledError extends BallastError {
+  static readonly code = 'SAGA_CANCELLED';
+  constructor(
+    readonly sagaId: string,
+    readonly reason: string,
+  ) {
+    super(new.target.code, `saga ${sagaId} cancelled: ${reason}`);
+  }
+}
+export const isSagaCancelledError = errorGuard<SagaCancelledError>(SagaCancelledError.code);
+
+/** A dead letter's saga is being compensated by a live orchestrator right now: nothing was changed. */
+export class SagaBusyError extends BallastError {
+  static readonly code = 'SAGA_BUSY';
+  constructor(readonly entryId: string) {
+    super(new.target.code, `dead letter ${entryId}: its saga is being compensated by a live orchestrator`);
+  }
+}
+export const isSagaBusyError = errorGuard<SagaBusyError>(SagaBusyError.code);
+
 export interface StoredError {
   name: string;
   message: string;
@@ -110,6 +176,8 @@ export interface CompensationOutcome {
   /** Tries made (first included); 0 when skipped. */
   attempts: number;
   error?: StoredError;
+  /** The step's outcome was unknown (timed out, cancelled, orchestrator died mid-step): compensated in case. */
+  inDoubt?: true;
 }
 
 export interface SagaFailedInit {

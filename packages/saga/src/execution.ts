@@ -1,4 +1,4 @@
-import { type Policy, retry, timeout, wrap } from '@ballast/circuit-breaker';
+import { type Policy, retry, TimeoutError, timeout, wrap } from '@ballast/circuit-breaker';
 import { type Clock, isAbortedError, type Logger, withSpan } from '@ballast/core';
 import {
   isParallel,
@@ -10,6 +10,7 @@ import {
 } from './definition';
 import {
   type CompensationOutcome,
+  SagaCancelledError,
   SagaFailedError,
   SagaLeaseLostError,
   type StoredError,
@@ -41,8 +42,8 @@ export interface ExecutionEnv {
   log: Logger;
   options: ResolvedOrchestratorOptions;
   instruments: SagaInstruments;
-  /** Step → its retry+timeout policy (cached per orchestrator). */
-  policyFor(step: StepDefinition<unknown>): Policy;
+  /** Step → its retry policy (cached per orchestrator); undefined: one try. Timeouts are `settlingAttempt`'s. */
+  policyFor(step: StepDefinition<unknown>): Policy | undefined;
   compensationPolicy: Policy;
 }
 
@@ -57,22 +58,86 @@ class StepFailed {
   constructor(readonly failure: Failure) {}
 }
 
-/** Builds the retry+timeout policy of a step from its overrides and the orchestrator's seed defaults. */
-export function buildStepPolicy(step: StepDefinition<unknown>, o: ResolvedOrchestratorOptions, clock: Clock): Policy {
-  const t = timeout({ timeoutMs: step.timeoutMs ?? o.stepTimeoutMs, name: `step "${step.name}"`, clock });
-  if (step.retry === false) return t;
+/**
+ * Builds the retry policy of a step from its overrides and the orchestrator's seed defaults (undefined: one
+ * try). The per-try timeout is not a policy: `settlingAttempt` waits for a timed-out try to settle before the
+ * retry policy may start the next one.
+ */
+export function buildStepPolicy(
+  step: StepDefinition<unknown>,
+  o: ResolvedOrchestratorOptions,
+  clock: Clock,
+): Policy | undefined {
+  if (step.retry === false) return undefined;
   const r = step.retry ?? {};
   const maxAttempts = r.maxAttempts ?? o.stepMaxAttempts;
-  if (maxAttempts <= 1) return t;
-  return wrap(
-    retry({
-      maxAttempts,
-      backoff: r.backoff === false ? false : (r.backoff ?? o.stepBackoff ?? DEFAULT_STEP_BACKOFF),
-      clock,
-      ...(r.retryOn ? { retryOn: r.retryOn } : {}),
-    }),
-    t,
-  );
+  if (maxAttempts <= 1) return undefined;
+  return retry({
+    maxAttempts,
+    backoff: r.backoff === false ? false : (r.backoff ?? o.stepBackoff ?? DEFAULT_STEP_BACKOFF),
+    clock,
+    ...(r.retryOn ? { retryOn: r.retryOn } : {}),
+  });
+}
+
+/**
+ * One try of a step under its timeout. On the timeout or on `outer` aborting, the try's own signal aborts and
+ * the try is given `graceMs` to settle before this rejects — so a retry never overlaps the try before it and a
+ * compensation never runs while the step is still running. A try that succeeds within the grace counts (its
+ * effect landed); one that rejects or does not settle is *in doubt* (`onDoubt`): its effect may land or may
+ * have landed, so the saga compensates it (`compensateInDoubt`).
+ */
+export function settlingAttempt<T>(
+  clock: Clock,
+  timeoutMs: number,
+  graceMs: number,
+  what: string,
+  fn: (signal: AbortSignal) => PromiseLike<T> | T,
+  outer: AbortSignal,
+  onDoubt: () => void,
+): Promise<T> {
+  if (outer.aborted) return Promise.reject(outer.reason);
+  const ac = new AbortController();
+  const attempt = Promise.resolve().then(() => fn(ac.signal));
+  return new Promise<T>((resolve, reject) => {
+    let interrupted: unknown;
+    let over = false;
+    let grace: ReturnType<Clock['setTimeout']> | undefined;
+    const interrupt = (reason: unknown) => {
+      if (interrupted !== undefined) return;
+      interrupted = reason;
+      clock.clearTimeout(timer);
+      outer.removeEventListener('abort', onOuter);
+      ac.abort(reason);
+      grace = clock.setTimeout(() => {
+        over = true;
+        onDoubt();
+        reject(interrupted);
+      }, graceMs);
+    };
+    const onOuter = () => interrupt(outer.reason);
+    const timer = clock.setTimeout(() => interrupt(new TimeoutError(timeoutMs, what)), timeoutMs);
+    outer.addEventListener('abort', onOuter, { once: true });
+    attempt.then(
+      (value) => {
+        if (over) return;
+        clock.clearTimeout(timer);
+        if (grace) clock.clearTimeout(grace);
+        outer.removeEventListener('abort', onOuter);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clock.clearTimeout(timer);
+        if (grace) clock.clearTimeout(grace);
+        outer.removeEventListener('abort', onOuter);
+        if (over) return;
+        if (interrupted === undefined) return reject(error);
+        // Rejected after it was told to stop: whether its effect landed is unknown.
+        onDoubt();
+        reject(interrupted);
+      },
+    );
+  });
 }
 
 export function buildCompensationPolicy(o: ResolvedOrchestratorOptions, clock: Clock): Policy {
@@ -95,6 +160,12 @@ export function buildCompensationPolicy(o: ResolvedOrchestratorOptions, clock: C
  */
 export class SagaExecution<C> {
   readonly abort = new AbortController();
+  /**
+   * Cancels the forward phase only (`orchestrator.cancel`, the run's signal or deadline): the running step is
+   * aborted (and in doubt), and what completed is compensated. `abort` stops everything (lease lost, close).
+   */
+  readonly cancel = new AbortController();
+  readonly #forwardSignal = AbortSignal.any([this.abort.signal, this.cancel.signal]);
   #fence: Fence;
   #chain: Promise<unknown> = Promise.resolve();
   #lost: Error | undefined;
@@ -102,6 +173,8 @@ export class SagaExecution<C> {
   context: C;
   executed: string[];
   compensated: string[];
+  /** Steps whose last try was interrupted (timeout, cancel, crash) without a known outcome. */
+  inDoubt: string[];
   unit: number;
 
   constructor(
@@ -109,12 +182,13 @@ export class SagaExecution<C> {
     readonly def: SagaDefinition<C>,
     readonly id: string,
     fence: Fence,
-    state: { context: C; executed?: string[]; compensated?: string[]; unit?: number },
+    state: { context: C; executed?: string[]; compensated?: string[]; inDoubt?: string[]; unit?: number },
   ) {
     this.#fence = fence;
     this.context = state.context;
     this.executed = state.executed ?? [];
     this.compensated = state.compensated ?? [];
+    this.inDoubt = state.inDoubt ?? [];
     this.unit = state.unit ?? 0;
   }
 
@@ -128,9 +202,12 @@ export class SagaExecution<C> {
     this.#renewTimer = this.env.clock.setInterval(
       () => {
         this.#write((f) =>
-          this.env.store
-            .renew(this.id, f, leaseMs)
-            .then((ok): FencedResult => (ok ? { ok: true, version: f.version } : { ok: false, reason: 'fenced' })),
+          this.env.store.renew(this.id, f, leaseMs).then((ok): FencedResult => {
+            if (typeof ok === 'object' && !this.cancel.signal.aborted) {
+              this.cancel.abort(new SagaCancelledError(this.id, ok.cancel));
+            }
+            return ok ? { ok: true, version: f.version } : { ok: false, reason: 'fenced' };
+          }),
         ).catch((error: unknown) => {
           if (!this.#lost) this.env.log.warn({ err: error, sagaId: this.id }, 'saga lease renewal failed');
         });
@@ -189,6 +266,11 @@ export class SagaExecution<C> {
     return { sagaId: this.id, saga: this.def.name, step, idempotencyKey: `${this.id}:${step}`, signal, attempt };
   }
 
+  #cancelled(step: string): StepFailed {
+    const reason = this.cancel.signal.reason;
+    return new StepFailed({ step, error: toStoredError(reason), cause: reason });
+  }
+
   /** Forward from `unit`; resolves with the final context or rejects (SagaFailedError, lease lost). */
   async run(): Promise<C> {
     try {
@@ -214,11 +296,13 @@ export class SagaExecution<C> {
       const pending = stepsOf(unit).filter((s) => !this.executed.includes(s.name));
       const lastUnit = i === units.length - 1;
       if (!isParallel(unit)) {
-        if (pending.length > 0) await this.#step(pending[0]!, i, this.abort.signal, true, lastUnit);
+        if (this.cancel.signal.aborted) throw this.#cancelled(unit.name);
+        if (pending.length > 0) await this.#step(pending[0]!, i, this.#forwardSignal, true, lastUnit);
       } else {
         const group = new AbortController();
-        const onAbort = () => group.abort(this.abort.signal.reason);
-        this.abort.signal.addEventListener('abort', onAbort, { once: true });
+        if (this.cancel.signal.aborted) throw this.#cancelled(unit.name);
+        const onAbort = () => group.abort(this.#forwardSignal.reason);
+        this.#forwardSignal.addEventListener('abort', onAbort, { once: true });
         let failure: StepFailed | undefined;
         let other: unknown;
         let left = pending.length;
@@ -234,7 +318,7 @@ export class SagaExecution<C> {
             }
           }),
         );
-        this.abort.signal.removeEventListener('abort', onAbort);
+        this.#forwardSignal.removeEventListener('abort', onAbort);
         if (other !== undefined) throw other;
         if (failure) throw failure;
         if (pending.length === 0 && !lastUnit) await this.#advance({ currentStep: i + 1 });
@@ -256,22 +340,32 @@ export class SagaExecution<C> {
     const attrs = { saga: this.def.name, step: step.name };
     const started = clock.monotonic();
     let result: StepResult<C>;
+    let inDoubt = false;
     try {
+      const { stepTimeoutMs, stepSettleGraceMs } = this.env.options;
+      const tryOnce = ({ signal: s, attempt }: { signal: AbortSignal; attempt: number }) =>
+        settlingAttempt(
+          clock,
+          step.timeoutMs ?? stepTimeoutMs,
+          stepSettleGraceMs,
+          `step "${step.name}"`,
+          (own) => step.run({ ...this.context }, this.#info(step.name, own, attempt)),
+          s,
+          () => {
+            inDoubt = true;
+          },
+        );
+      const policy = this.env.policyFor(step as StepDefinition<unknown>);
       result = await withSpan(
         instruments.tracer,
         `saga.step ${step.name}`,
-        () =>
-          this.env
-            .policyFor(step as StepDefinition<unknown>)
-            .execute(
-              ({ signal: s, attempt }) => step.run({ ...this.context }, this.#info(step.name, s, attempt)),
-              signal,
-            ),
+        () => (policy ? policy.execute(tryOnce, signal) : tryOnce({ signal, attempt: 0 })),
         { 'saga.name': this.def.name, 'saga.id': this.id, 'saga.step': step.name },
       );
       if (result !== undefined && result !== null) assertJson(this.def.name, result, `step "${step.name}" result`);
     } catch (error) {
       instruments.stepDuration.record(clock.monotonic() - started, { ...attrs, outcome: 'failure' });
+      if (inDoubt && !this.inDoubt.includes(step.name)) this.inDoubt.push(step.name);
       if (this.#lost) throw this.#lost;
       throw new StepFailed({ step: step.name, error: toStoredError(error), cause: error });
     }
@@ -298,14 +392,34 @@ export class SagaExecution<C> {
   async compensate(failure: Failure, previous: CompensationOutcome[] = []): Promise<never> {
     const { store, instruments, log } = this.env;
     const saga = this.def.name;
-    await this.#advance({ status: 'compensating', failedStep: failure.step, error: JSON.stringify(failure.error) });
+    // In-doubt steps (their try was interrupted with no known outcome) are undone first — they are the latest —
+    // unless the orchestrator was told compensations cannot tolerate "nothing to undo".
+    const doubtful = this.env.options.compensateInDoubt ? this.inDoubt.filter((n) => !this.executed.includes(n)) : [];
+    await this.#advance({
+      status: 'compensating',
+      failedStep: failure.step,
+      error: JSON.stringify(failure.error),
+      inDoubtSteps: [...this.inDoubt],
+    });
     const outcomes = previous.filter((o) => this.compensated.includes(o.step));
     const failed: { step: string; error: StoredError }[] = [];
-    for (const name of [...this.executed].reverse()) {
+    for (const name of [...[...doubtful].reverse(), ...[...this.executed].reverse()]) {
       if (this.compensated.includes(name)) continue;
+      const doubt = doubtful.includes(name) ? { inDoubt: true as const } : {};
       const step = this.def.steps.get(name);
-      if (!step?.compensate) {
-        outcomes.push({ step: name, result: 'skipped', attempts: 0 });
+      if (!step) {
+        // A recorded step this definition does not have: never skipped silently — it goes to the DLQ.
+        const stored = {
+          name: 'UnknownStep',
+          message: `step "${name}" is not in this definition`,
+          code: 'UNKNOWN_STEP',
+        };
+        outcomes.push({ step: name, result: 'failed', attempts: 0, error: stored, ...doubt });
+        failed.push({ step: name, error: stored });
+        continue;
+      }
+      if (!step.compensate) {
+        outcomes.push({ step: name, result: 'skipped', attempts: 0, ...doubt });
         this.compensated.push(name);
         continue;
       }
@@ -324,12 +438,12 @@ export class SagaExecution<C> {
       } catch (error) {
         if (this.#lost) throw this.#lost;
         const stored = toStoredError(error);
-        outcomes.push({ step: name, result: 'failed', attempts, error: stored });
+        outcomes.push({ step: name, result: 'failed', attempts, error: stored, ...doubt });
         instruments.compensations.add(1, { saga, step: name, result: 'failed' });
         failed.push({ step: name, error: stored });
         continue;
       }
-      outcomes.push({ step: name, result: 'compensated', attempts });
+      outcomes.push({ step: name, result: 'compensated', attempts, ...doubt });
       instruments.compensations.add(1, { saga, step: name, result: 'success' });
       this.compensated.push(name);
       await this.#advance({ compensatedSteps: [...this.compensated], compensations: JSON.stringify(outcomes) });

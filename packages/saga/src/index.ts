@@ -1,6 +1,14 @@
 export { MemorySagaStore, type MemorySagaStoreOptions } from './backends/memory';
 export { RedisSagaStore, type RedisSagaStoreOptions, SAGA_SCRIPTS, type SagaRedisClient } from './backends/redis';
-export { Saga, type SagaClassOptions, Step, type StepOptions, sagaMark, sagaOf } from './decorators';
+export {
+  Saga,
+  type SagaClassOptions,
+  type SagaContextOf,
+  Step,
+  type StepOptions,
+  sagaMark,
+  sagaOf,
+} from './decorators';
 export {
   type ContextOf,
   defineSaga,
@@ -19,22 +27,32 @@ export {
   type CompensationOutcome,
   ContextNotSerializableError,
   DuplicateStepError,
+  IdempotencyConflictError,
   InvalidSagaError,
   isContextNotSerializableError,
   isDuplicateStepError,
+  isIdempotencyConflictError,
   isInvalidSagaError,
   isNestedParallelError,
+  isSagaBusyError,
+  isSagaCancelledError,
   isSagaExistsError,
   isSagaFailedError,
   isSagaLeaseLostError,
   isSagaNotFoundError,
+  isSagaReplayTimeoutError,
+  isUnknownDefinitionVersionError,
   isUnknownSagaError,
   NestedParallelError,
+  SagaBusyError,
+  SagaCancelledError,
   SagaExistsError,
   SagaFailedError,
   SagaLeaseLostError,
   SagaNotFoundError,
+  SagaReplayTimeoutError,
   type StoredError,
+  UnknownDefinitionVersionError,
   UnknownSagaError,
 } from './errors';
 export { type SagaEventBus, type SagaEventPayloads, SagaEventType } from './events';
@@ -55,7 +73,10 @@ export {
 export {
   type ClaimOptions,
   type DeadLetter,
+  type DeadLetterPage,
   type Fence,
+  type ListPage,
+  type ListQuery,
   type SagaPatch,
   type SagaRecord,
   SagaStatus,

@@ -1,6 +1,17 @@
 import { describeValue } from '@ballast/core';
 import { ContextNotSerializableError } from './errors';
 
+/** JSON with object keys sorted: equal values give equal text whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
+}
+
 /** A value JSON stores and reads back unchanged. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 

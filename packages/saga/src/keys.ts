@@ -19,12 +19,14 @@ export function partitionKeys(prefix: string, partition: number) {
     saga: (id: string) => k.key(id),
     /** The prefix `saga(id)` adds the id to (the claim script builds hash keys of its own slot from it). */
     sagaPrefix: `${k.base}:`,
-    /** zset id → lease expiry (ms) of every non-terminal saga in the partition: what the sweeper scans. */
-    leases: k.key('~leases'),
+    /**
+     * Prefix of the recovery index: one zset per saga name (`leases + name`), id → lease expiry (ms) of every
+     * non-terminal saga of that name in the partition. A sweeper scans only the names it can run, so another
+     * service's sagas under the same prefix never stand ahead of its own.
+     */
+    leases: k.key('~leases:'),
+    leasesOf: (saga: string) => k.key(`~leases:${saga}`),
+    /** The partition's share of the `saga.compensation.failed` stream (its slot: retried atomically). */
+    dlq: k.key(`~${DLQ_STREAM}`),
   };
-}
-
-/** The dead-letter stream `saga.compensation.failed`. */
-export function dlqKey(prefix: string): string {
-  return createKeyBuilder({ prefix, scope: 'saga', tag: 'dlq' }).key(DLQ_STREAM);
 }

@@ -34,6 +34,16 @@ export const orchestratorOptionsSchema = z
     sweepBatch: z.number().int().positive().default(10),
     /** Each try of a step (seed 001: timeout 30 s). */
     stepTimeoutMs: z.number().positive().default(30_000),
+    /**
+     * A step try that timed out or was cancelled is given this long to settle (its signal aborted) before the
+     * next try or the compensation starts; one that does not settle, or rejects, is in doubt.
+     */
+    stepSettleGraceMs: z.number().int().min(0).default(5_000),
+    /**
+     * Compensate in-doubt steps (timed out, cancelled, or interrupted by a crash with no known outcome). Default
+     * true: compensations must be idempotent and tolerate "nothing to undo". False leaves them alone.
+     */
+    compensateInDoubt: z.boolean().default(true),
     /** Tries per step, first included (seed 001: retry_count 3). */
     stepMaxAttempts: z.number().int().min(1).default(3),
     /** Seed 001: 1 s, 2 s… (2^attempt s), no jitter. */
@@ -46,6 +56,11 @@ export const orchestratorOptionsSchema = z
     compensationTimeoutMs: z.number().positive().default(30_000),
     /** How often a second `run` with a known idempotency key polls for the first run's outcome. */
     idempotencyPollMs: z.number().int().positive().default(100),
+    /**
+     * How long a replay (a `run` whose idempotency key names a saga still running elsewhere) waits for that
+     * first run's outcome before `SagaReplayTimeoutError`. Default 60 s.
+     */
+    replayWaitMs: z.number().int().positive().default(60_000),
     /** Called once per compensation that exhausted its retries (seed 003: notify the user). */
     onCompensationFailed:
       functionSchema<(event: CompensationFailedEvent) => unknown>('onCompensationFailed').optional(),
@@ -74,8 +89,18 @@ export const runOptionsSchema = z
       .regex(/^[A-Za-z0-9_.\-:]+$/, 'letters, digits and _ . - : only')
       .max(200)
       .optional(),
-    /** A second run with the same key returns the first run's outcome (waiting for it if still running). */
+    /**
+     * A second run with the same key and the same input returns the first run's outcome (waiting for it, up
+     * to `replayWaitMs`, if still running); the same key with a different input is `IdempotencyConflictError`.
+     */
     idempotencyKey: z.string().min(1).max(500).optional(),
+    /** Aborting it cancels the saga: the running step is aborted and what completed is compensated. */
+    signal: objectSchema<AbortSignal>('signal').optional(),
+    /**
+     * A saga-level deadline (ms from `run`, this process's clock): past it the saga is cancelled and compensated
+     * (`SagaCancelledError` reason `deadline`). Not carried over to an orchestrator that recovers the saga.
+     */
+    deadlineMs: z.number().int().positive().optional(),
   })
   .strict();
 

@@ -12,17 +12,23 @@ import {
   systemClock,
 } from '@ballast/core';
 import { MemorySagaStore } from './backends/memory';
-import type { SagaDefinition, StepDefinition } from './definition';
+import { type SagaDefinition, type StepDefinition, stepsOf } from './definition';
 import {
   type CompensationOutcome,
+  IdempotencyConflictError,
   isSagaFailedError,
+  SagaBusyError,
+  SagaCancelledError,
   SagaExistsError,
   SagaNotFoundError,
+  SagaReplayTimeoutError,
   type StoredError,
+  toStoredError,
+  UnknownDefinitionVersionError,
   UnknownSagaError,
 } from './errors';
 import { buildCompensationPolicy, buildStepPolicy, type ExecutionEnv, failedErrorOf, SagaExecution } from './execution';
-import { assertJson } from './json';
+import { assertJson, canonicalJson } from './json';
 import {
   type OrchestratorOptions,
   orchestratorOptionsSchema,
@@ -30,7 +36,15 @@ import {
   type RunOptions,
   runOptionsSchema,
 } from './options';
-import { type DeadLetter, type SagaRecord, type SagaStore, TERMINAL_STATUSES } from './store';
+import {
+  type DeadLetter,
+  type DeadLetterPage,
+  type ListPage,
+  type ListQuery,
+  type SagaRecord,
+  type SagaStore,
+  TERMINAL_STATUSES,
+} from './store';
 import { sagaInstruments } from './telemetry';
 
 export type { CompensationFailedEvent } from './execution';
@@ -58,9 +72,12 @@ export class SagaOrchestrator {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #env: ExecutionEnv;
-  readonly #sagas = new Map<string, AnySaga>();
-  readonly #policies = new WeakMap<StepDefinition<unknown>, Policy>();
+  /** name → version → definition: several versions side by side, for sagas started on each. */
+  readonly #sagas = new Map<string, Map<number, AnySaga>>();
+  readonly #policies = new WeakMap<StepDefinition<unknown>, Policy | undefined>();
   readonly #running = new Map<string, { exec: SagaExecution<unknown>; done: Promise<unknown> }>();
+  /** Sagas being dead-lettered for an unknown definition version (so `settled` waits for them). */
+  readonly #parking = new Map<string, Promise<unknown>>();
   #sweepTimer: ReturnType<Clock['setInterval']> | undefined;
   #sweeping = false;
   #closed = false;
@@ -82,12 +99,8 @@ export class SagaOrchestrator {
       options: this.#o,
       instruments: sagaInstruments(),
       policyFor: (step) => {
-        let p = this.#policies.get(step);
-        if (!p) {
-          p = buildStepPolicy(step, this.#o, this.#clock);
-          this.#policies.set(step, p);
-        }
-        return p;
+        if (!this.#policies.has(step)) this.#policies.set(step, buildStepPolicy(step, this.#o, this.#clock));
+        return this.#policies.get(step);
       },
       compensationPolicy: buildCompensationPolicy(this.#o, this.#clock),
     };
@@ -100,7 +113,9 @@ export class SagaOrchestrator {
   /** Makes a saga resumable by this orchestrator's sweeper (`run` registers its saga too). */
   register(saga: AnySaga): this {
     if (saga?.kind !== 'saga') throw new UnknownSagaError(String((saga as { name?: unknown })?.name));
-    this.#sagas.set(saga.name, saga);
+    let versions = this.#sagas.get(saga.name);
+    if (!versions) this.#sagas.set(saga.name, (versions = new Map()));
+    versions.set(saga.version ?? 1, saga);
     return this;
   }
 
@@ -120,18 +135,23 @@ export class SagaOrchestrator {
         ? `${saga.name}:${createHash('sha1').update(o.idempotencyKey).digest('hex').slice(0, 24)}`
         : randomUUID());
     const context = JSON.parse(JSON.stringify(input ?? {})) as C;
+    const fingerprint = createHash('sha256').update(canonicalJson(context)).digest('hex');
     const created = await this.store.create(
       {
         id: sagaId,
         saga: saga.name,
+        definitionVersion: saga.version ?? 1,
         owner: this.id,
         context: JSON.stringify(context),
-        ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey } : {}),
+        ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey, inputFingerprint: fingerprint } : {}),
       },
       this.#o.leaseMs,
     );
     if (!created.created) {
       if (o.idempotencyKey !== undefined && created.record.idempotencyKey === o.idempotencyKey) {
+        const stored = created.record.inputFingerprint;
+        if (stored !== undefined && stored !== fingerprint)
+          throw new IdempotencyConflictError(o.idempotencyKey, sagaId);
         return this.#outcome<C>(created.record);
       }
       throw new SagaExistsError(sagaId);
@@ -144,7 +164,20 @@ export class SagaOrchestrator {
       { context },
     );
     await exec.publish('saga.started', { sagaId, saga: saga.name });
-    return this.#track(exec, () => exec.run());
+    const cancel = (reason: string) => {
+      if (!exec.cancel.signal.aborted) exec.cancel.abort(new SagaCancelledError(sagaId, reason));
+    };
+    const onSignal = () => cancel(`signal aborted (${String(o.signal?.reason)})`);
+    if (o.signal?.aborted) onSignal();
+    o.signal?.addEventListener('abort', onSignal, { once: true });
+    const deadline =
+      o.deadlineMs !== undefined
+        ? this.#clock.setTimeout(() => cancel(`deadline of ${o.deadlineMs} ms passed`), o.deadlineMs)
+        : undefined;
+    return this.#track(exec, () => exec.run()).finally(() => {
+      o.signal?.removeEventListener('abort', onSignal);
+      if (deadline) this.#clock.clearTimeout(deadline);
+    });
   }
 
   #track<C>(exec: SagaExecution<C>, fn: () => Promise<C>): Promise<C> {
@@ -160,10 +193,13 @@ export class SagaOrchestrator {
   /** The first run's outcome: its result, or its `SagaFailedError` — waiting for it if it is still running. */
   async #outcome<C>(record: SagaRecord): Promise<C> {
     let r: SagaRecord | undefined = record;
+    const started = this.#clock.monotonic();
     while (r && !TERMINAL_STATUSES.has(r.status)) {
+      const waited = this.#clock.monotonic() - started;
+      if (waited >= this.#o.replayWaitMs) throw new SagaReplayTimeoutError(record.id, this.#o.replayWaitMs);
       const local = this.#running.get(r.id);
       if (local) await local.done.catch(() => {});
-      else await sleep(this.#clock, this.#o.idempotencyPollMs);
+      else await sleep(this.#clock, Math.min(this.#o.idempotencyPollMs, this.#o.replayWaitMs - waited));
       r = await this.store.get(record.id);
     }
     if (!r) throw new SagaNotFoundError(record.id);
@@ -187,7 +223,33 @@ export class SagaOrchestrator {
   /** Resolves when a saga this orchestrator runs (or resumed) settles; at once when it runs none such. */
   async settled(sagaId: string): Promise<SagaState | undefined> {
     await this.#running.get(sagaId)?.done.catch(() => {});
+    await this.#parking.get(sagaId)?.catch(() => {});
     return this.get(sagaId);
+  }
+
+  /**
+   * Cancels a saga, from any process: its running step is aborted (in doubt) and every completed step
+   * compensated; its `run` rejects with `SagaFailedError` whose error is `SagaCancelledError`. Here at once;
+   * elsewhere its owner sees the store flag at its next lease renewal (`leaseMs / 3`), and a sweeper resuming
+   * it compensates. Resolves false when the saga is missing or already finished.
+   */
+  async cancel(sagaId: string, reason = 'cancelled'): Promise<boolean> {
+    const flagged = await this.store.requestCancel(sagaId, reason);
+    const local = this.#running.get(sagaId);
+    if (local && !local.exec.cancel.signal.aborted) {
+      local.exec.cancel.abort(new SagaCancelledError(sagaId, reason));
+      return true;
+    }
+    return flagged;
+  }
+
+  /**
+   * In-flight sagas (`running` / `compensating`) by name (default: every name registered here), e.g.
+   * `list({ status: 'compensating', olderThanMs: 600_000 })` finds stuck compensations. Pages with `cursor`.
+   */
+  async list(query: Partial<Omit<ListQuery, 'names'>> & { name?: string } = {}): Promise<ListPage> {
+    const { name, ...rest } = query;
+    return this.store.list({ ...rest, names: name !== undefined ? [name] : [...this.#sagas.keys()] });
   }
 
   /** Ids of the sagas this orchestrator is driving now. */
@@ -227,8 +289,12 @@ export class SagaOrchestrator {
 
   /** Resumes a claimed saga; the returned promise settles like `run`'s. */
   #resume(r: SagaRecord): Promise<unknown> {
-    const def = this.#sagas.get(r.saga);
-    if (!def) return Promise.reject(new UnknownSagaError(r.saga));
+    const def = this.#sagas.get(r.saga)?.get(r.definitionVersion);
+    if (!def) {
+      const parked = this.#deadLetterUnknownVersion(r).finally(() => this.#parking.delete(r.id));
+      this.#parking.set(r.id, parked);
+      return parked;
+    }
     const exec = new SagaExecution<unknown>(
       this.#env,
       def,
@@ -238,17 +304,34 @@ export class SagaOrchestrator {
         context: JSON.parse(r.context),
         executed: r.executedSteps,
         compensated: r.compensatedSteps,
+        inDoubt: r.inDoubtSteps,
         unit: r.currentStep,
       },
     );
     const previous = r.compensations ? (JSON.parse(r.compensations) as CompensationOutcome[]) : [];
     const stored = r.error ? (JSON.parse(r.error) as StoredError) : undefined;
     const done = this.#track(exec, () => {
+      const unit = def.units[r.currentStep];
+      // The previous owner died while running this unit: whatever of it is not recorded done is in doubt.
+      const interrupted = () => {
+        for (const s of unit ? stepsOf(unit) : []) {
+          if (!exec.executed.includes(s.name) && !exec.inDoubt.includes(s.name)) exec.inDoubt.push(s.name);
+        }
+      };
       if (r.status === 'compensating' || r.status === 'compensation_failed') {
-        return exec.compensate({ step: r.failedStep ?? '', error: stored ?? abandoned() }, previous);
+        if (r.failedStep !== undefined)
+          return exec.compensate({ step: r.failedStep, error: stored ?? abandoned() }, previous);
+        // Dead-lettered before it ever compensated (unknown definition version): undo it as abandoned mid-unit.
+        interrupted();
+        return exec.compensate({ step: unit?.name ?? '', error: abandoned() });
+      }
+      if (r.cancelReason !== undefined) {
+        interrupted();
+        const error = toStoredError(new SagaCancelledError(r.id, r.cancelReason));
+        return exec.compensate({ step: unit?.name ?? '', error });
       }
       if (def.recovery === 'compensate') {
-        const unit = def.units[r.currentStep];
+        interrupted();
         return exec.compensate({ step: unit?.name ?? '', error: abandoned() });
       }
       return exec.run();
@@ -257,31 +340,63 @@ export class SagaOrchestrator {
     return done;
   }
 
-  /** Entries of the `saga.compensation.failed` dead-letter stream, oldest first. */
-  deadLetters(limit?: number): Promise<DeadLetter[]> {
-    return this.store.listDeadLetters(limit);
+  /**
+   * A claimed saga whose definition version is not registered here: running another version's steps could
+   * skip or misplace compensations, so it is dead-lettered (reason `unknown_definition_version`, alerted) and
+   * ends `compensation_failed`, to be retried (`retryDeadLetter`) once that version is registered.
+   */
+  async #deadLetterUnknownVersion(r: SagaRecord): Promise<never> {
+    const error = new UnknownDefinitionVersionError(r.saga, r.definitionVersion, r.id);
+    const stored = toStoredError(error);
+    const deadLetterId = await this.store.addDeadLetter({
+      sagaId: r.id,
+      saga: r.saga,
+      step: '',
+      error: JSON.stringify(stored),
+      context: r.context,
+      at: this.#clock.now(),
+      reason: 'unknown_definition_version',
+    });
+    this.#log.fatal(
+      { sagaId: r.id, saga: r.saga, definitionVersion: r.definitionVersion, deadLetterId, severity: 'CRITICAL' },
+      error.message,
+    );
+    await this.store.complete(
+      r.id,
+      { owner: this.id, version: r.version },
+      { status: 'compensation_failed', ...(r.error ? {} : { error: JSON.stringify(stored) }) },
+    );
+    throw error;
   }
 
   /**
-   * Retries the compensations of a dead-lettered saga (every one not yet done). On success the saga ends
-   * `compensated` and its dead letters are removed; if one fails again, new entries replace them and this
-   * rejects with the `SagaFailedError` (status `compensation_failed`).
+   * Entries of the `saga.compensation.failed` dead-letter stream, oldest first: `{ count, after }` pages on
+   * from the last entry's id (a number is `{ count }`; default 100).
+   */
+  deadLetters(options?: number | DeadLetterPage): Promise<DeadLetter[]> {
+    return this.store.listDeadLetters(options);
+  }
+
+  /**
+   * Retries the compensations of a dead-lettered saga (every one not yet done). One store script restarts the
+   * saga's compensation (status `compensating`, leased to this orchestrator, in the recovery index) and removes
+   * its dead letters: if the store fails before, the entry stays; after, a sweeper finishes the saga should
+   * this orchestrator fail. On success the saga ends `compensated`; if a compensation fails again, new entries
+   * are written and this rejects with the `SagaFailedError` (status `compensation_failed`). A missing entry is
+   * `SagaNotFoundError`; a saga another orchestrator is compensating now, `SagaBusyError`.
    */
   async retryDeadLetter(entryId: string): Promise<SagaState | undefined> {
-    const entries = await this.store.listDeadLetters(10_000);
-    const entry = entries.find((e) => e.id === entryId);
-    if (!entry) throw new SagaNotFoundError(entryId);
-    const record = await this.store.claimOne(entry.sagaId, this.id, this.#o.leaseMs);
-    if (!record) throw new SagaNotFoundError(entry.sagaId);
-    const mine = entries.filter((e) => e.sagaId === entry.sagaId);
+    const r = await this.store.reopenDeadLetter(entryId, this.id, this.#o.leaseMs);
+    if (!r.ok) {
+      if (r.reason === 'busy') throw new SagaBusyError(entryId);
+      throw new SagaNotFoundError(entryId);
+    }
     try {
-      await this.#resume(record);
+      await this.#resume(r.record);
     } catch (error) {
       if (!(isSagaFailedError(error) && error.status === 'compensated')) throw error;
-    } finally {
-      for (const e of mine) await this.store.removeDeadLetter(e.id);
     }
-    return this.get(entry.sagaId);
+    return this.get(r.record.id);
   }
 
   /**

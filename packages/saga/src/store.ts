@@ -20,11 +20,15 @@ export const TERMINAL_STATUSES: ReadonlySet<SagaStatus> = new Set(['completed', 
 export interface SagaRecord {
   id: string;
   saga: string;
+  /** The version of the saga's definition it was started with (1 for sagas stored before versions). */
+  definitionVersion: number;
   status: SagaStatus;
   /** Index of the unit (step or parallel group) being run or next to run. */
   currentStep: number;
   executedSteps: string[];
   compensatedSteps: string[];
+  /** Steps interrupted with no known outcome (compensated when `compensateInDoubt`). */
+  inDoubtSteps: string[];
   context: string;
   /** Bumped by every fenced write and every claim. */
   version: number;
@@ -33,6 +37,10 @@ export interface SagaRecord {
   /** When the lease expires (store clock, ms); 0 once terminal. */
   leaseUntil: number;
   idempotencyKey?: string;
+  /** Set by `requestCancel`: the saga is to be compensated. */
+  cancelReason?: string;
+  /** sha256 of the input's canonical JSON, stored with an idempotency key. */
+  inputFingerprint?: string;
   failedStep?: string;
   error?: string;
   compensations?: string;
@@ -46,6 +54,7 @@ export interface SagaPatch {
   currentStep?: number;
   executedSteps?: readonly string[];
   compensatedSteps?: readonly string[];
+  inDoubtSteps?: readonly string[];
   context?: string;
   failedStep?: string;
   error?: string;
@@ -55,9 +64,11 @@ export interface SagaPatch {
 export interface NewSaga {
   id: string;
   saga: string;
+  definitionVersion?: number;
   owner: string;
   context: string;
   idempotencyKey?: string;
+  inputFingerprint?: string;
 }
 
 /** Who may write: the lease owner at the version it last wrote or claimed. */
@@ -84,10 +95,41 @@ export interface DeadLetter {
   id: string;
   sagaId: string;
   saga: string;
+  /**
+   * Why it is here: a compensation exhausted its retries (default), or recovery found no registered
+   * definition of the saga's stored version (`unknown_definition_version`; `step` is empty).
+   */
+  reason?: 'compensation_failed' | 'unknown_definition_version';
   step: string;
   error: string;
   context: string;
   at: number;
+}
+
+export interface DeadLetterPage {
+  count?: number;
+  /** Entries after this entry id. */
+  after?: string;
+}
+
+/** Which in-flight sagas `list` returns. */
+export interface ListQuery {
+  /** Saga names to look at (the recovery index is per name). */
+  names: readonly string[];
+  /** `running` or `compensating` (default both): the sagas in the recovery index. */
+  status?: 'running' | 'compensating';
+  /** Only sagas not written for at least this long (store clock for Redis: the hash's `updated_at`). */
+  olderThanMs?: number;
+  /** From a previous page's `cursor`. */
+  cursor?: string;
+  /** Page size (default 100). */
+  limit?: number;
+}
+
+export interface ListPage {
+  sagas: SagaRecord[];
+  /** Pass back for the next page; absent on the last. */
+  cursor?: string;
 }
 
 export interface SagaStore {
@@ -97,8 +139,13 @@ export interface SagaStore {
   advance(id: string, fence: Fence, patch: SagaPatch, leaseMs: number): Promise<FencedResult>;
   /** Fenced terminal write: releases the lease, drops the saga from the recovery index. */
   complete(id: string, fence: Fence, patch: SagaPatch & { status: SagaStatus }): Promise<FencedResult>;
-  /** Extends the lease while a step runs; false when the fence no longer holds. */
-  renew(id: string, fence: Fence, leaseMs: number): Promise<boolean>;
+  /**
+   * Extends the lease while a step runs; false when the fence no longer holds; `{ cancel }` (renewed) when
+   * someone asked for the saga to be cancelled (`requestCancel`).
+   */
+  renew(id: string, fence: Fence, leaseMs: number): Promise<boolean | { cancel: string }>;
+  /** Flags an in-flight saga for cancellation (its owner or a recovering sweeper compensates it). */
+  requestCancel(id: string, reason: string): Promise<boolean>;
   get(id: string): Promise<SagaRecord | undefined>;
   /**
    * Claims sagas whose lease expired (running or compensating) for `owner`, atomically: two claimers never
@@ -108,7 +155,21 @@ export interface SagaStore {
   /** Claims one `compensation_failed` saga (or one with an expired lease) to retry it. */
   claimOne(id: string, owner: string, leaseMs: number): Promise<SagaRecord | undefined>;
   addDeadLetter(entry: Omit<DeadLetter, 'id'>): Promise<string>;
-  listDeadLetters(limit?: number): Promise<DeadLetter[]>;
+  /** Oldest first; `after` (an entry id) pages on. A number is `{ count }`. Default count 100. */
+  listDeadLetters(options?: number | DeadLetterPage): Promise<DeadLetter[]>;
+  /**
+   * Retries a dead letter, atomically: the saga becomes `compensating`, leased to `owner` and in the recovery
+   * index, and its dead letters are removed — all or nothing. Refused (the entry stays) when the entry is
+   * `missing`, the saga is `busy` (a live owner compensates it) or `gone` (its hash expired).
+   */
+  reopenDeadLetter(
+    id: string,
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ ok: true; record: SagaRecord } | { ok: false; reason: 'missing' | 'busy' | 'gone' }>;
+  /** In-flight sagas (running or compensating) of the given names, paged: e.g. the stuck compensating ones. */
+  list(query: ListQuery): Promise<ListPage>;
+  /** Drops one entry (an operator gave up on it). */
   removeDeadLetter(id: string): Promise<boolean>;
   close?(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { RedisSagaStore } from '../src/index';
 import { partitionKeys } from '../src/keys';
 import { sagaContract } from './orchestrator.contract';
 import { storeContract } from './store.contract';
+import { sagaV2Contract } from './v2.contract';
 
 const fx = useRedisClusterFixture({ name: 'saga-cluster' });
 let cluster: Cluster;
@@ -16,20 +17,22 @@ beforeAll(() => {
   cluster = fx.cluster;
 });
 it('partitions land on more than one slot, each saga hash with its lease index', () => {
-  const slots = new Set(Array.from({ length: 8 }, (_, p) => hashSlot(partitionKeys(prefix, p).leases)));
+  const slots = new Set(Array.from({ length: 8 }, (_, p) => hashSlot(partitionKeys(prefix, p).leasesOf('s'))));
   expect(slots.size).toBeGreaterThan(1);
   const k = partitionKeys(prefix, 3);
-  expect(hashSlot(k.saga('some-saga'))).toBe(hashSlot(k.leases));
+  expect(hashSlot(k.saga('some-saga'))).toBe(hashSlot(k.leasesOf('s')));
 });
 
-sagaContract('redis-cluster', {
+const sagaBackend = {
   create: () => ({
     store: new RedisSagaStore({ redis: cluster, prefix, partitions: 8 }),
     clock: new FakeClock(),
     leaseMs: LEASE_MS,
     expireLeases: () => sleep(systemClock, LEASE_MS + 30),
   }),
-});
+};
+sagaContract('redis-cluster', sagaBackend);
+sagaV2Contract('redis-cluster', sagaBackend);
 
 let n = 0;
 storeContract('redis-cluster', {

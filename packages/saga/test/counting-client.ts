@@ -1,7 +1,7 @@
 import type { Redis } from '@ballast/core';
 
 /** The commands the saga store may send; each call is one round trip. */
-const COMMANDS = new Set(['evalsha', 'eval', 'hgetall', 'xadd', 'xrange', 'xdel', 'script']);
+const COMMANDS = new Set(['evalsha', 'eval', 'hgetall', 'xadd', 'xrange', 'xdel', 'script', 'zrange', 'time']);
 
 /** A client that counts round trips (every command call) while passing everything through. */
 export function countingClient(redis: Redis): { client: Redis; count: () => number; reset: () => void } {

@@ -49,4 +49,19 @@ describe('sagaOf', () => {
     expect(isInvalidSagaError(error)).toBe(true);
     expect(String(error)).toMatch(/"nope" does not exist/);
   });
+
+  it('@Saga(name, { version }) stores the version on the definition (default 1)', () => {
+    class V2 {
+      async a() {}
+    }
+    Step()(V2.prototype, 'a', Object.getOwnPropertyDescriptor(V2.prototype, 'a')!);
+    Saga('versioned', { version: 2 })(V2);
+    class V1 {
+      async a() {}
+    }
+    Step()(V1.prototype, 'a', Object.getOwnPropertyDescriptor(V1.prototype, 'a')!);
+    Saga('versioned')(V1);
+    expect(sagaOf(new V2())).toMatchObject({ name: 'versioned', version: 2 });
+    expect(sagaOf(new V1())).toMatchObject({ name: 'versioned', version: 1 });
+  });
 });

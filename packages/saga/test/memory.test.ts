@@ -1,10 +1,12 @@
 import { FakeClock } from '@ballast/testkit';
+import { expect, it } from 'vitest';
 import { MemorySagaStore } from '../src/index';
 import { sagaContract } from './orchestrator.contract';
 import { storeContract } from './store.contract';
+import { sagaV2Contract } from './v2.contract';
 
 // The contract on the in-process store: leases judged on the FakeClock, so expiry is instant and exact.
-sagaContract('memory', {
+const sagaBackend = {
   create: () => {
     const clock = new FakeClock();
     const leaseMs = 30_000;
@@ -15,7 +17,9 @@ sagaContract('memory', {
       expireLeases: () => clock.advance(leaseMs + 1),
     };
   },
-});
+};
+sagaContract('memory', sagaBackend);
+sagaV2Contract('memory', sagaBackend);
 
 let n = 0;
 storeContract('memory', {
@@ -28,4 +32,12 @@ storeContract('memory', {
       id: () => `m${n++}`,
     };
   },
+});
+
+it('DLQ retention: deadLetterMaxLen keeps the newest entries', async () => {
+  const store = new MemorySagaStore({ deadLetterMaxLen: 3 });
+  for (let i = 0; i < 5; i++) {
+    await store.addDeadLetter({ sagaId: `s${i}`, saga: 's', step: 'x', error: '{}', context: '{}', at: i });
+  }
+  expect((await store.listDeadLetters()).map((d) => d.sagaId)).toEqual(['s2', 's3', 's4']);
 });

@@ -44,7 +44,7 @@ afterEach(async () => {
   for (const o of open.splice(0)) await o.close();
 });
 
-function orchestrator(u: SagaBackendUnderTest, extra: OrchestratorOptions = {}): SagaOrchestrator {
+export function orchestrator(u: SagaBackendUnderTest, extra: OrchestratorOptions = {}): SagaOrchestrator {
   const o = createOrchestrator({
     store: u.store,
     clock: u.clock,
@@ -57,7 +57,7 @@ function orchestrator(u: SagaBackendUnderTest, extra: OrchestratorOptions = {}):
   return o;
 }
 
-async function failure(p: Promise<unknown>): Promise<SagaFailedError> {
+export async function failure(p: Promise<unknown>): Promise<SagaFailedError> {
   const error = await p.then(
     () => undefined,
     (e: unknown) => e,
@@ -67,7 +67,7 @@ async function failure(p: Promise<unknown>): Promise<SagaFailedError> {
 }
 
 let seq = 0;
-const uid = (what: string) => `${what}-${Date.now().toString(36)}-${seq++}`;
+export const uid = (what: string) => `${what}-${Date.now().toString(36)}-${seq++}`;
 
 export const sagaContract = defineContract<SagaBackendUnderTest>('Saga orchestrator', (make) => {
   it('health-data saga (seed 000): runs the four steps in order and stores seed 001 state', async () => {
@@ -226,7 +226,7 @@ export const sagaContract = defineContract<SagaBackendUnderTest>('Saga orchestra
     expect(run.value).toMatchObject({ reportId: 'r-c-u2', notified: true, healthRecordVersion: 2 });
   });
 
-  it('a failing parallel branch cancels its siblings; only completed branches are compensated', async () => {
+  it('a failing parallel branch cancels its siblings; completed and cancelled (in-doubt) branches are compensated', async () => {
     const u = await make();
     const s = services();
     s.block.add('call_xiaoke');
@@ -236,8 +236,10 @@ export const sagaContract = defineContract<SagaBackendUnderTest>('Saga orchestra
     expect(err.failedStep).toBe('call_laoke');
     expect(s.signals.get('call_xiaoke')?.aborted).toBe(true);
     const undone = s.calls.filter((c) => c.startsWith('undo:'));
-    // xiaoai completed (compensated), xiaoke was cancelled (not), laoke failed (not); then the record.
-    expect(undone).toEqual(['undo:call_xiaoai', 'undo:create_consultation_record']);
+    // xiaoke was cancelled mid-call (in doubt: compensated first), xiaoai completed (compensated), laoke
+    // failed outright (not); then the record.
+    expect(undone).toEqual(['undo:call_xiaoke', 'undo:call_xiaoai', 'undo:create_consultation_record']);
+    expect(err.compensations.find((c) => c.step === 'call_xiaoke')).toMatchObject({ inDoubt: true });
     expect(s.calls).not.toContain('run:generate_diagnosis_report');
   });
 
@@ -248,7 +250,7 @@ export const sagaContract = defineContract<SagaBackendUnderTest>('Saga orchestra
     const key = uid('order');
     const saga = healthDataSaga(s);
     const first = await orch.run(saga, healthInput, { idempotencyKey: key });
-    const second = await orchestrator(u).run(saga, { ...healthInput, userId: 'other' }, { idempotencyKey: key });
+    const second = await orchestrator(u).run(saga, healthInput, { idempotencyKey: key });
     expect(second).toEqual(first);
     expect(s.calls.filter((c) => c === 'run:validate_user')).toHaveLength(1);
 
@@ -335,11 +337,17 @@ export const sagaContract = defineContract<SagaBackendUnderTest>('Saga orchestra
     await u.expireLeases();
     const b = orchestrator(u, { sagas: [saga] });
     expect(await b.sweep()).toEqual([sagaId]);
+    // update_blockchain was running when a died: in doubt, so it is compensated too (compensateInDoubt).
     expect(await b.settled(sagaId)).toMatchObject({
       status: 'compensated',
-      compensatedSteps: ['save_health_data', 'validate_user'],
+      compensatedSteps: ['update_blockchain', 'save_health_data', 'validate_user'],
+      compensations: [
+        { step: 'update_blockchain', result: 'compensated', attempts: 1, inDoubt: true },
+        { step: 'save_health_data', result: 'compensated', attempts: 1 },
+        { step: 'validate_user', result: 'skipped', attempts: 0 },
+      ],
     });
-    expect(s.calls.filter((c) => c.startsWith('undo:'))).toEqual(['undo:save_health_data']);
+    expect(s.calls.filter((c) => c.startsWith('undo:'))).toEqual(['undo:update_blockchain', 'undo:save_health_data']);
   });
 
   it('abandoned while compensating: the sweeper goes on compensating, never forward', async () => {

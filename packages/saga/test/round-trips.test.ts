@@ -66,11 +66,11 @@ describe('Redis round trips', () => {
       owner: orch.id,
     });
     expect(JSON.parse(live.context!)).toMatchObject({ userId: 'u1', recordId: 'rec-d1' });
-    expect(Number(await redis.zscore(k.leases, sagaId))).toBe(Number(live.lease_until));
+    expect(Number(await redis.zscore(k.leasesOf('health-data'), sagaId))).toBe(Number(live.lease_until));
     s.release('update_blockchain');
     await run;
     expect(await redis.hgetall(k.saga(sagaId))).toMatchObject({ status: 'completed', owner: '', current_step: '4' });
-    expect(await redis.zscore(k.leases, sagaId)).toBeNull();
+    expect(await redis.zscore(k.leasesOf('health-data'), sagaId)).toBeNull();
     expect(await redis.pttl(k.saga(sagaId))).toBeGreaterThan(0); // retention
     await orch.close();
   });

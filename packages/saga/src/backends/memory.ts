@@ -3,8 +3,11 @@ import {
   type ClaimOptions,
   type CreateResult,
   type DeadLetter,
+  type DeadLetterPage,
   type Fence,
   type FencedResult,
+  type ListPage,
+  type ListQuery,
   type NewSaga,
   type SagaPatch,
   type SagaRecord,
@@ -15,12 +18,15 @@ import {
 export interface MemorySagaStoreOptions {
   /** Lease expiry is judged on this clock (give testkit's FakeClock to drive recovery in tests). */
   clock?: Clock;
+  /** DLQ retention: entries kept, oldest dropped first (each was alerted when written). Default 100 000. */
+  deadLetterMaxLen?: number;
 }
 
 const copy = (r: SagaRecord): SagaRecord => ({
   ...r,
   executedSteps: [...r.executedSteps],
   compensatedSteps: [...r.compensatedSteps],
+  inDoubtSteps: [...r.inDoubtSteps],
 });
 
 /**
@@ -32,9 +38,11 @@ export class MemorySagaStore implements SagaStore {
   readonly #sagas = new Map<string, SagaRecord>();
   readonly #dlq: DeadLetter[] = [];
   #dlqSeq = 0;
+  readonly #dlqMaxLen: number;
 
   constructor(options: MemorySagaStoreOptions = {}) {
     this.#clock = options.clock ?? systemClock;
+    this.#dlqMaxLen = options.deadLetterMaxLen ?? 100_000;
   }
 
   async create(saga: NewSaga, leaseMs: number): Promise<CreateResult> {
@@ -44,15 +52,18 @@ export class MemorySagaStore implements SagaStore {
     this.#sagas.set(saga.id, {
       id: saga.id,
       saga: saga.saga,
+      definitionVersion: saga.definitionVersion ?? 1,
       status: 'running',
       currentStep: 0,
       executedSteps: [],
       compensatedSteps: [],
+      inDoubtSteps: [],
       context: saga.context,
       version: 1,
       owner: saga.owner,
       leaseUntil: now + leaseMs,
       ...(saga.idempotencyKey !== undefined ? { idempotencyKey: saga.idempotencyKey } : {}),
+      ...(saga.inputFingerprint !== undefined ? { inputFingerprint: saga.inputFingerprint } : {}),
       createdAt: now,
       updatedAt: now,
     });
@@ -71,6 +82,7 @@ export class MemorySagaStore implements SagaStore {
     if (patch.currentStep !== undefined) r.currentStep = patch.currentStep;
     if (patch.executedSteps !== undefined) r.executedSteps = [...patch.executedSteps];
     if (patch.compensatedSteps !== undefined) r.compensatedSteps = [...patch.compensatedSteps];
+    if (patch.inDoubtSteps !== undefined) r.inDoubtSteps = [...patch.inDoubtSteps];
     if (patch.context !== undefined) r.context = patch.context;
     if (patch.failedStep !== undefined) r.failedStep = patch.failedStep;
     if (patch.error !== undefined) r.error = patch.error;
@@ -96,10 +108,17 @@ export class MemorySagaStore implements SagaStore {
     return { ok: true, version: r.version };
   }
 
-  async renew(id: string, fence: Fence, leaseMs: number): Promise<boolean> {
+  async renew(id: string, fence: Fence, leaseMs: number): Promise<boolean | { cancel: string }> {
     const r = this.#fenced(id, fence);
     if (typeof r === 'string') return false;
     r.leaseUntil = this.#clock.now() + leaseMs;
+    return r.cancelReason !== undefined ? { cancel: r.cancelReason } : true;
+  }
+
+  async requestCancel(id: string, reason: string): Promise<boolean> {
+    const r = this.#sagas.get(id);
+    if (!r || (r.status !== 'running' && r.status !== 'compensating')) return false;
+    r.cancelReason = reason;
     return true;
   }
 
@@ -135,14 +154,55 @@ export class MemorySagaStore implements SagaStore {
     return this.#claim(r, owner, leaseMs);
   }
 
+  async list(query: ListQuery): Promise<ListPage> {
+    const names = new Set(query.names);
+    const cutoff = this.#clock.now() - (query.olderThanMs ?? 0);
+    const all = [...this.#sagas.values()]
+      .filter(
+        (r) =>
+          names.has(r.saga) &&
+          (r.status === 'running' || r.status === 'compensating') &&
+          (query.status === undefined || r.status === query.status) &&
+          (query.olderThanMs === undefined || r.updatedAt <= cutoff),
+      )
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .filter((r) => query.cursor === undefined || r.id > query.cursor);
+    const limit = query.limit ?? 100;
+    const page = all.slice(0, limit).map(copy);
+    return all.length > limit ? { sagas: page, cursor: page[page.length - 1]!.id } : { sagas: page };
+  }
+
   async addDeadLetter(entry: Omit<DeadLetter, 'id'>): Promise<string> {
     const id = `${entry.at}-${this.#dlqSeq++}`;
-    this.#dlq.push({ ...entry, id });
+    this.#dlq.push({ ...entry, reason: entry.reason ?? 'compensation_failed', id });
+    if (this.#dlqMaxLen > 0 && this.#dlq.length > this.#dlqMaxLen) this.#dlq.shift();
     return id;
   }
 
-  async listDeadLetters(limit = 100): Promise<DeadLetter[]> {
-    return this.#dlq.slice(0, limit).map((e) => ({ ...e }));
+  async listDeadLetters(options: number | DeadLetterPage = {}): Promise<DeadLetter[]> {
+    const o = typeof options === 'number' ? { count: options } : options;
+    const seq = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1));
+    const after = o.after !== undefined ? seq(o.after) : -1;
+    return this.#dlq
+      .filter((e) => seq(e.id) > after)
+      .slice(0, o.count ?? 100)
+      .map((e) => ({ ...e }));
+  }
+
+  async reopenDeadLetter(
+    id: string,
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ ok: true; record: SagaRecord } | { ok: false; reason: 'missing' | 'busy' | 'gone' }> {
+    const entry = this.#dlq.find((e) => e.id === id);
+    if (!entry) return { ok: false, reason: 'missing' };
+    const r = this.#sagas.get(entry.sagaId);
+    if (!r) return { ok: false, reason: 'gone' };
+    const expired = r.status === 'compensating' && r.leaseUntil <= this.#clock.now();
+    if (r.status !== 'compensation_failed' && !expired) return { ok: false, reason: 'busy' };
+    r.status = 'compensating';
+    for (let i = this.#dlq.length - 1; i >= 0; i--) if (this.#dlq[i]!.sagaId === entry.sagaId) this.#dlq.splice(i, 1);
+    return { ok: true, record: this.#claim(r, owner, leaseMs) };
   }
 
   async removeDeadLetter(id: string): Promise<boolean> {

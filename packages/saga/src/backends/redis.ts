@@ -1,16 +1,22 @@
 import { defineScript, guardRedis, type RedisClient, runScript, type ScriptArg } from '@ballast/core';
-import { dlqKey, partitionKeys, partitionOf } from '../keys';
+import { partitionKeys, partitionOf } from '../keys';
 import advanceSource from '../lua/advance.lua';
+import cancelSource from '../lua/cancel.lua';
 import claimSource from '../lua/claim.lua';
 import completeSource from '../lua/complete.lua';
 import createSource from '../lua/create.lua';
+import deadLetterSource from '../lua/dead-letter.lua';
 import renewSource from '../lua/renew.lua';
+import reopenSource from '../lua/reopen.lua';
 import type {
   ClaimOptions,
   CreateResult,
   DeadLetter,
+  DeadLetterPage,
   Fence,
   FencedResult,
+  ListPage,
+  ListQuery,
   NewSaga,
   SagaPatch,
   SagaRecord,
@@ -23,12 +29,33 @@ const ADVANCE = defineScript('saga:advance', advanceSource);
 const COMPLETE = defineScript('saga:complete', completeSource);
 const RENEW = defineScript('saga:renew', renewSource);
 const CLAIM = defineScript('saga:claim', claimSource);
+const DEAD_LETTER = defineScript('saga:dead-letter', deadLetterSource);
+const REOPEN = defineScript('saga:reopen', reopenSource);
+const CANCEL = defineScript('saga:cancel', cancelSource);
 
 /** The scripts, for `loadScripts` ahead of a pipeline or a round-trip count. */
-export const SAGA_SCRIPTS = [CREATE, ADVANCE, COMPLETE, RENEW, CLAIM] as const;
+export const SAGA_SCRIPTS = [CREATE, ADVANCE, COMPLETE, RENEW, CLAIM, DEAD_LETTER, REOPEN, CANCEL] as const;
+
+/** A dead letter's id: the stream entry id and the partition whose stream holds it. */
+const letterId = (streamId: string, partition: number) => `${streamId}@${partition}`;
+function parseLetterId(id: string): { streamId: string; partition: number } | undefined {
+  const at = id.lastIndexOf('@');
+  const partition = Number(id.slice(at + 1));
+  if (at < 1 || !Number.isInteger(partition)) return undefined;
+  return { streamId: id.slice(0, at), partition };
+}
+/** Stream ids compare as (ms, seq). */
+function compareStreamIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number) as [number, number];
+  const [bm, bs] = b.split('-').map(Number) as [number, number];
+  return am - bm || as - bs;
+}
 
 /** The commands the store sends: single-node and Cluster ioredis clients both fit (so does a counting proxy). */
-export type SagaRedisClient = Pick<RedisClient, 'evalsha' | 'eval' | 'hgetall' | 'xadd' | 'xrange' | 'xdel' | 'script'>;
+export type SagaRedisClient = Pick<
+  RedisClient,
+  'evalsha' | 'eval' | 'hgetall' | 'xadd' | 'xrange' | 'xdel' | 'script' | 'zrange' | 'time'
+>;
 
 export interface RedisSagaStoreOptions {
   redis: SagaRedisClient;
@@ -43,6 +70,12 @@ export interface RedisSagaStoreOptions {
   retentionMs?: number;
   /** Each command's bound (core's `guardRedis`): past it, `BackendUnavailableError`. Default 5 s. */
   commandTimeoutMs?: number;
+  /**
+   * DLQ retention: entries kept per partition's `saga.compensation.failed` stream (exact `MAXLEN`; dead letters are rare),
+   * oldest trimmed first. Every entry was alerted (fatal log + `onCompensationFailed`) when it was written, so
+   * trimming never drops an unalerted one. Default 100 000; 0: unbounded.
+   */
+  deadLetterMaxLen?: number;
 }
 
 function pairs(patch: SagaPatch): ScriptArg[] {
@@ -51,6 +84,7 @@ function pairs(patch: SagaPatch): ScriptArg[] {
   if (patch.currentStep !== undefined) out.push('current_step', patch.currentStep);
   if (patch.executedSteps !== undefined) out.push('executed_steps', patch.executedSteps.join(','));
   if (patch.compensatedSteps !== undefined) out.push('compensated_steps', patch.compensatedSteps.join(','));
+  if (patch.inDoubtSteps !== undefined) out.push('in_doubt_steps', patch.inDoubtSteps.join(','));
   if (patch.context !== undefined) out.push('context', patch.context);
   if (patch.failedStep !== undefined) out.push('failed_step', patch.failedStep);
   if (patch.error !== undefined) out.push('error', patch.error);
@@ -64,10 +98,12 @@ function fromHash(id: string, h: Record<string, string>): SagaRecord {
   const r: SagaRecord = {
     id,
     saga: h.saga ?? '',
+    definitionVersion: Number(h.def_version ?? 1),
     status: (h.status ?? 'running') as SagaStatus,
     currentStep: Number(h.current_step ?? 0),
     executedSteps: list(h.executed_steps),
     compensatedSteps: list(h.compensated_steps),
+    inDoubtSteps: list(h.in_doubt_steps),
     context: h.context ?? '{}',
     version: Number(h.version ?? 0),
     owner: h.owner ?? '',
@@ -76,6 +112,8 @@ function fromHash(id: string, h: Record<string, string>): SagaRecord {
     updatedAt: Number(h.updated_at ?? 0),
   };
   if (h.idempotency_key) r.idempotencyKey = h.idempotency_key;
+  if (h.input_fp) r.inputFingerprint = h.input_fp;
+  if (h.cancel_reason) r.cancelReason = h.cancel_reason;
   if (h.failed_step) r.failedStep = h.failed_step;
   if (h.error) r.error = h.error;
   if (h.compensations) r.compensations = h.compensations;
@@ -102,7 +140,8 @@ export class RedisSagaStore implements SagaStore {
   readonly #prefix: string;
   readonly #partitions: number;
   readonly #retentionMs: number;
-  readonly #dlq: string;
+  readonly #dlqMaxLen: number;
+  #sweeps = 0;
 
   constructor(options: RedisSagaStoreOptions) {
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
@@ -112,13 +151,13 @@ export class RedisSagaStore implements SagaStore {
     if (!Number.isInteger(this.#partitions) || this.#partitions < 1) {
       throw new RangeError(`partitions must be an integer >= 1 (got ${options.partitions})`);
     }
-    this.#dlq = dlqKey(this.#prefix);
+    this.#dlqMaxLen = options.deadLetterMaxLen ?? 100_000;
   }
 
-  /** `{ saga, leases }` keys of a saga id. */
+  /** Keys of a saga id: its hash, its partition's recovery-index prefix and the index of a saga name. */
   keysOf(id: string) {
     const k = partitionKeys(this.#prefix, partitionOf(id, this.#partitions));
-    return { saga: k.saga(id), leases: k.leases };
+    return { saga: k.saga(id), leases: k.leases, leasesOf: k.leasesOf };
   }
 
   async create(saga: NewSaga, leaseMs: number): Promise<CreateResult> {
@@ -126,6 +165,8 @@ export class RedisSagaStore implements SagaStore {
     const fields: ScriptArg[] = [
       'saga',
       saga.saga,
+      'def_version',
+      saga.definitionVersion ?? 1,
       'status',
       'running',
       'current_step',
@@ -136,10 +177,11 @@ export class RedisSagaStore implements SagaStore {
       saga.context,
     ];
     if (saga.idempotencyKey !== undefined) fields.push('idempotency_key', saga.idempotencyKey);
+    if (saga.inputFingerprint !== undefined) fields.push('input_fp', saga.inputFingerprint);
     const r = await runScript<[number, number | string[]]>(
       this.#redis,
       CREATE,
-      [k.saga, k.leases],
+      [k.saga, k.leasesOf(saga.saga)],
       [saga.id, saga.owner, Math.ceil(leaseMs), ...fields],
     );
     if (r[0] === 1) return { created: true, version: Number(r[1]) };
@@ -170,14 +212,19 @@ export class RedisSagaStore implements SagaStore {
     );
   }
 
-  async renew(id: string, fence: Fence, leaseMs: number): Promise<boolean> {
+  async requestCancel(id: string, reason: string): Promise<boolean> {
+    return Number(await runScript<number>(this.#redis, CANCEL, [this.keysOf(id).saga], [reason])) === 1;
+  }
+
+  async renew(id: string, fence: Fence, leaseMs: number): Promise<boolean | { cancel: string }> {
     const k = this.keysOf(id);
-    const r = await runScript<number>(
+    const r = await runScript<number | [number, string]>(
       this.#redis,
       RENEW,
       [k.saga, k.leases],
       [id, fence.owner, fence.version, Math.ceil(leaseMs)],
     );
+    if (Array.isArray(r)) return { cancel: String(r[1]) };
     return Number(r) === 1;
   }
 
@@ -188,6 +235,9 @@ export class RedisSagaStore implements SagaStore {
 
   async claimExpired(options: ClaimOptions): Promise<SagaRecord[]> {
     if (options.sagas.length === 0) return [];
+    // Each sweep starts at another name, so one name's backlog never starves the others of this sweeper.
+    const start = this.#sweeps++ % options.sagas.length;
+    const rotated = [...options.sagas.slice(start), ...options.sagas.slice(0, start)];
     const perPartition = await Promise.all(
       Array.from({ length: this.#partitions }, async (_, p) => {
         const k = partitionKeys(this.#prefix, p);
@@ -195,7 +245,7 @@ export class RedisSagaStore implements SagaStore {
           this.#redis,
           CLAIM,
           [k.leases, k.sagaPrefix],
-          ['expired', options.owner, Math.ceil(options.leaseMs), options.limit, '', ...options.sagas],
+          ['expired', options.owner, Math.ceil(options.leaseMs), options.limit, '', ...rotated],
         );
         return r.map(([id, flat]) => fromHash(id, flatToHash(flat)));
       }),
@@ -214,43 +264,117 @@ export class RedisSagaStore implements SagaStore {
     return r[0] ? fromHash(id, flatToHash(r[0][1])) : undefined;
   }
 
-  async addDeadLetter(entry: Omit<DeadLetter, 'id'>): Promise<string> {
-    const id = await this.#redis.xadd(
-      this.#dlq,
-      '*',
-      'saga_id',
-      entry.sagaId,
-      'saga',
-      entry.saga,
-      'step',
-      entry.step,
-      'error',
-      entry.error,
-      'context',
-      entry.context,
-      'at',
-      String(entry.at),
-    );
-    return id as string;
+  /**
+   * Walks the recovery indexes (partition by partition, name by name, `limit` ids at a time) and reads each
+   * saga's hash; the cursor is `partition:nameIndex:offset`. Age is judged against the server's clock.
+   */
+  async list(query: ListQuery): Promise<ListPage> {
+    const limit = query.limit ?? 100;
+    const [p0, n0, o0] = (query.cursor ?? '0:0:0').split(':').map(Number) as [number, number, number];
+    const [secs] = await this.#redis.time();
+    const cutoff = Number(secs) * 1000 - (query.olderThanMs ?? 0);
+    const sagas: SagaRecord[] = [];
+    for (let p = p0; p < this.#partitions; p++) {
+      const k = partitionKeys(this.#prefix, p);
+      for (let n = p === p0 ? n0 : 0; n < query.names.length; n++) {
+        let offset = p === p0 && n === n0 ? o0 : 0;
+        for (;;) {
+          const ids = await this.#redis.zrange(k.leasesOf(query.names[n]!), offset, offset + limit - 1);
+          for (const id of ids) {
+            offset++;
+            const h = await this.#redis.hgetall(k.saga(id));
+            if (!h || !h.status) continue;
+            const r = fromHash(id, h);
+            if (r.status !== 'running' && r.status !== 'compensating') continue;
+            if (query.status !== undefined && r.status !== query.status) continue;
+            if (query.olderThanMs !== undefined && r.updatedAt > cutoff) continue;
+            sagas.push(r);
+            if (sagas.length >= limit) return { sagas, cursor: `${p}:${n}:${offset}` };
+          }
+          if (ids.length < limit) break;
+        }
+      }
+    }
+    return { sagas };
   }
 
-  async listDeadLetters(limit = 100): Promise<DeadLetter[]> {
-    const entries = await this.#redis.xrange(this.#dlq, '-', '+', 'COUNT', limit);
-    return entries.map(([id, flat]) => {
-      const h = flatToHash(flat);
-      return {
-        id,
+  async addDeadLetter(entry: Omit<DeadLetter, 'id'>): Promise<string> {
+    const p = partitionOf(entry.sagaId, this.#partitions);
+    const k = partitionKeys(this.#prefix, p);
+    const id = await runScript<string>(
+      this.#redis,
+      DEAD_LETTER,
+      [k.dlq, k.saga(entry.sagaId)],
+      [
+        this.#dlqMaxLen,
+        'saga_id',
+        entry.sagaId,
+        'saga',
+        entry.saga,
+        'step',
+        entry.step,
+        'error',
+        entry.error,
+        'context',
+        entry.context,
+        'at',
+        String(entry.at),
+        'reason',
+        entry.reason ?? 'compensation_failed',
+      ],
+    );
+    return letterId(String(id), p);
+  }
+
+  /** Merges the partitions' streams oldest first (ties by partition), `count` at a time after `after`. */
+  async listDeadLetters(options: number | DeadLetterPage = {}): Promise<DeadLetter[]> {
+    const o = typeof options === 'number' ? { count: options } : options;
+    const count = o.count ?? 100;
+    const after = o.after !== undefined ? parseLetterId(o.after) : undefined;
+    const perPartition = await Promise.all(
+      Array.from({ length: this.#partitions }, async (_, p) => {
+        const start = !after ? '-' : p > after.partition ? after.streamId : `(${after.streamId}`;
+        const entries = await this.#redis.xrange(partitionKeys(this.#prefix, p).dlq, start, '+', 'COUNT', count);
+        return entries.map(([id, flat]) => ({ streamId: id, p, h: flatToHash(flat) }));
+      }),
+    );
+    return perPartition
+      .flat()
+      .sort((a, b) => compareStreamIds(a.streamId, b.streamId) || a.p - b.p)
+      .slice(0, count)
+      .map(({ streamId, p, h }) => ({
+        id: letterId(streamId, p),
         sagaId: h.saga_id ?? '',
         saga: h.saga ?? '',
         step: h.step ?? '',
         error: h.error ?? '',
         context: h.context ?? '{}',
         at: Number(h.at ?? 0),
-      };
-    });
+        reason: (h.reason ?? 'compensation_failed') as DeadLetter['reason'] & string,
+      }));
+  }
+
+  async reopenDeadLetter(
+    id: string,
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ ok: true; record: SagaRecord } | { ok: false; reason: 'missing' | 'busy' | 'gone' }> {
+    const parsed = parseLetterId(id);
+    if (!parsed || parsed.partition >= this.#partitions) return { ok: false, reason: 'missing' };
+    const k = partitionKeys(this.#prefix, parsed.partition);
+    const r = await runScript<[number, string, string[]]>(
+      this.#redis,
+      REOPEN,
+      [k.dlq, k.leases, k.sagaPrefix],
+      [parsed.streamId, owner, Math.ceil(leaseMs)],
+    );
+    if (r[0] !== 1) return { ok: false, reason: r[1] as 'missing' | 'busy' | 'gone' };
+    return { ok: true, record: fromHash(r[1], flatToHash(r[2])) };
   }
 
   async removeDeadLetter(id: string): Promise<boolean> {
-    return (await this.#redis.xdel(this.#dlq, id)) > 0;
+    const parsed = parseLetterId(id);
+    if (!parsed || parsed.partition >= this.#partitions) return false;
+    return (await this.#redis.xdel(partitionKeys(this.#prefix, parsed.partition).dlq, parsed.streamId)) > 0;
   }
 }

@@ -1,9 +1,10 @@
 -- Fenced write of a running saga: only the lease owner at the version it last wrote may advance it.
 -- Renews the lease in the same step.
--- KEYS[1] saga hash   KEYS[2] leases zset of the partition
+-- KEYS[1] saga hash   KEYS[2] the partition's recovery-index prefix (the saga's zset is KEYS[2] .. its name)
 -- ARGV[1] saga id, ARGV[2] owner, ARGV[3] expected version, ARGV[4] lease ms, ARGV[5..] field/value pairs
 -- Returns {1, newVersion}; {0, 'missing'} or {0, 'fenced'} (another owner or version: nothing written).
-local cur = redis.call('HMGET', KEYS[1], 'version', 'owner')
+local cur = redis.call('HMGET', KEYS[1], 'version', 'owner', 'saga')
+local index = KEYS[2] .. (cur[3] or '')
 if not cur[1] then return {0, 'missing'} end
 if cur[2] ~= ARGV[2] or cur[1] ~= ARGV[3] then return {0, 'fenced'} end
 local t = redis.call('TIME')
@@ -15,5 +16,5 @@ if #ARGV >= 5 then
 else
   redis.call('HSET', KEYS[1], 'version', v, 'lease_until', untilMs, 'updated_at', now)
 end
-redis.call('ZADD', KEYS[2], untilMs, ARGV[1])
+redis.call('ZADD', index, untilMs, ARGV[1])
 return {1, v}

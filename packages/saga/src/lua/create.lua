@@ -1,5 +1,5 @@
 -- Create a saga leased to its orchestrator, or return the stored one (nothing written). Server time (TIME).
--- KEYS[1] saga hash (seed 001's saga:{id})   KEYS[2] leases zset of the partition (id -> lease expiry ms)
+-- KEYS[1] saga hash (seed 001's saga:{id})   KEYS[2] the recovery-index zset of the saga's name in its partition (id -> lease expiry ms)
 -- ARGV[1] saga id, ARGV[2] owner, ARGV[3] lease ms, ARGV[4..] field/value pairs (saga, status, context, …)
 -- Returns {1, version} when created; {0, HGETALL of the existing hash} otherwise.
 if redis.call('EXISTS', KEYS[1]) == 1 then
