@@ -10,6 +10,7 @@ import {
   parseOptions,
   type RedisClient,
   systemClock,
+  type TimerHandle,
 } from '@ballast/core';
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import type { z } from 'zod';
@@ -32,11 +33,13 @@ import { type BusInstruments, busInstruments } from './metrics';
 import {
   busOptionsSchema,
   type ResolvedSubscribeOptions,
+  type RetentionOptions,
   type SubscribeOptions,
   subscribeOptionsSchema,
 } from './options';
+import { applyRetention, retentionPolicy } from './retention';
 import { Subscription } from './subscription';
-import type { DeadLetter, GroupInfo, StreamId, Transport } from './transport';
+import type { DeadLetter, GroupInfo, RetentionPolicy, StreamId, Transport } from './transport';
 
 /** Event type → zod schema of its data. */
 export type EventSchemas = Record<string, z.ZodType>;
@@ -53,6 +56,8 @@ export interface EventBusOptions<E extends EventSchemas> {
   source: string;
   events: E;
   maxLenAll?: number;
+  /** Bounded retention of each type's stream and DLQ (defaults in the README's retention table). */
+  retention?: RetentionOptions;
   /** Largest encoded event `data` in bytes (default 1 MiB; 0 = no limit): bigger is `PayloadTooLargeError`. */
   maxPayloadBytes?: number;
   validateOnPublish?: boolean;
@@ -88,6 +93,8 @@ export class EventBus<E extends EventSchemas> {
   readonly #log: Logger;
   readonly #newId: () => string;
   readonly #m: BusInstruments;
+  readonly #retention: RetentionPolicy;
+  #retentionTimer: TimerHandle | undefined;
   /** One consumer per (type, group), shared by every handler subscribed to it; starting ones too. */
   readonly #consumers = new Map<string, { consumer: Consumer; started: Promise<void> }>();
   #closed = false;
@@ -116,6 +123,23 @@ export class EventBus<E extends EventSchemas> {
     this.#clock = o.clock ?? systemClock;
     this.#newId = o.newId ?? randomUUID;
     this.#m = busInstruments();
+    this.#retention = retentionPolicy(o.retention);
+    if (o.retention.intervalMs > 0) {
+      this.#retentionTimer = this.#clock.setInterval(() => void this.#retainAll(), o.retention.intervalMs);
+      this.#retentionTimer.unref();
+    }
+  }
+
+  /** The retention timer's pass: every type of the schemas, one after another; failures logged, never thrown. */
+  async #retainAll(): Promise<void> {
+    for (const type of Object.keys(this.#events)) {
+      if (this.#closed) return;
+      try {
+        await applyRetention(this.transport, type, this.#retention, this.#log, this.#m);
+      } catch (error) {
+        this.#log.warn({ err: error, eventType: type }, 'retention trim failed; next pass retries');
+      }
+    }
   }
 
   #schema(type: string): z.ZodType {
@@ -238,6 +262,7 @@ export class EventBus<E extends EventSchemas> {
         clock: this.#clock,
         logger: this.#log,
         instruments: this.#m,
+        retention: this.#retention,
         onClose: () => {
           if (this.#consumers.get(key)?.consumer === consumer) this.#consumers.delete(key);
         },
@@ -275,9 +300,12 @@ export class EventBus<E extends EventSchemas> {
     delete: (type: keyof E & string, id: StreamId): Promise<boolean> => this.transport.deleteDeadLetter(type, id),
   };
 
-  /** Group-aware trim of `events:{type}`: removes only entries every group acknowledged. */
-  trim(type: keyof E & string): Promise<number> {
-    return this.transport.trim(type);
+  /**
+   * Retention trim of `events:{type}` and its DLQ now: removes what every group acknowledged, and what the
+   * `retention` limits allow without passing a live group's unconsumed entries. Returns the entries removed.
+   */
+  async trim(type: keyof E & string): Promise<number> {
+    return (await applyRetention(this.transport, type, this.#retention, this.#log, this.#m)).trimmed;
   }
 
   /** Consumer groups of a type with pending counts and lag (seed 000 monitoring). */
@@ -289,6 +317,7 @@ export class EventBus<E extends EventSchemas> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#retentionTimer) this.#clock.clearInterval(this.#retentionTimer);
     const consumers = [...this.#consumers.values()];
     this.#consumers.clear();
     await Promise.all(

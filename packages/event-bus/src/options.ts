@@ -55,6 +55,48 @@ export const subscribeOptionsSchema = z
 export type SubscribeOptions = z.input<typeof subscribeOptionsSchema>;
 export type ResolvedSubscribeOptions = z.output<typeof subscribeOptionsSchema>;
 
+/**
+ * Bounded retention of each type's stream and DLQ, applied by every trim (`bus.trim`, each consumer's
+ * maintenance, and the bus's own timer). `0` turns a limit off.
+ */
+export const retentionOptionsSchema = z
+  .object({
+    /**
+     * Entries older than this are removed — never one a live group has not acknowledged (delivered and pending,
+     * or not yet delivered to it). Default 7 days.
+     */
+    maxAgeMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(7 * 86_400_000),
+    /** Beyond this many entries the oldest are removed, with the same live-group floor. Default 1 000 000. */
+    maxLen: z.number().int().min(0).default(1_000_000),
+    /**
+     * A group none of whose consumers was active for this long (or that has none) is dead: it stops holding
+     * entries back from the age/length limits; each trim that removes entries it had not consumed logs a
+     * warning and counts `ballast_event_bus_dead_group_trims_total`. Default 24 h; 0 = a group is never dead.
+     */
+    deadGroupAfterMs: z.number().int().min(0).default(86_400_000),
+    /** DLQ cap by count, oldest removed first (logged, `ballast_event_bus_dlq_trimmed_total`). Default 100 000. */
+    dlqMaxLen: z.number().int().min(0).default(100_000),
+    /** DLQ cap by age (logged, `ballast_event_bus_dlq_trimmed_total`). Default 30 days. */
+    dlqMaxAgeMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(30 * 86_400_000),
+    /**
+     * How often the bus itself trims every type of its schemas — also types no process subscribes to, which no
+     * consumer maintenance reaches. Default 5 min; 0 = off (consumers' maintenance and `bus.trim` still trim).
+     */
+    intervalMs: z.number().int().min(0).default(300_000),
+  })
+  .strict();
+
+export type RetentionOptions = z.input<typeof retentionOptionsSchema>;
+export type ResolvedRetentionOptions = z.output<typeof retentionOptionsSchema>;
+
 export const busOptionsSchema = z
   .object({
     /** Where streams live. Give this, or `redis`; neither: an in-memory transport (single process). */
@@ -72,6 +114,8 @@ export const busOptionsSchema = z
     source: z.string().min(1),
     /** Event type → zod schema of its `data`. */
     events: z.record(z.string().min(1), objectSchema<z.ZodType>('schema')),
+    /** Retention of each type's stream and DLQ: see `retentionOptionsSchema` and the README's table. */
+    retention: retentionOptionsSchema.prefault({}),
     /** Approximate cap of `events:all`. */
     maxLenAll: z.number().int().min(0).default(100_000),
     /**

@@ -52,4 +52,22 @@ describe('event bus on Redis Cluster', () => {
     await bus.close();
     await transport.close();
   });
+
+  it('retention: the group-aware trim and the DLQ cap run in one slot ({type}) on Cluster', async () => {
+    const transport = new RedisTransport({ redis: cluster, prefix: `${prefix}ret:` });
+    const type = 'system.alert';
+    await transport.ensureGroup(type, 'live');
+    await transport.ensureGroup(type, 'abandoned'); // no consumer: dead
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await transport.publish(type, { n: String(i) }));
+    const read = await transport.read(type, 'live', 'c', 2, 0); // ids[0], ids[1] pending for a live group
+    await transport.ack(type, 'live', [read[0]!.id]);
+    await transport.deadLetter(type, 'live', 'c', read[1]!, 'bad');
+    const policy = { maxAgeMs: 0, maxLen: 1, deadGroupAfterMs: 60_000, dlqMaxLen: 0, dlqMaxAgeMs: 0 };
+    // live's floor is ids[2] (not delivered yet): the length limit stops there, past the dead group's.
+    expect(await transport.trim(type, policy)).toEqual({ trimmed: 2, dlqTrimmed: 0, deadGroups: ['abandoned'] });
+    expect((await transport.read(type, 'live', 'c', 10, 0)).map((e) => e.id)).toEqual(ids.slice(2));
+    expect((await transport.trim(type, { ...policy, dlqMaxLen: 1 })).dlqTrimmed).toBe(0);
+    await transport.close();
+  });
 });

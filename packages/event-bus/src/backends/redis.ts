@@ -26,9 +26,12 @@ import {
   type DeadLetter,
   deadLetterFrom,
   type GroupInfo,
+  NO_RETENTION,
+  type RetentionPolicy,
   type StreamEntry,
   type StreamId,
   type Transport,
+  type TrimResult,
 } from '../transport';
 import { BlockingConnections } from './redis-blocking';
 
@@ -350,9 +353,17 @@ export class RedisTransport implements Transport {
     return (await this.#redis.xdel(this.#keys.dlq(type), dlqId)) > 0;
   }
 
-  async trim(type: string): Promise<number> {
+  async trim(type: string, policy: RetentionPolicy = NO_RETENTION): Promise<TrimResult> {
     this.#check();
-    return runScript<number>(this.#redis, TRIM, [this.#keys.stream(type)]);
+    const [trimmed, dlqTrimmed, deadGroups] = await runScript<[number, number, string[]]>(
+      this.#redis,
+      TRIM,
+      [this.#keys.stream(type), this.#keys.dlq(type)],
+      [policy.maxAgeMs, policy.maxLen, policy.deadGroupAfterMs, policy.dlqMaxLen, policy.dlqMaxAgeMs].map((n) =>
+        String(Math.max(0, Math.round(n))),
+      ),
+    );
+    return { trimmed: Number(trimmed), dlqTrimmed: Number(dlqTrimmed), deadGroups: deadGroups ?? [] };
   }
 
   async groups(type: string): Promise<GroupInfo[]> {
