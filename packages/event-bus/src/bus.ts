@@ -37,6 +37,7 @@ import {
   type SubscribeOptions,
   subscribeOptionsSchema,
 } from './options';
+import { OrderedConsumer, PARTITION_KEY_FIELD, partitionOf, partitionType } from './ordered';
 import { applyRetention, retentionPolicy } from './retention';
 import { Subscription } from './subscription';
 import type { DeadLetter, GroupInfo, RetentionPolicy, StreamId, Transport } from './transport';
@@ -56,6 +57,8 @@ export interface EventBusOptions<E extends EventSchemas> {
   source: string;
   events: E;
   maxLenAll?: number;
+  /** Partition streams per type for `publish(…, { partitionKey })` (default 16); publishers and ordered subscribers agree. */
+  partitions?: number;
   /** Bounded retention of each type's stream and DLQ (defaults in the README's retention table). */
   retention?: RetentionOptions;
   /** Largest encoded event `data` in bytes (default 1 MiB; 0 = no limit): bigger is `PayloadTooLargeError`. */
@@ -69,6 +72,11 @@ export interface EventBusOptions<E extends EventSchemas> {
 }
 
 export interface PublishOptions {
+  /**
+   * Per-key ordering: the event goes to the type's partition stream `hash(key) % partitions`, and `ordered`
+   * subscribers handle the events of one key one at a time, in publish order (README "Per-key ordering").
+   */
+  partitionKey?: string;
   correlationId?: string;
   userId?: string;
   metadata?: Record<string, unknown>;
@@ -96,7 +104,8 @@ export class EventBus<E extends EventSchemas> {
   readonly #retention: RetentionPolicy;
   #retentionTimer: TimerHandle | undefined;
   /** One consumer per (type, group), shared by every handler subscribed to it; starting ones too. */
-  readonly #consumers = new Map<string, { consumer: Consumer; started: Promise<void> }>();
+  readonly #consumers = new Map<string, { consumer: Consumer | OrderedConsumer; started: Promise<void> }>();
+  readonly #partitions: number;
   #closed = false;
 
   constructor(options: EventBusOptions<E>) {
@@ -124,6 +133,7 @@ export class EventBus<E extends EventSchemas> {
     this.#newId = o.newId ?? randomUUID;
     this.#m = busInstruments();
     this.#retention = retentionPolicy(o.retention);
+    this.#partitions = o.partitions;
     if (o.retention.intervalMs > 0) {
       this.#retentionTimer = this.#clock.setInterval(() => void this.#retainAll(), o.retention.intervalMs);
       this.#retentionTimer.unref();
@@ -206,6 +216,7 @@ export class EventBus<E extends EventSchemas> {
           data: payloads[i],
           metadata: injectTraceContext({ ...(item.metadata as Record<string, string>) }, spanContext),
         };
+        if (item.partitionKey !== undefined) envelope.metadata[PARTITION_KEY_FIELD] = item.partitionKey;
         if (item.correlationId) envelope.correlation_id = item.correlationId;
         if (item.userId) envelope.user_id = item.userId;
         ids.push(envelope.event_id);
@@ -218,8 +229,21 @@ export class EventBus<E extends EventSchemas> {
         }
         return fields;
       });
-      if (encoded.length === 1) await this.transport.publish(type, encoded[0]!, { maxLenAll: this.#maxLenAll });
-      else await this.transport.publishMany(type, encoded, { maxLenAll: this.#maxLenAll });
+      // Partitioned events go to their key's partition stream (one stream per call: a burst keeps its order).
+      const key = items[0]!.partitionKey;
+      const stream = key === undefined ? type : partitionType(type, partitionOf(key, this.#partitions));
+      if (items.some((item) => item.partitionKey !== key)) {
+        throw new EventValidationError(type, [
+          {
+            path: 'partitionKey',
+            expected: 'one partitionKey (or none) for every item of a publishMany call',
+            received: 'different keys',
+            message: 'one publishMany call takes one partitionKey (or none) for all its items',
+          },
+        ]);
+      }
+      if (encoded.length === 1) await this.transport.publish(stream, encoded[0]!, { maxLenAll: this.#maxLenAll });
+      else await this.transport.publishMany(stream, encoded, { maxLenAll: this.#maxLenAll });
       this.#m.published.add(items.length, { type });
       if (ids.length === 1) span.setAttribute('messaging.message.id', ids[0]!);
       return ids;
@@ -251,6 +275,25 @@ export class EventBus<E extends EventSchemas> {
     if (entry) {
       const differing = conflicts(entry.consumer.options, o);
       if (differing.length > 0) throw new SubscriptionConflictError(type, group, differing);
+    } else if (o.ordered) {
+      const consumer: OrderedConsumer = new OrderedConsumer({
+        type,
+        group,
+        name: o.consumer ?? `consumer:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        schema,
+        options: o,
+        transport: this.transport,
+        clock: this.#clock,
+        logger: this.#log,
+        instruments: this.#m,
+        partitions: this.#partitions,
+        retention: this.#retention,
+        onClose: () => {
+          if (this.#consumers.get(key)?.consumer === consumer) this.#consumers.delete(key);
+        },
+      });
+      entry = { consumer, started: consumer.start() };
+      this.#consumers.set(key, entry);
     } else {
       const consumer: Consumer = new Consumer({
         type,

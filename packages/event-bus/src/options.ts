@@ -24,6 +24,16 @@ export const subscribeOptionsSchema = z
     startFrom: z
       .union([z.enum(['earliest', 'latest']), z.string().regex(/^\d+-\d+$/, 'an entry id <ms>-<seq>')])
       .default('earliest'),
+    /**
+     * Per-key ordering: consume the type's partition streams (events published with a `partitionKey`), the
+     * events of one key one at a time in publish order across the group's consumers — see the README's
+     * "Per-key ordering". A plain subscriber does not see partitioned events, nor an ordered one plain events.
+     */
+    ordered: z.boolean().default(false),
+    /** Ordered: a consumer's ownership of a partition lapses this long after its last renewal (crash takeover). */
+    orderedLeaseMs: z.number().int().positive().default(10_000),
+    /** Ordered: how often an owned partition with nothing new is polled. */
+    orderedPollMs: z.number().int().positive().default(100),
     /** Handlers running at once. */
     concurrency: z.number().int().positive().default(10),
     /** XREADGROUP COUNT (seed 000: 10). */
@@ -114,6 +124,11 @@ export const busOptionsSchema = z
     source: z.string().min(1),
     /** Event type → zod schema of its `data`. */
     events: z.record(z.string().min(1), objectSchema<z.ZodType>('schema')),
+    /**
+     * Partition streams per type for `publish(type, data, { partitionKey })` (`events:{type:p<n>}`); publishers
+     * and ordered subscribers of a type must agree on it. Default 16.
+     */
+    partitions: z.number().int().min(1).max(1024).default(16),
     /** Retention of each type's stream and DLQ: see `retentionOptionsSchema` and the README's table. */
     retention: retentionOptionsSchema.prefault({}),
     /** Approximate cap of `events:all`. */

@@ -207,6 +207,12 @@ export interface Transport {
   groups(type: string): Promise<GroupInfo[]>;
   /** Removes consumers idle longer than `idleMs` that hold no pending entries; returns their names. */
   removeIdleConsumers(type: string, group: string, idleMs: number): Promise<string[]>;
+  /**
+   * Acquires (when free) or extends (when `owner` holds it) the lease `name` for `ttlMs`; `false` while another
+   * owner holds it. `ttlMs` 0 releases it (only `owner`'s). Ordered consumers own partitions with it; a
+   * transport without it cannot serve `ordered` subscriptions.
+   */
+  lease?(name: string, owner: string, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

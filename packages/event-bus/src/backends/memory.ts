@@ -49,6 +49,8 @@ export class MemoryTransport implements Transport {
   readonly #all = new Stream();
   /** Blocked reads per type, re-tried on every publish to it (and released on close). */
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** Leases: name → holder and when (clock.monotonic()) it lapses. */
+  readonly #leases = new Map<string, { owner: string; until: number }>();
   #closed = false;
 
   constructor(options: MemoryTransportOptions = {}) {
@@ -295,6 +297,20 @@ export class MemoryTransport implements Transport {
       }
     }
     return result;
+  }
+
+  async lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.#open('lease');
+    const now = this.#clock.monotonic();
+    const held = this.#leases.get(name);
+    const holder = held && held.until > now ? held.owner : undefined;
+    if (ttlMs <= 0) {
+      if (holder === owner) this.#leases.delete(name);
+      return true;
+    }
+    if (holder !== undefined && holder !== owner) return false;
+    this.#leases.set(name, { owner, until: now + ttlMs });
+    return true;
   }
 
   async groups(type: string): Promise<GroupInfo[]> {
