@@ -70,4 +70,45 @@ describe('event bus on Redis Cluster', () => {
     expect((await transport.trim(type, { ...policy, dlqMaxLen: 1 })).dlqTrimmed).toBe(0);
     await transport.close();
   });
+
+  it('per-key ordering: partition streams, their leases and DLQs each stay in one slot', async () => {
+    const transport = new RedisTransport({ redis: cluster, prefix: `${prefix}ord:` });
+    const keys = transport.keys;
+    const stream = keys.stream('system.alert:p1');
+    expect(hashSlot(stream)).toBe(hashSlot(keys.dlq('system.alert:p1')));
+    expect(hashSlot(stream)).toBe(hashSlot(keys.lease('system.alert:p1', 'g')));
+    const bus = createEventBus({
+      transport,
+      source: 'ops',
+      events: healthPlatformEvents,
+      partitions: 4,
+      retention: { intervalMs: 0 },
+      logger: createLogger({ level: 'silent' }),
+    });
+    const seen: string[] = [];
+    let release: () => void = () => {};
+    const all = new Promise<void>((r) => {
+      release = r;
+    });
+    await bus.subscribe(
+      'system.alert',
+      async (e) => {
+        seen.push(e.data.message);
+        await new Promise<void>((r) => setImmediate(r));
+        if (seen.length === 20) release();
+      },
+      { ordered: true, orderedPollMs: 10 },
+    );
+    for (let i = 0; i < 10; i++) {
+      for (const host of ['a', 'b']) {
+        await bus.publish('system.alert', { severity: 'warning', message: `${host}${i}` }, { partitionKey: host });
+      }
+    }
+    await all;
+    for (const host of ['a', 'b']) {
+      expect(seen.filter((m) => m.startsWith(host))).toEqual(Array.from({ length: 10 }, (_, i) => `${host}${i}`));
+    }
+    await bus.close();
+    await transport.close();
+  });
 });
