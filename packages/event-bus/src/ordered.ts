@@ -98,6 +98,7 @@ export class OrderedConsumer {
   #inFlight = 0;
   #slotFreed: (() => void)[] = [];
   #timer: TimerHandle | undefined;
+  #maintenanceTimer: TimerHandle | undefined;
   #ticking: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -140,6 +141,14 @@ export class OrderedConsumer {
     const every = Math.max(1, Math.floor(this.options.orderedLeaseMs / 3));
     this.#timer = this.#a.clock.setInterval(() => void this.#tick(), every);
     this.#timer.unref();
+    if (this.options.maintenanceIntervalMs > 0) {
+      // Retention of the partition streams (the bus's own timer trims only the plain type streams).
+      this.#maintenanceTimer = this.#a.clock.setInterval(
+        () => void this.maintain(),
+        this.options.maintenanceIntervalMs,
+      );
+      this.#maintenanceTimer.unref();
+    }
     await this.#tick();
   }
 
@@ -397,6 +406,7 @@ export class OrderedConsumer {
       this.#a.onClose?.();
       this.#stop.abort();
       if (this.#timer) this.#a.clock.clearInterval(this.#timer);
+      if (this.#maintenanceTimer) this.#a.clock.clearInterval(this.#maintenanceTimer);
       await this.#ticking;
       const owned = [...this.#owned];
       this.#owned.clear();

@@ -207,3 +207,29 @@ describe('per-key ordering (memory transport)', () => {
     expect(order.violations).toEqual([]);
   });
 });
+
+describe('ordered consumer housekeeping', () => {
+  it("maintain() applies the bus's retention to every partition stream", async () => {
+    const transport = new MemoryTransport();
+    const bus = createEventBus({ transport, source: 't', events, partitions: 2, retention: { intervalMs: 0 } });
+    cleanup.push(() => bus.close());
+    const order = orderLog();
+    const sub = await bus.subscribe('order.step', (e) => order.record(e.data.key, e.data.seq), {
+      ordered: true,
+      orderedPollMs: 5,
+      maintenanceIntervalMs: 0,
+    });
+    for (let seq = 0; seq < 5; seq++) {
+      for (const key of ['x', 'y', 'z']) await bus.publish('order.step', { key, seq }, { partitionKey: key });
+    }
+    await order.until(15);
+    await expect.poll(async () => (await sub.maintain()).trimmed, { timeout: 2_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(
+        () =>
+          transport.entries(partitionType('order.step', 0)).length +
+          transport.entries(partitionType('order.step', 1)).length,
+      )
+      .toBe(0);
+  });
+});
