@@ -3,6 +3,7 @@ import {
   type Clock,
   EventEmitter,
   InvalidOptionsError,
+  isBackendUnavailableError,
   type Logger,
   type TimerHandle,
 } from '@ballast/core';
@@ -96,6 +97,8 @@ export class OrderedConsumer {
   readonly onError = this.#errored.event;
   #handlers: HandlerRegistration[] = [];
   #inFlight = 0;
+  /** The last failure was BackendUnavailableError (warned once until a read works). */
+  #backendDown = false;
   #slotFreed: (() => void)[] = [];
   #timer: TimerHandle | undefined;
   #maintenanceTimer: TimerHandle | undefined;
@@ -269,6 +272,10 @@ export class OrderedConsumer {
         } else {
           entries = await t.read(stream, this.group, this.name, Math.min(o.batchSize, free), 0);
         }
+        if (this.#backendDown) {
+          this.#backendDown = false;
+          this.#log.info('reading partitions again: the backend is back');
+        }
         if (!this.#holds(owned)) break; // no longer ours: the next owner takes them over from the pending list
         for (const entry of entries) this.#enqueue(stream, entry, owned);
         if (entries.length === 0 && !recovering) await this.#pause(o.orderedPollMs, signal);
@@ -396,9 +403,17 @@ export class OrderedConsumer {
     });
   }
 
+  /** Emits on `onError`; the backend being down is one warning until a read works again, not one per call. */
   #report(error: unknown, message: string): void {
     this.#errored.emit({ type: this.type, error });
-    this.#log.warn({ err: error }, message);
+    if (!isBackendUnavailableError(error)) {
+      this.#log.warn({ err: error }, message);
+      return;
+    }
+    if (this.#backendDown) this.#log.debug({ reason: error.message }, message);
+    else
+      this.#log.warn({ reason: error.message }, `${message} (backend unavailable; retrying quietly until it is back)`);
+    this.#backendDown = true;
   }
 
   close(): Promise<void> {
