@@ -10,6 +10,7 @@ import {
   parseOptions,
   type RedisClient,
   systemClock,
+  type TimerHandle,
 } from '@ballast/core';
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import type { z } from 'zod';
@@ -32,11 +33,14 @@ import { type BusInstruments, busInstruments } from './metrics';
 import {
   busOptionsSchema,
   type ResolvedSubscribeOptions,
+  type RetentionOptions,
   type SubscribeOptions,
   subscribeOptionsSchema,
 } from './options';
+import { OrderedConsumer, PARTITION_KEY_FIELD, partitionOf, partitionType } from './ordered';
+import { applyRetention, retentionPolicy } from './retention';
 import { Subscription } from './subscription';
-import type { DeadLetter, GroupInfo, StreamId, Transport } from './transport';
+import type { DeadLetter, GroupInfo, RetentionPolicy, StreamId, Transport } from './transport';
 
 /** Event type → zod schema of its data. */
 export type EventSchemas = Record<string, z.ZodType>;
@@ -53,6 +57,10 @@ export interface EventBusOptions<E extends EventSchemas> {
   source: string;
   events: E;
   maxLenAll?: number;
+  /** Partition streams per type for `publish(…, { partitionKey })` (default 16); publishers and ordered subscribers agree. */
+  partitions?: number;
+  /** Bounded retention of each type's stream and DLQ (defaults in the README's retention table). */
+  retention?: RetentionOptions;
   /** Largest encoded event `data` in bytes (default 1 MiB; 0 = no limit): bigger is `PayloadTooLargeError`. */
   maxPayloadBytes?: number;
   validateOnPublish?: boolean;
@@ -64,6 +72,11 @@ export interface EventBusOptions<E extends EventSchemas> {
 }
 
 export interface PublishOptions {
+  /**
+   * Per-key ordering: the event goes to the type's partition stream `hash(key) % partitions`, and `ordered`
+   * subscribers handle the events of one key one at a time, in publish order (README "Per-key ordering").
+   */
+  partitionKey?: string;
   correlationId?: string;
   userId?: string;
   metadata?: Record<string, unknown>;
@@ -88,8 +101,11 @@ export class EventBus<E extends EventSchemas> {
   readonly #log: Logger;
   readonly #newId: () => string;
   readonly #m: BusInstruments;
+  readonly #retention: RetentionPolicy;
+  #retentionTimer: TimerHandle | undefined;
   /** One consumer per (type, group), shared by every handler subscribed to it; starting ones too. */
-  readonly #consumers = new Map<string, { consumer: Consumer; started: Promise<void> }>();
+  readonly #consumers = new Map<string, { consumer: Consumer | OrderedConsumer; started: Promise<void> }>();
+  readonly #partitions: number;
   #closed = false;
 
   constructor(options: EventBusOptions<E>) {
@@ -116,6 +132,24 @@ export class EventBus<E extends EventSchemas> {
     this.#clock = o.clock ?? systemClock;
     this.#newId = o.newId ?? randomUUID;
     this.#m = busInstruments();
+    this.#retention = retentionPolicy(o.retention);
+    this.#partitions = o.partitions;
+    if (o.retention.intervalMs > 0) {
+      this.#retentionTimer = this.#clock.setInterval(() => void this.#retainAll(), o.retention.intervalMs);
+      this.#retentionTimer.unref();
+    }
+  }
+
+  /** The retention timer's pass: every type of the schemas, one after another; failures logged, never thrown. */
+  async #retainAll(): Promise<void> {
+    for (const type of Object.keys(this.#events)) {
+      if (this.#closed) return;
+      try {
+        await applyRetention(this.transport, type, this.#retention, this.#log, this.#m);
+      } catch (error) {
+        this.#log.warn({ err: error, eventType: type }, 'retention trim failed; next pass retries');
+      }
+    }
   }
 
   #schema(type: string): z.ZodType {
@@ -182,6 +216,7 @@ export class EventBus<E extends EventSchemas> {
           data: payloads[i],
           metadata: injectTraceContext({ ...(item.metadata as Record<string, string>) }, spanContext),
         };
+        if (item.partitionKey !== undefined) envelope.metadata[PARTITION_KEY_FIELD] = item.partitionKey;
         if (item.correlationId) envelope.correlation_id = item.correlationId;
         if (item.userId) envelope.user_id = item.userId;
         ids.push(envelope.event_id);
@@ -194,8 +229,21 @@ export class EventBus<E extends EventSchemas> {
         }
         return fields;
       });
-      if (encoded.length === 1) await this.transport.publish(type, encoded[0]!, { maxLenAll: this.#maxLenAll });
-      else await this.transport.publishMany(type, encoded, { maxLenAll: this.#maxLenAll });
+      // Partitioned events go to their key's partition stream (one stream per call: a burst keeps its order).
+      const key = items[0]!.partitionKey;
+      const stream = key === undefined ? type : partitionType(type, partitionOf(key, this.#partitions));
+      if (items.some((item) => item.partitionKey !== key)) {
+        throw new EventValidationError(type, [
+          {
+            path: 'partitionKey',
+            expected: 'one partitionKey (or none) for every item of a publishMany call',
+            received: 'different keys',
+            message: 'one publishMany call takes one partitionKey (or none) for all its items',
+          },
+        ]);
+      }
+      if (encoded.length === 1) await this.transport.publish(stream, encoded[0]!, { maxLenAll: this.#maxLenAll });
+      else await this.transport.publishMany(stream, encoded, { maxLenAll: this.#maxLenAll });
       this.#m.published.add(items.length, { type });
       if (ids.length === 1) span.setAttribute('messaging.message.id', ids[0]!);
       return ids;
@@ -227,6 +275,25 @@ export class EventBus<E extends EventSchemas> {
     if (entry) {
       const differing = conflicts(entry.consumer.options, o);
       if (differing.length > 0) throw new SubscriptionConflictError(type, group, differing);
+    } else if (o.ordered) {
+      const consumer: OrderedConsumer = new OrderedConsumer({
+        type,
+        group,
+        name: o.consumer ?? `consumer:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        schema,
+        options: o,
+        transport: this.transport,
+        clock: this.#clock,
+        logger: this.#log,
+        instruments: this.#m,
+        partitions: this.#partitions,
+        retention: this.#retention,
+        onClose: () => {
+          if (this.#consumers.get(key)?.consumer === consumer) this.#consumers.delete(key);
+        },
+      });
+      entry = { consumer, started: consumer.start() };
+      this.#consumers.set(key, entry);
     } else {
       const consumer: Consumer = new Consumer({
         type,
@@ -238,6 +305,7 @@ export class EventBus<E extends EventSchemas> {
         clock: this.#clock,
         logger: this.#log,
         instruments: this.#m,
+        retention: this.#retention,
         onClose: () => {
           if (this.#consumers.get(key)?.consumer === consumer) this.#consumers.delete(key);
         },
@@ -275,9 +343,12 @@ export class EventBus<E extends EventSchemas> {
     delete: (type: keyof E & string, id: StreamId): Promise<boolean> => this.transport.deleteDeadLetter(type, id),
   };
 
-  /** Group-aware trim of `events:{type}`: removes only entries every group acknowledged. */
-  trim(type: keyof E & string): Promise<number> {
-    return this.transport.trim(type);
+  /**
+   * Retention trim of `events:{type}` and its DLQ now: removes what every group acknowledged, and what the
+   * `retention` limits allow without passing a live group's unconsumed entries. Returns the entries removed.
+   */
+  async trim(type: keyof E & string): Promise<number> {
+    return (await applyRetention(this.transport, type, this.#retention, this.#log, this.#m)).trimmed;
   }
 
   /** Consumer groups of a type with pending counts and lag (seed 000 monitoring). */
@@ -289,6 +360,7 @@ export class EventBus<E extends EventSchemas> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#retentionTimer) this.#clock.clearInterval(this.#retentionTimer);
     const consumers = [...this.#consumers.values()];
     this.#consumers.clear();
     await Promise.all(

@@ -15,7 +15,8 @@ import { Leases } from './leases';
 import type { BusInstruments } from './metrics';
 import type { ResolvedSubscribeOptions } from './options';
 import { type EntryProcessor, entryAttributes, type Outcome, processEntry } from './process';
-import type { StreamEntry, StreamId, Transport } from './transport';
+import { applyRetention } from './retention';
+import { NO_RETENTION, type RetentionPolicy, type StreamEntry, type StreamId, type Transport } from './transport';
 
 export interface ConsumerArgs {
   type: string;
@@ -27,6 +28,8 @@ export interface ConsumerArgs {
   clock: Clock;
   logger: Logger;
   instruments: BusInstruments;
+  /** What the maintenance trim may remove (the bus's `retention`). */
+  retention?: RetentionPolicy;
   /** Called once when the consumer starts closing (the bus forgets it). */
   onClose?: () => void;
 }
@@ -52,6 +55,7 @@ export class Consumer {
   readonly #attrs: { type: string; group: string };
   readonly #processor: EntryProcessor;
   readonly #onClose: (() => void) | undefined;
+  readonly #retention: RetentionPolicy;
   #handlers: HandlerRegistration[] = [];
   /** Entries holding a slot: being handled, or being acknowledged, retried or dead-lettered after it. */
   readonly #inFlight = new Map<StreamId, Promise<void>>();
@@ -86,6 +90,7 @@ export class Consumer {
     this.#log = args.logger.child({ eventType: args.type, group: args.group, consumer: args.name });
     this.#m = args.instruments;
     this.#onClose = args.onClose;
+    this.#retention = args.retention ?? NO_RETENTION;
     this.#processor = {
       type: args.type,
       group: args.group,
@@ -334,12 +339,13 @@ export class Consumer {
   }
 
   /**
-   * Housekeeping, run every `maintenanceIntervalMs`: trims what every group acknowledged and removes idle
+   * Housekeeping, run every `maintenanceIntervalMs`: the retention trim (what every group acknowledged, and
+   * what the bus's `retention` limits allow short of live groups' unconsumed entries) and removal of idle
    * consumers holding nothing. Returns what it did.
    */
   async maintain(): Promise<{ trimmed: number; removedConsumers: string[] }> {
     try {
-      const trimmed = await this.#transport.trim(this.type);
+      const { trimmed } = await applyRetention(this.#transport, this.type, this.#retention, this.#log, this.#m);
       const removedConsumers = await this.#transport.removeIdleConsumers(
         this.type,
         this.group,

@@ -13,7 +13,14 @@ export { decodeEnvelope, EventDecodeError, type EventEnvelope, encodeEnvelope } 
 export * from './errors';
 export { type IdempotentOptions, idempotent } from './idempotent';
 export { defaultGroup, type EventKeys, eventKeys, type KeyLayout } from './keys';
-export { type ResolvedSubscribeOptions, type SubscribeOptions, subscribeOptionsSchema } from './options';
+export {
+  type ResolvedRetentionOptions,
+  type ResolvedSubscribeOptions,
+  type RetentionOptions,
+  retentionOptionsSchema,
+  type SubscribeOptions,
+  subscribeOptionsSchema,
+} from './options';
 export { EventType, type HealthPlatformEvents, healthPlatformEvents } from './schemas';
 export { type DeadLetterEvent, type EventHandler, type HandlerContext, Subscription } from './subscription';
 export {
@@ -21,7 +28,10 @@ export {
   compareIds,
   type DeadLetter,
   type GroupInfo,
+  NO_RETENTION,
+  type RetentionPolicy,
   type StreamEntry,
   type StreamId,
   type Transport,
+  type TrimResult,
 } from './transport';

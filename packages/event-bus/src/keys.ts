@@ -14,6 +14,8 @@ export interface EventKeys {
    * several idempotent handlers): `events:dedupe:{type}:<group>:[<handler>:]<event_id>`.
    */
   dedupe(type: string, group: string, eventId: string, handler?: string): string;
+  /** A lease (an ordered consumer's ownership of one partition stream of a group): `events:lease:{stream}:<group>`. */
+  lease(stream: string, group: string): string;
 }
 
 /**
@@ -37,6 +39,7 @@ export function eventKeys(prefixOption = '', layout: KeyLayout = 'cluster'): Eve
       dlq: (type) => `${prefix}events:dlq:${type}`,
       dedupe: (type, group, eventId, handler) =>
         `${prefix}events:dedupe:${type}:${group}:${handler === undefined ? '' : `${handler}:`}${eventId}`,
+      lease: (stream, group) => `${prefix}events:lease:${stream}:${group}`,
     };
   }
   return {
@@ -45,6 +48,7 @@ export function eventKeys(prefixOption = '', layout: KeyLayout = 'cluster'): Eve
     dlq: (type) => `${prefix}events:dlq:${hashTag(type)}`,
     dedupe: (type, group, eventId, handler) =>
       `${prefix}events:dedupe:${hashTag(type)}:${group}:${handler === undefined ? '' : `${handler}:`}${eventId}`,
+    lease: (stream, group) => `${prefix}events:lease:${hashTag(stream)}:${group}`,
   };
 }
 

@@ -67,6 +67,12 @@ function createInstruments() {
       'group_recreated_total',
       'Consumer groups (or their streams) found missing and created again (a Redis restart without data, a failover, XGROUP DESTROY)',
     ),
+    trimmed: counter('trimmed_total', 'Entries removed from type streams by retention (group-aware trim)'),
+    deadGroupTrims: counter(
+      'dead_group_trims_total',
+      'Trims that removed entries a dead consumer group (no consumer active for deadGroupAfterMs) had not consumed',
+    ),
+    dlqTrimmed: counter('dlq_trimmed_total', 'Dead letters removed by the DLQ caps (dlqMaxLen, dlqMaxAgeMs)'),
     duration: meter.createHistogram(metricName('event_bus', 'handler_duration_ms'), {
       description: 'Handler duration',
       unit: 'ms',

@@ -24,6 +24,16 @@ export const subscribeOptionsSchema = z
     startFrom: z
       .union([z.enum(['earliest', 'latest']), z.string().regex(/^\d+-\d+$/, 'an entry id <ms>-<seq>')])
       .default('earliest'),
+    /**
+     * Per-key ordering: consume the type's partition streams (events published with a `partitionKey`), the
+     * events of one key one at a time in publish order across the group's consumers — see the README's
+     * "Per-key ordering". A plain subscriber does not see partitioned events, nor an ordered one plain events.
+     */
+    ordered: z.boolean().default(false),
+    /** Ordered: a consumer's ownership of a partition lapses this long after its last renewal (crash takeover). */
+    orderedLeaseMs: z.number().int().positive().default(10_000),
+    /** Ordered: how often an owned partition with nothing new is polled. */
+    orderedPollMs: z.number().int().positive().default(100),
     /** Handlers running at once. */
     concurrency: z.number().int().positive().default(10),
     /** XREADGROUP COUNT (seed 000: 10). */
@@ -55,6 +65,48 @@ export const subscribeOptionsSchema = z
 export type SubscribeOptions = z.input<typeof subscribeOptionsSchema>;
 export type ResolvedSubscribeOptions = z.output<typeof subscribeOptionsSchema>;
 
+/**
+ * Bounded retention of each type's stream and DLQ, applied by every trim (`bus.trim`, each consumer's
+ * maintenance, and the bus's own timer). `0` turns a limit off.
+ */
+export const retentionOptionsSchema = z
+  .object({
+    /**
+     * Entries older than this are removed — never one a live group has not acknowledged (delivered and pending,
+     * or not yet delivered to it). Default 7 days.
+     */
+    maxAgeMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(7 * 86_400_000),
+    /** Beyond this many entries the oldest are removed, with the same live-group floor. Default 1 000 000. */
+    maxLen: z.number().int().min(0).default(1_000_000),
+    /**
+     * A group none of whose consumers was active for this long (or that has none) is dead: it stops holding
+     * entries back from the age/length limits; each trim that removes entries it had not consumed logs a
+     * warning and counts `ballast_event_bus_dead_group_trims_total`. Default 24 h; 0 = a group is never dead.
+     */
+    deadGroupAfterMs: z.number().int().min(0).default(86_400_000),
+    /** DLQ cap by count, oldest removed first (logged, `ballast_event_bus_dlq_trimmed_total`). Default 100 000. */
+    dlqMaxLen: z.number().int().min(0).default(100_000),
+    /** DLQ cap by age (logged, `ballast_event_bus_dlq_trimmed_total`). Default 30 days. */
+    dlqMaxAgeMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(30 * 86_400_000),
+    /**
+     * How often the bus itself trims every type of its schemas — also types no process subscribes to, which no
+     * consumer maintenance reaches. Default 5 min; 0 = off (consumers' maintenance and `bus.trim` still trim).
+     */
+    intervalMs: z.number().int().min(0).default(300_000),
+  })
+  .strict();
+
+export type RetentionOptions = z.input<typeof retentionOptionsSchema>;
+export type ResolvedRetentionOptions = z.output<typeof retentionOptionsSchema>;
+
 export const busOptionsSchema = z
   .object({
     /** Where streams live. Give this, or `redis`; neither: an in-memory transport (single process). */
@@ -72,6 +124,13 @@ export const busOptionsSchema = z
     source: z.string().min(1),
     /** Event type → zod schema of its `data`. */
     events: z.record(z.string().min(1), objectSchema<z.ZodType>('schema')),
+    /**
+     * Partition streams per type for `publish(type, data, { partitionKey })` (`events:{type:p<n>}`); publishers
+     * and ordered subscribers of a type must agree on it. Default 16.
+     */
+    partitions: z.number().int().min(1).max(1024).default(16),
+    /** Retention of each type's stream and DLQ: see `retentionOptionsSchema` and the README's table. */
+    retention: retentionOptionsSchema.prefault({}),
     /** Approximate cap of `events:all`. */
     maxLenAll: z.number().int().min(0).default(100_000),
     /**

@@ -1,6 +1,7 @@
 import type { Event, Unsubscribe } from '@ballast/core';
 import type { Consumer } from './consumer';
 import type { DeadLetterEvent, EventHandler, HandlerRegistration } from './handler';
+import type { OrderedConsumer } from './ordered';
 
 export type { DeadLetterEvent, EventHandler, HandlerContext } from './handler';
 
@@ -15,7 +16,7 @@ export class Subscription {
   readonly group: string;
   /** The consumer's name in the group. */
   readonly consumer: string;
-  readonly #consumer: Consumer;
+  readonly #consumer: Consumer | OrderedConsumer;
   readonly #registration: HandlerRegistration;
   readonly #listeners = new Set<Unsubscribe>();
   #closing: Promise<void> | undefined;
@@ -24,7 +25,7 @@ export class Subscription {
   /** Transport errors of the consumer's background loop (it keeps going after a pause). */
   readonly onError: Event<{ type: string; error: unknown }>;
 
-  constructor(consumer: Consumer, handler: EventHandler<unknown>) {
+  constructor(consumer: Consumer | OrderedConsumer, handler: EventHandler<unknown>) {
     this.type = consumer.type;
     this.group = consumer.group;
     this.consumer = consumer.name;

@@ -33,6 +33,40 @@ export interface DeadLetter {
   fields: Record<string, string>;
 }
 
+/**
+ * What `trim` may remove beyond what every group acknowledged. Every limit is `0` = off.
+ */
+export interface RetentionPolicy {
+  /** Entries older than this (by their id's time) are removed, unless a live group still needs them. */
+  maxAgeMs: number;
+  /** Beyond this many entries the oldest are removed, unless a live group still needs them. */
+  maxLen: number;
+  /** A group none of whose consumers was active for this long (or with no consumer) is dead: it stops bounding the trim. */
+  deadGroupAfterMs: number;
+  /** DLQ cap by count (the oldest dead letters go first). */
+  dlqMaxLen: number;
+  /** DLQ cap by age. */
+  dlqMaxAgeMs: number;
+}
+
+/** Only what every group acknowledged. */
+export const NO_RETENTION: RetentionPolicy = {
+  maxAgeMs: 0,
+  maxLen: 0,
+  deadGroupAfterMs: 0,
+  dlqMaxLen: 0,
+  dlqMaxAgeMs: 0,
+};
+
+export interface TrimResult {
+  /** Entries removed from `events:{type}`. */
+  trimmed: number;
+  /** Dead letters removed from `events:dlq:{type}` by its caps. */
+  dlqTrimmed: number;
+  /** Dead groups that lost entries they had not consumed (acknowledged) to this trim. */
+  deadGroups: string[];
+}
+
 export interface GroupInfo {
   name: string;
   /** Entries delivered but not acknowledged. */
@@ -164,13 +198,21 @@ export interface Transport {
   replayDeadLetter(type: string, dlqId: StreamId): Promise<StreamId | undefined>;
   deleteDeadLetter(type: string, dlqId: StreamId): Promise<boolean>;
   /**
-   * Group-aware trimming: removes entries of `events:{type}` that every group has acknowledged (below the
-   * lowest pending or undelivered id across groups). Returns how many were removed.
+   * Group-aware retention of `events:{type}` and its DLQ (see `RetentionPolicy`): removes what every group
+   * acknowledged, and — within `policy`'s age/length limits — older entries, but never one a live group has
+   * not acknowledged (delivered and pending, or not yet delivered). No policy: only what every group
+   * acknowledged (a stream with no group: nothing).
    */
-  trim(type: string): Promise<number>;
+  trim(type: string, policy?: RetentionPolicy): Promise<TrimResult>;
   groups(type: string): Promise<GroupInfo[]>;
   /** Removes consumers idle longer than `idleMs` that hold no pending entries; returns their names. */
   removeIdleConsumers(type: string, group: string, idleMs: number): Promise<string[]>;
+  /**
+   * Acquires (when free) or extends (when `owner` holds it) the lease `name` for `ttlMs`; `false` while another
+   * owner holds it. `ttlMs` 0 releases it (only `owner`'s). Ordered consumers own partitions with it; a
+   * transport without it cannot serve `ordered` subscriptions.
+   */
+  lease?(name: string, owner: string, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

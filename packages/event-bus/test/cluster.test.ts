@@ -52,4 +52,63 @@ describe('event bus on Redis Cluster', () => {
     await bus.close();
     await transport.close();
   });
+
+  it('retention: the group-aware trim and the DLQ cap run in one slot ({type}) on Cluster', async () => {
+    const transport = new RedisTransport({ redis: cluster, prefix: `${prefix}ret:` });
+    const type = 'system.alert';
+    await transport.ensureGroup(type, 'live');
+    await transport.ensureGroup(type, 'abandoned'); // no consumer: dead
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await transport.publish(type, { n: String(i) }));
+    const read = await transport.read(type, 'live', 'c', 2, 0); // ids[0], ids[1] pending for a live group
+    await transport.ack(type, 'live', [read[0]!.id]);
+    await transport.deadLetter(type, 'live', 'c', read[1]!, 'bad');
+    const policy = { maxAgeMs: 0, maxLen: 1, deadGroupAfterMs: 60_000, dlqMaxLen: 0, dlqMaxAgeMs: 0 };
+    // live's floor is ids[2] (not delivered yet): the length limit stops there, past the dead group's.
+    expect(await transport.trim(type, policy)).toEqual({ trimmed: 2, dlqTrimmed: 0, deadGroups: ['abandoned'] });
+    expect((await transport.read(type, 'live', 'c', 10, 0)).map((e) => e.id)).toEqual(ids.slice(2));
+    expect((await transport.trim(type, { ...policy, dlqMaxLen: 1 })).dlqTrimmed).toBe(0);
+    await transport.close();
+  });
+
+  it('per-key ordering: partition streams, their leases and DLQs each stay in one slot', async () => {
+    const transport = new RedisTransport({ redis: cluster, prefix: `${prefix}ord:` });
+    const keys = transport.keys;
+    const stream = keys.stream('system.alert:p1');
+    expect(hashSlot(stream)).toBe(hashSlot(keys.dlq('system.alert:p1')));
+    expect(hashSlot(stream)).toBe(hashSlot(keys.lease('system.alert:p1', 'g')));
+    const bus = createEventBus({
+      transport,
+      source: 'ops',
+      events: healthPlatformEvents,
+      partitions: 4,
+      retention: { intervalMs: 0 },
+      logger: createLogger({ level: 'silent' }),
+    });
+    const seen: string[] = [];
+    let release: () => void = () => {};
+    const all = new Promise<void>((r) => {
+      release = r;
+    });
+    await bus.subscribe(
+      'system.alert',
+      async (e) => {
+        seen.push(e.data.message);
+        await new Promise<void>((r) => setImmediate(r));
+        if (seen.length === 20) release();
+      },
+      { ordered: true, orderedPollMs: 10 },
+    );
+    for (let i = 0; i < 10; i++) {
+      for (const host of ['a', 'b']) {
+        await bus.publish('system.alert', { severity: 'warning', message: `${host}${i}` }, { partitionKey: host });
+      }
+    }
+    await all;
+    for (const host of ['a', 'b']) {
+      expect(seen.filter((m) => m.startsWith(host))).toEqual(Array.from({ length: 10 }, (_, i) => `${host}${i}`));
+    }
+    await bus.close();
+    await transport.close();
+  });
 });

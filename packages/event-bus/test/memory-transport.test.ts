@@ -177,8 +177,8 @@ describe('MemoryTransport (fake clock)', () => {
   it('trim on a type no group reads removes nothing', async () => {
     const transport = new MemoryTransport({ clock: new FakeClock() });
     await transport.publish('lonely', fields(0));
-    expect(await transport.trim('lonely')).toBe(0);
-    expect(await transport.trim('missing')).toBe(0);
+    expect((await transport.trim('lonely')).trimmed).toBe(0);
+    expect((await transport.trim('missing')).trimmed).toBe(0);
     expect(transport.entries('lonely')).toHaveLength(1);
   });
 
@@ -186,7 +186,7 @@ describe('MemoryTransport (fake clock)', () => {
     const { transport, ids } = await setup(4);
     await transport.read('t', 'g', 'c', 10, 0);
     await transport.ack('t', 'g', [ids[0]!, ids[2]!]);
-    expect(await transport.trim('t')).toBe(1);
+    expect((await transport.trim('t')).trimmed).toBe(1);
     expect(transport.entries('t').map((e) => e.id)).toEqual(ids.slice(1));
   });
 

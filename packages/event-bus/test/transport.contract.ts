@@ -15,6 +15,7 @@ import { compareIds } from '../src/transport';
 import { claimCases } from './transport-claims.cases';
 import { deadLetterCases } from './transport-dlq.cases';
 import { claim, fieldsOf, idsOf, LONG_IDLE, publishN, type TransportUnderTest } from './transport-helpers';
+import { retentionCases } from './transport-retention.cases';
 
 export type { TransportUnderTest } from './transport-helpers';
 
@@ -119,15 +120,15 @@ export const transportContract = defineContract<TransportUnderTest>('Transport',
     await t.read(type, 'half-acked', 'c', 10, 0);
     await t.ack(type, 'half-acked', [ids[0]!, ids[1]!, ids[3]!]); // ids[2] still pending
 
-    expect(await t.trim(type)).toBe(2); // ids[0], ids[1]: below half-acked's lowest pending id
-    expect(await t.trim(type)).toBe(0);
+    expect((await t.trim(type)).trimmed).toBe(2); // ids[0], ids[1]: below half-acked's lowest pending id
+    expect((await t.trim(type)).trimmed).toBe(0);
     // ids[2] is still pending and claimable: its entry was kept.
     expect(await claim(t, type, 'half-acked', 'c2', 0, 10)).toEqual([
       { id: ids[2], fields: fieldsOf(2), deliveries: 2 },
     ]);
 
     await t.ack(type, 'half-acked', [ids[2]!]);
-    expect(await t.trim(type)).toBe(2); // now every group acknowledged everything
+    expect((await t.trim(type)).trimmed).toBe(2); // now every group acknowledged everything
     await t.ensureGroup(type, 'probe');
     expect(await t.read(type, 'probe', 'c', 10, 0)).toEqual([]);
   });
@@ -142,7 +143,7 @@ export const transportContract = defineContract<TransportUnderTest>('Transport',
     await t.read(type, 'slow', 'c', 1, 0);
     await t.ack(type, 'slow', [ids[0]!]);
 
-    expect(await t.trim(type)).toBe(1); // slow's first undelivered entry is ids[1]
+    expect((await t.trim(type)).trimmed).toBe(1); // slow's first undelivered entry is ids[1]
     expect(idsOf(await t.read(type, 'slow', 'c', 10, 0))).toEqual(ids.slice(1));
   });
 
@@ -210,4 +211,5 @@ export const transportContract = defineContract<TransportUnderTest>('Transport',
 
   claimCases(make);
   deadLetterCases(make);
+  retentionCases(make);
 });

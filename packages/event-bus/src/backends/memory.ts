@@ -7,9 +7,12 @@ import {
   deadLetterFrom,
   envelopeFields,
   type GroupInfo,
+  NO_RETENTION,
+  type RetentionPolicy,
   type StreamEntry,
   type StreamId,
   type Transport,
+  type TrimResult,
 } from '../transport';
 import { cmp, type Group, type Id, type Pending, parseId, type Stored, Stream, ZERO } from './memory-stream';
 
@@ -28,7 +31,8 @@ const DEFAULT_DLQ_PAGE = 100;
  * reads woken by publishes. Every timer and timestamp comes from the `clock`, so tests drive it with
  * `FakeClock`.
  *
- * Choices where Redis leaves room: `trim()` on a type with no group removes nothing (nobody has read it);
+ * Choices where Redis leaves room: `trim()` on a type with no group removes only what its retention policy
+ * allows (no policy: nothing; nobody has read it); its length limit removes every excess entry in one call;
  * `maxLenAll` trims `all` exactly (Redis' `~` keeps at least that many; 0 means no cap); `renew`,
  * `retryLater` and `deadLetter` only touch entries `consumer` owns; `claimStale` scans from its cursor to
  * the end of the pending list in one call (XAUTOCLAIM may need several) and returns up to `count` live
@@ -45,6 +49,8 @@ export class MemoryTransport implements Transport {
   readonly #all = new Stream();
   /** Blocked reads per type, re-tried on every publish to it (and released on close). */
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** Leases: name → holder and when (clock.monotonic()) it lapses. */
+  readonly #leases = new Map<string, { owner: string; until: number }>();
   #closed = false;
 
   constructor(options: MemoryTransportOptions = {}) {
@@ -246,20 +252,65 @@ export class MemoryTransport implements Transport {
     return true;
   }
 
-  async trim(type: string): Promise<number> {
+  async trim(type: string, policy: RetentionPolicy = NO_RETENTION): Promise<TrimResult> {
     this.#open('trim');
+    const now = this.#clock.now();
+    const monotonic = this.#clock.monotonic();
+    const result: TrimResult = { trimmed: 0, dlqTrimmed: 0, deadGroups: [] };
     const stream = this.#streams.get(type);
-    if (!stream || stream.groups.size === 0) return 0; // never trim what no group has read
-    let end = stream.entries.length;
-    for (const g of stream.groups.values()) {
-      // The group's low-water mark: its lowest pending id, else its first undelivered entry.
-      const lowestPending = g.pel.values().next().value;
-      const undelivered = stream.indexAfter(g.last);
-      const bound = lowestPending ? Math.min(stream.indexAfter(lowestPending, true), undelivered) : undelivered;
-      end = Math.min(end, bound);
+    if (stream) {
+      // Same rule as trim.lua: cut = max(all groups' floor, min(retention cut, live groups' floor)), as indexes.
+      let all: number | undefined;
+      let live: number | undefined;
+      const deadFloors: [string, number][] = [];
+      for (const [name, g] of stream.groups) {
+        // The group's floor: its lowest pending id, else its first undelivered entry.
+        const lowestPending = g.pel.values().next().value;
+        const undelivered = stream.indexAfter(g.last);
+        const floor = lowestPending ? Math.min(stream.indexAfter(lowestPending, true), undelivered) : undelivered;
+        const isLive =
+          policy.deadGroupAfterMs <= 0 ||
+          [...g.consumers.values()].some((seenAt) => monotonic - seenAt < policy.deadGroupAfterMs);
+        all = Math.min(all ?? floor, floor);
+        if (isLive) live = Math.min(live ?? floor, floor);
+        else deadFloors.push([name, floor]);
+      }
+      let retention: number | undefined;
+      if (policy.maxAgeMs > 0) retention = stream.indexAfter({ ms: Math.floor(now - policy.maxAgeMs), seq: 0 }, true);
+      if (policy.maxLen > 0) retention = Math.max(retention ?? 0, stream.entries.length - policy.maxLen);
+      let cut = retention === undefined ? undefined : Math.min(retention, live ?? retention);
+      if (all !== undefined) cut = Math.max(cut ?? all, all);
+      if (cut !== undefined && cut > 0) {
+        stream.entries.splice(0, cut);
+        result.trimmed = cut;
+        result.deadGroups = deadFloors.filter(([, floor]) => floor < cut).map(([name]) => name);
+      }
     }
-    stream.entries.splice(0, end);
-    return end;
+    const dlq = this.#dlq.get(type);
+    if (dlq) {
+      let drop = 0;
+      if (policy.dlqMaxAgeMs > 0) drop = dlq.indexAfter({ ms: Math.floor(now - policy.dlqMaxAgeMs), seq: 0 }, true);
+      if (policy.dlqMaxLen > 0) drop = Math.max(drop, dlq.entries.length - policy.dlqMaxLen);
+      if (drop > 0) {
+        dlq.entries.splice(0, drop);
+        result.dlqTrimmed = drop;
+      }
+    }
+    return result;
+  }
+
+  async lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.#open('lease');
+    const now = this.#clock.monotonic();
+    const held = this.#leases.get(name);
+    const holder = held && held.until > now ? held.owner : undefined;
+    if (ttlMs <= 0) {
+      if (holder === owner) this.#leases.delete(name);
+      return true;
+    }
+    if (holder !== undefined && holder !== owner) return false;
+    this.#leases.set(name, { owner, until: now + ttlMs });
+    return true;
   }
 
   async groups(type: string): Promise<GroupInfo[]> {

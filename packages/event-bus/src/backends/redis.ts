@@ -16,6 +16,7 @@ import { GroupNotFoundError, TransportClosedError } from '../errors';
 import { type EventKeys, eventKeys, type KeyLayout } from '../keys';
 import claimSource from '../lua/claim.lua';
 import deadLetterSource from '../lua/dead-letter.lua';
+import leaseSource from '../lua/lease.lua';
 import publishSource from '../lua/publish.lua';
 import reclaimOwnSource from '../lua/reclaim-own.lua';
 import removeIdleSource from '../lua/remove-idle-consumers.lua';
@@ -26,9 +27,12 @@ import {
   type DeadLetter,
   deadLetterFrom,
   type GroupInfo,
+  NO_RETENTION,
+  type RetentionPolicy,
   type StreamEntry,
   type StreamId,
   type Transport,
+  type TrimResult,
 } from '../transport';
 import { BlockingConnections } from './redis-blocking';
 
@@ -39,6 +43,7 @@ const TRIM = defineScript('event-bus:trim', trimSource);
 const RECLAIM_OWN = defineScript('event-bus:reclaim-own', reclaimOwnSource);
 const REMOVE_IDLE = defineScript('event-bus:remove-idle-consumers', removeIdleSource);
 const REPLAY = defineScript('event-bus:replay', replaySource);
+const LEASE = defineScript('event-bus:lease', leaseSource);
 
 /** XAUTOCLAIM calls one claim may make (each looks at about 10 × the entries still wanted). */
 const CLAIM_SCAN_CALLS = 10;
@@ -350,9 +355,17 @@ export class RedisTransport implements Transport {
     return (await this.#redis.xdel(this.#keys.dlq(type), dlqId)) > 0;
   }
 
-  async trim(type: string): Promise<number> {
+  async trim(type: string, policy: RetentionPolicy = NO_RETENTION): Promise<TrimResult> {
     this.#check();
-    return runScript<number>(this.#redis, TRIM, [this.#keys.stream(type)]);
+    const [trimmed, dlqTrimmed, deadGroups] = await runScript<[number, number, string[]]>(
+      this.#redis,
+      TRIM,
+      [this.#keys.stream(type), this.#keys.dlq(type)],
+      [policy.maxAgeMs, policy.maxLen, policy.deadGroupAfterMs, policy.dlqMaxLen, policy.dlqMaxAgeMs].map((n) =>
+        String(Math.max(0, Math.round(n))),
+      ),
+    );
+    return { trimmed: Number(trimmed), dlqTrimmed: Number(dlqTrimmed), deadGroups: deadGroups ?? [] };
   }
 
   async groups(type: string): Promise<GroupInfo[]> {
@@ -382,6 +395,12 @@ export class RedisTransport implements Transport {
   async removeIdleConsumers(type: string, group: string, idleMs: number): Promise<string[]> {
     this.#check();
     return runScript<string[]>(this.#redis, REMOVE_IDLE, [this.#keys.stream(type)], [group, Math.round(idleMs)]);
+  }
+
+  async lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.#check();
+    const held = await runScript<number>(this.#redis, LEASE, [name], [owner, String(Math.max(0, Math.round(ttlMs)))]);
+    return held === 1;
   }
 
   async close(): Promise<void> {
