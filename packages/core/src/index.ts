@@ -151,3 +151,4 @@ export {
   type Tracer,
   withSpan,
 } from './telemetry';
+export { type TimeoutEntry, TimeoutQueue } from './timeout-queue';

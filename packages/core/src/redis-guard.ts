@@ -34,9 +34,24 @@ const BLOCKING_FIRST_SECONDS = new Set(['blmpop', 'bzmpop']);
 /** Results that are clients themselves (a duplicate, a pipeline): guarded as well. */
 const CLIENT_FACTORIES = new Set(['duplicate', 'multi', 'pipeline']);
 
+/** Command name → its blocking form's name ('xread', 'blpop'…), or undefined when it never blocks. Bounded. */
+const blockingNames = new Map<string, string | undefined>();
+
+function normalized(command: string): string | undefined {
+  if (blockingNames.has(command)) return blockingNames.get(command);
+  const name = command.toLowerCase().replace(/buffer$/, '');
+  const blocking =
+    name === 'xread' || name === 'xreadgroup' || BLOCKING_LAST_SECONDS.has(name) || BLOCKING_FIRST_SECONDS.has(name);
+  const result = blocking ? name : undefined;
+  if (blockingNames.size < 1_000) blockingNames.set(command, result);
+  return result;
+}
+
 /** How long a blocking command may legitimately wait on the server, in ms (0 when not blocking). */
 export function blockingMs(command: string, args: readonly unknown[]): number {
-  const name = command.toLowerCase().replace(/buffer$/, '');
+  const name = normalized(command);
+  // Every command passes here: the ones that cannot block leave before any argument is looked at.
+  if (name === undefined) return 0;
   const flat = args.flat().filter((a) => typeof a !== 'function');
   let ms = 0;
   if (name === 'xread' || name === 'xreadgroup') {
@@ -111,9 +126,9 @@ export function guardRedis<C extends object>(client: C, options: GuardRedisOptio
         const out = fn.apply(t, args);
         if (out === t) return proxy;
         if (isThenable(out)) {
-          const [command, rest] =
-            prop === 'call' || prop === 'callBuffer' ? [String(args[0]), args.slice(1)] : [prop, args];
-          return bound(command, rest, out);
+          return prop === 'call' || prop === 'callBuffer'
+            ? bound(String(args[0]), args.slice(1), out)
+            : bound(prop, args, out);
         }
         if (CLIENT_FACTORIES.has(prop) && typeof out === 'object' && out !== null) return guardRedis(out, options);
         return out;

@@ -73,6 +73,12 @@ export class LockManager {
   /** The backend when it can queue fairly (memory, Redis), else undefined. */
   readonly #fairBackend: FairBackend | undefined;
   #closed: Promise<void> | undefined;
+  /**
+   * Every backend command is bounded by `commandTimeoutMs` on the system clock (the Redis backend the manager
+   * made: `guardRedis`), and the manager's clock is the system clock too: a first attempt's deadline past the
+   * command timeout can never fire first.
+   */
+  readonly #commandsBounded: boolean;
 
   constructor(options: LockManagerOptions = {}) {
     const o = parseOptions(managerOptionsSchema, options, 'createLockManager');
@@ -105,6 +111,7 @@ export class LockManager {
       instruments: this.#m,
     });
     this.onLost = this.#leases.onLost;
+    this.#commandsBounded = this.#ownsBackend && o.redis !== undefined && this.#clock === systemClock;
     if (this.#ownsBackend && o.redis) {
       const redis = guardRedis(o.redis, { commandTimeoutMs: o.commandTimeoutMs });
       this.#graph = new WaitGraph(redis, o.prefix, this.#backend, this.#clock, this.#log);
@@ -193,7 +200,12 @@ export class LockManager {
             // An exclusive request that never registered as a waiter has no registration to drop.
             mode === 'shared' && this.#o.writerPreference ? WRITER_PREFERENCE : NO_PREFERENCE,
           );
-      const bounded = o.signal || (waitMs > 0 && waitMs !== Number.POSITIVE_INFINITY);
+      // A deadline the command timeout reaches first needs no timer of its own (the common `waitMs` ≥ 5 s).
+      const bounded =
+        o.signal ||
+        (waitMs > 0 &&
+          waitMs !== Number.POSITIVE_INFINITY &&
+          !(this.#commandsBounded && waitMs >= this.#o.commandTimeoutMs));
       const r = bounded
         ? await withinDeadline(attempt, this.#clock, started + waitMs, o.signal, this.#backendName).catch((e) => {
             this.#closing.abandon(attempt, release); // granted after all: hand it back

@@ -44,11 +44,12 @@ export const managerOptionsSchema = z
      */
     fairQueueTtlMs: z.number().int().positive().default(10_000),
     /**
-     * Cork the Redis socket until the end of the tick, so the scripts of one tick leave in one write. A gain
-     * where a write syscall is dear (some sandboxes); where it is cheap it holds back the first caller's
-     * command and costs throughput (-35 % uncontended on a Firecracker VM). Off by default.
+     * Cork the Redis socket until the end of the tick, so the scripts of one tick leave in one write (half of
+     * node's CPU on a busy lock path is the write syscall). `'auto'` (default): only when commands are already
+     * in flight on the connection — under concurrency, when the replies of a tick release many callers at once
+     * — while a lone caller's command leaves at once. `true`: always; `false`: never.
      */
-    coalesceWrites: z.boolean().default(false),
+    coalesceWrites: z.union([z.boolean(), z.literal('auto')]).default('auto'),
     /**
      * How long one Redis command may wait for its reply; past it (Redis down, hung, restarting) the call fails
      * with core's `BackendUnavailableError`. A finite `waitMs` or a `signal` bounds `acquire` sooner.

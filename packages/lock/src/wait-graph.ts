@@ -84,6 +84,10 @@ export class WaitGraph {
   async #cycle(owner: string, key: string): Promise<{ owners: string[]; path: string[] } | undefined> {
     const owners = [owner];
     const path = [short(owner)];
+    // Keys on the walk so far. A real cycle never passes one key twice (a key's holder cannot wait for a key on
+    // the way to it): meeting one again means reads at different moments — a holder granted a moment ago whose
+    // edge is not deleted yet, in a chain of hand-offs — not a deadlock.
+    const keys = [key];
     const visit = async (k: string, depth: number): Promise<boolean> => {
       if (depth > MAX_DEPTH) return false;
       const { holders } = await this.#backend.holders(k);
@@ -97,11 +101,13 @@ export class WaitGraph {
         }
         if (owners.includes(holder)) continue; // a cycle not through this waiter: not its to break
         const next = await this.#redis.get(waitForKey(this.#prefix, holder));
-        if (next === null) continue;
+        if (next === null || keys.includes(next)) continue;
         owners.push(holder);
+        keys.push(next);
         path.push(`waits for ${k} held by ${short(holder)}`);
         if (await visit(next, depth + 1)) return true;
         owners.pop();
+        keys.pop();
         path.pop();
       }
       return false;

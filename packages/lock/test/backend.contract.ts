@@ -234,6 +234,9 @@ export const lockBackendContract = defineContract<LockBackendUnderTest>('LockBac
     await b.tryAcquire(r, 'a', 'exclusive', LONG);
     await b.tryAcquire(r, 'a', 'exclusive', LONG);
     await b.tryAcquire(sentinel, 's', 'exclusive', LONG);
+    // Listeners are waiters: each was refused first (a release nobody waited for need wake no one).
+    expect((await b.tryAcquire(r, 'x', 'exclusive', LONG)).acquired).toBe(false);
+    expect((await b.tryAcquire(sentinel, 'x', 'exclusive', LONG)).acquired).toBe(false);
     const partial = await listen(b, r);
     const s = await listen(b, sentinel);
     expect(await b.release(r, 'a', 'exclusive')).toBe(1);

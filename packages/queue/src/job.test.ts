@@ -78,3 +78,22 @@ describe('prepareJob', () => {
     }
   });
 });
+
+describe('prepareJob without zod on the common options', () => {
+  it('checks the options the hand-written path takes as the schema does, naming the field', () => {
+    for (const bad of [{ attempts: 0 }, { delayMs: -1 }, { timeoutMs: 1.5 }, { jobId: '' }, { nope: 1 }]) {
+      expect(() => prepareJob('j', 1, bad as never, undefined, 1_000)).toThrow(
+        expect.objectContaining({ code: 'INVALID_OPTIONS' }),
+      );
+    }
+    const ok = prepareJob(
+      'j',
+      1,
+      { attempts: 2, delayMs: 5, timeoutMs: 0, jobId: 'x', priority: 'high' },
+      undefined,
+      1e3,
+    );
+    expect(ok).toMatchObject({ id: 'x', priority: 10, delayMs: 5 });
+    expect(JSON.parse(ok.opts)).toMatchObject({ attempts: 2, timeoutMs: 0 });
+  });
+});

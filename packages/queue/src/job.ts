@@ -141,6 +141,55 @@ function retention(r: Retention): [number, number] {
   return [r.count ?? -1, r.ageMs ?? -1];
 }
 
+const isCount = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * The job options checked by hand when they are the common few (priority, delay, attempts, timeout, jobId):
+ * the same rules as `jobOptionsSchema` without zod's cost on every job of a bulk add. Undefined when anything
+ * else is there or anything is off — the caller then runs the schema, which names the problem.
+ */
+function quickJobOptions(options: JobOptions | undefined): JobOptions | undefined {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Object.getPrototypeOf(options) !== Object.prototype)
+    return undefined;
+  for (const k in options) {
+    const v = (options as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    switch (k) {
+      case 'priority':
+        break; // checked by resolvePriority, as the schema leaves it
+      case 'delayMs':
+      case 'timeoutMs':
+        if (!isCount(v)) return undefined;
+        break;
+      case 'attempts':
+        if (!isCount(v) || (v as number) < 1) return undefined;
+        break;
+      case 'jobId':
+        if (typeof v !== 'string' || v.length === 0 || v.length > 256) return undefined;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  return options;
+}
+
+/**
+ * Default backoff objects already checked (the queue's parsed defaults, the package's frozen one — neither is
+ * changed after the queue is made), shared by every job that sets none: parsed once each, not per job.
+ */
+const checkedBackoffs = new WeakMap<object, ReturnType<typeof backoffOptionsSchema.parse>>();
+
+function resolvedBackoff(backoff: object, name: string): ReturnType<typeof backoffOptionsSchema.parse> {
+  let r = checkedBackoffs.get(backoff);
+  if (!r) {
+    r = parseOptions(backoffOptionsSchema, backoff, `add("${name}").backoff`);
+    checkedBackoffs.set(backoff, r);
+  }
+  return r;
+}
+
 /**
  * Validates one job's name, data and options against the queue's defaults and limit, and serialises it.
  * Throws a typed error (nothing is enqueued) for bad options, unknown priority, non-serialisable data or an
@@ -156,7 +205,7 @@ export function prepareJob(
 ): NewJob {
   if (typeof name !== 'string' || name.length === 0)
     throw new NonSerializableDataError('name', 'job name must be a non-empty string');
-  const own = parseOptions(jobOptionsSchema, options ?? {}, `add("${name}")`);
+  const own = quickJobOptions(options) ?? parseOptions(jobOptionsSchema, options ?? {}, `add("${name}")`);
   const o = { ...JOB_DEFAULTS, ...defaults, ...own } as Required<JobOptions> & { jobId?: string };
   const priority = resolvePriority(own.priority ?? defaults?.priority ?? JOB_DEFAULTS.priority);
   const text = serialize(data);
@@ -165,7 +214,9 @@ export function prepareJob(
   const backoff =
     typeof o.backoff === 'number'
       ? { initialMs: o.backoff, maxMs: o.backoff, factor: 1, jitter: 'none' as const }
-      : parseOptions(backoffOptionsSchema, o.backoff, `add("${name}").backoff`);
+      : own.backoff === undefined
+        ? resolvedBackoff(o.backoff, name) // the queue's (or the package's) default: checked once
+        : parseOptions(backoffOptionsSchema, o.backoff, `add("${name}").backoff`);
   const stored: StoredJobOptions = {
     attempts: o.attempts,
     backoff,

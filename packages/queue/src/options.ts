@@ -59,7 +59,10 @@ export const JOB_DEFAULTS = {
   priority: 'medium' as Priority,
   delayMs: 0,
   attempts: 3,
-  backoff: { initialMs: 1_000, maxMs: 60_000, factor: 2, jitter: 'full' } as z.input<typeof backoffOptionsSchema>,
+  // Frozen: checked once, not per job (see `resolvedBackoff`).
+  backoff: Object.freeze({ initialMs: 1_000, maxMs: 60_000, factor: 2, jitter: 'full' }) as z.input<
+    typeof backoffOptionsSchema
+  >,
   timeoutMs: 30_000,
   removeOnComplete: { count: 1_000 } as Retention,
   removeOnFail: { count: 5_000 } as Retention,

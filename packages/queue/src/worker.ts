@@ -11,6 +11,8 @@ import {
   outageLog,
   parseOptions,
   sleep,
+  type TimeoutEntry,
+  TimeoutQueue,
 } from '@ballast/core';
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FetchedJob, Waiter } from './backend';
@@ -63,6 +65,7 @@ export class Worker<D = unknown> {
   readonly #handler: Handler<D> | undefined;
   readonly #handlers: Handlers | undefined;
   readonly #inflight = new Map<string, InFlight>();
+  readonly #timeoutQueues = new Map<number, TimeoutQueue>();
   /** Jobs fetched ahead (leased, not started yet). */
   readonly #buffer: FetchedJob[] = [];
   readonly #waiter: Waiter;
@@ -249,6 +252,19 @@ export class Worker<D = unknown> {
     });
   }
 
+  /**
+   * The job timeouts of one length: they expire in the order they started, so one timer serves every job
+   * running with that `timeoutMs` (core's `TimeoutQueue`), not a setTimeout + clearTimeout per job.
+   */
+  #timeouts(ms: number): TimeoutQueue {
+    let q = this.#timeoutQueues.get(ms);
+    if (!q) {
+      q = new TimeoutQueue(this.#clock);
+      this.#timeoutQueues.set(ms, q);
+    }
+    return q;
+  }
+
   #handlerFor(name: string): Handler<D> {
     const h = this.#handler ?? (this.#handlers?.[name] as Handler<D> | undefined);
     if (!h) throw new NoHandlerError(name);
@@ -281,7 +297,7 @@ export class Worker<D = unknown> {
       },
       parent,
     );
-    let timer: ReturnType<Clock['setTimeout']> | undefined;
+    let timer: { q: TimeoutQueue; entry: TimeoutEntry } | undefined;
     try {
       let result: unknown;
       try {
@@ -293,11 +309,13 @@ export class Worker<D = unknown> {
         entry.controller = controller;
         let stop: ((error: unknown) => void) | undefined;
         if (opts.timeoutMs > 0) {
-          timer = this.#clock.setTimeout(() => {
+          const q = this.#timeouts(opts.timeoutMs);
+          const entry = q.add(opts.timeoutMs, () => {
             const error = new JobTimeoutError(job.id, opts.timeoutMs);
             controller.abort(error);
             stop?.(error);
-          }, opts.timeoutMs);
+          });
+          timer = { q, entry };
         }
         const ctx: JobContext = { job, signal: controller.signal };
         const ran = context.with(trace.setSpan(parent, span), () =>
@@ -311,7 +329,7 @@ export class Worker<D = unknown> {
                 ran.then(resolve, reject);
               })
             : ran;
-        if (timer) this.#clock.clearTimeout(timer);
+        if (timer) timer.q.finish(timer.entry);
         free();
         const text = serialize(result, 'result');
         const durationMs = this.#clock.monotonic() - started;
@@ -325,7 +343,7 @@ export class Worker<D = unknown> {
         const event = { job: ref, result, durationMs };
         this.#queue.emitters.completed.emit(event);
       } catch (error) {
-        if (timer) this.#clock.clearTimeout(timer);
+        if (timer) timer.q.finish(timer.entry);
         free();
         await this.#failed(fetched, job, opts, error, started, span);
       }

@@ -45,8 +45,11 @@ export interface RedisLockBackendOptions {
   logger?: Logger;
   /** How long a release channel stays subscribed after its last waiter left (saves SUBSCRIBE round trips). */
   lingerMs?: number;
-  /** Scripts of one tick leave in one socket write (core's `coalesceWrites`); see the manager option. */
-  coalesceWrites?: boolean;
+  /**
+   * Scripts of one tick leave in one socket write (core's `coalesceWrites`): `true` always, `'auto'` only while
+   * other commands are in flight on the connection; see the manager option. Default false.
+   */
+  coalesceWrites?: boolean | 'auto';
   /** Each command's bound (core's `guardRedis`): past it, a call fails with `BackendUnavailableError`. Default 5 s. */
   commandTimeoutMs?: number;
 }
@@ -90,7 +93,7 @@ export class RedisLockBackend implements LockBackend {
   readonly #prefix: string;
   readonly #log: Logger;
   readonly #lingerMs: number;
-  readonly #coalesce: boolean;
+  readonly #coalesce: boolean | 'auto';
   readonly #perSlot: boolean;
   #sub: RedisClient | undefined;
   readonly #ownsSub: boolean;
@@ -108,6 +111,18 @@ export class RedisLockBackend implements LockBackend {
   }
 
   readonly #keyCache = new Map<string, ReturnType<typeof lockKeys>>();
+
+  /** Corks the socket until the end of the tick when `coalesceWrites` says so (see the option). */
+  #cork(): void {
+    const c = this.#coalesce;
+    if (c === false) return;
+    if (c === 'auto') {
+      // ioredis's commands written and not answered yet: none, and this one leaves at once.
+      const inFlight = (this.#redis as { commandQueue?: { length: number } }).commandQueue;
+      if (!inFlight || inFlight.length === 0) return;
+    }
+    coalesceWrites(this.#redis);
+  }
 
   /** Key names of a resource, cached (bounded) so hot keys do not rebuild five strings per call. */
   #keys(resource: string) {
@@ -129,7 +144,7 @@ export class RedisLockBackend implements LockBackend {
   ): Promise<AcquireResult> {
     const k = this.#keys(resource);
     const ttl = Math.ceil(ttlMs);
-    if (this.#coalesce) coalesceWrites(this.#redis);
+    this.#cork();
     // An exclusive request that has no waiter registration to drop takes the fast path; only when shared
     // holders are there does it need the full script (a second round trip, on a lock that is busy).
     if (mode === 'exclusive' && !options.writerPreference) {
@@ -164,7 +179,7 @@ export class RedisLockBackend implements LockBackend {
     options: FairAcquireOptions,
   ): Promise<AcquireResult> {
     const k = this.#keys(resource);
-    if (this.#coalesce) coalesceWrites(this.#redis);
+    this.#cork();
     return acquireResult(
       await runScript<number[]>(this.#redis, ACQUIRE_EXCLUSIVE, this.#exclusiveKeys(k), [
         token,
@@ -184,13 +199,13 @@ export class RedisLockBackend implements LockBackend {
 
   async extend(resource: string, token: string, mode: LockMode, ttlMs: number): Promise<boolean> {
     const k = this.#keys(resource);
-    if (this.#coalesce) coalesceWrites(this.#redis);
+    this.#cork();
     return (await runScript<number>(this.#redis, EXTEND, [k.owners, k.expiry], [token, mode, Math.ceil(ttlMs)])) === 1;
   }
 
   async release(resource: string, token: string, mode: LockMode): Promise<number> {
     const k = this.#keys(resource);
-    if (this.#coalesce) coalesceWrites(this.#redis);
+    this.#cork();
     return Number(
       mode === 'exclusive'
         ? await runScript<number>(this.#redis, RELEASE_EXCLUSIVE, this.#exclusiveKeys(k), [token, k.released])

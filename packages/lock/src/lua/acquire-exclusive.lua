@@ -38,7 +38,10 @@ if not held[1] then
 elseif held[1] ~= 'exclusive' and not fair then
   return {-1}
 end
-local hint = math.max(0, redis.call('PTTL', KEYS[1]))
+local pttl = redis.call('PTTL', KEYS[1])
+local hint = math.max(0, pttl)
+-- Refused while held: the holder's release must publish (see 'w' in the prelude).
+if pttl > 0 then redis.call('HSET', KEYS[1], 'w', 1) end
 if queueTtl <= 0 then return {0, hint, 0} end
 now = now or serverNow()
 local expiry = now + queueTtl

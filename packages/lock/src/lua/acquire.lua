@@ -33,7 +33,11 @@ local function grantExclusive()
   local fence = nextFence()
   redis.call('HSET', KEYS[1], 'mode', 'exclusive', field, 1, fenceField, fence)
   redis.call('PEXPIRE', KEYS[1], ttl)
-  if ARGV[4] == '1' then redis.call('ZREM', KEYS[4], token) end
+  if ARGV[4] == '1' then
+    -- A writer that registered as a waiter: readers may wait behind it, its release must publish.
+    redis.call('ZREM', KEYS[4], token)
+    redis.call('HSET', KEYS[1], 'w', 1)
+  end
   return {1, fence, 1, ttl}
 end
 
@@ -47,6 +51,8 @@ if mode == 'exclusive' then
     end
     return {1, tonumber(held[3]), count, left}
   end
+  -- Refused by an exclusive holder: its release must publish (release-exclusive.lua reads 'w').
+  redis.call('HSET', KEYS[1], 'w', 1)
   return {0, math.max(0, redis.call('PTTL', KEYS[1]))}
 end
 -- Free: the fast path.

@@ -1,5 +1,7 @@
 -- Shared by the exclusive scripts (prepended to each): fencing tokens and the FIFO hand-off.
--- KEYS[1] owners   hash  'mode' -> exclusive|shared, 't:<token>' -> reentrant count, 'f:<token>' -> its fence
+-- KEYS[1] owners   hash  'mode' -> exclusive|shared, 't:<token>' -> reentrant count, 'f:<token>' -> its fence,
+--                  'w' -> 1 once a request was refused while it was held: only then does its release publish
+--                  a wake-up (an uncontended release publishes nothing)
 -- KEYS[2] counter  fencing tokens of every lock of the prefix (Cluster: of the hash slot); never reset, the
 --                  one key a lock leaves behind
 -- KEYS[3] queue    list  waiting tokens, oldest first (fair mode)

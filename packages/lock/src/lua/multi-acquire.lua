@@ -17,6 +17,8 @@ local now
 for i = 1, n do
   local owners, queue, qinfo = KEYS[4 * i - 2], KEYS[4 * i - 1], KEYS[4 * i]
   if redis.call('EXISTS', owners) == 1 then
+    -- Refused: the holder's release must publish (release-exclusive.lua reads 'w').
+    redis.call('HSET', owners, 'w', 1)
     return {0, i, math.max(0, redis.call('PTTL', owners))}
   end
   if redis.call('EXISTS', queue) == 1 then

@@ -1,5 +1,7 @@
 import type { Writable } from 'node:stream';
 import {
+  BackendTimeoutError,
+  BackendUnavailableError,
   backoffDelay,
   boundBackendCall,
   type Clock,
@@ -7,6 +9,9 @@ import {
   isBackendUnavailableError,
   type Logger,
   sleep,
+  systemClock,
+  TimeoutQueue,
+  toBackendError,
 } from '@ballast/core';
 import { type ChannelModel, type ConfirmChannel, connect, type Options } from 'amqplib';
 import { PublishNotConfirmedError } from '../errors';
@@ -84,6 +89,8 @@ export class AmqpConnection {
   #down = false;
   /** Per channel: message ids the broker returned (a `basic.return` precedes the confirm of its publish). */
   readonly #returns = new WeakMap<ConfirmChannel, Map<string, number>>();
+  /** Confirm deadlines of publishes in flight: all the same length, so one timer serves them (core's `TimeoutQueue`). */
+  readonly #deadlines = new TimeoutQueue(systemClock);
 
   constructor(options: AmqpConnectionOptions) {
     this.#o = options;
@@ -206,7 +213,10 @@ export class AmqpConnection {
     const attempts = this.#o.publishAttempts ?? 5;
     let last: unknown;
     // The whole publish, waits for a channel included, is bounded: RabbitMQ down must not hang `add()`.
-    const deadline = performance.now() + (this.#o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+    const timeoutMs = this.#o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const deadline = performance.now() + timeoutMs;
+    const timedOut = () =>
+      new BackendUnavailableError('rabbitmq', 'publish', new BackendTimeoutError('publish', timeoutMs));
     const bounded = <T>(call: Promise<T>) =>
       boundBackendCall(call, {
         backend: 'rabbitmq',
@@ -216,18 +226,26 @@ export class AmqpConnection {
     for (let i = 0; i < attempts; i++) {
       if (this.#closed) break;
       // Connected (the common case): the channel at hand, without a bounded wait (a timer) per publish.
-      const ch = !this.#readyPending && this.#channel ? this.#channel : await bounded(this.#ready);
+      const connected = !this.#readyPending && this.#channel;
+      const ch = connected ? connected : await bounded(this.#ready);
       try {
-        await bounded(
-          new Promise<void>((resolve, reject) => {
-            ch.publish(exchange, routingKey, content, { ...options, mandatory: true }, (err) => {
-              if (err) reject(err);
-              // The return arrives before the confirm of the same publish: the broker acks what it dropped.
-              else if (this.#wasReturned(ch, String(options.messageId))) reject(new Unroutable('returned'));
-              else resolve();
-            });
-          }),
-        );
+        const confirmed = new Promise<void>((resolve, reject) => {
+          // A first attempt on the channel at hand has the whole timeout: its bound joins the one queue of
+          // deadlines (one timer for every publish in flight, not a setTimeout + clearTimeout each).
+          const entry = i === 0 && connected ? this.#deadlines.add(timeoutMs, () => reject(timedOut())) : undefined;
+          ch.publish(exchange, routingKey, content, { ...options, mandatory: true }, (err) => {
+            if (entry) {
+              if (entry.done) return;
+              this.#deadlines.finish(entry);
+            }
+            // As `bounded` reports it: a connection failure is `BackendUnavailableError`.
+            if (err) reject(entry ? toBackendError(err, 'rabbitmq', 'publish') : err);
+            // The return arrives before the confirm of the same publish: the broker acks what it dropped.
+            else if (this.#wasReturned(ch, String(options.messageId))) reject(new Unroutable('returned'));
+            else resolve();
+          });
+        });
+        await (i === 0 && connected ? confirmed : bounded(confirmed));
         return;
       } catch (error) {
         if (isBackendUnavailableError(error)) throw error;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, getDefaultLogger, type Logger, sleep, systemClock } from '@ballast/core';
-import type { ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
+import type { ConfirmChannel, ConsumeMessage, Message, Options } from 'amqplib';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
 import { BulkAddIncompleteError, QueueClosedError } from '../errors';
 import type { JobInfo, JobState, NewJob } from '../job';
@@ -49,6 +49,40 @@ interface Delivery {
   generation: number;
   /** Its job's id, once fetch has read the body. */
   id?: string;
+}
+
+/**
+ * A job's message body: `<createdAt>\n<name as JSON>\n<opts JSON>\n<data JSON>` (its id is the message's
+ * `messageId`, its attempts a header from the first retry on). JSON text has no raw newline, so the worker gets
+ * `opts` and `data` as slices of the body — nothing is parsed and re-serialised on the way.
+ */
+export function encodeJob(name: string, createdAt: number, opts: string, data: string): Buffer {
+  return Buffer.from(`${createdAt}\n${JSON.stringify(name)}\n${opts}\n${data}`);
+}
+
+/** The job in a message body (`encodeJob`'s, or a JSON envelope `{id, name, createdAt, opts, data}` of 0.x). */
+export function decodeJob(msg: Message): { id: string; name: string; createdAt: number; opts: string; data: string } {
+  const text = msg.content.toString();
+  if (text.charCodeAt(0) === 123 /* '{': the JSON envelope */) {
+    const b = JSON.parse(text) as { id: string; name: string; createdAt: number; opts: unknown; data: unknown };
+    return {
+      id: b.id,
+      name: b.name,
+      createdAt: b.createdAt,
+      opts: JSON.stringify(b.opts),
+      data: JSON.stringify(b.data),
+    };
+  }
+  const a = text.indexOf('\n');
+  const b = text.indexOf('\n', a + 1);
+  const c = text.indexOf('\n', b + 1);
+  return {
+    id: String(msg.properties.messageId),
+    createdAt: Number(text.slice(0, a)),
+    name: JSON.parse(text.slice(a + 1, b)) as string,
+    opts: text.slice(b + 1, c),
+    data: text.slice(c + 1),
+  };
 }
 
 /** Where a job can no longer run: a copy of its message delivered later is acked unrun. */
@@ -284,12 +318,13 @@ export class RabbitBackend implements QueueBackend {
   }
 
   async #publish(job: { id: string; body: Buffer; priority: number; attemptsMade: number }, delayMs: number) {
-    const headers: Record<string, number> = { 'x-attempts-made': job.attemptsMade };
-    const options = { persistent: true, priority: job.priority, messageId: job.id, headers };
+    // A first attempt carries no headers (no table to encode per message): no `x-attempts-made` reads as 0.
+    const options: Options.Publish = { persistent: true, priority: job.priority, messageId: job.id };
+    if (job.attemptsMade > 0) options.headers = { 'x-attempts-made': job.attemptsMade };
     if (delayMs <= 0) return this.#conn.publish('', this.#waitQueue(job.priority), job.body, options);
     await this.#delays();
     const pass = Math.min(delayMs, MAX_TIER_DELAY_MS);
-    if (delayMs > pass) headers[REMAINING] = delayMs - pass;
+    if (delayMs > pass) options.headers = { ...options.headers, [REMAINING]: delayMs - pass };
     let key = '';
     for (let k = DELAY_TIERS - 1; k >= 0; k--) key += `${Math.floor(pass / 2 ** k) % 2}.`;
     await this.#conn.publish(this.#tier(DELAY_TIERS - 1), `${key}p${job.priority}`, job.body, options);
@@ -339,9 +374,7 @@ export class RabbitBackend implements QueueBackend {
         out.push({ id, added: false });
         continue;
       }
-      const body = Buffer.from(
-        `{"id":${JSON.stringify(id)},"name":${JSON.stringify(j.name)},"createdAt":${now},"opts":${j.opts},"data":${j.data}}`,
-      );
+      const body = encodeJob(j.name, now, j.opts, j.data);
       // Published together (one channel keeps their order); each awaits its own confirm.
       const published = this.#publish({ id, body, priority: j.priority, attemptsMade: 0 }, j.delayMs);
       publishes.push(
@@ -388,13 +421,7 @@ export class RabbitBackend implements QueueBackend {
     while (jobs.length < count && this.#buffer.length > 0) {
       const d = this.#buffer.shift()!;
       if (d.generation !== generation) continue;
-      const body = JSON.parse(d.msg.content.toString()) as {
-        id: string;
-        name: string;
-        createdAt: number;
-        opts: unknown;
-        data: unknown;
-      };
+      const body = decodeJob(d.msg);
       const attemptsMade = Number(d.msg.properties.headers?.['x-attempts-made'] ?? 0);
       const remaining = Number(d.msg.properties.headers?.[REMAINING] ?? 0);
       if (remaining > 0) {
@@ -458,8 +485,8 @@ export class RabbitBackend implements QueueBackend {
       jobs.push({
         id: body.id,
         name: body.name,
-        data: JSON.stringify(body.data),
-        opts: JSON.stringify(body.opts),
+        data: body.data,
+        opts: body.opts,
         priority: d.msg.properties.priority ?? 0,
         attemptsMade,
         createdAt: body.createdAt,
