@@ -13,7 +13,13 @@ import {
 import { z } from 'zod';
 import { abortedBy } from './call-context';
 import { asyncDispose, notAFunction, refuseCalls } from './closing';
-import { isBrokenCircuitError, isInvalidArgumentError, isPolicyClosedError, PolicyClosedError } from './errors';
+import {
+  isBrokenCircuitError,
+  isInvalidArgumentError,
+  isPolicyClosedError,
+  PolicyClosedError,
+  RetryAfterTooLongError,
+} from './errors';
 import { callerSignal, NEVER_ABORTED, type Policy, type PolicyFn } from './policy';
 import { RetryBudget } from './retry-budget';
 
@@ -27,10 +33,18 @@ const retrySchema = z
     backoff: z.union([backoffOptionsSchema, z.literal(false)]),
     /** Which errors to retry (default: all but an open breaker, an aborted call, a closed policy, a bad argument). */
     retryOn: z.custom<(error: unknown, attempt: number) => boolean>((v) => typeof v === 'function').optional(),
-    /** Overrides the backoff for one error, e.g. from a `Retry-After` header. Return undefined to keep it. */
+    /**
+     * Overrides the backoff for one error, e.g. from a `Retry-After` header: the retry waits exactly that long
+     * (never less). Return undefined to keep the backoff.
+     */
     delayFor: z
       .custom<(error: unknown, attempt: number) => number | undefined>((v) => typeof v === 'function')
       .optional(),
+    /**
+     * The longest `delayFor` wait honoured; a longer one gives up at once with `RetryAfterTooLongError` (the
+     * server's time attached) instead of retrying early. Default: the backoff's `maxMs` (30 s), else no limit.
+     */
+    maxRetryAfterMs: z.number().min(0).optional(),
     /** A budget shared by many retry policies (a client, a service). */
     budget: z.custom<RetryBudget>((v) => v instanceof RetryBudget).optional(),
     clock: clockSchema().optional(),
@@ -76,6 +90,7 @@ export class RetryPolicy implements Policy {
   readonly #options: z.output<typeof retrySchema>;
   readonly #backoff: z.output<typeof backoffOptionsSchema> | false;
   readonly #clock: Clock;
+  readonly #maxRetryAfterMs: number;
   readonly #retried = new EventEmitter<RetryEvent>('retry');
   readonly #gaveUp = new EventEmitter<RetryEvent>('giveUp');
   /** Before each retry: `Retry 1/3 after 500ms`. */
@@ -97,12 +112,12 @@ export class RetryPolicy implements Policy {
     this.maxRetries = o.maxRetries ?? (o.maxAttempts !== undefined ? o.maxAttempts - 1 : 3);
     this.#backoff = o.backoff;
     this.#clock = o.clock ?? systemClock;
+    this.#maxRetryAfterMs = o.maxRetryAfterMs ?? (this.#backoff ? this.#backoff.maxMs : Number.POSITIVE_INFINITY);
   }
 
-  /** A `delayFor` override if it is a usable number (capped at the backoff's `maxMs`), else the backoff's delay. */
-  #delay(override: number | undefined, planned: number): number {
-    if (override === undefined || !Number.isFinite(override) || override < 0) return planned;
-    return this.#backoff ? Math.min(override, this.#backoff.maxMs) : override;
+  /** A usable `delayFor` override (a finite number ≥ 0), else undefined. */
+  #override(override: number | undefined): number | undefined {
+    return override === undefined || !Number.isFinite(override) || override < 0 ? undefined : override;
   }
 
   async execute<T>(fn: PolicyFn<T>, outerSignal?: AbortSignal): Promise<T> {
@@ -129,10 +144,19 @@ export class RetryPolicy implements Policy {
           throw error;
         }
         const planned = backoff ? backoff.next() : 0;
+        const override = this.#override(o.delayFor?.(error, attempt + 1));
+        if (override !== undefined && override > this.#maxRetryAfterMs) {
+          // Never before the server said: give up now, with its time attached.
+          const tooLong = new RetryAfterTooLongError(override, this.#maxRetryAfterMs, error);
+          if (this.#gaveUp.size > 0) {
+            this.#gaveUp.emit({ attempt: attempt + 1, maxRetries: this.maxRetries, delayMs: 0, error: tooLong });
+          }
+          throw tooLong;
+        }
         const event: RetryEvent = {
           attempt: attempt + 1,
           maxRetries: this.maxRetries,
-          delayMs: this.#delay(o.delayFor?.(error, attempt + 1), planned),
+          delayMs: override ?? planned,
           error,
         };
         this.#retried.emit(event);
