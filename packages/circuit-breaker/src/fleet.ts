@@ -178,20 +178,14 @@ export class RedisFleet implements FleetLink {
     // breaker on a test clock (or a skewed one) would otherwise set a TTL of minus months. A message without
     // one (hand-made) falls back to its wall-clock `untilMs`.
     const ttlMs = message.ttlMs ?? (message.untilMs ?? 0) - Date.now();
-    // Any report (a probe's close, or its failure's new open) ends the probe lease.
+    // Any report (a probe's close, or its failure's new open) ends the probe lease — before it is announced.
     const write =
       message.state === 'open'
         ? this.#redis.set(key, text, 'PX', Math.max(1, Math.round(ttlMs)))
         : this.#redis.del(key);
-    if (this.#leaseMs !== false) {
-      write
-        .then(
-          () => this.#redis.del(this.#key(message.breaker, 'probe')),
-          () => {},
-        )
-        .catch(() => {});
-    }
-    write
+    const released =
+      this.#leaseMs === false ? write : write.then(() => this.#redis.del(this.#key(message.breaker, 'probe')));
+    released
       .then(() => this.#redis.publish(this.#channel, text))
       .catch((error: unknown) => this.#log.warn({ err: error, breaker: message.breaker }, 'fleet publish failed'));
   }
