@@ -139,7 +139,12 @@ describe('coalesce (opossum: "only one action (with same cache key) is executed 
   });
 
   it('coalesceResetOn: timeout drops a timed-out execution', async () => {
-    const { breaker, clock } = make({ coalesce: true, coalesceResetOn: ['timeout'], timeoutMs: 100 });
+    const { breaker, clock } = make({
+      coalesce: true,
+      coalesceTTL: 10_000,
+      coalesceResetOn: ['timeout'],
+      timeoutMs: 100,
+    });
     let runs = 0;
     const hang = () => breaker.execute(() => new Promise(() => void runs++));
     const first = track(hang());

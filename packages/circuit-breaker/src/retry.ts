@@ -20,7 +20,7 @@ import {
   PolicyClosedError,
   RetryAfterTooLongError,
 } from './errors';
-import { callerSignal, NEVER_ABORTED, type Policy, type PolicyFn } from './policy';
+import { callerSignal, NEVER_ABORTED, type Policy, type PolicyContext, type PolicyFn } from './policy';
 import { RetryBudget } from './retry-budget';
 
 const retrySchema = z
@@ -65,6 +65,9 @@ export interface RetryEvent {
   delayMs: number;
   error: unknown;
 }
+
+/** The first try's context when the caller gave no signal: shared (contexts are read-only). */
+const FIRST_TRY: PolicyContext = Object.freeze({ signal: NEVER_ABORTED, attempt: 0 });
 
 const defaultBackoff = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 'full' } as const;
 
@@ -124,12 +127,13 @@ export class RetryPolicy implements Policy {
     if (typeof fn !== 'function') throw notAFunction('RetryPolicy.execute', fn);
     const signal = callerSignal(outerSignal);
     const o = this.#options;
-    const backoff = this.#backoff ? backoffFromResolved(this.#backoff, o.random) : undefined;
+    // Made on the first failure: most calls succeed at once and never need a schedule.
+    let backoff: ReturnType<typeof backoffFromResolved> | undefined;
     o.budget?.onRequest();
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) throw abortedBy(signal);
       try {
-        return await fn({ signal: signal ?? NEVER_ABORTED, attempt });
+        return await fn(attempt === 0 && !signal ? FIRST_TRY : { signal: signal ?? NEVER_ABORTED, attempt });
       } catch (error) {
         const retryable =
           attempt < this.maxRetries &&
@@ -143,7 +147,7 @@ export class RetryPolicy implements Policy {
           }
           throw error;
         }
-        const planned = backoff ? backoff.next() : 0;
+        const planned = this.#backoff ? (backoff ??= backoffFromResolved(this.#backoff, o.random)).next() : 0;
         const override = this.#override(o.delayFor?.(error, attempt + 1));
         if (override !== undefined && override > this.#maxRetryAfterMs) {
           // Never before the server said: give up now, with its time attached.
