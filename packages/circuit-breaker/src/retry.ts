@@ -147,7 +147,8 @@ export class RetryPolicy implements Policy {
           }
           throw error;
         }
-        const planned = this.#backoff ? (backoff ??= backoffFromResolved(this.#backoff, o.random)).next() : 0;
+        if (this.#backoff && !backoff) backoff = backoffFromResolved(this.#backoff, o.random);
+        const planned = backoff ? backoff.next() : 0;
         const override = this.#override(o.delayFor?.(error, attempt + 1));
         if (override !== undefined && override > this.#maxRetryAfterMs) {
           // Never before the server said: give up now, with its time attached.
