@@ -46,7 +46,7 @@ export interface FleetLink {
    * Asks for the fleet's half-open probe lease: resolves 0 when this instance holds it (it probes), else the
    * ms left on another instance's lease (stay open meanwhile).
    */
-  acquireProbe?(breaker: string): Promise<number>;
+  acquireProbe?: ((breaker: string) => Promise<number>) | undefined;
 }
 
 export interface RedisFleetOptions {
