@@ -12,7 +12,7 @@ describe('breaker suite', () => {
     expect((await loadSuites()).breaker).toBe(breakerSuite);
   });
 
-  it.each(['success-no-timeout', 'composite', 'failure-window-1k'])(
+  it.each(['success-no-timeout', 'composite', 'megamorphic', 'failure-window-1k'])(
     '%s returns a row per impl with positive ops/s',
     async (filter) => {
       const result = await runSuite(breakerSuite, { ...quick, filter });

@@ -44,6 +44,22 @@ const fail = async (): Promise<number> => {
 
 type Impl = 'ballast' | 'opossum' | 'cockatiel';
 
+const okValues = [async () => 1, async () => 2, async () => 3, async () => 4];
+/**
+ * One call site for four policies of different shapes (plain breaker, breaker with timeout, count-window
+ * breaker, retry+breaker+timeout wrap) and four different closures: the `execute` call and the protected
+ * function's call are megamorphic, as in a service with many dependencies — not the monomorphic loop of the
+ * other cases, where the JIT inlines everything.
+ */
+function megamorphicCall(
+  policies: { execute(fn: () => Promise<number>): Promise<number> }[],
+  i: number,
+): Promise<number> {
+  const k = i & 3;
+  const f = okValues[k]!;
+  return policies[k]!.execute(() => f());
+}
+
 /** One impl's policy for one measured phase (tinybench's warm-up and run each get a fresh one). */
 interface Live {
   /** One batch of sequential awaited calls. */
@@ -114,22 +130,39 @@ const ballast = {
     };
   },
   /**
-   * `wrap(retry(3, no delay), breaker, timeout(10 s))`: the documented composition, literally — each try gets
-   * its own deadline and a timeout counts as a breaker failure. (Equivalent to a breaker with its own
-   * `timeoutMs` inside the retry: both measured ~0.9 µs per call.)
+   * As a user writes it: `wrap(retry({ maxRetries: 3 }), breaker, timeout(10_000))` — the default backoff, a
+   * breaker with its defaults but no timeout of its own (the per-try timeout is the policy's), and the function
+   * passed as a fresh closure on every call. Each try gets its own deadline; a timeout is a breaker failure.
    */
   composite(): Live {
     const breaker = new BallastBreaker({ timeoutMs: false });
-    const perTry = ballastTimeout(TIMEOUT_MS);
-    const policy = ballastWrap(ballastRetry({ maxRetries: 3, backoff: false }), breaker, perTry);
+    const policy = ballastWrap(ballastRetry({ maxRetries: 3 }), breaker, ballastTimeout(10_000));
     return {
       async run() {
-        for (let i = 0; i < BATCH; i++) await policy.execute(ok);
+        for (let i = 0; i < BATCH; i++) await policy.execute(() => ok());
       },
       opens: ballastOpens(breaker),
+      dispose: () => void policy.close(),
+    };
+  },
+  /** Several breakers and policies alternating at one call site (see `megamorphic`). */
+  megamorphic(): Live {
+    const plain = new BallastBreaker({ name: 'a', timeoutMs: false });
+    const timed = new BallastBreaker({ name: 'b', timeoutMs: TIMEOUT_MS });
+    const counted = new BallastBreaker({ name: 'c', timeoutMs: false, windowType: 'count' });
+    const inner = new BallastBreaker({ name: 'd', timeoutMs: false });
+    const composed = ballastWrap(ballastRetry({ maxRetries: 3 }), inner, ballastTimeout(TIMEOUT_MS));
+    const policies: { execute(fn: () => Promise<number>): Promise<number> }[] = [plain, timed, counted, composed];
+    const breakers = [plain, timed, counted, inner];
+    const opens = breakers.map(ballastOpens);
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) await megamorphicCall(policies, i);
+      },
+      opens: () => opens.reduce((n, o) => n + o(), 0),
       dispose: () => {
-        void breaker.close();
-        void perTry.close();
+        for (const b of [plain, timed, counted]) void b.close();
+        void composed.close();
       },
     };
   },
@@ -187,6 +220,26 @@ function opossumFiring(timeout: number | false): Live {
 }
 
 const opossum = {
+  megamorphic(): Live {
+    const make = (timeout: number | false) => new Opossum(ok, { timeout, volumeThreshold: 10 });
+    const breakers = [make(false), make(TIMEOUT_MS), make(false), make(TIMEOUT_MS)];
+    const policies = [
+      { execute: () => breakers[0]!.fire() },
+      { execute: () => breakers[1]!.fire() },
+      { execute: () => breakers[2]!.fire() },
+      { execute: () => opossumRetry(breakers[3]!) },
+    ] as { execute(fn: () => Promise<number>): Promise<number> }[];
+    const opens = breakers.map(opossumOpens);
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) await megamorphicCall(policies, i);
+      },
+      opens: () => opens.reduce((n, o) => n + o(), 0),
+      dispose: () => {
+        for (const b of breakers) b.shutdown();
+      },
+    };
+  },
   successNoTimeout: (): Live => opossumFiring(false),
   successTimeout: (): Live => opossumFiring(TIMEOUT_MS),
   /** Retry emulated with `opossumRetry` (opossum has none); the 10 s timeout is the breaker's own. */
@@ -248,6 +301,30 @@ function cockatielOpens(breaker: ReturnType<typeof cockatielBreaker>): () => num
 }
 
 const cockatiel = {
+  megamorphic(): Live {
+    const a = cockatielWindowBreaker();
+    const b = cockatielWindowBreaker();
+    const c = cockatielWindowBreaker();
+    const d = cockatielWindowBreaker();
+    const policies = [
+      a,
+      cockatielWrap(b, cockatielTimeout(TIMEOUT_MS, TimeoutStrategy.Aggressive)),
+      c,
+      cockatielWrap(
+        cockatielRetry(handleAll, { maxAttempts: 3 }),
+        d,
+        cockatielTimeout(TIMEOUT_MS, TimeoutStrategy.Aggressive),
+      ),
+    ] as { execute(fn: () => Promise<number>): Promise<number> }[];
+    const opens = [a, b, c, d].map(cockatielOpens);
+    return {
+      async run() {
+        for (let i = 0; i < BATCH; i++) await megamorphicCall(policies, i);
+      },
+      opens: () => opens.reduce((n, o) => n + o(), 0),
+      dispose: () => {},
+    };
+  },
   successNoTimeout(): Live {
     const breaker = cockatielWindowBreaker();
     return {
@@ -283,7 +360,7 @@ const cockatiel = {
     );
     return {
       async run() {
-        for (let i = 0; i < BATCH; i++) await policy.execute(ok);
+        for (let i = 0; i < BATCH; i++) await policy.execute(() => ok());
       },
       opens: cockatielOpens(breaker),
       dispose: () => {},
@@ -319,7 +396,9 @@ const cockatiel = {
  * Our circuit breaker beside opossum and cockatiel, in one process, one case after another. No Redis.
  * - `success-no-timeout`: a breaker without timeout around `async () => 1`.
  * - `success-timeout`: the same with a 10 s timeout.
- * - `composite`: retry (3, no delay) + breaker + 10 s timeout; every call succeeds at once.
+ * - `composite`: `wrap(retry({ maxRetries: 3 }), breaker, timeout(10_000))` with a closure per call; every call
+ *   succeeds at once. opossum: its breaker with a 10 s timeout in a 3-retry loop; cockatiel: its wrap.
+ * - `megamorphic`: four breakers/policies of different shapes alternating at one call site.
  * - `failure-window-1k` / `-100k`: every call rejects (one preallocated Error) into a window of N buckets; the
  *   breaker must stay closed throughout (volume threshold out of reach), checked after each phase.
  */
@@ -338,6 +417,9 @@ export const breaker: Suite = {
       entry('composite', 'ballast', ballast.composite),
       entry('composite', 'opossum', opossum.composite),
       entry('composite', 'cockatiel', cockatiel.composite),
+      entry('megamorphic', 'ballast', ballast.megamorphic),
+      entry('megamorphic', 'opossum', opossum.megamorphic),
+      entry('megamorphic', 'cockatiel', cockatiel.megamorphic),
     ];
     for (const n of WINDOW_SIZES) {
       const name = `failure-window-${n / 1_000}k`;

@@ -2,7 +2,17 @@ import { EventEmitter } from '@ballast/core';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 /** Why the breaker opened. */
-export type OpenReason = 'failure-rate' | 'slow-calls' | 'consecutive-failures' | 'probe-failed' | 'forced' | 'fleet';
+export type OpenReason =
+  | 'failure-rate'
+  | 'slow-calls'
+  | 'slow-probe'
+  | 'consecutive-failures'
+  | 'probe-failed'
+  | 'forced'
+  | 'isolated'
+  | 'retry-after'
+  | 'health-check'
+  | 'fleet';
 
 export interface StateChange {
   name: string;

@@ -1,4 +1,4 @@
-import { type Clock, EventEmitter, isAbortedError, systemClock } from '@ballast/core';
+import { type Clock, EventEmitter, isAbortedError, systemClock, type TimerHandle } from '@ballast/core';
 import {
   BreakerEvents,
   type BreakerState,
@@ -12,13 +12,14 @@ import {
 import { BreakerStateMachine, CLOSED, HALF_OPEN, OPEN, STATE_NAMES } from './breaker-state';
 import { abortedBy } from './call-context';
 import { asyncDispose, notAFunction, refuseCalls } from './closing';
-import { BrokenCircuitError, isTimeoutError, PolicyClosedError, ShedError } from './errors';
+import { BrokenCircuitError, InvalidArgumentError, isTimeoutError, PolicyClosedError, ShedError } from './errors';
 import { type LatencyHistogram, RollingHistogram } from './histogram';
+import { KeyedCalls, type KeyedCounts } from './keyed';
 import { componentLogger } from './log';
 import { type BreakerMetrics, breakerMetrics } from './metrics';
 import { type BreakerOptions, type ResolvedBreakerOptions, resolveBreakerOptions } from './options';
 import { callerSignal, NEVER_ABORTED, type Policy, type PolicyContext, type PolicyFn } from './policy';
-import { DeadlineQueue, runTimed } from './timed';
+import { DeadlineQueue, runTimed, stillRunning, ZombieTracker } from './timed';
 import {
   CountWindow,
   OUTCOME_NAMES,
@@ -30,6 +31,30 @@ import {
 } from './window';
 
 export type { BreakerState, CallEvent, FailureEvent, OpenReason, RejectEvent, ShedEvent, StateChange };
+
+/** `breaker.stats`: opossum's field names (a drop-in for its `stats`), plus Ballast's own counts. */
+export interface OpossumStats extends KeyedCounts {
+  fires: number;
+  successes: number;
+  /** Failures only: unlike opossum, timeouts and shed calls are not also counted here. */
+  failures: number;
+  timeouts: number;
+  rejects: number;
+  /** Shed over `capacity` (opossum's name). */
+  semaphoreRejections: number;
+  /** Always 0: fallbacks are a separate policy here (`fallback()`). */
+  fallbacks: number;
+  /** ms */
+  latencyMean: number;
+  /** ms, by quantile, opossum's keys. */
+  percentiles: Record<string, number>;
+  shed: number;
+  cancelled: number;
+  slow: number;
+  zombies: number;
+}
+
+const EMPTY_ARGS: unknown[] = [];
 
 const OK_CONTEXT: PolicyContext = { signal: NEVER_ABORTED, attempt: 0 };
 /** Not a state: the gate's value while the breaker is disabled. */
@@ -61,6 +86,14 @@ export class CircuitBreaker implements Policy {
   readonly #isFailure: ((error: unknown) => boolean) | undefined;
   readonly #slowMs: number;
   readonly #warmUpUntil: number;
+  readonly #cooperative: boolean;
+  readonly #holdSlot: boolean;
+  readonly #zombies: ZombieTracker;
+  readonly #keyed: KeyedCalls | undefined;
+  /** Open `isolate()` handles: while any is held the breaker stays open, whatever the reset timeout. */
+  #isolations = 0;
+  #healthTimers: TimerHandle[] = [];
+  #snapshotTimer: TimerHandle | undefined;
   /** What `execute` reads first: the state (mirrored from `#sm`), or DISABLED. Only CLOSED is the fast path. */
   #gate = CLOSED;
   #inFlight = 0;
@@ -93,6 +126,12 @@ export class CircuitBreaker implements Policy {
   readonly onReject = this.#ev.rejected.event;
   readonly onShed = this.#ev.shed.event;
   readonly onCancel = this.#ev.cancelled.event;
+  readonly #healthFailed = new EventEmitter<{ name: string; error: unknown }>('healthCheckFailed');
+  /** A `healthCheck` function rejected: the breaker opened (opossum's `healthCheckFailed`). */
+  readonly onHealthCheckFailed = this.#healthFailed.event;
+  readonly #snapshot = new EventEmitter<OpossumStats>('snapshot');
+  /** With `enableSnapshots`: `stats` once per bucket (opossum's `status` `snapshot` event). */
+  readonly onSnapshot = this.#snapshot.event;
 
   constructor(options: BreakerOptions = {}) {
     const o = resolveBreakerOptions(options, 'CircuitBreaker');
@@ -118,6 +157,10 @@ export class CircuitBreaker implements Policy {
     this.#isFailure = o.isFailure;
     this.#slowMs = o.slowCallDurationMs ?? Number.POSITIVE_INFINITY;
     this.#warmUpUntil = now + o.warmUpMs;
+    this.#cooperative = o.timeoutStrategy === 'cooperative';
+    this.#holdSlot = o.holdSlotUntilSettled;
+    this.#zombies = new ZombieTracker(this.#holdSlot ? () => void this.#inFlight-- : undefined);
+    this.#keyed = o.keyed ? new KeyedCalls(o.keyed, this.#clock) : undefined;
     this.#sm = new BreakerStateMachine({
       name: o.name,
       clock: this.#clock,
@@ -125,6 +168,7 @@ export class CircuitBreaker implements Policy {
       events: this.#ev,
       resetTimeoutMs: o.resetTimeoutMs,
       fleet: o.fleet,
+      isolated: () => this.#isolations > 0,
       onTransition: (to) => {
         if (this.#gate !== DISABLED) this.#gate = to;
         this.#consecutiveFailures = 0;
@@ -133,6 +177,21 @@ export class CircuitBreaker implements Policy {
     });
     if (!o.enabled) this.#gate = DISABLED;
     this.#metrics = o.metrics ? breakerMetrics(this) : undefined;
+    if (o.enableSnapshots) {
+      const every = o.rollingCountTimeoutMs / o.rollingCountBuckets;
+      const tick = () => {
+        this.#snapshot.emit(this.stats);
+        this.#snapshotTimer = this.#clock.setTimeout(tick, every);
+        this.#snapshotTimer.unref();
+      };
+      this.#snapshotTimer = this.#clock.setTimeout(tick, every);
+      this.#snapshotTimer.unref();
+    }
+  }
+
+  /** Calls that timed out (aggressive strategy) whose function is still running. */
+  get zombieCalls(): number {
+    return this.#zombies.count;
   }
 
   get state(): BreakerState {
@@ -160,6 +219,11 @@ export class CircuitBreaker implements Policy {
    * `InvalidArgumentError` when `fn` is not a function (nothing counted); otherwise with `fn`'s own error.
    */
   execute<T>(fn: PolicyFn<T>, outerSignal?: AbortSignal): Promise<T> {
+    if (this.#keyed !== undefined) return this.#keyed.run(EMPTY_ARGS, () => this.#execute(fn, outerSignal));
+    return this.#execute(fn, outerSignal);
+  }
+
+  #execute<T>(fn: PolicyFn<T>, outerSignal: AbortSignal | undefined): Promise<T> {
     if (typeof fn !== 'function') return Promise.reject(notAFunction('CircuitBreaker.execute', fn));
     const signal = callerSignal(outerSignal);
     let probe = false;
@@ -203,7 +267,17 @@ export class CircuitBreaker implements Policy {
         },
       );
     }
-    return runTimed(this.#clock, this.#deadlines, this.#timeoutMs, `circuit "${this.name}" call`, fn, signal, 0).then(
+    return runTimed(
+      this.#clock,
+      this.#deadlines,
+      this.#timeoutMs,
+      `circuit "${this.name}" call`,
+      fn,
+      signal,
+      0,
+      this.#cooperative,
+      this.#zombies,
+    ).then(
       (value) => {
         this.#settleSuccess(start, probe);
         return value;
@@ -221,6 +295,14 @@ export class CircuitBreaker implements Policy {
    */
   wrap<A extends unknown[], R>(fn: (...args: A) => PromiseLike<R> | R): (...args: A) => Promise<R> {
     if (typeof fn !== 'function') throw notAFunction('CircuitBreaker.wrap', fn);
+    const keyed = this.#keyed;
+    if (keyed) {
+      // After close() `execute` is the refusing stand-in: go through it then.
+      return (...args: A) =>
+        this.#closed
+          ? this.execute(() => fn(...args))
+          : keyed.run(args, () => this.#execute(() => fn(...args), undefined));
+    }
     return (...args: A) => this.execute(() => fn(...args));
   }
 
@@ -232,6 +314,119 @@ export class CircuitBreaker implements Policy {
   /** Opens now (maintenance, a known outage); half-opens after `resetTimeoutMs` as usual. */
   forceOpen(): void {
     this.#sm.toOpen('forced');
+  }
+
+  /**
+   * Opens for `ms` (e.g. a server's `Retry-After`), then half-opens. Never shortens an open spell already
+   * longer than that.
+   */
+  openFor(ms: number, reason: OpenReason = 'forced'): void {
+    if (!(ms > 0) || !Number.isFinite(ms)) {
+      throw new InvalidArgumentError('CircuitBreaker.openFor', 'ms', 'a positive finite number', String(ms));
+    }
+    this.#sm.toOpen(reason, ms, true);
+  }
+
+  /**
+   * Holds the breaker open until the returned function is called (cockatiel's `isolate()`): no reset timeout,
+   * no fleet message half-opens it meanwhile. Each handle releases once; when the last is released the
+   * breaker half-opens, so a probe confirms the dependency before traffic flows again.
+   */
+  isolate(): () => void {
+    this.#isolations++;
+    this.#sm.toOpen('isolated');
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#isolations === 0 && this.#sm.state === OPEN) this.#sm.toHalfOpen();
+    };
+  }
+
+  /** True while an `isolate()` handle is held. */
+  get isolated(): boolean {
+    return this.#isolations > 0;
+  }
+
+  /**
+   * opossum's `healthCheck(fn, interval)`: runs `fn` now and every `interval` ms (default 5 000); when it
+   * rejects (or throws), the breaker opens and `onHealthCheckFailed` fires. The timer ends with `close()`.
+   */
+  healthCheck(fn: () => PromiseLike<unknown>, interval = 5_000): void {
+    if (typeof fn !== 'function') throw notAFunction('CircuitBreaker.healthCheck', fn);
+    if (!(interval > 0) || !Number.isFinite(interval)) {
+      throw new InvalidArgumentError(
+        'CircuitBreaker.healthCheck',
+        'interval',
+        'a positive finite number',
+        String(interval),
+      );
+    }
+    if (this.#closed) return;
+    const failed = (error: unknown) => {
+      if (this.#closed) return;
+      this.#healthFailed.emit({ name: this.name, error });
+      this.#sm.toOpen('health-check');
+    };
+    const slot = this.#healthTimers.length;
+    const check = () => {
+      try {
+        Promise.resolve(fn()).then(undefined, failed);
+      } catch (error) {
+        failed(error);
+      }
+      if (this.#closed) return;
+      const t = this.#clock.setTimeout(check, interval);
+      t.unref();
+      this.#healthTimers[slot] = t;
+    };
+    check();
+  }
+
+  /** Forgets cached results and shared executions (opossum's `clearCache()`). */
+  clearCache(): void {
+    this.#keyed?.clear();
+  }
+
+  /**
+   * opossum's `stats` field names over the rolling window (`fires`, `successes`, `failures`, `timeouts`,
+   * `rejects`, `semaphoreRejections`, cache and coalesce hits, `latencyMean`, `percentiles`), plus ours
+   * (`shed`, `cancelled`, `slow`, `zombies`). Unlike opossum, `failures` excludes timeouts and shed calls.
+   */
+  get stats(): OpossumStats {
+    const c = this.counts();
+    const h = this.latency();
+    const k = this.#keyed?.counts;
+    const toMs = (us: number) => Math.round(us) / 1000;
+    return {
+      fires: c.success + c.failure + c.timeout + c.rejected + c.shed + c.cancelled,
+      successes: c.success,
+      failures: c.failure,
+      timeouts: c.timeout,
+      rejects: c.rejected,
+      semaphoreRejections: c.shed,
+      fallbacks: 0,
+      cacheHits: k?.cacheHits ?? 0,
+      cacheMisses: k?.cacheMisses ?? 0,
+      coalesceCacheHits: k?.coalesceCacheHits ?? 0,
+      coalesceCacheMisses: k?.coalesceCacheMisses ?? 0,
+      latencyMean: toMs(h.meanUs),
+      percentiles: {
+        0: toMs(h.quantile(0)),
+        0.25: toMs(h.quantile(0.25)),
+        0.5: toMs(h.quantile(0.5)),
+        0.75: toMs(h.quantile(0.75)),
+        0.9: toMs(h.quantile(0.9)),
+        0.95: toMs(h.quantile(0.95)),
+        0.99: toMs(h.quantile(0.99)),
+        0.995: toMs(h.quantile(0.995)),
+        1: toMs(h.quantile(1)),
+      },
+      shed: c.shed,
+      cancelled: c.cancelled,
+      slow: c.slow,
+      zombies: this.#zombies.count,
+    };
   }
 
   /** Closes the circuit now (healthy again) and forgets the window. Not `close()`, which shuts it down. */
@@ -269,6 +464,13 @@ export class CircuitBreaker implements Policy {
     const closed = () => new PolicyClosedError('Circuit breaker', this.name);
     refuseCalls(this, closed);
     this.#sm.shutdown();
+    for (const t of this.#healthTimers) this.#clock.clearTimeout(t);
+    this.#healthTimers = [];
+    if (this.#snapshotTimer) this.#clock.clearTimeout(this.#snapshotTimer);
+    this.#snapshotTimer = undefined;
+    this.#keyed?.clear();
+    this.#healthFailed.clear();
+    this.#snapshot.clear();
     this.#metrics?.dispose();
     this.#deadlines?.close(closed());
     this.#ev.clear();
@@ -322,7 +524,10 @@ export class CircuitBreaker implements Policy {
     if (probe) {
       this.#probesInFlight--;
       const sm = this.#sm;
-      if (sm.state === HALF_OPEN && ++sm.probeSuccesses >= this.options.successThreshold) sm.toClosed();
+      if (sm.state !== HALF_OPEN) return;
+      // A probe that succeeds but is slow says the dependency is still slow: the slow-call rule judges it.
+      if (slow) sm.toOpen('slow-probe');
+      else if (++sm.probeSuccesses >= this.options.successThreshold) sm.toClosed();
     } else if (slow && this.#sm.state === CLOSED) {
       this.#checkTrip(end);
     }
@@ -343,7 +548,8 @@ export class CircuitBreaker implements Policy {
     }
     const end = this.#clock.monotonic();
     const ms = end - start;
-    this.#inFlight--;
+    // Holding the slot: a timed-out function still running gives it back when it settles (ZombieTracker).
+    if (!(this.#holdSlot && stillRunning(error))) this.#inFlight--;
     if (probe) this.#probesInFlight--;
     if (cancelled) {
       this.#window.record(end, Outcome.cancelled, false);

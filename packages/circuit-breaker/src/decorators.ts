@@ -107,7 +107,9 @@ export function CircuitBreaker(nameOrOptions: string | CircuitBreakerDecoratorOp
   const { registry, ...options } = given;
   return through('CircuitBreaker', passSignal, (info): Breaker => {
     const name = options.name ?? `${info.className ?? 'anonymous'}.${info.methodName}`;
-    return (registry ?? getBreakerRegistry()).get(name, options);
+    // Only a name: "that breaker, whatever it was made with" (no options to conflict with its first use).
+    const onlyName = Object.keys(options).every((k) => k === 'name');
+    return (registry ?? getBreakerRegistry()).get(name, onlyName ? undefined : options);
   });
 }
 

@@ -49,6 +49,46 @@ export class RateLimitedError extends BallastError {
 export const isRateLimitedError = errorGuard<RateLimitedError>(RateLimitedError.code);
 
 /**
+ * `registry.get(name, options)` for a breaker that exists with other options: they would be ignored (the
+ * breaker is made once), so the call is refused. `options` names the differing keys.
+ */
+export class BreakerOptionsConflictError extends BallastError {
+  static readonly code = 'BREAKER_OPTIONS_CONFLICT';
+  constructor(
+    readonly breaker: string,
+    readonly options: readonly string[],
+  ) {
+    super(
+      new.target.code,
+      `Breaker "${breaker}" already exists with other options (${options.join(', ')}): get it without options, or use another name`,
+    );
+  }
+}
+export const isBreakerOptionsConflictError = errorGuard<BreakerOptionsConflictError>(BreakerOptionsConflictError.code);
+
+/**
+ * The server asked to wait longer (`Retry-After`, or any `delayFor` override) than the caller allows
+ * (`maxRetryAfterMs`): the retry gave up at once rather than retry before the server said. `cause` is the
+ * error that carried the wait (an `HttpStatusError` with its `retryAfterMs`).
+ */
+export class RetryAfterTooLongError extends BallastError {
+  static readonly code = 'RETRY_AFTER_TOO_LONG';
+  constructor(
+    /** What the server asked for, ms from when the answer came. */
+    readonly retryAfterMs: number,
+    readonly maxRetryAfterMs: number,
+    cause: unknown,
+  ) {
+    super(
+      new.target.code,
+      `the server asked to retry after ${retryAfterMs} ms, more than maxRetryAfterMs (${maxRetryAfterMs} ms): gave up`,
+      { cause },
+    );
+  }
+}
+export const isRetryAfterTooLongError = errorGuard<RetryAfterTooLongError>(RetryAfterTooLongError.code);
+
+/**
  * A policy was handed something it cannot run: `execute(42)`, `wrap(undefined)`. Thrown (or rejected with)
  * before anything else happens — nothing is counted, retried or timed.
  */

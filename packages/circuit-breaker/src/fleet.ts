@@ -16,9 +16,15 @@ import { componentLogger } from './log';
 export interface FleetMessage {
   breaker: string;
   state: 'open' | 'closed';
-  /** Wall-clock ms (on the sender's clock) until which the breaker stays open (open only). */
+  /**
+   * Deprecated: a wall-clock instant on the sender's clock. Receivers use `ttlMs`; this is read only from
+   * messages of older versions.
+   */
   untilMs?: number;
-  /** How long it stays open from now (open only): the TTL of the shared key. */
+  /**
+   * How long it stays open from now (open only): the sender's reset timeout when published, the shared key's
+   * PTTL (Redis' own clock) when read back. A duration, so no two processes' wall clocks are compared.
+   */
   ttlMs?: number;
 }
 
@@ -31,6 +37,16 @@ export interface FleetLink {
   subscribe(breaker: string, listener: (message: FleetMessage) => void): () => void;
   /** The fleet-wide state when a breaker starts (another instance may have opened it already). */
   current(breaker: string): Promise<FleetMessage | undefined>;
+  /**
+   * Calls `listener` whenever the link is back after an outage: messages may have been lost, so each breaker
+   * re-reads `current()`. Returns the unsubscribe function.
+   */
+  onResync?(listener: () => void): () => void;
+  /**
+   * Asks for the fleet's half-open probe lease: resolves 0 when this instance holds it (it probes), else the
+   * ms left on another instance's lease (stay open meanwhile).
+   */
+  acquireProbe?: ((breaker: string) => Promise<number>) | undefined;
 }
 
 export interface RedisFleetOptions {
@@ -43,6 +59,12 @@ export interface RedisFleetOptions {
   subscriber?: RedisClient;
   prefix?: string;
   logger?: Logger;
+  /**
+   * How long one instance holds the half-open probe lease (ms): only the holder probes, the others stay open
+   * until it reports (a close, or a new open) or the lease lapses. Default 5 000; `false` lets every instance
+   * probe (the behaviour before leases).
+   */
+  probeLeaseMs?: number | false;
 }
 
 const isClient = (v: unknown) =>
@@ -53,8 +75,17 @@ const fleetSchema = z
     subscriber: z.custom<RedisClient>(isClient, { message: 'expected subscriber to be an ioredis client' }).optional(),
     prefix: z.string().min(1).optional(),
     logger: loggerSchema().optional(),
+    probeLeaseMs: z.union([z.number().int().positive(), z.literal(false)]).optional(),
   })
   .strict();
+
+/** The shared key and its PTTL in one round trip (both on Redis' clock). */
+const CURRENT_SCRIPT = `local v = redis.call('GET', KEYS[1])
+if not v then return nil end
+return {v, redis.call('PTTL', KEYS[1])}`;
+/** 0 when the probe lease is now ours, else the holder's time left (PTTL). */
+const LEASE_SCRIPT = `if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 0 end
+return redis.call('PTTL', KEYS[1])`;
 
 interface Envelope extends FleetMessage {
   origin: string;
@@ -80,6 +111,12 @@ export class RedisFleet implements FleetLink {
   #closing: Promise<void> | undefined;
   /** The owned subscriber's connection is down and that was logged: stay quiet until it is ready again. */
   #outage = false;
+  readonly #resync = new Set<() => void>();
+  /** The subscriber has been ready once: a later `ready` is a reconnect. */
+  #wasReady = false;
+  readonly #leaseMs: number | false;
+  /** `acquireProbe`, only when leases are on (a breaker checks for the method). */
+  readonly acquireProbe: ((breaker: string) => Promise<number>) | undefined;
 
   constructor(input: RedisFleetOptions) {
     const options = parseOptions(fleetSchema, input, 'redisFleet') as RedisFleetOptions;
@@ -90,6 +127,15 @@ export class RedisFleet implements FleetLink {
     this.#prefix = options.prefix ?? 'ballast';
     this.#channel = prefixKey(this.#prefix, 'breaker:fleet');
     this.#log = componentLogger(options.logger, { component: 'circuit-breaker-fleet' });
+    this.#leaseMs = options.probeLeaseMs ?? 5_000;
+    this.acquireProbe = this.#leaseMs === false ? undefined : (breaker) => this.#acquireProbe(breaker);
+    // On every reconnect (owned or given subscriber): messages may have been missed while it was down.
+    this.#sub.on('ready', () => {
+      if (this.#wasReady && !this.#closed) for (const listener of [...this.#resync]) listener();
+      this.#wasReady = true;
+    });
+    // A subscriber already connected when handed over counts as ready once.
+    if ((this.#sub as { status?: string }).status === 'ready') this.#wasReady = true;
     this.#sub.on('message', (channel: string, text: string) => {
       if (channel === this.#channel) this.#deliver(text);
     });
@@ -107,8 +153,21 @@ export class RedisFleet implements FleetLink {
     }
   }
 
-  #key(breaker: string): string {
-    return createKeyBuilder({ prefix: this.#prefix, scope: 'breaker', tag: breaker }).key('open');
+  #key(breaker: string, what = 'open'): string {
+    return createKeyBuilder({ prefix: this.#prefix, scope: 'breaker', tag: breaker }).key(what);
+  }
+
+  onResync(listener: () => void): () => void {
+    this.#resync.add(listener);
+    return () => void this.#resync.delete(listener);
+  }
+
+  async #acquireProbe(breaker: string): Promise<number> {
+    const key = this.#key(breaker, 'probe');
+    const ms = this.#leaseMs as number;
+    const left = Number(await this.#redis.eval(LEASE_SCRIPT, 1, key, this.origin, ms));
+    // 0: ours. Otherwise the holder's time left; gone meanwhile (-2): try again after a short while.
+    return left === 0 ? 0 : left > 0 ? left : Math.min(ms, 100);
   }
 
   publish(message: FleetMessage): void {
@@ -119,11 +178,14 @@ export class RedisFleet implements FleetLink {
     // breaker on a test clock (or a skewed one) would otherwise set a TTL of minus months. A message without
     // one (hand-made) falls back to its wall-clock `untilMs`.
     const ttlMs = message.ttlMs ?? (message.untilMs ?? 0) - Date.now();
+    // Any report (a probe's close, or its failure's new open) ends the probe lease — before it is announced.
     const write =
       message.state === 'open'
         ? this.#redis.set(key, text, 'PX', Math.max(1, Math.round(ttlMs)))
         : this.#redis.del(key);
-    write
+    const released =
+      this.#leaseMs === false ? write : write.then(() => this.#redis.del(this.#key(message.breaker, 'probe')));
+    released
       .then(() => this.#redis.publish(this.#channel, text))
       .catch((error: unknown) => this.#log.warn({ err: error, breaker: message.breaker }, 'fleet publish failed'));
   }
@@ -149,9 +211,17 @@ export class RedisFleet implements FleetLink {
     await this.#subscribed;
   }
 
+  /** The shared key, its `ttlMs` being the key's PTTL now: the time left as Redis measures it. */
   async current(breaker: string): Promise<FleetMessage | undefined> {
-    const text = await this.#redis.get(this.#key(breaker));
-    return text ? this.#parse(text) : undefined;
+    const key = this.#key(breaker);
+    const reply = (await this.#redis.eval(CURRENT_SCRIPT, 1, key)) as [string, number] | null;
+    const text = reply?.[0];
+    const pttl = Number(reply?.[1] ?? 0);
+    const m = text ? this.#parse(text) : undefined;
+    if (m?.state !== 'open') return m;
+    if (pttl <= 0) return undefined;
+    const { origin: _origin, untilMs: _until, ...message } = m;
+    return { ...message, ttlMs: pttl };
   }
 
   /** Stops listening: the owned subscriber disconnects, a given one unsubscribes. Idempotent. */
@@ -159,6 +229,7 @@ export class RedisFleet implements FleetLink {
     this.#closing ??= (async () => {
       this.#closed = true;
       this.#listeners.clear();
+      this.#resync.clear();
       if (this.#ownsSub) this.#sub.disconnect();
       else await this.#sub.unsubscribe(this.#channel);
     })();

@@ -5,22 +5,27 @@ export {
   circuitBreaker,
   type FailureEvent,
   type OpenReason,
+  type OpossumStats,
   type RejectEvent,
   type ShedEvent,
   type StateChange,
 } from './breaker';
 export { type BulkheadOptions, BulkheadPolicy, bulkhead } from './bulkhead';
 export {
+  BreakerOptionsConflictError,
   BrokenCircuitError,
   InvalidArgumentError,
+  isBreakerOptionsConflictError,
   isBrokenCircuitError,
   isInvalidArgumentError,
   isPolicyClosedError,
   isRateLimitedError,
+  isRetryAfterTooLongError,
   isShedError,
   isTimeoutError,
   PolicyClosedError,
   RateLimitedError,
+  RetryAfterTooLongError,
   ShedError,
   TimeoutError,
 } from './errors';
@@ -55,6 +60,7 @@ export {
   RETRYABLE_NETWORK_CODES,
   retryAfterDelay,
 } from './http/index';
+export { type CacheTransport, MemoryCache } from './keyed';
 export { type FromOpossumOptions, fromOpossum, type OpossumLike, type OpossumSource } from './opossum';
 export {
   type BreakerOptions,
@@ -90,6 +96,7 @@ export {
 } from './registry';
 export { type RetryEvent, type RetryOptions, RetryPolicy, retry } from './retry';
 export { RetryBudget, type RetryBudgetOptions, retryBudget } from './retry-budget';
+export type { TimeoutStrategy } from './timed';
 export { type TimeoutOptions, TimeoutPolicy, timeout } from './timeout';
 export type { OutcomeName, WindowCounts } from './window';
 export { PolicyWrap, wrap } from './wrap';

@@ -9,6 +9,8 @@ export interface MetricsSource {
   readonly group: string;
   readonly state: 'closed' | 'open' | 'half-open';
   readonly totals: Readonly<Record<OutcomeName, number>>;
+  /** Timed-out calls whose function still runs (breakers only). */
+  readonly zombieCalls?: number;
 }
 
 /**
@@ -18,7 +20,8 @@ export interface MetricsSource {
  *   from the seed must swap 1 and 2;
  * - `circuit_breaker_requests_total{name,service,status}`: status ∈ success, failure, timeout, rejected, shed,
  *   cancelled (observable counter — read from the breaker's totals at collection, nothing on the call path);
- * - `ballast_circuit_breaker_call_duration_ms{name,status}`: histogram, one record per completed call.
+ * - `ballast_circuit_breaker_call_duration_ms{name,status}`: histogram, one record per completed call;
+ * - `ballast_breaker_zombie_calls{name,service}`: calls that timed out (aggressive) and still run (gauge).
  * Instruments are bound to the MeterProvider registered when the breaker is created: register the SDK first.
  */
 export interface BreakerMetrics {
@@ -61,6 +64,15 @@ function instruments(): Instruments {
       each((b) => {
         for (const status of OUTCOME_NAMES)
           result.observe(b.totals[status], { name: b.name, service: b.group, status });
+      }),
+    );
+  meter
+    .createObservableGauge('ballast_breaker_zombie_calls', {
+      description: 'Calls that timed out (aggressive timeout) whose function has not settled yet',
+    })
+    .addCallback((result) =>
+      each((b) => {
+        if (b.zombieCalls !== undefined) result.observe(b.zombieCalls, { name: b.name, service: b.group });
       }),
     );
   const histogram = meter.createHistogram(metricName('circuit_breaker', 'call_duration_ms'), {

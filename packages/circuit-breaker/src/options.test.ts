@@ -37,20 +37,20 @@ const OPOSSUM_9: [name: string, value: unknown, expected: Partial<ResolvedBreake
   ['errorFilter', filter, {}],
   ['maxFailures', 5, 'ignored'],
   ['rollingPercentilesEnabled', false, 'ignored'],
-  ['enableSnapshots', true, 'ignored'],
+  ['enableSnapshots', true, { enableSnapshots: true }],
   ['rotateBucketController', {}, 'ignored'],
   ['status', {}, 'ignored'],
   ['stats', { failures: 1 }, 'ignored'],
   ['state', { closed: true }, 'ignored'],
-  ['cache', true, 'ignored'],
-  ['cacheTTL', 1_000, 'ignored'],
-  ['cacheSize', 10, 'ignored'],
-  ['cacheGetKey', () => 'k', 'ignored'],
-  ['cacheTransport', {}, 'ignored'],
-  ['coalesce', true, 'ignored'],
-  ['coalesceTTL', 1_000, 'ignored'],
-  ['coalesceSize', 10, 'ignored'],
-  ['coalesceResetOn', ['error'], 'ignored'],
+  ['cache', true, { keyed: expect.objectContaining({ cache: true }) }],
+  ['cacheTTL', 1_000, { keyed: undefined }],
+  ['cacheSize', 10, { keyed: undefined }],
+  ['cacheGetKey', () => 'k', { keyed: undefined }],
+  ['cacheTransport', { get() {}, set() {}, flush() {} }, { keyed: undefined }],
+  ['coalesce', true, { keyed: expect.objectContaining({ coalesce: true, coalesceTTL: 10_000 }) }],
+  ['coalesceTTL', 1_000, { keyed: undefined }],
+  ['coalesceSize', 10, { keyed: undefined }],
+  ['coalesceResetOn', ['error'], { keyed: undefined }],
   ['abortController', new AbortController(), 'ignored'],
   ['autoRenewAbortController', true, 'ignored'],
 ];
@@ -102,10 +102,10 @@ describe("opossum 9's option names", () => {
   });
 
   it('names every ignored option in one warning', () => {
-    const { lines } = make({ cache: true, coalesce: true, rollingPercentilesEnabled: false });
+    const { lines } = make({ abortController: new AbortController(), cache: true, rollingPercentilesEnabled: false });
     expect(lines).toHaveLength(1);
     expect(lines[0]!.msg).toBe(
-      'opossum options with no Ballast equivalent are ignored: rollingPercentilesEnabled, cache, coalesce',
+      'opossum options with no Ballast equivalent are ignored: rollingPercentilesEnabled, abortController',
     );
   });
 

@@ -12,6 +12,7 @@ import {
 } from '@ballast/core';
 import { z } from 'zod';
 import type { FleetLink } from './fleet';
+import type { CacheTransport, KeyedCallOptions } from './keyed';
 
 const ms = z.number().positive().finite();
 const timeoutValue = z.union([ms, z.literal(false)]);
@@ -24,8 +25,9 @@ const ignored = z.unknown().optional();
  *
  * Every opossum 9 option name is accepted too, so seed 003's option objects work unchanged: those opossum
  * spells differently are aliases (`timeout`, `resetTimeout`, `rollingCountTimeout`, `errorFilter`,
- * `allowWarmUp`); those with no Ballast equivalent (its result cache, coalescing, snapshots, shared
- * AbortController, pre-filled status) are ignored and named in one warning when the breaker is created.
+ * `allowWarmUp`); its result cache (`cache*`), coalescing (`coalesce*`) and `enableSnapshots` work as in
+ * opossum; those with no Ballast equivalent (shared AbortController, pre-filled status, rolling-percentile
+ * switch, bucket controller) are ignored and named in one warning when the breaker is created.
  * A key that is neither Ballast's nor opossum's is an error, so typos of our own names are caught.
  */
 export const breakerOptionsSchema = z
@@ -70,6 +72,13 @@ export const breakerOptionsSchema = z
     group: z.string().min(1).optional(),
     clock: clockSchema().optional(),
     logger: loggerSchema().optional(),
+    /**
+     * With `timeoutMs`: `aggressive` (default) rejects at the deadline while the function may run on (a
+     * zombie, counted in `zombieCalls`); `cooperative` aborts its signal and settles when it does.
+     */
+    timeoutStrategy: z.enum(['aggressive', 'cooperative']).default('aggressive'),
+    /** Keep a timed-out call's `capacity` slot until its function really settles (aggressive timeouts). */
+    holdSlotUntilSettled: z.boolean().default(false),
     /** Share OPEN with other processes (see `redisFleet`). Off by default. */
     fleet: obj<FleetLink>('fleet').optional(),
     /** Record OTel metrics. Default true (a no-op until the app registers an SDK). */
@@ -87,23 +96,42 @@ export const breakerOptionsSchema = z
     /** opossum's: `true` is `warmUpMs` = the rolling window. */
     allowWarmUp: z.boolean().optional(),
 
+    // opossum 9's result cache and request coalescing (see `KeyedCalls`).
+    /** Cache each key's first successful result (opossum's). Default false. */
+    cache: z.boolean().optional(),
+    /** How long a cached result lives, ms; 0 = until `clearCache()` (opossum's default). */
+    cacheTTL: z.number().min(0).finite().optional(),
+    /** Entries the built-in cache holds; the oldest leaves first. Default 2²⁴ − 1 (opossum's). */
+    cacheSize: z.number().int().positive().optional(),
+    /** The key of one call from the wrapped function's arguments. Default `JSON.stringify(args)`. */
+    cacheGetKey: fn<(...args: unknown[]) => string>('cacheGetKey').optional(),
+    /** A cache of your own: `{ get(key), set(key, value, expiresAt), flush() }` (opossum's). */
+    cacheTransport: obj<CacheTransport>('cacheTransport')
+      .refine(
+        (t) => ['get', 'set', 'flush'].every((m) => typeof (t as unknown as Record<string, unknown>)[m] === 'function'),
+        {
+          message: 'expected an object with get, set and flush methods',
+        },
+      )
+      .optional(),
+    /** Concurrent calls with the same key share one execution (opossum's). Default false. */
+    coalesce: z.boolean().optional(),
+    /** How long a shared execution is reused, ms; default the timeout (0 = until it is reset). */
+    coalesceTTL: z.number().min(0).finite().optional(),
+    /** Entries of the coalescing cache. Default 2²⁴ − 1. */
+    coalesceSize: z.number().int().positive().optional(),
+    /** Outcomes that drop a shared execution at once, so the next call runs afresh. Default none. */
+    coalesceResetOn: z.array(z.enum(['error', 'success', 'timeout'])).optional(),
+    /** Emit `onSnapshot` with `stats` once per bucket (opossum's `enableSnapshots`; here default false). */
+    enableSnapshots: z.boolean().optional(),
+
     // opossum 9 options with no Ballast equivalent (ignored, with a warning).
     status: ignored,
     stats: ignored,
     state: ignored,
     maxFailures: ignored,
     rollingPercentilesEnabled: ignored,
-    enableSnapshots: ignored,
     rotateBucketController: ignored,
-    cache: ignored,
-    cacheTTL: ignored,
-    cacheSize: ignored,
-    cacheGetKey: ignored,
-    cacheTransport: ignored,
-    coalesce: ignored,
-    coalesceTTL: ignored,
-    coalesceSize: ignored,
-    coalesceResetOn: ignored,
     abortController: ignored,
     autoRenewAbortController: ignored,
   })
@@ -135,6 +163,11 @@ export interface ResolvedBreakerOptions {
   readonly logger: Logger | undefined;
   readonly fleet: FleetLink | undefined;
   readonly metrics: boolean;
+  readonly timeoutStrategy: 'aggressive' | 'cooperative';
+  readonly holdSlotUntilSettled: boolean;
+  /** Cache/coalesce settings, undefined when neither is on. */
+  readonly keyed: KeyedCallOptions | undefined;
+  readonly enableSnapshots: boolean;
   /** opossum options that were given but have no Ballast equivalent (the breaker warns about them once). */
   readonly ignoredOpossumOptions: readonly string[];
 }
@@ -154,17 +187,7 @@ const IGNORED_OPOSSUM_OPTIONS = [
   'state',
   'maxFailures',
   'rollingPercentilesEnabled',
-  'enableSnapshots',
   'rotateBucketController',
-  'cache',
-  'cacheTTL',
-  'cacheSize',
-  'cacheGetKey',
-  'cacheTransport',
-  'coalesce',
-  'coalesceTTL',
-  'coalesceSize',
-  'coalesceResetOn',
   'abortController',
   'autoRenewAbortController',
 ] as const;
@@ -189,9 +212,10 @@ export function resolveBreakerOptions(input: unknown, where: string): ResolvedBr
   if (conflicts.length > 0) throw new InvalidOptionsError(where, conflicts);
   const rollingCountTimeoutMs = o.rollingCountTimeoutMs ?? o.rollingCountTimeout ?? 10_000;
   const errorFilter = o.errorFilter;
+  const timeoutMs = o.timeoutMs ?? o.timeout ?? 10_000;
   return {
     name: o.name,
-    timeoutMs: o.timeoutMs ?? o.timeout ?? 10_000,
+    timeoutMs,
     errorThresholdPercentage: o.errorThresholdPercentage,
     resetTimeoutMs: o.resetTimeoutMs ?? o.resetTimeout ?? 30_000,
     rollingCountTimeoutMs,
@@ -213,6 +237,24 @@ export function resolveBreakerOptions(input: unknown, where: string): ResolvedBr
     logger: o.logger,
     fleet: o.fleet,
     metrics: o.metrics,
+    timeoutStrategy: o.timeoutStrategy,
+    holdSlotUntilSettled: o.holdSlotUntilSettled,
+    keyed:
+      o.cache || o.coalesce
+        ? {
+            cache: o.cache === true,
+            cacheTTL: o.cacheTTL ?? 0,
+            cacheSize: o.cacheSize,
+            cacheGetKey: o.cacheGetKey,
+            cacheTransport: o.cacheTransport,
+            coalesce: o.coalesce === true,
+            // opossum: the timeout by default.
+            coalesceTTL: o.coalesceTTL ?? (timeoutMs === false ? 0 : timeoutMs),
+            coalesceSize: o.coalesceSize,
+            coalesceResetOn: o.coalesceResetOn ?? [],
+          }
+        : undefined,
+    enableSnapshots: o.enableSnapshots === true,
     ignoredOpossumOptions: IGNORED_OPOSSUM_OPTIONS.filter((key) => o[key] !== undefined),
   };
 }

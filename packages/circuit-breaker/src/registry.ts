@@ -1,7 +1,7 @@
 import { describeValue, optionsOrEmpty, processSlot } from '@ballast/core';
 import { CircuitBreaker } from './breaker';
 import { asyncDispose } from './closing';
-import { InvalidArgumentError, PolicyClosedError } from './errors';
+import { BreakerOptionsConflictError, InvalidArgumentError, PolicyClosedError } from './errors';
 import { type BreakerOptions, mergeBreakerOptions } from './options';
 import type { OutcomeName } from './window';
 
@@ -83,6 +83,8 @@ export function statsOf(b: CircuitBreaker): BreakerStats {
 export class BreakerRegistry {
   readonly #defaults: BreakerOptions;
   readonly #breakers = new Map<string, CircuitBreaker>();
+  /** The options each `get()`-created breaker was first asked with (compared on later `get`s). */
+  readonly #given = new Map<string, Record<string, unknown>>();
   readonly #sources = new Map<string, StatsSource>();
   #closing: Promise<void> | undefined;
 
@@ -91,17 +93,26 @@ export class BreakerRegistry {
   }
 
   /**
-   * The breaker called `name`, created with `defaults` + `options` the first time (later options are ignored).
+   * The breaker called `name`, created with `defaults` + `options` the first time. Later calls may omit the
+   * options (or repeat them); different ones would be silently ignored, so they throw instead.
+   * @throws BreakerOptionsConflictError when `options` differ from those the breaker was created with.
    * @throws PolicyClosedError once the registry is closed.
    */
-  get(name: string, options: BreakerOptions = {}): CircuitBreaker {
+  get(name: string, options?: BreakerOptions): CircuitBreaker {
     let b = this.#breakers.get(name);
     if (!b) {
       this.#assertOpen();
       this.#assertFree(name);
-      const given = optionsOrEmpty(options, 'BreakerRegistry.get');
-      b = new CircuitBreaker({ ...mergeBreakerOptions(this.#defaults, given), name });
+      const given = optionsOrEmpty(options ?? {}, 'BreakerRegistry.get') as Record<string, unknown>;
+      b = new CircuitBreaker({ ...mergeBreakerOptions(this.#defaults, given as BreakerOptions), name });
       this.#breakers.set(name, b);
+      this.#given.set(name, given);
+    } else if (options !== undefined) {
+      const first = this.#given.get(name) ?? {};
+      const given = optionsOrEmpty(options, 'BreakerRegistry.get') as Record<string, unknown>;
+      const keys = new Set([...Object.keys(first), ...Object.keys(given)]);
+      const differing = [...keys].filter((k) => k !== 'name' && !Object.is(first[k], given[k])).sort();
+      if (differing.length > 0) throw new BreakerOptionsConflictError(name, differing);
     }
     return b;
   }
@@ -126,6 +137,7 @@ export class BreakerRegistry {
   delete(name: string): boolean {
     const b = this.#breakers.get(name) ?? this.#sources.get(name);
     void b?.close?.();
+    this.#given.delete(name);
     return this.#breakers.delete(name) || this.#sources.delete(name);
   }
 
@@ -145,6 +157,7 @@ export class BreakerRegistry {
     this.#closing ??= (async () => {
       const all = [...this.#breakers.values(), ...this.#sources.values()];
       this.#breakers.clear();
+      this.#given.clear();
       this.#sources.clear();
       await Promise.all(all.map((b) => b.close?.()));
     })();

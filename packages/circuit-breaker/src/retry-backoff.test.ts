@@ -2,8 +2,10 @@
  * The retry policy's wait between tries: the exponential schedule on the fake clock, its maxMs cap, full
  * jitter, and delayFor overrides (e.g. Retry-After), capped and falling back to the schedule.
  */
+
 import { FakeClock, track } from '@ballast/testkit';
 import { describe, expect, it } from 'vitest';
+import { isRetryAfterTooLongError } from './errors';
 import { type RetryEvent, type RetryOptions, retry } from './retry';
 
 /** The delays a policy waits before each retry of a call that always fails (fake clock, run to the end). */
@@ -110,14 +112,40 @@ describe('retry', () => {
     expect(delays).toEqual([5_000, 1_000]);
   });
 
-  it('caps a delayFor override at the backoff maxMs and ignores unusable values', async () => {
-    const overrides = [60_000, Number.NaN, -5];
+  it('honours a delayFor override in full (never shorter) and ignores unusable values', async () => {
+    const overrides = [6_000, Number.NaN, -5];
     const delays = await delaysOf({
       maxRetries: 3,
       backoff: { jitter: 'none', initialMs: 100, maxMs: 1_000 },
+      maxRetryAfterMs: 8_000,
       delayFor: (_error, attempt) => overrides[attempt - 1],
     });
-    // 60 s capped at 1 s; NaN and a negative value fall back to the schedule (200, 400).
-    expect(delays).toEqual([1_000, 200, 400]);
+    // 6 s as asked (not capped at maxMs); NaN and a negative value fall back to the schedule (200, 400).
+    expect(delays).toEqual([6_000, 200, 400]);
+  });
+
+  it('gives up at once with RetryAfterTooLongError (the server time attached) beyond maxRetryAfterMs', async () => {
+    const clock = new FakeClock();
+    const cause = new Error('429');
+    let tries = 0;
+    const policy = retry({
+      maxRetries: 3,
+      backoff: { jitter: 'none', maxMs: 30_000 },
+      delayFor: () => 120_000,
+      maxRetryAfterMs: 60_000,
+      clock,
+    });
+    const retried: number[] = [];
+    policy.onRetry((e) => retried.push(e.delayMs));
+    const error = await policy
+      .execute(() => {
+        tries++;
+        throw cause;
+      })
+      .catch((e: unknown) => e);
+    expect(isRetryAfterTooLongError(error)).toBe(true);
+    expect(error).toMatchObject({ retryAfterMs: 120_000, maxRetryAfterMs: 60_000, cause });
+    expect(tries).toBe(1);
+    expect(retried).toEqual([]);
   });
 });

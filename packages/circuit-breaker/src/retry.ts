@@ -13,8 +13,14 @@ import {
 import { z } from 'zod';
 import { abortedBy } from './call-context';
 import { asyncDispose, notAFunction, refuseCalls } from './closing';
-import { isBrokenCircuitError, isInvalidArgumentError, isPolicyClosedError, PolicyClosedError } from './errors';
-import { callerSignal, NEVER_ABORTED, type Policy, type PolicyFn } from './policy';
+import {
+  isBrokenCircuitError,
+  isInvalidArgumentError,
+  isPolicyClosedError,
+  PolicyClosedError,
+  RetryAfterTooLongError,
+} from './errors';
+import { callerSignal, NEVER_ABORTED, type Policy, type PolicyContext, type PolicyFn } from './policy';
 import { RetryBudget } from './retry-budget';
 
 const retrySchema = z
@@ -27,10 +33,18 @@ const retrySchema = z
     backoff: z.union([backoffOptionsSchema, z.literal(false)]),
     /** Which errors to retry (default: all but an open breaker, an aborted call, a closed policy, a bad argument). */
     retryOn: z.custom<(error: unknown, attempt: number) => boolean>((v) => typeof v === 'function').optional(),
-    /** Overrides the backoff for one error, e.g. from a `Retry-After` header. Return undefined to keep it. */
+    /**
+     * Overrides the backoff for one error, e.g. from a `Retry-After` header: the retry waits exactly that long
+     * (never less). Return undefined to keep the backoff.
+     */
     delayFor: z
       .custom<(error: unknown, attempt: number) => number | undefined>((v) => typeof v === 'function')
       .optional(),
+    /**
+     * The longest `delayFor` wait honoured; a longer one gives up at once with `RetryAfterTooLongError` (the
+     * server's time attached) instead of retrying early. Default: the backoff's `maxMs` (30 s), else no limit.
+     */
+    maxRetryAfterMs: z.number().min(0).optional(),
     /** A budget shared by many retry policies (a client, a service). */
     budget: z.custom<RetryBudget>((v) => v instanceof RetryBudget).optional(),
     clock: clockSchema().optional(),
@@ -51,6 +65,9 @@ export interface RetryEvent {
   delayMs: number;
   error: unknown;
 }
+
+/** The first try's context when the caller gave no signal: shared (contexts are read-only). */
+const FIRST_TRY: PolicyContext = Object.freeze({ signal: NEVER_ABORTED, attempt: 0 });
 
 const defaultBackoff = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 'full' } as const;
 
@@ -76,6 +93,7 @@ export class RetryPolicy implements Policy {
   readonly #options: z.output<typeof retrySchema>;
   readonly #backoff: z.output<typeof backoffOptionsSchema> | false;
   readonly #clock: Clock;
+  readonly #maxRetryAfterMs: number;
   readonly #retried = new EventEmitter<RetryEvent>('retry');
   readonly #gaveUp = new EventEmitter<RetryEvent>('giveUp');
   /** Before each retry: `Retry 1/3 after 500ms`. */
@@ -97,24 +115,25 @@ export class RetryPolicy implements Policy {
     this.maxRetries = o.maxRetries ?? (o.maxAttempts !== undefined ? o.maxAttempts - 1 : 3);
     this.#backoff = o.backoff;
     this.#clock = o.clock ?? systemClock;
+    this.#maxRetryAfterMs = o.maxRetryAfterMs ?? (this.#backoff ? this.#backoff.maxMs : Number.POSITIVE_INFINITY);
   }
 
-  /** A `delayFor` override if it is a usable number (capped at the backoff's `maxMs`), else the backoff's delay. */
-  #delay(override: number | undefined, planned: number): number {
-    if (override === undefined || !Number.isFinite(override) || override < 0) return planned;
-    return this.#backoff ? Math.min(override, this.#backoff.maxMs) : override;
+  /** A usable `delayFor` override (a finite number ≥ 0), else undefined. */
+  #override(override: number | undefined): number | undefined {
+    return override === undefined || !Number.isFinite(override) || override < 0 ? undefined : override;
   }
 
   async execute<T>(fn: PolicyFn<T>, outerSignal?: AbortSignal): Promise<T> {
     if (typeof fn !== 'function') throw notAFunction('RetryPolicy.execute', fn);
     const signal = callerSignal(outerSignal);
     const o = this.#options;
-    const backoff = this.#backoff ? backoffFromResolved(this.#backoff, o.random) : undefined;
+    // Made on the first failure: most calls succeed at once and never need a schedule.
+    let backoff: ReturnType<typeof backoffFromResolved> | undefined;
     o.budget?.onRequest();
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) throw abortedBy(signal);
       try {
-        return await fn({ signal: signal ?? NEVER_ABORTED, attempt });
+        return await fn(attempt === 0 && !signal ? FIRST_TRY : { signal: signal ?? NEVER_ABORTED, attempt });
       } catch (error) {
         const retryable =
           attempt < this.maxRetries &&
@@ -128,11 +147,21 @@ export class RetryPolicy implements Policy {
           }
           throw error;
         }
+        if (this.#backoff && !backoff) backoff = backoffFromResolved(this.#backoff, o.random);
         const planned = backoff ? backoff.next() : 0;
+        const override = this.#override(o.delayFor?.(error, attempt + 1));
+        if (override !== undefined && override > this.#maxRetryAfterMs) {
+          // Never before the server said: give up now, with its time attached.
+          const tooLong = new RetryAfterTooLongError(override, this.#maxRetryAfterMs, error);
+          if (this.#gaveUp.size > 0) {
+            this.#gaveUp.emit({ attempt: attempt + 1, maxRetries: this.maxRetries, delayMs: 0, error: tooLong });
+          }
+          throw tooLong;
+        }
         const event: RetryEvent = {
           attempt: attempt + 1,
           maxRetries: this.maxRetries,
-          delayMs: this.#delay(o.delayFor?.(error, attempt + 1), planned),
+          delayMs: override ?? planned,
           error,
         };
         this.#retried.emit(event);

@@ -5,6 +5,32 @@ import { TimeoutError } from './errors';
 import { callerSignal, type PolicyFn } from './policy';
 
 /**
+ * What a timeout does when its deadline passes (cockatiel's `TimeoutStrategy`):
+ * - `aggressive`: the call rejects with `TimeoutError` at once and the function's signal aborts; the function
+ *   may keep running (a "zombie") until it notices;
+ * - `cooperative`: the function's signal aborts, but the call settles only when the function does — with its
+ *   value if it still succeeds, else with the `TimeoutError` — so whatever slot it holds stays held.
+ */
+export type TimeoutStrategy = 'aggressive' | 'cooperative';
+
+/**
+ * Counts aggressive timeouts whose function is still running, and hears when each one finally settles (a
+ * breaker holding its capacity slot until then releases it there).
+ */
+export class ZombieTracker {
+  count = 0;
+  constructor(readonly onSettled: (() => void) | undefined = undefined) {}
+}
+
+const STILL_RUNNING = Symbol('ballast.stillRunning');
+/** True for a `TimeoutError` whose function was still running when it was thrown (and is tracked). */
+export function stillRunning(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && (error as { [STILL_RUNNING]?: boolean })[STILL_RUNNING] === true
+  );
+}
+
+/**
  * One call raced against its deadline and its caller's signal: whichever settles first wins, the others are
  * ignored. On timeout the function's signal aborts with the `TimeoutError`; on the caller's abort it aborts
  * with the caller's reason and the call rejects with `AbortedError`; when the policy closes, both happen with
@@ -16,6 +42,10 @@ class TimedCall<T> implements Deadline {
   next: Deadline | undefined = undefined;
   queued = false;
   #settled = false;
+  /** The function itself has settled (its promise, or a synchronous return/throw). */
+  #fnDone = false;
+  #timedOut: TimeoutError | undefined;
+  #zombie = false;
   readonly ctx: LazySignalContext;
 
   constructor(
@@ -27,6 +57,8 @@ class TimedCall<T> implements Deadline {
     private readonly resolve: (value: T) => void,
     private readonly reject: (error: unknown) => void,
     now: number,
+    private readonly cooperative: boolean,
+    private readonly zombies: ZombieTracker | undefined,
   ) {
     this.at = now + timeoutMs;
     this.ctx = new LazySignalContext(callerSignal, attempt);
@@ -41,17 +73,44 @@ class TimedCall<T> implements Deadline {
     return true;
   }
 
+  #fnSettled(): void {
+    this.#fnDone = true;
+    if (this.#zombie) {
+      this.#zombie = false;
+      const z = this.zombies!;
+      z.count--;
+      z.onSettled?.();
+    }
+  }
+
   readonly ok = (value: T): void => {
+    this.#fnSettled();
     if (this.#finish()) this.resolve(value);
   };
 
   readonly fail = (error: unknown): void => {
-    if (this.#finish()) this.reject(error);
+    this.#fnSettled();
+    if (!this.#finish()) return;
+    // Cooperative: the deadline passed and the function gave up (or failed) since: that is the timeout.
+    this.reject(this.#timedOut ?? error);
   };
 
   expire(): void {
-    if (!this.#finish()) return;
+    if (this.#settled || this.#timedOut) return;
     const error = new TimeoutError(this.timeoutMs, this.what);
+    if (this.cooperative && !this.#fnDone) {
+      // Out of the queue, signal aborted; the call settles when the function does.
+      this.#timedOut = error;
+      this.queue?.remove(this);
+      this.ctx.abort(error);
+      return;
+    }
+    if (!this.#finish()) return;
+    if (!this.#fnDone && this.zombies) {
+      this.#zombie = true;
+      this.zombies.count++;
+      (error as unknown as Record<symbol, boolean>)[STILL_RUNNING] = true;
+    }
     this.ctx.abort(error);
     this.reject(error);
   }
@@ -83,11 +142,24 @@ export function runTimed<T>(
   fn: PolicyFn<T>,
   outerSignal: AbortSignal | undefined,
   attempt: number,
+  cooperative = false,
+  zombies: ZombieTracker | undefined = undefined,
 ): Promise<T> {
   const signal = callerSignal(outerSignal);
   if (signal?.aborted) return Promise.reject(abortedBy(signal));
   return new Promise<T>((resolve, reject) => {
-    const call = new TimedCall<T>(queue, timeoutMs, what, signal, attempt, resolve, reject, clock.monotonic());
+    const call = new TimedCall<T>(
+      queue,
+      timeoutMs,
+      what,
+      signal,
+      attempt,
+      resolve,
+      reject,
+      clock.monotonic(),
+      cooperative,
+      zombies,
+    );
     queue?.add(call);
     signal?.addEventListener('abort', call.onCallerAbort, { once: true });
     let result: PromiseLike<T> | T;

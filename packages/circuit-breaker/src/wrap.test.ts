@@ -3,9 +3,16 @@ import { FakeClock, track } from '@ballast/testkit';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './breaker';
 import { bulkhead } from './bulkhead';
-import { BrokenCircuitError, isBrokenCircuitError, isTimeoutError, TimeoutError } from './errors';
+import {
+  BrokenCircuitError,
+  InvalidArgumentError,
+  isBrokenCircuitError,
+  isPolicyClosedError,
+  isTimeoutError,
+  TimeoutError,
+} from './errors';
 import { fallback } from './fallback';
-import type { Policy, PolicyContext, PolicyFn } from './policy';
+import { NEVER_ABORTED, type Policy, type PolicyFn } from './policy';
 import { type RetryEvent, retry } from './retry';
 import { timeout } from './timeout';
 import { PolicyWrap, wrap } from './wrap';
@@ -56,16 +63,24 @@ describe('wrap', () => {
     expect(log).toEqual(['enter outer', 'enter inner', 'fn', 'exit inner', 'exit outer']);
   });
 
-  it('with no policies just runs fn', async () => {
-    const contexts: PolicyContext[] = [];
-    await expect(
-      wrap().execute((ctx) => {
-        contexts.push(ctx);
-        return 1;
-      }),
-    ).resolves.toBe(1);
-    expect(contexts[0]?.attempt).toBe(0);
-    expect(contexts[0]?.signal.aborted).toBe(false);
+  it('with no policies is refused at once with InvalidArgumentError (it would protect nothing)', () => {
+    expect(() => wrap()).toThrow(InvalidArgumentError);
+    expect(() => wrap()).toThrow(/wrap: policies must be at least one policy/);
+  });
+
+  it('close() closes what it composed (and only once); later calls are refused by the closed policies', async () => {
+    const clock = new FakeClock();
+    const b = new CircuitBreaker({ name: 'w', clock, logger: silent });
+    const t = timeout({ timeoutMs: 1_000, clock });
+    const plain: Policy = { execute: (fn) => Promise.resolve(fn({ signal: NEVER_ABORTED, attempt: 0 })) };
+    const policy = wrap(retry({ maxRetries: 1, backoff: false }), b, t, plain);
+    expect(await policy.execute(() => 1)).toBe(1);
+    const closing = policy.close();
+    expect(policy.close()).toBe(closing);
+    await closing;
+    expect(b.isClosed).toBe(true);
+    expect(isPolicyClosedError(await policy.execute(() => 1).catch((e: unknown) => e))).toBe(true);
+    expect(isPolicyClosedError(await t.execute(() => 1).catch((e: unknown) => e))).toBe(true);
   });
 
   it("passes the caller's signal to the outermost policy", async () => {

@@ -1,5 +1,5 @@
 import { describeValue } from '@ballast/core';
-import { notAFunction } from './closing';
+import { asyncDispose, notAFunction } from './closing';
 import { InvalidArgumentError } from './errors';
 import { NEVER_ABORTED, type Policy, type PolicyContext, type PolicyFn } from './policy';
 
@@ -15,13 +15,21 @@ import { NEVER_ABORTED, type Policy, type PolicyContext, type PolicyFn } from '.
  * The innermost function sees the innermost signal (it aborts on any layer's timeout or the caller's abort)
  * and the retry attempt number.
  *
- * A wrap does not own its policies (one breaker may sit in many wraps): close each policy itself.
+ * `close()` closes every policy it composed (those with a `close`): call it when the wrap owns them. A
+ * policy shared by several wraps is closed by whichever closes first, so share policies across wraps only
+ * when you close them yourself.
  */
 export class PolicyWrap implements Policy {
   readonly policies: readonly Policy[];
 
-  /** @throws InvalidArgumentError when an entry is not a policy (an object with an `execute` method). */
+  /**
+   * @throws InvalidArgumentError when there is no policy at all (a wrap of nothing protects nothing, and is
+   * almost always a mistake such as spreading an empty list), or an entry is not a policy.
+   */
   constructor(policies: readonly Policy[]) {
+    if (!Array.isArray(policies) || policies.length === 0) {
+      throw new InvalidArgumentError('wrap', 'policies', 'at least one policy', describeValue(policies));
+    }
     policies.forEach((p, i) => {
       if (typeof (p as Partial<Policy> | null)?.execute !== 'function') {
         throw new InvalidArgumentError('wrap', `policies[${i}]`, 'a policy (with an execute method)', describeValue(p));
@@ -29,6 +37,25 @@ export class PolicyWrap implements Policy {
     });
     this.policies = policies;
   }
+
+  /** Closes every composed policy that has a `close()` (timers, fleet links, metrics), in parallel. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= Promise.all(
+      this.policies.map((p) => (p as Partial<{ close(): Promise<void> | void }>).close?.call(p)),
+    ).then(() => {});
+    return this.#closing;
+  }
+
+  /** Alias of `close()`. */
+  dispose(): Promise<void> {
+    return this.close();
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #closing: Promise<void> | undefined;
 
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
     if (typeof fn !== 'function') return Promise.reject(notAFunction('PolicyWrap.execute', fn));

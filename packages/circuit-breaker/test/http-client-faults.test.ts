@@ -6,7 +6,7 @@
 import { FakeClock } from '@ballast/testkit';
 import { useInMemoryMetrics } from '@ballast/testkit/otel';
 import { describe, expect, it } from 'vitest';
-import { isBrokenCircuitError, isTimeoutError } from '../src/errors';
+import { isBrokenCircuitError, isRetryAfterTooLongError, isTimeoutError } from '../src/errors';
 import { HttpStatusError, isHttpStatusError, networkErrorCode } from '../src/http';
 import { client, clients, logCapture, nextRetry, retryEvents, settle, useHttpClients } from './http-client-harness';
 import { base, closedEarly, hang, hitCount, json, route, text, useHttpServer } from './http-server';
@@ -145,7 +145,7 @@ describe('retries of idempotent requests (seed 003)', () => {
     expect(r.closedEarly).toBe(4);
   });
 
-  it('honours Retry-After on a 429 instead of the backoff, capped at maxMs', async () => {
+  it('honours Retry-After on a 429 instead of the backoff: exactly as long as asked, never shortened by maxMs', async () => {
     const r = route((_req, res, hit) =>
       hit === 1 ? text(res, 429, 'slow down', { 'retry-after': '1' }) : json(res, 200, { hit }),
     );
@@ -159,14 +159,47 @@ describe('retries of idempotent requests (seed 003)', () => {
     await clock.advance(1);
     expect(await result).toEqual({ hit: 2 });
 
-    const far = route((_req, res, hit) =>
-      hit === 1 ? text(res, 503, '', { 'retry-after': '3600' }) : json(res, 200, {}),
+    // 45 s is past the backoff's maxMs (30 s) but within maxRetryAfterMs (60 s): waited in full.
+    const later = route((_req, res, hit) =>
+      hit === 1 ? text(res, 503, '', { 'retry-after': '45' }) : json(res, 200, {}),
     );
-    const capped = c.get('users', far.path);
-    expect((await nextRetry(c)).delayMs).toBe(30_000);
-    await clock.advance(30_000);
-    await capped;
-    expect(far.hits).toBe(2);
+    const waited = c.get('users', later.path);
+    expect((await nextRetry(c)).delayMs).toBe(45_000);
+    await clock.advance(44_999);
+    expect(later.hits).toBe(1);
+    await clock.advance(1);
+    await waited;
+    expect(later.hits).toBe(2);
+  });
+
+  it('gives up at once with RetryAfterTooLongError when Retry-After exceeds maxRetryAfterMs', async () => {
+    const far = route((_req, res, hit) =>
+      hit === 1 ? text(res, 429, '', { 'retry-after': '120' }) : json(res, 200, {}),
+    );
+    const clock = new FakeClock();
+    const c = client({ clock, retry: {} });
+    const error = await c.get('users', far.path).catch((e: unknown) => e);
+    expect(isRetryAfterTooLongError(error)).toBe(true);
+    expect(error).toMatchObject({ retryAfterMs: 120_000, maxRetryAfterMs: 60_000 });
+    expect(isHttpStatusError((error as Error).cause)).toBe(true);
+    expect(far.hits).toBe(1);
+    expect(clock.pendingTimers()).toEqual([]);
+  });
+
+  it('retryAfterOpensBreaker: a 503 with Retry-After holds the service breaker open for that time', async () => {
+    const r = route((_req, res) => text(res, 503, '', { 'retry-after': '20' }));
+    const clock = new FakeClock();
+    const c = client({ clock, retry: false, retryAfterOpensBreaker: true });
+    const first = await c.request('users', r.path);
+    expect(first.status).toBe(503);
+    const breaker = c.breakers().get('users')!;
+    expect(breaker.state).toBe('open');
+    expect(isBrokenCircuitError(await c.request('users', r.path).catch((e: unknown) => e))).toBe(true);
+    await clock.advance(19_999);
+    expect(breaker.state).toBe('open');
+    await clock.advance(1);
+    expect(breaker.state).toBe('half-open');
+    expect(r.hits).toBe(1);
   });
 
   it('releases the body of a failed try before retrying it', { timeout: 5_000 }, async () => {

@@ -11,10 +11,11 @@ import {
 import type { z } from 'zod';
 import { CircuitBreaker } from '../breaker';
 import { asyncDispose } from '../closing';
-import { TimeoutError } from '../errors';
+import { isRetryAfterTooLongError, TimeoutError } from '../errors';
 import { componentLogger } from '../log';
 import { type BreakerOptions, mergeBreakerOptions, resolveBreakerOptions } from '../options';
 import type { PolicyContext } from '../policy';
+import { type BreakerRegistry, getBreakerRegistry, statsOf } from '../registry';
 import { type RetryEvent, type RetryPolicy, retry } from '../retry';
 import { RetryBudget } from '../retry-budget';
 import { isBodyInit, readText } from './body';
@@ -42,7 +43,6 @@ import {
   isRetryableError,
   normalizeMethod,
   parseRetryAfter,
-  retryAfterDelay,
 } from './semantics';
 import { abortError, checkTimeout, joinUrl, nested, retryCounter } from './support';
 
@@ -70,6 +70,10 @@ export class HttpClient {
   /** The client-wide retry budget, when there is one. */
   readonly budget: RetryBudget | undefined;
   readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #registry: BreakerRegistry | undefined;
+  /** Names this client's breakers got in the registry. */
+  readonly #registered: string[] = [];
+  readonly #retryAfterOpens: boolean;
   readonly #policies = new Map<string, RetryPolicy>();
   readonly #once: RetryPolicy;
   readonly #inFlight = new Set<AbortController>();
@@ -92,6 +96,8 @@ export class HttpClient {
     this.#serviceId = o.serviceId;
     this.#cache = o.cache ? new ResponseCache(o.cache.ttlMs, o.cache.maxEntries, this.#clock) : undefined;
     this.#breakerOptions = o.breaker === false ? false : (o.breaker ?? {});
+    this.#registry = o.registry === false ? undefined : (o.registry ?? getBreakerRegistry());
+    this.#retryAfterOpens = o.retryAfterOpensBreaker;
     if (this.#breakerOptions) {
       const checked = { ...this.#breakerSettings(), name: 'service' };
       nested('breaker', () => resolveBreakerOptions(checked, 'createHttpClient'));
@@ -148,6 +154,10 @@ export class HttpClient {
       response = await policy.execute((ctx) => this.#try(service, path, tryInit, perTry, ctx), controller.signal);
     } catch (error) {
       if (isHttpStatusError(error) && error.response) return error.response;
+      if (isRetryAfterTooLongError(error) && isHttpStatusError(error.cause)) {
+        // Nobody reads the response it came with: release its connection.
+        error.cause.response?.body?.cancel().catch(noop);
+      }
       throw error;
     } finally {
       callerSignal?.removeEventListener('abort', onCallerAbort);
@@ -204,6 +214,13 @@ export class HttpClient {
     for (const c of this.#inFlight) c.abort(reason);
     this.#inFlight.clear();
     const policies = [...this.#breakers.values(), ...this.#policies.values(), this.#once];
+    for (const name of this.#registered.splice(0)) {
+      try {
+        this.#registry?.delete(name);
+      } catch {
+        // A closed registry has let go of them already.
+      }
+    }
     this.#breakers.clear();
     this.#policies.clear();
     this.#cache?.clear();
@@ -232,7 +249,22 @@ export class HttpClient {
     const url = joinUrl(await this.#resolve(service), path);
     const breaker = this.#breakerFor(service);
     if (!breaker) return this.#send(service, url, init, timeoutMs, ctx.signal);
-    return breaker.execute(({ signal }) => this.#send(service, url, init, timeoutMs, signal), ctx.signal);
+    if (!this.#retryAfterOpens) {
+      return breaker.execute(({ signal }) => this.#send(service, url, init, timeoutMs, signal), ctx.signal);
+    }
+    try {
+      return await breaker.execute(({ signal }) => this.#send(service, url, init, timeoutMs, signal), ctx.signal);
+    } catch (error) {
+      if (
+        isHttpStatusError(error) &&
+        (error.status === 429 || error.status === 503) &&
+        error.retryAfterMs !== undefined &&
+        error.retryAfterMs > 0
+      ) {
+        breaker.openFor(error.retryAfterMs, 'retry-after');
+      }
+      throw error;
+    }
   }
 
   /**
@@ -303,8 +335,24 @@ export class HttpClient {
     if (!b) {
       b = new CircuitBreaker({ ...this.#breakerSettings(), name: service });
       this.#breakers.set(service, b);
+      this.#register(b);
     }
     return b;
+  }
+
+  /** Lists the breaker in the registry (under a free name) so `registry.stats()` shows it without an `add`. */
+  #register(b: CircuitBreaker): void {
+    const registry = this.#registry;
+    if (!registry) return;
+    let name = b.name;
+    for (let n = 2; registry.has(name); n++) name = `${b.name}#${n}`;
+    try {
+      registry.add({ name, stats: () => statsOf(b) });
+      this.#registered.push(name);
+    } catch (error) {
+      // A closed registry: the client still works, its breakers are just not listed.
+      this.#log.warn({ err: error, breaker: b.name }, 'could not list the breaker in the registry');
+    }
   }
 
   #retryPolicy(service: string, r: z.output<typeof httpRetrySchema>): RetryPolicy {
@@ -314,7 +362,9 @@ export class HttpClient {
         maxRetries: r.maxRetries,
         backoff: { initialMs: r.initialMs, factor: r.factor, maxMs: r.maxMs, jitter: r.jitter },
         retryOn: isRetryableError,
-        delayFor: (error) => retryAfterDelay(error, r.maxMs),
+        // The server's time as it is (never shortened); beyond maxRetryAfterMs the retry gives up, typed.
+        delayFor: (error) => (isHttpStatusError(error) ? error.retryAfterMs : undefined),
+        maxRetryAfterMs: r.maxRetryAfterMs,
         clock: this.#clock,
         ...(this.budget && { budget: this.budget }),
       });

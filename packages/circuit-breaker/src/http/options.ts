@@ -1,6 +1,7 @@
 import { clockSchema, functionSchema as fn, loggerSchema, objectSchema as obj } from '@ballast/core';
 import { z } from 'zod';
 import type { BreakerOptions } from '../options';
+import type { BreakerRegistry } from '../registry';
 import type { RetryEvent } from '../retry';
 import { RetryBudget, type RetryBudgetOptions } from '../retry-budget';
 
@@ -11,8 +12,13 @@ export const httpRetrySchema = z
     maxRetries: z.number().int().min(0).default(3),
     initialMs: z.number().finite().min(0).default(500),
     factor: z.number().finite().min(1).default(2),
-    /** Cap on every delay, `Retry-After` included. */
+    /** Cap on every backoff delay (not on `Retry-After`: see `maxRetryAfterMs`). */
     maxMs: z.number().finite().min(0).default(30_000),
+    /**
+     * The longest `Retry-After` honoured (ms): the retry waits exactly what the server said, never less; a
+     * longer one gives up at once with `RetryAfterTooLongError` carrying the server's `retryAfterMs`.
+     */
+    maxRetryAfterMs: z.number().finite().min(0).default(60_000),
     /** `none` by default, so delays are the seed's exact 500 ms · 2ⁿ. */
     jitter: z.enum(['none', 'full', 'equal', 'decorrelated']).default('none'),
   })
@@ -48,6 +54,17 @@ export const httpClientOptionsSchema = z
         }),
       ])
       .optional(),
+    /**
+     * A 429 or 503 with `Retry-After` holds that service's breaker open for that long (every caller stops,
+     * not only the retrying one). Default false.
+     */
+    retryAfterOpensBreaker: z.boolean().default(false),
+    /**
+     * Where the per-service breakers are listed (for `registry.stats()`), as `<service>` — or
+     * `<service>#2`, … when another client already registered that name. Default: the process-wide registry
+     * (`getBreakerRegistry()`); `false`: none. The client removes them on `close()`.
+     */
+    registry: z.union([z.literal(false), obj<BreakerRegistry>('registry')]).optional(),
     /** Opt-in cache of successful GETs (seed 000: 5 min, 100 entries). */
     cache: z
       .object({
