@@ -23,6 +23,11 @@ export interface ConsulEmulatorOptions {
   clock?: Clock;
   /** Serve HTTPS with this PEM key and certificate (as an agent with `tls.defaults` + an https port). */
   tls?: { key: string; cert: string };
+  /**
+   * Operations allowed in one `/v1/txn` (Consul's `maxTxnOps`); default 128 as the Transactions API page documents
+   * ("Up to 128 operations"); 64 to emulate older releases (`agent/txn_endpoint.go` had `maxTxnOps = 64`).
+   */
+  maxTxnOps?: number;
 }
 
 export interface RecordedRequest {

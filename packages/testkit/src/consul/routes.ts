@@ -12,6 +12,7 @@ import { ConsulHttpError, NODE } from './model';
 import { deregisterService, registerService } from './services';
 import { createSession, destroySession, renewSession, sessionJson } from './sessions';
 import type { ConsulStore } from './store';
+import { runTxn } from './txn';
 
 const MAX_KV_BYTES = 512 * 1024;
 
@@ -20,7 +21,7 @@ export async function route(
   s: ConsulStore,
   r: Request,
   res: ServerResponse,
-  acl: { readonly aclToken?: string },
+  acl: { readonly aclToken?: string; readonly maxTxnOps?: number },
 ): Promise<Reply> {
   const p = r.path;
   if (!p.startsWith('/v1/status/') && acl.aclToken !== undefined) {
@@ -195,6 +196,11 @@ export async function route(
       index: s.tables.sessions,
       json: [...s.sessions.values()].map((x) => sessionJson(x)),
     }));
+  }
+  if (p === '/v1/txn') {
+    method('PUT');
+    const out = runTxn(s, await r.json(), acl.maxTxnOps);
+    return { status: out.status, json: out.body, meta: out.readOnly ? 'leader' : 'none' };
   }
   throw new ConsulHttpError(404, '404 page not found');
 }
