@@ -96,7 +96,7 @@ export function runTxn(store: ConsulStore, body: unknown, maxOps = DEFAULT_MAX_T
   /** A write's result: the entry without its value (the docs: Value is null except for get/get-tree). */
   const meta = (e: KvEntry) => ({ KV: { ...kvJson(e), Value: null } });
 
-  ops.forEach((op, i) => {
+  const step = (op: KvOp, i: number): void => {
     const fail = (what: string) => errors.push({ OpIndex: i, What: what });
     const existing = kv.get(op.key);
     switch (op.verb) {
@@ -185,7 +185,8 @@ export function runTxn(store: ConsulStore, body: unknown, maxOps = DEFAULT_MAX_T
       default:
         fail(`unknown KV verb ${q(op.verb)}`);
     }
-  });
+  };
+  for (const [i, op] of ops.entries()) step(op, i);
 
   if (errors.length > 0) return { status: 409, readOnly, body: { Results: null, Errors: errors } };
   if (!readOnly) {
