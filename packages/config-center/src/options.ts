@@ -76,6 +76,11 @@ export const consulSourceSchema = z
     retryMaxMs: z.number().int().positive().default(5_000),
     /** Per-request timeout for non-blocking calls. */
     requestTimeoutMs: z.number().int().positive().default(5_000),
+    /**
+     * Operations per `/v1/txn` (Consul's cap: 128 per the Transactions API page, 64 in older releases). A commit
+     * that needs more is staged under `<prefix>.ballast/v/<N>/` and switched by one pointer key.
+     */
+    txnMaxOps: z.number().int().min(8).default(64),
     name: z.string().min(1).optional(),
   })
   .strict();
