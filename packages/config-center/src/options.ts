@@ -81,6 +81,14 @@ export const consulSourceSchema = z
      * that needs more is staged under `<prefix>.ballast/v/<N>/` and switched by one pointer key.
      */
     txnMaxOps: z.number().int().min(8).default(64),
+    /**
+     * Watch requests per second (a token bucket with `burst`): an answer that does not block (no or a 0
+     * `X-Consul-Index`, a key rewritten in a loop) cannot turn the watch into a busy loop.
+     */
+    watchRateLimit: z
+      .object({ burst: z.number().int().positive().default(100), perSecond: z.number().positive().default(100) })
+      .strict()
+      .default({ burst: 100, perSecond: 100 }),
     name: z.string().min(1).optional(),
   })
   .strict();

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
-  type Backoff,
   type Clock,
   childLogger,
-  createBackoff,
   type Logger,
   parseOptions,
-  sleep,
+  runBlockingQueryLoop,
   systemClock,
   type Unsubscribe,
 } from '@ballast/core';
@@ -297,46 +295,29 @@ export class ConsulConfigStore implements ConfigStore {
   watch(listener: (state: StoreState) => void, onError: (error: unknown) => void): Unsubscribe {
     const stop = new AbortController();
     const signal = AbortSignal.any([stop.signal, this.#stop.signal]);
-    const backoff = createBackoff({ initialMs: 100, maxMs: this.#options.retryMaxMs, jitter: 'full' });
-    void this.#loop(listener, onError, signal, backoff);
+    let last: StoreState | undefined;
+    // Core's one implementation of Consul's blocking-query rules (index clamp >= 1, reset when it goes backwards,
+    // jittered back-off restarting from a non-blocking read, a request rate limit), shared with discovery.
+    void runBlockingQueryLoop<KvPair[]>({
+      signal,
+      clock: this.#clock,
+      backoff: { initialMs: 100, maxMs: this.#options.retryMaxMs, factor: 2, jitter: 'full' },
+      rateLimit: this.#options.watchRateLimit,
+      query: async (index, s) => {
+        const r = await this.#kv.list(this.prefix, { index, waitMs: this.#options.waitMs, signal: s });
+        return { index: r.index, value: r.pairs };
+      },
+      onValue: (pairs) => {
+        const p = this.#parse(pairs);
+        const state: StoreState = { version: p.version, entries: p.entries };
+        if (last && last.version === state.version && deepEqual(last.entries, state.entries)) return;
+        last = state;
+        listener(state);
+      },
+      onError,
+    });
     const off = () => stop.abort();
     return Object.assign(off, { dispose: off, [Symbol.dispose]: off });
-  }
-
-  /** The blocking-query loop; never throws (errors go to `onError`, then a jittered, growing pause). */
-  async #loop(
-    listener: (state: StoreState) => void,
-    onError: (error: unknown) => void,
-    signal: AbortSignal,
-    backoff: Backoff,
-  ): Promise<void> {
-    let index = 0;
-    let last: StoreState | undefined;
-    while (!signal.aborted) {
-      let result: { index: number; pairs: KvPair[] };
-      try {
-        result = await this.#kv.list(this.prefix, { index, waitMs: this.#options.waitMs, signal });
-        backoff.reset();
-      } catch (error) {
-        if (signal.aborted) return;
-        onError(error);
-        // Consul's rule: after an error, start over from index 0 (a restarted agent may be behind).
-        index = 0;
-        await sleep(this.#clock, backoff.next(), signal).catch(() => {});
-        continue;
-      }
-      // Consul's index rules: an index that goes backwards resets to 0; otherwise it is the next `?index=`.
-      index = result.index < index ? 0 : result.index;
-      const p = this.#parse(result.pairs);
-      const state: StoreState = { version: p.version, entries: p.entries };
-      if (last && last.version === state.version && deepEqual(last.entries, state.entries)) continue;
-      last = state;
-      try {
-        listener(state);
-      } catch (error) {
-        onError(error);
-      }
-    }
   }
 
   async close(): Promise<void> {
