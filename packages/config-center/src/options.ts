@@ -9,6 +9,19 @@ export const configOptionsSchema = z
      * its cached layer is used and the service starts. None: no disk cache.
      */
     cacheFile: z.string().min(1).optional(),
+    /**
+     * The disk cache file: `redact` lists dotted keys (`db.password`) never written to it (a start from the cache
+     * then needs them from another layer, e.g. `env`). The file is written with mode 0600, atomically.
+     */
+    cache: z
+      .object({ redact: z.array(z.string().min(1)).default([]) })
+      .strict()
+      .default({ redact: [] }),
+    /**
+     * Follow a remote whose version goes back or that is emptied at version 0 (a wiped KV store). Default false:
+     * such a state is refused with `RemoteResetError` and the last-known-good stays.
+     */
+    acceptRemoteReset: z.boolean().default(false),
     /** How long the first read of each remote may take before the disk cache is used instead. */
     startupTimeoutMs: z.number().int().positive().default(5_000),
     /** Where `isEnabled(name)` reads feature flags: `<flagsPath>.<name>`. */
