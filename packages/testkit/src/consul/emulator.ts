@@ -78,8 +78,11 @@ export async function startConsulEmulator(options: ConsulEmulatorOptions = {}): 
     }
     recorded.push({ method: r.method, path: r.path, query: Object.fromEntries(url.searchParams) });
     const current = store;
+    // Only reads served from the state store carry query metadata: writes and the agent's (and status) own
+    // endpoints answer without X-Consul-Index or leader headers (agent/http.go: setMeta is called by reads only).
+    const local = r.method !== 'GET' || r.path.startsWith('/v1/agent/') || r.path.startsWith('/v1/status/');
     route(current, r, res, options).then(
-      (reply) => send(current, res, reply),
+      (reply) => send(current, res, local && reply.meta === undefined ? { ...reply, meta: 'none' } : reply),
       (err: unknown) => {
         if (err instanceof ConsulHttpError)
           send(current, res, { status: err.status, raw: Buffer.from(err.message) }, 'text/plain; charset=utf-8');

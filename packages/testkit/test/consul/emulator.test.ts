@@ -51,16 +51,16 @@ async function until(cond: () => Promise<boolean>, timeoutMs = 5_000) {
 }
 
 describe('Consul emulator: agent + health', () => {
-  it('labels itself, answers status/leader and always sends X-Consul-Index >= 1', async () => {
+  it('labels itself, answers status/leader and sends X-Consul-Index >= 1 on reads', async () => {
     const e = await emulator();
     const leader = await call(e, '/v1/status/leader');
     expect(leader.json()).toBe('127.0.0.1:8300');
     expect(leader.headers.get('x-consul-emulator')).toMatch(/emulator/);
-    expect(leader.headers.get('x-consul-knownleader')).toBe('true');
-    expect(leader.headers.get('x-consul-lastcontact')).toBe('0');
     const missing = await call(e, '/v1/kv/nope');
     expect(missing.status).toBe(404);
     expect(missing.index).toBeGreaterThanOrEqual(1);
+    expect(missing.headers.get('x-consul-knownleader')).toBe('true');
+    expect(missing.headers.get('x-consul-lastcontact')).toBe('0');
     expect((await call(e, '/v1/health/service/ghost')).json()).toEqual([]);
   });
 
@@ -572,5 +572,68 @@ describe('Consul emulator: /v1/txn (Transactions HTTP API)', () => {
     const woke = await waiting;
     expect(woke.index).toBeGreaterThan(first.index);
     expect((woke.json() as unknown[]).length).toBe(2);
+  });
+});
+
+/** Issue 22 §4: where the emulator used to differ from Consul in ways client code could rely on. */
+describe('Consul emulator: fidelity (agent/kvs_endpoint.go, agent/session_endpoint.go, agent/http.go)', () => {
+  it('writes and agent-local endpoints carry no X-Consul-Index (only state-store reads set query metadata)', async () => {
+    const e = await emulator();
+    const write = await put(e, '/v1/kv/h/a', 'x');
+    expect(write.json()).toBe(true);
+    expect(write.headers.get('x-consul-index')).toBeNull();
+    const reg = await put(e, '/v1/agent/service/register', { Name: 'web', ID: 'web-1', Port: 80 });
+    expect(reg.status).toBe(200);
+    expect(reg.headers.get('x-consul-index')).toBeNull();
+    const services = await call(e, '/v1/agent/services');
+    expect(services.headers.get('x-consul-index')).toBeNull();
+    expect((await call(e, '/v1/status/leader')).headers.get('x-consul-index')).toBeNull();
+    expect((await call(e, '/v1/kv/h/a')).index).toBeGreaterThanOrEqual(1);
+  });
+
+  it('conflicting flags: PUT ?cas&acquire and DELETE ?recurse&cas answer 400 (KV HTTP API)', async () => {
+    const e = await emulator();
+    const { ID } = (await put(e, '/v1/session/create', {})).json() as { ID: string };
+    const both = await put(e, `/v1/kv/f/a?cas=0&acquire=${ID}`, 'x');
+    expect(both.status).toBe(400);
+    expect(both.text).toBe(`Conflicting flags: acquire=${ID}&cas=0`);
+    const del = await call(e, '/v1/kv/f/?recurse&cas=3', { method: 'DELETE' });
+    expect(del.status).toBe(400);
+    expect(del.text).toMatch(/^Conflicting flags: /);
+  });
+
+  it('DELETE ?cas=0 on a missing key is true; on an existing key false (state store kvsDeleteCASTxn)', async () => {
+    const e = await emulator();
+    expect((await call(e, '/v1/kv/m/none?cas=0', { method: 'DELETE' })).json()).toBe(true);
+    await put(e, '/v1/kv/m/a', 'x');
+    expect((await call(e, '/v1/kv/m/a?cas=0', { method: 'DELETE' })).json()).toBe(false);
+  });
+
+  it('releasing with a dead session answers 200 false, not an error', async () => {
+    const e = await emulator();
+    const { ID } = (await put(e, '/v1/session/create', { LockDelay: '0s' })).json() as { ID: string };
+    expect((await put(e, `/v1/kv/r/k?acquire=${ID}`, 'x')).json()).toBe(true);
+    await put(e, `/v1/session/destroy/${ID}`);
+    const released = await put(e, `/v1/kv/r/k?release=${ID}`, 'x');
+    expect(released.status).toBe(200);
+    expect(released.json()).toBe(false);
+  });
+
+  it('a numeric LockDelay below 1000 means seconds, at or above it nanoseconds (FixupLockDelay)', async () => {
+    const e = await emulator();
+    const info = async (body: unknown) => {
+      const { ID } = (await put(e, '/v1/session/create', body)).json() as { ID: string };
+      return ((await call(e, `/v1/session/info/${ID}`)).json() as { LockDelay: number }[])[0]!.LockDelay;
+    };
+    expect(await info({ LockDelay: 120 })).toBe(120e9); // 120 s
+    expect(await info({ LockDelay: 2_000_000_000 })).toBe(2e9); // 2 s given in ns
+  });
+
+  it('?dc naming an unknown datacenter answers 500 "No path to datacenter"', async () => {
+    const e = await emulator();
+    const r = await call(e, '/v1/health/service/web?dc=dc9');
+    expect(r.status).toBe(500);
+    expect(r.text).toBe('No path to datacenter');
+    expect((await call(e, '/v1/health/service/web?dc=dc1')).status).toBe(200);
   });
 });
