@@ -67,8 +67,11 @@ export const discoveryOptionsSchema = z
       .default({ burst: 5, perSecond: 10 }),
     /** Default `pick` strategy (seed 000: round-robin). */
     strategy: z.enum(['round-robin', 'random', 'least-outstanding']).default('round-robin'),
-    /** Below this share (%) of passing instances, `pick` spreads over all instances (panic mode). 0 = off. */
-    panicThresholdPercent: z.number().min(0).max(100).default(50),
+    /**
+     * Below this share (%) of passing instances, `pick` spreads over all instances, critical ones included (Envoy's
+     * panic mode). Default 0 = off: traffic goes to critical instances only when configured (Envoy uses 50).
+     */
+    panicThresholdPercent: z.number().min(0).max(100).default(0),
     clock: objectSchema<Clock>('clock').optional(),
     logger: objectSchema<Logger>('logger').optional(),
     random: functionSchema<() => number>('random').optional(),
