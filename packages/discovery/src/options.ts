@@ -123,6 +123,12 @@ export const registerOptionsSchema = z
     antiEntropyIntervalMs: z.number().int().positive().default(30_000),
     /** Deregisters on graceful shutdown; default core's process registry, `false` to opt out. */
     shutdown: z.union([objectSchema<ShutdownRegistry>('shutdown'), z.literal(false)]).optional(),
+    /**
+     * With the default shutdown registry, SIGTERM/SIGINT run it (core's `handleSignals`, installed once per process)
+     * so the instance is deregistered when the orchestrator stops the process. `false` to opt out (the application
+     * handles signals itself and calls `getShutdownRegistry().shutdown()`).
+     */
+    deregisterOnSignal: z.boolean().default(true),
   })
   .strict();
 
