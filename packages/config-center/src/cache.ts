@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { StoreState } from './store';
@@ -21,7 +22,8 @@ export async function readCache(path: string): Promise<CacheContent | undefined>
 /** Writes the cache atomically (temp file + rename), so a crash mid-write leaves the previous cache intact. */
 export async function writeCache(path: string, content: CacheContent): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(content), 'utf8');
+  const tmp = `${path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+  // 0600: the cache holds config values (possibly secrets); only the service's user reads it.
+  await writeFile(tmp, JSON.stringify(content), { encoding: 'utf8', mode: 0o600 });
   await rename(tmp, path);
 }

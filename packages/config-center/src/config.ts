@@ -12,7 +12,7 @@ import {
 } from '@ballast/core';
 import type { z } from 'zod';
 import { readCache } from './cache';
-import { ConfigValidationError, UnknownVersionError } from './errors';
+import { ConfigValidationError, RemoteResetError, UnknownVersionError } from './errors';
 import { watchFile } from './file-watch';
 import { loadFileLayer } from './layers';
 import { configInstruments } from './metrics';
@@ -81,7 +81,7 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
       .map(({ source }) => ({ source, tree: {} }));
     this.#metrics = configInstruments(() => remoteVersions(this.#layers));
     this.#commits = new CommitWaiters(this.#clock, this.#options.startupTimeoutMs);
-    this.#cache = new CacheWriter(this.#options.cacheFile, this.#clock, this.#log);
+    this.#cache = new CacheWriter(this.#options.cacheFile, this.#clock, this.#log, this.#options.cache.redact);
     this.#writeTarget = {
       isClosed: () => this.#closed,
       clock: this.#clock,
@@ -108,8 +108,32 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
         });
       }
     }
-    const built = buildSnapshot(this.#schema, this.#layers, this.#env);
-    if (!built.ok) throw new ConfigValidationError('startup', built.issues);
+    // A remote that went back while this service was down (wiped, restored from an old backup): the cache holds
+    // a newer state. Refused unless acceptRemoteReset, as the watch refuses it at run time.
+    for (const layer of this.#layers) {
+      const cached = layer.source.kind === 'remote' ? cache?.remotes[layer.source.name] : undefined;
+      if (!cached || layer.stale || this.#options.acceptRemoteReset) continue;
+      const held = cached.version;
+      const remote = layer.version ?? 0;
+      if (remote < held) {
+        this.#fallBack(layer, cached, new RemoteResetError(layer.source.name, held, remote));
+      }
+    }
+    let built = buildSnapshot(this.#schema, this.#layers, this.#env);
+    if (!built.ok) {
+      // The remote's current state is invalid (another writer committed it): start from the last-known-good in the
+      // disk cache, flagged stale, rather than crash-loop; without a cached state the start fails.
+      const invalid = new ConfigValidationError('startup', built.issues);
+      let fellBack = false;
+      for (const layer of this.#layers) {
+        const cached = layer.source.kind === 'remote' ? cache?.remotes[layer.source.name] : undefined;
+        if (!cached || layer.stale) continue;
+        this.#fallBack(layer, cached, invalid);
+        fellBack = true;
+      }
+      if (fellBack) built = buildSnapshot(this.#schema, this.#layers, this.#env);
+      if (!built.ok) throw invalid;
+    }
     this.#snapshot = built.snapshot;
     this.#raw = built.raw;
     for (const layer of this.#layers) {
@@ -318,8 +342,30 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
    * back means the remote was reset, and the remote is the truth); writers waiting to see their commit wake.
    */
   #offerRemote(layer: Layer, state: StoreState): void {
+    const held = layer.version ?? 0;
+    const emptied = state.version === 0 && Object.keys(state.entries).length === 0;
+    if (!this.#options.acceptRemoteReset && held > 0 && (state.version < held || emptied)) {
+      const error = new RemoteResetError(layer.source.name, held, state.version);
+      this.#metrics.fallbacks.add(1, { source: layer.source.name, reason: 'reset' });
+      this.#log.error({ err: error, source: layer.source.name, held, remote: state.version }, error.message);
+      this.#errors.emit(error);
+      return;
+    }
     this.#offer(layer, unflatten(state.entries), layer.source.name, state.version);
     this.#commits.delivered(layer, state.version);
+  }
+
+  /** Serves `layer` from its cached last-known-good state (stale), with a metric, an error log and an event. */
+  #fallBack(layer: Layer, cached: StoreState, why: Error): void {
+    layer.tree = unflatten(cached.entries);
+    layer.version = cached.version;
+    layer.stale = true;
+    this.#metrics.fallbacks.add(1, { source: layer.source.name, reason: why.name });
+    this.#log.error(
+      { err: why, source: layer.source.name, version: cached.version },
+      `remote ${layer.source.name} refused at start (${why.message}): serving its last-known-good version ${cached.version} from the disk cache`,
+    );
+    this.#errors.emit(why);
   }
 
   #write(options: WriteOptions, what: string, change: WriteChange): Promise<VersionRecord> {

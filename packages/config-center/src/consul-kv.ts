@@ -20,6 +20,33 @@ export interface KvListOptions {
   signal?: AbortSignal;
 }
 
+/** One KV operation of a `/v1/txn` (https://developer.hashicorp.com/consul/api-docs/txn, "KV Operations"). */
+export interface KvTxnOp {
+  verb:
+    | 'set'
+    | 'cas'
+    | 'lock'
+    | 'unlock'
+    | 'get'
+    | 'get-or-empty'
+    | 'get-tree'
+    | 'check-index'
+    | 'check-session'
+    | 'check-not-exists'
+    | 'delete'
+    | 'delete-tree'
+    | 'delete-cas';
+  key: string;
+  /** UTF-8; sent base64-encoded. */
+  value?: string;
+  flags?: number;
+  index?: number;
+  session?: string;
+}
+
+/** A transaction's answer: applied (200, with the KV results) or rolled back (409, with every failed operation). */
+export type KvTxnResult = { ok: true; results: KvPair[] } | { ok: false; errors: { opIndex: number; what: string }[] };
+
 /** The few Consul KV calls config-center makes, behind one small interface. */
 export interface ConsulKv {
   /** `GET /v1/kv/<prefix>?recurse[&index&wait]`: pairs under `prefix` and the `X-Consul-Index`. 404 → none. */
@@ -32,6 +59,11 @@ export interface ConsulKv {
   put(key: string, value: string, options?: { cas?: number; flags?: number; signal?: AbortSignal }): Promise<boolean>;
   /** `DELETE /v1/kv/<key>[?cas=<index>][?recurse]`. */
   delete(key: string, options?: { cas?: number; recurse?: boolean; signal?: AbortSignal }): Promise<boolean>;
+  /**
+   * `PUT /v1/txn`: every operation or none. A rolled-back transaction (409) resolves `{ ok: false, errors }`; more
+   * operations than the agent allows (413) rejects with `RemoteUnavailableError`.
+   */
+  txn(ops: readonly KvTxnOp[], signal?: AbortSignal): Promise<KvTxnResult>;
 }
 
 export interface ConsulKvOptions {
@@ -143,13 +175,13 @@ export function createConsulKv(options: ConsulKvOptions = {}): ConsulKv {
     method: string,
     key: string,
     query: Record<string, string | number | undefined>,
-    init: { body?: string; signal?: AbortSignal; timeoutMs?: number } = {},
+    init: { body?: string; signal?: AbortSignal; timeoutMs?: number; path?: string; accept?: number[] } = {},
   ): Promise<HttpReply> {
     const qs = Object.entries(query)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => (v === '' ? k : `${k}=${encodeURIComponent(String(v))}`))
       .join('&');
-    const url = new URL(`${base}/v1/kv/${encodeKey(key)}${qs ? `?${qs}` : ''}`);
+    const url = new URL(`${base}${init.path ?? `/v1/kv/${encodeKey(key)}`}${qs ? `?${qs}` : ''}`);
     const timeout = AbortSignal.timeout(Math.ceil(init.timeoutMs ?? timeoutMs));
     const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
     let res: HttpReply;
@@ -166,7 +198,7 @@ export function createConsulKv(options: ConsulKvOptions = {}): ConsulKv {
       const answer = `HTTP ${res.status} ${res.text.trim()}`;
       throw new BackendUnavailableError('consul', `${where} ${method} ${key}`, new Error(answer));
     }
-    if (res.status >= 400 && res.status !== 404) {
+    if (res.status >= 400 && res.status !== 404 && !init.accept?.includes(res.status)) {
       throw new RemoteUnavailableError(where, `${method} ${key}: HTTP ${res.status} ${res.text.trim()}`);
     }
     return res;
@@ -209,6 +241,29 @@ export function createConsulKv(options: ConsulKvOptions = {}): ConsulKv {
       const query = { cas: o.cas, recurse: o.recurse ? '' : undefined };
       const res = await call('DELETE', key, query, o.signal ? { signal: o.signal } : {});
       return res.status === 404 ? false : JSON.parse(res.text) === true;
+    },
+    async txn(ops, signal) {
+      const body = JSON.stringify(
+        ops.map((o) => ({
+          KV: {
+            Verb: o.verb,
+            Key: o.key,
+            ...(o.value === undefined ? {} : { Value: Buffer.from(o.value, 'utf8').toString('base64') }),
+            ...(o.flags === undefined ? {} : { Flags: o.flags }),
+            ...(o.index === undefined ? {} : { Index: o.index }),
+            ...(o.session === undefined ? {} : { Session: o.session }),
+          },
+        })),
+      );
+      const res = await call('PUT', 'txn', {}, { body, path: '/v1/txn', accept: [409], ...(signal ? { signal } : {}) });
+      const answer = JSON.parse(res.text) as {
+        Results: { KV?: RawPair }[] | null;
+        Errors: { OpIndex: number; What: string }[] | null;
+      };
+      if (res.status === 409) {
+        return { ok: false, errors: (answer.Errors ?? []).map((e) => ({ opIndex: e.OpIndex, what: e.What })) };
+      }
+      return { ok: true, results: (answer.Results ?? []).flatMap((r) => (r.KV ? [decode(r.KV)] : [])) };
     },
   };
 }

@@ -108,3 +108,22 @@ export class ConfigClosedError extends BallastError {
   }
 }
 export const isConfigClosedError = errorGuard<ConfigClosedError>(ConfigClosedError.code);
+
+/**
+ * The remote went back: its version is lower than the one this config holds, or it is empty at version 0 (a KV
+ * store wiped, a Redis restarted without data). Refused, the last-known-good stays, unless `acceptRemoteReset`.
+ */
+export class RemoteResetError extends BallastError {
+  static readonly code = 'CONFIG_REMOTE_RESET';
+  constructor(
+    readonly store: string,
+    readonly heldVersion: number,
+    readonly remoteVersion: number,
+  ) {
+    super(
+      new.target.code,
+      `${store} went back from version ${heldVersion} to ${remoteVersion}${remoteVersion === 0 ? ' (emptied)' : ''}: refused, last-known-good version ${heldVersion} kept (set acceptRemoteReset to follow a reset remote)`,
+    );
+  }
+}
+export const isRemoteResetError = errorGuard<RemoteResetError>(RemoteResetError.code);

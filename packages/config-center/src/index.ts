@@ -2,7 +2,15 @@ export { ConsulConfigStore, type ConsulConfigStoreOptions, normalizePrefix } fro
 export { MemoryConfigStore, type MemoryConfigStoreOptions } from './backends/memory';
 export { RedisConfigStore, type RedisConfigStoreOptions } from './backends/redis';
 export { Config, type CreateConfigOptions, createConfig, type DegradedModeSwitch } from './config';
-export { type ConsulKv, type ConsulKvOptions, createConsulKv, type KvListOptions, type KvPair } from './consul-kv';
+export {
+  type ConsulKv,
+  type ConsulKvOptions,
+  createConsulKv,
+  type KvListOptions,
+  type KvPair,
+  type KvTxnOp,
+  type KvTxnResult,
+} from './consul-kv';
 export * from './errors';
 export { interpolateString, interpolateTree } from './interpolate';
 export { configKeys } from './keys';

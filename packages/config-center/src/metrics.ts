@@ -12,6 +12,10 @@ export function configInstruments(versions: () => Iterable<[string, number]>) {
   const rejected = meter.createCounter(metricName('config_center', 'rejected_updates_total'), {
     description: 'Updates rejected by the schema (or unparsable): the last-known-good stayed live',
   });
+  const fallbacks = meter.createCounter(metricName('config_center', 'lkg_fallbacks_total'), {
+    description:
+      'Remote states refused (invalid at start, version went back, prefix emptied): the last-known-good served',
+  });
   const version = meter.createObservableGauge(metricName('config_center', 'version'), {
     description: 'Current version of each remote source',
   });
@@ -22,6 +26,7 @@ export function configInstruments(versions: () => Iterable<[string, number]>) {
   return {
     reloads,
     rejected,
+    fallbacks,
     dispose: () => version.removeCallback(observe),
   };
 }

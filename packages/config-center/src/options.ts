@@ -9,6 +9,19 @@ export const configOptionsSchema = z
      * its cached layer is used and the service starts. None: no disk cache.
      */
     cacheFile: z.string().min(1).optional(),
+    /**
+     * The disk cache file: `redact` lists dotted keys (`db.password`) never written to it (a start from the cache
+     * then needs them from another layer, e.g. `env`). The file is written with mode 0600, atomically.
+     */
+    cache: z
+      .object({ redact: z.array(z.string().min(1)).default([]) })
+      .strict()
+      .default({ redact: [] }),
+    /**
+     * Follow a remote whose version goes back or that is emptied at version 0 (a wiped KV store). Default false:
+     * such a state is refused with `RemoteResetError` and the last-known-good stays.
+     */
+    acceptRemoteReset: z.boolean().default(false),
     /** How long the first read of each remote may take before the disk cache is used instead. */
     startupTimeoutMs: z.number().int().positive().default(5_000),
     /** Where `isEnabled(name)` reads feature flags: `<flagsPath>.<name>`. */
@@ -76,6 +89,19 @@ export const consulSourceSchema = z
     retryMaxMs: z.number().int().positive().default(5_000),
     /** Per-request timeout for non-blocking calls. */
     requestTimeoutMs: z.number().int().positive().default(5_000),
+    /**
+     * Operations per `/v1/txn` (Consul's cap: 128 per the Transactions API page, 64 in older releases). A commit
+     * that needs more is staged under `<prefix>.ballast/v/<N>/` and switched by one pointer key.
+     */
+    txnMaxOps: z.number().int().min(8).default(64),
+    /**
+     * Watch requests per second (a token bucket with `burst`): an answer that does not block (no or a 0
+     * `X-Consul-Index`, a key rewritten in a loop) cannot turn the watch into a busy loop.
+     */
+    watchRateLimit: z
+      .object({ burst: z.number().int().positive().default(100), perSecond: z.number().positive().default(100) })
+      .strict()
+      .default({ burst: 100, perSecond: 100 }),
     name: z.string().min(1).optional(),
   })
   .strict();

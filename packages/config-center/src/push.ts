@@ -1,5 +1,6 @@
-import { normalizePrefix } from './backends/consul';
+import { ConsulConfigStore, normalizePrefix } from './backends/consul';
 import { type ConsulKv, createConsulKv } from './consul-kv';
+import { isConfigConflictError } from './errors';
 import { loadFileLayer } from './layers';
 import { flatten, type Tree } from './tree';
 
@@ -34,23 +35,42 @@ export interface PushToConsulOptions {
   token?: string;
   /** Or a ready KV client. */
   kv?: ConsulKv;
+  /** Recorded with the version. */
+  message?: string;
+  /** Check-and-set retries when another writer commits in between. Default 5. */
+  casRetries?: number;
 }
 
 /**
- * Seed 000's `_upload_config`, writing half: every leaf of `object` is PUT as JSON at `<prefix><a/b/c>`
+ * Seed 000's `_upload_config`, writing half: every leaf of `object` is written as JSON at `<prefix><a/b/c>`
  * (`pushToConsul('services/user-service/', { db: { pool: { max: 20 } } })` writes
- * `services/user-service/db/pool/max` = `20`). Plain writes, not a version: a running config picks them up
- * through its blocking query. Returns the keys written.
+ * `services/user-service/db/pool/max` = `20`), merged over the keys already there, as one new version of the
+ * prefix: one `/v1/txn` checked against the version it read (retried on a conflict), recorded in the history like
+ * any `set`, so a running config sees it as one update and `rollback` can undo it. Returns the keys written.
  */
 export async function pushToConsul(prefix: string, object: Tree, options: PushToConsulOptions = {}): Promise<string[]> {
   const { url, token } = options;
   const kv =
     options.kv ?? createConsulKv({ ...(url === undefined ? {} : { url }), ...(token === undefined ? {} : { token }) });
-  const base = normalizePrefix(prefix);
-  const keys: string[] = [];
-  for (const [key, value] of Object.entries(flatten(object))) {
-    await kv.put(`${base}${key}`, JSON.stringify(value));
-    keys.push(`${base}${key}`);
+  const store = new ConsulConfigStore({ prefix: normalizePrefix(prefix) || prefix, kv });
+  const leaves = flatten(object);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const state = await store.read();
+      try {
+        await store.commit(
+          state.version,
+          { ...state.entries, ...leaves },
+          { at: Date.now(), ...(options.message === undefined ? {} : { message: options.message }) },
+        );
+        break;
+      } catch (error) {
+        if (!isConfigConflictError(error) || attempt >= (options.casRetries ?? 5)) throw error;
+      }
+    }
+  } finally {
+    await store.close();
   }
-  return keys;
+  const base = store.prefix;
+  return Object.keys(leaves).map((key) => `${base}${key}`);
 }

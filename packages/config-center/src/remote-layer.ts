@@ -112,9 +112,12 @@ export class CacheWriter {
   readonly #log: Logger;
   #pending: Promise<void> = Promise.resolve();
 
-  /** `path` undefined: no disk cache, `save` does nothing. */
-  constructor(path: string | undefined, clock: Clock, log: Logger) {
+  readonly #redact: readonly string[];
+
+  /** `path` undefined: no disk cache, `save` does nothing. `redact`: dotted keys left out of the file. */
+  constructor(path: string | undefined, clock: Clock, log: Logger, redact: readonly string[] = []) {
     this.#path = path;
+    this.#redact = redact.map((k) => k.split('.').join('/'));
     this.#clock = clock;
     this.#log = log;
   }
@@ -130,7 +133,11 @@ export class CacheWriter {
     const remotes: Record<string, StoreState> = {};
     for (const l of layers) {
       if (l.source.kind === 'remote') {
-        remotes[l.source.name] = { version: l.version ?? 0, entries: flatten(l.tree) };
+        const entries = flatten(l.tree);
+        for (const key of Object.keys(entries)) {
+          if (this.#redact.some((r) => key === r || key.startsWith(`${r}/`))) delete entries[key];
+        }
+        remotes[l.source.name] = { version: l.version ?? 0, entries };
       }
     }
     if (Object.keys(remotes).length === 0) return;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { ConfigIssue } from './errors';
-import { envLayer } from './layers';
+import { envLayer, schemaTypeOf } from './layers';
 import type { DeepReadonly } from './paths';
 import type { Source } from './sources';
 import { deepFreeze, deepMerge, type Tree } from './tree';
@@ -28,15 +28,22 @@ export function buildSnapshot<S extends z.ZodType>(
   env: NodeJS.ProcessEnv,
 ): Built<z.output<S>> {
   let raw: Tree = {};
+  const typeOf = schemaTypeOf(schema);
+  // Which environment variable set which dotted key: an error names the variable, not only the key.
+  const origins = new Map<string, string>();
   for (const layer of layers) {
-    const tree = layer.source.kind === 'env' ? envLayer(layer.source, env, raw) : layer.tree;
+    const tree = layer.source.kind === 'env' ? envLayer(layer.source, env, raw, typeOf, origins) : layer.tree;
     raw = deepMerge(raw, tree);
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
     return {
       ok: false,
-      issues: result.error.issues.map((i) => ({ key: i.path.map(String).join('.') || '(root)', message: i.message })),
+      issues: result.error.issues.map((i) => {
+        const key = i.path.map(String).join('.') || '(root)';
+        const variable = origins.get(key);
+        return { key, message: variable ? `${i.message} (from environment variable ${variable})` : i.message };
+      }),
     };
   }
   return { ok: true, snapshot: deepFreeze(result.data) as DeepReadonly<z.output<S>>, raw: deepFreeze(raw) };

@@ -19,6 +19,12 @@ export {
   type Jitter,
   type ResolvedBackoffOptions,
 } from './backoff';
+export {
+  type BlockingQueryLoopOptions,
+  nextBlockingIndex,
+  RateLimiter,
+  runBlockingQueryLoop,
+} from './blocking-query';
 export { type Clock, MAX_TIMER_MS, sleep, systemClock, type TimerHandle } from './clock';
 export {
   type ConnectionEvents,

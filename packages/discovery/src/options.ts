@@ -67,8 +67,11 @@ export const discoveryOptionsSchema = z
       .default({ burst: 5, perSecond: 10 }),
     /** Default `pick` strategy (seed 000: round-robin). */
     strategy: z.enum(['round-robin', 'random', 'least-outstanding']).default('round-robin'),
-    /** Below this share (%) of passing instances, `pick` spreads over all instances (panic mode). 0 = off. */
-    panicThresholdPercent: z.number().min(0).max(100).default(50),
+    /**
+     * Below this share (%) of passing instances, `pick` spreads over all instances, critical ones included (Envoy's
+     * panic mode). Default 0 = off: traffic goes to critical instances only when configured (Envoy uses 50).
+     */
+    panicThresholdPercent: z.number().min(0).max(100).default(0),
     clock: objectSchema<Clock>('clock').optional(),
     logger: objectSchema<Logger>('logger').optional(),
     random: functionSchema<() => number>('random').optional(),
@@ -120,6 +123,12 @@ export const registerOptionsSchema = z
     antiEntropyIntervalMs: z.number().int().positive().default(30_000),
     /** Deregisters on graceful shutdown; default core's process registry, `false` to opt out. */
     shutdown: z.union([objectSchema<ShutdownRegistry>('shutdown'), z.literal(false)]).optional(),
+    /**
+     * With the default shutdown registry, SIGTERM/SIGINT run it (core's `handleSignals`, installed once per process)
+     * so the instance is deregistered when the orchestrator stops the process. `false` to opt out (the application
+     * handles signals itself and calls `getShutdownRegistry().shutdown()`).
+     */
+    deregisterOnSignal: z.boolean().default(true),
   })
   .strict();
 

@@ -1,4 +1,16 @@
-import { type Clock, getShutdownRegistry, type Logger, parseOptions, type TimerHandle } from '@ballast/core';
+import {
+  type Clock,
+  getShutdownRegistry,
+  handleSignals,
+  type Logger,
+  parseOptions,
+  processSlot,
+  type TimerHandle,
+} from '@ballast/core';
+
+/** SIGTERM/SIGINT → the process shutdown registry, installed once per process by the first registration. */
+const signalSlot = processSlot<() => void>('@ballast/discovery:signals');
+
 import type { CheckDefinition, DiscoveryBackend, InstanceStatus, RegistrationSpec } from './backend';
 import { isRegistrationLostError } from './errors';
 import { type RegisterOptions, registerOptionsSchema } from './options';
@@ -170,6 +182,10 @@ export async function registerService(
   };
   if (o.shutdown !== false) {
     unregisterShutdown = (o.shutdown ?? getShutdownRegistry()).register(`discovery:${id}`, () => registration.close());
+    // Without signal handling, a SIGTERM killed the process with the instance still registered.
+    if (o.shutdown === undefined && o.deregisterOnSignal) {
+      signalSlot.getOrCreate(() => handleSignals(getShutdownRegistry()));
+    }
   }
   return registration;
 }

@@ -1,11 +1,4 @@
-import {
-  type Backoff,
-  backoffFromResolved,
-  type Clock,
-  type Logger,
-  type ResolvedBackoffOptions,
-  sleep,
-} from '@ballast/core';
+import { type Clock, type Logger, type ResolvedBackoffOptions, runBlockingQueryLoop } from '@ballast/core';
 import type { DiscoveryBackend, ServiceInstance } from './backend';
 
 export interface WatchSnapshot {
@@ -30,43 +23,8 @@ export interface WatchOptions {
   onError?(error: unknown): void;
 }
 
-/** A token bucket on the clock: `take()` resolves when a request may go. */
-export class RateLimiter {
-  #tokens: number;
-  #last: number;
-  constructor(
-    readonly burst: number,
-    readonly perSecond: number,
-    readonly clock: Clock,
-  ) {
-    this.#tokens = burst;
-    this.#last = clock.monotonic();
-  }
-  /** ms to wait before the next token (0 = one is available and was taken). */
-  tryTake(): number {
-    const now = this.clock.monotonic();
-    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1_000) * this.perSecond);
-    this.#last = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - this.#tokens) / this.perSecond) * 1_000);
-  }
-  async take(signal: AbortSignal): Promise<void> {
-    for (let wait = this.tryTake(); wait > 0; wait = this.tryTake()) await sleep(this.clock, wait, signal);
-  }
-}
-
-/**
- * Consul's blocking-query rules for the next `index`: reset to 0 when the index went backwards (the
- * cluster was rebuilt or the data restored), and never below 1 (an index of 0 would not block, and a
- * buggy 0 from the server would make a busy loop).
- */
-export function nextIndex(previous: number, received: number): number {
-  const next = Number.isFinite(received) && received >= previous ? received : 0;
-  return Math.max(1, next);
-}
+/** Consul's blocking-query rules and the request rate limiter live in core, shared with config-center. */
+export { nextBlockingIndex as nextIndex, RateLimiter } from '@ballast/core';
 
 /**
  * One blocking watch of one service (and tag): a loop of blocking queries that keeps a snapshot current,
@@ -75,8 +33,6 @@ export function nextIndex(previous: number, received: number): number {
 export class ServiceWatch {
   readonly #o: WatchOptions;
   readonly #abort = new AbortController();
-  readonly #limiter: RateLimiter;
-  readonly #backoff: Backoff;
   #snapshot: WatchSnapshot | undefined;
   #healthy = false;
   #lastError: unknown;
@@ -91,8 +47,6 @@ export class ServiceWatch {
 
   constructor(options: WatchOptions) {
     this.#o = options;
-    this.#limiter = new RateLimiter(options.rateLimit.burst, options.rateLimit.perSecond, options.clock);
-    this.#backoff = backoffFromResolved(options.backoff, options.random);
     this.lastUsed = options.clock.now();
     this.#first = new Promise((resolve, reject) => {
       this.#settleFirst = { resolve, reject };
@@ -127,45 +81,42 @@ export class ServiceWatch {
   async #loop(): Promise<void> {
     const o = this.#o;
     const signal = this.#abort.signal;
-    let index = 0;
-    while (!signal.aborted) {
-      try {
-        await this.#limiter.take(signal);
-        if (signal.aborted) break;
+    await runBlockingQueryLoop({
+      signal,
+      clock: o.clock,
+      backoff: o.backoff,
+      rateLimit: o.rateLimit,
+      ...(o.random ? { random: o.random } : {}),
+      onRequest: (index) => {
         this.sentIndexes.push(index);
         if (this.sentIndexes.length > 64) this.sentIndexes.shift();
         o.onRequest?.();
-        const res = await o.backend.query(o.name, { tag: o.tag, index, waitMs: o.waitMs, signal });
-        if (signal.aborted) break;
-        index = nextIndex(index, res.index);
+      },
+      query: async (index, s) => {
+        const res = await o.backend.query(o.name, { tag: o.tag, index, waitMs: o.waitMs, signal: s });
+        return { index: res.index, value: res };
+      },
+      onValue: (res) => {
         this.#healthy = true;
         this.#lastError = undefined;
-        this.#backoff.reset();
         this.#snapshot = { instances: res.instances, index: res.index, at: o.clock.now() };
         o.onSnapshot(this.#snapshot);
         if (!this.#firstSettled) {
           this.#firstSettled = true;
           this.#settleFirst.resolve(this.#snapshot);
         }
-      } catch (error) {
-        if (signal.aborted) break;
+      },
+      onError: (error) => {
         this.#healthy = false;
         this.#lastError = error;
-        // After an error, confirm with a non-blocking read before blocking again.
-        index = 0;
         o.onError?.(error);
         o.logger?.warn({ service: o.name, err: error }, 'discovery watch failed; backing off');
         if (!this.#firstSettled) {
           this.#firstSettled = true;
           this.#settleFirst.reject(error);
         }
-        try {
-          await sleep(o.clock, this.#backoff.next(), signal);
-        } catch {
-          break; // aborted
-        }
-      }
-    }
+      },
+    });
     if (!this.#firstSettled) {
       this.#firstSettled = true;
       this.#settleFirst.reject(new Error('watch stopped'));

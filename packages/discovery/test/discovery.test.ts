@@ -116,6 +116,18 @@ describe('Discovery (memory backend)', () => {
     expect(picked).toEqual(new Set(['ok', 'bad'])); // 50 % < 60 %: both
   });
 
+  it('panic mode is off unless configured: by default pick never routes to a critical instance', async () => {
+    const backend = new MemoryBackend();
+    const d = make({ backend });
+    await backend.register({ id: 'ok', name: 'q', address: 'a', port: 1, tags: [], meta: {}, status: 'passing' });
+    for (const id of ['bad1', 'bad2']) {
+      await backend.register({ id, name: 'q', address: 'b', port: 1, tags: [], meta: {}, status: 'critical' });
+    }
+    const picked = new Set<string>();
+    for (let i = 0; i < 6; i++) picked.add((await d.pick('q')).id);
+    expect(picked).toEqual(new Set(['ok'])); // 33 % passing: still only the passing one
+  });
+
   it('a change reaches subscribers and the cache through the shared watch; unsubscribe + idle stops it', async () => {
     const clock = new FakeClock({ now: Date.now() });
     const backend = new MemoryBackend({ clock });

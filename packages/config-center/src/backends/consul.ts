@@ -1,16 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import {
-  type Backoff,
   type Clock,
   childLogger,
-  createBackoff,
   type Logger,
   parseOptions,
-  sleep,
+  runBlockingQueryLoop,
   systemClock,
   type Unsubscribe,
 } from '@ballast/core';
-import { type ConsulKv, createConsulKv, type KvPair } from '../consul-kv';
-import { ConfigConflictError } from '../errors';
+import { type ConsulKv, createConsulKv, type KvPair, type KvTxnOp } from '../consul-kv';
+import { ConfigConflictError, RemoteUnavailableError } from '../errors';
 import { type ConsulSourceOptions, consulSourceSchema } from '../options';
 import type { CommitMeta, ConfigStore, StoreState, VersionRecord } from '../store';
 import { decodeRemoteValue, deepEqual } from '../tree';
@@ -22,7 +21,7 @@ export interface ConsulConfigStoreOptions extends ConsulSourceOptions {
   logger?: Logger;
 }
 
-/** Ballast's own keys inside the prefix: the claimed version counter and the last fully applied version. */
+/** Ballast's own keys inside the prefix: the version counter, the pointer to a staged version, staged versions. */
 const META = '.ballast/';
 const pad = (n: number) => String(n).padStart(10, '0');
 /** How long a `read()` may be reused by the `commit` that follows it. */
@@ -34,20 +33,32 @@ export function normalizePrefix(prefix: string): string {
 }
 
 interface Parsed {
+  /** The current version's entries: the staged version the pointer names, else the plain keys. */
   entries: Record<string, unknown>;
-  claimed: number;
-  applied: number;
+  /** The plain keys (one per leaf), what a commit diffs against. */
+  leaf: Record<string, unknown>;
+  version: number;
+  /** ModifyIndex of the version key (0: absent), for the transaction's check-index. */
+  versionIndex: number;
+  /** The stage the pointer key names (`<version>-<id>`), if set. */
+  pointer: string | undefined;
 }
 
 /**
  * Config in Consul KV under a prefix (seed 000: `services/{name}/`), one key per flattened leaf holding its JSON
  * value, so `consul kv get services/user-service/db/pool/max` reads `20` and a value written by hand is picked up.
  *
- * Versions: a commit claims version N+1 with a check-and-set on `<prefix>.ballast/version`, records the full
- * entries at `<historyPrefix>v/<N+1>` (the last `maxVersions` kept), writes the changed keys (deletes the removed
- * ones), and finally sets `<prefix>.ballast/applied` to N+1. Watchers use Consul blocking queries on the prefix
- * (seed 000's 30 s wait, Consul's index rules) and skip the in-between states of a commit (claimed > applied), so
- * a multi-key write arrives as one update.
+ * A commit is one `/v1/txn` (https://developer.hashicorp.com/consul/api-docs/txn): a `check-index` on
+ * `<prefix>.ballast/version` at the index read (`check-not-exists` for the first), the new version number, every
+ * changed key set and every removed key deleted, and the version record at `<historyPrefix>v/<N>`: all of it or
+ * nothing, so a reader (one recursive GET of the prefix) sees one committed version, never a mix.
+ *
+ * Above the transaction's operation cap (`txnMaxOps`, default 64, the cap of older Consul releases; current
+ * releases allow 128), the new version's keys are first written under `<prefix>.ballast/v/<N>/` (transactions that
+ * each re-check the version key), then one transaction moves the version and sets `<prefix>.ballast/pointer` to N:
+ * readers serve the staged keys while the pointer is set. The plain keys are then brought up to date, and a last
+ * transaction removes the pointer and the staged keys (each step re-checks the version key, so a newer commit
+ * stops it). While a pointer is set, keys written by hand are not seen until the next commit.
  */
 export class ConsulConfigStore implements ConfigStore {
   readonly name: string;
@@ -59,7 +70,6 @@ export class ConsulConfigStore implements ConfigStore {
   readonly #log: Logger;
   readonly #stop = new AbortController();
   #lastRead: { pairs: KvPair[]; at: number } | undefined;
-  #trimming: Promise<void> = Promise.resolve();
 
   constructor(options: ConsulConfigStoreOptions) {
     const { kv, clock, logger, ...rest } = options;
@@ -82,95 +92,193 @@ export class ConsulConfigStore implements ConfigStore {
   get #versionKey() {
     return `${this.prefix}${META}version`;
   }
-  get #appliedKey() {
-    return `${this.prefix}${META}applied`;
+  get #pointerKey() {
+    return `${this.prefix}${META}pointer`;
+  }
+  #stagePrefix(stage: string) {
+    return `${this.prefix}${META}v/${stage}/`;
+  }
+  #historyKey(version: number) {
+    return `${this.historyPrefix}v/${pad(version)}`;
   }
 
   #parse(pairs: readonly KvPair[]): Parsed {
-    const entries: Record<string, unknown> = {};
-    let claimed = 0;
-    let applied = 0;
-    let marker = 0;
+    const leaf: Record<string, unknown> = {};
+    const staged = new Map<string, Record<string, unknown>>();
+    let version = 0;
+    let versionIndex = 0;
+    let pointer: string | undefined;
+    const stageRoot = `${META}v/`;
     for (const p of pairs) {
       if (!p.key.startsWith(this.prefix)) continue;
       const key = p.key.slice(this.prefix.length);
-      if (key === `${META}version`) claimed = Number(p.value) || 0;
-      else if (key === `${META}applied`) applied = Number(p.value) || 0;
-      else if (key.startsWith(META) || key === '' || key.endsWith('/'))
-        continue; // folders, our own keys
-      else {
-        entries[key] = p.value === null ? null : decodeRemoteValue(p.value);
-        // A single-key commit marks its key with its version (Flags) instead of writing the applied marker.
-        if (p.flags > marker) marker = p.flags;
+      if (key === `${META}version`) {
+        version = Number(p.value) || 0;
+        versionIndex = p.modifyIndex;
+      } else if (key === `${META}pointer`) {
+        pointer = p.value || undefined;
+      } else if (key.startsWith(stageRoot)) {
+        const rest = key.slice(stageRoot.length);
+        const slash = rest.indexOf('/');
+        if (slash <= 0 || rest.endsWith('/')) continue;
+        const v = rest.slice(0, slash);
+        const bucket = staged.get(v) ?? {};
+        staged.set(v, bucket);
+        bucket[rest.slice(slash + 1)] = p.value === null ? null : decodeRemoteValue(p.value);
+      } else if (key.startsWith(META) || key === '' || key.endsWith('/')) {
+        // folders, our own keys
+      } else {
+        leaf[key] = p.value === null ? null : decodeRemoteValue(p.value);
       }
     }
-    return { entries, claimed, applied: Math.max(applied, marker) };
+    const fromPointer = pointer === undefined ? undefined : staged.get(pointer);
+    return { entries: fromPointer ?? leaf, leaf, version, versionIndex, pointer };
   }
 
   async read(signal?: AbortSignal): Promise<StoreState> {
     const { pairs } = await this.#kv.list(this.prefix, signal ? { signal } : {});
     this.#lastRead = { pairs, at: this.#clock.monotonic() };
     const p = this.#parse(pairs);
-    return { version: p.claimed, entries: p.entries };
+    return { version: p.version, entries: p.entries };
+  }
+
+  /** The check on the version key every transaction of a commit starts with. */
+  #guard(versionIndex: number): KvTxnOp {
+    return versionIndex === 0
+      ? { verb: 'check-not-exists', key: this.#versionKey }
+      : { verb: 'check-index', key: this.#versionKey, index: versionIndex };
+  }
+
+  /** Runs one transaction; a failed guard (operation 0) is a lost check-and-set. */
+  async #txn(ops: KvTxnOp[], expectedVersion: number): Promise<KvPair[]> {
+    const result = await this.#kv.txn(ops);
+    if (result.ok) return result.results;
+    if (result.errors.some((e) => e.opIndex === 0))
+      throw new ConfigConflictError(this.name, expectedVersion, undefined);
+    throw new RemoteUnavailableError(
+      this.name,
+      `transaction rolled back: ${result.errors.map((e) => e.what).join('; ')}`,
+    );
   }
 
   async commit(expectedVersion: number, entries: Record<string, unknown>, meta: CommitMeta): Promise<VersionRecord> {
-    // One read gives the counter (value + ModifyIndex for the check-and-set) and the live keys to diff against;
-    // a `read()` just before (what `set` does) is reused: the check-and-set on the counter still guards the claim.
+    // One read gives the version key (value + ModifyIndex for the check) and the plain keys to diff against;
+    // a `read()` just before (what `set` does) is reused: the transaction's check-index still guards the commit.
     const recent = this.#lastRead;
     this.#lastRead = undefined;
     const pairs =
       recent &&
       this.#clock.monotonic() - recent.at < REUSE_READ_MS &&
-      this.#parse(recent.pairs).claimed === expectedVersion
+      this.#parse(recent.pairs).version === expectedVersion
         ? recent.pairs
         : (await this.#kv.list(this.prefix)).pairs;
-    const counter = pairs.find((p) => p.key === this.#versionKey);
-    const { entries: live, claimed: current } = this.#parse(pairs);
-    if (current !== expectedVersion) throw new ConfigConflictError(this.name, expectedVersion, current);
+    const current = this.#parse(pairs);
+    if (current.version !== expectedVersion) throw new ConfigConflictError(this.name, expectedVersion, current.version);
     const version = expectedVersion + 1;
-    // The claim: only one writer moves the counter from the index it read.
-    if (!(await this.#kv.put(this.#versionKey, String(version), { cas: counter?.modifyIndex ?? 0 }))) {
-      throw new ConfigConflictError(this.name, expectedVersion, undefined);
-    }
     const record: VersionRecord = { version, entries, at: meta.at };
     if (meta.rollbackOf !== undefined) record.rollbackOf = meta.rollbackOf;
     if (meta.message !== undefined) record.message = meta.message;
-    const changed = Object.entries(entries).filter(
-      ([key, value]) => !Object.hasOwn(live, key) || !deepEqual(live[key], value),
-    );
-    const removed = Object.keys(live).filter((key) => !Object.hasOwn(entries, key));
-    const writes: Promise<boolean>[] = [this.#kv.put(`${this.historyPrefix}v/${pad(version)}`, JSON.stringify(record))];
-    if (changed.length === 1 && removed.length === 0) {
-      // One key: its own PUT is atomic, and its Flags carry the version, so no separate applied marker is needed.
-      const [key, value] = changed[0]!;
-      writes.push(this.#kv.put(`${this.prefix}${key}`, JSON.stringify(value), { flags: version }));
-      await Promise.all(writes);
-    } else {
-      for (const [key, value] of changed) {
-        writes.push(this.#kv.put(`${this.prefix}${key}`, JSON.stringify(value), { flags: 0 }));
-      }
-      for (const key of removed) writes.push(this.#kv.delete(`${this.prefix}${key}`));
-      await Promise.all(writes);
-      await this.#kv.put(this.#appliedKey, String(version));
+
+    const guard = this.#guard(current.versionIndex);
+    const head: KvTxnOp[] = [
+      guard,
+      { verb: 'set', key: this.#versionKey, value: String(version) },
+      { verb: 'set', key: this.#historyKey(version), value: JSON.stringify(record) },
+    ];
+    // The version that falls out of the kept window goes in the same transaction.
+    if (version - this.#options.maxVersions >= 1) {
+      head.push({ verb: 'delete', key: this.#historyKey(version - this.#options.maxVersions) });
     }
-    // Trimming old versions is housekeeping: off the write's path.
-    this.#trimming = this.#trimming
-      .then(() => this.#trim(version))
-      .catch((error: unknown) => this.#log.warn({ err: error }, 'trimming old versions failed'));
+    if (current.pointer !== undefined) {
+      head.push({ verb: 'delete', key: this.#pointerKey }, { verb: 'delete-tree', key: `${this.prefix}${META}v/` });
+    }
+    const changes = this.#diff(current.leaf, entries);
+    const max = this.#options.txnMaxOps;
+    if (head.length + changes.length <= max) {
+      await this.#txn([...head, ...changes], expectedVersion);
+      return record;
+    }
+    await this.#commitStaged(current, version, entries, head, expectedVersion);
     return record;
   }
 
-  async #trim(version: number): Promise<void> {
-    const oldest = version - this.#options.maxVersions;
-    if (oldest < 1) return;
-    const keys = await this.#kv.keys(`${this.historyPrefix}v/`);
-    const stale = keys.filter((k) => Number(k.slice(`${this.historyPrefix}v/`.length)) <= oldest);
-    await Promise.all(stale.map((k) => this.#kv.delete(k)));
+  /** Sets for the keys `entries` changes or adds, deletes for the keys it drops, relative to `live`. */
+  #diff(live: Record<string, unknown>, entries: Record<string, unknown>, base = this.prefix): KvTxnOp[] {
+    const ops: KvTxnOp[] = [];
+    for (const [key, value] of Object.entries(entries)) {
+      if (!Object.hasOwn(live, key) || !deepEqual(live[key], value)) {
+        ops.push({ verb: 'set', key: `${base}${key}`, value: JSON.stringify(value) });
+      }
+    }
+    for (const key of Object.keys(live)) {
+      if (!Object.hasOwn(entries, key)) ops.push({ verb: 'delete', key: `${base}${key}` });
+    }
+    return ops;
+  }
+
+  /** A commit above the operation cap: stage, switch the pointer, then fold the plain keys (see the class doc). */
+  async #commitStaged(
+    current: Parsed,
+    version: number,
+    entries: Record<string, unknown>,
+    head: KvTxnOp[],
+    expectedVersion: number,
+  ): Promise<void> {
+    const max = this.#options.txnMaxOps;
+    // Each attempt stages under its own id: two writers racing for the same version never mix their keys.
+    const id = `${pad(version)}-${randomUUID().slice(0, 8)}`;
+    const stage = this.#stagePrefix(id);
+    const guard = head[0]!;
+    // 1. Stage, every chunk re-checking the version key.
+    const staging: KvTxnOp[] = [
+      ...Object.entries(entries).map(
+        ([key, value]): KvTxnOp => ({ verb: 'set', key: `${stage}${key}`, value: JSON.stringify(value) }),
+      ),
+    ];
+    try {
+      for (let i = 0; i < staging.length; i += max - 1) {
+        await this.#txn([guard, ...staging.slice(i, i + max - 1)], expectedVersion);
+      }
+    } catch (error) {
+      // Lost (or failed): the stage is nobody's; removing it is housekeeping.
+      await this.#kv.delete(stage, { recurse: true }).catch(() => {});
+      throw error;
+    }
+    // 2. Switch: the version and the pointer in one transaction (the previous stage, if any, goes too).
+    const switchOps = head.filter((op) => !(op.key === this.#pointerKey || op.verb === 'delete-tree'));
+    switchOps.push({ verb: 'set', key: this.#pointerKey, value: id });
+    if (current.pointer !== undefined) {
+      switchOps.push({ verb: 'delete-tree', key: this.#stagePrefix(current.pointer) });
+    }
+    let results: KvPair[];
+    try {
+      results = await this.#txn(switchOps, expectedVersion);
+    } catch (error) {
+      await this.#kv.delete(stage, { recurse: true }).catch(() => {});
+      throw error;
+    }
+    // The last result on the version key is the set (the first is the check-index's, at the old index).
+    const versionIndex = results.findLast((r) => r.key === this.#versionKey)?.modifyIndex;
+    if (versionIndex === undefined) return;
+    // 3. Fold: the plain keys catch up, then the pointer and the stage go; a newer commit stops this (its check).
+    try {
+      const fold = this.#diff(current.leaf, entries);
+      const check = this.#guard(versionIndex);
+      for (let i = 0; i < fold.length; i += max - 1) {
+        await this.#txn([check, ...fold.slice(i, i + max - 1)], version);
+      }
+      await this.#txn([check, { verb: 'delete', key: this.#pointerKey }, { verb: 'delete-tree', key: stage }], version);
+    } catch (error) {
+      if (!(error instanceof ConfigConflictError)) {
+        this.#log.warn(
+          { err: error, version },
+          'folding a staged version into the plain keys failed; the pointer stays',
+        );
+      }
+    }
   }
 
   async history(): Promise<VersionRecord[]> {
-    await this.#trimming;
     const { pairs } = await this.#kv.list(`${this.historyPrefix}v/`);
     return pairs
       .filter((p) => p.value !== null)
@@ -180,62 +288,39 @@ export class ConsulConfigStore implements ConfigStore {
   }
 
   async getVersion(version: number): Promise<VersionRecord | undefined> {
-    await this.#trimming;
-    const p = await this.#kv.get(`${this.historyPrefix}v/${pad(version)}`);
+    const p = await this.#kv.get(this.#historyKey(version));
     return p?.value ? (JSON.parse(p.value) as VersionRecord) : undefined;
   }
 
   watch(listener: (state: StoreState) => void, onError: (error: unknown) => void): Unsubscribe {
     const stop = new AbortController();
     const signal = AbortSignal.any([stop.signal, this.#stop.signal]);
-    const backoff = createBackoff({ initialMs: 100, maxMs: this.#options.retryMaxMs, jitter: 'full' });
-    void this.#loop(listener, onError, signal, backoff);
+    let last: StoreState | undefined;
+    // Core's one implementation of Consul's blocking-query rules (index clamp >= 1, reset when it goes backwards,
+    // jittered back-off restarting from a non-blocking read, a request rate limit), shared with discovery.
+    void runBlockingQueryLoop<KvPair[]>({
+      signal,
+      clock: this.#clock,
+      backoff: { initialMs: 100, maxMs: this.#options.retryMaxMs, factor: 2, jitter: 'full' },
+      rateLimit: this.#options.watchRateLimit,
+      query: async (index, s) => {
+        const r = await this.#kv.list(this.prefix, { index, waitMs: this.#options.waitMs, signal: s });
+        return { index: r.index, value: r.pairs };
+      },
+      onValue: (pairs) => {
+        const p = this.#parse(pairs);
+        const state: StoreState = { version: p.version, entries: p.entries };
+        if (last && last.version === state.version && deepEqual(last.entries, state.entries)) return;
+        last = state;
+        listener(state);
+      },
+      onError,
+    });
     const off = () => stop.abort();
     return Object.assign(off, { dispose: off, [Symbol.dispose]: off });
   }
 
-  /** The blocking-query loop; never throws (errors go to `onError`, then a jittered, growing pause). */
-  async #loop(
-    listener: (state: StoreState) => void,
-    onError: (error: unknown) => void,
-    signal: AbortSignal,
-    backoff: Backoff,
-  ): Promise<void> {
-    let index = 0;
-    let last: StoreState | undefined;
-    while (!signal.aborted) {
-      let result: { index: number; pairs: KvPair[] };
-      try {
-        result = await this.#kv.list(this.prefix, { index, waitMs: this.#options.waitMs, signal });
-        backoff.reset();
-      } catch (error) {
-        if (signal.aborted) return;
-        onError(error);
-        // Consul's rule: after an error, start over from index 0 (a restarted agent may be behind).
-        index = 0;
-        await sleep(this.#clock, backoff.next(), signal).catch(() => {});
-        continue;
-      }
-      // Consul's index rules: an index that goes backwards resets to 0; otherwise it is the next `?index=`.
-      const changed = result.index !== index;
-      index = result.index < index ? 0 : result.index;
-      const p = this.#parse(result.pairs);
-      // A commit in flight (claimed, not yet applied): its last write wakes us again. A claim that never
-      // completes (a writer died) is served once a wait passes with no change.
-      if (p.claimed > p.applied && changed && index !== 0) continue;
-      const state: StoreState = { version: p.claimed, entries: p.entries };
-      if (last && last.version === state.version && deepEqual(last.entries, state.entries)) continue;
-      last = state;
-      try {
-        listener(state);
-      } catch (error) {
-        onError(error);
-      }
-    }
-  }
-
   async close(): Promise<void> {
     this.#stop.abort();
-    await this.#trimming;
   }
 }

@@ -23,6 +23,11 @@ export interface ConsulEmulatorOptions {
   clock?: Clock;
   /** Serve HTTPS with this PEM key and certificate (as an agent with `tls.defaults` + an https port). */
   tls?: { key: string; cert: string };
+  /**
+   * Operations allowed in one `/v1/txn` (Consul's `maxTxnOps`); default 128 as the Transactions API page documents
+   * ("Up to 128 operations"); 64 to emulate older releases (`agent/txn_endpoint.go` had `maxTxnOps = 64`).
+   */
+  maxTxnOps?: number;
 }
 
 export interface RecordedRequest {
@@ -73,8 +78,11 @@ export async function startConsulEmulator(options: ConsulEmulatorOptions = {}): 
     }
     recorded.push({ method: r.method, path: r.path, query: Object.fromEntries(url.searchParams) });
     const current = store;
+    // Only reads served from the state store carry query metadata: writes and the agent's (and status) own
+    // endpoints answer without X-Consul-Index or leader headers (agent/http.go: setMeta is called by reads only).
+    const local = r.method !== 'GET' || r.path.startsWith('/v1/agent/') || r.path.startsWith('/v1/status/');
     route(current, r, res, options).then(
-      (reply) => send(current, res, reply),
+      (reply) => send(current, res, local && reply.meta === undefined ? { ...reply, meta: 'none' } : reply),
       (err: unknown) => {
         if (err instanceof ConsulHttpError)
           send(current, res, { status: err.status, raw: Buffer.from(err.message) }, 'text/plain; charset=utf-8');

@@ -13,6 +13,11 @@ export interface Reply {
   index?: number;
   json?: unknown;
   raw?: Buffer;
+  /**
+   * Which Consul headers the answer carries: `all` (reads: index + leader headers), `leader` (read-only /v1/txn:
+   * `X-Consul-LastContact`/`X-Consul-KnownLeader` only), `none` (writes). Default `all`.
+   */
+  meta?: 'all' | 'leader' | 'none';
 }
 
 export class Request {
@@ -65,9 +70,12 @@ export class Request {
 export function send(s: ConsulStore, res: ServerResponse, reply: Reply, contentType?: string): void {
   if (res.writableEnded || res.destroyed) return;
   res.statusCode = reply.status ?? 200;
-  res.setHeader('X-Consul-Index', String(Math.max(1, reply.index ?? s.index)));
-  res.setHeader('X-Consul-KnownLeader', 'true');
-  res.setHeader('X-Consul-LastContact', '0');
+  const meta = reply.meta ?? 'all';
+  if (meta === 'all') res.setHeader('X-Consul-Index', String(Math.max(1, reply.index ?? s.index)));
+  if (meta !== 'none') {
+    res.setHeader('X-Consul-KnownLeader', 'true');
+    res.setHeader('X-Consul-LastContact', '0');
+  }
   res.setHeader('X-Consul-Emulator', LABEL);
   if (reply.raw !== undefined) {
     res.setHeader('Content-Type', contentType ?? 'application/octet-stream');

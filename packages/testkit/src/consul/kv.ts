@@ -56,7 +56,7 @@ export function kvPut(
     if (existing?.session !== opts.acquire) lockIndex += 1;
     session = opts.acquire;
   } else if (opts.release !== undefined) {
-    if (!store.sessions.has(opts.release)) throw new ConsulHttpError(500, `invalid session "${opts.release}"`);
+    // Consul's kvsUnlockTxn does not look the session up: a dead (or unknown) session simply does not hold it.
     if (existing?.session !== opts.release) return false;
     session = undefined;
   }
@@ -79,9 +79,9 @@ export function kvPut(
 /** DELETE /v1/kv/:key (?recurse, ?cas). */
 export function kvDelete(store: ConsulStore, key: string, opts: { recurse: boolean; cas?: number }): boolean {
   if (opts.cas !== undefined && !opts.recurse) {
-    if (opts.cas === 0) return false; // "a 0 index will not delete the key"
+    // Consul's kvsDeleteCASTxn: a missing key is a success (cas=0 included); an existing one must match.
     const e = store.kv.get(key);
-    if (!e) return true; // nothing there: Consul reports success
+    if (!e) return true;
     if (e.modifyIndex !== opts.cas) return false;
   }
   const victims = opts.recurse ? [...store.kv.keys()].filter((k) => k.startsWith(key)) : store.kv.has(key) ? [key] : [];

@@ -12,6 +12,7 @@ import { ConsulHttpError, NODE } from './model';
 import { deregisterService, registerService } from './services';
 import { createSession, destroySession, renewSession, sessionJson } from './sessions';
 import type { ConsulStore } from './store';
+import { runTxn } from './txn';
 
 const MAX_KV_BYTES = 512 * 1024;
 
@@ -20,7 +21,7 @@ export async function route(
   s: ConsulStore,
   r: Request,
   res: ServerResponse,
-  acl: { readonly aclToken?: string },
+  acl: { readonly aclToken?: string; readonly maxTxnOps?: number },
 ): Promise<Reply> {
   const p = r.path;
   if (!p.startsWith('/v1/status/') && acl.aclToken !== undefined) {
@@ -31,6 +32,9 @@ export async function route(
       (auth?.startsWith('Bearer ') ? auth.slice(7) : undefined);
     if (token !== acl.aclToken) throw new ConsulHttpError(403, token ? 'ACL not found' : 'Permission denied');
   }
+  // ?dc names a datacenter: this single-node cluster is dc1; any other has no path (Consul answers 500).
+  const dc = r.query.get('dc');
+  if (dc && dc !== NODE.datacenter) throw new ConsulHttpError(500, `No path to datacenter`);
   const method = (...allowed: string[]) => {
     if (!allowed.includes(r.method)) throw new ConsulHttpError(405, `method ${r.method} not allowed`);
   };
@@ -196,6 +200,11 @@ export async function route(
       json: [...s.sessions.values()].map((x) => sessionJson(x)),
     }));
   }
+  if (p === '/v1/txn') {
+    method('PUT');
+    const out = runTxn(s, await r.json(), acl.maxTxnOps);
+    return { status: out.status, json: out.body, meta: out.readOnly ? 'leader' : 'none' };
+  }
   throw new ConsulHttpError(404, '404 page not found');
 }
 
@@ -230,13 +239,20 @@ async function kv(s: ConsulStore, r: Request, res: ServerResponse, key: string):
     const cas = r.uint('cas');
     const acquire = r.query.get('acquire') ?? undefined;
     const release = r.query.get('release') ?? undefined;
-    if (acquire !== undefined && release !== undefined)
-      throw new ConsulHttpError(400, 'Conflicting flags: acquire=, release=');
+    conflictingFlags(r, 'cas', 'acquire', 'release');
     const value = await r.body(MAX_KV_BYTES);
     return { json: kvPut(s, key, value, { flags, cas, acquire, release }) };
   }
   if (r.method === 'DELETE') {
+    conflictingFlags(r, 'recurse', 'cas');
     return { json: kvDelete(s, key, { recurse: r.flag('recurse'), cas: r.uint('cas') }) };
   }
   throw new ConsulHttpError(405, `method ${r.method} not allowed`);
+}
+
+/** agent/kvs_endpoint.go `conflictingFlags`: two of these flags together → 400 "Conflicting flags: <query>". */
+function conflictingFlags(r: Request, ...flags: string[]): void {
+  if (flags.filter((f) => r.query.has(f)).length < 2) return;
+  const sorted = new URLSearchParams([...r.query.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  throw new ConsulHttpError(400, `Conflicting flags: ${sorted.toString()}`);
 }

@@ -43,8 +43,11 @@ export function createSession(store: ConsulStore, body: unknown): string {
   const lockDelayMs =
     lockDelayRaw === undefined
       ? 15_000
-      : typeof lockDelayRaw === 'number' && lockDelayRaw < 60
-        ? lockDelayRaw * 1_000
+      : // agent/session_endpoint.go FixupLockDelay: a number below 1000 means seconds, else nanoseconds.
+        typeof lockDelayRaw === 'number'
+        ? lockDelayRaw < 1_000
+          ? lockDelayRaw * 1_000
+          : lockDelayRaw / 1e6
         : (parseDuration(lockDelayRaw) ?? 15_000);
   const nodeChecks = Array.isArray(b.NodeChecks)
     ? b.NodeChecks.map(String)

@@ -51,16 +51,16 @@ async function until(cond: () => Promise<boolean>, timeoutMs = 5_000) {
 }
 
 describe('Consul emulator: agent + health', () => {
-  it('labels itself, answers status/leader and always sends X-Consul-Index >= 1', async () => {
+  it('labels itself, answers status/leader and sends X-Consul-Index >= 1 on reads', async () => {
     const e = await emulator();
     const leader = await call(e, '/v1/status/leader');
     expect(leader.json()).toBe('127.0.0.1:8300');
     expect(leader.headers.get('x-consul-emulator')).toMatch(/emulator/);
-    expect(leader.headers.get('x-consul-knownleader')).toBe('true');
-    expect(leader.headers.get('x-consul-lastcontact')).toBe('0');
     const missing = await call(e, '/v1/kv/nope');
     expect(missing.status).toBe(404);
     expect(missing.index).toBeGreaterThanOrEqual(1);
+    expect(missing.headers.get('x-consul-knownleader')).toBe('true');
+    expect(missing.headers.get('x-consul-lastcontact')).toBe('0');
     expect((await call(e, '/v1/health/service/ghost')).json()).toEqual([]);
   });
 
@@ -415,5 +415,225 @@ describe('Consul emulator: sessions and locks', () => {
     expect((await call(e, '/v1/kv/eph')).status).toBe(404);
     const gone = await put(e, `/v1/session/renew/${id}`);
     expect([gone.status, gone.text]).toEqual([404, `Session id '${id}' not found`]);
+  });
+});
+
+/** https://developer.hashicorp.com/consul/api-docs/txn ("Create Transaction", "Tables of Operations"). */
+describe('Consul emulator: /v1/txn (Transactions HTTP API)', () => {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const txn = (e: ConsulEmulator, ops: unknown[]) => put(e, '/v1/txn', ops);
+  const kvGet = async (e: ConsulEmulator, key: string) => {
+    const r = await call(e, `/v1/kv/${key}`);
+    return r.status === 404 ? undefined : (r.json() as { Value: string; ModifyIndex: number }[])[0];
+  };
+
+  it('applies every KV write at one index; results carry metadata with Value null, none for deletes', async () => {
+    const e = await emulator();
+    await put(e, '/v1/kv/t/old', 'x');
+    const r = await txn(e, [
+      { KV: { Verb: 'set', Key: 't/a', Value: b64('1'), Flags: 7 } },
+      { KV: { Verb: 'cas', Key: 't/b', Value: b64('2'), Index: 0 } },
+      { KV: { Verb: 'delete', Key: 't/old' } },
+    ]);
+    expect(r.status).toBe(200);
+    const body = r.json() as { Results: { KV: Record<string, unknown> }[]; Errors: unknown };
+    expect(body.Errors).toBeNull();
+    expect(body.Results).toHaveLength(2); // "no result entries will be added for verbs that delete keys"
+    expect(body.Results[0]!.KV).toMatchObject({ Key: 't/a', Flags: 7, Value: null });
+    expect(body.Results[0]!.KV.ModifyIndex).toBe(body.Results[1]!.KV.ModifyIndex);
+    expect(Buffer.from((await kvGet(e, 't/a'))!.Value, 'base64').toString()).toBe('1');
+    expect(await kvGet(e, 't/old')).toBeUndefined();
+    // A write transaction goes through Raft: no read metadata headers.
+    expect(r.headers.get('x-consul-index')).toBeNull();
+    expect(r.headers.get('x-consul-knownleader')).toBeNull();
+  });
+
+  it('is all-or-nothing: a failed check rolls back with 409, Results null and every error with OpIndex/What', async () => {
+    const e = await emulator();
+    await put(e, '/v1/kv/t/v', '1');
+    const index = (await kvGet(e, 't/v'))!.ModifyIndex;
+    const r = await txn(e, [
+      { KV: { Verb: 'set', Key: 't/x', Value: b64('new') } },
+      { KV: { Verb: 'check-index', Key: 't/v', Index: index + 100 } },
+      { KV: { Verb: 'check-not-exists', Key: 't/v' } },
+      { KV: { Verb: 'get', Key: 't/missing' } },
+    ]);
+    expect(r.status).toBe(409);
+    expect(r.json()).toEqual({
+      Results: null,
+      Errors: [
+        { OpIndex: 1, What: `failed index check for key "t/v", current modify index ${index} != ${index + 100}` },
+        { OpIndex: 2, What: 'key "t/v" exists' },
+        { OpIndex: 3, What: `key "t/missing" doesn't exist` },
+      ],
+    });
+    expect(await kvGet(e, 't/x')).toBeUndefined(); // the set before the failed check did not happen
+    const ok = await txn(e, [
+      { KV: { Verb: 'check-index', Key: 't/v', Index: index } },
+      { KV: { Verb: 'set', Key: 't/v', Value: b64('2') } },
+    ]);
+    expect(ok.status).toBe(200);
+    // check-index on a key that does not exist fails (state store kvsCheckIndexTxn).
+    const missing = await txn(e, [{ KV: { Verb: 'check-index', Key: 't/none', Index: 1 } }]);
+    expect(missing.json()).toMatchObject({
+      Errors: [{ OpIndex: 0, What: `failed to check index, key "t/none" doesn't exist` }],
+    });
+  });
+
+  it('a read-only transaction is fast-pathed: values returned, leader headers, no index', async () => {
+    const e = await emulator();
+    await put(e, '/v1/kv/r/a', 'A');
+    await put(e, '/v1/kv/r/b', 'B');
+    const r = await txn(e, [
+      { KV: { Verb: 'get', Key: 'r/a' } },
+      { KV: { Verb: 'get-tree', Key: 'r/' } },
+      { KV: { Verb: 'get-or-empty', Key: 'r/none' } },
+    ]);
+    expect(r.status).toBe(200);
+    const results = (r.json() as { Results: { KV: { Key: string; Value: string | null } }[] }).Results;
+    expect(results.map((x) => [x.KV.Key, x.KV.Value && Buffer.from(x.KV.Value, 'base64').toString()])).toEqual([
+      ['r/a', 'A'],
+      ['r/a', 'A'],
+      ['r/b', 'B'],
+      ['r/none', null],
+    ]);
+    expect(r.headers.get('x-consul-lastcontact')).toBe('0');
+    expect(r.headers.get('x-consul-knownleader')).toBe('true');
+    expect(r.headers.get('x-consul-index')).toBeNull();
+  });
+
+  it('delete-tree, delete-cas (a missing key succeeds), and cas with a stale index', async () => {
+    const e = await emulator();
+    await put(e, '/v1/kv/d/a', '1');
+    await put(e, '/v1/kv/d/b', '2');
+    const idx = (await kvGet(e, 'd/a'))!.ModifyIndex;
+    const stale = await txn(e, [
+      { KV: { Verb: 'cas', Key: 'd/a', Value: b64('x'), Index: idx + 1 } },
+      { KV: { Verb: 'delete-cas', Key: 'd/b', Index: 1 } },
+    ]);
+    expect(stale.json()).toMatchObject({
+      Errors: [
+        { OpIndex: 0, What: 'failed to set key "d/a", index is stale' },
+        { OpIndex: 1, What: 'failed to delete key "d/b", index is stale' },
+      ],
+    });
+    const ok = await txn(e, [
+      { KV: { Verb: 'delete-cas', Key: 'd/none', Index: 5 } },
+      { KV: { Verb: 'delete-tree', Key: 'd/' } },
+    ]);
+    expect(ok.status).toBe(200);
+    expect((await call(e, '/v1/kv/d/?recurse')).status).toBe(404);
+  });
+
+  it('lock / unlock / check-session with a session, and an unknown verb is an error of that operation', async () => {
+    const e = await emulator();
+    const { ID } = (await put(e, '/v1/session/create', { LockDelay: '0s' })).json() as { ID: string };
+    const lock = await txn(e, [{ KV: { Verb: 'lock', Key: 'l/k', Value: b64('me'), Session: ID } }]);
+    expect(lock.status).toBe(200);
+    expect((lock.json() as { Results: { KV: { Session: string; LockIndex: number } }[] }).Results[0]!.KV).toMatchObject(
+      {
+        Session: ID,
+        LockIndex: 1,
+      },
+    );
+    expect((await txn(e, [{ KV: { Verb: 'check-session', Key: 'l/k', Session: ID } }])).status).toBe(200);
+    expect((await txn(e, [{ KV: { Verb: 'unlock', Key: 'l/k', Value: b64(''), Session: ID } }])).status).toBe(200);
+    const again = await txn(e, [{ KV: { Verb: 'unlock', Key: 'l/k', Value: b64(''), Session: ID } }]);
+    expect(again.json()).toMatchObject({
+      Errors: [{ OpIndex: 0, What: `failed to unlock key "l/k", lock isn't held, or is held by another session` }],
+    });
+    const unknown = await txn(e, [{ KV: { Verb: 'frobnicate', Key: 'l/k' } }]);
+    expect(unknown.status).toBe(409);
+    expect(unknown.json()).toMatchObject({ Errors: [{ OpIndex: 0, What: 'unknown KV verb "frobnicate"' }] });
+  });
+
+  it('above the operation cap: 413 "Transaction contains too many operations (n > cap)", nothing applied', async () => {
+    const e = await emulator();
+    const ops = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ KV: { Verb: 'set', Key: `c/${i}`, Value: b64('v') } }));
+    const r = await txn(e, ops(129));
+    expect(r.status).toBe(413);
+    expect(r.text).toBe('Transaction contains too many operations (129 > 128)');
+    expect((await call(e, '/v1/kv/c/?keys')).status).toBe(404);
+    expect((await txn(e, ops(128))).status).toBe(200);
+    const old = await emulator({ maxTxnOps: 64 });
+    expect((await txn(old, ops(65))).text).toBe('Transaction contains too many operations (65 > 64)');
+  });
+
+  it('wakes a blocking query on the prefix once, with every key of the transaction visible', async () => {
+    const e = await emulator();
+    await put(e, '/v1/kv/w/a', '0');
+    const first = await call(e, '/v1/kv/w/?recurse');
+    const waiting = call(e, `/v1/kv/w/?recurse&index=${first.index}&wait=5s`);
+    await txn(e, [
+      { KV: { Verb: 'set', Key: 'w/a', Value: b64('1') } },
+      { KV: { Verb: 'set', Key: 'w/b', Value: b64('1') } },
+    ]);
+    const woke = await waiting;
+    expect(woke.index).toBeGreaterThan(first.index);
+    expect((woke.json() as unknown[]).length).toBe(2);
+  });
+});
+
+/** Issue 22 §4: where the emulator used to differ from Consul in ways client code could rely on. */
+describe('Consul emulator: fidelity (agent/kvs_endpoint.go, agent/session_endpoint.go, agent/http.go)', () => {
+  it('writes and agent-local endpoints carry no X-Consul-Index (only state-store reads set query metadata)', async () => {
+    const e = await emulator();
+    const write = await put(e, '/v1/kv/h/a', 'x');
+    expect(write.json()).toBe(true);
+    expect(write.headers.get('x-consul-index')).toBeNull();
+    const reg = await put(e, '/v1/agent/service/register', { Name: 'web', ID: 'web-1', Port: 80 });
+    expect(reg.status).toBe(200);
+    expect(reg.headers.get('x-consul-index')).toBeNull();
+    const services = await call(e, '/v1/agent/services');
+    expect(services.headers.get('x-consul-index')).toBeNull();
+    expect((await call(e, '/v1/status/leader')).headers.get('x-consul-index')).toBeNull();
+    expect((await call(e, '/v1/kv/h/a')).index).toBeGreaterThanOrEqual(1);
+  });
+
+  it('conflicting flags: PUT ?cas&acquire and DELETE ?recurse&cas answer 400 (KV HTTP API)', async () => {
+    const e = await emulator();
+    const { ID } = (await put(e, '/v1/session/create', {})).json() as { ID: string };
+    const both = await put(e, `/v1/kv/f/a?cas=0&acquire=${ID}`, 'x');
+    expect(both.status).toBe(400);
+    expect(both.text).toBe(`Conflicting flags: acquire=${ID}&cas=0`);
+    const del = await call(e, '/v1/kv/f/?recurse&cas=3', { method: 'DELETE' });
+    expect(del.status).toBe(400);
+    expect(del.text).toMatch(/^Conflicting flags: /);
+  });
+
+  it('DELETE ?cas=0 on a missing key is true; on an existing key false (state store kvsDeleteCASTxn)', async () => {
+    const e = await emulator();
+    expect((await call(e, '/v1/kv/m/none?cas=0', { method: 'DELETE' })).json()).toBe(true);
+    await put(e, '/v1/kv/m/a', 'x');
+    expect((await call(e, '/v1/kv/m/a?cas=0', { method: 'DELETE' })).json()).toBe(false);
+  });
+
+  it('releasing with a dead session answers 200 false, not an error', async () => {
+    const e = await emulator();
+    const { ID } = (await put(e, '/v1/session/create', { LockDelay: '0s' })).json() as { ID: string };
+    expect((await put(e, `/v1/kv/r/k?acquire=${ID}`, 'x')).json()).toBe(true);
+    await put(e, `/v1/session/destroy/${ID}`);
+    const released = await put(e, `/v1/kv/r/k?release=${ID}`, 'x');
+    expect(released.status).toBe(200);
+    expect(released.json()).toBe(false);
+  });
+
+  it('a numeric LockDelay below 1000 means seconds, at or above it nanoseconds (FixupLockDelay)', async () => {
+    const e = await emulator();
+    const info = async (body: unknown) => {
+      const { ID } = (await put(e, '/v1/session/create', body)).json() as { ID: string };
+      return ((await call(e, `/v1/session/info/${ID}`)).json() as { LockDelay: number }[])[0]!.LockDelay;
+    };
+    expect(await info({ LockDelay: 120 })).toBe(120e9); // 120 s
+    expect(await info({ LockDelay: 2_000_000_000 })).toBe(2e9); // 2 s given in ns
+  });
+
+  it('?dc naming an unknown datacenter answers 500 "No path to datacenter"', async () => {
+    const e = await emulator();
+    const r = await call(e, '/v1/health/service/web?dc=dc9');
+    expect(r.status).toBe(500);
+    expect(r.text).toBe('No path to datacenter');
+    expect((await call(e, '/v1/health/service/web?dc=dc1')).status).toBe(200);
   });
 });
