@@ -36,10 +36,14 @@ const CLIENT_FACTORIES = new Set(['duplicate', 'multi', 'pipeline']);
 
 /** How long a blocking command may legitimately wait on the server, in ms (0 when not blocking). */
 export function blockingMs(command: string, args: readonly unknown[]): number {
+  // Called for every command: decide on the name alone before copying the arguments (an EVALSHA of a
+  // coalesced publish carries thousands).
   const name = command.toLowerCase().replace(/buffer$/, '');
+  const reads = name === 'xread' || name === 'xreadgroup';
+  if (!reads && !BLOCKING_LAST_SECONDS.has(name) && !BLOCKING_FIRST_SECONDS.has(name)) return 0;
   const flat = args.flat().filter((a) => typeof a !== 'function');
   let ms = 0;
-  if (name === 'xread' || name === 'xreadgroup') {
+  if (reads) {
     const i = flat.findIndex((a) => typeof a === 'string' && a.toUpperCase() === 'BLOCK');
     if (i < 0) return 0;
     ms = Number(flat[i + 1]);
