@@ -120,6 +120,11 @@ export class RedisTransport implements Transport {
     return this.#keys;
   }
 
+  /** True on a Redis Cluster client (`events:all` is then in another slot than a type's stream). */
+  get cluster(): boolean {
+    return isCluster(this.#redis);
+  }
+
   #check(): void {
     if (this.#closed) throw new TransportClosedError('RedisTransport');
   }
