@@ -12,6 +12,7 @@ export {
   publishEventLua,
 } from './bus';
 export {
+  type EventOf,
   OnEvent,
   onEventMarks,
   registerHandlers,
