@@ -10,11 +10,17 @@ describe('bus suite', () => {
   });
 
   it('returns a row per case and impl with positive ops/s', async () => {
+    // The concurrent cases' 50k publishes per round are for measuring, not for a smoke test.
+    process.env.BENCH_BUS_CONCURRENT = '2000';
     const result = await runSuite(busSuite, { timeMs: 20, iterations: 3, warmupMs: 0 });
     expect(result.suite).toBe('bus');
     expect(result.rows.map((r) => `${r.case}/${r.impl}`).sort()).toEqual([
+      'end-to-end-concurrent/ballast',
+      'end-to-end-concurrent/raw-ioredis',
       'end-to-end/ballast',
       'end-to-end/raw-ioredis',
+      'publish-concurrent/ballast',
+      'publish-concurrent/raw-ioredis',
       'publish/ballast',
       'publish/raw-ioredis',
     ]);

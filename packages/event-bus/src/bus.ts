@@ -5,6 +5,7 @@ import {
   childLogger,
   describeIssues,
   getTracer,
+  hashSlot,
   injectTraceContext,
   type Logger,
   parseOptions,
@@ -20,7 +21,9 @@ import { Consumer } from './consumer';
 import { registerHandlers } from './decorators';
 import { type EventEnvelope, encodeEnvelope } from './envelope';
 import {
+  CrossSlotError,
   EventValidationError,
+  OutboxUnsupportedError,
   PayloadTooLargeError,
   SubscriptionConflictError,
   TransportClosedError,
@@ -80,6 +83,58 @@ export interface PublishOptions {
   correlationId?: string;
   userId?: string;
   metadata?: Record<string, unknown>;
+}
+
+/**
+ * One event ready to be written by the caller's own MULTI or Lua script (`bus.prepare`): run
+ * `publishEventLua`'s `ballast_publish` on these keys and args, inside the same script as the caller's writes.
+ */
+export interface PreparedEvent {
+  /** The event's `event_id`. */
+  eventId: string;
+  /**
+   * `[events:{type}, events:all]` on standalone Redis; `[events:{type}]` on a Cluster, where `events:all` is in
+   * another slot and is not written (consumers read the type stream only).
+   */
+  keys: string[];
+  /** `ballast_publish`'s arguments, from its `first` index: maxLenAll, the number of field strings, field, value, … */
+  args: string[];
+}
+
+/** Where `publishIn`/`prepare` check slots on a Cluster: keys the caller writes in the same MULTI or script. */
+export interface OutboxOptions extends PublishOptions {
+  /** The caller's keys; on a Cluster each must hash to the slot of `events:{type}` (else `CrossSlotError`). */
+  sameSlotAs?: readonly string[];
+}
+
+/**
+ * Lua for a caller's own script (see `bus.prepare`): defines `ballast_publish(stream, all, argv, first)`, which
+ * appends the prepared event whose args start at `argv[first]` to `stream` (and to `all` unless nil), and returns
+ * the entry id in `stream` and the index of the first argument after the event's.
+ *
+ * @example
+ * const ev = bus.prepare('order.placed', { orderId: 'o1' });
+ * await redis.eval(`${publishEventLua}
+ * redis.call('SET', KEYS[1], ARGV[1])
+ * return ballast_publish(KEYS[2], KEYS[3], ARGV, 2)`, 1 + ev.keys.length, 'order:o1', ...ev.keys, 'placed', ...ev.args);
+ */
+export const publishEventLua = `local function ballast_publish(stream, all, argv, first)
+  local last = first + 1 + tonumber(argv[first + 1])
+  local id = redis.call('XADD', stream, '*', unpack(argv, first + 2, last))
+  if all then
+    if argv[first] ~= '0' then
+      redis.call('XADD', all, 'MAXLEN', '~', argv[first], '*', unpack(argv, first + 2, last))
+    else
+      redis.call('XADD', all, '*', unpack(argv, first + 2, last))
+    end
+  end
+  return id, last + 1
+end
+`;
+
+/** What `publishIn` appends to: an ioredis `multi()` (or `pipeline()`) not yet executed. */
+export interface OutboxTransaction {
+  xadd(key: string, ...args: (string | number)[]): unknown;
 }
 
 const tracer = getTracer('@ballast/event-bus');
@@ -208,25 +263,8 @@ export class EventBus<E extends EventSchemas> {
       const timestamp = new Date(this.#clock.now()).toISOString();
       const ids: string[] = [];
       const encoded = items.map((item, i) => {
-        const envelope: EventEnvelope = {
-          event_id: this.#newId(),
-          event_type: type,
-          source_service: this.source,
-          timestamp,
-          data: payloads[i],
-          metadata: injectTraceContext({ ...(item.metadata as Record<string, string>) }, spanContext),
-        };
-        if (item.partitionKey !== undefined) envelope.metadata[PARTITION_KEY_FIELD] = item.partitionKey;
-        if (item.correlationId) envelope.correlation_id = item.correlationId;
-        if (item.userId) envelope.user_id = item.userId;
-        ids.push(envelope.event_id);
-        const fields = encodeEnvelope(envelope);
-        // Checked for every item before any is written: one oversized item rejects the whole call.
-        const limit = this.#maxPayloadBytes;
-        if (limit > 0 && fields.data!.length * 3 > limit) {
-          const bytes = Buffer.byteLength(fields.data!);
-          if (bytes > limit) throw new PayloadTooLargeError(type, bytes, limit);
-        }
+        const { eventId, fields } = this.#encode(type, payloads[i], item, timestamp, spanContext);
+        ids.push(eventId);
         return fields;
       });
       // Partitioned events go to their key's partition stream (one stream per call: a burst keeps its order).
@@ -250,6 +288,114 @@ export class EventBus<E extends EventSchemas> {
     } finally {
       span.end();
     }
+  }
+
+  /**
+   * One envelope's stream fields. Checked for every item before any is written: one oversized item rejects the
+   * whole call.
+   */
+  #encode(
+    type: string,
+    data: unknown,
+    item: PublishOptions,
+    timestamp: string,
+    spanContext: ReturnType<typeof context.active>,
+  ): { eventId: string; fields: Record<string, string> } {
+    const envelope: EventEnvelope = {
+      event_id: this.#newId(),
+      event_type: type,
+      source_service: this.source,
+      timestamp,
+      data,
+      metadata: injectTraceContext({ ...(item.metadata as Record<string, string>) }, spanContext),
+    };
+    if (item.partitionKey !== undefined) envelope.metadata[PARTITION_KEY_FIELD] = item.partitionKey;
+    if (item.correlationId) envelope.correlation_id = item.correlationId;
+    if (item.userId) envelope.user_id = item.userId;
+    const fields = encodeEnvelope(envelope);
+    const limit = this.#maxPayloadBytes;
+    if (limit > 0 && fields.data!.length * 3 > limit) {
+      const bytes = Buffer.byteLength(fields.data!);
+      if (bytes > limit) throw new PayloadTooLargeError(type, bytes, limit);
+    }
+    return { eventId: envelope.event_id, fields };
+  }
+
+  /**
+   * The transactional outbox: validates and encodes one event like `publish`, for the caller's own Lua script
+   * to write atomically with its own keys (see `publishEventLua`). Nothing is written here; the event exists
+   * once the caller's script ran. On a Cluster every key of that script must share the slot of
+   * `events:{type}` (hash tag `{type}`): pass them as `sameSlotAs` to get `CrossSlotError` now rather than
+   * Redis' CROSSSLOT later; `events:all` is not written there (another slot).
+   */
+  prepare<K extends keyof E & string>(type: K, data: z.input<E[K]>, options: OutboxOptions = {}): PreparedEvent {
+    const { stream, all, cluster } = this.#outboxTarget(type, options.sameSlotAs ?? []);
+    const { eventId, fields } = this.#prepareFields(type, data, options);
+    const flat: string[] = [];
+    for (const k in fields) flat.push(k, fields[k]!);
+    return {
+      eventId,
+      keys: cluster ? [stream] : [stream, all],
+      args: [String(this.#maxLenAll), String(flat.length), ...flat],
+    };
+  }
+
+  /**
+   * The transactional outbox for a MULTI: appends this event's XADDs (validated and encoded like `publish`) to
+   * `tx`, an ioredis `multi()` the caller also writes its own state in, and returns the `event_id`. The event is
+   * published exactly when the caller's `exec()` commits (a WATCH that aborts it publishes nothing). On a Cluster
+   * the MULTI may only hold keys of the slot of `events:{type}` (hash tag `{type}`): keys already queued in `tx`
+   * and `sameSlotAs` are checked (`CrossSlotError`), and `events:all` (another slot) is not written.
+   */
+  publishIn<K extends keyof E & string>(
+    tx: OutboxTransaction,
+    type: K,
+    data: z.input<E[K]>,
+    options: OutboxOptions = {},
+  ): string {
+    const queued = ((tx as { _queue?: { getKeys?(): (string | Buffer)[] }[] })._queue ?? []).flatMap(
+      (command) => command.getKeys?.().map(String) ?? [],
+    );
+    const { stream, all, cluster } = this.#outboxTarget(type, [...queued, ...(options.sameSlotAs ?? [])]);
+    const { eventId, fields } = this.#prepareFields(type, data, options);
+    const flat: string[] = [];
+    for (const k in fields) flat.push(k, fields[k]!);
+    tx.xadd(stream, '*', ...flat);
+    if (!cluster) {
+      if (this.#maxLenAll > 0) tx.xadd(all, 'MAXLEN', '~', this.#maxLenAll, '*', ...flat);
+      else tx.xadd(all, '*', ...flat);
+    }
+    return eventId;
+  }
+
+  #outboxTarget(type: string, sameSlotAs: readonly string[]): { stream: string; all: string; cluster: boolean } {
+    this.#schema(type);
+    if (!(this.transport instanceof RedisTransport)) {
+      throw new OutboxUnsupportedError(this.transport.constructor.name);
+    }
+    const stream = this.transport.keys.stream(type);
+    const cluster = this.transport.cluster;
+    if (cluster) {
+      const slot = hashSlot(stream);
+      const off = sameSlotAs.filter((key) => hashSlot(key) !== slot);
+      if (off.length > 0) throw new CrossSlotError(type, stream, off);
+    }
+    return { stream, all: this.transport.keys.all(), cluster };
+  }
+
+  #prepareFields(
+    type: string,
+    data: unknown,
+    options: PublishOptions,
+  ): { eventId: string; fields: Record<string, string> } {
+    let payload = data;
+    if (this.#validate) {
+      const parsed = this.#schema(type).safeParse(data);
+      if (!parsed.success) throw new EventValidationError(type, describeIssues(parsed.error.issues, data));
+      payload = parsed.data;
+    }
+    const now = new Date(this.#clock.now()).toISOString();
+    return this.#encode(type, payload, options, now, context.active());
   }
 
   /**

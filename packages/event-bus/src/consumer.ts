@@ -224,6 +224,11 @@ export class Consumer {
     const signal = this.#stop.signal;
     const o = this.options;
     while (!signal.aborted) {
+      // Woken by the first of a batch of handlers finishing: let the rest of that batch finish (one macrotask)
+      // so the next read asks for the whole free room, not one entry per finished handler.
+      if (this.#inFlight.size > 0 && o.concurrency - this.#inFlight.size < o.batchSize) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       const free = o.concurrency - this.#inFlight.size;
       if (free <= 0) {
         await new Promise<void>((resolve) => {

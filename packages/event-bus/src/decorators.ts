@@ -56,21 +56,36 @@ export interface TypedOnEventDecorator<T, K extends string> {
   ): TypedPropertyDescriptor<M>;
 }
 
+/** The schemas of an event map, or of the bus made with it. */
+type SchemasOf<S> = S extends EventBus<infer E> ? E : S extends EventSchemas ? S : never;
+
+/**
+ * The envelope a handler of event `K` receives, from the bus (or its schemas): `data` is the schema's output, so
+ * a handler never restates it. `EventOf<typeof bus, 'order.placed'>`.
+ */
+export type EventOf<
+  S extends EventSchemas | EventBus<EventSchemas>,
+  K extends keyof SchemasOf<S> & string,
+> = EventEnvelope<z.output<SchemasOf<S>[K]>, K>;
+
 /**
  * `OnEvent` bound to a bus's event schemas, for the compiler only (the same decorator at run time): the event
- * type must be one of the map's, and the method must take that event's envelope. Pass the schemas object the
- * bus is created with, or name its type.
+ * type must be one of the map's, and the method must take that event's envelope. Pass the bus, or the schemas
+ * object it is created with, or name its type; `EventOf` names the envelope a method takes.
  *
  * @example
- * const OnHealthEvent = typedOnEvent(healthPlatformEvents); // or typedOnEvent<typeof healthPlatformEvents>()
+ * const OnHealthEvent = typedOnEvent(bus); // or typedOnEvent(healthPlatformEvents), typedOnEvent<typeof healthPlatformEvents>()
  * class Welcome {
  *   @OnHealthEvent('user.registered')
- *   async send(event: EventEnvelope<{ email: string; username: string }>) { … } // checked against the schema
+ *   async send(event: EventOf<typeof bus, 'user.registered'>) { … } // event.data: { email, username, … }
  * }
  */
-export function typedOnEvent<E extends EventSchemas>(
-  _schemas?: E,
-): <K extends keyof E & string>(type: K, options?: SubscribeOptions) => TypedOnEventDecorator<z.output<E[K]>, K> {
+export function typedOnEvent<S extends EventSchemas | EventBus<EventSchemas>>(
+  _schemasOrBus?: S,
+): <K extends keyof SchemasOf<S> & string>(
+  type: K,
+  options?: SubscribeOptions,
+) => TypedOnEventDecorator<z.output<SchemasOf<S>[K]>, K> {
   return (type, options) => OnEvent(type, options) as never;
 }
 

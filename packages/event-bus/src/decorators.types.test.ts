@@ -2,7 +2,9 @@
 // test/decorator-types.check.ts (standard mode) and test/fixtures/decorators/fixture.ts (both modes).
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { OnEvent, type TypedOnEventDecorator, typedOnEvent } from './decorators';
+import { createEventBus } from './bus';
+import { type EventOf, OnEvent, type TypedOnEventDecorator, typedOnEvent } from './decorators';
+import type { EventEnvelope } from './envelope';
 
 const events = {
   'order.placed': z.object({ orderId: z.string(), cents: z.number().int() }),
@@ -22,6 +24,28 @@ describe('typedOnEvent', () => {
     OnOrderEvent('order.shipped');
 
     // Decorated classes: test/decorator-types.check.ts (vitest's transform has no standard decorators).
+  });
+
+  it('types the decorator by a bus: typedOnEvent(bus) is typedOnEvent of its schemas', () => {
+    const bus = createEventBus({ source: 's', events });
+    const OnBusEvent = typedOnEvent(bus);
+    expectTypeOf(OnBusEvent('order.cancelled')).toEqualTypeOf<
+      TypedOnEventDecorator<{ orderId: string; reason?: string | undefined }, 'order.cancelled'>
+    >();
+    // @ts-expect-error not an event of the bus
+    OnBusEvent('order.shipped');
+    void bus.close();
+  });
+
+  it('EventOf infers a handler’s envelope (data from the schema) from the bus or its schemas', () => {
+    const bus = createEventBus({ source: 's', events });
+    expectTypeOf<EventOf<typeof bus, 'order.placed'>>().toEqualTypeOf<
+      EventEnvelope<{ orderId: string; cents: number }, 'order.placed'>
+    >();
+    expectTypeOf<EventOf<typeof events, 'order.placed'>['data']>().toEqualTypeOf<{ orderId: string; cents: number }>();
+    // @ts-expect-error not an event of the bus
+    expectTypeOf<EventOf<typeof bus, 'order.shipped'>>();
+    void bus.close();
   });
 
   it('is OnEvent at run time', () => {

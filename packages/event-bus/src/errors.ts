@@ -118,3 +118,31 @@ export class SubscriptionConflictError extends BallastError {
   }
 }
 export const isSubscriptionConflictError = errorGuard<SubscriptionConflictError>(SubscriptionConflictError.code);
+
+/**
+ * `publishIn` / `prepare` on a Redis Cluster: the caller's keys and the event's stream `events:{type}` are in
+ * different slots, so no MULTI or script can write them together. Give the caller's keys the `{type}` hash tag.
+ */
+export class CrossSlotError extends BallastError {
+  static readonly code = 'CROSS_SLOT';
+  constructor(
+    readonly eventType: string,
+    readonly stream: string,
+    readonly keys: readonly string[],
+  ) {
+    super(
+      new.target.code,
+      `Keys ${keys.map((k) => `"${k}"`).join(', ')} are not in the Cluster slot of "${stream}": a MULTI or script cannot write them atomically with event type "${eventType}"; give them the hash tag {${eventType}}`,
+    );
+  }
+}
+export const isCrossSlotError = errorGuard<CrossSlotError>(CrossSlotError.code);
+
+/** `publishIn` / `prepare` need the Redis transport: the in-memory (or a custom) transport has no MULTI. */
+export class OutboxUnsupportedError extends BallastError {
+  static readonly code = 'OUTBOX_UNSUPPORTED';
+  constructor(readonly transport: string) {
+    super(new.target.code, `publishIn needs the Redis transport; this bus uses ${transport}`);
+  }
+}
+export const isOutboxUnsupportedError = errorGuard<OutboxUnsupportedError>(OutboxUnsupportedError.code);

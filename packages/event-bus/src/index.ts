@@ -1,7 +1,18 @@
 export { MemoryTransport } from './backends/memory';
 export { RedisTransport, type RedisTransportOptions } from './backends/redis';
-export { createEventBus, EventBus, type EventBusOptions, type EventSchemas, type PublishOptions } from './bus';
 export {
+  createEventBus,
+  EventBus,
+  type EventBusOptions,
+  type EventSchemas,
+  type OutboxOptions,
+  type OutboxTransaction,
+  type PreparedEvent,
+  type PublishOptions,
+  publishEventLua,
+} from './bus';
+export {
+  type EventOf,
   OnEvent,
   onEventMarks,
   registerHandlers,

@@ -1,13 +1,13 @@
 import {
   boundBackendCall,
   type Clock,
+  coalesceWrites,
   defineScript,
   guardRedis,
   InvalidOptionsError,
   isBackendUnavailableError,
   isCluster,
   type Logger,
-  loadScripts,
   type RedisClient,
   runScript,
   systemClock,
@@ -17,7 +17,7 @@ import { type EventKeys, eventKeys, type KeyLayout } from '../keys';
 import claimSource from '../lua/claim.lua';
 import deadLetterSource from '../lua/dead-letter.lua';
 import leaseSource from '../lua/lease.lua';
-import publishSource from '../lua/publish.lua';
+import publishBatchSource from '../lua/publish-batch.lua';
 import reclaimOwnSource from '../lua/reclaim-own.lua';
 import removeIdleSource from '../lua/remove-idle-consumers.lua';
 import replaySource from '../lua/replay.lua';
@@ -36,7 +36,7 @@ import {
 } from '../transport';
 import { BlockingConnections } from './redis-blocking';
 
-const PUBLISH = defineScript('event-bus:publish', publishSource);
+const PUBLISH_BATCH = defineScript('event-bus:publish-batch', publishBatchSource);
 const CLAIM = defineScript('event-bus:claim', claimSource);
 const DEAD_LETTER = defineScript('event-bus:dead-letter', deadLetterSource);
 const TRIM = defineScript('event-bus:trim', trimSource);
@@ -44,6 +44,16 @@ const RECLAIM_OWN = defineScript('event-bus:reclaim-own', reclaimOwnSource);
 const REMOVE_IDLE = defineScript('event-bus:remove-idle-consumers', removeIdleSource);
 const REPLAY = defineScript('event-bus:replay', replaySource);
 const LEASE = defineScript('event-bus:lease', leaseSource);
+
+/** Events per script call of a coalesced publish: bounds how long one call holds the server. */
+const PUBLISH_CHUNK = 500;
+
+/** One event waiting for the end of the tick to be sent with the others of its type. */
+interface QueuedPublish {
+  flat: string[];
+  resolve: (id: StreamId) => void;
+  reject: (error: unknown) => void;
+}
 
 /** XAUTOCLAIM calls one claim may make (each looks at about 10 × the entries still wanted). */
 const CLAIM_SCAN_CALLS = 10;
@@ -88,6 +98,9 @@ export class RedisTransport implements Transport {
   readonly #clock: Clock;
   /** Blocking connections, one per consumer, with their CLIENT ID for CLIENT UNBLOCK on abort. */
   readonly #blocking: BlockingConnections;
+  /** Publishes of this tick not sent yet, by `maxLenAll` and type (see `publish`). */
+  #queued = new Map<string, { type: string; maxLen: string; items: QueuedPublish[] }>();
+  #flushScheduled = false;
   #closed = false;
 
   constructor(options: RedisTransportOptions) {
@@ -112,10 +125,21 @@ export class RedisTransport implements Transport {
     return this.#keys;
   }
 
+  /** True on a Redis Cluster client (`events:all` is then in another slot than a type's stream). */
+  get cluster(): boolean {
+    return isCluster(this.#redis);
+  }
+
   #check(): void {
     if (this.#closed) throw new TransportClosedError('RedisTransport');
   }
 
+  /**
+   * Standalone Redis: the publishes of one tick (any number of concurrent `publish()` calls, and `publishMany`)
+   * leave together, one script call per type per `PUBLISH_CHUNK` events, all in one socket write. Each event is
+   * still written to both streams with no command in between, and each call settles with its own id or error
+   * (a server error of one event does not fail the others).
+   */
   async publish(type: string, fields: Record<string, string>, options: { maxLenAll?: number } = {}): Promise<StreamId> {
     this.#check();
     const flat = flatten(fields);
@@ -131,7 +155,7 @@ export class RedisTransport implements Transport {
         : this.#redis.xadd(all, 'MAXLEN', '~', maxLen, '*', ...flat));
       return id;
     }
-    return runScript<string>(this.#redis, PUBLISH, [this.#keys.stream(type), this.#keys.all()], [maxLen, ...flat]);
+    return this.#enqueue(type, flat, maxLen);
   }
 
   async publishMany(
@@ -141,30 +165,59 @@ export class RedisTransport implements Transport {
   ): Promise<StreamId[]> {
     this.#check();
     if (entries.length === 0) return [];
-    // Cluster: the two streams are in different slots, a pipeline may not mix them; publish one by one
-    // (ioredis still sends them without waiting for each other).
+    // Cluster: the two streams are in different slots; publish one by one (ioredis still sends them without
+    // waiting for each other). Standalone: queued with the tick's other publishes.
     if (isCluster(this.#redis)) return Promise.all(entries.map((e) => this.publish(type, e, options)));
-    const keys = [this.#keys.stream(type), this.#keys.all()];
     const maxLen = String(options.maxLenAll ?? 0);
-    const send = async (batch: readonly Record<string, string>[]): Promise<[Error | null, unknown][]> => {
-      const pipeline = this.#redis.pipeline();
-      for (const fields of batch) pipeline.evalsha(PUBLISH.sha, 2, keys[0]!, keys[1]!, maxLen, ...flatten(fields));
-      return (await pipeline.exec()) ?? [];
-    };
-    const results = await send(entries);
-    const missing = results.flatMap(([error], i) => (error?.message.startsWith('NOSCRIPT') ? [i] : []));
-    if (missing.length > 0) {
-      // The server's script cache was empty: NOSCRIPT means that entry was not written. Load the script and
-      // resend exactly those entries, so nothing is published twice.
-      await loadScripts(this.#redis, [PUBLISH]);
-      const retried = await send(missing.map((i) => entries[i]!));
-      missing.forEach((i, k) => {
-        results[i] = retried[k]!;
-      });
+    return Promise.all(entries.map((e) => this.#enqueue(type, flatten(e), maxLen)));
+  }
+
+  #enqueue(type: string, flat: string[], maxLen: string): Promise<StreamId> {
+    return new Promise<StreamId>((resolve, reject) => {
+      const key = `${maxLen}\u0000${type}`;
+      let queue = this.#queued.get(key);
+      if (!queue) {
+        queue = { type, maxLen, items: [] };
+        this.#queued.set(key, queue);
+      }
+      queue.items.push({ flat, resolve, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        // After the current tick's code and promise callbacks: every publish they make joins this batch.
+        process.nextTick(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const queued = this.#queued;
+    this.#queued = new Map();
+    coalesceWrites(this.#redis);
+    for (const { type, maxLen, items } of queued.values()) {
+      for (let i = 0; i < items.length; i += PUBLISH_CHUNK) {
+        void this.#sendBatch(type, maxLen, items.length <= PUBLISH_CHUNK ? items : items.slice(i, i + PUBLISH_CHUNK));
+      }
     }
-    return results.map(([error, id]) => {
-      if (error) throw error;
-      return id as string;
+  }
+
+  async #sendBatch(type: string, maxLen: string, items: readonly QueuedPublish[]): Promise<void> {
+    const args: string[] = [maxLen];
+    for (const { flat } of items) {
+      args.push(String(flat.length));
+      for (const s of flat) args.push(s);
+    }
+    let replies: (StreamId | Error)[];
+    try {
+      replies = await runScript(this.#redis, PUBLISH_BATCH, [this.#keys.stream(type), this.#keys.all()], args);
+    } catch (error) {
+      for (const item of items) item.reject(error);
+      return;
+    }
+    items.forEach((item, i) => {
+      const reply = replies[i];
+      if (reply instanceof Error) item.reject(reply);
+      else item.resolve(reply as StreamId);
     });
   }
 
