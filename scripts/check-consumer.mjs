@@ -219,7 +219,9 @@ for (const p of packages) {
   }
   const md = readFileSync(p.readme, 'utf8');
   const installed = installedByReadme(md);
-  const needed = new Set([p.pkg.name, ...requiredPeers(p.pkg)]);
+  // A peer the package itself depends on (an application such as @ballast/cli) comes with it: no install needed.
+  const own = new Set(Object.keys(p.pkg.dependencies ?? {}));
+  const needed = new Set([p.pkg.name, ...[...requiredPeers(p.pkg)].filter((n) => !own.has(n))]);
   for (const block of tsBlocks(md)) {
     const where = `packages/${p.dir}/README.md:${block.line}`;
     for (const name of importedPackages(block.code)) {
