@@ -114,7 +114,10 @@ export class SagaOrchestrator {
   register(saga: AnySaga): this {
     if (saga?.kind !== 'saga') throw new UnknownSagaError(String((saga as { name?: unknown })?.name));
     let versions = this.#sagas.get(saga.name);
-    if (!versions) this.#sagas.set(saga.name, (versions = new Map()));
+    if (!versions) {
+      versions = new Map();
+      this.#sagas.set(saga.name, versions);
+    }
     versions.set(saga.version ?? 1, saga);
     return this;
   }

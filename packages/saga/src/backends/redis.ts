@@ -283,7 +283,7 @@ export class RedisSagaStore implements SagaStore {
           for (const id of ids) {
             offset++;
             const h = await this.#redis.hgetall(k.saga(id));
-            if (!h || !h.status) continue;
+            if (!h?.status) continue;
             const r = fromHash(id, h);
             if (r.status !== 'running' && r.status !== 'compensating') continue;
             if (query.status !== undefined && r.status !== query.status) continue;
