@@ -6,7 +6,7 @@
  * how many remote updates the schema refused (the wiped prefix reaching it).
  */
 
-import { consulKv, createConfig, isConfigValidationError } from '@ballast/config-center';
+import { consulKv, createConfig, isConfigValidationError, isRemoteResetError } from '@ballast/config-center';
 import { createLogger } from '@ballast/core';
 import { z } from 'zod';
 import type { ConfigClientConfig, ConfigReport } from '../shared/discovery-config';
@@ -37,9 +37,10 @@ runWorker(async (stop) => {
     };
     reportResult(r);
   };
-  // The wiped prefix reads as a config without `app`: refused by the schema (validate-then-swap).
+  // The wiped prefix is refused: as a reset of the remote (its version went back to 0: RemoteResetError, unless
+  // acceptRemoteReset), or else by the schema (a config without `app`, validate-then-swap).
   const offError = cfg.onError((error) => {
-    if (!isConfigValidationError(error)) return;
+    if (!isRemoteResetError(error) && !isConfigValidationError(error)) return;
     rejected++;
     report();
   });
