@@ -421,27 +421,8 @@ export class EventBus<E extends EventSchemas> {
     if (entry) {
       const differing = conflicts(entry.consumer.options, o);
       if (differing.length > 0) throw new SubscriptionConflictError(type, group, differing);
-    } else if (o.ordered) {
-      const consumer: OrderedConsumer = new OrderedConsumer({
-        type,
-        group,
-        name: o.consumer ?? `consumer:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
-        schema,
-        options: o,
-        transport: this.transport,
-        clock: this.#clock,
-        logger: this.#log,
-        instruments: this.#m,
-        partitions: this.#partitions,
-        retention: this.#retention,
-        onClose: () => {
-          if (this.#consumers.get(key)?.consumer === consumer) this.#consumers.delete(key);
-        },
-      });
-      entry = { consumer, started: consumer.start() };
-      this.#consumers.set(key, entry);
     } else {
-      const consumer: Consumer = new Consumer({
+      const common = {
         type,
         group,
         name: o.consumer ?? `consumer:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
@@ -455,7 +436,11 @@ export class EventBus<E extends EventSchemas> {
         onClose: () => {
           if (this.#consumers.get(key)?.consumer === consumer) this.#consumers.delete(key);
         },
-      });
+      };
+      // Ordered subscriptions own partition streams (per-key order); the others share the type's stream.
+      const consumer: Consumer | OrderedConsumer = o.ordered
+        ? new OrderedConsumer({ ...common, partitions: this.#partitions })
+        : new Consumer(common);
       entry = { consumer, started: consumer.start() };
       this.#consumers.set(key, entry);
     }
