@@ -21,6 +21,8 @@ const MAX_LEN_ALL = 100_000;
 const GROUP = 'group:bench.tick';
 /** XREADGROUP COUNT of the concurrent cases' consumers (raw loop and the bus's `batchSize`). */
 const CONCURRENT_READ = 500;
+/** Measured rounds of the `*-concurrent` cases (one round is 50k publishes, seconds each; as many warm-up rounds). */
+const CONCURRENT_ROUNDS = 5;
 
 const events = { [TYPE]: z.object({ n: z.number() }) };
 type Bus = EventBus<typeof events>;
@@ -299,6 +301,7 @@ export const bus: Suite = {
       // ── one event per request, many requests: CONCURRENT publish() calls at once, each awaited on its own ──
       {
         case: 'publish-concurrent',
+        maxIterations: CONCURRENT_ROUNDS,
         impl: 'ballast',
         opsPerCall: CONCURRENT,
         // Both streams per event, atomically (the bus's guarantee); each call resolves with its own id.
@@ -309,6 +312,7 @@ export const bus: Suite = {
       },
       {
         case: 'publish-concurrent',
+        maxIterations: CONCURRENT_ROUNDS,
         impl: 'raw-ioredis',
         opsPerCall: CONCURRENT,
         // As a user writes it: an XADD per event to its one stream on an `enableAutoPipelining` connection.
@@ -319,6 +323,7 @@ export const bus: Suite = {
       },
       {
         case: 'end-to-end-concurrent',
+        maxIterations: CONCURRENT_ROUNDS,
         impl: 'ballast',
         opsPerCall: CONCURRENT,
         beforeAll: async () => {
@@ -350,6 +355,7 @@ export const bus: Suite = {
       },
       {
         case: 'end-to-end-concurrent',
+        maxIterations: CONCURRENT_ROUNDS,
         impl: 'raw-ioredis',
         opsPerCall: CONCURRENT,
         // Auto-pipelined XADDs to one stream; a loop of XREADGROUP COUNT 500 BLOCK (own connection) → parse → XACK.
