@@ -9,6 +9,13 @@ export { RedisSemaphoreBackend, type RedisSemaphoreBackendOptions } from './back
 export { type LockKey, renderLockKey, WithLock, type WithLockOptions } from './decorators';
 export * from './errors';
 export { type FencedSetOptions, fencedSet } from './fencing';
+export {
+  type LockHolderInfo,
+  type LockInfo,
+  LockInspector,
+  type LockInspectorOptions,
+  type LockListOptions,
+} from './inspect';
 export { lockKeys } from './keys';
 export { CountDownLatch, type CountDownLatchOptions, createCountDownLatch, type LatchAwaitOptions } from './latch';
 export type { LatchBackend } from './latch-backend';

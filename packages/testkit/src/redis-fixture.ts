@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Cluster, createRedis, type Redis } from '@ballast/core';
+import { type Cluster, createRedis, globEscape, type Redis } from '@ballast/core';
 
 export interface RedisFixture {
   /** A connected client for the test file. */
@@ -28,7 +28,7 @@ export interface RedisFixtureOptions {
  * made from a test's name (`orders[1]`, `a*b`) matches exactly its own keys and never another file's.
  */
 export function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
+  return globEscape(text);
 }
 
 export function defaultRedisUrl(): string {
