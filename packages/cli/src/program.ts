@@ -1,9 +1,13 @@
 /** The `ballast` command tree (commander). `run(argv, io)` is what the bin calls; tests call it too. */
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
+import { breakerCommands } from './commands/breaker';
 import { busCommands } from './commands/bus';
 import { configCommands } from './commands/config';
+import { discoveryCommands } from './commands/discovery';
+import { lockCommands } from './commands/lock';
 import { queueCommands } from './commands/queue';
+import { sagaCommands } from './commands/saga';
 import { CliError, EXIT, type Io } from './io';
 
 export const VERSION = '0.1.0';
@@ -25,7 +29,7 @@ export const processIo: Io = {
 
 export function createProgram(io: Io = processIo): Command {
   const program = new Command('ballast')
-    .description('Operate Ballast queues, event streams and config')
+    .description('Operate Ballast queues, event streams, sagas, locks, breakers, service instances and config')
     .version(VERSION)
     .option('--redis <url>', 'Redis URL (env REDIS_URL; default redis://127.0.0.1:6379)')
     .option('--prefix <prefix>', 'key prefix the services use (env BALLAST_PREFIX; default ballast)')
@@ -41,7 +45,12 @@ export function createProgram(io: Io = processIo): Command {
   queueCommands(program, io, global);
   busCommands(program, io, global);
   configCommands(program, io, global);
-  for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
+  sagaCommands(program, io, global);
+  lockCommands(program, io, global);
+  breakerCommands(program, io, global);
+  discoveryCommands(program, io, global);
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const c of all(program).slice(1)) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }
 

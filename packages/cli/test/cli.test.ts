@@ -3,40 +3,22 @@
  * jobs and the dead-letter queue, an event type's groups and DLQ, a config's history, diff and rollback —
  * output as tables and as JSON, destructive commands guarded (dry run, --yes, no terminal), exit codes.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { RedisConfigStore } from '@ballast/config-center';
 import { createEventBus } from '@ballast/event-bus';
 import { createQueue, createWorker } from '@ballast/queue';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { bin, binRunner } from './bin';
 
 // Every test spawns the bin a few times: on a loaded 2-core machine a spawn takes seconds.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
-const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const prefix = `cli-test-${randomUUID().slice(0, 8)}`;
 let redis: Redis;
-
-function ballast(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, '--prefix', prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
-const json = async (...args: string[]) => {
-  const r = await ballast(...args, '--json');
-  if (r.code !== 0) throw new Error(`ballast ${args.join(' ')} exited ${r.code}: ${r.err}`);
-  return JSON.parse(r.out);
-};
+const { ballast, json } = binRunner(prefix);
 
 beforeAll(() => {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: build @ballast/cli first (npm test builds every package)`);

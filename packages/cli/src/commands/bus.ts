@@ -1,10 +1,10 @@
 /** `ballast bus …`: consumer groups of an event type (pending, lag, consumers) and its dead-letter queue. */
 import type { DeadLetter, EventBus } from '@ballast/event-bus';
 import type { Command } from 'commander';
-import { confirmOrAbort, type DestructiveOptions } from '../confirm';
+import { actOnEach } from '../batch';
+import type { DestructiveOptions } from '../confirm';
 import { type ConnectionOptions, prefixOf, withRedis } from '../connect';
 import { CliError, EXIT, type Io, type OutputOptions, positiveInt, print } from '../io';
-import { progress } from '../progress';
 
 type Opts = ConnectionOptions & OutputOptions;
 
@@ -92,26 +92,16 @@ export function busCommands(program: Command, io: Io, global: () => Opts): void 
           const missing = ids.filter((_, i) => !found[i]);
           if (missing.length) throw new CliError(`no dead letters of ${type}: ${missing.join(', ')}`, EXIT.notFound);
         }
-        if (!(await confirmOrAbort(io, c, `replay ${targets.length} dead letter(s) of ${type}`))) {
-          print(
-            io,
-            o,
-            { dryRun: true, ids: targets },
-            targets.map((id) => ({ id })),
-          );
-          return;
-        }
-        const bar = progress(io, targets.length, 'replaying', o.json);
-        const replayed: { id: string; newId: string }[] = [];
-        try {
-          for (const id of targets) {
-            const newId = await b.dlq.replay(type as never, id as never);
-            if (newId) replayed.push({ id, newId });
-            bar.tick(1);
-          }
-        } finally {
-          bar.stop();
-        }
+        const done = await actOnEach(
+          io,
+          { ...o, ...c },
+          `replay ${targets.length} dead letter(s) of ${type}`,
+          targets,
+          (id) => b.dlq.replay(type as never, id as never),
+          'replaying',
+        );
+        if (!done) return;
+        const replayed = done.flatMap(({ id, result }) => (result ? [{ id, newId: result }] : []));
         print(io, o, { replayed }, replayed);
       });
     });
