@@ -33,6 +33,7 @@ export function createProgram(io: Io = processIo): Command {
     .version(VERSION)
     .option('--redis <url>', 'Redis URL (env REDIS_URL; default redis://127.0.0.1:6379)')
     .option('--prefix <prefix>', 'key prefix the services use (env BALLAST_PREFIX; default ballast)')
+    .option('--amqp <url>', 'RabbitMQ URL of queues on the rabbitmq backend (env AMQP_URL)')
     .option('--consul <url>', 'Consul HTTP address for config (env CONSUL_HTTP_ADDR)')
     .option('--consul-prefix <prefix>', 'Consul KV prefix of a config (default services/<name>/)')
     .option('--timeout <ms>', 'bound on connecting and on each command', (v) => Number(v), 5_000)

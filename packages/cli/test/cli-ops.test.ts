@@ -20,6 +20,8 @@ vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 const prefix = `cli-ops-${randomUUID().slice(0, 8)}`;
 const { ballast, json } = binRunner(prefix);
 const quiet = createLogger({ level: 'silent' });
+// Each poll spawns the bin (seconds on a loaded machine): expect.poll's default 1 s would give up mid-spawn.
+const POLL = { timeout: 45_000, interval: 200 };
 let redis: Redis;
 
 beforeAll(() => {
@@ -107,7 +109,7 @@ describe('ballast saga', () => {
     const sagaId = `s-${randomUUID()}`;
     const running = o.run(booking, { n: 1 }, { sagaId }).catch((e: unknown) => e);
     await expect
-      .poll(async () => (await json('saga', 'list', 'booking')).sagas.map((s: { id: string }) => s.id))
+      .poll(async () => (await json('saga', 'list', 'booking')).sagas.map((s: { id: string }) => s.id), POLL)
       .toContain(sagaId);
     const before = reserveUndone;
     expect((await ballast('saga', 'cancel', sagaId, '--yes', '-m', 'customer asked')).code).toBe(0);
@@ -124,7 +126,8 @@ describe('ballast saga', () => {
 describe('ballast lock', () => {
   it('lists and shows holders with fencing tokens; force-release makes the holder lose its lease', async () => {
     const m = new LockManager({ redis, prefix, autoExtend: false, logger: quiet });
-    const lease = await m.acquire('order:1', { ttlMs: 60_000 });
+    const acquired = Date.now();
+    const lease = await m.acquire('order:1', { ttlMs: 600_000 });
     const listed = await json('lock', 'list');
     expect(listed).toEqual([
       expect.objectContaining({
@@ -134,7 +137,9 @@ describe('ballast lock', () => {
       }),
     ]);
     expect((await ballast('lock', 'list')).out).toContain('order:1');
-    expect((await json('lock', 'show', 'order:1')).holders[0].ttlMs).toBeGreaterThan(20_000);
+    const ttl = (await json('lock', 'show', 'order:1')).holders[0].ttlMs;
+    expect(ttl).toBeGreaterThanOrEqual(600_000 - (Date.now() - acquired) - 100);
+    expect(ttl).toBeLessThanOrEqual(600_000);
     expect((await ballast('lock', 'force-release', 'order:1')).code).toBe(4);
     expect(await json('lock', 'force-release', 'order:1', '--yes')).toEqual([
       { resource: 'order:1', 'holders removed': 1 },
@@ -149,17 +154,20 @@ describe('ballast lock', () => {
 describe('ballast breaker', () => {
   it('shows a breaker open fleet-wide and for how long', async () => {
     const fleet = redisFleet({ redis, prefix });
-    const users = new CircuitBreaker({ name: 'users', fleet, resetTimeoutMs: 30_000 });
+    const users = new CircuitBreaker({ name: 'users', fleet, resetTimeoutMs: 300_000 });
+    const opened = Date.now();
     users.forceOpen();
     await expect
-      .poll(async () => (await json('breaker', 'stats')).map((b: { breaker: string }) => b.breaker))
+      .poll(async () => (await json('breaker', 'stats')).map((b: { breaker: string }) => b.breaker), POLL)
       .toEqual(['users']);
     const [row] = await json('breaker', 'stats');
+    const elapsed = Date.now() - opened;
     expect(row.state).toBe('open');
-    expect(row.openForMs).toBeGreaterThan(20_000);
-    expect(row.openForMs).toBeLessThanOrEqual(30_000);
+    // Redis' PTTL: the reset timeout less the time since the open (a 100 ms allowance for clock granularity).
+    expect(row.openForMs).toBeGreaterThanOrEqual(300_000 - elapsed - 100);
+    expect(row.openForMs).toBeLessThanOrEqual(300_000);
     users.forceClose();
-    await expect.poll(async () => await json('breaker', 'stats')).toEqual([]);
+    await expect.poll(async () => await json('breaker', 'stats'), POLL).toEqual([]);
     await users.close?.();
     await fleet.close();
   });

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { RedisConfigStore } from '@ballast/config-center';
 import { createEventBus } from '@ballast/event-bus';
-import { createQueue, createWorker } from '@ballast/queue';
+import { createQueue, createWorker, type Queue, type RabbitBackend } from '@ballast/queue';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -175,6 +175,43 @@ describe('ballast config', () => {
     const [latest] = await json('config', 'history', name);
     expect([latest.rollbackOf, latest.message]).toEqual([1, 'too many connections']);
     expect((await ballast('config', 'diff', name, '7')).code).toBe(3);
+  });
+});
+
+describe('ballast queue on RabbitMQ (--amqp)', () => {
+  const amqp = process.env.BALLAST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  const name = `cli-rabbit-${randomUUID().slice(0, 8)}`;
+  let queue: Queue<{ n: number }>;
+  beforeAll(async () => {
+    queue = createQueue<{ n: number }>(name, { backend: 'rabbitmq', url: amqp, redis, prefix });
+    await queue.add('render', { n: 0 }, { attempts: 1 });
+    await queue.add('render', { n: 1 }, { attempts: 1 });
+    let left = 2;
+    const dead = new Promise<void>((resolve) => queue.onDead(() => --left === 0 && resolve()));
+    const worker = createWorker(
+      queue,
+      {
+        render: async (job) => {
+          throw new Error(`boom ${job.data.n}`);
+        },
+      },
+      { concurrency: 1, onError: () => {} },
+    );
+    await dead;
+    await worker.close();
+  });
+  afterAll(async () => {
+    await (queue.backend as RabbitBackend).deleteQueues().catch(() => {});
+    await queue.close();
+  });
+
+  it('counts and lists dead jobs from the status store, and replays them through the broker', async () => {
+    expect((await json('--amqp', amqp, 'queue', 'counts', name)).dead).toBe(2);
+    const page = await json('--amqp', amqp, 'queue', 'dead', 'list', name);
+    expect(page.jobs.map((j: { error: { message: string } }) => j.error.message).sort()).toEqual(['boom 0', 'boom 1']);
+    expect((await json('--amqp', amqp, 'queue', 'dead', 'replay', name, '--all', '--yes')).replayed).toBe(2);
+    const counts = await json('--amqp', amqp, 'queue', 'counts', name);
+    expect([counts.dead, counts.waiting]).toEqual([0, 2]);
   });
 });
 

@@ -7,13 +7,19 @@ import { CliError, EXIT, type Io, type OutputOptions, positiveInt, print } from 
 import { progress } from '../progress';
 
 const STATES: JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead'];
-type Opts = ConnectionOptions & OutputOptions;
+type Opts = ConnectionOptions & OutputOptions & { amqp?: string };
+
+/** `--amqp` / `AMQP_URL`: the queue runs on RabbitMQ, its job status in the Redis status store. */
+export const amqpUrl = (o: Opts): string | undefined => o.amqp ?? process.env.AMQP_URL;
 
 async function withQueue<T>(o: Opts, name: string, fn: (q: Queue<unknown>) => Promise<T>) {
   // Loaded on use: `ballast --help` or a config command does not pay for the queue package.
   const { createQueue } = await import('@ballast/queue');
   return withRedis(o, async (redis) => {
-    const queue = createQueue(name, { backend: 'redis', redis, prefix: prefixOf(o) });
+    const url = amqpUrl(o);
+    const queue = url
+      ? createQueue(name, { backend: 'rabbitmq', url, redis, prefix: prefixOf(o) })
+      : createQueue(name, { backend: 'redis', redis, prefix: prefixOf(o) });
     try {
       return await fn(queue);
     } finally {
@@ -48,7 +54,9 @@ async function allDeadIds(queue: Queue<unknown>): Promise<string[]> {
 }
 
 export function queueCommands(program: Command, io: Io, global: () => Opts): void {
-  const queue = program.command('queue').description('jobs of a @ballast/queue on Redis');
+  const queue = program
+    .command('queue')
+    .description('jobs of a @ballast/queue on Redis, or on RabbitMQ with --amqp (status from the Redis status store)');
 
   queue
     .command('counts <queue>')
