@@ -28,7 +28,7 @@ async function main(): Promise<number> {
   for (const notice of infra.notices) console.log(`notice: ${notice}`);
   console.log(
     `backends: ${infra.redis ? `Redis ${infra.redisUrl}` : 'in-memory'} (key prefix ${infra.prefix}) · ` +
-      `queue on ${infra.redis ? 'Redis' : 'memory'}${infra.rabbitmqReachable ? ' (RabbitMQ reachable, not used: runs share no broker state)' : ''} · ` +
+      `xiaoke queue on ${{ rabbitmq: `RabbitMQ ${infra.amqpUrl.replace(/\/\/[^@/]*@/, '//')} (job status in Redis)`, redis: `Redis${infra.rabbitmqReachable ? '' : ' (RabbitMQ not reachable)'}`, memory: 'memory' }[infra.queueBackend]} · ` +
       `${infra.consulIsEmulator ? `Consul emulator at ${infra.consulUrl}` : `Consul at ${infra.consulUrl}`}`,
   );
   console.log(

@@ -244,7 +244,7 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
       backends: {
         redis: ctx.infra.redis ? 'redis' : 'memory',
         consul: ctx.infra.consulIsEmulator ? 'Consul emulator' : ctx.infra.consulUrl,
-        queue: ctx.infra.redis ? 'redis' : 'memory',
+        queue: ctx.infra.queueBackend,
         rateLimit: limiter.kind,
       },
       breakers: Object.entries(breakerStats().circuitBreakers).map(([name, s]) => ({ name, ...s })),

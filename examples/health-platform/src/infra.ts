@@ -23,6 +23,10 @@ export interface Infra {
   redis: RedisClient | undefined;
   redisUrl: string;
   rabbitmqReachable: boolean;
+  /** `AMQP_URL`, default the local broker (guest/guest). */
+  amqpUrl: string;
+  /** Where xiaoke's queue runs: RabbitMQ (seed 002's broker) when it and Redis answer, else Redis, else memory. */
+  queueBackend: 'rabbitmq' | 'redis' | 'memory';
   consulUrl: string;
   consulIsEmulator: boolean;
   logger: Logger;
@@ -96,6 +100,9 @@ export async function startInfra(options: { verbose?: boolean } = {}): Promise<I
     redis,
     redisUrl,
     rabbitmqReachable,
+    amqpUrl,
+    // RabbitMQ needs Redis beside it: the job status store (counts, getJob, pause) every process must see.
+    queueBackend: redis ? (rabbitmqReachable ? 'rabbitmq' : 'redis') : 'memory',
     consulUrl,
     consulIsEmulator,
     logger,

@@ -39,11 +39,12 @@ it('runs the story with --once and exits 0 when every step behaved', async () =>
     'saga failed at update_blockchain after its retries; compensated: save_health_data',
     '/circuit-breaker/stats: blockchain-service OPEN',
     'system.alert → ops console: ALERT (critical)',
-    'breaker: open → half-open → closed',
     '11/11 steps behaved as expected',
   ]) {
     expect(out).toContain(line);
   }
+  // The breaker is open when step 11 starts, unless a slow machine spent its 3 s reset timeout in step 10.
+  expect(out).toMatch(/breaker: (open → )?half-open → closed/);
   expect(out).not.toContain('NOT as expected');
   expect(code).toBe(0);
 }, 90_000);

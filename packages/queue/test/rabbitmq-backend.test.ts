@@ -73,6 +73,44 @@ describe('RabbitMQ backend (issue 19 §4)', () => {
     },
   );
 
+  it.each(['classic', 'quorum'] as const)(
+    '%s: jobs added while paused wait in the broker, not in a worker buffer: on resume the highest priority starts first',
+    async (queueType) => {
+      const q = newQueue({ queueType });
+      const started: string[] = [];
+      let all!: () => void;
+      const done = new Promise<void>((r) => {
+        all = r;
+      });
+      const worker = createWorker(
+        q,
+        async (job) => {
+          started.push(job.data as string);
+          if (started.length === 4) all();
+        },
+        { concurrency: 2 },
+      );
+      // The worker consumes before the pause: the broker would send it the first two jobs ahead (prefetch 2).
+      await (q.backend as RabbitBackend).whenConnected();
+      await q.pause();
+      for (const [p, name] of [
+        ['low', 'low'],
+        ['medium', 'medium'],
+        ['high', 'high-1'],
+        ['high', 'high-2'],
+      ] as const) {
+        await q.add('t', name, { priority: p });
+      }
+      await expect.poll(async () => (await q.counts()).waiting, { timeout: 10_000 }).toBe(4);
+      expect(started).toEqual([]);
+      await q.resume();
+      await done;
+      await worker.close();
+      expect(started.slice(0, 2).sort()).toEqual(['high-1', 'high-2']);
+      expect(started.slice(2)).toEqual(['medium', 'low']);
+    },
+  );
+
   it('addBulk that the broker takes only in part says exactly which jobs are queued', async () => {
     const q = newQueue();
     await (q.backend as RabbitBackend).whenConnected();

@@ -12,6 +12,7 @@ import {
   type Job,
   type Priority,
   type Queue,
+  type RabbitBackend,
   Task,
   type TaskData,
   taskHandlers,
@@ -104,9 +105,16 @@ export async function startXiaokeService(ctx: Ctx) {
   const agent = new XiaokeAgent(bus, () => config.degraded, record);
   await bus.registerHandlers(agent);
 
-  // RabbitMQ is the seed's broker; the demo keeps the queue on Redis (or memory) so concurrent runs share nothing.
-  const queue = createQueue<TaskData>('xiaoke-analysis', {
-    ...(ctx.infra.redis ? { backend: 'redis' as const, redis: ctx.infra.redis, prefix: ctx.infra.prefix } : {}),
+  // Seed 002's broker is RabbitMQ: the queue runs there when it answers (job status in Redis, so every process
+  // sees counts and pause), else on Redis, else in memory. On RabbitMQ the broker's queue name carries this run's
+  // prefix, so concurrent runs (CI, a second terminal) share no broker queue; close() deletes them.
+  const { queueBackend, redis, prefix, amqpUrl } = ctx.infra;
+  const queue = createQueue<TaskData>(queueBackend === 'rabbitmq' ? `xiaoke-analysis.${prefix}` : 'xiaoke-analysis', {
+    ...(queueBackend === 'rabbitmq'
+      ? { backend: 'rabbitmq' as const, url: amqpUrl, redis: redis!, prefix }
+      : queueBackend === 'redis'
+        ? { backend: 'redis' as const, redis: redis!, prefix }
+        : {}),
     defaultJobOptions: { attempts: 2, backoff: 100, timeoutMs: 10_000 },
     logger: ctx.log,
   });
@@ -235,6 +243,8 @@ export async function startXiaokeService(ctx: Ctx) {
       checker.stop();
       await served.close();
       await worker.close();
+      // A run's broker queues go with it (Redis keys go with the run's prefix).
+      if (queueBackend === 'rabbitmq') await (queue.backend as RabbitBackend).deleteQueues().catch(() => {});
       await queue.close();
       await config.close();
     },

@@ -258,20 +258,42 @@ export class RabbitBackend implements QueueBackend {
         return;
       }
       const d = { msg, generation };
-      if (this.#type === 'classic') this.#buffer.push(d);
-      else {
-        // One queue per level: the buffer keeps them highest priority first (FIFO within one).
-        const p = msg.properties.priority ?? 0;
+      const p = msg.properties.priority ?? 0;
+      if (this.#type === 'quorum') {
         const owed = this.#owed.get(p) ?? 0;
         if (owed > 0) this.#owed.set(p, owed - 1);
         if (this.#holdUntil > 0 && (this.#buffer[0]?.msg.properties.priority ?? 0) < p) this.#holdUntil = 0;
-        let i = this.#buffer.length;
-        while (i > 0 && (this.#buffer[i - 1]!.msg.properties.priority ?? 0) < p) i--;
-        this.#buffer.splice(i, 0, d);
       }
+      // The buffer keeps deliveries highest priority first (FIFO within one): quorum's levels arrive from one
+      // queue each, and a classic queue's broker orders only what it still holds — a high job it sends after
+      // lower ones it had sent ahead (prefetch) still runs first here.
+      let i = this.#buffer.length;
+      while (i > 0 && (this.#buffer[i - 1]!.msg.properties.priority ?? 0) < p) i--;
+      this.#buffer.splice(i, 0, d);
       this.#wake();
     };
     for (const q of this.#waitQueues()) this.#tags.push((await ch.consume(q, onMessage)).consumerTag);
+  }
+
+  /**
+   * Paused: stop consuming and give back what the broker sent ahead (nack + requeue), so paused jobs wait in the
+   * broker's queue — where a job added meanwhile with a higher priority goes ahead of them — not in this worker's
+   * buffer, whence they would run first, in arrival order, on resume. The next fetch after resume consumes again.
+   */
+  async #standDown(): Promise<void> {
+    const ch = this.#conn.current;
+    const generation = this.#conn.generation;
+    if (!ch || this.#consuming !== generation) return;
+    this.#consuming = 0;
+    try {
+      // Cancel first: a message requeued while we still consume would come straight back to us.
+      for (const tag of this.#tags.splice(0)) await ch.cancel(tag);
+      for (const d of this.#buffer.splice(0)) if (d.generation === generation) ch.nack(d.msg, false, true);
+      this.#owed.clear();
+      this.#holdUntil = 0;
+    } catch {
+      // The channel is going down: the broker requeues whatever it had sent us.
+    }
   }
 
   async #resubscribe(ch: ConfirmChannel, generation: number): Promise<void> {
@@ -407,7 +429,12 @@ export class RabbitBackend implements QueueBackend {
   async fetch(now: number, count: number, _token: string, _lockMs: number) {
     const jobs: FetchedJob[] = [];
     this.#pausedSeen = await this.#status.isPaused();
-    if (this.#pausedSeen) return { jobs, nextDueAt: null };
+    if (this.#pausedSeen) {
+      await this.#standDown();
+      return { jobs, nextDueAt: null };
+    }
+    const current = this.#conn.current;
+    if (this.#prefetch > 0 && this.#consuming === 0 && current) await this.#consume(current, this.#conn.generation);
     const generation = this.#conn.generation;
     const moves: Promise<boolean>[] = [];
     const ack = (d: Delivery) => {
