@@ -1,4 +1,7 @@
 /** The scripted scenario: a readable story, every step checked. Talks to the platform through the gateway. */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { operatorToken } from './operator';
 import type { Platform } from './platform';
 
@@ -8,6 +11,20 @@ interface Reply {
 }
 
 class StepFailed extends Error {}
+
+/** Runs the `ballast` command (@ballast/cli's built bin) as an operator would. */
+function ballastCli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const bin = join(dirname(createRequire(import.meta.url).resolve('@ballast/cli/package.json')), 'dist/bin.js');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
 
 export function expect(cond: unknown, message: string): asserts cond {
   if (!cond) throw new StepFailed(message);
@@ -241,6 +258,15 @@ export async function runStory(
     const dlq = (await platform.feed.deadLetters()).length;
     expect(dlq > before, 'nothing was dead-lettered');
     say(`saga DLQ now holds ${dlq} entr${dlq === 1 ? 'y' : 'ies'}`);
+    const { infra } = platform;
+    if (infra.redis) {
+      // What an operator types (the @ballast/cli bin, a process of its own, reading the same Redis).
+      const cli = await ballastCli(['--redis', infra.redisUrl, '--prefix', infra.prefix, 'saga', 'dlq', 'list']);
+      expect(cli.code === 0, `ballast saga dlq list exited ${cli.code}: ${cli.err}`);
+      say(`$ ballast --prefix ${infra.prefix} saga dlq list`);
+      for (const line of cli.out.trimEnd().split('\n')) say(`  ${line}`);
+      expect(cli.out.includes('update_blockchain'), 'the CLI does not list the dead-lettered compensation');
+    }
     const alert = await activity.waitFor((a) => a.kind === 'alert', 10_000, since);
     say(`system.alert → ops console: ${alert.text}`);
     await chaos('blockchainRollback', false);

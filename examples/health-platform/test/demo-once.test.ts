@@ -38,6 +38,7 @@ it('runs the story with --once and exits 0 when every step behaved', async () =>
     'degraded mode OFF',
     'saga failed at update_blockchain after its retries; compensated: save_health_data',
     '/circuit-breaker/stats: blockchain-service OPEN',
+    'saga dlq list',
     'system.alert → ops console: ALERT (critical)',
     '11/11 steps behaved as expected',
   ]) {
