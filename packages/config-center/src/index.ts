@@ -27,6 +27,7 @@ export {
 export { type ConfigFormat, formatOf, parseDocument } from './parse';
 export type { ConfigPath, ConfigValue, DeepReadonly, Path, PathValue } from './paths';
 export { loadFromFile, type PushToConsulOptions, pushToConsul } from './push';
+export { isSecretKey, REDACTED, redactEntries } from './redact';
 export {
   consulKv,
   type DefaultsSource,
