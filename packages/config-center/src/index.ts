@@ -11,6 +11,7 @@ export {
   type KvTxnOp,
   type KvTxnResult,
 } from './consul-kv';
+export { diffEntries, type EntryChange } from './diff';
 export * from './errors';
 export { interpolateString, interpolateTree } from './interpolate';
 export { configKeys } from './keys';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { diffEntries } from './diff';
 import { isSecretKey, REDACTED, redactEntries } from './redact';
 
 describe('redactEntries', () => {
@@ -17,5 +18,15 @@ describe('redactEntries', () => {
     expect(isSecretKey('secret.host')).toBe(false);
     expect(isSecretKey('oauth.client_credentials')).toBe(true);
     expect(isSecretKey('tls.private-key')).toBe(true);
+  });
+});
+
+describe('diffEntries', () => {
+  it('lists added, removed and changed keys in key order', () => {
+    expect(diffEntries({ a: 1, b: { x: 1 }, c: 3 }, { b: { x: 2 }, c: 3, d: 4 })).toEqual([
+      { key: 'a', change: 'removed', from: 1 },
+      { key: 'b', change: 'changed', from: { x: 1 }, to: { x: 2 } },
+      { key: 'd', change: 'added', to: 4 },
+    ]);
   });
 });
