@@ -522,13 +522,15 @@ function timeline(s: Json): HTMLElement {
   if (s.failedStep)
     items.push(h('li', { class: 'failed' }, s.failedStep, ' — failed', s.error ? `: ${s.error.message}` : ''));
   for (const c of s.compensations ?? []) {
+    const tries = c.attempts === 1 ? '1 try' : `${c.attempts} tries`;
     items.push(
       h(
         'li',
-        { class: c.ok === false || c.error ? 'failed' : 'undone' },
-        `compensate ${c.step}`,
-        ' — ',
-        c.error ? `failed: ${c.error.message ?? c.error}` : 'ok',
+        { class: c.result === 'failed' ? 'failed' : 'undone' },
+        `compensate ${c.step} — ${c.result}`,
+        c.result === 'skipped' ? ' (nothing to undo)' : ` (${tries})`,
+        c.inDoubt ? ', in doubt' : '',
+        c.result === 'failed' && c.error ? `: ${c.error.message}` : '',
       ),
     );
   }
