@@ -125,7 +125,11 @@ export interface ResolvedOptions extends Omit<DashboardOptions, 'basePath' | 'ti
 export function resolveOptions(options: DashboardOptions): ResolvedOptions {
   const issues: { path: string; expected: string; received: string; message: string }[] = [];
   const basePath = (options.basePath ?? '/ballast').replace(/\/+$/, '');
-  if (!/^\/[A-Za-z0-9._~\-/]*$/.test(basePath) || basePath === '' || basePath.includes('//')) {
+  if (
+    !/^\/[A-Za-z0-9._~\-/]*$/.test(basePath) ||
+    basePath.includes('//') ||
+    basePath.split('/').some((s) => s === '.' || s === '..')
+  ) {
     issues.push({
       path: 'basePath',
       expected: 'a path like /ballast (not / alone)',

@@ -17,7 +17,8 @@ import { EVENT, type Fixture, QUEUE, seed, serve } from './fixture';
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 120_000 });
 
-const shots = process.env.DASHBOARD_SCREENSHOTS === '1' ? fileURLToPath(new URL('../screenshots/', import.meta.url)) : '';
+const shots =
+  process.env.DASHBOARD_SCREENSHOTS === '1' ? fileURLToPath(new URL('../screenshots/', import.meta.url)) : '';
 let fx: Fixture;
 let server: Server;
 let dashboard: Dashboard;
@@ -125,7 +126,9 @@ describe('the dashboard in Chromium', () => {
     await expect.poll(() => row('locks', 'invoice:42').textContent()).toContain('exclusive');
     await shot('locks');
     await open('discovery');
-    await expect.poll(() => page.locator('[data-service="users"]').textContent()).toMatch(/users-1.*passing.*users-2.*critical/s);
+    await expect
+      .poll(() => page.locator('[data-service="users"]').textContent())
+      .toMatch(/users-1.*passing.*users-2.*critical/s);
     await shot('discovery');
   });
 
