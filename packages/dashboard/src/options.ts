@@ -69,8 +69,8 @@ export interface DashboardStream {
 }
 
 export interface DashboardLocks {
-  /** Where the locks live (`RedisLockBackend`, `MemoryLockBackend`…). */
-  backend: Pick<LockBackend, 'holders'>;
+  /** Where the locks live (`RedisLockBackend`, `MemoryLockBackend`…); its `inspect` adds TTLs, tokens, waiters. */
+  backend: Pick<LockBackend, 'holders' | 'inspect'>;
   /** Lock keys to show. */
   resources: readonly string[];
   /** This process's manager: its acquisition statistics per key prefix. */

@@ -234,12 +234,19 @@ describe('sagas', () => {
 });
 
 describe('locks and discovery', () => {
-  it('shows who holds each lock', async () => {
+  it('shows who holds each lock, with its fencing token and time left', async () => {
     const { body } = await get('locks');
     expect(body.resources).toEqual([
-      { resource: LOCK, mode: 'exclusive', holders: [{ token: expect.any(String), count: 1 }] },
-      { resource: 'invoice:43', mode: null, holders: [] },
+      {
+        resource: LOCK,
+        mode: 'exclusive',
+        holders: [{ token: expect.any(String), count: 1, fencingToken: expect.any(Number), ttlMs: expect.any(Number) }],
+        waiters: [],
+      },
+      { resource: 'invoice:43', mode: null, holders: [], waiters: [] },
     ]);
+    expect(body.resources[0].holders[0].ttlMs).toBeGreaterThan(30_000);
+    expect(body.resources[0].holders[0].ttlMs).toBeLessThanOrEqual(60_000);
   });
 
   it('shows every instance of a service with its status', async () => {

@@ -60,6 +60,8 @@ async function open(panel: string): Promise<void> {
   await page.click(`[data-tab="${panel}"]`);
   await page.waitForSelector(`[data-panel="${panel}"]`);
 }
+/** Waits for the page (re-rendered by each action and each live summary) to show something; a loaded CI box is slow. */
+const poll = <T>(fn: () => Promise<T> | T) => expect.poll(fn, { timeout: 20_000, interval: 100 });
 const table = (name: string) => page.locator(`[data-panel-table="${name}"] tbody tr`);
 const row = (name: string, text: string) => table(name).filter({ hasText: text });
 async function shot(name: string): Promise<void> {
@@ -73,20 +75,20 @@ describe('the dashboard in Chromium', () => {
 
   it('breakers: shows each breaker, and forces one open', async () => {
     await open('breakers');
-    await expect.poll(() => row('breakers', 'payments').textContent()).toContain('CLOSED');
+    await poll(() => row('breakers', 'payments').textContent()).toContain('CLOSED');
     await row('breakers', 'payments').getByRole('button', { name: 'Open' }).click();
-    await expect.poll(() => row('breakers', 'payments').textContent()).toContain('OPEN');
+    await poll(() => row('breakers', 'payments').textContent()).toContain('OPEN');
     expect(fx.breakers.get('payments').state).toBe('open');
     await shot('breakers');
   });
 
   it('queues: shows counts and dead jobs, and replays one', async () => {
     await open('queues');
-    await expect.poll(() => table('dead-jobs').count()).toBe(3);
-    await expect.poll(() => page.locator(`[data-queue="${QUEUE}"]`).textContent()).toMatch(/dead\s*3/);
+    await poll(() => table('dead-jobs').count()).toBe(3);
+    await poll(() => page.locator(`[data-queue="${QUEUE}"]`).textContent()).toMatch(/dead\s*3/);
     const first = (await table('dead-jobs').first().locator('td').first().textContent())!;
     await table('dead-jobs').first().getByRole('button', { name: 'Replay' }).click();
-    await expect.poll(() => table('dead-jobs').count()).toBe(2);
+    await poll(() => table('dead-jobs').count()).toBe(2);
     const res = await fetch(`${origin}/ops/ballast/api/queues/${QUEUE}/jobs/${first}`);
     expect((await res.json()).state).toBe('waiting');
     await table('dead-jobs').first().getByRole('button', { name: 'Detail' }).click();
@@ -96,34 +98,34 @@ describe('the dashboard in Chromium', () => {
 
   it('streams: shows the group and its dead letters; a refused delete changes nothing; replays one', async () => {
     await open('streams');
-    await expect.poll(() => table('stream-dlq').count()).toBe(2);
-    await expect.poll(() => page.locator(`[data-stream="orders/${EVENT}"]`).textContent()).toContain('billing');
+    await poll(() => table('stream-dlq').count()).toBe(2);
+    await poll(() => page.locator(`[data-stream="orders/${EVENT}"]`).textContent()).toContain('billing');
     await table('stream-dlq').first().getByRole('button', { name: 'Delete' }).click();
-    await expect.poll(() => page.locator('#toast').textContent()).toContain('not authorised to stream.dlq.delete');
+    await poll(() => page.locator('#toast').textContent()).toContain('not authorised to stream.dlq.delete');
     expect(await table('stream-dlq').count()).toBe(2);
     fx.heal();
     await table('stream-dlq').first().getByRole('button', { name: 'Replay' }).click();
-    await expect.poll(() => table('stream-dlq').count()).toBe(1);
+    await poll(() => table('stream-dlq').count()).toBe(1);
     await shot('streams');
   });
 
   it('sagas: shows the DLQ and a step timeline, and retries the dead-lettered compensation', async () => {
     await open('sagas');
-    await expect.poll(() => row('saga-dlq', fx.failedSaga).count()).toBe(1);
-    await expect.poll(() => row('sagas', fx.runningSaga).count()).toBe(1);
+    await poll(() => row('saga-dlq', fx.failedSaga).count()).toBe(1);
+    await poll(() => row('sagas', fx.runningSaga).count()).toBe(1);
     await row('saga-dlq', fx.failedSaga).getByRole('link', { name: fx.failedSaga }).click();
     const timeline = page.locator(`[data-saga-timeline="${fx.failedSaga}"]`);
-    await expect.poll(() => timeline.textContent()).toContain('ship — failed');
+    await poll(() => timeline.textContent()).toContain('ship — failed');
     await shot('sagas');
     fx.heal();
     await row('saga-dlq', fx.failedSaga).getByRole('button', { name: 'Retry' }).click();
-    await expect.poll(() => row('saga-dlq', fx.failedSaga).count()).toBe(0);
-    await expect.poll(() => timeline.textContent()).toContain('compensate charge — compensated');
+    await poll(() => row('saga-dlq', fx.failedSaga).count()).toBe(0);
+    await poll(() => timeline.textContent()).toContain('compensate charge — compensated');
   });
 
   it('locks and discovery: show holders and instances', async () => {
     await open('locks');
-    await expect.poll(() => row('locks', 'invoice:42').textContent()).toContain('exclusive');
+    await poll(() => row('locks', 'invoice:42').textContent()).toMatch(/exclusive.*\d+\.\d s/);
     await shot('locks');
     await open('discovery');
     await expect
@@ -134,14 +136,14 @@ describe('the dashboard in Chromium', () => {
 
   it('config: shows redacted entries and a diff, and rolls back', async () => {
     await open('config');
-    await expect.poll(() => row('config', 'db.password').textContent()).toContain('<redacted>');
+    await poll(() => row('config', 'db.password').textContent()).toContain('<redacted>');
     expect(await page.content()).not.toContain('hunter2');
     await row('config-history', 'initial').getByRole('button', { name: 'Diff' }).click();
-    await expect.poll(() => row('config-diff', 'feature.fastCheckout').textContent()).toContain('added');
+    await poll(() => row('config-diff', 'feature.fastCheckout').textContent()).toContain('added');
     await shot('config');
     await row('config-history', 'initial').getByRole('button', { name: 'Roll back' }).click();
-    await expect.poll(() => page.locator('[data-config-version]').textContent()).toBe('4');
-    await expect.poll(() => row('config', 'pool.max').textContent()).toContain('10');
+    await poll(() => page.locator('[data-config-version]').textContent()).toBe('4');
+    await poll(() => row('config', 'pool.max').textContent()).toContain('10');
   });
 
   it('refuses an unauthorised user: the toast says so and the breaker stays as it was', async () => {
@@ -151,7 +153,7 @@ describe('the dashboard in Chromium', () => {
     await intern.goto(`${origin}/ops/ballast/#breakers`);
     const r = intern.locator('[data-panel-table="breakers"] tbody tr').filter({ hasText: 'payments' });
     await r.getByRole('button', { name: 'Close' }).click();
-    await expect.poll(() => intern.locator('#toast').textContent()).toContain('not authorised to breaker.close');
+    await poll(() => intern.locator('#toast').textContent()).toContain('not authorised to breaker.close');
     expect(fx.breakers.get('payments').state).toBe('open');
     await context.close();
   });

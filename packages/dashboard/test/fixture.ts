@@ -50,7 +50,7 @@ export async function seed(): Promise<Fixture> {
   const broken = { refund: true, billing: true };
 
   // Breakers: payments fails half its calls, inventory is healthy.
-  const breakers = new BreakerRegistry({ timeoutMs: 1_000 });
+  const breakers = new BreakerRegistry({ timeoutMs: 1_000, logger: quiet });
   closers.push(() => breakers.close());
   for (let i = 0; i < 6; i++) {
     await breakers.get('inventory').execute(async () => i);

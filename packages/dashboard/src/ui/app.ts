@@ -400,17 +400,28 @@ const panels: Record<string, () => Promise<HTMLElement>> = {
 
   async locks() {
     const { resources, stats } = await api('locks');
+    const left = (ms: number | null) => (ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`);
     return h(
       'section',
       {},
       h('h2', {}, 'Locks'),
       table(
-        ['lock', 'mode', 'holders (token × reentrant count)'],
-        resources.map((r: Json) => [
-          r.resource,
-          r.mode ?? 'free',
-          r.holders.map((x: Json) => `${x.token} ×${x.count}`).join(', '),
-        ]),
+        ['lock', 'mode', 'holder', 'reentrant', 'fencing token', 'expires in', 'waiters'],
+        resources.flatMap((r: Json) => {
+          const waiters = r.waiters
+            .map((w: Json) => `${w.token} (${w.queued ? 'queued' : 'waiting'}, ${left(w.ttlMs)})`)
+            .join(', ');
+          if (!r.holders.length) return [[r.resource, 'free', '', '', '', '', waiters]];
+          return r.holders.map((x: Json) => [
+            r.resource,
+            r.mode,
+            x.token,
+            x.count,
+            x.fencingToken ?? '?',
+            left(x.ttlMs),
+            waiters,
+          ]);
+        }),
         { 'data-panel-table': 'locks' },
       ),
       stats ? [h('h3', {}, 'This process'), pretty(stats)] : null,
