@@ -28,7 +28,7 @@ export function page(opts: { title: string; basePath: string; csrf: string; pane
 
 export const CSS = `
 :root{--bg:#0f1419;--fg:#e6e6e6;--mute:#8b949e;--card:#161b22;--line:#30363d;--ok:#3fb950;--warn:#d29922;--bad:#f85149;--acc:#58a6ff}
-*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:var(--bg);color:var(--fg)}
+a{color:var(--acc)}*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:var(--bg);color:var(--fg)}
 header{display:flex;align-items:center;gap:16px;padding:10px 18px;border-bottom:1px solid var(--line);background:var(--card);position:sticky;top:0}
 h1{font-size:16px;margin:0}h2{font-size:15px;margin:18px 0 8px}h3{font-size:14px;margin:14px 0 6px;color:var(--mute)}
 nav button{background:none;border:0;color:var(--mute);padding:6px 10px;cursor:pointer;font:inherit;border-radius:6px}
