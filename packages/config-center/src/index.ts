@@ -11,6 +11,7 @@ export {
   type KvTxnOp,
   type KvTxnResult,
 } from './consul-kv';
+export { diffEntries, type EntryChange } from './diff';
 export * from './errors';
 export { interpolateString, interpolateTree } from './interpolate';
 export { configKeys } from './keys';
@@ -27,6 +28,7 @@ export {
 export { type ConfigFormat, formatOf, parseDocument } from './parse';
 export type { ConfigPath, ConfigValue, DeepReadonly, Path, PathValue } from './paths';
 export { loadFromFile, type PushToConsulOptions, pushToConsul } from './push';
+export { isSecretKey, REDACTED, redactEntries } from './redact';
 export {
   consulKv,
   type DefaultsSource,

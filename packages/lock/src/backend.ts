@@ -63,6 +63,25 @@ export interface LockHolders {
   holders: Record<string, number>;
 }
 
+/** What an operator sees of one lock (`inspect`): every live holder and waiter with the time it has left. */
+export interface LockInspection {
+  mode: LockMode | undefined;
+  holders: {
+    token: string;
+    /** Reentrant count. */
+    count: number;
+    /** The hold's fencing token. */
+    fencingToken: number;
+    /** Ms until the hold expires unless extended. */
+    ttlMs: number;
+  }[];
+  /**
+   * Waiters, oldest first: fair-mode queue entries (`queued: true`) and exclusive waiters registered for writer
+   * preference, each with the ms its registration has left.
+   */
+  waiters: { token: string; ttlMs: number; queued: boolean }[];
+}
+
 export interface LockBackend {
   tryAcquire(
     resource: string,
@@ -94,5 +113,7 @@ export interface LockBackend {
   /** Drops `token`'s queue entry; a hold handed to it meanwhile is released (and handed on). True then. */
   leaveQueue?(resource: string, token: string): Promise<boolean>;
   holders(resource: string): Promise<LockHolders>;
+  /** A read-only view of the lock for operators (a snapshot, not one atomic read on Redis). Optional. */
+  inspect?(resource: string): Promise<LockInspection>;
   close(): Promise<void>;
 }

@@ -1,4 +1,11 @@
-export type { AcquireOptions, AcquireResult, LockBackend, LockHolders, LockMode } from './backend';
+export type {
+  AcquireOptions,
+  AcquireResult,
+  LockBackend,
+  LockHolders,
+  LockInspection,
+  LockMode,
+} from './backend';
 export { MemoryLatchBackend } from './backends/latch-memory';
 export { RedisLatchBackend, type RedisLatchBackendOptions } from './backends/latch-redis';
 export { MemoryLockBackend } from './backends/memory';

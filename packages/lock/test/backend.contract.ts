@@ -374,4 +374,36 @@ export const lockBackendContract = defineContract<LockBackendUnderTest>('LockBac
     expect(await b.release(r, 'b', 'exclusive')).toBe(0);
     expect(await b.holders(r)).toEqual({ mode: 'exclusive', holders: { c: 1 } });
   });
+  it('inspect: holders with reentrant count, fencing token and time left; queued and registered waiters', async () => {
+    const { backend: b, resource } = await make();
+    const r = resource();
+    expect(await b.inspect!(r)).toEqual({ mode: undefined, holders: [], waiters: [] });
+    const f = fence(await b.tryAcquire(r, 'a', 'exclusive', LONG));
+    await b.tryAcquire(r, 'a', 'exclusive', LONG);
+    await b.tryAcquireFair!(r, 'q', LONG, { queueMs: LONG });
+    await b.addWaiter(r, 'w', LONG);
+    const seen = await b.inspect!(r);
+    expect(seen).toMatchObject({ mode: 'exclusive', holders: [{ token: 'a', count: 2, fencingToken: f }] });
+    expect(seen.holders[0]!.ttlMs).toBeGreaterThan(LONG - 5_000);
+    expect(seen.holders[0]!.ttlMs).toBeLessThanOrEqual(LONG);
+    expect(seen.waiters.map((w) => [w.token, w.queued])).toEqual([
+      ['q', true],
+      ['w', false],
+    ]);
+    expect(seen.waiters.every((w) => w.ttlMs > 0 && w.ttlMs <= LONG)).toBe(true);
+    await b.leaveQueue!(r, 'q');
+    await b.removeWaiter(r, 'w');
+    expect(await b.release(r, 'a', 'exclusive')).toBe(1);
+    expect(await b.release(r, 'a', 'exclusive')).toBe(0);
+
+    const s1 = fence(await b.tryAcquire(r, 's1', 'shared', LONG));
+    const s2 = fence(await b.tryAcquire(r, 's2', 'shared', LONG));
+    const shared = await b.inspect!(r);
+    expect(shared.mode).toBe('shared');
+    expect(shared.holders.map((h) => [h.token, h.count, h.fencingToken]).sort()).toEqual([
+      ['s1', 1, s1],
+      ['s2', 1, s2],
+    ]);
+    expect(shared.waiters).toEqual([]);
+  });
 });

@@ -6,6 +6,7 @@ import type {
   FairGrant,
   LockBackend,
   LockHolders,
+  LockInspection,
   LockMode,
 } from '../backend';
 import { LockBackendClosedError } from './errors';
@@ -242,6 +243,25 @@ export class MemoryLockBackend implements LockBackend {
       mode: e.holders.size > 0 ? e.mode : undefined,
       holders: Object.fromEntries([...e.holders].map(([token, h]) => [token, h.count])),
     }));
+  }
+
+  async inspect(resource: string): Promise<LockInspection> {
+    return this.#run('inspect', resource, (e, now) => {
+      const queued = [...e.queue].map(([token, q]) => ({ token, ttlMs: q.expiresAt - now, queued: true }));
+      const registered = [...e.waiters]
+        .filter(([token]) => !e.queue.has(token))
+        .map(([token, expiresAt]) => ({ token, ttlMs: expiresAt - now, queued: false }));
+      return {
+        mode: e.holders.size > 0 ? e.mode : undefined,
+        holders: [...e.holders].map(([token, h]) => ({
+          token,
+          count: h.count,
+          fencingToken: h.fence,
+          ttlMs: h.expiresAt - now,
+        })),
+        waiters: [...queued, ...registered],
+      };
+    });
   }
 
   /** Idempotent. Drops every lock, waiter and listener; later operations reject with `LockBackendClosedError`. */

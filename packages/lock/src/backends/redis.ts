@@ -16,6 +16,7 @@ import type {
   FairGrant,
   LockBackend,
   LockHolders,
+  LockInspection,
   LockMode,
 } from '../backend';
 import { lockKeys } from '../keys';
@@ -317,6 +318,41 @@ export class RedisLockBackend implements LockBackend {
     for (const token of live) if (owners[`t:${token}`]) holders[token] = Number(owners[`t:${token}`]);
     const empty = Object.keys(holders).length === 0;
     return { mode: empty ? undefined : (owners.mode as LockMode), holders };
+  }
+
+  async inspect(resource: string): Promise<LockInspection> {
+    const k = this.#keys(resource);
+    const now = await this.#serverNow();
+    const [owners, ownersTtl, shared, queue, queueInfo, waiters] = await Promise.all([
+      this.#redis.hgetall(k.owners),
+      this.#redis.call('pttl', k.owners) as Promise<number>,
+      this.#redis.zrangebyscore(k.expiry, `(${now}`, '+inf', 'WITHSCORES'),
+      this.#redis.lrange(k.queue, 0, -1),
+      this.#redis.hgetall(k.queueInfo),
+      this.#redis.zrangebyscore(k.waiters, `(${now}`, '+inf', 'WITHSCORES'),
+    ]);
+    const holders: LockInspection['holders'] = [];
+    const hold = (token: string, ttlMs: number) => {
+      const count = Number(owners[`t:${token}`]);
+      if (count > 0) holders.push({ token, count, fencingToken: Number(owners[`f:${token}`] ?? 0), ttlMs });
+    };
+    if (owners.mode === 'exclusive') {
+      // An exclusive hold is the hash alone: its TTL is the lease's.
+      for (const field of Object.keys(owners)) if (field.startsWith('t:')) hold(field.slice(2), ownersTtl);
+    } else {
+      for (let i = 0; i < shared.length; i += 2) hold(shared[i]!, Number(shared[i + 1]) - now);
+    }
+    const queued: LockInspection['waiters'] = [];
+    for (const token of queue) {
+      const expiresAt = Number((queueInfo[token] ?? '0').split(':')[0]);
+      if (expiresAt > now) queued.push({ token, ttlMs: expiresAt - now, queued: true });
+    }
+    const inQueue = new Set(queued.map((w) => w.token));
+    for (let i = 0; i < waiters.length; i += 2) {
+      const token = waiters[i]!;
+      if (!inQueue.has(token)) queued.push({ token, ttlMs: Number(waiters[i + 1]) - now, queued: false });
+    }
+    return { mode: holders.length ? (owners.mode as LockMode) : undefined, holders, waiters: queued };
   }
 
   async close(): Promise<void> {

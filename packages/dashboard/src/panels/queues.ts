@@ -1,0 +1,81 @@
+/** Queues: counts by state and priority, jobs by state (searchable), job detail, the DLQ, pause/resume. */
+import type { JobState } from '@ballast/queue';
+import { badRequest, notFound } from '../errors';
+import type { DashboardQueue } from '../options';
+import { intParam, type Route, type RouteContext, stringList } from '../route';
+
+const STATES: readonly JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead'];
+
+export function queueRoutes(queues: readonly DashboardQueue[]): Route[] {
+  const byName = new Map(queues.map((q) => [q.name, q]));
+  const queue = (ctx: RouteContext) => {
+    const q = byName.get(ctx.params.queue!);
+    if (!q) throw notFound(`no queue named "${ctx.params.queue}"`);
+    return q;
+  };
+  const summary = async (q: DashboardQueue) => ({ name: q.name, counts: await q.counts(), paused: await q.isPaused() });
+  const pausing = (verb: 'pause' | 'resume'): Route => ({
+    method: 'POST',
+    path: `queues/:queue/${verb}`,
+    action: (ctx) => ({ name: `queue.${verb}`, target: ctx.params.queue! }),
+    async run(ctx) {
+      const q = queue(ctx);
+      await (verb === 'pause' ? q.pause() : q.resume());
+      return summary(q);
+    },
+  });
+  return [
+    { method: 'GET', path: 'queues', run: async () => ({ queues: await Promise.all(queues.map(summary)) }) },
+    {
+      method: 'GET',
+      path: 'queues/:queue/jobs',
+      async run(ctx) {
+        const q = queue(ctx);
+        const state = (ctx.query.get('state') ?? 'waiting') as JobState;
+        if (!STATES.includes(state)) throw badRequest(`state must be one of ${STATES.join(', ')}`);
+        const offset = intParam(ctx.query, 'offset', 0, 1_000_000);
+        const limit = intParam(ctx.query, 'limit', 50, 500);
+        const search = (ctx.query.get('search') ?? '').trim().toLowerCase();
+        const jobs = await q.list(state, offset, limit);
+        const found = search
+          ? jobs.filter((j) => j.id.toLowerCase().includes(search) || j.name.toLowerCase().includes(search))
+          : jobs;
+        return { state, offset, limit, jobs: found };
+      },
+    },
+    {
+      method: 'GET',
+      path: 'queues/:queue/jobs/:id',
+      async run(ctx) {
+        const job = await queue(ctx).getJob(ctx.params.id!);
+        if (!job) throw notFound(`queue "${ctx.params.queue}" has no job "${ctx.params.id}"`);
+        return job;
+      },
+    },
+    {
+      method: 'GET',
+      path: 'queues/:queue/dead',
+      async run(ctx) {
+        const cursor = ctx.query.get('cursor') || null;
+        return queue(ctx).listDead({ cursor, limit: intParam(ctx.query, 'limit', 50, 500) });
+      },
+    },
+    {
+      method: 'POST',
+      path: 'queues/:queue/dead/replay',
+      action: (ctx) => ({ name: 'queue.dead.replay', target: ctx.params.queue!, ids: stringList(ctx.body, 'ids') }),
+      async run(ctx) {
+        return { replayed: await queue(ctx).replayDead(stringList(ctx.body, 'ids')) };
+      },
+    },
+    pausing('pause'),
+    pausing('resume'),
+  ];
+}
+
+/** The live summary: counts by queue. */
+export async function queueSummary(queues: readonly DashboardQueue[]) {
+  const out: Record<string, unknown> = {};
+  for (const q of queues) out[q.name] = await q.counts();
+  return out;
+}
