@@ -8,14 +8,18 @@ import { LiveStream } from './live';
 function page() {
   const req = new EventEmitter() as IncomingMessage;
   const frames: string[] = [];
-  const res = Object.assign(new EventEmitter(), {
-    writableEnded: false,
-    writeHead: () => res,
-    write: (chunk: string) => frames.push(chunk) > 0,
-    end: () => {
-      res.writableEnded = true;
-    },
-  }) as unknown as ServerResponse;
+  let ended = false;
+  const res = Object.defineProperty(
+    Object.assign(new EventEmitter(), {
+      writeHead: () => res,
+      write: (chunk: string) => frames.push(chunk) > 0,
+      end: () => {
+        ended = true;
+      },
+    }),
+    'writableEnded',
+    { get: () => ended },
+  ) as unknown as ServerResponse;
   return { req, res, frames, summaries: () => frames.filter((f) => f.startsWith('event: summary')).length };
 }
 
