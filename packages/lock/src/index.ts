@@ -17,7 +17,6 @@ export { type LockKey, renderLockKey, WithLock, type WithLockOptions } from './d
 export * from './errors';
 export { type FencedSetOptions, fencedSet } from './fencing';
 export {
-  type LockHolderInfo,
   type LockInfo,
   LockInspector,
   type LockInspectorOptions,

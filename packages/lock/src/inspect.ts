@@ -14,34 +14,17 @@ import {
   runScript,
   scanKeys,
 } from '@ballast/core';
-import type { LockMode } from './backend';
+import type { LockInspection } from './backend';
+import { RedisLockBackend } from './backends/redis';
 import { lockKeys } from './keys';
 import fairPrelude from './lua/fair-prelude.lua';
 import forceReleaseSource from './lua/force-release.lua';
-import inspectSource from './lua/inspect.lua';
 
-const INSPECT = defineScript('lock:inspect', inspectSource);
 const FORCE_RELEASE = defineScript('lock:force-release', `${fairPrelude}\n${forceReleaseSource}`);
 
-export interface LockHolderInfo {
-  token: string;
-  /** Reentrant depth. */
-  count: number;
-  /** The hold's fencing token. */
-  fencingToken: number;
-  /** Ms left on the hold, by the Redis server's clock. */
-  ttlMs: number;
-}
-
-export interface LockInfo {
+/** One lock as `LockInspector` lists it: the backend's `inspect` snapshot, named. */
+export interface LockInfo extends LockInspection {
   resource: string;
-  /** `undefined`: nobody holds it (only waiters are left). */
-  mode: LockMode | undefined;
-  holders: LockHolderInfo[];
-  /** Fair-mode waiters, oldest first, with the ms their queue entry lives on (up to 1,000). */
-  queued: { token: string; ttlMs: number }[];
-  /** Registered writer waiters (read–write locks' writer preference). */
-  writersWaiting: number;
 }
 
 export interface LockInspectorOptions {
@@ -63,23 +46,29 @@ export class LockInspector {
   readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #perSlot: boolean;
+  readonly #backend: RedisLockBackend;
 
   constructor(options: LockInspectorOptions) {
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
     this.#prefix = options.prefix ?? 'ballast';
     this.#perSlot = isCluster(options.redis);
+    this.#backend = new RedisLockBackend({
+      redis: options.redis,
+      prefix: this.#prefix,
+      ...(options.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.commandTimeoutMs }),
+    });
   }
 
   /**
    * Locks that are held or have live waiters, sorted by resource name. A snapshot: each lock is read
-   * atomically, the list is not (locks come and go while it is read).
+   * atomically (`RedisLockBackend.inspect`, one script), the list is not (locks come and go while it is read).
    */
   async list(options: LockListOptions = {}): Promise<LockInfo[]> {
     const limit = options.limit ?? 100;
     const head = prefixKey(this.#prefix, 'lock:{');
     const pattern = (tail: string) => `${globEscape(head)}${options.match ?? '*'}}:${tail}`;
     const resources = new Set<string>();
-    for (const tail of ['owners', 'queue']) {
+    for (const tail of ['owners', 'queue', 'waiters']) {
       for await (const key of scanKeys(this.#redis, pattern(tail))) {
         const resource = key.slice(head.length, key.length - tail.length - 2);
         if (!resource.includes('}')) resources.add(resource);
@@ -91,37 +80,10 @@ export class LockInspector {
 
   /** One lock, read atomically; `undefined` when nobody holds it and nobody waits. */
   async show(resource: string): Promise<LockInfo | undefined> {
-    const k = lockKeys(this.#prefix, resource, { perSlot: this.#perSlot });
-    const r = (await runScript<(string | number)[]>(
-      this.#redis,
-      INSPECT,
-      [k.owners, k.expiry, k.queue, k.queueInfo, k.waiters],
-      [],
-    )) as (string | number)[];
-    const holders: LockHolderInfo[] = [];
-    let i = 3;
-    for (; r[i] !== '|'; i += 4) {
-      holders.push({
-        token: String(r[i]),
-        count: Number(r[i + 1]),
-        fencingToken: Number(r[i + 2]),
-        ttlMs: Number(r[i + 3]),
-      });
-    }
-    const queued: LockInfo['queued'] = [];
-    for (i++; r[i] !== '|'; i += 2) queued.push({ token: String(r[i]), ttlMs: Number(r[i + 1]) });
-    const writersWaiting = Number(r[i + 1]);
-    if (holders.length === 0 && queued.length === 0 && writersWaiting === 0) return undefined;
-    holders.sort((a, b) => a.fencingToken - b.fencingToken);
-    return {
-      resource,
-      mode: holders.length ? (String(r[0]) as LockMode) : undefined,
-      holders,
-      queued,
-      writersWaiting,
-    };
+    const inspection = await this.#backend.inspect(resource);
+    if (inspection.holders.length === 0 && inspection.waiters.length === 0) return undefined;
+    return { resource, ...inspection };
   }
-
   /**
    * Frees a lock whatever holds it — for a holder that is stuck, not dead (a dead one's lease runs out on its
    * own). The holder is not told: its next extend or release finds the lease lost and its lease's signal

@@ -57,7 +57,7 @@ describe.each([
     const stuck = await m.acquire('stuck', { ttlMs: 60_000 });
     const waiting = other.acquire('stuck', { ttlMs: 5_000, waitMs: 30_000, fair: true });
     // The waiter is queued (fair mode) before the operator acts.
-    await expect.poll(async () => (await inspector.show('stuck'))?.queued.length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await inspector.show('stuck'))?.waiters.length, { timeout: 10_000 }).toBe(1);
     expect(await inspector.forceRelease('stuck')).toBe(1);
     const next = await waiting;
     expect(next.fencingToken).toBeGreaterThan(stuck.fencingToken);

@@ -21,8 +21,7 @@ const lockRow = (l: LockInfo) => ({
   holders: l.holders.map((h) => `${h.token}${h.count > 1 ? ` ×${h.count}` : ''}`).join('\n'),
   fence: l.holders.map((h) => h.fencingToken).join('\n'),
   'ttl ms': l.holders.map((h) => h.ttlMs).join('\n'),
-  queued: l.queued.length,
-  'writers waiting': l.writersWaiting,
+  waiting: l.waiters.length,
 });
 
 export function lockCommands(program: Command, io: Io, global: () => Opts): void {
@@ -47,12 +46,12 @@ export function lockCommands(program: Command, io: Io, global: () => Opts): void
       const info = await withInspector(o, (i) => i.show(resource));
       if (!info) throw new CliError(`${resource} is not held and nobody waits for it`, EXIT.notFound);
       print(io, o, info, [lockRow(info)]);
-      if (!o.json && info.queued.length)
+      if (!o.json && info.waiters.length)
         print(
           io,
           o,
           null,
-          info.queued.map((q) => ({ queued: q.token, 'entry ttl ms': q.ttlMs })),
+          info.waiters.map((w) => ({ waiter: w.token, fair: w.queued, 'entry ttl ms': w.ttlMs })),
         );
     });
 

@@ -25,6 +25,7 @@ import acquireExclusiveSource from '../lua/acquire-exclusive.lua';
 import addWaiterSource from '../lua/add-waiter.lua';
 import extendSource from '../lua/extend.lua';
 import fairPrelude from '../lua/fair-prelude.lua';
+import inspectSource from '../lua/inspect.lua';
 import leaveQueueSource from '../lua/leave-queue.lua';
 import releaseSource from '../lua/release.lua';
 import releaseExclusiveSource from '../lua/release-exclusive.lua';
@@ -37,6 +38,7 @@ const RELEASE = defineScript('lock:release', releaseSource);
 const RELEASE_EXCLUSIVE = defineScript('lock:release-exclusive', `${fairPrelude}\n${releaseExclusiveSource}`);
 const LEAVE_QUEUE = defineScript('lock:leave-queue', `${fairPrelude}\n${leaveQueueSource}`);
 const ADD_WAITER = defineScript('lock:add-waiter', addWaiterSource);
+const INSPECT = defineScript('lock:inspect', inspectSource);
 
 export interface RedisLockBackendOptions {
   redis: RedisClient;
@@ -320,39 +322,34 @@ export class RedisLockBackend implements LockBackend {
     return { mode: empty ? undefined : (owners.mode as LockMode), holders };
   }
 
+  /** One script: holders, fair-queue and registered waiters read atomically, times on the Redis clock. */
   async inspect(resource: string): Promise<LockInspection> {
     const k = this.#keys(resource);
-    const now = await this.#serverNow();
-    const [owners, ownersTtl, shared, queue, queueInfo, waiters] = await Promise.all([
-      this.#redis.hgetall(k.owners),
-      this.#redis.call('pttl', k.owners) as Promise<number>,
-      this.#redis.zrangebyscore(k.expiry, `(${now}`, '+inf', 'WITHSCORES'),
-      this.#redis.lrange(k.queue, 0, -1),
-      this.#redis.hgetall(k.queueInfo),
-      this.#redis.zrangebyscore(k.waiters, `(${now}`, '+inf', 'WITHSCORES'),
-    ]);
+    const r = await runScript<(string | number)[]>(
+      this.#redis,
+      INSPECT,
+      [k.owners, k.expiry, k.queue, k.queueInfo, k.waiters],
+      [],
+    );
     const holders: LockInspection['holders'] = [];
-    const hold = (token: string, ttlMs: number) => {
-      const count = Number(owners[`t:${token}`]);
-      if (count > 0) holders.push({ token, count, fencingToken: Number(owners[`f:${token}`] ?? 0), ttlMs });
-    };
-    if (owners.mode === 'exclusive') {
-      // An exclusive hold is the hash alone: its TTL is the lease's.
-      for (const field of Object.keys(owners)) if (field.startsWith('t:')) hold(field.slice(2), ownersTtl);
-    } else {
-      for (let i = 0; i < shared.length; i += 2) hold(shared[i]!, Number(shared[i + 1]) - now);
+    let i = 2;
+    for (; r[i] !== '|'; i += 4) {
+      holders.push({
+        token: String(r[i]),
+        count: Number(r[i + 1]),
+        fencingToken: Number(r[i + 2]),
+        ttlMs: Number(r[i + 3]),
+      });
     }
-    const queued: LockInspection['waiters'] = [];
-    for (const token of queue) {
-      const expiresAt = Number((queueInfo[token] ?? '0').split(':')[0]);
-      if (expiresAt > now) queued.push({ token, ttlMs: expiresAt - now, queued: true });
+    holders.sort((a, b) => a.fencingToken - b.fencingToken);
+    const waiters: LockInspection['waiters'] = [];
+    for (i++; r[i] !== '|'; i += 2) waiters.push({ token: String(r[i]), ttlMs: Number(r[i + 1]), queued: true });
+    const inQueue = new Set(waiters.map((w) => w.token));
+    for (i++; i < r.length; i += 2) {
+      const token = String(r[i]);
+      if (!inQueue.has(token)) waiters.push({ token, ttlMs: Number(r[i + 1]), queued: false });
     }
-    const inQueue = new Set(queued.map((w) => w.token));
-    for (let i = 0; i < waiters.length; i += 2) {
-      const token = waiters[i]!;
-      if (!inQueue.has(token)) queued.push({ token, ttlMs: Number(waiters[i + 1]) - now, queued: false });
-    }
-    return { mode: holders.length ? (owners.mode as LockMode) : undefined, holders, waiters: queued };
+    return { mode: holders.length ? (String(r[0]) as LockMode) : undefined, holders, waiters };
   }
 
   async close(): Promise<void> {

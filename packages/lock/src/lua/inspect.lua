@@ -1,15 +1,16 @@
--- A consistent snapshot of one lock for operators (read-only).
+-- A consistent snapshot of one lock for operators (read-only): `inspect` on the Redis backend.
 -- KEYS[1] owners, KEYS[2] expiry (shared holders), KEYS[3] queue (fair waiters), KEYS[4] qinfo, KEYS[5] waiters
--- Returns { mode or '', owners' PTTL, now, { token, count, fence, ms left }..., '|', { queued token, ms left }...,
---           '|', registered writer waiters }
+-- Returns { mode or '', now, { token, count, fence, ms left }..., '|', { queued token, ms left }...,
+--           '|', { registered writer-waiter token, ms left }... }
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local owners = redis.call('HGETALL', KEYS[1])
 local fields = {}
 for i = 1, #owners, 2 do fields[owners[i]] = owners[i + 1] end
 local mode = fields['mode'] or ''
+-- An exclusive hold is the hash alone: its TTL is the lease's.
 local pttl = redis.call('PTTL', KEYS[1])
-local out = { mode, pttl, now }
+local out = { mode, now }
 for field, count in pairs(fields) do
   if string.sub(field, 1, 2) == 't:' then
     local token = string.sub(field, 3)
@@ -38,5 +39,9 @@ for _, token in ipairs(redis.call('LRANGE', KEYS[3], 0, 999)) do
   end
 end
 table.insert(out, '|')
-table.insert(out, redis.call('ZCOUNT', KEYS[5], '(' .. now, '+inf'))
+local registered = redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1000)
+for i = 1, #registered, 2 do
+  table.insert(out, registered[i])
+  table.insert(out, tonumber(registered[i + 1]) - now)
+end
 return out
