@@ -30,6 +30,8 @@ export const platformSchema = z.object({
   chaos: z.object({
     /** blockchain-service answers 500 to every ledger call. */
     blockchain: z.boolean(),
+    /** blockchain-service answers ledger writes this many ms late (0: at once). */
+    blockchainDelayMs: z.number().int().min(0).max(30_000),
     /** blockchain-service fails rollbacks (a compensation that cannot succeed). */
     blockchainRollback: z.boolean(),
     /** xiaoke-service refuses new analysis tasks. */
@@ -63,7 +65,13 @@ export function createPlatformConfig(redis: RedisClient | undefined, prefix: str
           trustedProxies: [],
         },
         auth: { jwtSecret: secret, tokenTtlSeconds: 3_600, adminEmails: ['ops@health-platform.local'] },
-        chaos: { blockchain: false, blockchainRollback: false, xiaoke: false, xiaokeModelDown: false },
+        chaos: {
+          blockchain: false,
+          blockchainDelayMs: 0,
+          blockchainRollback: false,
+          xiaoke: false,
+          xiaokeModelDown: false,
+        },
       }),
       remoteLayer('health-platform', redis, prefix),
     ],

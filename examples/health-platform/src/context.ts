@@ -24,6 +24,9 @@ export interface Activity {
   kind: string;
   text: string;
   data?: Record<string, unknown>;
+  /** The process group (and its pid) it happened in, when the platform runs as separate processes. */
+  group?: string;
+  pid?: number;
 }
 
 export class ActivityLog {
@@ -31,11 +34,32 @@ export class ActivityLog {
   readonly #added = new EventEmitter<Activity>('activity');
   readonly onAdded = this.#added.event;
 
+  /**
+   * @param origin stamped on every activity added here (a service process's group and pid)
+   * @param forward called with each activity added here (not with ingested ones): a service process sends
+   *   them to its supervisor, which passes them on to every other process.
+   */
+  constructor(
+    readonly origin: { group?: string; pid?: number } = {},
+    readonly forward?: (a: Activity) => void,
+  ) {}
+
   add(service: string, kind: string, text: string, data?: Record<string, unknown>): void {
-    const a: Activity = { at: Date.now(), service, kind, text, ...(data && { data }) };
+    const a: Activity = { at: Date.now(), service, kind, text, ...(data && { data }), ...this.origin };
+    this.ingest(a);
+    this.forward?.(a);
+  }
+
+  /** An activity of another process. */
+  ingest(a: Activity): void {
     this.#items.push(a);
     if (this.#items.length > 500) this.#items.shift();
     this.#added.emit(a);
+  }
+
+  /** Every activity (already logged since `since`) that matches. */
+  filter(pred: (a: Activity) => boolean, since = 0): Activity[] {
+    return this.#items.filter((a) => a.at >= since && pred(a));
   }
 
   recent(n = 30): Activity[] {
@@ -73,7 +97,6 @@ export interface RunningService {
 
 export class Ctx {
   readonly client: HttpClient;
-  readonly activity = new ActivityLog();
   readonly #transport: Transport | undefined;
   readonly #buses: Bus[] = [];
   /** Health answers of instances the story takes down on purpose (id → false). */
@@ -84,6 +107,7 @@ export class Ctx {
     readonly registry: ServiceRegistry,
     readonly config: PlatformConfig,
     readonly locks: LockManager,
+    readonly activity: ActivityLog = new ActivityLog(),
   ) {
     this.#transport = infra.redis ? undefined : new MemoryTransport();
     // Service-to-service calls: discovery round-robin, a breaker per target service (seed 003's defaults:
@@ -117,11 +141,14 @@ export class Ctx {
     return bus;
   }
 
-  /** Starts `count` instances of `name` on `router`, each registered in discovery with an HTTP check on /health. */
-  async serve(name: string, router: Router, count = 1, extra: () => Record<string, unknown> = () => ({})) {
+  /**
+   * Starts `count` instances of `name` on `router` (ids `<name>-<first>`, `<name>-<first + 1>`…), each registered
+   * in discovery with an HTTP check on /health.
+   */
+  async serve(name: string, router: Router, count = 1, extra: () => Record<string, unknown> = () => ({}), first = 1) {
     const instances: { id: string; port: number; close(): Promise<void> }[] = [];
-    for (let i = 1; i <= count; i++) {
-      const id = count === 1 ? `${name}-1` : `${name}-${i}`;
+    for (let i = first; i < first + count; i++) {
+      const id = `${name}-${i}`;
       const server = await listen(router, {
         onError: (e) => this.log.warn({ err: e, service: name }, 'request failed'),
         raw: (req, res) => {

@@ -1,25 +1,51 @@
 /**
- * `npm run demo [-- --once]`: starts every service of the health platform in this process, runs the story,
- * then keeps the stack and dashboard up until Ctrl-C (or, with --once, exits 0 only if every step behaved).
- * `--no-story` starts the stack without the story (the dashboard test uses it); `--verbose` logs to stdout.
+ * `npm run demo [-- --once]`: starts the health platform — each group of services in its own Node process under
+ * a small supervisor when Redis answers (every process shares state through it), else every service in this
+ * process on the in-memory backends — runs the story, then keeps the stack and dashboard up until Ctrl-C
+ * (with --once, exits 0 only if every step behaved). `--no-story` starts the stack without the story (the
+ * dashboard test uses it); `--one-process` forces the single-process mode; `--verbose` logs to stdout.
  */
+import { unlinkSync } from 'node:fs';
+import { redisAnswers } from './infra';
 import { operatorToken } from './operator';
-import { startPlatform } from './platform';
+import { type Stack, startPlatform, startProcesses } from './platform';
 import { runStory } from './story';
 
 const args = new Set(process.argv.slice(2));
 const once = args.has('--once');
 
+/** Separate processes share state through Redis: without it, every service runs in this process. */
+async function redisUp(): Promise<boolean> {
+  const redis = await redisAnswers(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  redis?.disconnect();
+  return redis !== undefined;
+}
+
 async function main(): Promise<number> {
-  console.log('Ballast health platform — starting every service in one process…');
-  const platform = await startPlatform({ verbose: args.has('--verbose') });
-  const { infra, gateway } = platform;
+  const processes = !args.has('--one-process') && (await redisUp());
+  console.log(
+    processes
+      ? 'Ballast health platform — starting each group of services in its own process…'
+      : 'Ballast health platform — starting every service in this process…',
+  );
+  const verbose = args.has('--verbose');
+  const t0 = Date.now();
+  const stack: Stack = processes ? await startProcesses({ verbose }) : await startPlatform({ verbose });
+  const { infra } = stack;
   let closing = false;
   const shutdown = async (code: number) => {
     if (closing) return;
     closing = true;
-    console.log("\nshutting down: draining consumers, deregistering services, removing this run's keys…");
-    await platform.close().catch((e) => console.error('shutdown error:', e));
+    console.log(
+      processes
+        ? '\nshutting down: SIGTERM to every process (each deregisters and drains), then this run’s keys…'
+        : "\nshutting down: draining consumers, deregistering services, removing this run's keys…",
+    );
+    const t = Date.now();
+    await stack.close().catch((e) => console.error('shutdown error:', e));
+    console.log(`(stopped in ${Date.now() - t} ms)`);
+    if (stack.envFile) unlinkSync(stack.envFile);
+    if (stack.supervisor) console.log(stack.supervisor.table());
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown(0));
@@ -31,25 +57,32 @@ async function main(): Promise<number> {
       `xiaoke queue on ${{ rabbitmq: `RabbitMQ ${infra.amqpUrl.replace(/\/\/[^@/]*@/, '//')} (job status in Redis)`, redis: `Redis${infra.rabbitmqReachable ? '' : ' (RabbitMQ not reachable)'}`, memory: 'memory' }[infra.queueBackend]} · ` +
       `${infra.consulIsEmulator ? `Consul emulator at ${infra.consulUrl}` : `Consul at ${infra.consulUrl}`}`,
   );
-  console.log(
-    `services: ${platform.services.map((s) => `${s.name}${s.instances.length > 1 ? `×${s.instances.length}` : ''}`).join(', ')}, api-gateway`,
-  );
-  const adminToken = await operatorToken(platform);
-  console.log(`gateway:   ${gateway.url}   metrics: ${gateway.url}/metrics`);
+  const counts = new Map<string, number>();
+  for (const s of stack.services) counts.set(s.name, (counts.get(s.name) ?? 0) + s.instances);
+  console.log(`services: ${[...counts].map(([name, n]) => `${name}${n > 1 ? `×${n}` : ''}`).join(', ')}`);
+  if (stack.supervisor) {
+    console.log(
+      `\n${stack.supervisor.table()}\n(every process up and passing its health check in ${Date.now() - t0} ms)\n`,
+    );
+    console.log(`env:       ${stack.envFile} (run one more service into this stack: see the README)`);
+  }
+  const adminToken = await operatorToken(stack);
+  console.log(`gateway:   ${stack.gatewayUrl}   metrics: ${stack.gatewayUrl}/metrics`);
   // The fragment carries the operator's token to the page (browsers never send it to the server).
-  console.log(`dashboard: ${gateway.url}/dashboard#token=${adminToken}`);
-  console.log(`logs:      ${args.has('--verbose') ? 'stdout' : infra.logFile}`);
+  console.log(`dashboard: ${stack.gatewayUrl}/dashboard#token=${adminToken}`);
+  console.log(`logs:      ${verbose ? 'stdout' : infra.logFile}`);
 
   let ok = true;
   if (!args.has('--no-story')) {
     console.log('\n━━ the story');
-    ok = await runStory(platform, console.log, adminToken);
+    ok = await runStory(stack, console.log, adminToken);
   }
   if (once) {
+    if (stack.supervisor) console.log(`\n${stack.supervisor.table()}`);
     await shutdown(ok ? 0 : 1);
     return ok ? 0 : 1;
   }
-  console.log(`\nThe stack stays up. Dashboard: ${gateway.url}/dashboard#token=${adminToken} — Ctrl-C to stop.`);
+  console.log(`\nThe stack stays up. Dashboard: ${stack.gatewayUrl}/dashboard#token=${adminToken} — Ctrl-C to stop.`);
   return new Promise<number>(() => {});
 }
 

@@ -20,10 +20,8 @@ import {
   statsOf,
 } from '@ballast/circuit-breaker';
 import { type EventEnvelope, OnEvent } from '@ballast/event-bus';
-import type { Queue } from '@ballast/queue';
 import { LRUCache } from 'lru-cache';
 import proxyaddr from 'proxy-addr';
-import type { XiaokeConfig } from './config';
 import type { Ctx } from './context';
 import { isNoInstanceError } from './discovery';
 import { listen, Router, readBody, send } from './http';
@@ -64,10 +62,13 @@ class OpsConsole {
   }
 }
 
+/**
+ * What the dashboard shows besides the gateway's own state. Sagas come from the saga store (listed by the
+ * saga.started activities every process reports); xiaoke's queue and degraded mode are asked of xiaoke-service
+ * over HTTP through discovery — the gateway holds no reference into another service, so it outlives any of them.
+ */
 export interface GatewaySources {
   feed: SagaFeed;
-  queue: Queue<unknown>;
-  xiaokeConfig: XiaokeConfig;
   services: string[];
 }
 
@@ -96,6 +97,21 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
       burst: g.rateLimitBurst,
     });
   let client = makeClient(settings());
+  // Breaker transitions go to the activity log (the story watches open → half-open → closed; the dashboard lists them).
+  const watched = new WeakSet<object>();
+  const watchBreakers = () => {
+    for (const [name, b] of client.breakers()) {
+      if (watched.has(b)) continue;
+      watched.add(b);
+      b.onStateChange((c) =>
+        ctx.activity.add('api-gateway', 'breaker', `breaker ${name}: ${c.from} → ${c.to}`, {
+          service: name,
+          from: c.from,
+          to: c.to,
+        }),
+      );
+    }
+  };
   let limiter = makeLimiter(settings());
   let trust = proxyaddr.compile([...settings().trustedProxies]);
   const retired = new Set<HttpClient>();
@@ -199,11 +215,13 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     const idem = req.headers['idempotency-key'];
     if (typeof idem === 'string') headers['idempotency-key'] = idem;
     try {
-      const upstream = await client.request(service, path, {
+      const call = client.request(service, path, {
         method,
         headers,
         ...(body?.length ? { body: new Uint8Array(body) } : {}),
       });
+      // The client makes a service's breaker on its first call (watched as soon as it exists).
+      const upstream = await call.finally(watchBreakers);
       const text = await upstream.text();
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
       res.end(text);
@@ -223,7 +241,7 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
         .deadLetters()
         .then((d) => d.length)
         .catch(() => 0),
-      sources.queue.counts().catch(() => undefined),
+      ctx.client.get<Record<string, unknown>>('xiaoke-service', '/queue').catch(() => undefined),
       Promise.all(
         EVENT_TYPES.map(async (type) => {
           const groups = await bus.groups(type).catch(() => []);
@@ -239,6 +257,10 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
       ),
       Promise.all(sources.services.map(async (name) => ({ name, instances: await ctx.registry.instances(name) }))),
     ]);
+    const xiaoke = await ctx.client
+      .get<{ degraded: boolean }>('xiaoke-service', '/status')
+      .then((s) => s.degraded)
+      .catch(() => undefined);
     return {
       at: new Date().toISOString(),
       backends: {
@@ -253,7 +275,7 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
       queue,
       streams,
       services,
-      degraded: { 'xiaoke-service': sources.xiaokeConfig.degraded },
+      degraded: { 'xiaoke-service': xiaoke },
       chaos: ctx.config.get('chaos'),
       alerts: ops.alerts.slice(-5),
       activity: ctx.activity.recent(12),
@@ -266,7 +288,7 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     for (let i = 0; i < n; i++) {
       let k: string;
       try {
-        k = String((await client.request(service, path)).status);
+        k = String((await client.request(service, path).finally(watchBreakers)).status);
       } catch (error) {
         k = isBrokenCircuitError(error) ? 'breaker-open' : 'error';
       }
@@ -344,14 +366,17 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
             if (!(await requireAdmin(req, res))) return;
             const { key, value } = JSON.parse((await readBody(req)).toString('utf8') || '{}') as {
               key: string;
-              value: boolean;
+              value: boolean | number;
             };
             const chaos = ctx.config.get('chaos');
-            if (!(key in chaos) || typeof value !== 'boolean')
-              return send(res, 400, { error: `unknown chaos switch ${key}` });
-            // `set` is typed by path: the checked key is one of the schema's chaos switches.
-            const path = `chaos.${key as keyof typeof chaos}` as const;
-            await ctx.config.set(path, value, { message: `dashboard: chaos.${key}=${value}` });
+            if (!(key in chaos)) return send(res, 400, { error: `unknown chaos switch ${key}` });
+            const current = chaos[key as keyof typeof chaos];
+            if (typeof value !== typeof current)
+              return send(res, 400, { error: `chaos.${key} takes a ${typeof current}, not ${JSON.stringify(value)}` });
+            // `set` is typed by path (and validated by the schema): the checked key is one of its chaos switches.
+            await ctx.config.set(`chaos.${key}` as 'chaos.blockchain', value as boolean, {
+              message: `dashboard: chaos.${key}=${value}`,
+            });
             ctx.activity.add('api-gateway', 'chaos', `config-center: chaos.${key} = ${value}`);
             send(res, 200, { key, value });
           });

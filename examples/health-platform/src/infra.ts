@@ -15,7 +15,6 @@ import {
   resolveConsulEndpoint,
   setDefaultLogger,
 } from '@ballast/core';
-import { startConsulEmulator } from '@ballast/testkit/consul';
 
 export interface Infra {
   /** Unique per run: every Redis key of this run starts with it. */
@@ -35,7 +34,7 @@ export interface Infra {
   close(): Promise<void>;
 }
 
-async function redisAnswers(url: string): Promise<RedisClient | undefined> {
+export async function redisAnswers(url: string): Promise<RedisClient | undefined> {
   const redis = createRedis({
     url,
     redisOptions: { lazyConnect: true, connectTimeout: 800, maxRetriesPerRequest: 1, retryStrategy: () => null },
@@ -65,14 +64,52 @@ function tcpReachable(url: string): Promise<boolean> {
   });
 }
 
-export async function startInfra(options: { verbose?: boolean } = {}): Promise<Infra> {
+/**
+ * What a service process needs to join a running stack: the supervisor passes it in the environment
+ * (`HP_*`, plus `REDIS_URL`, `AMQP_URL`, `CONSUL_HTTP_ADDR`), so a service started by hand joins the same way.
+ */
+export function infraEnv(infra: Infra, jwtSecret: string): Record<string, string> {
+  return {
+    HP_PREFIX: infra.prefix,
+    HP_LOG_FILE: infra.logFile,
+    HP_QUEUE_BACKEND: infra.queueBackend,
+    HP_CONSUL_EMULATOR: infra.consulIsEmulator ? '1' : '0',
+    HP_JWT_SECRET: jwtSecret,
+    REDIS_URL: infra.redisUrl,
+    AMQP_URL: infra.amqpUrl,
+    CONSUL_HTTP_ADDR: infra.consulUrl,
+  };
+}
+
+/** The backends of a stack another process started (see `infraEnv`); undefined when none is described. */
+export function joinedFromEnv(): { prefix: string; logFile: string; emulator: boolean } | undefined {
+  const prefix = process.env.HP_PREFIX;
+  if (!prefix) return undefined;
+  if (!process.env.CONSUL_HTTP_ADDR)
+    throw new Error('HP_PREFIX is set but CONSUL_HTTP_ADDR is not: no registry to join');
+  return {
+    prefix,
+    logFile: process.env.HP_LOG_FILE ?? join(tmpdir(), `${prefix}.log`),
+    emulator: process.env.HP_CONSUL_EMULATOR === '1',
+  };
+}
+
+/**
+ * Starts (or, in a service process, joins) the backends of one run. `join`: the stack's prefix, log file and
+ * registry come from the supervisor; this process starts no Consul emulator and leaves the run's keys alone.
+ */
+export async function startInfra(
+  options: { verbose?: boolean; join?: { prefix: string; logFile: string; emulator: boolean } } = {},
+): Promise<Infra> {
   const notices: string[] = [];
-  const prefix = `hp-demo-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const logFile = join(tmpdir(), `${prefix}.log`);
+  const joined = options.join;
+  const prefix = joined?.prefix ?? `hp-demo-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const logFile = joined?.logFile ?? join(tmpdir(), `${prefix}.log`);
   const logger = createLogger({
     name: 'health-platform',
     level: process.env.BALLAST_LOG_LEVEL ?? 'info',
-    ...(options.verbose ? {} : { destination: createWriteStream(logFile) }),
+    // Every process of a run appends to one file (O_APPEND: whole lines, never interleaved mid-line).
+    ...(options.verbose ? {} : { destination: createWriteStream(logFile, { flags: 'a' }) }),
   });
   setDefaultLogger(logger);
 
@@ -86,8 +123,9 @@ export async function startInfra(options: { verbose?: boolean } = {}): Promise<I
 
   let consulUrl = process.env.CONSUL_HTTP_ADDR;
   let stopConsul: (() => Promise<void>) | undefined;
-  const consulIsEmulator = !consulUrl;
-  if (!consulUrl) {
+  const consulIsEmulator = joined ? joined.emulator : !consulUrl;
+  if (!consulUrl && !joined) {
+    const { startConsulEmulator } = await import('@ballast/testkit/consul');
     const emulator = await startConsulEmulator();
     consulUrl = emulator.url;
     stopConsul = () => emulator.close();
@@ -102,15 +140,18 @@ export async function startInfra(options: { verbose?: boolean } = {}): Promise<I
     rabbitmqReachable,
     amqpUrl,
     // RabbitMQ needs Redis beside it: the job status store (counts, getJob, pause) every process must see.
-    queueBackend: redis ? (rabbitmqReachable ? 'rabbitmq' : 'redis') : 'memory',
-    consulUrl,
+    queueBackend:
+      (process.env.HP_QUEUE_BACKEND as Infra['queueBackend'] | undefined) ??
+      (redis ? (rabbitmqReachable ? 'rabbitmq' : 'redis') : 'memory'),
+    consulUrl: consulUrl!,
     consulIsEmulator,
     logger,
     logFile,
     notices,
     async close() {
       if (redis) {
-        await deleteKeys(redis, prefix).catch(() => {});
+        // The run's keys belong to the process that made the prefix (the supervisor), not to a service.
+        if (!joined) await deleteKeys(redis, prefix).catch(() => {});
         redis.disconnect();
       }
       await stopConsul?.();

@@ -4,14 +4,14 @@
  * gateway accepts on `/admin/*`, `/service-cache/clear` and the dashboard's buttons.
  */
 import { randomBytes } from 'node:crypto';
-import type { Platform } from './platform';
+import type { Stack } from './platform';
 
-export async function operatorToken(platform: Platform): Promise<string> {
-  const email = platform.ctx.config.get('auth.adminEmails')[0];
+export async function operatorToken(platform: Pick<Stack, 'config' | 'gatewayUrl'>): Promise<string> {
+  const email = platform.config.get('auth.adminEmails')[0];
   if (!email) throw new Error('auth.adminEmails is empty: no operator account can be created');
   const password = randomBytes(18).toString('base64url');
   const call = async (path: string, body: unknown) => {
-    const res = await fetch(`${platform.gateway.url}/api/auth-service/${path}`, {
+    const res = await fetch(`${platform.gatewayUrl}/api/auth-service/${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),

@@ -1,95 +1,130 @@
-/** Starts the whole platform in one process: backends, every service on its own loopback port, the gateway. */
-import { randomBytes } from 'node:crypto';
-import { createLockManager, setLockManager } from '@ballast/lock';
-import { createPlatformConfig } from './config';
-import { Ctx, type RunningService } from './context';
-import { ServiceRegistry } from './discovery';
+/**
+ * Starts the platform: as separate processes under the supervisor (the default when Redis answers: every
+ * process shares state through it), or every service in this one process (without Redis, and for tests that
+ * need the gateway object itself). Either way the story gets a `Stack`.
+ */
+import { writeFileSync } from 'node:fs';
+import { ActivityLog, type RunningService } from './context';
 import { startGateway } from './gateway';
-import { type Infra, startInfra } from './infra';
+import { GROUPS, SERVICES, startEntry } from './groups';
+import { type Infra, infraEnv } from './infra';
 import { installMetrics } from './metrics';
-import { SagaFeed } from './sagas';
-import { startAuthService } from './services/auth';
-import { startBlockchainService } from './services/blockchain';
-import { startHealthDataService } from './services/health-data';
-import { startDiagnosisServices, startLaokeService, startRagService, startSoerService } from './services/simple';
-import { startUserService } from './services/users';
-import { startXiaoaiService } from './services/xiaoai';
-import { startXiaokeService } from './services/xiaoke';
+import { type Runtime, startRuntime } from './runtime';
+import type { SagaFeed } from './sagas';
+import { Supervisor } from './supervisor';
 
-export const SERVICES = [
-  'api-gateway',
-  'auth-service',
-  'user-service',
-  'health-data-service',
-  'blockchain-service',
-  'rag-service',
-  'xiaoai-service',
-  'xiaoke-service',
-  'laoke-service',
-  'soer-service',
-  'look-service',
-  'listen-service',
-  'inquiry-service',
-  'palpation-service',
-];
+export interface Stack {
+  mode: 'processes' | 'one process';
+  infra: Infra;
+  config: Runtime['config'];
+  activity: ActivityLog;
+  feed: SagaFeed;
+  gatewayUrl: string;
+  /** Service name and instance count, for the header. */
+  services: { name: string; instances: number }[];
+  /** The supervisor, when the services run as separate processes. */
+  supervisor?: Supervisor;
+  /** Where a hand-started service finds this stack's environment (processes mode). */
+  envFile?: string;
+  close(): Promise<void>;
+}
 
-export type Platform = Awaited<ReturnType<typeof startPlatform>>;
+/** How many passing instances of each service a started platform has. */
+function expectedInstances(processes: boolean): Record<string, number> {
+  return Object.fromEntries(
+    SERVICES.map((s) => [s, s === 'rag-service' || (processes && s === 'health-data-service') ? 2 : 1]),
+  );
+}
 
-export async function startPlatform(options: { verbose?: boolean } = {}) {
-  const infra: Infra = await startInfra(options);
+/** The gateway with its /metrics (the OTel SDK's Prometheus exporter is process-wide: the gateway's process). */
+export async function startGatewayService(rt: Runtime) {
   const metrics = installMetrics();
-  const registry = new ServiceRegistry(infra.consulUrl, { cacheTtlMs: 2_000 });
-  const config = await createPlatformConfig(infra.redis, infra.prefix, randomBytes(24).toString('hex'));
-  const locks = createLockManager({
-    ...(infra.redis ? { redis: infra.redis } : {}),
-    prefix: infra.prefix,
-    logger: infra.logger,
-  });
-  setLockManager(locks);
-  const ctx = new Ctx(infra, registry, config, locks);
-  const feed = new SagaFeed(ctx);
+  const gateway = await startGateway(rt.ctx, metrics, { feed: await rt.sagas(), services: SERVICES });
+  return {
+    ...gateway,
+    async close() {
+      await gateway.close();
+      await metrics.close().catch(() => {});
+    },
+  };
+}
 
+/** Every service in this process (the in-memory backends only work within one process). */
+export async function startPlatform(options: { verbose?: boolean } = {}) {
+  const rt = await startRuntime(options);
   const services: RunningService[] = [];
-  services.push(await startUserService(ctx));
-  services.push(await startAuthService(ctx));
-  services.push(await startBlockchainService(ctx));
-  const xiaoke = await startXiaokeService(ctx);
-  services.push(xiaoke);
-  services.push(await startHealthDataService(ctx, feed));
-  services.push(await startRagService(ctx));
-  services.push(await startLaokeService(ctx));
-  services.push(await startSoerService(ctx));
-  services.push(...(await startDiagnosisServices(ctx)));
-  services.push(await startXiaoaiService(ctx, feed));
-  const gateway = await startGateway(ctx, metrics, {
-    feed,
-    queue: xiaoke.queue as never,
-    xiaokeConfig: xiaoke.config,
-    services: SERVICES,
-  });
-  await registry.waitPassing(Object.fromEntries(SERVICES.map((s) => [s, s === 'rag-service' ? 2 : 1])));
-
+  for (const g of GROUPS) {
+    if (g.processesOnly) continue;
+    for (const e of g.starts) if (e !== 'api-gateway') services.push(...(await startEntry(rt, e)));
+  }
+  const gateway = await startGatewayService(rt);
+  await rt.registry.waitPassing(expectedInstances(false));
   let closed = false;
   return {
-    infra,
-    ctx,
-    feed,
+    mode: 'one process' as const,
+    infra: rt.infra,
+    config: rt.config,
+    activity: rt.ctx.activity,
+    feed: await rt.sagas(),
+    gatewayUrl: gateway.url,
+    services: [...services, gateway].map((s) => ({ name: s.name, instances: s.instances.length })),
+    ctx: rt.ctx,
     gateway,
-    xiaoke,
-    services,
     async close() {
       if (closed) return;
       closed = true;
       await gateway.close();
       for (const s of [...services].reverse()) await s.close().catch(() => {});
-      await feed.close().catch(() => {});
-      await ctx.closeBuses().catch(() => {});
-      await ctx.client.close();
-      await locks.close?.().catch(() => {});
-      await config.close().catch(() => {});
-      await metrics.close().catch(() => {});
-      await registry.close().catch(() => {});
-      await infra.close();
+      await rt.close();
     },
-  };
+  } satisfies Stack & Record<string, unknown>;
+}
+
+/** Every group in its own process under the supervisor; this process holds the backends, the log and the story. */
+export async function startProcesses(options: { verbose?: boolean; log?: (line: string) => void } = {}) {
+  let supervisor: Supervisor | undefined;
+  const activity = new ActivityLog({ group: 'supervisor', pid: process.pid }, (a) => supervisor?.forwardOwn(a));
+  const rt = await startRuntime({ ...options, activity });
+  const env = infraEnv(rt.infra, rt.jwtSecret);
+  const envFile = rt.infra.logFile.replace(/\.log$/, '.env');
+  writeFileSync(
+    envFile,
+    `${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n')}\n`,
+    { mode: 0o600 },
+  );
+  supervisor = new Supervisor(
+    GROUPS.map((g) => g.name),
+    { env, activity, log: options.log ?? ((line) => console.log(`   ${line}`)) },
+  );
+  try {
+    await supervisor.start();
+    await rt.registry.waitPassing(expectedInstances(true), 30_000);
+  } catch (error) {
+    await supervisor.stop().catch(() => {});
+    await rt.close().catch(() => {});
+    throw error;
+  }
+  const sup = supervisor;
+  let closed = false;
+  return {
+    mode: 'processes' as const,
+    infra: rt.infra,
+    config: rt.config,
+    activity,
+    feed: await rt.sagas(),
+    gatewayUrl: sup.gatewayUrl!,
+    services: [...sup.procs.values()].flatMap((p) =>
+      p.services.map((s) => ({ name: s.name, instances: s.instances.length })),
+    ),
+    supervisor: sup,
+    envFile,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await sup.stop();
+      await rt.close();
+    },
+  } satisfies Stack;
 }

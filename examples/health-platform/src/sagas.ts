@@ -1,8 +1,13 @@
-/** Where sagas run: one orchestrator per owning service on a shared store, and the feed the dashboard reads. */
+/**
+ * Where sagas run: one orchestrator per owning service instance on a shared store, and the feed the dashboard
+ * reads. Every orchestrator knows its sagas up front (`sagas`) and sweeps every second: when the process running a
+ * saga dies, its lease (2 s) lapses and another instance's sweeper resumes the saga where it stopped.
+ */
 import {
   createOrchestrator,
   MemorySagaStore,
   RedisSagaStore,
+  type SagaDefinition,
   type SagaOrchestrator,
   type SagaStore,
 } from '@ballast/saga';
@@ -13,66 +18,84 @@ export interface SagaFeedItem {
   saga: string;
   service: string;
   startedAt: number;
-  orchestrator: SagaOrchestrator;
 }
+
+/** The demo's saga lease and sweep period: short, so the story sees a recovery within seconds (defaults 30 s / 10 s). */
+export const SAGA_LEASE_MS = 2_000;
+export const SAGA_SWEEP_MS = 1_000;
 
 export class SagaFeed {
   readonly items: SagaFeedItem[] = [];
   readonly store: SagaStore;
   readonly orchestrators: SagaOrchestrator[] = [];
+  /** Reads sagas of any service (it runs none: no definitions, no sweeper). */
+  readonly reader: SagaOrchestrator;
+  readonly #off: () => void;
 
   constructor(ctx: Ctx) {
     this.store = ctx.infra.redis
       ? new RedisSagaStore({ redis: ctx.infra.redis, prefix: ctx.infra.prefix, retentionMs: 3_600_000 })
       : new MemorySagaStore();
+    this.reader = createOrchestrator({ store: this.store, sweepIntervalMs: 0, logger: ctx.log });
+    // Every saga.started of the platform (this process's, or relayed from another) lists the saga.
+    this.#off = ctx.activity.onAdded((a) => {
+      if (a.kind !== 'saga.started' || typeof a.data?.sagaId !== 'string') return;
+      this.items.push({ sagaId: a.data.sagaId, saga: String(a.data.saga), service: a.service, startedAt: a.at });
+      if (this.items.length > 50) this.items.shift();
+    });
   }
 
-  /** An orchestrator for `service`; compensation failures are reported to `onCompensationFailed`. */
+  /**
+   * An orchestrator for one instance of `service` (its lease owner id names the instance and the pid);
+   * compensation failures are reported to `onCompensationFailed`.
+   */
   orchestrator(
     ctx: Ctx,
     service: string,
+    // biome-ignore lint/suspicious/noExplicitAny: definitions of any context type
+    sagas: SagaDefinition<any>[],
     onCompensationFailed: (e: { sagaId: string; saga: string; step: string; error: { message: string } }) => unknown,
+    instance = `${service}-1`,
   ): SagaOrchestrator {
-    let self: SagaOrchestrator | undefined;
+    const owner = `${instance}@${process.pid}`;
     const orchestrator = createOrchestrator({
+      id: owner,
       store: this.store,
-      // Saga events (saga.started, step.completed, …) feed the dashboard and the activity log.
+      sagas,
+      // Saga events (saga.started, step.completed, …) feed the dashboard, the story and its timelines.
       bus: {
         publish: (type: string, payload: { sagaId: string; saga: string; step?: string; failedStep?: string }) => {
-          if (type === 'saga.started') {
-            this.items.push({
-              sagaId: payload.sagaId,
-              saga: payload.saga,
-              service,
-              startedAt: Date.now(),
-              orchestrator: self!,
-            });
-            if (this.items.length > 50) this.items.shift();
-          }
           const detail = payload.step ?? payload.failedStep;
-          ctx.activity.add(service, type, `${payload.saga} ${type}${detail ? ` (${detail})` : ''}`, { ...payload });
+          ctx.activity.add(service, type, `${payload.saga} ${type}${detail ? ` (${detail})` : ''}`, {
+            ...payload,
+            owner,
+          });
         },
       },
+      leaseMs: SAGA_LEASE_MS,
+      sweepIntervalMs: SAGA_SWEEP_MS,
       stepMaxAttempts: 2,
       stepBackoff: { initialMs: 100, factor: 2, maxMs: 1_000, jitter: 'none' },
       stepTimeoutMs: 5_000,
       compensationMaxRetries: 2,
       compensationBackoff: { initialMs: 100, factor: 2, maxMs: 400, jitter: 'none' },
       compensationTimeoutMs: 5_000,
-      sweepIntervalMs: 0,
       onCompensationFailed,
       logger: ctx.log,
     });
-    self = orchestrator;
     this.orchestrators.push(orchestrator);
     return orchestrator;
+  }
+
+  get(sagaId: string) {
+    return this.reader.get(sagaId);
   }
 
   async recent(n = 8) {
     const items = this.items.slice(-n).reverse();
     return Promise.all(
       items.map(async (i) => {
-        const state = await i.orchestrator.get(i.sagaId).catch(() => undefined);
+        const state = await this.reader.get(i.sagaId).catch(() => undefined);
         return {
           sagaId: i.sagaId,
           saga: i.saga,
@@ -92,6 +115,7 @@ export class SagaFeed {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.orchestrators.map((o) => o.close()));
+    this.#off();
+    await Promise.all([...this.orchestrators, this.reader].map((o) => o.close()));
   }
 }

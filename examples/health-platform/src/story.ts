@@ -2,8 +2,9 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { Activity } from './context';
 import { operatorToken } from './operator';
-import type { Platform } from './platform';
+import type { Stack } from './platform';
 
 interface Reply {
   status: number;
@@ -31,12 +32,13 @@ export function expect(cond: unknown, message: string): asserts cond {
 }
 
 export async function runStory(
-  platform: Platform,
+  platform: Stack,
   print: (line: string) => void = console.log,
   adminToken?: string,
 ): Promise<boolean> {
-  const gw = platform.gateway.url;
-  const activity = platform.ctx.activity;
+  const gw = platform.gatewayUrl;
+  const activity = platform.activity;
+  const sup = platform.supervisor;
   let token = '';
   const api = async (
     method: string,
@@ -64,14 +66,16 @@ export async function runStory(
   };
   const operator = adminToken ?? (await operatorToken(platform));
   // Chaos switches are operator actions: the user's token would get 403 (tested in gateway-security.test.ts).
-  const chaos = (key: string, value: boolean) =>
-    api('POST', '/admin/chaos', { key, value }, { authorization: `Bearer ${operator}` });
-  const breakerState = (service: string) =>
-    (platform.gateway.breakerStats().circuitBreakers[service]?.state ?? 'NONE') as string;
-  const sagaSteps = async (sagaId: string) => {
-    const item = platform.feed.items.find((i) => i.sagaId === sagaId);
-    return item ? item.orchestrator.get(sagaId) : undefined;
+  const chaos = async (key: string, value: boolean | number) => {
+    const r = await api('POST', '/admin/chaos', { key, value }, { authorization: `Bearer ${operator}` });
+    expect(r.status === 200, `chaos.${key} = ${value} answered ${r.status} ${JSON.stringify(r.body)}`);
   };
+  // The gateway's breakers, as an operator reads them (`GET /circuit-breaker/stats`).
+  type BreakerStats = { state: string; stats: { failures: number; fires: number } };
+  const breakers = async () =>
+    (await api('GET', '/circuit-breaker/stats')).body.circuitBreakers as Record<string, BreakerStats>;
+  const breakerState = async (service: string) => (await breakers())[service]?.state ?? 'NONE';
+  const sagaSteps = (sagaId: string) => platform.feed.get(sagaId);
 
   let n = 0;
   let failed = 0;
@@ -228,14 +232,14 @@ export async function runStory(
 
   await step('Breaker opens: the gateway stops calling blockchain-service', async (say) => {
     const statuses: number[] = [];
-    for (let i = 0; i < 20 && breakerState('blockchain-service') !== 'OPEN'; i++) {
+    for (let i = 0; i < 20 && (await breakerState('blockchain-service')) !== 'OPEN'; i++) {
       statuses.push((await api('GET', `/api/blockchain-service/ledger/${userId}`)).status);
     }
     say(
       `GET /api/blockchain-service/ledger/… ×${statuses.length}: ${statuses.join(' ')} (each retried 3× by method: GET is idempotent)`,
     );
-    expect(breakerState('blockchain-service') === 'OPEN', `breaker is ${breakerState('blockchain-service')}`);
-    const s = platform.gateway.breakerStats().circuitBreakers['blockchain-service']!;
+    const s = (await breakers())['blockchain-service']!;
+    expect(s.state === 'OPEN', `breaker is ${s.state}`);
     say(`/circuit-breaker/stats: blockchain-service ${s.state}, failures ${s.stats.failures}, fires ${s.stats.fires}`);
     const fast = await api('GET', `/api/blockchain-service/ledger/${userId}`);
     expect(fast.status === 503, `open breaker answered ${fast.status}`);
@@ -254,9 +258,13 @@ export async function runStory(
       r.status === 502 && r.body.status === 'compensation_failed',
       `upload answered ${r.status} ${JSON.stringify(r.body)}`,
     );
-    say(`saga failed at ${r.body.failedStep}; rollback of update_blockchain failed after 1 + 2 retries`);
-    const dlq = (await platform.feed.deadLetters()).length;
+    const letters = await platform.feed.deadLetters();
+    const dlq = letters.length;
     expect(dlq > before, 'nothing was dead-lettered');
+    const entry = letters.find((l) => l.sagaId === r.body.sagaId);
+    say(
+      `saga failed at ${r.body.failedStep}; the rollback of update_blockchain failed (1 try + 2 retries): ${entry?.error}`,
+    );
     say(`saga DLQ now holds ${dlq} entr${dlq === 1 ? 'y' : 'ies'}`);
     const { infra } = platform;
     if (infra.redis) {
@@ -274,24 +282,24 @@ export async function runStory(
   });
 
   await step('Recovery: switch off, half-open probe, breaker closes', async (say) => {
-    const breaker = platform.gateway.client.breakers().get('blockchain-service');
-    expect(breaker, 'the gateway has no blockchain-service breaker');
-    const stateOf = (b: typeof breaker) => b.state as string;
-    const seen: string[] = [breaker.state];
-    const off = breaker.onStateChange((c) => seen.push(c.to));
-    try {
-      const deadline = Date.now() + 20_000;
-      let last = 0;
-      while (breaker.state !== 'closed' && Date.now() < deadline) {
-        last = (await api('GET', `/api/blockchain-service/ledger/${userId}`)).status;
-        if (stateOf(breaker) !== 'closed') await new Promise((r) => setTimeout(r, 250));
-      }
-      say(`breaker: ${seen.join(' → ')} (reset timeout ${platform.ctx.config.get('gateway.breakerResetMs')} ms)`);
-      expect(breaker.state === 'closed' && last === 200, `breaker ${breaker.state}, last status ${last}`);
-      expect(seen.includes('half-open'), 'the breaker closed without a half-open probe');
-    } finally {
-      off();
+    // The gateway reports each transition of its breakers as an activity (from its own process).
+    const since = Date.now();
+    const first = (await breakerState('blockchain-service')).toLowerCase().replace('_', '-');
+    const deadline = Date.now() + 20_000;
+    let last = 0;
+    let state = first;
+    while (state !== 'closed' && Date.now() < deadline) {
+      last = (await api('GET', `/api/blockchain-service/ledger/${userId}`)).status;
+      state = (await breakerState('blockchain-service')).toLowerCase().replace('_', '-');
+      if (state !== 'closed') await new Promise((r) => setTimeout(r, 250));
     }
+    expect(state === 'closed' && last === 200, `breaker ${state}, last status ${last}`);
+    const isBlockchain = (a: { kind: string; data?: Record<string, unknown> }) =>
+      a.kind === 'breaker' && a.data?.service === 'blockchain-service';
+    await activity.waitFor((a) => isBlockchain(a) && a.data?.to === 'closed', 10_000, since);
+    const seen = [first, ...activity.filter(isBlockchain, since).map((a) => String(a.data?.to))];
+    say(`breaker: ${seen.join(' → ')} (reset timeout ${platform.config.get('gateway.breakerResetMs')} ms)`);
+    expect(seen.includes('half-open'), 'the breaker closed without a half-open probe');
     // health-data-service's own breaker on blockchain-service (service-to-service client) opened during the
     // failed rollbacks, a little later than the gateway's: uploads fail fast until its half-open probe passes.
     const upload = () => api('POST', '/api/health-data-service/health-data', { userId, metrics: { heartRate: 70 } });
@@ -308,6 +316,98 @@ export async function runStory(
       `uploads work again once the service-to-service breaker closed too: saga ${r.body.sagaId} completed (attempt ${tries})`,
     );
   });
+
+  /** One line per activity: time since `t0`, where it happened (process and pid), what. */
+  const timeline = (items: Activity[], t0: number) =>
+    items.map((a) => {
+      const where = a.group ? `${a.group} (pid ${a.pid})` : a.service;
+      return `  +${String(a.at - t0).padStart(5)} ms  ${where.padEnd(24)} ${a.text}`;
+    });
+
+  await step("A service process killed mid-saga: another orchestrator's sweeper resumes it", async (say) => {
+    if (!sup) return say('one process (no Redis): no process to kill — this step needs the services as processes');
+    const since = Date.now();
+    await chaos('blockchainDelayMs', 3_000);
+    say('config-center: chaos.blockchainDelayMs = 3000 (the ledger answers slowly)');
+    const pending = api('POST', '/api/health-data-service/health-data', { userId, metrics: { heartRate: 68 } });
+    const saved = await activity.waitFor(
+      (a) =>
+        a.kind === 'step.completed' && a.data?.saga === 'health-data-upload' && a.data?.step === 'save_health_data',
+      15_000,
+      since,
+    );
+    const sagaId = String(saved.data?.sagaId);
+    const victim = String(saved.group);
+    const pid = sup.kill(victim);
+    say(`saga ${sagaId} waits on update_blockchain in ${victim} (pid ${pid}): SIGKILL`);
+    await chaos('blockchainDelayMs', 0);
+    const reply = await pending;
+    say(`the client's upload got ${reply.status} (${reply.body.error}): its connection died with the process`);
+    const end = await activity.waitFor(
+      (a) => ['saga.completed', 'saga.compensated', 'saga.failed'].includes(a.kind) && a.data?.sagaId === sagaId,
+      20_000,
+      since,
+    );
+    expect(end.kind === 'saga.completed', `the saga ended ${end.kind}`);
+    expect(end.data?.owner !== saved.data?.owner, 'the saga was finished by the orchestrator that was killed');
+    say(`timeline of ${sagaId}:`);
+    const ours = activity.filter(
+      (a) => a.data?.sagaId === sagaId || (a.kind === 'process-exit' && a.data?.group === victim),
+      since,
+    );
+    for (const line of timeline(ours, ours[0]?.at ?? since)) say(line);
+    const recordId = sagaId.replace(/^health_data_/, '');
+    const rec = await api('GET', `/api/health-data-service/records/${recordId}`);
+    expect(rec.status === 200, `record ${recordId} answered ${rec.status}`);
+    const ledger = await api('GET', `/api/blockchain-service/ledger/${userId}`);
+    const anchored = (ledger.body as unknown as { recordId: string }[]).filter((e) => e.recordId === recordId);
+    expect(anchored.length === 1, `record anchored ${anchored.length} times`);
+    say(`resumed by ${end.data?.owner}: record ${recordId} saved once, anchored once (same idempotency key)`);
+    const newPid = await sup.waitRestarted(victim, pid);
+    say(`supervisor restarted ${victim}: pid ${pid} → ${newPid}`);
+  });
+
+  await step(
+    'A queue worker process killed mid-job: the job is recovered as stalled and runs once more',
+    async (say) => {
+      if (!sup) return say('one process (no Redis): no process to kill — this step needs the services as processes');
+      const since = Date.now();
+      const taskId = `analysis-crash-${since}`;
+      const r = await api(
+        'POST',
+        '/api/xiaoke-service/tasks',
+        {
+          kind: 'analyze_health_data',
+          priority: 'high',
+          data: { userId, recordId, metrics: { heartRate: 66 }, workMs: 2_000 },
+        },
+        { 'idempotency-key': taskId },
+      );
+      expect(r.status === 200, `task answered ${r.status} ${JSON.stringify(r.body)}`);
+      const isOurs = (a: Activity) => a.data?.jobId === taskId;
+      const first = await activity.waitFor((a) => a.kind === 'analysis-started' && isOurs(a), 15_000, since);
+      const pid = sup.kill('xiaoke');
+      say(`analysis ${taskId} (2 s of work) running in xiaoke (pid ${pid}): SIGKILL`);
+      const newPid = await sup.waitRestarted('xiaoke', pid);
+      say(`supervisor restarted xiaoke: pid ${pid} → ${newPid}`);
+      const done = await activity.waitFor((a) => a.kind === 'analysis-done' && isOurs(a), 30_000, since);
+      const job = await api('GET', `/api/xiaoke-service/tasks/${taskId}`);
+      say(`timeline of ${taskId}:`);
+      const ours = activity.filter(
+        (a) => isOurs(a) || (a.service === 'supervisor' && a.data?.group === 'xiaoke'),
+        first.at,
+      );
+      for (const line of timeline(ours, first.at)) say(line);
+      const starts = ours.filter((a) => a.kind === 'analysis-started');
+      expect(starts.length === 2, `the job started ${starts.length} times`);
+      expect(done.pid !== pid, 'the job completed in the killed process');
+      expect(
+        job.body.state === 'completed' && job.body.stalledCount === 1,
+        `the queue reports ${JSON.stringify(job.body)}`,
+      );
+      say(`queue: ${taskId} ${job.body.state}, stalledCount ${job.body.stalledCount} — recovered once, ran once more`);
+    },
+  );
 
   print(`\n${failed === 0 ? '✔' : '✘'} ${n - failed}/${n} steps behaved as expected`);
   return failed === 0;

@@ -1,6 +1,8 @@
 /**
- * `npm run demo -- --once` as CI runs it: the whole platform in a child process, the scripted story, exit 0
- * only if every step behaved. Asserts the exit code and the story's key lines.
+ * `npm run demo -- --once` as CI runs it: the supervisor in a child process, each group of services in a
+ * process of its own under it, the scripted story, exit 0 only if every step behaved. Asserts the exit code,
+ * the story's key lines, that the services ran as separate processes (distinct pids, none the demo's own) and
+ * that the processes the story killed were restarted by the supervisor (new pids, counted restarts).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +10,7 @@ import { expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-function runDemo(args: string[]): Promise<{ code: number | null; out: string }> {
+function runDemo(args: string[]): Promise<{ code: number | null; out: string; pid: number | undefined }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts', ...args], {
       cwd: root,
@@ -19,12 +21,12 @@ function runDemo(args: string[]): Promise<{ code: number | null; out: string }> 
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, out }));
+    child.on('exit', (code) => resolve({ code, out, pid: child.pid }));
   });
 }
 
 it('runs the story with --once and exits 0 when every step behaved', async () => {
-  const { code, out } = await runDemo(['--once']);
+  const { code, out, pid } = await runDemo(['--once']);
   if (code !== 0) console.log(out);
   expect(out).toContain('Consul emulator');
   for (const line of [
@@ -40,10 +42,44 @@ it('runs the story with --once and exits 0 when every step behaved', async () =>
     '/circuit-breaker/stats: blockchain-service OPEN',
     'saga dlq list',
     'system.alert → ops console: ALERT (critical)',
-    '11/11 steps behaved as expected',
+    '13/13 steps behaved as expected',
   ]) {
     expect(out).toContain(line);
   }
+  // The status table printed after the story: one row per process.
+  const table = out.slice(out.indexOf('steps behaved as expected'), out.indexOf('shutting down'));
+  const rows = Object.fromEntries(
+    [...table.matchAll(/^(accounts|health-data-1|health-data-2|xiaoke|agents|gateway) +(\d+) +(\w+) +(\d+) /gm)].map(
+      (m) => [m[1]!, { pid: Number(m[2]), status: m[3]!, restarts: Number(m[4]) }],
+    ),
+  );
+  expect(Object.keys(rows).sort()).toEqual([
+    'accounts',
+    'agents',
+    'gateway',
+    'health-data-1',
+    'health-data-2',
+    'xiaoke',
+  ]);
+  const pids = Object.values(rows).map((r) => r.pid);
+  expect(new Set(pids).size).toBe(6);
+  expect(pids).not.toContain(pid);
+  // Step 12 killed the process running a saga; another instance's sweeper finished it.
+  const saga =
+    /saga (health_data_rec-\w+) waits on update_blockchain in (health-data-[12]) \(pid (\d+)\): SIGKILL/.exec(out);
+  expect(saga).not.toBeNull();
+  const [, , victim, killedPid] = saga!;
+  expect(out).toContain('health-data-upload saga.completed');
+  expect(out).toMatch(/resumed by health-data-service-[12]@\d+: record rec-\w+ saved once, anchored once/);
+  const restarted = new RegExp(`supervisor restarted ${victim}: pid ${killedPid} → (\\d+)`).exec(out);
+  expect(restarted).not.toBeNull();
+  expect(rows[victim!]).toMatchObject({ pid: Number(restarted![1]), status: 'up', restarts: 1 });
+  // Step 13 killed xiaoke's worker process mid-job: restarted, the job recovered as stalled and ran once more.
+  const xiaoke = /supervisor restarted xiaoke: pid (\d+) → (\d+)/.exec(out);
+  expect(xiaoke).not.toBeNull();
+  expect(xiaoke![1]).not.toBe(xiaoke![2]);
+  expect(rows.xiaoke).toMatchObject({ pid: Number(xiaoke![2]), status: 'up', restarts: 1 });
+  expect(out).toMatch(/queue: analysis-crash-\d+ completed, stalledCount 1 — recovered once, ran once more/);
   // The breaker is open when step 11 starts, unless a slow machine spent its 3 s reset timeout in step 10.
   expect(out).toMatch(/breaker: (open → )?half-open → closed/);
   expect(out).not.toContain('NOT as expected');

@@ -23,8 +23,11 @@ export async function startBlockchainService(ctx: Ctx) {
   };
   const router = new Router();
 
-  router.post('/records', (req) => {
+  router.post('/records', async (req) => {
     failing();
+    // A slow ledger node (config-center `chaos.blockchainDelayMs`): the story kills a saga's process meanwhile.
+    const delay = ctx.config.get('chaos.blockchainDelayMs');
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     const { recordId, userId, payload } = requireFields<{ recordId: string; userId: string; payload: unknown }>(
       req.body,
       ['recordId', 'userId'],

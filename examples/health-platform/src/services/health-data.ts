@@ -19,6 +19,44 @@ interface HealthRecord {
   diagnoses: string[];
 }
 
+/**
+ * Health records live in Redis (one hash of JSON values under the run's prefix) so every health-data-service
+ * instance — in any process — sees the same records, and a saga another instance resumes finds the record the
+ * dead one saved. In memory when the demo runs without Redis (one process).
+ */
+class RecordStore {
+  readonly #memory = new Map<string, HealthRecord>();
+  readonly #key: string;
+  constructor(readonly ctx: Ctx) {
+    this.#key = `${ctx.infra.prefix}:health-data:records`;
+  }
+
+  async get(id: string): Promise<HealthRecord | undefined> {
+    const redis = this.ctx.infra.redis;
+    if (!redis) return this.#memory.get(id);
+    const raw = await redis.hget(this.#key, id);
+    return raw ? (JSON.parse(raw) as HealthRecord) : undefined;
+  }
+  async put(r: HealthRecord): Promise<void> {
+    const redis = this.ctx.infra.redis;
+    if (!redis) return void this.#memory.set(r.recordId, r);
+    await redis.hset(this.#key, r.recordId, JSON.stringify(r));
+  }
+  async delete(id: string): Promise<void> {
+    const redis = this.ctx.infra.redis;
+    if (!redis) return void this.#memory.delete(id);
+    await redis.hdel(this.#key, id);
+  }
+  /** A user's records, oldest first (the demo's handful of records: one HVALS). */
+  async byUser(userId: string): Promise<HealthRecord[]> {
+    const redis = this.ctx.infra.redis;
+    const all = redis
+      ? (await redis.hvals(this.#key)).map((raw) => JSON.parse(raw) as HealthRecord)
+      : [...this.#memory.values()];
+    return all.filter((r) => r.userId === userId).sort((x, y) => x.createdAt.localeCompare(y.createdAt));
+  }
+}
+
 interface UploadCtx {
   userId: string;
   metrics: Record<string, number>;
@@ -27,8 +65,9 @@ interface UploadCtx {
   taskId?: string;
 }
 
-export async function startHealthDataService(ctx: Ctx, feed: SagaFeed) {
-  const records = new Map<string, HealthRecord>();
+/** `instance`: which health-data-service instance this is (the demo runs 1 and 2, in separate processes). */
+export async function startHealthDataService(ctx: Ctx, feed: SagaFeed, instance = 1) {
+  const records = new RecordStore(ctx);
   const bus = ctx.bus('health-data-service');
   const c = ctx.client;
   const key = (info: { idempotencyKey: string }) => ({ headers: { 'Idempotency-Key': info.idempotencyKey } });
@@ -38,8 +77,8 @@ export async function startHealthDataService(ctx: Ctx, feed: SagaFeed) {
       { name: 'validate_user', run: async (x) => void (await c.get('user-service', `/users/${x.userId}`)) },
       {
         name: 'save_health_data',
-        run: (x) => {
-          records.set(x.recordId, {
+        run: async (x) => {
+          await records.put({
             recordId: x.recordId,
             userId: x.userId,
             metrics: x.metrics,
@@ -48,8 +87,8 @@ export async function startHealthDataService(ctx: Ctx, feed: SagaFeed) {
             diagnoses: [],
           });
         },
-        compensate: (x) => {
-          records.delete(x.recordId);
+        compensate: async (x) => {
+          await records.delete(x.recordId);
           ctx.activity.add('health-data-service', 'compensated', `record ${x.recordId} deleted (compensation)`);
         },
       },
@@ -90,25 +129,34 @@ export async function startHealthDataService(ctx: Ctx, feed: SagaFeed) {
     ],
   });
 
-  const orchestrator = feed.orchestrator(ctx, 'health-data-service', async (e) => {
-    // Seed 003: a compensation that failed after its retries → DLQ (done by the orchestrator) → alert.
-    await bus.publish(
-      'system.alert',
-      {
-        severity: 'critical',
-        message: `compensation ${e.step} of ${e.saga} failed: ${e.error.message}`,
-        component: 'saga',
-        sagaId: e.sagaId,
-      },
-      { correlationId: e.sagaId },
-    );
-  });
+  const orchestrator = feed.orchestrator(
+    ctx,
+    'health-data-service',
+    [upload],
+    async (e) => {
+      // Seed 003: a compensation that failed after its retries → DLQ (done by the orchestrator) → alert.
+      await bus.publish(
+        'system.alert',
+        {
+          severity: 'critical',
+          message: `compensation ${e.step} of ${e.saga} failed: ${e.error.message}`,
+          component: 'saga',
+          sagaId: e.sagaId,
+        },
+        { correlationId: e.sagaId },
+      );
+    },
+    `health-data-service-${instance}`,
+  );
 
   await bus.subscribe(
     'diagnosis.completed',
     async (event) => {
-      const record = [...records.values()].filter((r) => r.userId === event.user_id).at(-1);
-      if (record) record.diagnoses.push(event.data.diagnosisId);
+      const record = (await records.byUser(event.user_id ?? '')).at(-1);
+      if (record) {
+        record.diagnoses.push(event.data.diagnosisId);
+        await records.put(record);
+      }
       ctx.activity.add(
         'health-data-service',
         'diagnosis-saved',
@@ -143,17 +191,18 @@ export async function startHealthDataService(ctx: Ctx, feed: SagaFeed) {
       });
     }
   });
-  router.get('/records/:id', (req) => {
-    const r = records.get(req.params.id!);
+  router.get('/records/:id', async (req) => {
+    const r = await records.get(req.params.id!);
     if (!r) throw new HttpError(404, `no record ${req.params.id}`);
     return r;
   });
-  router.get('/users/:userId/records', (req) => [...records.values()].filter((r) => r.userId === req.params.userId));
+  router.get('/users/:userId/records', (req) => records.byUser(req.params.userId!));
   router.patch('/records/:id/consultation', async (req) => {
     const { consultationId } = requireFields<{ consultationId: string }>(req.body, ['consultationId']);
-    const r = records.get(req.params.id!);
+    const r = await records.get(req.params.id!);
     if (!r) throw new HttpError(404, `no record ${req.params.id}`);
     if (!r.consultations.includes(consultationId)) r.consultations.push(consultationId);
+    await records.put(r);
     await bus.publish(
       'health_record.updated',
       { recordId: r.recordId, changes: { consultation: consultationId } },
@@ -161,12 +210,15 @@ export async function startHealthDataService(ctx: Ctx, feed: SagaFeed) {
     );
     return r;
   });
-  router.post('/records/:id/revert-consultation', (req) => {
+  router.post('/records/:id/revert-consultation', async (req) => {
     const { consultationId } = requireFields<{ consultationId: string }>(req.body, ['consultationId']);
-    const r = records.get(req.params.id!);
-    if (r) r.consultations = r.consultations.filter((x) => x !== consultationId);
+    const r = await records.get(req.params.id!);
+    if (r) {
+      r.consultations = r.consultations.filter((x) => x !== consultationId);
+      await records.put(r);
+    }
     return { reverted: Boolean(r) };
   });
 
-  return ctx.serve('health-data-service', router);
+  return ctx.serve('health-data-service', router, 1, () => ({}), instance);
 }

@@ -128,7 +128,7 @@ export async function startXiaoaiService(ctx: Ctx, feed: SagaFeed) {
     ],
   });
 
-  const orchestrator = feed.orchestrator(ctx, 'xiaoai-service', async (e) => {
+  const orchestrator = feed.orchestrator(ctx, 'xiaoai-service', [consultation], async (e) => {
     await bus.publish('system.alert', {
       severity: 'critical',
       message: `compensation ${e.step} of ${e.saga} failed: ${e.error.message}`,

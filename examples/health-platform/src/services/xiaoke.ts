@@ -29,6 +29,8 @@ export interface AnalysisData {
   userId: string;
   recordId: string;
   metrics: Record<string, number>;
+  /** How long the analysis takes (default 60 ms): the story makes one long enough to kill its worker meanwhile. */
+  workMs?: number;
 }
 
 let xiaokeQueue: Queue<TaskData> | undefined;
@@ -52,7 +54,8 @@ export class XiaokeAgent {
    * the worker runs the body under the per-user lock.
    */
   @Task({ queue: () => xiaokeQueue!, name: 'analyze_health_data', priority: 'high' })
-  @WithLock('user:{userId}', { ttlMs: 10_000 })
+  // A short lease the watchdog keeps extending: a worker process killed mid-job frees the user within 3 s.
+  @WithLock('user:{userId}', { ttlMs: 3_000 })
   async analyze(data: AnalysisData): Promise<unknown> {
     const job = { id: data.taskId };
     if (this.cancelled.has(job.id)) {
@@ -64,7 +67,7 @@ export class XiaokeAgent {
     this.maxConcurrentPerUser = Math.max(this.maxConcurrentPerUser, mine);
     this.maxConcurrent = Math.max(this.maxConcurrent, ++this.#active);
     try {
-      await new Promise((r) => setTimeout(r, 60));
+      await new Promise((r) => setTimeout(r, Math.min(10_000, data.workMs ?? 60)));
       const degraded = this.isDegraded();
       const values = Object.values(data.metrics ?? {});
       const score = degraded ? 50 : Math.round(values.reduce((a, b) => a + b, 0) / Math.max(1, values.length));
@@ -127,6 +130,10 @@ export async function startXiaokeService(ctx: Ctx) {
       (job: Job<TaskData>) => {
         const data = job.data.args[0] as AnalysisData;
         startOrder.push({ id: job.id, priority: job.priority, userId: data.userId });
+        record('analysis-started', `analysis ${job.id} started${job.attempt > 1 ? ` (attempt ${job.attempt})` : ''}`, {
+          jobId: job.id,
+          attempt: job.attempt,
+        });
         return run(job);
       },
     ]),
@@ -134,7 +141,10 @@ export async function startXiaokeService(ctx: Ctx) {
   const worker = createWorker(queue, handlers as never, {
     concurrency: config.get('analysis.workers'),
     blockMs: 1_000,
-    stalledIntervalMs: 5_000,
+    // A job whose worker process died is back in the queue within ~3 s (Redis: its 2 s lease lapsed and the
+    // next check, every second, finds it; RabbitMQ: the broker redelivers the unacked message at once).
+    lockMs: 2_000,
+    stalledIntervalMs: 1_000,
     drainTimeoutMs: 5_000,
     onError: (e) => ctx.log.warn({ err: e }, 'xiaoke worker'),
   });
@@ -231,6 +241,11 @@ export async function startXiaokeService(ctx: Ctx) {
     return { agent: 'xiaoke', degraded: false, syndrome, confidence };
   });
   router.get('/queue', async () => queue.counts());
+  router.get('/tasks/:id', async (req) => {
+    const job = await queue.getJob(req.params.id!);
+    if (!job) throw new HttpError(404, `no task ${req.params.id}`);
+    return { id: job.id, state: job.state, stalledCount: job.stalledCount, attemptsMade: job.attemptsMade };
+  });
   router.get('/status', () => ({ degraded: config.degraded, checks: checker.last }));
 
   const served = await ctx.serve('xiaoke-service', router, 1, () => ({ degraded: config.degraded }));
