@@ -101,6 +101,11 @@ export class Ctx {
   readonly #buses: Bus[] = [];
   /** Health answers of instances the story takes down on purpose (id → false). */
   readonly healthy = new Map<string, boolean>();
+  /**
+   * Set when one service is started by hand into a running stack (`src/service.ts <service> --instance N`):
+   * every `serve` of this process starts that one instance, `<name>-N`, beside the stack's own.
+   */
+  instance: number | undefined;
 
   constructor(
     readonly infra: Infra,
@@ -147,6 +152,10 @@ export class Ctx {
    */
   async serve(name: string, router: Router, count = 1, extra: () => Record<string, unknown> = () => ({}), first = 1) {
     const instances: { id: string; port: number; close(): Promise<void> }[] = [];
+    if (this.instance !== undefined) {
+      first = this.instance;
+      count = 1;
+    }
     for (let i = first; i < first + count; i++) {
       const id = `${name}-${i}`;
       const server = await listen(router, {

@@ -25,6 +25,9 @@ function groupOf(n: string | undefined): Group | undefined {
   const group = GROUPS.find((g) => g.name === n);
   if (group) return group;
   if (n === 'api-gateway' || SERVICE_STARTERS[n]) return { name: n, starts: [instance ? `${n}#${instance}` : n] };
+  if (['look-service', 'listen-service', 'inquiry-service', 'palpation-service'].includes(n)) {
+    return { name: n, starts: ['diagnosis-services'] }; // the four diagnoses start together
+  }
   return undefined;
 }
 
@@ -49,6 +52,7 @@ if (!join) {
   );
 }
 const rt = await startRuntime({ ...(join ? { join } : {}), activity, verbose: args.includes('--verbose') });
+if (instance !== undefined && group.starts.length === 1) rt.ctx.instance = instance;
 const started: (RunningService & { url?: string })[] = [];
 let stopping = false;
 

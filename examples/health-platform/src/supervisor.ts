@@ -59,6 +59,10 @@ export class Supervisor {
       execArgv: ['--import', 'tsx'],
       env: { ...process.env, ...this.options.env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // A process group of its own: a terminal's Ctrl-C reaches the supervisor only, which stops the services
+      // in order (and does not mistake their exits for crashes). A service whose supervisor died exits on the
+      // IPC channel's disconnect.
+      detached: true,
     });
     const state = {
       group,
