@@ -179,7 +179,14 @@ export async function startHealthDataService(ctx: Ctx, feed: SagaFeed, instance 
     try {
       const done = await orchestrator.run(upload, { userId, metrics, recordId }, { sagaId: `health_data_${recordId}` });
       await bus.publish('health_record.updated', { recordId, changes: { metrics } }, { userId });
-      return { recordId, txId: done.txId, taskId: done.taskId, status: 'completed', sagaId: `health_data_${recordId}` };
+      return {
+        recordId,
+        txId: done.txId,
+        taskId: done.taskId,
+        status: 'completed',
+        sagaId: `health_data_${recordId}`,
+        instance: `health-data-service-${instance}`,
+      };
     } catch (error) {
       if (!isSagaFailedError(error)) throw error;
       return send(res, 502, {
