@@ -1,10 +1,16 @@
 /**
- * Platform configuration through @ballast/config-center: typed (zod), layered (defaults < remote),
- * the remote layer in a Redis hash (hot via pub/sub) or in memory. The chaos switches the story flips live
- * here, so a failure is injected the way an operator would: one config write every instance sees.
+ * Platform configuration through @ballast/config-center: typed (zod), in its four layers —
+ * defaults < `config/health-platform.yaml` (shipped with the example, hot-reloaded) < Consul KV (the run's
+ * Consul: the emulator, or a real one with `CONSUL_HTTP_ADDR`; versioned check-and-set commits, watched with
+ * blocking queries) < env (`HP_CONFIG_…`). Each process keeps a disk cache of the Consul layer (last-known-good:
+ * it starts even when Consul does not answer). The chaos switches the story flips are Consul KV writes, so a
+ * failure is injected the way an operator would: one config commit every process sees.
  */
-import { type Config, createConfig, defaults, memoryStore, redisHash } from '@ballast/config-center';
-import type { RedisClient } from '@ballast/core';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Config, consulKv, createConfig, defaults, env, file } from '@ballast/config-center';
+import type { Logger } from '@ballast/core';
 import { z } from 'zod';
 
 export const platformSchema = z.object({
@@ -48,23 +54,41 @@ export const xiaokeSchema = z.object({
 });
 export type XiaokeConfig = Config<typeof xiaokeSchema>;
 
-function remoteLayer(name: string, redis: RedisClient | undefined, prefix: string) {
-  return redis ? redisHash({ redis, name, prefix }) : memoryStore();
+/** Where one run keeps its config: a Consul KV prefix per run (concurrent runs share nothing). */
+export interface ConfigPlace {
+  consulUrl: string;
+  /** The run's key prefix. */
+  prefix: string;
+  /** Names this process's disk cache file. */
+  process: string;
+  logger?: Logger;
 }
 
-export function createPlatformConfig(redis: RedisClient | undefined, prefix: string, secret: string) {
+export const CONFIG_FILE = fileURLToPath(new URL('../config/health-platform.yaml', import.meta.url));
+
+/** The Consul KV prefix of one config of one run. */
+export const consulPrefix = (name: string, runPrefix: string) => `health-platform/${runPrefix}/${name}/`;
+
+const cacheFile = (name: string, place: ConfigPlace) =>
+  join(tmpdir(), `${place.prefix}.${place.process}.${name}.config.json`);
+
+export function createPlatformConfig(place: ConfigPlace, secret: string) {
   return createConfig({
     schema: platformSchema,
+    cacheFile: cacheFile('platform', place),
+    // The secret is per run and never leaves the processes' memory: not in Consul, not in the cache file.
+    cache: { redact: ['auth.jwtSecret'] },
+    ...(place.logger ? { logger: place.logger } : {}),
     sources: [
       defaults({
         gateway: {
-          breakerResetMs: 3_000,
+          breakerResetMs: 30_000,
           retryInitialMs: 100,
-          rateLimitPerSecond: 200,
-          rateLimitBurst: 400,
+          rateLimitPerSecond: 100,
+          rateLimitBurst: 200,
           trustedProxies: [],
         },
-        auth: { jwtSecret: secret, tokenTtlSeconds: 3_600, adminEmails: ['ops@health-platform.local'] },
+        auth: { jwtSecret: secret, tokenTtlSeconds: 3_600, adminEmails: [] },
         chaos: {
           blockchain: false,
           blockchainDelayMs: 0,
@@ -73,17 +97,22 @@ export function createPlatformConfig(redis: RedisClient | undefined, prefix: str
           xiaokeModelDown: false,
         },
       }),
-      remoteLayer('health-platform', redis, prefix),
+      file(CONFIG_FILE),
+      consulKv({ prefix: consulPrefix('platform', place.prefix), url: place.consulUrl, waitMs: 10_000 }),
+      env({ prefix: 'HP_CONFIG_' }),
     ],
   });
 }
 
-export function createXiaokeConfig(redis: RedisClient | undefined, prefix: string) {
+export function createXiaokeConfig(place: ConfigPlace) {
   return createConfig({
     schema: xiaokeSchema,
+    cacheFile: cacheFile('xiaoke', place),
+    ...(place.logger ? { logger: place.logger } : {}),
     sources: [
       defaults({ service: { degraded_mode: false }, analysis: { workers: 4, timeoutMs: 10_000 } }),
-      remoteLayer('xiaoke-service', redis, prefix),
+      consulKv({ prefix: consulPrefix('xiaoke-service', place.prefix), url: place.consulUrl, waitMs: 10_000 }),
+      env({ prefix: 'HP_XIAOKE_' }),
     ],
   });
 }

@@ -10,7 +10,7 @@ import {
   type Transport,
 } from '@ballast/event-bus';
 import type { LockManager } from '@ballast/lock';
-import type { PlatformConfig } from './config';
+import type { ConfigPlace, PlatformConfig } from './config';
 import type { ServiceRegistry } from './discovery';
 import { listen, type Router, send } from './http';
 import type { Infra } from './infra';
@@ -113,6 +113,8 @@ export class Ctx {
     readonly config: PlatformConfig,
     readonly locks: LockManager,
     readonly activity: ActivityLog = new ActivityLog(),
+    /** Where this run's configs live (a service's own config, like xiaoke's, goes beside the platform's). */
+    readonly configPlace: ConfigPlace = { consulUrl: infra.consulUrl, prefix: infra.prefix, process: 'main' },
   ) {
     this.#transport = infra.redis ? undefined : new MemoryTransport();
     // Service-to-service calls: discovery round-robin, a breaker per target service (seed 003's defaults:

@@ -3,7 +3,7 @@
  * Consul emulator on loopback unless CONSUL_HTTP_ADDR is set, a unique key prefix, and cleanup on exit.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,9 +154,24 @@ export async function startInfra(
         if (!joined) await deleteKeys(redis, prefix).catch(() => {});
         redis.disconnect();
       }
+      if (!joined) {
+        // Config-center's disk caches of every process of the run; on a real Consul, the run's KV prefix.
+        for (const f of readdirSync(tmpdir())) {
+          if (f.startsWith(`${prefix}.`) && f.endsWith('.config.json')) rmSync(join(tmpdir(), f), { force: true });
+        }
+        if (!consulIsEmulator) await deleteConsulKeys(consulUrl!, prefix).catch(() => {});
+      }
       await stopConsul?.();
     },
   };
+}
+
+/** Removes this run's config keys (and their version history) from a real Consul. */
+async function deleteConsulKeys(url: string, prefix: string): Promise<void> {
+  const { createConsulKv } = await import('@ballast/config-center');
+  const kv = createConsulKv({ url });
+  await kv.delete(`health-platform/${prefix}/`, { recurse: true });
+  await kv.delete(`ballast/config-history/health-platform/${prefix}/`, { recurse: true });
 }
 
 /** Removes every key of this run (SCAN, never KEYS). */

@@ -84,7 +84,7 @@ export async function startPlatform(options: { verbose?: boolean } = {}) {
 export async function startProcesses(options: { verbose?: boolean; log?: (line: string) => void } = {}) {
   let supervisor: Supervisor | undefined;
   const activity = new ActivityLog({ group: 'supervisor', pid: process.pid }, (a) => supervisor?.forwardOwn(a));
-  const rt = await startRuntime({ ...options, activity });
+  const rt = await startRuntime({ ...options, activity, process: 'supervisor' });
   const env = infraEnv(rt.infra, rt.jwtSecret);
   const envFile = rt.infra.logFile.replace(/\.log$/, '.env');
   writeFileSync(

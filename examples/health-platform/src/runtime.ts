@@ -27,6 +27,8 @@ export async function startRuntime(
     verbose?: boolean;
     join?: NonNullable<Parameters<typeof startInfra>[0]>['join'];
     activity?: ActivityLog;
+    /** Names this process's config cache files (its group, or `supervisor`). */
+    process?: string;
   } = {},
 ): Promise<Runtime> {
   const infra = await startInfra({
@@ -35,14 +37,20 @@ export async function startRuntime(
   });
   const registry = new ServiceRegistry(infra.consulUrl, { cacheTtlMs: 2_000 });
   const jwtSecret = process.env.HP_JWT_SECRET ?? randomBytes(24).toString('hex');
-  const config = await createPlatformConfig(infra.redis, infra.prefix, jwtSecret);
+  const place = {
+    consulUrl: infra.consulUrl,
+    prefix: infra.prefix,
+    process: options.process ?? 'main',
+    logger: infra.logger,
+  };
+  const config = await createPlatformConfig(place, jwtSecret);
   const locks = createLockManager({
     ...(infra.redis ? { redis: infra.redis } : {}),
     prefix: infra.prefix,
     logger: infra.logger,
   });
   setLockManager(locks);
-  const ctx = new Ctx(infra, registry, config, locks, options.activity);
+  const ctx = new Ctx(infra, registry, config, locks, options.activity, place);
   let feed: Promise<SagaFeed> | undefined;
   const sagas = () => {
     feed ??= import('./sagas').then(({ SagaFeed }) => new SagaFeed(ctx));

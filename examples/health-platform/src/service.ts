@@ -51,7 +51,12 @@ if (!join) {
       'calls to services it does not run find no instance. Load a running demo’s env file to join its stack.',
   );
 }
-const rt = await startRuntime({ ...(join ? { join } : {}), activity, verbose: args.includes('--verbose') });
+const rt = await startRuntime({
+  ...(join ? { join } : {}),
+  activity,
+  verbose: args.includes('--verbose'),
+  process: `${group.name}${instance ? `-${instance}` : ''}-${process.pid}`,
+});
 if (instance !== undefined && group.starts.length === 1) rt.ctx.instance = instance;
 const started: (RunningService & { url?: string })[] = [];
 let stopping = false;

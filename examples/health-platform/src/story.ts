@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { CONFIG_FILE, consulPrefix } from './config';
 import type { Activity } from './context';
 import { operatorToken } from './operator';
 import type { Stack } from './platform';
@@ -12,6 +13,8 @@ interface Reply {
 }
 
 class StepFailed extends Error {}
+
+const CONFIG_FILE_NAME = CONFIG_FILE.replace(/^.*\/(config\/)/, '$1');
 
 /** Runs the `ballast` command (@ballast/cli's built bin) as an operator would. */
 function ballastCli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
@@ -213,6 +216,33 @@ export async function runStory(
     say(off.text);
   });
 
+  await step('Config-center: four layers in Consul KV, a hot reload and a rollback', async (say) => {
+    const config = platform.config;
+    say(
+      `layers: defaults < ${CONFIG_FILE_NAME} < Consul KV ${consulPrefix('platform', platform.infra.prefix)} < env HP_CONFIG_…; ` +
+        `gateway.breakerResetMs = ${config.get('gateway.breakerResetMs')} (the default 30000, overridden by the file)`,
+    );
+    const before = (await config.history())[0];
+    expect(before, 'Consul KV holds no version (the chaos switches were not written there)');
+    say(`Consul KV is at version ${before.version} (${before.message ?? 'no message'})`);
+    const since = Date.now();
+    const isReload = (ms: number) => (a: Activity) => a.kind === 'reload' && a.text.includes(`breaker reset ${ms} ms`);
+    await config.set('gateway.breakerResetMs', 60_000, { message: 'ops: a longer breaker reset (a mistake)' });
+    const reloaded = await activity.waitFor(isReload(60_000), 10_000, since);
+    say(`commit: gateway.breakerResetMs = 60000 → ${reloaded.group ?? reloaded.service}: ${reloaded.text}`);
+    const rolled = await config.rollback(before.version, { message: 'ops: undo the breaker reset change' });
+    const back = await activity.waitFor(isReload(3_000), 10_000, since);
+    expect(config.get('gateway.breakerResetMs') === 3_000, 'the rollback did not restore 3000 ms');
+    say(`rollback to version ${before.version} (committed as version ${rolled.version}) → ${back.text}`);
+    const history = await config.history();
+    say(
+      `history: ${history
+        .slice(0, 3)
+        .map((h) => `v${h.version} ${h.message ?? ''}${h.rollbackOf ? ` (rollback of v${h.rollbackOf})` : ''}`)
+        .join(' · ')}`,
+    );
+  });
+
   await step('Injected failure: blockchain-service failing → the upload saga compensates', async (say) => {
     await chaos('blockchain', true);
     say('config-center: chaos.blockchain = true (every ledger call answers 500)');
@@ -262,9 +292,14 @@ export async function runStory(
     const dlq = letters.length;
     expect(dlq > before, 'nothing was dead-lettered');
     const entry = letters.find((l) => l.sagaId === r.body.sagaId);
-    say(
-      `saga failed at ${r.body.failedStep}; the rollback of update_blockchain failed (1 try + 2 retries): ${entry?.error}`,
-    );
+    const why = (() => {
+      try {
+        return (JSON.parse(entry?.error ?? '') as { message?: string }).message ?? entry?.error;
+      } catch {
+        return entry?.error;
+      }
+    })();
+    say(`saga failed at ${r.body.failedStep}; the rollback of update_blockchain failed (1 try + 2 retries): ${why}`);
     say(`saga DLQ now holds ${dlq} entr${dlq === 1 ? 'y' : 'ies'}`);
     const { infra } = platform;
     if (infra.redis) {

@@ -35,16 +35,24 @@ it('runs the story with --once and exits 0 when every step behaved', async () =>
     'calls answered by rag-service-1, rag-service-2, rag-service-1, rag-service-2',
     'validate_user → save_health_data → update_blockchain → trigger_ai_analysis — completed',
     "max concurrent tasks for one user: 1 (lock 'user:{userId}')",
-    'xiaoai_analyze, xiaoke_diagnose, laoke_recommend, soer_plan',
     'degraded mode ON',
     'degraded mode OFF',
     'saga failed at update_blockchain after its retries; compensated: save_health_data',
     '/circuit-breaker/stats: blockchain-service OPEN',
     'saga dlq list',
+    'commit: gateway.breakerResetMs = 60000 → gateway: config-center: gateway reloaded (breaker reset 60000 ms',
     'system.alert → ops console: ALERT (critical)',
-    '13/13 steps behaved as expected',
+    '14/14 steps behaved as expected',
   ]) {
     expect(out).toContain(line);
+  }
+  expect(out).toMatch(
+    /rollback to version \d+ \(committed as version \d+\) → config-center: gateway reloaded \(breaker reset 3000 ms/,
+  );
+  // The parallel agents finish in any order (each call crosses processes).
+  const consultation = /saga consultation_\S+: (.*)/.exec(out)?.[1] ?? '';
+  for (const agent of ['xiaoai_analyze', 'xiaoke_diagnose', 'laoke_recommend', 'soer_plan', 'palpation_diagnosis']) {
+    expect(consultation).toContain(agent);
   }
   // The status table printed after the story: one row per process.
   const table = out.slice(out.indexOf('steps behaved as expected'), out.indexOf('shutting down'));

@@ -101,7 +101,7 @@ export class XiaokeAgent {
 }
 
 export async function startXiaokeService(ctx: Ctx) {
-  const config = await createXiaokeConfig(ctx.infra.redis, ctx.infra.prefix);
+  const config = await createXiaokeConfig(ctx.configPlace);
   const bus = ctx.bus('xiaoke-service');
   const record = (kind: string, text: string, data?: Record<string, unknown>) =>
     ctx.activity.add('xiaoke-service', kind, text, data);
