@@ -1,6 +1,7 @@
 /** What every service gets: backends, registry, config, the internal HTTP client, event buses, the activity log. */
 import { createHttpClient, type HttpClient } from '@ballast/circuit-breaker';
 import { EventEmitter, type Logger } from '@ballast/core';
+import { createHealthChecker, type HealthCheck, type HealthChecker, redisCheck } from '@ballast/discovery';
 import {
   createEventBus,
   type EventBus,
@@ -99,8 +100,6 @@ export class Ctx {
   readonly client: HttpClient;
   readonly #transport: Transport | undefined;
   readonly #buses: Bus[] = [];
-  /** Health answers of instances the story takes down on purpose (id → false). */
-  readonly healthy = new Map<string, boolean>();
   /**
    * Set when one service is started by hand into a running stack (`src/service.ts <service> --instance N`):
    * every `serve` of this process starts that one instance, `<name>-N`, beside the stack's own.
@@ -150,27 +149,34 @@ export class Ctx {
 
   /**
    * Starts `count` instances of `name` on `router` (ids `<name>-<first>`, `<name>-<first + 1>`…), each registered
-   * in discovery with an HTTP check on /health.
+   * in discovery with an HTTP check on its `/health`: @ballast/discovery's health checker, with a Redis check
+   * (critical: without Redis the service cannot work) and one check per downstream service it calls (not critical:
+   * a missing dependency makes it `degraded`, still 200 — the registry must not take a healthy service out of
+   * rotation because another one is down). `checker`: a service's own checker instead (xiaoke's).
    */
-  async serve(name: string, router: Router, count = 1, extra: () => Record<string, unknown> = () => ({}), first = 1) {
-    const instances: { id: string; port: number; close(): Promise<void> }[] = [];
+  async serve(
+    name: string,
+    router: Router,
+    options: { count?: number; first?: number; dependsOn?: string[]; checker?: HealthChecker } = {},
+  ) {
+    let { count = 1, first = 1 } = options;
     if (this.instance !== undefined) {
       first = this.instance;
       count = 1;
     }
+    const own = !options.checker;
+    const health =
+      options.checker ??
+      createHealthChecker({ checks: this.baseChecks(options.dependsOn ?? []), intervalMs: 1_000, timeoutMs: 800 });
+    if (own) health.start();
+    const instances: { id: string; port: number; close(): Promise<void> }[] = [];
     for (let i = first; i < first + count; i++) {
       const id = `${name}-${i}`;
       const server = await listen(router, {
         onError: (e) => this.log.warn({ err: e, service: name }, 'request failed'),
         raw: (req, res) => {
           if (req.url === '/health') {
-            const ok = this.healthy.get(id) !== false;
-            send(res, ok ? 200 : 503, {
-              status: ok ? 'healthy' : 'unhealthy',
-              service: name,
-              instance: id,
-              ...extra(),
-            });
+            health.handler(req, res);
             return true;
           }
           if (req.url === '/whoami') {
@@ -189,8 +195,25 @@ export class Ctx {
       close: async () => {
         await Promise.all(instances.map((i) => this.registry.deregister(i.id)));
         await Promise.all(instances.map((i) => i.close()));
+        if (own) health.stop();
       },
     } satisfies RunningService;
+  }
+
+  /** Redis (when the run has it) and each downstream service having a passing instance in discovery. */
+  baseChecks(dependsOn: string[]): Record<string, HealthCheck> {
+    const checks: Record<string, HealthCheck> = {};
+    if (this.infra.redis) checks.redis = redisCheck(this.infra.redis);
+    for (const dep of dependsOn) {
+      checks[dep] = {
+        critical: false,
+        run: async () => {
+          const passing = await this.registry.discovery.discover(dep);
+          return passing.length > 0 ? 'healthy' : { status: 'degraded', details: `no passing instance of ${dep}` };
+        },
+      };
+    }
+    return checks;
   }
 
   async closeBuses(): Promise<void> {

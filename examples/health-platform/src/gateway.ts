@@ -19,6 +19,7 @@ import {
   isTimeoutError,
   statsOf,
 } from '@ballast/circuit-breaker';
+import { createHealthChecker } from '@ballast/discovery';
 import { type EventEnvelope, OnEvent } from '@ballast/event-bus';
 import { LRUCache } from 'lru-cache';
 import proxyaddr from 'proxy-addr';
@@ -140,6 +141,9 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     if (changed.length)
       ctx.activity.add('api-gateway', 'reload', `config-center: gateway reloaded (${changed.join('; ')})`);
   });
+  // The gateway's own /health: Redis (its rate limit) and auth-service (every authenticated call verifies there).
+  const health = createHealthChecker({ checks: ctx.baseChecks(['auth-service']), intervalMs: 1_000, timeoutMs: 800 });
+  health.start();
   const bus = ctx.bus('api-gateway');
   const ops = new OpsConsole(ctx);
   await bus.registerHandlers(ops);
@@ -328,8 +332,7 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
           return true;
         };
         if (p.startsWith('/api/')) return run(() => proxy(req, res, url));
-        if (p === '/health' && m === 'GET')
-          return run(() => send(res, 200, { status: 'healthy', service: 'api-gateway' }));
+        if (p === '/health' && m === 'GET') return run(() => health.handler(req, res));
         if (p === '/metrics' && m === 'GET') return run(() => metrics.handler(req, res));
         if (p === '/circuit-breaker/stats' && m === 'GET') return run(() => send(res, 200, breakerStats()));
         if (p === '/service-cache/clear' && m === 'POST') {
@@ -412,6 +415,7 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     instances: [{ id: 'api-gateway-1', port: server.port }],
     async close() {
       unwatch();
+      health.stop();
       clearInterval(ticker);
       for (const s of streams) s.end();
       await ctx.registry.deregister('api-gateway-1');

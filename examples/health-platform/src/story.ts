@@ -124,11 +124,26 @@ export async function runStory(
     say(`user.login → user-service: ${last.text}`);
   });
 
-  await step('Discovery: the gateway round-robins over two rag-service instances', async (say) => {
+  await step('Discovery: the gateway round-robins over two rag-service instances; real /health', async (say) => {
     const seen: string[] = [];
     for (let i = 0; i < 4; i++) seen.push(String((await api('GET', '/api/rag-service/whoami')).body.instance));
     say(`4 calls answered by ${seen.join(', ')}`);
     expect(new Set(seen).size === 2 && seen[0] !== seen[1], 'calls did not alternate between two instances');
+    // Each instance's /health is @ballast/discovery's health checker: what Consul's HTTP check reads.
+    // Right after start a service may still be `degraded` (200) until its dependencies' first checks passed.
+    let h = await api('GET', '/api/health-data-service/health');
+    for (let i = 0; i < 40 && h.body.status !== 'healthy'; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      h = await api('GET', '/api/health-data-service/health');
+    }
+    const checks = Object.entries(h.body.checks as Record<string, { status: string }>)
+      .map(([name, c]) => `${name} ${c.status}`)
+      .join(', ');
+    expect(
+      h.status === 200 && h.body.status === 'healthy',
+      `health-data-service /health: ${h.status} ${JSON.stringify(h.body)}`,
+    );
+    say(`GET /api/health-data-service/health: ${h.body.status} (${checks})`);
   });
 
   await step('Upload health data: the health-data saga', async (say) => {

@@ -82,5 +82,5 @@ export async function startAuthService(ctx: Ctx) {
     return { valid: true, claims };
   });
 
-  return ctx.serve('auth-service', router);
+  return ctx.serve('auth-service', router, { dependsOn: ['user-service'] });
 }

@@ -227,5 +227,8 @@ export async function startHealthDataService(ctx: Ctx, feed: SagaFeed, instance 
     return { reverted: Boolean(r) };
   });
 
-  return ctx.serve('health-data-service', router, 1, () => ({}), instance);
+  return ctx.serve('health-data-service', router, {
+    first: instance,
+    dependsOn: ['user-service', 'blockchain-service', 'xiaoke-service'],
+  });
 }

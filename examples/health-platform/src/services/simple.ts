@@ -44,7 +44,7 @@ export async function startRagService(ctx: Ctx) {
     };
   });
   // Two instances: the gateway's round-robin through discovery is visible in /whoami.
-  return ctx.serve('rag-service', router, 2);
+  return ctx.serve('rag-service', router, { count: 2 });
 }
 
 export async function startLaokeService(ctx: Ctx) {

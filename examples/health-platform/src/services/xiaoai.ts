@@ -159,5 +159,16 @@ export async function startXiaoaiService(ctx: Ctx, feed: SagaFeed) {
     }
   });
   router.get('/reports/:id', (req) => reports.get(req.params.id!) ?? {});
-  return ctx.serve('xiaoai-service', router);
+  return ctx.serve('xiaoai-service', router, {
+    dependsOn: [
+      'inquiry-service',
+      'xiaoke-service',
+      'laoke-service',
+      'soer-service',
+      'look-service',
+      'listen-service',
+      'palpation-service',
+      'health-data-service',
+    ],
+  });
 }

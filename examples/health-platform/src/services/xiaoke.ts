@@ -4,6 +4,7 @@
  * in its own config-center config, and `POST /diagnose` for the consultation saga.
  */
 import { randomUUID } from 'node:crypto';
+import { createHealthChecker } from '@ballast/discovery';
 import { type EventEnvelope, OnEvent } from '@ballast/event-bus';
 import { WithLock } from '@ballast/lock';
 import {
@@ -19,7 +20,6 @@ import {
 } from '@ballast/queue';
 import { createXiaokeConfig } from '../config';
 import type { Bus, Ctx } from '../context';
-import { HealthChecker } from '../health-checker';
 import { HttpError, Router, requireFields } from '../http';
 import { diagnoseBy } from './knowledge';
 
@@ -149,28 +149,38 @@ export async function startXiaokeService(ctx: Ctx) {
     onError: (e) => ctx.log.warn({ err: e }, 'xiaoke worker'),
   });
 
-  const checker = new HealthChecker(
-    {
-      'model-backend': () => !ctx.config.get('chaos.xiaokeModelDown'),
-      queue: async () => (await queue.counts()).waiting < 1_000,
-      ...(ctx.infra.redis ? { redis: async () => (await ctx.infra.redis!.ping()) === 'PONG' } : {}),
+  // Seed 002's health checker on @ballast/discovery's createHealthChecker — the same checker answers xiaoke's
+  // /health (Consul's HTTP check). The model backend and the queue's backlog are not critical: failing, they
+  // make xiaoke `degraded` (still 200, still in rotation) and degraded mode goes ON in xiaoke's config, so it
+  // answers with its rule-based fallback instead of dropping out; healthy again → OFF. Redis is critical.
+  const checker = createHealthChecker({
+    checks: {
+      ...ctx.baseChecks([]),
+      'model-backend': { critical: false, run: () => !ctx.config.get('chaos.xiaokeModelDown') },
+      queue: { critical: false, run: async () => (await queue.counts()).waiting < 1_000 },
     },
-    config,
-    {
-      intervalMs: 300,
-      onFlip: (on, results) =>
-        record(
-          on ? 'degraded-on' : 'degraded-off',
-          on
-            ? `health checker: ${results
-                .filter((r) => !r.healthy)
-                .map((r) => r.name)
-                .join(', ')} failing → degraded mode ON`
-            : 'health checker: all checks pass → degraded mode OFF',
-        ),
-      onError: (e) => ctx.log.warn({ err: e }, 'xiaoke health checker'),
-    },
-  ).start();
+    intervalMs: 300,
+    timeoutMs: 1_000,
+  });
+  let flipping = Promise.resolve();
+  checker.onChange((next, _prev, report) => {
+    flipping = flipping.then(async () => {
+      try {
+        if (next !== 'healthy' && !config.degraded) {
+          const failing = Object.entries(report.checks).filter(([, c]) => c.status !== 'healthy');
+          const names = failing.map(([n]) => n).join(', ');
+          await config.setDegraded(true, `health check failed: ${names}`);
+          record('degraded-on', `health checker: ${names} failing → degraded mode ON`);
+        } else if (next === 'healthy' && config.degraded) {
+          await config.setDegraded(false, 'health checks pass again');
+          record('degraded-off', 'health checker: all checks pass → degraded mode OFF');
+        }
+      } catch (error) {
+        ctx.log.warn({ err: error }, 'xiaoke health checker could not flip degraded mode');
+      }
+    });
+  });
+  checker.start();
 
   const router = new Router();
   router.post('/tasks', async (req) => {
@@ -246,9 +256,9 @@ export async function startXiaokeService(ctx: Ctx) {
     if (!job) throw new HttpError(404, `no task ${req.params.id}`);
     return { id: job.id, state: job.state, stalledCount: job.stalledCount, attemptsMade: job.attemptsMade };
   });
-  router.get('/status', () => ({ degraded: config.degraded, checks: checker.last }));
+  router.get('/status', () => ({ degraded: config.degraded, health: checker.report }));
 
-  const served = await ctx.serve('xiaoke-service', router, 1, () => ({ degraded: config.degraded }));
+  const served = await ctx.serve('xiaoke-service', router, { checker });
   return {
     ...served,
     queue,
