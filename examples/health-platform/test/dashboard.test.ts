@@ -1,5 +1,6 @@
 /**
- * The dashboard end to end in Debian's Chromium: the stack runs in a child process (`--no-story`); opened
+ * The dashboard end to end in Debian's Chromium (every panel: backends, services, sagas and the saga DLQ, the
+ * queue, degraded mode, streams, alerts, activity, chaos, breakers): the stack runs in a child process (`--no-story`); opened
  * without the operator's token its buttons are refused (401); opened with the URL the demo prints, the page
  * loads and goes live over SSE, the "Inject blockchain failure" button flips the config-center switch and
  * drives traffic, and the blockchain-service breaker turns OPEN (red) in the DOM. Screenshot as an artifact.
@@ -70,6 +71,100 @@ it('refuses the operator buttons to a page opened without the admin token', asyn
   expect(await page.$eval('#chaos', (el) => el.textContent)).toBe('none');
   await page.close();
 }, 60_000);
+
+/** Calls the gateway as a client of the platform (the page only reads; the platform's work comes from here). */
+async function gateway(path: string, body?: unknown, token?: string): Promise<Record<string, unknown>> {
+  const base = dashboard.replace(/\/dashboard#.*$/, '');
+  const res = await fetch(`${base}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (!res.ok && res.status !== 502) throw new Error(`${path} answered ${res.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+it('shows every panel live: backends, services, sagas, saga DLQ, queue, degraded mode, streams, alerts, activity', async () => {
+  const admin = dashboard.replace(/^.*#token=/, '');
+  const page = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
+  await page.goto(dashboard);
+  await page.waitForSelector('#conn.live', { timeout: 15_000 });
+  const text = (id: string) => page.$eval(`#${id}`, (el) => el.textContent ?? '');
+  // Backends and instances: both health-data-service instances (two processes) pass their checks.
+  await page.waitForFunction(() => document.querySelector('#backends')?.textContent, null, { timeout: 10_000 });
+  expect(await text('backends')).toMatch(/^redis · Consul emulator · queue on (rabbitmq|redis) · rate limit redis$/);
+  await page.waitForFunction(
+    () =>
+      Array.from(document.querySelectorAll('#services tr')).some(
+        (tr) => tr.textContent?.startsWith('health-data-service') && tr.querySelectorAll('.dot.passing').length === 2,
+      ),
+    null,
+    { timeout: 15_000 },
+  );
+  // A user uploads health data: the saga, xiaoke's queue, the event streams and the activity list show it.
+  const email = `dash.${Date.now()}@example.com`;
+  const { userId } = await gateway('/api/auth-service/register', { email, username: 'dash', password: 'p4ss-word' });
+  const { token } = await gateway('/api/auth-service/login', { email, password: 'p4ss-word' });
+  const up = await gateway(
+    '/api/health-data-service/health-data',
+    { userId, metrics: { heartRate: 70 } },
+    String(token),
+  );
+  await page.waitForSelector(`#sagas [data-saga="${up.sagaId}"] .state.completed`, { timeout: 15_000 });
+  await page.waitForFunction(
+    () => Number(document.querySelector('#queue tr:nth-child(2) td:nth-child(3)')?.textContent) >= 1,
+    null,
+    {
+      timeout: 15_000,
+    },
+  );
+  expect(await text('degraded')).toBe('off');
+  await page.waitForFunction(
+    () =>
+      Array.from(document.querySelectorAll('#streams tr')).some((tr) =>
+        /^user\.registered[1-9]/.test(tr.textContent ?? ''),
+      ),
+    null,
+    { timeout: 15_000 },
+  );
+  await page.waitForFunction(
+    () => document.querySelector('#activity')?.textContent?.includes('health-data-upload saga.completed'),
+    null,
+    {
+      timeout: 15_000,
+    },
+  );
+  // A compensation that cannot succeed: the saga DLQ counts it and the alert panel shows the system.alert.
+  expect(await text('saga-dlq')).toBe('0');
+  await gateway('/admin/chaos', { key: 'blockchainRollback', value: true }, admin);
+  await gateway('/admin/chaos', { key: 'xiaoke', value: true }, admin);
+  const failed = await gateway(
+    '/api/health-data-service/health-data',
+    { userId, metrics: { heartRate: 90 } },
+    String(token),
+  );
+  expect(failed.status).toBe('compensation_failed');
+  await page.waitForFunction(() => document.querySelector('#saga-dlq')?.textContent === '1', null, { timeout: 15_000 });
+  await page.waitForFunction(
+    () => document.querySelector('#alerts')?.textContent?.includes('compensation update_blockchain'),
+    null,
+    {
+      timeout: 15_000,
+    },
+  );
+  await page.waitForFunction(
+    () => document.querySelector('#chaos')?.textContent === 'blockchainRollback, xiaoke',
+    null,
+    {
+      timeout: 10_000,
+    },
+  );
+  await gateway('/admin/chaos', { key: 'blockchainRollback', value: false }, admin);
+  await gateway('/admin/chaos', { key: 'xiaoke', value: false }, admin);
+  await page.waitForFunction(() => document.querySelector('#chaos')?.textContent === 'none', null, { timeout: 10_000 });
+  await page.close();
+}, 90_000);
 
 it('shows the gateway breaker turn open after an injected failure', async () => {
   const page = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
