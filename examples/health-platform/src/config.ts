@@ -42,6 +42,8 @@ export const platformSchema = z.object({
     blockchainRollback: z.boolean(),
     /** xiaoke-service refuses new analysis tasks. */
     xiaoke: z.boolean(),
+    /** xiaoke-service's `/diagnose` answers 500 (its diagnosis model crashes mid-consultation). */
+    xiaokeDiagnose: z.boolean(),
     /** What xiaoke's health checker sees of its (simulated) model backend. */
     xiaokeModelDown: z.boolean(),
   }),
@@ -94,6 +96,7 @@ export function createPlatformConfig(place: ConfigPlace, secret: string) {
           blockchainDelayMs: 0,
           blockchainRollback: false,
           xiaoke: false,
+          xiaokeDiagnose: false,
           xiaokeModelDown: false,
         },
       }),

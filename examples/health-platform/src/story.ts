@@ -217,6 +217,41 @@ export async function runStory(
     say(`diagnosis.completed → health-data-service: ${saved.text}`);
   });
 
+  await step(
+    'Consultation fails: one agent fails after the others completed → compensated, system.alert',
+    async (say) => {
+      const since = Date.now();
+      await chaos('xiaokeDiagnose', true);
+      say("config-center: chaos.xiaokeDiagnose = true (xiaoke's diagnosis model crashes)");
+      let r: Reply;
+      try {
+        r = await api('POST', '/api/xiaoai-service/consultations', { userId, recordId, symptoms: ['headache'] });
+      } finally {
+        await chaos('xiaokeDiagnose', false);
+      }
+      expect(
+        r.status === 502 && r.body.status === 'compensated',
+        `consultation answered ${r.status} ${JSON.stringify(r.body)}`,
+      );
+      const sagaId = String(r.body.sagaId);
+      const tries = activity.filter((a) => a.kind === 'diagnose-failed', since).length;
+      expect(tries === 2, `xiaoke was tried ${tries} times, not 2 (stepMaxAttempts)`);
+      say(`saga ${sagaId} failed at ${r.body.failedStep} after ${tries} tries (the step's retry)`);
+      const state = await sagaSteps(sagaId);
+      const undone = state?.compensatedSteps ?? [];
+      for (const s of ['laoke_recommend', 'soer_plan', 'create_consultation_record']) {
+        expect(undone.includes(s), `${s} was not compensated (compensated: ${undone.join(', ')})`);
+      }
+      say(`its completed branches were compensated: ${undone.join(', ')}`);
+      for (const service of ['laoke-service', 'soer-service', 'inquiry-service']) {
+        const c = await activity.waitFor((a) => a.kind === 'compensated' && a.service === service, 10_000, since);
+        say(`${service}: ${c.text}`);
+      }
+      const alert = await activity.waitFor((a) => a.kind === 'alert' && a.text.includes(sagaId), 10_000, since);
+      say(`system.alert → ops console: ${alert.text}`);
+    },
+  );
+
   await step('Health checker: xiaoke flips degraded mode through config-center', async (say) => {
     const since = Date.now();
     await chaos('xiaokeModelDown', true);

@@ -40,9 +40,11 @@ it('runs the story with --once and exits 0 when every step behaved', async () =>
     'saga failed at update_blockchain after its retries; compensated: save_health_data',
     '/circuit-breaker/stats: blockchain-service OPEN',
     'saga dlq list',
+    'soer-service: draft plan plan-',
+    'system.alert → ops console: ALERT (warning) from xiaoai-service: consultation',
     'commit: gateway.breakerResetMs = 60000 → gateway: config-center: gateway reloaded (breaker reset 60000 ms',
     'system.alert → ops console: ALERT (critical)',
-    '14/14 steps behaved as expected',
+    '15/15 steps behaved as expected',
   ]) {
     expect(out).toContain(line);
   }

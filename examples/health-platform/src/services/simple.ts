@@ -49,9 +49,19 @@ export async function startRagService(ctx: Ctx) {
 
 export async function startLaokeService(ctx: Ctx) {
   const router = new Router();
+  // Issued recommendations (the consultation saga withdraws one when the consultation fails).
+  const issued = new Map<string, { userId?: string; syndrome: string }>();
   router.post('/recommend', (req) => {
-    const { symptoms } = requireFields<{ symptoms: string[] }>(req.body, ['symptoms']);
-    return { agent: 'laoke', ...recommend(symptoms) };
+    const { symptoms, userId } = requireFields<{ symptoms: string[]; userId?: string }>(req.body, ['symptoms']);
+    const r = recommend(symptoms);
+    const recommendationId = `lk-${randomUUID().slice(0, 8)}`;
+    issued.set(recommendationId, { ...(userId ? { userId } : {}), syndrome: r.syndrome });
+    return { agent: 'laoke', recommendationId, ...r };
+  });
+  router.delete('/recommendations/:id', (req) => {
+    const withdrawn = issued.delete(req.params.id!);
+    ctx.activity.add('laoke-service', 'compensated', `recommendation ${req.params.id} withdrawn (compensation)`);
+    return { withdrawn };
   });
   return ctx.serve('laoke-service', router);
 }
@@ -74,9 +84,19 @@ export async function startSoerService(ctx: Ctx) {
     { group: 'soer-service.plans' },
   );
   const router = new Router();
+  // Draft plans of running consultations (withdrawn by the saga's compensation when the consultation fails).
+  const drafts = new Map<string, { userId: string; plan: string[] }>();
   router.post('/plan', (req) => {
     const { userId } = requireFields<{ userId: string }>(req.body, ['userId']);
-    return { agent: 'soer', plan: plans.get(userId) ?? ['8 h sleep', '30 min walk'] };
+    const plan = plans.get(userId) ?? ['8 h sleep', '30 min walk'];
+    const draftId = `plan-${randomUUID().slice(0, 8)}`;
+    drafts.set(draftId, { userId, plan });
+    return { agent: 'soer', draftId, plan };
+  });
+  router.delete('/plans/:id', (req) => {
+    const withdrawn = drafts.delete(req.params.id!);
+    ctx.activity.add('soer-service', 'compensated', `draft plan ${req.params.id} withdrawn (compensation)`);
+    return { withdrawn };
   });
   return ctx.serve('soer-service', router);
 }

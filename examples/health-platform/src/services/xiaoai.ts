@@ -17,8 +17,8 @@ interface ConsultCtx {
   consultationId?: string;
   xiaoai?: unknown;
   xiaoke?: { syndrome: string; degraded: boolean };
-  laoke?: unknown;
-  soer?: unknown;
+  laoke?: { recommendationId: string };
+  soer?: { draftId: string };
   look?: string;
   listen?: string;
   inquiry?: string;
@@ -73,11 +73,25 @@ export async function startXiaoaiService(ctx: Ctx, feed: SagaFeed) {
           },
           {
             name: 'laoke_recommend',
-            run: async (x) => ({ laoke: await c.post('laoke-service', '/recommend', { symptoms: x.symptoms }) }),
+            run: async (x) => ({
+              laoke: await c.post<{ recommendationId: string }>('laoke-service', '/recommend', {
+                symptoms: x.symptoms,
+                userId: x.userId,
+              }),
+            }),
+            compensate: async (x) => {
+              if (x.laoke?.recommendationId)
+                await c.delete('laoke-service', `/recommendations/${x.laoke.recommendationId}`);
+            },
           },
           {
             name: 'soer_plan',
-            run: async (x) => ({ soer: await c.post('soer-service', '/plan', { userId: x.userId }) }),
+            run: async (x) => ({
+              soer: await c.post<{ draftId: string }>('soer-service', '/plan', { userId: x.userId }),
+            }),
+            compensate: async (x) => {
+              if (x.soer?.draftId) await c.delete('soer-service', `/plans/${x.soer.draftId}`);
+            },
           },
         ],
         { name: 'call_ai_agents' },
@@ -155,6 +169,18 @@ export async function startXiaoaiService(ctx: Ctx, feed: SagaFeed) {
       };
     } catch (error) {
       if (!isSagaFailedError(error)) throw error;
+      // A consultation the user will not get: the ops console hears of it (a failed compensation alerts on its own).
+      if (error.status === 'compensated') {
+        await bus.publish(
+          'system.alert',
+          {
+            severity: 'warning',
+            message: `consultation ${sagaId} failed at ${error.failedStep}; its completed steps were compensated`,
+            component: 'saga',
+          },
+          { userId, correlationId: sagaId },
+        );
+      }
       return send(res, 502, { sagaId, status: error.status, failedStep: error.failedStep, error: error.message });
     }
   });

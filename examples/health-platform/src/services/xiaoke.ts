@@ -244,6 +244,10 @@ export async function startXiaokeService(ctx: Ctx) {
   });
   router.post('/diagnose', (req) => {
     const { symptoms } = requireFields<{ symptoms: string[] }>(req.body, ['symptoms']);
+    if (ctx.config.get('chaos.xiaokeDiagnose')) {
+      record('diagnose-failed', 'xiaoke: diagnosis model crashed (injected failure)');
+      throw new HttpError(500, 'diagnosis model crashed (injected failure)');
+    }
     if (config.degraded)
       return { agent: 'xiaoke', degraded: true, syndrome: 'unknown (degraded mode: rule-based fallback)' };
     // The model's answer: the rule base's best syndrome over every reported symptom (inquiry sees them all).
