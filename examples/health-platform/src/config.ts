@@ -3,7 +3,17 @@
  * the remote layer in a Redis hash (hot via pub/sub) or in memory. The chaos switches the story flips live
  * here, so a failure is injected the way an operator would: one config write every instance sees.
  */
-import { type Config, createConfig, defaults, memoryStore, redisHash } from '@ballast/config-center';
+import {
+  type Config,
+  type ConfigStore,
+  createConfig,
+  defaults,
+  MemoryConfigStore,
+  memoryStore,
+  RedisConfigStore,
+  redisHash,
+  remote,
+} from '@ballast/config-center';
 import type { RedisClient } from '@ballast/core';
 import { z } from 'zod';
 
@@ -50,8 +60,17 @@ function remoteLayer(name: string, redis: RedisClient | undefined, prefix: strin
   return redis ? redisHash({ redis, name, prefix }) : memoryStore();
 }
 
-export function createPlatformConfig(redis: RedisClient | undefined, prefix: string, secret: string) {
-  return createConfig({
+/** The platform config's remote layer: a Redis hash (hot via pub/sub) or memory. Its owner closes it. */
+export function platformConfigStore(redis: RedisClient | undefined, prefix: string): ConfigStore {
+  return redis ? new RedisConfigStore({ redis, name: 'health-platform', prefix }) : new MemoryConfigStore();
+}
+
+/**
+ * Defaults < the remote `store` (shared with the dashboard's config panel). The chaos switches are written to
+ * the remote once, so an operator sees them there and flips them as flags.
+ */
+export async function createPlatformConfig(store: ConfigStore, secret: string) {
+  const config = await createConfig({
     schema: platformSchema,
     sources: [
       defaults({
@@ -65,9 +84,14 @@ export function createPlatformConfig(redis: RedisClient | undefined, prefix: str
         auth: { jwtSecret: secret, tokenTtlSeconds: 3_600, adminEmails: ['ops@health-platform.local'] },
         chaos: { blockchain: false, blockchainRollback: false, xiaoke: false, xiaokeModelDown: false },
       }),
-      remoteLayer('health-platform', redis, prefix),
+      remote(store),
     ],
   });
+  const { entries } = await store.read();
+  if (!Object.keys(entries).some((k) => k.startsWith('chaos'))) {
+    await config.setMany({ chaos: config.get('chaos') }, { message: 'the chaos switches, all off' });
+  }
+  return config;
 }
 
 export function createXiaokeConfig(redis: RedisClient | undefined, prefix: string) {

@@ -37,7 +37,7 @@ async function main(): Promise<number> {
   const adminToken = await operatorToken(platform);
   console.log(`gateway:   ${gateway.url}   metrics: ${gateway.url}/metrics`);
   // The fragment carries the operator's token to the page (browsers never send it to the server).
-  console.log(`dashboard: ${gateway.url}/dashboard#token=${adminToken}`);
+  console.log(`dashboard: ${gateway.url}/admin/login#token=${adminToken}`);
   console.log(`logs:      ${args.has('--verbose') ? 'stdout' : infra.logFile}`);
 
   let ok = true;
@@ -49,7 +49,7 @@ async function main(): Promise<number> {
     await shutdown(ok ? 0 : 1);
     return ok ? 0 : 1;
   }
-  console.log(`\nThe stack stays up. Dashboard: ${gateway.url}/dashboard#token=${adminToken} — Ctrl-C to stop.`);
+  console.log(`\nThe stack stays up. Dashboard: ${gateway.url}/admin/login#token=${adminToken} — Ctrl-C to stop.`);
   return new Promise<number>(() => {});
 }
 

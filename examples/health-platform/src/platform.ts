@@ -1,7 +1,7 @@
 /** Starts the whole platform in one process: backends, every service on its own loopback port, the gateway. */
 import { randomBytes } from 'node:crypto';
 import { createLockManager, setLockManager } from '@ballast/lock';
-import { createPlatformConfig } from './config';
+import { createPlatformConfig, platformConfigStore } from './config';
 import { Ctx, type RunningService } from './context';
 import { ServiceRegistry } from './discovery';
 import { startGateway } from './gateway';
@@ -39,7 +39,8 @@ export async function startPlatform(options: { verbose?: boolean } = {}) {
   const infra: Infra = await startInfra(options);
   const metrics = installMetrics();
   const registry = new ServiceRegistry(infra.consulUrl, { cacheTtlMs: 2_000 });
-  const config = await createPlatformConfig(infra.redis, infra.prefix, randomBytes(24).toString('hex'));
+  const configStore = platformConfigStore(infra.redis, infra.prefix);
+  const config = await createPlatformConfig(configStore, randomBytes(24).toString('hex'));
   const locks = createLockManager({
     ...(infra.redis ? { redis: infra.redis } : {}),
     prefix: infra.prefix,
@@ -66,6 +67,7 @@ export async function startPlatform(options: { verbose?: boolean } = {}) {
     queue: xiaoke.queue as never,
     xiaokeConfig: xiaoke.config,
     services: SERVICES,
+    configStore,
   });
   await registry.waitPassing(Object.fromEntries(SERVICES.map((s) => [s, s === 'rag-service' ? 2 : 1])));
 
@@ -87,6 +89,7 @@ export async function startPlatform(options: { verbose?: boolean } = {}) {
       await ctx.client.close();
       await locks.close?.().catch(() => {});
       await config.close().catch(() => {});
+      await configStore.close().catch(() => {});
       await metrics.close().catch(() => {});
       await registry.close().catch(() => {});
       await infra.close();

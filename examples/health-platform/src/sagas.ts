@@ -3,8 +3,10 @@ import {
   createOrchestrator,
   MemorySagaStore,
   RedisSagaStore,
+  SagaNotFoundError,
   type SagaOrchestrator,
   type SagaStore,
+  UnknownSagaError,
 } from '@ballast/saga';
 import type { Ctx } from './context';
 
@@ -20,6 +22,8 @@ export class SagaFeed {
   readonly items: SagaFeedItem[] = [];
   readonly store: SagaStore;
   readonly orchestrators: SagaOrchestrator[] = [];
+  /** Which orchestrator runs each saga name (it has the definition a retry or a resume needs). */
+  readonly #owners = new Map<string, SagaOrchestrator>();
 
   constructor(ctx: Ctx) {
     this.store = ctx.infra.redis
@@ -40,6 +44,7 @@ export class SagaFeed {
       bus: {
         publish: (type: string, payload: { sagaId: string; saga: string; step?: string; failedStep?: string }) => {
           if (type === 'saga.started') {
+            this.#owners.set(payload.saga, self!);
             this.items.push({
               sagaId: payload.sagaId,
               saga: payload.saga,
@@ -89,6 +94,43 @@ export class SagaFeed {
 
   async deadLetters() {
     return this.store.listDeadLetters(20);
+  }
+
+  /**
+   * The sagas of every orchestrator here as one, for the dashboard: reads go to the shared store; a retry or a
+   * cancel goes to the orchestrator that owns the saga's name (its definition compensates).
+   */
+  operations(): Pick<SagaOrchestrator, 'list' | 'get' | 'deadLetters' | 'retryDeadLetter' | 'cancel'> {
+    const any = () => this.orchestrators[0];
+    const owner = (saga: string) => {
+      const o = this.#owners.get(saga);
+      if (!o) throw new UnknownSagaError(saga);
+      return o;
+    };
+    return {
+      list: async (query = {}) => {
+        if (query.name !== undefined) return owner(query.name).list(query);
+        const pages = await Promise.all(this.orchestrators.map((o) => o.list(query)));
+        return { sagas: pages.flatMap((p) => p.sagas) };
+      },
+      get: async (sagaId) => any()?.get(sagaId),
+      deadLetters: async (options) => this.store.listDeadLetters(options),
+      retryDeadLetter: async (entryId) => {
+        const entry = (await this.store.listDeadLetters(1_000)).find((d) => d.id === entryId);
+        if (!entry) throw new SagaNotFoundError(entryId);
+        return owner(entry.saga).retryDeadLetter(entryId);
+      },
+      cancel: async (sagaId, reason) => {
+        const state = await any()?.get(sagaId);
+        if (!state) return false;
+        return owner(state.saga).cancel(sagaId, reason);
+      },
+    };
+  }
+
+  /** Saga names some orchestrator here runs. */
+  names(): string[] {
+    return [...this.#owners.keys()];
   }
 
   async close(): Promise<void> {
