@@ -9,7 +9,16 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Config, consulKv, createConfig, defaults, env, file } from '@ballast/config-center';
+import {
+  type Config,
+  type ConfigStore,
+  ConsulConfigStore,
+  consulKv,
+  createConfig,
+  defaults,
+  env,
+  file,
+} from '@ballast/config-center';
 import type { Logger } from '@ballast/core';
 import { z } from 'zod';
 
@@ -74,8 +83,24 @@ export const consulPrefix = (name: string, runPrefix: string) => `health-platfor
 const cacheFile = (name: string, place: ConfigPlace) =>
   join(tmpdir(), `${place.prefix}.${place.process}.${name}.config.json`);
 
-export function createPlatformConfig(place: ConfigPlace, secret: string) {
-  return createConfig({
+/**
+ * The platform config's Consul KV layer as a store of its own: the gateway's dashboard shows its versions and
+ * flips its flags through it. Its owner closes it.
+ */
+export function platformConfigStore(place: Pick<ConfigPlace, 'consulUrl' | 'prefix'>): ConfigStore {
+  return new ConsulConfigStore({
+    prefix: consulPrefix('platform', place.prefix),
+    url: place.consulUrl,
+    waitMs: 10_000,
+  });
+}
+
+/**
+ * `seed`: the process that starts the run (the supervisor, or the one process) writes the chaos switches to Consul
+ * once, all off, so an operator sees them there and flips them as flags.
+ */
+export async function createPlatformConfig(place: ConfigPlace, secret: string, options: { seed?: boolean } = {}) {
+  const config = await createConfig({
     schema: platformSchema,
     cacheFile: cacheFile('platform', place),
     // The secret is per run and never leaves the processes' memory: not in Consul, not in the cache file.
@@ -105,6 +130,18 @@ export function createPlatformConfig(place: ConfigPlace, secret: string) {
       env({ prefix: 'HP_CONFIG_' }),
     ],
   });
+  if (options.seed) {
+    const store = platformConfigStore(place);
+    try {
+      const { entries } = await store.read();
+      if (!Object.keys(entries).some((k) => k.startsWith('chaos'))) {
+        await config.setMany({ chaos: config.get('chaos') }, { message: 'the chaos switches, all off' });
+      }
+    } finally {
+      await store.close();
+    }
+  }
+  return config;
 }
 
 export function createXiaokeConfig(place: ConfigPlace) {

@@ -69,7 +69,7 @@ async function main(): Promise<number> {
   const adminToken = await operatorToken(stack);
   console.log(`gateway:   ${stack.gatewayUrl}   metrics: ${stack.gatewayUrl}/metrics`);
   // The fragment carries the operator's token to the page (browsers never send it to the server).
-  console.log(`dashboard: ${stack.gatewayUrl}/dashboard#token=${adminToken}`);
+  console.log(`dashboard: ${stack.gatewayUrl}/admin/login#token=${adminToken}`);
   console.log(`logs:      ${verbose ? 'stdout' : infra.logFile}`);
 
   let ok = true;
@@ -82,7 +82,7 @@ async function main(): Promise<number> {
     await shutdown(ok ? 0 : 1);
     return ok ? 0 : 1;
   }
-  console.log(`\nThe stack stays up. Dashboard: ${stack.gatewayUrl}/dashboard#token=${adminToken} — Ctrl-C to stop.`);
+  console.log(`\nThe stack stays up. Dashboard: ${stack.gatewayUrl}/admin/login#token=${adminToken} — Ctrl-C to stop.`);
   return new Promise<number>(() => {});
 }
 

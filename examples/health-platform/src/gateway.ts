@@ -2,14 +2,14 @@
  * api-gateway (seed 003): `/api/<service>/…` through discovery round-robin, a breaker per service with seed
  * 003's defaults, smart retry by method (idempotent methods only, 3 retries at initialMs · 2ⁿ), a Redis rate
  * limit per client, JWT auth via auth-service, `GET /circuit-breaker/stats`, `POST /service-cache/clear`,
- * `/health`, `/metrics` and the live dashboard (`/dashboard`, server-sent events on `/dashboard/events`).
+ * `/health`, `/metrics` and the operator dashboard: `@ballast/dashboard` mounted on `/dashboard` (breakers, the xiaoke
+ * queue, event streams, sagas, instances, config — its actions allowed to an admin session opened on `/admin/login`).
  *
  * Secure by default: the rate limit keys on the TCP peer (`X-Forwarded-For` only from `gateway.trustedProxies`),
  * operator routes (`/admin/*`, `/service-cache/clear`) need a token with `role: 'admin'`, verified tokens are
  * cached in a bounded LRU no longer than they are valid, and breaker/retry/rate-limit settings reload from
  * config-center without a restart.
  */
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   createHttpClient,
@@ -19,8 +19,11 @@ import {
   isTimeoutError,
   statsOf,
 } from '@ballast/circuit-breaker';
+import type { ConfigStore } from '@ballast/config-center';
+import { createDashboard } from '@ballast/dashboard';
 import { createHealthChecker } from '@ballast/discovery';
 import { type EventEnvelope, OnEvent } from '@ballast/event-bus';
+import type { Queue } from '@ballast/queue';
 import { LRUCache } from 'lru-cache';
 import proxyaddr from 'proxy-addr';
 import type { Ctx } from './context';
@@ -39,7 +42,18 @@ const EVENT_TYPES = [
   'recommendation.generated',
   'system.alert',
 ] as const;
-const dashboardHtml = readFileSync(new URL('./dashboard.html', import.meta.url), 'utf8');
+/** The admin session cookie `/admin/session` sets: the operator's JWT, HttpOnly, sent to the gateway only. */
+const SESSION_COOKIE = 'hp_admin';
+/** Served on `/admin/login`: hands the token in the URL's fragment (never sent to a server) to `/admin/session`. */
+const LOGIN_PAGE = `<!doctype html><meta charset="utf-8"><title>health-platform: operator login</title>
+<p id="s">Signing in…</p><script>
+const t = new URLSearchParams(location.hash.slice(1)).get('token') || '';
+history.replaceState(null, '', location.pathname);
+fetch('/admin/session', { method: 'POST', headers: { authorization: 'Bearer ' + t } }).then((r) => {
+  if (r.ok) location.replace('/dashboard/');
+  else document.getElementById('s').textContent = 'Refused (' + r.status + '): the dashboard stays read-only.';
+});
+</script>`;
 
 /** Seed 000's system.alert consumer on the ops side, written with a TS 5 standard decorator. */
 class OpsConsole {
@@ -64,13 +78,18 @@ class OpsConsole {
 }
 
 /**
- * What the dashboard shows besides the gateway's own state. Sagas come from the saga store (listed by the
- * saga.started activities every process reports); xiaoke's queue and degraded mode are asked of xiaoke-service
- * over HTTP through discovery — the gateway holds no reference into another service, so it outlives any of them.
+ * What the dashboard shows besides the gateway's own state. The gateway holds no reference into another service,
+ * so it outlives any of their restarts: sagas come from the saga store (listed by the saga.started activities
+ * every process reports), xiaoke's queue through a handle of the gateway's own on the shared backend, the config
+ * through a store of its own on the same Consul KV prefix.
  */
 export interface GatewaySources {
   feed: SagaFeed;
   services: string[];
+  /** xiaoke's queue (a handle on its backend). */
+  queue: Queue<unknown>;
+  /** The platform config's remote layer: the dashboard shows its versions and flips its flags. */
+  configStore?: ConfigStore;
 }
 
 /** How long a verified token is trusted without asking auth-service again (never past its `exp`). */
@@ -238,53 +257,43 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     }
   }
 
-  async function snapshot() {
-    const [sagas, sagaDlq, queue, streams, services] = await Promise.all([
-      sources.feed.recent(),
-      sources.feed
-        .deadLetters()
-        .then((d) => d.length)
-        .catch(() => 0),
-      ctx.client.get<Record<string, unknown>>('xiaoke-service', '/queue').catch(() => undefined),
-      Promise.all(
-        EVENT_TYPES.map(async (type) => {
-          const groups = await bus.groups(type).catch(() => []);
-          const dlq = await bus.dlq.list(type, { count: 100 }).catch(() => []);
-          return {
-            type,
-            groups: groups.length,
-            lag: groups.reduce((n, g) => n + (g.lag ?? 0), 0),
-            pending: groups.reduce((n, g) => n + g.pending, 0),
-            dlq: dlq.length,
-          };
-        }),
-      ),
-      Promise.all(sources.services.map(async (name) => ({ name, instances: await ctx.registry.instances(name) }))),
-    ]);
-    const xiaoke = await ctx.client
-      .get<{ degraded: boolean }>('xiaoke-service', '/status')
-      .then((s) => s.degraded)
-      .catch(() => undefined);
-    return {
-      at: new Date().toISOString(),
-      backends: {
-        redis: ctx.infra.redis ? 'redis' : 'memory',
-        consul: ctx.infra.consulIsEmulator ? 'Consul emulator' : ctx.infra.consulUrl,
-        queue: ctx.infra.queueBackend,
-        rateLimit: limiter.kind,
-      },
-      breakers: Object.entries(breakerStats().circuitBreakers).map(([name, s]) => ({ name, ...s })),
-      sagas,
-      sagaDlq,
-      queue,
-      streams,
-      services,
-      degraded: { 'xiaoke-service': xiaoke },
-      chaos: ctx.config.get('chaos'),
-      alerts: ops.alerts.slice(-5),
-      activity: ctx.activity.recent(12),
-    };
+  /** The gateway's breakers (the current client's: a settings reload replaces them) as the dashboard reads them. */
+  const breakerView = {
+    names: () => [...client.breakers().keys()],
+    has: (name: string) => client.breakers().has(name),
+    get: (name: string) => {
+      const b = client.breakers().get(name);
+      if (!b) throw new Error(`no breaker named ${name}`);
+      return b;
+    },
+    stats: breakerStats,
+  };
+
+  /** Dashboard actions: an admin's session cookie (or bearer token), checked like every operator route. */
+  async function isAdmin(req: IncomingMessage): Promise<boolean> {
+    const cookie = /(?:^|;\s*)hp_admin=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+    const claims = await authenticate(
+      cookie ? ({ headers: { authorization: `Bearer ${decodeURIComponent(cookie)}` } } as IncomingMessage) : req,
+    ).catch(() => undefined);
+    return claims?.role === 'admin';
   }
+
+  const dashboard = createDashboard({
+    basePath: '/dashboard',
+    title: 'health-platform',
+    breakers: breakerView,
+    queues: [sources.queue],
+    buses: [{ name: 'health-platform', bus, types: EVENT_TYPES }],
+    sagas: sources.feed.operations(),
+    discovery: { backend: ctx.registry.discovery.backend, services: sources.services },
+    ...(sources.configStore ? { config: { name: 'health-platform', store: sources.configStore } } : {}),
+    authorize: async (req, action) => {
+      const ok = await isAdmin(req);
+      if (ok) ctx.activity.add('api-gateway', 'dashboard', `dashboard: ${action.name} ${action.target}`);
+      return ok;
+    },
+    liveIntervalMs: 1_000,
+  });
 
   /** Calls through the gateway's own client (same breakers), for the dashboard's buttons. */
   async function traffic(service: string, path: string, n: number): Promise<Record<string, number>> {
@@ -300,22 +309,6 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     }
     return outcomes;
   }
-
-  const streams = new Set<ServerResponse>();
-  let ticker: ReturnType<typeof setInterval> | undefined;
-  let busy = false;
-  const tick = async () => {
-    if (busy || streams.size === 0) return;
-    busy = true;
-    try {
-      const data = `data: ${JSON.stringify(await snapshot())}\n\n`;
-      for (const s of streams) s.write(data);
-    } catch (error) {
-      ctx.log.warn({ err: error }, 'dashboard snapshot failed');
-    } finally {
-      busy = false;
-    }
-  };
 
   const server = await listen(
     // Every route is handled in `raw` (proxying streams bodies through untouched).
@@ -344,24 +337,31 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
             send(res, 200, { success: true, message: 'Service cache cleared', cleared });
           });
         }
-        if ((p === '/' || p === '/dashboard') && m === 'GET') {
-          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-          res.end(dashboardHtml);
+        if (p === '/' && m === 'GET') {
+          res.writeHead(302, { location: '/dashboard/' });
+          res.end();
           return true;
         }
-        if (p === '/dashboard/state' && m === 'GET') return run(async () => send(res, 200, await snapshot()));
-        if (p === '/dashboard/events' && m === 'GET') {
-          res.writeHead(200, {
-            'content-type': 'text/event-stream',
-            'cache-control': 'no-cache',
-            connection: 'keep-alive',
-          });
-          res.write(': connected\n\n');
-          streams.add(res);
-          req.on('close', () => streams.delete(res));
-          if (!ticker) ticker = setInterval(() => void tick(), 400);
-          void tick();
+        if (p === '/dashboard' || p.startsWith('/dashboard/')) {
+          dashboard(req, res);
           return true;
+        }
+        if (p === '/admin/login' && m === 'GET') {
+          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+          res.end(LOGIN_PAGE);
+          return true;
+        }
+        // The dashboard's admin session: the bearer token, verified as an admin's, kept in an HttpOnly cookie.
+        if (p === '/admin/session' && m === 'POST') {
+          return run(async () => {
+            if (!(await requireAdmin(req, res))) return;
+            const token = (req.headers.authorization ?? '').slice(7);
+            res.setHeader(
+              'set-cookie',
+              `${SESSION_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600`,
+            );
+            send(res, 200, { session: 'admin' });
+          });
         }
         // Operator actions (admin token): flip a chaos switch in config-center, drive traffic.
         if (p === '/admin/chaos' && m === 'POST') {
@@ -410,14 +410,12 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     },
     clientAddress,
     breakerStats,
-    snapshot,
     ops,
     instances: [{ id: 'api-gateway-1', port: server.port }],
     async close() {
       unwatch();
       health.stop();
-      clearInterval(ticker);
-      for (const s of streams) s.end();
+      dashboard.close();
       await ctx.registry.deregister('api-gateway-1');
       await server.close();
       await Promise.all([client, ...retired].map((c) => c.close()));

@@ -4,6 +4,8 @@
  * need the gateway object itself). Either way the story gets a `Stack`.
  */
 import { writeFileSync } from 'node:fs';
+import type { Queue } from '@ballast/queue';
+import { platformConfigStore } from './config';
 import { ActivityLog, type RunningService } from './context';
 import { startGateway } from './gateway';
 import { GROUPS, SERVICES, startEntry } from './groups';
@@ -37,13 +39,27 @@ function expectedInstances(processes: boolean): Record<string, number> {
 }
 
 /** The gateway with its /metrics (the OTel SDK's Prometheus exporter is process-wide: the gateway's process). */
-export async function startGatewayService(rt: Runtime) {
+/**
+ * The gateway with its /metrics (the OTel SDK's Prometheus exporter is process-wide: the gateway's process) and
+ * the dashboard. `queue`: xiaoke's queue when it runs in this process (the in-memory one cannot be reached from a
+ * handle of its own); otherwise the gateway opens its own handle on the queue's shared backend.
+ */
+export async function startGatewayService(rt: Runtime, options: { queue?: Queue<unknown> } = {}) {
   const metrics = installMetrics();
-  const gateway = await startGateway(rt.ctx, metrics, { feed: await rt.sagas(), services: SERVICES });
+  const ownQueue = options.queue ? undefined : (await import('./services/xiaoke')).createXiaokeQueue(rt.ctx);
+  const configStore = platformConfigStore(rt.ctx.configPlace);
+  const gateway = await startGateway(rt.ctx, metrics, {
+    feed: await rt.sagas(),
+    services: SERVICES,
+    queue: (options.queue ?? ownQueue) as Queue<unknown>,
+    configStore,
+  });
   return {
     ...gateway,
     async close() {
       await gateway.close();
+      await ownQueue?.close().catch(() => {});
+      await configStore.close().catch(() => {});
       await metrics.close().catch(() => {});
     },
   };
@@ -57,7 +73,8 @@ export async function startPlatform(options: { verbose?: boolean } = {}) {
     if (g.processesOnly) continue;
     for (const e of g.starts) if (e !== 'api-gateway') services.push(...(await startEntry(rt, e)));
   }
-  const gateway = await startGatewayService(rt);
+  const xiaoke = services.find((s): s is RunningService & { queue: Queue<unknown> } => 'queue' in s);
+  const gateway = await startGatewayService(rt, xiaoke ? { queue: xiaoke.queue } : {});
   await rt.registry.waitPassing(expectedInstances(false));
   let closed = false;
   return {

@@ -43,7 +43,8 @@ export async function startRuntime(
     process: options.process ?? 'main',
     logger: infra.logger,
   };
-  const config = await createPlatformConfig(place, jwtSecret);
+  // The process that starts a run (not one joining it) writes the chaos switches to Consul, all off.
+  const config = await createPlatformConfig(place, jwtSecret, { seed: !options.join });
   const locks = createLockManager({
     ...(infra.redis ? { redis: infra.redis } : {}),
     prefix: infra.prefix,

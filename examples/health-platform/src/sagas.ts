@@ -7,7 +7,9 @@ import {
   createOrchestrator,
   MemorySagaStore,
   RedisSagaStore,
+  SagaBusyError,
   type SagaDefinition,
+  SagaNotFoundError,
   type SagaOrchestrator,
   type SagaStore,
 } from '@ballast/saga';
@@ -23,11 +25,15 @@ export interface SagaFeedItem {
 /** The demo's saga lease and sweep period: short, so the story sees a recovery within seconds (defaults 30 s / 10 s). */
 export const SAGA_LEASE_MS = 2_000;
 export const SAGA_SWEEP_MS = 1_000;
+/** Every saga the platform runs (the dashboard lists in-flight ones by name from any process). */
+export const SAGA_NAMES = ['health-data-upload', 'health-consultation'];
 
 export class SagaFeed {
   readonly items: SagaFeedItem[] = [];
   readonly store: SagaStore;
   readonly orchestrators: SagaOrchestrator[] = [];
+  /** Which orchestrator of this process runs each saga name (it has the definition a retry needs). */
+  readonly #owners = new Map<string, SagaOrchestrator>();
   /** Reads sagas of any service (it runs none: no definitions, no sweeper). */
   readonly reader: SagaOrchestrator;
   readonly #off: () => void;
@@ -84,6 +90,7 @@ export class SagaFeed {
       logger: ctx.log,
     });
     this.orchestrators.push(orchestrator);
+    for (const saga of sagas) this.#owners.set(saga.name, orchestrator);
     return orchestrator;
   }
 
@@ -112,6 +119,34 @@ export class SagaFeed {
 
   async deadLetters() {
     return this.store.listDeadLetters(20);
+  }
+
+  /**
+   * The platform's sagas as one, for the dashboard (in the gateway's process, which runs none): reads go to the
+   * shared store; a retry of a dead letter goes to this process's orchestrator of that saga when there is one,
+   * else the entry is reopened under a lease that lapses at once, and a sweeper of the owning service — which has
+   * the definition — claims the saga within a second and compensates it; a cancel is a flag in the store its
+   * owner sees at its next lease renewal.
+   */
+  operations(): Pick<SagaOrchestrator, 'list' | 'get' | 'deadLetters' | 'retryDeadLetter' | 'cancel'> {
+    return {
+      list: async (query = {}) => {
+        const { name, ...rest } = query;
+        return this.store.list({ ...rest, names: name !== undefined ? [name] : SAGA_NAMES });
+      },
+      get: (sagaId) => this.reader.get(sagaId),
+      deadLetters: (options) => this.store.listDeadLetters(options),
+      retryDeadLetter: async (entryId) => {
+        const entry = (await this.store.listDeadLetters(1_000)).find((d) => d.id === entryId);
+        if (!entry) throw new SagaNotFoundError(entryId);
+        const owner = this.#owners.get(entry.saga);
+        if (owner) return owner.retryDeadLetter(entryId);
+        const r = await this.store.reopenDeadLetter(entryId, `dashboard@${process.pid}`, 1);
+        if (!r.ok) throw r.reason === 'busy' ? new SagaBusyError(entryId) : new SagaNotFoundError(entryId);
+        return this.reader.get(entry.sagaId);
+      },
+      cancel: (sagaId, reason) => this.reader.cancel(sagaId, reason),
+    };
   }
 
   async close(): Promise<void> {

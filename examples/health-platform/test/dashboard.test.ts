@@ -1,21 +1,24 @@
 /**
- * The dashboard end to end in Debian's Chromium (every panel: backends, services, sagas and the saga DLQ, the
- * queue, degraded mode, streams, alerts, activity, chaos, breakers): the stack runs in a child process (`--no-story`); opened
- * without the operator's token its buttons are refused (401); opened with the URL the demo prints, the page
- * loads and goes live over SSE, the "Inject blockchain failure" button flips the config-center switch and
- * drives traffic, and the blockchain-service breaker turns OPEN (red) in the DOM. Screenshot as an artifact.
+ * The gateway's operator dashboard (`@ballast/dashboard` mounted on `/dashboard`) end to end in Debian's
+ * Chromium: the stack runs in a child process (`--no-story`). Opened without an admin session it is read-only —
+ * flipping a chaos flag is refused and changes nothing. Opened through the URL the demo prints (`/admin/login`
+ * with the operator's token in the fragment), the admin session flips `chaos.blockchain` as a config-center
+ * flag; traffic through the gateway then opens the blockchain-service breaker, shown in the breakers panel.
+ * Every panel renders the platform's data (queue, streams, sagas, instances, config). Screenshot as an artifact.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const artifacts = fileURLToPath(new URL('./artifacts/', import.meta.url));
 let child: ChildProcess | undefined;
 let browser: Browser | undefined;
-let dashboard = '';
+let login = '';
+let origin = '';
+let token = '';
 
 beforeAll(async () => {
   child = spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts', '--no-story'], {
@@ -24,17 +27,19 @@ beforeAll(async () => {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  dashboard = await new Promise<string>((resolve, reject) => {
+  login = await new Promise<string>((resolve, reject) => {
     const onData = (d: Buffer) => {
       out += d;
-      // The demo prints the page's URL with the operator's token in the fragment.
-      const m = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/dashboard#token=[\w.-]+)/.exec(out);
+      // The demo prints the login URL with the operator's token in the fragment.
+      const m = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/admin\/login#token=[\w.-]+)/.exec(out);
       if (m) resolve(m[1]!);
     };
     child!.stdout!.on('data', onData);
     child!.stderr!.on('data', (d) => (out += d));
     child!.once('exit', (code) => reject(new Error(`demo exited ${code}: ${out}`)));
   });
+  origin = new URL(login).origin;
+  token = new URL(login).hash.replace('#token=', '');
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [
@@ -59,138 +64,76 @@ afterAll(async () => {
   }
 });
 
-it('refuses the operator buttons to a page opened without the admin token', async () => {
-  const page = await browser!.newPage();
-  await page.goto(dashboard.replace(/#.*$/, ''));
-  await page.waitForSelector('#conn.live', { timeout: 15_000 });
-  await page.click('#inject');
-  await page.waitForFunction(() => document.querySelector('#conn')?.textContent?.includes('refused (401)'), null, {
-    timeout: 10_000,
-  });
-  // Nothing was flipped: the chaos panel still shows no switch on.
-  expect(await page.$eval('#chaos', (el) => el.textContent)).toBe('none');
-  await page.close();
-}, 60_000);
-
-/** Calls the gateway as a client of the platform (the page only reads; the platform's work comes from here). */
-async function gateway(path: string, body?: unknown, token?: string): Promise<Record<string, unknown>> {
-  const base = dashboard.replace(/\/dashboard#.*$/, '');
-  const res = await fetch(`${base}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (!res.ok && res.status !== 502) throw new Error(`${path} answered ${res.status}: ${JSON.stringify(json)}`);
-  return json;
+const poll = <T>(fn: () => Promise<T> | T) => expect.poll(fn, { timeout: 20_000, interval: 100 });
+const table = (page: Page, name: string) => page.locator(`[data-panel-table="${name}"] tbody tr`);
+/** The `chaos.blockchain` row (the remote stores it as `chaos/blockchain`; `chaos/blockchainRollback` is another). */
+const flag = (page: Page) =>
+  table(page, 'config').filter({ has: page.locator('td:first-child', { hasText: /^chaos[./]blockchain$/ }) });
+async function open(page: Page, panel: string): Promise<void> {
+  await page.click(`[data-tab="${panel}"]`);
+  await page.waitForSelector(`[data-panel="${panel}"]`);
+}
+async function chaosBlockchain(): Promise<unknown> {
+  const res = await fetch(`${origin}/dashboard/api/config`);
+  const { entries } = (await res.json()) as { entries: Record<string, unknown> };
+  return entries['chaos.blockchain'] ?? entries['chaos/blockchain'];
 }
 
-it('shows every panel live: backends, services, sagas, saga DLQ, queue, degraded mode, streams, alerts, activity', async () => {
-  const admin = dashboard.replace(/^.*#token=/, '');
+it('is read-only without an admin session: flipping a chaos flag is refused and changes nothing', async () => {
+  const page = await browser!.newPage();
+  page.on('dialog', (d) => void d.accept());
+  await page.goto(`${origin}/`); // redirects to the dashboard
+  await page.waitForSelector('#live.on', { timeout: 15_000 });
+  await open(page, 'config');
+  await poll(() => flag(page).textContent()).toContain('false');
+  await flag(page).getByRole('button', { name: 'Turn on' }).click();
+  await poll(() => page.locator('#toast').textContent()).toContain('not authorised to config.flag');
+  expect(await chaosBlockchain()).toBe(false);
+  await page.close();
+}, 60_000);
+
+it('an admin flips the blockchain chaos flag, the gateway breaker opens, every panel shows the platform', async () => {
   const page = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
-  await page.goto(dashboard);
-  await page.waitForSelector('#conn.live', { timeout: 15_000 });
-  const text = (id: string) => page.$eval(`#${id}`, (el) => el.textContent ?? '');
-  // Backends and instances: both health-data-service instances (two processes) pass their checks.
-  await page.waitForFunction(() => document.querySelector('#backends')?.textContent, null, { timeout: 10_000 });
-  expect(await text('backends')).toMatch(/^redis · Consul emulator · queue on (rabbitmq|redis) · rate limit redis$/);
-  await page.waitForFunction(
-    () =>
-      Array.from(document.querySelectorAll('#services tr')).some(
-        (tr) => tr.textContent?.startsWith('health-data-service') && tr.querySelectorAll('.dot.passing').length === 2,
-      ),
-    null,
-    { timeout: 15_000 },
-  );
-  // A user uploads health data: the saga, xiaoke's queue, the event streams and the activity list show it.
-  const email = `dash.${Date.now()}@example.com`;
-  const { userId } = await gateway('/api/auth-service/register', { email, username: 'dash', password: 'p4ss-word' });
-  const { token } = await gateway('/api/auth-service/login', { email, password: 'p4ss-word' });
-  const up = await gateway(
-    '/api/health-data-service/health-data',
-    { userId, metrics: { heartRate: 70 } },
-    String(token),
-  );
-  await page.waitForSelector(`#sagas [data-saga="${up.sagaId}"] .state.completed`, { timeout: 15_000 });
-  await page.waitForFunction(
-    () => Number(document.querySelector('#queue tr:nth-child(2) td:nth-child(3)')?.textContent) >= 1,
-    null,
-    {
-      timeout: 15_000,
-    },
-  );
-  expect(await text('degraded')).toBe('off');
-  await page.waitForFunction(
-    () =>
-      Array.from(document.querySelectorAll('#streams tr')).some((tr) =>
-        /^user\.registered[1-9]/.test(tr.textContent ?? ''),
-      ),
-    null,
-    { timeout: 15_000 },
-  );
-  await page.waitForFunction(
-    () => document.querySelector('#activity')?.textContent?.includes('health-data-upload saga.completed'),
-    null,
-    {
-      timeout: 15_000,
-    },
-  );
-  // A compensation that cannot succeed: the saga DLQ counts it and the alert panel shows the system.alert.
-  expect(await text('saga-dlq')).toBe('0');
-  await gateway('/admin/chaos', { key: 'blockchainRollback', value: true }, admin);
-  await gateway('/admin/chaos', { key: 'xiaoke', value: true }, admin);
-  const failed = await gateway(
-    '/api/health-data-service/health-data',
-    { userId, metrics: { heartRate: 90 } },
-    String(token),
-  );
-  expect(failed.status).toBe('compensation_failed');
-  await page.waitForFunction(() => document.querySelector('#saga-dlq')?.textContent === '1', null, { timeout: 15_000 });
-  await page.waitForFunction(
-    () => document.querySelector('#alerts')?.textContent?.includes('compensation update_blockchain'),
-    null,
-    {
-      timeout: 15_000,
-    },
-  );
-  await page.waitForFunction(
-    () => document.querySelector('#chaos')?.textContent === 'blockchainRollback, xiaoke',
-    null,
-    {
-      timeout: 10_000,
-    },
-  );
-  await gateway('/admin/chaos', { key: 'blockchainRollback', value: false }, admin);
-  await gateway('/admin/chaos', { key: 'xiaoke', value: false }, admin);
-  await page.waitForFunction(() => document.querySelector('#chaos')?.textContent === 'none', null, { timeout: 10_000 });
+  page.on('dialog', (d) => void d.accept());
+  await page.goto(login);
+  await page.waitForURL(`${origin}/dashboard/`, { timeout: 15_000 });
+  await page.waitForSelector('#live.on', { timeout: 15_000 });
+
+  await open(page, 'config');
+  await flag(page).getByRole('button', { name: 'Turn on' }).click();
+  await poll(() => flag(page).textContent()).toContain('true');
+  expect(await chaosBlockchain()).toBe(true);
+  // Traffic through the gateway's own client (its breakers): blockchain-service now fails every call.
+  await poll(async () => {
+    await fetch(`${origin}/admin/traffic`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ service: 'blockchain-service', path: '/ledger/dashboard', count: 6 }),
+    });
+    const s = (await (await fetch(`${origin}/circuit-breaker/stats`)).json()) as {
+      circuitBreakers: Record<string, { state: string }>;
+    };
+    return s.circuitBreakers['blockchain-service']?.state;
+  }).toBe('OPEN');
+
+  await open(page, 'breakers');
+  await poll(() => table(page, 'breakers').filter({ hasText: 'blockchain-service' }).textContent()).toContain('OPEN');
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: `${artifacts}dashboard-breakers.png`, fullPage: true });
+
+  await open(page, 'queues');
+  await page.waitForSelector('[data-queue]');
+  await open(page, 'streams');
+  await poll(() => page.locator('[data-stream="health-platform/user.registered"]').count()).toBe(1);
+  await open(page, 'sagas');
+  await page.waitForSelector('[data-panel-table="saga-dlq"]');
+  await open(page, 'discovery');
+  // rag-service runs two instances, both passing their checks.
+  await poll(() => page.locator('[data-service="rag-service"] .badge.passing').count()).toBe(2);
+
+  // Back to normal: the flag off again (an operator's undo), as a new config version.
+  await open(page, 'config');
+  await flag(page).getByRole('button', { name: 'Turn off' }).click();
+  await poll(() => chaosBlockchain()).toBe(false);
   await page.close();
 }, 90_000);
-
-it('shows the gateway breaker turn open after an injected failure', async () => {
-  const page = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
-  await page.goto(dashboard);
-  await page.waitForSelector('#conn.live', { timeout: 15_000 });
-  // Every service is listed with a passing instance; rag-service has two.
-  await page.waitForFunction(() => document.querySelectorAll('#services .dot.passing').length >= 15, null, {
-    timeout: 15_000,
-  });
-  await page.click('#inject');
-  const openRow = '[data-breaker="blockchain-service"][data-state="OPEN"]';
-  await page.waitForSelector(openRow, { timeout: 20_000 });
-  // Read the colour by selector in one evaluation: every SSE tick re-renders the table, so an element handle
-  // taken a moment earlier may already be detached (and report no style).
-  const colour = await page.waitForFunction(
-    (sel) => {
-      const el = document.querySelector(`${sel} .state`);
-      return el ? getComputedStyle(el).backgroundColor : undefined;
-    },
-    openRow,
-    { timeout: 10_000 },
-  );
-  expect(await colour.jsonValue()).toBe('rgb(239, 68, 68)');
-  await page.waitForFunction(() => document.querySelector('#chaos')?.textContent?.includes('blockchain'), null, {
-    timeout: 10_000,
-  });
-  mkdirSync(artifacts, { recursive: true });
-  await page.screenshot({ path: `${artifacts}dashboard.png`, fullPage: true });
-}, 60_000);

@@ -26,13 +26,14 @@ export type DashboardActionName =
   | 'stream.dlq.delete'
   | 'saga.dlq.retry'
   | 'saga.cancel'
-  | 'config.rollback';
+  | 'config.rollback'
+  | 'config.flag';
 
 export interface DashboardAction {
   name: DashboardActionName;
   /** What it acts on: a breaker, queue, `bus/type`, saga id or dead-letter id, config name. */
   target: string;
-  /** Ids an action is about (dead jobs, dead letters), when it has some. */
+  /** Ids an action is about (dead jobs, dead letters, the version rolled back to, the flag's key), when it has some. */
   ids?: readonly string[];
 }
 

@@ -285,6 +285,28 @@ describe('config', () => {
     expect(rolled.body).toMatchObject({ version: 4, rollbackOf: 1 });
     expect((await get('config')).body.entries).toEqual({ 'pool.max': 10, 'db.password': '<redacted>' });
   });
+
+  it('switches a flag (a boolean key) as a new version, and only a flag', async () => {
+    const s = await session();
+    expect((await post('config/rollback', s, { version: 3 })).status).toBe(200); // fastCheckout is back
+    const before = (await get('config')).body;
+    expect(before.entries['feature.fastCheckout']).toBe(true);
+    const off = await post('config/flag', s, { key: 'feature.fastCheckout', value: false });
+    expect(off.body).toEqual({ version: before.version + 1, key: 'feature.fastCheckout', value: false, changed: true });
+    expect(fx.asked.at(-1)).toEqual({ name: 'config.flag', target: CONFIG, ids: ['feature.fastCheckout'] });
+    const after = (await get('config')).body;
+    expect(after.entries).toEqual({ ...before.entries, 'feature.fastCheckout': false });
+    expect((await get('config/history')).body.versions[0].message).toBe('dashboard: feature.fastCheckout = false');
+    // Already off: no new version.
+    expect((await post('config/flag', s, { key: 'feature.fastCheckout', value: false })).body.changed).toBe(false);
+    expect((await get('config')).body.version).toBe(after.version);
+    // Not a flag, not a key, not a boolean: refused, nothing written.
+    expect((await post('config/flag', s, { key: 'pool.max', value: true })).status).toBe(400);
+    expect((await post('config/flag', s, { key: 'db.password', value: true })).status).toBe(400);
+    expect((await post('config/flag', s, { key: 'feature.nope', value: true })).status).toBe(404);
+    expect((await post('config/flag', s, { key: 'feature.fastCheckout', value: 'yes' })).status).toBe(400);
+    expect((await get('config')).body.version).toBe(after.version);
+  });
 });
 
 describe('guards', () => {

@@ -100,19 +100,15 @@ export class XiaokeAgent {
   }
 }
 
-export async function startXiaokeService(ctx: Ctx) {
-  const config = await createXiaokeConfig(ctx.configPlace);
-  const bus = ctx.bus('xiaoke-service');
-  const record = (kind: string, text: string, data?: Record<string, unknown>) =>
-    ctx.activity.add('xiaoke-service', kind, text, data);
-  const agent = new XiaokeAgent(bus, () => config.degraded, record);
-  await bus.registerHandlers(agent);
-
-  // Seed 002's broker is RabbitMQ: the queue runs there when it answers (job status in Redis, so every process
-  // sees counts and pause), else on Redis, else in memory. On RabbitMQ the broker's queue name carries this run's
-  // prefix, so concurrent runs (CI, a second terminal) share no broker queue; close() deletes them.
+/**
+ * xiaoke's analysis queue. Seed 002's broker is RabbitMQ: the queue runs there when it answers (job status in Redis,
+ * so every process sees counts and pause), else on Redis, else in memory. On RabbitMQ the broker's queue name
+ * carries the run's prefix, so concurrent runs (CI, a second terminal) share no broker queue; xiaoke's close()
+ * deletes them. The gateway's process opens a handle of its own for the dashboard (no worker: it consumes nothing).
+ */
+export function createXiaokeQueue(ctx: Ctx): Queue<TaskData> {
   const { queueBackend, redis, prefix, amqpUrl } = ctx.infra;
-  const queue = createQueue<TaskData>(queueBackend === 'rabbitmq' ? `xiaoke-analysis.${prefix}` : 'xiaoke-analysis', {
+  return createQueue<TaskData>(queueBackend === 'rabbitmq' ? `xiaoke-analysis.${prefix}` : 'xiaoke-analysis', {
     ...(queueBackend === 'rabbitmq'
       ? { backend: 'rabbitmq' as const, url: amqpUrl, redis: redis!, prefix }
       : queueBackend === 'redis'
@@ -121,6 +117,18 @@ export async function startXiaokeService(ctx: Ctx) {
     defaultJobOptions: { attempts: 2, backoff: 100, timeoutMs: 10_000 },
     logger: ctx.log,
   });
+}
+
+export async function startXiaokeService(ctx: Ctx) {
+  const config = await createXiaokeConfig(ctx.configPlace);
+  const bus = ctx.bus('xiaoke-service');
+  const record = (kind: string, text: string, data?: Record<string, unknown>) =>
+    ctx.activity.add('xiaoke-service', kind, text, data);
+  const agent = new XiaokeAgent(bus, () => config.degraded, record);
+  await bus.registerHandlers(agent);
+
+  const { queueBackend } = ctx.infra;
+  const queue = createXiaokeQueue(ctx);
   xiaokeQueue = queue;
   const startOrder: { id: string; priority: number; userId: string }[] = [];
   // The @Task methods as handlers (the package's taskHandlers), each start noted for the priority check.

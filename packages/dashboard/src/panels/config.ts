@@ -1,6 +1,8 @@
 /**
  * Config: the current tree, recorded versions, a diff between two, rollback (a new version restoring an old
- * one, as `config.rollback` does). Values are redacted by config-center's rule (`redactEntries`) everywhere.
+ * one, as `config.rollback` does) and flags — a key whose current value is a boolean can be switched, as a new
+ * version committed against the version read (a concurrent commit makes it a 409, never a lost write). Values
+ * are redacted by config-center's rule (`redactEntries`) everywhere.
  */
 import { diffEntries, redactEntries, unflatten, type VersionRecord } from '@ballast/config-center';
 import { badRequest, notFound } from '../errors';
@@ -19,6 +21,10 @@ export function configRoutes(c: DashboardConfig): Route[] {
     const r = await c.store.getVersion(n);
     if (!r) throw notFound(`config "${c.name}" has no recorded version ${n}`);
     return r;
+  };
+  const flagKey = (raw: unknown): string => {
+    if (typeof raw !== 'string' || raw.length === 0 || raw.length > 512) throw badRequest('key must be a config key');
+    return raw;
   };
   return [
     {
@@ -73,6 +79,28 @@ export function configRoutes(c: DashboardConfig): Route[] {
           rollbackOf: target,
           changes: diffEntries(redactEntries(current.entries), redactEntries(record.entries)),
         };
+      },
+    },
+    {
+      method: 'POST',
+      path: 'config/flag',
+      action: (ctx: RouteContext) => ({ name: 'config.flag', target: c.name, ids: [flagKey(ctx.body.key)] }),
+      async run(ctx) {
+        const key = flagKey(ctx.body.key);
+        const value = ctx.body.value;
+        if (typeof value !== 'boolean') throw badRequest('value must be true or false');
+        const current = await c.store.read();
+        if (!(key in current.entries)) throw notFound(`config "${c.name}" has no key ${key}`);
+        if (typeof current.entries[key] !== 'boolean') {
+          throw badRequest(`config key ${key} is not a flag (its value is not a boolean)`);
+        }
+        if (current.entries[key] === value) return { version: current.version, key, value, changed: false };
+        const made = await c.store.commit(
+          current.version,
+          { ...current.entries, [key]: value },
+          { at: Date.now(), message: `dashboard: ${key} = ${value}` },
+        );
+        return { version: made.version, key, value, changed: true };
       },
     },
   ];

@@ -462,7 +462,18 @@ const panels: Record<string, () => Promise<HTMLElement>> = {
       ),
       table(
         ['key', 'value'],
-        Object.entries(current.entries).map(([k, v]) => [k, JSON.stringify(v)]),
+        Object.entries(current.entries).map(([k, v]) => [
+          k,
+          typeof v === 'boolean'
+            ? h(
+                'span',
+                { 'data-flag': k, 'data-value': String(v) },
+                JSON.stringify(v),
+                ' ',
+                action(v ? 'Turn off' : 'Turn on', 'config/flag', { key: k, value: !v }, `Set ${k} to ${!v}?`),
+              )
+            : JSON.stringify(v),
+        ]),
         { 'data-panel-table': 'config' },
       ),
       h('h2', {}, 'History'),
