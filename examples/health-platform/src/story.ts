@@ -403,6 +403,23 @@ export async function runStory(
     say(
       `uploads work again once the service-to-service breakers closed too: ${[...ok].map(([i, id]) => `${i} completed ${id}`).join(', ')} (${tries} uploads)`,
     );
+    // The operator retries the dead-lettered compensation, as the dashboard's saga DLQ action does. This process
+    // runs no saga: the entry is reopened under a lease that lapses at once, and a health-data-service sweeper
+    // (which has the definition) claims the saga and compensates it.
+    const entry = (await platform.feed.deadLetters()).find((d) => d.step === 'update_blockchain');
+    expect(entry, 'the saga DLQ has no update_blockchain entry to retry');
+    const retried = Date.now();
+    await platform.feed.operations().retryDeadLetter(entry.id);
+    const end = await activity.waitFor(
+      (a) => a.data?.sagaId === entry.sagaId && ['saga.compensated', 'saga.failed'].includes(a.kind),
+      15_000,
+      retried,
+    );
+    expect(end.kind === 'saga.compensated', `the retried saga ended ${end.kind}`);
+    const left = (await platform.feed.deadLetters()).length;
+    say(
+      `saga DLQ retry of ${entry.sagaId}: compensated by ${String(end.data?.owner ?? end.service)}; the DLQ holds ${left}`,
+    );
   });
 
   /** One line per activity: time since `t0`, where it happened (process and pid), what. */
@@ -413,7 +430,7 @@ export async function runStory(
     });
 
   await step("A service process killed mid-saga: another orchestrator's sweeper resumes it", async (say) => {
-    if (!sup) return say('one process (no Redis): no process to kill — this step needs the services as processes');
+    if (!sup) return say('one process: no process to kill — this step needs the services as separate processes (Redis, no --one-process)');
     const since = Date.now();
     await chaos('blockchainDelayMs', 3_000);
     say('config-center: chaos.blockchainDelayMs = 3000 (the ledger answers slowly)');
@@ -458,7 +475,7 @@ export async function runStory(
   await step(
     'A queue worker process killed mid-job: the job is recovered as stalled and runs once more',
     async (say) => {
-      if (!sup) return say('one process (no Redis): no process to kill — this step needs the services as processes');
+      if (!sup) return say('one process: no process to kill — this step needs the services as separate processes (Redis, no --one-process)');
       const since = Date.now();
       const taskId = `analysis-crash-${since}`;
       const r = await api(
