@@ -430,7 +430,10 @@ export async function runStory(
     });
 
   await step("A service process killed mid-saga: another orchestrator's sweeper resumes it", async (say) => {
-    if (!sup) return say('one process: no process to kill — this step needs the services as separate processes (Redis, no --one-process)');
+    if (!sup)
+      return say(
+        'one process: no process to kill — this step needs the services as separate processes (Redis, no --one-process)',
+      );
     const since = Date.now();
     await chaos('blockchainDelayMs', 3_000);
     say('config-center: chaos.blockchainDelayMs = 3000 (the ledger answers slowly)');
@@ -475,7 +478,10 @@ export async function runStory(
   await step(
     'A queue worker process killed mid-job: the job is recovered as stalled and runs once more',
     async (say) => {
-      if (!sup) return say('one process: no process to kill — this step needs the services as separate processes (Redis, no --one-process)');
+      if (!sup)
+        return say(
+          'one process: no process to kill — this step needs the services as separate processes (Redis, no --one-process)',
+        );
       const since = Date.now();
       const taskId = `analysis-crash-${since}`;
       const r = await api(
