@@ -31,7 +31,7 @@ async function main(): Promise<number> {
   const verbose = args.has('--verbose');
   const t0 = Date.now();
   const stack: Stack = processes ? await startProcesses({ verbose }) : await startPlatform({ verbose });
-  const { infra } = stack;
+  const startedMs = Date.now() - t0;
   let closing = false;
   const shutdown = async (code: number) => {
     if (closing) return;
@@ -50,6 +50,19 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
+  try {
+    return await run(stack, shutdown, startedMs);
+  } catch (error) {
+    // Once the stack is up, a failure still stops every process and removes the run's keys and files.
+    console.error('demo failed:', error);
+    await shutdown(1);
+    return 1;
+  }
+}
+
+async function run(stack: Stack, shutdown: (code: number) => Promise<void>, startedMs: number): Promise<number> {
+  const { infra } = stack;
+  const verbose = args.has('--verbose');
 
   for (const notice of infra.notices) console.log(`notice: ${notice}`);
   console.log(
@@ -61,9 +74,7 @@ async function main(): Promise<number> {
   for (const s of stack.services) counts.set(s.name, (counts.get(s.name) ?? 0) + s.instances);
   console.log(`services: ${[...counts].map(([name, n]) => `${name}${n > 1 ? `×${n}` : ''}`).join(', ')}`);
   if (stack.supervisor) {
-    console.log(
-      `\n${stack.supervisor.table()}\n(every process up and passing its health check in ${Date.now() - t0} ms)\n`,
-    );
+    console.log(`\n${stack.supervisor.table()}\n(every process up and passing its health check in ${startedMs} ms)\n`);
     console.log(`env:       ${stack.envFile} (run one more service into this stack: see the README)`);
   }
   const adminToken = await operatorToken(stack);
