@@ -1,4 +1,12 @@
-import { type Clock, childLogger, type Logger, parseOptions, resolveConsulEndpoint, systemClock } from '@ballast/core';
+import {
+  type Clock,
+  childLogger,
+  InvalidOptionsError,
+  type Logger,
+  parseOptions,
+  resolveConsulEndpoint,
+  systemClock,
+} from '@ballast/core';
 import type { DiscoveryBackend, ServiceInstance } from './backend';
 import { ConsulBackend } from './backends/consul';
 import { MemoryBackend } from './backends/memory';
@@ -35,7 +43,25 @@ export interface LookupResult {
 
 export interface LookupOptions {
   tag?: string;
+  /**
+   * Consul's filter expression over the health entries (`?filter=`), e.g. `Service.Meta.version == "2"`; a
+   * lookup with a filter has a watch of its own. Consul only.
+   */
+  filter?: string;
 }
+
+/** The watch key of a lookup: name, tag and filter. */
+const lookupKey = (name: string, o: LookupOptions) =>
+  `${name}${o.tag ? `\u0000${o.tag}` : ''}${o.filter === undefined ? '' : `\u0001${o.filter}`}`;
+/** `name`, `name#tag`, `name?filter=…`, as diagnostics and the gauge show a watch. */
+const displayKey = (key: string) => key.replace('\u0000', '#').replace('\u0001', '?filter=');
+
+const consulScope = (c: NonNullable<ResolvedDiscoveryOptions['consul']>) => ({
+  consistency: c.consistency,
+  maxStaleMs: c.maxStaleMs,
+  ...(c.dc === undefined ? {} : { dc: c.dc }),
+  ...(c.ns === undefined ? {} : { ns: c.ns }),
+});
 
 interface Use {
   handle: WatchHandle;
@@ -114,7 +140,8 @@ export class Discovery {
         });
       this.#lease = leaseRedisBackend(redis, o.prefix, make);
       this.backend = this.#lease.backend;
-    } else if (o.consul?.client) this.backend = new ConsulBackend({ client: o.consul.client });
+    } else if (o.consul?.client)
+      this.backend = new ConsulBackend({ client: o.consul.client, ...consulScope(o.consul) });
     else if (o.consul) {
       const endpoint = resolveConsulEndpoint({
         ...(o.consul.url === undefined ? {} : { address: o.consul.url }),
@@ -122,7 +149,7 @@ export class Discovery {
         ...(o.consul.token === undefined ? {} : { token: o.consul.token }),
         env: this.#env,
       });
-      this.#lease = leaseConsulBackend(endpoint, o.consul.timeoutMs);
+      this.#lease = leaseConsulBackend(endpoint, o.consul.timeoutMs, consulScope(o.consul));
       this.backend = this.#lease.backend;
     } else this.backend = new MemoryBackend({ clock: this.#clock });
     this.#stopObserving = this.#instruments.observe(this);
@@ -151,7 +178,19 @@ export class Discovery {
 
   /** Like `discover`, with where the answer came from and how old it is. */
   lookup(name: string, options: LookupOptions = {}): Promise<LookupResult> {
-    const key = options.tag ? `${name}\u0000${options.tag}` : name;
+    if (options.filter !== undefined && this.backend.kind !== 'consul') {
+      return Promise.reject(
+        new InvalidOptionsError('discover', [
+          {
+            path: 'filter',
+            expected: `a Consul registry (this one is ${this.backend.kind})`,
+            received: options.filter,
+            message: 'filter needs Consul',
+          },
+        ]),
+      );
+    }
+    const key = lookupKey(name, options);
     const now = this.#clock.now();
     const use = this.#watches.get(key);
     if (use) use.lastUsed = now;
@@ -174,14 +213,14 @@ export class Discovery {
       }
     }
     this.#instruments.cacheMisses.add(1, { service: name });
-    return this.#miss(name, key, options.tag);
+    return this.#miss(name, key, options);
   }
 
-  async #miss(name: string, key: string, tag: string | undefined): Promise<LookupResult> {
+  async #miss(name: string, key: string, lookup: LookupOptions): Promise<LookupResult> {
     this.#assertOpen();
     const tried: string[] = [];
     let registryError: unknown;
-    const watch = this.#ensureWatch(name, key, tag).handle.watch;
+    const watch = this.#ensureWatch(name, key, lookup).handle.watch;
     let snapshot: WatchSnapshot | undefined;
     if (watch.healthy) snapshot = watch.snapshot;
     else if (watch.lastError !== undefined) registryError = watch.lastError;
@@ -251,7 +290,7 @@ export class Discovery {
     return { all: instances, instances, source, cached: false, stale: false, ageMs: 0 };
   }
 
-  #ensureWatch(name: string, key: string, tag: string | undefined): Use {
+  #ensureWatch(name: string, key: string, lookup: LookupOptions): Use {
     const existing = this.#watches.get(key);
     if (existing && !existing.handle.watch.stopped) return existing;
     existing?.handle.release();
@@ -278,7 +317,8 @@ export class Discovery {
         new ServiceWatch({
           backend: this.backend,
           name,
-          tag,
+          tag: lookup.tag,
+          filter: lookup.filter,
           waitMs: this.#o.watchWaitMs,
           backoff: this.#o.watchBackoff,
           rateLimit: this.#o.watchRateLimit,
@@ -362,8 +402,8 @@ export class Discovery {
     options: LookupOptions = {},
   ): () => void {
     this.#assertOpen();
-    const key = options.tag ? `${name}\u0000${options.tag}` : name;
-    const use = this.#ensureWatch(name, key, options.tag);
+    const key = lookupKey(name, options);
+    const use = this.#ensureWatch(name, key, options);
     const watch = use.handle.watch;
     use.subscribers += 1;
     let lastIndex = -1;
@@ -401,9 +441,11 @@ export class Discovery {
   /** Forgets cached results (and restarts the watch) of one service or all: the gateway's `POST /service-cache/clear`. */
   clearCache(name?: string): void {
     for (const key of [...this.#cache.keys()])
-      if (name === undefined || key === name || key.startsWith(`${name}\u0000`)) this.#cache.delete(key);
+      if (name === undefined || key === name || key.startsWith(`${name}\u0000`) || key.startsWith(`${name}\u0001`))
+        this.#cache.delete(key);
     for (const [key, u] of [...this.#watches]) {
-      if (name !== undefined && key !== name && !key.startsWith(`${name}\u0000`)) continue;
+      if (name !== undefined && key !== name && !key.startsWith(`${name}\u0000`) && !key.startsWith(`${name}\u0001`))
+        continue;
       if (u.subscribers > 0) continue; // a subscriber keeps its watch; its next snapshot refills the cache
       this.#watches.delete(key);
       u.handle.release();
@@ -412,9 +454,7 @@ export class Discovery {
 
   /** Services with a running watch (tests, diagnostics). */
   watchedServices(): string[] {
-    return [...this.#watches.entries()]
-      .filter(([, u]) => !u.handle.watch.stopped)
-      .map(([k]) => k.replace('\u0000', '#'));
+    return [...this.#watches.entries()].filter(([, u]) => !u.handle.watch.stopped).map(([k]) => displayKey(k));
   }
 
   /** @internal for the metrics gauge */
@@ -423,7 +463,7 @@ export class Discovery {
       const s = u.handle.watch.snapshot;
       if (!s) continue;
       yield {
-        service: key.replace('\u0000', '#'),
+        service: displayKey(key),
         passing: s.instances.filter((i) => i.status === 'passing').length,
         total: s.instances.length,
       };

@@ -38,8 +38,11 @@ export interface CheckEntry {
   notes: string;
   output: string;
   serviceId: string;
-  type: 'ttl' | 'http' | '';
+  /** `grpc` checks are not probed by the emulator: they keep their registered status. */
+  type: 'ttl' | 'http' | 'tcp' | 'grpc' | '';
   ttlMs?: number;
+  /** `host:port` of a TCP check. */
+  tcp?: string | undefined;
   intervalMs?: number;
   timeoutMs?: number;
   http?: string;

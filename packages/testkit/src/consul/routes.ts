@@ -2,10 +2,12 @@
  * The emulator's HTTP API: ACL-token enforcement and the routing of each Consul endpoint Ballast uses (status,
  * agent, health, catalog, KV, session) to the store, blocking where Consul blocks.
  */
+
 import type { ServerResponse } from 'node:http';
 import { blocking } from './blocking';
 import { catalogServices, checkJson, healthService, serviceJson } from './catalog';
 import { deregisterCheck, registerCheck, updateTtlCheck } from './checks';
+import { applyFilter, parseFilter } from './filter';
 import { LABEL, type Reply, type Request } from './http';
 import { kvDelete, kvGet, kvJson, kvList, kvPut } from './kv';
 import { ConsulHttpError, NODE } from './model';
@@ -120,9 +122,11 @@ export async function route(
     const name = m[1] as string;
     const tags = r.query.getAll('tag');
     const passing = r.flag('passing');
+    const filter = r.query.get('filter');
+    if (filter) parseFilter(filter); // a bad expression is a 400 before any blocking
     return blocking(s, r, res, () => {
       const out = healthService(s, name, tags, passing);
-      return { index: out.index, json: out.body };
+      return { index: out.index, json: applyFilter(out.body, filter) };
     });
   }
   m = /^\/v1\/health\/checks\/(.+)$/.exec(p);
@@ -145,23 +149,28 @@ export async function route(
     method('GET');
     const name = m[1] as string;
     const tags = r.query.getAll('tag');
+    const filter = r.query.get('filter');
+    if (filter) parseFilter(filter);
     return blocking(s, r, res, () => ({
       index: s.serviceIndex.get(name) ?? s.tables.services,
-      json: [...s.services.values()]
-        .filter((x) => x.name === name && tags.every((t) => x.tags.includes(t)))
-        .map((x) => ({
-          Node: NODE.name,
-          Address: NODE.address,
-          Datacenter: NODE.datacenter,
-          ServiceID: x.id,
-          ServiceName: x.name,
-          ServiceTags: x.tags,
-          ServiceAddress: x.address,
-          ServicePort: x.port,
-          ServiceMeta: x.meta,
-          CreateIndex: x.createIndex,
-          ModifyIndex: x.modifyIndex,
-        })),
+      json: applyFilter(
+        [...s.services.values()]
+          .filter((x) => x.name === name && tags.every((t) => x.tags.includes(t)))
+          .map((x) => ({
+            Node: NODE.name,
+            Address: NODE.address,
+            Datacenter: NODE.datacenter,
+            ServiceID: x.id,
+            ServiceName: x.name,
+            ServiceTags: x.tags,
+            ServiceAddress: x.address,
+            ServicePort: x.port,
+            ServiceMeta: x.meta,
+            CreateIndex: x.createIndex,
+            ModifyIndex: x.modifyIndex,
+          })),
+        filter,
+      ),
     }));
   }
   m = /^\/v1\/kv\/(.*)$/.exec(p);

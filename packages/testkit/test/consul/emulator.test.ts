@@ -637,3 +637,56 @@ describe('Consul emulator: fidelity (agent/kvs_endpoint.go, agent/session_endpoi
     expect((await call(e, '/v1/health/service/web?dc=dc1')).status).toBe(200);
   });
 });
+
+/** Issue 22 §4, continued: ?filter and TCP/gRPC checks as Consul documents them. */
+describe('Consul emulator: ?filter (api-docs/features/filtering) and check kinds (api-docs/agent/check)', () => {
+  const q = (expr: string) => `filter=${encodeURIComponent(expr)}`;
+  it('?filter on /v1/health/service and /v1/catalog/service: operators, and/or/not, missing selectors, 400 on bad syntax', async () => {
+    const e = await emulator();
+    await put(e, '/v1/agent/service/register', { Name: 'web', ID: 'w1', Port: 1, Tags: ['a'], Meta: { v: '1' } });
+    await put(e, '/v1/agent/service/register', { Name: 'web', ID: 'w2', Port: 2, Tags: ['b'], Meta: { v: '2' } });
+    await put(e, '/v1/agent/service/register', { Name: 'web', ID: 'w3', Port: 3, Tags: [] });
+    const health = async (expr: string) =>
+      ((await call(e, `/v1/health/service/web?${q(expr)}`)).json() as { Service: { ID: string } }[])
+        .map((x) => x.Service.ID)
+        .sort();
+    expect(await health('Service.Meta.v == "2"')).toEqual(['w2']);
+    expect(await health('Service.Meta.v != "2"')).toEqual(['w1', 'w3']); // a missing key makes != true
+    expect(await health('"a" in Service.Tags or Service.ID == `w3`')).toEqual(['w1', 'w3']);
+    expect(await health('Service.Tags is empty')).toEqual(['w3']);
+    expect(await health('not (Service.Tags is empty) and Service.ID matches "^w[12]$"')).toEqual(['w1', 'w2']);
+    expect(await health('Service.Tags not contains "a" and Service.Meta is not empty')).toEqual(['w2']);
+    const catalog = (await call(e, `/v1/catalog/service/web?${q('ServiceMeta.v == "1"')}`)).json() as {
+      ServiceID: string;
+    }[];
+    expect(catalog.map((x) => x.ServiceID)).toEqual(['w1']);
+    const bad = await call(e, `/v1/health/service/web?${q('Service.Meta ==')}`);
+    expect(bad.status).toBe(400);
+    expect(bad.text).toMatch(/^Failed to create boolean expression evaluator/);
+  });
+
+  it('TCP checks connect at their interval (passing / critical); gRPC checks are listed with Type "grpc"', async () => {
+    const e = await emulator();
+    const server = createServer();
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    await put(e, '/v1/agent/service/register', {
+      Name: 'tcp',
+      ID: 'tcp-1',
+      Checks: [
+        { CheckID: 'up', TCP: `127.0.0.1:${port}`, Interval: '10s', Timeout: '1s' },
+        { CheckID: 'down', TCP: '127.0.0.1:1', Interval: '10s', Timeout: '1s' },
+        { CheckID: 'g', GRPC: `127.0.0.1:${port}`, Interval: '10s' },
+      ],
+    });
+    await until(async () => {
+      const checks = (await call(e, '/v1/agent/checks')).json() as Record<string, { Status: string; Output: string }>;
+      return checks.up?.Status === 'passing' && checks.down?.Output !== '';
+    });
+    const checks = (await call(e, '/v1/agent/checks')).json() as Record<string, { Status: string; Type: string }>;
+    expect([checks.up?.Type, checks.down?.Type, checks.g?.Type]).toEqual(['tcp', 'tcp', 'grpc']);
+    expect(checks.down?.Status).toBe('critical');
+    expect((await put(e, '/v1/agent/check/register', { Name: 'x', TCP: '127.0.0.1:1' })).status).toBe(400);
+  });
+});
