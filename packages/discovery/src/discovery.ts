@@ -19,6 +19,7 @@ import {
   type RegisterOptions,
   type ResolvedDiscoveryOptions,
 } from './options';
+import { type Outcome, OutlierDetector } from './outliers';
 import { Picker, type PickStrategy, routable } from './pickers';
 import { type Registration, registerService } from './registry';
 import { acquireWatch, type BackendLease, leaseConsulBackend, leaseRedisBackend, type WatchHandle } from './shared';
@@ -110,6 +111,8 @@ export class Discovery {
   /** This Discovery's use of the (process-wide, shared) watches. */
   readonly #watches = new Map<string, Use>();
   readonly #pickers = new Map<string, Picker>();
+  readonly #outstandingCounts = new Map<string, Map<string, number>>();
+  readonly #detectors = new Map<string, OutlierDetector>();
   readonly #registrations = new Set<Registration>();
   readonly #envVar: (s: string) => string;
   readonly #env: Record<string, string | undefined>;
@@ -353,44 +356,127 @@ export class Discovery {
     this.#idleSweep.unref();
   }
 
-  /** Picks one routable instance (panic threshold applies) with `strategy` (default the option's). */
+  /**
+   * Picks one routable instance with `strategy` (default the option's): passing ones (or all below the panic
+   * threshold), minus those outlier detection ejected (unless that would leave none).
+   */
   async pick(
     name: string,
     strategy: PickStrategy = this.#o.strategy,
     options: LookupOptions = {},
   ): Promise<ServiceInstance> {
     const r = await this.lookup(name, options);
-    const chosen = this.#picker(name).pick(routable(r.all, this.#o.panicThresholdPercent), strategy);
+    const candidates = routable(r.all, this.#o.panicThresholdPercent);
+    const detector = this.#detectors.get(name);
+    const healthy = detector ? candidates.filter((i) => !detector.isEjected(i.id)) : candidates;
+    const chosen = this.#picker(name, options).pick(healthy.length > 0 ? healthy : candidates, strategy);
     if (!chosen) throw new ServiceUnavailableError(name, ['pick: no routable instance']);
     return chosen;
   }
 
-  /** Runs `fn` with a picked instance, counting it outstanding meanwhile (feeds `least-outstanding`). */
+  /**
+   * A picked instance counted outstanding until `done(outcome?)`: what an HTTP client takes as `resolve`
+   * (`createHttpClient({ resolve: discovery.target })` reports each try's completion and outcome), so
+   * `least-outstanding` sees requests in flight and outlier detection sees failures. `done` is idempotent.
+   */
+  readonly target = async (
+    service: string,
+    options: LookupOptions & { strategy?: PickStrategy } = {},
+  ): Promise<{ url: string; instance: ServiceInstance; done: (outcome?: Outcome) => void }> => {
+    const instance = await this.pick(service, options.strategy ?? this.#o.strategy, options);
+    const end = this.#outstanding(service, instance.id);
+    let finished = false;
+    return {
+      url: instance.url,
+      instance,
+      done: (outcome) => {
+        if (finished) return;
+        finished = true;
+        end();
+        if (outcome) this.report(service, instance.id, outcome);
+      },
+    };
+  };
+
+  /** Runs `fn` with a picked instance, counting it outstanding meanwhile; a throw is reported as a failure. */
   async withInstance<T>(
     name: string,
     fn: (instance: ServiceInstance) => Promise<T> | T,
     strategy: PickStrategy = 'least-outstanding',
   ): Promise<T> {
-    const instance = await this.pick(name, strategy);
-    const end = this.#picker(name).begin(instance.id);
+    const t = await this.target(name, { strategy });
     try {
-      return await fn(instance);
-    } finally {
-      end();
+      const value = await fn(t.instance);
+      t.done({ ok: true });
+      return value;
+    } catch (err) {
+      t.done({ ok: false });
+      throw err;
     }
+  }
+
+  /** Feeds outlier detection with the outcome of one request to `instanceId` of `service`. */
+  report(service: string, instanceId: string, outcome: Outcome): void {
+    const settings = this.#o.outlierDetection;
+    if (settings === false) return;
+    let detector = this.#detectors.get(service);
+    if (!detector) {
+      detector = new OutlierDetector(settings, this.#clock, (id, forMs, why) => {
+        this.#instruments.ejections.add(1, { service });
+        this.#log?.warn({ service, instance: id, ejectedForMs: forMs }, `instance ejected from picking: ${why}`);
+      });
+      this.#detectors.set(service, detector);
+    }
+    detector.report(instanceId, outcome, this.#population(service));
+  }
+
+  /** Instance ids of `service` that outlier detection holds out of `pick` now. */
+  ejected(service: string): string[] {
+    return this.#detectors.get(service)?.ejected() ?? [];
+  }
+
+  /** How many instances `service` has (its largest known answer), for the max-ejection percentage. */
+  #population(service: string): number {
+    let n = 0;
+    for (const [key, e] of this.#cache)
+      if (key === service || key.startsWith(`${service}\u0000`) || key.startsWith(`${service}\u0001`))
+        n = Math.max(n, e.all.length);
+    return n;
+  }
+
+  #outstanding(service: string, id: string): () => void {
+    let counts = this.#outstandingCounts.get(service);
+    if (!counts) {
+      counts = new Map();
+      this.#outstandingCounts.set(service, counts);
+    }
+    const map = counts;
+    map.set(id, (map.get(id) ?? 0) + 1);
+    return () => {
+      const left = (map.get(id) ?? 1) - 1;
+      if (left <= 0) map.delete(id);
+      else map.set(id, left);
+    };
   }
 
   /**
    * `service → base URL`, the shape @ballast/circuit-breaker's HTTP client takes as `resolve`:
-   * `createHttpClient({ resolve: discovery.resolve })`.
+   * `createHttpClient({ resolve: discovery.resolve })`. Prefer `target`, which also reports completion.
    */
   readonly resolve = async (service: string): Promise<string> => (await this.pick(service)).url;
 
-  #picker(name: string): Picker {
-    let p = this.#pickers.get(name);
+  /** The picker of one lookup (its own round-robin cursor); outstanding counts are per service. */
+  #picker(name: string, options: LookupOptions = {}): Picker {
+    const key = lookupKey(name, options);
+    let p = this.#pickers.get(key);
     if (!p) {
-      p = new Picker(this.#o.random);
-      this.#pickers.set(name, p);
+      let counts = this.#outstandingCounts.get(name);
+      if (!counts) {
+        counts = new Map();
+        this.#outstandingCounts.set(name, counts);
+      }
+      p = new Picker(this.#o.random, counts);
+      this.#pickers.set(key, p);
     }
     return p;
   }

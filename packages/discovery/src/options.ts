@@ -84,6 +84,33 @@ export const discoveryOptionsSchema = z
      * panic mode). Default 0 = off: traffic goes to critical instances only when configured (Envoy uses 50).
      */
     panicThresholdPercent: z.number().min(0).max(100).default(0),
+    /**
+     * Envoy-style outlier ejection fed by reported outcomes (`target().done`, `withInstance`, `report`): after
+     * `consecutiveFailures` failures in a row (or, with `failureRate`, a failure share over a window) an instance
+     * leaves `pick` for `baseEjectionMs` × its ejection count (≤ `maxEjectionMs`); at most `maxEjectionPercent` %
+     * of the instances at once, but always one. `false`: off.
+     */
+    outlierDetection: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            consecutiveFailures: z.number().int().min(1).default(5),
+            baseEjectionMs: z.number().int().positive().default(30_000),
+            maxEjectionMs: z.number().int().positive().default(300_000),
+            maxEjectionPercent: z.number().min(0).max(100).default(10),
+            failureRate: z
+              .object({
+                threshold: z.number().gt(0).max(1),
+                minRequests: z.number().int().min(1).default(20),
+                windowMs: z.number().int().positive().default(10_000),
+              })
+              .strict()
+              .optional(),
+          })
+          .strict(),
+      ])
+      .default({ consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 10 }),
     clock: objectSchema<Clock>('clock').optional(),
     logger: objectSchema<Logger>('logger').optional(),
     random: functionSchema<() => number>('random').optional(),
