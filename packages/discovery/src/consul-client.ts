@@ -65,7 +65,14 @@ export interface ConsulClient {
       signal?: AbortSignal;
       timeoutMs: number;
     },
-  ): Promise<{ index: number; entries: ConsulHealthEntry[]; lastContactMs?: number; knownLeader?: boolean }>;
+  ): Promise<{
+    index: number;
+    entries: ConsulHealthEntry[];
+    lastContactMs?: number;
+    knownLeader?: boolean;
+    /** `X-Consul-Results-Filtered-By-ACLs: true`: the token could not see some instances. */
+    filteredByAcls?: boolean;
+  }>;
   close(): void;
 }
 
@@ -225,6 +232,7 @@ export function consulClientFor(endpoint: ConsulEndpoint, timeoutMs: number): Co
           ? { lastContactMs: lastContact }
           : {}),
         ...(leader === undefined ? {} : { knownLeader: leader === 'true' }),
+        ...(reply.headers['x-consul-results-filtered-by-acls'] === 'true' ? { filteredByAcls: true } : {}),
       };
     },
     close() {

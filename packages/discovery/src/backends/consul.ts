@@ -10,7 +10,7 @@ import type {
 } from '../backend';
 import { instanceUrl, worstStatus } from '../backend';
 import type { ConsulClient, ConsulConsistency, ConsulHealthEntry } from '../consul-client';
-import { type DiscoveryBackendError, RegistrationLostError } from '../errors';
+import { DiscoveryBackendError, RegistrationLostError } from '../errors';
 
 const goDuration = (ms: number) => `${Math.max(1, Math.round(ms))}ms`;
 /** Consul names a registration's single check `service:<id>`. */
@@ -140,6 +140,14 @@ export class ConsulBackend implements DiscoveryBackend {
         signal: options.signal,
         timeoutMs: this.#slackMs,
       });
+    }
+    // Consul filters what the token may not read instead of refusing (200 [] + X-Consul-Results-Filtered-By-ACLs):
+    // "no instances" would hide a missing or weak token.
+    if (res.filteredByAcls && res.entries.length === 0) {
+      throw new DiscoveryBackendError(
+        `Consul health query for "${name}": results filtered by ACLs (the token cannot read this service)`,
+        403,
+      );
     }
     return { index: res.index, instances: res.entries.map(toInstance) };
   }

@@ -72,6 +72,7 @@ export function parseCheck(d: Json, defaultId: string): Omit<CheckEntry, 'servic
     ttlMs,
     intervalMs,
     timeoutMs: parseDuration(d.Timeout) ?? 10_000,
+    timeoutGiven: d.Timeout !== undefined && d.Timeout !== '',
     http: http || undefined,
     method: str(d.Method, 'GET') || 'GET',
     header,
@@ -83,12 +84,23 @@ export function parseCheck(d: Json, defaultId: string): Omit<CheckEntry, 'servic
 export function putCheck(store: ConsulStore, c: Omit<CheckEntry, 'createIndex' | 'modifyIndex'>, idx: number): void {
   const old = store.checks.get(c.checkId);
   if (old) disarmCheck(store, old);
-  const entry: CheckEntry = {
-    ...c,
-    createIndex: old?.createIndex ?? idx,
-    modifyIndex: idx,
-    criticalSince: c.status === 'critical' ? store.clock.now() : undefined,
-  };
+  // Re-registering keeps a check's current status and output (the agent's local state): a restarted process with
+  // the same id stays as it was until its next heartbeat or probe.
+  const entry: CheckEntry = old
+    ? {
+        ...c,
+        status: old.status,
+        output: old.output,
+        criticalSince: old.criticalSince,
+        createIndex: old.createIndex,
+        modifyIndex: idx,
+      }
+    : {
+        ...c,
+        createIndex: idx,
+        modifyIndex: idx,
+        criticalSince: c.status === 'critical' ? store.clock.now() : undefined,
+      };
   store.checks.set(entry.checkId, entry);
   if (store.running) armCheck(store, entry, true);
 }
@@ -140,6 +152,11 @@ export function disarmCheck(store: ConsulStore, c: CheckEntry): void {
   c.abort = undefined;
 }
 
+/** Consul staggers a new check's first run by a random time within its interval (agent/checks: RandomStagger). */
+function firstProbeDelay(store: ConsulStore, intervalMs: number): number {
+  return Math.floor(store.random() * intervalMs);
+}
+
 export function armCheck(store: ConsulStore, c: CheckEntry, initial: boolean): void {
   if (!store.running) return;
   if (c.timer) store.clock.clearTimeout(c.timer);
@@ -150,11 +167,16 @@ export function armCheck(store: ConsulStore, c: CheckEntry, initial: boolean): v
     }, c.ttlMs);
     c.timer.unref();
   } else if (c.type === 'tcp' && c.intervalMs) {
-    c.timer = store.clock.setTimeout(() => void runTcpCheck(store, c), initial ? 0 : c.intervalMs);
+    c.timer = store.clock.setTimeout(
+      () => void runTcpCheck(store, c),
+      initial ? firstProbeDelay(store, c.intervalMs) : c.intervalMs,
+    );
     c.timer.unref();
   } else if (c.type === 'http' && c.intervalMs) {
-    // Consul staggers the first run; the emulator runs it at once so tests need not wait an interval.
-    c.timer = store.clock.setTimeout(() => void runHttpCheck(store, c), initial ? 0 : c.intervalMs);
+    c.timer = store.clock.setTimeout(
+      () => void runHttpCheck(store, c),
+      initial ? firstProbeDelay(store, c.intervalMs) : c.intervalMs,
+    );
     c.timer.unref();
   }
 }

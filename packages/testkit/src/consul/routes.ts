@@ -27,13 +27,60 @@ export async function route(
 ): Promise<Reply> {
   const p = r.path;
   if (!p.startsWith('/v1/status/') && acl.aclToken !== undefined) {
+    // agent/http.go parseToken: the header (or a Bearer token), then ?token=, which wins.
     const auth = r.req.headers.authorization;
     const token =
-      (r.req.headers['x-consul-token'] as string | undefined) ??
       r.query.get('token') ??
+      (r.req.headers['x-consul-token'] as string | undefined) ??
       (auth?.startsWith('Bearer ') ? auth.slice(7) : undefined);
-    if (token !== acl.aclToken) throw new ConsulHttpError(403, token ? 'ACL not found' : 'Permission denied');
+    if (token !== undefined && token !== '' && token !== acl.aclToken) throw new ConsulHttpError(403, 'ACL not found');
+    if (token !== acl.aclToken) return anonymous(s, r, res, acl);
   }
+  return routeAuthorised(s, r, res, acl);
+}
+
+/**
+ * A request without a token under a default-deny policy, as Consul answers it: list reads are filtered (health,
+ * catalog and agent lists come back empty with `X-Consul-Results-Filtered-By-ACLs: true`, a recursive or keys KV
+ * read is a 404 as if the prefix were empty), a single-key read and every write are 403 "Permission denied".
+ */
+async function anonymous(
+  s: ConsulStore,
+  r: Request,
+  res: ServerResponse,
+  acl: { readonly aclToken?: string; readonly maxTxnOps?: number },
+): Promise<Reply> {
+  const p = r.path;
+  const filtered = { 'X-Consul-Results-Filtered-By-ACLs': 'true' };
+  if (r.method === 'GET') {
+    const list: [RegExp, unknown][] = [
+      [/^\/v1\/health\/(service|checks)\/.+$/, []],
+      [/^\/v1\/catalog\/service\/.+$/, []],
+      [/^\/v1\/catalog\/services$/, {}],
+      [/^\/v1\/agent\/(services|checks)$/, {}],
+      [/^\/v1\/session\/(list|node\/.+)$/, []],
+    ];
+    for (const [re, empty] of list) {
+      if (!re.test(p)) continue;
+      // The real query runs (blocking, with its index); only what the token may see is returned.
+      const reply = await routeAuthorised(s, r, res, acl);
+      return { ...reply, json: empty, headers: { ...reply.headers, ...filtered } };
+    }
+    if (/^\/v1\/kv\//.test(p) && (r.flag('recurse') || r.flag('keys'))) {
+      const reply = await routeAuthorised(s, r, res, acl);
+      return { status: 404, index: reply.index ?? s.index, headers: filtered };
+    }
+  }
+  throw new ConsulHttpError(403, 'Permission denied');
+}
+
+async function routeAuthorised(
+  s: ConsulStore,
+  r: Request,
+  res: ServerResponse,
+  acl: { readonly aclToken?: string; readonly maxTxnOps?: number },
+): Promise<Reply> {
+  const p = r.path;
   // ?dc names a datacenter: this single-node cluster is dc1; any other has no path (Consul answers 500).
   const dc = r.query.get('dc');
   if (dc && dc !== NODE.datacenter) throw new ConsulHttpError(500, `No path to datacenter`);
@@ -217,7 +264,26 @@ export async function route(
   throw new ConsulHttpError(404, '404 page not found');
 }
 
+/**
+ * KV key names as Consul validates them since the CVE-2025-11392 fix (hashicorp/consul#22850, 1.21.6+/1.22; the
+ * 1.21.5 character regex was withdrawn): no `..` path segment, no URL-encoded traversal, no leading or trailing
+ * space. Every other character is allowed.
+ */
+export function validateKvKey(key: string): void {
+  if (key === '') return;
+  const why =
+    key !== key.trim()
+      ? 'leading or trailing spaces are not allowed'
+      : key.split('/').some((seg) => seg === '..') || /\.\.\\/.test(key)
+        ? 'path traversal is not allowed'
+        : /%2e%2e(%2f|%5c|\/)|\.\.%2f|\.\.%5c|%252e%252e%252f/i.test(key)
+          ? 'encoded path traversal is not allowed'
+          : undefined;
+  if (why) throw new ConsulHttpError(400, `invalid key name: ${why}`);
+}
+
 async function kv(s: ConsulStore, r: Request, res: ServerResponse, key: string): Promise<Reply> {
+  validateKvKey(r.rawPath.startsWith('/v1/kv/') ? r.rawPath.slice('/v1/kv/'.length) : key);
   if (r.method === 'GET') {
     const recurse = r.flag('recurse');
     const keysOnly = r.flag('keys');
