@@ -17,8 +17,14 @@ export interface ConsulEmulatorOptions {
   port?: number;
   /** Interface to bind; default 127.0.0.1. */
   host?: string;
-  /** When set, every request (except `status/*`) must carry it as `X-Consul-Token` or `?token=`, else 403. */
+  /**
+   * Default-deny ACLs with this one token allowed everything (`X-Consul-Token`, Bearer, or `?token=`, which wins).
+   * Without a token, reads are filtered and writes refused as Consul does for the anonymous token; another token
+   * is 403 "ACL not found".
+   */
   aclToken?: string;
+  /** Tokens that exist but are granted nothing: filtered like the anonymous token, and told so by the header. */
+  aclDeniedTokens?: readonly string[];
   /** Drives TTL checks, session TTLs, HTTP check intervals, the reaper and blocking-query waits. */
   clock?: Clock;
   /** Serve HTTPS with this PEM key and certificate (as an agent with `tls.defaults` + an https port). */

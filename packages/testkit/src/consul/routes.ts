@@ -19,12 +19,7 @@ import { runTxn } from './txn';
 const MAX_KV_BYTES = 512 * 1024;
 
 /** Routes one request; `acl.aclToken` is read per request, as the emulator's options object holds it. */
-export async function route(
-  s: ConsulStore,
-  r: Request,
-  res: ServerResponse,
-  acl: { readonly aclToken?: string; readonly maxTxnOps?: number },
-): Promise<Reply> {
+export async function route(s: ConsulStore, r: Request, res: ServerResponse, acl: Acl): Promise<Reply> {
   const p = r.path;
   if (!p.startsWith('/v1/status/') && acl.aclToken !== undefined) {
     // agent/http.go parseToken: the header (or a Bearer token), then ?token=, which wins.
@@ -33,25 +28,32 @@ export async function route(
       r.query.get('token') ??
       (r.req.headers['x-consul-token'] as string | undefined) ??
       (auth?.startsWith('Bearer ') ? auth.slice(7) : undefined);
-    if (token !== undefined && token !== '' && token !== acl.aclToken) throw new ConsulHttpError(403, 'ACL not found');
-    if (token !== acl.aclToken) return anonymous(s, r, res, acl);
+    const denied = token !== undefined && acl.aclDeniedTokens?.includes(token) === true;
+    if (token !== undefined && token !== '' && token !== acl.aclToken && !denied)
+      throw new ConsulHttpError(403, 'ACL not found');
+    if (token !== acl.aclToken) return unauthorised(s, r, res, acl, denied);
   }
   return routeAuthorised(s, r, res, acl);
 }
 
+type Acl = { readonly aclToken?: string; readonly aclDeniedTokens?: readonly string[]; readonly maxTxnOps?: number };
+
 /**
- * A request without a token under a default-deny policy, as Consul answers it: list reads are filtered (health,
- * catalog and agent lists come back empty with `X-Consul-Results-Filtered-By-ACLs: true`, a recursive or keys KV
- * read is a 404 as if the prefix were empty), a single-key read and every write are 403 "Permission denied".
+ * A request whose token may read nothing (none: the anonymous token; or one of `aclDeniedTokens`) under a
+ * default-deny policy, as Consul answers it: list reads are filtered (health, catalog and agent lists come back
+ * empty, a recursive or keys KV read is a 404 as if the prefix were empty), a single-key read and every write are
+ * 403 "Permission denied". `X-Consul-Results-Filtered-By-ACLs: true` says so only to a token that is not anonymous
+ * (Server.maskResultsFilteredByACLs: no information leaks to unauthenticated callers).
  */
-async function anonymous(
+async function unauthorised(
   s: ConsulStore,
   r: Request,
   res: ServerResponse,
-  acl: { readonly aclToken?: string; readonly maxTxnOps?: number },
+  acl: Acl,
+  withToken: boolean,
 ): Promise<Reply> {
   const p = r.path;
-  const filtered = { 'X-Consul-Results-Filtered-By-ACLs': 'true' };
+  const filtered: Record<string, string> = withToken ? { 'X-Consul-Results-Filtered-By-ACLs': 'true' } : {};
   if (r.method === 'GET') {
     const list: [RegExp, unknown][] = [
       [/^\/v1\/health\/(service|checks)\/.+$/, []],
@@ -74,12 +76,7 @@ async function anonymous(
   throw new ConsulHttpError(403, 'Permission denied');
 }
 
-async function routeAuthorised(
-  s: ConsulStore,
-  r: Request,
-  res: ServerResponse,
-  acl: { readonly aclToken?: string; readonly maxTxnOps?: number },
-): Promise<Reply> {
+async function routeAuthorised(s: ConsulStore, r: Request, res: ServerResponse, acl: Acl): Promise<Reply> {
   const p = r.path;
   // ?dc names a datacenter: this single-node cluster is dc1; any other has no path (Consul answers 500).
   const dc = r.query.get('dc');

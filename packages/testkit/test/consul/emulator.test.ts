@@ -699,8 +699,8 @@ describe('Consul emulator: ?filter (api-docs/features/filtering) and check kinds
  * (CVE-2025-11392, hashicorp/consul#22850: path traversal, encoded traversal, leading/trailing spaces).
  */
 describe('Consul emulator: ACL filtering, health shape, re-registration, key validation', () => {
-  it('anonymous reads are filtered: list endpoints 200 []/{} (X-Consul-Results-Filtered-By-ACLs), recursive KV 404, single key 403, writes 403', async () => {
-    const e = await emulator({ aclToken: 'secret' });
+  it('anonymous reads are filtered: list endpoints 200 []/{}, recursive KV 404, single key 403, writes 403; only a real token is told (X-Consul-Results-Filtered-By-ACLs)', async () => {
+    const e = await emulator({ aclToken: 'secret', aclDeniedTokens: ['weak'] });
     const auth = { headers: { 'X-Consul-Token': 'secret' } };
     await call(e, '/v1/agent/service/register', {
       method: 'PUT',
@@ -710,7 +710,15 @@ describe('Consul emulator: ACL filtering, health shape, re-registration, key val
     await call(e, '/v1/kv/app/a', { method: 'PUT', body: 'x', ...auth });
     const health = await call(e, '/v1/health/service/web');
     expect([health.status, health.json()]).toEqual([200, []]);
-    expect(health.headers.get('x-consul-results-filtered-by-acls')).toBe('true');
+    // Server.maskResultsFilteredByACLs: the anonymous token is not told its results were filtered.
+    expect(health.headers.get('x-consul-results-filtered-by-acls')).toBeNull();
+    const weak = { headers: { 'X-Consul-Token': 'weak' } };
+    const weakHealth = await call(e, '/v1/health/service/web', weak);
+    expect([weakHealth.status, weakHealth.json()]).toEqual([200, []]);
+    expect(weakHealth.headers.get('x-consul-results-filtered-by-acls')).toBe('true');
+    const weakKv = await call(e, '/v1/kv/app/?recurse', weak);
+    expect([weakKv.status, weakKv.headers.get('x-consul-results-filtered-by-acls')]).toEqual([404, 'true']);
+    expect((await call(e, '/v1/kv/app/b', { method: 'PUT', body: 'y', ...weak })).status).toBe(403);
     const services = await call(e, '/v1/catalog/services');
     expect([services.status, services.json()]).toEqual([200, {}]);
     expect((await call(e, '/v1/catalog/service/web')).json()).toEqual([]);
