@@ -43,6 +43,7 @@ export {
   type HttpRetryEvent,
   HttpStatusError,
   type HttpStatusErrorInit,
+  type HttpTarget,
   httpClientOptionsSchema,
   IDEMPOTENCY_KEY_HEADER,
   IDEMPOTENT_METHODS,

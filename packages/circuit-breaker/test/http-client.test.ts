@@ -161,6 +161,48 @@ describe('cancellation and lifecycle', () => {
     expect(log.lines.find((l) => l.level === 40)?.msg).toBe('Retry 1/3 for users after 0ms (error: ECONNREFUSED)');
   });
 
+  it('a resolve answering { url, done } hears when each try ends and how: ok, 5xx, refused; nothing for its own open breaker', async () => {
+    const ok = route((_req, res) => json(res, 200, {}));
+    const down = route((_req, res) => text(res, 503, 'down'));
+    const gone = createServer().listen(0, '127.0.0.1');
+    await once(gone, 'listening');
+    const goneUrl = `http://127.0.0.1:${(gone.address() as AddressInfo).port}`;
+    gone.close();
+    await once(gone, 'close');
+    const reports: { url: string; outcome: unknown; inFlight: number }[] = [];
+    let inFlight = 0;
+    let next = base;
+    const c = client({
+      retry: false,
+      breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, rollingCountTimeoutMs: 60_000 },
+      resolve: () => {
+        const url = next;
+        inFlight += 1;
+        return {
+          url,
+          done: (outcome?: { ok: boolean }) => {
+            inFlight -= 1;
+            reports.push({ url, outcome, inFlight });
+          },
+        };
+      },
+    });
+    await c.get('users', ok.path);
+    await c.request('users', '/nope'); // a 404: the instance answered
+    expect((await c.request('users', down.path)).status).toBe(503);
+    next = goneUrl;
+    await c.get('users', ok.path).catch(() => {});
+    expect(reports).toEqual([
+      { url: base, outcome: { ok: true }, inFlight: 0 },
+      { url: base, outcome: { ok: true }, inFlight: 0 },
+      { url: base, outcome: { ok: false }, inFlight: 0 },
+      { url: goneUrl, outcome: { ok: false }, inFlight: 0 },
+    ]);
+    // The breaker is open now: the try never reaches an instance, so done() carries no outcome.
+    await c.get('users', ok.path).catch(() => {});
+    expect(reports.at(-1)).toEqual({ url: goneUrl, outcome: undefined, inFlight: 0 });
+  });
+
   it('validates options, naming nested fields', () => {
     const bad = (o: Record<string, unknown>) => {
       try {

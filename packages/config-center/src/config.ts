@@ -81,7 +81,13 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
       .map(({ source }) => ({ source, tree: {} }));
     this.#metrics = configInstruments(() => remoteVersions(this.#layers));
     this.#commits = new CommitWaiters(this.#clock, this.#options.startupTimeoutMs);
-    this.#cache = new CacheWriter(this.#options.cacheFile, this.#clock, this.#log, this.#options.cache.redact);
+    this.#cache = new CacheWriter(
+      this.#options.cacheFile,
+      this.#clock,
+      this.#log,
+      this.#options.cache.redact,
+      this.#options.cache.key,
+    );
     this.#writeTarget = {
       isClosed: () => this.#closed,
       clock: this.#clock,
@@ -95,7 +101,12 @@ export class Config<S extends z.ZodType> implements DegradedModeSwitch {
 
   /** @internal loads every layer, validates, starts the watches. */
   async start(): Promise<this> {
-    const cache = this.#options.cacheFile ? await readCache(this.#options.cacheFile) : undefined;
+    const file = this.#options.cacheFile;
+    const cache = file
+      ? await readCache(file, { key: this.#options.cache.key }, (reason) =>
+          this.#log.error({ file }, `config disk cache not used: ${reason}`),
+        )
+      : undefined;
     for (const layer of this.#layers) {
       const s = layer.source;
       if (s.kind === 'defaults') layer.tree = s.values;

@@ -102,6 +102,8 @@ interface HttpReply {
   status: number;
   index: number;
   text: string;
+  /** `X-Consul-Results-Filtered-By-ACLs: true`: the token could not see some (or all) of the answer. */
+  filtered: boolean;
 }
 
 /**
@@ -137,6 +139,7 @@ function send(
             status: res.statusCode ?? 0,
             index: Number.isFinite(n) && n > 0 ? n : 0,
             text: Buffer.concat(chunks).toString('utf8'),
+            filtered: res.headers['x-consul-results-filtered-by-acls'] === 'true',
           });
         });
       },
@@ -200,6 +203,14 @@ export function createConsulKv(options: ConsulKvOptions = {}): ConsulKv {
     }
     if (res.status >= 400 && res.status !== 404 && !init.accept?.includes(res.status)) {
       throw new RemoteUnavailableError(where, `${method} ${key}: HTTP ${res.status} ${res.text.trim()}`);
+    }
+    // Consul filters what a token may not read instead of refusing: a prefix read without the right token is a 404
+    // (or fewer keys) flagged by this header. Taken as an empty prefix, the config would silently lose its values.
+    if (res.filtered) {
+      throw new RemoteUnavailableError(
+        where,
+        `${method} ${key}: results filtered by ACLs (HTTP ${res.status}, X-Consul-Results-Filtered-By-ACLs): the token cannot read this prefix`,
+      );
     }
     return res;
   }

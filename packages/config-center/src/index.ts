@@ -30,7 +30,9 @@ export type { ConfigPath, ConfigValue, DeepReadonly, Path, PathValue } from './p
 export { loadFromFile, type PushToConsulOptions, pushToConsul } from './push';
 export { isSecretKey, REDACTED, redactEntries } from './redact';
 export {
+  type ConsulLayersOptions,
   consulKv,
+  consulLayers,
   type DefaultsSource,
   defaults,
   type EnvSource,

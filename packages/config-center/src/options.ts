@@ -11,10 +11,20 @@ export const configOptionsSchema = z
     cacheFile: z.string().min(1).optional(),
     /**
      * The disk cache file: `redact` lists dotted keys (`db.password`) never written to it (a start from the cache
-     * then needs them from another layer, e.g. `env`). The file is written with mode 0600, atomically.
+     * then needs them from another layer, e.g. `env`). `key` (a passphrase or raw key bytes, e.g. from a secret
+     * store) encrypts the file with AES-256-GCM: a file sealed with another key, altered, or left in clear is not
+     * used (logged). The file is written with mode 0600, atomically.
      */
     cache: z
-      .object({ redact: z.array(z.string().min(1)).default([]) })
+      .object({
+        redact: z.array(z.string().min(1)).default([]),
+        key: z
+          .union([
+            z.string().min(1, 'an empty key encrypts nothing'),
+            z.instanceof(Uint8Array).refine((k) => k.length > 0, 'an empty key encrypts nothing'),
+          ])
+          .optional(),
+      })
       .strict()
       .default({ redact: [] }),
     /**

@@ -113,10 +113,21 @@ export class CacheWriter {
   #pending: Promise<void> = Promise.resolve();
 
   readonly #redact: readonly string[];
+  readonly #key: string | Uint8Array | undefined;
 
-  /** `path` undefined: no disk cache, `save` does nothing. `redact`: dotted keys left out of the file. */
-  constructor(path: string | undefined, clock: Clock, log: Logger, redact: readonly string[] = []) {
+  /**
+   * `path` undefined: no disk cache, `save` does nothing. `redact`: dotted keys left out of the file. `key`:
+   * the file is sealed with AES-256-GCM.
+   */
+  constructor(
+    path: string | undefined,
+    clock: Clock,
+    log: Logger,
+    redact: readonly string[] = [],
+    key?: string | Uint8Array,
+  ) {
     this.#path = path;
+    this.#key = key;
     this.#redact = redact.map((k) => k.split('.').join('/'));
     this.#clock = clock;
     this.#log = log;
@@ -142,7 +153,7 @@ export class CacheWriter {
     }
     if (Object.keys(remotes).length === 0) return;
     this.#pending = this.#pending
-      .then(() => writeCache(path, { savedAt: this.#clock.now(), remotes }))
+      .then(() => writeCache(path, { savedAt: this.#clock.now(), remotes }, { key: this.#key }))
       .catch((error: unknown) => this.#log.warn({ err: error, file: path }, 'config disk cache write failed'));
   }
 

@@ -1,4 +1,5 @@
 import { parseOptions, type RedisClient } from '@ballast/core';
+import { z } from 'zod';
 import { ConsulConfigStore, type ConsulConfigStoreOptions } from './backends/consul';
 import { MemoryConfigStore, type MemoryConfigStoreOptions } from './backends/memory';
 import { RedisConfigStore, type RedisConfigStoreOptions } from './backends/redis';
@@ -91,4 +92,48 @@ export function redisHash(options: RedisConfigStoreOptions & { redis: RedisClien
 export function consulKv(options: ConsulConfigStoreOptions): RemoteSource {
   const store = new ConsulConfigStore(options);
   return { kind: 'remote', name: store.name, store, owned: true };
+}
+
+const layerName = z
+  .string()
+  .min(1)
+  .refine((v) => !v.includes('/'), 'no "/" (it would nest the KV prefix)');
+
+const consulLayersSchema = z
+  .object({
+    /** The application name: `config/<service>/`. */
+    service: layerName,
+    /** Active profiles, lowest precedence first: `config/<service>,<profile>/`. */
+    profiles: z.array(layerName).default([]),
+    /** KV root (spring.cloud.consul.config.prefix). */
+    root: z.string().min(1).default('config'),
+    /** The layer every service reads (spring.cloud.consul.config.default-context). */
+    defaultContext: layerName.default('application'),
+    /** Between the context and a profile (spring.cloud.consul.config.profile-separator). */
+    profileSeparator: z.string().min(1).default(','),
+  })
+  .passthrough();
+
+export type ConsulLayersOptions = Omit<ConsulConfigStoreOptions, 'prefix' | 'name' | 'historyPrefix'> &
+  z.input<typeof consulLayersSchema>;
+
+/**
+ * Spring Cloud Consul's layout as remote sources, lowest precedence first: `<root>/<defaultContext>/`, then
+ * `<root>/<defaultContext><sep><profile>/` per profile, then the same for `<service>` — so the service beats the
+ * shared layer, a profile beats no profile, and a later profile beats an earlier one. Missing prefixes are empty
+ * layers. `set` writes to the first remote source unless `{ source: 'consul:<root>/<service>/' }` names one.
+ */
+export function consulLayers(options: ConsulLayersOptions): RemoteSource[] {
+  const { service, profiles, root, defaultContext, profileSeparator, ...store } = parseOptions(
+    consulLayersSchema,
+    options,
+    'consulLayers',
+  ) as z.output<typeof consulLayersSchema> & Omit<ConsulConfigStoreOptions, 'prefix'>;
+  const base = root.replace(/\/+$/, '');
+  const prefixes: string[] = [];
+  for (const context of [defaultContext, service]) {
+    prefixes.push(`${base}/${context}/`);
+    for (const p of profiles) prefixes.push(`${base}/${context}${profileSeparator}${p}/`);
+  }
+  return prefixes.map((prefix) => consulKv({ ...store, prefix }));
 }

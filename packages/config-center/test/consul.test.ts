@@ -211,18 +211,24 @@ describe('Consul KV source on the emulator', () => {
     }
   });
 
-  it('sends the ACL token as X-Consul-Token; without it the remote is unavailable (403)', async () => {
-    const secured = await startConsulEmulator({ port: 0, aclToken: 'secret-token' });
+  it('sends the ACL token as X-Consul-Token; a token without rights is unavailable (filtered by ACLs), never empty', async () => {
+    const secured = await startConsulEmulator({ port: 0, aclToken: 'secret-token', aclDeniedTokens: ['weak-token'] });
     try {
       const ok = new ConsulConfigStore({ url: secured.url, prefix: 'services/acl/', token: 'secret-token' });
       await ok.commit(0, { a: 1 }, { at: Date.now() });
       expect(await ok.read()).toEqual({ version: 1, entries: { a: 1 } });
-      const denied = new ConsulConfigStore({ url: secured.url, prefix: 'services/acl/' });
-      const error = await denied.read().catch((e: unknown) => e);
+      // Consul filters a prefix read instead of refusing it: 404, flagged by X-Consul-Results-Filtered-By-ACLs.
+      const weak = new ConsulConfigStore({ url: secured.url, prefix: 'services/acl/', token: 'weak-token' });
+      const error = await weak.read().catch((e: unknown) => e);
       expect(isRemoteUnavailableError(error)).toBe(true);
-      expect((error as Error).message).toContain('403');
+      expect((error as Error).message).toContain('filtered by ACLs');
+      // Without a token, Consul does not even say so (it masks the flag for the anonymous token): the prefix
+      // reads as empty. A running or cached config refuses that as a reset (last-known-good.test.ts).
+      const anonymous = new ConsulConfigStore({ url: secured.url, prefix: 'services/acl/' });
+      expect(await anonymous.read()).toEqual({ version: 0, entries: {} });
       await ok.close();
-      await denied.close();
+      await weak.close();
+      await anonymous.close();
     } finally {
       await secured.close();
     }

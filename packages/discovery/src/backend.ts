@@ -14,6 +14,8 @@ export interface ServiceInstance {
   readonly status: InstanceStatus;
   /** `http://address:port` (or the URL it came from, for static and env sources). */
   readonly url: string;
+  /** Consul's weights by status, when the registry has them. */
+  readonly weights?: { readonly passing: number; readonly warning: number };
 }
 
 /** The health check a registration carries. */
@@ -32,6 +34,18 @@ export type CheckDefinition =
       deregisterCriticalAfterMs?: number;
     };
 
+/** A check only an agent runs (Consul): TCP connect or the gRPC health protocol. */
+export type AgentCheckDefinition =
+  | Extract<CheckDefinition, { http: string }>
+  | { tcp: string; intervalMs: number; timeoutMs: number; deregisterCriticalAfterMs?: number }
+  | {
+      grpc: string;
+      grpcUseTls: boolean;
+      intervalMs: number;
+      timeoutMs: number;
+      deregisterCriticalAfterMs?: number;
+    };
+
 export interface RegistrationSpec {
   id: string;
   name: string;
@@ -40,12 +54,18 @@ export interface RegistrationSpec {
   tags: readonly string[];
   meta: Readonly<Record<string, string>>;
   check?: CheckDefinition;
+  /** More checks the agent runs (backends with `runsHttpChecks` only). */
+  checks?: readonly AgentCheckDefinition[];
+  weights?: { passing: number; warning: number };
+  enableTagOverride?: boolean;
   /** Initial status (default `critical` for checked registrations, as Consul; `passing` without a check). */
   status?: InstanceStatus;
 }
 
 export interface QueryOptions {
   tag?: string;
+  /** A registry-side filter expression (Consul's `?filter=`); backends without one refuse it. */
+  filter?: string;
   /** Blocking query: return when the result's index exceeds this (0 = answer at once). */
   index?: number;
   /** Longest a blocking query may hold. */

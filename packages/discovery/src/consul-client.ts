@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import http from 'node:http';
 import https from 'node:https';
 import {
   BackendUnavailableError,
@@ -7,7 +7,6 @@ import {
   isBackendFailure,
   resolveConsulEndpoint,
 } from '@ballast/core';
-import Consul from 'consul';
 import { DiscoveryBackendError } from './errors';
 
 /** The Consul health entry fields discovery reads. */
@@ -16,30 +15,64 @@ export interface ConsulHealthEntry {
     ID: string;
     Service: string;
     Address: string;
-    Port: number;
+    /** Consul omits it when 0. */
+    Port?: number;
     Tags: string[] | null;
     Meta: Record<string, string> | null;
+    Weights?: { Passing: number; Warning: number };
   };
   Node: { Address: string };
   Checks: { Status: 'passing' | 'warning' | 'critical' }[];
 }
 
+/** How fresh a read must be (Consul's consistency modes): `stale` lets any server answer. */
+export type ConsulConsistency = 'default' | 'stale' | 'consistent';
+
+/** Query parameters every read takes (Consul's common query options). */
+export interface ConsulQueryScope {
+  consistency?: ConsulConsistency;
+  /** `?dc=`: another datacenter (an unknown one answers 500). */
+  dc?: string;
+  /** `?ns=`: the namespace (Consul Enterprise). */
+  ns?: string;
+  /** `?filter=`: a Consul filter expression over the health entries, e.g. `Service.Meta.version == "2"`. */
+  filter?: string;
+}
+
 /**
  * The few Consul calls discovery makes, behind an interface so tests and other clients can stand in.
- * The default implementation uses the `consul` npm package.
+ * The default implementation speaks Consul's HTTP API over node:http(s) with a keep-alive agent.
  */
 export interface ConsulClient {
+  /** `PUT /v1/agent/service/register` with Consul's JSON body (`Name`, `ID`, `Weights`, `Checks`, …). */
   registerService(definition: Record<string, unknown>): Promise<void>;
   deregisterService(id: string): Promise<void>;
   /** `PUT /v1/agent/check/pass|warn|fail/:id`; rejects with status 404 when the agent does not know it. */
   updateTtl(checkId: string, status: 'passing' | 'warning' | 'critical', note?: string): Promise<void>;
   /** Service IDs the local agent knows (anti-entropy). */
   agentServiceIds(): Promise<Set<string>>;
-  /** `GET /v1/health/service/:name` with optional blocking `index` + `wait`. */
+  /**
+   * `GET /v1/health/service/:name` with optional blocking `index` + `wait`, consistency, dc, ns and filter.
+   * `lastContactMs`/`knownLeader` are Consul's `X-Consul-LastContact`/`X-Consul-KnownLeader` (how stale the answer
+   * may be).
+   */
   healthService(
     name: string,
-    options: { tag?: string; index?: number; waitMs?: number; signal?: AbortSignal; timeoutMs: number },
-  ): Promise<{ index: number; entries: ConsulHealthEntry[] }>;
+    options: ConsulQueryScope & {
+      tag?: string;
+      index?: number;
+      waitMs?: number;
+      signal?: AbortSignal;
+      timeoutMs: number;
+    },
+  ): Promise<{
+    index: number;
+    entries: ConsulHealthEntry[];
+    lastContactMs?: number;
+    knownLeader?: boolean;
+    /** `X-Consul-Results-Filtered-By-ACLs: true`: the token could not see some instances. */
+    filteredByAcls?: boolean;
+  }>;
   close(): void;
 }
 
@@ -58,23 +91,30 @@ export interface ConsulConnection {
   timeoutMs: number;
 }
 
-type Err = Error & { statusCode?: number; response?: { statusCode?: number } };
+/** Consul took longer than the request's timeout. */
+class ConsulTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
 
 /**
- * Consul unreachable or silent (refused, reset, papi's `TimeoutError`): core's `BackendUnavailableError`
- * (backend `consul`). Consul answering with an error: `DiscoveryBackendError` with its HTTP status.
+ * Consul unreachable or silent (refused, reset, timed out): core's `BackendUnavailableError` (backend `consul`).
+ * Consul answering with an error: `DiscoveryBackendError` with its HTTP status and Consul's message.
  */
 const wrap = (what: string, err: unknown): BallastError => {
-  const e = err as Err;
-  // papi's TimeoutError keeps `name` 'Error': its class says it.
-  if (isBackendFailure(err) || (err instanceof Error && [err.name, err.constructor.name].includes('TimeoutError'))) {
+  if (isBackendFailure(err) || err instanceof ConsulTimeoutError)
     return new BackendUnavailableError('consul', what, err);
-  }
-  const status = e?.statusCode ?? e?.response?.statusCode;
-  return new DiscoveryBackendError(`Consul ${what} failed: ${e?.message ?? String(err)}`, status, { cause: err });
+  return new DiscoveryBackendError(`Consul ${what} failed: ${(err as Error)?.message ?? String(err)}`, undefined, {
+    cause: err,
+  });
 };
 
-/** A `ConsulClient` on the `consul` npm package (2.x): keep-alive agent, token, blocking index/wait. */
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+/** A `ConsulClient` over node:http(s) on an endpoint given as options or environment. */
 export function createConsulClient(connection: ConsulConnection): ConsulClient {
   const endpoint = resolveConsulEndpoint({
     ...(connection.url === undefined ? {} : { address: connection.url }),
@@ -86,76 +126,117 @@ export function createConsulClient(connection: ConsulConnection): ConsulClient {
 
 /** `createConsulClient` on an endpoint already resolved. */
 export function consulClientFor(endpoint: ConsulEndpoint, timeoutMs: number): ConsulClient {
-  const consul = new Consul({
-    // @ts-expect-error baseUrl is supported by the implementation (papi) but missing from the typings
-    baseUrl: `${endpoint.url}/v1`,
-    defaults: endpoint.token ? { token: endpoint.token } : undefined,
-    // TLS settings from the environment (CA, client cert, SSL_VERIFY=false, SNI) need an agent of their own.
-    ...(endpoint.tls ? { agent: new https.Agent({ keepAlive: true, ...endpoint.tls }) } : {}),
-  });
-  const timeout = timeoutMs;
-  // The typings omit the per-request options (timeout, ctx) the implementation accepts.
-  type Call = (opts: Record<string, unknown>) => Promise<unknown>;
-  const api = consul as unknown as {
-    agent: { service: { register: Call; deregister: Call; list: Call }; check: { pass: Call; warn: Call; fail: Call } };
-    health: { service: Call };
-  };
+  const secure = endpoint.url.startsWith('https:');
+  // TLS settings from the environment (CA, client cert, SSL_VERIFY=false, SNI) go on the agent.
+  const agent = secure
+    ? new https.Agent({ keepAlive: true, ...(endpoint.tls ?? {}) })
+    : new http.Agent({ keepAlive: true });
+  const headers: Record<string, string> = endpoint.token ? { 'x-consul-token': endpoint.token } : {};
+
+  function send(
+    what: string,
+    method: string,
+    path: string,
+    query: Record<string, string | undefined>,
+    o: { body?: unknown; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Reply> {
+    const url = new URL(`${endpoint.url}/v1${path}`);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
+    const body = o.body === undefined ? undefined : JSON.stringify(o.body);
+    const limit = o.timeoutMs ?? timeoutMs;
+    return new Promise<Reply>((resolve, reject) => {
+      o.signal?.throwIfAborted();
+      const req = (secure ? https : http).request(url, {
+        method,
+        agent,
+        headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+      const timer = setTimeout(
+        () => req.destroy(new ConsulTimeoutError(`Consul did not answer ${what} within ${limit} ms`)),
+        limit,
+      );
+      timer.unref?.();
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
+        });
+      });
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      req.end(body);
+    }).then(
+      (reply) => {
+        if (reply.status >= 200 && reply.status < 300) return reply;
+        const message = reply.text.trim() || http.STATUS_CODES[reply.status] || 'error';
+        throw new DiscoveryBackendError(`Consul ${what} failed: ${reply.status} ${message}`, reply.status);
+      },
+      (err: unknown) => {
+        if (o.signal?.aborted) throw o.signal.reason ?? err;
+        throw wrap(what, err);
+      },
+    );
+  }
+
   return {
     async registerService(definition) {
-      try {
-        await api.agent.service.register({ ...definition, timeout });
-      } catch (err) {
-        throw wrap('service register', err);
-      }
+      await send('service register', 'PUT', '/agent/service/register', {}, { body: definition });
     },
     async deregisterService(id) {
-      try {
-        await api.agent.service.deregister({ id, timeout });
-      } catch (err) {
-        throw wrap('service deregister', err);
-      }
+      await send('service deregister', 'PUT', `/agent/service/deregister/${encodeURIComponent(id)}`, {});
     },
     async updateTtl(checkId, status, note) {
       const verb = status === 'passing' ? 'pass' : status === 'warning' ? 'warn' : 'fail';
-      try {
-        await api.agent.check[verb]({ id: checkId, note, timeout });
-      } catch (err) {
-        throw wrap('check update', err);
-      }
+      await send('check update', 'PUT', `/agent/check/${verb}/${encodeURIComponent(checkId)}`, { note });
     },
     async agentServiceIds() {
-      try {
-        const list = (await api.agent.service.list({ timeout })) as Record<string, unknown>;
-        return new Set(Object.keys(list ?? {}));
-      } catch (err) {
-        throw wrap('agent services', err);
-      }
+      const reply = await send('agent services', 'GET', '/agent/services', {});
+      return new Set(Object.keys((JSON.parse(reply.text || '{}') as Record<string, unknown>) ?? {}));
     },
     async healthService(name, o) {
-      o.signal?.throwIfAborted();
-      const ctx = Object.assign(new EventEmitter(), { includeResponse: true });
-      const onAbort = () => ctx.emit('cancel');
-      o.signal?.addEventListener('abort', onAbort, { once: true });
+      const blocking = o.index !== undefined && o.index > 0;
+      const reply = await send(
+        o.filter === undefined ? 'health query' : `health query (filter ${JSON.stringify(o.filter)})`,
+        'GET',
+        `/health/service/${encodeURIComponent(name)}`,
+        {
+          tag: o.tag,
+          index: blocking ? String(o.index) : undefined,
+          wait: blocking && o.waitMs !== undefined ? `${Math.max(1, Math.round(o.waitMs))}ms` : undefined,
+          stale: o.consistency === 'stale' ? '' : undefined,
+          consistent: o.consistency === 'consistent' ? '' : undefined,
+          dc: o.dc,
+          ns: o.ns,
+          filter: o.filter,
+        },
+        { timeoutMs: o.timeoutMs, ...(o.signal ? { signal: o.signal } : {}) },
+      );
+      let entries: ConsulHealthEntry[];
       try {
-        const opts: Record<string, unknown> = { service: name, ctx, timeout: o.timeoutMs };
-        if (o.tag) opts.tag = o.tag;
-        if (o.index !== undefined && o.index > 0) {
-          opts.index = String(o.index);
-          if (o.waitMs !== undefined) opts.wait = `${Math.max(1, Math.round(o.waitMs))}ms`;
-        }
-        const [res, body] = (await api.health.service(opts)) as [
-          { headers: Record<string, string | undefined> },
-          ConsulHealthEntry[],
-        ];
-        return { index: Number(res.headers['x-consul-index'] ?? 0), entries: body ?? [] };
+        entries = (JSON.parse(reply.text || '[]') as ConsulHealthEntry[] | null) ?? [];
       } catch (err) {
-        throw wrap('health query', err);
-      } finally {
-        o.signal?.removeEventListener('abort', onAbort);
+        throw new DiscoveryBackendError(`Consul health query failed: unreadable answer`, reply.status, { cause: err });
       }
+      const lastContact = Number(reply.headers['x-consul-lastcontact']);
+      const leader = reply.headers['x-consul-knownleader'];
+      return {
+        index: Number(reply.headers['x-consul-index'] ?? 0) || 0,
+        entries,
+        ...(Number.isFinite(lastContact) && reply.headers['x-consul-lastcontact'] !== undefined
+          ? { lastContactMs: lastContact }
+          : {}),
+        ...(leader === undefined ? {} : { knownLeader: leader === 'true' }),
+        ...(reply.headers['x-consul-results-filtered-by-acls'] === 'true' ? { filteredByAcls: true } : {}),
+      };
     },
     close() {
-      consul.destroy();
+      agent.destroy();
     },
   };
 }

@@ -1,4 +1,12 @@
-import { type Clock, childLogger, type Logger, parseOptions, resolveConsulEndpoint, systemClock } from '@ballast/core';
+import {
+  type Clock,
+  childLogger,
+  InvalidOptionsError,
+  type Logger,
+  parseOptions,
+  resolveConsulEndpoint,
+  systemClock,
+} from '@ballast/core';
 import type { DiscoveryBackend, ServiceInstance } from './backend';
 import { ConsulBackend } from './backends/consul';
 import { MemoryBackend } from './backends/memory';
@@ -11,6 +19,7 @@ import {
   type RegisterOptions,
   type ResolvedDiscoveryOptions,
 } from './options';
+import { type Outcome, OutlierDetector } from './outliers';
 import { Picker, type PickStrategy, routable } from './pickers';
 import { type Registration, registerService } from './registry';
 import { acquireWatch, type BackendLease, leaseConsulBackend, leaseRedisBackend, type WatchHandle } from './shared';
@@ -35,7 +44,25 @@ export interface LookupResult {
 
 export interface LookupOptions {
   tag?: string;
+  /**
+   * Consul's filter expression over the health entries (`?filter=`), e.g. `Service.Meta.version == "2"`; a
+   * lookup with a filter has a watch of its own. Consul only.
+   */
+  filter?: string;
 }
+
+/** The watch key of a lookup: name, tag and filter. */
+const lookupKey = (name: string, o: LookupOptions) =>
+  `${name}${o.tag ? `\u0000${o.tag}` : ''}${o.filter === undefined ? '' : `\u0001${o.filter}`}`;
+/** `name`, `name#tag`, `name?filter=…`, as diagnostics and the gauge show a watch. */
+const displayKey = (key: string) => key.replace('\u0000', '#').replace('\u0001', '?filter=');
+
+const consulScope = (c: NonNullable<ResolvedDiscoveryOptions['consul']>) => ({
+  consistency: c.consistency,
+  maxStaleMs: c.maxStaleMs,
+  ...(c.dc === undefined ? {} : { dc: c.dc }),
+  ...(c.ns === undefined ? {} : { ns: c.ns }),
+});
 
 interface Use {
   handle: WatchHandle;
@@ -84,6 +111,8 @@ export class Discovery {
   /** This Discovery's use of the (process-wide, shared) watches. */
   readonly #watches = new Map<string, Use>();
   readonly #pickers = new Map<string, Picker>();
+  readonly #outstandingCounts = new Map<string, Map<string, number>>();
+  readonly #detectors = new Map<string, OutlierDetector>();
   readonly #registrations = new Set<Registration>();
   readonly #envVar: (s: string) => string;
   readonly #env: Record<string, string | undefined>;
@@ -114,7 +143,8 @@ export class Discovery {
         });
       this.#lease = leaseRedisBackend(redis, o.prefix, make);
       this.backend = this.#lease.backend;
-    } else if (o.consul?.client) this.backend = new ConsulBackend({ client: o.consul.client });
+    } else if (o.consul?.client)
+      this.backend = new ConsulBackend({ client: o.consul.client, ...consulScope(o.consul) });
     else if (o.consul) {
       const endpoint = resolveConsulEndpoint({
         ...(o.consul.url === undefined ? {} : { address: o.consul.url }),
@@ -122,7 +152,7 @@ export class Discovery {
         ...(o.consul.token === undefined ? {} : { token: o.consul.token }),
         env: this.#env,
       });
-      this.#lease = leaseConsulBackend(endpoint, o.consul.timeoutMs);
+      this.#lease = leaseConsulBackend(endpoint, o.consul.timeoutMs, consulScope(o.consul));
       this.backend = this.#lease.backend;
     } else this.backend = new MemoryBackend({ clock: this.#clock });
     this.#stopObserving = this.#instruments.observe(this);
@@ -151,7 +181,19 @@ export class Discovery {
 
   /** Like `discover`, with where the answer came from and how old it is. */
   lookup(name: string, options: LookupOptions = {}): Promise<LookupResult> {
-    const key = options.tag ? `${name}\u0000${options.tag}` : name;
+    if (options.filter !== undefined && this.backend.kind !== 'consul') {
+      return Promise.reject(
+        new InvalidOptionsError('discover', [
+          {
+            path: 'filter',
+            expected: `a Consul registry (this one is ${this.backend.kind})`,
+            received: options.filter,
+            message: 'filter needs Consul',
+          },
+        ]),
+      );
+    }
+    const key = lookupKey(name, options);
     const now = this.#clock.now();
     const use = this.#watches.get(key);
     if (use) use.lastUsed = now;
@@ -174,14 +216,14 @@ export class Discovery {
       }
     }
     this.#instruments.cacheMisses.add(1, { service: name });
-    return this.#miss(name, key, options.tag);
+    return this.#miss(name, key, options);
   }
 
-  async #miss(name: string, key: string, tag: string | undefined): Promise<LookupResult> {
+  async #miss(name: string, key: string, lookup: LookupOptions): Promise<LookupResult> {
     this.#assertOpen();
     const tried: string[] = [];
     let registryError: unknown;
-    const watch = this.#ensureWatch(name, key, tag).handle.watch;
+    const watch = this.#ensureWatch(name, key, lookup).handle.watch;
     let snapshot: WatchSnapshot | undefined;
     if (watch.healthy) snapshot = watch.snapshot;
     else if (watch.lastError !== undefined) registryError = watch.lastError;
@@ -251,7 +293,7 @@ export class Discovery {
     return { all: instances, instances, source, cached: false, stale: false, ageMs: 0 };
   }
 
-  #ensureWatch(name: string, key: string, tag: string | undefined): Use {
+  #ensureWatch(name: string, key: string, lookup: LookupOptions): Use {
     const existing = this.#watches.get(key);
     if (existing && !existing.handle.watch.stopped) return existing;
     existing?.handle.release();
@@ -278,7 +320,8 @@ export class Discovery {
         new ServiceWatch({
           backend: this.backend,
           name,
-          tag,
+          tag: lookup.tag,
+          filter: lookup.filter,
           waitMs: this.#o.watchWaitMs,
           backoff: this.#o.watchBackoff,
           rateLimit: this.#o.watchRateLimit,
@@ -313,44 +356,127 @@ export class Discovery {
     this.#idleSweep.unref();
   }
 
-  /** Picks one routable instance (panic threshold applies) with `strategy` (default the option's). */
+  /**
+   * Picks one routable instance with `strategy` (default the option's): passing ones (or all below the panic
+   * threshold), minus those outlier detection ejected (unless that would leave none).
+   */
   async pick(
     name: string,
     strategy: PickStrategy = this.#o.strategy,
     options: LookupOptions = {},
   ): Promise<ServiceInstance> {
     const r = await this.lookup(name, options);
-    const chosen = this.#picker(name).pick(routable(r.all, this.#o.panicThresholdPercent), strategy);
+    const candidates = routable(r.all, this.#o.panicThresholdPercent);
+    const detector = this.#detectors.get(name);
+    const healthy = detector ? candidates.filter((i) => !detector.isEjected(i.id)) : candidates;
+    const chosen = this.#picker(name, options).pick(healthy.length > 0 ? healthy : candidates, strategy);
     if (!chosen) throw new ServiceUnavailableError(name, ['pick: no routable instance']);
     return chosen;
   }
 
-  /** Runs `fn` with a picked instance, counting it outstanding meanwhile (feeds `least-outstanding`). */
+  /**
+   * A picked instance counted outstanding until `done(outcome?)`: what an HTTP client takes as `resolve`
+   * (`createHttpClient({ resolve: discovery.target })` reports each try's completion and outcome), so
+   * `least-outstanding` sees requests in flight and outlier detection sees failures. `done` is idempotent.
+   */
+  readonly target = async (
+    service: string,
+    options: LookupOptions & { strategy?: PickStrategy } = {},
+  ): Promise<{ url: string; instance: ServiceInstance; done: (outcome?: Outcome) => void }> => {
+    const instance = await this.pick(service, options.strategy ?? this.#o.strategy, options);
+    const end = this.#outstanding(service, instance.id);
+    let finished = false;
+    return {
+      url: instance.url,
+      instance,
+      done: (outcome) => {
+        if (finished) return;
+        finished = true;
+        end();
+        if (outcome) this.report(service, instance.id, outcome);
+      },
+    };
+  };
+
+  /** Runs `fn` with a picked instance, counting it outstanding meanwhile; a throw is reported as a failure. */
   async withInstance<T>(
     name: string,
     fn: (instance: ServiceInstance) => Promise<T> | T,
     strategy: PickStrategy = 'least-outstanding',
   ): Promise<T> {
-    const instance = await this.pick(name, strategy);
-    const end = this.#picker(name).begin(instance.id);
+    const t = await this.target(name, { strategy });
     try {
-      return await fn(instance);
-    } finally {
-      end();
+      const value = await fn(t.instance);
+      t.done({ ok: true });
+      return value;
+    } catch (err) {
+      t.done({ ok: false });
+      throw err;
     }
+  }
+
+  /** Feeds outlier detection with the outcome of one request to `instanceId` of `service`. */
+  report(service: string, instanceId: string, outcome: Outcome): void {
+    const settings = this.#o.outlierDetection;
+    if (settings === false) return;
+    let detector = this.#detectors.get(service);
+    if (!detector) {
+      detector = new OutlierDetector(settings, this.#clock, (id, forMs, why) => {
+        this.#instruments.ejections.add(1, { service });
+        this.#log?.warn({ service, instance: id, ejectedForMs: forMs }, `instance ejected from picking: ${why}`);
+      });
+      this.#detectors.set(service, detector);
+    }
+    detector.report(instanceId, outcome, this.#population(service));
+  }
+
+  /** Instance ids of `service` that outlier detection holds out of `pick` now. */
+  ejected(service: string): string[] {
+    return this.#detectors.get(service)?.ejected() ?? [];
+  }
+
+  /** How many instances `service` has (its largest known answer), for the max-ejection percentage. */
+  #population(service: string): number {
+    let n = 0;
+    for (const [key, e] of this.#cache)
+      if (key === service || key.startsWith(`${service}\u0000`) || key.startsWith(`${service}\u0001`))
+        n = Math.max(n, e.all.length);
+    return n;
+  }
+
+  #outstanding(service: string, id: string): () => void {
+    let counts = this.#outstandingCounts.get(service);
+    if (!counts) {
+      counts = new Map();
+      this.#outstandingCounts.set(service, counts);
+    }
+    const map = counts;
+    map.set(id, (map.get(id) ?? 0) + 1);
+    return () => {
+      const left = (map.get(id) ?? 1) - 1;
+      if (left <= 0) map.delete(id);
+      else map.set(id, left);
+    };
   }
 
   /**
    * `service → base URL`, the shape @ballast/circuit-breaker's HTTP client takes as `resolve`:
-   * `createHttpClient({ resolve: discovery.resolve })`.
+   * `createHttpClient({ resolve: discovery.resolve })`. Prefer `target`, which also reports completion.
    */
   readonly resolve = async (service: string): Promise<string> => (await this.pick(service)).url;
 
-  #picker(name: string): Picker {
-    let p = this.#pickers.get(name);
+  /** The picker of one lookup (its own round-robin cursor); outstanding counts are per service. */
+  #picker(name: string, options: LookupOptions = {}): Picker {
+    const key = lookupKey(name, options);
+    let p = this.#pickers.get(key);
     if (!p) {
-      p = new Picker(this.#o.random);
-      this.#pickers.set(name, p);
+      let counts = this.#outstandingCounts.get(name);
+      if (!counts) {
+        counts = new Map();
+        this.#outstandingCounts.set(name, counts);
+      }
+      p = new Picker(this.#o.random, counts);
+      this.#pickers.set(key, p);
     }
     return p;
   }
@@ -362,8 +488,8 @@ export class Discovery {
     options: LookupOptions = {},
   ): () => void {
     this.#assertOpen();
-    const key = options.tag ? `${name}\u0000${options.tag}` : name;
-    const use = this.#ensureWatch(name, key, options.tag);
+    const key = lookupKey(name, options);
+    const use = this.#ensureWatch(name, key, options);
     const watch = use.handle.watch;
     use.subscribers += 1;
     let lastIndex = -1;
@@ -401,9 +527,11 @@ export class Discovery {
   /** Forgets cached results (and restarts the watch) of one service or all: the gateway's `POST /service-cache/clear`. */
   clearCache(name?: string): void {
     for (const key of [...this.#cache.keys()])
-      if (name === undefined || key === name || key.startsWith(`${name}\u0000`)) this.#cache.delete(key);
+      if (name === undefined || key === name || key.startsWith(`${name}\u0000`) || key.startsWith(`${name}\u0001`))
+        this.#cache.delete(key);
     for (const [key, u] of [...this.#watches]) {
-      if (name !== undefined && key !== name && !key.startsWith(`${name}\u0000`)) continue;
+      if (name !== undefined && key !== name && !key.startsWith(`${name}\u0000`) && !key.startsWith(`${name}\u0001`))
+        continue;
       if (u.subscribers > 0) continue; // a subscriber keeps its watch; its next snapshot refills the cache
       this.#watches.delete(key);
       u.handle.release();
@@ -412,9 +540,7 @@ export class Discovery {
 
   /** Services with a running watch (tests, diagnostics). */
   watchedServices(): string[] {
-    return [...this.#watches.entries()]
-      .filter(([, u]) => !u.handle.watch.stopped)
-      .map(([k]) => k.replace('\u0000', '#'));
+    return [...this.#watches.entries()].filter(([, u]) => !u.handle.watch.stopped).map(([k]) => displayKey(k));
   }
 
   /** @internal for the metrics gauge */
@@ -423,7 +549,7 @@ export class Discovery {
       const s = u.handle.watch.snapshot;
       if (!s) continue;
       yield {
-        service: key.replace('\u0000', '#'),
+        service: displayKey(key),
         passing: s.instances.filter((i) => i.status === 'passing').length,
         total: s.instances.length,
       };

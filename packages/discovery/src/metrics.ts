@@ -43,5 +43,6 @@ function createInstruments() {
     watchRequests: counter('watch_requests_total', 'Registry queries made by watches'),
     watchErrors: counter('watch_errors_total', 'Failed watch rounds'),
     reregistrations: counter('reregistrations_total', 'Registrations restored after the backend forgot them'),
+    ejections: counter('outlier_ejections_total', 'Instances ejected from picking by outlier detection'),
   };
 }

@@ -30,6 +30,18 @@ export const discoveryOptionsSchema = z
         token: z.string().min(1).optional(),
         /** Timeout of non-blocking Consul calls. */
         timeoutMs: z.number().int().positive().default(5_000),
+        /**
+         * Consistency of health reads: `stale` (default — any server answers, so reads scale and survive a leader
+         * election), `default` (the leader, may be briefly stale during an election) or `consistent` (the leader
+         * after a quorum check).
+         */
+        consistency: z.enum(['default', 'stale', 'consistent']).default('stale'),
+        /** A `stale` answer whose `X-Consul-LastContact` exceeds this is re-read with `default` consistency. */
+        maxStaleMs: z.number().int().min(0).default(5_000),
+        /** Datacenter to discover in (`?dc=`); default the agent's. */
+        dc: z.string().min(1).optional(),
+        /** Namespace (`?ns=`, Consul Enterprise); default the token's. */
+        ns: z.string().min(1).optional(),
         /** Replace the HTTP client (tests, another library). */
         client: objectSchema<ConsulClient>('consul.client').optional(),
       })
@@ -72,6 +84,33 @@ export const discoveryOptionsSchema = z
      * panic mode). Default 0 = off: traffic goes to critical instances only when configured (Envoy uses 50).
      */
     panicThresholdPercent: z.number().min(0).max(100).default(0),
+    /**
+     * Envoy-style outlier ejection fed by reported outcomes (`target().done`, `withInstance`, `report`): after
+     * `consecutiveFailures` failures in a row (or, with `failureRate`, a failure share over a window) an instance
+     * leaves `pick` for `baseEjectionMs` × its ejection count (≤ `maxEjectionMs`); at most `maxEjectionPercent` %
+     * of the instances at once, but always one. `false`: off.
+     */
+    outlierDetection: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            consecutiveFailures: z.number().int().min(1).default(5),
+            baseEjectionMs: z.number().int().positive().default(30_000),
+            maxEjectionMs: z.number().int().positive().default(300_000),
+            maxEjectionPercent: z.number().min(0).max(100).default(10),
+            failureRate: z
+              .object({
+                threshold: z.number().gt(0).max(1),
+                minRequests: z.number().int().min(1).default(20),
+                windowMs: z.number().int().positive().default(10_000),
+              })
+              .strict()
+              .optional(),
+          })
+          .strict(),
+      ])
+      .default({ consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 10 }),
     clock: objectSchema<Clock>('clock').optional(),
     logger: objectSchema<Logger>('logger').optional(),
     random: functionSchema<() => number>('random').optional(),
@@ -95,6 +134,37 @@ const httpCheck = z
     deregisterCriticalAfterMs: z.number().int().min(60_000).optional(),
   })
   .strict();
+/** Checks the Consul agent runs (several per service): HTTP, TCP or gRPC, each polled every `intervalMs`. */
+const agentCheck = z.union([
+  z
+    .object({
+      http: urlString,
+      intervalMs: z.number().int().min(1_000).default(10_000),
+      timeoutMs: z.number().int().positive().default(5_000),
+      deregisterCriticalAfterMs: z.number().int().min(60_000).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      /** `host:port` the agent connects to. */
+      tcp: z.string().min(1),
+      intervalMs: z.number().int().min(1_000).default(10_000),
+      timeoutMs: z.number().int().positive().default(5_000),
+      deregisterCriticalAfterMs: z.number().int().min(60_000).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      /** `host:port[/service]` of the gRPC health-checking protocol. */
+      grpc: z.string().min(1),
+      grpcUseTls: z.boolean().default(false),
+      intervalMs: z.number().int().min(1_000).default(10_000),
+      timeoutMs: z.number().int().positive().default(5_000),
+      deregisterCriticalAfterMs: z.number().int().min(60_000).optional(),
+    })
+    .strict(),
+]);
+
 const ttlCheck = z
   .object({
     /** TTL check: the registry heartbeats every ttl/3. */
@@ -117,6 +187,18 @@ export const registerOptionsSchema = z
     meta: z.record(z.string(), z.string()).default({}),
     /** An HTTP check (default, seed 000) or a TTL check with automatic heartbeats; `false`: none. */
     check: z.union([ttlCheck, httpCheck, z.literal(false)]).default({ intervalMs: 10_000, timeoutMs: 5_000 }),
+    /**
+     * More checks the Consul agent runs besides `check` (HTTP, TCP, gRPC); the instance is passing only when all
+     * pass. Consul only: a Redis or memory registry refuses them.
+     */
+    checks: z.array(agentCheck).default([]),
+    /** Consul's DNS SRV weights by status (default 1 and 1); instances carry them as `weights`. */
+    weights: z
+      .object({ passing: z.number().int().min(1), warning: z.number().int().min(0) })
+      .strict()
+      .optional(),
+    /** Let anti-entropy keep tags edited in the catalog by others (Consul's `EnableTagOverride`). */
+    enableTagOverride: z.boolean().default(false),
     /** With a TTL check, heartbeats report this checker's status (healthy → passing, degraded → warning). */
     health: objectSchema<{ readonly status: 'healthy' | 'degraded' | 'unhealthy' }>('health').optional(),
     /** How often the registry asks the backend whether it still knows us (agent restarted → re-register). */

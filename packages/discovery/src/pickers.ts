@@ -16,12 +16,18 @@ export function routable(
   return (passing.length / instances.length) * 100 < panicThresholdPercent ? instances : passing;
 }
 
-/** Per-service picking state: a round-robin cursor and outstanding-request counts per instance. */
+/**
+ * Picking state of one lookup (service + tag set + filter): its own round-robin cursor, so picks of one tag set
+ * rotate over its instances whatever other lookups of the service do; outstanding-request counts per instance,
+ * shared by every picker of the service.
+ */
 export class Picker {
   #cursor = 0;
-  readonly outstanding = new Map<string, number>();
 
-  constructor(readonly random: () => number = Math.random) {}
+  constructor(
+    readonly random: () => number = Math.random,
+    readonly outstanding: Map<string, number> = new Map(),
+  ) {}
 
   pick(candidates: readonly ServiceInstance[], strategy: PickStrategy): ServiceInstance | undefined {
     const n = candidates.length;

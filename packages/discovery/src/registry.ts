@@ -2,6 +2,7 @@ import {
   type Clock,
   getShutdownRegistry,
   handleSignals,
+  InvalidOptionsError,
   type Logger,
   parseOptions,
   processSlot,
@@ -48,6 +49,16 @@ export async function registerService(
   const o = parseOptions(registerOptionsSchema, options, 'register');
   const { clock, logger } = hooks;
   const id = o.id ?? `${o.name}-${o.address}-${o.port}`;
+  if (o.checks.length > 0 && !backend.runsHttpChecks) {
+    throw new InvalidOptionsError('register', [
+      {
+        path: 'checks',
+        expected: `a registry whose agent runs checks (Consul); this one is ${backend.kind}`,
+        received: `${o.checks.length} check(s)`,
+        message: 'checks need an agent that runs them',
+      },
+    ]);
+  }
   let check: CheckDefinition | undefined;
   /** The URL this process polls itself (backends without an agent). */
   let selfPoll: { url: string; intervalMs: number; timeoutMs: number } | undefined;
@@ -81,6 +92,9 @@ export async function registerService(
     tags: o.tags,
     meta: o.meta,
     check,
+    checks: o.checks,
+    enableTagOverride: o.enableTagOverride,
+    ...(o.weights ? { weights: o.weights } : {}),
   };
   let polledStatus: InstanceStatus = 'critical';
   const currentStatus = (): InstanceStatus => {

@@ -1,6 +1,6 @@
 import type { ConsulEndpoint, RedisClient } from '@ballast/core';
 import type { DiscoveryBackend } from './backend';
-import { ConsulBackend } from './backends/consul';
+import { ConsulBackend, type ConsulBackendOptions } from './backends/consul';
 import type { RedisBackend } from './backends/redis';
 import { consulClientFor } from './consul-client';
 import type { ServiceWatch, WatchSnapshot } from './watch';
@@ -46,10 +46,19 @@ function lease(table: Map<string, Counted>, key: string, create: () => Discovery
 }
 
 /** `endpoint` already resolved (core's `resolveConsulEndpoint`): its url, token and TLS settings are the key. */
-export function leaseConsulBackend(endpoint: ConsulEndpoint, timeoutMs: number): BackendLease {
+export function leaseConsulBackend(
+  endpoint: ConsulEndpoint,
+  timeoutMs: number,
+  scope: Omit<ConsulBackendOptions, 'client' | 'blockingSlackMs'> = {},
+): BackendLease {
   const { url, token, tls } = endpoint;
-  const key = `${url}\u0000${token ?? ''}\u0000${timeoutMs}\u0000${tls ? JSON.stringify(tls) : ''}`;
-  return lease(consulBackends, key, () => new ConsulBackend({ client: consulClientFor(endpoint, timeoutMs) }));
+  // The query scope (consistency, dc, ns) is part of the key: watches are shared per backend.
+  const key = [url, token ?? '', timeoutMs, tls ? JSON.stringify(tls) : '', JSON.stringify(scope)].join('\u0000');
+  return lease(
+    consulBackends,
+    key,
+    () => new ConsulBackend({ client: consulClientFor(endpoint, timeoutMs), ...scope }),
+  );
 }
 
 export function leaseRedisBackend(redis: RedisClient, prefix: string, create: () => RedisBackend): BackendLease {

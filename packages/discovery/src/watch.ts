@@ -12,6 +12,8 @@ export interface WatchOptions {
   backend: DiscoveryBackend;
   name: string;
   tag?: string;
+  /** Registry-side filter expression (Consul `?filter=`). */
+  filter?: string | undefined;
   waitMs: number;
   backoff: ResolvedBackoffOptions;
   rateLimit: { burst: number; perSecond: number };
@@ -93,7 +95,13 @@ export class ServiceWatch {
         o.onRequest?.();
       },
       query: async (index, s) => {
-        const res = await o.backend.query(o.name, { tag: o.tag, index, waitMs: o.waitMs, signal: s });
+        const res = await o.backend.query(o.name, {
+          tag: o.tag,
+          ...(o.filter === undefined ? {} : { filter: o.filter }),
+          index,
+          waitMs: o.waitMs,
+          signal: s,
+        });
         return { index: res.index, value: res };
       },
       onValue: (res) => {

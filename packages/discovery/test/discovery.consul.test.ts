@@ -317,8 +317,8 @@ describe('discovery [Consul emulator only]', () => {
   afterAll(async () => {
     await em?.close();
   });
-  it('sends the ACL token; without it Consul answers 403 and the error says so', async () => {
-    const secured = await startConsulEmulator({ aclToken: 'app-token' });
+  it('sends the ACL token; without it a write is 403 and a lookup finds nothing; a token without rights is told the results were filtered', async () => {
+    const secured = await startConsulEmulator({ aclToken: 'app-token', aclDeniedTokens: ['weak-token'] });
     try {
       const ok = createDiscovery({ consul: { url: secured.url, token: 'app-token' }, env: {} });
       const anonymous = createDiscovery({ consul: { url: secured.url, timeoutMs: 3_000 }, env: {} });
@@ -338,7 +338,13 @@ describe('discovery [Consul emulator only]', () => {
       expect((denied as DiscoveryBackendError).status).toBe(403);
       expect(String(denied)).toMatch(/Permission denied/);
       const lookup = (await anonymous.lookup('acl-svc').catch((e: unknown) => e)) as ServiceUnavailableError;
-      expect(lookup.tried[0]).toMatch(/403|Permission denied/);
+      // Consul filters an anonymous read (200 []) instead of refusing it, and does not tell the anonymous token.
+      expect(lookup.tried[0]).toMatch(/no passing instances/);
+      // A token without rights is told (X-Consul-Results-Filtered-By-ACLs), and the lookup says so.
+      const weak = createDiscovery({ consul: { url: secured.url, token: 'weak-token', timeoutMs: 3_000 }, env: {} });
+      open.push(weak);
+      const filtered = (await weak.lookup('acl-svc').catch((e: unknown) => e)) as ServiceUnavailableError;
+      expect(filtered.tried[0]).toMatch(/filtered by ACLs/);
       expect(secured.requests().some((r) => r.path === '/v1/health/service/acl-svc')).toBe(true);
     } finally {
       await secured.close();

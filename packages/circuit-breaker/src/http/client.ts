@@ -4,6 +4,7 @@ import {
   type Clock,
   type Event,
   EventEmitter,
+  isAbortedError,
   type Logger,
   parseOptions,
   systemClock,
@@ -11,7 +12,7 @@ import {
 import type { z } from 'zod';
 import { CircuitBreaker } from '../breaker';
 import { asyncDispose } from '../closing';
-import { isRetryAfterTooLongError, TimeoutError } from '../errors';
+import { isBrokenCircuitError, isRetryAfterTooLongError, TimeoutError } from '../errors';
 import { componentLogger } from '../log';
 import { type BreakerOptions, mergeBreakerOptions, resolveBreakerOptions } from '../options';
 import type { PolicyContext } from '../policy';
@@ -33,6 +34,7 @@ import {
   type HttpClientOptions,
   type HttpRequestInit,
   type HttpRetryEvent,
+  type HttpTarget,
   httpClientOptionsSchema,
   type httpRetrySchema,
 } from './options';
@@ -55,8 +57,18 @@ const noop = () => {};
  * one retry budget for the whole client, a per-try timeout, `X-Request-ID`/`X-Service-ID` headers and an
  * optional GET cache.
  */
+/**
+ * What a failed try says about the instance: a status below 500 is an answer (ok); a 5xx, a timeout or a
+ * connection error is a failure; an open breaker or the caller's abort never reached it (no outcome).
+ */
+function tryOutcome(error: unknown, signal: AbortSignal): { ok: boolean } | undefined {
+  if (signal.aborted || isBrokenCircuitError(error) || isAbortedError(error)) return undefined;
+  if (isHttpStatusError(error)) return { ok: error.status < 500 };
+  return { ok: false };
+}
+
 export class HttpClient {
-  readonly #resolve: (service: string) => string | PromiseLike<string>;
+  readonly #resolve: (service: string) => string | HttpTarget | PromiseLike<string | HttpTarget>;
   readonly #fetch: typeof fetch;
   readonly #clock: Clock;
   readonly #logger: Logger | undefined;
@@ -246,7 +258,29 @@ export class HttpClient {
     timeoutMs: number,
     ctx: PolicyContext,
   ): Promise<Response> {
-    const url = joinUrl(await this.#resolve(service), path);
+    const target = await this.#resolve(service);
+    if (typeof target === 'string') return this.#tryAt(service, joinUrl(target, path), init, timeoutMs, ctx);
+    const done = target.done;
+    let outcome: { ok: boolean } | undefined;
+    try {
+      const response = await this.#tryAt(service, joinUrl(target.url, path), init, timeoutMs, ctx);
+      outcome = { ok: true };
+      return response;
+    } catch (error) {
+      outcome = tryOutcome(error, ctx.signal);
+      throw error;
+    } finally {
+      done?.(outcome);
+    }
+  }
+
+  async #tryAt(
+    service: string,
+    url: string,
+    init: RequestInit,
+    timeoutMs: number,
+    ctx: PolicyContext,
+  ): Promise<Response> {
     const breaker = this.#breakerFor(service);
     if (!breaker) return this.#send(service, url, init, timeoutMs, ctx.signal);
     if (!this.#retryAfterOpens) {

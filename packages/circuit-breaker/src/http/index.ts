@@ -13,6 +13,7 @@ export {
   type HttpClientOptions,
   type HttpRequestInit,
   type HttpRetryEvent,
+  type HttpTarget,
   httpClientOptionsSchema,
 } from './options';
 export {

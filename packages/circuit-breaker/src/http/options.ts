@@ -25,13 +25,25 @@ export const httpRetrySchema = z
   .strict()
   .refine((o) => o.maxMs >= o.initialMs, { message: 'maxMs must be >= initialMs', path: ['maxMs'] });
 
+/** What `resolve` may answer besides a URL: the instance's URL and a completion report. */
+export interface HttpTarget {
+  readonly url: string;
+  /** Called once when the try ends; `outcome` says whether the instance served it (see `resolve`). */
+  readonly done?: (outcome?: { ok: boolean }) => void;
+}
+
 /** Breaker options for every per-service breaker; the name is always the service's. */
 export type HttpBreakerOptions = Omit<BreakerOptions, 'name'>;
 
 export const httpClientOptionsSchema = z
   .object({
-    /** Service name → base URL (`http://10.0.1.5:30001`). Called before every try: discovery plugs in here. */
-    resolve: fn<(service: string) => string | PromiseLike<string>>('resolve'),
+    /**
+     * Service name → base URL (`http://10.0.1.5:30001`), or `{ url, done }`: `done(outcome?)` is called when the
+     * try ends — `{ ok: true }` for any response below 500, `{ ok: false }` for a 5xx, a timeout or a connection
+     * error, no outcome when the try never reached the instance (its breaker open, the caller aborted). Called
+     * before every try: discovery plugs in here (`discovery.target` counts requests in flight and ejects outliers).
+     */
+    resolve: fn<(service: string) => string | HttpTarget | PromiseLike<string | HttpTarget>>('resolve'),
     /** Time limit of one try, until the response headers arrive (seed 003: 10 s). */
     timeoutMs: z.number().positive().finite().default(10_000),
     /** Retry of idempotent requests; `false` never retries. */

@@ -23,6 +23,30 @@ export function serviceJson(s: ServiceEntry): Json {
   };
 }
 
+/**
+ * A service as `health/service` renders it (a catalog NodeService): `Meta` null when none was registered, `Port`
+ * left out when 0, `Proxy` and `Connect` always present, no `Datacenter` (that is the node's).
+ */
+export function nodeServiceJson(s: ServiceEntry): Json {
+  const out: Json = {
+    ID: s.id,
+    Service: s.name,
+    Tags: s.tags,
+    Address: s.address,
+    Meta: Object.keys(s.meta).length === 0 ? null : s.meta,
+  };
+  if (s.port !== 0) out.Port = s.port;
+  return {
+    ...out,
+    Weights: s.weights,
+    EnableTagOverride: s.enableTagOverride,
+    Proxy: { Mode: '', MeshGateway: {}, Expose: {} },
+    Connect: {},
+    CreateIndex: s.createIndex,
+    ModifyIndex: s.modifyIndex,
+  };
+}
+
 export function checkJson(store: ConsulStore, c: CheckEntry): Json {
   const svc = c.serviceId ? store.services.get(c.serviceId) : undefined;
   return {
@@ -37,7 +61,8 @@ export function checkJson(store: ConsulStore, c: CheckEntry): Json {
     ServiceTags: svc?.tags ?? [],
     Type: c.type,
     Interval: c.intervalMs ? formatDuration(c.intervalMs) : '',
-    Timeout: c.type === 'http' ? formatDuration(c.timeoutMs ?? 10_000) : '',
+    // Consul reports the Timeout the check was registered with; none given → "" (the 10 s default applies).
+    Timeout: c.timeoutGiven && c.timeoutMs !== undefined ? formatDuration(c.timeoutMs) : '',
     Definition: {},
     CreateIndex: c.createIndex,
     ModifyIndex: c.modifyIndex,
@@ -90,7 +115,7 @@ export function healthService(
     if (passingOnly && checks.some((c) => c.status !== 'passing')) continue;
     body.push({
       Node: nodeJson(),
-      Service: serviceJson(s),
+      Service: nodeServiceJson(s),
       Checks: [serfHealthJson(), ...checks.map((c) => checkJson(store, c))],
     });
   }

@@ -2,6 +2,7 @@
  * Agent health checks: registering and parsing check definitions, TTL and HTTP checks on the store's clock,
  * and status transitions (which bump the service's index and invalidate sessions tied to a critical check).
  */
+import { connect } from 'node:net';
 import { parseDuration } from './duration';
 import { asObject, type CheckEntry, type CheckStatus, ConsulHttpError, type Json, str } from './model';
 import { invalidateSession } from './sessions';
@@ -52,7 +53,7 @@ export function parseCheck(d: Json, defaultId: string): Omit<CheckEntry, 'servic
   if (!ttlMs && !http && !d.TCP && !d.Args && !d.GRPC && !d.AliasService) {
     throw new ConsulHttpError(400, 'Invalid check: TTL must be > 0 for TTL checks');
   }
-  if (http && !intervalMs)
+  if ((http || d.TCP || d.GRPC) && !intervalMs)
     throw new ConsulHttpError(400, 'Invalid check: Interval must be > 0 for Script, HTTP, H2PING, or TCP checks');
   if (intervalMs !== undefined && intervalMs < MIN_INTERVAL_MS) intervalMs = MIN_INTERVAL_MS;
   const status = str(d.Status, 'critical') || 'critical';
@@ -66,10 +67,12 @@ export function parseCheck(d: Json, defaultId: string): Omit<CheckEntry, 'servic
     status: status as CheckStatus,
     notes: str(d.Notes),
     output: '',
-    type: ttlMs ? 'ttl' : http ? 'http' : '',
+    type: ttlMs ? 'ttl' : http ? 'http' : d.TCP ? 'tcp' : d.GRPC ? 'grpc' : '',
+    tcp: d.TCP ? str(d.TCP) : undefined,
     ttlMs,
     intervalMs,
     timeoutMs: parseDuration(d.Timeout) ?? 10_000,
+    timeoutGiven: d.Timeout !== undefined && d.Timeout !== '',
     http: http || undefined,
     method: str(d.Method, 'GET') || 'GET',
     header,
@@ -81,12 +84,23 @@ export function parseCheck(d: Json, defaultId: string): Omit<CheckEntry, 'servic
 export function putCheck(store: ConsulStore, c: Omit<CheckEntry, 'createIndex' | 'modifyIndex'>, idx: number): void {
   const old = store.checks.get(c.checkId);
   if (old) disarmCheck(store, old);
-  const entry: CheckEntry = {
-    ...c,
-    createIndex: old?.createIndex ?? idx,
-    modifyIndex: idx,
-    criticalSince: c.status === 'critical' ? store.clock.now() : undefined,
-  };
+  // Re-registering keeps a check's current status and output (the agent's local state): a restarted process with
+  // the same id stays as it was until its next heartbeat or probe.
+  const entry: CheckEntry = old
+    ? {
+        ...c,
+        status: old.status,
+        output: old.output,
+        criticalSince: old.criticalSince,
+        createIndex: old.createIndex,
+        modifyIndex: idx,
+      }
+    : {
+        ...c,
+        createIndex: idx,
+        modifyIndex: idx,
+        criticalSince: c.status === 'critical' ? store.clock.now() : undefined,
+      };
   store.checks.set(entry.checkId, entry);
   if (store.running) armCheck(store, entry, true);
 }
@@ -138,6 +152,11 @@ export function disarmCheck(store: ConsulStore, c: CheckEntry): void {
   c.abort = undefined;
 }
 
+/** Consul staggers a new check's first run by a random time within its interval (agent/checks: RandomStagger). */
+function firstProbeDelay(store: ConsulStore, intervalMs: number): number {
+  return Math.floor(store.random() * intervalMs);
+}
+
 export function armCheck(store: ConsulStore, c: CheckEntry, initial: boolean): void {
   if (!store.running) return;
   if (c.timer) store.clock.clearTimeout(c.timer);
@@ -147,9 +166,17 @@ export function armCheck(store: ConsulStore, c: CheckEntry, initial: boolean): v
       if (store.checks.get(c.checkId) === c) setStatus(store, c, 'critical', 'TTL expired');
     }, c.ttlMs);
     c.timer.unref();
+  } else if (c.type === 'tcp' && c.intervalMs) {
+    c.timer = store.clock.setTimeout(
+      () => void runTcpCheck(store, c),
+      initial ? firstProbeDelay(store, c.intervalMs) : c.intervalMs,
+    );
+    c.timer.unref();
   } else if (c.type === 'http' && c.intervalMs) {
-    // Consul staggers the first run; the emulator runs it at once so tests need not wait an interval.
-    c.timer = store.clock.setTimeout(() => void runHttpCheck(store, c), initial ? 0 : c.intervalMs);
+    c.timer = store.clock.setTimeout(
+      () => void runHttpCheck(store, c),
+      initial ? firstProbeDelay(store, c.intervalMs) : c.intervalMs,
+    );
     c.timer.unref();
   }
 }
@@ -183,5 +210,38 @@ async function runHttpCheck(store: ConsulStore, c: CheckEntry): Promise<void> {
   if (c.abort !== abort || store.checks.get(c.checkId) !== c) return; // disarmed or replaced meanwhile
   c.abort = undefined;
   setStatus(store, c, status, output);
+  armCheck(store, c, false);
+}
+
+/** A TCP check: passing when a connection opens within the timeout (Consul's `TCP` check), else critical. */
+async function runTcpCheck(store: ConsulStore, c: CheckEntry): Promise<void> {
+  c.timer = undefined;
+  if (store.checks.get(c.checkId) !== c || !c.tcp) return;
+  const abort = new AbortController();
+  c.abort = abort;
+  const target = c.tcp;
+  const sep = target.lastIndexOf(':');
+  const host = target.slice(0, sep).replace(/^\[|\]$/g, '');
+  const port = Number(target.slice(sep + 1));
+  const result = await new Promise<{ status: CheckStatus; output: string }>((resolve) => {
+    const socket = connect({ host, port });
+    const timeout = store.clock.setTimeout(() => {
+      socket.destroy();
+      resolve({ status: 'critical', output: `dial tcp ${target}: i/o timeout` });
+    }, c.timeoutMs ?? 10_000);
+    timeout.unref();
+    socket.once('connect', () => {
+      store.clock.clearTimeout(timeout);
+      socket.destroy();
+      resolve({ status: 'passing', output: `TCP connect ${target}: Success` });
+    });
+    socket.once('error', (err) => {
+      store.clock.clearTimeout(timeout);
+      resolve({ status: 'critical', output: `dial tcp ${target}: ${err.message}` });
+    });
+  });
+  if (c.abort !== abort || store.checks.get(c.checkId) !== c) return;
+  c.abort = undefined;
+  setStatus(store, c, result.status, result.output);
   armCheck(store, c, false);
 }

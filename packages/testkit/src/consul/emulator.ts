@@ -17,8 +17,14 @@ export interface ConsulEmulatorOptions {
   port?: number;
   /** Interface to bind; default 127.0.0.1. */
   host?: string;
-  /** When set, every request (except `status/*`) must carry it as `X-Consul-Token` or `?token=`, else 403. */
+  /**
+   * Default-deny ACLs with this one token allowed everything (`X-Consul-Token`, Bearer, or `?token=`, which wins).
+   * Without a token, reads are filtered and writes refused as Consul does for the anonymous token; another token
+   * is 403 "ACL not found".
+   */
   aclToken?: string;
+  /** Tokens that exist but are granted nothing: filtered like the anonymous token, and told so by the header. */
+  aclDeniedTokens?: readonly string[];
   /** Drives TTL checks, session TTLs, HTTP check intervals, the reaper and blocking-query waits. */
   clock?: Clock;
   /** Serve HTTPS with this PEM key and certificate (as an agent with `tls.defaults` + an https port). */
@@ -28,6 +34,11 @@ export interface ConsulEmulatorOptions {
    * ("Up to 128 operations"); 64 to emulate older releases (`agent/txn_endpoint.go` had `maxTxnOps = 64`).
    */
   maxTxnOps?: number;
+  /**
+   * Randomness of the first probe of a new HTTP/TCP check (Consul waits a random time within the interval).
+   * Default `Math.random`; `() => 0` probes at once.
+   */
+  random?: () => number;
 }
 
 export interface RecordedRequest {
@@ -60,7 +71,7 @@ export interface ConsulEmulator {
 export async function startConsulEmulator(options: ConsulEmulatorOptions = {}): Promise<ConsulEmulator> {
   const clock = options.clock ?? systemClock;
   const host = options.host ?? '127.0.0.1';
-  let store = new ConsulStore(clock);
+  let store = new ConsulStore(clock, options.random);
   let recorded: RecordedRequest[] = [];
   let server: Server | undefined;
   let port = options.port ?? 0;
@@ -150,7 +161,7 @@ export async function startConsulEmulator(options: ConsulEmulatorOptions = {}): 
       await stop();
       // Let in-process clients see their pooled sockets close before the port answers again.
       for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
-      if (!opts.keepData) store = new ConsulStore(clock);
+      if (!opts.keepData) store = new ConsulStore(clock, options.random);
       await listen();
     },
     close: stop,

@@ -18,6 +18,8 @@ export interface Reply {
    * `X-Consul-LastContact`/`X-Consul-KnownLeader` only), `none` (writes). Default `all`.
    */
   meta?: 'all' | 'leader' | 'none';
+  /** More response headers (e.g. `X-Consul-Results-Filtered-By-ACLs`). */
+  headers?: Record<string, string>;
 }
 
 export class Request {
@@ -29,7 +31,10 @@ export class Request {
   ) {
     this.query = url.searchParams;
     this.path = decodeURIComponent(url.pathname);
+    this.rawPath = decodeURIComponent((req.url ?? '/').split('?')[0] as string);
   }
+  /** The path as sent, before URL normalisation resolves `..` segments (Consul checks KV keys on it). */
+  readonly rawPath: string;
   get method(): string {
     return this.req.method ?? 'GET';
   }
@@ -77,6 +82,7 @@ export function send(s: ConsulStore, res: ServerResponse, reply: Reply, contentT
     res.setHeader('X-Consul-LastContact', '0');
   }
   res.setHeader('X-Consul-Emulator', LABEL);
+  for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
   if (reply.raw !== undefined) {
     res.setHeader('Content-Type', contentType ?? 'application/octet-stream');
     res.end(reply.raw);

@@ -38,8 +38,13 @@ export interface CheckEntry {
   notes: string;
   output: string;
   serviceId: string;
-  type: 'ttl' | 'http' | '';
+  /** `grpc` checks are not probed by the emulator: they keep their registered status. */
+  type: 'ttl' | 'http' | 'tcp' | 'grpc' | '';
   ttlMs?: number;
+  /** Whether the definition gave a `Timeout` (Consul reports "" otherwise). */
+  timeoutGiven?: boolean;
+  /** `host:port` of a TCP check. */
+  tcp?: string | undefined;
   intervalMs?: number;
   timeoutMs?: number;
   http?: string;

@@ -2,10 +2,12 @@
  * The emulator's HTTP API: ACL-token enforcement and the routing of each Consul endpoint Ballast uses (status,
  * agent, health, catalog, KV, session) to the store, blocking where Consul blocks.
  */
+
 import type { ServerResponse } from 'node:http';
 import { blocking } from './blocking';
 import { catalogServices, checkJson, healthService, serviceJson } from './catalog';
 import { deregisterCheck, registerCheck, updateTtlCheck } from './checks';
+import { applyFilter, parseFilter } from './filter';
 import { LABEL, type Reply, type Request } from './http';
 import { kvDelete, kvGet, kvJson, kvList, kvPut } from './kv';
 import { ConsulHttpError, NODE } from './model';
@@ -17,21 +19,65 @@ import { runTxn } from './txn';
 const MAX_KV_BYTES = 512 * 1024;
 
 /** Routes one request; `acl.aclToken` is read per request, as the emulator's options object holds it. */
-export async function route(
+export async function route(s: ConsulStore, r: Request, res: ServerResponse, acl: Acl): Promise<Reply> {
+  const p = r.path;
+  if (!p.startsWith('/v1/status/') && acl.aclToken !== undefined) {
+    // agent/http.go parseToken: the header (or a Bearer token), then ?token=, which wins.
+    const auth = r.req.headers.authorization;
+    const token =
+      r.query.get('token') ??
+      (r.req.headers['x-consul-token'] as string | undefined) ??
+      (auth?.startsWith('Bearer ') ? auth.slice(7) : undefined);
+    const denied = token !== undefined && acl.aclDeniedTokens?.includes(token) === true;
+    if (token !== undefined && token !== '' && token !== acl.aclToken && !denied)
+      throw new ConsulHttpError(403, 'ACL not found');
+    if (token !== acl.aclToken) return unauthorised(s, r, res, acl, denied);
+  }
+  return routeAuthorised(s, r, res, acl);
+}
+
+type Acl = { readonly aclToken?: string; readonly aclDeniedTokens?: readonly string[]; readonly maxTxnOps?: number };
+
+/**
+ * A request whose token may read nothing (none: the anonymous token; or one of `aclDeniedTokens`) under a
+ * default-deny policy, as Consul answers it: list reads are filtered (health, catalog and agent lists come back
+ * empty, a recursive or keys KV read is a 404 as if the prefix were empty), a single-key read and every write are
+ * 403 "Permission denied". `X-Consul-Results-Filtered-By-ACLs: true` says so only to a token that is not anonymous
+ * (Server.maskResultsFilteredByACLs: no information leaks to unauthenticated callers).
+ */
+async function unauthorised(
   s: ConsulStore,
   r: Request,
   res: ServerResponse,
-  acl: { readonly aclToken?: string; readonly maxTxnOps?: number },
+  acl: Acl,
+  withToken: boolean,
 ): Promise<Reply> {
   const p = r.path;
-  if (!p.startsWith('/v1/status/') && acl.aclToken !== undefined) {
-    const auth = r.req.headers.authorization;
-    const token =
-      (r.req.headers['x-consul-token'] as string | undefined) ??
-      r.query.get('token') ??
-      (auth?.startsWith('Bearer ') ? auth.slice(7) : undefined);
-    if (token !== acl.aclToken) throw new ConsulHttpError(403, token ? 'ACL not found' : 'Permission denied');
+  const filtered: Record<string, string> = withToken ? { 'X-Consul-Results-Filtered-By-ACLs': 'true' } : {};
+  if (r.method === 'GET') {
+    const list: [RegExp, unknown][] = [
+      [/^\/v1\/health\/(service|checks)\/.+$/, []],
+      [/^\/v1\/catalog\/service\/.+$/, []],
+      [/^\/v1\/catalog\/services$/, {}],
+      [/^\/v1\/agent\/(services|checks)$/, {}],
+      [/^\/v1\/session\/(list|node\/.+)$/, []],
+    ];
+    for (const [re, empty] of list) {
+      if (!re.test(p)) continue;
+      // The real query runs (blocking, with its index); only what the token may see is returned.
+      const reply = await routeAuthorised(s, r, res, acl);
+      return { ...reply, json: empty, headers: { ...reply.headers, ...filtered } };
+    }
+    if (/^\/v1\/kv\//.test(p) && (r.flag('recurse') || r.flag('keys'))) {
+      const reply = await routeAuthorised(s, r, res, acl);
+      return { status: 404, index: reply.index ?? s.index, headers: filtered };
+    }
   }
+  throw new ConsulHttpError(403, 'Permission denied');
+}
+
+async function routeAuthorised(s: ConsulStore, r: Request, res: ServerResponse, acl: Acl): Promise<Reply> {
+  const p = r.path;
   // ?dc names a datacenter: this single-node cluster is dc1; any other has no path (Consul answers 500).
   const dc = r.query.get('dc');
   if (dc && dc !== NODE.datacenter) throw new ConsulHttpError(500, `No path to datacenter`);
@@ -120,9 +166,11 @@ export async function route(
     const name = m[1] as string;
     const tags = r.query.getAll('tag');
     const passing = r.flag('passing');
+    const filter = r.query.get('filter');
+    if (filter) parseFilter(filter); // a bad expression is a 400 before any blocking
     return blocking(s, r, res, () => {
       const out = healthService(s, name, tags, passing);
-      return { index: out.index, json: out.body };
+      return { index: out.index, json: applyFilter(out.body, filter) };
     });
   }
   m = /^\/v1\/health\/checks\/(.+)$/.exec(p);
@@ -145,23 +193,28 @@ export async function route(
     method('GET');
     const name = m[1] as string;
     const tags = r.query.getAll('tag');
+    const filter = r.query.get('filter');
+    if (filter) parseFilter(filter);
     return blocking(s, r, res, () => ({
       index: s.serviceIndex.get(name) ?? s.tables.services,
-      json: [...s.services.values()]
-        .filter((x) => x.name === name && tags.every((t) => x.tags.includes(t)))
-        .map((x) => ({
-          Node: NODE.name,
-          Address: NODE.address,
-          Datacenter: NODE.datacenter,
-          ServiceID: x.id,
-          ServiceName: x.name,
-          ServiceTags: x.tags,
-          ServiceAddress: x.address,
-          ServicePort: x.port,
-          ServiceMeta: x.meta,
-          CreateIndex: x.createIndex,
-          ModifyIndex: x.modifyIndex,
-        })),
+      json: applyFilter(
+        [...s.services.values()]
+          .filter((x) => x.name === name && tags.every((t) => x.tags.includes(t)))
+          .map((x) => ({
+            Node: NODE.name,
+            Address: NODE.address,
+            Datacenter: NODE.datacenter,
+            ServiceID: x.id,
+            ServiceName: x.name,
+            ServiceTags: x.tags,
+            ServiceAddress: x.address,
+            ServicePort: x.port,
+            ServiceMeta: x.meta,
+            CreateIndex: x.createIndex,
+            ModifyIndex: x.modifyIndex,
+          })),
+        filter,
+      ),
     }));
   }
   m = /^\/v1\/kv\/(.*)$/.exec(p);
@@ -208,7 +261,26 @@ export async function route(
   throw new ConsulHttpError(404, '404 page not found');
 }
 
+/**
+ * KV key names as Consul validates them since the CVE-2025-11392 fix (hashicorp/consul#22850, 1.21.6+/1.22; the
+ * 1.21.5 character regex was withdrawn): no `..` path segment, no URL-encoded traversal, no leading or trailing
+ * space. Every other character is allowed.
+ */
+export function validateKvKey(key: string): void {
+  if (key === '') return;
+  const why =
+    key !== key.trim()
+      ? 'leading or trailing spaces are not allowed'
+      : key.split('/').some((seg) => seg === '..') || /\.\.\\/.test(key)
+        ? 'path traversal is not allowed'
+        : /%2e%2e(%2f|%5c|\/)|\.\.%2f|\.\.%5c|%252e%252e%252f/i.test(key)
+          ? 'encoded path traversal is not allowed'
+          : undefined;
+  if (why) throw new ConsulHttpError(400, `invalid key name: ${why}`);
+}
+
 async function kv(s: ConsulStore, r: Request, res: ServerResponse, key: string): Promise<Reply> {
+  validateKvKey(r.rawPath.startsWith('/v1/kv/') ? r.rawPath.slice('/v1/kv/'.length) : key);
   if (r.method === 'GET') {
     const recurse = r.flag('recurse');
     const keysOnly = r.flag('keys');

@@ -24,7 +24,11 @@ export class ConsulStore {
   #reaper: TimerHandle | undefined;
   #running = false;
 
-  constructor(readonly clock: Clock) {}
+  constructor(
+    readonly clock: Clock,
+    /** Staggers first check probes (and nothing else); `() => 0` probes at once. */
+    readonly random: () => number = Math.random,
+  ) {}
 
   get index(): number {
     return this.#index;

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ConsulEmulator, type ConsulEmulatorOptions, startConsulEmulator } from '../../src/consul';
@@ -130,11 +130,11 @@ describe('Consul emulator: agent + health', () => {
 
   it('enforces the ACL token (header or ?token=) except on status endpoints', async () => {
     const e = await emulator({ aclToken: 'secret' });
-    const denied = await call(e, '/v1/agent/services');
+    const denied = await call(e, '/v1/agent/self');
     expect([denied.status, denied.text]).toEqual([403, 'Permission denied']);
-    expect((await call(e, '/v1/agent/services', { headers: { 'X-Consul-Token': 'wrong' } })).status).toBe(403);
-    expect((await call(e, '/v1/agent/services', { headers: { 'X-Consul-Token': 'secret' } })).status).toBe(200);
-    expect((await call(e, '/v1/agent/services?token=secret')).status).toBe(200);
+    expect((await call(e, '/v1/agent/self', { headers: { 'X-Consul-Token': 'wrong' } })).status).toBe(403);
+    expect((await call(e, '/v1/agent/self', { headers: { 'X-Consul-Token': 'secret' } })).status).toBe(200);
+    expect((await call(e, '/v1/agent/self?token=secret')).status).toBe(200);
     expect((await call(e, '/v1/status/leader')).status).toBe(200);
   });
 
@@ -165,7 +165,7 @@ describe('Consul emulator: agent + health', () => {
     await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/health`;
     const clock = new FakeClock();
-    const e = await emulator({ clock });
+    const e = await emulator({ clock, random: () => 0 });
     const check = { HTTP: url, Interval: '60s', Timeout: '30s' };
     await put(e, '/v1/agent/service/register', { Name: 'hung', Check: check });
     const statusOf = async () =>
@@ -184,7 +184,7 @@ describe('Consul emulator: agent + health', () => {
 
   it('TTL checks go critical when not refreshed; DeregisterCriticalServiceAfter reaps the service', async () => {
     const clock = new FakeClock();
-    const e = await emulator({ clock });
+    const e = await emulator({ clock, random: () => 0 });
     await put(e, '/v1/agent/service/register', {
       Name: 'ttl',
       Check: { TTL: '10s', Status: 'passing', DeregisterCriticalServiceAfter: '1m' },
@@ -635,5 +635,197 @@ describe('Consul emulator: fidelity (agent/kvs_endpoint.go, agent/session_endpoi
     expect(r.status).toBe(500);
     expect(r.text).toBe('No path to datacenter');
     expect((await call(e, '/v1/health/service/web?dc=dc1')).status).toBe(200);
+  });
+});
+
+/** Issue 22 §4, continued: ?filter and TCP/gRPC checks as Consul documents them. */
+describe('Consul emulator: ?filter (api-docs/features/filtering) and check kinds (api-docs/agent/check)', () => {
+  const q = (expr: string) => `filter=${encodeURIComponent(expr)}`;
+  it('?filter on /v1/health/service and /v1/catalog/service: operators, and/or/not, missing selectors, 400 on bad syntax', async () => {
+    const e = await emulator();
+    await put(e, '/v1/agent/service/register', { Name: 'web', ID: 'w1', Port: 1, Tags: ['a'], Meta: { v: '1' } });
+    await put(e, '/v1/agent/service/register', { Name: 'web', ID: 'w2', Port: 2, Tags: ['b'], Meta: { v: '2' } });
+    await put(e, '/v1/agent/service/register', { Name: 'web', ID: 'w3', Port: 3, Tags: [] });
+    const health = async (expr: string) =>
+      ((await call(e, `/v1/health/service/web?${q(expr)}`)).json() as { Service: { ID: string } }[])
+        .map((x) => x.Service.ID)
+        .sort();
+    expect(await health('Service.Meta.v == "2"')).toEqual(['w2']);
+    expect(await health('Service.Meta.v != "2"')).toEqual(['w1', 'w3']); // a missing key makes != true
+    expect(await health('"a" in Service.Tags or Service.ID == `w3`')).toEqual(['w1', 'w3']);
+    expect(await health('Service.Tags is empty')).toEqual(['w3']);
+    expect(await health('not (Service.Tags is empty) and Service.ID matches "^w[12]$"')).toEqual(['w1', 'w2']);
+    expect(await health('Service.Tags not contains "a" and Service.Meta is not empty')).toEqual(['w2']);
+    const catalog = (await call(e, `/v1/catalog/service/web?${q('ServiceMeta.v == "1"')}`)).json() as {
+      ServiceID: string;
+    }[];
+    expect(catalog.map((x) => x.ServiceID)).toEqual(['w1']);
+    const bad = await call(e, `/v1/health/service/web?${q('Service.Meta ==')}`);
+    expect(bad.status).toBe(400);
+    expect(bad.text).toMatch(/^Failed to create boolean expression evaluator/);
+  });
+
+  it('TCP checks connect at their interval (passing / critical); gRPC checks are listed with Type "grpc"', async () => {
+    const e = await emulator({ random: () => 0 });
+    const server = createServer();
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    await put(e, '/v1/agent/service/register', {
+      Name: 'tcp',
+      ID: 'tcp-1',
+      Checks: [
+        { CheckID: 'up', TCP: `127.0.0.1:${port}`, Interval: '10s', Timeout: '1s' },
+        { CheckID: 'down', TCP: '127.0.0.1:1', Interval: '10s', Timeout: '1s' },
+        { CheckID: 'g', GRPC: `127.0.0.1:${port}`, Interval: '10s' },
+      ],
+    });
+    await until(async () => {
+      const checks = (await call(e, '/v1/agent/checks')).json() as Record<string, { Status: string; Output: string }>;
+      return checks.up?.Status === 'passing' && checks.down?.Output !== '';
+    });
+    const checks = (await call(e, '/v1/agent/checks')).json() as Record<string, { Status: string; Type: string }>;
+    expect([checks.up?.Type, checks.down?.Type, checks.g?.Type]).toEqual(['tcp', 'tcp', 'grpc']);
+    expect(checks.down?.Status).toBe('critical');
+    expect((await put(e, '/v1/agent/check/register', { Name: 'x', TCP: '127.0.0.1:1' })).status).toBe(400);
+  });
+});
+
+/**
+ * Issue 22 §4: ACL filtering (api-docs/api-structure "Authentication", docs/security/acl "default policy deny":
+ * anonymous list reads are filtered, not refused), the health endpoint's JSON shape (api-docs/health "List Service
+ * Instances for Service" sample response), re-registration keeping check state (agent/local state), the first
+ * HTTP probe staggered within its interval (agent/checks: lib.RandomStagger), and KV key validation
+ * (CVE-2025-11392, hashicorp/consul#22850: path traversal, encoded traversal, leading/trailing spaces).
+ */
+describe('Consul emulator: ACL filtering, health shape, re-registration, key validation', () => {
+  it('anonymous reads are filtered: list endpoints 200 []/{}, recursive KV 404, single key 403, writes 403; only a real token is told (X-Consul-Results-Filtered-By-ACLs)', async () => {
+    const e = await emulator({ aclToken: 'secret', aclDeniedTokens: ['weak'] });
+    const auth = { headers: { 'X-Consul-Token': 'secret' } };
+    await call(e, '/v1/agent/service/register', {
+      method: 'PUT',
+      body: JSON.stringify({ Name: 'web', ID: 'w1' }),
+      ...auth,
+    });
+    await call(e, '/v1/kv/app/a', { method: 'PUT', body: 'x', ...auth });
+    const health = await call(e, '/v1/health/service/web');
+    expect([health.status, health.json()]).toEqual([200, []]);
+    // Server.maskResultsFilteredByACLs: the anonymous token is not told its results were filtered.
+    expect(health.headers.get('x-consul-results-filtered-by-acls')).toBeNull();
+    const weak = { headers: { 'X-Consul-Token': 'weak' } };
+    const weakHealth = await call(e, '/v1/health/service/web', weak);
+    expect([weakHealth.status, weakHealth.json()]).toEqual([200, []]);
+    expect(weakHealth.headers.get('x-consul-results-filtered-by-acls')).toBe('true');
+    const weakKv = await call(e, '/v1/kv/app/?recurse', weak);
+    expect([weakKv.status, weakKv.headers.get('x-consul-results-filtered-by-acls')]).toEqual([404, 'true']);
+    expect((await call(e, '/v1/kv/app/b', { method: 'PUT', body: 'y', ...weak })).status).toBe(403);
+    const services = await call(e, '/v1/catalog/services');
+    expect([services.status, services.json()]).toEqual([200, {}]);
+    expect((await call(e, '/v1/catalog/service/web')).json()).toEqual([]);
+    expect((await call(e, '/v1/agent/services')).json()).toEqual({});
+    expect((await call(e, '/v1/kv/app/?recurse')).status).toBe(404);
+    expect((await call(e, '/v1/kv/app/?keys')).status).toBe(404);
+    const single = await call(e, '/v1/kv/app/a');
+    expect([single.status, single.text]).toEqual([403, 'Permission denied']);
+    expect((await put(e, '/v1/kv/app/b', 'y')).status).toBe(403);
+    expect((await put(e, '/v1/agent/service/register', { Name: 'x' })).status).toBe(403);
+    // A token that does not exist is refused everywhere; a good one sees everything.
+    const unknown = await call(e, '/v1/health/service/web', { headers: { 'X-Consul-Token': 'nope' } });
+    expect([unknown.status, unknown.text]).toEqual([403, 'ACL not found']);
+    const ok = await call(e, '/v1/health/service/web', auth);
+    expect((ok.json() as unknown[]).length).toBe(1);
+    expect(ok.headers.get('x-consul-results-filtered-by-acls')).toBeNull();
+  });
+
+  it('?token= wins over the X-Consul-Token header (api-docs/api-structure)', async () => {
+    const e = await emulator({ aclToken: 'secret' });
+    const r = await call(e, '/v1/kv/a?token=secret', { headers: { 'X-Consul-Token': 'nope' } });
+    expect(r.status).toBe(404); // authorised, the key just does not exist
+    const wrong = await call(e, '/v1/kv/a?token=nope', { headers: { 'X-Consul-Token': 'secret' } });
+    expect(wrong.status).toBe(403);
+  });
+
+  it('health/service shape: Meta null when none, Port omitted when 0, Proxy and Connect present, no Datacenter; HTTP check without Timeout says ""', async () => {
+    const e = await emulator();
+    await put(e, '/v1/agent/service/register', {
+      Name: 'bare',
+      ID: 'b1',
+      Check: { HTTP: 'http://127.0.0.1:1/health', Interval: '10s' },
+    });
+    const [entry] = (await call(e, '/v1/health/service/bare')).json() as {
+      Service: Record<string, unknown>;
+      Checks: { CheckID: string; Timeout: string }[];
+    }[];
+    expect(entry?.Service.Meta).toBeNull();
+    expect('Port' in (entry?.Service ?? {})).toBe(false);
+    expect('Datacenter' in (entry?.Service ?? {})).toBe(false);
+    expect(entry?.Service.Proxy).toEqual({ Mode: '', MeshGateway: {}, Expose: {} });
+    expect(entry?.Service.Connect).toEqual({});
+    expect(entry?.Checks.find((c) => c.CheckID === 'service:b1')?.Timeout).toBe('');
+  });
+
+  it('re-registering a service keeps its checks’ current status and output until the next update', async () => {
+    const e = await emulator();
+    const reg = { Name: 'r', ID: 'r1', Check: { TTL: '30s' } };
+    await put(e, '/v1/agent/service/register', reg);
+    await put(e, '/v1/agent/check/pass/service:r1?note=fine');
+    await put(e, '/v1/agent/service/register', { ...reg, Check: { TTL: '30s', Status: 'critical' } });
+    const c = ((await call(e, '/v1/agent/checks')).json() as Record<string, { Status: string; Output: string }>)[
+      'service:r1'
+    ];
+    expect(c).toMatchObject({ Status: 'passing', Output: 'fine' });
+  });
+
+  it("a new HTTP check's first probe waits a random time within its interval", async () => {
+    const clock = new FakeClock();
+    const hits: number[] = [];
+    const server = createServer((_req, res) => {
+      hits.push(clock.now());
+      res.end('ok');
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const e = await emulator({ clock, random: () => 0.5 });
+    const start = clock.now();
+    await put(e, '/v1/agent/service/register', {
+      Name: 'h',
+      ID: 'h1',
+      Check: { HTTP: `http://127.0.0.1:${port}/`, Interval: '10s' },
+    });
+    await clock.advance(4_999);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(hits).toEqual([]);
+    await clock.advance(1);
+    await until(async () => hits.length === 1);
+    expect(hits[0]! - start).toBe(5_000);
+  });
+
+  it('KV keys: path traversal, encoded traversal and leading/trailing spaces are refused; other characters pass', async () => {
+    const e = await emulator();
+    // node:http sends the path as given (fetch would normalise `..` away, as a browser does).
+    const rawPut = (path: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: e.port, path, method: 'PUT' }, (res) => {
+          let text = '';
+          res.on('data', (c) => {
+            text += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end('x');
+      });
+    // A literal `..` segment never reaches the KV handler (the HTTP layer cleans the path first); an encoded one
+    // (the key holds `..%2F`) does, and is refused.
+    for (const bad of ['a/..%252Fb', '..%255cb', '%252e%252e%252fetc', '%20lead', 'trail%20']) {
+      const r = await rawPut(`/v1/kv/${bad}`);
+      expect([bad, r.status]).toEqual([bad, 400]);
+      expect(r.text).toMatch(/^invalid key name/);
+    }
+    for (const good of ['foo/bar', 'foo%20bar', 'con..fig', 'foo:bar', 'foo%C3%A7bar', 'a%252Fb']) {
+      const r = await rawPut(`/v1/kv/${good}`);
+      expect([good, r.status]).toEqual([good, 200]);
+    }
   });
 });
