@@ -27,7 +27,15 @@ import {
   UnknownDefinitionVersionError,
   UnknownSagaError,
 } from './errors';
-import { buildCompensationPolicy, buildStepPolicy, type ExecutionEnv, failedErrorOf, SagaExecution } from './execution';
+import {
+  buildCompensationPolicy,
+  buildStepPolicy,
+  type ExecutionEnv,
+  failedErrorOf,
+  SagaExecution,
+  sagaEvent,
+  usesOutbox,
+} from './execution';
 import { assertJson, canonicalJson } from './json';
 import {
   type OrchestratorOptions,
@@ -82,12 +90,17 @@ export class SagaOrchestrator {
   #sweeping = false;
   #closed = false;
   readonly #sweepLog: OutageLog;
+  readonly #relayLog: OutageLog;
+  /** Partitions (by a saga id of theirs; undefined: all) whose outbox is to be relayed to the bus. */
+  readonly #relayQueue = new Set<string | undefined>();
+  #relaying: Promise<void> | undefined;
 
   constructor(options: OrchestratorOptions = {}) {
     this.#o = parseOptions(orchestratorOptionsSchema, options, 'createOrchestrator');
     this.#clock = this.#o.clock ?? systemClock;
     this.#log = childLogger(this.#o.logger, { component: 'saga' });
     this.#sweepLog = outageLog(this.#log);
+    this.#relayLog = outageLog(this.#log);
     this.id = this.#o.id ?? randomUUID();
     this.store = this.#o.store ?? new MemorySagaStore({ clock: this.#clock });
     for (const s of this.#o.sagas as AnySaga[]) this.register(s);
@@ -103,6 +116,7 @@ export class SagaOrchestrator {
         return this.#policies.get(step);
       },
       compensationPolicy: buildCompensationPolicy(this.#o, this.#clock),
+      relay: (sagaId) => this.#kickRelay(sagaId),
     };
     if (this.#o.sweepIntervalMs > 0) {
       this.#sweepTimer = this.#clock.setInterval(() => void this.sweep(), this.#o.sweepIntervalMs);
@@ -139,6 +153,8 @@ export class SagaOrchestrator {
         : randomUUID());
     const context = JSON.parse(JSON.stringify(input ?? {})) as C;
     const fingerprint = createHash('sha256').update(canonicalJson(context)).digest('hex');
+    const started = sagaEvent('saga.started', { sagaId, saga: saga.name });
+    const outbox = usesOutbox(this.#env);
     const created = await this.store.create(
       {
         id: sagaId,
@@ -149,6 +165,7 @@ export class SagaOrchestrator {
         ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey, inputFingerprint: fingerprint } : {}),
       },
       this.#o.leaseMs,
+      outbox ? [started] : undefined,
     );
     if (!created.created) {
       if (o.idempotencyKey !== undefined && created.record.idempotencyKey === o.idempotencyKey) {
@@ -166,7 +183,8 @@ export class SagaOrchestrator {
       { owner: this.id, version: created.version },
       { context },
     );
-    await exec.publish('saga.started', { sagaId, saga: saga.name });
+    if (!outbox) await exec.publish('saga.started', { sagaId, saga: saga.name });
+    else if (!this.store.publishesEvents) this.#kickRelay(sagaId);
     const cancel = (reason: string) => {
       if (!exec.cancel.signal.aborted) exec.cancel.abort(new SagaCancelledError(sagaId, reason));
     };
@@ -279,6 +297,8 @@ export class SagaOrchestrator {
         this.#log.info({ sagaId: r.id, saga: r.saga, status: r.status }, 'resuming abandoned saga');
         this.#resume(r).catch(() => {});
       }
+      // Events a dead (or bus-less, or failing-bus) orchestrator wrote with its transitions go out now.
+      this.#kickRelay(undefined);
       this.#sweepLog.succeeded('saga recovery sweep works again');
       return claimed.map((r) => r.id);
     } catch (error) {
@@ -287,6 +307,59 @@ export class SagaOrchestrator {
       return [];
     } finally {
       this.#sweeping = false;
+    }
+  }
+
+  /**
+   * Relays every event waiting in the store's outbox to the bus (events are written there with the state
+   * transitions; each write relays its own at once, and every sweep relays what is left — a crashed
+   * orchestrator's, or one the bus refused). At least once: an event published just before a crash is
+   * published again. Resolves when the outbox is drained or the bus fails (the rest stays, logged once per outage).
+   */
+  relayEvents(): Promise<void> {
+    this.#kickRelay(undefined);
+    return this.#relaying ?? Promise.resolve();
+  }
+
+  #kickRelay(of: string | undefined): void {
+    const bus = this.#o.bus;
+    if (!bus || !this.store.readOutbox || this.store.publishesEvents || this.#closed) return;
+    this.#relayQueue.add(of);
+    this.#relaying ??= this.#drainRelay();
+  }
+
+  async #drainRelay(): Promise<void> {
+    while (this.#relayQueue.size > 0 && !this.#closed) {
+      // Reading every partition covers every queued one.
+      const of = this.#relayQueue.has(undefined) ? undefined : this.#relayQueue.values().next().value;
+      if (of === undefined) this.#relayQueue.clear();
+      else this.#relayQueue.delete(of);
+      try {
+        await this.#relayOutbox(of);
+        this.#relayLog.succeeded('saga event relay works again');
+      } catch (error) {
+        this.#relayLog.failed(error, 'saga event relay failed: the events stay in the outbox');
+      }
+    }
+    this.#relaying = undefined;
+  }
+
+  async #relayOutbox(of: string | undefined): Promise<void> {
+    const bus = this.#o.bus!;
+    const store = this.store;
+    const batch = 100;
+    for (;;) {
+      const entries = await store.readOutbox!({ limit: batch, ...(of !== undefined ? { of } : {}) });
+      const done: string[] = [];
+      try {
+        for (const e of entries) {
+          await bus.publish(e.type, JSON.parse(e.payload));
+          done.push(e.id);
+        }
+      } finally {
+        if (done.length > 0) await store.ackOutbox!(done);
+      }
+      if (entries.length < batch) return;
     }
   }
 

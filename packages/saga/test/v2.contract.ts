@@ -1,6 +1,7 @@
 /**
  * Saga v2 (issue 21), on every store: in-doubt steps (§1), the DLQ that never loses an entry (§2), fair
- * recovery (§3), definition versions (§4), cancel / deadlines / list / idempotency fingerprints (§5).
+ * recovery (§3), definition versions (§4), cancel / deadlines / list / idempotency fingerprints (§5), events
+ * written with the state (§6).
  * Orchestrator timers run on the FakeClock; steps that "ignore their signal" sleep on it too.
  */
 import { sleep } from '@ballast/core';
@@ -15,7 +16,7 @@ import {
   type SagaStore,
   type StepDefinition,
 } from '../src/index';
-import { healthDataSaga, healthInput, services } from './fixtures/sagas';
+import { HEALTH_STEPS, healthDataSaga, healthInput, services } from './fixtures/sagas';
 import { failure, orchestrator, type SagaBackendUnderTest, uid } from './orchestrator.contract';
 
 /** The store, with the `failAt`-th call (0-based) after `arm()` rejecting: a blip mid-operation. */
@@ -42,6 +43,29 @@ function blipping(store: SagaStore) {
 }
 
 type Ctx = Record<string, unknown>;
+
+/** A bus that records what reaches it; `down` rejects every publish, `frozen` never settles one (a dead process). */
+function recordingBus() {
+  const got: { type: string; payload: { sagaId: string; step?: string } }[] = [];
+  const bus = {
+    got,
+    down: false,
+    frozen: false,
+    publish(type: string, payload: { sagaId: string; step?: string }) {
+      if (bus.frozen) return new Promise(() => {});
+      if (bus.down) return Promise.reject(new Error('bus down'));
+      got.push({ type, payload });
+      return Promise.resolve('id');
+    },
+    of: (sagaId: string) =>
+      got
+        .filter((e) => e.payload.sagaId === sagaId)
+        .map((e) => (e.payload.step ? `${e.type}:${e.payload.step}` : e.type)),
+  };
+  return bus;
+}
+
+const HAPPY_EVENTS = ['saga.started', ...HEALTH_STEPS.map((step) => `step.completed:${step}`), 'saga.completed'];
 
 /** A step that ignores its signal and applies its effect after `ms` on the clock (never, when undefined). */
 function stubborn(u: SagaBackendUnderTest, log: string[], name: string, ms?: number): StepDefinition<Ctx> {
@@ -485,5 +509,46 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
     expect(await sweeper.settled(dead)).toMatchObject({ status: 'compensated', error: { code: 'SAGA_CANCELLED' } });
     expect(s.calls).not.toContain('run:trigger_ai_analysis');
     expect(await other.cancel(dead)).toBe(false);
+  });
+
+  it('§6 a bus that refuses every publish loses no event: they wait in the outbox and go out in order once it is back', async () => {
+    const u = await make();
+    const s = services();
+    const bus = recordingBus();
+    bus.down = true;
+    const orch = orchestrator(u, { bus });
+    const happy = uid('ev-happy');
+    await orch.run(healthDataSaga(s), healthInput, { sagaId: happy });
+    s.failRun.add('trigger_ai_analysis');
+    const failed = uid('ev-failed');
+    await failure(orch.run(healthDataSaga(s), healthInput, { sagaId: failed }));
+    expect(bus.got).toEqual([]);
+    bus.down = false;
+    await orch.relayEvents();
+    expect(bus.of(happy)).toEqual(HAPPY_EVENTS);
+    expect(bus.of(failed)).toEqual([
+      'saga.started',
+      ...HEALTH_STEPS.slice(0, 3).map((step) => `step.completed:${step}`),
+      'saga.compensated',
+    ]);
+    await orch.relayEvents(); // relayed once: the outbox is empty now
+    expect(bus.of(happy)).toHaveLength(HAPPY_EVENTS.length);
+  });
+
+  it('§6 an orchestrator that dies between its state writes and its publishes loses no event: another relays them', async () => {
+    const u = await make();
+    const s = services();
+    const dying = recordingBus();
+    dying.frozen = true; // every publish hangs: the process is gone right after each state write
+    const a = orchestrator(u, { bus: dying });
+    const sagaId = uid('ev-killed');
+    void a.run(healthDataSaga(s), healthInput, { sagaId }).catch(() => {});
+    await vi.waitFor(async () => expect((await a.get(sagaId))?.status).toBe('completed'));
+    await a.close();
+    expect(dying.got).toEqual([]);
+    const live = recordingBus();
+    const b = orchestrator(u, { bus: live });
+    await b.relayEvents();
+    expect(live.of(sagaId)).toEqual(HAPPY_EVENTS);
   });
 });
