@@ -24,8 +24,11 @@ it('saga (short): orchestrators SIGKILLed at random steps → every saga complet
   expect(ledger.details.compensationWithoutStep).toBe(0);
   expect(ledger.details.kills).toBeGreaterThanOrEqual(3);
   const plans = Array.from({ length: ledger.produced }, (_, n) => expectedStatus(planOf(n)));
-  expect(ledger.details.completed).toBe(plans.filter((s) => s === 'completed').length);
-  expect(ledger.details.compensated).toBe(plans.filter((s) => s === 'compensated').length);
+  // Sagas with recovery 'compensate' a kill hit end compensated instead of completed.
+  const byRecovery = Number(ledger.details.recoveredByCompensation);
+  expect(byRecovery).toBeGreaterThan(0);
+  expect(ledger.details.completed).toBe(plans.filter((s) => s === 'completed').length - byRecovery);
+  expect(ledger.details.compensated).toBe(plans.filter((s) => s === 'compensated').length + byRecovery);
   expect(ledger.details.dlq).toBe(plans.filter((s) => s === 'compensation_failed').length);
   expect(ledger.details.alerts).toBe(ledger.details.dlq);
   expect(Number(ledger.details.dlq)).toBeGreaterThan(0);
@@ -50,7 +53,8 @@ it('saga (negative control): with in-doubt compensation off, the ledger shows th
   // Sagas 5 and 17 fail at the parallel group: p2's effect lands after the abort and nothing undoes it.
   expect(Number(ledger.details.inDoubtLeft)).toBeGreaterThanOrEqual(2);
   expect(ledger.details.inDoubtCompensated).toBe(0);
-  expect(ledger.details.notUndone).toBe(ledger.details.inDoubtLeft);
+  // (A kill may also leave a compensate-recovery saga's interrupted step undone: in doubt too.)
+  expect(Number(ledger.details.notUndone)).toBeGreaterThanOrEqual(Number(ledger.details.inDoubtLeft));
   expect(ledger.failures).toContainEqual(
     expect.stringMatching(/effects of failed sagas were not compensated \(\d+ in doubt\)/),
   );

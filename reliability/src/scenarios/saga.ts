@@ -188,6 +188,8 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
     let dlqUnexpected = 0;
     let duplicatedSteps = 0;
     let inDoubtCompensated = 0;
+    let recoveredByCompensation = 0;
+    let undoneNothing = 0;
     let inDoubtLeft = 0;
     let duplicatedCompensations = 0;
     // Sagas whose steps ran in more than one orchestrator: resumed after a kill (or a lost lease).
@@ -212,7 +214,10 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
       }
       outcome[status as keyof typeof outcome]++;
       const expected = expectedStatus(plan);
-      if (status !== expected) {
+      // A compensate-recovery saga a kill hit: the sweeper compensated it — every landed effect must be undone.
+      const byRecovery = plan.recovery === 'compensate' && status === 'compensated';
+      if (byRecovery) recoveredByCompensation++;
+      if (status !== expected && !byRecovery) {
         wrongEnd++;
         note(`${id} ended ${status}, expected ${expected}`);
       }
@@ -222,12 +227,14 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
         const unit = UNIT_OF[step];
         duplicatedSteps += Math.max(0, runs - 1);
         duplicatedCompensations += Math.max(0, comps - 1);
-        if (comps > 0 && runs === 0) {
+        if (comps > 0 && runs === 0 && byRecovery) {
+          undoneNothing++; // the step the kill interrupted, in doubt: its compensation found nothing to undo
+        } else if (comps > 0 && runs === 0) {
           compensationWithoutStep++;
           note(`${id}: ${step} compensated but never completed`);
         }
         // Every unit before the failing one took effect (the failing step never does; its in-doubt sibling does).
-        if ((plan.failAt === 0 || unit < plan.failAt) && runs === 0) {
+        if (((plan.failAt === 0 && !byRecovery) || unit < plan.failAt) && runs === 0) {
           stepsMissing++;
           note(`${id}: ${step} never took effect`);
         }
@@ -242,7 +249,7 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
           if (comps > 0) inDoubtCompensated++;
           else inDoubtLeft++;
         }
-        if (plan.failAt > 0 && runs > 0 && comps === 0 && !(step === 's1' && plan.badCompensation)) {
+        if ((plan.failAt > 0 || byRecovery) && runs > 0 && comps === 0 && !(step === 's1' && plan.badCompensation)) {
           notUndone++;
           note(`${id}: ${step} took effect${inDoubt ? ' (in doubt)' : ''} and was not compensated`);
         }
@@ -270,6 +277,10 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
       `${notUndone} effects of failed sagas were not compensated (${inDoubtLeft} in doubt)`,
     );
     checks.check(inDoubtCompensated > 0, 'no in-doubt step was compensated: the in-doubt path was not exercised');
+    checks.check(
+      tally.kills === 0 || recoveredByCompensation > 0,
+      'no compensate-recovery saga was compensated by a sweeper: recovery by compensation was not exercised',
+    );
 
     // Events: the state scripts XADD them to the bus's streams, so each saga has its started event, one
     // step.completed per recorded step and the terminal event of its status — exactly once, kills or not.
@@ -342,6 +353,8 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
         compensationWithoutStep,
         duplicatedCompensations,
         inDoubtCompensated,
+        recoveredByCompensation,
+        undoneNothing,
         inDoubtLeft,
         notUndone,
         eventsLost,

@@ -9,6 +9,8 @@
 import { z } from 'zod';
 
 export const CHAOS_SAGA = 'chaos-saga';
+/** The same steps with `recovery: 'compensate'`: a saga whose orchestrator dies is compensated by the sweeper. */
+export const CHAOS_SAGA_COMPENSATE = 'chaos-saga-compensate';
 
 /** The saga's events, as the workers' event bus and the parent's reader know them. */
 const sagaEvent = z.object({ sagaId: z.string(), saga: z.string() }).passthrough();
@@ -36,6 +38,11 @@ export interface SagaPlan {
   failAt: number;
   /** The compensation of s1 always throws: the saga ends `compensation_failed` with a DLQ entry and an alert. */
   badCompensation: boolean;
+  /**
+   * `compensate` (every 4th saga, none failing by design): when its orchestrator dies mid-saga the sweeper
+   * compensates it (the interrupted step in doubt) — so it ends `completed`, or `compensated` if a kill hit it.
+   */
+  recovery: 'forward' | 'compensate';
 }
 
 export function planOf(n: number): SagaPlan {
@@ -43,7 +50,7 @@ export function planOf(n: number): SagaPlan {
   const fails = n % 4 === 1;
   const failAt = fails ? 2 + ((n >> 2) % 3) : 0;
   const badCompensation = fails && (n >> 2) % 4 === 3;
-  return { n, failAt, badCompensation };
+  return { n, failAt, badCompensation, recovery: n % 4 === 3 ? 'compensate' : 'forward' };
 }
 
 export function sagaIdOf(n: number): string {
@@ -52,6 +59,7 @@ export function sagaIdOf(n: number): string {
 
 export type ExpectedStatus = 'completed' | 'compensated' | 'compensation_failed';
 
+/** The designed end; a `compensate`-recovery saga hit by a kill ends `compensated` instead of `completed`. */
 export function expectedStatus(plan: SagaPlan): ExpectedStatus {
   if (plan.failAt === 0) return 'completed';
   return plan.badCompensation ? 'compensation_failed' : 'compensated';

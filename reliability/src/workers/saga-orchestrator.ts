@@ -10,6 +10,7 @@ import { createEventBus, publishEventLua } from '@ballast/event-bus';
 import { createOrchestrator, defineSaga, parallel, RedisSagaStore } from '@ballast/saga';
 import {
   CHAOS_SAGA,
+  CHAOS_SAGA_COMPENSATE,
   type ChaosStep,
   chaosEvents,
   planOf,
@@ -45,10 +46,14 @@ runWorker(async (stop) => {
       await stepEffect(`comp|${info.idempotencyKey}`, sagaIdOf(c.n));
     },
   });
-  const saga = defineSaga<SagaPlan>(CHAOS_SAGA, {
-    steps: [step('s1', 1), step('s2', 2), parallel([step('p1', 3), step('p2', 3)], { name: 'g' }), step('s4', 4)],
-    recovery: 'forward',
-  });
+  const steps = () => [
+    step('s1', 1),
+    step('s2', 2),
+    parallel([step('p1', 3), step('p2', 3)], { name: 'g' }),
+    step('s4', 4),
+  ];
+  const saga = defineSaga<SagaPlan>(CHAOS_SAGA, { steps: steps(), recovery: 'forward' });
+  const compensating = defineSaga<SagaPlan>(CHAOS_SAGA_COMPENSATE, { steps: steps(), recovery: 'compensate' });
   const bus = createEventBus({ redis, prefix: config.prefix, source: config.id, events: chaosEvents });
   const orchestrator = createOrchestrator({
     store: new RedisSagaStore({ redis, prefix: config.prefix, events: { bus, publishLua: publishEventLua } }),
@@ -56,7 +61,7 @@ runWorker(async (stop) => {
     compensateInDoubt: config.compensateInDoubt,
     stepSettleGraceMs: 2_000,
     id: config.id,
-    sagas: [saga],
+    sagas: [saga, compensating],
     leaseMs: config.leaseMs,
     sweepIntervalMs: config.sweepIntervalMs,
     sweepBatch: 20,
@@ -78,7 +83,10 @@ runWorker(async (stop) => {
         continue;
       }
       const n = Number(raw);
-      await orchestrator.run(saga, planOf(n), { sagaId: sagaIdOf(n) }).catch(() => {});
+      const plan = planOf(n);
+      await orchestrator
+        .run(plan.recovery === 'compensate' ? compensating : saga, plan, { sagaId: sagaIdOf(n) })
+        .catch(() => {});
     }
   };
   const loops = Array.from({ length: config.concurrency }, () => loop());
