@@ -84,6 +84,7 @@ export {
   type ListPage,
   type ListQuery,
   type OutboxEntry,
+  type OutboxQuery,
   type SagaEvent,
   type SagaPatch,
   type SagaRecord,

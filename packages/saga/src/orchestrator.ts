@@ -49,6 +49,7 @@ import {
   type DeadLetterPage,
   type ListPage,
   type ListQuery,
+  type OutboxQuery,
   type SagaRecord,
   type SagaStore,
   TERMINAL_STATUSES,
@@ -91,8 +92,11 @@ export class SagaOrchestrator {
   #closed = false;
   readonly #sweepLog: OutageLog;
   readonly #relayLog: OutageLog;
-  /** Partitions (by a saga id of theirs; undefined: all) whose outbox is to be relayed to the bus. */
-  readonly #relayQueue = new Set<string | undefined>();
+  /**
+   * What to relay to the bus: `own:<sagaId>` (this orchestrator's events in that saga's partition), `stale`
+   * (anyone's, older than a lease: their writer died or its bus failed), `all` (everything, `relayEvents`).
+   */
+  readonly #relayQueue = new Set<string>();
   #relaying: Promise<void> | undefined;
 
   constructor(options: OrchestratorOptions = {}) {
@@ -116,7 +120,7 @@ export class SagaOrchestrator {
         return this.#policies.get(step);
       },
       compensationPolicy: buildCompensationPolicy(this.#o, this.#clock),
-      relay: (sagaId) => this.#kickRelay(sagaId),
+      relay: (sagaId) => this.#kickRelay(`own:${sagaId}`),
     };
     if (this.#o.sweepIntervalMs > 0) {
       this.#sweepTimer = this.#clock.setInterval(() => void this.sweep(), this.#o.sweepIntervalMs);
@@ -184,7 +188,7 @@ export class SagaOrchestrator {
       { context },
     );
     if (!outbox) await exec.publish('saga.started', { sagaId, saga: saga.name });
-    else if (!this.store.publishesEvents) this.#kickRelay(sagaId);
+    else if (!this.store.publishesEvents) this.#kickRelay(`own:${sagaId}`);
     const cancel = (reason: string) => {
       if (!exec.cancel.signal.aborted) exec.cancel.abort(new SagaCancelledError(sagaId, reason));
     };
@@ -297,8 +301,8 @@ export class SagaOrchestrator {
         this.#log.info({ sagaId: r.id, saga: r.saga, status: r.status }, 'resuming abandoned saga');
         this.#resume(r).catch(() => {});
       }
-      // Events a dead (or bus-less, or failing-bus) orchestrator wrote with its transitions go out now.
-      this.#kickRelay(undefined);
+      // Events a dead (or failing-bus) orchestrator wrote with its transitions, a lease ago or more, go out now.
+      this.#kickRelay('stale');
       this.#sweepLog.succeeded('saga recovery sweep works again');
       return claimed.map((r) => r.id);
     } catch (error) {
@@ -311,31 +315,42 @@ export class SagaOrchestrator {
   }
 
   /**
-   * Relays every event waiting in the store's outbox to the bus (events are written there with the state
-   * transitions; each write relays its own at once, and every sweep relays what is left — a crashed
-   * orchestrator's, or one the bus refused). At least once: an event published just before a crash is
-   * published again. Resolves when the outbox is drained or the bus fails (the rest stays, logged once per outage).
+   * Relays every event waiting in the store's outbox — any orchestrator's — to the bus. Events are written there
+   * with the state transitions; each orchestrator relays its own right after each write, and every sweep relays
+   * those older than a lease (a crashed orchestrator's, or ones a failing bus refused). At least once: an event
+   * published just before a crash is published again. Resolves when the outbox is drained or the bus fails
+   * (the rest stays; logged once per outage).
    */
   relayEvents(): Promise<void> {
-    this.#kickRelay(undefined);
+    this.#kickRelay('all');
     return this.#relaying ?? Promise.resolve();
   }
 
-  #kickRelay(of: string | undefined): void {
+  #kickRelay(what: string): void {
     const bus = this.#o.bus;
     if (!bus || !this.store.readOutbox || this.store.publishesEvents || this.#closed) return;
-    this.#relayQueue.add(of);
+    this.#relayQueue.add(what);
     this.#relaying ??= this.#drainRelay();
   }
 
   async #drainRelay(): Promise<void> {
     while (this.#relayQueue.size > 0 && !this.#closed) {
-      // Reading every partition covers every queued one.
-      const of = this.#relayQueue.has(undefined) ? undefined : this.#relayQueue.values().next().value;
-      if (of === undefined) this.#relayQueue.clear();
-      else this.#relayQueue.delete(of);
+      // 'all' covers everything queued; then 'stale', then one saga's partition at a time.
+      const what = this.#relayQueue.has('all')
+        ? 'all'
+        : this.#relayQueue.has('stale')
+          ? 'stale'
+          : (this.#relayQueue.values().next().value as string);
+      if (what === 'all') this.#relayQueue.clear();
+      else this.#relayQueue.delete(what);
+      const query =
+        what === 'all'
+          ? {}
+          : what === 'stale'
+            ? { minAgeMs: this.#o.leaseMs }
+            : { of: what.slice('own:'.length), by: this.id };
       try {
-        await this.#relayOutbox(of);
+        await this.#relayOutbox(query);
         this.#relayLog.succeeded('saga event relay works again');
       } catch (error) {
         this.#relayLog.failed(error, 'saga event relay failed: the events stay in the outbox');
@@ -344,12 +359,12 @@ export class SagaOrchestrator {
     this.#relaying = undefined;
   }
 
-  async #relayOutbox(of: string | undefined): Promise<void> {
+  async #relayOutbox(query: Omit<OutboxQuery, 'limit'>): Promise<void> {
     const bus = this.#o.bus!;
     const store = this.store;
     const batch = 100;
     for (;;) {
-      const entries = await store.readOutbox!({ limit: batch, ...(of !== undefined ? { of } : {}) });
+      const entries = await store.readOutbox!({ ...query, limit: batch });
       const done: string[] = [];
       try {
         for (const e of entries) {

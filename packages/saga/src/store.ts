@@ -143,6 +143,19 @@ export interface OutboxEntry {
   id: string;
   type: string;
   payload: string;
+  /** The orchestrator whose write it came with (its relay publishes it; a sweep takes over old ones). */
+  by: string;
+}
+
+/** Which outbox entries to read. */
+export interface OutboxQuery {
+  limit: number;
+  /** Only the partition of this saga id. */
+  of?: string;
+  /** Only entries written by this orchestrator. */
+  by?: string;
+  /** Only entries at least this old (store clock). */
+  minAgeMs?: number;
 }
 
 export interface SagaStore {
@@ -167,11 +180,11 @@ export interface SagaStore {
     events?: readonly SagaEvent[],
   ): Promise<FencedResult>;
   /**
-   * Events written by `create`/`advance`/`complete` and not yet relayed (oldest first per partition). `of`: only
-   * the partition of that saga id. A store without an outbox leaves this out (events are then published after
+   * Events written by `create`/`advance`/`complete` and not yet relayed (oldest first per partition), up to
+   * `limit` matching the query. A store without an outbox leaves this out (events are then published after
    * the write, and lost if the process dies in between).
    */
-  readOutbox?(options: { limit: number; of?: string }): Promise<OutboxEntry[]>;
+  readOutbox?(query: OutboxQuery): Promise<OutboxEntry[]>;
   /** Removes relayed events from the outbox. */
   ackOutbox?(ids: readonly string[]): Promise<void>;
   /** True when the store writes events straight into the bus's streams (nothing ever waits in its outbox). */

@@ -551,4 +551,32 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
     await b.relayEvents();
     expect(live.of(sagaId)).toEqual(HAPPY_EVENTS);
   });
+
+  it("§6 each orchestrator relays its own events to its bus; a sweep relays a dead one's once they are a lease old", async () => {
+    const u = await make();
+    const s = services();
+    const [busA, busB, busC] = [recordingBus(), recordingBus(), recordingBus()];
+    const a = orchestrator(u, { bus: busA });
+    const b = orchestrator(u, { bus: busB });
+    const [ofA, ofB] = [uid('ev-a'), uid('ev-b')];
+    busA.down = true; // a's events wait in the outbox: b's relay leaves them to a
+    await a.run(healthDataSaga(s), healthInput, { sagaId: ofA });
+    await b.run(healthDataSaga(s), healthInput, { sagaId: ofB });
+    await vi.waitFor(() => expect(busB.of(ofB)).toEqual(HAPPY_EVENTS));
+    busA.down = false;
+    await a.relayEvents();
+    expect([busA.of(ofA), busA.of(ofB), busB.of(ofA)]).toEqual([HAPPY_EVENTS, [], []]);
+
+    const dying = recordingBus();
+    dying.frozen = true;
+    const d = orchestrator(u, { bus: dying });
+    const dead = uid('ev-dead');
+    void d.run(healthDataSaga(s), healthInput, { sagaId: dead }).catch(() => {});
+    await vi.waitFor(async () => expect((await d.get(dead))?.status).toBe('completed'));
+    await d.close();
+    await u.expireLeases();
+    const c = orchestrator(u, { bus: busC });
+    await c.sweep();
+    await vi.waitFor(() => expect(busC.of(dead)).toEqual(HAPPY_EVENTS));
+  });
 });

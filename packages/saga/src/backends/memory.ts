@@ -10,6 +10,7 @@ import {
   type ListQuery,
   type NewSaga,
   type OutboxEntry,
+  type OutboxQuery,
   type SagaEvent,
   type SagaPatch,
   type SagaRecord,
@@ -39,7 +40,7 @@ export class MemorySagaStore implements SagaStore {
   readonly #clock: Clock;
   readonly #sagas = new Map<string, SagaRecord>();
   /** Events written with the state transitions, until relayed (insertion order). */
-  readonly #outbox = new Map<string, OutboxEntry>();
+  readonly #outbox = new Map<string, OutboxEntry & { at: number }>();
   #outboxSeq = 0;
   readonly #dlq: DeadLetter[] = [];
   #dlqSeq = 0;
@@ -50,15 +51,19 @@ export class MemorySagaStore implements SagaStore {
     this.#dlqMaxLen = options.deadLetterMaxLen ?? 100_000;
   }
 
-  #emit(events: readonly SagaEvent[] | undefined): void {
+  #emit(events: readonly SagaEvent[] | undefined, by: string): void {
     for (const e of events ?? []) {
       const id = String(++this.#outboxSeq);
-      this.#outbox.set(id, { id, type: e.type, payload: JSON.stringify(e.payload) });
+      this.#outbox.set(id, { id, type: e.type, payload: JSON.stringify(e.payload), by, at: this.#clock.now() });
     }
   }
 
-  async readOutbox(options: { limit: number; of?: string }): Promise<OutboxEntry[]> {
-    return [...this.#outbox.values()].slice(0, options.limit).map((e) => ({ ...e }));
+  async readOutbox(query: OutboxQuery): Promise<OutboxEntry[]> {
+    const cutoff = this.#clock.now() - (query.minAgeMs ?? 0);
+    return [...this.#outbox.values()]
+      .filter((e) => (query.by === undefined || e.by === query.by) && e.at <= cutoff)
+      .slice(0, query.limit)
+      .map(({ at: _at, ...e }) => e);
   }
 
   async ackOutbox(ids: readonly string[]): Promise<void> {
@@ -68,7 +73,7 @@ export class MemorySagaStore implements SagaStore {
   async create(saga: NewSaga, leaseMs: number, events?: readonly SagaEvent[]): Promise<CreateResult> {
     const existing = this.#sagas.get(saga.id);
     if (existing) return { created: false, record: copy(existing) };
-    this.#emit(events);
+    this.#emit(events, saga.owner);
     const now = this.#clock.now();
     this.#sagas.set(saga.id, {
       id: saga.id,
@@ -122,7 +127,7 @@ export class MemorySagaStore implements SagaStore {
     const r = this.#fenced(id, fence);
     if (typeof r === 'string') return { ok: false, reason: r };
     this.#apply(r, patch);
-    this.#emit(events);
+    this.#emit(events, fence.owner);
     r.leaseUntil = this.#clock.now() + leaseMs;
     return { ok: true, version: r.version };
   }
@@ -131,7 +136,7 @@ export class MemorySagaStore implements SagaStore {
     const r = this.#fenced(id, fence);
     if (typeof r === 'string') return { ok: false, reason: r };
     this.#apply(r, patch);
-    this.#emit(events);
+    this.#emit(events, fence.owner);
     r.owner = '';
     r.leaseUntil = 0;
     return { ok: true, version: r.version };

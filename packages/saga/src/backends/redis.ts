@@ -28,6 +28,7 @@ import type {
   ListQuery,
   NewSaga,
   OutboxEntry,
+  OutboxQuery,
   SagaEvent,
   SagaPatch,
   SagaRecord,
@@ -306,26 +307,37 @@ export class RedisSagaStore implements SagaStore {
     );
   }
 
-  /** The outbox streams (one per partition, or the partition of `of`), oldest first per partition. */
-  async readOutbox(options: { limit: number; of?: string }): Promise<OutboxEntry[]> {
+  /**
+   * The outbox streams (one per partition, or the partition of `of`), oldest first per partition, filtered by
+   * writer (`by`) and age (`minAgeMs`, judged on the server's clock: a stream id is its server time).
+   */
+  async readOutbox(query: OutboxQuery): Promise<OutboxEntry[]> {
     const parts =
-      options.of !== undefined
-        ? [partitionOf(options.of, this.#partitions)]
+      query.of !== undefined
+        ? [partitionOf(query.of, this.#partitions)]
         : Array.from({ length: this.#partitions }, (_, p) => p);
+    let end = '+';
+    if (query.minAgeMs !== undefined && query.minAgeMs > 0) {
+      const [secs, micros] = await this.#redis.time();
+      end = String(Number(secs) * 1000 + Math.floor(Number(micros) / 1000) - Math.ceil(query.minAgeMs));
+    }
     const out: OutboxEntry[] = [];
     for (const p of parts) {
-      if (out.length >= options.limit) break;
-      const entries = await this.#redis.xrange(
-        partitionKeys(this.#prefix, p).outbox,
-        '-',
-        '+',
-        'COUNT',
-        options.limit - out.length,
-      );
-      for (const [id, flat] of entries) {
-        const h = flatToHash(flat);
-        out.push({ id: letterId(id, p), type: h.type ?? '', payload: h.payload ?? '{}' });
+      const key = partitionKeys(this.#prefix, p).outbox;
+      let start = '-';
+      while (out.length < query.limit) {
+        const count = Math.max(query.limit - out.length, 100);
+        const entries = await this.#redis.xrange(key, start, end, 'COUNT', count);
+        for (const [id, flat] of entries) {
+          const h = flatToHash(flat);
+          if (query.by !== undefined && h.by !== query.by) continue;
+          if (out.length >= query.limit) break;
+          out.push({ id: letterId(id, p), type: h.type ?? '', payload: h.payload ?? '{}', by: h.by ?? '' });
+        }
+        if (entries.length < count) break;
+        start = `(${entries[entries.length - 1]![0]}`;
       }
+      if (out.length >= query.limit) break;
     }
     return out;
   }

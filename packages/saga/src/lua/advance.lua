@@ -20,5 +20,5 @@ else
   redis.call('HSET', KEYS[1], 'version', v, 'lease_until', untilMs, 'updated_at', now)
 end
 redis.call('ZADD', index, untilMs, ARGV[1])
-saga_emit(5, 3)
+saga_emit(5, 3, ARGV[2])
 return {1, v}

@@ -14,7 +14,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local v = tonumber(cur[1]) + 1
 redis.call('HSET', KEYS[1], 'version', v, 'owner', '', 'lease_until', 0, 'updated_at', now, unpack(ARGV, 6 + tonumber(ARGV[5])))
 redis.call('ZREM', index, ARGV[1])
-saga_emit(5, 3)
+saga_emit(5, 3, ARGV[2])
 local retention = tonumber(ARGV[4])
 -- A compensation_failed saga is kept until its dead letter is retried (its DLQ entry must find it).
 if retention > 0 and redis.call('HGET', KEYS[1], 'status') ~= 'compensation_failed' then

@@ -13,5 +13,5 @@ local untilMs = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'version', 1, 'owner', ARGV[2], 'lease_until', untilMs, 'created_at', now,
   'updated_at', now, unpack(ARGV, 5 + tonumber(ARGV[4])))
 redis.call('ZADD', KEYS[2], untilMs, ARGV[1])
-saga_emit(4, 3)
+saga_emit(4, 3, ARGV[2])
 return {1, 1}
