@@ -57,7 +57,11 @@ runWorker(async (stop) => {
   const bus = createEventBus({ redis, prefix: config.prefix, source: config.id, events: chaosEvents });
   const orchestrator = createOrchestrator({
     store: new RedisSagaStore({ redis, prefix: config.prefix, events: { bus, publishLua: publishEventLua } }),
-    bus,
+    // Publishing takes a broker round trip (30 ms here): events published after the state write would be lost
+    // to a kill in that window. Written by the state scripts (`events` above), they never wait for it.
+    bus: {
+      publish: (type: string, payload: unknown) => delay(30).then(() => bus.publish(type as never, payload as never)),
+    },
     compensateInDoubt: config.compensateInDoubt,
     stepSettleGraceMs: 2_000,
     id: config.id,
