@@ -368,7 +368,14 @@ export class SagaOrchestrator {
       const done: string[] = [];
       try {
         for (const e of entries) {
-          await bus.publish(e.type, JSON.parse(e.payload));
+          try {
+            await bus.publish(e.type, JSON.parse(e.payload));
+          } catch (error) {
+            // A bus that will never take this event (not in its schemas, invalid, too large) must not hold up
+            // every later one: it is logged with its content and dropped. Anything else stops this relay.
+            if (!isPoisonEvent(error)) throw error;
+            this.#log.error({ err: error, type: e.type, payload: e.payload }, 'saga event refused by the bus: dropped');
+          }
           done.push(e.id);
         }
       } finally {
@@ -502,6 +509,14 @@ export class SagaOrchestrator {
       await done.catch(() => {});
     }
   }
+}
+
+/** The bus's errors for an event it will never accept (`@ballast/event-bus` codes), and unparseable JSON. */
+const POISON_CODES = new Set(['EVENT_INVALID', 'UNKNOWN_EVENT_TYPE', 'PAYLOAD_TOO_LARGE']);
+function isPoisonEvent(error: unknown): boolean {
+  if (error instanceof SyntaxError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && POISON_CODES.has(code);
 }
 
 function abandoned(): StoredError {

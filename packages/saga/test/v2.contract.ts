@@ -579,4 +579,21 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
     await c.sweep();
     await vi.waitFor(() => expect(busC.of(dead)).toEqual(HAPPY_EVENTS));
   });
+
+  it('§6 an event the bus will never accept is dropped (logged), not a block on every later one', async () => {
+    const u = await make();
+    const s = services();
+    const bus = recordingBus();
+    const strict = {
+      publish: (type: string, payload: { sagaId: string; step?: string }) =>
+        type === 'saga.started'
+          ? Promise.reject(Object.assign(new Error('unknown event type'), { code: 'UNKNOWN_EVENT_TYPE' }))
+          : bus.publish(type, payload),
+    };
+    const orch = orchestrator(u, { bus: strict });
+    const sagaId = uid('ev-poison');
+    await orch.run(healthDataSaga(s), healthInput, { sagaId });
+    await orch.relayEvents();
+    expect(bus.of(sagaId)).toEqual(HAPPY_EVENTS.slice(1));
+  });
 });
