@@ -596,4 +596,26 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
     await orch.relayEvents();
     expect(bus.of(sagaId)).toEqual(HAPPY_EVENTS.slice(1));
   });
+
+  it("§6 the outbox reads past other writers' entries (paging) and filters by age on the store's clock", async () => {
+    const u = await make();
+    const tag = `{${uid('ob')}}`; // one partition for both sagas on Redis
+    const many = Array.from({ length: 130 }, (_, i) => ({
+      type: 'step.completed',
+      payload: { sagaId: 'x', step: `s${i}` },
+    }));
+    await u.store.create({ id: `${tag}-other`, saga: 'ob', owner: 'other', context: '{}' }, u.leaseMs, many);
+    await u.store.create({ id: `${tag}-mine`, saga: 'ob', owner: 'me', context: '{}' }, u.leaseMs, [
+      { type: 'saga.started', payload: { sagaId: `${tag}-mine`, saga: 'ob' } },
+    ]);
+    const mine = await u.store.readOutbox!({ limit: 10, of: `${tag}-mine`, by: 'me' });
+    expect(mine.map((e) => [e.type, e.by, JSON.parse(e.payload).sagaId])).toEqual([
+      ['saga.started', 'me', `${tag}-mine`],
+    ]);
+    expect(await u.store.readOutbox!({ limit: 10, of: `${tag}-mine`, minAgeMs: 3_600_000 })).toEqual([]);
+    const all = await u.store.readOutbox!({ limit: 1_000, of: `${tag}-mine` });
+    expect(all.filter((e) => e.by === 'other')).toHaveLength(130);
+    await u.store.ackOutbox!(all.map((e) => e.id));
+    expect(await u.store.readOutbox!({ limit: 10, of: `${tag}-mine`, by: 'me' })).toEqual([]);
+  });
 });
