@@ -369,7 +369,7 @@ export class SagaOrchestrator {
       try {
         for (const e of entries) {
           try {
-            await bus.publish(e.type, JSON.parse(e.payload));
+            await this.#bounded(() => bus.publish(e.type, JSON.parse(e.payload)), e.type);
           } catch (error) {
             // A bus that will never take this event (not in its schemas, invalid, too large) must not hold up
             // every later one: it is logged with its content and dropped. Anything else stops this relay.
@@ -383,6 +383,20 @@ export class SagaOrchestrator {
       }
       if (entries.length < batch) return;
     }
+  }
+
+  /** A publish that never settles must not stall the relay: past a lease it fails (the event stays). */
+  #bounded(fn: () => unknown, type: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = this.#clock.setTimeout(
+        () => reject(new Error(`saga event relay: publishing ${type} took over ${this.#o.leaseMs} ms`)),
+        this.#o.leaseMs,
+      );
+      Promise.resolve()
+        .then(fn)
+        .then(resolve, reject)
+        .finally(() => this.#clock.clearTimeout(timer));
+    });
   }
 
   /** Resumes a claimed saga; the returned promise settles like `run`'s. */

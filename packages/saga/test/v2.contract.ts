@@ -618,4 +618,18 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
     await u.store.ackOutbox!(all.map((e) => e.id));
     expect(await u.store.readOutbox!({ limit: 10, of: `${tag}-mine`, by: 'me' })).toEqual([]);
   });
+
+  it('§6 a publish that never settles does not stall the relay: past a lease it gives up, and the next relay delivers', async () => {
+    const u = await make();
+    const s = services();
+    const bus = recordingBus();
+    bus.frozen = true;
+    const orch = orchestrator(u, { bus });
+    const sagaId = uid('ev-hung');
+    await orch.run(healthDataSaga(s), healthInput, { sagaId });
+    bus.frozen = false;
+    await u.clock.advance(u.leaseMs); // the hung publish is given up
+    await orch.relayEvents();
+    expect(bus.of(sagaId)).toEqual(HAPPY_EVENTS);
+  });
 });
