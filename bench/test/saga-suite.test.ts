@@ -17,11 +17,19 @@ describe('saga suite', () => {
     expect(result.rows.map((r) => `${r.case}/${r.impl}`).sort()).toEqual([
       'four-step-noop/ballast-memory',
       'four-step-noop/ballast-redis',
+      'four-step-noop/ballast-redis+events',
+      'four-step-noop/ballast-redis+outbox',
     ]);
     for (const row of result.rows) {
       expect(row.opsPerSec).toBeGreaterThan(0);
       expect(row.p99Us).toBeGreaterThanOrEqual(row.p50Us);
+      expect(row.sagasPerSec).toBeGreaterThan(0);
     }
-    expect(lines.find((l) => l.includes('ballast-redis'))).toMatch(/: 5\.00 Redis round trips per saga/);
+    const trips = (impl: string) => result.rows.find((r) => r.impl === impl)?.roundTripsPerSaga;
+    expect(lines.find((l) => l.includes('ballast-redis:'))).toMatch(/: 5\.00 Redis round trips per saga/);
+    // Its six events are written by the state scripts: still N + 1.
+    expect(trips('ballast-redis')).toBe(5);
+    expect(trips('ballast-redis+events')).toBe(5);
+    expect(Number(trips('ballast-redis+outbox'))).toBeGreaterThan(5);
   }, 60_000);
 });

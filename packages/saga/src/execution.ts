@@ -19,7 +19,7 @@ import {
 import type { SagaEventBus, SagaEventPayloads } from './events';
 import { assertJson } from './json';
 import { DEFAULT_COMPENSATION_BACKOFF, DEFAULT_STEP_BACKOFF, type ResolvedOrchestratorOptions } from './options';
-import type { Fence, FencedResult, SagaRecord, SagaStatus, SagaStore } from './store';
+import type { Fence, FencedResult, SagaEvent, SagaRecord, SagaStatus, SagaStore } from './store';
 import type { SagaInstruments } from './telemetry';
 
 /** Seed 003's user notification / alert hook payload: one compensation that exhausted its retries. */
@@ -45,6 +45,18 @@ export interface ExecutionEnv {
   /** Step → its retry policy (cached per orchestrator); undefined: one try. Timeouts are `settlingAttempt`'s. */
   policyFor(step: StepDefinition<unknown>): Policy | undefined;
   compensationPolicy: Policy;
+  /** Relays the store's outbox (the partition of this saga id) to the bus, soon; never throws. */
+  relay(sagaId: string): void;
+}
+
+/** Whether events go through the store's outbox (written with the state) rather than being published after. */
+export function usesOutbox(env: Pick<ExecutionEnv, 'bus' | 'store'>): boolean {
+  return env.bus !== undefined && typeof env.store.readOutbox === 'function';
+}
+
+/** A typed saga event for a state write. */
+export function sagaEvent<K extends keyof SagaEventPayloads>(type: K, payload: SagaEventPayloads[K]): SagaEvent {
+  return { type, payload };
 }
 
 /** A step failure as it reaches the compensation phase. */
@@ -245,14 +257,33 @@ export class SagaExecution<C> {
     return p;
   }
 
-  #advance(patch: Parameters<SagaStore['advance']>[2]): Promise<void> {
-    return this.#write((f) => this.env.store.advance(this.id, f, patch, this.env.options.leaseMs));
+  /**
+   * Fenced write; its events (with a bus) are written in the same atomic step into the store's outbox — or the
+   * bus's own streams — and relayed from there, so a crash or a bus error right after the write loses none.
+   * A store without an outbox gets them published after the write (lost if the process dies in between).
+   */
+  async #advance(patch: Parameters<SagaStore['advance']>[2], events: SagaEvent[] = []): Promise<void> {
+    const inWrite = usesOutbox(this.env) && events.length > 0 ? events : undefined;
+    await this.#write((f) => this.env.store.advance(this.id, f, patch, this.env.options.leaseMs, inWrite));
+    await this.#afterWrite(events);
   }
 
-  #complete(patch: Parameters<SagaStore['complete']>[2]): Promise<void> {
-    return this.#write((f) => this.env.store.complete(this.id, f, patch)).finally(() => this.stop('finished'));
+  async #complete(patch: Parameters<SagaStore['complete']>[2], events: SagaEvent[] = []): Promise<void> {
+    const inWrite = usesOutbox(this.env) && events.length > 0 ? events : undefined;
+    await this.#write((f) => this.env.store.complete(this.id, f, patch, inWrite)).finally(() => this.stop('finished'));
+    await this.#afterWrite(events);
   }
 
+  async #afterWrite(events: SagaEvent[]): Promise<void> {
+    if (!this.env.bus || events.length === 0) return;
+    if (usesOutbox(this.env)) {
+      if (!this.env.store.publishesEvents) this.env.relay(this.id);
+      return;
+    }
+    for (const e of events) await this.publish(e.type as keyof SagaEventPayloads, e.payload as never);
+  }
+
+  /** Publishes now (stores without an outbox): a failure is logged, and the event is lost. */
   async publish<K extends keyof SagaEventPayloads>(type: K, payload: SagaEventPayloads[K]): Promise<void> {
     if (!this.env.bus) return;
     try {
@@ -280,7 +311,6 @@ export class SagaExecution<C> {
       throw error;
     }
     this.env.instruments.executions.add(1, { saga: this.def.name, status: 'completed' });
-    await this.publish('saga.completed', { sagaId: this.id, saga: this.def.name });
     return this.context;
   }
 
@@ -288,7 +318,7 @@ export class SagaExecution<C> {
     const units = this.def.units;
     if (this.unit >= units.length) {
       // Every unit done but the terminal write was lost with the previous owner.
-      await this.#complete({ status: 'completed', currentStep: units.length });
+      await this.#complete({ status: 'completed', currentStep: units.length }, [this.#completedEvent()]);
       return;
     }
     for (let i = this.unit; i < units.length; i++) {
@@ -379,9 +409,18 @@ export class SagaExecution<C> {
       context: JSON.stringify(this.context),
       currentStep: done ? unitIndex + 1 : unitIndex,
     };
-    if (done && lastUnit) await this.#complete({ ...patch, status: 'completed' });
-    else await this.#advance(patch);
-    await this.publish('step.completed', { sagaId: this.id, saga: this.def.name, step: step.name, durationMs });
+    const stepEvent = sagaEvent('step.completed', {
+      sagaId: this.id,
+      saga: this.def.name,
+      step: step.name,
+      durationMs,
+    });
+    if (done && lastUnit) await this.#complete({ ...patch, status: 'completed' }, [stepEvent, this.#completedEvent()]);
+    else await this.#advance(patch, [stepEvent]);
+  }
+
+  #completedEvent(): SagaEvent {
+    return sagaEvent('saga.completed', { sagaId: this.id, saga: this.def.name });
   }
 
   /**
@@ -486,25 +525,26 @@ export class SagaExecution<C> {
         log.error({ err: error, sagaId: this.id }, 'onCompensationFailed hook threw');
       }
     }
-    await this.#complete({ status, compensatedSteps: [...this.compensated], compensations: JSON.stringify(outcomes) });
+    const ended =
+      failed.length > 0
+        ? sagaEvent('saga.failed', {
+            sagaId: this.id,
+            saga,
+            failedStep: failure.step,
+            error: failure.error.message,
+            status: 'compensation_failed',
+            failedCompensations: failed.map((f) => f.step),
+          })
+        : sagaEvent('saga.compensated', {
+            sagaId: this.id,
+            saga,
+            failedStep: failure.step,
+            error: failure.error.message,
+          });
+    await this.#complete({ status, compensatedSteps: [...this.compensated], compensations: JSON.stringify(outcomes) }, [
+      ended,
+    ]);
     instruments.executions.add(1, { saga, status });
-    if (failed.length > 0) {
-      await this.publish('saga.failed', {
-        sagaId: this.id,
-        saga,
-        failedStep: failure.step,
-        error: failure.error.message,
-        status: 'compensation_failed',
-        failedCompensations: failed.map((f) => f.step),
-      });
-    } else {
-      await this.publish('saga.compensated', {
-        sagaId: this.id,
-        saga,
-        failedStep: failure.step,
-        error: failure.error.message,
-      });
-    }
     throw new SagaFailedError({
       sagaId: this.id,
       saga,

@@ -1,5 +1,11 @@
 export { MemorySagaStore, type MemorySagaStoreOptions } from './backends/memory';
-export { RedisSagaStore, type RedisSagaStoreOptions, SAGA_SCRIPTS, type SagaRedisClient } from './backends/redis';
+export {
+  RedisSagaStore,
+  type RedisSagaStoreOptions,
+  SAGA_SCRIPTS,
+  type SagaPreparingBus,
+  type SagaRedisClient,
+} from './backends/redis';
 export {
   Saga,
   type SagaClassOptions,
@@ -77,6 +83,9 @@ export {
   type Fence,
   type ListPage,
   type ListQuery,
+  type OutboxEntry,
+  type OutboxQuery,
+  type SagaEvent,
   type SagaPatch,
   type SagaRecord,
   SagaStatus,

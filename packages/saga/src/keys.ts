@@ -28,5 +28,7 @@ export function partitionKeys(prefix: string, partition: number) {
     leasesOf: (saga: string) => k.key(`~leases:${saga}`),
     /** The partition's share of the `saga.compensation.failed` stream (its slot: retried atomically). */
     dlq: k.key(`~${DLQ_STREAM}`),
+    /** The partition's event outbox: events written with the state transitions, until relayed to the bus. */
+    outbox: k.key('~outbox'),
   };
 }

@@ -27,7 +27,15 @@ import {
   UnknownDefinitionVersionError,
   UnknownSagaError,
 } from './errors';
-import { buildCompensationPolicy, buildStepPolicy, type ExecutionEnv, failedErrorOf, SagaExecution } from './execution';
+import {
+  buildCompensationPolicy,
+  buildStepPolicy,
+  type ExecutionEnv,
+  failedErrorOf,
+  SagaExecution,
+  sagaEvent,
+  usesOutbox,
+} from './execution';
 import { assertJson, canonicalJson } from './json';
 import {
   type OrchestratorOptions,
@@ -41,6 +49,7 @@ import {
   type DeadLetterPage,
   type ListPage,
   type ListQuery,
+  type OutboxQuery,
   type SagaRecord,
   type SagaStore,
   TERMINAL_STATUSES,
@@ -82,12 +91,20 @@ export class SagaOrchestrator {
   #sweeping = false;
   #closed = false;
   readonly #sweepLog: OutageLog;
+  readonly #relayLog: OutageLog;
+  /**
+   * What to relay to the bus: `own:<sagaId>` (this orchestrator's events in that saga's partition), `stale`
+   * (anyone's, older than a lease: their writer died or its bus failed), `all` (everything, `relayEvents`).
+   */
+  readonly #relayQueue = new Set<string>();
+  #relaying: Promise<void> | undefined;
 
   constructor(options: OrchestratorOptions = {}) {
     this.#o = parseOptions(orchestratorOptionsSchema, options, 'createOrchestrator');
     this.#clock = this.#o.clock ?? systemClock;
     this.#log = childLogger(this.#o.logger, { component: 'saga' });
     this.#sweepLog = outageLog(this.#log);
+    this.#relayLog = outageLog(this.#log);
     this.id = this.#o.id ?? randomUUID();
     this.store = this.#o.store ?? new MemorySagaStore({ clock: this.#clock });
     for (const s of this.#o.sagas as AnySaga[]) this.register(s);
@@ -103,6 +120,7 @@ export class SagaOrchestrator {
         return this.#policies.get(step);
       },
       compensationPolicy: buildCompensationPolicy(this.#o, this.#clock),
+      relay: (sagaId) => this.#kickRelay(`own:${sagaId}`),
     };
     if (this.#o.sweepIntervalMs > 0) {
       this.#sweepTimer = this.#clock.setInterval(() => void this.sweep(), this.#o.sweepIntervalMs);
@@ -139,6 +157,8 @@ export class SagaOrchestrator {
         : randomUUID());
     const context = JSON.parse(JSON.stringify(input ?? {})) as C;
     const fingerprint = createHash('sha256').update(canonicalJson(context)).digest('hex');
+    const started = sagaEvent('saga.started', { sagaId, saga: saga.name });
+    const outbox = usesOutbox(this.#env);
     const created = await this.store.create(
       {
         id: sagaId,
@@ -149,6 +169,7 @@ export class SagaOrchestrator {
         ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey, inputFingerprint: fingerprint } : {}),
       },
       this.#o.leaseMs,
+      outbox ? [started] : undefined,
     );
     if (!created.created) {
       if (o.idempotencyKey !== undefined && created.record.idempotencyKey === o.idempotencyKey) {
@@ -166,7 +187,8 @@ export class SagaOrchestrator {
       { owner: this.id, version: created.version },
       { context },
     );
-    await exec.publish('saga.started', { sagaId, saga: saga.name });
+    if (!outbox) await exec.publish('saga.started', { sagaId, saga: saga.name });
+    else if (!this.store.publishesEvents) this.#kickRelay(`own:${sagaId}`);
     const cancel = (reason: string) => {
       if (!exec.cancel.signal.aborted) exec.cancel.abort(new SagaCancelledError(sagaId, reason));
     };
@@ -279,6 +301,8 @@ export class SagaOrchestrator {
         this.#log.info({ sagaId: r.id, saga: r.saga, status: r.status }, 'resuming abandoned saga');
         this.#resume(r).catch(() => {});
       }
+      // Events a dead (or failing-bus) orchestrator wrote with its transitions, a lease ago or more, go out now.
+      this.#kickRelay('stale');
       this.#sweepLog.succeeded('saga recovery sweep works again');
       return claimed.map((r) => r.id);
     } catch (error) {
@@ -288,6 +312,91 @@ export class SagaOrchestrator {
     } finally {
       this.#sweeping = false;
     }
+  }
+
+  /**
+   * Relays every event waiting in the store's outbox — any orchestrator's — to the bus. Events are written there
+   * with the state transitions; each orchestrator relays its own right after each write, and every sweep relays
+   * those older than a lease (a crashed orchestrator's, or ones a failing bus refused). At least once: an event
+   * published just before a crash is published again. Resolves when the outbox is drained or the bus fails
+   * (the rest stays; logged once per outage).
+   */
+  relayEvents(): Promise<void> {
+    this.#kickRelay('all');
+    return this.#relaying ?? Promise.resolve();
+  }
+
+  #kickRelay(what: string): void {
+    const bus = this.#o.bus;
+    if (!bus || !this.store.readOutbox || this.store.publishesEvents || this.#closed) return;
+    this.#relayQueue.add(what);
+    this.#relaying ??= this.#drainRelay();
+  }
+
+  async #drainRelay(): Promise<void> {
+    while (this.#relayQueue.size > 0 && !this.#closed) {
+      // 'all' covers everything queued; then 'stale', then one saga's partition at a time.
+      const what = this.#relayQueue.has('all')
+        ? 'all'
+        : this.#relayQueue.has('stale')
+          ? 'stale'
+          : (this.#relayQueue.values().next().value as string);
+      if (what === 'all') this.#relayQueue.clear();
+      else this.#relayQueue.delete(what);
+      const query =
+        what === 'all'
+          ? {}
+          : what === 'stale'
+            ? { minAgeMs: this.#o.leaseMs }
+            : { of: what.slice('own:'.length), by: this.id };
+      try {
+        await this.#relayOutbox(query);
+        this.#relayLog.succeeded('saga event relay works again');
+      } catch (error) {
+        this.#relayLog.failed(error, 'saga event relay failed: the events stay in the outbox');
+      }
+    }
+    this.#relaying = undefined;
+  }
+
+  async #relayOutbox(query: Omit<OutboxQuery, 'limit'>): Promise<void> {
+    const bus = this.#o.bus!;
+    const store = this.store;
+    const batch = 100;
+    for (;;) {
+      const entries = await store.readOutbox!({ ...query, limit: batch });
+      const done: string[] = [];
+      try {
+        for (const e of entries) {
+          try {
+            await this.#bounded(() => bus.publish(e.type, JSON.parse(e.payload)), e.type);
+          } catch (error) {
+            // A bus that will never take this event (not in its schemas, invalid, too large) must not hold up
+            // every later one: it is logged with its content and dropped. Anything else stops this relay.
+            if (!isPoisonEvent(error)) throw error;
+            this.#log.error({ err: error, type: e.type, payload: e.payload }, 'saga event refused by the bus: dropped');
+          }
+          done.push(e.id);
+        }
+      } finally {
+        if (done.length > 0) await store.ackOutbox!(done);
+      }
+      if (entries.length < batch) return;
+    }
+  }
+
+  /** A publish that never settles must not stall the relay: past a lease it fails (the event stays). */
+  #bounded(fn: () => unknown, type: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = this.#clock.setTimeout(
+        () => reject(new Error(`saga event relay: publishing ${type} took over ${this.#o.leaseMs} ms`)),
+        this.#o.leaseMs,
+      );
+      Promise.resolve()
+        .then(fn)
+        .then(resolve, reject)
+        .finally(() => this.#clock.clearTimeout(timer));
+    });
   }
 
   /** Resumes a claimed saga; the returned promise settles like `run`'s. */
@@ -414,6 +523,14 @@ export class SagaOrchestrator {
       await done.catch(() => {});
     }
   }
+}
+
+/** The bus's errors for an event it will never accept (`@ballast/event-bus` codes), and unparseable JSON. */
+const POISON_CODES = new Set(['EVENT_INVALID', 'UNKNOWN_EVENT_TYPE', 'PAYLOAD_TOO_LARGE']);
+function isPoisonEvent(error: unknown): boolean {
+  if (error instanceof SyntaxError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && POISON_CODES.has(code);
 }
 
 function abandoned(): StoredError {

@@ -132,13 +132,63 @@ export interface ListPage {
   cursor?: string;
 }
 
+/** A saga event written with a state transition (the transactional outbox). */
+export interface SagaEvent {
+  type: string;
+  payload: object;
+}
+
+/** An event in the store's outbox, waiting to be relayed to the bus. `payload` is JSON text. */
+export interface OutboxEntry {
+  id: string;
+  type: string;
+  payload: string;
+  /** The orchestrator whose write it came with (its relay publishes it; a sweep takes over old ones). */
+  by: string;
+}
+
+/** Which outbox entries to read. */
+export interface OutboxQuery {
+  limit: number;
+  /** Only the partition of this saga id. */
+  of?: string;
+  /** Only entries written by this orchestrator. */
+  by?: string;
+  /** Only entries at least this old (store clock). */
+  minAgeMs?: number;
+}
+
 export interface SagaStore {
-  /** Creates the saga leased to `owner` — or, when the id exists, returns what is stored (nothing written). */
-  create(saga: NewSaga, leaseMs: number): Promise<CreateResult>;
-  /** Fenced write; renews the lease. */
-  advance(id: string, fence: Fence, patch: SagaPatch, leaseMs: number): Promise<FencedResult>;
-  /** Fenced terminal write: releases the lease, drops the saga from the recovery index. */
-  complete(id: string, fence: Fence, patch: SagaPatch & { status: SagaStatus }): Promise<FencedResult>;
+  /**
+   * Creates the saga leased to `owner` — or, when the id exists, returns what is stored (nothing written).
+   * `events` are written with it, atomically (only when created).
+   */
+  create(saga: NewSaga, leaseMs: number, events?: readonly SagaEvent[]): Promise<CreateResult>;
+  /** Fenced write; renews the lease. `events` are written in the same atomic step (none when refused). */
+  advance(
+    id: string,
+    fence: Fence,
+    patch: SagaPatch,
+    leaseMs: number,
+    events?: readonly SagaEvent[],
+  ): Promise<FencedResult>;
+  /** Fenced terminal write: releases the lease, drops the saga from the recovery index. `events` as `advance`. */
+  complete(
+    id: string,
+    fence: Fence,
+    patch: SagaPatch & { status: SagaStatus },
+    events?: readonly SagaEvent[],
+  ): Promise<FencedResult>;
+  /**
+   * Events written by `create`/`advance`/`complete` and not yet relayed (oldest first per partition), up to
+   * `limit` matching the query. A store without an outbox leaves this out (events are then published after
+   * the write, and lost if the process dies in between).
+   */
+  readOutbox?(query: OutboxQuery): Promise<OutboxEntry[]>;
+  /** Removes relayed events from the outbox. */
+  ackOutbox?(ids: readonly string[]): Promise<void>;
+  /** True when the store writes events straight into the bus's streams (nothing ever waits in its outbox). */
+  readonly publishesEvents?: boolean;
   /**
    * Extends the lease while a step runs; false when the fence no longer holds; `{ cancel }` (renewed) when
    * someone asked for the saga to be cancelled (`requestCancel`).

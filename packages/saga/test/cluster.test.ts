@@ -21,6 +21,17 @@ it('partitions land on more than one slot, each saga hash with its lease index',
   expect(slots.size).toBeGreaterThan(1);
   const k = partitionKeys(prefix, 3);
   expect(hashSlot(k.saga('some-saga'))).toBe(hashSlot(k.leasesOf('s')));
+  expect(hashSlot(k.outbox)).toBe(hashSlot(k.saga('some-saga'))); // events go out in the state write's slot
+});
+
+it('§6 on a Cluster the bus streams are in other slots: the store keeps events in its outbox, never in the bus', () => {
+  const bus = {
+    prepare: () => {
+      throw new Error('never asked on a Cluster');
+    },
+  };
+  const store = new RedisSagaStore({ redis: cluster, prefix, events: { bus, publishLua: '' } });
+  expect(store.publishesEvents).toBe(false);
 });
 
 const sagaBackend = {

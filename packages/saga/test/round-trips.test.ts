@@ -1,7 +1,13 @@
-/** Seed 001 state on the real server, and the cost: a happy saga of N steps takes at most N + 1 round trips. */
+/**
+ * Seed 001 state on the real server, and the cost: a happy saga of N steps takes at most N + 1 round trips —
+ * including its N + 2 events, written into the event bus's streams by the state scripts themselves.
+ */
 import { createLogger, loadScripts } from '@ballast/core';
+// Test-only: @ballast/saga has no dependency on event-bus (its src never imports it).
+import { createEventBus, publishEventLua, type RedisTransport } from '@ballast/event-bus';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createOrchestrator, defineSaga, RedisSagaStore, SAGA_SCRIPTS } from '../src/index';
 import { partitionKeys, partitionOf } from '../src/keys';
 import { countingClient } from './counting-client';
@@ -16,6 +22,14 @@ import {
 
 const fx = useRedisFixture({ name: 'saga-rt' });
 const quiet = createLogger({ level: 'silent' });
+const ev = z.object({ sagaId: z.string(), saga: z.string() }).passthrough();
+const sagaEvents = {
+  'saga.started': ev,
+  'step.completed': ev,
+  'saga.completed': ev,
+  'saga.compensated': ev,
+  'saga.failed': ev,
+};
 
 describe('Redis round trips', () => {
   it.each([1, 4, 8])('a happy saga of %i steps costs N + 1 round trips', async (n) => {
@@ -31,6 +45,46 @@ describe('Redis round trips', () => {
     expect(counted.count()).toBe(n + 1);
     await orch.close();
   });
+
+  it.each([1, 4, 8])(
+    'with an event bus on the same Redis, a happy saga of %i steps still costs N + 1 round trips: its N + 2 events are in the state writes',
+    async (n) => {
+      const counted = countingClient(fx.current.redis);
+      const bus = createEventBus({
+        redis: counted.client,
+        prefix: fx.current.prefix,
+        source: 'saga-rt',
+        events: sagaEvents,
+        logger: quiet,
+      });
+      const store = new RedisSagaStore({
+        redis: counted.client,
+        prefix: fx.current.prefix,
+        events: { bus, publishLua: publishEventLua },
+      });
+      await loadScripts(fx.current.redis, store.scripts);
+      const orch = createOrchestrator({ store, bus, sweepIntervalMs: 0, logger: quiet });
+      const saga = defineSaga<{ i: number }>(`evented-${n}`, {
+        steps: Array.from({ length: n }, (_, i) => ({ name: `s${i}`, run: (c) => ({ i: c.i + 1 }) })),
+      });
+      counted.reset();
+      const sagaId = `evented-${n}-${Date.now()}`;
+      expect(await orch.run(saga, { i: 0 }, { sagaId })).toEqual({ i: n });
+      expect(counted.count()).toBe(n + 1);
+      const keys = (bus.transport as RedisTransport).keys;
+      const read = async (type: string) =>
+        (await fx.current.redis.xrange(keys.stream(type), '-', '+'))
+          .map(([, f]) => f[f.indexOf('data') + 1] ?? '')
+          .filter((d) => d.includes(sagaId));
+      expect(await read('saga.started')).toHaveLength(1);
+      expect(await read('step.completed')).toHaveLength(n);
+      expect(await read('saga.completed')).toHaveLength(1);
+      const all = (await fx.current.redis.xrange(keys.all(), '-', '+')).filter(([, f]) => f.join().includes(sagaId));
+      expect(all).toHaveLength(n + 2);
+      await orch.close();
+      await bus.close();
+    },
+  );
 
   it('both seed sagas stay within N + 1 (the consultation saga has 7 steps, 3 of them parallel)', async () => {
     await loadScripts(fx.current.redis, SAGA_SCRIPTS);

@@ -1,6 +1,7 @@
 /**
  * Saga v2 (issue 21), on every store: in-doubt steps (§1), the DLQ that never loses an entry (§2), fair
- * recovery (§3), definition versions (§4), cancel / deadlines / list / idempotency fingerprints (§5).
+ * recovery (§3), definition versions (§4), cancel / deadlines / list / idempotency fingerprints (§5), events
+ * written with the state (§6).
  * Orchestrator timers run on the FakeClock; steps that "ignore their signal" sleep on it too.
  */
 import { sleep } from '@ballast/core';
@@ -15,7 +16,7 @@ import {
   type SagaStore,
   type StepDefinition,
 } from '../src/index';
-import { healthDataSaga, healthInput, services } from './fixtures/sagas';
+import { HEALTH_STEPS, healthDataSaga, healthInput, services } from './fixtures/sagas';
 import { failure, orchestrator, type SagaBackendUnderTest, uid } from './orchestrator.contract';
 
 /** The store, with the `failAt`-th call (0-based) after `arm()` rejecting: a blip mid-operation. */
@@ -42,6 +43,29 @@ function blipping(store: SagaStore) {
 }
 
 type Ctx = Record<string, unknown>;
+
+/** A bus that records what reaches it; `down` rejects every publish, `frozen` never settles one (a dead process). */
+function recordingBus() {
+  const got: { type: string; payload: { sagaId: string; step?: string } }[] = [];
+  const bus = {
+    got,
+    down: false,
+    frozen: false,
+    publish(type: string, payload: { sagaId: string; step?: string }) {
+      if (bus.frozen) return new Promise(() => {});
+      if (bus.down) return Promise.reject(new Error('bus down'));
+      got.push({ type, payload });
+      return Promise.resolve('id');
+    },
+    of: (sagaId: string) =>
+      got
+        .filter((e) => e.payload.sagaId === sagaId)
+        .map((e) => (e.payload.step ? `${e.type}:${e.payload.step}` : e.type)),
+  };
+  return bus;
+}
+
+const HAPPY_EVENTS = ['saga.started', ...HEALTH_STEPS.map((step) => `step.completed:${step}`), 'saga.completed'];
 
 /** A step that ignores its signal and applies its effect after `ms` on the clock (never, when undefined). */
 function stubborn(u: SagaBackendUnderTest, log: string[], name: string, ms?: number): StepDefinition<Ctx> {
@@ -485,5 +509,127 @@ export const sagaV2Contract = defineContract<SagaBackendUnderTest>('Saga v2', (m
     expect(await sweeper.settled(dead)).toMatchObject({ status: 'compensated', error: { code: 'SAGA_CANCELLED' } });
     expect(s.calls).not.toContain('run:trigger_ai_analysis');
     expect(await other.cancel(dead)).toBe(false);
+  });
+
+  it('§6 a bus that refuses every publish loses no event: they wait in the outbox and go out in order once it is back', async () => {
+    const u = await make();
+    const s = services();
+    const bus = recordingBus();
+    bus.down = true;
+    const orch = orchestrator(u, { bus });
+    const happy = uid('ev-happy');
+    await orch.run(healthDataSaga(s), healthInput, { sagaId: happy });
+    s.failRun.add('trigger_ai_analysis');
+    const failed = uid('ev-failed');
+    await failure(orch.run(healthDataSaga(s), healthInput, { sagaId: failed }));
+    expect(bus.got).toEqual([]);
+    bus.down = false;
+    await orch.relayEvents();
+    expect(bus.of(happy)).toEqual(HAPPY_EVENTS);
+    expect(bus.of(failed)).toEqual([
+      'saga.started',
+      ...HEALTH_STEPS.slice(0, 3).map((step) => `step.completed:${step}`),
+      'saga.compensated',
+    ]);
+    await orch.relayEvents(); // relayed once: the outbox is empty now
+    expect(bus.of(happy)).toHaveLength(HAPPY_EVENTS.length);
+  });
+
+  it('§6 an orchestrator that dies between its state writes and its publishes loses no event: another relays them', async () => {
+    const u = await make();
+    const s = services();
+    const dying = recordingBus();
+    dying.frozen = true; // every publish hangs: the process is gone right after each state write
+    const a = orchestrator(u, { bus: dying });
+    const sagaId = uid('ev-killed');
+    void a.run(healthDataSaga(s), healthInput, { sagaId }).catch(() => {});
+    await vi.waitFor(async () => expect((await a.get(sagaId))?.status).toBe('completed'));
+    await a.close();
+    expect(dying.got).toEqual([]);
+    const live = recordingBus();
+    const b = orchestrator(u, { bus: live });
+    await b.relayEvents();
+    expect(live.of(sagaId)).toEqual(HAPPY_EVENTS);
+  });
+
+  it("§6 each orchestrator relays its own events to its bus; a sweep relays a dead one's once they are a lease old", async () => {
+    const u = await make();
+    const s = services();
+    const [busA, busB, busC] = [recordingBus(), recordingBus(), recordingBus()];
+    const a = orchestrator(u, { bus: busA });
+    const b = orchestrator(u, { bus: busB });
+    const [ofA, ofB] = [uid('ev-a'), uid('ev-b')];
+    busA.down = true; // a's events wait in the outbox: b's relay leaves them to a
+    await a.run(healthDataSaga(s), healthInput, { sagaId: ofA });
+    await b.run(healthDataSaga(s), healthInput, { sagaId: ofB });
+    await vi.waitFor(() => expect(busB.of(ofB)).toEqual(HAPPY_EVENTS));
+    busA.down = false;
+    await a.relayEvents();
+    expect([busA.of(ofA), busA.of(ofB), busB.of(ofA)]).toEqual([HAPPY_EVENTS, [], []]);
+
+    const dying = recordingBus();
+    dying.frozen = true;
+    const d = orchestrator(u, { bus: dying });
+    const dead = uid('ev-dead');
+    void d.run(healthDataSaga(s), healthInput, { sagaId: dead }).catch(() => {});
+    await vi.waitFor(async () => expect((await d.get(dead))?.status).toBe('completed'));
+    await d.close();
+    await u.expireLeases();
+    const c = orchestrator(u, { bus: busC });
+    await c.sweep();
+    await vi.waitFor(() => expect(busC.of(dead)).toEqual(HAPPY_EVENTS));
+  });
+
+  it('§6 an event the bus will never accept is dropped (logged), not a block on every later one', async () => {
+    const u = await make();
+    const s = services();
+    const bus = recordingBus();
+    const strict = {
+      publish: (type: string, payload: { sagaId: string; step?: string }) =>
+        type === 'saga.started'
+          ? Promise.reject(Object.assign(new Error('unknown event type'), { code: 'UNKNOWN_EVENT_TYPE' }))
+          : bus.publish(type, payload),
+    };
+    const orch = orchestrator(u, { bus: strict });
+    const sagaId = uid('ev-poison');
+    await orch.run(healthDataSaga(s), healthInput, { sagaId });
+    await orch.relayEvents();
+    expect(bus.of(sagaId)).toEqual(HAPPY_EVENTS.slice(1));
+  });
+
+  it("§6 the outbox reads past other writers' entries (paging) and filters by age on the store's clock", async () => {
+    const u = await make();
+    const tag = `{${uid('ob')}}`; // one partition for both sagas on Redis
+    const many = Array.from({ length: 130 }, (_, i) => ({
+      type: 'step.completed',
+      payload: { sagaId: 'x', step: `s${i}` },
+    }));
+    await u.store.create({ id: `${tag}-other`, saga: 'ob', owner: 'other', context: '{}' }, u.leaseMs, many);
+    await u.store.create({ id: `${tag}-mine`, saga: 'ob', owner: 'me', context: '{}' }, u.leaseMs, [
+      { type: 'saga.started', payload: { sagaId: `${tag}-mine`, saga: 'ob' } },
+    ]);
+    const mine = await u.store.readOutbox!({ limit: 10, of: `${tag}-mine`, by: 'me' });
+    expect(mine.map((e) => [e.type, e.by, JSON.parse(e.payload).sagaId])).toEqual([
+      ['saga.started', 'me', `${tag}-mine`],
+    ]);
+    expect(await u.store.readOutbox!({ limit: 10, of: `${tag}-mine`, minAgeMs: 3_600_000 })).toEqual([]);
+    const all = await u.store.readOutbox!({ limit: 1_000, of: `${tag}-mine` });
+    expect(all.filter((e) => e.by === 'other')).toHaveLength(130);
+    await u.store.ackOutbox!(all.map((e) => e.id));
+    expect(await u.store.readOutbox!({ limit: 10, of: `${tag}-mine`, by: 'me' })).toEqual([]);
+  });
+
+  it('§6 a publish that never settles does not stall the relay: past a lease it gives up, and the next relay delivers', async () => {
+    const u = await make();
+    const s = services();
+    const bus = recordingBus();
+    bus.frozen = true;
+    const orch = orchestrator(u, { bus });
+    const sagaId = uid('ev-hung');
+    await orch.run(healthDataSaga(s), healthInput, { sagaId });
+    bus.frozen = false;
+    await u.clock.advance(u.leaseMs); // the hung publish is given up
+    await orch.relayEvents();
+    expect(bus.of(sagaId)).toEqual(HAPPY_EVENTS);
   });
 });

@@ -1,21 +1,35 @@
 /**
- * saga: N four-step sagas on @ballast/saga (Redis store) run by orchestrator processes that are SIGKILLed at
- * random (so at random steps) and restarted; the recovery sweepers of the others resume what a dead one left.
- * Some sagas fail at a step by design (they must end `compensated`), some of those have a compensation that
- * always fails (they must end `compensation_failed`, in the DLQ, with the alert hook fired). Holds when, after a
- * bounded recovery window, every saga reached its expected end (0 stuck), every completed step of a
- * compensated saga was undone, no compensation ran for a step that never completed, and every DLQ'd saga has
- * its dead letter and its alert. Steps run more than once are counted (allowed: idempotency keys are for that).
+ * saga: N sagas of four units (s1, s2, a parallel group p1+p2, s4) on @ballast/saga (Redis store) run by
+ * orchestrator processes that are SIGKILLed at random (so at random steps) and restarted; the recovery sweepers
+ * of the others resume what a dead one left. Some sagas fail at a unit by design (they must end `compensated`),
+ * some of those have a compensation that always fails (they must end `compensation_failed`, in the DLQ, with the
+ * alert hook fired); those failing at the group leave p2 in doubt (its effect lands after the abort). Holds
+ * when, after a bounded recovery window, every saga reached its expected end (0 stuck), every effect that
+ * landed in a failed saga was undone — in-doubt ones included —, no compensation ran for a step that never
+ * completed, every DLQ'd saga has its dead letter and its alert, and every saga's events are in the bus's
+ * streams exactly once (written by the state scripts: a kill loses none). Steps run more than once are counted
+ * (allowed: idempotency keys are for that). With `compensateInDoubt: false` (the negative control) the in-doubt
+ * effects stay and the ledger must show them.
  */
 import { randomUUID } from 'node:crypto';
 import { createLogger, createRedis, type Redis } from '@ballast/core';
+import { createEventBus, type RedisTransport } from '@ballast/event-bus';
 import { createOrchestrator, RedisSagaStore } from '@ballast/saga';
 import { spawnWorker, stopAll, type WorkerHandle } from '../child';
 import { type KillTally, killAtRandom } from '../kill-loop';
 import { Checks, type Ledger } from '../ledger';
 import { deleteByPrefix } from '../redis-util';
 import { delay, type Scenario, type ScenarioContext, waitUntil } from '../scenario';
-import { expectedStatus, planOf, type SagaWorkerConfig, STEPS, sagaIdOf } from '../shared/saga';
+import {
+  chaosEvents,
+  expectedStatus,
+  FAILING_STEP,
+  planOf,
+  type SagaWorkerConfig,
+  STEPS,
+  sagaIdOf,
+  UNIT_OF,
+} from '../shared/saga';
 
 export interface SagaCounts {
   sagas: number;
@@ -30,6 +44,8 @@ export interface SagaCounts {
   recoveryWindowMs: number;
   /** Bound of the whole run. */
   timeoutMs: number;
+  /** False only in the negative control (default true). */
+  compensateInDoubt?: boolean;
 }
 
 export const sagaCounts: Record<'short' | 'long', SagaCounts> = {
@@ -90,6 +106,7 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
       leaseMs: counts.leaseMs,
       sweepIntervalMs: counts.sweepIntervalMs,
       lifetimeMs: counts.timeoutMs + 30_000,
+      compensateInDoubt: counts.compensateInDoubt ?? true,
     };
     const w = spawnWorker({ script: 'saga-orchestrator.ts', name: config.id, config, lifetimeMs: config.lifetimeMs });
     workers.push(w);
@@ -170,6 +187,10 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
     let alertMissing = 0;
     let dlqUnexpected = 0;
     let duplicatedSteps = 0;
+    let inDoubtCompensated = 0;
+    let recoveredByCompensation = 0;
+    let undoneNothing = 0;
+    let inDoubtLeft = 0;
     let duplicatedCompensations = 0;
     // Sagas whose steps ran in more than one orchestrator: resumed after a kill (or a lost lease).
     const drivers = new Map<string, number>();
@@ -193,27 +214,44 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
       }
       outcome[status as keyof typeof outcome]++;
       const expected = expectedStatus(plan);
-      if (status !== expected) {
+      // A compensate-recovery saga a kill hit: the sweeper compensated it — every landed effect must be undone.
+      const byRecovery = plan.recovery === 'compensate' && status === 'compensated';
+      if (byRecovery) recoveredByCompensation++;
+      if (status !== expected && !byRecovery) {
         wrongEnd++;
         note(`${id} ended ${status}, expected ${expected}`);
       }
-      const last = plan.failAt === 0 ? STEPS.length : plan.failAt - 1;
-      for (let s = 1; s <= STEPS.length; s++) {
-        const runs = count(`run|${id}:s${s}`);
-        const comps = count(`comp|${id}:s${s}`);
+      for (const step of STEPS) {
+        const runs = count(`run|${id}:${step}`);
+        const comps = count(`comp|${id}:${step}`);
+        const unit = UNIT_OF[step];
         duplicatedSteps += Math.max(0, runs - 1);
         duplicatedCompensations += Math.max(0, comps - 1);
-        if (comps > 0 && runs === 0) {
+        if (comps > 0 && runs === 0 && byRecovery) {
+          undoneNothing++; // the step the kill interrupted, in doubt: its compensation found nothing to undo
+        } else if (comps > 0 && runs === 0) {
           compensationWithoutStep++;
-          note(`${id}: s${s} compensated but never completed`);
+          note(`${id}: ${step} compensated but never completed`);
         }
-        if (s <= last && runs === 0) {
+        // Every unit before the failing one took effect (the failing step never does; its in-doubt sibling does).
+        if (((plan.failAt === 0 && !byRecovery) || unit < plan.failAt) && runs === 0) {
           stepsMissing++;
-          note(`${id}: s${s} never took effect`);
+          note(`${id}: ${step} never took effect`);
         }
-        if (plan.failAt > 0 && s <= last && comps === 0 && !(s === 1 && plan.badCompensation)) {
+        if (plan.failAt > 0 && step === FAILING_STEP[plan.failAt] && runs > 0) {
+          wrongEnd++;
+          note(`${id}: ${step} was to fail but took effect`);
+        }
+        // Every effect that landed in a failed saga is undone — the in-doubt p2 included — but s1's when its
+        // compensation fails by design.
+        const inDoubt = plan.failAt === 3 && step === 'p2';
+        if (inDoubt && runs > 0) {
+          if (comps > 0) inDoubtCompensated++;
+          else inDoubtLeft++;
+        }
+        if ((plan.failAt > 0 || byRecovery) && runs > 0 && comps === 0 && !(step === 's1' && plan.badCompensation)) {
           notUndone++;
-          note(`${id}: s${s} not compensated`);
+          note(`${id}: ${step} took effect${inDoubt ? ' (in doubt)' : ''} and was not compensated`);
         }
       }
       const inDlq = dlqBySaga.get(id) ?? 0;
@@ -234,7 +272,56 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
     );
     checks.check(wrongEnd === 0, `${wrongEnd} sagas ended in the wrong state`);
     checks.check(stepsMissing === 0, `${stepsMissing} steps of finished sagas never took effect`);
-    checks.check(notUndone === 0, `${notUndone} completed steps of failed sagas were not compensated`);
+    checks.check(
+      notUndone === 0,
+      `${notUndone} effects of failed sagas were not compensated (${inDoubtLeft} in doubt)`,
+    );
+    checks.check(inDoubtCompensated > 0, 'no in-doubt step was compensated: the in-doubt path was not exercised');
+    checks.check(
+      tally.kills === 0 || recoveredByCompensation > 0,
+      'no compensate-recovery saga was compensated by a sweeper: recovery by compensation was not exercised',
+    );
+
+    // Events: the state scripts XADD them to the bus's streams, so each saga has its started event, one
+    // step.completed per recorded step and the terminal event of its status — exactly once, kills or not.
+    const bus = createEventBus({ redis, prefix, source: 'chaos-reader', events: chaosEvents });
+    const keys = (bus.transport as RedisTransport).keys;
+    const events = new Map<string, number>();
+    for (const type of Object.keys(chaosEvents)) {
+      for (const [, f] of await redis.xrange(keys.stream(type), '-', '+')) {
+        const data = JSON.parse(f[f.indexOf('data') + 1] ?? '{}') as { sagaId?: string; step?: string };
+        const k = `${type}|${data.sagaId}${data.step ? `|${data.step}` : ''}`;
+        events.set(k, (events.get(k) ?? 0) + 1);
+      }
+    }
+    await bus.close();
+    const terminalEvent = {
+      completed: 'saga.completed',
+      compensated: 'saga.compensated',
+      compensation_failed: 'saga.failed',
+    } as const;
+    let eventsLost = 0;
+    let eventsDuplicated = 0;
+    for (const n of ids) {
+      const id = sagaIdOf(n);
+      const r = await reader.get(id);
+      if (!r || !TERMINAL.has(r.status)) continue;
+      const expected = [
+        'saga.started',
+        ...r.executedSteps.map((step) => `step.completed|${step}`),
+        terminalEvent[r.status as keyof typeof terminalEvent],
+      ].map((e) => (e.includes('|') ? `${e.split('|')[0]}|${id}|${e.split('|')[1]}` : `${e}|${id}`));
+      for (const k of expected) {
+        const got = events.get(k) ?? 0;
+        if (got === 0) {
+          eventsLost++;
+          note(`${id}: event ${k} lost`);
+        }
+        eventsDuplicated += Math.max(0, got - 1);
+      }
+    }
+    checks.check(eventsLost === 0, `${eventsLost} saga events lost`);
+    checks.check(eventsDuplicated === 0, `${eventsDuplicated} saga events written twice`);
     checks.check(
       compensationWithoutStep === 0,
       `${compensationWithoutStep} compensations ran for steps that never completed`,
@@ -265,6 +352,13 @@ export async function runSaga(ctx: ScenarioContext, counts: SagaCounts): Promise
         wrongEnd,
         compensationWithoutStep,
         duplicatedCompensations,
+        inDoubtCompensated,
+        recoveredByCompensation,
+        undoneNothing,
+        inDoubtLeft,
+        notUndone,
+        eventsLost,
+        eventsDuplicated,
         resumed,
         resubmitted,
         recoveryMs,

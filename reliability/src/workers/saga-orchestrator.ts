@@ -2,11 +2,22 @@
  * An orchestrator process of the saga scenario: pops saga numbers from a Redis list and runs them (a few at a
  * time) on @ballast/saga with the Redis store; its recovery sweeper resumes sagas whose orchestrator was
  * SIGKILLed. Every step's and compensation's effect is one HINCRBY in the ledger (keyed by the step's
- * idempotency key), and the `onCompensationFailed` hook records the alert there too.
+ * idempotency key), and the `onCompensationFailed` hook records the alert there too. Saga events go to an
+ * @ballast/event-bus on the same Redis, written by the saga's own state scripts.
  */
 import { createLogger, createRedis, type Redis } from '@ballast/core';
-import { createOrchestrator, defineSaga, RedisSagaStore } from '@ballast/saga';
-import { CHAOS_SAGA, planOf, type SagaPlan, type SagaWorkerConfig, sagaIdOf } from '../shared/saga';
+import { createEventBus, publishEventLua } from '@ballast/event-bus';
+import { createOrchestrator, defineSaga, parallel, RedisSagaStore } from '@ballast/saga';
+import {
+  CHAOS_SAGA,
+  CHAOS_SAGA_COMPENSATE,
+  type ChaosStep,
+  chaosEvents,
+  planOf,
+  type SagaPlan,
+  type SagaWorkerConfig,
+  sagaIdOf,
+} from '../shared/saga';
 import { announceReady, runWorker, workerConfig } from '../worker-runtime';
 
 const config = workerConfig<SagaWorkerConfig>();
@@ -19,24 +30,42 @@ runWorker(async (stop) => {
   // A step's effect and which orchestrator did it, in one MULTI (a kill cannot split them).
   const stepEffect = (field: string, sagaId: string) =>
     redis.multi().hincrby(config.ledgerKey, field, 1).hset(config.ledgerKey, `by|${sagaId}|${config.id}`, 1).exec();
-  const step = (index: number) => ({
-    name: `s${index}`,
-    run: async (c: SagaPlan, info: { idempotencyKey: string }) => {
+  const step = (name: ChaosStep, unit: number) => ({
+    name,
+    run: async (c: SagaPlan, info: { idempotencyKey: string; signal: AbortSignal }) => {
+      if (c.failAt === unit && name === 'p1') throw new Error(`p1 of saga ${c.n} fails at once by design`);
       await work();
-      if (c.failAt === index) throw new Error(`step s${index} of saga ${c.n} fails by design`);
+      if (c.failAt === unit && name !== 'p2') throw new Error(`step ${name} of saga ${c.n} fails by design`);
       await stepEffect(`run|${info.idempotencyKey}`, sagaIdOf(c.n));
+      // p2 ignores its signal: its effect lands after the abort, then it rejects — in doubt.
+      if (info.signal.aborted) throw new Error(`${name} of saga ${c.n} was aborted (its effect landed)`);
     },
     compensate: async (c: SagaPlan, info: { idempotencyKey: string }) => {
       await work();
-      if (index === 1 && c.badCompensation) throw new Error(`compensation of s1 of saga ${c.n} fails by design`);
+      if (name === 's1' && c.badCompensation) throw new Error(`compensation of s1 of saga ${c.n} fails by design`);
       await stepEffect(`comp|${info.idempotencyKey}`, sagaIdOf(c.n));
     },
   });
-  const saga = defineSaga<SagaPlan>(CHAOS_SAGA, { steps: [step(1), step(2), step(3), step(4)], recovery: 'forward' });
+  const steps = () => [
+    step('s1', 1),
+    step('s2', 2),
+    parallel([step('p1', 3), step('p2', 3)], { name: 'g' }),
+    step('s4', 4),
+  ];
+  const saga = defineSaga<SagaPlan>(CHAOS_SAGA, { steps: steps(), recovery: 'forward' });
+  const compensating = defineSaga<SagaPlan>(CHAOS_SAGA_COMPENSATE, { steps: steps(), recovery: 'compensate' });
+  const bus = createEventBus({ redis, prefix: config.prefix, source: config.id, events: chaosEvents });
   const orchestrator = createOrchestrator({
-    store: new RedisSagaStore({ redis, prefix: config.prefix }),
+    store: new RedisSagaStore({ redis, prefix: config.prefix, events: { bus, publishLua: publishEventLua } }),
+    // Publishing takes a broker round trip (30 ms here): events published after the state write would be lost
+    // to a kill in that window. Written by the state scripts (`events` above), they never wait for it.
+    bus: {
+      publish: (type: string, payload: unknown) => delay(30).then(() => bus.publish(type as never, payload as never)),
+    },
+    compensateInDoubt: config.compensateInDoubt,
+    stepSettleGraceMs: 2_000,
     id: config.id,
-    sagas: [saga],
+    sagas: [saga, compensating],
     leaseMs: config.leaseMs,
     sweepIntervalMs: config.sweepIntervalMs,
     sweepBatch: 20,
@@ -58,13 +87,17 @@ runWorker(async (stop) => {
         continue;
       }
       const n = Number(raw);
-      await orchestrator.run(saga, planOf(n), { sagaId: sagaIdOf(n) }).catch(() => {});
+      const plan = planOf(n);
+      await orchestrator
+        .run(plan.recovery === 'compensate' ? compensating : saga, plan, { sagaId: sagaIdOf(n) })
+        .catch(() => {});
     }
   };
   const loops = Array.from({ length: config.concurrency }, () => loop());
   announceReady();
   await new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
   await orchestrator.close();
+  await bus.close().catch(() => {});
   await Promise.race([Promise.all(loops), delay(2_000)]);
   redis.disconnect();
 }, config.lifetimeMs);

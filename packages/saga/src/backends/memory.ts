@@ -9,6 +9,9 @@ import {
   type ListPage,
   type ListQuery,
   type NewSaga,
+  type OutboxEntry,
+  type OutboxQuery,
+  type SagaEvent,
   type SagaPatch,
   type SagaRecord,
   type SagaStore,
@@ -36,6 +39,9 @@ const copy = (r: SagaRecord): SagaRecord => ({
 export class MemorySagaStore implements SagaStore {
   readonly #clock: Clock;
   readonly #sagas = new Map<string, SagaRecord>();
+  /** Events written with the state transitions, until relayed (insertion order). */
+  readonly #outbox = new Map<string, OutboxEntry & { at: number }>();
+  #outboxSeq = 0;
   readonly #dlq: DeadLetter[] = [];
   #dlqSeq = 0;
   readonly #dlqMaxLen: number;
@@ -45,9 +51,29 @@ export class MemorySagaStore implements SagaStore {
     this.#dlqMaxLen = options.deadLetterMaxLen ?? 100_000;
   }
 
-  async create(saga: NewSaga, leaseMs: number): Promise<CreateResult> {
+  #emit(events: readonly SagaEvent[] | undefined, by: string): void {
+    for (const e of events ?? []) {
+      const id = String(++this.#outboxSeq);
+      this.#outbox.set(id, { id, type: e.type, payload: JSON.stringify(e.payload), by, at: this.#clock.now() });
+    }
+  }
+
+  async readOutbox(query: OutboxQuery): Promise<OutboxEntry[]> {
+    const cutoff = this.#clock.now() - (query.minAgeMs ?? 0);
+    return [...this.#outbox.values()]
+      .filter((e) => (query.by === undefined || e.by === query.by) && e.at <= cutoff)
+      .slice(0, query.limit)
+      .map(({ at: _at, ...e }) => e);
+  }
+
+  async ackOutbox(ids: readonly string[]): Promise<void> {
+    for (const id of ids) this.#outbox.delete(id);
+  }
+
+  async create(saga: NewSaga, leaseMs: number, events?: readonly SagaEvent[]): Promise<CreateResult> {
     const existing = this.#sagas.get(saga.id);
     if (existing) return { created: false, record: copy(existing) };
+    this.#emit(events, saga.owner);
     const now = this.#clock.now();
     this.#sagas.set(saga.id, {
       id: saga.id,
@@ -91,18 +117,26 @@ export class MemorySagaStore implements SagaStore {
     r.updatedAt = this.#clock.now();
   }
 
-  async advance(id: string, fence: Fence, patch: SagaPatch, leaseMs: number): Promise<FencedResult> {
+  async advance(
+    id: string,
+    fence: Fence,
+    patch: SagaPatch,
+    leaseMs: number,
+    events?: readonly SagaEvent[],
+  ): Promise<FencedResult> {
     const r = this.#fenced(id, fence);
     if (typeof r === 'string') return { ok: false, reason: r };
     this.#apply(r, patch);
+    this.#emit(events, fence.owner);
     r.leaseUntil = this.#clock.now() + leaseMs;
     return { ok: true, version: r.version };
   }
 
-  async complete(id: string, fence: Fence, patch: SagaPatch): Promise<FencedResult> {
+  async complete(id: string, fence: Fence, patch: SagaPatch, events?: readonly SagaEvent[]): Promise<FencedResult> {
     const r = this.#fenced(id, fence);
     if (typeof r === 'string') return { ok: false, reason: r };
     this.#apply(r, patch);
+    this.#emit(events, fence.owner);
     r.owner = '';
     r.leaseUntil = 0;
     return { ok: true, version: r.version };

@@ -1,4 +1,12 @@
-import { defineScript, guardRedis, type RedisClient, runScript, type ScriptArg } from '@ballast/core';
+import {
+  defineScript,
+  guardRedis,
+  isCluster,
+  type LuaScript,
+  type RedisClient,
+  runScript,
+  type ScriptArg,
+} from '@ballast/core';
 import { partitionKeys, partitionOf } from '../keys';
 import advanceSource from '../lua/advance.lua';
 import cancelSource from '../lua/cancel.lua';
@@ -6,6 +14,7 @@ import claimSource from '../lua/claim.lua';
 import completeSource from '../lua/complete.lua';
 import createSource from '../lua/create.lua';
 import deadLetterSource from '../lua/dead-letter.lua';
+import emitSource from '../lua/emit.lua';
 import renewSource from '../lua/renew.lua';
 import reopenSource from '../lua/reopen.lua';
 import type {
@@ -18,15 +27,21 @@ import type {
   ListPage,
   ListQuery,
   NewSaga,
+  OutboxEntry,
+  OutboxQuery,
+  SagaEvent,
   SagaPatch,
   SagaRecord,
   SagaStatus,
   SagaStore,
 } from '../store';
 
-const CREATE = defineScript('saga:create', createSource);
-const ADVANCE = defineScript('saga:advance', advanceSource);
-const COMPLETE = defineScript('saga:complete', completeSource);
+/** Without a bus of its own the store only writes to its outbox: `ballast_publish` is never called. */
+const NO_BUS_LUA = "local function ballast_publish() return redis.error_reply('saga: no event bus') end\n";
+const withEmit = (publishLua: string, source: string) => `${publishLua}\n${emitSource}\n${source}`;
+const CREATE = defineScript('saga:create', withEmit(NO_BUS_LUA, createSource));
+const ADVANCE = defineScript('saga:advance', withEmit(NO_BUS_LUA, advanceSource));
+const COMPLETE = defineScript('saga:complete', withEmit(NO_BUS_LUA, completeSource));
 const RENEW = defineScript('saga:renew', renewSource);
 const CLAIM = defineScript('saga:claim', claimSource);
 const DEAD_LETTER = defineScript('saga:dead-letter', deadLetterSource);
@@ -57,6 +72,12 @@ export type SagaRedisClient = Pick<
   'evalsha' | 'eval' | 'hgetall' | 'xadd' | 'xrange' | 'xdel' | 'script' | 'zrange' | 'time'
 >;
 
+/** What the store needs of `@ballast/event-bus`'s `EventBus` to write events into its streams (`bus.prepare`). */
+export interface SagaPreparingBus {
+  // biome-ignore lint/suspicious/noExplicitAny: a typed bus narrows the payload per event type
+  prepare(type: any, payload: any, options?: { sameSlotAs?: readonly string[] }): { keys: string[]; args: string[] };
+}
+
 export interface RedisSagaStoreOptions {
   redis: SagaRedisClient;
   /** First key segment. Default `ballast`. */
@@ -76,6 +97,15 @@ export interface RedisSagaStoreOptions {
    * trimming never drops an unalerted one. Default 100 000; 0: unbounded.
    */
   deadLetterMaxLen?: number;
+  /**
+   * An event bus whose streams live on this same standalone Redis (`@ballast/event-bus` with the Redis transport
+   * on this client), and its `publishEventLua`: each saga event is then XADDed to the bus's streams inside the
+   * state transition's own script — a happy N-step saga costs N + 1 round trips including its events, and an
+   * event exists exactly when its transition committed. Without it (and always on a Cluster, where the bus's
+   * streams are in other slots) events go to the partition's outbox stream in the same script, and the
+   * orchestrator relays them to its `bus`.
+   */
+  events?: { bus: SagaPreparingBus; publishLua: string };
 }
 
 function pairs(patch: SagaPatch): ScriptArg[] {
@@ -126,6 +156,36 @@ function flatToHash(flat: readonly string[]): Record<string, string> {
   return h;
 }
 
+/** The events section of a state script's ARGV (emit.lua) and the keys it uses. */
+function eventArgs(
+  events: readonly SagaEvent[] | undefined,
+  outboxKey: string,
+  direct: SagaPreparingBus | undefined,
+): { keys: string[]; args: ScriptArg[] } {
+  const keys: string[] = [];
+  const body: ScriptArg[] = [];
+  for (const e of events ?? []) {
+    let prepared: { keys: string[]; args: string[] } | undefined;
+    if (direct) {
+      try {
+        prepared = direct.prepare(e.type, e.payload);
+      } catch {
+        // Not an event this bus knows (or not valid for it): kept in the outbox, where the relay's publish
+        // reports it, rather than failing the saga's state write.
+        prepared = undefined;
+      }
+    }
+    if (prepared && prepared.keys.length === 2) {
+      keys.push(...prepared.keys);
+      body.push('d', ...prepared.args);
+    } else {
+      keys.push(outboxKey);
+      body.push('o', e.type, JSON.stringify(e.payload));
+    }
+  }
+  return { keys, args: [body.length, ...body] };
+}
+
 function fenced(r: [number, number | string]): FencedResult {
   return r[0] === 1 ? { ok: true, version: Number(r[1]) } : { ok: false, reason: r[1] as 'missing' | 'fenced' };
 }
@@ -141,7 +201,11 @@ export class RedisSagaStore implements SagaStore {
   readonly #partitions: number;
   readonly #retentionMs: number;
   readonly #dlqMaxLen: number;
+  readonly #direct: SagaPreparingBus | undefined;
+  readonly #scripts: { create: LuaScript; advance: LuaScript; complete: LuaScript };
   #sweeps = 0;
+  /** True when events go straight into the bus's streams (see `events`): nothing waits in the outbox. */
+  readonly publishesEvents: boolean;
 
   constructor(options: RedisSagaStoreOptions) {
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
@@ -152,15 +216,32 @@ export class RedisSagaStore implements SagaStore {
       throw new RangeError(`partitions must be an integer >= 1 (got ${options.partitions})`);
     }
     this.#dlqMaxLen = options.deadLetterMaxLen ?? 100_000;
+    const ev = options.events;
+    this.#direct = ev && !isCluster(options.redis as RedisClient) ? ev.bus : undefined;
+    this.publishesEvents = this.#direct !== undefined;
+    this.#scripts =
+      this.#direct && ev
+        ? {
+            create: defineScript('saga:create+bus', withEmit(ev.publishLua, createSource)),
+            advance: defineScript('saga:advance+bus', withEmit(ev.publishLua, advanceSource)),
+            complete: defineScript('saga:complete+bus', withEmit(ev.publishLua, completeSource)),
+          }
+        : { create: CREATE, advance: ADVANCE, complete: COMPLETE };
+  }
+
+  /** The scripts this store runs (for `loadScripts`; with `events`, the state scripts carry the bus's Lua). */
+  get scripts(): LuaScript[] {
+    const s = this.#scripts;
+    return [s.create, s.advance, s.complete, RENEW, CLAIM, DEAD_LETTER, REOPEN, CANCEL];
   }
 
   /** Keys of a saga id: its hash, its partition's recovery-index prefix and the index of a saga name. */
   keysOf(id: string) {
     const k = partitionKeys(this.#prefix, partitionOf(id, this.#partitions));
-    return { saga: k.saga(id), leases: k.leases, leasesOf: k.leasesOf };
+    return { saga: k.saga(id), leases: k.leases, leasesOf: k.leasesOf, outbox: k.outbox };
   }
 
-  async create(saga: NewSaga, leaseMs: number): Promise<CreateResult> {
+  async create(saga: NewSaga, leaseMs: number, events?: readonly SagaEvent[]): Promise<CreateResult> {
     const k = this.keysOf(saga.id);
     const fields: ScriptArg[] = [
       'saga',
@@ -178,37 +259,98 @@ export class RedisSagaStore implements SagaStore {
     ];
     if (saga.idempotencyKey !== undefined) fields.push('idempotency_key', saga.idempotencyKey);
     if (saga.inputFingerprint !== undefined) fields.push('input_fp', saga.inputFingerprint);
+    const ev = eventArgs(events, k.outbox, this.#direct);
     const r = await runScript<[number, number | string[]]>(
       this.#redis,
-      CREATE,
-      [k.saga, k.leasesOf(saga.saga)],
-      [saga.id, saga.owner, Math.ceil(leaseMs), ...fields],
+      this.#scripts.create,
+      [k.saga, k.leasesOf(saga.saga), ...ev.keys],
+      [saga.id, saga.owner, Math.ceil(leaseMs), ...ev.args, ...fields],
     );
     if (r[0] === 1) return { created: true, version: Number(r[1]) };
     return { created: false, record: fromHash(saga.id, flatToHash(r[1] as string[])) };
   }
 
-  async advance(id: string, fence: Fence, patch: SagaPatch, leaseMs: number): Promise<FencedResult> {
+  async advance(
+    id: string,
+    fence: Fence,
+    patch: SagaPatch,
+    leaseMs: number,
+    events?: readonly SagaEvent[],
+  ): Promise<FencedResult> {
     const k = this.keysOf(id);
+    const ev = eventArgs(events, k.outbox, this.#direct);
     return fenced(
       await runScript(
         this.#redis,
-        ADVANCE,
-        [k.saga, k.leases],
-        [id, fence.owner, fence.version, Math.ceil(leaseMs), ...pairs(patch)],
+        this.#scripts.advance,
+        [k.saga, k.leases, ...ev.keys],
+        [id, fence.owner, fence.version, Math.ceil(leaseMs), ...ev.args, ...pairs(patch)],
       ),
     );
   }
 
-  async complete(id: string, fence: Fence, patch: SagaPatch & { status: SagaStatus }): Promise<FencedResult> {
+  async complete(
+    id: string,
+    fence: Fence,
+    patch: SagaPatch & { status: SagaStatus },
+    events?: readonly SagaEvent[],
+  ): Promise<FencedResult> {
     const k = this.keysOf(id);
+    const ev = eventArgs(events, k.outbox, this.#direct);
     return fenced(
       await runScript(
         this.#redis,
-        COMPLETE,
-        [k.saga, k.leases],
-        [id, fence.owner, fence.version, this.#retentionMs, ...pairs(patch)],
+        this.#scripts.complete,
+        [k.saga, k.leases, ...ev.keys],
+        [id, fence.owner, fence.version, this.#retentionMs, ...ev.args, ...pairs(patch)],
       ),
+    );
+  }
+
+  /**
+   * The outbox streams (one per partition, or the partition of `of`), oldest first per partition, filtered by
+   * writer (`by`) and age (`minAgeMs`, judged on the server's clock: a stream id is its server time).
+   */
+  async readOutbox(query: OutboxQuery): Promise<OutboxEntry[]> {
+    const parts =
+      query.of !== undefined
+        ? [partitionOf(query.of, this.#partitions)]
+        : Array.from({ length: this.#partitions }, (_, p) => p);
+    let end = '+';
+    if (query.minAgeMs !== undefined && query.minAgeMs > 0) {
+      const [secs, micros] = await this.#redis.time();
+      end = String(Number(secs) * 1000 + Math.floor(Number(micros) / 1000) - Math.ceil(query.minAgeMs));
+    }
+    const out: OutboxEntry[] = [];
+    for (const p of parts) {
+      const key = partitionKeys(this.#prefix, p).outbox;
+      let start = '-';
+      while (out.length < query.limit) {
+        const count = Math.max(query.limit - out.length, 100);
+        const entries = await this.#redis.xrange(key, start, end, 'COUNT', count);
+        for (const [id, flat] of entries) {
+          const h = flatToHash(flat);
+          if (query.by !== undefined && h.by !== query.by) continue;
+          if (out.length >= query.limit) break;
+          out.push({ id: letterId(id, p), type: h.type ?? '', payload: h.payload ?? '{}', by: h.by ?? '' });
+        }
+        if (entries.length < count) break;
+        start = `(${entries[entries.length - 1]![0]}`;
+      }
+      if (out.length >= query.limit) break;
+    }
+    return out;
+  }
+
+  async ackOutbox(ids: readonly string[]): Promise<void> {
+    const byPartition = new Map<number, string[]>();
+    for (const id of ids) {
+      const parsed = parseLetterId(id);
+      if (!parsed || parsed.partition >= this.#partitions) continue;
+      byPartition.set(parsed.partition, [...(byPartition.get(parsed.partition) ?? []), parsed.streamId]);
+    }
+    await Promise.all(
+      [...byPartition].map(([p, streamIds]) => this.#redis.xdel(partitionKeys(this.#prefix, p).outbox, ...streamIds)),
     );
   }
 
