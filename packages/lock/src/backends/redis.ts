@@ -22,6 +22,7 @@ import type {
 import { lockKeys } from '../keys';
 import acquireSource from '../lua/acquire.lua';
 import acquireExclusiveSource from '../lua/acquire-exclusive.lua';
+import acquireFreeSource from '../lua/acquire-exclusive-free.lua';
 import addWaiterSource from '../lua/add-waiter.lua';
 import extendSource from '../lua/extend.lua';
 import fairPrelude from '../lua/fair-prelude.lua';
@@ -29,13 +30,22 @@ import inspectSource from '../lua/inspect.lua';
 import leaveQueueSource from '../lua/leave-queue.lua';
 import releaseSource from '../lua/release.lua';
 import releaseExclusiveSource from '../lua/release-exclusive.lua';
+import releaseHeadSource from '../lua/release-exclusive-head.lua';
 
 const ACQUIRE = defineScript('lock:acquire', acquireSource);
-// The exclusive scripts share the prelude's fencing and hand-off functions (one key layout, see the prelude).
-const ACQUIRE_EXCLUSIVE = defineScript('lock:acquire-exclusive', `${fairPrelude}\n${acquireExclusiveSource}`);
+// The exclusive scripts share the prelude's fencing and hand-off functions (one key layout, see the prelude). The
+// uncontended acquire and release return from a first part placed before the prelude: fewer commands, and none
+// of the prelude's closures made (Redis runs a script's whole chunk on every call).
+const ACQUIRE_EXCLUSIVE = defineScript(
+  'lock:acquire-exclusive',
+  `${acquireFreeSource}\n${fairPrelude}\n${acquireExclusiveSource}`,
+);
 const EXTEND = defineScript('lock:extend', extendSource);
 const RELEASE = defineScript('lock:release', releaseSource);
-const RELEASE_EXCLUSIVE = defineScript('lock:release-exclusive', `${fairPrelude}\n${releaseExclusiveSource}`);
+const RELEASE_EXCLUSIVE = defineScript(
+  'lock:release-exclusive',
+  `${releaseHeadSource}\n${fairPrelude}\n${releaseExclusiveSource}`,
+);
 const LEAVE_QUEUE = defineScript('lock:leave-queue', `${fairPrelude}\n${leaveQueueSource}`);
 const ADD_WAITER = defineScript('lock:add-waiter', addWaiterSource);
 const INSPECT = defineScript('lock:inspect', inspectSource);
