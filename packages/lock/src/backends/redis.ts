@@ -89,6 +89,9 @@ export function parseGrant(message: string): FairGrant | undefined {
   };
 }
 
+/** A resource's key names, and the exclusive scripts' KEYS array (never mutated: runScript spreads it). */
+type CachedKeys = ReturnType<typeof lockKeys> & { readonly exclusive: readonly string[] };
+
 interface Channel {
   listeners: Set<(grant?: FairGrant) => void>;
   subscribed: Promise<unknown>;
@@ -123,7 +126,7 @@ export class RedisLockBackend implements LockBackend {
     this.#ownsSub = options.subscriber === undefined;
   }
 
-  readonly #keyCache = new Map<string, ReturnType<typeof lockKeys>>();
+  readonly #keyCache = new Map<string, CachedKeys>();
 
   /** Corks the socket until the end of the tick when `coalesceWrites` says so (see the option). */
   #cork(): void {
@@ -142,7 +145,10 @@ export class RedisLockBackend implements LockBackend {
     let k = this.#keyCache.get(resource);
     if (!k) {
       if (this.#keyCache.size >= 10_000) this.#keyCache.clear();
-      k = lockKeys(this.#prefix, resource, { perSlot: this.#perSlot });
+      const keys = lockKeys(this.#prefix, resource, { perSlot: this.#perSlot });
+      // The exclusive scripts' KEYS, built once per resource (see the prelude for the layout).
+      const exclusive = [keys.owners, keys.counter, keys.queue, keys.queueInfo, keys.waiters, keys.fence];
+      k = { ...keys, exclusive };
       this.#keyCache.set(resource, k);
     }
     return k;
@@ -161,7 +167,7 @@ export class RedisLockBackend implements LockBackend {
     // An exclusive request that has no waiter registration to drop takes the fast path; only when shared
     // holders are there does it need the full script (a second round trip, on a lock that is busy).
     if (mode === 'exclusive' && !options.writerPreference) {
-      const r = await runScript<number[]>(this.#redis, ACQUIRE_EXCLUSIVE, this.#exclusiveKeys(k), [
+      const r = await runScript<number[]>(this.#redis, ACQUIRE_EXCLUSIVE, k.exclusive, [
         token,
         ttl,
         0,
@@ -181,10 +187,6 @@ export class RedisLockBackend implements LockBackend {
     );
   }
 
-  #exclusiveKeys(k: ReturnType<typeof lockKeys>): string[] {
-    return [k.owners, k.counter, k.queue, k.queueInfo, k.waiters, k.fence];
-  }
-
   async tryAcquireFair(
     resource: string,
     token: string,
@@ -194,7 +196,7 @@ export class RedisLockBackend implements LockBackend {
     const k = this.#keys(resource);
     this.#cork();
     return acquireResult(
-      await runScript<number[]>(this.#redis, ACQUIRE_EXCLUSIVE, this.#exclusiveKeys(k), [
+      await runScript<number[]>(this.#redis, ACQUIRE_EXCLUSIVE, k.exclusive, [
         token,
         Math.ceil(ttlMs),
         Math.ceil(options.queueMs),
@@ -207,7 +209,7 @@ export class RedisLockBackend implements LockBackend {
 
   async leaveQueue(resource: string, token: string): Promise<boolean> {
     const k = this.#keys(resource);
-    return (await runScript<number>(this.#redis, LEAVE_QUEUE, this.#exclusiveKeys(k), [token, k.released])) === 1;
+    return (await runScript<number>(this.#redis, LEAVE_QUEUE, k.exclusive, [token, k.released])) === 1;
   }
 
   async extend(resource: string, token: string, mode: LockMode, ttlMs: number): Promise<boolean> {
@@ -221,7 +223,7 @@ export class RedisLockBackend implements LockBackend {
     this.#cork();
     return Number(
       mode === 'exclusive'
-        ? await runScript<number>(this.#redis, RELEASE_EXCLUSIVE, this.#exclusiveKeys(k), [token, k.released])
+        ? await runScript<number>(this.#redis, RELEASE_EXCLUSIVE, k.exclusive, [token, k.released])
         : await runScript<number>(this.#redis, RELEASE, [k.owners, k.expiry], [token, mode, k.released]),
     );
   }
