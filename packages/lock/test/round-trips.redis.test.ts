@@ -3,7 +3,7 @@
 // release; inside them, the commands the free lock needs and no more.
 import { createRedis, type Redis } from '@ballast/core';
 import { type RedisServer, startRedisServer } from '@ballast/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLockManager } from '../src/index';
 
 let server: RedisServer;
@@ -34,7 +34,7 @@ async function connectedClients(): Promise<number> {
 }
 
 describe('an uncontended acquire+release', () => {
-  it('is two round trips (one script each), four commands to acquire and three to release, nothing else', async () => {
+  it('is two round trips (one script each), four commands to acquire and three to release, no timer of its own', async () => {
     const redis = createRedis(server.url) as Redis;
     const m = createLockManager({ redis, prefix: 'rt' });
     try {
@@ -49,13 +49,23 @@ describe('an uncontended acquire+release', () => {
       }) as typeof redis.sendCommand;
       const clients = await connectedClients();
       await admin.config('RESETSTAT');
+      // Timers: the validity timer and the watchdog serve every lease with one timer each, armed already.
+      const timeouts = vi.spyOn(globalThis, 'setTimeout');
+      const intervals = vi.spyOn(globalThis, 'setInterval');
       const cycles = 20;
-      for (let i = 0; i < cycles; i++) {
-        const lease = await m.acquire(`free:${i % 4}`, { waitMs: 10_000 });
-        await lease.release();
+      try {
+        for (let i = 0; i < cycles; i++) {
+          const lease = await m.acquire(`free:${i % 4}`, { waitMs: 10_000 });
+          await lease.release();
+        }
+        expect(timeouts).not.toHaveBeenCalled();
+        expect(intervals).not.toHaveBeenCalled();
+      } finally {
+        timeouts.mockRestore();
+        intervals.mockRestore();
+        redis.sendCommand = send;
       }
       const stats = await commandStats();
-      redis.sendCommand = send;
 
       // Round trips: one script per acquire, one per release.
       expect(sent).toEqual(Array.from({ length: 2 * cycles }, () => 'evalsha'));
