@@ -6,6 +6,8 @@ import type { PrefixEntry } from './stats';
 import type { WatchGroup } from './watchdog';
 
 export interface Held {
+  /** `${key}\u0000${token}`: its entry in the manager's map of held leases. */
+  id: string;
   key: string;
   mode: LockMode;
   token: string;

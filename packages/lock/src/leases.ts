@@ -75,6 +75,7 @@ export class LeaseKeeper {
     let held = this.held.get(id);
     if (!held) {
       held = {
+        id,
         key,
         mode,
         token,
@@ -168,7 +169,7 @@ export class LeaseKeeper {
   #forget(h: Held): void {
     this.#watchdog.unwatch(h);
     this.#validity.unwatch(h);
-    this.held.delete(`${h.key}\u0000${h.token}`);
+    this.held.delete(h.id);
   }
 
   async #release(h: Held): Promise<void> {

@@ -176,17 +176,14 @@ export class LockManager {
     const started = this.#clock.monotonic();
     if (o.signal?.aborted) throw abortedError(o.signal);
     const fair = mode === 'exclusive' && (o.fair ?? this.#o.fair) ? this.#fairBackend : undefined;
-    const release = () => this.#backend.release(key, owner, mode); // only called when a grant is handed back
     const waitMs = wait ? (o.waitMs ?? this.#o.waitMs) : 0;
     const implicit = context === undefined;
-    // Outside any lock context, an unbounded wait for a key taken the same way would wait for itself.
-    const selfWait = () =>
-      waitMs === Number.POSITIVE_INFINITY && !o.signal && implicit && this.#leases.heldImplicitly(key);
+    // (No closures made here for the paths most acquisitions never take: hand-back, self-wait check.)
     this.#closing.enter(); // close() waits for this acquisition to settle
     try {
       // Its release channel already heard: a fair waiter queues with its first attempt (one round trip less).
       if (fair && wait && fair.listening?.(key)) {
-        if (selfWait()) throw new LockAlreadyHeldError(key);
+        if (this.#selfWait(key, waitMs, o, implicit)) throw new LockAlreadyHeldError(key);
         return await this.#wait(key, mode, o, owner, ttlMs, entry, started, 0, implicit, fair, true);
       }
       // The first attempt: most acquisitions end here. (A fair one takes a free lock only if nobody queued first.)
@@ -208,20 +205,26 @@ export class LockManager {
           !(this.#commandsBounded && waitMs >= this.#o.commandTimeoutMs));
       const r = bounded
         ? await withinDeadline(attempt, this.#clock, started + waitMs, o.signal, this.#backendName).catch((e) => {
-            this.#closing.abandon(attempt, release); // granted after all: hand it back
+            // Granted after all: hand it back.
+            this.#closing.abandon(attempt, () => this.#backend.release(key, owner, mode));
             throw e;
           })
         : await attempt;
       if (r.acquired) {
-        if (this.#closing.closed) return await this.#closing.refuse(key, release);
+        if (this.#closing.closed) return await this.#closing.refuse(key, () => this.#backend.release(key, owner, mode));
         return this.#granted(key, mode, o, owner, ttlMs, entry, started, started, r, implicit);
       }
       if (!wait) return undefined;
-      if (selfWait()) throw new LockAlreadyHeldError(key);
+      if (this.#selfWait(key, waitMs, o, implicit)) throw new LockAlreadyHeldError(key);
       return await this.#wait(key, mode, o, owner, ttlMs, entry, started, r.retryAfterMs, implicit, fair);
     } finally {
       this.#closing.leave();
     }
+  }
+
+  /** Outside any lock context, an unbounded wait for a key taken the same way would wait for itself. */
+  #selfWait(key: string, waitMs: number, o: CheckedAcquire, implicit: boolean): boolean {
+    return waitMs === Number.POSITIVE_INFINITY && !o.signal && implicit && this.#leases.heldImplicitly(key);
   }
 
   #granted(

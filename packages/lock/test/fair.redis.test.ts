@@ -106,6 +106,21 @@ describe('fair (FIFO) exclusive locks on Redis', () => {
     expect(w.calls()).toBe(4);
   });
 
+  it('a lock whose holder expired with waiters queued goes to the oldest waiter, not to a newcomer', async () => {
+    const m = manager();
+    const b = m.backend as RedisLockBackend;
+    const k = lockKeys(fx.current.prefix, 'expired-holder');
+    expect((await b.tryAcquireFair('expired-holder', 'holder', 10_000, { queueMs: 10_000 })).acquired).toBe(true);
+    const queued = await b.tryAcquireFair('expired-holder', 'w1', 10_000, { queueMs: 10_000, waiting: true });
+    expect(queued.acquired).toBe(false);
+    // The holder's hold runs out (its process died): the lock is free, the queue is not empty.
+    await fx.current.redis.del(k.owners);
+    // A newcomer's first attempt (the manager's tryAcquire: fair, not queued) finds it free and must not take it.
+    expect(await m.tryAcquire('expired-holder')).toBeUndefined();
+    expect(await fx.current.redis.hget(k.owners, 't:w1')).toBe('1');
+    expect(await b.release('expired-holder', 'w1', 'exclusive')).toBe(0);
+  });
+
   it('a waiter that gives up (timeout, abort) leaves the queue: the next release does not hand it the lock', async () => {
     const holder = manager();
     const lease = await holder.acquire('quit');

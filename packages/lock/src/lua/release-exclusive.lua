@@ -1,24 +1,11 @@
--- Release one reentrant level of an exclusive holder (compare-token). When it is gone, the lock is handed to
--- the oldest live queued waiter in this same step (told on the channel), else waiters are woken.
--- Keys: see the prelude. ARGV[1] token, ARGV[2] channel to publish on
--- Returns the remaining count (0 = released), or -1 when the token did not hold the lock exclusively.
-local field = 't:' .. ARGV[1]
-local held = redis.call('HMGET', KEYS[1], 'mode', field, 'w')
-if held[1] ~= 'exclusive' or not held[2] then return -1 end
-local count = tonumber(held[2]) - 1
-if count > 0 then
-  redis.call('HSET', KEYS[1], field, count)
-  return count
+-- Release, second part (after release-exclusive-head.lua and the prelude): the last level is gone and waiters
+-- are queued — the lock is handed to the oldest live one in this same step (told on the channel), else waiters
+-- are woken. `held` is the head's.
+local now = serverNow()
+local head, ttl, expiry = liveHead(now)
+if head then
+  handOff(head, ttl, expiry, now, ARGV[2])
+  return 0
 end
-redis.call('DEL', KEYS[1])
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  local now = serverNow()
-  local head, ttl, expiry = liveHead(now)
-  if head then
-    handOff(head, ttl, expiry, now, ARGV[2])
-    return 0
-  end
-end
--- Nobody was refused while it was held: no one listens for this release (the uncontended path publishes nothing).
 if held[3] then redis.call('PUBLISH', ARGV[2], '') end
 return 0
