@@ -1,4 +1,5 @@
 import type { JobInfo, JobState, NewJob } from './job';
+import type { SchedulerStore } from './scheduler';
 
 /** A job as a worker fetches it: raw fields, parsed by the worker. */
 export interface FetchedJob {
@@ -97,5 +98,7 @@ export interface QueueBackend {
   startConsuming?(prefetch: number, maxStalledCount: number): Promise<void>;
   /** A blocking waiter for one worker. */
   createWaiter(): Waiter;
+  /** Where the queue's job schedulers live (`upsertScheduler`); absent: the backend keeps none. */
+  schedulers?(): SchedulerStore | undefined;
   close(): Promise<void>;
 }

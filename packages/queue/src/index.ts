@@ -57,5 +57,14 @@ export {
   type RetryingEvent,
   type StalledEvent,
 } from './queue';
+export {
+  isSchedulersUnsupportedError,
+  type MissedTickPolicy,
+  type Schedule,
+  type SchedulerInfo,
+  type SchedulerStore,
+  SchedulersUnsupportedError,
+  type SchedulerTemplate,
+} from './scheduler';
 export { MemoryStatusStore, RedisStatusStore, type StatusMove, type StatusStore } from './status';
 export { createWorker, type Handler, type Handlers, Worker } from './worker';

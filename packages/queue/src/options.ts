@@ -167,6 +167,11 @@ export const workerOptionsSchema = z
     blockMs: z.number().int().positive().default(5_000),
     /** Time in-flight jobs get on `close()`; after it their signals abort and the close returns. */
     drainTimeoutMs: z.number().int().positive().default(30_000),
+    /**
+     * Claim the queue's due scheduler ticks (`upsertScheduler`) and add their jobs; every worker that does
+     * races for each tick and exactly one wins. Looks again at least every `blockMs`.
+     */
+    schedulers: z.boolean().default(true),
     /** Start fetching at once (default) or on `run()`. */
     autorun: z.boolean().default(true),
     /** Called for background errors (fetch, renew, stalled check); default: logged. */

@@ -23,6 +23,7 @@ import { queueInstruments } from './metrics';
 import type { ResolvedWorkerOptions, StoredJobOptions, WorkerOptions } from './options';
 import { workerOptionsSchema } from './options';
 import type { Queue } from './queue';
+import { SchedulerRunner } from './scheduler';
 
 /** After a failed fetch or blocking wait: 200 ms, doubling to 5 s while the failures last. */
 const FAILURE_BACKOFF = backoffOptionsSchema.parse({ initialMs: 200, maxMs: 5_000, jitter: 'none' });
@@ -88,6 +89,7 @@ export class Worker<D = unknown> {
   /** Aborted by close(): ends a back-off sleep at once. */
   readonly #stop = new AbortController();
   readonly #outage: OutageLog;
+  #schedulers: SchedulerRunner | undefined;
 
   constructor(queue: Queue<D>, handler: Handler<D> | Handlers<D>, options: WorkerOptions = {}) {
     this.options = parseOptions(workerOptionsSchema, options, `createWorker("${queue.name}")`);
@@ -129,6 +131,13 @@ export class Worker<D = unknown> {
     this.#stalledTimer = this.#clock.setInterval(() => void this.#checkStalled(), this.options.stalledIntervalMs);
     this.#stalledTimer.unref();
     void this.#checkStalled();
+    const store = this.options.schedulers ? this.#queue.backend.schedulers?.() : undefined;
+    if (store) {
+      this.#schedulers = new SchedulerRunner(this.#queue as Queue<unknown>, store, this.options.blockMs, (e) =>
+        this.#report(e),
+      );
+      this.#schedulers.start();
+    }
     // What the broker may hand this worker: its slots, plus what it fetches ahead only when asked to (messages a
     // worker holds do not yield to a higher priority published later).
     const holds = this.options.concurrency + (this.options.prefetch ?? 0);
@@ -450,6 +459,7 @@ export class Worker<D = unknown> {
     const left = () => Math.max(0, deadline - this.#clock.monotonic());
     this.#closing = true;
     this.#stop.abort();
+    const schedulers = this.#schedulers?.stop();
     this.#unregister();
     this.#waiter.close();
     this.#resume?.();
@@ -476,6 +486,7 @@ export class Worker<D = unknown> {
     }
     if (this.#renewTimer) this.#clock.clearInterval(this.#renewTimer);
     if (this.#stalledTimer) this.#clock.clearInterval(this.#stalledTimer);
+    await schedulers;
     this.#running = false;
   }
 

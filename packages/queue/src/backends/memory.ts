@@ -3,6 +3,7 @@ import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter 
 import type { JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
 import { MAX_PRIORITY } from '../options';
+import { MemorySchedulerStore } from '../scheduler';
 import { toJobInfo } from './codec';
 
 interface Rec {
@@ -362,7 +363,9 @@ export class MemoryBackend implements QueueBackend {
     return {
       wait: (timeoutMs) =>
         new Promise<void>((resolve) => {
-          if (closed) return resolve();
+          // Jobs added between the worker's empty fetch and this wait (another task's add, a scheduler tick)
+          // woke nobody: look again at once instead of sleeping past them.
+          if (closed || (this.#waitSet.size > 0 && !this.#paused)) return resolve();
           const clock = this.#clock;
           const done = () => {
             clock.clearTimeout(timer);
@@ -380,6 +383,13 @@ export class MemoryBackend implements QueueBackend {
         cancel?.();
       },
     };
+  }
+
+  #schedulers: MemorySchedulerStore | undefined;
+
+  schedulers(): MemorySchedulerStore {
+    this.#schedulers ??= new MemorySchedulerStore((jobs, now) => this.add(jobs, now));
+    return this.#schedulers;
   }
 
   async close(): Promise<void> {

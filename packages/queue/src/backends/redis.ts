@@ -23,6 +23,7 @@ import replaySource from '../lua/replay.lua';
 import stalledSource from '../lua/stalled.lua';
 import { MAX_PRIORITY } from '../options';
 import { toJobInfo } from './codec';
+import { RedisSchedulerStore } from './redis-scheduler';
 
 const ADD = defineScript('queue:add', addSource);
 const FETCH = defineScript('queue:fetch', fetchSource);
@@ -79,8 +80,13 @@ export class RedisBackend implements QueueBackend {
   readonly #log: Logger | undefined;
   readonly #connectionState: { down: boolean } | undefined;
   #now = 0;
+  readonly #name: string;
+  readonly #prefix: string;
+  #schedulers: RedisSchedulerStore | undefined;
 
   constructor(options: RedisBackendOptions) {
+    this.#name = options.name;
+    this.#prefix = options.prefix ?? 'ballast';
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
     this.keys = queueKeys(options.name, options.prefix);
     this.#batch = createScriptBatcher(this.#redis);
@@ -251,6 +257,11 @@ export class RedisBackend implements QueueBackend {
     );
     this.#waiters.add(w);
     return w;
+  }
+
+  schedulers(): RedisSchedulerStore {
+    this.#schedulers ??= new RedisSchedulerStore(this.#batch, this.keys, this.#name, this.#prefix, this.#redis);
+    return this.#schedulers;
   }
 
   /** Closes the waiters' connections; the shared client is the caller's. */
