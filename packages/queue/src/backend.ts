@@ -1,4 +1,5 @@
 import type { JobInfo, JobState, NewJob } from './job';
+import type { LimiterStore } from './limiter';
 import type { SchedulerStore } from './scheduler';
 
 /** A job as a worker fetches it: raw fields, parsed by the worker. */
@@ -100,5 +101,9 @@ export interface QueueBackend {
   createWaiter(): Waiter;
   /** Where the queue's job schedulers live (`upsertScheduler`); absent: the backend keeps none. */
   schedulers?(): SchedulerStore | undefined;
+  /** Where the queue's rate limiter (`limiter`, `worker.rateLimit`) lives; absent: no shared limiter. */
+  limiter?(): LimiterStore | undefined;
+  /** Active → delayed `delayMs` (or waiting) without spending an attempt; false when `token` lost the job. */
+  release?(id: string, token: string, now: number, delayMs: number): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -34,6 +34,13 @@ export {
 } from './job';
 export { type QueueKeys, queueKeys } from './keys';
 export {
+  isRateLimitedError,
+  type LimiterOptions,
+  type LimiterStore,
+  RateLimitedError,
+  retryAfterToMs,
+} from './limiter';
+export {
   JOB_DEFAULTS,
   type JobOptions,
   MAX_PRIORITY,

@@ -9,6 +9,7 @@ import {
   type ResolvedBackoffOptions,
 } from '@ballast/core';
 import { z } from 'zod';
+import { limiterSchema } from './limiter';
 
 /** Seed 002's three levels (`TaskPriority.HIGH/MEDIUM/LOW`) on RabbitMQ's 0..10 scale: higher runs first. */
 export const PRIORITIES = { high: 10, medium: 5, low: 1 } as const;
@@ -135,6 +136,11 @@ export const queueOptionsSchema = z
           .strict(),
       ])
       .default({ count: 10_000, ageMs: 30 * 24 * 3_600_000 }),
+    /**
+     * Rate limit of the whole queue: at most `max` jobs started per `durationMs` by all its workers in every
+     * process (a token bucket of `max` refilled over `durationMs`, in Redis on Redis). See `worker.rateLimit`.
+     */
+    limiter: limiterSchema.optional(),
     clock: objectSchema<Clock>('clock').optional(),
     logger: objectSchema<Logger>('logger').optional(),
   })

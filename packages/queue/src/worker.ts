@@ -7,6 +7,7 @@ import {
   type Clock,
   EventEmitter,
   extractTraceContext,
+  InvalidOptionsError,
   type OutageLog,
   outageLog,
   parseOptions,
@@ -19,6 +20,7 @@ import type { FetchedJob, Waiter } from './backend';
 import { type JobContext, runInJob } from './context';
 import { isJobTimeoutError, JobTimeoutError, NoHandlerError, QueueClosedError } from './errors';
 import { type Job, type JobErrorEntry, serialize } from './job';
+import { FetchGate, isRateLimitedError, type RateLimitedError } from './limiter';
 import { queueInstruments } from './metrics';
 import type { ResolvedWorkerOptions, StoredJobOptions, WorkerOptions } from './options';
 import { workerOptionsSchema } from './options';
@@ -90,6 +92,7 @@ export class Worker<D = unknown> {
   readonly #stop = new AbortController();
   readonly #outage: OutageLog;
   #schedulers: SchedulerRunner | undefined;
+  readonly #gate: FetchGate;
 
   constructor(queue: Queue<D>, handler: Handler<D> | Handlers<D>, options: WorkerOptions = {}) {
     this.options = parseOptions(workerOptionsSchema, options, `createWorker("${queue.name}")`);
@@ -100,6 +103,20 @@ export class Worker<D = unknown> {
     else this.#handlers = { ...handler };
     this.id = `${queue.name}:${process.pid}:${++workerCount}:${Math.random().toString(36).slice(2, 8)}`;
     this.#waiter = queue.backend.createWaiter();
+    const limits = queue.options.limiter;
+    const store = limits ? queue.backend.limiter?.() : undefined;
+    if (limits && !store) {
+      this.#waiter.close();
+      throw new InvalidOptionsError(`createWorker("${queue.name}")`, [
+        {
+          path: 'limiter',
+          expected: 'a backend with a shared rate limiter (memory, redis)',
+          received: queue.backend.kind,
+          message: `the ${queue.backend.kind} backend keeps no rate limiter`,
+        },
+      ]);
+    }
+    this.#gate = new FetchGate(this.#clock, store, limits);
     this.#unregister = queue.registerCloser(() => this.close());
     if (this.options.onError) this.#errors.event(this.options.onError);
     if (this.options.autorun) this.run();
@@ -200,8 +217,21 @@ export class Worker<D = unknown> {
       }
       let res: Awaited<ReturnType<Queue['backend']['fetch']>>;
       try {
+        // The queue's rate limit (and a block from rateLimit / RateLimitedError): how many we may take now.
+        const gate = await this.#gate.take(want);
+        if (this.#closing) {
+          await this.#gate.refund(gate.granted).catch(() => {});
+          break;
+        }
+        if (gate.granted === 0) {
+          await sleep(this.#clock, gate.waitMs, this.#stop.signal).catch(() => {});
+          continue;
+        }
         const token = `${this.id}:${++this.#fetchSeq}`;
-        res = await this.#queue.backend.fetch(this.#clock.now(), want, token, lockMs);
+        res = await this.#queue.backend.fetch(this.#clock.now(), gate.granted, token, lockMs);
+        if (res.jobs.length < gate.granted) {
+          this.#gate.refund(gate.granted - res.jobs.length).catch((error: unknown) => this.#report(error));
+        }
         fetchBackoff.reset();
         this.#outage.succeeded('queue worker fetching again', { worker: this.id });
       } catch (error) {
@@ -354,7 +384,8 @@ export class Worker<D = unknown> {
       } catch (error) {
         if (timer) timer.q.finish(timer.entry);
         free();
-        await this.#failed(fetched, job, opts, error, started, span);
+        if (isRateLimitedError(error) && backend.release) await this.#rateLimited(fetched, error);
+        else await this.#failed(fetched, job, opts, error, started, span);
       }
     } catch (error) {
       this.#report(error);
@@ -410,6 +441,20 @@ export class Worker<D = unknown> {
       this.#m.deadLettered.add(1, attrs);
       this.#queue.emitters.dead.emit({ jobId: job.id, error });
     }
+  }
+
+  /**
+   * Blocks fetching for `ms`: every worker of the queue in every process when the queue has a `limiter` (the
+   * block lives beside its tokens), this worker alone otherwise. Jobs running go on.
+   */
+  rateLimit(ms: number): Promise<void> {
+    return this.#gate.block(ms);
+  }
+
+  /** The handler's upstream said 429: the job goes back (no attempt spent) and fetching pauses as long. */
+  async #rateLimited(fetched: FetchedJob, error: RateLimitedError): Promise<void> {
+    await this.#gate.block(error.retryAfterMs);
+    await this.#queue.backend.release!(fetched.id, fetched.token, this.#clock.now(), error.retryAfterMs);
   }
 
   async #renew(): Promise<void> {

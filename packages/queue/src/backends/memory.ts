@@ -2,6 +2,7 @@ import { type Clock, systemClock } from '@ballast/core';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
 import type { JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
+import { MemoryLimiterStore } from '../limiter';
 import { MAX_PRIORITY } from '../options';
 import { MemorySchedulerStore } from '../scheduler';
 import { toJobInfo } from './codec';
@@ -390,6 +391,29 @@ export class MemoryBackend implements QueueBackend {
   schedulers(): MemorySchedulerStore {
     this.#schedulers ??= new MemorySchedulerStore((jobs, now) => this.add(jobs, now));
     return this.#schedulers;
+  }
+
+  #limiter: MemoryLimiterStore | undefined;
+
+  limiter(): MemoryLimiterStore {
+    this.#limiter ??= new MemoryLimiterStore(this.#clock);
+    return this.#limiter;
+  }
+
+  async release(id: string, token: string, now: number, delayMs: number): Promise<boolean> {
+    const f = this.#held(id, token);
+    if (!f) return false;
+    this.#active.remove(id);
+    delete f.token;
+    if (delayMs > 0) {
+      f.state = 'delayed';
+      f.delayUntil = String(now + delayMs);
+      this.#delayed.add(id, now + delayMs);
+    } else {
+      this.#enqueue(id);
+    }
+    this.#wake();
+    return true;
   }
 
   async close(): Promise<void> {

@@ -18,11 +18,13 @@ import completeManySource from '../lua/complete-many.lua';
 import countsSource from '../lua/counts.lua';
 import failSource from '../lua/fail.lua';
 import fetchSource from '../lua/fetch.lua';
+import releaseSource from '../lua/release.lua';
 import renewSource from '../lua/renew.lua';
 import replaySource from '../lua/replay.lua';
 import stalledSource from '../lua/stalled.lua';
 import { MAX_PRIORITY } from '../options';
 import { toJobInfo } from './codec';
+import { RedisLimiterStore } from './redis-limiter';
 import { RedisSchedulerStore } from './redis-scheduler';
 
 const ADD = defineScript('queue:add', addSource);
@@ -33,6 +35,7 @@ const RENEW = defineScript('queue:renew', renewSource);
 const STALLED = defineScript('queue:stalled', stalledSource);
 const REPLAY = defineScript('queue:replay', replaySource);
 const COUNTS = defineScript('queue:counts', countsSource);
+const RELEASE = defineScript('queue:release', releaseSource);
 
 interface PendingAck {
   args: [string, string, string, number, number];
@@ -83,6 +86,7 @@ export class RedisBackend implements QueueBackend {
   readonly #name: string;
   readonly #prefix: string;
   #schedulers: RedisSchedulerStore | undefined;
+  #limiter: RedisLimiterStore | undefined;
 
   constructor(options: RedisBackendOptions) {
     this.#name = options.name;
@@ -262,6 +266,15 @@ export class RedisBackend implements QueueBackend {
   schedulers(): RedisSchedulerStore {
     this.#schedulers ??= new RedisSchedulerStore(this.#batch, this.keys, this.#name, this.#prefix, this.#redis);
     return this.#schedulers;
+  }
+
+  limiter(): RedisLimiterStore {
+    this.#limiter ??= new RedisLimiterStore(this.#batch, this.#name, this.#prefix);
+    return this.#limiter;
+  }
+
+  async release(id: string, token: string, _now: number, delayMs: number): Promise<boolean> {
+    return (await this.#run<number>(RELEASE, [id, token, delayMs])) === 1;
   }
 
   /** Closes the waiters' connections; the shared client is the caller's. */
