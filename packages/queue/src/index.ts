@@ -65,6 +65,13 @@ export {
   type StalledEvent,
 } from './queue';
 export {
+  isSandboxCrashedError,
+  SandboxCrashedError,
+  type SandboxedJob,
+  type SandboxOptions,
+  sandboxed,
+} from './sandbox';
+export {
   isSchedulersUnsupportedError,
   type MissedTickPolicy,
   type Schedule,

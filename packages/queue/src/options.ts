@@ -178,6 +178,11 @@ export const workerOptionsSchema = z
      * races for each tick and exactly one wins. Looks again at least every `blockMs`.
      */
     schedulers: z.boolean().default(true),
+    /**
+     * With a processor module (`createWorker(queue, new URL('./processor.js', import.meta.url), …)`): where it
+     * runs. `thread` (the only one, and the default): a pool of `concurrency` worker threads.
+     */
+    sandbox: z.enum(['thread']).default('thread'),
     /** Start fetching at once (default) or on `run()`. */
     autorun: z.boolean().default(true),
     /** Called for background errors (fetch, renew, stalled check); default: logged. */

@@ -25,6 +25,7 @@ import { queueInstruments } from './metrics';
 import type { ResolvedWorkerOptions, StoredJobOptions, WorkerOptions } from './options';
 import { workerOptionsSchema } from './options';
 import type { Queue } from './queue';
+import { sandboxed } from './sandbox';
 import { SchedulerRunner } from './scheduler';
 
 /** After a failed fetch or blocking wait: 200 ms, doubling to 5 s while the failures last. */
@@ -93,13 +94,18 @@ export class Worker<D = unknown> {
   readonly #outage: OutageLog;
   #schedulers: SchedulerRunner | undefined;
   readonly #gate: FetchGate;
+  #sandbox: ReturnType<typeof sandboxed> | undefined;
 
-  constructor(queue: Queue<D>, handler: Handler<D> | Handlers<D>, options: WorkerOptions = {}) {
+  constructor(queue: Queue<D>, handler: Handler<D> | Handlers<D> | URL | string, options: WorkerOptions = {}) {
     this.options = parseOptions(workerOptionsSchema, options, `createWorker("${queue.name}")`);
     this.#queue = queue;
     this.#clock = queue.clock;
     this.#outage = outageLog(queue.logger);
-    if (typeof handler === 'function') this.#handler = handler;
+    if (handler instanceof URL || typeof handler === 'string') {
+      // A processor module: run in worker threads (sandbox), one per slot.
+      this.#sandbox = sandboxed(handler, { size: this.options.concurrency });
+      this.#handler = this.#sandbox as Handler<D>;
+    } else if (typeof handler === 'function') this.#handler = handler;
     else this.#handlers = { ...handler };
     this.id = `${queue.name}:${process.pid}:${++workerCount}:${Math.random().toString(36).slice(2, 8)}`;
     this.#waiter = queue.backend.createWaiter();
@@ -532,6 +538,7 @@ export class Worker<D = unknown> {
     if (this.#renewTimer) this.#clock.clearInterval(this.#renewTimer);
     if (this.#stalledTimer) this.#clock.clearInterval(this.#stalledTimer);
     await schedulers;
+    await this.#sandbox?.close();
     this.#running = false;
   }
 
@@ -554,7 +561,7 @@ export class Worker<D = unknown> {
  */
 export function createWorker<D = unknown>(
   queue: Queue<D>,
-  handler: Handler<D> | Handlers<D>,
+  handler: Handler<D> | Handlers<D> | URL | string,
   options: WorkerOptions = {},
 ): Worker<D> {
   return new Worker<D>(queue, handler, options);
