@@ -1,3 +1,4 @@
+import type { GroupStore } from './groups';
 import type { JobInfo, JobState, NewJob } from './job';
 import type { LimiterStore } from './limiter';
 import type { SchedulerStore } from './scheduler';
@@ -103,6 +104,8 @@ export interface QueueBackend {
   schedulers?(): SchedulerStore | undefined;
   /** Where the queue's rate limiter (`limiter`, `worker.rateLimit`) lives; absent: no shared limiter. */
   limiter?(): LimiterStore | undefined;
+  /** Grouped lines (`groups` queue option); absent: the backend has none. */
+  groups?(): GroupStore | undefined;
   /** Active → delayed `delayMs` (or waiting) without spending an attempt; false when `token` lost the job. */
   release?(id: string, token: string, now: number, delayMs: number): Promise<boolean>;
   close(): Promise<void>;

@@ -9,6 +9,7 @@ import {
   type ResolvedBackoffOptions,
 } from '@ballast/core';
 import { z } from 'zod';
+import { groupsSchema } from './groups';
 import { limiterSchema } from './limiter';
 
 /** Seed 002's three levels (`TaskPriority.HIGH/MEDIUM/LOW`) on RabbitMQ's 0..10 scale: higher runs first. */
@@ -51,6 +52,8 @@ export const jobOptionsSchema = z
     removeOnComplete: retentionSchema.optional(),
     /** What to keep of finally failed jobs (queues with `deadLetter: false`). */
     removeOnFail: retentionSchema.optional(),
+    /** The job's group on a grouped queue (`groups` option), e.g. a tenant id: groups take turns. */
+    group: z.string().max(256).optional(),
   })
   .strict();
 export type JobOptions = Omit<z.input<typeof jobOptionsSchema>, 'priority'> & { priority?: Priority };
@@ -79,6 +82,8 @@ export interface StoredJobOptions {
   keepFail: [number, number];
   /** W3C trace context of the `add` that enqueued the job (its producer span): the worker's span continues it. */
   trace?: Record<string, string>;
+  /** Its group on a grouped queue. */
+  group?: string;
 }
 
 export const queueOptionsSchema = z
@@ -141,6 +146,11 @@ export const queueOptionsSchema = z
      * process (a token bucket of `max` refilled over `durationMs`, in Redis on Redis). See `worker.rateLimit`.
      */
     limiter: limiterSchema.optional(),
+    /**
+     * Grouped queue: every job in a group (`group` job option, default `''`), groups served round-robin, each
+     * optionally rate limited on its own (`{ limiter: { max, durationMs } }`, per group, all processes).
+     */
+    groups: groupsSchema.optional(),
     clock: objectSchema<Clock>('clock').optional(),
     logger: objectSchema<Logger>('logger').optional(),
   })

@@ -19,6 +19,7 @@ import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentel
 import type { FetchedJob, Waiter } from './backend';
 import { type JobContext, runInJob } from './context';
 import { isJobTimeoutError, JobTimeoutError, NoHandlerError, QueueClosedError } from './errors';
+import { fetchGrouped } from './groups';
 import { type Job, type JobErrorEntry, serialize } from './job';
 import { FetchGate, isRateLimitedError, type RateLimitedError } from './limiter';
 import { queueInstruments } from './metrics';
@@ -234,7 +235,17 @@ export class Worker<D = unknown> {
           continue;
         }
         const token = `${this.id}:${++this.#fetchSeq}`;
-        res = await this.#queue.backend.fetch(this.#clock.now(), gate.granted, token, lockMs);
+        const groups = this.#queue.options.groups;
+        res = groups
+          ? await fetchGrouped(
+              this.#queue.backend,
+              groups === true ? undefined : groups.limiter,
+              this.#clock.now(),
+              gate.granted,
+              token,
+              lockMs,
+            )
+          : await this.#queue.backend.fetch(this.#clock.now(), gate.granted, token, lockMs);
         if (res.jobs.length < gate.granted) {
           this.#gate.refund(gate.granted - res.jobs.length).catch((error: unknown) => this.#report(error));
         }

@@ -24,6 +24,7 @@ import replaySource from '../lua/replay.lua';
 import stalledSource from '../lua/stalled.lua';
 import { MAX_PRIORITY } from '../options';
 import { toJobInfo } from './codec';
+import { RedisGroupStore } from './redis-groups';
 import { RedisLimiterStore } from './redis-limiter';
 import { RedisSchedulerStore } from './redis-scheduler';
 
@@ -87,6 +88,7 @@ export class RedisBackend implements QueueBackend {
   readonly #prefix: string;
   #schedulers: RedisSchedulerStore | undefined;
   #limiter: RedisLimiterStore | undefined;
+  #groups: RedisGroupStore | undefined;
 
   constructor(options: RedisBackendOptions) {
     this.#name = options.name;
@@ -271,6 +273,11 @@ export class RedisBackend implements QueueBackend {
   limiter(): RedisLimiterStore {
     this.#limiter ??= new RedisLimiterStore(this.#batch, this.#name, this.#prefix);
     return this.#limiter;
+  }
+
+  groups(): RedisGroupStore {
+    this.#groups ??= new RedisGroupStore(this.#batch, this.keys, this.#name, this.#prefix);
+    return this.#groups;
   }
 
   async release(id: string, token: string, _now: number, delayMs: number): Promise<boolean> {

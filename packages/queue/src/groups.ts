@@ -1,0 +1,132 @@
+import { InvalidOptionsError } from '@ballast/core';
+import { z } from 'zod';
+import type { FetchedJob, QueueBackend } from './backend';
+import type { NewJob } from './job';
+import { limiterSchema } from './limiter';
+import type { StoredJobOptions } from './options';
+
+/**
+ * Grouped queues (§4): with the queue option `groups`, every job belongs to a group (`group` job option, e.g. a
+ * tenant; default `''`). Each group has its own waiting line; workers take one job per group in turn
+ * (round-robin), so a tenant with a million jobs waiting cannot starve one with a few, and each group can be
+ * rate limited on its own (`groups: { limiter: { max, durationMs } }`, per group, in every process).
+ */
+
+export const groupsSchema = z.union([
+  z.literal(true),
+  z.object({ /** Each group's own limit. */ limiter: limiterSchema.optional() }).strict(),
+]);
+export type GroupsOptions = z.input<typeof groupsSchema>;
+
+/** Where a backend keeps the groups' lines. */
+export interface GroupStore {
+  /** Adds jobs (delay 0) to their groups' lines; an existing id is a duplicate. */
+  add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]>;
+  /** Up to `count` jobs, one per group per turn; `waitMs`: until a limited group may give one (null: none). */
+  fetch(
+    now: number,
+    count: number,
+    token: string,
+    lockMs: number,
+    limit: { max: number; durationMs: number } | undefined,
+  ): Promise<{ jobs: FetchedJob[]; waitMs: number | null }>;
+  /** An active job leased by a plain fetch back to its group's line (no attempt spent). */
+  regroup(id: string, token: string, group: string): Promise<boolean>;
+}
+
+function storeOf(backend: QueueBackend, where: string): GroupStore {
+  const store = backend.groups?.();
+  if (!store) {
+    throw new InvalidOptionsError(where, [
+      {
+        path: 'groups',
+        expected: 'a backend with grouped lines (memory, redis)',
+        received: backend.kind,
+        message: `the ${backend.kind} backend has no job groups`,
+      },
+    ]);
+  }
+  return store;
+}
+
+/** Adds prepared jobs: on a grouped queue, due jobs to their groups' lines (the others to the shared line). */
+export async function addJobs(
+  backend: QueueBackend,
+  grouped: boolean,
+  queueName: string,
+  jobs: readonly NewJob[],
+  now: number,
+): Promise<{ id: string; added: boolean }[]> {
+  if (!grouped) {
+    const named = jobs.find((j) => j.group !== undefined);
+    if (named) {
+      throw new InvalidOptionsError(`add("${named.name}")`, [
+        {
+          path: 'group',
+          expected: 'undefined (the queue has no `groups` option)',
+          received: named.group!,
+          message: `queue "${queueName}" is not grouped: create it with groups: true`,
+        },
+      ]);
+    }
+    return backend.add(jobs, now);
+  }
+  const store = storeOf(backend, `createQueue("${queueName}")`);
+  const out: { id: string; added: boolean }[] = new Array(jobs.length);
+  const due: number[] = [];
+  const later: number[] = [];
+  for (let i = 0; i < jobs.length; i++) (jobs[i]!.delayMs > 0 ? later : due).push(i);
+  // Delayed jobs wait in the shared delayed set; a worker puts them in their group's line once due.
+  const [a, b] = await Promise.all([
+    due.length
+      ? store.add(
+          due.map((i) => ({ ...jobs[i]!, group: jobs[i]!.group ?? '' })),
+          now,
+        )
+      : [],
+    later.length
+      ? backend.add(
+          later.map((i) => ({ ...jobs[i]!, group: jobs[i]!.group ?? '' })),
+          now,
+        )
+      : [],
+  ]);
+  due.forEach((i, k) => {
+    out[i] = a[k]!;
+  });
+  later.forEach((i, k) => {
+    out[i] = b[k]!;
+  });
+  return out;
+}
+
+/**
+ * A worker's fetch on a grouped queue: from the groups round-robin first, then from the shared line, where
+ * retries, due delayed jobs and recovered stalled jobs of groups come back — those are handed to their group's
+ * line (no attempt spent) rather than run out of turn.
+ */
+export async function fetchGrouped(
+  backend: QueueBackend,
+  limit: { max: number; durationMs: number } | undefined,
+  now: number,
+  count: number,
+  token: string,
+  lockMs: number,
+): Promise<{ jobs: FetchedJob[]; nextDueAt: number | null }> {
+  const store = storeOf(backend, 'createWorker');
+  const g = await store.fetch(now, count, token, lockMs, limit);
+  let nextDueAt = g.waitMs === null ? null : now + g.waitMs;
+  if (g.jobs.length >= count) return { jobs: g.jobs, nextDueAt };
+  const plain = await backend.fetch(now, count - g.jobs.length, token, lockMs);
+  const jobs = g.jobs;
+  let regrouped = 0;
+  for (const job of plain.jobs) {
+    const group = (JSON.parse(job.opts) as StoredJobOptions).group;
+    if (group === undefined) jobs.push(job);
+    else if (await store.regroup(job.id, token, group)) regrouped++;
+  }
+  if (plain.nextDueAt !== null) nextDueAt = nextDueAt === null ? plain.nextDueAt : Math.min(nextDueAt, plain.nextDueAt);
+  // Jobs just put back in their groups' lines: look again at once.
+  if (regrouped > 0 && jobs.length === 0) nextDueAt = now;
+  return { jobs, nextDueAt };
+}
