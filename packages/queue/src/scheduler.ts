@@ -401,11 +401,10 @@ export class SchedulerRunner {
       const now = this.#clock.now();
       const { due, nextAt } = await this.#store.due(now, 100);
       if (due.length === 0) return nextAt;
-      let claimed = 0;
-      for (const r of due) {
-        if (this.#stop.signal.aborted) return nextAt;
-        if (await this.#store.claim(planTick(r, this.#ticksOf(r), now), now)) claimed++;
-      }
+      if (this.#stop.signal.aborted) return nextAt;
+      // Claims are independent (each its own compare-and-set): sent together, one socket write on Redis.
+      const won = await Promise.all(due.map((r) => this.#store.claim(planTick(r, this.#ticksOf(r), now), now)));
+      const claimed = won.filter(Boolean).length;
       // Others claimed them all: what is due now is theirs to finish; look again after a short sleep.
       if (claimed === 0) return Math.min(nextAt ?? Number.POSITIVE_INFINITY, now + 1);
     }
