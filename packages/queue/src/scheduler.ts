@@ -327,7 +327,7 @@ export function schedulerStoreOf(backend: QueueBackend): SchedulerStore {
     throw new SchedulersUnsupportedError(
       backend.kind,
       backend.kind === 'rabbitmq'
-        ? 'the broker has no atomic compare-and-set to claim a tick with; give the queue `redis` (its status store) and schedulers live there'
+        ? 'a tick is claimed and its job added in one atomic step, and a broker publish cannot join a Redis script (claim then publish loses the tick when the publish fails); run schedulers on a Redis queue'
         : 'this backend does not implement schedulers()',
     );
   }
