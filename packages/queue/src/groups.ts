@@ -1,7 +1,7 @@
 import { InvalidOptionsError } from '@ballast/core';
 import { z } from 'zod';
-import type { FetchedJob, QueueBackend } from './backend';
-import type { NewJob } from './job';
+import type { Counts, FetchedJob, QueueBackend } from './backend';
+import { type NewJob, priorityLabel } from './job';
 import { limiterSchema } from './limiter';
 import type { StoredJobOptions } from './options';
 
@@ -32,6 +32,22 @@ export interface GroupStore {
   ): Promise<{ jobs: FetchedJob[]; waitMs: number | null }>;
   /** An active job leased by a plain fetch back to its group's line (no attempt spent). */
   regroup(id: string, token: string, group: string): Promise<boolean>;
+  /** Jobs waiting in group lines, by priority (index 0..10). */
+  waiting(): Promise<number[]>;
+}
+
+/** `counts()` of a grouped queue: the group lines' waiting jobs added to the shared line's. */
+export async function withGroupCounts(backend: QueueBackend, counts: Counts): Promise<Counts> {
+  const byPrio = await storeOf(backend, 'counts').waiting();
+  const byPriority = { ...counts.byPriority };
+  let waiting = counts.waiting;
+  byPrio.forEach((n, p) => {
+    if (n === 0) return;
+    waiting += n;
+    const label = priorityLabel(p);
+    byPriority[label] = (byPriority[label] ?? 0) + n;
+  });
+  return { ...counts, waiting, byPriority };
 }
 
 function storeOf(backend: QueueBackend, where: string): GroupStore {

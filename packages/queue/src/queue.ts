@@ -19,7 +19,7 @@ import { MemoryBackend } from './backends/memory';
 import { RabbitBackend } from './backends/rabbitmq';
 import { RedisBackend } from './backends/redis';
 import { QueueClosedError } from './errors';
-import { addJobs } from './groups';
+import { addJobs, withGroupCounts } from './groups';
 import { type AddedJob, type JobErrorEntry, type JobInfo, type JobState, type NewJob, prepareJob } from './job';
 import { queueInstruments } from './metrics';
 import { type JobOptions, type QueueOptions, queueOptionsSchema, type ResolvedQueueOptions } from './options';
@@ -277,8 +277,9 @@ export class Queue<D = unknown> {
     return this.backend.getJob(id) as Promise<JobInfo<T, R> | undefined>;
   }
 
-  counts(): Promise<Counts> {
-    return this.backend.counts();
+  async counts(): Promise<Counts> {
+    const counts = await this.backend.counts();
+    return this.options.groups ? withGroupCounts(this.backend, counts) : counts;
   }
 
   /** Jobs in a state, oldest first. */

@@ -43,11 +43,14 @@ describe.each(kinds)('groups on %s', (_kind, make) => {
     await q.addBulk(
       Array.from({ length: 3 }, (_, i) => ({ name: 'j', data: `small${i}`, options: { group: 'small' } })),
     );
+    // Waiting in group lines, counted as waiting.
+    expect(await q.counts()).toMatchObject({ waiting: 63, byPriority: { medium: 63 } });
     const order: string[] = [];
     createWorker(q, (job) => void order.push(job.data as string), { concurrency: 1, prefetch: 0 });
     await expect.poll(() => order.length, { timeout: 15_000 }).toBe(63);
     expect(order.slice(0, 6)).toEqual(['big0', 'small0', 'big1', 'small1', 'big2', 'small2']);
     expect(order.slice(6)).toEqual(Array.from({ length: 57 }, (_, i) => `big${i + 3}`));
+    await expect.poll(async () => (await q.counts()).waiting).toBe(0);
   });
 
   it('a failed grouped job retries through its group line (attempt 2), and a group needs a grouped queue', async () => {

@@ -506,6 +506,13 @@ export class MemoryBackend implements QueueBackend {
         }
         return { jobs, waitMs };
       },
+      waiting: async () => {
+        const out = new Array<number>(MAX_PRIORITY + 1).fill(0);
+        for (const line of this.#glines.values()) {
+          for (const { id } of line) out[Number(this.#jobs.get(id)?.fields.priority ?? 0)]!++;
+        }
+        return out;
+      },
       regroup: async (id, token, group) => {
         const f = this.#held(id, token);
         if (!f) return false;

@@ -5,11 +5,13 @@ import type { NewJob } from '../job';
 import type { QueueKeys } from '../keys';
 import addSource from '../lua/add-grouped.lua';
 import fetchSource from '../lua/fetch-groups.lua';
+import countsSource from '../lua/group-counts.lua';
 import regroupSource from '../lua/regroup.lua';
 
 const ADD = defineScript('queue:add-grouped', addSource);
 const FETCH = defineScript('queue:fetch-groups', fetchSource);
 const REGROUP = defineScript('queue:regroup', regroupSource);
+const COUNTS = defineScript('queue:group-counts', countsSource);
 const ADD_CHUNK = 1_000;
 
 /** A grouped queue's lines in Redis (same hash tag as its jobs: one Cluster slot). */
@@ -71,6 +73,10 @@ export class RedisGroupStore implements GroupStore {
       token,
     }));
     return { jobs, waitMs: wait < 0 ? null : wait };
+  }
+
+  waiting(): Promise<number[]> {
+    return this.batch.run<number[]>(COUNTS, [this.#keys[10]!], [this.#gwait]);
   }
 
   async regroup(id: string, token: string, group: string): Promise<boolean> {
