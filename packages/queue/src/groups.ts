@@ -1,9 +1,7 @@
 import { InvalidOptionsError } from '@ballast/core';
-import { z } from 'zod';
 import type { Counts, FetchedJob, QueueBackend } from './backend';
 import { type NewJob, priorityLabel } from './job';
-import { limiterSchema } from './limiter';
-import type { StoredJobOptions } from './options';
+import type { JobOptions, StoredJobOptions } from './options';
 
 /**
  * Grouped queues (§4): with the queue option `groups`, every job belongs to a group (`group` job option, e.g. a
@@ -11,12 +9,6 @@ import type { StoredJobOptions } from './options';
  * (round-robin), so a tenant with a million jobs waiting cannot starve one with a few, and each group can be
  * rate limited on its own (`groups: { limiter: { max, durationMs } }`, per group, in every process).
  */
-
-export const groupsSchema = z.union([
-  z.literal(true),
-  z.object({ /** Each group's own limit. */ limiter: limiterSchema.optional() }).strict(),
-]);
-export type GroupsOptions = z.input<typeof groupsSchema>;
 
 /** Where a backend keeps the groups' lines. */
 export interface GroupStore {
@@ -65,52 +57,62 @@ function storeOf(backend: QueueBackend, where: string): GroupStore {
   return store;
 }
 
-/** Adds prepared jobs: on a grouped queue, due jobs to their groups' lines (the others to the shared line). */
-export async function addJobs(
+/**
+ * A job's options on a queue: on a grouped one, its group (default `''`) is set, so the job keeps it through
+ * retries; on another, a `group` is refused (`InvalidOptionsError`).
+ */
+export function groupedOptions(
   backend: QueueBackend,
   grouped: boolean,
   queueName: string,
+  jobName: string,
+  options: JobOptions | undefined,
+): JobOptions | undefined {
+  if (grouped) {
+    storeOf(backend, `add("${jobName}")`);
+    return options?.group === undefined ? { ...options, group: '' } : options;
+  }
+  if (options?.group !== undefined) {
+    throw new InvalidOptionsError(`add("${jobName}")`, [
+      {
+        path: 'group',
+        expected: 'undefined (the queue has no `groups` option)',
+        received: String(options.group),
+        message: `queue "${queueName}" is not grouped: create it with groups: true`,
+      },
+    ]);
+  }
+  return options;
+}
+
+/** A job that goes to its group's line when added (grouped and due now; delayed ones wait in `delayed`). */
+export const toGroupLine = (j: NewJob): boolean => j.group !== undefined && j.delayMs === 0;
+
+/**
+ * A backend's `add` of a batch with jobs for group lines: those through the group store, the rest through
+ * `plain` (none of them for a group line), results in the batch's order.
+ */
+export async function addSplit(
   jobs: readonly NewJob[],
   now: number,
+  plain: (jobs: NewJob[]) => Promise<{ id: string; added: boolean }[]>,
+  store: GroupStore,
 ): Promise<{ id: string; added: boolean }[]> {
-  if (!grouped) {
-    const named = jobs.find((j) => j.group !== undefined);
-    if (named) {
-      throw new InvalidOptionsError(`add("${named.name}")`, [
-        {
-          path: 'group',
-          expected: 'undefined (the queue has no `groups` option)',
-          received: named.group!,
-          message: `queue "${queueName}" is not grouped: create it with groups: true`,
-        },
-      ]);
-    }
-    return backend.add(jobs, now);
-  }
-  const store = storeOf(backend, `createQueue("${queueName}")`);
-  const out: { id: string; added: boolean }[] = new Array(jobs.length);
-  const due: number[] = [];
-  const later: number[] = [];
-  for (let i = 0; i < jobs.length; i++) (jobs[i]!.delayMs > 0 ? later : due).push(i);
-  // Delayed jobs wait in the shared delayed set; a worker puts them in their group's line once due.
+  const grouped: number[] = [];
+  const rest: number[] = [];
+  for (let i = 0; i < jobs.length; i++) (toGroupLine(jobs[i]!) ? grouped : rest).push(i);
   const [a, b] = await Promise.all([
-    due.length
-      ? store.add(
-          due.map((i) => ({ ...jobs[i]!, group: jobs[i]!.group ?? '' })),
-          now,
-        )
-      : [],
-    later.length
-      ? backend.add(
-          later.map((i) => ({ ...jobs[i]!, group: jobs[i]!.group ?? '' })),
-          now,
-        )
-      : [],
+    store.add(
+      grouped.map((i) => jobs[i]!),
+      now,
+    ),
+    rest.length > 0 ? plain(rest.map((i) => ({ ...jobs[i]!, group: undefined }))) : [],
   ]);
-  due.forEach((i, k) => {
+  const out: { id: string; added: boolean }[] = new Array(jobs.length);
+  grouped.forEach((i, k) => {
     out[i] = a[k]!;
   });
-  later.forEach((i, k) => {
+  rest.forEach((i, k) => {
     out[i] = b[k]!;
   });
   return out;

@@ -18,6 +18,13 @@ export const limiterSchema = z
   .strict();
 export type LimiterOptions = z.input<typeof limiterSchema>;
 
+/** The `groups` queue option (see groups.ts): `true`, or each group's own limit. */
+export const groupsSchema = z.union([
+  z.literal(true),
+  z.object({ /** Each group's own limit. */ limiter: limiterSchema.optional() }).strict(),
+]);
+export type GroupsOptions = z.input<typeof groupsSchema>;
+
 /** Where a backend keeps a queue's limiter state. */
 export interface LimiterStore {
   /** Up to `want` tokens now, or none and how long until one is free (also while blocked). */

@@ -9,8 +9,7 @@ import {
   type ResolvedBackoffOptions,
 } from '@ballast/core';
 import { z } from 'zod';
-import { groupsSchema } from './groups';
-import { limiterSchema } from './limiter';
+import { groupsSchema, limiterSchema } from './limiter';
 
 /** Seed 002's three levels (`TaskPriority.HIGH/MEDIUM/LOW`) on RabbitMQ's 0..10 scale: higher runs first. */
 export const PRIORITIES = { high: 10, medium: 5, low: 1 } as const;

@@ -19,7 +19,7 @@ import { MemoryBackend } from './backends/memory';
 import { RabbitBackend } from './backends/rabbitmq';
 import { RedisBackend } from './backends/redis';
 import { QueueClosedError } from './errors';
-import { addJobs, withGroupCounts } from './groups';
+import { groupedOptions, withGroupCounts } from './groups';
 import { type AddedJob, type JobErrorEntry, type JobInfo, type JobState, type NewJob, prepareJob } from './job';
 import { queueInstruments } from './metrics';
 import { type JobOptions, type QueueOptions, queueOptionsSchema, type ResolvedQueueOptions } from './options';
@@ -224,7 +224,8 @@ export class Queue<D = unknown> {
   }
 
   #prepare(name: string, data: unknown, options: JobOptions | undefined, carrier?: Record<string, string>): NewJob {
-    return prepareJob(name, data, options, this.options.defaultJobOptions, this.options.maxPayloadBytes, carrier);
+    const grouped = groupedOptions(this.backend, !!this.options.groups, this.name, name, options);
+    return prepareJob(name, data, grouped, this.options.defaultJobOptions, this.options.maxPayloadBytes, carrier);
   }
 
   /**
@@ -256,7 +257,7 @@ export class Queue<D = unknown> {
     this.#check('add');
     return this.#produce(`queue.add ${name}`, async (carrier) => {
       const job = this.#prepare(name, data, options, carrier);
-      const [r] = await addJobs(this.backend, !!this.options.groups, this.name, [job], this.clock.now());
+      const [r] = await this.backend.add([job], this.clock.now());
       return { id: r!.id, name, duplicate: !r!.added };
     });
   }
@@ -267,7 +268,7 @@ export class Queue<D = unknown> {
     if (jobs.length === 0) return [];
     return this.#produce(`queue.addBulk ${this.name}`, async (carrier) => {
       const prepared = jobs.map((j) => this.#prepare(j.name, j.data, j.options, carrier));
-      const results = await addJobs(this.backend, !!this.options.groups, this.name, prepared, this.clock.now());
+      const results = await this.backend.add(prepared, this.clock.now());
       return results.map((r, i) => ({ id: r.id, name: prepared[i]!.name, duplicate: !r.added }));
     });
   }

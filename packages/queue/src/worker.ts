@@ -124,6 +124,17 @@ export class Worker<D = unknown> {
       ]);
     }
     this.#gate = new FetchGate(this.#clock, store, limits);
+    if (queue.options.groups && !queue.backend.groups?.()) {
+      this.#waiter.close();
+      throw new InvalidOptionsError(`createWorker("${queue.name}")`, [
+        {
+          path: 'groups',
+          expected: 'a backend with job groups (memory, redis)',
+          received: queue.backend.kind,
+          message: `the ${queue.backend.kind} backend has no job groups`,
+        },
+      ]);
+    }
     this.#unregister = queue.registerCloser(() => this.close());
     if (this.options.onError) this.#errors.event(this.options.onError);
     if (this.options.autorun) this.run();

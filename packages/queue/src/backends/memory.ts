@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '@ballast/core';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
-import type { GroupStore } from '../groups';
+import { addSplit, type GroupStore, toGroupLine } from '../groups';
 import type { JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
 import { MemoryLimiterStore } from '../limiter';
@@ -96,6 +96,7 @@ export class MemoryBackend implements QueueBackend {
   }
 
   async add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]> {
+    if (jobs.some(toGroupLine)) return addSplit(jobs, now, (rest) => this.add(rest, now), this.groups());
     const out: { id: string; added: boolean }[] = [];
     for (const j of jobs) {
       let id = j.id;

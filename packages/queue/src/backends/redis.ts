@@ -10,6 +10,7 @@ import {
   watchConnection,
 } from '@ballast/core';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
+import { addSplit, toGroupLine } from '../groups';
 import type { JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
 import { type QueueKeys, queueKeys } from '../keys';
@@ -105,6 +106,7 @@ export class RedisBackend implements QueueBackend {
   }
 
   async add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]> {
+    if (jobs.some(toGroupLine)) return addSplit(jobs, now, (rest) => this.add(rest, now), this.groups());
     const out: { id: string; added: boolean }[] = [];
     for (let start = 0; start < jobs.length; start += ADD_CHUNK) {
       const chunk = jobs.slice(start, start + ADD_CHUNK);
