@@ -403,10 +403,10 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
       return {
         cases,
         teardown: async () => {
-          await cron.close().catch(() => {});
           for (const impl of [...impls, ...rabbit]) {
             await impl.close().catch(() => {});
           }
+          await cron.close().catch(() => {});
           try {
             await scanDel(admin, `${base}:*`);
           } finally {

@@ -1,7 +1,4 @@
-import type { GroupStore } from './groups';
 import type { JobInfo, JobState, NewJob } from './job';
-import type { LimiterStore } from './limiter';
-import type { SchedulerStore } from './scheduler';
 
 /** A job as a worker fetches it: raw fields, parsed by the worker. */
 export interface FetchedJob {
@@ -101,11 +98,11 @@ export interface QueueBackend {
   /** A blocking waiter for one worker. */
   createWaiter(): Waiter;
   /** Where the queue's job schedulers live (`upsertScheduler`); absent: the backend keeps none. */
-  schedulers?(): SchedulerStore | undefined;
+  schedulers?(): import('./scheduler').SchedulerStore | undefined;
   /** Where the queue's rate limiter (`limiter`, `worker.rateLimit`) lives; absent: no shared limiter. */
-  limiter?(): LimiterStore | undefined;
+  limiter?(): import('./limiter').LimiterStore | undefined;
   /** Grouped lines (`groups` queue option); absent: the backend has none. */
-  groups?(): GroupStore | undefined;
+  groups?(): import('./groups').GroupStore | undefined;
   /** Active → delayed `delayMs` (or waiting) without spending an attempt; false when `token` lost the job. */
   release?(id: string, token: string, now: number, delayMs: number): Promise<boolean>;
   close(): Promise<void>;
