@@ -10,11 +10,12 @@ describe('queue suite', () => {
   });
 
   it('returns a row per case and impl with positive ops/s', async () => {
-    const suite = createQueueSuite({ jobs: 20, concurrency: 5 });
+    const suite = createQueueSuite({ jobs: 20, concurrency: 5, schedulers: 20 });
     const result = await runSuite(suite, { timeMs: 20, iterations: 2, warmupMs: 0 });
     expect(result.suite).toBe('queue');
     const expected = [
       'add-bulk/ballast-redis',
+      'cron-tick/ballast-redis',
       'add-bulk/bullmq',
       'process/ballast-redis',
       'process/bullmq',

@@ -10,6 +10,7 @@ import {
   type RabbitBackend,
   type Worker,
 } from '@ballast/queue';
+import { FakeClock } from '@ballast/testkit';
 import { connect as amqpConnect } from 'amqplib';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { benchRedisUrl } from '../env';
@@ -20,6 +21,8 @@ export interface QueueSuiteOptions {
   jobs?: number;
   /** Worker concurrency (one worker per impl). Default 50. */
   concurrency?: number;
+  /** Schedulers of the `cron-tick` case. Default 1,000. */
+  schedulers?: number;
 }
 
 const LEVELS: Priority[] = ['high', 'medium', 'low'];
@@ -96,6 +99,51 @@ async function ballastImpl(url: string, base: string, concurrency: number): Prom
     addBulk: (n) => queue.addBulk(ballastJobs(n)),
     process: (n) => timedProcess(queue, () => queue.addBulk(ballastJobs(n)), counter, n),
     pause: () => queue.pause(),
+    async close() {
+      await worker.close();
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/**
+ * `cron-tick`: `schedulers` job schedulers (`every: 1000`) on one queue, one worker claiming their ticks on a
+ * FakeClock. One call: the clock moves one second (every scheduler due), timed until all their jobs completed.
+ */
+async function cronTickImpl(url: string, base: string, concurrency: number, schedulers: number) {
+  const redis = createRedis(url) as Redis;
+  const clock = new FakeClock({ now: Math.ceil(Date.now() / 1_000) * 1_000 });
+  const queue: BallastQueue = createQueue(`cron-${randomUUID().slice(0, 6)}`, {
+    backend: 'redis',
+    redis,
+    prefix: `${base}:cron`,
+    clock,
+  });
+  const counter = new Counter();
+  queue.onCompleted(() => counter.hit());
+  for (let i = 0; i < schedulers; i += 100) {
+    await Promise.all(
+      Array.from({ length: Math.min(100, schedulers - i) }, (_, k) =>
+        queue.upsertScheduler(`s${i + k}`, { every: 1_000 }, { name: 'tick', options: { removeOnComplete: true } }),
+      ),
+    );
+  }
+  const first = counter.expect(schedulers); // each scheduler's first tick is due at once
+  const worker = createWorker(queue, () => undefined, {
+    concurrency,
+    blockMs: 60_000,
+    stalledIntervalMs: 3_600_000,
+  });
+  await first;
+  return {
+    async tick(): Promise<number> {
+      const done = counter.expect(schedulers);
+      const t0 = performance.now();
+      await clock.advance(1_000);
+      await done;
+      return performance.now() - t0;
+    },
     async close() {
       await worker.close();
       await queue.close();
@@ -273,6 +321,8 @@ async function scanDel(redis: Redis, pattern: string): Promise<void> {
  * connections and key prefix (`bench:queue:<run>:<impl>`, deleted in teardown). Jobs cycle through three
  * priorities (high/medium/low; BullMQ 1/2/3), both keep the last 1,000 completed jobs.
  * - `add-bulk`: one call = `addBulk` of `jobs` jobs. ops/s = jobs added/s.
+ * - `cron-tick` (ballast only): 1,000 job schedulers, one FakeClock second per call; ops/s = jobs they produced
+ *   and the worker completed per second (claim: one Lua compare-and-set per tick, sent together).
  * - `process`: one worker, concurrency 50, no-op handler. One call: pause the queue, add `jobs` jobs, then
  *   resume and time until every job completed (the call's duration is that time alone, via tinybench's
  *   `overriddenDuration`). ops/s = jobs processed/s.
@@ -294,6 +344,14 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
         await rawAmqpImpl(benchAmqpUrl(), run, concurrency),
       ];
       const cases: BenchCase[] = [];
+      // Jobs/s produced by many schedulers at one tick (claim + add + process), ballast only.
+      const cron = await cronTickImpl(url, base, concurrency, options.schedulers ?? 1_000);
+      cases.push({
+        case: 'cron-tick',
+        impl: 'ballast-redis',
+        opsPerCall: options.schedulers ?? 1_000,
+        fn: async () => ({ overriddenDuration: await cron.tick() }),
+      });
       for (const impl of impls) {
         cases.push({
           case: 'add-bulk',
@@ -348,6 +406,7 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
           for (const impl of [...impls, ...rabbit]) {
             await impl.close().catch(() => {});
           }
+          await cron.close().catch(() => {});
           try {
             await scanDel(admin, `${base}:*`);
           } finally {

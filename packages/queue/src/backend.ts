@@ -97,5 +97,13 @@ export interface QueueBackend {
   startConsuming?(prefetch: number, maxStalledCount: number): Promise<void>;
   /** A blocking waiter for one worker. */
   createWaiter(): Waiter;
+  /** Where the queue's job schedulers live (`upsertScheduler`); absent: the backend keeps none. */
+  schedulers?(): import('./scheduler').SchedulerStore | undefined;
+  /** Where the queue's rate limiter (`limiter`, `worker.rateLimit`) lives; absent: no shared limiter. */
+  limiter?(): import('./limiter').LimiterStore | undefined;
+  /** Grouped lines (`groups` queue option); absent: the backend has none. */
+  groups?(): import('./groups').GroupStore | undefined;
+  /** Active → delayed `delayMs` (or waiting) without spending an attempt; false when `token` lost the job. */
+  release?(id: string, token: string, now: number, delayMs: number): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -34,6 +34,13 @@ export {
 } from './job';
 export { type QueueKeys, queueKeys } from './keys';
 export {
+  isRateLimitedError,
+  type LimiterOptions,
+  type LimiterStore,
+  RateLimitedError,
+  retryAfterToMs,
+} from './limiter';
+export {
   JOB_DEFAULTS,
   type JobOptions,
   MAX_PRIORITY,
@@ -57,5 +64,21 @@ export {
   type RetryingEvent,
   type StalledEvent,
 } from './queue';
+export {
+  isSandboxCrashedError,
+  SandboxCrashedError,
+  type SandboxedJob,
+  type SandboxOptions,
+  sandboxed,
+} from './sandbox';
+export {
+  isSchedulersUnsupportedError,
+  type MissedTickPolicy,
+  type Schedule,
+  type SchedulerInfo,
+  type SchedulerStore,
+  SchedulersUnsupportedError,
+  type SchedulerTemplate,
+} from './scheduler';
 export { MemoryStatusStore, RedisStatusStore, type StatusMove, type StatusStore } from './status';
 export { createWorker, type Handler, type Handlers, Worker } from './worker';

@@ -78,6 +78,8 @@ export interface NewJob {
   priority: number;
   delayMs: number;
   opts: string;
+  /** Its group (grouped queues). */
+  group?: string;
 }
 
 /** `high` → 10, `medium` → 5, `low` → 1, an integer 0..10 as is; anything else is `UnknownPriorityError`. */
@@ -165,6 +167,9 @@ function quickJobOptions(options: JobOptions | undefined): JobOptions | undefine
       case 'attempts':
         if (!isCount(v) || (v as number) < 1) return undefined;
         break;
+      case 'group':
+        if (typeof v !== 'string' || v.length > 256) return undefined;
+        break;
       case 'jobId':
         if (typeof v !== 'string' || v.length === 0 || v.length > 256) return undefined;
         break;
@@ -225,5 +230,15 @@ export function prepareJob(
     keepFail: retention(o.removeOnFail),
   };
   if (trace && Object.keys(trace).length > 0) stored.trace = trace;
-  return { id: o.jobId ?? '', name, data: text, priority, delayMs: o.delayMs, opts: JSON.stringify(stored) };
+  if (own.group !== undefined) stored.group = own.group;
+  const job: NewJob = {
+    id: o.jobId ?? '',
+    name,
+    data: text,
+    priority,
+    delayMs: o.delayMs,
+    opts: JSON.stringify(stored),
+  };
+  if (own.group !== undefined) job.group = own.group;
+  return job;
 }

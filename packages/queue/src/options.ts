@@ -9,6 +9,7 @@ import {
   type ResolvedBackoffOptions,
 } from '@ballast/core';
 import { z } from 'zod';
+import { groupsSchema, limiterSchema } from './limiter';
 
 /** Seed 002's three levels (`TaskPriority.HIGH/MEDIUM/LOW`) on RabbitMQ's 0..10 scale: higher runs first. */
 export const PRIORITIES = { high: 10, medium: 5, low: 1 } as const;
@@ -50,6 +51,8 @@ export const jobOptionsSchema = z
     removeOnComplete: retentionSchema.optional(),
     /** What to keep of finally failed jobs (queues with `deadLetter: false`). */
     removeOnFail: retentionSchema.optional(),
+    /** The job's group on a grouped queue (`groups` option), e.g. a tenant id: groups take turns. */
+    group: z.string().max(256).optional(),
   })
   .strict();
 export type JobOptions = Omit<z.input<typeof jobOptionsSchema>, 'priority'> & { priority?: Priority };
@@ -78,6 +81,8 @@ export interface StoredJobOptions {
   keepFail: [number, number];
   /** W3C trace context of the `add` that enqueued the job (its producer span): the worker's span continues it. */
   trace?: Record<string, string>;
+  /** Its group on a grouped queue. */
+  group?: string;
 }
 
 export const queueOptionsSchema = z
@@ -135,6 +140,16 @@ export const queueOptionsSchema = z
           .strict(),
       ])
       .default({ count: 10_000, ageMs: 30 * 24 * 3_600_000 }),
+    /**
+     * Rate limit of the whole queue: at most `max` jobs started per `durationMs` by all its workers in every
+     * process (a token bucket of `max` refilled over `durationMs`, in Redis on Redis). See `worker.rateLimit`.
+     */
+    limiter: limiterSchema.optional(),
+    /**
+     * Grouped queue: every job in a group (`group` job option, default `''`), groups served round-robin, each
+     * optionally rate limited on its own (`{ limiter: { max, durationMs } }`, per group, all processes).
+     */
+    groups: groupsSchema.optional(),
     clock: objectSchema<Clock>('clock').optional(),
     logger: objectSchema<Logger>('logger').optional(),
   })
@@ -167,6 +182,16 @@ export const workerOptionsSchema = z
     blockMs: z.number().int().positive().default(5_000),
     /** Time in-flight jobs get on `close()`; after it their signals abort and the close returns. */
     drainTimeoutMs: z.number().int().positive().default(30_000),
+    /**
+     * Claim the queue's due scheduler ticks (`upsertScheduler`) and add their jobs; every worker that does
+     * races for each tick and exactly one wins. Looks again at least every `blockMs`.
+     */
+    schedulers: z.boolean().default(true),
+    /**
+     * With a processor module (`createWorker(queue, new URL('./processor.js', import.meta.url), …)`): where it
+     * runs. `thread` (the only one, and the default): a pool of `concurrency` worker threads.
+     */
+    sandbox: z.enum(['thread']).default('thread'),
     /** Start fetching at once (default) or on `run()`. */
     autorun: z.boolean().default(true),
     /** Called for background errors (fetch, renew, stalled check); default: logged. */

@@ -19,9 +19,19 @@ import { MemoryBackend } from './backends/memory';
 import { RabbitBackend } from './backends/rabbitmq';
 import { RedisBackend } from './backends/redis';
 import { QueueClosedError } from './errors';
+import { groupedOptions, withGroupCounts } from './groups';
 import { type AddedJob, type JobErrorEntry, type JobInfo, type JobState, type NewJob, prepareJob } from './job';
 import { queueInstruments } from './metrics';
 import { type JobOptions, type QueueOptions, queueOptionsSchema, type ResolvedQueueOptions } from './options';
+import {
+  pokeRunners,
+  resolveScheduler,
+  type Schedule,
+  type SchedulerInfo,
+  type SchedulerTemplate,
+  schedulerInfo,
+  schedulerStoreOf,
+} from './scheduler';
 import { MemoryStatusStore, RedisStatusStore } from './status';
 
 let warnedMemoryStatus = false;
@@ -214,7 +224,8 @@ export class Queue<D = unknown> {
   }
 
   #prepare(name: string, data: unknown, options: JobOptions | undefined, carrier?: Record<string, string>): NewJob {
-    return prepareJob(name, data, options, this.options.defaultJobOptions, this.options.maxPayloadBytes, carrier);
+    const grouped = groupedOptions(this.backend, !!this.options.groups, this.name, name, options);
+    return prepareJob(name, data, grouped, this.options.defaultJobOptions, this.options.maxPayloadBytes, carrier);
   }
 
   /**
@@ -267,8 +278,9 @@ export class Queue<D = unknown> {
     return this.backend.getJob(id) as Promise<JobInfo<T, R> | undefined>;
   }
 
-  counts(): Promise<Counts> {
-    return this.backend.counts();
+  async counts(): Promise<Counts> {
+    const counts = await this.backend.counts();
+    return this.options.groups ? withGroupCounts(this.backend, counts) : counts;
   }
 
   /** Jobs in a state, oldest first. */
@@ -316,6 +328,41 @@ export class Queue<D = unknown> {
   replayDead(ids?: readonly string[]): Promise<number> {
     this.#check('replayDead');
     return this.backend.replayDead(this.clock.now(), ids);
+  }
+
+  /**
+   * Adds or replaces the job scheduler `id`: every `every` ms, or on a cron `pattern` (in `tz`), a job from
+   * `template`. Workers (any process) add the jobs, exactly one per tick. Upserting an unchanged schedule keeps
+   * its next tick (call it on every start); a changed one starts over from now. Returns the scheduler.
+   */
+  async upsertScheduler<T = D>(
+    id: string,
+    schedule: Schedule,
+    template: SchedulerTemplate<T>,
+  ): Promise<SchedulerInfo<T>> {
+    this.#check('upsertScheduler');
+    const store = schedulerStoreOf(this.backend);
+    const { record, specKey } = resolveScheduler(this, id, schedule, template, this.clock.now());
+    await store.upsert(record, specKey);
+    pokeRunners(this);
+    return schedulerInfo<T>((await store.get(id)) ?? record);
+  }
+
+  /** Removes a scheduler (jobs it added stay); false when there was none. */
+  removeScheduler(id: string): Promise<boolean> {
+    this.#check('removeScheduler');
+    return schedulerStoreOf(this.backend).remove(id);
+  }
+
+  /** One scheduler, or `undefined`. */
+  async getScheduler<T = D>(id: string): Promise<SchedulerInfo<T> | undefined> {
+    const r = await schedulerStoreOf(this.backend).get(id);
+    return r ? schedulerInfo<T>(r) : undefined;
+  }
+
+  /** Every scheduler of the queue, soonest next tick first. */
+  async listSchedulers<T = D>(): Promise<SchedulerInfo<T>[]> {
+    return (await schedulerStoreOf(this.backend).list()).map((r) => schedulerInfo<T>(r));
   }
 
   /** Stops every worker of the queue (all processes) from taking new jobs; in-flight jobs finish. */

@@ -7,6 +7,7 @@ import {
   type Clock,
   EventEmitter,
   extractTraceContext,
+  InvalidOptionsError,
   type OutageLog,
   outageLog,
   parseOptions,
@@ -18,11 +19,15 @@ import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentel
 import type { FetchedJob, Waiter } from './backend';
 import { type JobContext, runInJob } from './context';
 import { isJobTimeoutError, JobTimeoutError, NoHandlerError, QueueClosedError } from './errors';
+import { fetchGrouped } from './groups';
 import { type Job, type JobErrorEntry, serialize } from './job';
+import { FetchGate, isRateLimitedError, type RateLimitedError } from './limiter';
 import { queueInstruments } from './metrics';
 import type { ResolvedWorkerOptions, StoredJobOptions, WorkerOptions } from './options';
 import { workerOptionsSchema } from './options';
 import type { Queue } from './queue';
+import { sandboxed } from './sandbox';
+import { SchedulerRunner } from './scheduler';
 
 /** After a failed fetch or blocking wait: 200 ms, doubling to 5 s while the failures last. */
 const FAILURE_BACKOFF = backoffOptionsSchema.parse({ initialMs: 200, maxMs: 5_000, jitter: 'none' });
@@ -88,16 +93,48 @@ export class Worker<D = unknown> {
   /** Aborted by close(): ends a back-off sleep at once. */
   readonly #stop = new AbortController();
   readonly #outage: OutageLog;
+  #schedulers: SchedulerRunner | undefined;
+  readonly #gate: FetchGate;
+  #sandbox: ReturnType<typeof sandboxed> | undefined;
 
-  constructor(queue: Queue<D>, handler: Handler<D> | Handlers<D>, options: WorkerOptions = {}) {
+  constructor(queue: Queue<D>, handler: Handler<D> | Handlers<D> | URL | string, options: WorkerOptions = {}) {
     this.options = parseOptions(workerOptionsSchema, options, `createWorker("${queue.name}")`);
     this.#queue = queue;
     this.#clock = queue.clock;
     this.#outage = outageLog(queue.logger);
-    if (typeof handler === 'function') this.#handler = handler;
+    if (handler instanceof URL || typeof handler === 'string') {
+      // A processor module: run in worker threads (sandbox), one per slot.
+      this.#sandbox = sandboxed(handler, { size: this.options.concurrency });
+      this.#handler = this.#sandbox as Handler<D>;
+    } else if (typeof handler === 'function') this.#handler = handler;
     else this.#handlers = { ...handler };
     this.id = `${queue.name}:${process.pid}:${++workerCount}:${Math.random().toString(36).slice(2, 8)}`;
     this.#waiter = queue.backend.createWaiter();
+    const limits = queue.options.limiter;
+    const store = limits ? queue.backend.limiter?.() : undefined;
+    if (limits && !store) {
+      this.#waiter.close();
+      throw new InvalidOptionsError(`createWorker("${queue.name}")`, [
+        {
+          path: 'limiter',
+          expected: 'a backend with a shared rate limiter (memory, redis)',
+          received: queue.backend.kind,
+          message: `the ${queue.backend.kind} backend keeps no rate limiter`,
+        },
+      ]);
+    }
+    this.#gate = new FetchGate(this.#clock, store, limits);
+    if (queue.options.groups && !queue.backend.groups?.()) {
+      this.#waiter.close();
+      throw new InvalidOptionsError(`createWorker("${queue.name}")`, [
+        {
+          path: 'groups',
+          expected: 'a backend with job groups (memory, redis)',
+          received: queue.backend.kind,
+          message: `the ${queue.backend.kind} backend has no job groups`,
+        },
+      ]);
+    }
     this.#unregister = queue.registerCloser(() => this.close());
     if (this.options.onError) this.#errors.event(this.options.onError);
     if (this.options.autorun) this.run();
@@ -129,6 +166,13 @@ export class Worker<D = unknown> {
     this.#stalledTimer = this.#clock.setInterval(() => void this.#checkStalled(), this.options.stalledIntervalMs);
     this.#stalledTimer.unref();
     void this.#checkStalled();
+    const store = this.options.schedulers ? this.#queue.backend.schedulers?.() : undefined;
+    if (store) {
+      this.#schedulers = new SchedulerRunner(this.#queue as Queue<unknown>, store, this.options.blockMs, (e) =>
+        this.#report(e),
+      );
+      this.#schedulers.start();
+    }
     // What the broker may hand this worker: its slots, plus what it fetches ahead only when asked to (messages a
     // worker holds do not yield to a higher priority published later).
     const holds = this.options.concurrency + (this.options.prefetch ?? 0);
@@ -191,8 +235,31 @@ export class Worker<D = unknown> {
       }
       let res: Awaited<ReturnType<Queue['backend']['fetch']>>;
       try {
+        // The queue's rate limit (and a block from rateLimit / RateLimitedError): how many we may take now.
+        const gate = await this.#gate.take(want);
+        if (this.#closing) {
+          await this.#gate.refund(gate.granted).catch(() => {});
+          break;
+        }
+        if (gate.granted === 0) {
+          await sleep(this.#clock, gate.waitMs, this.#stop.signal).catch(() => {});
+          continue;
+        }
         const token = `${this.id}:${++this.#fetchSeq}`;
-        res = await this.#queue.backend.fetch(this.#clock.now(), want, token, lockMs);
+        const groups = this.#queue.options.groups;
+        res = groups
+          ? await fetchGrouped(
+              this.#queue.backend,
+              groups === true ? undefined : groups.limiter,
+              this.#clock.now(),
+              gate.granted,
+              token,
+              lockMs,
+            )
+          : await this.#queue.backend.fetch(this.#clock.now(), gate.granted, token, lockMs);
+        if (res.jobs.length < gate.granted) {
+          this.#gate.refund(gate.granted - res.jobs.length).catch((error: unknown) => this.#report(error));
+        }
         fetchBackoff.reset();
         this.#outage.succeeded('queue worker fetching again', { worker: this.id });
       } catch (error) {
@@ -345,7 +412,8 @@ export class Worker<D = unknown> {
       } catch (error) {
         if (timer) timer.q.finish(timer.entry);
         free();
-        await this.#failed(fetched, job, opts, error, started, span);
+        if (isRateLimitedError(error) && backend.release) await this.#rateLimited(fetched, error);
+        else await this.#failed(fetched, job, opts, error, started, span);
       }
     } catch (error) {
       this.#report(error);
@@ -403,6 +471,20 @@ export class Worker<D = unknown> {
     }
   }
 
+  /**
+   * Blocks fetching for `ms`: every worker of the queue in every process when the queue has a `limiter` (the
+   * block lives beside its tokens), this worker alone otherwise. Jobs running go on.
+   */
+  rateLimit(ms: number): Promise<void> {
+    return this.#gate.block(ms);
+  }
+
+  /** The handler's upstream said 429: the job goes back (no attempt spent) and fetching pauses as long. */
+  async #rateLimited(fetched: FetchedJob, error: RateLimitedError): Promise<void> {
+    await this.#gate.block(error.retryAfterMs);
+    await this.#queue.backend.release!(fetched.id, fetched.token, this.#clock.now(), error.retryAfterMs);
+  }
+
   async #renew(): Promise<void> {
     if (this.#inflight.size === 0) return;
     const held = [...this.#inflight.values()].map((f) => [f.job.id, f.job.token] as const);
@@ -450,6 +532,7 @@ export class Worker<D = unknown> {
     const left = () => Math.max(0, deadline - this.#clock.monotonic());
     this.#closing = true;
     this.#stop.abort();
+    const schedulers = this.#schedulers?.stop();
     this.#unregister();
     this.#waiter.close();
     this.#resume?.();
@@ -476,6 +559,8 @@ export class Worker<D = unknown> {
     }
     if (this.#renewTimer) this.#clock.clearInterval(this.#renewTimer);
     if (this.#stalledTimer) this.#clock.clearInterval(this.#stalledTimer);
+    await schedulers;
+    await this.#sandbox?.close();
     this.#running = false;
   }
 
@@ -498,7 +583,7 @@ export class Worker<D = unknown> {
  */
 export function createWorker<D = unknown>(
   queue: Queue<D>,
-  handler: Handler<D> | Handlers<D>,
+  handler: Handler<D> | Handlers<D> | URL | string,
   options: WorkerOptions = {},
 ): Worker<D> {
   return new Worker<D>(queue, handler, options);

@@ -1,8 +1,11 @@
 import { type Clock, systemClock } from '@ballast/core';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
+import { addSplit, type GroupStore, toGroupLine } from '../groups';
 import type { JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
+import { MemoryLimiterStore } from '../limiter';
 import { MAX_PRIORITY } from '../options';
+import { MemorySchedulerStore } from '../scheduler';
 import { toJobInfo } from './codec';
 
 interface Rec {
@@ -74,7 +77,11 @@ export class MemoryBackend implements QueueBackend {
     this.#clock = options.clock ?? systemClock;
   }
 
+  /** A wake-up nobody was waiting for (work added while every worker was between fetch and wait). */
+  #wakePending = false;
+
   #wake(): void {
+    if (this.#waiters.size === 0) this.#wakePending = true;
     const all = [...this.#waiters];
     this.#waiters.clear();
     for (const w of all) w();
@@ -89,6 +96,7 @@ export class MemoryBackend implements QueueBackend {
   }
 
   async add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]> {
+    if (jobs.some(toGroupLine)) return addSplit(jobs, now, (rest) => this.add(rest, now), this.groups());
     const out: { id: string; added: boolean }[] = [];
     for (const j of jobs) {
       let id = j.id;
@@ -362,7 +370,12 @@ export class MemoryBackend implements QueueBackend {
     return {
       wait: (timeoutMs) =>
         new Promise<void>((resolve) => {
-          if (closed) return resolve();
+          // Jobs added between the worker's empty fetch and this wait (another task's add, a scheduler tick)
+          // woke nobody: look again at once instead of sleeping past them.
+          if (closed || (this.#waitSet.size > 0 && !this.#paused) || this.#wakePending) {
+            this.#wakePending = false;
+            return resolve();
+          }
           const clock = this.#clock;
           const done = () => {
             clock.clearTimeout(timer);
@@ -380,6 +393,156 @@ export class MemoryBackend implements QueueBackend {
         cancel?.();
       },
     };
+  }
+
+  #schedulers: MemorySchedulerStore | undefined;
+
+  schedulers(): MemorySchedulerStore {
+    this.#schedulers ??= new MemorySchedulerStore((jobs, now) => this.add(jobs, now));
+    return this.#schedulers;
+  }
+
+  #limiter: MemoryLimiterStore | undefined;
+
+  limiter(): MemoryLimiterStore {
+    this.#limiter ??= new MemoryLimiterStore(this.#clock);
+    return this.#limiter;
+  }
+
+  /** Grouped lines: per group, ids by score ((10 - priority) · 2^44 + seq); groups with waiting jobs in turn. */
+  readonly #glines = new Map<string, { id: string; score: number }[]>();
+  readonly #turns: string[] = [];
+  /** Per group limiter: theoretical arrival time (ms). */
+  readonly #gtat = new Map<string, number>();
+  #groupStore: GroupStore | undefined;
+
+  #gpush(group: string, id: string, priority: number): void {
+    const score = (MAX_PRIORITY - priority) * 2 ** 44 + ++this.#seq;
+    let line = this.#glines.get(group);
+    if (!line) {
+      line = [];
+      this.#glines.set(group, line);
+      this.#turns.push(group);
+    }
+    let i = line.length;
+    while (i > 0 && line[i - 1]!.score > score) i--;
+    line.splice(i, 0, { id, score });
+  }
+
+  groups(): GroupStore {
+    this.#groupStore ??= {
+      add: async (jobs, now) => {
+        const out: { id: string; added: boolean }[] = [];
+        for (const j of jobs) {
+          let id = j.id;
+          this.#seq++;
+          if (id === '') {
+            id = String(this.#seq);
+            while (this.#jobs.has(id)) id = String(++this.#seq);
+          }
+          if (this.#jobs.has(id)) {
+            out.push({ id, added: false });
+            continue;
+          }
+          this.#jobs.set(id, {
+            fields: {
+              name: j.name,
+              data: j.data,
+              opts: j.opts,
+              priority: String(j.priority),
+              state: 'waiting',
+              attemptsMade: '0',
+              stalledCount: '0',
+              createdAt: String(now),
+              group: j.group ?? '',
+            },
+          });
+          this.#gpush(j.group ?? '', id, j.priority);
+          out.push({ id, added: true });
+        }
+        this.#wake();
+        return out;
+      },
+      fetch: async (now, count, token, lockMs, limit) => {
+        const jobs: FetchedJob[] = [];
+        let waitMs: number | null = null;
+        if (this.#paused) return { jobs, waitMs };
+        const interval = limit ? limit.durationMs / limit.max : 0;
+        let progressed = true;
+        while (jobs.length < count && progressed) {
+          progressed = false;
+          for (let n = this.#turns.length; n > 0 && jobs.length < count; n--) {
+            const group = this.#turns.shift()!;
+            const line = this.#glines.get(group)!;
+            let ok = true;
+            const tat = Math.max(this.#gtat.get(group) ?? 0, now);
+            if (limit && tat + interval - limit.durationMs > now + 1e-9) {
+              ok = false;
+              const ms = Math.ceil(tat + interval - limit.durationMs - now);
+              waitMs = waitMs === null ? ms : Math.min(waitMs, ms);
+            }
+            if (ok) {
+              const { id } = line.shift()!;
+              const f = this.#jobs.get(id)!.fields;
+              f.state = 'active';
+              f.token = token;
+              f.processedAt = String(now);
+              this.#active.add(id, now + lockMs);
+              jobs.push({
+                id,
+                name: f.name!,
+                data: f.data!,
+                opts: f.opts!,
+                priority: Number(f.priority),
+                attemptsMade: Number(f.attemptsMade),
+                createdAt: Number(f.createdAt),
+                token,
+              });
+              if (limit) this.#gtat.set(group, tat + interval);
+              progressed = true;
+            }
+            if (line.length > 0) this.#turns.push(group);
+            else this.#glines.delete(group);
+          }
+        }
+        return { jobs, waitMs };
+      },
+      waiting: async () => {
+        const out = new Array<number>(MAX_PRIORITY + 1).fill(0);
+        for (const line of this.#glines.values()) {
+          for (const { id } of line) out[Number(this.#jobs.get(id)?.fields.priority ?? 0)]!++;
+        }
+        return out;
+      },
+      regroup: async (id, token, group) => {
+        const f = this.#held(id, token);
+        if (!f) return false;
+        this.#active.remove(id);
+        delete f.token;
+        f.state = 'waiting';
+        f.group = group;
+        this.#gpush(group, id, Number(f.priority));
+        this.#wake();
+        return true;
+      },
+    };
+    return this.#groupStore;
+  }
+
+  async release(id: string, token: string, now: number, delayMs: number): Promise<boolean> {
+    const f = this.#held(id, token);
+    if (!f) return false;
+    this.#active.remove(id);
+    delete f.token;
+    if (delayMs > 0) {
+      f.state = 'delayed';
+      f.delayUntil = String(now + delayMs);
+      this.#delayed.add(id, now + delayMs);
+    } else {
+      this.#enqueue(id);
+    }
+    this.#wake();
+    return true;
   }
 
   async close(): Promise<void> {

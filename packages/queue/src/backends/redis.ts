@@ -10,6 +10,7 @@ import {
   watchConnection,
 } from '@ballast/core';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
+import { addSplit, toGroupLine } from '../groups';
 import type { JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
 import { type QueueKeys, queueKeys } from '../keys';
@@ -18,11 +19,15 @@ import completeManySource from '../lua/complete-many.lua';
 import countsSource from '../lua/counts.lua';
 import failSource from '../lua/fail.lua';
 import fetchSource from '../lua/fetch.lua';
+import releaseSource from '../lua/release.lua';
 import renewSource from '../lua/renew.lua';
 import replaySource from '../lua/replay.lua';
 import stalledSource from '../lua/stalled.lua';
 import { MAX_PRIORITY } from '../options';
 import { toJobInfo } from './codec';
+import { RedisGroupStore } from './redis-groups';
+import { RedisLimiterStore } from './redis-limiter';
+import { RedisSchedulerStore } from './redis-scheduler';
 
 const ADD = defineScript('queue:add', addSource);
 const FETCH = defineScript('queue:fetch', fetchSource);
@@ -32,6 +37,7 @@ const RENEW = defineScript('queue:renew', renewSource);
 const STALLED = defineScript('queue:stalled', stalledSource);
 const REPLAY = defineScript('queue:replay', replaySource);
 const COUNTS = defineScript('queue:counts', countsSource);
+const RELEASE = defineScript('queue:release', releaseSource);
 
 interface PendingAck {
   args: [string, string, string, number, number];
@@ -79,8 +85,15 @@ export class RedisBackend implements QueueBackend {
   readonly #log: Logger | undefined;
   readonly #connectionState: { down: boolean } | undefined;
   #now = 0;
+  readonly #name: string;
+  readonly #prefix: string;
+  #schedulers: RedisSchedulerStore | undefined;
+  #limiter: RedisLimiterStore | undefined;
+  #groups: RedisGroupStore | undefined;
 
   constructor(options: RedisBackendOptions) {
+    this.#name = options.name;
+    this.#prefix = options.prefix ?? 'ballast';
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
     this.keys = queueKeys(options.name, options.prefix);
     this.#batch = createScriptBatcher(this.#redis);
@@ -93,6 +106,7 @@ export class RedisBackend implements QueueBackend {
   }
 
   async add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]> {
+    if (jobs.some(toGroupLine)) return addSplit(jobs, now, (rest) => this.add(rest, now), this.groups());
     const out: { id: string; added: boolean }[] = [];
     for (let start = 0; start < jobs.length; start += ADD_CHUNK) {
       const chunk = jobs.slice(start, start + ADD_CHUNK);
@@ -251,6 +265,25 @@ export class RedisBackend implements QueueBackend {
     );
     this.#waiters.add(w);
     return w;
+  }
+
+  schedulers(): RedisSchedulerStore {
+    this.#schedulers ??= new RedisSchedulerStore(this.#batch, this.keys, this.#name, this.#prefix, this.#redis);
+    return this.#schedulers;
+  }
+
+  limiter(): RedisLimiterStore {
+    this.#limiter ??= new RedisLimiterStore(this.#batch, this.#name, this.#prefix);
+    return this.#limiter;
+  }
+
+  groups(): RedisGroupStore {
+    this.#groups ??= new RedisGroupStore(this.#batch, this.keys, this.#name, this.#prefix);
+    return this.#groups;
+  }
+
+  async release(id: string, token: string, _now: number, delayMs: number): Promise<boolean> {
+    return (await this.#run<number>(RELEASE, [id, token, delayMs])) === 1;
   }
 
   /** Closes the waiters' connections; the shared client is the caller's. */
