@@ -23,6 +23,15 @@ export {
 } from './decorators';
 export * from './errors';
 export {
+  type EventsTransport,
+  eventsKey,
+  type QueueEvent,
+  type QueueEventMap,
+  type QueueEventName,
+  QueueEvents,
+  type QueueEventsOptions,
+} from './events';
+export {
   type AddedJob,
   JOB_STATES,
   type Job,
@@ -33,6 +42,17 @@ export {
   resolvePriority,
 } from './job';
 export { type QueueKeys, queueKeys } from './keys';
+export * from './operation-errors';
+export {
+  type BackendOperations,
+  type CleanableState,
+  type CleanOptions,
+  type GetJobsOptions,
+  JobHandle,
+  MAX_LOG_LINE_LENGTH,
+  MAX_LOG_LINES,
+  type ObliterateOptions,
+} from './operations';
 export {
   JOB_DEFAULTS,
   type JobOptions,
@@ -57,5 +77,6 @@ export {
   type RetryingEvent,
   type StalledEvent,
 } from './queue';
+export { createQueueEvents } from './queue-events';
 export { MemoryStatusStore, RedisStatusStore, type StatusMove, type StatusStore } from './status';
 export { createWorker, type Handler, type Handlers, Worker } from './worker';

@@ -8,6 +8,7 @@ import { MAX_PRIORITY } from '../options';
 import type { StatusStore } from '../status';
 import { AmqpConnection } from './amqp-connection';
 import { toJobInfo } from './codec';
+import { RabbitOperations } from './rabbitmq-ops';
 
 /** `classic`: one priority queue (`x-max-priority` 10). `quorum`: replicated, one queue per priority level. */
 export type RabbitQueueType = 'classic' | 'quorum';
@@ -100,6 +101,8 @@ export class RabbitBackend implements QueueBackend {
   readonly name: string;
   readonly dlq: string;
   readonly #status: StatusStore;
+  /** What RabbitMQ allows of the job and queue operations (rabbitmq-ops.ts). */
+  readonly ops: RabbitOperations;
   readonly #clock: Clock;
   readonly #conn: AmqpConnection;
   readonly #type: RabbitQueueType;
@@ -136,6 +139,7 @@ export class RabbitBackend implements QueueBackend {
     this.name = options.name;
     this.dlq = `${options.name}.dead`;
     this.#status = options.status;
+    this.ops = new RabbitOperations(this.#status, (ids) => this.replayDead(this.#clock.now(), ids));
     this.#clock = options.clock ?? systemClock;
     this.#type = options.queueType ?? 'classic';
     this.#conn = new AmqpConnection({

@@ -10,6 +10,7 @@ import {
   watchConnection,
 } from '@ballast/core';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
+import { eventsKey } from '../events';
 import type { JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
 import { type QueueKeys, queueKeys } from '../keys';
@@ -23,6 +24,7 @@ import replaySource from '../lua/replay.lua';
 import stalledSource from '../lua/stalled.lua';
 import { MAX_PRIORITY } from '../options';
 import { toJobInfo } from './codec';
+import { RedisOperations } from './redis-ops';
 
 const ADD = defineScript('queue:add', addSource);
 const FETCH = defineScript('queue:fetch', fetchSource);
@@ -72,6 +74,7 @@ const STATE_KEY: Record<JobState, keyof QueueKeys> = {
 export class RedisBackend implements QueueBackend {
   readonly kind = 'redis' as const;
   readonly keys: QueueKeys;
+  readonly ops: RedisOperations;
   readonly #redis: RedisClient;
   readonly #batch: ScriptBatcher;
   readonly #waiters = new Set<RedisWaiter>();
@@ -83,6 +86,7 @@ export class RedisBackend implements QueueBackend {
   constructor(options: RedisBackendOptions) {
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
     this.keys = queueKeys(options.name, options.prefix);
+    this.ops = new RedisOperations(this.#redis, this.keys, eventsKey(options.name, options.prefix));
     this.#batch = createScriptBatcher(this.#redis);
     this.#log = options.logger;
     this.#connectionState = options.connectionState;
