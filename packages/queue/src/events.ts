@@ -145,6 +145,7 @@ export class MemoryTransport implements EventsTransport {
 export class EventPublisher {
   #pending: string[] = [];
   #failing = false;
+  readonly #inflight = new Set<Promise<void>>();
   constructor(
     readonly transport: EventsTransport,
     private readonly logger: Logger,
@@ -157,8 +158,9 @@ export class EventPublisher {
 
   #flush(): void {
     const batch = this.#pending;
+    if (batch.length === 0) return;
     this.#pending = [];
-    this.transport.publish(batch).then(
+    const sent = this.transport.publish(batch).then(
       () => {
         if (this.#failing) this.logger.info({}, 'queue events publishing again');
         this.#failing = false;
@@ -168,6 +170,14 @@ export class EventPublisher {
         this.#failing = true;
       },
     );
+    this.#inflight.add(sent);
+    void sent.finally(() => this.#inflight.delete(sent));
+  }
+
+  /** Sends what is pending now and waits for every publish on its way (the queue's close, before its client). */
+  async flush(): Promise<void> {
+    this.#flush();
+    await Promise.all([...this.#inflight]);
   }
 }
 

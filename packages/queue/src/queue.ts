@@ -450,6 +450,7 @@ export class Queue<D = unknown> {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#closers].map((c) => c()));
+    await this.#publisher?.flush();
     this.#unwatch();
     await this.backend.close();
     if (this.#owned) await this.#owned.quit().catch(() => {});

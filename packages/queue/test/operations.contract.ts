@@ -257,6 +257,9 @@ export function operationsContract(make: () => Promise<QueueFactory>): void {
     expect(info?.logs).toHaveLength(MAX_LOG_LINES);
     expect(info?.logs?.[0]).toBe('line 3');
     expect(info?.logs?.at(-1)).toBe(`line ${MAX_LOG_LINES + 2}`);
+    // Progress is written only under the attempt's lease: the token of an attempt that ended writes nothing.
+    expect((await q.backend.ops!.jobOp('progress', id, 'a-lost-lease', '1')).done).toBe(false);
+    expect((await q.getJob(id))?.progress).toEqual({ step: 'upload', pct: 90 });
   });
 
   it('events: waiting, active, progress, completed (result), failed, dead, removed reach a QueueEvents; waitUntilFinished', async () => {
