@@ -208,6 +208,14 @@ export class Worker<D = unknown> {
         this.#queue.publish({ event: 'active', jobId: job.id, attempt: job.attemptsMade + 1 });
       }
       if (res.jobs.length > 0 || this.#closing) continue;
+      if (this.#buffer.length > 0) {
+        // Jobs fetched ahead wait for a slot (every one is busy): wait for that, not for new work — a blocking
+        // wait would leave them leased and idle for up to blockMs after the slots freed.
+        await new Promise<void>((r) => {
+          this.#slot = r;
+        });
+        continue;
+      }
       const now = this.#clock.now();
       const wait = res.nextDueAt === null ? blockMs : Math.max(1, Math.min(blockMs, res.nextDueAt - now));
       try {
