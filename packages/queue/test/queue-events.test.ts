@@ -8,7 +8,14 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { afterEach, expect, it } from 'vitest';
-import { createQueue, createQueueEvents, type Queue, type QueueEvent, type QueueEvents } from '../src/index';
+import {
+  createQueue,
+  createQueueEvents,
+  createWorker,
+  type Queue,
+  type QueueEvent,
+  type QueueEvents,
+} from '../src/index';
 
 const fx = useRedisFixture({ name: 'queue-events' });
 const REDIS_URL = process.env.BALLAST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -72,4 +79,31 @@ it('the stream is capped near maxLen, and a subscriber resumes after lastEventId
   await expect.poll(() => fx.current.redis.xlen(key)).toBeGreaterThan(0);
   expect(await fx.current.redis.xlen(key)).toBeLessThanOrEqual(200);
   expect((await queue.getJob(next.jobId))?.data).toBe('x');
+});
+
+it('stalled recovery publishes stalled (and dead past maxStalledCount) for every subscriber', async () => {
+  const queue = createQueue(`stall-${process.pid}`, {
+    backend: 'redis',
+    redis: fx.current.redis,
+    prefix: fx.current.prefix,
+    events: true,
+  });
+  const events = createQueueEvents(queue, { blockMs: 200 });
+  open.push(events, queue);
+  await events.ready;
+  const seen: QueueEvent[] = [];
+  events.onEvent((e) => seen.push(e));
+  const { id } = await queue.add('t', null);
+  // A worker that took the job and died: its 50 ms lease is never renewed.
+  await queue.backend.fetch(Date.now(), 1, 'dead-worker', 50);
+  const w = createWorker(queue, () => 'ok', { stalledIntervalMs: 100, maxStalledCount: 0, onError: () => {} });
+  try {
+    await expect
+      .poll(() => seen.filter((e) => e.jobId === id).map((e) => e.event))
+      .toEqual(['waiting', 'stalled', 'dead']);
+    expect(seen.find((e) => e.event === 'stalled')).toMatchObject({ outcome: 'dead' });
+    expect(seen.find((e) => e.event === 'dead')).toMatchObject({ error: { code: 'JOB_STALLED' } });
+  } finally {
+    await w.close();
+  }
 });
