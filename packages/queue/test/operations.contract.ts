@@ -199,10 +199,27 @@ export function operationsContract(make: () => Promise<QueueFactory>): void {
   it('ops: drain removes waiting and delayed jobs, not the active one; obliterate refuses active jobs unless forced', async () => {
     const q = (await make()).newQueue();
     if (q.backend.kind === 'rabbitmq') {
-      await expect(q.drain()).rejects.toSatisfy((e) => isUnsupportedOperationError(e) && e.operation === 'drain');
-      await expect(q.obliterate()).rejects.toSatisfy(
-        (e) => isUnsupportedOperationError(e) && e.operation === 'obliterate',
-      );
+      // The broker purges the ready messages (waiting, and delayed in the TTL tiers) and deletes queues.
+      await q.addBulk(Array.from({ length: 5 }, (_, i) => ({ name: 't', data: i })));
+      await q.add('t', 'later', { delayMs: 3_600_000 });
+      expect(await q.drain()).toBe(6);
+      const after = await q.add('t', 'after');
+      const ran: unknown[] = [];
+      const h = holding();
+      const w = worker(q, async (job, signal) => {
+        ran.push(job.data);
+        return h.handler(job, signal);
+      });
+      expect((await h.first).id).toBe(after.id);
+      await expect(q.obliterate()).rejects.toSatisfy((e) => isQueueHasActiveJobsError(e) && e.active === 1);
+      const finished = completedOf(q, after.id);
+      h.release();
+      await finished;
+      expect(ran).toEqual(['after']);
+      await w.close();
+      expect(await q.obliterate()).toBe(1);
+      const c = await q.counts();
+      expect(c.waiting + c.delayed + c.active + c.completed + c.failed + c.dead).toBe(0);
       return;
     }
     const h = holding();

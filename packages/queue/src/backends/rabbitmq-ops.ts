@@ -14,13 +14,31 @@ const unsupported = (operation: string, reason = BROKER) =>
  * messages: they cannot be removed, promoted, re-prioritised or edited one by one (typed
  * `UnsupportedOperationError` naming the operation). What lives only in the status store can be acted on:
  * finished jobs (remove, clean), progress and logs of running jobs, listing (`getJobs`, not one instant: the
- * states are read one after another), and retry of a dead job (the DLQ message is republished).
+ * states are read one after another), retry of a dead job (the DLQ message is republished), `drain` (the
+ * broker purges the queues' ready messages) and `obliterate` (the broker deletes the queues). Neither is atomic
+ * with adds running meanwhile.
  */
 export class RabbitOperations implements BackendOperations {
   constructor(
     private readonly status: StatusStore,
-    private readonly replayDead: (ids: readonly string[]) => Promise<number>,
+    private readonly broker: {
+      replayDead(ids: readonly string[]): Promise<number>;
+      purgeWaiting(): Promise<number>;
+      deleteQueues(): Promise<void>;
+    },
   ) {}
+
+  /** Removes the status records of every job in `states`; how many. */
+  async #forget(states: readonly JobState[]): Promise<number> {
+    let n = 0;
+    for (const state of states) {
+      for (const id of await this.status.list(state, 0, Number.MAX_SAFE_INTEGER)) {
+        await this.status.remove(id);
+        n++;
+      }
+    }
+    return n;
+  }
 
   async jobOp(op: JobOpKind, id: string, ...args: string[]): Promise<OpOutcome> {
     const rec = await this.status.get(id);
@@ -39,7 +57,7 @@ export class RabbitOperations implements BackendOperations {
             'its message was acked and is gone; use the DLQ (deadLetter: true)',
           );
         if (state !== 'dead') return { done: false, state };
-        return { done: (await this.replayDead([id])) === 1, state };
+        return { done: (await this.broker.replayDead([id])) === 1, state };
       case 'progress': {
         const done = await this.status.move(id, { set: { progress: args[1]! }, ifState: 'active' });
         return { done, state };
@@ -93,11 +111,20 @@ export class RabbitOperations implements BackendOperations {
     return removed;
   }
 
+  /** Purges the wait queue(s) and delay tiers, then drops the waiting and delayed status records. */
   async drain(): Promise<{ removed: number; left: number }> {
-    throw unsupported('drain', `${BROKER}; purge the queue on the broker (rabbitmqctl purge_queue)`);
+    await this.broker.purgeWaiting();
+    return { removed: await this.#forget(['waiting', 'delayed']), left: 0 };
   }
 
-  async obliterate(): Promise<{ removed: number; left: number }> {
-    throw unsupported('obliterate', `${BROKER}; delete its queues on the broker`);
+  /** Deletes the queue's broker queues (wait, DLQ, delay tiers) and every status record. */
+  async obliterate(force: boolean): Promise<{ removed: number; left: number; active?: number }> {
+    const active = (await this.status.counts()).active;
+    if (active > 0 && !force) return { removed: 0, left: active, active };
+    await this.status.setPaused(true);
+    await this.broker.deleteQueues();
+    const removed = await this.#forget(['waiting', 'delayed', 'active', 'completed', 'failed', 'dead']);
+    await this.status.setPaused(false);
+    return { removed, left: 0 };
   }
 }
