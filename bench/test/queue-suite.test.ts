@@ -19,6 +19,7 @@ describe('queue suite', () => {
       'add-bulk/bullmq',
       'process/ballast-redis',
       'process/bullmq',
+      'process-with-events/ballast-redis',
       'process/ballast-rabbitmq',
       'process/raw-amqplib',
       'add-process/ballast-rabbitmq',

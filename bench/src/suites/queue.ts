@@ -4,6 +4,7 @@ import { createRedis, parseRedisUrl, type Redis } from '@ballast/core';
 import {
   type Queue as BallastQueue,
   createQueue,
+  createQueueEvents,
   createWorker,
   MemoryStatusStore,
   type Priority,
@@ -87,12 +88,17 @@ async function timedProcess(
   return performance.now() - t0;
 }
 
-async function ballastImpl(url: string, base: string, concurrency: number): Promise<Impl> {
+/** `events`: the queue publishes its job events and a `QueueEvents` of the same process reads them all along. */
+async function ballastImpl(url: string, base: string, concurrency: number, events = false): Promise<Impl> {
   const redis = createRedis(url) as Redis;
   const name = `bench-${randomUUID().slice(0, 6)}`;
-  const queue: BallastQueue = createQueue(name, { backend: 'redis', redis, prefix: `${base}:ballast` });
+  const queue: BallastQueue = createQueue(name, { backend: 'redis', redis, prefix: `${base}:ballast`, events });
   const counter = new Counter();
   queue.onCompleted(() => counter.hit());
+  const subscriber = events ? createQueueEvents(queue) : undefined;
+  let seen = 0;
+  subscriber?.onEvent(() => seen++);
+  await subscriber?.ready;
   const worker: Worker = createWorker(queue, () => undefined, { concurrency });
   return {
     name: 'ballast-redis',
@@ -101,6 +107,8 @@ async function ballastImpl(url: string, base: string, concurrency: number): Prom
     pause: () => queue.pause(),
     async close() {
       await worker.close();
+      subscriber?.close();
+      if (subscriber && seen === 0) throw new Error('process-with-events: the subscriber saw no event');
       await queue.close();
       redis.disconnect();
     },
@@ -326,6 +334,8 @@ async function scanDel(redis: Redis, pattern: string): Promise<void> {
  * - `process`: one worker, concurrency 50, no-op handler. One call: pause the queue, add `jobs` jobs, then
  *   resume and time until every job completed (the call's duration is that time alone, via tinybench's
  *   `overriddenDuration`). ops/s = jobs processed/s.
+ * - `process-with-events`: `process` on a queue created with `events: true` (every job's waiting, active and
+ *   completed events go to the queue's Redis stream) while a `QueueEvents` in the same process reads them.
  */
 export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
   const n = options.jobs ?? 500;
@@ -338,6 +348,7 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
       const url = benchRedisUrl();
       const admin = createRedis(url) as Redis;
       const impls = [await ballastImpl(url, base, concurrency), await bullmqImpl(url, base, concurrency)];
+      const withEvents = await ballastImpl(url, base, concurrency, true);
       const run = base.split(':').pop()!;
       const rabbit = [
         await ballastRabbitImpl(benchAmqpUrl(), run, concurrency),
@@ -371,6 +382,12 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
           fn: async () => ({ overriddenDuration: await impl.process(n) }),
         });
       }
+      cases.push({
+        case: 'process-with-events',
+        impl: withEvents.name,
+        opsPerCall: n,
+        fn: async () => ({ overriddenDuration: await withEvents.process(n) }),
+      });
       for (const impl of rabbit) {
         cases.push({
           case: 'process',
@@ -403,7 +420,7 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
       return {
         cases,
         teardown: async () => {
-          for (const impl of [...impls, ...rabbit]) {
+          for (const impl of [...impls, withEvents, ...rabbit]) {
             await impl.close().catch(() => {});
           }
           await cron.close().catch(() => {});

@@ -1,4 +1,5 @@
 import type { JobInfo, JobState, NewJob } from './job';
+import type { BackendOperations } from './operations';
 
 /** A job as a worker fetches it: raw fields, parsed by the worker. */
 export interface FetchedJob {
@@ -56,6 +57,8 @@ export interface Waiter {
  */
 export interface QueueBackend {
   readonly kind: 'memory' | 'redis' | 'rabbitmq';
+  /** Job and queue operations (remove, retry, promote, getJobs, clean, drain, …); absent: not supported. */
+  readonly ops?: BackendOperations;
   /** Adds every job or none (validation happened before); an existing `id` is a duplicate and not added. */
   add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]>;
   /**

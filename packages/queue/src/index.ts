@@ -23,6 +23,15 @@ export {
 } from './decorators';
 export * from './errors';
 export {
+  type EventsTransport,
+  eventsKey,
+  type QueueEvent,
+  type QueueEventMap,
+  type QueueEventName,
+  QueueEvents,
+  type QueueEventsOptions,
+} from './events';
+export {
   type AddedJob,
   JOB_STATES,
   type Job,
@@ -40,6 +49,17 @@ export {
   RateLimitedError,
   retryAfterToMs,
 } from './limiter';
+export * from './operation-errors';
+export {
+  type BackendOperations,
+  type CleanableState,
+  type CleanOptions,
+  type GetJobsOptions,
+  JobHandle,
+  MAX_LOG_LINE_LENGTH,
+  MAX_LOG_LINES,
+  type ObliterateOptions,
+} from './operations';
 export {
   JOB_DEFAULTS,
   type JobOptions,
@@ -64,6 +84,7 @@ export {
   type RetryingEvent,
   type StalledEvent,
 } from './queue';
+export { createQueueEvents } from './queue-events';
 export {
   isSandboxCrashedError,
   SandboxCrashedError,

@@ -48,6 +48,10 @@ export interface JobInfo<T = unknown, R = unknown> {
   finishedAt?: number;
   /** When a delayed job (or a retry in backoff) becomes due. */
   delayUntil?: number;
+  /** The last `job.updateProgress` of its handler. */
+  progress?: number | object;
+  /** The newest lines its handler logged (`job.log`), oldest first; bounded (see `MAX_LOG_LINES`). */
+  logs?: string[];
 }
 
 /** What a handler receives. */
@@ -60,6 +64,13 @@ export interface Job<T = unknown> {
   readonly attempt: number;
   readonly maxAttempts: number;
   readonly createdAt: number;
+  /**
+   * Reports progress (a number, e.g. percent, or a JSON object): kept with the job (`getJob(id).progress`) and
+   * published as a `progress` event. Ignored once this attempt no longer holds the job (its lease was lost).
+   */
+  updateProgress(progress: number | object): Promise<void>;
+  /** Appends a line to the job's log (`getJob(id).logs`: the newest `MAX_LOG_LINES`, each cut to 4,096 chars). */
+  log(line: string): Promise<void>;
 }
 
 /** What `add` returns: the job's id; `duplicate` when a job with that `jobId` already existed (nothing added). */

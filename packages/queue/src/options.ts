@@ -152,6 +152,14 @@ export const queueOptionsSchema = z
     groups: groupsSchema.optional(),
     clock: objectSchema<Clock>('clock').optional(),
     logger: objectSchema<Logger>('logger').optional(),
+    /**
+     * Publish this queue's job events (waiting, active, progress, completed, failed, dead, stalled, delayed,
+     * removed) for `createQueueEvents` in any process: on Redis a stream per queue capped near `maxLen`
+     * (default 10,000) entries. Off by default; turn it on in every process that adds or works on the queue.
+     */
+    events: z
+      .union([z.boolean(), z.object({ maxLen: z.number().int().positive().optional() }).strict()])
+      .default(false),
   })
   .strict();
 export type QueueOptions = z.input<typeof queueOptionsSchema>;

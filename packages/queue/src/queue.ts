@@ -19,9 +19,30 @@ import { MemoryBackend } from './backends/memory';
 import { RabbitBackend } from './backends/rabbitmq';
 import { RedisBackend } from './backends/redis';
 import { QueueClosedError } from './errors';
+import {
+  EventPublisher,
+  type EventsTransport,
+  eventsKey,
+  MemoryTransport,
+  type QueueEventInput,
+  QueueEvents,
+  type QueueEventsOptions,
+  RedisStreamTransport,
+} from './events';
 import { groupedOptions, withGroupCounts } from './groups';
 import { type AddedJob, type JobErrorEntry, type JobInfo, type JobState, type NewJob, prepareJob } from './job';
 import { queueInstruments } from './metrics';
+import {
+  type CleanableState,
+  type CleanOptions,
+  clean,
+  drain,
+  type GetJobsOptions,
+  getJobs,
+  JobHandle,
+  type ObliterateOptions,
+  obliterate,
+} from './operations';
 import { type JobOptions, type QueueOptions, queueOptionsSchema, type ResolvedQueueOptions } from './options';
 import {
   pokeRunners,
@@ -155,6 +176,10 @@ export class Queue<D = unknown> {
   readonly #closers = new Set<() => Promise<void>>();
   readonly #unwatch: () => void;
   #closed = false;
+  /** The Redis client events go through (the backend's, or RabbitMQ's status store's); none: in memory. */
+  #eventsRedis: RedisClient | undefined;
+  #memoryEvents: MemoryTransport | undefined;
+  #publisher: EventPublisher | undefined;
 
   constructor(name: string, options: CreateQueueOptions = {}) {
     const custom = typeof options.backend === 'object' ? options.backend : undefined;
@@ -181,6 +206,7 @@ export class Queue<D = unknown> {
         ]);
       }
       const client = typeof given === 'string' ? this.#own(createRedis(given)) : this.#given(given);
+      this.#eventsRedis = guardRedis(client, { commandTimeoutMs: this.options.commandTimeoutMs });
       this.backend = new RedisBackend({
         redis: client,
         name,
@@ -202,6 +228,7 @@ export class Queue<D = unknown> {
         const client = typeof given === 'string' ? this.#own(createRedis(given)) : this.#given(given);
         const guarded = guardRedis(client, { commandTimeoutMs: this.options.commandTimeoutMs });
         status = new RedisStatusStore(guarded, name, this.options.prefix);
+        this.#eventsRedis = guarded;
       }
       if (!status) warnMemoryStatus(this.logger);
       this.backend = new RabbitBackend({
@@ -217,6 +244,74 @@ export class Queue<D = unknown> {
       this.backend = new MemoryBackend({ clock: this.clock });
     }
     this.#unwatch = queueInstruments().watch({ name, counts: () => this.counts() });
+    if (this.options.events !== false) this.#publisher = new EventPublisher(this.eventsTransport(), this.logger);
+  }
+
+  /** Capped length of the events stream (`events: { maxLen }`). */
+  get #eventsMaxLen(): number {
+    const e = this.options.events;
+    return (typeof e === 'object' ? e.maxLen : undefined) ?? 10_000;
+  }
+
+  /**
+   * @internal A transport for this queue's events: the queue's Redis stream (a connection of its own for
+   * blocking reads), or this process's memory (memory backend; RabbitMQ without `redis`).
+   */
+  eventsTransport(): EventsTransport {
+    if (this.#eventsRedis)
+      return new RedisStreamTransport(this.#eventsRedis, eventsKey(this.name, this.options.prefix), this.#eventsMaxLen);
+    this.#memoryEvents ??= new MemoryTransport(this.#eventsMaxLen);
+    return this.#memoryEvents;
+  }
+
+  /** @internal Publishes one job event (no-op unless the queue was created with `events`). */
+  publish(event: QueueEventInput): void {
+    this.#publisher?.publish(event);
+  }
+
+  /**
+   * This queue's events as every process sees them (see `QueueEvents`); close it when done. Events are published
+   * by queues created with `events: true` (in whichever process adds or works on the jobs).
+   */
+  createEvents(options: QueueEventsOptions = {}): QueueEvents {
+    return new QueueEvents(this.eventsTransport(), this.logger, options);
+  }
+
+  /** A job by id, to act on: `remove`, `retry`, `promote`, `changePriority`, `updateData`, `waitUntilFinished`. */
+  job(id: string): JobHandle<D> {
+    return new JobHandle<D>(this, id);
+  }
+
+  /**
+   * Jobs of one or more states, read at one instant: the states joined in the order given (each oldest first;
+   * waiting: in the order they will run), the `[start, end]` slice of that (`end` -1: to the end).
+   */
+  getJobs(states: JobState | readonly JobState[], options: GetJobsOptions = {}): Promise<JobInfo<D>[]> {
+    return getJobs(this, states, options);
+  }
+
+  /**
+   * Removes up to `limit` (default 1,000) jobs of `state` that finished (waiting/delayed: were added) more than
+   * `olderThanMs` ago. Returns their ids. Active jobs cannot be cleaned (their workers hold them).
+   */
+  clean(state: CleanableState, options: CleanOptions = {}): Promise<string[]> {
+    this.#check('clean');
+    return clean(this, state, options);
+  }
+
+  /** Removes every waiting and delayed job (active and finished ones stay). Returns how many. */
+  drain(): Promise<number> {
+    this.#check('drain');
+    return drain(this);
+  }
+
+  /**
+   * Removes the queue with all its jobs, pausing it first. With active jobs it throws `QueueHasActiveJobsError`
+   * and removes nothing, unless `force` (then their workers' acks find nothing: reported, without effect).
+   */
+  obliterate(options: ObliterateOptions = {}): Promise<number> {
+    this.#check('obliterate');
+    return obliterate(this, options);
   }
 
   #check(operation: string): void {
@@ -257,7 +352,9 @@ export class Queue<D = unknown> {
     this.#check('add');
     return this.#produce(`queue.add ${name}`, async (carrier) => {
       const job = this.#prepare(name, data, options, carrier);
-      const [r] = await this.backend.add([job], this.clock.now());
+      const now = this.clock.now();
+      const [r] = await this.backend.add([job], now);
+      if (this.#publisher && r!.added) this.#published(r!.id, job.delayMs, now);
       return { id: r!.id, name, duplicate: !r!.added };
     });
   }
@@ -268,9 +365,16 @@ export class Queue<D = unknown> {
     if (jobs.length === 0) return [];
     return this.#produce(`queue.addBulk ${this.name}`, async (carrier) => {
       const prepared = jobs.map((j) => this.#prepare(j.name, j.data, j.options, carrier));
-      const results = await this.backend.add(prepared, this.clock.now());
+      const now = this.clock.now();
+      const results = await this.backend.add(prepared, now);
+      if (this.#publisher)
+        for (const [i, r] of results.entries()) if (r.added) this.#published(r.id, prepared[i]!.delayMs, now);
       return results.map((r, i) => ({ id: r.id, name: prepared[i]!.name, duplicate: !r.added }));
     });
+  }
+
+  #published(jobId: string, delayMs: number, now: number): void {
+    this.publish(delayMs > 0 ? { event: 'delayed', jobId, delayUntil: now + delayMs } : { event: 'waiting', jobId });
   }
 
   /** A job's state, attempts, result or error history and timestamps; `undefined` once removed. */
@@ -393,6 +497,7 @@ export class Queue<D = unknown> {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#closers].map((c) => c()));
+    await this.#publisher?.flush();
     this.#unwatch();
     await this.backend.close();
     if (this.#owned) await this.#owned.quit().catch(() => {});

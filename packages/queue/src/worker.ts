@@ -25,6 +25,7 @@ import { FetchGate, isRateLimitedError, type RateLimitedError } from './limiter'
 import { queueInstruments } from './metrics';
 import type { ResolvedWorkerOptions, StoredJobOptions, WorkerOptions } from './options';
 import { workerOptionsSchema } from './options';
+import { HandlerJob } from './progress';
 import type { Queue } from './queue';
 import { sandboxed } from './sandbox';
 import { SchedulerRunner } from './scheduler';
@@ -271,8 +272,17 @@ export class Worker<D = unknown> {
       for (const job of res.jobs) {
         this.#inflight.set(job.id, { job, controller: undefined });
         this.#buffer.push(job);
+        this.#queue.publish({ event: 'active', jobId: job.id, attempt: job.attemptsMade + 1 });
       }
       if (res.jobs.length > 0 || this.#closing) continue;
+      if (this.#buffer.length > 0) {
+        // Jobs fetched ahead wait for a slot (every one is busy): wait for that, not for new work — a blocking
+        // wait would leave them leased and idle for up to blockMs after the slots freed.
+        await new Promise<void>((r) => {
+          this.#slot = r;
+        });
+        continue;
+      }
       const now = this.#clock.now();
       const wait = res.nextDueAt === null ? blockMs : Math.max(1, Math.min(blockMs, res.nextDueAt - now));
       try {
@@ -342,15 +352,17 @@ export class Worker<D = unknown> {
     const backend = this.#queue.backend;
     const opts = JSON.parse(fetched.opts) as StoredJobOptions;
     const attempt = fetched.attemptsMade + 1;
-    const job: Job<D> = {
-      id: fetched.id,
-      name: fetched.name,
-      data: JSON.parse(fetched.data) as D,
-      priority: fetched.priority,
+    const job: Job<D> = new HandlerJob(
+      this.#queue,
+      fetched.token,
+      fetched.id,
+      fetched.name,
+      JSON.parse(fetched.data) as D,
+      fetched.priority,
       attempt,
-      maxAttempts: opts.attempts,
-      createdAt: fetched.createdAt,
-    };
+      opts.attempts,
+      fetched.createdAt,
+    );
     const ref = { id: job.id, name: job.name, priority: job.priority };
     const attrs = { queue: this.#queue.name, name: job.name };
     const started = this.#clock.monotonic();
@@ -407,6 +419,7 @@ export class Worker<D = unknown> {
           return;
         }
         this.#m.completed.add(1, attrs);
+        this.#queue.publish({ event: 'completed', jobId: job.id, result });
         const event = { job: ref, result, durationMs };
         this.#queue.emitters.completed.emit(event);
       } catch (error) {
@@ -450,6 +463,12 @@ export class Worker<D = unknown> {
       const delayMs = backoffDelay(opts.backoff, job.attempt - 1);
       const ok = await backend.fail(job.id, fetched.token, now, JSON.stringify(entry), { kind: 'retry', delayMs });
       if (!ok) return;
+      this.#queue.publish({ event: 'failed', jobId: job.id, error: entry, willRetry });
+      this.#queue.publish(
+        delayMs > 0
+          ? { event: 'delayed', jobId: job.id, delayUntil: now + delayMs }
+          : { event: 'waiting', jobId: job.id },
+      );
       this.#m.retries.add(1, attrs);
       this.#queue.emitters.failed.emit({ job: ref, error, attempt: job.attempt, willRetry });
       this.#queue.emitters.retrying.emit({ job: ref, error, attempt: job.attempt, delayMs });
@@ -464,6 +483,8 @@ export class Worker<D = unknown> {
       dead ? { kind: 'dead', keep: this.#queue.keepDead } : { kind: 'failed', keep: opts.keepFail },
     );
     if (!ok) return;
+    this.#queue.publish({ event: 'failed', jobId: job.id, error: entry, willRetry });
+    if (dead) this.#queue.publish({ event: 'dead', jobId: job.id, error: entry });
     this.#queue.emitters.failed.emit({ job: ref, error, attempt: job.attempt, willRetry });
     if (dead) {
       this.#m.deadLettered.add(1, attrs);
@@ -505,9 +526,11 @@ export class Worker<D = unknown> {
       for (const s of stalled) {
         this.#m.stalled.add(1, { queue: this.#queue.name });
         this.#queue.emitters.stalled.emit({ jobId: s.id, outcome: s.outcome });
+        this.#queue.publish({ event: 'stalled', jobId: s.id, outcome: s.outcome });
         if (s.outcome === 'dead') {
           this.#m.deadLettered.add(1, { queue: this.#queue.name });
           const info = await this.#queue.backend.getJob(s.id);
+          this.#queue.publish({ event: 'dead', jobId: s.id, ...(info?.error ? { error: info.error } : {}) });
           this.#queue.emitters.dead.emit({ jobId: s.id, error: info?.error });
         }
       }

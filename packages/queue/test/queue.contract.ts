@@ -17,6 +17,7 @@ import {
   type Queue,
   type WorkerOptions,
 } from '../src/index';
+import { operationsContract } from './operations.contract';
 
 export interface QueueFactory {
   /** A fresh queue (unique name) on the backend under test; closed after the test. */
@@ -365,4 +366,6 @@ export const queueContract = defineContract<QueueFactory>('Queue', (make) => {
     const c = await q.counts();
     expect(c.waiting + c.delayed).toBe(0);
   });
+  // Job and queue operations, progress and logs, queue events: see operations.contract.ts.
+  operationsContract(make);
 });

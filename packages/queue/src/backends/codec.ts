@@ -23,5 +23,7 @@ export function toJobInfo(id: string, h: Record<string, string>): JobInfo | unde
   if (h.processedAt !== undefined) info.processedAt = Number(h.processedAt);
   if (h.finishedAt !== undefined) info.finishedAt = Number(h.finishedAt);
   if (h.delayUntil !== undefined) info.delayUntil = Number(h.delayUntil);
+  if (h.progress !== undefined) info.progress = JSON.parse(h.progress);
+  if (h.logs !== undefined) info.logs = JSON.parse(h.logs);
   return info;
 }

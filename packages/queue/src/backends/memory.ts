@@ -7,13 +7,14 @@ import { MemoryLimiterStore } from '../limiter';
 import { MAX_PRIORITY } from '../options';
 import { MemorySchedulerStore } from '../scheduler';
 import { toJobInfo } from './codec';
+import { MemoryOperations } from './memory-ops';
 
-interface Rec {
+export interface Rec {
   fields: Record<string, string>;
 }
 
 /** A sorted set of ids by score (ties by insertion), small and simple: the memory backend is for one process. */
-class ZSet {
+export class ZSet {
   readonly #scores = new Map<string, number>();
   add(id: string, score: number): void {
     this.#scores.set(id, score);
@@ -53,12 +54,26 @@ class ZSet {
   }
 }
 
+/** @internal what memory-ops.ts works on. */
+export interface MemoryInternals {
+  jobs: Map<string, Rec>;
+  /** One FIFO of waiting ids per priority (index = priority). */
+  wait: string[][];
+  /** Waiting ids (their FIFOs skip ids no longer in here). */
+  waitSet: Set<string>;
+  sets: Record<'delayed' | 'active' | 'completed' | 'failed' | 'dead', ZSet>;
+  enqueue(id: string): void;
+  wake(): void;
+  list(state: JobState): Promise<string[]>;
+}
+
 /**
  * In-process backend with exactly the Redis backend's semantics (the contract suite runs on both). Waiting
  * jobs sit in one FIFO per priority, so fetching is O(1) per job.
  */
 export class MemoryBackend implements QueueBackend {
   readonly kind = 'memory' as const;
+  readonly ops = new MemoryOperations(() => this.internals);
   readonly #jobs = new Map<string, Rec>();
   /** One FIFO per priority (index = priority); removed ids are skipped lazily. */
   readonly #wait: string[][] = Array.from({ length: MAX_PRIORITY + 1 }, () => []);
@@ -353,6 +368,25 @@ export class MemoryBackend implements QueueBackend {
     }
     if (moved > 0) this.#wake();
     return moved;
+  }
+
+  /** @internal the store's structures, for the job and queue operations (memory-ops.ts). */
+  get internals(): MemoryInternals {
+    return {
+      jobs: this.#jobs,
+      wait: this.#wait,
+      waitSet: this.#waitSet,
+      sets: {
+        delayed: this.#delayed,
+        active: this.#active,
+        completed: this.#completed,
+        failed: this.#failed,
+        dead: this.#dead,
+      },
+      enqueue: (id) => this.#enqueue(id),
+      wake: () => this.#wake(),
+      list: (state) => this.list(state, 0, Number.MAX_SAFE_INTEGER),
+    };
   }
 
   async setPaused(paused: boolean): Promise<void> {

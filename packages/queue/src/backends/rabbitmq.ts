@@ -8,6 +8,7 @@ import { MAX_PRIORITY } from '../options';
 import type { StatusStore } from '../status';
 import { AmqpConnection } from './amqp-connection';
 import { toJobInfo } from './codec';
+import { RabbitOperations } from './rabbitmq-ops';
 
 /** `classic`: one priority queue (`x-max-priority` 10). `quorum`: replicated, one queue per priority level. */
 export type RabbitQueueType = 'classic' | 'quorum';
@@ -100,6 +101,8 @@ export class RabbitBackend implements QueueBackend {
   readonly name: string;
   readonly dlq: string;
   readonly #status: StatusStore;
+  /** What RabbitMQ allows of the job and queue operations (rabbitmq-ops.ts). */
+  readonly ops: RabbitOperations;
   readonly #clock: Clock;
   readonly #conn: AmqpConnection;
   readonly #type: RabbitQueueType;
@@ -136,6 +139,11 @@ export class RabbitBackend implements QueueBackend {
     this.name = options.name;
     this.dlq = `${options.name}.dead`;
     this.#status = options.status;
+    this.ops = new RabbitOperations(this.#status, {
+      replayDead: (ids) => this.replayDead(this.#clock.now(), ids),
+      purgeWaiting: () => this.purgeWaiting(),
+      deleteQueues: () => this.deleteQueues(),
+    });
     this.#clock = options.clock ?? systemClock;
     this.#type = options.queueType ?? 'classic';
     this.#conn = new AmqpConnection({
@@ -747,6 +755,20 @@ export class RabbitBackend implements QueueBackend {
         cancel?.();
       },
     };
+  }
+
+  /**
+   * @internal `drain`: purges the ready messages of the wait queue(s) and the delay tiers (declared first, as
+   * another process may have used them: purging a missing queue would close the channel). Messages delivered to
+   * a consumer and not acked yet are not ready: they stay (they run). Returns how many were purged.
+   */
+  async purgeWaiting(): Promise<number> {
+    await this.#delays();
+    const ch = await this.#conn.channel();
+    let purged = 0;
+    for (const q of this.#waitQueues()) purged += (await ch.purgeQueue(q)).messageCount;
+    for (let k = 0; k < DELAY_TIERS; k++) purged += (await ch.purgeQueue(this.#tier(k))).messageCount;
+    return purged;
   }
 
   /** Deletes the queue(s), its DLQ and delay tiers on the broker (tests, teardown). */

@@ -10,6 +10,7 @@ import {
   watchConnection,
 } from '@ballast/core';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
+import { eventsKey } from '../events';
 import { addSplit, toGroupLine } from '../groups';
 import type { JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
@@ -27,6 +28,7 @@ import { MAX_PRIORITY } from '../options';
 import { toJobInfo } from './codec';
 import { RedisGroupStore } from './redis-groups';
 import { RedisLimiterStore } from './redis-limiter';
+import { RedisOperations } from './redis-ops';
 import { RedisSchedulerStore } from './redis-scheduler';
 
 const ADD = defineScript('queue:add', addSource);
@@ -78,6 +80,7 @@ const STATE_KEY: Record<JobState, keyof QueueKeys> = {
 export class RedisBackend implements QueueBackend {
   readonly kind = 'redis' as const;
   readonly keys: QueueKeys;
+  readonly ops: RedisOperations;
   readonly #redis: RedisClient;
   readonly #batch: ScriptBatcher;
   readonly #waiters = new Set<RedisWaiter>();
@@ -96,6 +99,7 @@ export class RedisBackend implements QueueBackend {
     this.#prefix = options.prefix ?? 'ballast';
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
     this.keys = queueKeys(options.name, options.prefix);
+    this.ops = new RedisOperations(this.#redis, this.keys, eventsKey(options.name, options.prefix));
     this.#batch = createScriptBatcher(this.#redis);
     this.#log = options.logger;
     this.#connectionState = options.connectionState;

@@ -1,0 +1,309 @@
+import {
+  createKeyBuilder,
+  defineScript,
+  type Event,
+  EventEmitter,
+  type Logger,
+  type Redis,
+  type RedisClient,
+  runScript,
+} from '@ballast/core';
+import type { JobErrorEntry, JobState } from './job';
+import eventsAddSource from './lua/events-add.lua';
+
+const EVENTS_ADD = defineScript('queue:events-add', eventsAddSource);
+
+/** What each queue event carries (besides `event`, `jobId`, and the stream `id` a subscriber sees). */
+export interface QueueEventMap {
+  /** Added, retried, promoted or replayed: in line to run. */
+  waiting: { jobId: string };
+  /** Added with a delay, or a retry in backoff: due at `delayUntil` (the publisher's clock). */
+  delayed: { jobId: string; delayUntil: number };
+  /** A worker took it: `attempt` 1 for the first. */
+  active: { jobId: string; attempt: number };
+  /** The handler reported progress (`job.updateProgress`). */
+  progress: { jobId: string; progress: number | object };
+  completed: { jobId: string; result: unknown };
+  /** An attempt failed; `willRetry` false: it was the last (a `dead` event follows when the DLQ is on). */
+  failed: { jobId: string; error: JobErrorEntry; willRetry: boolean };
+  /** Moved to the dead-letter queue (attempts spent, or stalled too often). */
+  dead: { jobId: string; error?: JobErrorEntry };
+  /** Its worker stopped renewing its lease: back in line (`waiting`) or to the DLQ (`dead`). */
+  stalled: { jobId: string; outcome: 'waiting' | 'dead' };
+  /** Removed by `remove`, `clean` (the state it was in: `prev`). */
+  removed: { jobId: string; prev: JobState };
+}
+export type QueueEventName = keyof QueueEventMap;
+/** An event as published: its name and payload. */
+export type QueueEventInput = { [K in QueueEventName]: { event: K } & QueueEventMap[K] }[QueueEventName];
+/** An event as a subscriber receives it: `id` is its position in the stream (resume from it with `lastEventId`). */
+export type QueueEvent = QueueEventInput & { id: string };
+
+/** Where a queue's events go and come from. */
+export interface EventsTransport {
+  /** Appends events (JSON each); one call per tick of the publishing process. */
+  publish(events: readonly string[]): Promise<void>;
+  /** The id of the newest event, or `'0'` when none: subscribe after it to see only later ones. */
+  lastId(): Promise<string>;
+  /** Events after `after`, waiting up to `blockMs` for some; resolves `[]` on timeout or close. */
+  read(after: string, blockMs: number): Promise<[id: string, json: string][]>;
+  close(): void;
+}
+
+/** The queue's event stream key: the queue's hash tag, so it lives in the queue's Cluster slot. */
+export function eventsKey(name: string, prefix = 'ballast'): string {
+  return createKeyBuilder({ prefix, scope: 'queue', tag: name }).key('events');
+}
+
+/** A capped Redis stream per queue: every process sees every event (XREAD on a connection of its own). */
+export class RedisStreamTransport implements EventsTransport {
+  #reader: Redis | undefined;
+  #closed = false;
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly key: string,
+    private readonly maxLen: number,
+  ) {}
+
+  async publish(events: readonly string[]): Promise<void> {
+    await runScript(this.redis, EVENTS_ADD, [this.key], [this.maxLen, ...events]);
+  }
+
+  async lastId(): Promise<string> {
+    const last = (await (this.redis as Redis).xrevrange(this.key, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    return last[0]?.[0] ?? '0';
+  }
+
+  async read(after: string, blockMs: number): Promise<[string, string][]> {
+    if (this.#closed) return [];
+    // Blocking reads hold their connection: a duplicate of our own (a Cluster duplicate routes by the key).
+    if (!this.#reader) {
+      this.#reader = (this.redis as Redis).duplicate() as Redis;
+      this.#reader.on('error', () => {}); // reported through the failed read, once per outage by the caller
+    }
+    let r: [string, [string, string[]][]][] | null;
+    try {
+      r = (await this.#reader.xread('COUNT', 1_000, 'BLOCK', blockMs, 'STREAMS', this.key, after)) as typeof r;
+    } catch (error) {
+      if (this.#closed) return [];
+      throw error;
+    }
+    if (!r) return [];
+    return r[0]![1].map(([id, fields]) => [id, fields[1]!] as [string, string]);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#reader?.disconnect();
+  }
+}
+
+/** In one process (memory backend; RabbitMQ without Redis): a bounded in-memory log with the same reads. */
+export class MemoryTransport implements EventsTransport {
+  readonly #log: [string, string][] = [];
+  #seq = 0;
+  readonly #readers = new Set<() => void>();
+  constructor(private readonly maxLen: number) {}
+
+  async publish(events: readonly string[]): Promise<void> {
+    for (const e of events) this.#log.push([`${++this.#seq}-0`, e]);
+    if (this.#log.length > this.maxLen) this.#log.splice(0, this.#log.length - this.maxLen);
+    for (const r of [...this.#readers]) r();
+  }
+
+  async lastId(): Promise<string> {
+    return `${this.#seq}-0`;
+  }
+
+  async read(after: string, blockMs: number): Promise<[string, string][]> {
+    const from = Number(after.split('-')[0]);
+    const pick = () => this.#log.filter(([id]) => Number(id.split('-')[0]) > from);
+    const now = pick();
+    if (now.length > 0 || blockMs <= 0) return now;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#readers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, blockMs);
+      timer.unref?.();
+      this.#readers.add(done);
+    });
+    return pick();
+  }
+
+  close(): void {
+    for (const r of [...this.#readers]) r();
+  }
+}
+
+/**
+ * Publishes a queue's events: the events of one tick go out as one call (one script on Redis), after the moves
+ * they report. Best effort: a failed publish is logged (once per outage), never thrown at the job's code.
+ */
+export class EventPublisher {
+  #pending: string[] = [];
+  #failing = false;
+  readonly #inflight = new Set<Promise<void>>();
+  constructor(
+    readonly transport: EventsTransport,
+    private readonly logger: Logger,
+  ) {}
+
+  publish(event: QueueEventInput): void {
+    if (this.#pending.length === 0) process.nextTick(() => this.#flush());
+    this.#pending.push(JSON.stringify(event));
+  }
+
+  #flush(): void {
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    const sent = this.transport.publish(batch).then(
+      () => {
+        if (this.#failing) this.logger.info({}, 'queue events publishing again');
+        this.#failing = false;
+      },
+      (error: unknown) => {
+        if (!this.#failing) this.logger.warn({ err: error, lost: batch.length }, 'queue events not published');
+        this.#failing = true;
+      },
+    );
+    this.#inflight.add(sent);
+    void sent.finally(() => this.#inflight.delete(sent));
+  }
+
+  /** Sends what is pending now and waits for every publish on its way (the queue's close, before its client). */
+  async flush(): Promise<void> {
+    this.#flush();
+    await Promise.all([...this.#inflight]);
+  }
+}
+
+export interface QueueEventsOptions {
+  /** Start after this event id (resume); default: events published from now on. */
+  lastEventId?: string;
+  /** How long one blocking read waits (ms); default 5,000. */
+  blockMs?: number;
+}
+
+type Emitters = { [K in QueueEventName]: EventEmitter<QueueEvent & { event: K }> };
+
+/**
+ * A queue's events as every process sees them (`createQueueEvents(queue)`): `onCompleted`, `onFailed`, … fire
+ * for jobs of any worker anywhere, not only this process's. Publishers are the queues created with
+ * `events: true`: enable it on every process that adds or works on the queue.
+ */
+export class QueueEvents {
+  readonly #transport: EventsTransport;
+  readonly #emit: Emitters;
+  readonly #all = new EventEmitter<QueueEvent>('event');
+  readonly #errors = new EventEmitter<unknown>('error');
+  readonly #logger: Logger;
+  #closed = false;
+  #last = '0';
+  readonly #blockMs: number;
+  /** Resolves once subscribed: every event published after it is delivered. */
+  readonly ready: Promise<void>;
+  readonly onEvent: Event<QueueEvent> = this.#all.event;
+  readonly onError: Event<unknown> = this.#errors.event;
+  readonly onWaiting: Event<QueueEvent & { event: 'waiting' }>;
+  readonly onDelayed: Event<QueueEvent & { event: 'delayed' }>;
+  readonly onActive: Event<QueueEvent & { event: 'active' }>;
+  readonly onProgress: Event<QueueEvent & { event: 'progress' }>;
+  readonly onCompleted: Event<QueueEvent & { event: 'completed' }>;
+  readonly onFailed: Event<QueueEvent & { event: 'failed' }>;
+  readonly onDead: Event<QueueEvent & { event: 'dead' }>;
+  readonly onStalled: Event<QueueEvent & { event: 'stalled' }>;
+  readonly onRemoved: Event<QueueEvent & { event: 'removed' }>;
+
+  constructor(transport: EventsTransport, logger: Logger, options: QueueEventsOptions = {}) {
+    this.#transport = transport;
+    this.#logger = logger;
+    this.#blockMs = options.blockMs ?? 5_000;
+    const names: QueueEventName[] = [
+      'waiting',
+      'delayed',
+      'active',
+      'progress',
+      'completed',
+      'failed',
+      'dead',
+      'stalled',
+      'removed',
+    ];
+    this.#emit = Object.fromEntries(names.map((n) => [n, new EventEmitter(n)])) as unknown as Emitters;
+    this.onWaiting = this.#emit.waiting.event;
+    this.onDelayed = this.#emit.delayed.event;
+    this.onActive = this.#emit.active.event;
+    this.onProgress = this.#emit.progress.event;
+    this.onCompleted = this.#emit.completed.event;
+    this.onFailed = this.#emit.failed.event;
+    this.onDead = this.#emit.dead.event;
+    this.onStalled = this.#emit.stalled.event;
+    this.onRemoved = this.#emit.removed.event;
+    const start = options.lastEventId !== undefined ? Promise.resolve(options.lastEventId) : this.#lastId();
+    this.ready = start.then((id) => {
+      this.#last = id;
+    });
+    void this.ready.then(() => this.#loop());
+  }
+
+  async #lastId(): Promise<string> {
+    for (let delay = 200; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        return await this.#transport.lastId();
+      } catch (error) {
+        this.#report(error);
+        if (this.#closed) return '0';
+        await new Promise((r) => setTimeout(r, delay).unref?.());
+      }
+    }
+  }
+
+  #report(error: unknown): void {
+    if (this.#errors.size > 0) this.#errors.emit(error);
+    else this.#logger.warn({ err: error }, 'queue events read failed');
+  }
+
+  async #loop(): Promise<void> {
+    let delay = 200;
+    while (!this.#closed) {
+      let batch: [string, string][];
+      try {
+        batch = await this.#transport.read(this.#last, this.#blockMs);
+        delay = 200;
+      } catch (error) {
+        if (this.#closed) break;
+        this.#report(error);
+        await new Promise((r) => setTimeout(r, delay).unref?.());
+        delay = Math.min(delay * 2, 5_000);
+        continue;
+      }
+      for (const [id, json] of batch) {
+        this.#last = id;
+        let event: QueueEvent;
+        try {
+          event = { ...(JSON.parse(json) as QueueEventInput), id };
+        } catch {
+          continue; // not ours: skipped
+        }
+        const emitter = this.#emit[event.event] as EventEmitter<QueueEvent> | undefined;
+        emitter?.emit(event);
+        this.#all.emit(event);
+      }
+    }
+  }
+
+  /** The id of the last event delivered (pass as `lastEventId` to resume after it). */
+  get lastEventId(): string {
+    return this.#last;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#transport.close();
+  }
+}
