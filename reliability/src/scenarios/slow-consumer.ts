@@ -29,7 +29,7 @@ export interface SlowConsumerCounts {
 }
 
 export const slowConsumerCounts: Record<'short' | 'long', SlowConsumerCounts> = {
-  short: { events: 1_200, rate: 300, maxLen: 300, dlqMaxLen: 50, handlerTimeoutMs: 300, settleMs: 20_000 },
+  short: { events: 900, rate: 300, maxLen: 300, dlqMaxLen: 50, handlerTimeoutMs: 300, settleMs: 20_000 },
   // 10 minutes of a stuck consumer at 100 events/s.
   long: { events: 60_000, rate: 100, maxLen: 2_000, dlqMaxLen: 200, handlerTimeoutMs: 1_000, settleMs: 60_000 },
 };

@@ -1,0 +1,239 @@
+/**
+ * cluster-failover: a PRIVATE Redis Cluster, 3 masters + 3 replicas on spare ports (the shared 7001-7003 is
+ * never touched), under a queue (producer + 2 workers) and an event bus (producer + 2 consumers) whose keys
+ * live on one shard. Mid-run that shard's replica takes over gracefully (`CLUSTER FAILOVER`: it catches up
+ * first), then the new master is SIGKILLed and its replica is promoted by the cluster (`cluster-node-timeout`
+ * 1 s). Every add / publish the producer saw acknowledged is in the ledger with its time.
+ *
+ * Holds when nothing acknowledged before the graceful failover or after the promotion is lost, and the
+ * workers and consumers go on. Acknowledged writes that were on the killed master but not yet replicated are
+ * lost by design of asynchronous replication: counted (`lostInKillWindow`) and measured (`lossWindowMs`, the
+ * oldest lost acknowledgement before the kill), never failed. Negative control: the shard's replica is killed
+ * before its master (replication off) while slow handlers leave a backlog: the ledger must count it lost.
+ * (A SIGSTOPped replica is no control: it reads what the master sent from its socket buffer on SIGCONT.)
+ */
+import { randomUUID } from 'node:crypto';
+import { createLogger, createRedis, type Redis } from '@ballast/core';
+import { createEventBus, type EventBus } from '@ballast/event-bus';
+import { createQueue, createWorker, type Queue, type Worker } from '@ballast/queue';
+import { z } from 'zod';
+import { Effects, quiet } from '../effects';
+import { Checks, type Ledger } from '../ledger';
+import { type PrivateCluster, startPrivateCluster } from '../redis-cluster';
+import { deleteByPrefix } from '../redis-util';
+import { delay, type Scenario, type ScenarioContext, waitUntil } from '../scenario';
+
+export interface ClusterFailoverCounts {
+  /** Items (each: one job and one event) per second, for `seconds`. */
+  rate: number;
+  seconds: number;
+  settleMs: number;
+  /**
+   * Negative control: replication off for the shard — its replica is killed first, then its master (and the
+   * handlers are slow, so a backlog is on the master when it dies).
+   */
+  noReplica?: boolean;
+}
+
+export const clusterFailoverCounts: Record<'short' | 'long', ClusterFailoverCounts> = {
+  short: { rate: 100, seconds: 6, settleMs: 30_000 },
+  long: { rate: 300, seconds: 60, settleMs: 120_000 },
+};
+
+const silent = createLogger({ level: 'silent' });
+const GROUP = 'chaos';
+
+interface Acked {
+  id: string;
+  at: number;
+}
+
+export async function runClusterFailover(
+  ctx: ScenarioContext,
+  c: ClusterFailoverCounts,
+  given?: PrivateCluster,
+): Promise<Ledger> {
+  const started = Date.now();
+  const checks = new Checks();
+  const id = randomUUID().slice(0, 8);
+  const prefix = `chaos:cf:${id}`;
+  const direct = createRedis(ctx.redisUrl) as Redis;
+  const busFx = new Effects(direct, `${prefix}:fx:bus`);
+  const jobFx = new Effects(direct, `${prefix}:fx:queue`);
+  const cluster = given ?? (await startPrivateCluster());
+  const clients: Redis[] = [];
+  const buses: EventBus<Record<string, z.ZodType>>[] = [];
+  const queues: Queue<{ n: number }>[] = [];
+  const workers: Worker<{ n: number }>[] = [];
+  const client = () => {
+    const r = quiet(createRedis({ nodes: cluster.seeds }) as unknown as Redis);
+    clients.push(r);
+    return r;
+  };
+  try {
+    const queueName = `cf-${id}`;
+    const shard = await cluster.ownerOf(`{${queueName}}`);
+    // An event type whose stream lives on the same shard as the queue: one kill hits both.
+    let type = '';
+    for (let i = 0; i < 10_000 && !type; i++) {
+      if ((await cluster.ownerOf(`{chaos.item.${i}}`)).master === shard.master) type = `chaos.item.${i}`;
+    }
+    const events = { [type]: z.object({ n: z.number().int().nonnegative() }) };
+    const makeBus = () => {
+      const bus = createEventBus({ redis: client(), prefix, source: 'chaos', events, logger: silent });
+      buses.push(bus as unknown as EventBus<Record<string, z.ZodType>>);
+      return bus;
+    };
+    const makeQueue = () => {
+      const q = createQueue<{ n: number }>(queueName, { backend: 'redis', redis: client(), prefix, logger: silent });
+      queues.push(q);
+      return q;
+    };
+    const producerBus = makeBus();
+    await producerBus.transport.ensureGroup(type, GROUP);
+    const producerQueue = makeQueue();
+    for (let i = 0; i < 2; i++) {
+      await makeBus().subscribe(
+        type,
+        async (e) => {
+          await busFx.record(String((e.data as { n: number }).n));
+        },
+        {
+          group: GROUP,
+          consumer: `c${i}`,
+          concurrency: 8,
+          batchSize: 16,
+          blockMs: 200,
+          idleTimeoutMs: 1_000,
+          claimIntervalMs: 200,
+          maintenanceIntervalMs: 0,
+          drainTimeoutMs: 1_000,
+        },
+      );
+      workers.push(
+        createWorker<{ n: number }>(
+          makeQueue(),
+          async (job) => {
+            if (c.noReplica) await delay(400); // slower than the producer: a backlog
+            await jobFx.record(String(job.data.n));
+          },
+          {
+            concurrency: 8,
+            lockMs: 2_000,
+            stalledIntervalMs: 500,
+            blockMs: 200,
+            drainTimeoutMs: 1_000,
+            onError: () => {},
+          },
+        ),
+      );
+    }
+
+    const jobs: Acked[] = [];
+    const evs: Acked[] = [];
+    let refused = 0;
+    let failoverAt = 0;
+    let killAt = 0;
+    let promotedAt = 0;
+    const chaos = (async () => {
+      await delay((c.seconds * 1_000) / 4);
+      failoverAt = Date.now();
+      // The control needs no graceful failover (and its shard may have no replica left from an earlier run).
+      if (!c.noReplica) {
+        await cluster.failover(shard.replica!);
+        ctx.log(`cluster-failover: graceful failover to ${shard.replica}`);
+      }
+      await delay((c.seconds * 1_000) / 4);
+      const now = await cluster.ownerOf(`{${queueName}}`);
+      if (c.noReplica) for (const r of await cluster.replicasOf(now.master)) await cluster.killMaster(r, 0);
+      killAt = Date.now();
+      await cluster.killMaster(now.master);
+      promotedAt = Date.now();
+      ctx.log(`cluster-failover: master ${now.master} killed; replica promoted after ${promotedAt - killAt} ms`);
+    })();
+    let n = 0;
+    const end = Date.now() + c.seconds * 1_000;
+    const perTick = Math.max(1, Math.round(c.rate / 20));
+    while (Date.now() < end) {
+      const t0 = Date.now();
+      const batch = Array.from({ length: perTick }, () => n++);
+      await Promise.all(
+        batch.map(async (k) => {
+          await producerQueue.add('cf.job', { n: k }, { jobId: `j${k}` }).then(
+            () => jobs.push({ id: String(k), at: Date.now() }),
+            () => void refused++,
+          );
+          await producerBus.publish(type, { n: k }).then(
+            () => evs.push({ id: String(k), at: Date.now() }),
+            () => void refused++,
+          );
+        }),
+      );
+      const left = 50 - (Date.now() - t0);
+      if (left > 0) await delay(left);
+    }
+    await chaos;
+    await waitUntil(
+      async () => {
+        const [b, q] = await Promise.all([busFx.read(), jobFx.read()]);
+        return evs.every((e) => b.has(e.id)) && jobs.every((j) => q.has(j.id));
+      },
+      c.noReplica ? 3_000 : c.settleMs,
+      200,
+    );
+    const [b, q] = await Promise.all([busFx.read(), jobFx.read()]);
+    const lostOf = (acked: Acked[], fx: Map<string, number>) => acked.filter((a) => !fx.has(a.id));
+    const lost = [...lostOf(evs, b), ...lostOf(jobs, q)];
+    // Lost writes acknowledged just before the kill (within 1 s) or before the promotion are asynchronous
+    // replication's loss; any other loss is a failure. (The control has no replica: all since the failover.)
+    const windowStart = c.noReplica ? failoverAt : killAt - 1_000;
+    const inWindow = lost.filter((l) => l.at >= windowStart && l.at <= promotedAt);
+    const outside = lost.length - inWindow.length;
+    const lossWindowMs = inWindow.length ? killAt - Math.min(...inWindow.map((l) => l.at)) : 0;
+    let duplicated = 0;
+    for (const fx of [b, q]) for (const v of fx.values()) duplicated += v - 1;
+    checks.check(outside === 0, `${outside} acknowledged writes lost outside the kill window`);
+    const afterPromotion = [...evs, ...jobs].filter((a) => a.at > promotedAt).length;
+    checks.check(afterPromotion > 0, 'nothing was acknowledged after the promotion: the run proved nothing after it');
+    checks.check(failoverAt > 0 && killAt > failoverAt, 'the failover or the kill did not happen');
+    return {
+      scenario: 'cluster-failover',
+      mode: ctx.mode,
+      produced: evs.length + jobs.length,
+      processed: [...b.keys()].length + [...q.keys()].length,
+      lost: lost.length,
+      duplicated,
+      durationMs: Date.now() - started,
+      details: {
+        late: 0,
+        lostInKillWindow: inWindow.length,
+        lostOutsideWindow: outside,
+        lossWindowMs,
+        promotionMs: promotedAt - killAt,
+        refusedWrites: refused,
+        ackedAfterPromotion: afterPromotion,
+        busLost: lostOf(evs, b).length,
+        queueLost: lostOf(jobs, q).length,
+      },
+      failures: checks.failures,
+    };
+  } finally {
+    await Promise.allSettled(workers.map((w) => w.close()));
+    await Promise.allSettled(queues.map((x) => x.close()));
+    await Promise.allSettled(buses.map((x) => x.close()));
+    for (const r of clients) r.disconnect();
+    if (!given) await cluster.stop();
+    await deleteByPrefix(direct, prefix);
+    direct.disconnect();
+  }
+}
+
+export const scenario: Scenario = {
+  name: 'cluster-failover',
+  description:
+    'private Redis Cluster (3 masters + 3 replicas): CLUSTER FAILOVER then a killed master under queue and bus → 0 lost outside the async-replication window, which is measured',
+  run: (ctx) => {
+    const c = clusterFailoverCounts[ctx.mode];
+    return runClusterFailover(ctx, { ...c, seconds: Math.max(4, Math.round(c.seconds * (ctx.scale ?? 1))) });
+  },
+};
