@@ -365,7 +365,13 @@ export async function runPartition(ctx: ScenarioContext, counts: PartitionCounts
         lockRounds: lockRoundsRun,
         lockEarlyGrants: margins.filter((m) => !(m > 0)).length,
         lockMarginMinMs: margins.length ? Math.min(...margins) : 'n/a',
-        lockMarginsMs: lock?.rounds.map((r) => `${r.fault}:${r.marginMs}`).join('/') ?? 'n/a',
+        lockMarginMedianMs: margins.length
+          ? [...margins].sort((a, b) => a - b)[Math.floor(margins.length / 2)]!
+          : 'n/a',
+        // Every round's margin while they are few (short mode); the long run keeps min and median only.
+        ...(margins.length <= 6
+          ? { lockMarginsMs: lock?.rounds.map((r) => `${r.fault}:${r.marginMs}`).join('/') ?? '' }
+          : {}),
         lockObservedMinMs: observed.length ? Math.min(...observed) : 'n/a',
         busLost,
         busDuplicated: flow?.bus?.duplicated ?? 0,
