@@ -1,8 +1,8 @@
 /**
  * broker-restart (short): @ballast/queue on a private RabbitMQ node (never the shared 5672 broker) restarted
  * while delayed jobs sit in the delay tiers and retried jobs wait out their backoff: 0 lost, none early. The
- * negative control brings the node back without its data: the ledger must count the delayed and retried jobs
- * lost. One node serves both tests (a boot costs seconds on a loaded machine).
+ * negative control purges the node's queues instead (a broker that lost its messages): the ledger must count
+ * the delayed and retried jobs lost. One node serves both tests (a boot costs seconds on a loaded machine).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RabbitNode, startRabbitNode } from '../src/rabbitmq-node';
@@ -26,7 +26,7 @@ it('broker restarted with delayed and retried jobs in flight: 0 lost, no delayed
   expect(ledger.details.restarts).toBe(1);
 }, 150_000);
 
-it('negative control: the broker comes back without its data → delayed and retried jobs counted lost', async () => {
+it('negative control: the broker loses its messages (queues purged) → delayed and retried jobs counted lost', async () => {
   const ledger = await runBrokerRestart(
     ctx,
     { ...brokerRestartCounts.short, immediate: 5, delayed: 10, retried: 5, wipe: true },

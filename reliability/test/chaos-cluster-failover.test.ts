@@ -29,7 +29,7 @@ it('failover + killed master: 0 lost outside the replication window, which is me
 it('negative control: no replica (killed first) and a backlog on the master → the ledger counts the backlog lost', async () => {
   const ledger = await runClusterFailover(
     ctx,
-    { ...clusterFailoverCounts.short, seconds: 3, noReplica: true },
+    { ...clusterFailoverCounts.short, seconds: 2, noReplica: true },
     cluster,
   );
   expect(ledger.lost).toBeGreaterThan(0);

@@ -19,7 +19,7 @@ it('a stuck consumer: its entries reclaimed, 0 lost, stream and DLQ within their
 }, 90_000);
 
 it('negative control: no handler timeout → stuck entries lost and the stream past its cap', async () => {
-  const ledger = await runSlowConsumer(ctx, { ...slowConsumerCounts.short, handlerTimeoutMs: 0 });
+  const ledger = await runSlowConsumer(ctx, { ...slowConsumerCounts.short, events: 600, handlerTimeoutMs: 0 });
   expect(ledger.lost).toBeGreaterThan(0);
   expect(ledger.failures.some((f) => f.startsWith('stream grew to'))).toBe(true);
 }, 90_000);

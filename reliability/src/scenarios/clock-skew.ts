@@ -208,7 +208,9 @@ async function lockPart(ctx: ScenarioContext, c: SkewCounts, prefix: string, dir
       return { offset, redis, m, clock: skewed(offset) };
     });
     for (let r = 0; r < c.lockRounds; r++) {
-      const [holder, waiter] = r % 2 === 0 ? [sides[0]!, sides[1]!] : [sides[1]!, sides[0]!];
+      // Alternating; the control starts with the holder behind (its naive lease is taken at once by the ahead client).
+      const first = c.naiveLease ? 1 : 0;
+      const [holder, waiter] = (r + first) % 2 === 0 ? [sides[0]!, sides[1]!] : [sides[1]!, sides[0]!];
       const key = `res-${r}`;
       let holdExpiry: number;
       let grantedAt: number;

@@ -36,7 +36,7 @@ export interface ClusterFailoverCounts {
 }
 
 export const clusterFailoverCounts: Record<'short' | 'long', ClusterFailoverCounts> = {
-  short: { rate: 100, seconds: 6, settleMs: 30_000 },
+  short: { rate: 100, seconds: 4, settleMs: 30_000 },
   long: { rate: 300, seconds: 60, settleMs: 120_000 },
 };
 
@@ -154,7 +154,8 @@ export async function runClusterFailover(
     let n = 0;
     const end = Date.now() + c.seconds * 1_000;
     const perTick = Math.max(1, Math.round(c.rate / 20));
-    while (Date.now() < end) {
+    // Until the planned end, and at least 1 s past the promotion (writes after it must be seen to work).
+    for (let tick = 0; tick < 100_000 && (Date.now() < end || !promotedAt || Date.now() < promotedAt + 1_000); tick++) {
       const t0 = Date.now();
       const batch = Array.from({ length: perTick }, () => n++);
       await Promise.all(
@@ -178,7 +179,7 @@ export async function runClusterFailover(
         const [b, q] = await Promise.all([busFx.read(), jobFx.read()]);
         return evs.every((e) => b.has(e.id)) && jobs.every((j) => q.has(j.id));
       },
-      c.noReplica ? 3_000 : c.settleMs,
+      c.noReplica ? 1_500 : c.settleMs,
       200,
     );
     const [b, q] = await Promise.all([busFx.read(), jobFx.read()]);

@@ -272,12 +272,12 @@ export async function runEmptyRestart(ctx: ScenarioContext, counts: EmptyRestart
           const [b, q] = await Promise.all([busFx.read(), jobFx.read()]);
           return bAfter.every((n) => b.has(n)) && jAfter.every((n) => q.has(n));
         },
-        counts.control ? 3_000 : counts.settleMs,
+        counts.control ? 1_500 : counts.settleMs,
         100,
       );
       if (!settled) ctx.log(`redis-empty-restart: restart ${r + 1}: after-restart batch not worked off in time`);
     }
-    await waitUntil(async () => resetsRefused >= 1, counts.control ? 2_000 : 10_000, 50);
+    await waitUntil(async () => resetsRefused >= 1, counts.control ? 500 : 10_000, 50);
     sampling = false;
     await sampler;
 
