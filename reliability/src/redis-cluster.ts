@@ -91,11 +91,15 @@ export async function startPrivateCluster(options: { nodeTimeoutMs?: number } = 
     );
     const ok = await until(async () => {
       for (const n of nodes) if (!(await probe(n.port).cluster('INFO')).includes('cluster_state:ok')) return false;
-      // …and every replica synced (health online), so a failover has someone to promote.
-      const shards = (await probe(nodes[0]!.port).call('CLUSTER', 'SHARDS')) as unknown[][];
-      let online = 0;
-      for (const s of shards) for (const m of s[3] as unknown[][]) if (m.includes('online')) online++;
-      return online === nodes.length;
+      // …and every replica synced (its ROLE says connected), so a failover has someone to promote.
+      let masters = 0;
+      let synced = 0;
+      for (const n of nodes) {
+        const role = (await probe(n.port).call('ROLE')) as unknown[];
+        if (role[0] === 'master') masters++;
+        else if (role[3] === 'connected') synced++;
+      }
+      return masters === 3 && synced === 3;
     }, 30_000);
     if (!ok) throw new Error('private cluster did not reach cluster_state:ok');
   } catch (error) {
@@ -114,6 +118,15 @@ export async function startPrivateCluster(options: { nodeTimeoutMs?: number } = 
     }
     throw new Error('no cluster node answers');
   };
+  const replicasOf = async (port: number) => {
+    const out: number[] = [];
+    for (const n of nodes) {
+      if (n.port === port || !alive.has(n.port)) continue;
+      const role = (await probe(n.port).call('ROLE')) as unknown[];
+      if (role[0] === 'slave' && Number(role[2]) === port) out.push(n.port);
+    }
+    return out;
+  };
   const ownerOf = async (key: string) => {
     const anyPort = [...alive][0]!;
     const slot = Number(await probe(anyPort).cluster('KEYSLOT', key));
@@ -125,15 +138,13 @@ export async function startPrivateCluster(options: { nodeTimeoutMs?: number } = 
       for (let i = 0; i < slots.length; i += 2) if (slot >= slots[i]! && slot <= slots[i + 1]!) inShard = true;
       if (!inShard) continue;
       let master: number | undefined;
-      let replica: number | undefined;
       for (const m of members) {
         const f: Record<string, unknown> = {};
         for (let i = 0; i < m.length; i += 2) f[String(m[i])] = m[i + 1];
-        if (f.health !== 'online') continue;
-        if (f.role === 'master') master = Number(f.port);
-        else replica = Number(f.port);
+        if (f.role === 'master' && f.health === 'online' && alive.has(Number(f.port))) master = Number(f.port);
       }
-      if (master !== undefined) return { master, replica };
+      // Replicas by their own ROLE (SHARDS reports a synced replica 'online' only seconds later, by gossip).
+      if (master !== undefined) return { master, replica: (await replicasOf(master))[0] };
     }
     throw new Error(`no master serves slot ${slot}`);
   };
@@ -148,15 +159,7 @@ export async function startPrivateCluster(options: { nodeTimeoutMs?: number } = 
       const ok = await until(async () => (await roleOf(replicaPort)) === 'master', 20_000);
       if (!ok) throw new Error(`replica ${replicaPort} did not become master`);
     },
-    async replicasOf(port) {
-      const out: number[] = [];
-      for (const n of nodes) {
-        if (n.port === port || !alive.has(n.port)) continue;
-        const role = (await probe(n.port).call('ROLE')) as unknown[];
-        if (role[0] === 'slave' && Number(role[2]) === port) out.push(n.port);
-      }
-      return out;
-    },
+    replicasOf,
     async killMaster(port, waitMs = 20_000) {
       const replicaPort = await (async () => {
         for (const n of nodes) {
