@@ -1,7 +1,8 @@
 /**
  * cluster-failover: a PRIVATE Redis Cluster, 3 masters + 3 replicas on spare ports (the shared 7001-7003 is
  * never touched), under a queue (producer + 2 workers) and an event bus (producer + 2 consumers) whose keys
- * live on one shard. Mid-run that shard's replica takes over gracefully (`CLUSTER FAILOVER`: it catches up
+ * live on one shard, and two saga orchestrators (sagas spread over the shards; every one must complete,
+ * resumed by a sweeper when the outage broke its run). Mid-run that shard's replica takes over gracefully (`CLUSTER FAILOVER`: it catches up
  * first), then the new master is SIGKILLed and its replica is promoted by the cluster (`cluster-node-timeout`
  * 1 s). Every add / publish the producer saw acknowledged is in the ledger with its time.
  *
@@ -16,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { createLogger, createRedis, type Redis } from '@ballast/core';
 import { createEventBus, type EventBus } from '@ballast/event-bus';
 import { createQueue, createWorker, type Queue, type Worker } from '@ballast/queue';
+import { createOrchestrator, defineSaga, RedisSagaStore, type SagaOrchestrator } from '@ballast/saga';
 import { z } from 'zod';
 import { Effects, quiet } from '../effects';
 import { Checks, type Ledger } from '../ledger';
@@ -65,6 +67,8 @@ export async function runClusterFailover(
   const buses: EventBus<Record<string, z.ZodType>>[] = [];
   const queues: Queue<{ n: number }>[] = [];
   const workers: Worker<{ n: number }>[] = [];
+  const orchestrators: SagaOrchestrator[] = [];
+  const sagaFx = new Effects(direct, `${prefix}:fx:saga`);
   const client = () => {
     const r = quiet(createRedis({ nodes: cluster.seeds }) as unknown as Redis);
     clients.push(r);
@@ -129,6 +133,37 @@ export async function runClusterFailover(
       );
     }
 
+    // Sagas: two orchestrators (lease 1 s, sweep 200 ms) on the cluster; three short steps each, one effect per
+    // step in the ledger (idempotency key). Sagas whose run fails in the outage are resumed by a sweeper.
+    const saga = defineSaga<{ n: number }>('cf', {
+      steps: [1, 2, 3].map((k) => ({
+        name: `s${k}`,
+        run: async (_c: { n: number }, info: { idempotencyKey: string }) => {
+          await delay(20 + Math.random() * 60);
+          await sagaFx.record(info.idempotencyKey);
+        },
+      })),
+      recovery: 'forward',
+    });
+    for (let o = 0; o < 2; o++) {
+      orchestrators.push(
+        createOrchestrator({
+          store: new RedisSagaStore({ redis: client(), prefix }),
+          id: `o${o}`,
+          sagas: [saga],
+          leaseMs: 1_000,
+          sweepIntervalMs: 200,
+          sweepBatch: 20,
+          stepTimeoutMs: 5_000,
+          stepMaxAttempts: 3,
+          stepBackoff: { initialMs: 100, factor: 2, maxMs: 500, jitter: 'none' },
+          logger: silent,
+        }),
+      );
+    }
+    const sagaIds: string[] = [];
+    const sagaRuns: Promise<unknown>[] = [];
+
     const jobs: Acked[] = [];
     const evs: Acked[] = [];
     let refused = 0;
@@ -158,6 +193,11 @@ export async function runClusterFailover(
     for (let tick = 0; tick < 100_000 && (Date.now() < end || !promotedAt || Date.now() < promotedAt + 1_000); tick++) {
       const t0 = Date.now();
       const batch = Array.from({ length: perTick }, () => n++);
+      if (tick % 4 === 0) {
+        const sagaId = `g${tick}`;
+        sagaIds.push(sagaId);
+        sagaRuns.push(orchestrators[tick % 2]!.run(saga, { n: tick }, { sagaId }).catch(() => {}));
+      }
       await Promise.all(
         batch.map(async (k) => {
           await producerQueue.add('cf.job', { n: k }, { jobId: `j${k}` }).then(
@@ -177,12 +217,22 @@ export async function runClusterFailover(
     await waitUntil(
       async () => {
         const [b, q] = await Promise.all([busFx.read(), jobFx.read()]);
-        return evs.every((e) => b.has(e.id)) && jobs.every((j) => q.has(j.id));
+        const g = await sagaFx.read();
+        return (
+          evs.every((e) => b.has(e.id)) &&
+          jobs.every((j) => q.has(j.id)) &&
+          (c.noReplica || sagaIds.every((id) => g.has(`${id}:s3`)))
+        );
       },
       c.noReplica ? 1_500 : c.settleMs,
       200,
     );
-    const [b, q] = await Promise.all([busFx.read(), jobFx.read()]);
+    const [b, q, g] = await Promise.all([busFx.read(), jobFx.read(), sagaFx.read()]);
+    await Promise.race([Promise.all(sagaRuns), delay(1_000)]);
+    // A saga that never reached its last step's effect is stuck (its state lost, or never resumed).
+    const sagasStuck = sagaIds.filter((id) => !g.has(`${id}:s3`)).length;
+    let sagaStepReruns = 0;
+    for (const v of g.values()) sagaStepReruns += v - 1;
     const lostOf = (acked: Acked[], fx: Map<string, number>) => acked.filter((a) => !fx.has(a.id));
     const lost = [...lostOf(evs, b), ...lostOf(jobs, q)];
     // Lost writes acknowledged just before the kill (within 1 s) or before the promotion are asynchronous
@@ -197,13 +247,14 @@ export async function runClusterFailover(
     const afterPromotion = [...evs, ...jobs].filter((a) => a.at > promotedAt).length;
     checks.check(afterPromotion > 0, 'nothing was acknowledged after the promotion: the run proved nothing after it');
     checks.check(failoverAt > 0 && killAt > failoverAt, 'the failover or the kill did not happen');
+    if (!c.noReplica) checks.check(sagasStuck === 0, `${sagasStuck} sagas never completed`);
     return {
       scenario: 'cluster-failover',
       mode: ctx.mode,
-      produced: evs.length + jobs.length,
-      processed: [...b.keys()].length + [...q.keys()].length,
+      produced: evs.length + jobs.length + sagaIds.length,
+      processed: [...b.keys()].length + [...q.keys()].length + sagaIds.length - sagasStuck,
       lost: lost.length,
-      duplicated,
+      duplicated: duplicated + sagaStepReruns,
       durationMs: Date.now() - started,
       details: {
         late: 0,
@@ -213,12 +264,16 @@ export async function runClusterFailover(
         promotionMs: promotedAt - killAt,
         refusedWrites: refused,
         ackedAfterPromotion: afterPromotion,
+        sagas: sagaIds.length,
+        sagasStuck,
+        sagaStepReruns,
         busLost: lostOf(evs, b).length,
         queueLost: lostOf(jobs, q).length,
       },
       failures: checks.failures,
     };
   } finally {
+    await Promise.allSettled(orchestrators.map((o) => o.close()));
     await Promise.allSettled(workers.map((w) => w.close()));
     await Promise.allSettled(queues.map((x) => x.close()));
     await Promise.allSettled(buses.map((x) => x.close()));
