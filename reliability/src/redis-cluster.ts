@@ -109,6 +109,11 @@ export async function startPrivateCluster(options: { nodeTimeoutMs?: number } = 
     throw error;
   }
 
+  // This process ending without stop() (a crash, Ctrl-C) takes the nodes with it: no orphaned cluster.
+  const onExit = () => {
+    for (const n of nodes) n.process.kill('SIGKILL');
+  };
+  process.once('exit', onExit);
   const alive = new Set(nodes.map((n) => n.port));
   const shards = async () => {
     for (const port of alive) {
@@ -179,6 +184,7 @@ export async function startPrivateCluster(options: { nodeTimeoutMs?: number } = 
       return replicaPort;
     },
     async stop() {
+      process.off('exit', onExit);
       for (const r of probes.values()) r.disconnect();
       await Promise.allSettled(nodes.map((n) => n.stop()));
       rmSync(base, { recursive: true, force: true });
