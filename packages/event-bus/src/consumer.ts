@@ -96,6 +96,7 @@ export class Consumer {
       group: args.group,
       schema: args.schema,
       maxDeliveries: args.options.maxDeliveries,
+      handlerTimeoutMs: args.options.handlerTimeoutMs,
       keys: args.transport.keys,
       clock: args.clock,
       instruments: args.instruments,

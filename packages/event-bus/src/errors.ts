@@ -146,3 +146,20 @@ export class OutboxUnsupportedError extends BallastError {
   }
 }
 export const isOutboxUnsupportedError = errorGuard<OutboxUnsupportedError>(OutboxUnsupportedError.code);
+
+/**
+ * A handler ran past the subscription's `handlerTimeoutMs`: its `signal` was aborted with this error and the
+ * delivery counts as failed (retried with backoff, dead-lettered after `maxDeliveries`), so a handler that
+ * never returns cannot hold its entry — and the stream's retention floor — forever.
+ */
+export class HandlerTimeoutError extends BallastError {
+  static readonly code = 'HANDLER_TIMEOUT';
+  constructor(
+    readonly eventType: string,
+    readonly entryId: string,
+    readonly timeoutMs: number,
+  ) {
+    super(new.target.code, `Handler of "${eventType}" entry ${entryId} did not finish within ${timeoutMs} ms`);
+  }
+}
+export const isHandlerTimeoutError = errorGuard<HandlerTimeoutError>(HandlerTimeoutError.code);

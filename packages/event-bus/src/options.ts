@@ -57,6 +57,13 @@ export const subscribeOptionsSchema = z
     maintenanceIntervalMs: z.number().int().min(0).default(60_000),
     /** A consumer silent this long, with nothing pending, is removed from the group. */
     removeIdleConsumersAfterMs: z.number().int().positive().default(3_600_000),
+    /**
+     * Bound of one delivery's handlers (`0`: none). Past it the handler's `signal` aborts with
+     * `HandlerTimeoutError` and the delivery fails (retried, dead-lettered after `maxDeliveries`): a handler
+     * that never returns in a live consumer otherwise keeps its entry pending — renewed, never taken over —
+     * and pins the group's retention floor.
+     */
+    handlerTimeoutMs: z.number().int().min(0).default(0),
     /** Time a handler gets after `close()` before the drain gives up on it (it stays pending: redelivered). */
     drainTimeoutMs: z.number().int().positive().default(30_000),
   })

@@ -324,6 +324,7 @@ export class OrderedConsumer {
       group: this.group,
       schema: a.schema,
       maxDeliveries: Number.POSITIVE_INFINITY, // counted here, across in-place retries
+      handlerTimeoutMs: this.options.handlerTimeoutMs,
       keys: a.transport.keys,
       clock: a.clock,
       instruments: a.instruments,

@@ -2,6 +2,7 @@ import { type Clock, extractTraceContext, getTracer } from '@ballast/core';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { z } from 'zod';
 import { decodeEnvelope, type EventEnvelope } from './envelope';
+import { HandlerTimeoutError } from './errors';
 import type { HandlerContext, HandlerRegistration } from './handler';
 import type { EventKeys } from './keys';
 import type { BusInstruments } from './metrics';
@@ -19,6 +20,8 @@ export interface EntryProcessor {
   group: string;
   schema: z.ZodType;
   maxDeliveries: number;
+  /** Bound of one delivery's handlers (0: none). */
+  handlerTimeoutMs: number;
   keys: EventKeys;
   clock: Clock;
   instruments: BusInstruments;
@@ -87,8 +90,24 @@ export async function processEntry(p: EntryProcessor, entry: StreamEntry): Promi
   );
   // Handlers run with the process span active (baggage from the publisher kept): their spans are its children.
   const active = trace.setSpan(parent, span);
+  // With a handler timeout: the handlers' signal also aborts at the deadline, and a handler still running then
+  // is given up (its delivery fails; whatever it does later is ignored).
+  const timeoutMs = p.handlerTimeoutMs;
+  const deadline = timeoutMs > 0 ? new AbortController() : undefined;
+  let timer: ReturnType<Clock['setTimeout']> | undefined;
+  let timedOut: Promise<never> | undefined;
+  if (deadline) {
+    const error = new HandlerTimeoutError(p.type, entry.id, timeoutMs);
+    timedOut = new Promise<never>((_, reject) => {
+      timer = p.clock.setTimeout(() => {
+        deadline.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
+    timedOut.catch(() => {});
+  }
   const ctx: HandlerContext = {
-    signal: p.signal,
+    signal: deadline ? AbortSignal.any([p.signal, deadline.signal]) : p.signal,
     deliveries: entry.deliveries,
     entryId: entry.id,
     group: p.group,
@@ -99,13 +118,19 @@ export async function processEntry(p: EntryProcessor, entry: StreamEntry): Promi
   for (const registration of p.handlers()) {
     // Unsubscribed while an earlier handler of this event ran: its close() has resolved, so it runs no more.
     if (!p.handlers().includes(registration)) continue;
+    if (deadline?.signal.aborted) {
+      failures.push(deadline.signal.reason);
+      continue;
+    }
     try {
-      const result = await context.with(active, () => registration.run(event, ctx));
+      const run = context.with(active, () => registration.run(event, ctx));
+      const result = timedOut ? await Promise.race([run, timedOut]) : await run;
       if (result === false) failures.push(new Error('handler returned false'));
     } catch (error) {
       failures.push(error);
     }
   }
+  if (timer !== undefined) p.clock.clearTimeout(timer);
   p.instruments.duration.record(
     p.clock.monotonic() - started,
     failures.length === 0 ? attributes.success : attributes.failure,

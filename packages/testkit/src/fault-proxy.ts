@@ -17,6 +17,15 @@ interface Link {
   /** Bytes read while frozen, per direction, forwarded on resume in order. */
   toUpstream: Buffer[];
   toClient: Buffer[];
+  /** Bytes on their way under `delay()`, per direction: due time (ms, `performance.now()`) and chunk, in order. */
+  lateUpstream: Lane;
+  lateClient: Lane;
+}
+
+/** One direction of a delayed link: chunks leave in arrival order once due. */
+interface Lane {
+  queue: { at: number; chunk: Buffer }[];
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 function parseTarget(target: FaultProxyOptions['target']): { host: string; port: number } {
@@ -38,6 +47,7 @@ export class FaultProxy implements AsyncDisposable {
   readonly #target: { host: string; port: number };
   readonly #links = new Set<Link>();
   #frozen = false;
+  #delayMs = 0;
   #down = false;
   #closed = false;
   /** The host the proxy listens on. */
@@ -88,6 +98,21 @@ export class FaultProxy implements AsyncDisposable {
     this.#frozen = true;
   }
 
+  /**
+   * Adds latency: every chunk read from now on is forwarded `ms` later (each direction, order kept; a chunk
+   * never overtakes one read before it). `delay(0)` ends it (chunks already under way still arrive late).
+   */
+  delay(ms: number): void {
+    if (!(ms >= 0) || !Number.isFinite(ms))
+      throw new RangeError(`FaultProxy.delay(ms) needs a finite ms >= 0, got ${ms}`);
+    this.#delayMs = ms;
+  }
+
+  /** The latency `delay()` set (0: none). */
+  get delayMs(): number {
+    return this.#delayMs;
+  }
+
   /** Forwards again, first what was held back while frozen. */
   resume(): void {
     this.#frozen = false;
@@ -131,17 +156,24 @@ export class FaultProxy implements AsyncDisposable {
       return;
     }
     const upstream = tcpConnect(this.#target.port, this.#target.host);
-    const link: Link = { client, upstream, toUpstream: [], toClient: [] };
+    const link: Link = {
+      client,
+      upstream,
+      toUpstream: [],
+      toClient: [],
+      lateUpstream: { queue: [], timer: undefined },
+      lateClient: { queue: [], timer: undefined },
+    };
     this.#links.add(link);
     client.setNoDelay(true);
     upstream.setNoDelay(true);
     client.on('data', (chunk: Buffer) => {
       if (this.#frozen) link.toUpstream.push(chunk);
-      else upstream.write(chunk);
+      else this.#send(link.lateUpstream, upstream, chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
       if (this.#frozen) link.toClient.push(chunk);
-      else client.write(chunk);
+      else this.#send(link.lateClient, client, chunk);
     });
     // Either side ending or failing ends the link; errors are the test's doing (cut, a stopped server).
     const drop = () => this.#drop(link);
@@ -152,12 +184,37 @@ export class FaultProxy implements AsyncDisposable {
   }
 
   #flush(link: Link): void {
-    for (const chunk of link.toUpstream.splice(0)) link.upstream.write(chunk);
-    for (const chunk of link.toClient.splice(0)) link.client.write(chunk);
+    for (const chunk of link.toUpstream.splice(0)) this.#send(link.lateUpstream, link.upstream, chunk);
+    for (const chunk of link.toClient.splice(0)) this.#send(link.lateClient, link.client, chunk);
+  }
+
+  /** Writes `chunk` now, or `delayMs` from now behind whatever this direction still has under way. */
+  #send(lane: Lane, to: Socket, chunk: Buffer): void {
+    if (this.#delayMs === 0 && lane.queue.length === 0) {
+      to.write(chunk);
+      return;
+    }
+    lane.queue.push({ at: performance.now() + this.#delayMs, chunk });
+    if (!lane.timer) this.#drain(lane, to);
+  }
+
+  #drain(lane: Lane, to: Socket): void {
+    lane.timer = undefined;
+    const now = performance.now();
+    while (lane.queue.length > 0 && lane.queue[0]!.at <= now) {
+      const { chunk } = lane.queue.shift()!;
+      if (!to.destroyed) to.write(chunk);
+    }
+    const next = lane.queue[0];
+    if (next) lane.timer = setTimeout(() => this.#drain(lane, to), Math.max(0, next.at - now));
   }
 
   #drop(link: Link): void {
     if (!this.#links.delete(link)) return;
+    for (const lane of [link.lateUpstream, link.lateClient]) {
+      if (lane.timer) clearTimeout(lane.timer);
+      lane.queue.length = 0;
+    }
     link.client.destroy();
     link.upstream.destroy();
   }

@@ -75,4 +75,18 @@ describe('FaultProxy', () => {
     proxy.up();
     expect(await client.ping()).toBe('PONG'); // ioredis reconnected through the proxy
   });
+
+  it('delay adds latency both ways and keeps the order; delay(0) ends it', async () => {
+    const { proxy, client } = await setup();
+    expect(() => proxy.delay(-1)).toThrow(RangeError);
+    proxy.delay(150);
+    expect(proxy.delayMs).toBe(150);
+    const t0 = performance.now();
+    // Pipelined: every reply in order, none earlier than request + reply latency (a lower bound: load only adds).
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => client.echo(`m${i}`)));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(replies).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+    proxy.delay(0);
+    expect(await client.ping()).toBe('PONG');
+  });
 });
