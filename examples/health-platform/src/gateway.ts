@@ -285,7 +285,7 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     queues: [sources.queue],
     buses: [{ name: 'health-platform', bus, types: EVENT_TYPES }],
     sagas: sources.feed.operations(),
-    discovery: { backend: ctx.registry.discovery.backend, services: sources.services },
+    discovery: { backend: ctx.registry.discovery.backend, services: sources.services, client: ctx.registry.discovery },
     ...(sources.configStore ? { config: { name: 'health-platform', store: sources.configStore } } : {}),
     authorize: async (req, action) => {
       const ok = await isAdmin(req);

@@ -22,6 +22,7 @@ export type DashboardActionName =
   | 'queue.pause'
   | 'queue.resume'
   | 'queue.dead.replay'
+  | 'queue.dead.remove'
   | 'stream.dlq.replay'
   | 'stream.dlq.delete'
   | 'saga.dlq.retry'
@@ -46,7 +47,9 @@ type Any = any;
 export type DashboardQueue = Pick<
   Queue<Any>,
   'name' | 'counts' | 'list' | 'getJob' | 'listDead' | 'replayDead' | 'pause' | 'resume' | 'isPaused'
->;
+> &
+  /** Newer queues: removing dead jobs and listing job schedulers (the panel hides what a queue lacks). */
+  Partial<Pick<Queue<Any>, 'job' | 'listSchedulers'>>;
 /** The bus methods the streams panel calls (method signatures: a bus of any event map fits). */
 export interface DashboardBus {
   groups(type: string): Promise<GroupInfo[]>;
@@ -82,6 +85,8 @@ export interface DashboardDiscovery {
   backend: Pick<DiscoveryBackend, 'query' | 'kind'>;
   /** Service names to show. */
   services: readonly string[];
+  /** This process's discovery client: instances its outlier detection ejected from picking are marked. */
+  client?: { ejected(service: string): string[] };
 }
 
 export interface DashboardConfig {

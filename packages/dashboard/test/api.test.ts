@@ -163,6 +163,36 @@ describe('queues', () => {
     expect((await post(`queues/${QUEUE}/dead/replay`, s, { ids: [] })).status).toBe(400);
   });
 
+  it('removes a dead job for good, and only a dead one', async () => {
+    const s = await session();
+    const [dead] = (await get(`queues/${QUEUE}/dead`)).body.jobs;
+    const [waiting] = (await get(`queues/${QUEUE}/jobs?state=waiting`)).body.jobs;
+    const refused = await post(`queues/${QUEUE}/dead/remove`, s, { ids: [dead.id, waiting.id] });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toContain(waiting.id);
+    expect((await get(`queues/${QUEUE}/jobs/${dead.id}`)).body.state).toBe('dead'); // all or nothing
+    expect((await post(`queues/${QUEUE}/dead/remove`, s, { ids: [dead.id] })).body).toEqual({ removed: 1 });
+    expect(fx.asked.at(-1)).toEqual({ name: 'queue.dead.remove', target: QUEUE, ids: [dead.id] });
+    expect((await get(`queues/${QUEUE}/jobs/${dead.id}`)).status).toBe(404);
+    expect((await get(`queues/${QUEUE}/jobs/${waiting.id}`)).body.state).toBe('waiting');
+  });
+
+  it("lists the queue's job schedulers", async () => {
+    const { body } = await get(`queues/${QUEUE}/schedulers`);
+    expect(body).toEqual({
+      supported: true,
+      schedulers: [
+        expect.objectContaining({
+          id: 'nightly-report',
+          pattern: '0 0 3 * * *',
+          tz: 'Asia/Shanghai',
+          template: expect.objectContaining({ name: 'render' }),
+          nextRunAt: expect.any(Number),
+        }),
+      ],
+    });
+  });
+
   it('pauses and resumes', async () => {
     const s = await session();
     expect((await post(`queues/${QUEUE}/resume`, s)).body.paused).toBe(false);
@@ -256,6 +286,10 @@ describe('locks and discovery', () => {
       body.services[0].instances.map((i: { id: string; status: string }) => [i.id, i.status]),
     );
     expect(statuses).toEqual({ 'users-1': 'passing', 'users-2': 'critical' });
+    const ejected = body.services[0].instances
+      .filter((i: { ejected: boolean }) => i.ejected)
+      .map((i: { id: string }) => i.id);
+    expect(ejected).toEqual(['users-2']); // the client's outlier detection marks
   });
 });
 

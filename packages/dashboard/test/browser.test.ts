@@ -130,7 +130,7 @@ describe('the dashboard in Chromium', () => {
     await open('discovery');
     await expect
       .poll(() => page.locator('[data-service="users"]').textContent())
-      .toMatch(/users-1.*passing.*users-2.*critical/s);
+      .toMatch(/users-1.*passing.*users-2.*critical.*ejected/s);
     await shot('discovery');
   });
 

@@ -82,6 +82,14 @@ export async function seed(): Promise<Fixture> {
   await queue.pause(); // what waits keeps waiting: a replayed job stays visible
   await queue.add('render', { n: 10 }, { priority: 'high' });
   await queue.add('render', { n: 11 }, { priority: 'low' });
+  await queue.upsertScheduler(
+    'nightly-report',
+    { pattern: '0 0 3 * * *', tz: 'Asia/Shanghai' },
+    {
+      name: 'render',
+      data: { n: 99 },
+    },
+  );
 
   // Event stream: the billing group dead-letters two orders.
   const bus = createEventBus({
@@ -196,7 +204,12 @@ export async function seed(): Promise<Fixture> {
     buses: [{ name: 'orders', bus, types: [EVENT] }],
     sagas,
     locks: { backend: lockBackend, resources: [LOCK, 'invoice:43'], manager: locks },
-    discovery: { backend: discovery, services: ['users'] },
+    // The client's outlier detection, as a test double: users-2 was ejected from picking.
+    discovery: {
+      backend: discovery,
+      services: ['users'],
+      client: { ejected: (s) => (s === 'users' ? ['users-2'] : []) },
+    },
     config: { name: CONFIG, store: config },
     liveIntervalMs: 250,
     // Operators may do anything but delete dead letters (the refusal the tests look for).

@@ -1,4 +1,7 @@
-/** Discovery: the instances of each configured service with their check status (passing or not). */
+/**
+ * Discovery: the instances of each configured service with their check status (passing or not), and whether
+ * the given client's outlier detection ejected them from picking.
+ */
 import type { DashboardDiscovery } from '../options';
 import type { Route } from '../route';
 
@@ -11,7 +14,8 @@ export function discoveryRoutes(d: DashboardDiscovery): Route[] {
         const services = await Promise.all(
           d.services.map(async (name) => {
             const r = await d.backend.query(name);
-            return { name, instances: r.instances };
+            const ejected = new Set(d.client?.ejected(name) ?? []);
+            return { name, instances: r.instances.map((i) => ({ ...i, ejected: ejected.has(i.id) })) };
           }),
         );
         return { backend: d.backend.kind, services };

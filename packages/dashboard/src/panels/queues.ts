@@ -1,6 +1,9 @@
-/** Queues: counts by state and priority, jobs by state (searchable), job detail, the DLQ, pause/resume. */
+/**
+ * Queues: counts by state and priority, jobs by state (searchable), job detail, the DLQ (replay, remove), job
+ * schedulers, pause/resume.
+ */
 import type { JobState } from '@ballast/queue';
-import { badRequest, notFound } from '../errors';
+import { badRequest, DashboardRequestError, notFound } from '../errors';
 import type { DashboardQueue } from '../options';
 import { intParam, type Route, type RouteContext, stringList } from '../route';
 
@@ -66,6 +69,39 @@ export function queueRoutes(queues: readonly DashboardQueue[]): Route[] {
       action: (ctx) => ({ name: 'queue.dead.replay', target: ctx.params.queue!, ids: stringList(ctx.body, 'ids') }),
       async run(ctx) {
         return { replayed: await queue(ctx).replayDead(stringList(ctx.body, 'ids')) };
+      },
+    },
+    {
+      method: 'POST',
+      path: 'queues/:queue/dead/remove',
+      action: (ctx) => ({ name: 'queue.dead.remove', target: ctx.params.queue!, ids: stringList(ctx.body, 'ids') }),
+      async run(ctx) {
+        const q = queue(ctx);
+        if (!q.job) throw badRequest(`queue "${q.name}" cannot remove jobs (an older @ballast/queue)`);
+        const ids = stringList(ctx.body, 'ids');
+        // Only dead jobs: a replayed (waiting again) or unknown id is refused, not removed.
+        const infos = await Promise.all(ids.map((id) => q.getJob(id)));
+        const notDead = ids.filter((_, i) => infos[i]?.state !== 'dead');
+        if (notDead.length) throw new DashboardRequestError(409, `not dead jobs of "${q.name}": ${notDead.join(', ')}`);
+        for (const id of ids) await q.job(id).remove();
+        return { removed: ids.length };
+      },
+    },
+    {
+      method: 'GET',
+      path: 'queues/:queue/schedulers',
+      async run(ctx) {
+        const q = queue(ctx);
+        if (!q.listSchedulers) return { supported: false, schedulers: [] };
+        try {
+          return { supported: true, schedulers: await q.listSchedulers() };
+        } catch (error) {
+          // By code: @ballast/queue is an optional peer, so its guards are not imported here.
+          if ((error as { code?: unknown })?.code === 'NO_SCHEDULERS') {
+            return { supported: false, schedulers: [] };
+          }
+          throw error;
+        }
       },
     },
     pausing('pause'),

@@ -209,6 +209,7 @@ const panels: Record<string, () => Promise<HTMLElement>> = {
           when(j.createdAt),
           [
             action('Replay', `queues/${q}/dead/replay`, { ids: [j.id] }),
+            action('Remove', `queues/${q}/dead/remove`, { ids: [j.id] }, `Remove dead job ${j.id} for good?`),
             h('button', { class: 'act', onclick: () => go({ job: j.id }) }, 'Detail'),
           ],
         ]),
@@ -223,6 +224,24 @@ const panels: Record<string, () => Promise<HTMLElement>> = {
           )
         : null,
     );
+    const sched = await api(`queues/${q}/schedulers`);
+    if (sched.supported) {
+      put(
+        section,
+        h('h2', {}, `Schedulers of ${view.queue}`),
+        table(
+          ['scheduler', 'schedule', 'job', 'made', 'next run'],
+          sched.schedulers.map((s: Json) => [
+            s.id,
+            s.pattern ? `${s.pattern}${s.tz ? ` (${s.tz})` : ''}` : `every ${s.every} ms`,
+            s.template.name,
+            s.limit ? `${s.count}/${s.limit}` : s.count,
+            when(s.nextRunAt),
+          ]),
+          { 'data-panel-table': 'schedulers' },
+        ),
+      );
+    }
     const stateSelect = h(
       'select',
       { onchange: (e: Event) => go({ state: (e.target as HTMLSelectElement).value }) },
@@ -441,7 +460,12 @@ const panels: Record<string, () => Promise<HTMLElement>> = {
           h('h3', {}, s.name),
           table(
             ['instance', 'url', 'status', 'tags'],
-            s.instances.map((i: Json) => [i.id, i.url, badge(i.status), i.tags.join(', ')]),
+            s.instances.map((i: Json) => [
+              i.id,
+              i.url,
+              [badge(i.status), i.ejected ? [' ', badge('ejected')] : null],
+              i.tags.join(', '),
+            ]),
           ),
         ),
       ),
