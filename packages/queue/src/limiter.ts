@@ -78,8 +78,13 @@ export class RateLimitedError extends BallastError {
    * From an HTTP `Retry-After` value (delta seconds or an HTTP date; `fallbackMs` when absent or unreadable),
    * e.g. `RateLimitedError.fromRetryAfter(res.headers.get('retry-after'))`.
    */
-  static fromRetryAfter(value: string | number | null | undefined, fallbackMs = 1_000, now = Date.now()) {
-    return new RateLimitedError(retryAfterToMs(value, fallbackMs, now));
+  static fromRetryAfter(
+    value: string | number | null | undefined,
+    fallbackMs = 1_000,
+    now = Date.now(),
+  ): RateLimitedError {
+    // `this`, not the class's name: a self-reference makes the bundler rename the class (`_RateLimitedError`).
+    return new this(retryAfterToMs(value, fallbackMs, now));
   }
 }
 export const isRateLimitedError = errorGuard<RateLimitedError>(RateLimitedError.code);
