@@ -3,7 +3,7 @@ import { FakeClock } from '@ballast/testkit';
 import { useRedisClusterFixture } from '@ballast/testkit/vitest';
 import { beforeAll, expect, it } from 'vitest';
 import { RedisSagaStore } from '../src/index';
-import { partitionKeys } from '../src/keys';
+import { partitionKeys, partitionOf } from '../src/keys';
 import { sagaContract } from './orchestrator.contract';
 import { storeContract } from './store.contract';
 import { sagaV2Contract } from './v2.contract';
@@ -32,6 +32,23 @@ it('§6 on a Cluster the bus streams are in other slots: the store keeps events 
   };
   const store = new RedisSagaStore({ redis: cluster, prefix, events: { bus, publishLua: '' } });
   expect(store.publishesEvents).toBe(false);
+});
+
+it('DLQ retention on a Cluster: deadLetterMaxLen caps each partition stream in its own slot, newest kept', async () => {
+  const store = new RedisSagaStore({ redis: cluster, prefix: `${prefix}cap:`, partitions: 2, deadLetterMaxLen: 3 });
+  for (let i = 0; i < 12; i++) {
+    await store.addDeadLetter({ sagaId: `s${i}`, saga: 's', step: 'x', error: '{}', context: '{}', at: i });
+  }
+  const kept = (await store.listDeadLetters()).map((d) => d.sagaId);
+  // Two partitions (two slots), each trimmed to its newest 3: 6 kept, none of them an old entry of its partition.
+  expect(kept).toHaveLength(6);
+  const byPartition = new Map<number, number[]>();
+  for (let i = 0; i < 12; i++) {
+    const p = partitionOf(`s${i}`, 2);
+    byPartition.set(p, [...(byPartition.get(p) ?? []), i]);
+  }
+  const expected = [...byPartition.values()].flatMap((is) => is.slice(-3)).map((i) => `s${i}`);
+  expect(kept.sort()).toEqual(expected.sort());
 });
 
 const sagaBackend = {
