@@ -21,7 +21,11 @@ export const configOptionsSchema = z
         key: z
           .union([
             z.string().min(1, 'an empty key encrypts nothing'),
-            z.instanceof(Uint8Array).refine((k) => k.length > 0, 'an empty key encrypts nothing'),
+            // z.custom, not z.instanceof: the declaration must name no zod type the lowest zod 4 peer lacks
+            // (ZodInstanceOf is not in zod 4.0).
+            z.custom<Uint8Array>((k) => k instanceof Uint8Array && k.length > 0, {
+              message: 'expected a non-empty Uint8Array (an empty key encrypts nothing)',
+            }),
           ])
           .optional(),
       })
