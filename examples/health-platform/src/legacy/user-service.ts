@@ -19,6 +19,7 @@ import { WithLock } from '@ballast/lock';
 import { BallastModule } from '@ballast/nestjs';
 import {
   type ArgumentsHost,
+  BadRequestException,
   Body,
   Catch,
   Controller,
@@ -30,6 +31,7 @@ import {
   Inject,
   Injectable,
   Module,
+  NotFoundException,
   Param,
   Post,
 } from '@nestjs/common';
@@ -100,10 +102,20 @@ class ErrorBody implements ExceptionFilter {
   constructor(private readonly onError: (error: unknown) => void) {}
 
   catch(error: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<ServerResponse>();
+    const http = host.switchToHttp();
+    const req = http.getRequest<IncomingMessage>();
+    const res = http.getResponse<ServerResponse>();
     const status = error instanceof HttpException ? error.getStatus() : 500;
     if (status >= 500) this.onError(error);
-    const message = error instanceof Error ? error.message : String(error);
+    // This app throws plain HttpExceptions; Nest's own are its router's 404 and Express's body parser's 400.
+    const message =
+      error instanceof NotFoundException
+        ? `no route ${req.method} ${new URL(req.url ?? '/', 'http://local').pathname}`
+        : error instanceof BadRequestException
+          ? 'body is not JSON'
+          : error instanceof Error
+            ? error.message
+            : String(error);
     res.statusCode = status;
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ error: message }));
@@ -172,13 +184,6 @@ export async function createUserApp(opts: {
   app.useGlobalFilters(new ErrorBody(opts.onError));
   await app.init();
   const express = app.getHttpAdapter().getInstance();
-  // A body that is not JSON fails in Express's body parser, before Nest: the example's answer, not Express's page.
-  express.use((error: { type?: string }, _req: IncomingMessage, res: ServerResponse, next: (e: unknown) => void) => {
-    if (error?.type !== 'entity.parse.failed') return next(error);
-    res.statusCode = 400;
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ error: 'body is not JSON' }));
-  });
   return {
     handler: express,
     users: app.get(UserService),
