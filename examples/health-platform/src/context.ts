@@ -1,4 +1,5 @@
 /** What every service gets: backends, registry, config, the internal HTTP client, event buses, the activity log. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHttpClient, type HttpClient } from '@ballast/circuit-breaker';
 import { EventEmitter, type Logger } from '@ballast/core';
 import { createHealthChecker, type HealthCheck, type HealthChecker, redisCheck } from '@ballast/discovery';
@@ -156,7 +157,7 @@ export class Ctx {
    */
   async serve(
     name: string,
-    router: Router,
+    router: Router | ((req: IncomingMessage, res: ServerResponse) => void),
     options: { count?: number; first?: number; dependsOn?: string[]; checker?: HealthChecker } = {},
   ) {
     let { count = 1, first = 1 } = options;

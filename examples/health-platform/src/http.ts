@@ -88,14 +88,18 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Starts `router` on a random loopback port. Handlers return a body (sent as 200 JSON) or write `res` themselves. */
+/**
+ * Starts `router` on a random loopback port. Handlers return a body (sent as 200 JSON) or write `res` themselves.
+ * A plain request listener (a framework's app) may stand in for the router; `raw` routes still come first.
+ */
 export async function listen(
-  router: Router,
+  router: Router | ((req: IncomingMessage, res: ServerResponse) => void),
   options: { onError?: (error: unknown) => void; raw?: (req: IncomingMessage, res: ServerResponse) => boolean } = {},
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer(async (raw, res) => {
     try {
       if (options.raw?.(raw, res)) return;
+      if (typeof router === 'function') return router(raw, res); // an app's own handler (user-service's Nest app)
       const url = new URL(raw.url ?? '/', 'http://local');
       const method = raw.method ?? 'GET';
       const found = router.match(method, url.pathname);

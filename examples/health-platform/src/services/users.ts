@@ -1,41 +1,37 @@
 /**
- * user-service: profiles. Its domain class (src/legacy/user-service.ts) uses legacy decorators —
- * @WithLock('user:{userId}') and @OnEvent — as a NestJS team would write it.
+ * user-service: profiles. A NestJS app on @ballast/nestjs (src/legacy/user-service.ts, legacy decorators —
+ * @WithLock('user:{userId}') and @OnEvent — as a NestJS team would write it), served by `ctx.serve` like
+ * every other service: same instance ids, discovery registration and /health.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Ctx } from '../context';
-import { HttpError, Router, requireFields } from '../http';
 import { importLegacy } from '../legacy';
 
-/** The shape of the legacy class this file uses (kept here so the standard-decorator build never compiles it). */
-interface LegacyUserService {
-  profiles: Map<string, { userId: string; username: string; welcomeMailSent: boolean; logins: number }>;
-  createProfile(cmd: { userId: string; email: string; username: string }): Promise<unknown>;
-}
+/** The shape of the legacy module this file uses (kept here so the standard-decorator build never compiles it). */
 interface LegacyModule {
-  UserService: new (deps: {
-    record(kind: string, text: string, data?: Record<string, unknown>): void;
-  }) => LegacyUserService;
+  createUserApp(opts: {
+    deps: { record(kind: string, text: string, data?: Record<string, unknown>): void };
+    bus: ReturnType<Ctx['bus']>;
+    locks: Ctx['locks'];
+    onError(error: unknown): void;
+  }): Promise<{ handler: (req: IncomingMessage, res: ServerResponse) => void; close(): Promise<void> }>;
 }
 
 export async function startUserService(ctx: Ctx) {
-  const { UserService } = await importLegacy<LegacyModule>('user-service');
-  const users = new UserService({ record: (kind, text, data) => ctx.activity.add('user-service', kind, text, data) });
-  const bus = ctx.bus('user-service');
-  await bus.registerHandlers(users);
-
-  const router = new Router();
-  router.post('/users', async (req) => {
-    const cmd = requireFields<{ userId: string; email: string; username: string }>(req.body, [
-      'userId',
-      'email',
-      'username',
-    ]);
-    return users.createProfile(cmd);
+  const { createUserApp } = await importLegacy<LegacyModule>('user-service');
+  const app = await createUserApp({
+    deps: { record: (kind, text, data) => ctx.activity.add('user-service', kind, text, data) },
+    bus: ctx.bus('user-service'),
+    locks: ctx.locks,
+    onError: (e) => ctx.log.warn({ err: e, service: 'user-service' }, 'request failed'),
   });
-  router.get('/users/:id', (req) => {
-    const p = users.profiles.get(req.params.id!);
-    if (!p) throw new HttpError(404, `no user ${req.params.id}`);
-    return p;
-  });
-  return ctx.serve('user-service', router);
+  const running = await ctx.serve('user-service', app.handler);
+  return {
+    ...running,
+    // Out of discovery and no more requests first, then Nest's shutdown (the @OnEvent subscriptions).
+    close: async () => {
+      await running.close();
+      await app.close();
+    },
+  };
 }
