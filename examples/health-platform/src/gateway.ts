@@ -271,11 +271,17 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
 
   /** Dashboard actions: an admin's session cookie (or bearer token), checked like every operator route. */
   async function isAdmin(req: IncomingMessage): Promise<boolean> {
-    const cookie = /(?:^|;\s*)hp_admin=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-    const claims = await authenticate(
-      cookie ? ({ headers: { authorization: `Bearer ${decodeURIComponent(cookie)}` } } as IncomingMessage) : req,
-    ).catch(() => undefined);
-    return claims?.role === 'admin';
+    const admin = async (r: IncomingMessage) => (await authenticate(r).catch(() => undefined))?.role === 'admin';
+    // A bearer token first (scripts), then the session cookie; a stale or malformed cookie never blocks a bearer.
+    if (req.headers.authorization && (await admin(req))) return true;
+    const raw = /(?:^|;\s*)hp_admin=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+    let token: string | undefined;
+    try {
+      token = raw === undefined ? undefined : decodeURIComponent(raw);
+    } catch {
+      return false; // not percent-encoding: not a session this gateway set
+    }
+    return token !== undefined && admin({ headers: { authorization: `Bearer ${token}` } } as IncomingMessage);
   }
 
   const dashboard = createDashboard({
@@ -372,7 +378,8 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
               value: boolean | number;
             };
             const chaos = ctx.config.get('chaos');
-            if (!(key in chaos)) return send(res, 400, { error: `unknown chaos switch ${key}` });
+            if (typeof key !== 'string' || !Object.hasOwn(chaos, key))
+              return send(res, 400, { error: `unknown chaos switch ${key}` });
             const current = chaos[key as keyof typeof chaos];
             if (typeof value !== typeof current)
               return send(res, 400, { error: `chaos.${key} takes a ${typeof current}, not ${JSON.stringify(value)}` });

@@ -24,6 +24,15 @@ describe('flatten (seed 000 _upload_config)', () => {
     expect(flatten({ a: { b: 1 } }, 'db')).toEqual({ 'db/a/b': 1 });
   });
 
+  it('unflatten skips a key naming __proto__, constructor or prototype: a store entry cannot pollute every object', () => {
+    const own = JSON.parse('{"__proto__": {"p3": 1}}'); // an own key named __proto__, as a JSON store can hold
+    const tree = unflatten({ ...own, 'x/__proto__/polluted': true, 'constructor/prototype/p2': 1, 'a/b': 1 });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(({} as Record<string, unknown>).p2).toBeUndefined();
+    expect(Object.getPrototypeOf(tree)).toBe(Object.prototype);
+    expect(tree).toEqual({ a: { b: 1 } });
+  });
+
   it('round-trips through unflatten (an empty mapping is the one thing seed 000 drops)', () => {
     const doc = { a: { b: { c: 1, d: [1, { x: 2 }] }, e: 'x' }, f: false };
     expect(unflatten(flatten(doc))).toEqual(doc);

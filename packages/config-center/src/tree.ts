@@ -30,13 +30,17 @@ export function flatten(tree: Tree, prefix = ''): Record<string, unknown> {
   return out;
 }
 
+const UNSAFE_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
+
 /** The inverse of `flatten`: `{ 'db/pool/max': 10 }` → `{ db: { pool: { max: 10 } } }`. Empty segments are skipped. */
 export function unflatten(entries: Record<string, unknown>): Tree {
   const root: Tree = {};
   // Shorter keys first, so a leaf `a` written before `a/b` is replaced by the mapping rather than lost silently.
   for (const key of Object.keys(entries).sort((x, y) => x.length - y.length)) {
     const parts = key.split('/').filter((p) => p !== '');
-    if (parts.length === 0) continue;
+    // A segment naming Object.prototype's plumbing would write into the prototype every object shares (a store
+    // entry `x/__proto__/polluted` made `({}).polluted` true): such a key is skipped, never walked into.
+    if (parts.length === 0 || parts.some((p) => UNSAFE_SEGMENTS.has(p))) continue;
     let node = root;
     for (const part of parts.slice(0, -1)) {
       const next = node[part];

@@ -166,7 +166,8 @@ function statusOf(error: unknown): [number, string] {
   if (isDashboardRequestError(error)) return [error.status, message];
   if (isBallastError(error)) {
     if (/NOT_FOUND|UNKNOWN/.test(error.code)) return [404, message];
-    if (/BUSY|CONFLICT|FAILED|EXISTS/.test(error.code)) return [409, message];
+    if (/BUSY|CONFLICT|FAILED|EXISTS|STATE/.test(error.code)) return [409, message];
+    if (/UNSUPPORTED/.test(error.code)) return [400, message];
     if (/INVALID/.test(error.code)) return [400, message];
   }
   return [500, message];

@@ -130,6 +130,7 @@ describe('queues', () => {
         name: QUEUE,
         paused: true,
         counts: expect.objectContaining({ dead: 3, waiting: 2, byPriority: expect.any(Object) }),
+        canRemoveDead: true,
       },
     ]);
   });
@@ -175,6 +176,64 @@ describe('queues', () => {
     expect(fx.asked.at(-1)).toEqual({ name: 'queue.dead.remove', target: QUEUE, ids: [dead.id] });
     expect((await get(`queues/${QUEUE}/jobs/${dead.id}`)).status).toBe(404);
     expect((await get(`queues/${QUEUE}/jobs/${waiting.id}`)).body.state).toBe('waiting');
+  });
+
+  it('a dead job replayed between the check and its removal is left alone and reported; duplicates count once', async () => {
+    const real = fx.options.queues![0]!;
+    // The queue as the dashboard sees it, except that a replay lands just before each removal runs.
+    const racing = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'job') {
+          return (id: string) => ({
+            remove: async (o: { onlyIn?: ('dead' | 'waiting')[] }) => {
+              await target.replayDead([id]);
+              return target.job!(id).remove(o);
+            },
+          });
+        }
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const other = await serve({ ...fx.options, queues: [racing] });
+    try {
+      const page = await fetch(`${other.origin}${base}/`);
+      const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
+      const token = /name="ballast-csrf" content="([^"]+)"/.exec(await page.text())![1]!;
+      const [dead] = (await get(`queues/${QUEUE}/dead`)).body.jobs;
+      const res = await fetch(`${other.origin}${base}/api/queues/${QUEUE}/dead/remove`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie, [CSRF_HEADER]: token, origin: other.origin },
+        body: JSON.stringify({ ids: [dead.id, dead.id] }),
+      });
+      const body = await res.json();
+      expect(res.status).toBe(200);
+      expect(body).toMatchObject({ removed: 0, refused: [{ id: dead.id }] });
+      expect((await get(`queues/${QUEUE}/jobs/${dead.id}`)).body.state).toBe('waiting'); // replayed, not removed
+    } finally {
+      other.dashboard.close();
+      other.server.close();
+    }
+  });
+
+  it('refuses to remove dead jobs on a queue whose backend cannot (RabbitMQ), and says so in the summary', async () => {
+    const real = fx.options.queues![0]!;
+    const rabbit = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'backend') return { kind: 'rabbitmq', ops: {} };
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const other = await serve({ ...fx.options, queues: [rabbit] });
+    try {
+      const summary = await (await fetch(`${other.origin}${base}/api/queues`)).json();
+      expect(summary.queues[0].canRemoveDead).toBe(false);
+      expect((await get('queues')).body.queues[0].canRemoveDead).toBe(true);
+    } finally {
+      other.dashboard.close();
+      other.server.close();
+    }
   });
 
   it("lists the queue's job schedulers", async () => {
@@ -340,6 +399,16 @@ describe('config', () => {
     expect((await post('config/flag', s, { key: 'feature.nope', value: true })).status).toBe(404);
     expect((await post('config/flag', s, { key: 'feature.fastCheckout', value: 'yes' })).status).toBe(400);
     expect((await get('config')).body.version).toBe(after.version);
+    // A boolean under a secret's name stays hidden: not switched (its value would show in the answer and history).
+    const store = fx.options.config!.store;
+    const cur = await store.read();
+    await store.commit(cur.version, { ...cur.entries, 'stripe.apiKey': true }, { at: Date.now(), message: 'x' });
+    const secret = await post('config/flag', s, { key: 'stripe.apiKey', value: false });
+    expect(secret.status).toBe(400);
+    expect(secret.body.error).toContain('redacted');
+    expect((await get('config')).body.version).toBe(cur.version + 1);
+    // Keys inherited from Object.prototype are not keys of the config.
+    expect((await post('config/flag', s, { key: 'toString', value: true })).status).toBe(404);
   });
 });
 

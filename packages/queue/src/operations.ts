@@ -1,4 +1,4 @@
-import { abortedError, parseOptions } from '@ballast/core';
+import { abortedError, InvalidOptionsError, parseOptions } from '@ballast/core';
 import { z } from 'zod';
 import type { QueueEvents } from './events';
 import type { JobInfo, JobState } from './job';
@@ -110,14 +110,26 @@ export class JobHandle<D = unknown> {
     return this.queue.getJob<D, R>(this.id);
   }
 
-  /** Removes the job. Refused while it is active (a worker holds it): `JobStateError` with `state: 'active'`. */
-  async remove(): Promise<void> {
+  /**
+   * Removes the job. Refused while it is active (a worker holds it): `JobStateError` with `state: 'active'`.
+   * `onlyIn` removes it only in one of those states, checked in the same atomic step (e.g. `['dead']` for a DLQ
+   * prune that must not drop a job someone replayed meanwhile); in another state it is `JobStateError`.
+   */
+  async remove(options: { onlyIn?: readonly Exclude<JobState, 'active'>[] } = {}): Promise<void> {
+    const onlyIn = options.onlyIn ?? [];
+    for (const s of onlyIn) {
+      if (!STATES.includes(s) || (s as JobState) === 'active') {
+        throw new InvalidOptionsError('job.remove', [
+          { path: 'onlyIn', expected: 'job states other than active', received: String(s), message: 'bad state' },
+        ]);
+      }
+    }
     const prev = settle(
       this.queue,
       'remove',
       this.id,
-      await opsOf(this.queue, 'remove').jobOp('remove', this.id),
-      STATES.filter((s) => s !== 'active'),
+      await opsOf(this.queue, 'remove').jobOp('remove', this.id, ...(onlyIn.length ? [onlyIn.join(',')] : [])),
+      onlyIn.length ? onlyIn : STATES.filter((s) => s !== 'active'),
     );
     this.queue.publish({ event: 'removed', jobId: this.id, prev });
   }

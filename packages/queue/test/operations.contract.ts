@@ -68,6 +68,15 @@ export function operationsContract(make: () => Promise<QueueFactory>): void {
       expect(await q.getJob(d.id)).toBeUndefined();
       const c = await q.counts();
       expect(c.waiting + c.delayed).toBe(0);
+      // onlyIn: removed only in those states, checked in the same atomic step (a DLQ prune never drops a job
+      // someone replayed to waiting meanwhile).
+      const w = await q.add('t', 'w');
+      await expect(q.job(w.id).remove({ onlyIn: ['dead'] })).rejects.toSatisfy(
+        (e) => isJobStateError(e) && e.state === 'waiting',
+      );
+      expect((await q.getJob(w.id))?.state).toBe('waiting');
+      await q.job(w.id).remove({ onlyIn: ['dead', 'waiting'] });
+      expect(await q.getJob(w.id)).toBeUndefined();
     }
     await expect(q.job('nope').remove()).rejects.toSatisfy((e) => isJobNotFoundError(e) && e.jobId === 'nope');
     // Race with a running worker: the active job is refused and finishes as if nothing happened.

@@ -90,10 +90,13 @@ export function configRoutes(c: DashboardConfig): Route[] {
         const value = ctx.body.value;
         if (typeof value !== 'boolean') throw badRequest('value must be true or false');
         const current = await c.store.read();
-        if (!(key in current.entries)) throw notFound(`config "${c.name}" has no key ${key}`);
+        if (!Object.hasOwn(current.entries, key)) throw notFound(`config "${c.name}" has no key ${key}`);
         if (typeof current.entries[key] !== 'boolean') {
           throw badRequest(`config key ${key} is not a flag (its value is not a boolean)`);
         }
+        // A key the redaction rule hides (a secret's name) is not switched here: its value would show in the
+        // answer and in the version's message.
+        if (redactEntries({ [key]: true })[key] !== true) throw badRequest(`config key ${key} is redacted, not a flag`);
         if (current.entries[key] === value) return { version: current.version, key, value, changed: false };
         const made = await c.store.commit(
           current.version,

@@ -9,6 +9,15 @@ import { intParam, type Route, type RouteContext, stringList } from '../route';
 
 const STATES: readonly JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead'];
 
+/**
+ * Removing a dead job needs a queue with job operations on a backend that can reach into the queue: Redis and
+ * memory; not RabbitMQ (its dead jobs are broker messages) nor an older @ballast/queue.
+ */
+function canRemoveDead(q: DashboardQueue): boolean {
+  const backend = (q as { backend?: { kind?: string; ops?: unknown } }).backend;
+  return typeof q.job === 'function' && backend?.ops !== undefined && backend.kind !== 'rabbitmq';
+}
+
 export function queueRoutes(queues: readonly DashboardQueue[]): Route[] {
   const byName = new Map(queues.map((q) => [q.name, q]));
   const queue = (ctx: RouteContext) => {
@@ -16,7 +25,12 @@ export function queueRoutes(queues: readonly DashboardQueue[]): Route[] {
     if (!q) throw notFound(`no queue named "${ctx.params.queue}"`);
     return q;
   };
-  const summary = async (q: DashboardQueue) => ({ name: q.name, counts: await q.counts(), paused: await q.isPaused() });
+  const summary = async (q: DashboardQueue) => ({
+    name: q.name,
+    counts: await q.counts(),
+    paused: await q.isPaused(),
+    canRemoveDead: canRemoveDead(q),
+  });
   const pausing = (verb: 'pause' | 'resume'): Route => ({
     method: 'POST',
     path: `queues/:queue/${verb}`,
@@ -77,14 +91,26 @@ export function queueRoutes(queues: readonly DashboardQueue[]): Route[] {
       action: (ctx) => ({ name: 'queue.dead.remove', target: ctx.params.queue!, ids: stringList(ctx.body, 'ids') }),
       async run(ctx) {
         const q = queue(ctx);
-        if (!q.job) throw badRequest(`queue "${q.name}" cannot remove jobs (an older @ballast/queue)`);
-        const ids = stringList(ctx.body, 'ids');
-        // Only dead jobs: a replayed (waiting again) or unknown id is refused, not removed.
+        if (!canRemoveDead(q)) {
+          throw badRequest(`queue "${q.name}" cannot remove jobs (its backend cannot, or an older @ballast/queue)`);
+        }
+        const ids = [...new Set(stringList(ctx.body, 'ids'))];
+        // Only dead jobs: checked first for all (nothing removed when one is not dead), and again in each removal's
+        // own atomic step (a job replayed in between is left alone and reported).
         const infos = await Promise.all(ids.map((id) => q.getJob(id)));
         const notDead = ids.filter((_, i) => infos[i]?.state !== 'dead');
         if (notDead.length) throw new DashboardRequestError(409, `not dead jobs of "${q.name}": ${notDead.join(', ')}`);
-        for (const id of ids) await q.job(id).remove();
-        return { removed: ids.length };
+        const refused: { id: string; error: string }[] = [];
+        let removed = 0;
+        for (const id of ids) {
+          try {
+            await q.job!(id).remove({ onlyIn: ['dead'] });
+            removed++;
+          } catch (error) {
+            refused.push({ id, error: error instanceof Error ? error.message : String(error) });
+          }
+        }
+        return { removed, ...(refused.length ? { refused } : {}) };
       },
     },
     {

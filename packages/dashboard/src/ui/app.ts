@@ -195,6 +195,7 @@ const panels: Record<string, () => Promise<HTMLElement>> = {
     const section = h('section', {}, h('h2', {}, 'Queues'), cards);
     if (!view.queue) return section;
     const q = enc(view.queue);
+    const current = queues.find((x: Json) => x.name === view.queue);
     const dead = await api(`queues/${q}/dead?limit=50`);
     put(
       section,
@@ -209,7 +210,9 @@ const panels: Record<string, () => Promise<HTMLElement>> = {
           when(j.createdAt),
           [
             action('Replay', `queues/${q}/dead/replay`, { ids: [j.id] }),
-            action('Remove', `queues/${q}/dead/remove`, { ids: [j.id] }, `Remove dead job ${j.id} for good?`),
+            current?.canRemoveDead
+              ? action('Remove', `queues/${q}/dead/remove`, { ids: [j.id] }, `Remove dead job ${j.id} for good?`)
+              : null,
             h('button', { class: 'act', onclick: () => go({ job: j.id }) }, 'Detail'),
           ],
         ]),

@@ -31,6 +31,7 @@ export class MemoryOperations implements BackendOperations {
     switch (op) {
       case 'remove':
         if (state === 'active') return refused;
+        if (args[0] && !args[0].split(',').includes(state)) return refused;
         this.#unindex(s, id, state);
         s.jobs.delete(id);
         break;

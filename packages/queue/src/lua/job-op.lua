@@ -2,7 +2,8 @@
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
 -- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake
 -- ARGV[1] job key prefix  ARGV[2] operation  ARGV[3] id  ARGV[4] argument:
---   remove          drops the hash and its index entry; refused while active (a worker holds it)
+--   remove          drops the hash and its index entry; refused while active (a worker holds it), and when ARGV[4]
+--                   (comma-separated states) is given, refused in any state not listed
 --   retry           failed | dead → waiting, attempts and stall count reset (history kept)
 --   promote         delayed → waiting now
 --   priority        ARGV[4] the new priority (0..10); a waiting job is re-queued at the end of its new level
@@ -27,6 +28,10 @@ end
 
 if op == 'remove' then
   if state == 'active' then return { 0, state } end
+  local only = ARGV[4]
+  if only and only ~= '' and not string.find(',' .. only .. ',', ',' .. state .. ',', 1, true) then
+    return { 0, state }
+  end
   for i = 1, 6 do
     if i ~= 3 then redis.call('ZREM', KEYS[i], id) end
   end
