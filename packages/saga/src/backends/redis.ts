@@ -1,16 +1,14 @@
 import {
-  boundBackendCall,
   defineScript,
   guardRedis,
-  hashSlot,
   isCluster,
   type LuaScript,
   parseOptions,
   type RedisClient,
-  type RedisClusterClient,
   runScript,
   type ScriptArg,
   unguardedRedis,
+  waitForReplicas,
 } from '@ballast/core';
 import { z } from 'zod';
 import { SagaDurabilityError } from '../errors';
@@ -144,13 +142,6 @@ const durabilitySchema = z
   })
   .strict()
   .optional();
-
-/** A node client as WAIT needs it (ioredis's `Redis`). */
-type WaitingNode = {
-  call(command: string, ...args: (string | number)[]): Promise<unknown>;
-  options?: { host?: string; port?: number };
-};
-const nodeName = (n: WaitingNode) => `${n.options?.host ?? '?'}:${n.options?.port ?? '?'}`;
 
 function pairs(patch: SagaPatch): ScriptArg[] {
   const out: ScriptArg[] = [];
@@ -291,36 +282,13 @@ export class RedisSagaStore implements SagaStore {
     return { saga: k.saga(id), leases: k.leases, leasesOf: k.leasesOf, outbox: k.outbox };
   }
 
-  /** The master node holding `key`: the client itself, or on a Cluster the master of the key's slot. */
-  #nodeOf(key: string): { node: WaitingNode; name: string } {
-    const raw = this.#raw;
-    if (!isCluster(raw)) {
-      const node = raw as unknown as WaitingNode;
-      return { node, name: nodeName(node) };
-    }
-    const cluster = raw as RedisClusterClient & { slots: string[][] };
-    const name = cluster.slots[hashSlot(key)]?.[0];
-    const node = cluster.nodes('master').find((n) => nodeName(n as unknown as WaitingNode) === name) as unknown as
-      | WaitingNode
-      | undefined;
-    // Slots not known yet (the client not connected): WAIT cannot be routed, so it is reported as 0 acks.
-    return { node: node ?? { call: async () => 0 }, name: name ?? 'unknown' };
-  }
-
   /** `WAIT` after a state write on `key`, when `durability` is set; rejects with `SagaDurabilityError`. */
   async #durable<T>(key: string, operation: string, written: T): Promise<T> {
     const d = this.#durability;
     if (!d) return written;
-    const { node, name } = this.#nodeOf(key);
-    const acked = Number(
-      await boundBackendCall(node.call('WAIT', d.replicas, d.timeoutMs), {
-        backend: 'redis',
-        operation: 'wait',
-        timeoutMs: d.timeoutMs + this.#commandTimeoutMs,
-      }),
-    );
+    const { acked, node } = await waitForReplicas(this.#raw, key, { ...d, commandTimeoutMs: this.#commandTimeoutMs });
     if (acked < d.replicas) {
-      throw new SagaDurabilityError('redis', name, key, operation, acked, d.replicas, d.timeoutMs);
+      throw new SagaDurabilityError('redis', node, key, operation, acked, d.replicas, d.timeoutMs);
     }
     return written;
   }
