@@ -90,8 +90,18 @@ describe('RedisSagaStore durability on a Cluster', () => {
       partitions: 4,
       durability: { replicas: 1, timeoutMs: 50 },
     });
+    // WAITs each master has served (INFO commandstats): the one the store names must be the one that got it.
+    const waits = async () => {
+      const out = new Map<string, number>();
+      for (const n of fx.cluster.nodes('master')) {
+        const stats = String(await n.info('commandstats'));
+        out.set(`${n.options.host}:${n.options.port}`, Number(/cmdstat_wait:calls=(\d+)/.exec(stats)?.[1] ?? 0));
+      }
+      return out;
+    };
     const nodes = new Set<string>();
     for (const id of ['c-1', 'c-2', 'c-3', 'c-4', 'c-5', 'c-6', 'c-7', 'c-8']) {
+      const before = await waits();
       const error = await store.create({ id, saga: 's', owner: 'me', context: '{}' }, 1_000).catch((e: unknown) => e);
       expect(isSagaDurabilityError(error)).toBe(true);
       const key = store.keysOf(id).saga;
@@ -99,6 +109,8 @@ describe('RedisSagaStore durability on a Cluster', () => {
       const ranges = (await fx.cluster.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
       const [, , [host, port]] = ranges.find(([from, to]) => slot >= from && slot <= to)!;
       expect(error).toMatchObject({ node: `${host}:${port}`, key, acked: 0, asked: 1 });
+      const after = await waits();
+      expect(after.get(`${host}:${port}`)! - before.get(`${host}:${port}`)!).toBeGreaterThanOrEqual(1);
       nodes.add(`${host}:${port}`);
     }
     expect(nodes.size).toBeGreaterThan(1); // more than one master was asked
