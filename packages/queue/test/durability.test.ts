@@ -1,10 +1,12 @@
 // WAIT-based durability for the Redis queue's add (issue 27 §3): a private master + one replica. With the replica
 // live `add` resolves; with it paused (SIGSTOP) `add` rejects typed within about timeoutMs — the job is queued on
 // the master all the same; without durability the same add succeeds silently.
-import { createRedis, isInvalidOptionsError, type Redis, sleep, systemClock } from '@ballast/core';
+import { createRedis, hashSlot, isInvalidOptionsError, type Redis, sleep, systemClock } from '@ballast/core';
 import { type RedisServer, startRedisServer } from '@ballast/testkit';
+import { useRedisClusterFixture } from '@ballast/testkit/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQueue, isQueueDurabilityError } from '../src/index';
+import { queueKeys } from '../src/keys';
 
 let master: RedisServer;
 let replica: RedisServer;
@@ -73,5 +75,40 @@ describe('queue durability (WAIT) on Redis', () => {
     } finally {
       replica.resume();
     }
+  });
+});
+
+describe('queue durability on a Cluster', () => {
+  const fx = useRedisClusterFixture({ name: 'queue-durability' });
+  it("routes WAIT to the master of the queue's slot (the shared Cluster has no replicas: 0 of 1)", async () => {
+    const waits = async () => {
+      const out = new Map<string, number>();
+      for (const n of fx.cluster.nodes('master')) {
+        const stats = String(await n.info('commandstats'));
+        out.set(`${n.options.host}:${n.options.port}`, Number(/cmdstat_wait:calls=(\d+)/.exec(stats)?.[1] ?? 0));
+      }
+      return out;
+    };
+    const ranges = (await fx.cluster.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+    const nodes = new Set<string>();
+    for (const name of ['qa', 'qb', 'qc', 'qd', 'qe', 'qf']) {
+      const q = createQueue(name, {
+        backend: 'redis',
+        redis: fx.cluster,
+        prefix: fx.prefix,
+        durability: { replicas: 1, timeoutMs: 50 },
+      });
+      const slot = hashSlot(queueKeys(name, fx.prefix).job);
+      const [, , [host, port]] = ranges.find(([from, to]) => slot >= from && slot <= to)!;
+      const before = await waits();
+      const error = await q.add('job', {}).catch((e: unknown) => e);
+      expect(isQueueDurabilityError(error)).toBe(true);
+      expect(error).toMatchObject({ node: `${host}:${port}`, queue: name, acked: 0, asked: 1 });
+      const after = await waits();
+      expect(after.get(`${host}:${port}`)! - before.get(`${host}:${port}`)!).toBeGreaterThanOrEqual(1);
+      nodes.add(`${host}:${port}`);
+      await q.close();
+    }
+    expect(nodes.size).toBeGreaterThan(1);
   });
 });
