@@ -81,6 +81,35 @@ describe('RedisSagaStore durability (WAIT)', () => {
   });
 });
 
+describe('a write mid-saga falls short', () => {
+  it('run rejects typed, the saga stays as written (running, step a done) and a sweeper finishes it once replicas ack', async () => {
+    const durability = { replicas: 1, timeoutMs: 300 };
+    const store = new RedisSagaStore({ redis, prefix: 'mid', durability });
+    const o = createOrchestrator({ store, sweepIntervalMs: 0, leaseMs: 300 });
+    const mid = defineSaga<{ n: number }>('mid', {
+      steps: [
+        { name: 'a', run: async () => replica.pause(), compensate: async () => {} },
+        { name: 'b', run: async () => {} },
+      ],
+    });
+    const error = await o.run(mid, { n: 1 }, { sagaId: 'mid-1' }).catch((e: unknown) => e);
+    replica.resume();
+    expect(isSagaDurabilityError(error)).toBe(true);
+    expect(error).toMatchObject({ operation: 'advance', acked: 0, asked: 1 });
+    expect(await store.get('mid-1')).toMatchObject({ status: 'running', executedSteps: ['a'], currentStep: 1 });
+    await o.close();
+
+    const sweeper = createOrchestrator({ store, sagas: [mid], sweepIntervalMs: 0, leaseMs: 300 });
+    const deadline = Date.now() + 10_000;
+    while ((await store.get('mid-1'))?.status !== 'completed') {
+      if (Date.now() > deadline) throw new Error('the sweeper never finished the saga');
+      await sweeper.sweep();
+      await sleep(systemClock, 50);
+    }
+    await sweeper.close();
+  });
+});
+
 describe('RedisSagaStore durability on a Cluster', () => {
   const fx = useRedisClusterFixture({ name: 'saga-durability' });
   it('routes WAIT to the master of the key slot (the shared Cluster has no replicas: 0 of 1)', async () => {
