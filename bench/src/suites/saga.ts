@@ -19,7 +19,7 @@ const COMMANDS = new Set(['evalsha', 'eval', 'hgetall', 'xadd', 'xrange', 'xdel'
 
 /** A private master with one replica on spare ports (for the WAIT rows), once the replica is online. */
 async function masterWithReplica(): Promise<{ master: RedisServer; replica: RedisServer; redis: Redis }> {
-  const master = await startRedisServer();
+  const master = await startRedisServer({ args: ['--repl-diskless-sync-delay', '0'] });
   const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
   const redis = createRedis(master.url) as Redis;
   const deadline = Date.now() + 30_000;

@@ -13,7 +13,8 @@ let replica: RedisServer;
 let redis: Redis;
 
 beforeAll(async () => {
-  master = await startRedisServer();
+  // No 5 s wait before the replica's first (diskless) sync.
+  master = await startRedisServer({ args: ['--repl-diskless-sync-delay', '0'] });
   replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
   redis = createRedis(master.url) as Redis;
   redis.on('error', () => {});
