@@ -19,6 +19,8 @@ describe('saga suite', () => {
       'four-step-noop/ballast-redis',
       'four-step-noop/ballast-redis+events',
       'four-step-noop/ballast-redis+outbox',
+      'four-step-noop/ballast-redis-replicated',
+      'four-step-noop/ballast-redis-replicated+wait1',
     ]);
     for (const row of result.rows) {
       expect(row.opsPerSec).toBeGreaterThan(0);
@@ -31,5 +33,8 @@ describe('saga suite', () => {
     expect(trips('ballast-redis')).toBe(5);
     expect(trips('ballast-redis+events')).toBe(5);
     expect(Number(trips('ballast-redis+outbox'))).toBeGreaterThan(5);
+    // WAIT 1 after each of the 5 state writes: 10 round trips on the private master + replica.
+    expect(trips('ballast-redis-replicated')).toBe(5);
+    expect(trips('ballast-redis-replicated+wait1')).toBe(10);
   }, 60_000);
 });

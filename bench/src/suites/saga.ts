@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createLogger, createRedis, loadScripts, type Redis } from '@ballast/core';
+import { createLogger, createRedis, loadScripts, type Redis, sleep, systemClock } from '@ballast/core';
 import { createEventBus, publishEventLua } from '@ballast/event-bus';
 import {
   createOrchestrator,
@@ -9,12 +9,26 @@ import {
   SAGA_SCRIPTS,
   type SagaOrchestrator,
 } from '@ballast/saga';
+import { type RedisServer, startRedisServer } from '@ballast/testkit';
 import { z } from 'zod';
 import { benchRedisUrl } from '../env';
 import type { BenchCase, Suite } from '../harness';
 
 /** Commands the Redis saga store sends; each call is one round trip. */
-const COMMANDS = new Set(['evalsha', 'eval', 'hgetall', 'xadd', 'xrange', 'xdel', 'script', 'zrange', 'time']);
+const COMMANDS = new Set(['evalsha', 'eval', 'hgetall', 'xadd', 'xrange', 'xdel', 'script', 'zrange', 'time', 'call']);
+
+/** A private master with one replica on spare ports (for the WAIT rows), once the replica is online. */
+async function masterWithReplica(): Promise<{ master: RedisServer; replica: RedisServer; redis: Redis }> {
+  const master = await startRedisServer({ args: ['--repl-diskless-sync-delay', '0'] });
+  const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
+  const redis = createRedis(master.url) as Redis;
+  const deadline = Date.now() + 30_000;
+  while (!/slave0:.*state=online/.test(await redis.info('replication'))) {
+    if (Date.now() > deadline) throw new Error('bench saga: the private replica never came online');
+    await sleep(systemClock, 20);
+  }
+  return { master, replica, redis };
+}
 
 const sagaEvent = z.object({ sagaId: z.string(), saga: z.string() }).passthrough();
 const sagaEvents = {
@@ -62,7 +76,7 @@ export function createSagaSuite(options: SagaSuiteOptions = {}): Suite {
   return {
     name: 'saga',
     description:
-      'four-step no-op saga (seed 000 shape) on @ballast/saga: Redis store (no events; events in the state scripts; events through the outbox relay) vs in-memory store',
+      'four-step no-op saga (seed 000 shape) on @ballast/saga: Redis store (no events; events in the state scripts; events through the outbox relay) vs in-memory store; and on a private master + 1 replica, plain vs durability WAIT 1',
     async setup() {
       const prefix = `bench:saga:${randomUUID().slice(0, 8)}`;
       const redis = createRedis(benchRedisUrl()) as Redis;
@@ -78,6 +92,14 @@ export function createSagaSuite(options: SagaSuiteOptions = {}): Suite {
         events: { bus, publishLua: publishEventLua },
       });
       await loadScripts(redis, evented.scripts);
+      // The cost of WAIT-based durability: the same store on a private master + replica, plain and WAIT 1.
+      const pair = await masterWithReplica();
+      await loadScripts(pair.redis, SAGA_SCRIPTS);
+      const paired = counting(pair.redis);
+      const counters: Record<string, () => number> = {
+        'ballast-redis-replicated': paired.count,
+        'ballast-redis-replicated+wait1': paired.count,
+      };
       const orchestrators: Record<string, SagaOrchestrator> = {
         'ballast-redis': createOrchestrator({
           store: new RedisSagaStore({ redis: counted.client, prefix, retentionMs: 600_000 }),
@@ -94,8 +116,25 @@ export function createSagaSuite(options: SagaSuiteOptions = {}): Suite {
           logger: quiet,
         }),
         'ballast-memory': createOrchestrator({ store: new MemorySagaStore(), sweepIntervalMs: 0, logger: quiet }),
+        'ballast-redis-replicated': createOrchestrator({
+          store: new RedisSagaStore({ redis: paired.client, prefix, retentionMs: 600_000 }),
+          sweepIntervalMs: 0,
+          logger: quiet,
+        }),
+        // Every state write followed by WAIT 1 on the master: one more round trip per write plus replication lag.
+        'ballast-redis-replicated+wait1': createOrchestrator({
+          store: new RedisSagaStore({
+            redis: paired.client,
+            prefix: `${prefix}:w`,
+            retentionMs: 600_000,
+            durability: { replicas: 1, timeoutMs: 1_000 },
+          }),
+          sweepIntervalMs: 0,
+          logger: quiet,
+        }),
       };
       const cases: BenchCase[] = Object.entries(orchestrators).map(([impl, orchestrator]) => {
+        const count = counters[impl] ?? counted.count;
         let sagas = 0;
         let before = 0;
         let trips = 0;
@@ -106,7 +145,7 @@ export function createSagaSuite(options: SagaSuiteOptions = {}): Suite {
           beforeAll: () => {
             sagas = 0;
             busyMs = 0;
-            before = counted.count();
+            before = count();
           },
           fn: async () => {
             const t0 = performance.now();
@@ -116,7 +155,7 @@ export function createSagaSuite(options: SagaSuiteOptions = {}): Suite {
           },
           afterAll: async () => {
             await orchestrator.relayEvents(); // the outbox case: its relay's round trips are the saga's too
-            trips = impl === 'ballast-memory' ? 0 : (counted.count() - before) / Math.max(1, sagas);
+            trips = impl === 'ballast-memory' ? 0 : (count() - before) / Math.max(1, sagas);
             log(`  four-step-noop / ${impl}: ${trips.toFixed(2)} Redis round trips per saga (${sagas} sagas)`);
           },
           // Sagas/s one after another (= opsPerSec), and the round trips each cost (events included).
@@ -138,6 +177,8 @@ export function createSagaSuite(options: SagaSuiteOptions = {}): Suite {
             if (keys.length > 0) await redis.unlink(...keys);
           } while (cursor !== '0');
           redis.disconnect();
+          pair.redis.disconnect();
+          await Promise.all([pair.replica.stop(), pair.master.stop()]);
         },
       };
     },

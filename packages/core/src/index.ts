@@ -144,6 +144,7 @@ export {
   type RedisPipeline,
 } from './redis';
 export { blockingMs, type GuardRedisOptions, guardRedis, unguardedRedis } from './redis-guard';
+export { type WaitForReplicasOptions, waitForReplicas } from './redis-wait';
 export { globEscape, scanKeys } from './scan';
 export {
   type Attributes,

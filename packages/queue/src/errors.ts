@@ -134,3 +134,29 @@ export class BulkAddIncompleteError extends BallastError {
   }
 }
 export const isBulkAddIncompleteError = errorGuard<BulkAddIncompleteError>(BulkAddIncompleteError.code);
+
+/**
+ * `durability` is set and, after `add` wrote jobs on the Redis master, `WAIT` saw fewer replicas acknowledge than
+ * asked within `timeoutMs`. The jobs ARE queued (workers on the master will run them; adding them again with the
+ * same `jobId` is a no-op): what is unknown is whether they would survive a failover to a lagging replica.
+ */
+export class QueueDurabilityError extends BallastError {
+  static readonly code = 'QUEUE_DURABILITY';
+  constructor(
+    readonly backend: string,
+    /** `host:port` of the master holding the queue's keys (on a Cluster, the master of their slot). */
+    readonly node: string,
+    readonly queue: string,
+    /** The jobs the write added (queued on the master). */
+    readonly jobIds: readonly string[],
+    readonly acked: number,
+    readonly asked: number,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      new.target.code,
+      `${backend} ${node}: add to queue "${queue}" was written on the master but only ${acked} of ${asked} replicas acknowledged it within ${timeoutMs} ms (WAIT); the jobs are queued, a failover may lose them`,
+    );
+  }
+}
+export const isQueueDurabilityError = errorGuard<QueueDurabilityError>(QueueDurabilityError.code);

@@ -98,6 +98,16 @@ export const queueOptionsSchema = z
      * `BackendUnavailableError`. The blocking wait for jobs gets its `blockMs` on top.
      */
     commandTimeoutMs: z.number().positive().default(DEFAULT_COMMAND_TIMEOUT_MS),
+    /**
+     * `redis` backend, off by default: after `add`/`addBulk` writes jobs, `WAIT replicas timeoutMs` on the master
+     * holding the queue's keys (on a Cluster, their slot's master); fewer acknowledgements reject with
+     * `QueueDurabilityError` — the jobs are queued on the master all the same (WAIT bounds what a failover can
+     * lose; it is not a rollback nor strong consistency). Jobs added to a group are not waited on.
+     */
+    durability: z
+      .object({ replicas: z.number().int().min(1), timeoutMs: z.number().int().min(1) })
+      .strict()
+      .optional(),
     /** AMQP URL (`rabbitmq` backend). */
     url: z.string().min(1).optional(),
     /**

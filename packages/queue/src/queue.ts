@@ -214,6 +214,7 @@ export class Queue<D = unknown> {
         commandTimeoutMs: this.options.commandTimeoutMs,
         logger: this.logger,
         connectionState: this.#connection,
+        ...(this.options.durability ? { durability: this.options.durability } : {}),
       });
     } else if (this.options.backend === 'rabbitmq') {
       const url = this.options.url;

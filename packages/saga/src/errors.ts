@@ -229,3 +229,28 @@ export function toStoredError(error: unknown): StoredError {
   }
   return { name: 'Error', message: String(error) };
 }
+
+/**
+ * A saga state write was made on the Redis master, but `WAIT` saw fewer replicas acknowledge it than the store's
+ * `durability.replicas` within `durability.timeoutMs`. The write is NOT undone: it is on the master and readers
+ * see it; what is unknown is whether it would survive a failover to a replica that had not received it yet.
+ */
+export class SagaDurabilityError extends BallastError {
+  static readonly code = 'SAGA_DURABILITY';
+  constructor(
+    readonly backend: string,
+    /** `host:port` of the master that holds the key (on a Cluster, the master of the key's slot). */
+    readonly node: string,
+    readonly key: string,
+    readonly operation: string,
+    readonly acked: number,
+    readonly asked: number,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      new.target.code,
+      `${backend} ${node}: saga ${operation} on ${key} was written on the master but only ${acked} of ${asked} replicas acknowledged it within ${timeoutMs} ms (WAIT); the write stands, a failover may lose it`,
+    );
+  }
+}
+export const isSagaDurabilityError = errorGuard<SagaDurabilityError>(SagaDurabilityError.code);

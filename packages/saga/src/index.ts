@@ -3,6 +3,7 @@ export {
   RedisSagaStore,
   type RedisSagaStoreOptions,
   SAGA_SCRIPTS,
+  type SagaDurability,
   type SagaPreparingBus,
   type SagaRedisClient,
 } from './backends/redis';
@@ -42,6 +43,7 @@ export {
   isNestedParallelError,
   isSagaBusyError,
   isSagaCancelledError,
+  isSagaDurabilityError,
   isSagaExistsError,
   isSagaFailedError,
   isSagaLeaseLostError,
@@ -52,6 +54,7 @@ export {
   NestedParallelError,
   SagaBusyError,
   SagaCancelledError,
+  SagaDurabilityError,
   SagaExistsError,
   SagaFailedError,
   SagaLeaseLostError,

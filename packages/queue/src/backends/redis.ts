@@ -7,9 +7,11 @@ import {
   type RedisClient,
   type ScriptArg,
   type ScriptBatcher,
+  waitForReplicas,
   watchConnection,
 } from '@ballast/core';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
+import { QueueDurabilityError } from '../errors';
 import { eventsKey } from '../events';
 import { addSplit, toGroupLine } from '../groups';
 import type { JobInfo, JobState, NewJob } from '../job';
@@ -61,6 +63,8 @@ export interface RedisBackendOptions {
   logger?: Logger;
   /** Shared with the queue's other connections: one warning per outage, not one per connection. */
   connectionState?: { down: boolean };
+  /** WAIT after each `add` (see the queue's `durability` option). */
+  durability?: { replicas: number; timeoutMs: number };
 }
 
 const STATE_KEY: Record<JobState, keyof QueueKeys> = {
@@ -90,6 +94,9 @@ export class RedisBackend implements QueueBackend {
   #now = 0;
   readonly #name: string;
   readonly #prefix: string;
+  readonly #durability: { replicas: number; timeoutMs: number } | undefined;
+  readonly #raw: RedisClient;
+  readonly #commandTimeoutMs: number | undefined;
   #schedulers: RedisSchedulerStore | undefined;
   #limiter: RedisLimiterStore | undefined;
   #groups: RedisGroupStore | undefined;
@@ -103,6 +110,9 @@ export class RedisBackend implements QueueBackend {
     this.#batch = createScriptBatcher(this.#redis);
     this.#log = options.logger;
     this.#connectionState = options.connectionState;
+    this.#durability = options.durability;
+    this.#raw = options.redis;
+    this.#commandTimeoutMs = options.commandTimeoutMs;
   }
 
   #run<T>(script: Parameters<ScriptBatcher['run']>[0], args: ScriptArg[]): Promise<T> {
@@ -118,6 +128,17 @@ export class RedisBackend implements QueueBackend {
       for (const j of chunk) args.push(j.id, j.name, j.data, j.opts, j.priority, j.delayMs);
       const flat = await this.#run<(string | number)[]>(ADD, args);
       for (let i = 0; i < flat.length; i += 2) out.push({ id: String(flat[i]), added: flat[i + 1] === 1 });
+    }
+    const d = this.#durability;
+    if (d && out.length > 0) {
+      const { acked, node } = await waitForReplicas(this.#raw, this.keys.job, {
+        ...d,
+        ...(this.#commandTimeoutMs !== undefined ? { commandTimeoutMs: this.#commandTimeoutMs } : {}),
+      });
+      if (acked < d.replicas) {
+        const ids = out.map((j) => j.id);
+        throw new QueueDurabilityError('redis', node, this.#name, ids, acked, d.replicas, d.timeoutMs);
+      }
     }
     return out;
   }

@@ -3,10 +3,15 @@ import {
   guardRedis,
   isCluster,
   type LuaScript,
+  parseOptions,
   type RedisClient,
   runScript,
   type ScriptArg,
+  unguardedRedis,
+  waitForReplicas,
 } from '@ballast/core';
+import { z } from 'zod';
+import { SagaDurabilityError } from '../errors';
 import { partitionKeys, partitionOf } from '../keys';
 import advanceSource from '../lua/advance.lua';
 import cancelSource from '../lua/cancel.lua';
@@ -106,7 +111,37 @@ export interface RedisSagaStoreOptions {
    * orchestrator relays them to its `bus`.
    */
   events?: { bus: SagaPreparingBus; publishLua: string };
+  /**
+   * Off by default. With it, each state-changing write (create, advance, complete, cancel request, dead letter,
+   * reopen) is followed by `WAIT replicas timeoutMs` on the master holding the saga's key (on a Cluster, the
+   * master of the key's slot); fewer acknowledgements reject with `SagaDurabilityError`. The write itself has
+   * then already happened on the master and stays there (see `SagaDurability`). Lease renewals and recovery
+   * claims are not waited on: a claim lost in a failover is re-made by the next sweep, fenced by version.
+   * Costs one more round trip per write, at least one replica's replication lag.
+   */
+  durability?: SagaDurability;
 }
+
+/**
+ * WAIT-based durability: after each saga state write, `WAIT replicas timeoutMs` on the master that holds the key.
+ * Redis WAIT does not make the write strongly consistent (no rollback, the write is visible on the master before
+ * the WAIT returns, and a replica that acked can still lose it if it fails too); it bounds what a failover to an
+ * acknowledging replica can lose.
+ */
+export interface SagaDurability {
+  /** Replicas that must acknowledge each state write (>= 1). */
+  replicas: number;
+  /** How long WAIT may wait for them (ms, >= 1: Redis's `0` — wait forever — is refused). */
+  timeoutMs: number;
+}
+
+const durabilitySchema = z
+  .object({
+    replicas: z.number().int().min(1),
+    timeoutMs: z.number().int().min(1),
+  })
+  .strict()
+  .optional();
 
 function pairs(patch: SagaPatch): ScriptArg[] {
   const out: ScriptArg[] = [];
@@ -203,6 +238,9 @@ export class RedisSagaStore implements SagaStore {
   readonly #dlqMaxLen: number;
   readonly #direct: SagaPreparingBus | undefined;
   readonly #scripts: { create: LuaScript; advance: LuaScript; complete: LuaScript };
+  readonly #durability: SagaDurability | undefined;
+  readonly #commandTimeoutMs: number;
+  readonly #raw: RedisClient;
   #sweeps = 0;
   /** True when events go straight into the bus's streams (see `events`): nothing waits in the outbox. */
   readonly publishesEvents: boolean;
@@ -216,6 +254,9 @@ export class RedisSagaStore implements SagaStore {
       throw new RangeError(`partitions must be an integer >= 1 (got ${options.partitions})`);
     }
     this.#dlqMaxLen = options.deadLetterMaxLen ?? 100_000;
+    this.#durability = parseOptions(durabilitySchema, options.durability, 'RedisSagaStore durability');
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? 5_000;
+    this.#raw = unguardedRedis(options.redis as RedisClient);
     const ev = options.events;
     this.#direct = ev && !isCluster(options.redis as RedisClient) ? ev.bus : undefined;
     this.publishesEvents = this.#direct !== undefined;
@@ -239,6 +280,17 @@ export class RedisSagaStore implements SagaStore {
   keysOf(id: string) {
     const k = partitionKeys(this.#prefix, partitionOf(id, this.#partitions));
     return { saga: k.saga(id), leases: k.leases, leasesOf: k.leasesOf, outbox: k.outbox };
+  }
+
+  /** `WAIT` after a state write on `key`, when `durability` is set; rejects with `SagaDurabilityError`. */
+  async #durable<T>(key: string, operation: string, written: T): Promise<T> {
+    const d = this.#durability;
+    if (!d) return written;
+    const { acked, node } = await waitForReplicas(this.#raw, key, { ...d, commandTimeoutMs: this.#commandTimeoutMs });
+    if (acked < d.replicas) {
+      throw new SagaDurabilityError('redis', node, key, operation, acked, d.replicas, d.timeoutMs);
+    }
+    return written;
   }
 
   async create(saga: NewSaga, leaseMs: number, events?: readonly SagaEvent[]): Promise<CreateResult> {
@@ -266,7 +318,7 @@ export class RedisSagaStore implements SagaStore {
       [k.saga, k.leasesOf(saga.saga), ...ev.keys],
       [saga.id, saga.owner, Math.ceil(leaseMs), ...ev.args, ...fields],
     );
-    if (r[0] === 1) return { created: true, version: Number(r[1]) };
+    if (r[0] === 1) return this.#durable(k.saga, 'create', { created: true, version: Number(r[1]) });
     return { created: false, record: fromHash(saga.id, flatToHash(r[1] as string[])) };
   }
 
@@ -279,7 +331,7 @@ export class RedisSagaStore implements SagaStore {
   ): Promise<FencedResult> {
     const k = this.keysOf(id);
     const ev = eventArgs(events, k.outbox, this.#direct);
-    return fenced(
+    const r = fenced(
       await runScript(
         this.#redis,
         this.#scripts.advance,
@@ -287,6 +339,7 @@ export class RedisSagaStore implements SagaStore {
         [id, fence.owner, fence.version, Math.ceil(leaseMs), ...ev.args, ...pairs(patch)],
       ),
     );
+    return r.ok ? this.#durable(k.saga, 'advance', r) : r;
   }
 
   async complete(
@@ -297,7 +350,7 @@ export class RedisSagaStore implements SagaStore {
   ): Promise<FencedResult> {
     const k = this.keysOf(id);
     const ev = eventArgs(events, k.outbox, this.#direct);
-    return fenced(
+    const r = fenced(
       await runScript(
         this.#redis,
         this.#scripts.complete,
@@ -305,6 +358,7 @@ export class RedisSagaStore implements SagaStore {
         [id, fence.owner, fence.version, this.#retentionMs, ...ev.args, ...pairs(patch)],
       ),
     );
+    return r.ok ? this.#durable(k.saga, 'complete', r) : r;
   }
 
   /**
@@ -355,7 +409,9 @@ export class RedisSagaStore implements SagaStore {
   }
 
   async requestCancel(id: string, reason: string): Promise<boolean> {
-    return Number(await runScript<number>(this.#redis, CANCEL, [this.keysOf(id).saga], [reason])) === 1;
+    const key = this.keysOf(id).saga;
+    const ok = Number(await runScript<number>(this.#redis, CANCEL, [key], [reason])) === 1;
+    return ok ? this.#durable(key, 'cancel', ok) : ok;
   }
 
   async renew(id: string, fence: Fence, leaseMs: number): Promise<boolean | { cancel: string }> {
@@ -465,7 +521,7 @@ export class RedisSagaStore implements SagaStore {
         entry.reason ?? 'compensation_failed',
       ],
     );
-    return letterId(String(id), p);
+    return this.#durable(k.dlq, 'dead-letter', letterId(String(id), p));
   }
 
   /** Merges the partitions' streams oldest first (ties by partition), `count` at a time after `after`. */
@@ -511,7 +567,7 @@ export class RedisSagaStore implements SagaStore {
       [parsed.streamId, owner, Math.ceil(leaseMs)],
     );
     if (r[0] !== 1) return { ok: false, reason: r[1] as 'missing' | 'busy' | 'gone' };
-    return { ok: true, record: fromHash(r[1], flatToHash(r[2])) };
+    return this.#durable(k.dlq, 'reopen', { ok: true as const, record: fromHash(r[1], flatToHash(r[2])) });
   }
 
   async removeDeadLetter(id: string): Promise<boolean> {
