@@ -4,7 +4,6 @@
  * jobs surviving a connection loss. Everything runs in a vhost of this file's own (queues counted there), on the
  * shared local broker; connections are cut through a TCP proxy of the test's own.
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { FaultProxy } from '@ballast/testkit';
 import { useRedisFixture } from '@ballast/testkit/vitest';
@@ -18,13 +17,14 @@ import {
   type Queue,
   type RabbitBackend,
 } from '../src/index';
+import { rabbitmqctl } from './rabbitmqctl';
 
 const BROKER = process.env.BALLAST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const fx = useRedisFixture({ name: 'queue-rabbit-delays' });
 const run = randomUUID().slice(0, 8);
 const vhost = `ballast-queue-delays-${run}`;
 const URL = `${BROKER}/${vhost}`;
-const ctl = (...args: string[]) => execFileSync('rabbitmqctl', ['--quiet', ...args], { encoding: 'utf8' });
+const ctl = rabbitmqctl;
 let n = 0;
 const open: Queue[] = [];
 

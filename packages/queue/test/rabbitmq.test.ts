@@ -9,6 +9,7 @@ import { connect } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CreateQueueOptions, createQueue, createWorker, type Queue, type RabbitBackend } from '../src/index';
 import { queueContract } from './queue.contract';
+import { rabbitmqctl } from './rabbitmqctl';
 
 const URL = process.env.BALLAST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const fx = useRedisFixture({ name: 'queue-rabbit' });
@@ -84,7 +85,7 @@ describe('RabbitMQ backend specifics', () => {
   // The broker closes every connection of a vhost of this test's own: connections of other tests and
   // processes on the shared broker (other vhost) are left alone.
   const vhost = `ballast-queue-test-${run}`;
-  const ctl = (...args: string[]) => execFileSync('rabbitmqctl', ['--quiet', ...args], { stdio: 'ignore' });
+  const ctl = rabbitmqctl;
   beforeAll(() => {
     ctl('add_vhost', vhost);
     ctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*');
@@ -151,7 +152,7 @@ describe('RabbitMQ backend specifics', () => {
     await expect.poll(() => started).toBe(2);
     try {
       const args = ['--quiet', 'list_consumers', '-p', '/', 'queue_name', 'prefetch_count'];
-      const consumers = execFileSync('rabbitmqctl', args, { encoding: 'utf8' });
+      const consumers = execFileSync('rabbitmqctl', args, { encoding: 'utf8', timeout: 20_000 });
       expect(consumers.split('\n').filter((l) => l.startsWith(`${q.name}\t`))).toEqual([`${q.name}\t3`]);
       const conn = await connect(URL);
       try {
