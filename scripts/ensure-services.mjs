@@ -10,7 +10,7 @@
 // apt-get; otherwise we stop with the exact command to run.
 // Usage: node scripts/ensure-services.mjs [redis] [redis-cluster] [redis-redlock] [rabbitmq] [chromium]   (default: all)
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,40 @@ const pong = (port) => probe(port, 'PING\r\n', (b) => b.toString().startsWith('+
 const answers = (port) =>
   spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' }).stdout?.trim() === 'PONG';
 
+/** Whether something accepts a TCP connection on 127.0.0.1:port — synchronous, for the start hooks. */
+function portOpen(port) {
+  const script = `const s=require('net').connect(${port},'127.0.0.1');s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),1000)`;
+  return spawnSync(process.execPath, ['-e', script], { timeout: 3_000 }).status === 0;
+}
+
+function waitSync(cond, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (cond()) return true;
+    spawnSync('sleep', ['0.5']);
+  }
+  return cond();
+}
+
+/** rabbitmqctl, bounded: its CLI node can hang on a wedged broker. */
+const ctl = (args, timeout) => spawnSync('rabbitmqctl', args, { stdio: 'inherit', timeout }).status === 0;
+
+/** A RabbitMQ Erlang node is running (whether or not its application is). */
+const rabbitNodeAlive = () => spawnSync('pgrep', ['-f', 'beam.*-s rabbit boot'], { stdio: 'ignore' }).status === 0;
+
+function rabbitLogTail() {
+  const dir = '/var/log/rabbitmq';
+  try {
+    const logs = readdirSync(dir)
+      .filter((f) => f.endsWith('.log'))
+      .map((f) => join(dir, f));
+    const newest = logs.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+    return newest ? readFileSync(newest, 'utf8').split('\n').slice(-25).join('\n') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export const services = {
   redis: {
     label: 'Redis 127.0.0.1:6379',
@@ -175,8 +209,25 @@ export const services = {
     start() {
       if (!isRoot && userInfo().username !== 'rabbitmq') return false;
       if (isRoot) mkdirSync('/var/log/rabbitmq', { recursive: true });
-      return spawnSync('rabbitmq-server', ['-detached'], { stdio: 'inherit' }).status === 0;
+      // The port can be closed while the node itself runs: its application was stopped (`rabbitmqctl stop_app`
+      // by a fault test that did not get to `start_app`) or it is wedged. `rabbitmq-server -detached` then
+      // fails quietly — the node name is taken — and nothing ever answers (a CI run here waited its 90 s out).
+      // So a live node is asked to start its application; a node that will not is stopped, killed if need be,
+      // and the broker started afresh.
+      if (rabbitNodeAlive()) {
+        console.log('[services] RabbitMQ: the node runs but the port is closed; rabbitmqctl start_app');
+        if (ctl(['start_app'], 30_000) && waitSync(() => portOpen(5672), 20_000)) return true;
+        console.log('[services] RabbitMQ: the node did not start its application; stopping it');
+        ctl(['stop'], 20_000);
+        if (!waitSync(() => !rabbitNodeAlive(), 10_000)) {
+          spawnSync('pkill', ['-9', '-f', 'beam.*-s rabbit boot'], { stdio: 'ignore' });
+          waitSync(() => !rabbitNodeAlive(), 10_000);
+        }
+      }
+      return spawnSync('rabbitmq-server', ['-detached'], { stdio: 'inherit', timeout: 60_000 }).status === 0;
     },
+    // What the broker logged, shown when it did not come up.
+    diagnose: () => rabbitLogTail(),
     startHint: isRoot ? 'rabbitmq-server -detached' : 'sudo rabbitmq-server -detached',
     waitMs: 90_000,
   },
@@ -246,6 +297,8 @@ export async function ensureService(name) {
   const byHand = service.startHint ?? installHint(service);
   if (!service.start()) throw new Error(`${service.label} could not be started here. Run: ${byHand}`);
   if (!(await waitFor(service))) {
+    const why = service.diagnose?.();
+    if (why) console.error(`[services] ${service.label}: what it logged last:\n${why}`);
     throw new Error(`${service.label} did not answer after starting it. Start it by hand: ${byHand}`);
   }
   console.log(`[services] ${service.label}: up`);
