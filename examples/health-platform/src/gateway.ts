@@ -101,7 +101,8 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
   const settings = () => ctx.config.get('gateway');
   const makeClient = (g: ReturnType<typeof settings>): HttpClient =>
     createHttpClient({
-      resolve: (service) => ctx.registry.resolve(service),
+      // Each try picks an instance outlier detection has not ejected, and reports how it went.
+      resolve: ctx.registry.target,
       timeoutMs: REQUEST_TIMEOUT_MS,
       retry: { maxRetries: 3, initialMs: g.retryInitialMs },
       // Seed 003's breaker defaults (50 %, 10 s window, volume 10) with the demo's shorter reset.

@@ -11,6 +11,7 @@ import { startGateway } from './gateway';
 import { GROUPS, SERVICES, startEntry } from './groups';
 import { type Infra, infraEnv } from './infra';
 import { installMetrics } from './metrics';
+import type { OwnRedis } from './own-redis';
 import { type Runtime, startRuntime } from './runtime';
 import type { SagaFeed } from './sagas';
 import { Supervisor } from './supervisor';
@@ -28,6 +29,12 @@ export interface Stack {
   supervisor?: Supervisor;
   /** Where a hand-started service finds this stack's environment (processes mode). */
   envFile?: string;
+  /** The demo's own `redis-server`, when it runs one (story step 17 restarts it); the demo stops it on exit. */
+  ownRedis?: OwnRedis;
+  /** Why the demo runs no Redis of its own (`REDIS_URL` given, `redis-server` not installed…). */
+  noOwnRedis?: string;
+  /** Resolves once every service has all its instances passing their health checks in discovery. */
+  waitPassing(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,7 +45,6 @@ function expectedInstances(processes: boolean): Record<string, number> {
   );
 }
 
-/** The gateway with its /metrics (the OTel SDK's Prometheus exporter is process-wide: the gateway's process). */
 /**
  * The gateway with its /metrics (the OTel SDK's Prometheus exporter is process-wide: the gateway's process) and
  * the dashboard. `queue`: xiaoke's queue when it runs in this process (the in-memory one cannot be reached from a
@@ -87,6 +93,7 @@ export async function startPlatform(options: { verbose?: boolean } = {}) {
     services: [...services, gateway].map((s) => ({ name: s.name, instances: s.instances.length })),
     ctx: rt.ctx,
     gateway,
+    waitPassing: (timeoutMs = 15_000) => rt.registry.waitPassing(expectedInstances(false), timeoutMs),
     async close() {
       if (closed) return;
       closed = true;
@@ -137,6 +144,7 @@ export async function startProcesses(options: { verbose?: boolean; log?: (line: 
     ),
     supervisor: sup,
     envFile,
+    waitPassing: (timeoutMs = 15_000) => rt.registry.waitPassing(expectedInstances(true), timeoutMs),
     async close() {
       if (closed) return;
       closed = true;
