@@ -270,20 +270,30 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     stats: breakerStats,
   };
 
-  /** Dashboard actions: an admin's session cookie (or bearer token), checked like every operator route. */
-  async function isAdmin(req: IncomingMessage): Promise<boolean> {
-    const admin = async (r: IncomingMessage) => (await authenticate(r).catch(() => undefined))?.role === 'admin';
+  /**
+   * Who is at the dashboard: an admin (session cookie or bearer token, checked like every operator route), a
+   * signed-in user without the admin role, or nobody.
+   */
+  async function dashboardUser(req: IncomingMessage): Promise<'admin' | 'user' | 'none'> {
+    const who = async (r: IncomingMessage) => {
+      const claims = await authenticate(r).catch(() => undefined);
+      return claims ? (claims.role === 'admin' ? 'admin' : 'user') : 'none';
+    };
     // A bearer token first (scripts), then the session cookie; a stale or malformed cookie never blocks a bearer.
-    if (req.headers.authorization && (await admin(req))) return true;
+    const bearer = req.headers.authorization ? await who(req) : 'none';
+    if (bearer === 'admin') return bearer;
     const raw = /(?:^|;\s*)hp_admin=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
     let token: string | undefined;
     try {
       token = raw === undefined ? undefined : decodeURIComponent(raw);
     } catch {
-      return false; // not percent-encoding: not a session this gateway set
+      return bearer; // not percent-encoding: not a session this gateway set
     }
-    return token !== undefined && admin({ headers: { authorization: `Bearer ${token}` } } as IncomingMessage);
+    if (token === undefined) return bearer;
+    const cookie = await who({ headers: { authorization: `Bearer ${token}` } } as IncomingMessage);
+    return cookie === 'none' ? bearer : cookie;
   }
+  const isAdmin = async (req: IncomingMessage) => (await dashboardUser(req)) === 'admin';
 
   const dashboard = createDashboard({
     basePath: '/dashboard',
@@ -349,9 +359,25 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
           res.end();
           return true;
         }
+        // The whole dashboard, reads included, is the operator's: it shows health data (queued analyses carry a
+        // user's metrics), event payloads (emails) and saga state, on the gateway's public port. Nobody: 401 (a
+        // page pointing at the login URL); a signed-in user without the admin role: 403. Actions are checked
+        // again by the dashboard's `authorize` (and its CSRF token and Origin check).
         if (p === '/dashboard' || p.startsWith('/dashboard/')) {
-          dashboard(req, res);
-          return true;
+          return run(async () => {
+            const who = await dashboardUser(req);
+            if (who === 'admin') return dashboard(req, res);
+            const status = who === 'none' ? 401 : 403;
+            const why =
+              who === 'none'
+                ? 'the dashboard needs an operator session: open the login URL the demo printed (/admin/login#token=…)'
+                : 'the dashboard is for operators: this token has no admin role';
+            if (p.startsWith('/dashboard/api/')) return send(res, status, { error: why });
+            res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+            res.end(
+              `<!doctype html><meta charset="utf-8"><title>health-platform: operators only</title><p id="denied">${why}</p>`,
+            );
+          });
         }
         if (p === '/admin/login' && m === 'GET') {
           res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
