@@ -88,6 +88,8 @@ export interface GatewaySources {
   services: string[];
   /** xiaoke's queue (a handle on its backend). */
   queue: Queue<unknown>;
+  /** xiaoke's scheduled-digest queue (its job schedulers). */
+  digest: Queue<unknown>;
   /** The platform config's remote layer: the dashboard shows its versions and flips its flags. */
   configStore?: ConfigStore;
 }
@@ -295,13 +297,23 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
   }
   const isAdmin = async (req: IncomingMessage) => (await dashboardUser(req)) === 'admin';
 
+  // Lock keys to show: the dashboard reads this array on every request; the newest ten users' keys.
+  const lockKeys: string[] = [];
+  const offActivity = ctx.activity.onAdded((a) => {
+    const user = a.kind === 'analysis-started' ? a.data?.userId : undefined;
+    if (typeof user !== 'string' || lockKeys.includes(`user:${user}`)) return;
+    lockKeys.unshift(`user:${user}`);
+    lockKeys.length = Math.min(lockKeys.length, 10);
+  });
   const dashboard = createDashboard({
     basePath: '/dashboard',
     title: 'health-platform',
     breakers: breakerView,
-    queues: [sources.queue],
+    queues: [sources.queue, sources.digest],
     buses: [{ name: 'health-platform', bus, types: EVENT_TYPES }],
     sagas: sources.feed.operations(),
+    // The per-user locks (@WithLock('user:{userId}')) of the users whose analyses started lately, live.
+    locks: { backend: ctx.locks.backend, resources: lockKeys, manager: ctx.locks },
     discovery: { backend: ctx.registry.discovery.backend, services: sources.services, client: ctx.registry.discovery },
     ...(sources.configStore ? { config: { name: 'health-platform', store: sources.configStore } } : {}),
     authorize: async (req, action) => {
@@ -448,6 +460,7 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     instances: [{ id: 'api-gateway-1', port: server.port }],
     async close() {
       unwatch();
+      offActivity();
       health.stop();
       dashboard.close();
       await ctx.registry.deregister('api-gateway-1');

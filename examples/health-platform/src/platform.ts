@@ -50,14 +50,20 @@ function expectedInstances(processes: boolean): Record<string, number> {
  * the dashboard. `queue`: xiaoke's queue when it runs in this process (the in-memory one cannot be reached from a
  * handle of its own); otherwise the gateway opens its own handle on the queue's shared backend.
  */
-export async function startGatewayService(rt: Runtime, options: { queue?: Queue<unknown> } = {}) {
+export async function startGatewayService(
+  rt: Runtime,
+  options: { queue?: Queue<unknown>; digest?: Queue<unknown> } = {},
+) {
   const metrics = installMetrics();
-  const ownQueue = options.queue ? undefined : (await import('./services/xiaoke')).createXiaokeQueue(rt.ctx);
+  const xiaoke = await import('./services/xiaoke');
+  const ownQueue = options.queue ? undefined : xiaoke.createXiaokeQueue(rt.ctx);
+  const ownDigest = options.digest ? undefined : xiaoke.createDigestQueue(rt.ctx);
   const configStore = platformConfigStore(rt.ctx.configPlace);
   const gateway = await startGateway(rt.ctx, metrics, {
     feed: await rt.sagas(),
     services: SERVICES,
     queue: (options.queue ?? ownQueue) as Queue<unknown>,
+    digest: (options.digest ?? ownDigest) as Queue<unknown>,
     configStore,
   });
   return {
@@ -65,6 +71,7 @@ export async function startGatewayService(rt: Runtime, options: { queue?: Queue<
     async close() {
       await gateway.close();
       await ownQueue?.close().catch(() => {});
+      await ownDigest?.close().catch(() => {});
       await configStore.close().catch(() => {});
       await metrics.close().catch(() => {});
     },
@@ -79,8 +86,10 @@ export async function startPlatform(options: { verbose?: boolean } = {}) {
     if (g.processesOnly) continue;
     for (const e of g.starts) if (e !== 'api-gateway') services.push(...(await startEntry(rt, e)));
   }
-  const xiaoke = services.find((s): s is RunningService & { queue: Queue<unknown> } => 'queue' in s);
-  const gateway = await startGatewayService(rt, xiaoke ? { queue: xiaoke.queue } : {});
+  const xiaoke = services.find(
+    (s): s is RunningService & { queue: Queue<unknown>; digest: Queue<unknown> } => 'queue' in s,
+  );
+  const gateway = await startGatewayService(rt, xiaoke ? { queue: xiaoke.queue, digest: xiaoke.digest } : {});
   await rt.registry.waitPassing(expectedInstances(false));
   let closed = false;
   return {
