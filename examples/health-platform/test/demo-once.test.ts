@@ -101,7 +101,7 @@ it('runs the story with --once and exits 0 when every step behaved', async () =>
   const pids = Object.values(rows).map((r) => r.pid);
   expect(new Set(pids).size).toBe(6);
   expect(pids).not.toContain(pid);
-  // Step 12 killed the process running a saga; another instance's sweeper finished it.
+  // Step 15 killed the process running a saga; another instance's sweeper finished it.
   const saga =
     /saga (health_data_rec-\w+) waits on update_blockchain in (health-data-[12]) \(pid (\d+)\): SIGKILL/.exec(out);
   expect(saga).not.toBeNull();
@@ -111,13 +111,13 @@ it('runs the story with --once and exits 0 when every step behaved', async () =>
   const restarted = new RegExp(`supervisor restarted ${victim}: pid ${killedPid} → (\\d+)`).exec(out);
   expect(restarted).not.toBeNull();
   expect(rows[victim!]).toMatchObject({ pid: Number(restarted![1]), status: 'up', restarts: 1 });
-  // Step 13 killed xiaoke's worker process mid-job: restarted, the job recovered as stalled and ran once more.
+  // Step 16 killed xiaoke's worker process mid-job: restarted, the job recovered as stalled and ran once more.
   const xiaoke = /supervisor restarted xiaoke: pid (\d+) → (\d+)/.exec(out);
   expect(xiaoke).not.toBeNull();
   expect(xiaoke![1]).not.toBe(xiaoke![2]);
   expect(rows.xiaoke).toMatchObject({ pid: Number(xiaoke![2]), status: 'up', restarts: 1 });
   expect(out).toMatch(/queue: analysis-crash-\d+ completed, stalledCount 1 — recovered once, ran once more/);
-  // The breaker is open when step 11 starts, unless a slow machine spent its 3 s reset timeout in step 10.
+  // The breaker is open when step 14 starts, unless a slow machine spent its 3 s reset timeout in step 13.
   expect(out).toMatch(/breaker: (open → )?half-open → closed/);
   // Step 4: rag-service-2 fails every call behind a passing health check; the gateway's calls (through
   // discovery.target) report each try, so outlier detection ejects it — as the dashboard's discovery panel shows.
