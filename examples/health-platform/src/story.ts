@@ -619,15 +619,28 @@ export async function runStory(
     }
     const jobs = 10;
     const jobIds = Array.from({ length: jobs }, (_, i) => `after-restart-${since}-${i}`);
+    // The gateway's own view of discovery may lag the supervisor's by a watch round: a 503 (no passing
+    // instance yet) is retried for up to 5 s, as a client would; the idempotency key keeps it one job.
+    let unavailable = 0;
+    const add = async (id: string) => {
+      const until = Date.now() + 5_000;
+      for (;;) {
+        const r = await api(
+          'POST',
+          '/api/xiaoke-service/tasks',
+          { kind: 'analyze_health_data', priority: 'medium', data: { userId, recordId: id, metrics: { steps: 100 } } },
+          { 'idempotency-key': id },
+        );
+        if (r.status !== 503 || Date.now() > until) return r;
+        unavailable++;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    };
     for (const id of jobIds) {
-      const r = await api(
-        'POST',
-        '/api/xiaoke-service/tasks',
-        { kind: 'analyze_health_data', priority: 'medium', data: { userId, recordId: id, metrics: { steps: 100 } } },
-        { 'idempotency-key': id },
-      );
+      const r = await add(id);
       expect(r.status === 200, `adding task ${id} answered ${r.status} ${JSON.stringify(r.body)}`);
     }
+    if (unavailable) say(`${unavailable} task adds answered 503 while the gateway's discovery caught up; retried`);
     const countUntil = async (count: () => number, n: number, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
       while (count() < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
