@@ -55,6 +55,8 @@ export const platformSchema = z.object({
     xiaokeDiagnose: z.boolean(),
     /** What xiaoke's health checker sees of its (simulated) model backend. */
     xiaokeModelDown: z.boolean(),
+    /** This one instance id (e.g. `rag-service-2`) answers 500 to every call but its health check ('' : none). */
+    failInstance: z.string(),
   }),
 });
 export type PlatformConfig = Config<typeof platformSchema>;
@@ -123,6 +125,7 @@ export async function createPlatformConfig(place: ConfigPlace, secret: string, o
           xiaoke: false,
           xiaokeDiagnose: false,
           xiaokeModelDown: false,
+          failInstance: '',
         },
       }),
       file(CONFIG_FILE),

@@ -117,11 +117,11 @@ export class Ctx {
     readonly configPlace: ConfigPlace = { consulUrl: infra.consulUrl, prefix: infra.prefix, process: 'main' },
   ) {
     this.#transport = infra.redis ? undefined : new MemoryTransport();
-    // Service-to-service calls: discovery round-robin, a breaker per target service (seed 003's defaults:
+    // Service-to-service calls: discovery round-robin (minus ejected outliers), a breaker per target service (seed 003's defaults:
     // 50 % failures over 10 s with at least 10 calls), seed 003's timeouts and retry of idempotent calls.
     // The gateway has its own breakers (the ones the story and the dashboard watch).
     this.client = createHttpClient({
-      resolve: (s) => registry.resolve(s),
+      resolve: registry.target,
       timeoutMs: 5_000,
       retry: { maxRetries: 2, initialMs: 50 },
       // The demo's shortened reset (seed 003: 30 s), so the story's recovery step sees these close too.
@@ -178,6 +178,13 @@ export class Ctx {
         raw: (req, res) => {
           if (req.url === '/health') {
             health.handler(req, res);
+            return true;
+          }
+          // The chaos switch `chaos.failInstance`: this one instance answers 500 to everything but its health
+          // check, which keeps passing — a failure only outlier ejection (fed by the callers' outcomes) catches.
+          if (this.config.get('chaos.failInstance') === id) {
+            this.activity.add(name, 'chaos-500', `${id}: 500 (chaos.failInstance)`, { instance: id });
+            send(res, 500, { error: `chaos: instance ${id} failing`, instance: id });
             return true;
           }
           if (req.url === '/whoami') {

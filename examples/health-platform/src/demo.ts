@@ -8,6 +8,7 @@
 import { unlinkSync } from 'node:fs';
 import { redisAnswers } from './infra';
 import { operatorToken } from './operator';
+import { type OwnRedis, redisServerInstalled, startOwnRedis } from './own-redis';
 import { type Stack, startPlatform, startProcesses } from './platform';
 import { runStory } from './story';
 
@@ -21,7 +22,26 @@ async function redisUp(): Promise<boolean> {
   return redis !== undefined;
 }
 
+/**
+ * The demo's own Redis (a `redis-server` on a free port, no persistence) when `redis-server` is installed and
+ * `REDIS_URL` does not name one: story step 17 restarts it, which a shared Redis must never be. Why not, else.
+ */
+async function ownRedis(): Promise<{ own?: OwnRedis; why?: string }> {
+  if (process.env.REDIS_URL) return { why: 'REDIS_URL names a Redis the demo does not own' };
+  if (!redisServerInstalled()) return { why: 'redis-server is not installed' };
+  try {
+    const own = await startOwnRedis();
+    process.env.REDIS_URL = own.url; // every service process gets it through the supervisor's environment
+    return { own };
+  } catch (error) {
+    return { why: `its redis-server did not start (${error instanceof Error ? error.message : String(error)})` };
+  }
+}
+
 async function main(): Promise<number> {
+  const { own, why } = await ownRedis();
+  if (own) console.log(`own Redis: redis-server pid ${own.pid} on ${own.url} (no persistence; stopped on exit)`);
+  else console.log(`own Redis: none — ${why}; using ${process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'}`);
   const processes = !args.has('--one-process') && (await redisUp());
   console.log(
     processes
@@ -30,7 +50,15 @@ async function main(): Promise<number> {
   );
   const verbose = args.has('--verbose');
   const t0 = Date.now();
-  const stack: Stack = processes ? await startProcesses({ verbose }) : await startPlatform({ verbose });
+  let stack: Stack;
+  try {
+    stack = processes ? await startProcesses({ verbose }) : await startPlatform({ verbose });
+  } catch (error) {
+    await own?.stop();
+    throw error;
+  }
+  if (own) stack.ownRedis = own;
+  else if (why) stack.noOwnRedis = why;
   const startedMs = Date.now() - t0;
   let closing = false;
   const shutdown = async (code: number) => {
@@ -43,6 +71,8 @@ async function main(): Promise<number> {
     );
     const t = Date.now();
     await stack.close().catch((e) => console.error('shutdown error:', e));
+    // Last: the services drained and the run's keys are gone, so nothing uses it any more.
+    await own?.stop().catch((e) => console.error('stopping the demo Redis:', e));
     console.log(`(stopped in ${Date.now() - t} ms)`);
     if (stack.envFile) unlinkSync(stack.envFile);
     if (stack.supervisor) console.log(stack.supervisor.table());

@@ -1,7 +1,8 @@
 /**
  * The one place the demo does discovery, on @ballast/discovery: every instance registers with an HTTP check
  * on its `/health` (every second, so the story sees changes fast), lookups are served from the cache one
- * blocking watch per service keeps current, `resolve` picks round-robin (seed 000), and `clearCache` is the
+ * blocking watch per service keeps current, `target` picks round-robin (seed 000) among the instances outlier
+ * detection has not ejected (every HTTP client reports each call's outcome to it), and `clearCache` is the
  * gateway's `POST /service-cache/clear` (seed 003's Consul cache).
  */
 import {
@@ -22,6 +23,9 @@ export interface Instance {
 
 export const isNoInstanceError = isServiceUnavailableError;
 
+/** How long an instance's first ejection lasts (each further one lasts this × its count, at most 60 s). */
+export const OUTLIER_EJECTION_MS = 10_000;
+
 export class ServiceRegistry {
   readonly discovery: Discovery;
   readonly #registrations = new Map<string, Registration>();
@@ -30,6 +34,16 @@ export class ServiceRegistry {
   constructor(consulUrl: string, options: { cacheTtlMs?: number } = {}) {
     this.discovery = createDiscovery({
       consul: { url: consulUrl },
+      // Envoy's outlier ejection, fed by every call's outcome (`target` below): 5 failures in a row (a 5xx, a
+      // timeout, a refused connection) hold an instance out of picking for 10 s (the package's default is 30 s;
+      // the demo shortens it, as it shortens the breaker reset), longer each time it is ejected again. Its health
+      // check may well pass meanwhile: that is what ejection is for.
+      outlierDetection: {
+        consecutiveFailures: 5,
+        baseEjectionMs: OUTLIER_EJECTION_MS,
+        maxEjectionMs: 60_000,
+        maxEjectionPercent: 50,
+      },
       ...(options.cacheTtlMs === undefined ? {} : { cacheTtlMs: options.cacheTtlMs }),
     });
   }
@@ -64,9 +78,16 @@ export class ServiceRegistry {
     }
   }
 
-  /** A base URL of a passing instance, round-robin. */
-  resolve(service: string): Promise<string> {
-    return this.discovery.resolve(service);
+  /**
+   * A passing instance, round-robin, minus those outlier detection ejected: what the HTTP clients take as
+   * `resolve`. The client calls `done({ ok })` when each try ends, so failures count towards ejection and
+   * in-flight calls are known.
+   */
+  readonly target = (service: string): ReturnType<Discovery['target']> => this.discovery.target(service);
+
+  /** Instance ids of `service` this process's outlier detection holds out of picking now. */
+  ejected(service: string): string[] {
+    return this.discovery.ejected(service);
   }
 
   /** Seed 003's `POST /service-cache/clear`: forget cached answers. Returns how many services were known. */

@@ -88,6 +88,8 @@ export interface GatewaySources {
   services: string[];
   /** xiaoke's queue (a handle on its backend). */
   queue: Queue<unknown>;
+  /** xiaoke's scheduled-digest queue (its job schedulers). */
+  digest: Queue<unknown>;
   /** The platform config's remote layer: the dashboard shows its versions and flips its flags. */
   configStore?: ConfigStore;
 }
@@ -101,7 +103,8 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
   const settings = () => ctx.config.get('gateway');
   const makeClient = (g: ReturnType<typeof settings>): HttpClient =>
     createHttpClient({
-      resolve: (service) => ctx.registry.resolve(service),
+      // Each try picks an instance outlier detection has not ejected, and reports how it went.
+      resolve: ctx.registry.target,
       timeoutMs: REQUEST_TIMEOUT_MS,
       retry: { maxRetries: 3, initialMs: g.retryInitialMs },
       // Seed 003's breaker defaults (50 %, 10 s window, volume 10) with the demo's shorter reset.
@@ -269,28 +272,48 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     stats: breakerStats,
   };
 
-  /** Dashboard actions: an admin's session cookie (or bearer token), checked like every operator route. */
-  async function isAdmin(req: IncomingMessage): Promise<boolean> {
-    const admin = async (r: IncomingMessage) => (await authenticate(r).catch(() => undefined))?.role === 'admin';
+  /**
+   * Who is at the dashboard: an admin (session cookie or bearer token, checked like every operator route), a
+   * signed-in user without the admin role, or nobody.
+   */
+  async function dashboardUser(req: IncomingMessage): Promise<'admin' | 'user' | 'none'> {
+    const who = async (r: IncomingMessage) => {
+      const claims = await authenticate(r).catch(() => undefined);
+      return claims ? (claims.role === 'admin' ? 'admin' : 'user') : 'none';
+    };
     // A bearer token first (scripts), then the session cookie; a stale or malformed cookie never blocks a bearer.
-    if (req.headers.authorization && (await admin(req))) return true;
+    const bearer = req.headers.authorization ? await who(req) : 'none';
+    if (bearer === 'admin') return bearer;
     const raw = /(?:^|;\s*)hp_admin=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
     let token: string | undefined;
     try {
       token = raw === undefined ? undefined : decodeURIComponent(raw);
     } catch {
-      return false; // not percent-encoding: not a session this gateway set
+      return bearer; // not percent-encoding: not a session this gateway set
     }
-    return token !== undefined && admin({ headers: { authorization: `Bearer ${token}` } } as IncomingMessage);
+    if (token === undefined) return bearer;
+    const cookie = await who({ headers: { authorization: `Bearer ${token}` } } as IncomingMessage);
+    return cookie === 'none' ? bearer : cookie;
   }
+  const isAdmin = async (req: IncomingMessage) => (await dashboardUser(req)) === 'admin';
 
+  // Lock keys to show: the dashboard reads this array on every request; the newest ten users' keys.
+  const lockKeys: string[] = [];
+  const offActivity = ctx.activity.onAdded((a) => {
+    const user = a.kind === 'analysis-started' ? a.data?.userId : undefined;
+    if (typeof user !== 'string' || lockKeys.includes(`user:${user}`)) return;
+    lockKeys.unshift(`user:${user}`);
+    lockKeys.length = Math.min(lockKeys.length, 10);
+  });
   const dashboard = createDashboard({
     basePath: '/dashboard',
     title: 'health-platform',
     breakers: breakerView,
-    queues: [sources.queue],
+    queues: [sources.queue, sources.digest],
     buses: [{ name: 'health-platform', bus, types: EVENT_TYPES }],
     sagas: sources.feed.operations(),
+    // The per-user locks (@WithLock('user:{userId}')) of the users whose analyses started lately, live.
+    locks: { backend: ctx.locks.backend, resources: lockKeys, manager: ctx.locks },
     discovery: { backend: ctx.registry.discovery.backend, services: sources.services, client: ctx.registry.discovery },
     ...(sources.configStore ? { config: { name: 'health-platform', store: sources.configStore } } : {}),
     authorize: async (req, action) => {
@@ -348,9 +371,25 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
           res.end();
           return true;
         }
+        // The whole dashboard, reads included, is the operator's: it shows health data (queued analyses carry a
+        // user's metrics), event payloads (emails) and saga state, on the gateway's public port. Nobody: 401 (a
+        // page pointing at the login URL); a signed-in user without the admin role: 403. Actions are checked
+        // again by the dashboard's `authorize` (and its CSRF token and Origin check).
         if (p === '/dashboard' || p.startsWith('/dashboard/')) {
-          dashboard(req, res);
-          return true;
+          return run(async () => {
+            const who = await dashboardUser(req);
+            if (who === 'admin') return dashboard(req, res);
+            const status = who === 'none' ? 401 : 403;
+            const why =
+              who === 'none'
+                ? 'the dashboard needs an operator session: open the login URL the demo printed (/admin/login#token=…)'
+                : 'the dashboard is for operators: this token has no admin role';
+            if (p.startsWith('/dashboard/api/')) return send(res, status, { error: why });
+            res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+            res.end(
+              `<!doctype html><meta charset="utf-8"><title>health-platform: operators only</title><p id="denied">${why}</p>`,
+            );
+          });
         }
         if (p === '/admin/login' && m === 'GET') {
           res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
@@ -421,6 +460,7 @@ export async function startGateway(ctx: Ctx, metrics: Metrics, sources: GatewayS
     instances: [{ id: 'api-gateway-1', port: server.port }],
     async close() {
       unwatch();
+      offActivity();
       health.stop();
       dashboard.close();
       await ctx.registry.deregister('api-gateway-1');

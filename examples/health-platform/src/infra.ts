@@ -114,9 +114,30 @@ export async function startInfra(
   setDefaultLogger(logger);
 
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const redis = await redisAnswers(redisUrl);
-  if (redis) redis.on('error', (e) => logger.warn({ err: e }, 'redis error'));
-  else notices.push(`Redis at ${redisUrl} does not answer: using the in-memory backends (one process)`);
+  const probe = await redisAnswers(redisUrl);
+  probe?.disconnect();
+  // The probe gives up at once; the run's client reconnects (every 100 ms, up to 1 s apart) for as long as it
+  // takes — a Redis restarted mid-run (story step 17) is back in every process within a second of answering.
+  // A command sent while it is down is retried on reconnection a few times, then fails (the packages bound
+  // their commands anyway).
+  const redis = probe
+    ? createRedis({
+        url: redisUrl,
+        redisOptions: { maxRetriesPerRequest: 5, retryStrategy: (times) => Math.min(times * 100, 1_000) },
+      })
+    : undefined;
+  if (redis) {
+    let down = false;
+    redis.on('error', (e) => {
+      // One warning per outage, not one per reconnection attempt.
+      if (!down) logger.warn({ err: e }, 'redis error');
+      down = true;
+    });
+    redis.on('ready', () => {
+      if (down) logger.info('redis is back');
+      down = false;
+    });
+  } else notices.push(`Redis at ${redisUrl} does not answer: using the in-memory backends (one process)`);
 
   const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
   const rabbitmqReachable = await tcpReachable(amqpUrl);

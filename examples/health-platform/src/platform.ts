@@ -11,6 +11,7 @@ import { startGateway } from './gateway';
 import { GROUPS, SERVICES, startEntry } from './groups';
 import { type Infra, infraEnv } from './infra';
 import { installMetrics } from './metrics';
+import type { OwnRedis } from './own-redis';
 import { type Runtime, startRuntime } from './runtime';
 import type { SagaFeed } from './sagas';
 import { Supervisor } from './supervisor';
@@ -28,6 +29,12 @@ export interface Stack {
   supervisor?: Supervisor;
   /** Where a hand-started service finds this stack's environment (processes mode). */
   envFile?: string;
+  /** The demo's own `redis-server`, when it runs one (story step 17 restarts it); the demo stops it on exit. */
+  ownRedis?: OwnRedis;
+  /** Why the demo runs no Redis of its own (`REDIS_URL` given, `redis-server` not installed…). */
+  noOwnRedis?: string;
+  /** Resolves once every service has all its instances passing their health checks in discovery. */
+  waitPassing(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,20 +45,25 @@ function expectedInstances(processes: boolean): Record<string, number> {
   );
 }
 
-/** The gateway with its /metrics (the OTel SDK's Prometheus exporter is process-wide: the gateway's process). */
 /**
  * The gateway with its /metrics (the OTel SDK's Prometheus exporter is process-wide: the gateway's process) and
  * the dashboard. `queue`: xiaoke's queue when it runs in this process (the in-memory one cannot be reached from a
  * handle of its own); otherwise the gateway opens its own handle on the queue's shared backend.
  */
-export async function startGatewayService(rt: Runtime, options: { queue?: Queue<unknown> } = {}) {
+export async function startGatewayService(
+  rt: Runtime,
+  options: { queue?: Queue<unknown>; digest?: Queue<unknown> } = {},
+) {
   const metrics = installMetrics();
-  const ownQueue = options.queue ? undefined : (await import('./services/xiaoke')).createXiaokeQueue(rt.ctx);
+  const xiaoke = await import('./services/xiaoke');
+  const ownQueue = options.queue ? undefined : xiaoke.createXiaokeQueue(rt.ctx);
+  const ownDigest = options.digest ? undefined : xiaoke.createDigestQueue(rt.ctx);
   const configStore = platformConfigStore(rt.ctx.configPlace);
   const gateway = await startGateway(rt.ctx, metrics, {
     feed: await rt.sagas(),
     services: SERVICES,
     queue: (options.queue ?? ownQueue) as Queue<unknown>,
+    digest: (options.digest ?? ownDigest) as Queue<unknown>,
     configStore,
   });
   return {
@@ -59,6 +71,7 @@ export async function startGatewayService(rt: Runtime, options: { queue?: Queue<
     async close() {
       await gateway.close();
       await ownQueue?.close().catch(() => {});
+      await ownDigest?.close().catch(() => {});
       await configStore.close().catch(() => {});
       await metrics.close().catch(() => {});
     },
@@ -73,8 +86,10 @@ export async function startPlatform(options: { verbose?: boolean } = {}) {
     if (g.processesOnly) continue;
     for (const e of g.starts) if (e !== 'api-gateway') services.push(...(await startEntry(rt, e)));
   }
-  const xiaoke = services.find((s): s is RunningService & { queue: Queue<unknown> } => 'queue' in s);
-  const gateway = await startGatewayService(rt, xiaoke ? { queue: xiaoke.queue } : {});
+  const xiaoke = services.find(
+    (s): s is RunningService & { queue: Queue<unknown>; digest: Queue<unknown> } => 'queue' in s,
+  );
+  const gateway = await startGatewayService(rt, xiaoke ? { queue: xiaoke.queue, digest: xiaoke.digest } : {});
   await rt.registry.waitPassing(expectedInstances(false));
   let closed = false;
   return {
@@ -87,6 +102,7 @@ export async function startPlatform(options: { verbose?: boolean } = {}) {
     services: [...services, gateway].map((s) => ({ name: s.name, instances: s.instances.length })),
     ctx: rt.ctx,
     gateway,
+    waitPassing: (timeoutMs = 15_000) => rt.registry.waitPassing(expectedInstances(false), timeoutMs),
     async close() {
       if (closed) return;
       closed = true;
@@ -137,6 +153,7 @@ export async function startProcesses(options: { verbose?: boolean; log?: (line: 
     ),
     supervisor: sup,
     envFile,
+    waitPassing: (timeoutMs = 15_000) => rt.registry.waitPassing(expectedInstances(true), timeoutMs),
     async close() {
       if (closed) return;
       closed = true;

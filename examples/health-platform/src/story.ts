@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { CONFIG_FILE, consulPrefix } from './config';
 import type { Activity } from './context';
+import { OUTLIER_EJECTION_MS } from './discovery';
 import { operatorToken } from './operator';
 import type { Stack } from './platform';
 
@@ -69,7 +70,7 @@ export async function runStory(
   };
   const operator = adminToken ?? (await operatorToken(platform));
   // Chaos switches are operator actions: the user's token would get 403 (tested in gateway-security.test.ts).
-  const chaos = async (key: string, value: boolean | number) => {
+  const chaos = async (key: string, value: boolean | number | string) => {
     const r = await api('POST', '/admin/chaos', { key, value }, { authorization: `Bearer ${operator}` });
     expect(r.status === 200, `chaos.${key} = ${value} answered ${r.status} ${JSON.stringify(r.body)}`);
   };
@@ -145,6 +146,56 @@ export async function runStory(
     );
     say(`GET /api/health-data-service/health: ${h.body.status} (${checks})`);
   });
+
+  await step(
+    'Outlier ejection: one rag-service instance fails while its health check passes → ejected from picking',
+    async (say) => {
+      const since = Date.now();
+      await chaos('failInstance', 'rag-service-2');
+      say('config-center: chaos.failInstance = rag-service-2 (it answers 500 to every call; its /health still passes)');
+      // The dashboard's discovery panel data (GET, as the operator): instances with their check and ejection marks.
+      type Panel = { services: { name: string; instances: { id: string; status: string; ejected: boolean }[] }[] };
+      const ragPanel = async () => {
+        const r = await api('GET', '/dashboard/api/discovery', undefined, { authorization: `Bearer ${operator}` });
+        expect(r.status === 200, `GET /dashboard/api/discovery answered ${r.status}`);
+        return (r.body as unknown as Panel).services.find((s) => s.name === 'rag-service')?.instances ?? [];
+      };
+      const failedTries = () => activity.filter((a) => a.kind === 'chaos-500' && a.service === 'rag-service', since);
+      const answers: string[] = [];
+      let panel = await ragPanel();
+      try {
+        for (let i = 0; i < 20 && !panel.find((x) => x.id === 'rag-service-2')?.ejected; i++) {
+          const r = await api('GET', '/api/rag-service/whoami');
+          answers.push(r.status === 200 ? String(r.body.instance) : String(r.status));
+          panel = await ragPanel();
+        }
+        const counts = [...new Set(answers)].map((a) => `${answers.filter((x) => x === a).length}× ${a}`);
+        say(
+          `${answers.length} calls through the gateway: ${counts.join(', ')} — ${failedTries().length} tries hit ` +
+            'rag-service-2 and got 500, each retried on the other instance (GET is idempotent)',
+        );
+        const two = panel.find((x) => x.id === 'rag-service-2');
+        expect(two?.ejected === true, `rag-service-2 is not ejected: ${JSON.stringify(panel)}`);
+        expect(
+          answers.every((a) => a === 'rag-service-1'),
+          `a client saw something else: ${answers.join(', ')}`,
+        );
+        say(
+          `dashboard discovery panel (GET /dashboard/api/discovery): ${panel.map((x) => `${x.id} ${x.status}${x.ejected ? ' EJECTED' : ''}`).join(', ')}`,
+        );
+        const before = failedTries().length;
+        const after: string[] = [];
+        for (let i = 0; i < 4; i++) after.push(String((await api('GET', '/api/rag-service/whoami')).body.instance));
+        expect(failedTries().length === before, 'an ejected instance was still called');
+        say(`4 more calls: ${after.join(', ')} — no try reached rag-service-2 while it is ejected`);
+      } finally {
+        await chaos('failInstance', '');
+      }
+      say(
+        `chaos off; rag-service-2 stays out of picking for ${OUTLIER_EJECTION_MS / 1000} s (its first ejection), then is picked again`,
+      );
+    },
+  );
 
   await step('Upload health data: the health-data saga', async (say) => {
     const since = Date.now();
@@ -519,6 +570,118 @@ export async function runStory(
       say(`queue: ${taskId} ${job.body.state}, stalledCount ${job.body.stalledCount} — recovered once, ran once more`);
     },
   );
+
+  await step('Redis restarted without its data: event consumers, queue workers and discovery recover', async (say) => {
+    const own = platform.ownRedis;
+    if (!own) return say(`skipped: the demo does not run its own Redis (${platform.noOwnRedis ?? 'unknown'})`);
+    if (!platform.infra.redis) return say('skipped: the platform runs on its in-memory backends');
+    const since = Date.now();
+    const { oldPid, newPid } = await own.restart(1_500);
+    const restartedAt = Date.now();
+    say(
+      `redis-server pid ${oldPid} SIGKILLed; 1.5 s later a new, empty one (pid ${newPid}) on the same port — ` +
+        'no persistence: streams, consumer groups, saga store, job status, locks and records are gone',
+    );
+    await platform.waitPassing(20_000);
+    say(
+      `discovery: every instance passing its health check (Redis is a critical check) ${Date.now() - restartedAt} ms after the restart`,
+    );
+    // The data really went: the record uploaded in step 5 is unknown now.
+    const lost = await api('GET', `/api/health-data-service/records/${recordId}`);
+    expect(lost.status === 404, `record ${recordId} from before the restart answered ${lost.status}, not 404`);
+    say(`record ${recordId}, stored before the restart: 404 — the data went with the old server`);
+    const flips = activity.filter((a) => a.kind === 'degraded-on' || a.kind === 'degraded-off', since);
+    if (flips.length) say(`xiaoke: ${flips.map((a) => a.text.replace(/^health checker: /, '')).join(' · ')}`);
+
+    // Events published after the restart: the consumer groups were lost with the data and are recreated by
+    // the consumers themselves (NOGROUP → create again) — every event must reach rag-service's indexer.
+    const { createEventBus, healthPlatformEvents } = await import('@ballast/event-bus');
+    const bus = createEventBus({
+      redis: platform.infra.redis,
+      prefix: `${platform.infra.prefix}:`,
+      source: 'story',
+      events: healthPlatformEvents,
+    });
+    const events = 20;
+    const marks = Array.from({ length: events }, (_, i) => `after-restart-${since}-${i}`);
+    try {
+      for (const recordId of marks) {
+        await bus.publish(
+          'health_record.updated',
+          { recordId, changes: { note: 'published after the restart' } },
+          {
+            userId,
+          },
+        );
+      }
+    } finally {
+      await bus.close();
+    }
+    const jobs = 10;
+    const jobIds = Array.from({ length: jobs }, (_, i) => `after-restart-${since}-${i}`);
+    // The gateway's own view of discovery may lag the supervisor's by a watch round: a 503 (no passing
+    // instance yet) is retried for up to 5 s, as a client would; the idempotency key keeps it one job.
+    let unavailable = 0;
+    const add = async (id: string) => {
+      const until = Date.now() + 5_000;
+      for (;;) {
+        const r = await api(
+          'POST',
+          '/api/xiaoke-service/tasks',
+          { kind: 'analyze_health_data', priority: 'medium', data: { userId, recordId: id, metrics: { steps: 100 } } },
+          { 'idempotency-key': id },
+        );
+        if (r.status !== 503 || Date.now() > until) return r;
+        unavailable++;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    };
+    for (const id of jobIds) {
+      const r = await add(id);
+      expect(r.status === 200, `adding task ${id} answered ${r.status} ${JSON.stringify(r.body)}`);
+    }
+    if (unavailable) say(`${unavailable} task adds answered 503 while the gateway's discovery caught up; retried`);
+    const countUntil = async (count: () => number, n: number, timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      while (count() < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      return count();
+    };
+    const indexed = () =>
+      new Set(
+        activity
+          .filter((a) => a.kind === 'indexed', since)
+          .map((a) => /record (\S+) indexed/.exec(a.text)?.[1])
+          .filter((id) => id !== undefined && marks.includes(id)),
+      ).size;
+    const done = () =>
+      new Set(
+        activity
+          .filter((a) => a.kind === 'analysis-done', since)
+          .map((a) => String(a.data?.jobId))
+          .filter((id) => jobIds.includes(id)),
+      ).size;
+    const consumed = await countUntil(indexed, events, 15_000);
+    const processed = await countUntil(done, jobs, 15_000);
+    say(
+      `after the restart: ${events} health_record.updated published → ${consumed}/${events} consumed by rag-service ` +
+        `(the consumer recreated its lost group); ${jobs} analysis tasks added → ${processed}/${jobs} processed by xiaoke's worker`,
+    );
+    expect(consumed === events, `only ${consumed} of ${events} events were consumed`);
+    expect(processed === jobs, `only ${processed} of ${jobs} jobs were processed`);
+    // A whole upload on the fresh Redis: saga store, records, ledger, queue and events again.
+    const up = await api('POST', '/api/health-data-service/health-data', { userId, metrics: { heartRate: 64 } });
+    expect(
+      up.status === 200 && up.body.status === 'completed',
+      `upload answered ${up.status} ${JSON.stringify(up.body)}`,
+    );
+    await activity.waitFor((a) => a.kind === 'analysis-done' && a.data?.jobId === up.body.taskId, 15_000, since);
+    say(`an upload after the restart: saga ${up.body.sagaId} completed, its analysis task processed`);
+    const version = (await platform.config.history())[0]?.version;
+    say(
+      `config: untouched — its layers are the file and Consul KV, not Redis (still at version ${version}); ` +
+        'each process also keeps its last-known-good on disk',
+    );
+  });
 
   print(`\n${failed === 0 ? '✔' : '✘'} ${n - failed}/${n} steps behaved as expected`);
   return failed === 0;

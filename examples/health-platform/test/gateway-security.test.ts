@@ -5,6 +5,8 @@
  *   values (before: 800 of 800 such requests passed); the header counts only from `gateway.trustedProxies`,
  *   and that list (with the limit itself) reloads from config-center without a restart;
  * - operator routes need a token with `role: 'admin'` (401 without a token, 403 with a user's);
+ * - so does the dashboard, its reads included (they show health data, event payloads, sagas), and an anonymous or
+ *   user's dashboard action is refused by the gateway and changes nothing;
  * - a verified token is not trusted from the gateway's cache past its own `exp`.
  */
 import { spawn } from 'node:child_process';
@@ -18,6 +20,9 @@ let probe: {
   forwarded: Record<string, number>;
   forwardedKey: string;
   routes: Record<string, number[]>;
+  dashboard: Record<string, number[]>;
+  dashboardAction: Record<'none' | 'user', { status: number; error: string }>;
+  chaosXiaokeAfter: boolean;
   expiry: { first: number; after: number; refusedAfterMs: number };
   error?: string;
 };
@@ -56,6 +61,22 @@ it('refuses operator routes without an admin token', () => {
   for (const [path, [none, user, admin]] of Object.entries(probe.routes)) {
     expect([path, none, user, admin]).toEqual([path, 401, 403, 200]);
   }
+});
+
+it('keeps the dashboard, reads included, to operators', () => {
+  expect(Object.keys(probe.dashboard)).toHaveLength(4);
+  for (const [path, [none, user, admin]] of Object.entries(probe.dashboard)) {
+    expect([path, none, user, admin]).toEqual([path, 401, 403, 200]);
+  }
+});
+
+it('refuses an anonymous or a user’s dashboard action at the gateway, changing nothing', () => {
+  expect(probe.dashboardAction.none).toEqual({
+    status: 401,
+    error: expect.stringContaining('needs an operator session'),
+  });
+  expect(probe.dashboardAction.user).toEqual({ status: 403, error: expect.stringContaining('no admin role') });
+  expect(probe.chaosXiaokeAfter).toBe(false);
 });
 
 it('does not trust a cached token past its expiry', () => {

@@ -31,6 +31,8 @@ export interface AnalysisData {
   metrics: Record<string, number>;
   /** How long the analysis takes (default 60 ms): the story makes one long enough to kill its worker meanwhile. */
   workMs?: number;
+  /** The analysis fails on every attempt (bad input): the job ends in the queue's dead-letter list. */
+  fail?: boolean;
 }
 
 let xiaokeQueue: Queue<TaskData> | undefined;
@@ -68,6 +70,7 @@ export class XiaokeAgent {
     this.maxConcurrent = Math.max(this.maxConcurrent, ++this.#active);
     try {
       await new Promise((r) => setTimeout(r, Math.min(10_000, data.workMs ?? 60)));
+      if (data.fail) throw new Error(`analysis ${job.id} failed: the model rejected the metrics (data.fail)`);
       const degraded = this.isDegraded();
       const values = Object.values(data.metrics ?? {});
       const score = degraded ? 50 : Math.round(values.reduce((a, b) => a + b, 0) / Math.max(1, values.length));
@@ -119,6 +122,22 @@ export function createXiaokeQueue(ctx: Ctx): Queue<TaskData> {
   });
 }
 
+/**
+ * xiaoke's scheduled work: a weekly health digest, a job scheduler (`upsertScheduler`). RabbitMQ keeps no
+ * schedulers (the queue package refuses them there), so they live on a queue of their own on Redis (memory in one
+ * process), as the queue's README advises. The gateway opens a handle of its own for the dashboard.
+ */
+export function createDigestQueue(ctx: Ctx): Queue<{ kind: string }> {
+  const { redis, prefix } = ctx.infra;
+  return createQueue<{ kind: string }>('xiaoke-digest', {
+    ...(redis ? { backend: 'redis' as const, redis, prefix } : {}),
+    logger: ctx.log,
+  });
+}
+
+/** The digest scheduler's id, as the dashboard lists it. */
+export const DIGEST_SCHEDULER = 'weekly-health-digest';
+
 export async function startXiaokeService(ctx: Ctx) {
   const config = await createXiaokeConfig(ctx.configPlace);
   const bus = ctx.bus('xiaoke-service');
@@ -141,6 +160,7 @@ export async function startXiaokeService(ctx: Ctx) {
         record('analysis-started', `analysis ${job.id} started${job.attempt > 1 ? ` (attempt ${job.attempt})` : ''}`, {
           jobId: job.id,
           attempt: job.attempt,
+          userId: data.userId,
         });
         return run(job);
       },
@@ -156,6 +176,21 @@ export async function startXiaokeService(ctx: Ctx) {
     drainTimeoutMs: 5_000,
     onError: (e) => ctx.log.warn({ err: e }, 'xiaoke worker'),
   });
+
+  const digest = createDigestQueue(ctx);
+  // A week in the real platform; a minute here, so the dashboard shows it ticking.
+  await digest.upsertScheduler(
+    DIGEST_SCHEDULER,
+    { every: 60_000 },
+    { name: 'health-digest', data: { kind: 'weekly' } },
+  );
+  const digestWorker = createWorker(
+    digest,
+    async (job: Job<{ kind: string }>) => {
+      record('digest', `health digest ${job.id} sent`, { jobId: job.id });
+    },
+    { blockMs: 1_000, onError: (e) => ctx.log.warn({ err: e }, 'xiaoke digest worker') },
+  );
 
   // Seed 002's health checker on @ballast/discovery's createHealthChecker — the same checker answers xiaoke's
   // /health (Consul's HTTP check). The model backend and the queue's backlog are not critical: failing, they
@@ -274,12 +309,15 @@ export async function startXiaokeService(ctx: Ctx) {
   return {
     ...served,
     queue,
+    digest,
     config,
     checker,
     async close() {
       checker.stop();
       await served.close();
       await worker.close();
+      await digestWorker.close();
+      await digest.close();
       // A run's broker queues go with it (Redis keys go with the run's prefix).
       if (queueBackend === 'rabbitmq') await (queue.backend as RabbitBackend).deleteQueues().catch(() => {});
       await queue.close();
