@@ -63,10 +63,11 @@ export class RedisStreamTransport implements EventsTransport {
     private readonly redis: RedisClient,
     private readonly key: string,
     private readonly maxLen: number,
+    private readonly maxAgeMs = 0,
   ) {}
 
   async publish(events: readonly string[]): Promise<void> {
-    await runScript(this.redis, EVENTS_ADD, [this.key], [this.maxLen, ...events]);
+    await runScript(this.redis, EVENTS_ADD, [this.key], [this.maxLen, this.maxAgeMs, ...events]);
   }
 
   async lastId(): Promise<string> {
@@ -101,13 +102,28 @@ export class RedisStreamTransport implements EventsTransport {
 /** In one process (memory backend; RabbitMQ without Redis): a bounded in-memory log with the same reads. */
 export class MemoryTransport implements EventsTransport {
   readonly #log: [string, string][] = [];
+  /** When each entry of `#log` was published (the queue's clock), for `maxAgeMs`. */
+  readonly #at: number[] = [];
   #seq = 0;
   readonly #readers = new Set<() => void>();
-  constructor(private readonly maxLen: number) {}
+  constructor(
+    private readonly maxLen: number,
+    private readonly maxAgeMs = 0,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async publish(events: readonly string[]): Promise<void> {
-    for (const e of events) this.#log.push([`${++this.#seq}-0`, e]);
-    if (this.#log.length > this.maxLen) this.#log.splice(0, this.#log.length - this.maxLen);
+    const now = this.now();
+    for (const e of events) {
+      this.#log.push([`${++this.#seq}-0`, e]);
+      this.#at.push(now);
+    }
+    let drop = Math.max(0, this.#log.length - this.maxLen);
+    if (this.maxAgeMs > 0) while (drop < this.#at.length && this.#at[drop]! < now - this.maxAgeMs) drop++;
+    if (drop > 0) {
+      this.#log.splice(0, drop);
+      this.#at.splice(0, drop);
+    }
     for (const r of [...this.#readers]) r();
   }
 

@@ -45,3 +45,20 @@ export function queueKeys(name: string, prefix = 'ballast'): QueueKeys {
   };
   return { ...k, all: [k.wait, k.delayed, k.active, k.completed, k.failed, k.dead, k.meta, k.seq, k.wake] };
 }
+
+/** A grouped queue's keys (`groups` option): same hash tag as the queue's, so one Cluster slot. */
+export interface GroupKeys {
+  /** Round-robin LIST of groups with waiting jobs. */
+  readonly list: string;
+  /** SET of the groups in that list. */
+  readonly set: string;
+  /** Prefix of each group's waiting line (ZSET scored as `wait`): `gwait + group`. */
+  readonly gwait: string;
+  /** Prefix of each group's limiter state: `glimit + group`. */
+  readonly glimit: string;
+}
+
+export function groupKeys(name: string, prefix = 'ballast'): GroupKeys {
+  const b = createKeyBuilder({ prefix, scope: 'queue', tag: name });
+  return { list: b.key('groups'), set: b.key('group-set'), gwait: b.key('gwait', ''), glimit: b.key('glimit', '') };
+}

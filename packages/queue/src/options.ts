@@ -165,10 +165,19 @@ export const queueOptionsSchema = z
     /**
      * Publish this queue's job events (waiting, active, progress, completed, failed, dead, stalled, delayed,
      * removed) for `createQueueEvents` in any process: on Redis a stream per queue capped near `maxLen`
-     * (default 10,000) entries. Off by default; turn it on in every process that adds or works on the queue.
+     * (default 10,000) entries and, with `maxAgeMs`, to the events of that last span (Redis' clock on Redis).
+     * Off by default; turn it on in every process that adds or works on the queue.
      */
     events: z
-      .union([z.boolean(), z.object({ maxLen: z.number().int().positive().optional() }).strict()])
+      .union([
+        z.boolean(),
+        z
+          .object({
+            maxLen: z.number().int().positive().optional(),
+            maxAgeMs: z.number().int().positive().optional(),
+          })
+          .strict(),
+      ])
       .default(false),
   })
   .strict();

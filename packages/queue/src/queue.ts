@@ -248,10 +248,10 @@ export class Queue<D = unknown> {
     if (this.options.events !== false) this.#publisher = new EventPublisher(this.eventsTransport(), this.logger);
   }
 
-  /** Capped length of the events stream (`events: { maxLen }`). */
-  get #eventsMaxLen(): number {
+  /** Capped length and age of the events stream (`events: { maxLen, maxAgeMs }`). */
+  get #eventsRetention(): [maxLen: number, maxAgeMs: number] {
     const e = this.options.events;
-    return (typeof e === 'object' ? e.maxLen : undefined) ?? 10_000;
+    return [(typeof e === 'object' ? e.maxLen : undefined) ?? 10_000, (typeof e === 'object' ? e.maxAgeMs : 0) ?? 0];
   }
 
   /**
@@ -259,9 +259,10 @@ export class Queue<D = unknown> {
    * blocking reads), or this process's memory (memory backend; RabbitMQ without `redis`).
    */
   eventsTransport(): EventsTransport {
+    const [maxLen, maxAgeMs] = this.#eventsRetention;
     if (this.#eventsRedis)
-      return new RedisStreamTransport(this.#eventsRedis, eventsKey(this.name, this.options.prefix), this.#eventsMaxLen);
-    this.#memoryEvents ??= new MemoryTransport(this.#eventsMaxLen);
+      return new RedisStreamTransport(this.#eventsRedis, eventsKey(this.name, this.options.prefix), maxLen, maxAgeMs);
+    this.#memoryEvents ??= new MemoryTransport(maxLen, maxAgeMs, () => this.clock.now());
     return this.#memoryEvents;
   }
 
@@ -390,6 +391,9 @@ export class Queue<D = unknown> {
 
   /** Jobs in a state, oldest first. */
   async list(state: JobState, offset = 0, limit = 100): Promise<JobInfo<D>[]> {
+    // A grouped queue's waiting jobs sit in their groups' lines: the operations' listing walks those too.
+    if (state === 'waiting' && this.options.groups && this.backend.ops)
+      return (await this.backend.ops.getJobs([state], offset, offset + limit - 1, true)) as JobInfo<D>[];
     const ids = await this.backend.list(state, offset, limit);
     const jobs = await Promise.all(ids.map((id) => this.getJob(id)));
     return jobs.filter((j): j is JobInfo<D> => j !== undefined);

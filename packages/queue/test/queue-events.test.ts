@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { FakeClock } from '@ballast/testkit';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { afterEach, expect, it } from 'vitest';
 import {
@@ -79,6 +80,37 @@ it('the stream is capped near maxLen, and a subscriber resumes after lastEventId
   await expect.poll(() => fx.current.redis.xlen(key)).toBeGreaterThan(0);
   expect(await fx.current.redis.xlen(key)).toBeLessThanOrEqual(200);
   expect((await queue.getJob(next.jobId))?.data).toBe('x');
+});
+
+it('maxAgeMs trims events older than that on the server clock (XTRIM MINID), newer ones stay', async () => {
+  const name = `age-${process.pid}`;
+  const key = `${fx.current.prefix}:queue:{${name}}:events`;
+  // An event published a minute ago (server time): the stream's ids are the server's milliseconds.
+  const [sec] = await fx.current.redis.time();
+  await fx.current.redis.xadd(key, `${Number(sec) * 1000 - 60_000}-0`, 'e', '{"event":"waiting","jobId":"old"}');
+  const queue = createQueue(name, {
+    backend: 'redis',
+    redis: fx.current.redis,
+    prefix: fx.current.prefix,
+    events: { maxAgeMs: 30_000 },
+  });
+  open.push(queue);
+  const { id } = await queue.add('t', 1);
+  await expect.poll(() => fx.current.redis.xlen(key)).toBe(1);
+  const entries = (await fx.current.redis.xrange(key, '-', '+')) as [string, string[]][];
+  expect(JSON.parse(entries[0]![1][1]!)).toMatchObject({ event: 'waiting', jobId: id });
+});
+
+it('memory: maxAgeMs drops events older than that on the queue clock', async () => {
+  const clock = new FakeClock();
+  const queue = createQueue(`mem-age-${process.pid}`, { clock, events: { maxAgeMs: 1_000 } });
+  open.push(queue);
+  const transport = queue.eventsTransport();
+  await queue.add('t', 'old');
+  await expect.poll(async () => (await transport.read('0', 0)).length).toBe(1);
+  await clock.advance(1_500);
+  const { id } = await queue.add('t', 'new');
+  await expect.poll(async () => (await transport.read('0', 0)).map(([, e]) => JSON.parse(e).jobId)).toEqual([id]);
 });
 
 it('stalled recovery publishes stalled (and dead past maxStalledCount) for every subscriber', async () => {

@@ -12,6 +12,7 @@ export class MemoryOperations implements BackendOperations {
   /** Takes `id` out of whichever index holds it (not active). */
   #unindex(s: MemoryInternals, id: string, state: string): void {
     if (state === 'waiting') {
+      s.ungroup(id);
       s.waitSet.delete(id);
       for (const fifo of s.wait) {
         const at = fifo.indexOf(id);
@@ -51,11 +52,18 @@ export class MemoryOperations implements BackendOperations {
         s.wake();
         break;
       case 'priority':
-        f.priority = args[0]!;
         if (state === 'waiting') {
-          this.#unindex(s, id, state);
-          s.enqueue(id);
+          const group = s.ungroup(id);
+          f.priority = args[0]!;
+          if (group !== undefined) {
+            s.group(group, id, Number(f.priority));
+          } else {
+            this.#unindex(s, id, state);
+            s.enqueue(id);
+          }
           s.wake();
+        } else {
+          f.priority = args[0]!;
         }
         break;
       case 'data':
@@ -131,7 +139,7 @@ export class MemoryOperations implements BackendOperations {
         removed++;
       }
     }
-    return { removed, left: s.waitSet.size + s.sets.delayed.size };
+    return { removed, left: s.waitSet.size + s.grouped() + s.sets.delayed.size };
   }
 
   async obliterate(force: boolean, _chunk: number): Promise<{ removed: number; left: number; active?: number }> {
@@ -141,6 +149,7 @@ export class MemoryOperations implements BackendOperations {
     const removed = s.jobs.size;
     s.jobs.clear();
     s.waitSet.clear();
+    s.clearGroups();
     for (const fifo of s.wait) fifo.length = 0;
     for (const set of Object.values(s.sets)) for (const id of set.sorted()) set.remove(id);
     return { removed, left: 0 };

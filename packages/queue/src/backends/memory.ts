@@ -65,6 +65,14 @@ export interface MemoryInternals {
   enqueue(id: string): void;
   wake(): void;
   list(state: JobState): Promise<string[]>;
+  /** A grouped queue: takes a waiting job out of its group's line; the group, or undefined when in none. */
+  ungroup(id: string): string | undefined;
+  /** A grouped queue: (re)queues a waiting job in its group's line at its priority. */
+  group(group: string, id: string, priority: number): void;
+  /** A grouped queue: jobs in group lines. */
+  grouped(): number;
+  /** Drops every group line. */
+  clearGroups(): void;
 }
 
 /**
@@ -340,6 +348,8 @@ export class MemoryBackend implements QueueBackend {
     if (state === 'waiting') {
       ids = [];
       for (let p = MAX_PRIORITY; p >= 0; p--) for (const id of this.#wait[p]!) if (this.#waitSet.has(id)) ids.push(id);
+      // A grouped queue's group lines, in their turn order (as Redis lists them).
+      for (const group of this.#turns) for (const { id } of this.#glines.get(group) ?? []) ids.push(id);
     } else {
       const sets = {
         delayed: this.#delayed,
@@ -386,6 +396,17 @@ export class MemoryBackend implements QueueBackend {
       enqueue: (id) => this.#enqueue(id),
       wake: () => this.#wake(),
       list: (state) => this.list(state, 0, Number.MAX_SAFE_INTEGER),
+      ungroup: (id) => this.#ungroup(id),
+      group: (group, id, priority) => this.#gpush(group, id, priority),
+      grouped: () => {
+        let n = 0;
+        for (const line of this.#glines.values()) n += line.length;
+        return n;
+      },
+      clearGroups: () => {
+        this.#glines.clear();
+        this.#turns.length = 0;
+      },
     };
   }
 
@@ -461,6 +482,21 @@ export class MemoryBackend implements QueueBackend {
     let i = line.length;
     while (i > 0 && line[i - 1]!.score > score) i--;
     line.splice(i, 0, { id, score });
+  }
+
+  #ungroup(id: string): string | undefined {
+    const f = this.#jobs.get(id)?.fields;
+    if (f?.state !== 'waiting' || f.group === undefined) return undefined;
+    const line = this.#glines.get(f.group);
+    const at = line?.findIndex((e) => e.id === id) ?? -1;
+    if (at < 0) return undefined;
+    line!.splice(at, 1);
+    if (line!.length === 0) {
+      this.#glines.delete(f.group);
+      const turn = this.#turns.indexOf(f.group);
+      if (turn >= 0) this.#turns.splice(turn, 1);
+    }
+    return f.group;
   }
 
   groups(): GroupStore {

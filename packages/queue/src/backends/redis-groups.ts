@@ -1,8 +1,8 @@
-import { createKeyBuilder, defineScript, type ScriptArg, type ScriptBatcher } from '@ballast/core';
+import { defineScript, type ScriptArg, type ScriptBatcher } from '@ballast/core';
 import type { FetchedJob } from '../backend';
 import type { GroupStore } from '../groups';
 import type { NewJob } from '../job';
-import type { QueueKeys } from '../keys';
+import { groupKeys, type QueueKeys } from '../keys';
 import addSource from '../lua/add-grouped.lua';
 import fetchSource from '../lua/fetch-groups.lua';
 import countsSource from '../lua/group-counts.lua';
@@ -26,10 +26,10 @@ export class RedisGroupStore implements GroupStore {
     name: string,
     prefix: string,
   ) {
-    const b = createKeyBuilder({ prefix, scope: 'queue', tag: name });
-    this.#keys = [...keys.all, b.key('groups'), b.key('group-set')];
-    this.#gwait = b.key('gwait', '');
-    this.#glimit = b.key('glimit', '');
+    const g = groupKeys(name, prefix);
+    this.#keys = [...keys.all, g.list, g.set];
+    this.#gwait = g.gwait;
+    this.#glimit = g.glimit;
   }
 
   async add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]> {

@@ -1,6 +1,6 @@
 import { defineScript, type RedisClient, runScript, type ScriptArg } from '@ballast/core';
 import type { JobInfo, JobState } from '../job';
-import type { QueueKeys } from '../keys';
+import type { GroupKeys, QueueKeys } from '../keys';
 import cleanSource from '../lua/clean.lua';
 import drainSource from '../lua/drain.lua';
 import getJobsSource from '../lua/get-jobs.lua';
@@ -17,16 +17,25 @@ const CLEAN = defineScript('queue:clean', cleanSource);
 const DRAIN = defineScript('queue:drain', drainSource);
 const OBLITERATE = defineScript('queue:obliterate', obliterateSource);
 
-/** Job and queue operations on Redis: each one script on the queue's keys (one hash tag, one Cluster slot). */
+/**
+ * Job and queue operations on Redis: each one script on the queue's keys (one hash tag, one Cluster slot). Every
+ * script gets the same KEYS: the queue's nine, its events stream, and a grouped queue's round-robin list, group
+ * set and group-line prefix (a key prefix with the queue's hash tag) — a grouped queue's waiting jobs sit in
+ * their group's line, not in `wait`, and every operation must find them there.
+ */
 export class RedisOperations implements BackendOperations {
+  readonly #keys: string[];
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: QueueKeys,
-    private readonly eventsKey: string,
-  ) {}
+    eventsKey: string,
+    groups: GroupKeys,
+  ) {
+    this.#keys = [...keys.all, eventsKey, groups.list, groups.set, groups.gwait];
+  }
 
-  #run<T>(script: Parameters<typeof runScript>[1], args: ScriptArg[], extra: string[] = []): Promise<T> {
-    return runScript<T>(this.redis, script, [...this.keys.all, ...extra], [this.keys.job, ...args]);
+  #run<T>(script: Parameters<typeof runScript>[1], args: ScriptArg[]): Promise<T> {
+    return runScript<T>(this.redis, script, this.#keys, [this.keys.job, ...args]);
   }
 
   async jobOp(op: JobOpKind, id: string, ...args: string[]): Promise<OpOutcome> {
@@ -62,7 +71,7 @@ export class RedisOperations implements BackendOperations {
   }
 
   async obliterate(force: boolean, chunk: number): Promise<{ removed: number; left: number; active?: number }> {
-    const [removed, left] = await this.#run<[number, number]>(OBLITERATE, [force ? '1' : '0', chunk], [this.eventsKey]);
+    const [removed, left] = await this.#run<[number, number]>(OBLITERATE, [force ? '1' : '0', chunk]);
     return removed < 0 ? { removed: 0, left, active: left } : { removed, left };
   }
 }

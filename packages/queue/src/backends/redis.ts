@@ -16,7 +16,7 @@ import { eventsKey } from '../events';
 import { addSplit, toGroupLine } from '../groups';
 import type { JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
-import { type QueueKeys, queueKeys } from '../keys';
+import { groupKeys, type QueueKeys, queueKeys } from '../keys';
 import addSource from '../lua/add.lua';
 import completeManySource from '../lua/complete-many.lua';
 import countsSource from '../lua/counts.lua';
@@ -106,7 +106,12 @@ export class RedisBackend implements QueueBackend {
     this.#prefix = options.prefix ?? 'ballast';
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
     this.keys = queueKeys(options.name, options.prefix);
-    this.ops = new RedisOperations(this.#redis, this.keys, eventsKey(options.name, options.prefix));
+    this.ops = new RedisOperations(
+      this.#redis,
+      this.keys,
+      eventsKey(options.name, options.prefix),
+      groupKeys(options.name, options.prefix),
+    );
     this.#batch = createScriptBatcher(this.#redis);
     this.#log = options.logger;
     this.#connectionState = options.connectionState;

@@ -1,6 +1,7 @@
 -- One operation on one job, atomic against workers (they move jobs with scripts on the same keys).
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
--- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake
+-- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake  KEYS[10] events  KEYS[11] groups  KEYS[12] group set
+-- KEYS[13] group line key prefix (a grouped queue's waiting jobs sit in their group's line, not in `wait`)
 -- ARGV[1] job key prefix  ARGV[2] operation  ARGV[3] id  ARGV[4] argument:
 --   remove          drops the hash and its index entry; refused while active (a worker holds it), and when ARGV[4]
 --                   (comma-separated states) is given, refused in any state not listed
@@ -26,6 +27,16 @@ local function enqueue()
   redis.call('LTRIM', KEYS[9], 0, 0)
 end
 
+-- A waiting job out of its group's line: the group, or nil when it was not in one. An emptied line stays
+-- listed; the next fetch drops it (as when its last job is fetched), so the round-robin list never holds a
+-- group twice.
+local function ungroup()
+  if state ~= 'waiting' then return nil end
+  local g = redis.call('HGET', jk, 'group')
+  if g and redis.call('ZREM', KEYS[13] .. g, id) == 1 then return g end
+  return nil
+end
+
 if op == 'remove' then
   if state == 'active' then return { 0, state } end
   local only = ARGV[4]
@@ -35,6 +46,7 @@ if op == 'remove' then
   for i = 1, 6 do
     if i ~= 3 then redis.call('ZREM', KEYS[i], id) end
   end
+  ungroup()
   redis.call('DEL', jk)
 elseif op == 'retry' then
   if state ~= 'failed' and state ~= 'dead' then return { 0, state } end
@@ -50,8 +62,14 @@ elseif op == 'promote' then
 elseif op == 'priority' then
   redis.call('HSET', jk, 'priority', ARGV[4])
   if state == 'waiting' then
-    redis.call('ZREM', KEYS[1], id)
-    enqueue()
+    local g = ungroup()
+    if g then
+      local seq = redis.call('INCR', KEYS[8])
+      redis.call('ZADD', KEYS[13] .. g, string.format('%.0f', (10 - tonumber(ARGV[4])) * SHIFT + seq), id)
+    else
+      redis.call('ZREM', KEYS[1], id)
+      enqueue()
+    end
   end
 elseif op == 'data' then
   redis.call('HSET', jk, 'data', ARGV[4])
