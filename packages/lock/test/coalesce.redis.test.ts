@@ -88,6 +88,17 @@ describe('coalesceScripts', () => {
     });
   });
 
+  it('a tick of more than 200 calls is split into script calls of at most 200 entries', async () => {
+    await withManager({}, async (m, c) => {
+      await reset();
+      const leases = await Promise.all(Array.from({ length: 250 }, (_, i) => m.acquire(`many:${i}`)));
+      expect(await scriptCalls()).toBe(2);
+      expect(c.sent.map((s) => s.name)).toEqual(['evalsha', 'evalsha']);
+      expect(new Set(leases.map((l) => l.fencingToken)).size).toBe(250);
+      await Promise.all(leases.map((l) => l.release()));
+    });
+  });
+
   it("a tick's acquires and releases share the call, in call order; a lone call is the plain script", async () => {
     await withManager({}, async (m, c) => {
       const held = await m.acquire('a');
