@@ -96,6 +96,7 @@ export class LockManager {
             prefix: o.prefix,
             logger: this.#log,
             coalesceWrites: o.coalesceWrites,
+            coalesceScripts: o.coalesceScripts,
             commandTimeoutMs: o.commandTimeoutMs,
           })
         : new MemoryLockBackend(o.clock ? { clock: o.clock } : {}));

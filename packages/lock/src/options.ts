@@ -51,6 +51,13 @@ export const managerOptionsSchema = z
      */
     coalesceWrites: z.union([z.boolean(), z.literal('auto')]).default('auto'),
     /**
+     * Run the exclusive acquires and releases called in one tick in ONE script call (per hash slot on a
+     * Cluster), sent once the tick's code and promise callbacks have run: a service acquiring many keys at once
+     * pays one `EVALSHA`, one write and one reply for them all. Each caller keeps its own reply, error, deadline
+     * and signal. `false`: one script call each.
+     */
+    coalesceScripts: z.boolean().default(true),
+    /**
      * How long one Redis command may wait for its reply; past it (Redis down, hung, restarting) the call fails
      * with core's `BackendUnavailableError`. A finite `waitMs` or a `signal` bounds `acquire` sooner.
      */

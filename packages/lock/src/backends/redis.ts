@@ -3,10 +3,12 @@ import {
   coalesceWrites,
   defineScript,
   guardRedis,
+  hashSlot,
   isCluster,
   type Logger,
   type RedisClient,
   runScript,
+  type ScriptArg,
   watchConnection,
 } from '@ballast/core';
 import type {
@@ -19,6 +21,7 @@ import type {
   LockInspection,
   LockMode,
 } from '../backend';
+import { batchSource } from '../batch-script';
 import { lockKeys } from '../keys';
 import acquireSource from '../lua/acquire.lua';
 import acquireExclusiveSource from '../lua/acquire-exclusive.lua';
@@ -46,6 +49,23 @@ const RELEASE_EXCLUSIVE = defineScript(
   'lock:release-exclusive',
   `${releaseHeadSource}\n${fairPrelude}\n${releaseExclusiveSource}`,
 );
+/**
+ * The exclusive acquires and releases of one tick (one hash slot on a Cluster) in one script: each entry runs
+ * the very source of ACQUIRE_EXCLUSIVE or RELEASE_EXCLUSIVE (see batch-script.ts), in call order. Member index
+ * = position in BATCHED (1-based); both take the six exclusive keys.
+ */
+const BATCHED = [
+  { script: ACQUIRE_EXCLUSIVE, keys: 6, args: 6 },
+  { script: RELEASE_EXCLUSIVE, keys: 6, args: 2 },
+] as const;
+const OP_ACQUIRE = 1;
+const OP_RELEASE = 2;
+const EXCLUSIVE_BATCH = defineScript(
+  'lock:exclusive-batch',
+  batchSource(BATCHED.map((m) => ({ source: m.script.source, keys: m.keys, args: m.args }))),
+);
+/** Entries per batched script at most: bounds the time one script holds Redis (~10 µs an entry). */
+const MAX_BATCH = 200;
 const LEAVE_QUEUE = defineScript('lock:leave-queue', `${fairPrelude}\n${leaveQueueSource}`);
 const ADD_WAITER = defineScript('lock:add-waiter', addWaiterSource);
 const INSPECT = defineScript('lock:inspect', inspectSource);
@@ -65,6 +85,21 @@ export interface RedisLockBackendOptions {
   coalesceWrites?: boolean | 'auto';
   /** Each command's bound (core's `guardRedis`): past it, a call fails with `BackendUnavailableError`. Default 5 s. */
   commandTimeoutMs?: number;
+  /**
+   * The exclusive acquires and releases called in one tick run in ONE script call (per hash slot on a Cluster),
+   * flushed once the tick's code and promise callbacks have run: many concurrent callers cost one `EVALSHA`,
+   * one write and one reply instead of one each. Each caller still gets its own reply or error. Default true.
+   */
+  coalesceScripts?: boolean;
+}
+
+/** An exclusive acquire or release waiting for the end of its tick (`coalesceScripts`). */
+interface Queued {
+  op: typeof OP_ACQUIRE | typeof OP_RELEASE;
+  keys: readonly string[];
+  args: readonly ScriptArg[];
+  resolve(reply: unknown): void;
+  reject(error: unknown): void;
 }
 
 function acquireResult(r: number[]): AcquireResult {
@@ -90,7 +125,7 @@ export function parseGrant(message: string): FairGrant | undefined {
 }
 
 /** A resource's key names, and the exclusive scripts' KEYS array (never mutated: runScript spreads it). */
-type CachedKeys = ReturnType<typeof lockKeys> & { readonly exclusive: readonly string[] };
+type CachedKeys = ReturnType<typeof lockKeys> & { readonly exclusive: readonly string[]; readonly slot: number };
 
 interface Channel {
   listeners: Set<(grant?: FairGrant) => void>;
@@ -111,6 +146,9 @@ export class RedisLockBackend implements LockBackend {
   readonly #lingerMs: number;
   readonly #coalesce: boolean | 'auto';
   readonly #perSlot: boolean;
+  readonly #batch: boolean;
+  /** This tick's exclusive acquires and releases by hash slot (one group, 0, off a Cluster); see #enqueue. */
+  #queued: Map<number, Queued[]> | undefined;
   #sub: RedisClient | undefined;
   readonly #ownsSub: boolean;
   readonly #channels = new Map<string, Channel>();
@@ -122,6 +160,7 @@ export class RedisLockBackend implements LockBackend {
     this.#lingerMs = options.lingerMs ?? 30_000;
     this.#coalesce = options.coalesceWrites ?? false;
     this.#perSlot = isCluster(options.redis);
+    this.#batch = options.coalesceScripts ?? true;
     this.#sub = options.subscriber && guardRedis(options.subscriber, { commandTimeoutMs: options.commandTimeoutMs });
     this.#ownsSub = options.subscriber === undefined;
   }
@@ -148,10 +187,75 @@ export class RedisLockBackend implements LockBackend {
       const keys = lockKeys(this.#prefix, resource, { perSlot: this.#perSlot });
       // The exclusive scripts' KEYS, built once per resource (see the prelude for the layout).
       const exclusive = [keys.owners, keys.counter, keys.queue, keys.queueInfo, keys.waiters, keys.fence];
-      k = { ...keys, exclusive };
+      k = { ...keys, exclusive, slot: this.#perSlot ? hashSlot(keys.owners) : 0 };
       this.#keyCache.set(resource, k);
     }
     return k;
+  }
+
+  /**
+   * Runs ACQUIRE_EXCLUSIVE or RELEASE_EXCLUSIVE: with `coalesceScripts`, queued until the end of the tick and
+   * sent with the tick's other exclusive calls of the same slot (#flush); otherwise at once.
+   */
+  #exclusive<T>(op: Queued['op'], k: CachedKeys, args: readonly ScriptArg[]): Promise<T> {
+    this.#cork();
+    if (!this.#batch) {
+      return runScript<T>(this.#redis, BATCHED[op - 1]!.script, k.exclusive, args);
+    }
+    return new Promise<T>((resolve, reject) => {
+      let queued = this.#queued;
+      if (!queued) {
+        queued = new Map();
+        this.#queued = queued;
+        // After the current tick's code and promise callbacks (process.nextTick queued from a promise callback
+        // runs once they are all done): every exclusive call they make joins this batch. No timer: no caller
+        // waits past the end of its tick.
+        process.nextTick(() => this.#flush());
+      }
+      const entry: Queued = { op, keys: k.exclusive, args, resolve: resolve as (r: unknown) => void, reject };
+      const group = queued.get(k.slot);
+      if (group) group.push(entry);
+      else queued.set(k.slot, [entry]);
+    });
+  }
+
+  #flush(): void {
+    const queued = this.#queued;
+    this.#queued = undefined;
+    if (!queued) return;
+    for (const group of queued.values()) {
+      for (let i = 0; i < group.length; i += MAX_BATCH) {
+        this.#send(group.length <= MAX_BATCH ? group : group.slice(i, i + MAX_BATCH));
+      }
+    }
+  }
+
+  /** One group's calls: a lone one as its own script, several as one EXCLUSIVE_BATCH; each settles on its own. */
+  #send(entries: readonly Queued[]): void {
+    if (entries.length === 1) {
+      const e = entries[0]!;
+      runScript(this.#redis, BATCHED[e.op - 1]!.script, e.keys, e.args).then(e.resolve, e.reject);
+      return;
+    }
+    const keys: string[] = [];
+    const args: ScriptArg[] = [];
+    for (const e of entries) {
+      for (const key of e.keys) keys.push(key);
+      args.push(e.op);
+      for (const arg of e.args) args.push(arg);
+    }
+    runScript<unknown[]>(this.#redis, EXCLUSIVE_BATCH, keys, args).then(
+      (replies) => {
+        entries.forEach((e, i) => {
+          const reply = replies[i];
+          if (reply instanceof Error) e.reject(reply);
+          else e.resolve(reply);
+        });
+      },
+      (error: unknown) => {
+        for (const e of entries) e.reject(error);
+      },
+    );
   }
 
   async tryAcquire(
@@ -163,20 +267,13 @@ export class RedisLockBackend implements LockBackend {
   ): Promise<AcquireResult> {
     const k = this.#keys(resource);
     const ttl = Math.ceil(ttlMs);
-    this.#cork();
     // An exclusive request that has no waiter registration to drop takes the fast path; only when shared
     // holders are there does it need the full script (a second round trip, on a lock that is busy).
     if (mode === 'exclusive' && !options.writerPreference) {
-      const r = await runScript<number[]>(this.#redis, ACQUIRE_EXCLUSIVE, k.exclusive, [
-        token,
-        ttl,
-        0,
-        '0',
-        '0',
-        k.released,
-      ]);
+      const r = await this.#exclusive<number[]>(OP_ACQUIRE, k, [token, ttl, 0, '0', '0', k.released]);
       if (r[0] !== -1) return acquireResult(r);
     }
+    this.#cork();
     return acquireResult(
       await runScript<number[]>(
         this.#redis,
@@ -194,9 +291,8 @@ export class RedisLockBackend implements LockBackend {
     options: FairAcquireOptions,
   ): Promise<AcquireResult> {
     const k = this.#keys(resource);
-    this.#cork();
     return acquireResult(
-      await runScript<number[]>(this.#redis, ACQUIRE_EXCLUSIVE, k.exclusive, [
+      await this.#exclusive<number[]>(OP_ACQUIRE, k, [
         token,
         Math.ceil(ttlMs),
         Math.ceil(options.queueMs),
@@ -220,12 +316,9 @@ export class RedisLockBackend implements LockBackend {
 
   async release(resource: string, token: string, mode: LockMode): Promise<number> {
     const k = this.#keys(resource);
+    if (mode === 'exclusive') return Number(await this.#exclusive<number>(OP_RELEASE, k, [token, k.released]));
     this.#cork();
-    return Number(
-      mode === 'exclusive'
-        ? await runScript<number>(this.#redis, RELEASE_EXCLUSIVE, k.exclusive, [token, k.released])
-        : await runScript<number>(this.#redis, RELEASE, [k.owners, k.expiry], [token, mode, k.released]),
-    );
+    return Number(await runScript<number>(this.#redis, RELEASE, [k.owners, k.expiry], [token, mode, k.released]));
   }
 
   async addWaiter(resource: string, token: string, ttlMs: number): Promise<void> {
