@@ -224,6 +224,24 @@ describe.each(kinds)('review probes on %s', (_kind, make, rawOf) => {
     }
     await checkRotation(q);
   });
+
+  it('1,000 groups, every other one emptied by remove: the rest all run, none lost from the rotation', async () => {
+    const q = queue();
+    const added = await q.addBulk(
+      Array.from({ length: 2_000 }, (_, i) => ({ name: 'j', data: i, options: { group: `g${i % 1_000}` } })),
+    );
+    const keep = added.filter((_, i) => (i % 1_000) % 2 === 1).map((a) => a.id);
+    for (const [i, a] of added.entries()) if ((i % 1_000) % 2 === 0) await q.job(a.id).remove();
+    expect((await q.counts()).waiting).toBe(1_000);
+    expect((await q.getJobs('waiting')).map((j) => j.id).sort()).toEqual([...keep].sort());
+    const ran = new Set<string>();
+    const w = createWorker(q, (job) => void ran.add(job.id), { concurrency: 8 });
+    open.push(w);
+    await expect.poll(() => ran.size, { timeout: 30_000 }).toBe(1_000);
+    expect([...ran].sort()).toEqual([...keep].sort());
+    const rotation = await checkRotation(q);
+    if (rotation) expect(rotation.list).toEqual([]);
+  });
 });
 
 describe('events maxAgeMs options', () => {
