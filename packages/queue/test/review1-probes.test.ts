@@ -6,13 +6,20 @@ import { InvalidOptionsError } from '@ballast/core';
 import { FakeClock } from '@ballast/testkit';
 import { useRedisClusterFixture, useRedisFixture } from '@ballast/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CreateQueueOptions, createQueue, createWorker, type Queue } from '../src/index';
+import {
+  type CreateQueueOptions,
+  createQueue,
+  createQueueEvents,
+  createWorker,
+  type Queue,
+  type QueueEvent,
+} from '../src/index';
 
 const redisFx = useRedisFixture({ name: 'queue-review1' });
 const clusterFx = useRedisClusterFixture({ name: 'queue-review1-cluster' });
-const open: { close(): Promise<unknown> }[] = [];
+const open: { close(): unknown }[] = [];
 afterEach(async () => {
-  for (const q of open.splice(0).reverse()) await q.close().catch(() => {});
+  for (const q of open.splice(0).reverse()) await Promise.resolve(q.close()).catch(() => {});
 });
 let n = 0;
 
@@ -242,6 +249,18 @@ describe.each(kinds)('review probes on %s', (_kind, make, rawOf) => {
     const rotation = await checkRotation(q);
     if (rotation) expect(rotation.list).toEqual([]);
   });
+
+  it('changePriority of the only job of a group keeps the group in its turn (as on every backend)', async () => {
+    const q = queue();
+    const { id: a1 } = await q.add('j', 'a1', { group: 'a' });
+    await q.add('j', 'b1', { group: 'b' });
+    await q.job(a1).changePriority(3);
+    expect((await q.getJobs('waiting')).map((j) => j.data)).toEqual(['a1', 'b1']);
+    const ran: string[] = [];
+    const w = createWorker(q, (job) => void ran.push(job.data as string), { concurrency: 1, prefetch: 0 });
+    open.push(w);
+    await expect.poll(() => ran, { timeout: 10_000 }).toEqual(['a1', 'b1']);
+  });
 });
 
 describe('events maxAgeMs options', () => {
@@ -297,5 +316,27 @@ describe('events maxAgeMs options', () => {
     await new Promise((r) => setTimeout(r, 20));
     await q.add('t', 'last');
     await expect.poll(() => (clusterFx.cluster as unknown as { xlen(k: string): Promise<number> }).xlen(key)).toBe(1);
+  });
+
+  it('a tiny maxAgeMs still delivers every event to a live subscriber (redis)', async () => {
+    const q = createQueue(`evt${n++}`, {
+      backend: 'redis',
+      redis: redisFx.current.redis,
+      prefix: redisFx.current.prefix,
+      events: { maxAgeMs: 1 },
+    });
+    const events = createQueueEvents(q, { blockMs: 200 });
+    open.push(q, events);
+    await events.ready;
+    const seen: QueueEvent[] = [];
+    events.onEvent((e) => seen.push(e));
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      ids.push((await q.add('t', i)).id);
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    await expect
+      .poll(() => seen.filter((e) => e.event === 'waiting').map((e) => e.jobId), { timeout: 10_000 })
+      .toEqual(ids);
   });
 });
