@@ -169,14 +169,16 @@ export const queueOptionsSchema = z
      * Off by default; turn it on in every process that adds or works on the queue.
      */
     events: z
+      // The object first: a bad field (`{ maxAgeMs: 1.5 }`) ties with "not a boolean" on issue count, and the
+      // first branch is the one reported — so the error names `events.maxAgeMs`, not `events: expected boolean`.
       .union([
-        z.boolean(),
         z
           .object({
             maxLen: z.number().int().positive().optional(),
             maxAgeMs: z.number().int().positive().optional(),
           })
           .strict(),
+        z.boolean(),
       ])
       .default(false),
   })

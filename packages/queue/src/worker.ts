@@ -276,6 +276,8 @@ export class Worker<D = unknown> {
       }
       if (res.jobs.length > 0 || this.#closing) continue;
       if (this.#buffer.length > 0) {
+        // Slots that freed while the fetch was out woke nobody (the loop was not waiting): start those jobs now.
+        if (this.#busy < concurrency) continue;
         // Jobs fetched ahead wait for a slot (every one is busy): wait for that, not for new work — a blocking
         // wait would leave them leased and idle for up to blockMs after the slots freed.
         await new Promise<void>((r) => {

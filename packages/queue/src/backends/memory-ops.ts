@@ -53,11 +53,8 @@ export class MemoryOperations implements BackendOperations {
         break;
       case 'priority':
         if (state === 'waiting') {
-          const group = s.ungroup(id);
           f.priority = args[0]!;
-          if (group !== undefined) {
-            s.group(group, id, Number(f.priority));
-          } else {
+          if (!s.regroupPriority(id, Number(f.priority))) {
             this.#unindex(s, id, state);
             s.enqueue(id);
           }

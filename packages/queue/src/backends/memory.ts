@@ -67,8 +67,8 @@ export interface MemoryInternals {
   list(state: JobState): Promise<string[]>;
   /** A grouped queue: takes a waiting job out of its group's line; the group, or undefined when in none. */
   ungroup(id: string): string | undefined;
-  /** A grouped queue: (re)queues a waiting job in its group's line at its priority. */
-  group(group: string, id: string, priority: number): void;
+  /** A grouped queue: re-queues a waiting job in its group's line at `priority`, keeping the group's turn; false when in none. */
+  regroupPriority(id: string, priority: number): boolean;
   /** A grouped queue: jobs in group lines. */
   grouped(): number;
   /** Drops every group line. */
@@ -397,7 +397,14 @@ export class MemoryBackend implements QueueBackend {
       wake: () => this.#wake(),
       list: (state) => this.list(state, 0, Number.MAX_SAFE_INTEGER),
       ungroup: (id) => this.#ungroup(id),
-      group: (group, id, priority) => this.#gpush(group, id, priority),
+      regroupPriority: (id, priority) => {
+        // Out of its line and back in at the new priority, the line (and its group's turn) kept meanwhile: as on
+        // Redis, where the group stays listed — a group whose only job changes priority keeps its place.
+        const g = this.#ungroup(id, true);
+        if (g === undefined) return false;
+        this.#gpush(g, id, priority);
+        return true;
+      },
       grouped: () => {
         let n = 0;
         for (const line of this.#glines.values()) n += line.length;
@@ -484,14 +491,14 @@ export class MemoryBackend implements QueueBackend {
     line.splice(i, 0, { id, score });
   }
 
-  #ungroup(id: string): string | undefined {
+  #ungroup(id: string, keepTurn = false): string | undefined {
     const f = this.#jobs.get(id)?.fields;
     if (f?.state !== 'waiting' || f.group === undefined) return undefined;
     const line = this.#glines.get(f.group);
     const at = line?.findIndex((e) => e.id === id) ?? -1;
     if (at < 0) return undefined;
     line!.splice(at, 1);
-    if (line!.length === 0) {
+    if (line!.length === 0 && !keepTurn) {
       this.#glines.delete(f.group);
       const turn = this.#turns.indexOf(f.group);
       if (turn >= 0) this.#turns.splice(turn, 1);
