@@ -22,6 +22,10 @@ export interface StateChange {
 }
 export interface CallEvent {
   name: string;
+  /**
+   * The call's duration. NaN only for a call that began before the event had any listener, when nothing else
+   * needed its duration (calls are timed only when something reads the time: see the README's sampling note).
+   */
   durationMs: number;
 }
 export interface FailureEvent extends CallEvent {
@@ -50,6 +54,11 @@ export class BreakerEvents {
   readonly rejected = new EventEmitter<RejectEvent>('reject');
   readonly shed = new EventEmitter<ShedEvent>('shed');
   readonly cancelled = new EventEmitter<CallEvent>('cancel');
+
+  /** Someone listens to an event whose payload carries a call's `durationMs`: calls must be timed. */
+  carriesDurations(): boolean {
+    return this.failed.size > 0 || this.timedOut.size > 0 || this.cancelled.size > 0;
+  }
 
   /** A transition: on its own event (`opened`, …), then on `stateChanged`. */
   announce(change: StateChange): void {

@@ -56,6 +56,16 @@ export interface OpossumStats extends KeyedCounts {
 
 const EMPTY_ARGS: unknown[] = [];
 
+/**
+ * Latency sampling. Every call is timed while the latency histogram's current period (the rolling window's
+ * length) holds fewer than `EXACT_SAMPLES` calls; past that, one call in `SAMPLE_EVERY` is, recorded with
+ * weight `SAMPLE_EVERY`. An untimed call reads the clock once (when it settles, for the window) instead of
+ * twice. Calls are always all timed when something needs each duration: a slow-call rule, a live OTel
+ * duration histogram, or a listener on an event that carries `durationMs`.
+ */
+const EXACT_SAMPLES = 256;
+const SAMPLE_EVERY = 8;
+
 const OK_CONTEXT: PolicyContext = { signal: NEVER_ABORTED, attempt: 0 };
 /** Not a state: the gate's value while the breaker is disabled. */
 const DISABLED = 3;
@@ -83,6 +93,10 @@ export class CircuitBreaker implements Policy {
   readonly #deadlines: DeadlineQueue | undefined;
   readonly #timeoutMs: number;
   readonly #metrics: BreakerMetrics | undefined;
+  /** True when every call's duration is needed: a slow-call rule, or a duration histogram that records. */
+  readonly #timeEveryCall: boolean;
+  /** Calls left before the next sampled one (see `SAMPLE_EVERY`). */
+  #untilSample = 0;
   readonly #isFailure: ((error: unknown) => boolean) | undefined;
   readonly #slowMs: number;
   readonly #warmUpUntil: number;
@@ -177,6 +191,7 @@ export class CircuitBreaker implements Policy {
     });
     if (!o.enabled) this.#gate = DISABLED;
     this.#metrics = o.metrics ? breakerMetrics(this) : undefined;
+    this.#timeEveryCall = this.#slowMs !== Number.POSITIVE_INFINITY || this.#metrics?.recordsDurations === true;
     if (o.enableSnapshots) {
       const every = o.rollingCountTimeoutMs / o.rollingCountBuckets;
       const tick = () => {
@@ -241,7 +256,8 @@ export class CircuitBreaker implements Policy {
     }
     if (probe) this.#probesInFlight++;
     this.#inFlight++;
-    const start = this.#clock.monotonic();
+    const weight = this.#latencyWeight();
+    const start = weight > 0 ? this.#clock.monotonic() : 0;
 
     if (this.#deadlines === undefined && signal === undefined) {
       // Fast path: no timer, no signal, no extra promise for synchronous results.
@@ -249,25 +265,25 @@ export class CircuitBreaker implements Policy {
       try {
         result = fn(OK_CONTEXT);
       } catch (error) {
-        this.#settleError(error, start, probe, undefined);
+        this.#settleError(error, start, probe, undefined, weight);
         return Promise.reject(error);
       }
+      if (result instanceof Promise) {
+        // The function's own promise is returned: the outcome is recorded by a reaction registered before the
+        // caller's, so it is counted before the caller resumes; no promise chained for the caller.
+        if (weight === 0 && !probe) result.then(this.#untimedSuccess, this.#untimedError);
+        else this.#observe(result, start, probe, undefined, weight);
+        return result;
+      }
       if (result === null || typeof (result as PromiseLike<T>)?.then !== 'function') {
-        this.#settleSuccess(start, probe);
+        this.#settleSuccess(start, probe, weight);
         return Promise.resolve(result as T);
       }
-      return Promise.resolve(result as PromiseLike<T>).then(
-        (value) => {
-          this.#settleSuccess(start, probe);
-          return value;
-        },
-        (error: unknown) => {
-          this.#settleError(error, start, probe, undefined);
-          throw error;
-        },
-      );
+      const adopted = Promise.resolve(result as PromiseLike<T>);
+      this.#observe(adopted, start, probe, undefined, weight);
+      return adopted;
     }
-    return runTimed(
+    const timed = runTimed(
       this.#clock,
       this.#deadlines,
       this.#timeoutMs,
@@ -277,16 +293,39 @@ export class CircuitBreaker implements Policy {
       0,
       this.#cooperative,
       this.#zombies,
-    ).then(
-      (value) => {
-        this.#settleSuccess(start, probe);
-        return value;
-      },
-      (error: unknown) => {
-        this.#settleError(error, start, probe, signal);
-        throw error;
-      },
     );
+    this.#observe(timed, start, probe, signal, weight);
+    return timed;
+  }
+
+  /** Records `promise`'s outcome when it settles (the caller gets `promise` itself). */
+  #observe(
+    promise: Promise<unknown>,
+    start: number,
+    probe: boolean,
+    signal: AbortSignal | undefined,
+    weight: number,
+  ): void {
+    promise.then(
+      () => this.#settleSuccess(start, probe, weight),
+      (error: unknown) => this.#settleError(error, start, probe, signal, weight),
+    );
+  }
+
+  /** Pre-bound outcomes of an untimed call that is not a probe: the common case allocates no closure. */
+  readonly #untimedSuccess = (): void => this.#settleSuccess(0, false, 0);
+  readonly #untimedError = (error: unknown): void => this.#settleError(error, 0, false, undefined, 0);
+
+  /**
+   * The weight this call's latency is recorded with: 0 for an untimed call (its start is not read), else
+   * the number of calls its sample stands for (see `SAMPLE_EVERY`).
+   */
+  #latencyWeight(): number {
+    if (this.#timeEveryCall || this.#succeeded.size > 0 || this.#ev.carriesDurations()) return 1;
+    if (--this.#untilSample > 0) return 0;
+    const weight = this.#latency.currentCount < EXACT_SAMPLES ? 1 : SAMPLE_EVERY;
+    this.#untilSample = weight;
+    return weight;
   }
 
   /**
@@ -510,16 +549,20 @@ export class CircuitBreaker implements Policy {
     );
   }
 
-  #settleSuccess(start: number, probe: boolean): void {
+  /**
+   * `weight` 0: the call was not timed (`start` unread), its duration is NaN — only possible when nothing
+   * needed it when the call began (no slow-call rule, no recording histogram, no duration listener).
+   */
+  #settleSuccess(start: number, probe: boolean, weight: number): void {
     const end = this.#clock.monotonic();
-    const ms = end - start;
+    const ms = weight > 0 ? end - start : Number.NaN;
     this.#inFlight--;
     const slow = ms >= this.#slowMs;
     this.#window.record(end, Outcome.success, slow);
     this.totals.success++;
-    this.#latency.record(end, ms * 1000);
+    if (weight > 0) this.#latency.record(end, ms * 1000, weight);
     this.#consecutiveFailures = 0;
-    this.#metrics?.duration(ms, 'success');
+    if (this.#timeEveryCall) this.#metrics?.duration(ms, 'success');
     if (this.#succeeded.size > 0) this.#succeeded.emit({ name: this.name, durationMs: ms });
     if (probe) {
       this.#probesInFlight--;
@@ -533,7 +576,7 @@ export class CircuitBreaker implements Policy {
     }
   }
 
-  #settleError(error: unknown, start: number, probe: boolean, signal: AbortSignal | undefined): void {
+  #settleError(error: unknown, start: number, probe: boolean, signal: AbortSignal | undefined, weight: number): void {
     if (this.#closed) {
       // Settled by close() (or finishing after it): nothing to learn about the dependency any more.
       this.#inFlight--;
@@ -543,11 +586,11 @@ export class CircuitBreaker implements Policy {
     const cancelled = signal?.aborted === true && isAbortedError(error);
     if (!cancelled && this.#isFailure && !this.#isFailure(error)) {
       // Not the dependency's fault (a 404, a validation error): rethrown, but counted as a success.
-      this.#settleSuccess(start, probe);
+      this.#settleSuccess(start, probe, weight);
       return;
     }
     const end = this.#clock.monotonic();
-    const ms = end - start;
+    const ms = weight > 0 ? end - start : Number.NaN;
     // Holding the slot: a timed-out function still running gives it back when it settles (ZombieTracker).
     if (!(this.#holdSlot && stillRunning(error))) this.#inFlight--;
     if (probe) this.#probesInFlight--;
@@ -562,9 +605,9 @@ export class CircuitBreaker implements Policy {
     this.#window.record(end, timeout ? Outcome.timeout : Outcome.failure, slow);
     if (timeout) this.totals.timeout++;
     else this.totals.failure++;
-    this.#latency.record(end, ms * 1000);
+    if (weight > 0) this.#latency.record(end, ms * 1000, weight);
     this.#consecutiveFailures++;
-    this.#metrics?.duration(ms, timeout ? 'timeout' : 'failure');
+    if (this.#timeEveryCall) this.#metrics?.duration(ms, timeout ? 'timeout' : 'failure');
     if (this.#ev.failed.size > 0 || this.#ev.timedOut.size > 0) {
       const event = { name: this.name, durationMs: ms, error };
       this.#ev.failed.emit(event);

@@ -13,7 +13,7 @@ export class LazySignalContext implements PolicyContext {
   #onCallerAbort: (() => void) | undefined;
 
   constructor(
-    private readonly callerSignal: AbortSignal | undefined,
+    protected readonly callerSignal: AbortSignal | undefined,
     readonly attempt: number,
   ) {}
 

@@ -29,10 +29,11 @@ export class LatencyHistogram {
   sumUs = 0;
   maxUs = 0;
 
-  record(us: number): void {
-    this.counts[bucketIndex(us)]!++;
-    this.count++;
-    this.sumUs += us;
+  /** One sample of `us`, standing for `weight` calls (1 unless sampled: see `RollingHistogram`). */
+  record(us: number, weight = 1): void {
+    this.counts[bucketIndex(us)]! += weight;
+    this.count += weight;
+    this.sumUs += us * weight;
     if (us > this.maxUs) this.maxUs = us;
   }
 
@@ -86,9 +87,14 @@ export class RollingHistogram {
     this.#periodStart = now;
   }
 
-  record(now: number, us: number): void {
+  record(now: number, us: number, weight = 1): void {
     if (now - this.#periodStart >= this.periodMs) this.#rotate(now);
-    this.#current.record(us);
+    this.#current.record(us, weight);
+  }
+
+  /** Calls recorded in the current period so far (weights included; not rotated: may be the last period's). */
+  get currentCount(): number {
+    return this.#current.count;
   }
 
   /** A merged copy of the last one to two periods. */

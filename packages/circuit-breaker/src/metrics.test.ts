@@ -33,6 +33,21 @@ describe('breaker metrics (in-memory OTel SDK)', () => {
     await b.close();
   });
 
+  it('records every call duration with an SDK registered, past the latency sampling threshold', async () => {
+    // Without an SDK the duration histogram is the API's no-op and the breaker samples its own latency; with
+    // one, each call is timed and recorded.
+    const b = new CircuitBreaker({ name: 'busy', logger: createLogger({ level: 'silent' }) });
+    for (let i = 0; i < 600; i++) await b.execute(async () => 'ok');
+    const find = await collect();
+    const point = find('ballast_circuit_breaker_call_duration_ms')!.dataPoints.find(
+      (p) => p.attributes.name === 'busy' && p.attributes.status === 'success',
+    );
+    expect(point).toBeDefined();
+    expect((point!.value as { count: number }).count).toBe(600);
+    expect(b.latency().count).toBe(600);
+    await b.close();
+  });
+
   it("reports the breaker's group (opossum's) as the service attribute", async () => {
     const b = new CircuitBreaker({ name: 'users-read', group: 'users', logger: createLogger({ level: 'silent' }) });
     const find = await collect();

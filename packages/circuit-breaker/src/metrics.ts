@@ -1,5 +1,5 @@
 import { type Attributes, getMeter, metricName } from '@ballast/core';
-import { metrics as otelMetrics } from '@opentelemetry/api';
+import { createNoopMeter, metrics as otelMetrics } from '@opentelemetry/api';
 import { OUTCOME_NAMES, type OutcomeName } from './window';
 
 /** What the observable instruments read: a breaker, or an adopted opossum breaker. */
@@ -26,6 +26,11 @@ export interface MetricsSource {
  */
 export interface BreakerMetrics {
   duration(ms: number, status: 'success' | 'failure' | 'timeout'): void;
+  /**
+   * False when the histogram is the OTel API's no-op (no SDK was registered when the breaker was made): its
+   * records go nowhere, so the breaker need not time its calls for it.
+   */
+  readonly recordsDurations: boolean;
   dispose(): void;
 }
 
@@ -38,6 +43,9 @@ interface Instruments {
 }
 
 let current: Instruments | undefined;
+
+/** The API's no-op histogram is one shared instance: what every meter of the no-op provider returns. */
+const NOOP_HISTOGRAM = createNoopMeter().createHistogram('noop');
 
 function instruments(): Instruments {
   const provider = otelMetrics.getMeterProvider();
@@ -94,6 +102,7 @@ export function breakerMetrics(breaker: MetricsSource): BreakerMetrics {
   };
   return {
     duration: (ms, status) => inst.histogram.record(ms, attrs[status]),
+    recordsDurations: inst.histogram !== NOOP_HISTOGRAM,
     dispose: () => void inst.live.delete(ref),
   };
 }

@@ -123,49 +123,69 @@ export class RetryPolicy implements Policy {
     return override === undefined || !Number.isFinite(override) || override < 0 ? undefined : override;
   }
 
-  async execute<T>(fn: PolicyFn<T>, outerSignal?: AbortSignal): Promise<T> {
-    if (typeof fn !== 'function') throw notAFunction('RetryPolicy.execute', fn);
+  execute<T>(fn: PolicyFn<T>, outerSignal?: AbortSignal): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(notAFunction('RetryPolicy.execute', fn));
     const signal = callerSignal(outerSignal);
+    this.#options.budget?.onRequest();
+    if (signal?.aborted) return Promise.reject(abortedBy(signal));
+    // The first try outside an async function: most calls succeed at once, and then cost no async frame —
+    // the first try's own promise is chained once, to catch its failure.
+    let first: PromiseLike<T> | T;
+    try {
+      first = fn(signal ? { signal, attempt: 0 } : FIRST_TRY);
+    } catch (error) {
+      return this.#retryAfter(fn, signal, error);
+    }
+    if (first instanceof Promise) {
+      return (first as Promise<T>).then(undefined, (error: unknown) => this.#retryAfter(fn, signal, error));
+    }
+    return Promise.resolve(first).then(undefined, (error: unknown) => this.#retryAfter(fn, signal, error));
+  }
+
+  /** Tries after the first one failed with `firstError`: backoff, events, and the last error rethrown. */
+  async #retryAfter<T>(fn: PolicyFn<T>, signal: AbortSignal | undefined, firstError: unknown): Promise<T> {
     const o = this.#options;
     // Made on the first failure: most calls succeed at once and never need a schedule.
     let backoff: ReturnType<typeof backoffFromResolved> | undefined;
-    o.budget?.onRequest();
+    let error = firstError;
     for (let attempt = 0; ; attempt++) {
+      // `error` is try `attempt`'s (0 = the first try).
+      const retryable =
+        attempt < this.maxRetries &&
+        !signal?.aborted &&
+        !this.#closed &&
+        (o.retryOn ? o.retryOn(error, attempt + 1) : defaultRetryOn(error)) &&
+        (o.budget ? o.budget.tryRetry() : true);
+      if (!retryable) {
+        if (this.#gaveUp.size > 0) {
+          this.#gaveUp.emit({ attempt: attempt + 1, maxRetries: this.maxRetries, delayMs: 0, error });
+        }
+        throw error;
+      }
+      if (this.#backoff && !backoff) backoff = backoffFromResolved(this.#backoff, o.random);
+      const planned = backoff ? backoff.next() : 0;
+      const override = this.#override(o.delayFor?.(error, attempt + 1));
+      if (override !== undefined && override > this.#maxRetryAfterMs) {
+        // Never before the server said: give up now, with its time attached.
+        const tooLong = new RetryAfterTooLongError(override, this.#maxRetryAfterMs, error);
+        if (this.#gaveUp.size > 0) {
+          this.#gaveUp.emit({ attempt: attempt + 1, maxRetries: this.maxRetries, delayMs: 0, error: tooLong });
+        }
+        throw tooLong;
+      }
+      const event: RetryEvent = {
+        attempt: attempt + 1,
+        maxRetries: this.maxRetries,
+        delayMs: override ?? planned,
+        error,
+      };
+      this.#retried.emit(event);
+      if (event.delayMs > 0) await this.#wait(event.delayMs, signal);
       if (signal?.aborted) throw abortedBy(signal);
       try {
-        return await fn(attempt === 0 && !signal ? FIRST_TRY : { signal: signal ?? NEVER_ABORTED, attempt });
-      } catch (error) {
-        const retryable =
-          attempt < this.maxRetries &&
-          !signal?.aborted &&
-          !this.#closed &&
-          (o.retryOn ? o.retryOn(error, attempt + 1) : defaultRetryOn(error)) &&
-          (o.budget ? o.budget.tryRetry() : true);
-        if (!retryable) {
-          if (this.#gaveUp.size > 0) {
-            this.#gaveUp.emit({ attempt: attempt + 1, maxRetries: this.maxRetries, delayMs: 0, error });
-          }
-          throw error;
-        }
-        if (this.#backoff && !backoff) backoff = backoffFromResolved(this.#backoff, o.random);
-        const planned = backoff ? backoff.next() : 0;
-        const override = this.#override(o.delayFor?.(error, attempt + 1));
-        if (override !== undefined && override > this.#maxRetryAfterMs) {
-          // Never before the server said: give up now, with its time attached.
-          const tooLong = new RetryAfterTooLongError(override, this.#maxRetryAfterMs, error);
-          if (this.#gaveUp.size > 0) {
-            this.#gaveUp.emit({ attempt: attempt + 1, maxRetries: this.maxRetries, delayMs: 0, error: tooLong });
-          }
-          throw tooLong;
-        }
-        const event: RetryEvent = {
-          attempt: attempt + 1,
-          maxRetries: this.maxRetries,
-          delayMs: override ?? planned,
-          error,
-        };
-        this.#retried.emit(event);
-        if (event.delayMs > 0) await this.#wait(event.delayMs, signal);
+        return await fn({ signal: signal ?? NEVER_ABORTED, attempt: attempt + 1 });
+      } catch (next) {
+        error = next;
       }
     }
   }

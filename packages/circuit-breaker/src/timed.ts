@@ -36,7 +36,7 @@ export function stillRunning(error: unknown): boolean {
  * with the caller's reason and the call rejects with `AbortedError`; when the policy closes, both happen with
  * its `PolicyClosedError`.
  */
-class TimedCall<T> implements Deadline {
+class TimedCall<T> extends LazySignalContext implements Deadline {
   at: number;
   prev: Deadline | undefined = undefined;
   next: Deadline | undefined = undefined;
@@ -46,13 +46,12 @@ class TimedCall<T> implements Deadline {
   #fnDone = false;
   #timedOut: TimeoutError | undefined;
   #zombie = false;
-  readonly ctx: LazySignalContext;
 
   constructor(
     private readonly queue: DeadlineQueue | undefined,
     private readonly timeoutMs: number,
     private readonly what: string,
-    private readonly callerSignal: AbortSignal | undefined,
+    callerSignal: AbortSignal | undefined,
     attempt: number,
     private readonly resolve: (value: T) => void,
     private readonly reject: (error: unknown) => void,
@@ -60,16 +59,17 @@ class TimedCall<T> implements Deadline {
     private readonly cooperative: boolean,
     private readonly zombies: ZombieTracker | undefined,
   ) {
+    // The call is its function's context too (one object per call, not two).
+    super(callerSignal, attempt);
     this.at = now + timeoutMs;
-    this.ctx = new LazySignalContext(callerSignal, attempt);
   }
 
   #finish(): boolean {
     if (this.#settled) return false;
     this.#settled = true;
     this.queue?.remove(this);
-    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
-    this.ctx.release();
+    if (this.onCallerAbort) this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
+    this.release();
     return true;
   }
 
@@ -102,7 +102,7 @@ class TimedCall<T> implements Deadline {
       // Out of the queue, signal aborted; the call settles when the function does.
       this.#timedOut = error;
       this.queue?.remove(this);
-      this.ctx.abort(error);
+      this.abort(error);
       return;
     }
     if (!this.#finish()) return;
@@ -111,23 +111,26 @@ class TimedCall<T> implements Deadline {
       this.zombies.count++;
       (error as unknown as Record<symbol, boolean>)[STILL_RUNNING] = true;
     }
-    this.ctx.abort(error);
+    this.abort(error);
     this.reject(error);
   }
 
   /** The policy closed with this call pending: reject with `reason`, and abort the function's signal with it. */
   close(reason: unknown): void {
     if (!this.#finish()) return;
-    this.ctx.abort(reason);
+    this.abort(reason);
     this.reject(reason);
   }
 
-  readonly onCallerAbort = (): void => {
+  /** The listener on the caller's signal: made only when there is one (most calls have none). */
+  onCallerAbort: (() => void) | undefined = undefined;
+
+  callerAborted(): void {
     if (!this.#finish()) return;
     const signal = this.callerSignal!;
-    this.ctx.abort(signal.reason);
+    this.abort(signal.reason);
     this.reject(abortedBy(signal));
-  };
+  }
 }
 
 /**
@@ -147,34 +150,48 @@ export function runTimed<T>(
 ): Promise<T> {
   const signal = callerSignal(outerSignal);
   if (signal?.aborted) return Promise.reject(abortedBy(signal));
-  return new Promise<T>((resolve, reject) => {
-    const call = new TimedCall<T>(
-      queue,
-      timeoutMs,
-      what,
-      signal,
-      attempt,
-      resolve,
-      reject,
-      clock.monotonic(),
-      cooperative,
-      zombies,
-    );
-    queue?.add(call);
-    signal?.addEventListener('abort', call.onCallerAbort, { once: true });
-    let result: PromiseLike<T> | T;
-    try {
-      result = fn(call.ctx);
-    } catch (error) {
-      call.fail(error);
-      return;
-    }
-    if (result !== null && typeof (result as PromiseLike<T>)?.then === 'function') {
-      (result as PromiseLike<T>).then(call.ok, call.fail);
-    } else {
-      call.ok(result as T);
-    }
-  });
+  const promise = new Promise<T>(captureResolvers);
+  const call = new TimedCall<T>(
+    queue,
+    timeoutMs,
+    what,
+    signal,
+    attempt,
+    capturedResolve as (value: T) => void,
+    capturedReject!,
+    clock.monotonic(),
+    cooperative,
+    zombies,
+  );
+  queue?.add(call);
+  if (signal) {
+    call.onCallerAbort = () => call.callerAborted();
+    signal.addEventListener('abort', call.onCallerAbort, { once: true });
+  }
+  let result: PromiseLike<T> | T;
+  try {
+    result = fn(call);
+  } catch (error) {
+    call.fail(error);
+    return promise;
+  }
+  if (result !== null && typeof (result as PromiseLike<T>)?.then === 'function') {
+    (result as PromiseLike<T>).then(call.ok, call.fail);
+  } else {
+    call.ok(result as T);
+  }
+  return promise;
+}
+
+/**
+ * `new Promise(captureResolvers)` hands its resolve/reject here, synchronously: the caller reads them right
+ * after, with no executor closure allocated per call.
+ */
+let capturedResolve: ((value: unknown) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function captureResolvers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve as (value: unknown) => void;
+  capturedReject = reject;
 }
 
 export { DeadlineQueue };

@@ -68,7 +68,10 @@ export class PolicyWrap implements Policy {
     const last = i === this.policies.length - 1;
     return policy.execute<T>(
       last
-        ? (ctx: PolicyContext) => fn(ctx.attempt >= attempt ? ctx : { signal: ctx.signal, attempt })
+        ? // On a first try every context's attempt is ≥ 0: the function itself, no closure per call.
+          attempt === 0
+          ? fn
+          : (ctx: PolicyContext) => fn(ctx.attempt >= attempt ? ctx : { signal: ctx.signal, attempt })
         : (ctx: PolicyContext) => this.#run(i + 1, fn, ctx.signal, Math.max(attempt, ctx.attempt)),
       signal,
     );
