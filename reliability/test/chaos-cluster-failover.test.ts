@@ -30,6 +30,10 @@ it('failover + killed master: 0 lost outside the replication window, which is me
   expect(Number(ledger.details.lockGrantsAfterPromotion)).toBeGreaterThan(0);
   expect(ledger.details.lockStaleAccepted).toBe(0);
   expect(ledger.details.lockCounterBack).toBe(0);
+  // …and the ledger does see what a failover does to a lock: the holder across the outage overlapped by the
+  // promoted master's next grant, and its write — one an unfenced store would take — rejected.
+  expect(Number(ledger.details.overlapsAfterFailover)).toBeGreaterThan(0);
+  expect(Number(ledger.details.lockStaleRejected)).toBeGreaterThan(0);
 }, 120_000);
 
 it('lagged replica (paused, shard flooded) then the kill: the plain lock counter goes back (tokens reissued, counted); lock clients that WAIT after each grant reissue none and accept no stale write', async () => {

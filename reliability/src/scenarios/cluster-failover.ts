@@ -201,8 +201,8 @@ export async function runClusterFailover(
     // is an overlap) and the fenced writes — `fencedSet` on the main Redis through the audited client, so the
     // server's order is known. A holder writes whatever its lease's signal says (as one paused past its lease
     // would): fencing is the only guard under test. Sections are short (10–40 ms), but one entered in the
-    // 300 ms before the kill lasts until 500 ms past the promotion: a holder across the outage, whose hold
-    // expired (or was lost) meanwhile — the overlap a failover makes, and its stale write, come from it.
+    // 300 ms before the kill lasts past the promotion until the next holder is in: a holder across the outage,
+    // whose hold expired (or was lost) meanwhile — the overlap a failover makes, and its stale write.
     const lockFxOf = (resource: string) => lockScenarioKeys(`${prefix}:lk:${resource}:`);
     const grantsKey = (fx: { stats: string }) => `${fx.stats}:grants`;
     const overlapsKey = (fx: { stats: string }) => `${fx.stats}:overlaps`;
@@ -221,6 +221,9 @@ export async function runClusterFailover(
     const lockTally = { acquireErrors: 0, unreplicatedGrants: 0, durableSections: 0 };
     let holdThrough = false;
     let promoted = 0; // promotedAt, for the lock loops (declared below)
+    // Per resource: when the first section after the promotion was entered (the holder across the outage waits
+    // for it, so the overlap and its stale write happen whatever the machine's load).
+    const firstAfterPromotion = new Map<string, number>();
     const lockLoop = async (name: string, resource: string, durable: boolean) => {
       const r = client();
       const locks = createLockManager({
@@ -257,12 +260,19 @@ export async function runClusterFailover(
             lockTally.durableSections++;
           }
           const token = lease.fencingToken;
+          if (promoted && !firstAfterPromotion.has(resource)) firstAfterPromotion.set(resource, Date.now());
           await direct.rpush(grantsKey(lockFx), `${token}:${name}:${Date.now()}`);
           const inside = await direct.incr(lockFx.inside);
           await direct.hincrby(lockFx.stats, 'sections', 1);
           if (inside > 1) await direct.rpush(overlapsKey(lockFx), String(Date.now()));
           if (holdThrough) {
-            for (let w = 0; w < 300 && (!promoted || Date.now() < promoted + 500); w++) await delay(50);
+            // Until 500 ms past the promotion and 200 ms past the next holder's entry (at most 5 s past it).
+            const held = () => {
+              if (!promoted || Date.now() < promoted + 500) return true;
+              const next = firstAfterPromotion.get(resource);
+              return next === undefined ? Date.now() < promoted + 5_000 : Date.now() < next + 200;
+            };
+            for (let w = 0; w < 400 && held(); w++) await delay(50);
           } else await delay(10 + Math.random() * 30);
           try {
             await fencedSet(audited, lockFx.resource, `${name}:${token}`, token);
@@ -361,7 +371,12 @@ export async function runClusterFailover(
       Date.now() < end ||
       !promotedAt ||
       Date.now() < promotedAt + after ||
-      (c.lagged !== undefined && (!rejoinedAt || Date.now() < rejoinedAt + 1_500));
+      (c.lagged !== undefined && (!rejoinedAt || Date.now() < rejoinedAt + 1_500)) ||
+      // …and until each lock has been granted after the promotion (at most 10 s past it; not in the control,
+      // whose shard never comes back).
+      (!c.noReplica &&
+        Date.now() < promotedAt + 10_000 &&
+        [plainLock, durableLock].some((r) => r !== undefined && !firstAfterPromotion.has(r)));
     for (let tick = 0; tick < 100_000 && going(); tick++) {
       const t0 = Date.now();
       const batch = Array.from({ length: perTick }, () => n++);
@@ -437,8 +452,6 @@ export async function runClusterFailover(
         direct.lrange(overlapsKey(fx), 0, -1),
       ]);
       const v = verifyFencing(history, results);
-      if (process.env.CF_DEBUG)
-        ctx.log(`DEBUG ${resource} start=${started} kill=${killAt} promoted=${promotedAt} ${grantRows.join(' ')}`);
       const grants = grantRows.map((row) => {
         const [token, , at] = row.split(':');
         return { token: Number(token), at: Number(at) };
