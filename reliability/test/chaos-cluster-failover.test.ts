@@ -36,7 +36,7 @@ it('failover + killed master: 0 lost outside the replication window, which is me
   expect(Number(ledger.details.lockStaleRejected)).toBeGreaterThan(0);
 }, 120_000);
 
-it('lagged replica (paused, shard flooded) then the kill: the plain lock counter goes back (tokens reissued, counted); lock clients that WAIT after each grant reissue none and accept no stale write', async () => {
+it('lagged replica (paused, shard flooded) then the kill: the plain lock counter goes back (tokens reissued, counted); lock clients with the lock durability option (WAIT 1) reissue none and accept no stale write', async () => {
   const ledger = await runClusterFailover(
     ctx,
     {
