@@ -353,7 +353,13 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
       const admin = createRedis(url) as Redis;
       const impls = [await ballastImpl(url, base, concurrency), await bullmqImpl(url, base, concurrency)];
       const withEvents = await ballastImpl(url, base, concurrency, true);
+      const run = base.split(':').pop()!;
+      const rabbit = [
+        await ballastRabbitImpl(benchAmqpUrl(), run, concurrency),
+        await rawAmqpImpl(benchAmqpUrl(), run, concurrency),
+      ];
       // The cost of WAIT-based durability: the same queue on a private master + replica, plain and WAIT 1.
+      // (Started after the broker connections: a setup stuck on RabbitMQ leaves no private servers behind.)
       const pair = await masterWithReplica('queue');
       const replicated: Record<string, BallastQueue> = {
         'ballast-redis-replicated': createQueue(`bench-r-${randomUUID().slice(0, 6)}`, {
@@ -369,11 +375,6 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
           durability: { replicas: 1, timeoutMs: 1_000 },
         }),
       };
-      const run = base.split(':').pop()!;
-      const rabbit = [
-        await ballastRabbitImpl(benchAmqpUrl(), run, concurrency),
-        await rawAmqpImpl(benchAmqpUrl(), run, concurrency),
-      ];
       const cases: BenchCase[] = [];
       // Jobs/s produced by many schedulers at one tick (claim + add + process), ballast only.
       const cron = await cronTickImpl(url, base, concurrency, options.schedulers ?? 1_000);
