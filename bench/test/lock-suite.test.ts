@@ -16,8 +16,12 @@ describe('lock suite', () => {
     expect(result.suite).toBe('lock');
     const cases = ['uncontended', 'contended', 'contended-wait-p99'];
     const impls = ['ballast', 'redlock', 'redis-semaphore'];
+    // …and uncontended / contended on a private master + replica, plain and with durability (WAIT 1).
+    const replicated = ['uncontended', 'contended'].flatMap((c) =>
+      ['ballast-replicated', 'ballast-replicated+wait1'].map((i) => `${c}/${i}`),
+    );
     expect(result.rows.map((r) => `${r.case}/${r.impl}`).sort()).toEqual(
-      cases.flatMap((c) => impls.map((i) => `${c}/${i}`)).sort(),
+      [...cases.flatMap((c) => impls.map((i) => `${c}/${i}`)), ...replicated].sort(),
     );
     for (const row of result.rows) {
       expect(row.opsPerSec).toBeGreaterThan(0);

@@ -20,8 +20,22 @@ export interface PrivateCluster {
   failover(replicaPort: number): Promise<void>;
   /** Ports of the nodes replicating `port` now (by their ROLE, whatever their sync state). */
   replicasOf(port: number): Promise<number[]>;
-  /** SIGKILL a node (no shutdown, nothing flushed); resolves when its replica is master (or the timeout passed). */
+  /**
+   * SIGSTOP a replica: it stops reading its replication link, so once the kernel's socket buffers are full what
+   * its master writes stays in the master's memory — lost if the master dies then (see `killMaster`).
+   */
+  pause(port: number): void;
+  /**
+   * SIGKILL a node (no shutdown, nothing flushed); resolves when its replica is master (or the timeout passed). A
+   * paused replica of it is resumed right after the kill (it then reads what reached its socket, finds its master
+   * gone and is promoted without the rest).
+   */
   killMaster(port: number, waitMs?: number): Promise<number | undefined>;
+  /**
+   * Starts a killed node again on its port and dir: it rejoins with its identity (nodes.conf) as a replica of the
+   * master that replaced it; resolves once its replication link is up (a full sync: it has no data).
+   */
+  rejoin(port: number, waitMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -115,8 +129,10 @@ export async function startPrivateCluster(options: { nodeTimeoutMs?: number } = 
   };
   process.once('exit', onExit);
   const alive = new Set(nodes.map((n) => n.port));
+  const paused = new Set<number>();
   const shards = async () => {
     for (const port of alive) {
+      if (paused.has(port)) continue;
       try {
         return (await probe(port).call('CLUSTER', 'SHARDS')) as unknown[];
       } catch {}
@@ -126,14 +142,14 @@ export async function startPrivateCluster(options: { nodeTimeoutMs?: number } = 
   const replicasOf = async (port: number) => {
     const out: number[] = [];
     for (const n of nodes) {
-      if (n.port === port || !alive.has(n.port)) continue;
+      if (n.port === port || !alive.has(n.port) || paused.has(n.port)) continue;
       const role = (await probe(n.port).call('ROLE')) as unknown[];
       if (role[0] === 'slave' && Number(role[2]) === port) out.push(n.port);
     }
     return out;
   };
   const ownerOf = async (key: string) => {
-    const anyPort = [...alive][0]!;
+    const anyPort = [...alive].find((p) => !paused.has(p))!;
     const slot = Number(await probe(anyPort).cluster('KEYSLOT', key));
     for (const shard of await shards()) {
       const s = shard as unknown[];
@@ -165,8 +181,15 @@ export async function startPrivateCluster(options: { nodeTimeoutMs?: number } = 
       if (!ok) throw new Error(`replica ${replicaPort} did not become master`);
     },
     replicasOf,
+    pause(port) {
+      nodes.find((n) => n.port === port)!.process.kill('SIGSTOP');
+      paused.add(port);
+    },
     async killMaster(port, waitMs = 20_000) {
+      // A paused replica answers no ROLE: it is the one to promote (a SIGSTOPped node still counts as its replica).
+      const pausedReplica = [...paused][0];
       const replicaPort = await (async () => {
+        if (pausedReplica !== undefined) return pausedReplica;
         for (const n of nodes) {
           if (n.port === port || !alive.has(n.port)) continue;
           const role = (await probe(n.port).call('ROLE')) as unknown[];
@@ -179,12 +202,27 @@ export async function startPrivateCluster(options: { nodeTimeoutMs?: number } = 
       alive.delete(port);
       probes.get(port)?.disconnect();
       probes.delete(port);
+      if (pausedReplica !== undefined) {
+        nodes.find((n) => n.port === pausedReplica)!.process.kill('SIGCONT');
+        paused.delete(pausedReplica);
+      }
       if (replicaPort === undefined) return undefined;
       await until(async () => (await roleOf(replicaPort)) === 'master', waitMs);
       return replicaPort;
     },
+    async rejoin(port, waitMs = 30_000) {
+      const node = nodes.find((n) => n.port === port)!;
+      await node.restart();
+      alive.add(port);
+      const ok = await until(async () => {
+        const role = (await probe(port).call('ROLE')) as unknown[];
+        return role[0] === 'slave' && role[3] === 'connected';
+      }, waitMs);
+      if (!ok) throw new Error(`node ${port} did not rejoin as a synced replica`);
+    },
     async stop() {
       process.off('exit', onExit);
+      for (const p of paused) nodes.find((n) => n.port === p)!.process.kill('SIGCONT');
       for (const r of probes.values()) r.disconnect();
       await Promise.allSettled(nodes.map((n) => n.stop()));
       rmSync(base, { recursive: true, force: true });

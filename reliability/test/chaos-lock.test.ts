@@ -18,6 +18,7 @@ describe('fencing verifier', () => {
       accepted: 4,
       staleRejected: 1,
       staleAccepted: 1,
+      reusedAccepted: 0,
       wrongRejections: 0,
       unknown: 0,
       notRun: 0,
@@ -32,12 +33,24 @@ describe('fencing verifier', () => {
       accepted: 2,
       staleRejected: 0,
       staleAccepted: 0,
+      reusedAccepted: 0,
       wrongRejections: 0,
       unknown: 0,
       notRun: 1,
     });
     // Any other script error stays unknown.
     expect(verifyFencing(['1'], { '1': '1:e:a' })).toMatchObject({ unknown: 1, notRun: 0 });
+  });
+
+  it('the newest token accepted again from another client is a reused token accepted (a counter gone back); the same client writing twice is not', () => {
+    const history = ['1', '2', '2', '2', '1'];
+    const results = { '1': '1:1:a', '2': '2:1:b', '3': '2:1:b', '4': '2:1:c', '5': '1:0:a' };
+    expect(verifyFencing(history, results)).toMatchObject({
+      accepted: 4,
+      staleAccepted: 0,
+      reusedAccepted: 1,
+      staleRejected: 1,
+    });
   });
 
   it('a rejected write no newer token overtook is a wrong rejection; a missing outcome is unknown', () => {

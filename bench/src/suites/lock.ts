@@ -9,6 +9,7 @@ import RedlockImpl from 'redlock';
 import type RedlockTyped from '../../node_modules/redlock/dist/index';
 import { benchRedisUrl } from '../env';
 import type { BenchCase, Suite } from '../harness';
+import { masterWithReplica } from '../replicated';
 
 /** Lease length for every impl (ballast `ttlMs`, redlock's `duration`, redis-semaphore's `lockTimeout`). */
 const TTL_MS = 10_000;
@@ -78,7 +79,7 @@ class Fairness {
 /** What one acquisition returns: the function that releases it. */
 type Release = () => Promise<unknown>;
 interface Impl {
-  name: 'ballast' | 'redlock' | 'redis-semaphore';
+  name: 'ballast' | 'redlock' | 'redis-semaphore' | 'ballast-replicated' | 'ballast-replicated+wait1';
   acquire(key: string): Promise<Release>;
 }
 
@@ -204,6 +205,9 @@ class Field {
  *   harness's `1000 / mean × opsPerCall` prints exactly that). It is measured in its own phase, so it is close
  *   to, not identical with, the `contended` row's ops/s.
  *
+ * - `uncontended` / `contended` on a private master + 1 replica (`ballast-replicated`), plain and with
+ *   `durability: { replicas: 1 }` (`ballast-replicated+wait1`: WAIT after every grant): what it costs.
+ *
  * Every row also carries fairness columns over all its acquisitions (warm-up included): `maxConsecutive`, the
  * largest number of consecutive grants to one worker while another worker waited, and `waitP50Us`/`waitP99Us`,
  * the per-acquisition wait (acquire call → lease in hand).
@@ -255,9 +259,29 @@ export function createLockSuite(options: LockSuiteOptions = {}): Suite {
         },
       ];
 
+      // The cost of WAIT-based durability: the same manager on a private master + replica, plain and WAIT 1.
+      const pair = await masterWithReplica('lock');
+      const pairClients = [createRedis(pair.master.url) as Redis, createRedis(pair.master.url) as Redis];
+      const replicatedManagers = {
+        'ballast-replicated': createLockManager({ redis: pairClients[0]!, prefix: `${base}:r`, ttlMs: TTL_MS }),
+        'ballast-replicated+wait1': createLockManager({
+          redis: pairClients[1]!,
+          prefix: `${base}:w`,
+          ttlMs: TTL_MS,
+          durability: { replicas: 1, timeoutMs: 1_000 },
+        }),
+      };
+      const replicated: Impl[] = Object.entries(replicatedManagers).map(([name, m]) => ({
+        name: name as Impl['name'],
+        async acquire(key) {
+          const lease = await m.acquire(key, { waitMs: WAIT_MS });
+          return () => lease.release();
+        },
+      }));
+
       const perCall = workers * cycles;
       const cases: BenchCase[] = [];
-      for (const impl of impls) {
+      for (const impl of [...impls, ...replicated]) {
         const fairness = new Fairness();
         cases.push({
           case: 'uncontended',
@@ -268,7 +292,7 @@ export function createLockSuite(options: LockSuiteOptions = {}): Suite {
           extra: () => fairness.columns(),
         });
       }
-      for (const impl of impls) {
+      for (const impl of [...impls, ...replicated]) {
         const fairness = new Fairness();
         cases.push({
           case: 'contended',
@@ -309,6 +333,9 @@ export function createLockSuite(options: LockSuiteOptions = {}): Suite {
         teardown: async () => {
           try {
             await manager.close();
+            for (const m of Object.values(replicatedManagers)) await m.close().catch(() => {});
+            for (const r of [...pairClients, pair.redis]) r.disconnect();
+            await Promise.all([pair.replica.stop(), pair.master.stop()]);
             for (const pattern of [`${base}:*`, `mutex:${base}:*`]) {
               let cursor = '0';
               do {

@@ -16,6 +16,7 @@ import { connect as amqpConnect } from 'amqplib';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { benchRedisUrl } from '../env';
 import type { BenchCase, Suite } from '../harness';
+import { masterWithReplica } from '../replicated';
 
 export interface QueueSuiteOptions {
   /** Jobs per measured call. Default 500. */
@@ -336,6 +337,9 @@ async function scanDel(redis: Redis, pattern: string): Promise<void> {
  *   `overriddenDuration`). ops/s = jobs processed/s.
  * - `process-with-events`: `process` on a queue created with `events: true` (every job's waiting, active and
  *   completed events go to the queue's Redis stream) while a `QueueEvents` in the same process reads them.
+ * - `add` / `add-bulk` on a private master + 1 replica (`ballast-redis-replicated`), plain and with
+ *   `durability: { replicas: 1 }` (`ballast-redis-replicated+wait1`: WAIT after each add / addBulk call): what
+ *   WAIT-based durability costs. `add` = one job per call; the queues are paused (adding alone is measured).
  */
 export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
   const n = options.jobs ?? 500;
@@ -354,6 +358,23 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
         await ballastRabbitImpl(benchAmqpUrl(), run, concurrency),
         await rawAmqpImpl(benchAmqpUrl(), run, concurrency),
       ];
+      // The cost of WAIT-based durability: the same queue on a private master + replica, plain and WAIT 1.
+      // (Started after the broker connections: a setup stuck on RabbitMQ leaves no private servers behind.)
+      const pair = await masterWithReplica('queue');
+      const replicated: Record<string, BallastQueue> = {
+        'ballast-redis-replicated': createQueue(`bench-r-${randomUUID().slice(0, 6)}`, {
+          backend: 'redis',
+          redis: pair.redis,
+          prefix: base,
+        }),
+        // Every add / addBulk followed by WAIT 1 on the master: one more round trip plus replication lag.
+        'ballast-redis-replicated+wait1': createQueue(`bench-w-${randomUUID().slice(0, 6)}`, {
+          backend: 'redis',
+          redis: pair.redis,
+          prefix: base,
+          durability: { replicas: 1, timeoutMs: 1_000 },
+        }),
+      };
       const cases: BenchCase[] = [];
       // Jobs/s produced by many schedulers at one tick (claim + add + process), ballast only.
       const cron = await cronTickImpl(url, base, concurrency, options.schedulers ?? 1_000);
@@ -372,6 +393,24 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
           fn: () => impl.addBulk(n),
           // Drop what was added (the queue stays paused: nothing is processing it).
           afterAll: () => scanDel(admin, `${base}:${impl.name === 'bullmq' ? 'bullmq' : 'ballast'}:*`),
+        });
+      }
+      for (const [impl, q] of Object.entries(replicated)) {
+        let i = 0;
+        cases.push({
+          case: 'add',
+          impl,
+          beforeAll: () => q.pause(),
+          fn: () => q.add('noop', { i: i++ }, { priority: LEVELS[i % 3]! }),
+        });
+      }
+      for (const [impl, q] of Object.entries(replicated)) {
+        cases.push({
+          case: 'add-bulk',
+          impl,
+          opsPerCall: n,
+          beforeAll: () => q.pause(),
+          fn: () => q.addBulk(ballastJobs(n)),
         });
       }
       for (const impl of impls) {
@@ -424,6 +463,9 @@ export function createQueueSuite(options: QueueSuiteOptions = {}): Suite {
             await impl.close().catch(() => {});
           }
           await cron.close().catch(() => {});
+          for (const q of Object.values(replicated)) await q.close().catch(() => {});
+          pair.redis.disconnect();
+          await Promise.all([pair.replica.stop(), pair.master.stop()]);
           try {
             await scanDel(admin, `${base}:*`);
           } finally {

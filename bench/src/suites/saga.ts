@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createLogger, createRedis, loadScripts, type Redis, sleep, systemClock } from '@ballast/core';
+import { createLogger, createRedis, loadScripts, type Redis } from '@ballast/core';
 import { createEventBus, publishEventLua } from '@ballast/event-bus';
 import {
   createOrchestrator,
@@ -9,26 +9,13 @@ import {
   SAGA_SCRIPTS,
   type SagaOrchestrator,
 } from '@ballast/saga';
-import { type RedisServer, startRedisServer } from '@ballast/testkit';
 import { z } from 'zod';
 import { benchRedisUrl } from '../env';
 import type { BenchCase, Suite } from '../harness';
+import { masterWithReplica } from '../replicated';
 
 /** Commands the Redis saga store sends; each call is one round trip. */
 const COMMANDS = new Set(['evalsha', 'eval', 'hgetall', 'xadd', 'xrange', 'xdel', 'script', 'zrange', 'time', 'call']);
-
-/** A private master with one replica on spare ports (for the WAIT rows), once the replica is online. */
-async function masterWithReplica(): Promise<{ master: RedisServer; replica: RedisServer; redis: Redis }> {
-  const master = await startRedisServer({ args: ['--repl-diskless-sync-delay', '0'] });
-  const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
-  const redis = createRedis(master.url) as Redis;
-  const deadline = Date.now() + 30_000;
-  while (!/slave0:.*state=online/.test(await redis.info('replication'))) {
-    if (Date.now() > deadline) throw new Error('bench saga: the private replica never came online');
-    await sleep(systemClock, 20);
-  }
-  return { master, replica, redis };
-}
 
 const sagaEvent = z.object({ sagaId: z.string(), saga: z.string() }).passthrough();
 const sagaEvents = {
@@ -93,7 +80,7 @@ export function createSagaSuite(options: SagaSuiteOptions = {}): Suite {
       });
       await loadScripts(redis, evented.scripts);
       // The cost of WAIT-based durability: the same store on a private master + replica, plain and WAIT 1.
-      const pair = await masterWithReplica();
+      const pair = await masterWithReplica('saga');
       await loadScripts(pair.redis, SAGA_SCRIPTS);
       const paired = counting(pair.redis);
       const counters: Record<string, () => number> = {

@@ -128,3 +128,28 @@ export class RedlockQuorumError extends BallastError {
   }
 }
 export const isRedlockQuorumError = errorGuard<RedlockQuorumError>(RedlockQuorumError.code);
+
+/**
+ * `durability` is set and, after the lock was granted on the Redis master, `WAIT` saw fewer replicas acknowledge
+ * the grant than asked within `timeoutMs`. The hold was released (best effort: a master that stopped answering
+ * lets it expire with its ttl) and no lease was returned: a failover to a lagging replica could have lost the
+ * grant and the fencing counter's increment, letting another client in with the same token.
+ */
+export class LockDurabilityError extends BallastError {
+  static readonly code = 'LOCK_DURABILITY';
+  constructor(
+    readonly backend: string,
+    /** `host:port` of the master holding the lock (on a Cluster, the master of its slot). */
+    readonly node: string,
+    readonly key: string,
+    readonly acked: number,
+    readonly asked: number,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      new.target.code,
+      `${backend} ${node}: lock "${key}" was granted on the master but only ${acked} of ${asked} replicas acknowledged it within ${timeoutMs} ms (WAIT); released, not returned`,
+    );
+  }
+}
+export const isLockDurabilityError = errorGuard<LockDurabilityError>(LockDurabilityError.code);

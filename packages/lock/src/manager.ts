@@ -7,10 +7,13 @@ import {
   childLogger,
   type Event,
   guardRedis,
+  InvalidOptionsError,
+  isCluster,
   type Logger,
   parseOptions,
   processSlot,
   systemClock,
+  waitForReplicas,
 } from '@ballast/core';
 import type { LockBackend, LockMode } from './backend';
 import { MemoryLockBackend } from './backends/memory';
@@ -21,11 +24,13 @@ import { checkDeadlock } from './deadlock';
 import {
   InvalidLockKeyError,
   LockAlreadyHeldError,
+  LockDurabilityError,
   LockManagerClosedError,
   LockManagerNotConfiguredError,
   LockTimeoutError,
 } from './errors';
 import { type FairBackend, isFairBackend, pause, topUp, waitFair } from './fair';
+import { lockKeys } from './keys';
 import type { Lease } from './lease';
 import { LeaseKeeper, type LostEvent } from './leases';
 import {
@@ -82,6 +87,15 @@ export class LockManager {
 
   constructor(options: LockManagerOptions = {}) {
     const o = parseOptions(managerOptionsSchema, options, 'createLockManager');
+    if (o.durability && (!o.redis || o.backend))
+      throw new InvalidOptionsError('createLockManager', [
+        {
+          path: 'durability',
+          expected: 'the redis option and no backend (WAIT runs on the Redis master the manager writes to)',
+          received: o.backend ? 'a backend' : 'no redis',
+          message: 'durability needs the redis option (not a backend)',
+        },
+      ]);
     this.#o = o;
     this.#clock = o.clock ?? systemClock;
     this.#log = childLogger(o.logger, { component: 'lock' });
@@ -213,7 +227,10 @@ export class LockManager {
         : await attempt;
       if (r.acquired) {
         if (this.#closing.closed) return await this.#closing.refuse(key, () => this.#backend.release(key, owner, mode));
-        return this.#granted(key, mode, o, owner, ttlMs, entry, started, started, r, implicit);
+        return await this.#durable(
+          this.#granted(key, mode, o, owner, ttlMs, entry, started, started, r, implicit),
+          false,
+        );
       }
       if (!wait) return undefined;
       if (this.#selfWait(key, waitMs, o, implicit)) throw new LockAlreadyHeldError(key);
@@ -254,6 +271,32 @@ export class LockManager {
       entry,
       implicit,
     );
+  }
+
+  /**
+   * `durability`: the lease is returned only once `replicas` replicas acknowledged the grant (WAIT on the lock's
+   * master); otherwise it is released and `LockDurabilityError` thrown. A grant handed over by a fair release was
+   * written by the releasing client's connection, which a WAIT on ours would not cover: our own write (an
+   * extend of the hold) comes first, and the replication stream is in order.
+   */
+  async #durable(lease: Lease, handedOver: boolean): Promise<Lease> {
+    const d = this.#o.durability;
+    const redis = this.#o.redis;
+    if (!d || !redis) return lease;
+    try {
+      if (handedOver) await lease.extend();
+      const key = lockKeys(this.#o.prefix, lease.key, { perSlot: isCluster(redis) }).owners;
+      const { acked, node } = await waitForReplicas(redis, key, {
+        ...d,
+        commandTimeoutMs: this.#o.commandTimeoutMs,
+      });
+      if (acked >= d.replicas) return lease;
+      throw new LockDurabilityError('redis', node, lease.key, acked, d.replicas, d.timeoutMs);
+    } catch (error) {
+      // (The WAIT itself failing — e.g. the master stopped answering — is thrown as is: no lease either way.)
+      await lease.release().catch(() => {});
+      throw error;
+    }
   }
 
   /** The first attempt found the lock taken: register as a waiter and retry on every release notification. */
@@ -322,7 +365,7 @@ export class LockManager {
         });
         if (this.#closing.closed) return await this.#closing.refuse(key, release);
         const lease = this.#granted(key, mode, o, owner, ttlMs, entry, started, g.start, g, implicit);
-        return topUp(lease, g, ttlMs, o.autoExtend ?? this.#o.autoExtend);
+        return await this.#durable(topUp(lease, g, ttlMs, o.autoExtend ?? this.#o.autoExtend), true);
       }
       if (writer)
         unregister = await keepWaiterRegistered(
@@ -364,7 +407,10 @@ export class LockManager {
         });
         if (r.acquired) {
           if (this.#closing.closed) return await this.#closing.refuse(key, release);
-          return this.#granted(key, mode, o, owner, ttlMs, entry, started, attemptStart, r, implicit);
+          return await this.#durable(
+            this.#granted(key, mode, o, owner, ttlMs, entry, started, attemptStart, r, implicit),
+            false,
+          );
         }
         retryAfterMs = r.retryAfterMs;
       }

@@ -62,6 +62,18 @@ export const managerOptionsSchema = z
      * with core's `BackendUnavailableError`. A finite `waitMs` or a `signal` bounds `acquire` sooner.
      */
     commandTimeoutMs: z.number().positive().default(DEFAULT_COMMAND_TIMEOUT_MS),
+    /**
+     * `redis` only, off by default: after every exclusive or shared grant, `WAIT replicas timeoutMs` on the master
+     * holding the lock (on a Cluster, its slot's master), before the lease is returned. Fewer acknowledgements:
+     * the hold is released and `acquire` rejects with `LockDurabilityError`. Without it a failover to a replica
+     * that missed the grant loses the hold AND the fencing counter's increment: the promoted master can grant the
+     * lock again and issue a fencing token already in use. A grant handed over by a fair release is written by
+     * the releasing client, so the waiter first extends its hold (a write of its own) and then waits.
+     */
+    durability: z
+      .object({ replicas: z.number().int().min(1), timeoutMs: z.number().int().min(1) })
+      .strict()
+      .optional(),
     clock: clockSchema().optional(),
     logger: loggerSchema().optional(),
     random: functionSchema<() => number>('random').optional(),

@@ -11,11 +11,26 @@
  * lost by design of asynchronous replication: counted (`lostInKillWindow`) and measured (`lossWindowMs`, the
  * oldest lost acknowledgement before the kill), never failed. Negative control: the shard's replica is killed
  * before its master (replication off) while slow handlers leave a backlog: the ledger must count it lost.
- * (A SIGSTOPped replica is no control: it reads what the master sent from its socket buffer on SIGCONT.)
+ * (A SIGSTOPped replica alone is no control: it reads what the master sent from its socket buffer on SIGCONT —
+ * the `lagged` option floods the shard past those buffers first, so the promoted replica misses a real tail.)
+ *
+ * Lock: clients contend for a resource on the same shard, fenced writes and a ledger on the main Redis. Holds
+ * when no stale or reused-token fenced write is accepted and the promoted master's fencing counter is not below
+ * a token already used; overlaps after the failover are counted. Lagged, the plain clients' counter goes back
+ * (counted, the hazard), and clients with the lock's `durability` option must lose nothing.
  */
 import { randomUUID } from 'node:crypto';
-import { createLogger, createRedis, type Redis } from '@ballast/core';
+import { createLogger, createRedis, hashSlot, type Redis } from '@ballast/core';
 import { createEventBus, type EventBus } from '@ballast/event-bus';
+import {
+  createLockManager,
+  fencedSet,
+  isLockDurabilityError,
+  isStaleFencingTokenError,
+  type Lease,
+  type LockManager,
+  lockKeys,
+} from '@ballast/lock';
 import { createQueue, createWorker, type Queue, type Worker } from '@ballast/queue';
 import { createOrchestrator, defineSaga, RedisSagaStore, type SagaOrchestrator } from '@ballast/saga';
 import { z } from 'zod';
@@ -24,6 +39,8 @@ import { Checks, type Ledger } from '../ledger';
 import { type PrivateCluster, startPrivateCluster } from '../redis-cluster';
 import { deleteByPrefix } from '../redis-util';
 import { delay, type Scenario, type ScenarioContext, waitUntil } from '../scenario';
+import { auditedScriptClient, lockScenarioKeys } from '../shared/lock';
+import { verifyFencing } from './lock';
 
 export interface ClusterFailoverCounts {
   /** Items (each: one job and one event) per second, for `seconds`. */
@@ -35,11 +52,25 @@ export interface ClusterFailoverCounts {
    * handlers are slow, so a backlog is on the master when it dies).
    */
   noReplica?: boolean;
+  /** Lock clients contending for a resource on the shard that fails over (plain @ballast/lock, default: fair). */
+  lockClients: number;
+  /**
+   * Lock clients with the lock's `durability: { replicas: 1, timeoutMs: 200 }`: every grant WAITed on, released
+   * and refused (`LockDurabilityError`) when the replica did not acknowledge it. Their own resource, same shard.
+   */
+  durableLockClients?: number;
+  /**
+   * A replication lag before the kill: the replica is SIGSTOPped and the shard flooded (`floodMb` MB: more than
+   * the kernel's socket buffers hold, so the rest waits in the master's memory), work goes on `lagMs`, then the
+   * master is killed and the replica resumed: promoted without that tail. No graceful failover first. The killed
+   * node is then started again and rejoins as the new master's replica (WAIT needs one).
+   */
+  lagged?: { floodMb: number; lagMs: number };
 }
 
 export const clusterFailoverCounts: Record<'short' | 'long', ClusterFailoverCounts> = {
-  short: { rate: 100, seconds: 4, settleMs: 30_000 },
-  long: { rate: 300, seconds: 60, settleMs: 120_000 },
+  short: { rate: 100, seconds: 4, settleMs: 30_000, lockClients: 3 },
+  long: { rate: 300, seconds: 60, settleMs: 120_000, lockClients: 6 },
 };
 
 const silent = createLogger({ level: 'silent' });
@@ -68,6 +99,8 @@ export async function runClusterFailover(
   const queues: Queue<{ n: number }>[] = [];
   const workers: Worker<{ n: number }>[] = [];
   const orchestrators: SagaOrchestrator[] = [];
+  const lockStop = new AbortController();
+  const lockManagers: LockManager[] = [];
   const sagaFx = new Effects(direct, `${prefix}:fx:saga`);
   const client = () => {
     const r = quiet(createRedis({ nodes: cluster.seeds }) as unknown as Redis);
@@ -75,8 +108,13 @@ export async function runClusterFailover(
     return r;
   };
   try {
-    const queueName = `cf-${id}`;
-    const shard = await cluster.ownerOf(`{${queueName}}`);
+    // A shard that has a replica (a cluster shared by several runs may have shards whose replica was promoted).
+    let queueName = `cf-${id}`;
+    let shard = await cluster.ownerOf(`{${queueName}}`);
+    for (let i = 0; i < 200 && !c.noReplica && shard.replica === undefined; i++) {
+      queueName = `cf-${id}-${i}`;
+      shard = await cluster.ownerOf(`{${queueName}}`);
+    }
     // An event type whose stream lives on the same shard as the queue: one kill hits both.
     let type = '';
     for (let i = 0; i < 10_000 && !type; i++) {
@@ -164,33 +202,181 @@ export async function runClusterFailover(
     const sagaIds: string[] = [];
     const sagaRuns: Promise<unknown>[] = [];
 
+    // Lock: clients contend for a resource on the same shard (its hold and its slot's fencing counter die with
+    // the master). The ledger is on the main Redis: grants (token, client, time), holders inside (an INCR > 1
+    // is an overlap) and the fenced writes — `fencedSet` on the main Redis through the audited client, so the
+    // server's order is known. A holder writes whatever its lease's signal says (as one paused past its lease
+    // would): fencing is the only guard under test. Sections are short (10–40 ms), but one entered in the
+    // 300 ms before the kill lasts past the promotion until the next holder is in: a holder across the outage,
+    // whose hold expired (or was lost) meanwhile — the overlap a failover makes, and its stale write.
+    const lockFxOf = (resource: string) => lockScenarioKeys(`${prefix}:lk:${resource}:`);
+    const grantsKey = (fx: { stats: string }) => `${fx.stats}:grants`;
+    const overlapsKey = (fx: { stats: string }) => `${fx.stats}:overlaps`;
+    // (Each resource in a slot of its own: the fencing counter is per slot, one per resource here.)
+    const lockSlots = new Set<number>();
+    const onShard = async (base: string) => {
+      for (let i = 0; i < 10_000; i++) {
+        const name = `${base}-${i}`;
+        if (lockSlots.has(hashSlot(`{${name}}`))) continue;
+        if ((await cluster.ownerOf(`{${name}}`)).master !== shard.master) continue;
+        lockSlots.add(hashSlot(`{${name}}`));
+        return name;
+      }
+      throw new Error(`no lock resource on shard ${shard.master}`);
+    };
+    const lockTally = { acquireErrors: 0, unreplicatedGrants: 0, durableSections: 0 };
+    let holdThrough = false;
+    let promoted = 0; // promotedAt, for the lock loops (declared below)
+    // Per resource: when the first section after the promotion was entered (the holder across the outage waits
+    // for it, so the overlap and its stale write happen whatever the machine's load).
+    const firstAfterPromotion = new Map<string, number>();
+    const lockLoop = async (name: string, resource: string, durable: boolean) => {
+      const r = client();
+      const locks = createLockManager({
+        redis: r,
+        prefix,
+        ttlMs: 1_000,
+        maxRetryDelayMs: 100,
+        commandTimeoutMs: 2_000,
+        logger: silent,
+        ...(durable ? { durability: { replicas: 1, timeoutMs: 200 } } : {}),
+      });
+      lockManagers.push(locks);
+      const lockFx = lockFxOf(resource);
+      const audited = auditedScriptClient(direct, lockFx, name);
+      for (let k = 0; k < 100_000 && !lockStop.signal.aborted; k++) {
+        let lease: Lease;
+        try {
+          lease = await locks.acquire(resource, { signal: lockStop.signal, waitMs: 3_000 });
+        } catch (error) {
+          if (lockStop.signal.aborted) break;
+          // Not on the replica: released by the manager, never used.
+          if (isLockDurabilityError(error)) lockTally.unreplicatedGrants++;
+          else lockTally.acquireErrors++; // the outage: no master for the slot, or a timed-out wait
+          await delay(50);
+          continue;
+        }
+        try {
+          if (durable) lockTally.durableSections++;
+          const token = lease.fencingToken;
+          if (promoted && !firstAfterPromotion.has(resource)) firstAfterPromotion.set(resource, Date.now());
+          await direct.rpush(grantsKey(lockFx), `${token}:${name}:${Date.now()}`);
+          const inside = await direct.incr(lockFx.inside);
+          await direct.hincrby(lockFx.stats, 'sections', 1);
+          if (inside > 1) await direct.rpush(overlapsKey(lockFx), String(Date.now()));
+          if (holdThrough) {
+            // Until 500 ms past the promotion and 200 ms past the next holder's entry (at most 5 s past it).
+            const held = () => {
+              if (!promoted || Date.now() < promoted + 500) return true;
+              const next = firstAfterPromotion.get(resource);
+              return next === undefined ? Date.now() < promoted + 5_000 : Date.now() < next + 200;
+            };
+            for (let w = 0; w < 400 && held(); w++) await delay(50);
+          } else await delay(10 + Math.random() * 30);
+          try {
+            await fencedSet(audited, lockFx.resource, `${name}:${token}`, token);
+          } catch (error) {
+            if (!isStaleFencingTokenError(error)) throw error;
+          }
+          await direct.decr(lockFx.inside);
+        } finally {
+          await lease.release().catch(() => {});
+        }
+      }
+    };
+    const lockRuns: Promise<unknown>[] = [];
+    const lockErrors: unknown[] = [];
+    const plainLock = c.lockClients > 0 ? await onShard(`cf-lock-${id}`) : undefined;
+    const durableLock = (c.durableLockClients ?? 0) > 0 ? await onShard(`cf-dlock-${id}`) : undefined;
+    for (let i = 0; plainLock && i < c.lockClients; i++)
+      lockRuns.push(lockLoop(`l${i}`, plainLock, false).catch((e) => lockErrors.push(e)));
+    for (let i = 0; durableLock && i < c.durableLockClients!; i++)
+      lockRuns.push(lockLoop(`d${i}`, durableLock, true).catch((e) => lockErrors.push(e)));
+
     const jobs: Acked[] = [];
     const evs: Acked[] = [];
     let refused = 0;
     let failoverAt = 0;
     let killAt = 0;
     let promotedAt = 0;
+    let pausedAt = 0;
+    let rejoinedAt = 0;
+    // Each lock resource's fencing counter as the promoted master has it, read at once after the promotion.
+    const countersAtPromotion = new Map<string, number>();
     const chaos = (async () => {
       await delay((c.seconds * 1_000) / 4);
       failoverAt = Date.now();
       // The control needs no graceful failover (and its shard may have no replica left from an earlier run).
-      if (!c.noReplica) {
+      if (!c.noReplica && !c.lagged) {
         await cluster.failover(shard.replica!);
         ctx.log(`cluster-failover: graceful failover to ${shard.replica}`);
       }
       await delay((c.seconds * 1_000) / 4);
       const now = await cluster.ownerOf(`{${queueName}}`);
       if (c.noReplica) for (const r of await cluster.replicasOf(now.master)) await cluster.killMaster(r, 0);
+      if (c.lagged && now.replica !== undefined) {
+        pausedAt = Date.now();
+        cluster.pause(now.replica);
+        const m = quiet(createRedis(`redis://127.0.0.1:${now.master}`) as Redis);
+        const mb = 'x'.repeat(1 << 20);
+        for (let i = 0; i < c.lagged.floodMb; i++) await m.set(`{${queueName}}:flood:${i}`, mb);
+        m.disconnect();
+        ctx.log(`cluster-failover: replica ${now.replica} paused, ${c.lagged.floodMb} MB flooded`);
+        await delay(c.lagged.lagMs);
+      }
+      holdThrough = true;
+      await delay(300);
       killAt = Date.now();
       await cluster.killMaster(now.master);
       promotedAt = Date.now();
+      promoted = promotedAt;
+      holdThrough = false;
+      const reader = client();
+      for (const resource of [plainLock, durableLock]) {
+        if (!resource) continue;
+        const key = lockKeys(prefix, resource, { perSlot: true }).counter;
+        // (The client may still route to the dead master for a moment: retried, bounded. The control's shard
+        // has no master any more: not read.)
+        for (let i = 0; i < 20 && !c.noReplica; i++) {
+          const value = await Promise.race([
+            reader.get(key).then(
+              (v) => Number(v ?? 0),
+              () => undefined,
+            ),
+            delay(1_000).then(() => undefined),
+          ]);
+          if (value !== undefined) {
+            countersAtPromotion.set(resource, value);
+            break;
+          }
+          await delay(100);
+        }
+      }
       ctx.log(`cluster-failover: master ${now.master} killed; replica promoted after ${promotedAt - killAt} ms`);
+      if (c.lagged) {
+        await cluster.rejoin(now.master);
+        rejoinedAt = Date.now();
+        ctx.log(`cluster-failover: ${now.master} rejoined as a replica after ${rejoinedAt - promotedAt} ms`);
+      }
     })();
     let n = 0;
     const end = Date.now() + c.seconds * 1_000;
     const perTick = Math.max(1, Math.round(c.rate / 20));
     // Until the planned end, and at least 1 s past the promotion (writes after it must be seen to work).
-    for (let tick = 0; tick < 100_000 && (Date.now() < end || !promotedAt || Date.now() < promotedAt + 1_000); tick++) {
+    // (Lagged: 2.5 s, so the lock's counter, gone back, reaches the tokens it had issued before.)
+    const after = c.lagged ? 2_500 : 1_000;
+    // (Lagged: and 1.5 s past the killed node's rejoining, when WAIT can be satisfied again.)
+    const going = () =>
+      Date.now() < end ||
+      !promotedAt ||
+      Date.now() < promotedAt + after ||
+      (c.lagged !== undefined && (!rejoinedAt || Date.now() < rejoinedAt + 1_500)) ||
+      // …and until each lock has been granted after the promotion (at most 10 s past it; not in the control,
+      // whose shard never comes back).
+      (!c.noReplica &&
+        Date.now() < promotedAt + 10_000 &&
+        [plainLock, durableLock].some((r) => r !== undefined && !firstAfterPromotion.has(r)));
+    for (let tick = 0; tick < 100_000 && going(); tick++) {
       const t0 = Date.now();
       const batch = Array.from({ length: perTick }, () => n++);
       if (tick % 4 === 0) {
@@ -214,6 +400,8 @@ export async function runClusterFailover(
       if (left > 0) await delay(left);
     }
     await chaos;
+    lockStop.abort();
+    await Promise.race([Promise.all(lockRuns), delay(10_000)]);
     await waitUntil(
       async () => {
         const [b, q] = await Promise.all([busFx.read(), jobFx.read()]);
@@ -224,7 +412,8 @@ export async function runClusterFailover(
           (c.noReplica || sagaIds.every((id) => g.has(`${id}:s3`)))
         );
       },
-      c.noReplica ? 1_500 : c.settleMs,
+      // (The control and the lagged run lose acknowledged writes by design: no point waiting the full settle.)
+      c.noReplica ? 1_500 : c.lagged ? 5_000 : c.settleMs,
       200,
     );
     const [b, q, g] = await Promise.all([busFx.read(), jobFx.read(), sagaFx.read()]);
@@ -237,23 +426,88 @@ export async function runClusterFailover(
     const lost = [...lostOf(evs, b), ...lostOf(jobs, q)];
     // Lost writes acknowledged just before the kill (within 1 s) or before the promotion are asynchronous
     // replication's loss; any other loss is a failure. (The control has no replica: all since the failover.)
-    const windowStart = c.noReplica ? failoverAt : killAt - 1_000;
+    const windowStart = c.noReplica ? failoverAt : c.lagged ? pausedAt : killAt - 1_000;
     const inWindow = lost.filter((l) => l.at >= windowStart && l.at <= promotedAt);
     const outside = lost.length - inWindow.length;
-    const lossWindowMs = inWindow.length ? killAt - Math.min(...inWindow.map((l) => l.at)) : 0;
+    // (≥ 0: an acknowledgement taken just before the kill can be stamped just after it on a loaded event loop.)
+    const lossWindowMs = inWindow.length ? Math.max(0, killAt - Math.min(...inWindow.map((l) => l.at))) : 0;
     let duplicated = 0;
     for (const fx of [b, q]) for (const v of fx.values()) duplicated += v - 1;
     checks.check(outside === 0, `${outside} acknowledged writes lost outside the kill window`);
     const afterPromotion = [...evs, ...jobs].filter((a) => a.at > promotedAt).length;
     checks.check(afterPromotion > 0, 'nothing was acknowledged after the promotion: the run proved nothing after it');
     checks.check(failoverAt > 0 && killAt > failoverAt, 'the failover or the kill did not happen');
-    if (!c.noReplica) checks.check(sagasStuck === 0, `${sagasStuck} sagas never completed`);
+    // (Lagged: a saga whose state was in the lost tail is replication's loss too: reported, not failed.)
+    if (!c.noReplica && !c.lagged) checks.check(sagasStuck === 0, `${sagasStuck} sagas never completed`);
+
+    // Lock ledger, per resource. A token granted again after the promotion (≤ the newest granted before it) is a
+    // fencing counter gone back: the promoted replica never had the last increments.
+    const lockLedger = async (resource: string | undefined) => {
+      if (!resource) return undefined;
+      const fx = lockFxOf(resource);
+      const [history, results, stats, grantRows, overlapRows] = await Promise.all([
+        direct.lrange(fx.history, 0, -1),
+        direct.hgetall(fx.results),
+        direct.hgetall(fx.stats),
+        direct.lrange(grantsKey(fx), 0, -1),
+        direct.lrange(overlapsKey(fx), 0, -1),
+      ]);
+      const v = verifyFencing(history, results);
+      const grants = grantRows.map((row) => {
+        const [token, , at] = row.split(':');
+        return { token: Number(token), at: Number(at) };
+      });
+      let newestBefore = 0;
+      for (const g of grants) if (g.at <= promotedAt) newestBefore = Math.max(newestBefore, g.token);
+      let usedBeforeKill = 0;
+      for (const g of grants) if (g.at < killAt) usedBeforeKill = Math.max(usedBeforeKill, g.token);
+      // > 0: the promoted master's counter is below tokens already used — it will issue them again.
+      const counterBack = usedBeforeKill - (countersAtPromotion.get(resource) ?? Number.POSITIVE_INFINITY);
+      const overlapsAfter = overlapRows.filter((at) => Number(at) >= killAt).length;
+      return {
+        v,
+        sections: Number(stats.sections ?? 0),
+        grantsAfterPromotion: grants.filter((g) => g.at > promotedAt).length,
+        reissued: grants.filter((g) => g.at > promotedAt && g.token <= newestBefore).length,
+        counterBack: Math.max(0, counterBack),
+        overlaps: overlapRows.length,
+        overlapsAfter,
+      };
+    };
+    const plain = await lockLedger(plainLock);
+    const durableL = await lockLedger(durableLock);
+    checks.check(lockErrors.length === 0, `lock clients failed: ${String(lockErrors[0])}`);
+    for (const [what, l] of [
+      ['plain', plain],
+      ['durable', durableL],
+    ] as const) {
+      if (!l) continue;
+      checks.check(l.sections > 0, `no ${what} lock section was entered`);
+      checks.check(l.v.unknown === 0, `${l.v.unknown} ${what} fenced writes without an outcome`);
+      if (!c.noReplica)
+        checks.check(
+          l.grantsAfterPromotion > 0,
+          `no ${what} lock granted after the promotion: nothing proved after it`,
+        );
+      // Without WAIT a lagged promotion CAN reissue tokens (the hazard, counted); otherwise none may be.
+      if (what === 'durable' || !c.lagged) {
+        checks.check(l.counterBack === 0, `${what} fencing counter went back ${l.counterBack} below used tokens`);
+        checks.check(l.reissued === 0, `${l.reissued} ${what} fencing tokens issued again after the promotion`);
+        const stale = l.v.staleAccepted + l.v.reusedAccepted;
+        checks.check(stale === 0, `${stale} stale ${what} fenced writes accepted`);
+        checks.check(l.v.wrongRejections === 0, `${l.v.wrongRejections} fresh ${what} fenced writes rejected`);
+      }
+    }
+    const lockWrites = (plain?.v.writes ?? 0) + (durableL?.v.writes ?? 0);
+    const lockAccepted = (plain?.v.accepted ?? 0) + (durableL?.v.accepted ?? 0);
+    const staleOf = (l: typeof plain) => (l ? l.v.staleAccepted + l.v.reusedAccepted : 0);
+    const lockStale = staleOf(plain) + staleOf(durableL);
     return {
       scenario: 'cluster-failover',
       mode: ctx.mode,
-      produced: evs.length + jobs.length + sagaIds.length,
-      processed: [...b.keys()].length + [...q.keys()].length + sagaIds.length - sagasStuck,
-      lost: lost.length,
+      produced: evs.length + jobs.length + sagaIds.length + lockWrites,
+      processed: [...b.keys()].length + [...q.keys()].length + sagaIds.length - sagasStuck + lockAccepted,
+      lost: lost.length + lockStale,
       duplicated: duplicated + sagaStepReruns,
       durationMs: Date.now() - started,
       details: {
@@ -269,10 +523,35 @@ export async function runClusterFailover(
         sagaStepReruns,
         busLost: lostOf(evs, b).length,
         queueLost: lostOf(jobs, q).length,
+        lockSections: plain?.sections ?? 0,
+        lockFencedWrites: plain?.v.writes ?? 0,
+        lockStaleRejected: plain?.v.staleRejected ?? 0,
+        lockStaleAccepted: staleOf(plain),
+        lockFreshRejected: plain?.v.wrongRejections ?? 0,
+        overlapsAfterFailover: plain?.overlapsAfter ?? 0,
+        lockOverlaps: plain?.overlaps ?? 0,
+        lockTokensReissued: plain?.reissued ?? 0,
+        lockCounterBack: plain?.counterBack ?? 0,
+        lockGrantsAfterPromotion: plain?.grantsAfterPromotion ?? 0,
+        lockAcquireErrors: lockTally.acquireErrors,
+        ...(durableL
+          ? {
+              durableLockSections: durableL.sections,
+              durableLockStaleAccepted: staleOf(durableL),
+              durableLockTokensReissued: durableL.reissued,
+              durableLockCounterBack: durableL.counterBack,
+              durableLockGrantsAfterPromotion: durableL.grantsAfterPromotion,
+              durableLockOverlapsAfterFailover: durableL.overlapsAfter,
+              unreplicatedGrants: lockTally.unreplicatedGrants,
+            }
+          : {}),
+        ...(c.lagged ? { lagMs: killAt - pausedAt } : {}),
       },
       failures: checks.failures,
     };
   } finally {
+    lockStop.abort();
+    await Promise.allSettled(lockManagers.map((m) => m.close()));
     await Promise.allSettled(orchestrators.map((o) => o.close()));
     await Promise.allSettled(workers.map((w) => w.close()));
     await Promise.allSettled(queues.map((x) => x.close()));

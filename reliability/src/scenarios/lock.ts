@@ -36,6 +36,12 @@ export interface FenceVerdict {
   staleRejected: number;
   /** Accepted writes carrying a token older than one accepted before them: must be 0. */
   staleAccepted: number;
+  /**
+   * Accepted writes carrying the newest accepted token from ANOTHER client: the same token issued to two holders
+   * (a fencing counter gone back, e.g. after a Redis failover lost its last increments). `fencedSet` accepts an
+   * equal token (a holder may write twice), so the resource cannot tell them apart: as bad as a stale write.
+   */
+  reusedAccepted: number;
   /** Rejected writes that were not stale (no newer token had written): must be 0 too. */
   wrongRejections: number;
   /** History entries without a recorded outcome or with a script error. */
@@ -51,14 +57,16 @@ export function verifyFencing(history: readonly string[], results: Record<string
     accepted: 0,
     staleRejected: 0,
     staleAccepted: 0,
+    reusedAccepted: 0,
     wrongRejections: 0,
     unknown: 0,
     notRun: 0,
   };
   let newest = Number.NEGATIVE_INFINITY;
+  let newestBy = '';
   history.forEach((tokenText, i) => {
     const result = results[String(i + 1)];
-    const [resultToken, outcome] = result?.split(':') ?? [];
+    const [resultToken, outcome, client = ''] = result?.split(':') ?? [];
     // The script never ran (NOSCRIPT); the client's EVAL retry is its own history entry.
     if (outcome === 'n' && resultToken === tokenText) {
       v.notRun++;
@@ -73,7 +81,11 @@ export function verifyFencing(history: readonly string[], results: Record<string
     if (outcome === '1') {
       v.accepted++;
       if (token < newest) v.staleAccepted++;
-      newest = Math.max(newest, token);
+      else if (token === newest && client !== newestBy) v.reusedAccepted++;
+      if (token >= newest) {
+        newest = token;
+        newestBy = client;
+      }
     } else if (token < newest) v.staleRejected++;
     else v.wrongRejections++;
   });
@@ -155,6 +167,7 @@ export async function runLock(ctx: ScenarioContext, counts: LockCounts): Promise
     const v = verifyFencing(history, results);
     const overlaps = Number(stats.overlaps ?? 0);
     checks.check(v.staleAccepted === 0, `${v.staleAccepted} stale writes accepted despite fencing`);
+    checks.check(v.reusedAccepted === 0, `${v.reusedAccepted} writes accepted with a token another client had used`);
     checks.check(v.wrongRejections === 0, `${v.wrongRejections} fresh writes rejected`);
     checks.check(
       v.unknown <= killedAtStop,
@@ -171,7 +184,7 @@ export async function runLock(ctx: ScenarioContext, counts: LockCounts): Promise
       mode: ctx.mode,
       produced: v.writes,
       processed: v.accepted,
-      lost: v.staleAccepted,
+      lost: v.staleAccepted + v.reusedAccepted,
       duplicated: 0,
       durationMs: Date.now() - started,
       details: {
@@ -181,6 +194,7 @@ export async function runLock(ctx: ScenarioContext, counts: LockCounts): Promise
         overlapsWithoutFencing: overlaps,
         staleWritesRejected: v.staleRejected,
         staleWritesAccepted: v.staleAccepted,
+        reusedTokensAccepted: v.reusedAccepted,
         lostBeforeWrite: Number(stats.lostBeforeWrite ?? 0),
         unrecordedAtStop: v.unknown,
         scriptFlushes,
