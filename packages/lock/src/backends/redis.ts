@@ -167,6 +167,15 @@ export class RedisLockBackend implements LockBackend {
 
   readonly #keyCache = new Map<string, CachedKeys>();
 
+  /**
+   * Before a command that is not batched: this tick's queued exclusive calls leave first, so the wire keeps call
+   * order (a shared acquire or an extend called after an exclusive release in the same tick must see it done).
+   */
+  #ordered(): void {
+    if (this.#queued) this.#flush();
+    this.#cork();
+  }
+
   /** Corks the socket until the end of the tick when `coalesceWrites` says so (see the option). */
   #cork(): void {
     const c = this.#coalesce;
@@ -273,7 +282,7 @@ export class RedisLockBackend implements LockBackend {
       const r = await this.#exclusive<number[]>(OP_ACQUIRE, k, [token, ttl, 0, '0', '0', k.released]);
       if (r[0] !== -1) return acquireResult(r);
     }
-    this.#cork();
+    this.#ordered();
     return acquireResult(
       await runScript<number[]>(
         this.#redis,
@@ -305,23 +314,25 @@ export class RedisLockBackend implements LockBackend {
 
   async leaveQueue(resource: string, token: string): Promise<boolean> {
     const k = this.#keys(resource);
+    this.#ordered();
     return (await runScript<number>(this.#redis, LEAVE_QUEUE, k.exclusive, [token, k.released])) === 1;
   }
 
   async extend(resource: string, token: string, mode: LockMode, ttlMs: number): Promise<boolean> {
     const k = this.#keys(resource);
-    this.#cork();
+    this.#ordered();
     return (await runScript<number>(this.#redis, EXTEND, [k.owners, k.expiry], [token, mode, Math.ceil(ttlMs)])) === 1;
   }
 
   async release(resource: string, token: string, mode: LockMode): Promise<number> {
     const k = this.#keys(resource);
     if (mode === 'exclusive') return Number(await this.#exclusive<number>(OP_RELEASE, k, [token, k.released]));
-    this.#cork();
+    this.#ordered();
     return Number(await runScript<number>(this.#redis, RELEASE, [k.owners, k.expiry], [token, mode, k.released]));
   }
 
   async addWaiter(resource: string, token: string, ttlMs: number): Promise<void> {
+    this.#ordered();
     await runScript(this.#redis, ADD_WAITER, [this.#keys(resource).waiters], [token, Math.ceil(ttlMs)]);
   }
 
@@ -332,6 +343,7 @@ export class RedisLockBackend implements LockBackend {
   }
 
   async removeWaiter(resource: string, token: string): Promise<void> {
+    this.#ordered();
     await this.#redis.zrem(this.#keys(resource).waiters, token);
   }
 
@@ -411,6 +423,7 @@ export class RedisLockBackend implements LockBackend {
 
   async holders(resource: string): Promise<LockHolders> {
     const k = this.#keys(resource);
+    this.#ordered();
     const owners = await this.#redis.hgetall(k.owners);
     const holders: Record<string, number> = {};
     if (owners.mode === 'exclusive') {
@@ -430,6 +443,7 @@ export class RedisLockBackend implements LockBackend {
   /** One script: holders, fair-queue and registered waiters read atomically, times on the Redis clock. */
   async inspect(resource: string): Promise<LockInspection> {
     const k = this.#keys(resource);
+    this.#ordered();
     const r = await runScript<(string | number)[]>(
       this.#redis,
       INSPECT,

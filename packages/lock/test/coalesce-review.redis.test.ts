@@ -1,0 +1,183 @@
+// Review probes of coalesceScripts (s33 review2).
+import { createLogger, createRedis, isBallastError, type Redis } from '@ballast/core';
+import { FaultProxy } from '@ballast/testkit';
+import { useRedisServer } from '@ballast/testkit/vitest';
+import { describe, expect, it } from 'vitest';
+import { RedisLockBackend } from '../src/backends/redis';
+import { createLockManager, type LockManager } from '../src/index';
+import { lockKeys } from '../src/keys';
+
+const r = useRedisServer({ args: ['--save', '', '--appendonly', 'no'] });
+const silent = createLogger({ level: 'silent' });
+let n = 0;
+
+async function withManager<T>(options: Record<string, unknown>, body: (m: LockManager, prefix: string) => Promise<T>) {
+  const redis = r.redis.duplicate();
+  const prefix = `rv${n++}`;
+  const m = createLockManager({ redis, prefix, logger: silent, ...options });
+  try {
+    return await body(m, prefix);
+  } finally {
+    await m.close();
+    redis.disconnect();
+  }
+}
+
+describe('coalesceScripts review probes', () => {
+  it('call order holds across batched and plain commands of one tick: a shared acquire, an extend and a read after an exclusive release see it done', async () => {
+    const b = new RedisLockBackend({ redis: r.redis, prefix: `rv${n++}`, logger: silent });
+    try {
+      await b.tryAcquire('k', 't1', 'exclusive', 10_000);
+      // Same tick: release (batched, queued to the end of the tick), then plain scripts/commands.
+      const [released, shared] = await Promise.all([
+        b.release('k', 't1', 'exclusive'),
+        b.tryAcquire('k', 't2', 'shared', 10_000),
+      ]);
+      expect(released).toBe(0);
+      expect(shared.acquired).toBe(true);
+      await b.release('k', 't2', 'shared');
+      await b.tryAcquire('k', 't3', 'exclusive', 10_000);
+      const [, extended, holders] = await Promise.all([
+        b.release('k', 't3', 'exclusive'),
+        b.extend('k', 't3', 'exclusive', 10_000),
+        b.holders('k'),
+      ]);
+      expect(extended).toBe(false);
+      expect(holders.holders).toEqual({});
+    } finally {
+      await b.close();
+    }
+  });
+  for (const coalesceScripts of [true, false]) {
+    it(`coalesceScripts=${coalesceScripts}: an exclusive release then a shared acquire (waitMs 0) in one tick: the shared one gets the lock`, async () => {
+      await withManager({ coalesceScripts }, async (m) => {
+        const w = await m.acquire('rw');
+        const [, read] = await Promise.allSettled([w.release(), m.acquire('rw', { mode: 'shared', waitMs: 0 })]);
+        expect(read.status).toBe('fulfilled');
+        if (read.status === 'fulfilled') await read.value.release();
+      });
+    });
+  }
+
+  it('the same key by two owners in one tick, 200 rounds: one holder at a time, fencing tokens strictly rise', async () => {
+    await withManager({}, async (m) => {
+      let last = -1;
+      for (let round = 0; round < 200; round++) {
+        const rs = await Promise.allSettled([m.acquire('same', { waitMs: 0 }), m.acquire('same', { waitMs: 0 })]);
+        const got = rs.filter((x) => x.status === 'fulfilled');
+        expect(got).toHaveLength(1);
+        const lease = (got[0] as PromiseFulfilledResult<Awaited<ReturnType<LockManager['acquire']>>>).value;
+        expect(lease.fencingToken).toBeGreaterThan(last);
+        last = lease.fencingToken;
+        await lease.release();
+      }
+    });
+  });
+
+  it('reentrant acquire in the same tick as the outer one (same owner): both granted, count 2', async () => {
+    await withManager({}, async (m) => {
+      const [a, b] = await Promise.all([m.acquire('re', { owner: 'o1' }), m.acquire('re', { owner: 'o1' })]);
+      expect([a.count, b.count].sort()).toEqual([1, 2]);
+      expect(a.fencingToken).toBe(b.fencingToken);
+      await b.release();
+      await a.release();
+      expect((await m.backend.holders('re')).holders).toEqual({});
+    });
+  });
+
+  it('a WRONGTYPE entry: the same error shape alone and in a batch', async () => {
+    await withManager({}, async (m, prefix) => {
+      await r.redis.set(lockKeys(prefix, 'broken').owners, 'x');
+      const alone = await m.acquire('broken', { waitMs: 0 }).catch((e: unknown) => e);
+      const [batched, ok] = await Promise.allSettled([m.acquire('broken', { waitMs: 0 }), m.acquire('fine')]);
+      const b = (batched as PromiseRejectedResult).reason;
+      console.log('alone', (alone as Error).constructor.name, (alone as { code?: string }).code, String(alone));
+      console.log('batched', (b as Error).constructor.name, (b as { code?: string }).code, String(b));
+      expect((b as Error).constructor).toBe((alone as Error).constructor);
+      expect((b as { code?: string }).code).toBe((alone as { code?: string }).code);
+      if (ok.status === 'fulfilled') await ok.value.release();
+    });
+  });
+
+  it('Redis restarted without data between batches: the next tick falls back to EVAL and grants', async () => {
+    await withManager({}, async (m) => {
+      const first = await Promise.all([m.acquire('rs:1'), m.acquire('rs:2')]);
+      await Promise.all(first.map((l) => l.release()));
+      await r.server.restart();
+      await r.redis.ping();
+      const again = await Promise.all([m.acquire('rs:1'), m.acquire('rs:2'), m.acquire('rs:3')]);
+      expect(again.map((l) => l.count)).toEqual([1, 1, 1]);
+      await Promise.all(again.map((l) => l.release()));
+    });
+  });
+
+  it('a frozen link during a batch: every caller rejects, typed, within the command bound', async () => {
+    const proxy = await FaultProxy.start({ target: { port: Number(new URL(r.server.url).port) } });
+    const redis = createRedis(proxy.url()) as Redis;
+    redis.on('error', () => {});
+    await redis.ping();
+    const m = createLockManager({ redis, prefix: `rv${n++}`, logger: silent, commandTimeoutMs: 300 });
+    try {
+      await (await m.acquire('warm')).release();
+      proxy.freeze();
+      const t0 = performance.now();
+      const rs = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => m.acquire(`fz:${i}`)));
+      const took = performance.now() - t0;
+      console.log(
+        'frozen: took',
+        Math.round(took),
+        'ms',
+        rs.map((x) => (x.status === 'rejected' ? (x.reason as { code?: string }).code : 'ok')).slice(0, 3),
+      );
+      expect(took).toBeLessThan(2_000);
+      for (const x of rs) {
+        expect(x.status).toBe('rejected');
+        expect(isBallastError((x as PromiseRejectedResult).reason)).toBe(true);
+      }
+    } finally {
+      proxy.resume();
+      await m.close();
+      redis.disconnect();
+      await proxy.close();
+    }
+  });
+
+  it('waitMs with fair queue and batching: 50 waiters time out near their deadline, queue left empty', async () => {
+    await withManager({}, async (m, prefix) => {
+      const held = await m.acquire('fq');
+      const t0 = performance.now();
+      const rs = await Promise.allSettled(
+        Array.from({ length: 50 }, () => m.acquire('fq', { waitMs: 200, fair: true })),
+      );
+      const took = performance.now() - t0;
+      console.log('fair waiters took', Math.round(took));
+      expect(rs.every((x) => x.status === 'rejected')).toBe(true);
+      expect(took).toBeLessThan(1_500);
+      await held.release();
+      await expect.poll(() => r.redis.llen(lockKeys(prefix, 'fq').queue)).toBe(0);
+    });
+  });
+
+  it('10,000 concurrent acquires on distinct keys: no single script holds Redis long', async () => {
+    await withManager({}, async (m) => {
+      await r.redis.config('SET', 'slowlog-log-slower-than', '0');
+      await r.redis.config('SET', 'slowlog-max-len', '10000');
+      await r.redis.slowlog('RESET');
+      const t0 = performance.now();
+      const leases = await Promise.all(Array.from({ length: 10_000 }, (_, i) => m.acquire(`big:${i}`)));
+      const took = performance.now() - t0;
+      const log = (await r.redis.slowlog('GET', 10_000)) as [number, number, number, string[]][];
+      const evals = log.filter((e) => /^eval/i.test(String(e[3][0])));
+      const max = Math.max(...evals.map((e) => e[2]));
+      console.log('10k acquire: total', Math.round(took), 'ms; scripts', evals.length, 'max µs', max);
+      expect(new Set(leases.map((l) => l.fencingToken)).size).toBe(10_000);
+      await r.redis.slowlog('RESET');
+      await Promise.all(leases.map((l) => l.release()));
+      const log2 = (await r.redis.slowlog('GET', 10_000)) as [number, number, number, string[]][];
+      const max2 = Math.max(...log2.filter((e) => /^eval/i.test(String(e[3][0]))).map((e) => e[2]));
+      console.log('10k release: max µs', max2);
+      await r.redis.config('SET', 'slowlog-log-slower-than', '10000');
+      expect(max).toBeLessThan(10_000);
+    });
+  }, 60_000);
+});
