@@ -13,6 +13,7 @@ let n = 0;
 
 async function withManager<T>(options: Record<string, unknown>, body: (m: LockManager, prefix: string) => Promise<T>) {
   const redis = r.redis.duplicate();
+  redis.on('error', () => {});
   const prefix = `rv${n++}`;
   const m = createLockManager({ redis, prefix, logger: silent, ...options });
   try {
@@ -24,6 +25,106 @@ async function withManager<T>(options: Record<string, unknown>, body: (m: LockMa
 }
 
 describe('coalesceScripts review probes', () => {
+  it('watchdog extends racing batched releases: no lease reports lost', async () => {
+    await withManager({}, async (m) => {
+      const leases = await Promise.all(Array.from({ length: 100 }, (_, i) => m.acquire(`wd:${i}`, { ttlMs: 150 })));
+      const lost: string[] = [];
+      for (const l of leases) l.signal.addEventListener('abort', () => lost.push(l.key));
+      // Releases spread over 10 watchdog periods, several per tick.
+      await Promise.all(
+        leases.map(
+          (l, i) =>
+            new Promise<void>((done) => {
+              setTimeout(() => void l.release().then(done), 5 + (i % 20) * 25);
+            }),
+        ),
+      );
+      expect(lost).toEqual([]);
+      for (const l of leases.slice(0, 5)) expect((await m.backend.holders(l.key)).holders).toEqual({});
+    });
+  });
+
+  it('SCRIPT FLUSH from another client during a run of batched ticks: every call succeeds', async () => {
+    await withManager({}, async (m) => {
+      let flushes = 0;
+      const flusher = setInterval(() => {
+        flushes++;
+        void r.redis.script('FLUSH');
+      }, 3);
+      try {
+        for (let tick = 0; tick < 30; tick++) {
+          const leases = await Promise.all(Array.from({ length: 20 }, (_, i) => m.acquire(`sf:${tick}:${i}`)));
+          await Promise.all(leases.map((l) => l.release()));
+        }
+      } finally {
+        clearInterval(flusher);
+      }
+      expect(flushes).toBeGreaterThan(3);
+    });
+  });
+
+  it('an abort after the batch left and before its reply: the caller rejects at once, its grant is handed back', async () => {
+    const proxy = await FaultProxy.start({ target: { port: Number(new URL(r.server.url).port) } });
+    const redis = createRedis(proxy.url()) as Redis;
+    redis.on('error', () => {});
+    await redis.ping();
+    const prefix = `rv${n++}`;
+    const m = createLockManager({ redis, prefix, logger: silent });
+    try {
+      await (await m.acquire('warm')).release();
+      await Promise.all([m.acquire('warm:1'), m.acquire('warm:2')].map(async (p) => (await p).release()));
+      proxy.delay(150);
+      const controller = new AbortController();
+      const t0 = performance.now();
+      const aborted = m.acquire('ab:1', { signal: controller.signal }).catch((e: unknown) => e);
+      const other = m.acquire('ab:2');
+      setTimeout(() => controller.abort(), 30);
+      const e = await aborted;
+      expect(performance.now() - t0).toBeLessThan(120);
+      expect((e as { code?: string }).code).toBe('ABORTED');
+      const lease = await other;
+      proxy.delay(0);
+      await expect.poll(async () => (await m.backend.holders('ab:1')).holders).toEqual({});
+      await lease.release();
+    } finally {
+      await m.close();
+      redis.disconnect();
+      await proxy.close();
+    }
+  });
+
+  it('close() in the same tick as batched releases: every key ends free', async () => {
+    const redis = r.redis.duplicate();
+    const prefix = `rv${n++}`;
+    const m = createLockManager({ redis, prefix, logger: silent });
+    const leases = await Promise.all(Array.from({ length: 20 }, (_, i) => m.acquire(`cr:${i}`)));
+    const released = leases.map((l) => l.release());
+    await m.close();
+    await Promise.allSettled(released);
+    const keys = leases.map((l) => lockKeys(prefix, l.key).owners);
+    expect(await r.redis.exists(...keys)).toBe(0);
+    redis.disconnect();
+  });
+
+  it('200 fair acquires queueing on one held key in one tick: the batch stays short', async () => {
+    await withManager({}, async (m) => {
+      const held = await m.acquire('hot');
+      await r.redis.config('SET', 'slowlog-log-slower-than', '0');
+      await r.redis.config('SET', 'slowlog-max-len', '10000');
+      await r.redis.slowlog('RESET');
+      const waiting = Promise.allSettled(
+        Array.from({ length: 200 }, () => m.acquire('hot', { waitMs: 300, fair: true })),
+      );
+      await new Promise((done) => setTimeout(done, 100));
+      const log = (await r.redis.slowlog('GET', 10_000)) as [number, number, number, string[]][];
+      await r.redis.config('SET', 'slowlog-log-slower-than', '10000');
+      const max = Math.max(...log.filter((e) => /^eval/i.test(String(e[3][0]))).map((e) => e[2]));
+      console.log('200 queued fair acquires: max script µs', max);
+      await held.release();
+      await waiting;
+      expect(max).toBeLessThan(10_000);
+    });
+  });
   it('call order holds across batched and plain commands of one tick: a shared acquire, an extend and a read after an exclusive release see it done', async () => {
     const b = new RedisLockBackend({ redis: r.redis, prefix: `rv${n++}`, logger: silent });
     try {
@@ -180,4 +281,51 @@ describe('coalesceScripts review probes', () => {
       expect(max).toBeLessThan(10_000);
     });
   }, 60_000);
+
+  // Last: it kills and restarts the private server.
+  it('the server killed while a batch is in flight: every caller rejects, typed and bounded; after a restart the next tick works', async () => {
+    const proxy = await FaultProxy.start({ target: { port: Number(new URL(r.server.url).port) } });
+    const redis = createRedis(proxy.url()) as Redis;
+    redis.on('error', () => {});
+    await redis.ping();
+    const m = createLockManager({ redis, prefix: `rv${n++}`, logger: silent, commandTimeoutMs: 1_000 });
+    try {
+      await (await m.acquire('warm')).release();
+      await Promise.all([m.acquire('warm:1'), m.acquire('warm:2')].map(async (p) => (await p).release()));
+      proxy.delay(100);
+      const t0 = performance.now();
+      const pending = Promise.allSettled(
+        Array.from({ length: 30 }, (_, i) => m.acquire(`kill:${i}`, { waitMs: 3_000 })),
+      );
+      await new Promise((done) => setTimeout(done, 30));
+      await r.server.kill();
+      const rs = await pending;
+      const took = performance.now() - t0;
+      console.log('killed mid-batch: took', Math.round(took), [
+        ...new Set(rs.map((x) => (x.status === 'rejected' ? (x.reason as { code?: string }).code : 'ok'))),
+      ]);
+      expect(took).toBeLessThan(3_500);
+      for (const x of rs) {
+        expect(x.status).toBe('rejected');
+        expect(isBallastError((x as PromiseRejectedResult).reason)).toBe(true);
+      }
+      proxy.delay(0);
+      await r.server.restart();
+      await r.redis.ping();
+      await expect
+        .poll(
+          async () => {
+            const again = await Promise.all([m.acquire('after:1', { waitMs: 0 }), m.acquire('after:2', { waitMs: 0 })]);
+            await Promise.all(again.map((l) => l.release()));
+            return again.length;
+          },
+          { timeout: 5_000 },
+        )
+        .toBe(2);
+    } finally {
+      await m.close();
+      redis.disconnect();
+      await proxy.close();
+    }
+  }, 20_000);
 });
