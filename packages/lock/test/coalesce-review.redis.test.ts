@@ -25,6 +25,65 @@ async function withManager<T>(options: Record<string, unknown>, body: (m: LockMa
 }
 
 describe('coalesceScripts review probes', () => {
+  it("an ACL user allowed some resources' keys only: a tick mixing allowed and refused resources grants the allowed ones", async () => {
+    const prefix = `acl${n++}`;
+    await r.redis.acl(
+      'SETUSER',
+      'lockpart',
+      'on',
+      '>pw',
+      'resetkeys',
+      `~${prefix}:lock:{ok:*`,
+      `~${prefix}:lock:fences`,
+      'resetchannels',
+      '&*',
+      '+@all',
+    );
+    const redis = r.redis.duplicate({ username: 'lockpart', password: 'pw' });
+    redis.on('error', () => {});
+    const m = createLockManager({ redis, prefix, logger: silent });
+    try {
+      const alone = await Promise.allSettled([m.acquire('no:1', { waitMs: 0 })]);
+      expect(alone[0]!.status).toBe('rejected');
+      const rs = await Promise.allSettled([
+        m.acquire('ok:1', { waitMs: 0 }),
+        m.acquire('no:2', { waitMs: 0 }),
+        m.acquire('ok:2', { waitMs: 0 }),
+      ]);
+      console.log(
+        'acl',
+        rs.map((x) => (x.status === 'rejected' ? String(x.reason).slice(0, 70) : 'ok')),
+      );
+      expect(rs.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(String((rs[1] as PromiseRejectedResult).reason)).toMatch(/NOPERM/);
+      for (const x of rs) if (x.status === 'fulfilled') await x.value.release();
+    } finally {
+      await m.close();
+      redis.disconnect();
+      await r.redis.acl('DELUSER', 'lockpart');
+    }
+  });
+  it('a fair entry failing mid-script in a batch (its waiters key of the wrong type): it rejects, leaves no queue entry behind, its batch-mate is granted', async () => {
+    await withManager({}, async (m, prefix) => {
+      const held = await m.acquire('pe');
+      const k = lockKeys(prefix, 'pe');
+      await r.redis.set(k.waiters, 'x');
+      const [failed, other] = await Promise.allSettled([
+        m.acquire('pe', { fair: true, waitMs: 500 }),
+        m.acquire('pe:other'),
+      ]);
+      expect(failed.status).toBe('rejected');
+      expect(String((failed as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
+      expect(other.status).toBe('fulfilled');
+      expect(await r.redis.lrange(k.queue, 0, -1)).toEqual([]);
+      expect(await r.redis.hgetall(k.queueInfo)).toEqual({});
+      await r.redis.del(k.waiters);
+      await held.release();
+      const next = await m.acquire('pe', { waitMs: 0 });
+      await next.release();
+      if (other.status === 'fulfilled') await other.value.release();
+    });
+  });
   it('watchdog extends racing batched releases: no lease reports lost', async () => {
     await withManager({}, async (m) => {
       const leases = await Promise.all(Array.from({ length: 100 }, (_, i) => m.acquire(`wd:${i}`, { ttlMs: 150 })));

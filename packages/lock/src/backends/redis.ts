@@ -262,7 +262,12 @@ export class RedisLockBackend implements LockBackend {
         });
       },
       (error: unknown) => {
-        for (const e of entries) e.reject(error);
+        // An error reply to the call itself came before any entry ran (each entry runs under pcall, so the
+        // script cannot fail part-way): a refusal of the batch as a whole, such as an ACL's NOPERM for ONE
+        // entry's keys, which must not fail its batch-mates. Each entry then runs alone and gets its own verdict.
+        // Anything else (timeout, connection lost) may have run: every entry gets that error.
+        if (error instanceof Error && error.name === 'ReplyError') for (const e of entries) this.#send([e]);
+        else for (const e of entries) e.reject(error);
       },
     );
   }
