@@ -25,6 +25,56 @@ async function withManager<T>(options: Record<string, unknown>, body: (m: LockMa
 }
 
 describe('coalesceScripts review probes', () => {
+  it('the backend: an acquire and the release of that same hold in one batch, then a queued waiter handed the key in the next', async () => {
+    const b = new RedisLockBackend({ redis: r.redis, prefix: `rv${n++}`, logger: silent });
+    try {
+      const [got, released, after] = await Promise.all([
+        b.tryAcquireFair('ar', 't1', 10_000, { queueMs: 0 }),
+        b.release('ar', 't1', 'exclusive'),
+        b.tryAcquireFair('ar', 't2', 10_000, { queueMs: 5_000 }),
+      ]);
+      expect(got.acquired).toBe(true);
+      expect(released).toBe(0);
+      expect(after.acquired).toBe(true);
+      // t3 queues behind t2; t2's release hands the key to t3 in the same batch as t4's attempt, which is refused.
+      const queued = await b.tryAcquireFair('ar', 't3', 10_000, { queueMs: 5_000 });
+      expect(queued.acquired).toBe(false);
+      const [rel2, t4] = await Promise.all([
+        b.release('ar', 't2', 'exclusive'),
+        b.tryAcquireFair('ar', 't4', 10_000, { queueMs: 0 }),
+      ]);
+      expect(rel2).toBe(0);
+      expect(t4.acquired).toBe(false);
+      expect(Object.keys((await b.holders('ar')).holders)).toEqual(['t3']);
+      await b.release('ar', 't3', 'exclusive');
+    } finally {
+      await b.close();
+    }
+  });
+  it('an abort between the enqueue and the flush of a queueing fair attempt: the caller rejects, nothing is left queued, the key is free', async () => {
+    await withManager({}, async (m, prefix) => {
+      const held = await m.acquire('fa');
+      const controller = new AbortController();
+      const backend = m.backend as unknown as { tryAcquireFair: (...a: unknown[]) => Promise<unknown> };
+      const original = backend.tryAcquireFair.bind(backend);
+      let aborted = 0;
+      backend.tryAcquireFair = (...a: unknown[]) => {
+        const p = original(...a);
+        // The attempt that joins the queue is enqueued, not sent yet: abort now, in the same tick.
+        if ((a[3] as { queueMs: number }).queueMs > 0 && aborted++ === 0) controller.abort();
+        return p;
+      };
+      const waiter = m.acquire('fa', { fair: true, waitMs: 2_000, signal: controller.signal }).catch((e: unknown) => e);
+      const e = await waiter;
+      expect(aborted).toBeGreaterThan(0);
+      expect((e as { code?: string }).code).toBe('ABORTED');
+      const k = lockKeys(prefix, 'fa');
+      await expect.poll(() => r.redis.llen(k.queue)).toBe(0);
+      await held.release();
+      const next = await m.acquire('fa', { waitMs: 0 });
+      await next.release();
+    });
+  });
   it("an ACL user allowed some resources' keys only: a tick mixing allowed and refused resources grants the allowed ones", async () => {
     const prefix = `acl${n++}`;
     await r.redis.acl(
