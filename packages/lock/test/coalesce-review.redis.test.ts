@@ -25,6 +25,24 @@ async function withManager<T>(options: Record<string, unknown>, body: (m: LockMa
 }
 
 describe('coalesceScripts review probes', () => {
+  it('two backends on one client: an exclusive release by one then a shared acquire of the same key by the other, in one tick', async () => {
+    const prefix = `rv${n++}`;
+    const a = new RedisLockBackend({ redis: r.redis, prefix, logger: silent });
+    const b = new RedisLockBackend({ redis: r.redis, prefix, logger: silent });
+    try {
+      await a.tryAcquire('two', 't1', 'exclusive', 10_000);
+      const [released, shared] = await Promise.all([
+        a.release('two', 't1', 'exclusive'),
+        b.tryAcquire('two', 't2', 'shared', 10_000),
+      ]);
+      expect(released).toBe(0);
+      expect(shared.acquired).toBe(true);
+      await b.release('two', 't2', 'shared');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
   it('the backend: an acquire and the release of that same hold in one batch, then a queued waiter handed the key in the next', async () => {
     const b = new RedisLockBackend({ redis: r.redis, prefix: `rv${n++}`, logger: silent });
     try {
