@@ -25,6 +25,28 @@ async function withManager<T>(options: Record<string, unknown>, body: (m: LockMa
 }
 
 describe('coalesceScripts review probes', () => {
+  it("two backends on one client, the second without coalesceScripts: its exclusive acquire after the other's release in one tick gets the key", async () => {
+    const prefix = `rv${n++}`;
+    const a = new RedisLockBackend({ redis: r.redis, prefix, logger: silent });
+    const b = new RedisLockBackend({ redis: r.redis, prefix, logger: silent, coalesceScripts: false });
+    try {
+      // Scripts loaded first: a NOSCRIPT fallback re-sends a script after whatever followed it (runScript).
+      await a.tryAcquire('two-x', 't0', 'exclusive', 10_000);
+      await b.release('two-x', 't0', 'exclusive');
+      await a.tryAcquire('two-x', 't1', 'exclusive', 10_000);
+      const [released, next] = await Promise.all([
+        a.release('two-x', 't1', 'exclusive'),
+        b.tryAcquire('two-x', 't2', 'exclusive', 10_000),
+      ]);
+      expect(released).toBe(0);
+      expect(next.acquired).toBe(true);
+      await b.release('two-x', 't2', 'exclusive');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('two backends on one client: an exclusive release by one then a shared acquire of the same key by the other, in one tick', async () => {
     const prefix = `rv${n++}`;
     const a = new RedisLockBackend({ redis: r.redis, prefix, logger: silent });

@@ -267,10 +267,11 @@ export class RedisLockBackend implements LockBackend {
    * sent with the tick's other exclusive calls of the same slot on the same client (`sendQueuedLockScripts`); otherwise at once.
    */
   #exclusive<T>(op: Queued['op'], k: CachedKeys, args: readonly ScriptArg[]): Promise<T> {
-    this.#cork();
     if (!this.#batch) {
+      this.#ordered(); // another backend on this client may have calls queued in this tick
       return runScript<T>(this.#redis, BATCHED[op - 1]!.script, k.exclusive, args);
     }
+    this.#cork();
     return new Promise<T>((resolve, reject) => {
       const client = this.#client;
       let queued = ticks.get(client);
