@@ -15,7 +15,7 @@ import {
   scanKeys,
 } from '@ballast/core';
 import type { LockInspection } from './backend';
-import { RedisLockBackend } from './backends/redis';
+import { RedisLockBackend, sendQueuedLockScripts } from './backends/redis';
 import { lockKeys } from './keys';
 import fairPrelude from './lua/fair-prelude.lua';
 import forceReleaseSource from './lua/force-release.lua';
@@ -44,12 +44,14 @@ export interface LockListOptions {
 
 export class LockInspector {
   readonly #redis: RedisClient;
+  readonly #client: object;
   readonly #prefix: string;
   readonly #perSlot: boolean;
   readonly #backend: RedisLockBackend;
 
   constructor(options: LockInspectorOptions) {
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
+    this.#client = options.redis;
     this.#prefix = options.prefix ?? 'ballast';
     this.#perSlot = isCluster(options.redis);
     this.#backend = new RedisLockBackend({
@@ -93,6 +95,7 @@ export class LockInspector {
    */
   async forceRelease(resource: string): Promise<number> {
     const k = lockKeys(this.#prefix, resource, { perSlot: this.#perSlot });
+    sendQueuedLockScripts(this.#client); // this tick's batched exclusive calls go out first (call order)
     return Number(
       await runScript<number>(
         this.#redis,

@@ -17,7 +17,7 @@ import {
 import { z } from 'zod';
 import type { LockBackend } from './backend';
 import { MemoryLockBackend } from './backends/memory';
-import { RedisLockBackend } from './backends/redis';
+import { RedisLockBackend, sendQueuedLockScripts } from './backends/redis';
 import { InvalidLockKeyError, LockLostError, LockTimeoutError } from './errors';
 import { type FairBackend, isFairBackend } from './fair';
 import { lockKeys } from './keys';
@@ -233,6 +233,8 @@ export class MultiLock {
     const lks = keys.map((k) => lockKeys(this.#o.prefix, k, { perSlot }));
     // One counter for every key: they share a slot here (a Cluster's per-slot counter is the same key).
     const redisKeys = [lks[0]!.counter, ...lks.flatMap((lk) => [lk.owners, lk.queue, lk.queueInfo, lk.fence])];
+    // This tick's batched exclusive calls on the client (a release of one of these keys) go out first.
+    sendQueuedLockScripts(this.#o.redis!);
     const r = await runScript<number[]>(this.#redis!, MULTI_ACQUIRE, redisKeys, [token, Math.ceil(ttlMs)]);
     if (r[0] === 1) return { done: true, value: r.slice(1).map(Number) };
     return { done: false, blocker: Number(r[1]) - 1, retryAfterMs: Number(r[2]) };

@@ -15,7 +15,7 @@ import {
 import { z } from 'zod';
 import type { AcquireResult, LockBackend, LockMode } from './backend';
 import { MemoryLockBackend } from './backends/memory';
-import { RedisLockBackend } from './backends/redis';
+import { RedisLockBackend, sendQueuedLockScripts } from './backends/redis';
 import { InvalidLockKeyError, LockLostError, LockTimeoutError } from './errors';
 import { lockKeys } from './keys';
 import rwConvertSource from './lua/rw-convert.lua';
@@ -217,6 +217,7 @@ export class ReadWriteLock {
     let r: number[];
     if (this.#redis) {
       const k = lockKeys(this.#o.prefix, l.key, { perSlot: isCluster(this.#redis) });
+      sendQueuedLockScripts(this.#o.redis!); // this tick's batched exclusive calls go out first (call order)
       r = await runScript<number[]>(
         this.#redis,
         CONVERT,

@@ -98,8 +98,67 @@ interface Queued {
   op: typeof OP_ACQUIRE | typeof OP_RELEASE;
   keys: readonly string[];
   args: readonly ScriptArg[];
+  /** The (guarded) client of the backend that queued it: the one its call goes out on. */
+  redis: RedisClient;
   resolve(reply: unknown): void;
   reject(error: unknown): void;
+}
+
+/**
+ * Each client's exclusive calls queued in this tick, by hash slot (one group, 0, off a Cluster), keyed by the
+ * caller's own client object: shared by every lock backend on that client, so a plain command any of them (or a
+ * read/write lock, multi-lock or inspector on the same client, see `sendQueuedLockScripts`) sends after them in
+ * the same tick cannot overtake them on the wire.
+ */
+const ticks = new WeakMap<object, Map<number, Queued[]>>();
+
+/**
+ * Sends the exclusive lock calls queued on `redis` in this tick now (see `coalesceScripts`): call it before a
+ * lock script that is not batched, so the wire keeps call order. No-op when nothing is queued.
+ * @internal
+ */
+export function sendQueuedLockScripts(redis: object): void {
+  const queued = ticks.get(redis);
+  if (!queued) return;
+  ticks.delete(redis);
+  for (const group of queued.values()) {
+    for (let i = 0; i < group.length; i += MAX_BATCH) {
+      sendGroup(group.length <= MAX_BATCH ? group : group.slice(i, i + MAX_BATCH));
+    }
+  }
+}
+
+/** One group's calls: a lone one as its own script, several as one EXCLUSIVE_BATCH; each settles on its own. */
+function sendGroup(entries: readonly Queued[]): void {
+  if (entries.length === 1) {
+    const e = entries[0]!;
+    runScript(e.redis, BATCHED[e.op - 1]!.script, e.keys, e.args).then(e.resolve, e.reject);
+    return;
+  }
+  const keys: string[] = [];
+  const args: ScriptArg[] = [];
+  for (const e of entries) {
+    for (const key of e.keys) keys.push(key);
+    args.push(e.op);
+    for (const arg of e.args) args.push(arg);
+  }
+  runScript<unknown[]>(entries[0]!.redis, EXCLUSIVE_BATCH, keys, args).then(
+    (replies) => {
+      entries.forEach((e, i) => {
+        const reply = replies[i];
+        if (reply instanceof Error) e.reject(reply);
+        else e.resolve(reply);
+      });
+    },
+    (error: unknown) => {
+      // An error reply to the call itself came before any entry ran (each entry runs under pcall, so the
+      // script cannot fail part-way): a refusal of the batch as a whole, such as an ACL's NOPERM for ONE
+      // entry's keys, which must not fail its batch-mates. Each entry then runs alone and gets its own verdict.
+      // Anything else (timeout, connection lost) may have run: every entry gets that error.
+      if (error instanceof Error && error.name === 'ReplyError') for (const e of entries) sendGroup([e]);
+      else for (const e of entries) e.reject(error);
+    },
+  );
 }
 
 function acquireResult(r: number[]): AcquireResult {
@@ -147,14 +206,15 @@ export class RedisLockBackend implements LockBackend {
   readonly #coalesce: boolean | 'auto';
   readonly #perSlot: boolean;
   readonly #batch: boolean;
-  /** This tick's exclusive acquires and releases by hash slot (one group, 0, off a Cluster); see #enqueue. */
-  #queued: Map<number, Queued[]> | undefined;
+  /** The caller's client object: the key of this tick's queued exclusive calls (`ticks`). */
+  readonly #client: object;
   #sub: RedisClient | undefined;
   readonly #ownsSub: boolean;
   readonly #channels = new Map<string, Channel>();
 
   constructor(options: RedisLockBackendOptions) {
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
+    this.#client = options.redis;
     this.#prefix = options.prefix ?? 'ballast';
     this.#log = childLogger(options.logger, { component: 'lock-backend' });
     this.#lingerMs = options.lingerMs ?? 30_000;
@@ -166,6 +226,15 @@ export class RedisLockBackend implements LockBackend {
   }
 
   readonly #keyCache = new Map<string, CachedKeys>();
+
+  /**
+   * Before a command that is not batched: this tick's queued exclusive calls leave first, so the wire keeps call
+   * order (a shared acquire or an extend called after an exclusive release in the same tick must see it done).
+   */
+  #ordered(): void {
+    sendQueuedLockScripts(this.#client);
+    this.#cork();
+  }
 
   /** Corks the socket until the end of the tick when `coalesceWrites` says so (see the option). */
   #cork(): void {
@@ -195,67 +264,40 @@ export class RedisLockBackend implements LockBackend {
 
   /**
    * Runs ACQUIRE_EXCLUSIVE or RELEASE_EXCLUSIVE: with `coalesceScripts`, queued until the end of the tick and
-   * sent with the tick's other exclusive calls of the same slot (#flush); otherwise at once.
+   * sent with the tick's other exclusive calls of the same slot on the same client (`sendQueuedLockScripts`); otherwise at once.
    */
   #exclusive<T>(op: Queued['op'], k: CachedKeys, args: readonly ScriptArg[]): Promise<T> {
-    this.#cork();
     if (!this.#batch) {
+      this.#ordered(); // another backend on this client may have calls queued in this tick
       return runScript<T>(this.#redis, BATCHED[op - 1]!.script, k.exclusive, args);
     }
+    this.#cork();
     return new Promise<T>((resolve, reject) => {
-      let queued = this.#queued;
+      const client = this.#client;
+      let queued = ticks.get(client);
       if (!queued) {
-        queued = new Map();
-        this.#queued = queued;
+        const tick = new Map<number, Queued[]>();
+        queued = tick;
+        ticks.set(client, tick);
         // After the current tick's code and promise callbacks (process.nextTick queued from a promise callback
         // runs once they are all done): every exclusive call they make joins this batch. No timer: no caller
-        // waits past the end of its tick.
-        process.nextTick(() => this.#flush());
+        // waits past the end of its tick. (A plain command may have sent it already: then nothing is left.)
+        process.nextTick(() => {
+          if (ticks.get(client) === tick) sendQueuedLockScripts(client);
+        });
       }
-      const entry: Queued = { op, keys: k.exclusive, args, resolve: resolve as (r: unknown) => void, reject };
+      const entry: Queued = {
+        op,
+        keys: k.exclusive,
+        args,
+        redis: this.#redis,
+        resolve: resolve as (r: unknown) => void,
+        reject,
+      };
       const group = queued.get(k.slot);
       if (group) group.push(entry);
       else queued.set(k.slot, [entry]);
     });
-  }
-
-  #flush(): void {
-    const queued = this.#queued;
-    this.#queued = undefined;
-    if (!queued) return;
-    for (const group of queued.values()) {
-      for (let i = 0; i < group.length; i += MAX_BATCH) {
-        this.#send(group.length <= MAX_BATCH ? group : group.slice(i, i + MAX_BATCH));
-      }
-    }
-  }
-
-  /** One group's calls: a lone one as its own script, several as one EXCLUSIVE_BATCH; each settles on its own. */
-  #send(entries: readonly Queued[]): void {
-    if (entries.length === 1) {
-      const e = entries[0]!;
-      runScript(this.#redis, BATCHED[e.op - 1]!.script, e.keys, e.args).then(e.resolve, e.reject);
-      return;
-    }
-    const keys: string[] = [];
-    const args: ScriptArg[] = [];
-    for (const e of entries) {
-      for (const key of e.keys) keys.push(key);
-      args.push(e.op);
-      for (const arg of e.args) args.push(arg);
-    }
-    runScript<unknown[]>(this.#redis, EXCLUSIVE_BATCH, keys, args).then(
-      (replies) => {
-        entries.forEach((e, i) => {
-          const reply = replies[i];
-          if (reply instanceof Error) e.reject(reply);
-          else e.resolve(reply);
-        });
-      },
-      (error: unknown) => {
-        for (const e of entries) e.reject(error);
-      },
-    );
   }
 
   async tryAcquire(
@@ -273,7 +315,7 @@ export class RedisLockBackend implements LockBackend {
       const r = await this.#exclusive<number[]>(OP_ACQUIRE, k, [token, ttl, 0, '0', '0', k.released]);
       if (r[0] !== -1) return acquireResult(r);
     }
-    this.#cork();
+    this.#ordered();
     return acquireResult(
       await runScript<number[]>(
         this.#redis,
@@ -305,23 +347,25 @@ export class RedisLockBackend implements LockBackend {
 
   async leaveQueue(resource: string, token: string): Promise<boolean> {
     const k = this.#keys(resource);
+    this.#ordered();
     return (await runScript<number>(this.#redis, LEAVE_QUEUE, k.exclusive, [token, k.released])) === 1;
   }
 
   async extend(resource: string, token: string, mode: LockMode, ttlMs: number): Promise<boolean> {
     const k = this.#keys(resource);
-    this.#cork();
+    this.#ordered();
     return (await runScript<number>(this.#redis, EXTEND, [k.owners, k.expiry], [token, mode, Math.ceil(ttlMs)])) === 1;
   }
 
   async release(resource: string, token: string, mode: LockMode): Promise<number> {
     const k = this.#keys(resource);
     if (mode === 'exclusive') return Number(await this.#exclusive<number>(OP_RELEASE, k, [token, k.released]));
-    this.#cork();
+    this.#ordered();
     return Number(await runScript<number>(this.#redis, RELEASE, [k.owners, k.expiry], [token, mode, k.released]));
   }
 
   async addWaiter(resource: string, token: string, ttlMs: number): Promise<void> {
+    this.#ordered();
     await runScript(this.#redis, ADD_WAITER, [this.#keys(resource).waiters], [token, Math.ceil(ttlMs)]);
   }
 
@@ -332,6 +376,7 @@ export class RedisLockBackend implements LockBackend {
   }
 
   async removeWaiter(resource: string, token: string): Promise<void> {
+    this.#ordered();
     await this.#redis.zrem(this.#keys(resource).waiters, token);
   }
 
@@ -411,6 +456,7 @@ export class RedisLockBackend implements LockBackend {
 
   async holders(resource: string): Promise<LockHolders> {
     const k = this.#keys(resource);
+    this.#ordered();
     const owners = await this.#redis.hgetall(k.owners);
     const holders: Record<string, number> = {};
     if (owners.mode === 'exclusive') {
@@ -430,6 +476,7 @@ export class RedisLockBackend implements LockBackend {
   /** One script: holders, fair-queue and registered waiters read atomically, times on the Redis clock. */
   async inspect(resource: string): Promise<LockInspection> {
     const k = this.#keys(resource);
+    this.#ordered();
     const r = await runScript<(string | number)[]>(
       this.#redis,
       INSPECT,
