@@ -19,6 +19,7 @@ import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentel
 import type { FetchedJob, Waiter } from './backend';
 import { type JobContext, runInJob } from './context';
 import { isJobTimeoutError, JobTimeoutError, NoHandlerError, QueueClosedError } from './errors';
+import { applyOutbox } from './flows';
 import { fetchGrouped } from './groups';
 import { type Job, type JobErrorEntry, serialize } from './job';
 import { FetchGate, isRateLimitedError, type RateLimitedError } from './limiter';
@@ -419,6 +420,7 @@ export class Worker<D = unknown> {
           return;
         }
         this.#m.completed.add(1, attrs);
+        if (opts.parent) await this.#toParent(job.id);
         this.#queue.publish({ event: 'completed', jobId: job.id, result });
         const event = { job: ref, result, durationMs };
         this.#queue.emitters.completed.emit(event);
@@ -483,6 +485,7 @@ export class Worker<D = unknown> {
       dead ? { kind: 'dead', keep: this.#queue.keepDead } : { kind: 'failed', keep: opts.keepFail },
     );
     if (!ok) return;
+    if (opts.parent) await this.#toParent(job.id);
     this.#queue.publish({ event: 'failed', jobId: job.id, error: entry, willRetry });
     if (dead) this.#queue.publish({ event: 'dead', jobId: job.id, error: entry });
     this.#queue.emitters.failed.emit({ job: ref, error, attempt: job.attempt, willRetry });
@@ -504,6 +507,20 @@ export class Worker<D = unknown> {
   async #rateLimited(fetched: FetchedJob, error: RateLimitedError): Promise<void> {
     await this.#gate.block(error.retryAfterMs);
     await this.#queue.backend.release!(fetched.id, fetched.token, this.#clock.now(), error.retryAfterMs);
+  }
+
+  /**
+   * The second step of a flow child's completion or final failure: its outbox entry (written by the first) is
+   * applied to its parent. A failure here is reported and left to the sweep (`#checkStalled`).
+   */
+  async #toParent(childId: string): Promise<void> {
+    const store = this.#queue.backend.flows?.();
+    if (!store) return;
+    try {
+      await applyOutbox(store, this.#clock.now(), childId);
+    } catch (error) {
+      this.#report(error);
+    }
   }
 
   async #renew(): Promise<void> {
@@ -534,6 +551,9 @@ export class Worker<D = unknown> {
           this.#queue.emitters.dead.emit({ jobId: s.id, error: info?.error });
         }
       }
+      // The flow sweep: outbox entries whose second step never ran (a process died between the two) or failed.
+      const flows = this.#queue.backend.flows?.();
+      if (flows) await applyOutbox(flows, this.#clock.now());
     } catch (error) {
       if (!this.#closing) this.#report(error);
     }

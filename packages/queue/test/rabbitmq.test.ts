@@ -7,7 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { connect } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type CreateQueueOptions, createQueue, createWorker, type Queue, type RabbitBackend } from '../src/index';
+import {
+  type CreateQueueOptions,
+  createQueue,
+  createWorker,
+  isUnsupportedOperationError,
+  type Queue,
+  type RabbitBackend,
+} from '../src/index';
 import { queueContract } from './queue.contract';
 import { rabbitmqctl } from './rabbitmqctl';
 
@@ -79,6 +86,19 @@ queueContract('rabbitmq (redis status)', { create: () => ({ newQueue: (o) => new
 // Quorum queues (a cluster's replicated type): one queue per priority level, delays and the DLQ the same.
 queueContract('rabbitmq quorum (redis status)', {
   create: () => ({ newQueue: (o) => newQueue({ ...o, queueType: 'quorum' }, true), abandon }),
+});
+
+// Flows need a parent parked until its children complete, with their results beside it: a broker has no job store
+// to park it in (the Redis status store tracks states, it does not hold jobs back). Refused before anything is sent.
+it('addFlow is refused with UnsupportedOperationError naming RabbitMQ; nothing is published', async () => {
+  for (const redisStatus of [false, true]) {
+    const q = newQueue({}, redisStatus);
+    await expect(
+      q.addFlow({ name: 'parent', data: null, children: [{ name: 'child', data: null }] }),
+    ).rejects.toSatisfy((e) => isUnsupportedOperationError(e) && e.backend === 'RabbitMQ' && e.operation === 'addFlow');
+    await expect(q.job('x').getDependencies()).rejects.toSatisfy(isUnsupportedOperationError);
+    expect((await q.counts()).waiting).toBe(0);
+  }
 });
 
 describe('RabbitMQ backend specifics', () => {

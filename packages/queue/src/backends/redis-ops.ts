@@ -40,7 +40,11 @@ export class RedisOperations implements BackendOperations {
   }
 
   async getJobs(states: readonly JobState[], start: number, stop: number, asc: boolean): Promise<JobInfo[]> {
-    const flat = await this.#run<(string | string[])[]>(GET_JOBS, [start, stop, asc ? '1' : '0', ...states]);
+    const flat = await this.#run<(string | string[])[]>(
+      GET_JOBS,
+      [start, stop, asc ? '1' : '0', ...states],
+      [this.keys.waitingChildren],
+    );
     const out: JobInfo[] = [];
     for (let i = 0; i < flat.length; i += 2) {
       const pairs = flat[i + 1] as string[];

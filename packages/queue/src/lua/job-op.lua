@@ -27,7 +27,8 @@ local function enqueue()
 end
 
 if op == 'remove' then
-  if state == 'active' then return { 0, state } end
+  -- A flow parent waiting for its children: refused (its children would report to nothing).
+  if state == 'active' or state == 'waiting-children' then return { 0, state } end
   local only = ARGV[4]
   if only and only ~= '' and not string.find(',' .. only .. ',', ',' .. state .. ',', 1, true) then
     return { 0, state }
@@ -35,7 +36,7 @@ if op == 'remove' then
   for i = 1, 6 do
     if i ~= 3 then redis.call('ZREM', KEYS[i], id) end
   end
-  redis.call('DEL', jk)
+  redis.call('DEL', jk, jk .. ':deps', jk .. ':processed', jk .. ':failed')
 elseif op == 'retry' then
   if state ~= 'failed' and state ~= 'dead' then return { 0, state } end
   redis.call('ZREM', KEYS[index[state]], id)
