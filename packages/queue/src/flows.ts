@@ -134,7 +134,10 @@ export function parseOutbox(childId: string, raw: string): OutboxEntry {
 }
 
 /** @internal fault injection for tests: throw here to simulate a process dying between the two steps. */
-export const flowFaults: { beforeResolve?: (entry: OutboxEntry) => void } = {};
+export const flowFaults: {
+  beforeResolve?: (entry: OutboxEntry) => void;
+  beforeAck?: (entry: OutboxEntry) => void;
+} = {};
 
 /**
  * Applies outbox entries (one child's, or up to `limit` of the queue's: the sweep) to their parents, then
@@ -155,6 +158,7 @@ export async function applyOutbox(
     if (r === RESOLVED.released) out.released++;
     // The parent failed and told its own parent (an entry in the parent queue's outbox): pass it on now.
     if (r === RESOLVED.failedUp) await applyOutbox(parent, now, e.parentId, limit);
+    flowFaults.beforeAck?.(e);
     await store.ack(e);
     out.applied++;
   }

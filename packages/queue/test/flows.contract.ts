@@ -37,6 +37,7 @@ const noRetry = { attempts: 1 } as const;
 
 afterEach(() => {
   flowFaults.beforeResolve = undefined;
+  flowFaults.beforeAck = undefined;
 });
 
 export const flowsContract = defineContract<QueueFactory>('Flows', (make) => {
@@ -280,6 +281,41 @@ export const flowsContract = defineContract<QueueFactory>('Flows', (make) => {
     expect(await done).toEqual({ [`${children.name}:${child.id}`]: 'child result' });
     expect(parentRuns).toBe(1);
     expect(await children.backend.flows!()!.outbox()).toEqual([]);
+  });
+
+  it('flows: a crash after the parent heard but before the outbox entry was deleted: the sweep re-applies it, the parent still runs once', async () => {
+    const f = await make();
+    const parents = f.newQueue();
+    const children = f.newQueue();
+    const tree = await parents.addFlow({
+      name: 'parent',
+      data: null,
+      children: [{ name: 'child', data: 'x', queue: children }],
+    });
+    const child = tree.children[0]!;
+    let killed = 0;
+    flowFaults.beforeAck = (e) => {
+      if (e.childId === child.id && killed++ === 0) throw new Error('process killed before the acknowledgement');
+    };
+    let parentRuns = 0;
+    const done = completedOf(parents, tree.id);
+    worker(parents, async (job) => {
+      parentRuns++;
+      return job.childrenResults();
+    });
+    worker(children, () => 'child result', { stalledIntervalMs: 3_600_000 });
+    await done;
+    expect(killed).toBe(1);
+    expect((await children.backend.flows!()!.outbox()).map((e) => e.childId)).toEqual([child.id]);
+    // The sweep applies the entry again (the parent has completed meanwhile): nothing changes but the outbox.
+    worker(children, () => 'never again', { stalledIntervalMs: 50 });
+    await expect.poll(async () => (await children.backend.flows!()!.outbox()).length, { timeout: 5_000 }).toBe(0);
+    expect(await parents.getJob(tree.id)).toMatchObject({
+      state: 'completed',
+      result: { [`${children.name}:${child.id}`]: 'child result' },
+    });
+    expect((await parents.counts()).waiting).toBe(0);
+    expect(parentRuns).toBe(1);
   });
 
   it('flows: a worker that dies holding a child loses nothing: the child is recovered as stalled, the parent completes once', async () => {
