@@ -523,6 +523,20 @@ export class Worker<D = unknown> {
     }
   }
 
+  /**
+   * The flow sweep: outbox entries whose second step never ran (a process died between the two, or it failed),
+   * and those of children that died as stalled (whose notification only the sweep applies).
+   */
+  async #sweepFlows(): Promise<void> {
+    const flows = this.#queue.backend.flows?.();
+    if (!flows) return;
+    try {
+      await applyOutbox(flows, this.#clock.now());
+    } catch (error) {
+      if (!this.#closing) this.#report(error);
+    }
+  }
+
   async #renew(): Promise<void> {
     if (this.#inflight.size === 0) return;
     const held = [...this.#inflight.values()].map((f) => [f.job.id, f.job.token] as const);
@@ -540,6 +554,8 @@ export class Worker<D = unknown> {
         this.options.maxStalledCount,
         this.#queue.keepDead,
       );
+      // Before the events: a stalled child that died has told its parent by the time `dead` is emitted.
+      await this.#sweepFlows();
       for (const s of stalled) {
         this.#m.stalled.add(1, { queue: this.#queue.name });
         this.#queue.emitters.stalled.emit({ jobId: s.id, outcome: s.outcome });
@@ -551,9 +567,6 @@ export class Worker<D = unknown> {
           this.#queue.emitters.dead.emit({ jobId: s.id, error: info?.error });
         }
       }
-      // The flow sweep: outbox entries whose second step never ran (a process died between the two) or failed.
-      const flows = this.#queue.backend.flows?.();
-      if (flows) await applyOutbox(flows, this.#clock.now());
     } catch (error) {
       if (!this.#closing) this.#report(error);
     }

@@ -356,6 +356,30 @@ export const flowsContract = defineContract<QueueFactory>('Flows', (make) => {
     expect((await q.job(tree.id).getDependencies()).processed).toEqual({ [`${other.name}:${child.id}`]: 14 });
   });
 
+  it('flows: a child that stalls past maxStalledCount dies, and its parent fails with it (failParentOnFailure)', async () => {
+    const f = await make();
+    const q = f.newQueue();
+    const other = f.newQueue();
+    const tree = await q.addFlow({
+      name: 'parent',
+      data: null,
+      children: [{ name: 'child', data: null, queue: other, options: { failParentOnFailure: true } }],
+    });
+    const child = tree.children[0]!;
+    await other.backend.fetch(Date.now(), 1, 'dead-worker', 50);
+    const dead = new Promise<void>((r) => other.onDead((e) => e.jobId === child.id && r()));
+    let ran = 0;
+    worker(other, () => void ran++, { stalledIntervalMs: 50, maxStalledCount: 0 });
+    worker(q, () => void ran++);
+    await dead;
+    expect(await other.getJob(child.id)).toMatchObject({ state: 'dead', error: { code: 'JOB_STALLED' } });
+    expect(await q.getJob(tree.id)).toMatchObject({ state: 'dead', error: { code: 'CHILD_FAILED' } });
+    expect((await q.job(tree.id).getDependencies()).failed[`${other.name}:${child.id}`]).toMatchObject({
+      code: 'JOB_STALLED',
+    });
+    expect(ran).toBe(0);
+  });
+
   it('flows: adding the same flow again (root jobId) adds only what is missing; bad options add nothing', async () => {
     const f = await make();
     const q = f.newQueue();
