@@ -380,6 +380,20 @@ export const flowsContract = defineContract<QueueFactory>('Flows', (make) => {
     expect(ran).toBe(0);
   });
 
+  it('flows: obliterate removes parents waiting for children too', async () => {
+    const q = (await make()).newQueue();
+    const tree = await q.addFlow({
+      name: 'p',
+      data: null,
+      children: [{ name: 'mid', data: null, children: [{ name: 'leaf', data: null }] }],
+    });
+    expect((await q.counts()).waitingChildren).toBe(2);
+    expect(await q.obliterate()).toBe(3);
+    expect(await q.getJob(tree.id)).toBeUndefined();
+    expect(await q.job(tree.id).getDependencies()).toEqual({ processed: {}, unprocessed: [], failed: {} });
+    expect((await q.counts()).waitingChildren).toBe(0);
+  });
+
   it('flows: adding the same flow again (root jobId) adds only what is missing; bad options add nothing', async () => {
     const f = await make();
     const q = f.newQueue();

@@ -66,7 +66,11 @@ export class RedisOperations implements BackendOperations {
   }
 
   async obliterate(force: boolean, chunk: number): Promise<{ removed: number; left: number; active?: number }> {
-    const [removed, left] = await this.#run<[number, number]>(OBLITERATE, [force ? '1' : '0', chunk], [this.eventsKey]);
+    const [removed, left] = await this.#run<[number, number]>(
+      OBLITERATE,
+      [force ? '1' : '0', chunk],
+      [this.eventsKey, this.keys.waitingChildren, this.keys.outbox],
+    );
     return removed < 0 ? { removed: 0, left, active: left } : { removed, left };
   }
 }
