@@ -28,8 +28,8 @@ export interface Counts {
   completed: number;
   failed: number;
   dead: number;
-  /** Flow parents waiting for their children (`waiting-children`). */
-  waitingChildren: number;
+  /** Flow parents waiting for their children (`waiting-children`); absent from backends without flows. */
+  waitingChildren?: number;
   /** Waiting jobs by priority label (`high`, `medium`, `low`, or the number). */
   byPriority: Record<string, number>;
 }

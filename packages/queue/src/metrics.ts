@@ -38,7 +38,8 @@ function createInstruments() {
             result.observe(depth, c[state], { queue: q.name, state });
           }
           // Flow parents waiting for their children (see `addFlow`).
-          result.observe(depth, c.waitingChildren, { queue: q.name, state: 'waiting-children' });
+          if (c.waitingChildren !== undefined)
+            result.observe(depth, c.waitingChildren, { queue: q.name, state: 'waiting-children' });
           for (const [priority, n] of Object.entries(c.byPriority)) {
             result.observe(depth, n, { queue: q.name, state: 'waiting', priority });
           }
