@@ -40,7 +40,7 @@ export type FlowJobOptions = JobOptions & z.input<typeof flowFlagsSchema>;
 export interface FlowQueue {
   readonly name: string;
   readonly backend: QueueBackend;
-  readonly options: { prefix: string; deadLetter: boolean };
+  readonly options: { prefix: string; deadLetter: boolean; groups?: unknown };
 }
 
 /** One job of a flow: it runs after every one of its `children` completed (`job.childrenResults()`). */
@@ -205,8 +205,7 @@ interface Planned {
  * again adds exactly what a crash left out.
  */
 export function planFlow(root: FlowJob, rootQueue: FlowQueue, prepare: Prepare): Planned {
-  const first = flowStoreOf(rootQueue, 'addFlow');
-  void first;
+  flowStoreOf(rootQueue, 'addFlow');
   const plan = (
     job: FlowJob,
     queue: FlowQueue,
@@ -226,6 +225,15 @@ export function planFlow(root: FlowJob, rootQueue: FlowQueue, prepare: Prepare):
           expected: `a ${rootQueue.backend.kind} queue with prefix "${rootQueue.options.prefix}"`,
           received: `${queue.backend.kind} queue "${queue.name}" (prefix "${queue.options.prefix}")`,
           message: 'a flow spans queues of one backend',
+        },
+      ]);
+    if (queue.options.groups)
+      throw new InvalidOptionsError('addFlow', [
+        {
+          path: `${path}.queue`,
+          expected: 'a queue without groups',
+          received: `grouped queue "${queue.name}"`,
+          message: "flows do not run on grouped queues (their workers fetch from the groups' lines)",
         },
       ]);
     const { failParentOnFailure, ignoreDependencyOnFailure, removeDependencyOnFailure, ...jobOptions } =

@@ -426,5 +426,16 @@ export const flowsContract = defineContract<QueueFactory>('Flows', (make) => {
       }),
     ).rejects.toSatisfy(isInvalidOptionsError);
     expect(await q.getJob('bad-flow')).toBeUndefined();
+    // A grouped queue anywhere in the tree: refused, nothing written (its workers fetch from group lines only).
+    const grouped = f.newQueue({ groups: true });
+    await expect(
+      q.addFlow({
+        name: 'p',
+        data: null,
+        options: { jobId: 'grouped-flow' },
+        children: [{ name: 'c', data: null, queue: grouped }],
+      }),
+    ).rejects.toSatisfy((e) => isInvalidOptionsError(e) && /groups/.test(e.message));
+    expect(await q.getJob('grouped-flow')).toBeUndefined();
   });
 });
