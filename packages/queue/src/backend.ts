@@ -28,6 +28,8 @@ export interface Counts {
   completed: number;
   failed: number;
   dead: number;
+  /** Flow parents waiting for their children (`waiting-children`); absent from backends without flows. */
+  waitingChildren?: number;
   /** Waiting jobs by priority label (`high`, `medium`, `low`, or the number). */
   byPriority: Record<string, number>;
 }
@@ -104,6 +106,8 @@ export interface QueueBackend {
   schedulers?(): import('./scheduler').SchedulerStore | undefined;
   /** Where the queue's rate limiter (`limiter`, `worker.rateLimit`) lives; absent: no shared limiter. */
   limiter?(): import('./limiter').LimiterStore | undefined;
+  /** Flows (parent/child jobs, `addFlow`); absent: the backend has none. */
+  flows?(): import('./flows').FlowStore | undefined;
   /** Grouped lines (`groups` queue option); absent: the backend has none. */
   groups?(): import('./groups').GroupStore | undefined;
   /** Active → delayed `delayMs` (or waiting) without spending an attempt; false when `token` lost the job. */

@@ -31,6 +31,17 @@ export {
   QueueEvents,
   type QueueEventsOptions,
 } from './events';
+export type {
+  ChildFailurePolicy,
+  Dependencies,
+  FlowJob,
+  FlowJobOptions,
+  FlowNode,
+  FlowQueue,
+  FlowRecord,
+  FlowStore,
+  OutboxEntry,
+} from './flows';
 export {
   type AddedJob,
   JOB_STATES,

@@ -11,8 +11,17 @@ import {
   type StoredJobOptions,
 } from './options';
 
-export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'dead';
-export const JOB_STATES: readonly JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead'];
+/** `waiting-children`: a flow parent waiting for its children to complete (see `addFlow`). */
+export type JobState = 'waiting' | 'waiting-children' | 'delayed' | 'active' | 'completed' | 'failed' | 'dead';
+export const JOB_STATES: readonly JobState[] = [
+  'waiting',
+  'waiting-children',
+  'delayed',
+  'active',
+  'completed',
+  'failed',
+  'dead',
+];
 
 /** One failed attempt, as kept in a job's error history. */
 export interface JobErrorEntry {
@@ -71,6 +80,11 @@ export interface Job<T = unknown> {
   updateProgress(progress: number | object): Promise<void>;
   /** Appends a line to the job's log (`getJob(id).logs`: the newest `MAX_LOG_LINES`, each cut to 4,096 chars). */
   log(line: string): Promise<void>;
+  /**
+   * A flow parent's children's results, by child key `<queue>:<id>` (see `addFlow`); `{}` for a job without
+   * children. Children dropped by `ignoreDependencyOnFailure` / `removeDependencyOnFailure` are not in it.
+   */
+  childrenResults<R = unknown>(): Promise<Record<string, R>>;
 }
 
 /** What `add` returns: the job's id; `duplicate` when a job with that `jobId` already existed (nothing added). */

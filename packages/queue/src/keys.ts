@@ -23,8 +23,16 @@ export interface QueueKeys {
   readonly seq: string;
   /** Wake-up list: holds at most one token; idle workers block on it (BLPOP). */
   readonly wake: string;
-  /** Prefix of job hashes: `job + id`. */
+  /** Prefix of job hashes: `job + id` (a flow parent's: `job + id + ':deps'`, `':processed'`, `':failed'`). */
   readonly job: string;
+  /** Flow parents waiting for their children: ZSET scored by creation time. Not in `all`. */
+  readonly waitingChildren: string;
+  /**
+   * Flow outbox: HASH child id → the notification its parent still has to get (child completed or failed), written
+   * by the child's own completion script (this slot), applied to the parent's slot by a second script, then
+   * deleted. A crash between the two leaves the entry for the workers' sweep. Not in `all`.
+   */
+  readonly outbox: string;
   /** Every fixed key, in the order the scripts' KEYS use. */
   readonly all: readonly string[];
 }
@@ -43,7 +51,8 @@ export function queueKeys(name: string, prefix = 'ballast'): QueueKeys {
     wake: b.key('wake'),
     job: b.key('job', ''),
   };
-  return { ...k, all: [k.wait, k.delayed, k.active, k.completed, k.failed, k.dead, k.meta, k.seq, k.wake] };
+  const flow = { waitingChildren: b.key('waiting-children'), outbox: b.key('flow-outbox') };
+  return { ...k, ...flow, all: [k.wait, k.delayed, k.active, k.completed, k.failed, k.dead, k.meta, k.seq, k.wake] };
 }
 
 /** A grouped queue's keys (`groups` option): same hash tag as the queue's, so one Cluster slot. */

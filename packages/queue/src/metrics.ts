@@ -37,6 +37,9 @@ function createInstruments() {
           for (const state of ['delayed', 'active', 'completed', 'failed', 'dead'] as const) {
             result.observe(depth, c[state], { queue: q.name, state });
           }
+          // Flow parents waiting for their children (see `addFlow`).
+          if (c.waitingChildren !== undefined)
+            result.observe(depth, c.waitingChildren, { queue: q.name, state: 'waiting-children' });
           for (const [priority, n] of Object.entries(c.byPriority)) {
             result.observe(depth, n, { queue: q.name, state: 'waiting', priority });
           }

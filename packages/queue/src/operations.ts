@@ -1,6 +1,7 @@
 import { abortedError, InvalidOptionsError, parseOptions } from '@ballast/core';
 import { z } from 'zod';
 import type { QueueEvents } from './events';
+import { type Dependencies, flowStoreOf, readDependencies } from './flows';
 import type { JobInfo, JobState } from './job';
 import { resolvePriority, serialize } from './job';
 import {
@@ -46,7 +47,7 @@ export const MAX_LOG_LINE_LENGTH = 4_096;
 /** Jobs removed per script call by drain and obliterate: bounds how long one call holds Redis. */
 const CHUNK = 5_000;
 
-const STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead'] as const;
+const STATES = ['waiting', 'waiting-children', 'delayed', 'active', 'completed', 'failed', 'dead'] as const;
 
 const getJobsSchema = z
   .object({
@@ -69,8 +70,8 @@ const cleanSchema = z
   })
   .strict();
 export type CleanOptions = z.input<typeof cleanSchema>;
-/** States `clean` takes: not `active` (workers hold those jobs). */
-export type CleanableState = Exclude<JobState, 'active'>;
+/** States `clean` takes: not `active` (workers hold those jobs) nor `waiting-children` (flow parents). */
+export type CleanableState = Exclude<JobState, 'active' | 'waiting-children'>;
 
 const obliterateSchema = z.object({ force: z.boolean().default(false) }).strict();
 export type ObliterateOptions = z.input<typeof obliterateSchema>;
@@ -129,9 +130,18 @@ export class JobHandle<D = unknown> {
       'remove',
       this.id,
       await opsOf(this.queue, 'remove').jobOp('remove', this.id, ...(onlyIn.length ? [onlyIn.join(',')] : [])),
-      onlyIn.length ? onlyIn : STATES.filter((s) => s !== 'active'),
+      onlyIn.length ? onlyIn : STATES.filter((s) => s !== 'active' && s !== 'waiting-children'),
     );
     this.queue.publish({ event: 'removed', jobId: this.id, prev });
+  }
+
+  /**
+   * A flow parent's children as they stand: `processed` results by child key (`<queue>:<id>`), `unprocessed`
+   * keys still pending, `failed` errors recorded under `ignoreDependencyOnFailure` (or the child that failed it).
+   * All empty for a job without children.
+   */
+  async getDependencies<R = unknown>(): Promise<Dependencies<R>> {
+    return readDependencies<R>(flowStoreOf(this.queue, 'getDependencies'), this.id);
   }
 
   /** A failed or dead job runs again: back to waiting with fresh attempts (its error history kept). */

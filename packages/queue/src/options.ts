@@ -83,6 +83,8 @@ export interface StoredJobOptions {
   trace?: Record<string, string>;
   /** Its group on a grouped queue. */
   group?: string;
+  /** A flow child: its parent (the worker then passes its outcome on, see flows.ts). */
+  parent?: { queue: string; id: string };
 }
 
 export const queueOptionsSchema = z

@@ -1,4 +1,5 @@
 import { NonSerializableDataError } from './errors';
+import { readDependencies } from './flows';
 import { type Job, serialize } from './job';
 import { MAX_LOG_LINE_LENGTH, MAX_LOG_LINES, opsOf } from './operations';
 import type { Queue } from './queue';
@@ -33,6 +34,11 @@ export class HandlerJob<D> implements Job<D> {
     const text = serialize(progress, 'progress');
     const r = await opsOf(this.#queue, 'updateProgress').jobOp('progress', this.id, this.#token, text);
     if (r.done) this.#queue.publish({ event: 'progress', jobId: this.id, progress });
+  }
+
+  async childrenResults<R = unknown>(): Promise<Record<string, R>> {
+    const store = this.#queue.backend.flows?.();
+    return store ? (await readDependencies<R>(store, this.id)).processed : {};
   }
 
   async log(line: string): Promise<void> {

@@ -29,6 +29,7 @@ import {
   type QueueEventsOptions,
   RedisStreamTransport,
 } from './events';
+import { type FlowJob, type FlowNode, planFlow, writeFlow } from './flows';
 import { groupedOptions, withGroupCounts } from './groups';
 import { type AddedJob, type JobErrorEntry, type JobInfo, type JobState, type NewJob, prepareJob } from './job';
 import { queueInstruments } from './metrics';
@@ -373,6 +374,30 @@ export class Queue<D = unknown> {
         for (const [i, r] of results.entries()) if (r.added) this.#published(r.id, prepared[i]!.delayMs, now);
       return results.map((r, i) => ({ id: r.id, name: prepared[i]!.name, duplicate: !r.added }));
     });
+  }
+
+  /**
+   * Adds a flow: a job that runs after every one of its `children` completed (they may be in other queues:
+   * `queue`), each child possibly with children of its own. The parent waits in `waiting-children`; its handler
+   * reads their results with `job.childrenResults()`. A child's final failure follows its policy
+   * (`failParentOnFailure`, `ignoreDependencyOnFailure`, `removeDependencyOnFailure`; default: the parent waits).
+   * Every job is validated before any is written; parents are written before their children, so a parent never
+   * runs early. Jobs without `jobId` get `<parent id>:<index>`: with a `jobId` on the root, adding the same flow
+   * again (after a crash midway) adds only what is missing. Not on RabbitMQ (`UnsupportedOperationError`).
+   */
+  async addFlow(flow: FlowJob<D>): Promise<FlowNode> {
+    this.#check('addFlow');
+    return this.#produce(`queue.addFlow ${this.name}`, async (carrier) => {
+      const plan = planFlow(flow, this, (q, name, data, options) =>
+        (q as Queue).prepareNew(name, data, options, carrier),
+      );
+      return writeFlow(plan, this.clock.now());
+    });
+  }
+
+  /** @internal validates and serialises one job for this queue (its defaults and payload limit). */
+  prepareNew(name: string, data: unknown, options: JobOptions | undefined, carrier?: Record<string, string>): NewJob {
+    return this.#prepare(name, data, options, carrier);
   }
 
   #published(jobId: string, delayMs: number, now: number): void {

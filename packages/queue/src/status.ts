@@ -49,7 +49,9 @@ const STATES: JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed
 /** In-process status store. */
 export class MemoryStatusStore implements StatusStore {
   readonly #jobs = new Map<string, Record<string, string>>();
-  readonly #index = new Map<JobState, Map<string, number>>(STATES.map((s) => [s, new Map()]));
+  readonly #index = new Map<JobState, Map<string, number>>(
+    [...STATES, 'waiting-children' as const].map((s) => [s, new Map()]),
+  );
   #paused = false;
 
   async create(id: string, fields: Record<string, string | number>, state: JobState, score: number) {
@@ -120,6 +122,7 @@ export class MemoryStatusStore implements StatusStore {
       completed: n('completed'),
       failed: n('failed'),
       dead: n('dead'),
+      waitingChildren: 0,
       byPriority,
     };
   }
@@ -233,7 +236,16 @@ export class RedisStatusStore implements StatusStore {
       const c = await this.#redis.zcount(this.#state('waiting'), lo, `(${lo + 2 ** 44}`);
       if (c > 0) byPriority[priorityLabel(p)] = c;
     }
-    return { waiting: n[0]!, delayed: n[1]!, active: n[2]!, completed: n[3]!, failed: n[4]!, dead: n[5]!, byPriority };
+    return {
+      waiting: n[0]!,
+      delayed: n[1]!,
+      active: n[2]!,
+      completed: n[3]!,
+      failed: n[4]!,
+      dead: n[5]!,
+      waitingChildren: 0, // no flows on RabbitMQ
+      byPriority,
+    };
   }
 
   async list(state: JobState, offset: number, limit: number) {

@@ -19,6 +19,7 @@ import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentel
 import type { FetchedJob, Waiter } from './backend';
 import { type JobContext, runInJob } from './context';
 import { isJobTimeoutError, JobTimeoutError, NoHandlerError, QueueClosedError } from './errors';
+import { applyOutbox } from './flows';
 import { fetchGrouped } from './groups';
 import { type Job, type JobErrorEntry, serialize } from './job';
 import { FetchGate, isRateLimitedError, type RateLimitedError } from './limiter';
@@ -421,6 +422,7 @@ export class Worker<D = unknown> {
           return;
         }
         this.#m.completed.add(1, attrs);
+        if (opts.parent) await this.#toParent(job.id);
         this.#queue.publish({ event: 'completed', jobId: job.id, result });
         const event = { job: ref, result, durationMs };
         this.#queue.emitters.completed.emit(event);
@@ -485,6 +487,7 @@ export class Worker<D = unknown> {
       dead ? { kind: 'dead', keep: this.#queue.keepDead } : { kind: 'failed', keep: opts.keepFail },
     );
     if (!ok) return;
+    if (opts.parent) await this.#toParent(job.id);
     this.#queue.publish({ event: 'failed', jobId: job.id, error: entry, willRetry });
     if (dead) this.#queue.publish({ event: 'dead', jobId: job.id, error: entry });
     this.#queue.emitters.failed.emit({ job: ref, error, attempt: job.attempt, willRetry });
@@ -508,6 +511,34 @@ export class Worker<D = unknown> {
     await this.#queue.backend.release!(fetched.id, fetched.token, this.#clock.now(), error.retryAfterMs);
   }
 
+  /**
+   * The second step of a flow child's completion or final failure: its outbox entry (written by the first) is
+   * applied to its parent. A failure here is reported and left to the sweep (`#checkStalled`).
+   */
+  async #toParent(childId: string): Promise<void> {
+    const store = this.#queue.backend.flows?.();
+    if (!store) return;
+    try {
+      await applyOutbox(store, this.#clock.now(), childId);
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  /**
+   * The flow sweep: outbox entries whose second step never ran (a process died between the two, or it failed),
+   * and those of children that died as stalled (whose notification only the sweep applies).
+   */
+  async #sweepFlows(): Promise<void> {
+    const flows = this.#queue.backend.flows?.();
+    if (!flows) return;
+    try {
+      await applyOutbox(flows, this.#clock.now());
+    } catch (error) {
+      if (!this.#closing) this.#report(error);
+    }
+  }
+
   async #renew(): Promise<void> {
     if (this.#inflight.size === 0) return;
     const held = [...this.#inflight.values()].map((f) => [f.job.id, f.job.token] as const);
@@ -525,6 +556,8 @@ export class Worker<D = unknown> {
         this.options.maxStalledCount,
         this.#queue.keepDead,
       );
+      // Before the events: a stalled child that died has told its parent by the time `dead` is emitted.
+      await this.#sweepFlows();
       for (const s of stalled) {
         this.#m.stalled.add(1, { queue: this.#queue.name });
         this.#queue.emitters.stalled.emit({ jobId: s.id, outcome: s.outcome });

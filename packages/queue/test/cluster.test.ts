@@ -2,6 +2,7 @@ import { type Cluster, hashSlot } from '@ballast/core';
 import { useRedisClusterFixture } from '@ballast/testkit/vitest';
 import { afterEach, beforeAll, expect, it } from 'vitest';
 import { createQueue, type Queue, queueKeys } from '../src/index';
+import { flowsContract } from './flows.contract';
 import { queueContract } from './queue.contract';
 
 const fx = useRedisClusterFixture({ name: 'queue-cluster' });
@@ -23,12 +24,15 @@ it('puts every key of a queue in one slot, different queues in different slots',
   expect(hashSlot(queueKeys('sms', prefix).wait)).not.toBe(hashSlot(a.wait));
 });
 
-queueContract('redis-cluster', {
+const clusterBackend = {
   create: () => ({
-    newQueue: (options = {}) => {
+    newQueue: (options: Parameters<typeof createQueue>[1] = {}) => {
       const q = createQueue(`c${n++}`, { ...options, backend: 'redis', redis: cluster, prefix });
       open.push(q);
       return q;
     },
   }),
-});
+};
+queueContract('redis-cluster', clusterBackend);
+// Cross-queue flows here put a parent and its children in different slots (the outbox path).
+flowsContract('redis-cluster', clusterBackend);

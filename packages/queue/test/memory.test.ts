@@ -1,5 +1,6 @@
 import { afterEach } from 'vitest';
 import { createQueue, type Queue } from '../src/index';
+import { flowsContract } from './flows.contract';
 import { queueContract } from './queue.contract';
 
 let n = 0;
@@ -8,7 +9,7 @@ afterEach(async () => {
   for (const q of open.splice(0)) await q.close();
 });
 
-queueContract('memory', {
+const memory = {
   create: () => ({
     newQueue: (options = {}) => {
       const q = createQueue(`mem-${n++}`, { ...options, backend: 'memory' });
@@ -16,4 +17,6 @@ queueContract('memory', {
       return q;
     },
   }),
-});
+};
+queueContract('memory', memory);
+flowsContract('memory', memory);

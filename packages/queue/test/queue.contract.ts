@@ -280,6 +280,7 @@ export const queueContract = defineContract<QueueFactory>('Queue', (make) => {
       completed: 0,
       failed: 0,
       dead: 0,
+      waitingChildren: 0,
       byPriority: { high: 1, low: 2 },
     });
   });

@@ -3,6 +3,7 @@ import { useRedisFixture } from '@ballast/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RedisBackend } from '../src/backends/redis';
 import { createQueue, createWorker, type Queue } from '../src/index';
+import { flowsContract } from './flows.contract';
 import { queueContract } from './queue.contract';
 
 const fx = useRedisFixture({ name: 'queue' });
@@ -24,6 +25,7 @@ const newQueue: (o?: Parameters<typeof createQueue>[1]) => Queue = (options = {}
 
 // The same contract the memory backend passes, on the real server.
 queueContract('redis', { create: () => ({ newQueue }) });
+flowsContract('redis', { create: () => ({ newQueue }) });
 
 describe('Redis backend specifics', () => {
   it('a failing blocking wait is reported and backed off on the clock, not retried in a tight loop', async () => {

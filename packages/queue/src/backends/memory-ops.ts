@@ -3,7 +3,7 @@ import type { BackendOperations, JobOpKind, OpOutcome } from '../operations';
 import { toJobInfo } from './codec';
 import type { MemoryInternals } from './memory';
 
-const FINISHED_OR_DELAYED = ['delayed', 'completed', 'failed', 'dead'] as const;
+const FINISHED_OR_DELAYED = ['delayed', 'completed', 'failed', 'dead', 'waiting-children'] as const;
 
 /** The job and queue operations on the memory backend: the same moves as the Redis scripts, in one process. */
 export class MemoryOperations implements BackendOperations {
@@ -31,7 +31,8 @@ export class MemoryOperations implements BackendOperations {
     const refused = { done: false, state };
     switch (op) {
       case 'remove':
-        if (state === 'active') return refused;
+        // A flow parent waiting for its children: refused (its children would report to nothing).
+        if (state === 'active' || state === 'waiting-children') return refused;
         if (args[0] && !args[0].split(',').includes(state)) return refused;
         this.#unindex(s, id, state);
         s.jobs.delete(id);

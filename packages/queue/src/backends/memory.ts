@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '@ballast/core';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
+import { type FlowRecord, type FlowStore, type OutboxEntry, parseOutbox, RESOLVED } from '../flows';
 import { addSplit, type GroupStore, toGroupLine } from '../groups';
 import type { JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
@@ -11,6 +12,10 @@ import { MemoryOperations } from './memory-ops';
 
 export interface Rec {
   fields: Record<string, string>;
+  /** A flow parent's pending children (`<queue>:<id>`), their results, and failures recorded (`ignore`). */
+  deps?: Set<string>;
+  processed?: Map<string, string>;
+  failedDeps?: Map<string, string>;
 }
 
 /** A sorted set of ids by score (ties by insertion), small and simple: the memory backend is for one process. */
@@ -61,7 +66,7 @@ export interface MemoryInternals {
   wait: string[][];
   /** Waiting ids (their FIFOs skip ids no longer in here). */
   waitSet: Set<string>;
-  sets: Record<'delayed' | 'active' | 'completed' | 'failed' | 'dead', ZSet>;
+  sets: Record<'delayed' | 'active' | 'completed' | 'failed' | 'dead' | 'waiting-children', ZSet>;
   enqueue(id: string): void;
   wake(): void;
   list(state: JobState): Promise<string[]>;
@@ -91,6 +96,10 @@ export class MemoryBackend implements QueueBackend {
   readonly #completed = new ZSet();
   readonly #failed = new ZSet();
   readonly #dead = new ZSet();
+  readonly #waitingChildren = new ZSet();
+  /** Flow outbox: child id → notification for its parent (see flows.ts). */
+  readonly #outbox = new Map<string, string>();
+  readonly #peers = new Map<string, FlowStore>();
   readonly #waiters = new Set<() => void>();
   readonly #clock: Clock;
   #seq = 0;
@@ -227,6 +236,7 @@ export class MemoryBackend implements QueueBackend {
     const f = this.#held(id, token);
     if (!f) return false;
     this.#active.remove(id);
+    this.#notifyParent(id, f, 'completed', result);
     if (keep[0] === 0) {
       this.#jobs.delete(id);
       return true;
@@ -257,11 +267,13 @@ export class MemoryBackend implements QueueBackend {
       }
       this.#wake();
     } else if (outcome.kind === 'dead') {
+      this.#notifyParent(id, f, 'failed', errorEntry);
       f.state = 'dead';
       f.finishedAt = String(now);
       this.#addFinished(this.#dead, id, now);
       if (outcome.keep) this.#trim(this.#dead, now, outcome.keep);
     } else {
+      this.#notifyParent(id, f, 'failed', errorEntry);
       if (outcome.keep[0] === 0) {
         this.#jobs.delete(id);
         return true;
@@ -309,6 +321,7 @@ export class MemoryBackend implements QueueBackend {
         f.errors = f.errors ? `${f.errors.slice(0, -1)},${entry}]` : `[${entry}]`;
         f.state = 'dead';
         f.finishedAt = String(now);
+        this.#notifyParent(id, f, 'failed', entry);
         this.#addFinished(this.#dead, id, now);
         this.#trim(this.#dead, now, keepDead);
         out.push({ id, outcome: 'dead' });
@@ -339,6 +352,7 @@ export class MemoryBackend implements QueueBackend {
       completed: this.#completed.size,
       failed: this.#failed.size,
       dead: this.#dead.size,
+      waitingChildren: this.#waitingChildren.size,
       byPriority,
     };
   }
@@ -357,6 +371,7 @@ export class MemoryBackend implements QueueBackend {
         completed: this.#completed,
         failed: this.#failed,
         dead: this.#dead,
+        'waiting-children': this.#waitingChildren,
       };
       ids = sets[state].sorted();
     }
@@ -392,6 +407,7 @@ export class MemoryBackend implements QueueBackend {
         completed: this.#completed,
         failed: this.#failed,
         dead: this.#dead,
+        'waiting-children': this.#waitingChildren,
       },
       enqueue: (id) => this.#enqueue(id),
       wake: () => this.#wake(),
@@ -604,6 +620,118 @@ export class MemoryBackend implements QueueBackend {
       },
     };
     return this.#groupStore;
+  }
+
+  /** As the scripts' `notify_parent`: a flow child's outcome for its parent, in this queue's outbox. */
+  #notifyParent(id: string, f: Record<string, string>, kind: 'completed' | 'failed', value: string): void {
+    if (f.pq === undefined) return;
+    let k: string | undefined = kind;
+    if (kind !== 'completed') {
+      k = f.pp;
+      if (k === undefined || k === 'wait') return;
+    }
+    this.#outbox.set(id, JSON.stringify({ q: f.pq, id: f.pid, ck: f.ck, k, v: value }));
+  }
+
+  #flows: FlowStore | undefined;
+
+  /** Flows: the moves of flow-add.lua and flow-resolve.lua, in one process. */
+  flows(): FlowStore {
+    this.#flows ??= {
+      addNode: async (r: FlowRecord, now: number) => {
+        const j = r.job;
+        if (this.#jobs.has(j.id)) return false;
+        const fields: Record<string, string> = {
+          name: j.name,
+          data: j.data,
+          opts: j.opts,
+          priority: String(j.priority),
+          attemptsMade: '0',
+          stalledCount: '0',
+          createdAt: String(now),
+          state: 'waiting',
+          ck: r.key,
+          pf: r.failTo,
+        };
+        if (r.parent) Object.assign(fields, { pq: r.parent.queue, pid: r.parent.id, pp: r.parent.policy });
+        const rec: Rec = { fields };
+        this.#jobs.set(j.id, rec);
+        this.#seq++;
+        if (r.deps.length > 0) {
+          rec.deps = new Set(r.deps);
+          fields.state = 'waiting-children';
+          this.#waitingChildren.add(j.id, now);
+        } else if (j.delayMs > 0) {
+          fields.state = 'delayed';
+          fields.delayUntil = String(now + j.delayMs);
+          this.#delayed.add(j.id, now + j.delayMs);
+          this.#wake();
+        } else {
+          this.#enqueue(j.id);
+          this.#wake();
+        }
+        return true;
+      },
+      resolve: async (pid: string, ck: string, kind: OutboxEntry['kind'], value: string, now: number) => {
+        const rec = this.#jobs.get(pid);
+        if (!rec?.deps?.delete(ck)) return RESOLVED.none;
+        if (kind === 'completed') {
+          rec.processed ??= new Map();
+          rec.processed.set(ck, value);
+        } else if (kind === 'ignore' || kind === 'fail') {
+          rec.failedDeps ??= new Map();
+          rec.failedDeps.set(ck, value);
+        }
+        const f = rec.fields;
+        if (f.state !== 'waiting-children') return RESOLVED.applied;
+        if (kind === 'fail') {
+          this.#waitingChildren.remove(pid);
+          const entry = JSON.stringify({
+            attempt: Number(f.attemptsMade) + 1,
+            name: 'ChildJobFailedError',
+            code: 'CHILD_FAILED',
+            message: `child job "${ck}" failed`,
+            child: ck,
+            at: now,
+          });
+          f.errors = f.errors ? `${f.errors.slice(0, -1)},${entry}]` : `[${entry}]`;
+          f.state = f.pf === 'dead' ? 'dead' : 'failed';
+          f.finishedAt = String(now);
+          this.#addFinished(f.state === 'dead' ? this.#dead : this.#failed, pid, now);
+          if (f.pq !== undefined && f.pp !== 'wait') {
+            this.#notifyParent(pid, f, 'failed', entry);
+            return RESOLVED.failedUp;
+          }
+          return RESOLVED.failed;
+        }
+        if (rec.deps.size > 0) return RESOLVED.applied;
+        this.#waitingChildren.remove(pid);
+        this.#enqueue(pid);
+        this.#wake();
+        return RESOLVED.released;
+      },
+      outbox: async (childId?: string, limit = 200) => {
+        if (childId !== undefined) {
+          const raw = this.#outbox.get(childId);
+          return raw === undefined ? [] : [parseOutbox(childId, raw)];
+        }
+        return [...this.#outbox].slice(0, limit).map(([id, raw]) => parseOutbox(id, raw));
+      },
+      ack: async (e: OutboxEntry) => {
+        if (this.#outbox.get(e.childId) === e.raw) this.#outbox.delete(e.childId);
+      },
+      dependencies: async (id: string) => {
+        const rec = this.#jobs.get(id);
+        return {
+          processed: Object.fromEntries(rec?.processed ?? []),
+          pending: [...(rec?.deps ?? [])],
+          failed: Object.fromEntries(rec?.failedDeps ?? []),
+        };
+      },
+      peer: (name: string) => this.#peers.get(name),
+      link: (name: string, store: FlowStore) => void this.#peers.set(name, store),
+    };
+    return this.#flows;
   }
 
   async release(id: string, token: string, now: number, delayMs: number): Promise<boolean> {

@@ -19,9 +19,10 @@ const OBLITERATE = defineScript('queue:obliterate', obliterateSource);
 
 /**
  * Job and queue operations on Redis: each one script on the queue's keys (one hash tag, one Cluster slot). Every
- * script gets the same KEYS: the queue's nine, its events stream, and a grouped queue's round-robin list, group
+ * script gets the same KEYS: the queue's nine, its events stream, a grouped queue's round-robin list, group
  * set and group-line prefix (a key prefix with the queue's hash tag) — a grouped queue's waiting jobs sit in
- * their group's line, not in `wait`, and every operation must find them there.
+ * their group's line, not in `wait`, and every operation must find them there — and the flow keys
+ * (parents waiting for children, the outbox).
  */
 export class RedisOperations implements BackendOperations {
   readonly #keys: string[];
@@ -31,7 +32,7 @@ export class RedisOperations implements BackendOperations {
     eventsKey: string,
     groups: GroupKeys,
   ) {
-    this.#keys = [...keys.all, eventsKey, groups.list, groups.set, groups.gwait];
+    this.#keys = [...keys.all, eventsKey, groups.list, groups.set, groups.gwait, keys.waitingChildren, keys.outbox];
   }
 
   #run<T>(script: Parameters<typeof runScript>[1], args: ScriptArg[]): Promise<T> {

@@ -13,6 +13,7 @@ import {
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
 import { QueueDurabilityError } from '../errors';
 import { eventsKey } from '../events';
+import { type FlowRecord, type FlowStore, type OutboxEntry, parseOutbox } from '../flows';
 import { addSplit, toGroupLine } from '../groups';
 import type { JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
@@ -22,6 +23,10 @@ import completeManySource from '../lua/complete-many.lua';
 import countsSource from '../lua/counts.lua';
 import failSource from '../lua/fail.lua';
 import fetchSource from '../lua/fetch.lua';
+import flowAckSource from '../lua/flow-ack.lua';
+import flowAddSource from '../lua/flow-add.lua';
+import flowReadSource from '../lua/flow-read.lua';
+import flowResolveSource from '../lua/flow-resolve.lua';
 import releaseSource from '../lua/release.lua';
 import renewSource from '../lua/renew.lua';
 import replaySource from '../lua/replay.lua';
@@ -42,6 +47,16 @@ const STALLED = defineScript('queue:stalled', stalledSource);
 const REPLAY = defineScript('queue:replay', replaySource);
 const COUNTS = defineScript('queue:counts', countsSource);
 const RELEASE = defineScript('queue:release', releaseSource);
+const FLOW_ADD = defineScript('queue:flow-add', flowAddSource);
+const FLOW_RESOLVE = defineScript('queue:flow-resolve', flowResolveSource);
+const FLOW_ACK = defineScript('queue:flow-ack', flowAckSource);
+const FLOW_READ = defineScript('queue:flow-read', flowReadSource);
+
+const pairs = (flat: string[]): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
+};
 
 interface PendingAck {
   args: [string, string, string, number, number];
@@ -74,6 +89,7 @@ const STATE_KEY: Record<JobState, keyof QueueKeys> = {
   completed: 'completed',
   failed: 'failed',
   dead: 'dead',
+  'waiting-children': 'waitingChildren',
 };
 
 /**
@@ -100,12 +116,16 @@ export class RedisBackend implements QueueBackend {
   #schedulers: RedisSchedulerStore | undefined;
   #limiter: RedisLimiterStore | undefined;
   #groups: RedisGroupStore | undefined;
+  #flows: RedisFlowStore | undefined;
+  /** The fixed keys and the flow keys (KEYS[10] waiting-children, KEYS[11] flow outbox), one slot. */
+  readonly #scriptKeys: string[];
 
   constructor(options: RedisBackendOptions) {
     this.#name = options.name;
     this.#prefix = options.prefix ?? 'ballast';
     this.#redis = guardRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs });
     this.keys = queueKeys(options.name, options.prefix);
+    this.#scriptKeys = [...this.keys.all, this.keys.waitingChildren, this.keys.outbox];
     this.ops = new RedisOperations(
       this.#redis,
       this.keys,
@@ -121,7 +141,7 @@ export class RedisBackend implements QueueBackend {
   }
 
   #run<T>(script: Parameters<ScriptBatcher['run']>[0], args: ScriptArg[]): Promise<T> {
-    return this.#batch.run<T>(script, this.keys.all, [this.keys.job, ...args]);
+    return this.#batch.run<T>(script, this.#scriptKeys, [this.keys.job, ...args]);
   }
 
   async add(jobs: readonly NewJob[], now: number): Promise<{ id: string; added: boolean }[]> {
@@ -227,7 +247,16 @@ export class RedisBackend implements QueueBackend {
       const n = r[6 + p]!;
       if (n > 0) byPriority[priorityLabel(p)] = n;
     }
-    return { waiting: r[0]!, delayed: r[1]!, active: r[2]!, completed: r[3]!, failed: r[4]!, dead: r[5]!, byPriority };
+    return {
+      waiting: r[0]!,
+      delayed: r[1]!,
+      active: r[2]!,
+      completed: r[3]!,
+      failed: r[4]!,
+      dead: r[5]!,
+      waitingChildren: r[6 + MAX_PRIORITY + 1]!,
+      byPriority,
+    };
   }
 
   async list(state: JobState, offset: number, limit: number): Promise<string[]> {
@@ -312,6 +341,11 @@ export class RedisBackend implements QueueBackend {
     return this.#groups;
   }
 
+  flows(): RedisFlowStore {
+    this.#flows ??= new RedisFlowStore(this.#batch, this.#redis, this.keys, this.#prefix, new Map());
+    return this.#flows;
+  }
+
   async release(id: string, token: string, _now: number, delayMs: number): Promise<boolean> {
     return (await this.#run<number>(RELEASE, [id, token, delayMs])) === 1;
   }
@@ -319,6 +353,68 @@ export class RedisBackend implements QueueBackend {
   /** Closes the waiters' connections; the shared client is the caller's. */
   async close(): Promise<void> {
     for (const w of [...this.#waiters]) w.close();
+  }
+}
+
+/**
+ * One queue's side of flows on Redis. Every call is one script on this queue's slot; a child reaches its
+ * parent's queue (another slot on a Cluster) through `peer`, a store on the same client and prefix.
+ */
+class RedisFlowStore implements FlowStore {
+  readonly #keys: string[];
+  constructor(
+    private readonly batch: ScriptBatcher,
+    private readonly redis: RedisClient,
+    private readonly queue: QueueKeys,
+    private readonly prefix: string,
+    private readonly peers: Map<string, RedisFlowStore>,
+  ) {
+    this.#keys = [...queue.all, queue.waitingChildren, queue.outbox];
+  }
+
+  async addNode(r: FlowRecord, now: number): Promise<boolean> {
+    const j = r.job;
+    const p = r.parent;
+    const args: ScriptArg[] = [this.queue.job, now, j.id, j.name, j.data, j.opts, j.priority, j.delayMs, r.key];
+    args.push(p?.queue ?? '', p?.id ?? '', p?.policy ?? 'wait', r.failTo, r.deps.length, ...r.deps);
+    return (await this.batch.run<number>(FLOW_ADD, this.#keys, args)) === 1;
+  }
+
+  resolve(parentId: string, childKey: string, kind: OutboxEntry['kind'], value: string, now: number) {
+    return this.batch.run<number>(FLOW_RESOLVE, this.#keys, [this.queue.job, now, parentId, childKey, kind, value]);
+  }
+
+  async outbox(childId?: string, limit = 200): Promise<OutboxEntry[]> {
+    if (childId !== undefined) {
+      const raw = await this.redis.hget(this.queue.outbox, childId);
+      return raw === null ? [] : [parseOutbox(childId, raw)];
+    }
+    const flat = await this.batch.run<string[]>(FLOW_READ, [this.queue.outbox], ['outbox', limit]);
+    const out: OutboxEntry[] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push(parseOutbox(flat[i]!, flat[i + 1]!));
+    return out;
+  }
+
+  async ack(entry: OutboxEntry): Promise<void> {
+    await this.batch.run<number>(FLOW_ACK, [this.queue.outbox], [entry.childId, entry.raw]);
+  }
+
+  async dependencies(id: string) {
+    const [processed, pending, failed] = await this.batch.run<[string[], string[], string[]]>(
+      FLOW_READ,
+      [this.queue.job + id],
+      ['deps'],
+    );
+    return { processed: pairs(processed), pending, failed: pairs(failed) };
+  }
+
+  peer(name: string): RedisFlowStore {
+    let s = this.peers.get(name);
+    if (!s) {
+      s = new RedisFlowStore(this.batch, this.redis, queueKeys(name, this.prefix), this.prefix, this.peers);
+      this.peers.set(name, s);
+    }
+    return s;
   }
 }
 

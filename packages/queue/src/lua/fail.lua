@@ -1,7 +1,7 @@
 -- A failed attempt under the job's lease token: appends the error to the job's history, then moves it to
 -- `wait`/`delayed` (retry), `dead` (DLQ) or `failed` (trimmed by count and age).
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
--- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake
+-- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake  KEYS[10] waiting-children  KEYS[11] flow outbox
 -- ARGV[1] job key prefix  ARGV[2] id  ARGV[3] token  ARGV[4] now (timestamps; a retry's due time is server time)
 -- ARGV[5] error entry (JSON object)
 -- ARGV[6] outcome: retry | dead | failed   ARGV[7] retry delay ms
@@ -10,6 +10,18 @@
 -- A finish time as the score in a finished-jobs index, placed after every score already there: jobs that
 -- finish in the same millisecond keep their finish order (equal scores would sort by id), so a count
 -- retention drops the oldest. The offset is a binary fraction of a millisecond, exact in a double.
+-- A flow child (it has a parent, `pq`/`pid`) leaves its parent a notification in this queue's outbox, in this
+-- same step: applied to the parent's queue by flow-resolve.lua next (another slot on a Cluster), re-applied by
+-- the workers' sweep when the process died in between. Final failures only under a policy other than `wait`.
+local function notify_parent(jk, id, kind, value)
+  local f = redis.call('HMGET', jk, 'pq', 'pid', 'ck', 'pp')
+  if not f[1] then return end
+  if kind ~= 'completed' then
+    kind = f[4]
+    if not kind or kind == 'wait' then return end
+  end
+  redis.call('HSET', KEYS[11], id, cjson.encode({ q = f[1], id = f[2], ck = f[3], k = kind, v = value }))
+end
 local function after_last(key, t)
   local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
   if last and tonumber(last) >= t then t = tonumber(last) + 1 / 1024 end
@@ -71,12 +83,14 @@ if outcome == 'retry' then
   redis.call('LPUSH', KEYS[9], '1')
   redis.call('LTRIM', KEYS[9], 0, 0)
 elseif outcome == 'dead' then
+  notify_parent(jk, id, 'failed', ARGV[5])
   redis.call('HSET', jk, 'state', 'dead', 'finishedAt', ARGV[4])
   redis.call('ZADD', KEYS[6], after_last(KEYS[6], now), id)
   trim(KEYS[6], prefix, tonumber(ARGV[8]), tonumber(ARGV[9]), now)
 else
   local keep = tonumber(ARGV[8])
   local age = tonumber(ARGV[9])
+  notify_parent(jk, id, 'failed', ARGV[5])
   if keep == 0 then
     redis.call('DEL', jk)
     return 1

@@ -3,11 +3,11 @@
 -- others: by due, lease or finish time), ascending or descending, and the [start, stop] slice of that list.
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
 -- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake  KEYS[10] events  KEYS[11] groups  KEYS[12] group set
--- KEYS[13] group line key prefix
+-- KEYS[13] group line key prefix  KEYS[14] waiting-children  KEYS[15] flow outbox
 -- ARGV[1] job key prefix  ARGV[2] start  ARGV[3] stop (inclusive)  ARGV[4] '1' ascending, '0' descending
 -- ARGV[5..] states
 -- Returns { id, { field, value, … }, … }
-local index = { waiting = 1, delayed = 2, active = 3, completed = 4, failed = 5, dead = 6 }
+local index = { waiting = 1, delayed = 2, active = 3, completed = 4, failed = 5, dead = 6, ['waiting-children'] = 14 }
 local start, stop = tonumber(ARGV[2]), tonumber(ARGV[3])
 local asc = ARGV[4] == '1'
 local out = {}

@@ -2,6 +2,7 @@
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
 -- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake  KEYS[10] events  KEYS[11] groups  KEYS[12] group set
 -- KEYS[13] group line key prefix (a grouped queue's waiting jobs sit in their group's line, not in `wait`)
+-- KEYS[14] waiting-children  KEYS[15] flow outbox
 -- ARGV[1] job key prefix  ARGV[2] operation  ARGV[3] id  ARGV[4] argument:
 --   remove          drops the hash and its index entry; refused while active (a worker holds it), and when ARGV[4]
 --                   (comma-separated states) is given, refused in any state not listed
@@ -38,7 +39,8 @@ local function ungroup()
 end
 
 if op == 'remove' then
-  if state == 'active' then return { 0, state } end
+  -- A flow parent waiting for its children: refused (its children would report to nothing).
+  if state == 'active' or state == 'waiting-children' then return { 0, state } end
   local only = ARGV[4]
   if only and only ~= '' and not string.find(',' .. only .. ',', ',' .. state .. ',', 1, true) then
     return { 0, state }
@@ -47,7 +49,7 @@ if op == 'remove' then
     if i ~= 3 then redis.call('ZREM', KEYS[i], id) end
   end
   ungroup()
-  redis.call('DEL', jk)
+  redis.call('DEL', jk, jk .. ':deps', jk .. ':processed', jk .. ':failed')
 elseif op == 'retry' then
   if state ~= 'failed' and state ~= 'dead' then return { 0, state } end
   redis.call('ZREM', KEYS[index[state]], id)

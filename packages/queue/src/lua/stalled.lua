@@ -1,13 +1,25 @@
 -- Active jobs whose lease lapsed (their worker stopped renewing): back to `wait`, or to `dead` once they
 -- stalled more than maxStalledCount times (with an entry in their error history).
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
--- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake
+-- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake  KEYS[10] waiting-children  KEYS[11] flow outbox
 -- ARGV[1] job key prefix  ARGV[2] now (ms, the worker's clock: history timestamps; lapsed is by the server's)  ARGV[3] maxStalledCount  ARGV[4] max jobs per call
 -- ARGV[5] DLQ keep count  ARGV[6] DLQ keep age ms (-1: unbounded)
 -- Returns { id, 'waiting' | 'dead', … }
 -- Schedules (due times, lease deadlines) are on the Redis server's clock, never a worker's: workers on
 -- different hosts disagree about the time, the server is one clock for all of them.
 -- See fail.lua: after every score already there, so ties keep their order (and DLQ cursors stay exact).
+-- A flow child (it has a parent, `pq`/`pid`) leaves its parent a notification in this queue's outbox, in this
+-- same step: applied to the parent's queue by flow-resolve.lua next (another slot on a Cluster), re-applied by
+-- the workers' sweep when the process died in between. Final failures only under a policy other than `wait`.
+local function notify_parent(jk, id, kind, value)
+  local f = redis.call('HMGET', jk, 'pq', 'pid', 'ck', 'pp')
+  if not f[1] then return end
+  if kind ~= 'completed' then
+    kind = f[4]
+    if not kind or kind == 'wait' then return end
+  end
+  redis.call('HSET', KEYS[11], id, cjson.encode({ q = f[1], id = f[2], ck = f[3], k = kind, v = value }))
+end
 local function after_last(key, t)
   local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
   if last and tonumber(last) >= t then t = tonumber(last) + 1 / 1024 end
@@ -55,6 +67,7 @@ for _, id in ipairs(ids) do
       local errs = redis.call('HGET', jk, 'errors')
       if errs then errs = string.sub(errs, 1, -2) .. ',' .. entry .. ']' else errs = '[' .. entry .. ']' end
       redis.call('HSET', jk, 'state', 'dead', 'finishedAt', ARGV[2], 'errors', errs)
+      notify_parent(jk, id, 'failed', entry)
       redis.call('ZADD', KEYS[6], after_last(KEYS[6], tonumber(ARGV[2])), id)
       died = true
       out[#out + 1] = id
