@@ -101,10 +101,10 @@ const pong = (port) => probe(port, 'PING\r\n', (b) => b.toString().startsWith('+
 const answers = (port) =>
   spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' }).stdout?.trim() === 'PONG';
 
-/** Whether something accepts a TCP connection on 127.0.0.1:port — synchronous, for the start hooks. */
-function portOpen(port) {
-  const script = `const s=require('net').connect(${port},'127.0.0.1');s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),1000)`;
-  return spawnSync(process.execPath, ['-e', script], { timeout: 3_000 }).status === 0;
+/** Whether the broker on 127.0.0.1:5672 answers the AMQP header with a frame — synchronous, for the start hook. */
+function amqpAnswers() {
+  const script = `const s=require('net').connect(5672,'127.0.0.1');s.on('connect',()=>s.write(Buffer.from('AMQP\\x00\\x00\\x09\\x01','latin1')));s.on('data',(b)=>process.exit(b[0]===1?0:1));s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),1500)`;
+  return spawnSync(process.execPath, ['-e', script], { timeout: 4_000 }).status === 0;
 }
 
 function waitSync(cond, ms) {
@@ -214,10 +214,16 @@ export const services = {
       // fails quietly — the node name is taken — and nothing ever answers (a CI run here waited its 90 s out).
       // So a live node is asked to start its application; a node that will not is stopped, killed if need be,
       // and the broker started afresh.
+      // A node can also be wedged with its application running: connections accepted and never answered (seen
+      // here after two concurrent deletes of one vhost) — start_app then succeeds at once and changes nothing, so
+      // what counts is the protocol answer (`amqpAnswers`), not an open port.
       if (rabbitNodeAlive()) {
-        console.log('[services] RabbitMQ: the node runs but the port is closed; rabbitmqctl start_app');
-        if (ctl(['start_app'], 30_000) && waitSync(() => portOpen(5672), 20_000)) return true;
-        console.log('[services] RabbitMQ: the node did not start its application; stopping it');
+        // It may be booting (recovering its queues after a kill takes a while): give it a minute first.
+        console.log('[services] RabbitMQ: the node runs but does not answer yet; waiting for it');
+        if (waitSync(amqpAnswers, 60_000)) return true;
+        console.log('[services] RabbitMQ: still no answer; rabbitmqctl start_app');
+        if (ctl(['start_app'], 30_000) && waitSync(amqpAnswers, 20_000)) return true;
+        console.log('[services] RabbitMQ: the node still does not answer; stopping it');
         ctl(['stop'], 20_000);
         if (!waitSync(() => !rabbitNodeAlive(), 10_000)) {
           spawnSync('pkill', ['-9', '-f', 'beam.*-s rabbit boot'], { stdio: 'ignore' });

@@ -34,7 +34,7 @@ beforeAll(() => {
 }, 60_000);
 afterAll(() => {
   ctl('delete_vhost', vhost);
-}, 60_000);
+}, 120_000);
 afterEach(async () => {
   for (const q of open.splice(0)) {
     await (q.backend as RabbitBackend).deleteQueues().catch(() => {});

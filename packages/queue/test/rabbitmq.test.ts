@@ -7,7 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { connect } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type CreateQueueOptions, createQueue, createWorker, type Queue, type RabbitBackend } from '../src/index';
+import {
+  type CreateQueueOptions,
+  createQueue,
+  createWorker,
+  isUnsupportedOperationError,
+  type Queue,
+  type RabbitBackend,
+} from '../src/index';
 import { queueContract } from './queue.contract';
 import { rabbitmqctl } from './rabbitmqctl';
 
@@ -81,6 +88,19 @@ queueContract('rabbitmq quorum (redis status)', {
   create: () => ({ newQueue: (o) => newQueue({ ...o, queueType: 'quorum' }, true), abandon }),
 });
 
+// Flows need a parent parked until its children complete, with their results beside it: a broker has no job store
+// to park it in (the Redis status store tracks states, it does not hold jobs back). Refused before anything is sent.
+it('addFlow is refused with UnsupportedOperationError naming RabbitMQ; nothing is published', async () => {
+  for (const redisStatus of [false, true]) {
+    const q = newQueue({}, redisStatus);
+    await expect(
+      q.addFlow({ name: 'parent', data: null, children: [{ name: 'child', data: null }] }),
+    ).rejects.toSatisfy((e) => isUnsupportedOperationError(e) && e.backend === 'RabbitMQ' && e.operation === 'addFlow');
+    await expect(q.job('x').getDependencies()).rejects.toSatisfy(isUnsupportedOperationError);
+    expect((await q.counts()).waiting).toBe(0);
+  }
+});
+
 describe('RabbitMQ backend specifics', () => {
   // The broker closes every connection of a vhost of this test's own: connections of other tests and
   // processes on the shared broker (other vhost) are left alone.
@@ -92,7 +112,7 @@ describe('RabbitMQ backend specifics', () => {
   }, 60_000);
   afterAll(() => {
     ctl('delete_vhost', vhost);
-  }, 60_000);
+  }, 120_000);
 
   it('a redelivered message of a job already completed is acked unrun (its worker died before the ack)', async () => {
     const status = { redis: fx.current.redis, prefix: fx.current.prefix };

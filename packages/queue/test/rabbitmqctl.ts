@@ -7,15 +7,24 @@ import { spawnSync } from 'node:child_process';
  */
 export function rabbitmqctl(...args: string[]): string {
   let last = '';
-  for (let attempt = 1; attempt <= 3; attempt++) {
+  // `delete_vhost` is tried once, with a longer bound: killing the CLI does not stop the deletion on the broker,
+  // and a second delete of a vhost still being deleted wedged RabbitMQ 3.10 here for 11 minutes (every new
+  // connection accepted and never answered), failing every later RabbitMQ test on the machine.
+  const once = args[0] === 'delete_vhost';
+  for (let attempt = 1; attempt <= (once ? 1 : 3); attempt++) {
     const r = spawnSync('rabbitmqctl', ['--quiet', ...args], {
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: once ? 90_000 : 20_000,
       killSignal: 'SIGKILL',
     });
     if (r.status === 0) return r.stdout;
     last = `${r.error?.message ?? ''} ${r.stderr ?? ''}`.trim();
     if (attempt > 1 && /already exists|does not exist|not_found/i.test(last)) return '';
+  }
+  if (once) {
+    // A deletion that outlived the bound goes on in the broker: leave it be (the vhost is this run's own).
+    console.warn(`rabbitmqctl ${args.join(' ')} did not finish: ${last}`);
+    return '';
   }
   throw new Error(`rabbitmqctl ${args.join(' ')} failed 3 times: ${last}`);
 }
