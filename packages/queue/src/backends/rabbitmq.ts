@@ -134,6 +134,11 @@ export class RabbitBackend implements QueueBackend {
   #seq = 0;
   /** The pause flag as the last fetch saw it: a paused worker must not spin on buffered deliveries. */
   #pausedSeen = false;
+  /**
+   * Message ids this worker gave back to the broker when it paused (`#standDown`): their next delivery is flagged
+   * `redelivered`, yet no consumer died holding them — not a stall. Per connection (a reconnection clears it).
+   */
+  readonly #givenBack = new Set<string>();
 
   constructor(options: RabbitBackendOptions) {
     this.name = options.name;
@@ -165,6 +170,7 @@ export class RabbitBackend implements QueueBackend {
     this.#outstanding = 0;
     this.#owed.clear();
     this.#holdUntil = 0;
+    this.#givenBack.clear();
     await this.#declare(ch, false);
     if (this.#prefetch > 0) await this.#consume(ch, generation);
   }
@@ -296,7 +302,13 @@ export class RabbitBackend implements QueueBackend {
     try {
       // Cancel first: a message requeued while we still consume would come straight back to us.
       for (const tag of this.#tags.splice(0)) await ch.cancel(tag);
-      for (const d of this.#buffer.splice(0)) if (d.generation === generation) ch.nack(d.msg, false, true);
+      // Ids another consumer took are never seen here again: bounded (past 10,000 the marks are dropped).
+      if (this.#givenBack.size > 10_000) this.#givenBack.clear();
+      for (const d of this.#buffer.splice(0)) {
+        if (d.generation !== generation) continue;
+        this.#givenBack.add(String(d.msg.properties.messageId));
+        ch.nack(d.msg, false, true);
+      }
       this.#owed.clear();
       this.#holdUntil = 0;
     } catch {
@@ -477,7 +489,7 @@ export class RabbitBackend implements QueueBackend {
         ack(d);
         continue;
       }
-      if (d.msg.fields.redelivered) {
+      if (d.msg.fields.redelivered && !this.#givenBack.delete(body.id)) {
         // Its consumer died holding it (the broker requeued it): a stalled job.
         const st = await this.#status.get(body.id);
         if (st && FINISHED.includes(st.state as JobState)) {
@@ -592,7 +604,11 @@ export class RabbitBackend implements QueueBackend {
 
   /** A fetch now would hand out a job. */
   #deliverable(): boolean {
-    if (this.#buffer.length === 0 || this.#pausedSeen) return false;
+    if (this.#pausedSeen) return false;
+    // Resumed (here) while the last fetch stood down: nothing is consumed, so no delivery would wake the worker —
+    // the next fetch consumes again. Without this, a resume racing a fetch's stand-down waited out `blockMs`.
+    if (this.#prefetch > 0 && this.#consuming === 0 && this.#conn.current) return true;
+    if (this.#buffer.length === 0) return false;
     if (this.#type === 'classic') return true;
     return this.#outstanding < this.#prefetch && this.#clock.now() >= this.#holdUntil;
   }
