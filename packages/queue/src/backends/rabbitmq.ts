@@ -3,7 +3,7 @@ import { type Clock, getDefaultLogger, type Logger, sleep, systemClock } from '@
 import type { ConfirmChannel, ConsumeMessage, Message, Options } from 'amqplib';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
 import { BulkAddIncompleteError, QueueClosedError } from '../errors';
-import type { JobInfo, JobState, NewJob } from '../job';
+import { type JobInfo, type JobState, type NewJob, prepareJob } from '../job';
 import { MAX_PRIORITY } from '../options';
 import type { StatusStore } from '../status';
 import { AmqpConnection } from './amqp-connection';
@@ -52,13 +52,23 @@ interface Delivery {
   id?: string;
 }
 
+let defaultOpts: string | undefined;
+
+/** The stored options of a job that sets none on a queue without `defaultJobOptions` (the package defaults). */
+export function defaultJobOpts(): string {
+  defaultOpts ??= prepareJob('job', null, undefined, undefined, Number.POSITIVE_INFINITY).opts;
+  return defaultOpts;
+}
+
 /**
  * A job's message body: `<createdAt>\n<name as JSON>\n<opts JSON>\n<data JSON>` (its id is the message's
  * `messageId`, its attempts a header from the first retry on). JSON text has no raw newline, so the worker gets
- * `opts` and `data` as slices of the body — nothing is parsed and re-serialised on the way.
+ * `opts` and `data` as slices of the body — nothing is parsed and re-serialised on the way. Options equal to the
+ * package defaults (`defaultJobOpts`, ~140 bytes) are an empty line: most jobs carry none.
  */
 export function encodeJob(name: string, createdAt: number, opts: string, data: string): Buffer {
-  return Buffer.from(`${createdAt}\n${JSON.stringify(name)}\n${opts}\n${data}`);
+  const o = opts === defaultJobOpts() ? '' : opts;
+  return Buffer.from(`${createdAt}\n${JSON.stringify(name)}\n${o}\n${data}`);
 }
 
 /** The job in a message body (`encodeJob`'s, or a JSON envelope `{id, name, createdAt, opts, data}` of 0.x). */
@@ -77,11 +87,13 @@ export function decodeJob(msg: Message): { id: string; name: string; createdAt: 
   const a = text.indexOf('\n');
   const b = text.indexOf('\n', a + 1);
   const c = text.indexOf('\n', b + 1);
+  // A JSON string without an escape is its text between the quotes (most names): no parse.
+  const name = text.slice(a + 1, b);
   return {
     id: String(msg.properties.messageId),
     createdAt: Number(text.slice(0, a)),
-    name: JSON.parse(text.slice(a + 1, b)) as string,
-    opts: text.slice(b + 1, c),
+    name: name.includes('\\') ? (JSON.parse(name) as string) : name.slice(1, -1),
+    opts: c === b + 1 ? defaultJobOpts() : text.slice(b + 1, c),
     data: text.slice(c + 1),
   };
 }
@@ -361,7 +373,7 @@ export class RabbitBackend implements QueueBackend {
 
   async #publish(job: { id: string; body: Buffer; priority: number; attemptsMade: number }, delayMs: number) {
     // A first attempt carries no headers (no table to encode per message): no `x-attempts-made` reads as 0.
-    const options: Options.Publish = { persistent: true, priority: job.priority, messageId: job.id };
+    const options: Options.Publish = { persistent: true, priority: job.priority, messageId: job.id, mandatory: true };
     if (job.attemptsMade > 0) options.headers = { 'x-attempts-made': job.attemptsMade };
     if (delayMs <= 0) return this.#conn.publish('', this.#waitQueue(job.priority), job.body, options);
     await this.#delays();
