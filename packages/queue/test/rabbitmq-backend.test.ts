@@ -111,6 +111,69 @@ describe('RabbitMQ backend (issue 19 §4)', () => {
     },
   );
 
+  /** Resumes the queue (`resume`) right after a fetch read "paused" from the store, at the moment `when` says. */
+  class ResumeOnRead extends MemoryStatusStore {
+    resume: (() => void) | undefined;
+    constructor(readonly when: 'read' | 'stand-down') {
+      super();
+    }
+    override async isPaused(): Promise<boolean> {
+      const paused = await super.isPaused();
+      const resume = this.resume;
+      if (paused && resume) {
+        this.resume = undefined;
+        // `read`: before the fetch has taken in what it read; `stand-down`: while it cancels its consumer (a
+        // broker round trip away, after this turn of the event loop).
+        if (this.when === 'read') queueMicrotask(resume);
+        else setImmediate(resume);
+      }
+      return paused;
+    }
+  }
+
+  it.each(['read', 'stand-down'] as const)(
+    'a resume that races a fetch (at its %s) runs the waiting jobs at once, not after blockMs',
+    async (when) => {
+      const store = new ResumeOnRead(when);
+      const q = newQueue({ redis: undefined, statusStore: store });
+      let ran!: () => void;
+      const done = new Promise<void>((r) => {
+        ran = r;
+      });
+      const worker = createWorker(q, () => ran(), { concurrency: 5, blockMs: 60_000 });
+      await (q.backend as RabbitBackend).whenConnected();
+      await q.pause();
+      store.resume = () => void q.resume();
+      // Its delivery wakes the worker, whose fetch reads "paused" and stands down; the resume lands meanwhile.
+      await q.add('t', 1);
+      await done;
+      expect(store.resume).toBeUndefined();
+      await worker.close();
+    },
+    10_000,
+  );
+
+  it('deliveries a pause gave back to the broker are not stalls when they come again', async () => {
+    const q = newQueue({ redis: undefined, statusStore: new MemoryStatusStore() });
+    const b = q.backend as RabbitBackend;
+    await b.startConsuming(5, 1);
+    const added = await q.addBulk(Array.from({ length: 3 }, (_, i) => ({ name: 't', data: i })));
+    // At least one delivery is in the backend's buffer.
+    await b.createWaiter().wait(10_000);
+    await q.pause();
+    expect((await b.fetch(Date.now(), 5, 'x', 30_000)).jobs).toEqual([]);
+    await q.resume();
+    const fetched: string[] = [];
+    const waiter = b.createWaiter();
+    while (fetched.length < 3) {
+      await waiter.wait(10_000);
+      for (const job of (await b.fetch(Date.now(), 5, 'x', 30_000)).jobs) fetched.push(job.id);
+    }
+    expect(fetched.sort()).toEqual(added.map((a) => a.id).sort());
+    expect(await b.recoverStalled()).toEqual([]);
+    for (const a of added) expect((await q.getJob(a.id))?.stalledCount).toBe(0);
+  });
+
   it('addBulk that the broker takes only in part says exactly which jobs are queued', async () => {
     const q = newQueue();
     await (q.backend as RabbitBackend).whenConnected();

@@ -65,6 +65,9 @@ function coalesceWrites(stream: Writable | undefined): void {
 /** The broker returned a `mandatory` publish: no queue was bound to take it. */
 class Unroutable extends Error {}
 
+const publishTimedOut = (timeoutMs: number) =>
+  new BackendUnavailableError('rabbitmq', 'publish', new BackendTimeoutError('publish', timeoutMs));
+
 const RECONNECT = { initialMs: 100, maxMs: 5_000, factor: 2, jitter: 'full' as const };
 
 /**
@@ -208,54 +211,78 @@ export class AmqpConnection {
    * message the broker returned (no queue took it: a queue deleted behind our back) is not published: the
    * topology is re-declared (`onReturned`) and the publish retried; still returned after `publishAttempts`, a
    * `PublishNotConfirmedError`. `options.messageId` identifies the returned message: required.
+   *
+   * Connected (the common case), the first attempt is one promise on the channel at hand, its bound an entry in
+   * the one queue of confirm deadlines: no async frame, closures or timer per publish (a bulk add makes hundreds).
+   * Anything but a confirm goes on in `#publishAgain` with what is left of the same bound.
    */
-  async publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
-    const attempts = this.#o.publishAttempts ?? 5;
-    let last: unknown;
-    // The whole publish, waits for a channel included, is bounded: RabbitMQ down must not hang `add()`.
+  publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
     const timeoutMs = this.#o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     const deadline = performance.now() + timeoutMs;
-    const timedOut = () =>
-      new BackendUnavailableError('rabbitmq', 'publish', new BackendTimeoutError('publish', timeoutMs));
+    const publish = options.mandatory === true ? options : { ...options, mandatory: true };
+    const ch = this.#readyPending || this.#closed ? undefined : this.#channel;
+    if (!ch) return this.#publishAgain(exchange, routingKey, content, publish, deadline, 0, undefined);
+    return new Promise<void>((resolve, reject) => {
+      const entry = this.#deadlines.add(timeoutMs, () => reject(publishTimedOut(timeoutMs)));
+      ch.publish(exchange, routingKey, content, publish, (err) => {
+        if (entry.done) return;
+        this.#deadlines.finish(entry);
+        if (!err && !this.#wasReturned(ch, String(publish.messageId))) return resolve();
+        // As a bounded call reports it: a connection failure is `BackendUnavailableError`, thrown as it is.
+        const error = err ? toBackendError(err, 'rabbitmq', 'publish') : new Unroutable('returned');
+        if (isBackendUnavailableError(error)) return reject(error);
+        this.#publishAgain(exchange, routingKey, content, publish, deadline, 1, error, ch).then(resolve, reject);
+      });
+    });
+  }
+
+  /** Attempts `attempt`.. of a publish (`failed`: how the last one went, on `ch`), bounded by `deadline`. */
+  async #publishAgain(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+    deadline: number,
+    attempt: number,
+    failed: unknown,
+    failedOn?: ConfirmChannel,
+  ): Promise<void> {
+    const attempts = this.#o.publishAttempts ?? 5;
+    // The whole publish, waits for a channel included, is bounded: RabbitMQ down must not hang `add()`.
     const bounded = <T>(call: Promise<T>) =>
       boundBackendCall(call, {
         backend: 'rabbitmq',
         operation: 'publish',
         timeoutMs: Math.max(0, deadline - performance.now()),
       });
-    for (let i = 0; i < attempts; i++) {
+    let last = failed;
+    const recover = async (error: unknown, ch: ConfirmChannel, i: number) => {
+      if (error instanceof Unroutable) {
+        await bounded(this.#o.onReturned?.(ch) ?? Promise.resolve()).catch(() => {});
+        return;
+      }
+      // The channel is going down: its close starts the reconnection this retry waits for.
+      await sleep(this.#o.clock, 50 * i).catch(() => {});
+    };
+    if (failedOn && attempt > 0) await recover(failed, failedOn, attempt);
+    for (let i = attempt; i < attempts; i++) {
       if (this.#closed) break;
-      // Connected (the common case): the channel at hand, without a bounded wait (a timer) per publish.
-      const connected = !this.#readyPending && this.#channel;
-      const ch = connected ? connected : await bounded(this.#ready);
+      const ch = !this.#readyPending && this.#channel ? this.#channel : await bounded(this.#ready);
       try {
         const confirmed = new Promise<void>((resolve, reject) => {
-          // A first attempt on the channel at hand has the whole timeout: its bound joins the one queue of
-          // deadlines (one timer for every publish in flight, not a setTimeout + clearTimeout each).
-          const entry = i === 0 && connected ? this.#deadlines.add(timeoutMs, () => reject(timedOut())) : undefined;
-          ch.publish(exchange, routingKey, content, { ...options, mandatory: true }, (err) => {
-            if (entry) {
-              if (entry.done) return;
-              this.#deadlines.finish(entry);
-            }
-            // As `bounded` reports it: a connection failure is `BackendUnavailableError`.
-            if (err) reject(entry ? toBackendError(err, 'rabbitmq', 'publish') : err);
+          ch.publish(exchange, routingKey, content, options, (err) => {
+            if (err) reject(err);
             // The return arrives before the confirm of the same publish: the broker acks what it dropped.
             else if (this.#wasReturned(ch, String(options.messageId))) reject(new Unroutable('returned'));
             else resolve();
           });
         });
-        await (i === 0 && connected ? confirmed : bounded(confirmed));
+        await bounded(confirmed);
         return;
       } catch (error) {
         if (isBackendUnavailableError(error)) throw error;
         last = error;
-        if (error instanceof Unroutable) {
-          await bounded(this.#o.onReturned?.(ch) ?? Promise.resolve()).catch(() => {});
-          continue;
-        }
-        // The channel is going down: its close starts the reconnection this retry waits for.
-        await sleep(this.#o.clock, 50 * (i + 1)).catch(() => {});
+        await recover(error, ch, i + 1);
       }
     }
     const why = last instanceof Unroutable ? 'returned unroutable' : 'not confirmed';

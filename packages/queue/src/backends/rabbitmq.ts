@@ -3,7 +3,7 @@ import { type Clock, getDefaultLogger, type Logger, sleep, systemClock } from '@
 import type { ConfirmChannel, ConsumeMessage, Message, Options } from 'amqplib';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
 import { BulkAddIncompleteError, QueueClosedError } from '../errors';
-import type { JobInfo, JobState, NewJob } from '../job';
+import { type JobInfo, type JobState, type NewJob, prepareJob } from '../job';
 import { MAX_PRIORITY } from '../options';
 import type { StatusStore } from '../status';
 import { AmqpConnection } from './amqp-connection';
@@ -52,13 +52,23 @@ interface Delivery {
   id?: string;
 }
 
+let defaultOpts: string | undefined;
+
+/** The stored options of a job that sets none on a queue without `defaultJobOptions` (the package defaults). */
+export function defaultJobOpts(): string {
+  defaultOpts ??= prepareJob('job', null, undefined, undefined, Number.POSITIVE_INFINITY).opts;
+  return defaultOpts;
+}
+
 /**
  * A job's message body: `<createdAt>\n<name as JSON>\n<opts JSON>\n<data JSON>` (its id is the message's
  * `messageId`, its attempts a header from the first retry on). JSON text has no raw newline, so the worker gets
- * `opts` and `data` as slices of the body — nothing is parsed and re-serialised on the way.
+ * `opts` and `data` as slices of the body — nothing is parsed and re-serialised on the way. Options equal to the
+ * package defaults (`defaultJobOpts`, ~140 bytes) are an empty line: most jobs carry none.
  */
 export function encodeJob(name: string, createdAt: number, opts: string, data: string): Buffer {
-  return Buffer.from(`${createdAt}\n${JSON.stringify(name)}\n${opts}\n${data}`);
+  const o = opts === defaultJobOpts() ? '' : opts;
+  return Buffer.from(`${createdAt}\n${JSON.stringify(name)}\n${o}\n${data}`);
 }
 
 /** The job in a message body (`encodeJob`'s, or a JSON envelope `{id, name, createdAt, opts, data}` of 0.x). */
@@ -77,11 +87,13 @@ export function decodeJob(msg: Message): { id: string; name: string; createdAt: 
   const a = text.indexOf('\n');
   const b = text.indexOf('\n', a + 1);
   const c = text.indexOf('\n', b + 1);
+  // A JSON string without an escape is its text between the quotes (most names): no parse.
+  const name = text.slice(a + 1, b);
   return {
     id: String(msg.properties.messageId),
     createdAt: Number(text.slice(0, a)),
-    name: JSON.parse(text.slice(a + 1, b)) as string,
-    opts: text.slice(b + 1, c),
+    name: name.includes('\\') ? (JSON.parse(name) as string) : name.slice(1, -1),
+    opts: c === b + 1 ? defaultJobOpts() : text.slice(b + 1, c),
     data: text.slice(c + 1),
   };
 }
@@ -134,6 +146,11 @@ export class RabbitBackend implements QueueBackend {
   #seq = 0;
   /** The pause flag as the last fetch saw it: a paused worker must not spin on buffered deliveries. */
   #pausedSeen = false;
+  /**
+   * Message ids this worker gave back to the broker when it paused (`#standDown`): their next delivery is flagged
+   * `redelivered`, yet no consumer died holding them — not a stall. Per connection (a reconnection clears it).
+   */
+  readonly #givenBack = new Set<string>();
 
   constructor(options: RabbitBackendOptions) {
     this.name = options.name;
@@ -165,6 +182,7 @@ export class RabbitBackend implements QueueBackend {
     this.#outstanding = 0;
     this.#owed.clear();
     this.#holdUntil = 0;
+    this.#givenBack.clear();
     await this.#declare(ch, false);
     if (this.#prefetch > 0) await this.#consume(ch, generation);
   }
@@ -296,7 +314,13 @@ export class RabbitBackend implements QueueBackend {
     try {
       // Cancel first: a message requeued while we still consume would come straight back to us.
       for (const tag of this.#tags.splice(0)) await ch.cancel(tag);
-      for (const d of this.#buffer.splice(0)) if (d.generation === generation) ch.nack(d.msg, false, true);
+      // Ids another consumer took are never seen here again: bounded (past 10,000 the marks are dropped).
+      if (this.#givenBack.size > 10_000) this.#givenBack.clear();
+      for (const d of this.#buffer.splice(0)) {
+        if (d.generation !== generation) continue;
+        this.#givenBack.add(String(d.msg.properties.messageId));
+        ch.nack(d.msg, false, true);
+      }
       this.#owed.clear();
       this.#holdUntil = 0;
     } catch {
@@ -349,7 +373,7 @@ export class RabbitBackend implements QueueBackend {
 
   async #publish(job: { id: string; body: Buffer; priority: number; attemptsMade: number }, delayMs: number) {
     // A first attempt carries no headers (no table to encode per message): no `x-attempts-made` reads as 0.
-    const options: Options.Publish = { persistent: true, priority: job.priority, messageId: job.id };
+    const options: Options.Publish = { persistent: true, priority: job.priority, messageId: job.id, mandatory: true };
     if (job.attemptsMade > 0) options.headers = { 'x-attempts-made': job.attemptsMade };
     if (delayMs <= 0) return this.#conn.publish('', this.#waitQueue(job.priority), job.body, options);
     await this.#delays();
@@ -477,7 +501,7 @@ export class RabbitBackend implements QueueBackend {
         ack(d);
         continue;
       }
-      if (d.msg.fields.redelivered) {
+      if (d.msg.fields.redelivered && !this.#givenBack.delete(body.id)) {
         // Its consumer died holding it (the broker requeued it): a stalled job.
         const st = await this.#status.get(body.id);
         if (st && FINISHED.includes(st.state as JobState)) {
@@ -592,7 +616,11 @@ export class RabbitBackend implements QueueBackend {
 
   /** A fetch now would hand out a job. */
   #deliverable(): boolean {
-    if (this.#buffer.length === 0 || this.#pausedSeen) return false;
+    if (this.#pausedSeen) return false;
+    // Resumed (here) while the last fetch stood down: nothing is consumed, so no delivery would wake the worker —
+    // the next fetch consumes again. Without this, a resume racing a fetch's stand-down waited out `blockMs`.
+    if (this.#prefetch > 0 && this.#consuming === 0 && this.#conn.current) return true;
+    if (this.#buffer.length === 0) return false;
     if (this.#type === 'classic') return true;
     return this.#outstanding < this.#prefetch && this.#clock.now() >= this.#holdUntil;
   }
