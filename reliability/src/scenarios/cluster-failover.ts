@@ -183,10 +183,12 @@ export async function runClusterFailover(
       })),
       recovery: 'forward',
     });
+    const sagaStores: RedisSagaStore[] = [];
     for (let o = 0; o < 2; o++) {
+      sagaStores.push(new RedisSagaStore({ redis: client(), prefix }));
       orchestrators.push(
         createOrchestrator({
-          store: new RedisSagaStore({ redis: client(), prefix }),
+          store: sagaStores[o]!,
           id: `o${o}`,
           sagas: [saga],
           leaseMs: 1_000,
@@ -200,6 +202,8 @@ export async function runClusterFailover(
       );
     }
     const sagaIds: string[] = [];
+    /** Sagas whose `run` rejected: the start may have been refused (CLUSTERDOWN in the outage) — the caller was told. */
+    const sagaRejected = new Set<string>();
     const sagaRuns: Promise<unknown>[] = [];
 
     // Lock: clients contend for a resource on the same shard (its hold and its slot's fencing counter die with
@@ -382,7 +386,9 @@ export async function runClusterFailover(
       if (tick % 4 === 0) {
         const sagaId = `g${tick}`;
         sagaIds.push(sagaId);
-        sagaRuns.push(orchestrators[tick % 2]!.run(saga, { n: tick }, { sagaId }).catch(() => {}));
+        sagaRuns.push(
+          orchestrators[tick % 2]!.run(saga, { n: tick }, { sagaId }).catch(() => void sagaRejected.add(sagaId)),
+        );
       }
       await Promise.all(
         batch.map(async (k) => {
@@ -419,7 +425,15 @@ export async function runClusterFailover(
     const [b, q, g] = await Promise.all([busFx.read(), jobFx.read(), sagaFx.read()]);
     await Promise.race([Promise.all(sagaRuns), delay(1_000)]);
     // A saga that never reached its last step's effect is stuck (its state lost, or never resumed).
-    const sagasStuck = sagaIds.filter((id) => !g.has(`${id}:s3`)).length;
+    // A saga whose start the cluster refused (its `run` rejected, no record in the store) never existed: the
+    // caller was told, as a refused add or publish is — counted apart, not stuck.
+    let sagaStartsRefused = 0;
+    let sagasStuck = 0;
+    for (const id of sagaIds.filter((i) => !g.has(`${i}:s3`))) {
+      if (sagaRejected.has(id) && (await sagaStores[0]!.get(id).catch(() => undefined)) === undefined)
+        sagaStartsRefused++;
+      else sagasStuck++;
+    }
     let sagaStepReruns = 0;
     for (const v of g.values()) sagaStepReruns += v - 1;
     const lostOf = (acked: Acked[], fx: Map<string, number>) => acked.filter((a) => !fx.has(a.id));
@@ -505,8 +519,10 @@ export async function runClusterFailover(
     return {
       scenario: 'cluster-failover',
       mode: ctx.mode,
-      produced: evs.length + jobs.length + sagaIds.length + lockWrites,
-      processed: [...b.keys()].length + [...q.keys()].length + sagaIds.length - sagasStuck + lockAccepted,
+      // (A saga whose start was refused was never produced, as a refused add or publish is not.)
+      produced: evs.length + jobs.length + sagaIds.length - sagaStartsRefused + lockWrites,
+      processed:
+        [...b.keys()].length + [...q.keys()].length + sagaIds.length - sagaStartsRefused - sagasStuck + lockAccepted,
       lost: lost.length + lockStale,
       duplicated: duplicated + sagaStepReruns,
       durationMs: Date.now() - started,
@@ -520,6 +536,7 @@ export async function runClusterFailover(
         ackedAfterPromotion: afterPromotion,
         sagas: sagaIds.length,
         sagasStuck,
+        sagaStartsRefused,
         sagaStepReruns,
         busLost: lostOf(evs, b).length,
         queueLost: lostOf(jobs, q).length,
