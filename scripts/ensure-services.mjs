@@ -218,9 +218,9 @@ export const services = {
       // here after two concurrent deletes of one vhost) — start_app then succeeds at once and changes nothing, so
       // what counts is the protocol answer (`amqpAnswers`), not an open port.
       if (rabbitNodeAlive()) {
-        // It may be booting (recovering its queues after a kill takes a while): give it a minute first.
+        // It may be booting (a normal boot answers within seconds): give it 20 s before anything else.
         console.log('[services] RabbitMQ: the node runs but does not answer yet; waiting for it');
-        if (waitSync(amqpAnswers, 60_000)) return true;
+        if (waitSync(amqpAnswers, 20_000)) return true;
         console.log('[services] RabbitMQ: still no answer; rabbitmqctl start_app');
         if (ctl(['start_app'], 30_000) && waitSync(amqpAnswers, 20_000)) return true;
         console.log('[services] RabbitMQ: the node still does not answer; stopping it');
