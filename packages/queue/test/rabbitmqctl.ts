@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 /**
  * `rabbitmqctl --quiet …` for test setup, bounded: the CLI's own Erlang node has been seen to hang after doing its
  * work (a CI run waited 23 minutes on an `add_vhost` whose vhost already existed), so each try is killed after
- * 15 s and retried (its output returned); on a retry, "already exists" / "does not exist" mean the earlier try did it.
+ * 20 s and retried (its output returned); on a retry, "already exists" / "does not exist" mean the earlier try did it.
  */
 export function rabbitmqctl(...args: string[]): string {
   let last = '';

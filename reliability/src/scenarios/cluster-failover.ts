@@ -430,7 +430,7 @@ export async function runClusterFailover(
     let sagaStartsRefused = 0;
     let sagasStuck = 0;
     for (const id of sagaIds.filter((i) => !g.has(`${i}:s3`))) {
-      if (sagaRejected.has(id) && (await sagaStores[0]!.get(id).catch(() => undefined)) === undefined)
+      if (sagaRejected.has(id) && (await sagaStores[0]!.get(id).catch(() => 'unread')) === undefined)
         sagaStartsRefused++;
       else sagasStuck++;
     }
