@@ -177,21 +177,7 @@ export class MemoryBackend implements QueueBackend {
         while (fifo.length > 0 && jobs.length < count) {
           const id = fifo.shift()!;
           if (!this.#waitSet.delete(id)) continue;
-          const f = this.#jobs.get(id)!.fields;
-          f.state = 'active';
-          f.token = token;
-          f.processedAt = String(now);
-          this.#active.add(id, now + lockMs);
-          jobs.push({
-            id,
-            name: f.name!,
-            data: f.data!,
-            opts: f.opts!,
-            priority: Number(f.priority),
-            attemptsMade: Number(f.attemptsMade),
-            createdAt: Number(f.createdAt),
-            token,
-          });
+          jobs.push(this.#lease(id, token, now, lockMs));
         }
       }
     }
@@ -225,6 +211,25 @@ export class MemoryBackend implements QueueBackend {
     const page = entries.slice(0, limit);
     const last = page[page.length - 1];
     return { ids: page.map(([id]) => id), cursor: last ? `${last[1]}:${last[0]}` : cursor };
+  }
+
+  /** A waiting job (taken out of its line by the caller) becomes active under `token`: the fetched job. */
+  #lease(id: string, token: string, now: number, lockMs: number): FetchedJob {
+    const f = this.#jobs.get(id)!.fields;
+    f.state = 'active';
+    f.token = token;
+    f.processedAt = String(now);
+    this.#active.add(id, now + lockMs);
+    return {
+      id,
+      name: f.name!,
+      data: f.data!,
+      opts: f.opts!,
+      priority: Number(f.priority),
+      attemptsMade: Number(f.attemptsMade),
+      createdAt: Number(f.createdAt),
+      token,
+    };
   }
 
   #held(id: string, token: string): Record<string, string> | undefined {
@@ -576,21 +581,7 @@ export class MemoryBackend implements QueueBackend {
             }
             if (ok) {
               const { id } = line.shift()!;
-              const f = this.#jobs.get(id)!.fields;
-              f.state = 'active';
-              f.token = token;
-              f.processedAt = String(now);
-              this.#active.add(id, now + lockMs);
-              jobs.push({
-                id,
-                name: f.name!,
-                data: f.data!,
-                opts: f.opts!,
-                priority: Number(f.priority),
-                attemptsMade: Number(f.attemptsMade),
-                createdAt: Number(f.createdAt),
-                token,
-              });
+              jobs.push(this.#lease(id, token, now, lockMs));
               if (limit) this.#gtat.set(group, tat + interval);
               progressed = true;
             }
