@@ -13,7 +13,7 @@ import {
   systemClock,
   type TimerHandle,
 } from '@ballast/core';
-import { context, SpanKind, trace } from '@opentelemetry/api';
+import { context, type Span, SpanKind } from '@opentelemetry/api';
 import type { z } from 'zod';
 import { MemoryTransport } from './backends/memory';
 import { RedisTransport } from './backends/redis';
@@ -43,6 +43,7 @@ import {
 import { OrderedConsumer, PARTITION_KEY_FIELD, partitionOf, partitionType } from './ordered';
 import { applyRetention, retentionPolicy } from './retention';
 import { Subscription } from './subscription';
+import { withSpan } from './tracing';
 import type { DeadLetter, GroupInfo, RetentionPolicy, StreamId, Transport } from './transport';
 
 /** Event type → zod schema of its data. */
@@ -150,6 +151,11 @@ export class EventBus<E extends EventSchemas> {
   readonly #ownsTransport: boolean;
   readonly #events: E;
   readonly #maxLenAll: number;
+  /** What every publish passes to the transport (one object, not one per call). */
+  readonly #transportOptions: { maxLenAll: number };
+  readonly #attrsByType = new Map<string, { type: string }>();
+  #lastMs = Number.NaN;
+  #lastIso = '';
   readonly #maxPayloadBytes: number;
   readonly #validate: boolean;
   readonly #clock: Clock;
@@ -182,6 +188,7 @@ export class EventBus<E extends EventSchemas> {
           })
         : new MemoryTransport(o.clock ? { clock: o.clock } : {}));
     this.#maxLenAll = o.maxLenAll;
+    this.#transportOptions = { maxLenAll: o.maxLenAll };
     this.#maxPayloadBytes = o.maxPayloadBytes;
     this.#validate = o.validateOnPublish;
     this.#clock = o.clock ?? systemClock;
@@ -217,13 +224,29 @@ export class EventBus<E extends EventSchemas> {
    * Publishes one event to `events:{type}` and `events:all` (one round trip). Returns its `event_id`.
    * The active trace context is written into `metadata` so consumers continue the trace.
    */
-  async publish<K extends keyof E & string>(
-    type: K,
-    data: z.input<E[K]>,
-    options: PublishOptions = {},
-  ): Promise<string> {
-    const [id] = await this.#publish(type, [{ ...options, data }], `${type} publish`);
-    return id!;
+  publish<K extends keyof E & string>(type: K, data: z.input<E[K]>, options: PublishOptions = {}): Promise<string> {
+    // Not async, here and below: what a pending publish keeps alive until Redis answers is its span and id, not
+    // the frames of the async functions it went through (tens of thousands of concurrent publishes are what a
+    // busy service has in flight). Every error, also one thrown while validating, comes back as a rejection.
+    let span: Span | undefined;
+    try {
+      const payload = this.#payload(type, data);
+      const stream = this.#streamOf(type, options.partitionKey);
+      span = this.#startSpan(type, 1);
+      const ctx = withSpan(context.active(), span);
+      const { eventId, fields } = this.#encode(type, payload, options, this.#timestamp(), ctx);
+      return this.#sent(
+        this.transport.publish(stream, fields, this.#transportOptions),
+        type,
+        1,
+        span,
+        eventId,
+        eventId,
+      );
+    } catch (error) {
+      span?.end();
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -235,41 +258,10 @@ export class EventBus<E extends EventSchemas> {
     type: K,
     items: readonly (PublishOptions & { data: z.input<E[K]> })[],
   ): Promise<string[]> {
-    return this.#publish(type, items, `${type} publish`);
-  }
-
-  async #publish(
-    type: string,
-    items: readonly (PublishOptions & { data: unknown })[],
-    spanName: string,
-  ): Promise<string[]> {
-    const schema = this.#schema(type);
-    const payloads = items.map((item) => {
-      if (!this.#validate) return item.data;
-      const parsed = schema.safeParse(item.data);
-      if (!parsed.success) throw new EventValidationError(type, describeIssues(parsed.error.issues, item.data));
-      return parsed.data;
-    });
-    const span = tracer.startSpan(spanName, {
-      kind: SpanKind.PRODUCER,
-      attributes: {
-        'messaging.system': 'redis',
-        'messaging.destination.name': type,
-        'messaging.batch.message_count': items.length,
-      },
-    });
+    let span: Span | undefined;
     try {
-      const spanContext = trace.setSpan(context.active(), span);
-      const timestamp = new Date(this.#clock.now()).toISOString();
-      const ids: string[] = [];
-      const encoded = items.map((item, i) => {
-        const { eventId, fields } = this.#encode(type, payloads[i], item, timestamp, spanContext);
-        ids.push(eventId);
-        return fields;
-      });
-      // Partitioned events go to their key's partition stream (one stream per call: a burst keeps its order).
-      const key = items[0]!.partitionKey;
-      const stream = key === undefined ? type : partitionType(type, partitionOf(key, this.#partitions));
+      const payloads = items.map((item) => this.#payload(type, item.data));
+      const key = items[0]?.partitionKey;
       if (items.some((item) => item.partitionKey !== key)) {
         throw new EventValidationError(type, [
           {
@@ -280,14 +272,101 @@ export class EventBus<E extends EventSchemas> {
           },
         ]);
       }
-      if (encoded.length === 1) await this.transport.publish(stream, encoded[0]!, { maxLenAll: this.#maxLenAll });
-      else await this.transport.publishMany(stream, encoded, { maxLenAll: this.#maxLenAll });
-      this.#m.published.add(items.length, { type });
-      if (ids.length === 1) span.setAttribute('messaging.message.id', ids[0]!);
-      return ids;
-    } finally {
-      span.end();
+      // Partitioned events go to their key's partition stream (one stream per call: a burst keeps its order).
+      const stream = this.#streamOf(type, key);
+      if (items.length === 0) return Promise.resolve([]);
+      span = this.#startSpan(type, items.length);
+      const ctx = withSpan(context.active(), span);
+      const timestamp = this.#timestamp();
+      const ids: string[] = [];
+      const encoded = items.map((item, i) => {
+        const { eventId, fields } = this.#encode(type, payloads[i], item, timestamp, ctx);
+        ids.push(eventId);
+        return fields;
+      });
+      const opts = this.#transportOptions;
+      const sent =
+        encoded.length === 1
+          ? this.transport.publish(stream, encoded[0]!, opts)
+          : this.transport.publishMany(stream, encoded, opts);
+      return this.#sent(sent, type, items.length, span, ids, ids.length === 1 ? ids[0] : undefined);
+    } catch (error) {
+      span?.end();
+      return Promise.reject(error);
     }
+  }
+
+  /** `data` as the schema of `type` parses it (when `validateOnPublish`), or `EventValidationError`. */
+  #payload(type: string, data: unknown): unknown {
+    const schema = this.#schema(type);
+    if (!this.#validate) return data;
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) throw new EventValidationError(type, describeIssues(parsed.error.issues, data));
+    return parsed.data;
+  }
+
+  /** The stream an event of `type` goes to: the type's, or its partition key's (see `partitions`). */
+  #streamOf(type: string, partitionKey: string | undefined): string {
+    return partitionKey === undefined ? type : partitionType(type, partitionOf(partitionKey, this.#partitions));
+  }
+
+  #startSpan(type: string, count: number): Span {
+    return tracer.startSpan(`${type} publish`, {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'redis',
+        'messaging.destination.name': type,
+        'messaging.batch.message_count': count,
+      },
+    });
+  }
+
+  /** Now as ISO 8601, built once per clock millisecond (a burst of publishes shares a handful of them). */
+  #timestamp(): string {
+    const now = this.#clock.now();
+    if (now !== this.#lastMs) {
+      this.#lastMs = now;
+      this.#lastIso = new Date(now).toISOString();
+    }
+    return this.#lastIso;
+  }
+
+  /**
+   * `result` once the transport wrote the events (counted, span ended), or the transport's error (span ended).
+   * A span that records nothing is ended at once: it holds nothing to wait for.
+   */
+  #sent<T>(sent: Promise<unknown>, type: string, count: number, span: Span, result: T, messageId?: string): Promise<T> {
+    const m = this.#m;
+    const attrs = this.#typeAttributes(type);
+    if (!span.isRecording()) {
+      span.end();
+      return sent.then(() => {
+        m.published.add(count, attrs);
+        return result;
+      });
+    }
+    return sent.then(
+      () => {
+        m.published.add(count, attrs);
+        if (messageId !== undefined) span.setAttribute('messaging.message.id', messageId);
+        span.end();
+        return result;
+      },
+      (error: unknown) => {
+        span.end();
+        throw error;
+      },
+    );
+  }
+
+  /** `{ type }` of the published counter, one object per type (not one per publish). */
+  #typeAttributes(type: string): { type: string } {
+    let attrs = this.#attrsByType.get(type);
+    if (!attrs) {
+      attrs = { type };
+      this.#attrsByType.set(type, attrs);
+    }
+    return attrs;
   }
 
   /**

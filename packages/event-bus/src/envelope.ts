@@ -37,29 +37,38 @@ export function encodeEnvelope(e: EventEnvelope): Record<string, string> {
 
 /** The inverse of `encodeEnvelope`; throws `EventDecodeError` naming what is missing or malformed. */
 export function decodeEnvelope(fields: Record<string, string>): EventEnvelope {
-  for (const name of ['event_id', 'event_type', 'source_service', 'timestamp', 'data'] as const) {
-    if (typeof fields[name] !== 'string') throw new EventDecodeError(`missing field "${name}"`);
-  }
-  const parse = (name: 'data' | 'metadata', text: string): unknown => {
-    try {
-      return JSON.parse(text);
-    } catch (cause) {
-      throw new EventDecodeError(`field "${name}" is not JSON`, { cause });
-    }
-  };
-  const metadata = fields.metadata === undefined ? {} : parse('metadata', fields.metadata);
+  const { event_id, event_type, source_service, timestamp, data } = fields;
+  if (typeof event_id !== 'string') throw missing('event_id');
+  if (typeof event_type !== 'string') throw missing('event_type');
+  if (typeof source_service !== 'string') throw missing('source_service');
+  if (typeof timestamp !== 'string') throw missing('timestamp');
+  if (typeof data !== 'string') throw missing('data');
+  const metadata = fields.metadata === undefined ? {} : parseField('metadata', fields.metadata);
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
     throw new EventDecodeError('field "metadata" is not a JSON object');
   }
   const envelope: EventEnvelope = {
-    event_id: fields.event_id!,
-    event_type: fields.event_type!,
-    source_service: fields.source_service!,
-    timestamp: fields.timestamp!,
-    data: parse('data', fields.data!),
+    event_id,
+    event_type,
+    source_service,
+    timestamp,
+    data: parseField('data', data),
     metadata: metadata as Record<string, unknown>,
   };
   if (fields.correlation_id) envelope.correlation_id = fields.correlation_id;
   if (fields.user_id) envelope.user_id = fields.user_id;
   return envelope;
+}
+
+function missing(name: string): EventDecodeError {
+  return new EventDecodeError(`missing field "${name}"`);
+}
+
+function parseField(name: 'data' | 'metadata', text: string): unknown {
+  if (text === '{}') return {}; // metadata without trace context: what most events carry
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new EventDecodeError(`field "${name}" is not JSON`, { cause });
+  }
 }

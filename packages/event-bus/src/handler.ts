@@ -41,8 +41,19 @@ export class HandlerRegistration {
 
   constructor(readonly handler: EventHandler<unknown>) {}
 
-  run(event: EventEnvelope, context: HandlerContext): Promise<unknown> {
-    const running = (async () => this.handler(event, context))();
+  /**
+   * Runs the handler: its value, or a promise of it (a handler that returns no promise settled at once, and
+   * nothing is tracked for it). A synchronous throw comes back as a rejection.
+   */
+  run(event: EventEnvelope, context: HandlerContext): unknown {
+    let result: unknown;
+    try {
+      result = this.handler(event, context);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!isThenable(result)) return result;
+    const running = Promise.resolve(result);
     this.#running.add(running);
     const forget = () => void this.#running.delete(running);
     running.then(forget, forget);
@@ -53,4 +64,12 @@ export class HandlerRegistration {
   idle(): Promise<unknown> {
     return Promise.allSettled([...this.#running]);
   }
+}
+
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }

@@ -1,11 +1,12 @@
 import { type Clock, extractTraceContext, getTracer } from '@ballast/core';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { z } from 'zod';
 import { decodeEnvelope, type EventEnvelope } from './envelope';
 import { HandlerTimeoutError } from './errors';
-import type { HandlerContext, HandlerRegistration } from './handler';
+import { type HandlerContext, type HandlerRegistration, isThenable } from './handler';
 import type { EventKeys } from './keys';
 import type { BusInstruments } from './metrics';
+import { withSpan } from './tracing';
 import type { StreamEntry } from './transport';
 
 /** What became of one entry: acknowledge it (handled, or skipped), dead-letter it, or retry it. */
@@ -45,6 +46,10 @@ export function entryAttributes(type: string, group: string): EntryAttributes {
 
 const tracer = getTracer('@ballast/event-bus');
 
+/** The outcomes that carry nothing of their own: one object each, not one per entry. */
+const HANDLED: Outcome = Object.freeze({ kind: 'handled' });
+const SKIPPED: Outcome = Object.freeze({ kind: 'skipped' });
+
 /**
  * Decodes, validates and handles one entry: every handler runs, one after the other in registration order
  * (seed 000's `_process_message`), inside a `<type> process` consumer span that continues the publisher's
@@ -55,7 +60,7 @@ const tracer = getTracer('@ballast/event-bus');
  */
 export async function processEntry(p: EntryProcessor, entry: StreamEntry): Promise<Outcome> {
   const replayFor = entry.fields.replay_for_group;
-  if (replayFor !== undefined && replayFor !== p.group) return { kind: 'skipped' };
+  if (replayFor !== undefined && replayFor !== p.group) return SKIPPED;
   if (entry.deliveries > p.maxDeliveries) {
     return { kind: 'dead', reason: `delivered ${entry.deliveries} times (max ${p.maxDeliveries})` };
   }
@@ -89,7 +94,7 @@ export async function processEntry(p: EntryProcessor, entry: StreamEntry): Promi
     parent,
   );
   // Handlers run with the process span active (baggage from the publisher kept): their spans are its children.
-  const active = trace.setSpan(parent, span);
+  const active = withSpan(parent, span);
   // With a handler timeout: the handlers' signal also aborts at the deadline, and a handler still running then
   // is given up (its delivery fails; whatever it does later is ignored).
   const timeoutMs = p.handlerTimeoutMs;
@@ -124,7 +129,8 @@ export async function processEntry(p: EntryProcessor, entry: StreamEntry): Promi
     }
     try {
       const run = context.with(active, () => registration.run(event, ctx));
-      const result = timedOut ? await Promise.race([run, timedOut]) : await run;
+      // A handler that returned no promise is done: no await (and no microtask turn) for it.
+      const result = timedOut ? await Promise.race([run, timedOut]) : isThenable(run) ? await run : run;
       if (result === false) failures.push(new Error('handler returned false'));
     } catch (error) {
       failures.push(error);
@@ -137,7 +143,7 @@ export async function processEntry(p: EntryProcessor, entry: StreamEntry): Promi
   );
   if (failures.length === 0) {
     span.end();
-    return { kind: 'handled' };
+    return HANDLED;
   }
   const error =
     failures.length === 1

@@ -99,7 +99,8 @@ export class RedisTransport implements Transport {
   /** Blocking connections, one per consumer, with their CLIENT ID for CLIENT UNBLOCK on abort. */
   readonly #blocking: BlockingConnections;
   /** Publishes of this tick not sent yet, by `maxLenAll` and type (see `publish`). */
-  #queued = new Map<string, { type: string; maxLen: string; items: QueuedPublish[] }>();
+  #queued = new Map<number, Map<string, QueuedPublish[]>>();
+  readonly #cluster: boolean;
   #flushScheduled = false;
   #closed = false;
 
@@ -119,6 +120,7 @@ export class RedisTransport implements Transport {
     this.#keys = eventKeys(options.prefix, options.keyLayout);
     this.#clock = options.clock ?? systemClock;
     this.#blocking = new BlockingConnections(this.#redis, options.logger);
+    this.#cluster = isCluster(options.redis);
   }
 
   get keys(): EventKeys {
@@ -127,7 +129,7 @@ export class RedisTransport implements Transport {
 
   /** True on a Redis Cluster client (`events:all` is then in another slot than a type's stream). */
   get cluster(): boolean {
-    return isCluster(this.#redis);
+    return this.#cluster;
   }
 
   #check(): void {
@@ -140,22 +142,26 @@ export class RedisTransport implements Transport {
    * still written to both streams with no command in between, and each call settles with its own id or error
    * (a server error of one event does not fail the others).
    */
-  async publish(type: string, fields: Record<string, string>, options: { maxLenAll?: number } = {}): Promise<StreamId> {
-    this.#check();
+  publish(type: string, fields: Record<string, string>, options: { maxLenAll?: number } = {}): Promise<StreamId> {
+    if (this.#closed) return Promise.reject(new TransportClosedError('RedisTransport'));
     const flat = flatten(fields);
-    const maxLen = String(options.maxLenAll ?? 0);
-    if (isCluster(this.#redis)) {
-      // events:{type} and events:all hash to different slots: no script or MULTI may span them. Two round
-      // trips, in order: the type stream (what consumer groups read) first, then events:all (an audit/fan-in
-      // stream). If the second write fails, the event was still published to its consumers.
-      const id = (await this.#redis.xadd(this.#keys.stream(type), '*', ...flat)) as string;
-      const all = this.#keys.all();
-      await (maxLen === '0'
-        ? this.#redis.xadd(all, '*', ...flat)
-        : this.#redis.xadd(all, 'MAXLEN', '~', maxLen, '*', ...flat));
-      return id;
-    }
+    const maxLen = options.maxLenAll ?? 0;
+    if (this.#cluster) return this.#publishCluster(type, flat, maxLen);
     return this.#enqueue(type, flat, maxLen);
+  }
+
+  /**
+   * events:{type} and events:all hash to different slots: no script or MULTI may span them. Two round trips, in
+   * order: the type stream (what consumer groups read) first, then events:all (an audit/fan-in stream). If the
+   * second write fails, the event was still published to its consumers.
+   */
+  async #publishCluster(type: string, flat: string[], maxLen: number): Promise<StreamId> {
+    const id = (await this.#redis.xadd(this.#keys.stream(type), '*', ...flat)) as string;
+    const all = this.#keys.all();
+    await (maxLen === 0
+      ? this.#redis.xadd(all, '*', ...flat)
+      : this.#redis.xadd(all, 'MAXLEN', '~', maxLen, '*', ...flat));
+    return id;
   }
 
   async publishMany(
@@ -167,20 +173,24 @@ export class RedisTransport implements Transport {
     if (entries.length === 0) return [];
     // Cluster: the two streams are in different slots; publish one by one (ioredis still sends them without
     // waiting for each other). Standalone: queued with the tick's other publishes.
-    if (isCluster(this.#redis)) return Promise.all(entries.map((e) => this.publish(type, e, options)));
-    const maxLen = String(options.maxLenAll ?? 0);
+    if (this.#cluster) return Promise.all(entries.map((e) => this.publish(type, e, options)));
+    const maxLen = options.maxLenAll ?? 0;
     return Promise.all(entries.map((e) => this.#enqueue(type, flatten(e), maxLen)));
   }
 
-  #enqueue(type: string, flat: string[], maxLen: string): Promise<StreamId> {
+  #enqueue(type: string, flat: string[], maxLen: number): Promise<StreamId> {
     return new Promise<StreamId>((resolve, reject) => {
-      const key = `${maxLen}\u0000${type}`;
-      let queue = this.#queued.get(key);
-      if (!queue) {
-        queue = { type, maxLen, items: [] };
-        this.#queued.set(key, queue);
+      let byType = this.#queued.get(maxLen);
+      if (!byType) {
+        byType = new Map();
+        this.#queued.set(maxLen, byType);
       }
-      queue.items.push({ flat, resolve, reject });
+      let items = byType.get(type);
+      if (!items) {
+        items = [];
+        byType.set(type, items);
+      }
+      items.push({ flat, resolve, reject });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         // After the current tick's code and promise callbacks: every publish they make joins this batch.
@@ -194,9 +204,15 @@ export class RedisTransport implements Transport {
     const queued = this.#queued;
     this.#queued = new Map();
     coalesceWrites(this.#redis);
-    for (const { type, maxLen, items } of queued.values()) {
-      for (let i = 0; i < items.length; i += PUBLISH_CHUNK) {
-        void this.#sendBatch(type, maxLen, items.length <= PUBLISH_CHUNK ? items : items.slice(i, i + PUBLISH_CHUNK));
+    for (const [maxLen, byType] of queued) {
+      for (const [type, items] of byType) {
+        for (let i = 0; i < items.length; i += PUBLISH_CHUNK) {
+          void this.#sendBatch(
+            type,
+            String(maxLen),
+            items.length <= PUBLISH_CHUNK ? items : items.slice(i, i + PUBLISH_CHUNK),
+          );
+        }
       }
     }
   }
