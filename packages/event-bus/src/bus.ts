@@ -325,8 +325,9 @@ export class EventBus<E extends EventSchemas> {
   #timestamp(): string {
     const now = this.#clock.now();
     if (now !== this.#lastMs) {
-      this.#lastMs = now;
+      // Text first: a now with none (RangeError) must not become the key of the previous now's text.
       this.#lastIso = new Date(now).toISOString();
+      this.#lastMs = now;
     }
     return this.#lastIso;
   }
