@@ -274,7 +274,10 @@ export class EventBus<E extends EventSchemas> {
       }
       // Partitioned events go to their key's partition stream (one stream per call: a burst keeps its order).
       const stream = this.#streamOf(type, key);
-      if (items.length === 0) return Promise.resolve([]);
+      if (items.length === 0) {
+        this.#schema(type); // nothing to validate, but an unknown type is still UnknownEventTypeError
+        return Promise.resolve([]);
+      }
       span = this.#startSpan(type, items.length);
       const ctx = withSpan(context.active(), span);
       const timestamp = this.#timestamp();

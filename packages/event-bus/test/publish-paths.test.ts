@@ -16,7 +16,12 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createEventBus } from '../src/bus';
-import { isEventValidationError, isPayloadTooLargeError, isTransportClosedError } from '../src/errors';
+import {
+  isEventValidationError,
+  isPayloadTooLargeError,
+  isTransportClosedError,
+  isUnknownEventTypeError,
+} from '../src/errors';
 
 const logger = createLogger({ level: 'silent' });
 const events = { 'order.placed': z.object({ n: z.number() }), 'blob.stored': z.object({ blob: z.string() }) };
@@ -93,6 +98,11 @@ describe('publish paths', () => {
         ]),
       ),
     ).rejects.toSatisfy(isEventValidationError);
+    await expect(call(() => bus.publish('order.shipped' as never, { n: 1 } as never))).rejects.toSatisfy(
+      isUnknownEventTypeError,
+    );
+    // No items to validate, but the type is still checked (a misspelt type fails whatever the batch holds).
+    await expect(call(() => bus.publishMany('order.shipped' as never, []))).rejects.toSatisfy(isUnknownEventTypeError);
     expect(publishSpans()).toEqual([]); // refused before a span was started
     await expect(call(() => bus.publish('blob.stored', { blob: 'x'.repeat(100) }))).rejects.toSatisfy(
       isPayloadTooLargeError,
