@@ -7,6 +7,7 @@
 import { createLogger } from '@ballast/core';
 import { context, type SpanContext, TraceFlags, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createEventBus } from '../src/bus';
@@ -51,5 +52,29 @@ describe('trace context without a tracer SDK', () => {
     expect(withParent!.active).toMatchObject({ traceId: incoming.traceId, spanId: incoming.spanId });
     expect(without!.metadata).toEqual({});
     expect(without!.active?.traceId ?? '00000000000000000000000000000000').toBe('00000000000000000000000000000000');
+  });
+  it('a recording span active where the consumer runs (an SDK not registered globally) is not the span handlers get', async () => {
+    // The app traces with its own provider's tracer; the bus's tracer is the API's no-op one. Handlers continue
+    // the trace context, but annotate a no-op span, not the app's span that happened to be active at subscribe.
+    const appSpan = new BasicTracerProvider().getTracer('app').startSpan('startup');
+    const bus = createEventBus({ source: 'shop', events, logger });
+    const handled = new Promise<{ recording: boolean | undefined; context: SpanContext | undefined }>((resolve) => {
+      void context.with(trace.setSpan(context.active(), appSpan), () =>
+        bus.subscribe(
+          'order.placed',
+          () => {
+            const active = trace.getActiveSpan();
+            resolve({ recording: active?.isRecording(), context: active?.spanContext() });
+          },
+          { group: 'g', blockMs: 10 },
+        ),
+      );
+    });
+    await bus.publish('order.placed', { n: 1 });
+    const seen = await handled;
+    await bus.close();
+    appSpan.end();
+    expect(seen.recording).toBe(false);
+    expect(seen.context).toEqual(appSpan.spanContext());
   });
 });
