@@ -101,6 +101,21 @@ describe('ballast queue', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--state');
   });
+
+  it('counts and lists flow parents waiting for their children (waiting-children)', async () => {
+    const assemblies = createQueue('assemblies', { backend: 'redis', redis, prefix });
+    const tree = await assemblies.addFlow({ name: 'assemble', data: null, children: [{ name: 'part', data: 1 }] });
+    await assemblies.close();
+    const table = await ballast('queue', 'counts', 'assemblies');
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(/waiting-children\s*│\s*1/);
+    expect(table.out).toMatch(/waiting\s*│\s*1/);
+    const parents = await json('queue', 'jobs', 'assemblies', '--state', 'waiting-children');
+    expect(parents.map((j: { id: string; state: string }) => [j.id, j.state])).toEqual([[tree.id, 'waiting-children']]);
+    const listed = await ballast('queue', 'jobs', 'assemblies', '--state', 'waiting-children');
+    expect(listed.out).toContain(tree.id);
+    expect((await ballast('queue', 'jobs', '--help')).out).toContain('waiting-children');
+  });
 });
 
 describe('ballast bus', () => {

@@ -129,7 +129,7 @@ describe('queues', () => {
       {
         name: QUEUE,
         paused: true,
-        counts: expect.objectContaining({ dead: 3, waiting: 2, byPriority: expect.any(Object) }),
+        counts: expect.objectContaining({ dead: 3, waiting: 2, waitingChildren: 1, byPriority: expect.any(Object) }),
         canRemoveDead: true,
       },
     ]);
@@ -150,6 +150,10 @@ describe('queues', () => {
     });
     expect((await get(`queues/${QUEUE}/jobs/missing`)).status).toBe(404);
     expect((await get(`queues/${QUEUE}/jobs?state=sleeping`)).status).toBe(400);
+    // Flow parents waiting for their children are a state of their own.
+    const parents = (await get(`queues/${QUEUE}/jobs?state=waiting-children`)).body;
+    expect(parents).toMatchObject({ state: 'waiting-children', jobs: [{ id: fx.flowParent, name: 'bundle' }] });
+    expect(parents.jobs).toHaveLength(1);
     expect((await get('queues/nope/jobs')).status).toBe(404);
   });
 

@@ -96,6 +96,16 @@ describe('the dashboard in Chromium', () => {
     await shot('queues');
   });
 
+  it('queues: counts and lists flow parents waiting for their children', async () => {
+    await open('queues');
+    await poll(() => page.locator(`[data-queue="${QUEUE}"]`).textContent()).toMatch(/waiting-children\s*1/);
+    await page.selectOption('[data-select="job-state"]', 'waiting-children');
+    await poll(() => table('jobs').count()).toBe(1);
+    expect(await table('jobs').first().textContent()).toContain(fx.flowParent);
+    await page.selectOption('[data-select="job-state"]', 'waiting');
+    await poll(() => row('jobs', fx.flowParent).count()).toBe(0);
+  });
+
   it('streams: shows the group and its dead letters; a refused delete changes nothing; replays one', async () => {
     await open('streams');
     await poll(() => table('stream-dlq').count()).toBe(2);

@@ -1,6 +1,6 @@
 /**
  * Real data for every panel, on the shared Redis (127.0.0.1:6379) under a prefix of its own: two breakers
- * with calls, a queue with waiting and dead jobs, an event type with a consumer group and dead letters, a saga
+ * with calls, a queue with waiting and dead jobs and a flow parent waiting for its child, an event type with a consumer group and dead letters, a saga
  * whose compensation failed (dead-lettered) and one still running, a held lock, two registered instances, and
  * a config with three versions (a secret among the keys). Each action the tests take can succeed once the
  * fixture's `heal()` has mended the failing dependencies.
@@ -35,6 +35,8 @@ export interface Fixture {
   breakers: BreakerRegistry;
   /** Every action `authorize` was asked about. */
   asked: DashboardAction[];
+  /** The queue's flow parent, waiting for its child (due in an hour): state `waiting-children`. */
+  flowParent: string;
   /** Saga id whose compensation is dead-lettered; and the one still running. */
   failedSaga: string;
   runningSaga: string;
@@ -82,6 +84,12 @@ export async function seed(): Promise<Fixture> {
   await queue.pause(); // what waits keeps waiting: a replayed job stays visible
   await queue.add('render', { n: 10 }, { priority: 'high' });
   await queue.add('render', { n: 11 }, { priority: 'low' });
+  // A flow whose parent waits for its child (delayed an hour, so the waiting count stays two).
+  const flow = await queue.addFlow({
+    name: 'bundle',
+    data: { n: 20 },
+    children: [{ name: 'render', data: { n: 21 }, options: { delayMs: 3_600_000 } }],
+  });
   await queue.upsertScheduler(
     'nightly-report',
     { pattern: '0 0 3 * * *', tz: 'Asia/Shanghai' },
@@ -225,6 +233,7 @@ export async function seed(): Promise<Fixture> {
     options,
     breakers,
     asked,
+    flowParent: flow.id,
     failedSaga,
     runningSaga,
     heal() {

@@ -15,8 +15,17 @@ const EVENTS_ADD = defineScript('queue:events-add', eventsAddSource);
 
 /** What each queue event carries (besides `event`, `jobId`, and the stream `id` a subscriber sees). */
 export interface QueueEventMap {
-  /** Added, retried, promoted or replayed: in line to run. */
-  waiting: { jobId: string };
+  /**
+   * Added, retried, promoted or replayed: in line to run. `prev: 'waiting-children'`: a flow parent whose last
+   * child completed (or was dropped by its failure policy) — it left `waiting-children` for the line.
+   */
+  waiting: { jobId: string; prev?: 'waiting-children' };
+  /**
+   * A flow parent added by `addFlow`: it waits for its children. It leaves that state with a `waiting` event
+   * (`prev: 'waiting-children'`), or, failed by a child (`failParentOnFailure`), with `failed` (a
+   * `CHILD_FAILED` entry naming the child, `willRetry: false`) and, on a queue with a DLQ, `dead`.
+   */
+  'waiting-children': { jobId: string };
   /** Added with a delay, or a retry in backoff: due at `delayUntil` (the publisher's clock). */
   delayed: { jobId: string; delayUntil: number };
   /** A worker took it: `attempt` 1 for the first. */
@@ -225,6 +234,7 @@ export class QueueEvents {
   readonly onEvent: Event<QueueEvent> = this.#all.event;
   readonly onError: Event<unknown> = this.#errors.event;
   readonly onWaiting: Event<QueueEvent & { event: 'waiting' }>;
+  readonly onWaitingChildren: Event<QueueEvent & { event: 'waiting-children' }>;
   readonly onDelayed: Event<QueueEvent & { event: 'delayed' }>;
   readonly onActive: Event<QueueEvent & { event: 'active' }>;
   readonly onProgress: Event<QueueEvent & { event: 'progress' }>;
@@ -240,6 +250,7 @@ export class QueueEvents {
     this.#blockMs = options.blockMs ?? 5_000;
     const names: QueueEventName[] = [
       'waiting',
+      'waiting-children',
       'delayed',
       'active',
       'progress',
@@ -251,6 +262,7 @@ export class QueueEvents {
     ];
     this.#emit = Object.fromEntries(names.map((n) => [n, new EventEmitter(n)])) as unknown as Emitters;
     this.onWaiting = this.#emit.waiting.event;
+    this.onWaitingChildren = this.#emit['waiting-children'].event;
     this.onDelayed = this.#emit.delayed.event;
     this.onActive = this.#emit.active.event;
     this.onProgress = this.#emit.progress.event;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InvalidOptionsError, parseOptions } from '@ballast/core';
 import { z } from 'zod';
 import type { QueueBackend } from './backend';
+import type { QueueEventInput } from './events';
 import type { JobErrorEntry, NewJob } from './job';
 import { UnsupportedOperationError } from './operation-errors';
 import type { JobOptions, StoredJobOptions } from './options';
@@ -109,6 +110,20 @@ export interface OutboxEntry {
 /** Resolve outcomes (flow-resolve.lua). */
 export const RESOLVED = { none: 0, applied: 1, released: 2, failed: 3, failedUp: 4 } as const;
 
+/**
+ * How a flow store publishes its queue's events, set by the queue that owns the store when it publishes events.
+ * A parent's move out of `waiting-children` is published with the move (on Redis, by the script that makes it,
+ * on the parent queue's stream, with this retention), so it precedes the parent's `active` event and the
+ * `completed`/`failed` event of the child that moved it.
+ */
+export interface FlowEvents {
+  /** Publishes on the store's own queue (`addFlow`'s jobs; in memory, a parent's moves). */
+  publish(event: QueueEventInput): void;
+  /** The stream's cap (`events: { maxLen, maxAgeMs }`; maxAgeMs 0: none). */
+  maxLen: number;
+  maxAgeMs: number;
+}
+
 /** A backend's flow store: one queue's side of parent/child jobs. */
 export interface FlowStore {
   /** Adds one flow job; false: its id existed (nothing changed). */
@@ -126,6 +141,12 @@ export interface FlowStore {
   peer(name: string): FlowStore | undefined;
   /** Memory: makes `store` reachable as `peer(name)` (a child reaches its parent's queue in-process). */
   link?(name: string, store: FlowStore): void;
+  /**
+   * Events of this store's queue (see `FlowEvents`); absent: none published. Memory: a peer is another queue's
+   * store, with that queue's events. Redis: shared with the peers, whose scripts append a parent's move to the
+   * parent queue's stream (the events of a worker's process, whichever queue its parent is in).
+   */
+  events?: FlowEvents;
 }
 
 export function parseOutbox(childId: string, raw: string): OutboxEntry {
@@ -274,11 +295,22 @@ export function planFlow(root: FlowJob, rootQueue: FlowQueue, prepare: Prepare):
 /**
  * Writes a planned flow top-down: each parent (with its complete pending set) before its children, so no
  * parent can run before all of its children are there and completed. Memory queues are linked so a child's
- * worker reaches its parent's queue.
+ * worker reaches its parent's queue. Each job added publishes `waiting-children` (a parent), or `waiting` /
+ * `delayed` (a leaf) on its queue, as `add` does after its move; a duplicate publishes nothing.
  */
 export async function writeFlow(plan: Planned, now: number): Promise<FlowNode> {
   const store = flowStoreOf(plan.queue, 'addFlow');
   plan.node.added = await store.addNode(plan.record, now);
+  if (plan.node.added && store.events) {
+    const { id, delayMs } = plan.record.job;
+    store.events.publish(
+      plan.record.deps.length > 0
+        ? { event: 'waiting-children', jobId: id }
+        : delayMs > 0
+          ? { event: 'delayed', jobId: id, delayUntil: now + delayMs }
+          : { event: 'waiting', jobId: id },
+    );
+  }
   for (const c of plan.children) {
     const childStore = flowStoreOf(c.queue, 'addFlow');
     childStore.link?.(plan.queue.name, store);

@@ -33,6 +33,8 @@ export interface JobErrorEntry {
   timeout?: boolean;
   /** Recorded by stalled recovery rather than a worker. */
   stalled?: boolean;
+  /** A flow parent failed by its child (`CHILD_FAILED`, `failParentOnFailure`): the child's `<queue>:<id>`. */
+  child?: string;
   at: number;
 }
 

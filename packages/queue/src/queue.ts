@@ -246,7 +246,16 @@ export class Queue<D = unknown> {
       this.backend = new MemoryBackend({ clock: this.clock });
     }
     this.#unwatch = queueInstruments().watch({ name, counts: () => this.counts() });
-    if (this.options.events !== false) this.#publisher = new EventPublisher(this.eventsTransport(), this.logger);
+    if (this.options.events !== false) {
+      const publisher = new EventPublisher(this.eventsTransport(), this.logger);
+      this.#publisher = publisher;
+      // addFlow's jobs, and the moves of flow parents this process's workers make (in whichever queue).
+      const flows = this.backend.flows?.();
+      if (flows) {
+        const [maxLen, maxAgeMs] = this.#eventsRetention;
+        flows.events = { publish: (event) => publisher.publish(event), maxLen, maxAgeMs };
+      }
+    }
   }
 
   /** Capped length and age of the events stream (`events: { maxLen, maxAgeMs }`). */

@@ -8,7 +8,17 @@ import { isInvalidOptionsError } from '@ballast/core';
 import { defineContract } from '@ballast/testkit/vitest';
 import { afterEach, expect, it } from 'vitest';
 import { flowFaults } from '../src/flows';
-import { createWorker, type Handler, isJobStateError, type Job, type Queue, type WorkerOptions } from '../src/index';
+import {
+  createQueueEvents,
+  createWorker,
+  type Handler,
+  isJobFailedError,
+  isJobStateError,
+  type Job,
+  type Queue,
+  type QueueEvent,
+  type WorkerOptions,
+} from '../src/index';
 import type { QueueFactory } from './queue.contract';
 
 const worker = (q: Queue, h: Handler, o: WorkerOptions = {}) => createWorker(q, h, { onError: () => {}, ...o });
@@ -35,7 +45,21 @@ const finallyFailed = (q: Queue, id: string) =>
 
 const noRetry = { attempts: 1 } as const;
 
+/** A subscriber to `q`'s events stream (any process's), recording every event; closed after the test. */
+const subscribers: { close(): void }[] = [];
+async function listen(q: Queue) {
+  const events = createQueueEvents(q, { blockMs: 200 });
+  subscribers.push(events);
+  await events.ready;
+  const seen: QueueEvent[] = [];
+  events.onEvent((e) => seen.push(e));
+  /** The names of `id`'s events, in stream order. */
+  const of = (id: string) => seen.filter((e) => e.jobId === id).map((e) => e.event);
+  return { events, seen, of };
+}
+
 afterEach(() => {
+  for (const s of subscribers.splice(0)) s.close();
   flowFaults.beforeResolve = undefined;
   flowFaults.beforeAck = undefined;
 });
@@ -437,5 +461,160 @@ export const flowsContract = defineContract<QueueFactory>('Flows', (make) => {
       }),
     ).rejects.toSatisfy((e) => isInvalidOptionsError(e) && /groups/.test(e.message));
     expect(await q.getJob('grouped-flow')).toBeUndefined();
+  });
+
+  it('flows: events — addFlow publishes waiting-children for a parent, waiting/delayed for its leaves; a duplicate nothing', async () => {
+    const f = await make();
+    const q = f.newQueue({ events: true });
+    const other = f.newQueue({ events: true });
+    const qe = await listen(q);
+    const oe = await listen(other);
+    const flow = {
+      name: 'root',
+      data: null,
+      options: { jobId: 'evt-root' },
+      children: [
+        { name: 'mid', data: null, queue: other, children: [{ name: 'leaf', data: 1, queue: q }] },
+        { name: 'later', data: 2, options: { delayMs: 3_600_000 } },
+      ],
+    };
+    const tree = await q.addFlow(flow);
+    const mid = tree.children[0]!;
+    const [leaf] = mid.children;
+    const later = tree.children[1]!;
+    await expect
+      .poll(() => qe.seen.map((e) => `${e.event} ${e.jobId}`))
+      .toEqual([`waiting-children ${tree.id}`, `waiting ${leaf!.id}`, `delayed ${later.id}`]);
+    await expect.poll(() => oe.seen.map((e) => `${e.event} ${e.jobId}`)).toEqual([`waiting-children ${mid.id}`]);
+    expect(qe.seen.find((e) => e.jobId === later.id)).toMatchObject({ delayUntil: expect.any(Number) });
+    // Adding the same flow again finds every job there: nothing moved, nothing published.
+    await q.addFlow(flow);
+    const marker = await q.add('marker', null);
+    await expect.poll(() => qe.seen.at(-1)?.jobId).toBe(marker.id);
+    expect(qe.seen).toHaveLength(4);
+    expect(oe.seen).toHaveLength(1);
+  });
+
+  it('flows: events — a parent goes waiting-children, then waiting (prev waiting-children) when its child completes, then runs', async () => {
+    const q = (await make()).newQueue({ events: true });
+    const qe = await listen(q);
+    const tree = await q.addFlow({ name: 'parent', data: null, children: [{ name: 'child', data: 1 }] });
+    const child = tree.children[0]!;
+    worker(q, async (job) => (job.name === 'child' ? 'c' : job.childrenResults()), { concurrency: 1 });
+    expect(await q.job(tree.id).waitUntilFinished(qe.events, { timeoutMs: 10_000 })).toEqual({
+      [`${q.name}:${child.id}`]: 'c',
+    });
+    await expect.poll(() => qe.of(tree.id)).toEqual(['waiting-children', 'waiting', 'active', 'completed']);
+    expect(qe.of(child.id)).toEqual(['waiting', 'active', 'completed']);
+    // The parent's move is published with it (as BullMQ does): after the child started, before its `completed`.
+    const at = (event: string, id: string) => qe.seen.findIndex((e) => e.event === event && e.jobId === id);
+    expect(at('waiting-children', tree.id)).toBeLessThan(at('waiting', child.id));
+    expect(at('waiting', tree.id)).toBeGreaterThan(at('active', child.id));
+    expect(at('waiting', tree.id)).toBeLessThan(at('completed', child.id));
+    expect(qe.seen.find((e) => e.jobId === tree.id && e.event === 'waiting')).toMatchObject({
+      prev: 'waiting-children',
+    });
+    expect(qe.seen.find((e) => e.jobId === child.id && e.event === 'waiting')).not.toHaveProperty('prev');
+  });
+
+  it("flows: events — a child in another queue releases its parent: the parent's waiting is on the parent queue's stream", async () => {
+    const f = await make();
+    const q = f.newQueue({ events: true });
+    const other = f.newQueue({ events: true });
+    const qe = await listen(q);
+    const oe = await listen(other);
+    const tree = await q.addFlow({
+      name: 'parent',
+      data: null,
+      children: [
+        { name: 'here', data: 1 },
+        { name: 'there', data: 2, queue: other },
+      ],
+    });
+    const [here, there] = tree.children;
+    // `here` first (only q has a worker): the parent keeps waiting for `there`.
+    const hereDone = completedOf(q, here!.id);
+    worker(q, async (job) => (job.name === 'parent' ? job.childrenResults() : job.data));
+    await hereDone;
+    expect((await q.getJob(tree.id))?.state).toBe('waiting-children');
+    // `there` completes on other's worker, which releases the parent.
+    worker(other, (job) => job.data);
+    await q.job(tree.id).waitUntilFinished(qe.events, { timeoutMs: 10_000 });
+    await expect.poll(() => qe.of(tree.id)).toEqual(['waiting-children', 'waiting', 'active', 'completed']);
+    expect(qe.seen.find((e) => e.jobId === tree.id && e.event === 'waiting')).toMatchObject({
+      prev: 'waiting-children',
+    });
+    expect(qe.of(here!.id)).toEqual(['waiting', 'active', 'completed']);
+    await expect.poll(() => oe.of(there!.id)).toEqual(['waiting', 'active', 'completed']);
+    // Each job's events on its own queue's stream only.
+    expect(oe.of(tree.id)).toEqual([]);
+    expect(qe.of(there!.id)).toEqual([]);
+  });
+
+  it('flows: events — failParentOnFailure: the parent leaves waiting-children as failed (CHILD_FAILED), dead with a DLQ, up the tree', async () => {
+    const f = await make();
+    const q = f.newQueue({ events: true }); // with a DLQ
+    const other = f.newQueue({ events: true, deadLetter: false });
+    const qe = await listen(q);
+    const oe = await listen(other);
+    const tree = await q.addFlow({
+      name: 'top',
+      data: null,
+      children: [
+        {
+          name: 'parent',
+          data: null,
+          queue: other,
+          options: { failParentOnFailure: true },
+          children: [{ name: 'bad', data: null, queue: q, options: { ...noRetry, failParentOnFailure: true } }],
+        },
+      ],
+    });
+    const parent = tree.children[0]!;
+    const bad = parent.children[0]!;
+    worker(q, () => {
+      throw new Error('child broke');
+    });
+    // The top job's end is known from the events alone (another process could be waiting for it).
+    await expect(q.job(tree.id).waitUntilFinished(qe.events, { timeoutMs: 10_000 })).rejects.toSatisfy(
+      (e) => isJobFailedError(e) && e.state === 'dead' && e.failure?.code === 'CHILD_FAILED',
+    );
+    await expect.poll(() => oe.of(parent.id)).toEqual(['waiting-children', 'failed']);
+    expect(oe.seen.find((e) => e.jobId === parent.id && e.event === 'failed')).toMatchObject({
+      willRetry: false,
+      error: { code: 'CHILD_FAILED', name: 'ChildJobFailedError', child: `${q.name}:${bad.id}` },
+    });
+    await expect.poll(() => qe.of(tree.id)).toEqual(['waiting-children', 'failed', 'dead']);
+    expect(qe.seen.find((e) => e.jobId === tree.id && e.event === 'dead')).toMatchObject({
+      error: { code: 'CHILD_FAILED', child: `${other.name}:${parent.id}` },
+    });
+    // The moves up the tree are published with them: the top job's before the failed child's own `failed`.
+    await expect.poll(() => qe.of(bad.id)).toEqual(['waiting', 'active', 'failed', 'dead']);
+    const order = qe.seen.map((e) => `${e.event} ${e.jobId === tree.id ? 'top' : 'bad'}`);
+    expect(order.indexOf('dead top')).toBeLessThan(order.indexOf('failed bad'));
+  });
+
+  it('flows: events — a parent released by the sweep (the second step crashed) still publishes its waiting', async () => {
+    const f = await make();
+    const parents = f.newQueue({ events: true });
+    const children = f.newQueue({ events: true });
+    const pe = await listen(parents);
+    const tree = await parents.addFlow({
+      name: 'parent',
+      data: null,
+      children: [{ name: 'child', data: 'x', queue: children }],
+    });
+    const child = tree.children[0]!;
+    let killed = 0;
+    flowFaults.beforeResolve = (e) => {
+      if (e.childId === child.id && killed++ === 0) throw new Error('process killed between the two steps');
+    };
+    const childDone = completedOf(children, child.id);
+    worker(children, () => 'child result', { stalledIntervalMs: 3_600_000 });
+    await childDone;
+    await expect.poll(() => pe.of(tree.id)).toEqual(['waiting-children']);
+    worker(children, () => 'never again', { stalledIntervalMs: 50 });
+    await expect.poll(() => pe.of(tree.id), { timeout: 5_000 }).toEqual(['waiting-children', 'waiting']);
+    expect(pe.seen.at(-1)).toMatchObject({ prev: 'waiting-children' });
   });
 });

@@ -1,12 +1,15 @@
 /** `ballast queue …`: counts, jobs by state, the dead-letter queue (list, replay), pause and resume. */
-import type { DeadPage, JobInfo, JobState, Queue } from '@ballast/queue';
+import type { Counts, DeadPage, JobInfo, JobState, Queue } from '@ballast/queue';
 import type { Command } from 'commander';
 import { confirmOrAbort, type DestructiveOptions } from '../confirm';
 import { type ConnectionOptions, prefixOf, withRedis } from '../connect';
 import { CliError, EXIT, type Io, type OutputOptions, positiveInt, print } from '../io';
 import { progress } from '../progress';
 
-const STATES: JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead'];
+/** Every state `queue jobs --state` lists; `waiting-children`: flow parents waiting for their children. */
+const STATES: JobState[] = ['waiting', 'waiting-children', 'delayed', 'active', 'completed', 'failed', 'dead'];
+/** The `counts()` field of a state (`waitingChildren`: absent where the backend has no flows, e.g. RabbitMQ). */
+const COUNT_OF: Partial<Record<JobState, keyof Counts>> = { 'waiting-children': 'waitingChildren' };
 type Opts = ConnectionOptions & OutputOptions & { amqp?: string };
 
 /** `--amqp` / `AMQP_URL`: the queue runs on RabbitMQ, its job status in the Redis status store. */
@@ -64,10 +67,12 @@ export function queueCommands(program: Command, io: Io, global: () => Opts): voi
     .action(async (name: string) => {
       const o = global();
       const counts = await withQueue(o, name, (q) => q.counts());
-      const rows: { state: string; jobs: number }[] = STATES.map((state) => ({
-        state,
-        jobs: (counts as unknown as Record<string, number>)[state] ?? 0,
-      }));
+      const byState = counts as unknown as Record<string, number | undefined>;
+      const rows: { state: string; jobs: number }[] = STATES.flatMap((state) => {
+        const n = byState[COUNT_OF[state] ?? state];
+        // A state the backend does not keep (no flows: no waiting-children) is left out, not shown as 0.
+        return n === undefined && COUNT_OF[state] ? [] : [{ state, jobs: n ?? 0 }];
+      });
       for (const [p, n] of Object.entries(counts.byPriority ?? {})) rows.push({ state: `waiting (${p})`, jobs: n });
       print(io, o, counts, rows);
     });

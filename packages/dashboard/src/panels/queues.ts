@@ -7,7 +7,8 @@ import { badRequest, DashboardRequestError, notFound } from '../errors';
 import type { DashboardQueue } from '../options';
 import { intParam, type Route, type RouteContext, stringList } from '../route';
 
-const STATES: readonly JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead'];
+/** The states jobs are listed by; `waiting-children`: flow parents waiting for their children. */
+const STATES: readonly JobState[] = ['waiting', 'waiting-children', 'delayed', 'active', 'completed', 'failed', 'dead'];
 
 /**
  * Removing a dead job needs a queue with job operations on a backend that can reach into the queue: Redis and

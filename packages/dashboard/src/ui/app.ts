@@ -74,6 +74,14 @@ async function api(path: string, init?: RequestInit): Promise<Json> {
 }
 const enc = encodeURIComponent;
 
+/** The `counts` field of a job state, where it differs (`waitingChildren`: flow parents waiting for children). */
+const COUNT_FIELD: Record<string, string> = { 'waiting-children': 'waitingChildren' };
+/** The job states a queue's counts report: `waiting-children` only where the queue has flows (and counts it). */
+const jobStates = (counts: Json) =>
+  ['waiting', 'waiting-children', 'delayed', 'active', 'completed', 'failed', 'dead'].filter(
+    (s) => s !== 'waiting-children' || counts.waitingChildren !== undefined,
+  );
+
 function toast(text: string, error = false) {
   const t = document.getElementById('toast')!;
   t.textContent = text;
@@ -182,7 +190,7 @@ const panels: Record<string, () => Promise<HTMLElement>> = {
           table(
             ['state', 'jobs'],
             [
-              ...['waiting', 'delayed', 'active', 'completed', 'failed', 'dead'].map((s) => [s, q.counts[s]]),
+              ...jobStates(q.counts).map((s) => [s, q.counts[COUNT_FIELD[s] ?? s]]),
               ...Object.entries(q.counts.byPriority ?? {}).map(([p, n]) => [`waiting · ${p}`, n as number]),
             ],
           ),
@@ -247,10 +255,8 @@ const panels: Record<string, () => Promise<HTMLElement>> = {
     }
     const stateSelect = h(
       'select',
-      { onchange: (e: Event) => go({ state: (e.target as HTMLSelectElement).value }) },
-      ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead'].map((s) =>
-        h('option', { value: s, selected: s === view.state }, s),
-      ),
+      { onchange: (e: Event) => go({ state: (e.target as HTMLSelectElement).value }), 'data-select': 'job-state' },
+      jobStates(current?.counts ?? {}).map((s) => h('option', { value: s, selected: s === view.state }, s)),
     );
     const search = h('input', {
       placeholder: 'search id or name',

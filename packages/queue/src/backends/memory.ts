@@ -2,7 +2,7 @@ import { type Clock, systemClock } from '@ballast/core';
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
 import { type FlowRecord, type FlowStore, type OutboxEntry, parseOutbox, RESOLVED } from '../flows';
 import { addSplit, type GroupStore, toGroupLine } from '../groups';
-import type { JobInfo, JobState, NewJob } from '../job';
+import type { JobErrorEntry, JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
 import { MemoryLimiterStore } from '../limiter';
 import { MAX_PRIORITY } from '../options';
@@ -689,6 +689,12 @@ export class MemoryBackend implements QueueBackend {
           f.state = f.pf === 'dead' ? 'dead' : 'failed';
           f.finishedAt = String(now);
           this.#addFinished(f.state === 'dead' ? this.#dead : this.#failed, pid, now);
+          const events = this.#flows?.events;
+          if (events) {
+            const error = JSON.parse(entry) as JobErrorEntry;
+            events.publish({ event: 'failed', jobId: pid, error, willRetry: false });
+            if (f.state === 'dead') events.publish({ event: 'dead', jobId: pid, error });
+          }
           if (f.pq !== undefined && f.pp !== 'wait') {
             this.#notifyParent(pid, f, 'failed', entry);
             return RESOLVED.failedUp;
@@ -698,6 +704,7 @@ export class MemoryBackend implements QueueBackend {
         if (rec.deps.size > 0) return RESOLVED.applied;
         this.#waitingChildren.remove(pid);
         this.#enqueue(pid);
+        this.#flows?.events?.publish({ event: 'waiting', jobId: pid, prev: 'waiting-children' });
         this.#wake();
         return RESOLVED.released;
       },

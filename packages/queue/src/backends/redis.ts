@@ -13,7 +13,7 @@ import {
 import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
 import { QueueDurabilityError } from '../errors';
 import { eventsKey } from '../events';
-import { type FlowRecord, type FlowStore, type OutboxEntry, parseOutbox } from '../flows';
+import { type FlowEvents, type FlowRecord, type FlowStore, type OutboxEntry, parseOutbox } from '../flows';
 import { addSplit, toGroupLine } from '../groups';
 import type { JobInfo, JobState, NewJob } from '../job';
 import { priorityLabel } from '../job';
@@ -342,7 +342,14 @@ export class RedisBackend implements QueueBackend {
   }
 
   flows(): RedisFlowStore {
-    this.#flows ??= new RedisFlowStore(this.#batch, this.#redis, this.keys, this.#prefix, new Map());
+    this.#flows ??= new RedisFlowStore(
+      this.#batch,
+      this.#redis,
+      this.keys,
+      this.#prefix,
+      eventsKey(this.#name, this.#prefix),
+      { peers: new Map() },
+    );
     return this.#flows;
   }
 
@@ -362,14 +369,27 @@ export class RedisBackend implements QueueBackend {
  */
 class RedisFlowStore implements FlowStore {
   readonly #keys: string[];
+  /** `#keys` and the queue's events stream (flow-resolve.lua appends a parent's move to it). */
+  readonly #resolveKeys: string[];
   constructor(
     private readonly batch: ScriptBatcher,
     private readonly redis: RedisClient,
     private readonly queue: QueueKeys,
     private readonly prefix: string,
-    private readonly peers: Map<string, RedisFlowStore>,
+    events: string,
+    /** Shared by a store and its peers: the peers by queue name, and the events of the process's queue. */
+    private readonly shared: { peers: Map<string, RedisFlowStore>; events?: FlowEvents },
   ) {
     this.#keys = [...queue.all, queue.waitingChildren, queue.outbox];
+    this.#resolveKeys = [...this.#keys, events];
+  }
+
+  get events(): FlowEvents | undefined {
+    return this.shared.events;
+  }
+
+  set events(events: FlowEvents | undefined) {
+    this.shared.events = events;
   }
 
   async addNode(r: FlowRecord, now: number): Promise<boolean> {
@@ -381,7 +401,9 @@ class RedisFlowStore implements FlowStore {
   }
 
   resolve(parentId: string, childKey: string, kind: OutboxEntry['kind'], value: string, now: number) {
-    return this.batch.run<number>(FLOW_RESOLVE, this.#keys, [this.queue.job, now, parentId, childKey, kind, value]);
+    const e = this.shared.events;
+    const args = [this.queue.job, now, parentId, childKey, kind, value, e?.maxLen ?? 0, e?.maxAgeMs ?? 0];
+    return this.batch.run<number>(FLOW_RESOLVE, this.#resolveKeys, args);
   }
 
   async outbox(childId?: string, limit = 200): Promise<OutboxEntry[]> {
@@ -409,10 +431,11 @@ class RedisFlowStore implements FlowStore {
   }
 
   peer(name: string): RedisFlowStore {
-    let s = this.peers.get(name);
+    let s = this.shared.peers.get(name);
     if (!s) {
-      s = new RedisFlowStore(this.batch, this.redis, queueKeys(name, this.prefix), this.prefix, this.peers);
-      this.peers.set(name, s);
+      const keys = queueKeys(name, this.prefix);
+      s = new RedisFlowStore(this.batch, this.redis, keys, this.prefix, eventsKey(name, this.prefix), this.shared);
+      this.shared.peers.set(name, s);
     }
     return s;
   }

@@ -8,11 +8,27 @@
 --   fail       the parent fails (to `failed`, or `dead` when its queue has a DLQ) while it waits for
 --              children; when it has a parent of its own, an outbox entry of this queue passes that on
 -- With the pending set empty, the parent moves from `waiting-children` to `wait`.
+-- The parent's move is appended to its queue's events stream in the same step (ARGV[7] > 0: the calling
+-- process publishes events), so it comes before the parent's `active` event whoever fetches it: `waiting` with
+-- `prev: 'waiting-children'`, or `failed` (willRetry false) and, with a DLQ, `dead`. Trimmed as events-add.lua.
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
--- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake  KEYS[10] waiting-children  KEYS[11] flow outbox
+-- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake  KEYS[10] waiting-children  KEYS[11] flow outbox  KEYS[12] events
 -- ARGV[1] job key prefix  ARGV[2] now  ARGV[3] parent id  ARGV[4] child key  ARGV[5] kind  ARGV[6] value (JSON)
+-- ARGV[7] events maxLen (0: publish none)  ARGV[8] events maxAgeMs (0: no age limit)
 -- Returns 0 nothing to do (parent gone, or applied before), 1 applied, 2 parent released to wait,
 -- 3 parent failed (4: and an outbox entry for its own parent was written).
+if redis.replicate_commands then redis.replicate_commands() end -- XADD's id and TIME before writes (Redis < 5)
+local function publish(events)
+  local maxLen = tonumber(ARGV[7])
+  if maxLen <= 0 then return end
+  for _, e in ipairs(events) do redis.call('XADD', KEYS[12], 'MAXLEN', '~', maxLen, '*', 'e', e) end
+  local age = tonumber(ARGV[8])
+  if age > 0 then
+    local t = redis.call('TIME')
+    local floor = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - age
+    if floor > 0 then redis.call('XTRIM', KEYS[12], 'MINID', string.format('%.0f', floor)) end
+  end
+end
 local function after_last(key, t)
   local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
   if last and tonumber(last) >= t then t = tonumber(last) + 1 / 1024 end
@@ -39,6 +55,10 @@ if kind == 'fail' then
   local to = f[3] == 'dead' and 'dead' or 'failed'
   redis.call('HSET', jk, 'state', to, 'finishedAt', now, 'errors', errs)
   redis.call('ZADD', to == 'dead' and KEYS[6] or KEYS[5], after_last(to == 'dead' and KEYS[6] or KEYS[5], tonumber(now)), pid)
+  local jid = cjson.encode(pid)
+  local events = { '{"event":"failed","jobId":' .. jid .. ',"error":' .. entry .. ',"willRetry":false}' }
+  if to == 'dead' then events[2] = '{"event":"dead","jobId":' .. jid .. ',"error":' .. entry .. '}' end
+  publish(events)
   if f[4] and f[6] ~= 'wait' then
     redis.call('HSET', KEYS[11], pid, cjson.encode({ q = f[4], id = f[5], ck = f[7], k = f[6], v = entry }))
     return 4
@@ -51,6 +71,7 @@ local prio = tonumber(redis.call('HGET', jk, 'priority'))
 local seq = redis.call('INCR', KEYS[8])
 redis.call('HSET', jk, 'state', 'waiting')
 redis.call('ZADD', KEYS[1], string.format('%.0f', (10 - prio) * 17592186044416 + seq), pid)
+publish({ '{"event":"waiting","jobId":' .. cjson.encode(pid) .. ',"prev":"waiting-children"}' })
 redis.call('LPUSH', KEYS[9], '1')
 redis.call('LTRIM', KEYS[9], 0, 0)
 return 2
