@@ -10,7 +10,7 @@ import {
 import type { z } from 'zod';
 import { AckBatcher } from './acks';
 import { isGroupNotFoundError } from './errors';
-import { type DeadLetterEvent, type EventHandler, HandlerRegistration } from './handler';
+import { type DeadLetterEvent, type EventHandler, HandlerRegistration, isThenable } from './handler';
 import { Leases } from './leases';
 import type { BusInstruments } from './metrics';
 import type { ResolvedSubscribeOptions } from './options';
@@ -390,21 +390,32 @@ export class Consumer {
   }
 
   #dispatch(entry: StreamEntry): void {
+    let outcome: Outcome | Promise<Outcome>;
+    try {
+      outcome = processEntry(this.#processor, entry);
+    } catch (error) {
+      outcome = { kind: 'failed', error };
+    }
+    // Handled without a promise (every handler returned a value): acknowledged now; it never took a slot.
+    if (!isThenable(outcome) && (outcome.kind === 'handled' || outcome.kind === 'skipped')) {
+      this.#acks.ack(entry.id, outcome.kind === 'handled');
+      return;
+    }
     this.#leases.hold(entry.id);
-    const done = this.#settle(entry).finally(() => {
+    const settled = isThenable(outcome)
+      ? outcome.then(
+          (o) => this.#settle(entry, o),
+          (error: unknown) => this.#settle(entry, { kind: 'failed', error }),
+        )
+      : this.#settle(entry, outcome);
+    const done = settled.finally(() => {
       this.#inFlight.delete(entry.id);
       this.#wake();
     });
     this.#inFlight.set(entry.id, done);
   }
 
-  async #settle(entry: StreamEntry): Promise<void> {
-    let outcome: Outcome;
-    try {
-      outcome = await processEntry(this.#processor, entry);
-    } catch (error) {
-      outcome = { kind: 'failed', error };
-    }
+  async #settle(entry: StreamEntry, outcome: Outcome): Promise<void> {
     switch (outcome.kind) {
       case 'handled':
       case 'skipped':

@@ -1,5 +1,5 @@
 import { type Clock, extractTraceContext, getTracer } from '@ballast/core';
-import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { type Context, context, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { z } from 'zod';
 import { decodeEnvelope, type EventEnvelope } from './envelope';
 import { HandlerTimeoutError } from './errors';
@@ -58,7 +58,7 @@ const SKIPPED: Outcome = Object.freeze({ kind: 'skipped' });
  * group is skipped; an undecodable or schema-invalid one, or one delivered more than `maxDeliveries` times,
  * is dead.
  */
-export async function processEntry(p: EntryProcessor, entry: StreamEntry): Promise<Outcome> {
+export function processEntry(p: EntryProcessor, entry: StreamEntry): Outcome | Promise<Outcome> {
   const replayFor = entry.fields.replay_for_group;
   if (replayFor !== undefined && replayFor !== p.group) return SKIPPED;
   if (entry.deliveries > p.maxDeliveries) {
@@ -118,30 +118,89 @@ export async function processEntry(p: EntryProcessor, entry: StreamEntry): Promi
     group: p.group,
     keys: p.keys,
   };
-  const started = p.clock.monotonic();
-  const failures: unknown[] = [];
-  for (const registration of p.handlers()) {
-    // Unsubscribed while an earlier handler of this event ran: its close() has resolved, so it runs no more.
-    if (!p.handlers().includes(registration)) continue;
-    if (deadline?.signal.aborted) {
-      failures.push(deadline.signal.reason);
-      continue;
-    }
+  const run: HandlerRun = {
+    p,
+    event,
+    ctx,
+    active,
+    span,
+    deadline,
+    timedOut,
+    timer,
+    started: p.clock.monotonic(),
+    failures: undefined,
+  };
+  // Synchronous as long as the handlers are: an entry whose handlers return no promise is handled without a
+  // promise or a microtask turn of its own; the first thenable (or a timeout to race) goes on asynchronously.
+  if (timedOut) return runHandlersAsync(run, 0, undefined);
+  const handlers = p.handlers();
+  for (let i = 0; i < handlers.length; i++) {
+    const result = callHandler(run, handlers, i);
+    if (isThenable(result)) return runHandlersAsync(run, i, result);
+    if (result !== SKIP) noteResult(run, result);
+  }
+  return finishEntry(run);
+}
+
+/** One entry's handler calls in progress. */
+interface HandlerRun {
+  p: EntryProcessor;
+  event: EventEnvelope;
+  ctx: HandlerContext;
+  active: Context;
+  span: Span;
+  deadline: AbortController | undefined;
+  timedOut: Promise<never> | undefined;
+  timer: ReturnType<Clock['setTimeout']> | undefined;
+  started: number;
+  failures: unknown[] | undefined;
+}
+
+/** What `callHandler` returns for a handler it did not run. */
+const SKIP = Symbol('skip');
+
+/** Calls handler `i` of `handlers` (unless unsubscribed meanwhile, or past the deadline): its value or promise. */
+function callHandler(run: HandlerRun, handlers: readonly HandlerRegistration[], i: number): unknown {
+  const registration = handlers[i]!;
+  // Unsubscribed while an earlier handler of this event ran: its close() has resolved, so it runs no more.
+  if (i > 0 && !run.p.handlers().includes(registration)) return SKIP;
+  if (run.deadline?.signal.aborted) {
+    (run.failures ??= []).push(run.deadline.signal.reason);
+    return SKIP;
+  }
+  // run() never throws: a synchronous throw comes back as a rejected promise.
+  return context.with(run.active, () => registration.run(run.event, run.ctx));
+}
+
+function noteResult(run: HandlerRun, result: unknown): void {
+  if (result === false) (run.failures ??= []).push(new Error('handler returned false'));
+}
+
+/** The handlers from `i` on, `pending` being handler i's promise (or none: call it). */
+async function runHandlersAsync(run: HandlerRun, i: number, pending: unknown): Promise<Outcome> {
+  const handlers = run.p.handlers();
+  for (; i < handlers.length; i++) {
     try {
-      const run = context.with(active, () => registration.run(event, ctx));
-      // A handler that returned no promise is done: no await (and no microtask turn) for it.
-      const result = timedOut ? await Promise.race([run, timedOut]) : isThenable(run) ? await run : run;
-      if (result === false) failures.push(new Error('handler returned false'));
+      const r = pending !== undefined ? pending : callHandler(run, handlers, i);
+      pending = undefined;
+      if (r === SKIP) continue;
+      noteResult(run, run.timedOut ? await Promise.race([r, run.timedOut]) : isThenable(r) ? await r : r);
     } catch (error) {
-      failures.push(error);
+      (run.failures ??= []).push(error);
     }
   }
-  if (timer !== undefined) p.clock.clearTimeout(timer);
+  return finishEntry(run);
+}
+
+function finishEntry(run: HandlerRun): Outcome {
+  const { p, span, failures } = run;
+  if (run.timer !== undefined) p.clock.clearTimeout(run.timer);
+  const attributes = p.attributes;
   p.instruments.duration.record(
-    p.clock.monotonic() - started,
-    failures.length === 0 ? attributes.success : attributes.failure,
+    p.clock.monotonic() - run.started,
+    failures === undefined ? attributes.success : attributes.failure,
   );
-  if (failures.length === 0) {
+  if (failures === undefined) {
     span.end();
     return HANDLED;
   }
@@ -152,6 +211,6 @@ export async function processEntry(p: EntryProcessor, entry: StreamEntry): Promi
   span.recordException(error instanceof Error ? error : new Error(String(error)));
   span.setStatus({ code: SpanStatusCode.ERROR });
   span.end();
-  p.instruments.failed.add(1, attrs);
+  p.instruments.failed.add(1, attributes.base);
   return { kind: 'failed', error };
 }
