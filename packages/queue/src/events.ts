@@ -313,7 +313,10 @@ export class QueueEvents {
         this.#last = id;
         let event: QueueEvent;
         try {
-          event = { ...(JSON.parse(json) as QueueEventInput), id };
+          // The parsed object itself, not a copy (a reader sees thousands a second). Not an object: a TypeError
+          // on the assignment (strict mode), skipped like text that is not JSON.
+          event = JSON.parse(json) as QueueEvent;
+          event.id = id;
         } catch {
           continue; // not ours: skipped
         }

@@ -13,6 +13,7 @@ import {
   createQueue,
   createQueueEvents,
   createWorker,
+  eventsKey,
   type Queue,
   type QueueEvent,
   type QueueEvents,
@@ -138,4 +139,26 @@ it('stalled recovery publishes stalled (and dead past maxStalledCount) for every
   } finally {
     await w.close();
   }
+});
+
+it('entries of the stream that are not queue events (not JSON, not an object) are skipped, the rest delivered', async () => {
+  const name = `foreign-${process.pid}`;
+  const queue = createQueue(name, {
+    backend: 'redis',
+    redis: fx.current.redis,
+    prefix: fx.current.prefix,
+    events: true,
+  });
+  const events = createQueueEvents(queue, { blockMs: 200 });
+  open.push(events, queue);
+  await events.ready;
+  const seen: QueueEvent[] = [];
+  events.onEvent((e) => seen.push(e));
+  const key = eventsKey(name, fx.current.prefix);
+  // Written by something else sharing the stream: a non-JSON text, JSON null, a number, then a real event.
+  for (const e of ['not json', 'null', '42']) await fx.current.redis.xadd(key, '*', 'e', e);
+  const last = await fx.current.redis.xadd(key, '*', 'e', JSON.stringify({ event: 'waiting', jobId: 'j1' }));
+  await expect.poll(() => seen.length).toBe(1);
+  expect(seen).toEqual([{ event: 'waiting', jobId: 'j1', id: last }]);
+  expect(events.lastEventId).toBe(last);
 });
