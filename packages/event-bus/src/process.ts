@@ -165,15 +165,20 @@ function callHandler(run: HandlerRun, handlers: readonly HandlerRegistration[], 
   // Unsubscribed while an earlier handler of this event ran: its close() has resolved, so it runs no more.
   if (i > 0 && !run.p.handlers().includes(registration)) return SKIP;
   if (run.deadline?.signal.aborted) {
-    (run.failures ??= []).push(run.deadline.signal.reason);
+    addFailure(run, run.deadline.signal.reason);
     return SKIP;
   }
   // run() never throws: a synchronous throw comes back as a rejected promise.
   return context.with(run.active, () => registration.run(run.event, run.ctx));
 }
 
+function addFailure(run: HandlerRun, error: unknown): void {
+  if (run.failures) run.failures.push(error);
+  else run.failures = [error];
+}
+
 function noteResult(run: HandlerRun, result: unknown): void {
-  if (result === false) (run.failures ??= []).push(new Error('handler returned false'));
+  if (result === false) addFailure(run, new Error('handler returned false'));
 }
 
 /** The handlers from `i` on, `pending` being handler i's promise (or none: call it). */
@@ -186,7 +191,7 @@ async function runHandlersAsync(run: HandlerRun, i: number, pending: unknown): P
       if (r === SKIP) continue;
       noteResult(run, run.timedOut ? await Promise.race([r, run.timedOut]) : isThenable(r) ? await r : r);
     } catch (error) {
-      (run.failures ??= []).push(error);
+      addFailure(run, error);
     }
   }
   return finishEntry(run);
