@@ -100,6 +100,7 @@ export {
   isSandboxCrashedError,
   SandboxCrashedError,
   type SandboxedJob,
+  type SandboxKind,
   type SandboxOptions,
   sandboxed,
 } from './sandbox';

@@ -221,9 +221,11 @@ export const workerOptionsSchema = z
     schedulers: z.boolean().default(true),
     /**
      * With a processor module (`createWorker(queue, new URL('./processor.js', import.meta.url), …)`): where it
-     * runs. `thread` (the only one, and the default): a pool of `concurrency` worker threads.
+     * runs. `thread` (the default): a pool of `concurrency` worker threads; `process`: a pool of `concurrency`
+     * child processes (a crash or a native module's fault cannot take the worker's process down; more memory,
+     * slower to start).
      */
-    sandbox: z.enum(['thread']).default('thread'),
+    sandbox: z.enum(['thread', 'process']).default('thread'),
     /** Start fetching at once (default) or on `run()`. */
     autorun: z.boolean().default(true),
     /** Called for background errors (fetch, renew, stalled check); default: logged. */

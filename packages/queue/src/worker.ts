@@ -105,8 +105,8 @@ export class Worker<D = unknown> {
     this.#clock = queue.clock;
     this.#outage = outageLog(queue.logger);
     if (handler instanceof URL || typeof handler === 'string') {
-      // A processor module: run in worker threads (sandbox), one per slot.
-      this.#sandbox = sandboxed(handler, { size: this.options.concurrency });
+      // A processor module: run in worker threads or child processes (sandbox), one per slot.
+      this.#sandbox = sandboxed(handler, { size: this.options.concurrency, kind: this.options.sandbox });
       this.#handler = this.#sandbox as Handler<D>;
     } else if (typeof handler === 'function') this.#handler = handler;
     else this.#handlers = { ...handler };
