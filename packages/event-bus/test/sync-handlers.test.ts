@@ -1,0 +1,74 @@
+/**
+ * Entries whose handlers return no promise are handled (and acknowledged) synchronously; the first thenable
+ * continues asynchronously. These pin the edges of that switch-over.
+ */
+import { createLogger } from '@ballast/core';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createEventBus } from '../src/bus';
+import { deferred } from './bus-harness';
+
+/** `done`, or after `ms` (a handler that never ran): the assertions then say what ran. */
+const settledOrAfter = (done: Promise<unknown>, ms = 1_000) =>
+  Promise.race([done, new Promise((resolve) => setTimeout(resolve, ms))]);
+
+const events = { 'job.done': z.object({ n: z.number() }) };
+const logger = createLogger({ level: 'silent' });
+const opts = { group: 'g', blockMs: 1_000 };
+
+describe('synchronous handlers', () => {
+  it('a sync handler that unsubscribes itself does not make a later handler be skipped when an async one follows', async () => {
+    const bus = createEventBus({ source: 't', events, logger });
+    const ran: string[] = [];
+    const done = deferred();
+    const a = await bus.subscribe(
+      'job.done',
+      () => {
+        ran.push('a');
+        void a.close();
+      },
+      opts,
+    );
+    await bus.subscribe('job.done', async () => void ran.push('b'), opts);
+    await bus.subscribe(
+      'job.done',
+      () => {
+        ran.push('c');
+        done.resolve();
+      },
+      opts,
+    );
+    await bus.publish('job.done', { n: 1 });
+    await settledOrAfter(done.promise);
+    expect(ran).toEqual(['a', 'b', 'c']);
+    await bus.close();
+  });
+
+  it('a sync handler that unsubscribes a later handler: that one does not run, the rest do', async () => {
+    const bus = createEventBus({ source: 't', events, logger });
+    const ran: string[] = [];
+    const done = deferred();
+    await bus.subscribe(
+      'job.done',
+      () => {
+        ran.push('a');
+        void b.close();
+      },
+      opts,
+    );
+    const b = await bus.subscribe('job.done', () => void ran.push('b'), opts);
+    await bus.subscribe('job.done', async () => void ran.push('c'), opts);
+    await bus.subscribe(
+      'job.done',
+      () => {
+        ran.push('d');
+        done.resolve();
+      },
+      opts,
+    );
+    await bus.publish('job.done', { n: 1 });
+    await settledOrAfter(done.promise);
+    expect(ran).toEqual(['a', 'c', 'd']);
+    await bus.close();
+  });
+});
