@@ -17,7 +17,7 @@ const logger = createLogger({ level: 'silent' });
 const opts = { group: 'g', blockMs: 1_000 };
 
 describe('synchronous handlers', () => {
-  it('a sync handler that unsubscribes itself does not make a later handler be skipped when an async one follows', async () => {
+  it('a sync handler unsubscribing itself: a later handler still runs after an async one', async () => {
     const bus = createEventBus({ source: 't', events, logger });
     const ran: string[] = [];
     const done = deferred();
@@ -69,6 +69,32 @@ describe('synchronous handlers', () => {
     await bus.publish('job.done', { n: 1 });
     await settledOrAfter(done.promise);
     expect(ran).toEqual(['a', 'c', 'd']);
+    await bus.close();
+  });
+
+  it('a sync handler publishing the next event does not starve timers (memory reads need no I/O)', async () => {
+    const bus = createEventBus({ source: 't', events, logger });
+    const last = 5_000;
+    let handled = 0;
+    const chainDone = deferred();
+    await bus.subscribe(
+      'job.done',
+      (e) => {
+        handled += 1;
+        if (e.data.n < last) void bus.publish('job.done', { n: e.data.n + 1 });
+        else chainDone.resolve();
+      },
+      opts,
+    );
+    let handledWhenTimerFired: number | undefined;
+    setTimeout(() => {
+      handledWhenTimerFired = handled;
+    }, 0);
+    await bus.publish('job.done', { n: 1 });
+    await chainDone.promise;
+    // Before the fix the loop read and handled in microtasks only: the timer fired after the whole chain.
+    expect(handledWhenTimerFired).toBeDefined();
+    expect(handledWhenTimerFired).toBeLessThan(last);
     await bus.close();
   });
 });
