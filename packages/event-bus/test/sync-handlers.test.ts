@@ -97,4 +97,26 @@ describe('synchronous handlers', () => {
     expect(handledWhenTimerFired).toBeLessThan(last);
     await bus.close();
   });
+
+  it('a handler whose result has a throwing `then` getter fails its delivery; later handlers still run', async () => {
+    const bus = createEventBus({ source: 't', events, logger });
+    const ran: string[] = [];
+    const dead = deferred<string>();
+    const sub = await bus.subscribe(
+      'job.done',
+      () => ({
+        // biome-ignore lint/suspicious/noThenProperty: a result whose `then` cannot be read is the point
+        get then() {
+          throw new Error('bad then');
+        },
+      }),
+      { ...opts, maxDeliveries: 1 },
+    );
+    await bus.subscribe('job.done', () => void ran.push('b'), { ...opts, maxDeliveries: 1 });
+    sub.onDeadLetter((d) => dead.resolve(d.reason));
+    await bus.publish('job.done', { n: 1 });
+    expect(await dead.promise).toBe('handler failed 1 times: bad then');
+    expect(ran).toEqual(['b']);
+    await bus.close();
+  });
 });
