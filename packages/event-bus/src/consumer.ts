@@ -224,10 +224,15 @@ export class Consumer {
   async #run(): Promise<void> {
     const signal = this.#stop.signal;
     const o = this.options;
+    // Some of the last read's entries were handled synchronously (took no slot).
+    let handledInline = false;
     while (!signal.aborted) {
       // Woken by the first of a batch of handlers finishing: let the rest of that batch finish (one macrotask)
-      // so the next read asks for the whole free room, not one entry per finished handler.
-      if (this.#inFlight.size > 0 && o.concurrency - this.#inFlight.size < o.batchSize) {
+      // so the next read asks for the whole free room, not one entry per finished handler. After a batch
+      // (partly) handled synchronously, one macrotask too: a read that resolves without I/O (the memory
+      // transport) and handlers that publish more would otherwise keep the loop in microtasks, timers starved.
+      if (handledInline || (this.#inFlight.size > 0 && o.concurrency - this.#inFlight.size < o.batchSize)) {
+        handledInline = false;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       const free = o.concurrency - this.#inFlight.size;
@@ -260,7 +265,9 @@ export class Consumer {
         }
         // close() began while the read was on its way: not handled here, handed back to the group at once.
         if (signal.aborted) for (const entry of entries) this.#leases.handBack(entry.id);
-        else for (const entry of entries) this.#dispatch(entry);
+        else {
+          for (const entry of entries) if (this.#dispatch(entry)) handledInline = true;
+        }
         // blockMs 0: poll, once per claim interval when the stream is empty.
         if (entries.length === 0 && o.blockMs === 0) await this.#pause(Math.ceil(untilClaim), signal);
       } catch (error) {
@@ -389,7 +396,8 @@ export class Consumer {
     }
   }
 
-  #dispatch(entry: StreamEntry): void {
+  /** Starts handling `entry`: true when it was handled (and acknowledged) synchronously, taking no slot. */
+  #dispatch(entry: StreamEntry): boolean {
     let outcome: Outcome | Promise<Outcome>;
     try {
       outcome = processEntry(this.#processor, entry);
@@ -399,7 +407,7 @@ export class Consumer {
     // Handled without a promise (every handler returned a value): acknowledged now; it never took a slot.
     if (!isThenable(outcome) && (outcome.kind === 'handled' || outcome.kind === 'skipped')) {
       this.#acks.ack(entry.id, outcome.kind === 'handled');
-      return;
+      return true;
     }
     this.#leases.hold(entry.id);
     const settled = isThenable(outcome)
@@ -413,6 +421,7 @@ export class Consumer {
       this.#wake();
     });
     this.#inFlight.set(entry.id, done);
+    return false;
   }
 
   async #settle(entry: StreamEntry, outcome: Outcome): Promise<void> {

@@ -49,10 +49,11 @@ export class HandlerRegistration {
     let result: unknown;
     try {
       result = this.handler(event, context);
+      // Inside the try: reading a result's `then` can throw too (a getter, a proxy) — a failure like any.
+      if (!isThenable(result)) return result;
     } catch (error) {
       return Promise.reject(error);
     }
-    if (!isThenable(result)) return result;
     const running = Promise.resolve(result);
     this.#running.add(running);
     const forget = () => void this.#running.delete(running);

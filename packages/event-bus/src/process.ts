@@ -132,11 +132,11 @@ export function processEntry(p: EntryProcessor, entry: StreamEntry): Outcome | P
   };
   // Synchronous as long as the handlers are: an entry whose handlers return no promise is handled without a
   // promise or a microtask turn of its own; the first thenable (or a timeout to race) goes on asynchronously.
-  if (timedOut) return runHandlersAsync(run, 0, undefined);
   const handlers = p.handlers();
+  if (timedOut) return runHandlersAsync(run, handlers, 0, undefined);
   for (let i = 0; i < handlers.length; i++) {
     const result = callHandler(run, handlers, i);
-    if (isThenable(result)) return runHandlersAsync(run, i, result);
+    if (isThenable(result)) return runHandlersAsync(run, handlers, i, result);
     if (result !== SKIP) noteResult(run, result);
   }
   return finishEntry(run);
@@ -173,17 +173,25 @@ function callHandler(run: HandlerRun, handlers: readonly HandlerRegistration[], 
 }
 
 function addFailure(run: HandlerRun, error: unknown): void {
-  if (run.failures) run.failures.push(error);
-  else run.failures = [error];
+  if (run.failures === undefined) run.failures = [error];
+  else run.failures.push(error);
 }
 
 function noteResult(run: HandlerRun, result: unknown): void {
   if (result === false) addFailure(run, new Error('handler returned false'));
 }
 
-/** The handlers from `i` on, `pending` being handler i's promise (or none: call it). */
-async function runHandlersAsync(run: HandlerRun, i: number, pending: unknown): Promise<Outcome> {
-  const handlers = run.p.handlers();
+/**
+ * The handlers from `i` on, `pending` being handler i's promise (or none: call it). `handlers` is the list the
+ * synchronous part indexed into: the consumer's list now may differ (a handler unsubscribed meanwhile), and
+ * `i` of another list would skip or repeat one.
+ */
+async function runHandlersAsync(
+  run: HandlerRun,
+  handlers: readonly HandlerRegistration[],
+  i: number,
+  pending: unknown,
+): Promise<Outcome> {
   for (; i < handlers.length; i++) {
     try {
       const r = pending !== undefined ? pending : callHandler(run, handlers, i);

@@ -115,6 +115,38 @@ describe('per-key ordering (Redis)', () => {
     expect(log.indexOf('b2')).toBeLessThan(log.indexOf('a1'));
   });
 
+  it('synchronous handlers: per-key order, a `false` blocks its key until handled, other keys go on', async () => {
+    const bus = busOn(fx.current.redis, `${fx.current.prefix}:sync${n++}:`, 4);
+    const log: string[] = [];
+    let failuresLeft = 2;
+    let released: () => void = () => {};
+    const allDone = new Promise<void>((r) => {
+      released = r;
+    });
+    await bus.subscribe(
+      'order.step',
+      (e) => {
+        const { key, seq } = e.data;
+        if (key === 'a' && seq === 1 && failuresLeft-- > 0) {
+          log.push(`${key}${seq}!`);
+          return false;
+        }
+        log.push(`${key}${seq}`);
+        if (log.filter((l) => !l.endsWith('!')).length === 6) released();
+        return undefined;
+      },
+      { ordered: true, retryBackoff: { initialMs: 100, factor: 1, maxMs: 100, jitter: 'none' }, orderedPollMs: 10 },
+    );
+    for (let seq = 0; seq < 3; seq++) {
+      for (const key of ['a', 'b']) await bus.publish('order.step', { key, seq }, { partitionKey: key });
+    }
+    await allDone;
+    const of = (k: string) => log.filter((l) => l.startsWith(k));
+    expect(of('a')).toEqual(['a0', 'a1!', 'a1!', 'a1', 'a2']);
+    expect(of('b')).toEqual(['b0', 'b1', 'b2']);
+    expect(log.indexOf('b2')).toBeLessThan(log.indexOf('a1'));
+  });
+
   it('an event failing maxDeliveries times is dead-lettered and its key moves on', async () => {
     const bus = busOn(fx.current.redis, `${fx.current.prefix}:dlq${n++}:`, 2);
     const log: number[] = [];
