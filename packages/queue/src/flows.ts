@@ -146,7 +146,7 @@ export interface FlowStore {
    * store, with that queue's events. Redis: shared with the peers, whose scripts append a parent's move to the
    * parent queue's stream (the events of a worker's process, whichever queue its parent is in).
    */
-  events?: FlowEvents;
+  events?: FlowEvents | undefined;
 }
 
 export function parseOutbox(childId: string, raw: string): OutboxEntry {
