@@ -47,14 +47,17 @@ export const managerOptionsSchema = z
      * Cork the Redis socket until the end of the tick, so the scripts of one tick leave in one write (half of
      * node's CPU on a busy lock path is the write syscall). `'auto'` (default): only when commands are already
      * in flight on the connection — under concurrency, when the replies of a tick release many callers at once
-     * — while a lone caller's command leaves at once. `true`: always; `false`: never.
+     * — while a lone caller's command leaves at once. `true`: always; `false`: never. Applies to the calls sent
+     * one by one (shared locks, extends, exclusive calls with `coalesceScripts: false`); the batched exclusive
+     * calls are never corked (see `coalesceScripts`).
      */
     coalesceWrites: z.union([z.boolean(), z.literal('auto')]).default('auto'),
     /**
-     * Run the exclusive acquires and releases called in one tick in ONE script call (per hash slot on a
-     * Cluster), sent once the tick's code and promise callbacks have run: a service acquiring many keys at once
-     * pays one `EVALSHA`, one write and one reply for them all. Each caller keeps its own reply, error, deadline
-     * and signal. `false`: one script call each.
+     * Run the exclusive acquires and releases called in one tick in a few script calls (up to three, none
+     * under four entries nor over 200; per hash slot on a Cluster), sent once the tick's code and promise
+     * callbacks have run, each in a write of its own: a service acquiring many keys at once pays three
+     * `EVALSHA`s for them all, and Redis works on the first while the others are on their way. Each caller keeps
+     * its own reply, error, deadline and signal. `false`: one script call each.
      */
     coalesceScripts: z.boolean().default(true),
     /**

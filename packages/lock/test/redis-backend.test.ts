@@ -35,13 +35,15 @@ describe('coalesceWrites', () => {
   /** Whether the client's socket is corked right after a synchronous tryAcquire call (before any await). */
   async function corkedAfterCall(
     coalesceWrites: boolean | 'auto' | undefined,
-    { busy = false } = {},
+    { busy = false, coalesceScripts = false } = {},
   ): Promise<boolean> {
     const redis = fx.current.duplicate();
     await redis.ping();
+    // coalesceScripts off by default here: the writes option is about the scripts sent one call each.
     const m = createLockManager({
       redis,
       prefix: fx.current.prefix,
+      coalesceScripts,
       ...(coalesceWrites === undefined ? {} : { coalesceWrites }),
     });
     // Another command in flight on the connection (written, not answered yet): a concurrent caller's.
@@ -65,6 +67,12 @@ describe('coalesceWrites', () => {
 
   it('when on, corks the socket until the end of the tick', async () => {
     expect(await corkedAfterCall(true)).toBe(true);
+  });
+
+  it('never corks the batched exclusive calls (coalesceScripts): their few calls leave in writes of their own', async () => {
+    // Corked, Redis reads a tick's calls at once and answers them in one reply: node and Redis take turns.
+    expect(await corkedAfterCall(undefined, { busy: true, coalesceScripts: true })).toBe(false);
+    expect(await corkedAfterCall(true, { coalesceScripts: true })).toBe(false);
   });
 });
 
