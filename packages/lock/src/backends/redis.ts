@@ -134,9 +134,30 @@ export function sendQueuedLockScripts(redis: object): void {
   ticks.delete(redis);
   for (const group of queued.values()) {
     const size = Math.min(MAX_BATCH, Math.max(MIN_SPLIT, Math.ceil(group.length / SPLIT)));
-    for (let i = 0; i < group.length; i += size) {
-      sendGroup(group.length <= size ? group : group.slice(i, i + size));
+    if (group.length <= size) {
+      sendGroup(group);
+      continue;
     }
+    // An entry joins the chunk of its resource's earlier entries (up to MAX_BATCH): the chunks leave at once,
+    // and one refused whole (NOPERM, resent entry by entry after its reply) or falling back to EVAL on NOSCRIPT
+    // runs after the later ones, so a release and the next acquire of one key must share a chunk.
+    const chunks: Queued[][] = [];
+    const chunkOf = new Map<string, Queued[]>();
+    let current: Queued[] | undefined;
+    for (const e of group) {
+      const resource = e.keys[0]!;
+      let chunk = chunkOf.get(resource);
+      if (!chunk || chunk.length >= MAX_BATCH) {
+        if (!current || current.length >= size) {
+          current = [];
+          chunks.push(current);
+        }
+        chunk = current;
+        chunkOf.set(resource, chunk);
+      }
+      chunk.push(e);
+    }
+    for (const chunk of chunks) sendGroup(chunk);
   }
 }
 
