@@ -143,7 +143,7 @@ export {
   type RedisOptions,
   type RedisPipeline,
 } from './redis';
-export { blockingMs, type GuardRedisOptions, guardRedis, unguardedRedis } from './redis-guard';
+export { blockingMs, type GuardRedisOptions, guardRedis, isThenable, unguardedRedis } from './redis-guard';
 export { type WaitForReplicasOptions, waitForReplicas } from './redis-wait';
 export { globEscape, scanKeys } from './scan';
 export {

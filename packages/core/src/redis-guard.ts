@@ -64,7 +64,8 @@ export function blockingMs(command: string, args: readonly unknown[]): number {
   return ms === 0 ? Number.POSITIVE_INFINITY : Number.isFinite(ms) ? ms : 0;
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+/** A promise or any object with a callable `then` (what `await` would wait on). */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     (typeof value === 'object' || typeof value === 'function') &&
     value !== null &&

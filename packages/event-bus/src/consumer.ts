@@ -4,13 +4,14 @@ import {
   type Clock,
   EventEmitter,
   isBackendUnavailableError,
+  isThenable,
   type Logger,
   type TimerHandle,
 } from '@ballast/core';
 import type { z } from 'zod';
 import { AckBatcher } from './acks';
 import { isGroupNotFoundError } from './errors';
-import { type DeadLetterEvent, type EventHandler, HandlerRegistration, isThenable } from './handler';
+import { type DeadLetterEvent, type EventHandler, HandlerRegistration } from './handler';
 import { Leases } from './leases';
 import type { BusInstruments } from './metrics';
 import type { ResolvedSubscribeOptions } from './options';

@@ -1,3 +1,4 @@
+import { isThenable } from '@ballast/core';
 import type { EventEnvelope } from './envelope';
 import type { EventKeys } from './keys';
 
@@ -65,12 +66,4 @@ export class HandlerRegistration {
   idle(): Promise<unknown> {
     return Promise.allSettled([...this.#running]);
   }
-}
-
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }

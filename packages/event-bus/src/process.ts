@@ -1,9 +1,9 @@
-import { type Clock, extractTraceContext, getTracer } from '@ballast/core';
+import { type Clock, extractTraceContext, getTracer, isThenable } from '@ballast/core';
 import { type Context, context, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { z } from 'zod';
 import { decodeEnvelope, type EventEnvelope } from './envelope';
 import { HandlerTimeoutError } from './errors';
-import { type HandlerContext, type HandlerRegistration, isThenable } from './handler';
+import type { HandlerContext, HandlerRegistration } from './handler';
 import type { EventKeys } from './keys';
 import type { BusInstruments } from './metrics';
 import { withSpan } from './tracing';

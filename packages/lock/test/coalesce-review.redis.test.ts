@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { RedisLockBackend } from '../src/backends/redis';
 import { createLockManager, type LockManager } from '../src/index';
 import { lockKeys } from '../src/keys';
+import { okKeysOnlyClient } from './acl-user';
 
 const r = useRedisServer({ args: ['--save', '', '--appendonly', 'no'] });
 const silent = createLogger({ level: 'silent' });
@@ -117,20 +118,7 @@ describe('coalesceScripts review probes', () => {
   });
   it("an ACL user allowed some resources' keys only: a tick mixing allowed and refused resources grants the allowed ones", async () => {
     const prefix = `acl${n++}`;
-    await r.redis.acl(
-      'SETUSER',
-      'lockpart',
-      'on',
-      '>pw',
-      'resetkeys',
-      `~${prefix}:lock:{ok:*`,
-      `~${prefix}:lock:fences`,
-      'resetchannels',
-      '&*',
-      '+@all',
-    );
-    const redis = r.redis.duplicate({ username: 'lockpart', password: 'pw' });
-    redis.on('error', () => {});
+    const redis = await okKeysOnlyClient(r.redis, 'lockpart', prefix);
     const m = createLockManager({ redis, prefix, logger: silent });
     try {
       const alone = await Promise.allSettled([m.acquire('no:1', { waitMs: 0 })]);

@@ -3,6 +3,7 @@ import { createLogger } from '@ballast/core';
 import { useRedisServer } from '@ballast/testkit/vitest';
 import { describe, expect, it } from 'vitest';
 import { RedisLockBackend } from '../src/backends/redis';
+import { okKeysOnlyClient } from './acl-user';
 
 const r = useRedisServer({ args: ['--save', '', '--appendonly', 'no'] });
 const silent = createLogger({ level: 'silent' });
@@ -11,20 +12,7 @@ let n = 0;
 describe('split batches: call order across the chunks of one tick', () => {
   it("an ACL NOPERM in the first chunk: a release in it still runs before a later chunk's acquire of that key", async () => {
     const prefix = `sp${n++}`;
-    await r.redis.acl(
-      'SETUSER',
-      'splitacl',
-      'on',
-      '>pw',
-      'resetkeys',
-      `~${prefix}:lock:{ok:*`,
-      `~${prefix}:lock:fences`,
-      'resetchannels',
-      '&*',
-      '+@all',
-    );
-    const redis = r.redis.duplicate({ username: 'splitacl', password: 'pw' });
-    redis.on('error', () => {});
+    const redis = await okKeysOnlyClient(r.redis, 'splitacl', prefix);
     const b = new RedisLockBackend({ redis, prefix, logger: silent });
     try {
       // Every script loaded first (lone acquire, lone release, batch): a NOSCRIPT fallback re-sends a script
