@@ -234,6 +234,10 @@ export async function runClusterFailover(
     // Per resource: when the first section after the promotion was entered (the holder across the outage waits
     // for it, so the overlap and its stale write happen whatever the machine's load).
     const firstAfterPromotion = new Map<string, number>();
+    // Per resource: when a holder that entered after the promotion finished its fenced write. The holder across
+    // the outage writes only after it (not a fixed time after the next entry: on a loaded machine the next
+    // holder's write can come later, and the stale one would then land first and be accepted, not fenced off).
+    const writtenAfterPromotion = new Map<string, number>();
     const lockLoop = async (name: string, resource: string, durable: boolean) => {
       const r = client();
       const locks = createLockManager({
@@ -263,25 +267,28 @@ export async function runClusterFailover(
         try {
           if (durable) lockTally.durableSections++;
           const token = lease.fencingToken;
-          if (promoted && !firstAfterPromotion.has(resource)) firstAfterPromotion.set(resource, Date.now());
+          const enteredAfterPromotion = promoted !== 0 && !holdThrough;
+          if (enteredAfterPromotion && !firstAfterPromotion.has(resource))
+            firstAfterPromotion.set(resource, Date.now());
           await direct.rpush(grantsKey(lockFx), `${token}:${name}:${Date.now()}`);
           const inside = await direct.incr(lockFx.inside);
           await direct.hincrby(lockFx.stats, 'sections', 1);
           if (inside > 1) await direct.rpush(overlapsKey(lockFx), String(Date.now()));
           if (holdThrough) {
-            // Until 500 ms past the promotion and 200 ms past the next holder's entry (at most 5 s past it).
+            // Until 500 ms past the promotion and the next holder's fenced write (at most 8 s past the promotion).
             const held = () => {
               if (!promoted || Date.now() < promoted + 500) return true;
-              const next = firstAfterPromotion.get(resource);
-              return next === undefined ? Date.now() < promoted + 5_000 : Date.now() < next + 200;
+              return !writtenAfterPromotion.has(resource) && Date.now() < promoted + 8_000;
             };
-            for (let w = 0; w < 400 && held(); w++) await delay(50);
+            for (let w = 0; w < 600 && held(); w++) await delay(50);
           } else await delay(10 + Math.random() * 30);
           try {
             await fencedSet(audited, lockFx.resource, `${name}:${token}`, token);
           } catch (error) {
             if (!isStaleFencingTokenError(error)) throw error;
           }
+          if (enteredAfterPromotion && !writtenAfterPromotion.has(resource))
+            writtenAfterPromotion.set(resource, Date.now());
           await direct.decr(lockFx.inside);
         } finally {
           await lease.release().catch(() => {});
@@ -375,11 +382,11 @@ export async function runClusterFailover(
       !promotedAt ||
       Date.now() < promotedAt + after ||
       (c.lagged !== undefined && (!rejoinedAt || Date.now() < rejoinedAt + 1_500)) ||
-      // …and until each lock has been granted after the promotion (at most 10 s past it; not in the control,
-      // whose shard never comes back).
+      // …and until each lock has been granted after the promotion and that holder has written (at most 10 s past
+      // it; not in the control, whose shard never comes back).
       (!c.noReplica &&
         Date.now() < promotedAt + 10_000 &&
-        [plainLock, durableLock].some((r) => r !== undefined && !firstAfterPromotion.has(r)));
+        [plainLock, durableLock].some((r) => r !== undefined && !writtenAfterPromotion.has(r)));
     for (let tick = 0; tick < 100_000 && going(); tick++) {
       const t0 = Date.now();
       const batch = Array.from({ length: perTick }, () => n++);
