@@ -259,7 +259,10 @@ describe('coalesceScripts review probes', () => {
       console.log('200 queued fair acquires: max script µs', max);
       await held.release();
       await waiting;
-      expect(max).toBeLessThan(10_000);
+      // 3–4 ms alone; the bound is an order of magnitude over it — it catches a batch that blocks Redis (every
+      // queued acquire in one script, or a rescan per entry), not a speed change, which the lock bench measures.
+      // (10 ms failed once with a parallel test worker preempting the server on a 2-core machine.)
+      expect(max).toBeLessThan(50_000);
     });
   });
   it('call order holds across batched and plain commands of one tick: a shared acquire, an extend and a read after an exclusive release see it done', async () => {
