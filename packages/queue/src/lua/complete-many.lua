@@ -11,63 +11,92 @@
 -- A flow child (it has a parent, `pq`/`pid`) leaves its parent a notification in this queue's outbox, in this
 -- same step: applied to the parent's queue by flow-resolve.lua next (another slot on a Cluster), re-applied by
 -- the workers' sweep when the process died in between. Final failures only under a policy other than `wait`.
-local function notify_parent(jk, id, kind, value)
-  local f = redis.call('HMGET', jk, 'pq', 'pid', 'ck', 'pp')
-  if not f[1] then return end
+-- `f`: the job's HMGET of token, pq, pid, ck, pp (read with the token check: one call per job).
+local function notify_parent(f, id, kind, value)
+  if not f[2] then return end
   if kind ~= 'completed' then
-    kind = f[4]
+    kind = f[5]
     if not kind or kind == 'wait' then return end
   end
-  redis.call('HSET', KEYS[11], id, cjson.encode({ q = f[1], id = f[2], ck = f[3], k = kind, v = value }))
+  redis.call('HSET', KEYS[11], id, cjson.encode({ q = f[2], id = f[3], ck = f[4], k = kind, v = value }))
 end
-local function after_last(key, t)
-  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
-  if last and tonumber(last) >= t then t = tonumber(last) + 1 / 1024 end
-  return string.format('%.17g', t)
+-- One command for many arguments, in slices (Lua's unpack has a C-stack limit of about 8,000 values).
+local function each_slice(cmd, key, args)
+  for i = 1, #args, 1000 do
+    if key then
+      redis.call(cmd, key, unpack(args, i, math.min(i + 999, #args)))
+    else
+      redis.call(cmd, unpack(args, i, math.min(i + 999, #args)))
+    end
+  end
 end
 local prefix = ARGV[1]
 local now = ARGV[2]
 local n = tonumber(ARGV[3])
 local out = {}
 local trims = {}
+local unleased = {} -- ids to take out of `active`: one ZREM for the batch
+local finished = {} -- score, id pairs for `completed`: one ZADD for the batch, after every job's own writes
+local last = false -- the highest score in `completed` (read once, when the first job is kept)
 for i = 0, n - 1 do
   local b = 4 + i * 5
   local id = ARGV[b]
   local jk = prefix .. id
-  if redis.call('HGET', jk, 'token') ~= ARGV[b + 1] then
+  local f = redis.call('HMGET', jk, 'token', 'pq', 'pid', 'ck', 'pp')
+  if f[1] ~= ARGV[b + 1] then
     out[#out + 1] = 0
   else
-    redis.call('ZREM', KEYS[3], id)
-    notify_parent(jk, id, 'completed', ARGV[b + 2])
+    unleased[#unleased + 1] = id
+    notify_parent(f, id, 'completed', ARGV[b + 2])
     local keep = tonumber(ARGV[b + 3])
     if keep == 0 then
       redis.call('DEL', jk)
     else
       redis.call('HSET', jk, 'state', 'completed', 'finishedAt', now, 'result', ARGV[b + 2])
       redis.call('HDEL', jk, 'token')
-      redis.call('ZADD', KEYS[4], after_last(KEYS[4], tonumber(now)), id)
+      if last == false then
+        local top = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')[2]
+        last = top and tonumber(top) or -math.huge
+      end
+      local t = tonumber(now)
+      if last >= t then t = last + 1 / 1024 end
+      last = t
+      finished[#finished + 1] = string.format('%.17g', t)
+      finished[#finished + 1] = id
       trims[ARGV[b + 3] .. ':' .. ARGV[b + 4]] = { keep, tonumber(ARGV[b + 4]) }
     end
     out[#out + 1] = 1
   end
 end
+each_slice('ZREM', KEYS[3], unleased)
+each_slice('ZADD', KEYS[4], finished)
 for _, t in pairs(trims) do
   local keep, age = t[1], t[2]
   if keep > 0 then
     local excess = redis.call('ZCARD', KEYS[4]) - keep
     if excess > 0 then
       local old = redis.call('ZRANGE', KEYS[4], 0, excess - 1)
-      for _, o in ipairs(old) do redis.call('DEL', prefix .. o, prefix .. o .. ':processed', prefix .. o .. ':failed') end
+      local keys = {}
+      for _, o in ipairs(old) do
+        keys[#keys + 1] = prefix .. o
+        keys[#keys + 1] = prefix .. o .. ':processed'
+        keys[#keys + 1] = prefix .. o .. ':failed'
+      end
+      each_slice('DEL', false, keys)
       redis.call('ZREMRANGEBYRANK', KEYS[4], 0, excess - 1)
     end
   end
   if age >= 0 then
     local cutoff = string.format('%.0f', tonumber(now) - age)
     local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. cutoff, 'LIMIT', 0, 1000)
+    local keys = {}
     for _, o in ipairs(old) do
-      redis.call('DEL', prefix .. o, prefix .. o .. ':processed', prefix .. o .. ':failed')
-      redis.call('ZREM', KEYS[4], o)
+      keys[#keys + 1] = prefix .. o
+      keys[#keys + 1] = prefix .. o .. ':processed'
+      keys[#keys + 1] = prefix .. o .. ':failed'
     end
+    each_slice('DEL', false, keys)
+    each_slice('ZREM', KEYS[4], old)
   end
 end
 return out

@@ -30,15 +30,21 @@ local jobs = {}
 if redis.call('HGET', KEYS[7], 'paused') ~= '1' then
   local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[3])
   local deadline = string.format('%.0f', clock + tonumber(ARGV[5]))
+  local leased = {} -- deadline, id pairs: one ZADD into `active` for the batch
   for i = 1, #popped, 2 do
     local id = popped[i]
     local jk = prefix .. id
     local f = redis.call('HMGET', jk, 'name', 'data', 'opts', 'priority', 'attemptsMade', 'createdAt')
     if f[1] then
       redis.call('HSET', jk, 'state', 'active', 'token', ARGV[4], 'processedAt', ARGV[2])
-      redis.call('ZADD', KEYS[3], deadline, id)
+      leased[#leased + 1] = deadline
+      leased[#leased + 1] = id
       jobs[#jobs + 1] = { id, f[1], f[2], f[3], f[4], f[5], f[6] }
     end
+  end
+  -- (In slices: Lua's unpack has a C-stack limit of about 8,000 values.)
+  for i = 1, #leased, 1000 do
+    redis.call('ZADD', KEYS[3], unpack(leased, i, math.min(i + 999, #leased)))
   end
   if #jobs > 0 and redis.call('ZCARD', KEYS[1]) > 0 then
     redis.call('LPUSH', KEYS[9], '1')
