@@ -4,20 +4,14 @@
  * they go in slices: 5,000 jobs fetched and acked in one script call each (concurrency 5,000, no-op handler)
  * put 10,000 values in a ZADD and, kept to the last 100, 14,700 keys in the trim's DEL.
  */
-import { randomUUID } from 'node:crypto';
-import { createRedis, type Redis } from '@ballast/core';
-import { afterAll, expect, it } from 'vitest';
+import { useRedisFixture } from '@ballast/testkit/vitest';
+import { expect, it } from 'vitest';
 import { createQueue, createWorker } from '../src/index';
 
-const redis = createRedis('redis://127.0.0.1:6379') as Redis;
-const prefix = `test:slices:${randomUUID().slice(0, 8)}`;
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length > 0) await redis.unlink(...keys);
-  redis.disconnect();
-});
+const fx = useRedisFixture({ name: 'queue-slices' });
 
 it('5,000 jobs fetched and acked in one script call each: all completed, the last 100 kept, the rest deleted', async () => {
+  const { redis, prefix } = fx.current;
   const q = createQueue('slices', {
     backend: 'redis',
     redis,

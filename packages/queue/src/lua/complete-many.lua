@@ -68,6 +68,8 @@ for i = 0, n - 1 do
     out[#out + 1] = 1
   end
 end
+-- (Nothing from here on may fail: the jobs' own writes are done, and a script is not rolled back. The index
+-- writes go in slices, under unpack's limit.)
 each_slice('ZREM', KEYS[3], unleased)
 each_slice('ZADD', KEYS[4], finished)
 for _, t in pairs(trims) do

@@ -42,7 +42,8 @@ if redis.call('HGET', KEYS[7], 'paused') ~= '1' then
       jobs[#jobs + 1] = { id, f[1], f[2], f[3], f[4], f[5], f[6] }
     end
   end
-  -- (In slices: Lua's unpack has a C-stack limit of about 8,000 values.)
+  -- (In slices: Lua's unpack has a C-stack limit of about 8,000 values. This may not fail: the jobs are
+  -- popped, and a script is not rolled back.)
   for i = 1, #leased, 1000 do
     redis.call('ZADD', KEYS[3], unpack(leased, i, math.min(i + 999, #leased)))
   end
