@@ -40,12 +40,6 @@ export interface StalledJob {
   outcome: 'waiting' | 'dead';
 }
 
-/** A fetch path of its own for one worker (see `QueueBackend.createFetcher`). */
-export interface Fetcher {
-  fetch: QueueBackend['fetch'];
-  close(): void;
-}
-
 /** A worker's blocking wait for new work. */
 export interface Waiter {
   /**
@@ -108,12 +102,6 @@ export interface QueueBackend {
   startConsuming?(prefetch: number, maxStalledCount: number): Promise<void>;
   /** A blocking waiter for one worker. */
   createWaiter(): Waiter;
-  /**
-   * A second way to `fetch`, on a connection of its own (absent: the backend has one path). A worker keeps one
-   * out beside its fetches on the queue's connection: Redis answers one while the worker runs the jobs of the
-   * other. Its `close()` ends the connection.
-   */
-  createFetcher?(): Fetcher;
   /** Where the queue's job schedulers live (`upsertScheduler`); absent: the backend keeps none. */
   schedulers?(): import('./scheduler').SchedulerStore | undefined;
   /** Where the queue's rate limiter (`limiter`, `worker.rateLimit`) lives; absent: no shared limiter. */

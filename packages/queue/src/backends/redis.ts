@@ -10,7 +10,7 @@ import {
   waitForReplicas,
   watchConnection,
 } from '@ballast/core';
-import type { Counts, FailOutcome, FetchedJob, Fetcher, QueueBackend, StalledJob, Waiter } from '../backend';
+import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
 import { QueueDurabilityError } from '../errors';
 import { eventsKey } from '../events';
 import { type FlowEvents, type FlowRecord, type FlowStore, type OutboxEntry, parseOutbox } from '../flows';
@@ -168,47 +168,8 @@ export class RedisBackend implements QueueBackend {
     return out;
   }
 
-  fetch(now: number, count: number, token: string, lockMs: number) {
-    return this.#fetchOn(this.#batch, now, count, token, lockMs);
-  }
-
-  createFetcher(): Fetcher {
-    let batch: ScriptBatcher | undefined;
-    let conn: Redis | undefined;
-    let closed = false;
-    return {
-      fetch: (now, count, token, lockMs) => {
-        if (closed) return this.fetch(now, count, token, lockMs);
-        if (!batch) {
-          // A Cluster duplicate is a Cluster client. Ours: its 'error' events go to the logger, never unhandled.
-          conn = (this.#raw as Redis).duplicate() as Redis;
-          if (this.#log) {
-            watchConnection(conn, {
-              logger: this.#log,
-              backend: 'redis',
-              connection: 'queue worker fetch',
-              ...(this.#connectionState ? { state: this.#connectionState } : {}),
-            });
-          } else conn.on('error', () => {});
-          batch = createScriptBatcher(guardRedis(conn, { commandTimeoutMs: this.#commandTimeoutMs }));
-        }
-        return this.#fetchOn(batch, now, count, token, lockMs);
-      },
-      close: () => {
-        closed = true;
-        conn?.disconnect();
-      },
-    };
-  }
-
-  async #fetchOn(batch: ScriptBatcher, now: number, count: number, token: string, lockMs: number) {
-    const [rows, nextDue] = await batch.run<[string[][], string | number]>(FETCH, this.#scriptKeys, [
-      this.keys.job,
-      now,
-      count,
-      token,
-      lockMs,
-    ]);
+  async fetch(now: number, count: number, token: string, lockMs: number) {
+    const [rows, nextDue] = await this.#run<[string[][], string | number]>(FETCH, [now, count, token, lockMs]);
     const jobs: FetchedJob[] = rows.map((r) => ({
       id: r[0]!,
       name: r[1]!,
