@@ -31,6 +31,16 @@ local function each_slice(cmd, key, args)
   end
 end
 local prefix = ARGV[1]
+-- The keys of trimmed jobs (each one's hash and flow records), for one DEL of them all.
+local function job_keys(ids)
+  local keys = {}
+  for _, o in ipairs(ids) do
+    keys[#keys + 1] = prefix .. o
+    keys[#keys + 1] = prefix .. o .. ':processed'
+    keys[#keys + 1] = prefix .. o .. ':failed'
+  end
+  return keys
+end
 local now = ARGV[2]
 local n = tonumber(ARGV[3])
 local out = {}
@@ -78,26 +88,14 @@ for _, t in pairs(trims) do
     local excess = redis.call('ZCARD', KEYS[4]) - keep
     if excess > 0 then
       local old = redis.call('ZRANGE', KEYS[4], 0, excess - 1)
-      local keys = {}
-      for _, o in ipairs(old) do
-        keys[#keys + 1] = prefix .. o
-        keys[#keys + 1] = prefix .. o .. ':processed'
-        keys[#keys + 1] = prefix .. o .. ':failed'
-      end
-      each_slice('DEL', false, keys)
+      each_slice('DEL', false, job_keys(old))
       redis.call('ZREMRANGEBYRANK', KEYS[4], 0, excess - 1)
     end
   end
   if age >= 0 then
     local cutoff = string.format('%.0f', tonumber(now) - age)
     local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. cutoff, 'LIMIT', 0, 1000)
-    local keys = {}
-    for _, o in ipairs(old) do
-      keys[#keys + 1] = prefix .. o
-      keys[#keys + 1] = prefix .. o .. ':processed'
-      keys[#keys + 1] = prefix .. o .. ':failed'
-    end
-    each_slice('DEL', false, keys)
+    each_slice('DEL', false, job_keys(old))
     each_slice('ZREM', KEYS[4], old)
   end
 end
