@@ -40,6 +40,26 @@ export interface StalledJob {
   outcome: 'waiting' | 'dead';
 }
 
+/**
+ * A worker's two fetch lanes (see `QueueBackend.createFetchLanes`): lane 0 on the queue's connection, lane 1 on a
+ * connection of its own. Every fetch returns `order`, the worker's fetches numbered in the order the backend ran
+ * them (1, 2, 3, …): with a fetch out on each lane, the later-sent one may run first, and the worker takes the
+ * batches in that order — so it starts jobs in priority order as with one fetch at a time.
+ */
+export interface FetchLanes {
+  /** Whether lane 1's connection is up (until it is, the worker fetches on lane 0 alone). */
+  readonly ready: boolean;
+  fetch(
+    lane: 0 | 1,
+    now: number,
+    count: number,
+    token: string,
+    lockMs: number,
+  ): Promise<{ jobs: FetchedJob[]; nextDueAt: number | null; order: number }>;
+  /** Ends lane 1's connection. */
+  close(): void;
+}
+
 /** A worker's blocking wait for new work. */
 export interface Waiter {
   /**
@@ -102,6 +122,11 @@ export interface QueueBackend {
   startConsuming?(prefetch: number, maxStalledCount: number): Promise<void>;
   /** A blocking waiter for one worker. */
   createWaiter(): Waiter;
+  /**
+   * Two fetch lanes for one worker (absent: the backend has one path). A worker keeps a fetch out on each: Redis
+   * runs one while the worker runs the jobs of the other.
+   */
+  createFetchLanes?(workerId: string): FetchLanes;
   /** Where the queue's job schedulers live (`upsertScheduler`); absent: the backend keeps none. */
   schedulers?(): import('./scheduler').SchedulerStore | undefined;
   /** Where the queue's rate limiter (`limiter`, `worker.rateLimit`) lives; absent: no shared limiter. */

@@ -16,7 +16,7 @@ import {
   TimeoutQueue,
 } from '@ballast/core';
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { FetchedJob, Waiter } from './backend';
+import type { FetchedJob, FetchLanes, Waiter } from './backend';
 import { type JobContext, runInJob } from './context';
 import { isJobTimeoutError, JobTimeoutError, NoHandlerError, QueueClosedError } from './errors';
 import { applyOutbox } from './flows';
@@ -51,6 +51,13 @@ export type Handlers<D = never> = Record<
 
 let workerCount = 0;
 
+/** A fetch's batch; `order`: its number among the worker's fetches as Redis ran them (with fetch lanes). */
+interface FetchResult {
+  jobs: FetchedJob[];
+  nextDueAt: number | null;
+  order?: number;
+}
+
 interface InFlight {
   job: FetchedJob;
   /** Set once the handler runs. */
@@ -76,6 +83,8 @@ export class Worker<D = unknown> {
   /** Jobs fetched ahead (leased, not started yet). */
   readonly #buffer: FetchedJob[] = [];
   readonly #waiter: Waiter;
+  /** The fetch loop's two lanes (lane 1 on a connection of its own), closed with the worker. */
+  #lanes: FetchLanes | undefined;
   readonly #errors = new EventEmitter<unknown>('error');
   readonly onError = this.#errors.event;
   readonly #m = queueInstruments();
@@ -212,11 +221,70 @@ export class Worker<D = unknown> {
   async #fetchLoop(): Promise<void> {
     const { concurrency, lockMs, blockMs } = this.options;
     const prefetch = this.options.prefetch ?? concurrency;
+    const holds = concurrency + prefetch;
     // Fetch when at least this many jobs are wanted (or nothing is buffered): no trickle of one-job fetches.
-    const minFetch = Math.max(1, Math.ceil((concurrency + prefetch) / 4));
+    const minFetch = Math.max(1, Math.ceil(holds / 4));
+    // On Redis, two fetches may be out at once, each for at most half of what the worker holds: Redis runs one
+    // (and the acks sent with it) while this process runs the jobs of the other. One at a time, the two took
+    // turns — the process idle while Redis ran the fetch, Redis idle while the process ran its jobs.
+    // (Each on a connection of its own: on one, Redis answers both in one write and they stay in step.)
+    // (Each on a connection of its own: on one, Redis answers both in one write and they stay in step.) Redis
+    // may run the later-sent of two fetches first: the batches are taken in the order Redis ran them (their
+    // `order`), so jobs start in priority order as with one fetch at a time.
+    const lanes =
+      !this.#queue.options.groups && holds >= 8 && this.#queue.backend.createFetchLanes
+        ? this.#queue.backend.createFetchLanes(this.id)
+        : undefined;
+    this.#lanes = lanes;
+    const most = lanes ? 2 : 1;
+    const maxFetch = Math.ceil(holds / most);
+    /** Whether lane 1 (its own connection) has a fetch out. */
+    let second = false;
+    /** Lane 1 failed: the worker fetches on lane 0 alone until then (its own backoff sequence). */
+    let secondOffUntil = 0;
+    const secondBackoff = backoffFromResolved(FAILURE_BACKOFF);
     // Separate sequences: a fetch that works does not mean the blocking wait does, and vice versa.
     const fetchBackoff = backoffFromResolved(FAILURE_BACKOFF);
     const waitBackoff = backoffFromResolved(FAILURE_BACKOFF);
+    /** Fetches out now. */
+    const out = new Set<Promise<void>>();
+    /** Jobs those fetches asked for (leased to this worker when they return). */
+    let asked = 0;
+    /** The error of a fetch that failed, for the loop to back off on once no fetch is out. */
+    let failed: { error: unknown } | undefined;
+    /** The last fetch to return came back empty: when the next delayed job is due (null: none). */
+    let empty: { nextDueAt: number | null } | undefined;
+    /** A fetch returned since the loop last waited (its jobs start at once, not a tick later). */
+    let returned = false;
+    /** Batches that came back before one Redis ran earlier (by `order`): taken in when that one is in. */
+    const parked: FetchResult[] = [];
+    /** Jobs of the parked batches (leased to this worker, not in the buffer yet). */
+    let parkedJobs = 0;
+    /** `order` of the last batch taken in (undefined: none yet). */
+    let lastOrder: number | undefined;
+    const takeIn = (res: FetchResult) => {
+      if (res.order) lastOrder = res.order;
+      parkedJobs -= res.jobs.length;
+      for (const job of res.jobs) {
+        this.#buffer.push(job);
+        this.#queue.publish({ event: 'active', jobId: job.id, attempt: job.attemptsMade + 1 });
+      }
+      empty = res.jobs.length === 0 ? { nextDueAt: res.nextDueAt } : undefined;
+    };
+    /** Takes in the parked batches that are next in Redis's order — all of them once no fetch is out. */
+    const drain = () => {
+      parked.sort((x, y) => (x.order ?? 0) - (y.order ?? 0));
+      while (
+        parked.length > 0 &&
+        (out.size === 0 || !parked[0]!.order || (lastOrder !== undefined && parked[0]!.order === lastOrder + 1))
+      ) {
+        takeIn(parked.shift()!);
+      }
+    };
+    const wake = () =>
+      new Promise<void>((r) => {
+        this.#slot = r;
+      });
     for (;;) {
       while (this.#busy < concurrency && this.#buffer.length > 0) this.#start(this.#buffer.shift()!);
       if (this.#closing) break;
@@ -226,19 +294,64 @@ export class Worker<D = unknown> {
         });
         continue;
       }
-      const want = concurrency + prefetch - this.#busy - this.#buffer.length;
-      if (want <= 0 || (want < minFetch && this.#buffer.length > 0)) {
-        await new Promise<void>((r) => {
-          this.#slot = r;
-        });
-        // Let jobs finishing in the same tick free their slots too: one fetch for all of them.
-        await new Promise<void>((r) => setImmediate(r));
+      if (failed) {
+        // Wait for the other fetch out (it may bring jobs), then back off once.
+        if (out.size > 0) {
+          await wake();
+          continue;
+        }
+        const { error } = failed;
+        failed = undefined;
+        await this.#backOff(error, fetchBackoff);
         continue;
       }
-      let res: Awaited<ReturnType<Queue['backend']['fetch']>>;
+      const want = holds - this.#busy - this.#buffer.length - parkedJobs - asked;
+      if (empty && out.size === 0 && this.#buffer.length > 0) {
+        // Jobs fetched ahead wait for a slot (every one is busy): wait for that, not for new work — a blocking
+        // wait would leave them leased and idle for up to blockMs after the slots freed. Then fetch again.
+        if (!returned) await wake();
+        returned = false;
+        empty = undefined;
+        continue;
+      }
+      if (empty && out.size === 0 && want > 0) {
+        // The last fetch found nothing to take: block until new work (or the next delayed job) is due.
+        const now = this.#clock.now();
+        const due = empty.nextDueAt;
+        empty = undefined;
+        const wait = due === null ? blockMs : Math.max(1, Math.min(blockMs, due - now));
+        try {
+          await this.#waiter.wait(wait);
+          waitBackoff.reset();
+        } catch (error) {
+          // The blocking wait failed (refused by an ACL, wrong key type, connection lost): back off like a failed
+          // fetch — fetching again at once would spin while the failure lasts.
+          if (this.#closing) break;
+          await this.#backOff(error, waitBackoff);
+        }
+        continue;
+      }
+      if (
+        want <= 0 ||
+        out.size >= most ||
+        // A batch waits for one Redis ran before it: no new fetch until that is in — once no fetch is out, every
+        // parked batch is taken in (the worker's counter reset or skipped: a restarted Redis, a lost reply).
+        parked.length > 0 ||
+        (empty && out.size > 0) ||
+        (want < minFetch && (this.#buffer.length > 0 || out.size > 0))
+      ) {
+        // Wait for a slot to free or a fetch to return. Jobs fetched ahead that wait for a slot wait for that, not
+        // for new work — a blocking wait would leave them leased and idle for up to blockMs after slots freed.
+        if (!returned) await wake();
+        // Let jobs finishing in the same tick free their slots too: one fetch for all of them.
+        if (!returned) await new Promise<void>((r) => setImmediate(r));
+        returned = false;
+        continue;
+      }
+      let granted: number;
       try {
         // The queue's rate limit (and a block from rateLimit / RateLimitedError): how many we may take now.
-        const gate = await this.#gate.take(want);
+        const gate = await this.#gate.take(Math.min(want, maxFetch));
         if (this.#closing) {
           await this.#gate.refund(gate.granted).catch(() => {});
           break;
@@ -247,59 +360,79 @@ export class Worker<D = unknown> {
           await sleep(this.#clock, gate.waitMs, this.#stop.signal).catch(() => {});
           continue;
         }
-        const token = `${this.id}:${++this.#fetchSeq}`;
-        const groups = this.#queue.options.groups;
-        res = groups
-          ? await fetchGrouped(
-              this.#queue.backend,
-              groups === true ? undefined : groups.limiter,
-              this.#clock.now(),
-              gate.granted,
-              token,
-              lockMs,
-            )
-          : await this.#queue.backend.fetch(this.#clock.now(), gate.granted, token, lockMs);
-        if (res.jobs.length < gate.granted) {
-          this.#gate.refund(gate.granted - res.jobs.length).catch((error: unknown) => this.#report(error));
-        }
-        fetchBackoff.reset();
-        this.#outage.succeeded('queue worker fetching again', { worker: this.id });
+        granted = gate.granted;
       } catch (error) {
         if (this.#closing) break;
         await this.#backOff(error, fetchBackoff);
         continue;
       }
-      // Leased to this worker from now on: renewed while buffered, awaited by close.
-      for (const job of res.jobs) {
-        this.#inflight.set(job.id, { job, controller: undefined });
-        this.#buffer.push(job);
-        this.#queue.publish({ event: 'active', jobId: job.id, attempt: job.attemptsMade + 1 });
-      }
-      if (res.jobs.length > 0 || this.#closing) continue;
-      if (this.#buffer.length > 0) {
-        // Slots that freed while the fetch was out woke nobody (the loop was not waiting): start those jobs now.
-        if (this.#busy < concurrency) continue;
-        // Jobs fetched ahead wait for a slot (every one is busy): wait for that, not for new work — a blocking
-        // wait would leave them leased and idle for up to blockMs after the slots freed.
-        await new Promise<void>((r) => {
-          this.#slot = r;
-        });
-        continue;
-      }
-      const now = this.#clock.now();
-      const wait = res.nextDueAt === null ? blockMs : Math.max(1, Math.min(blockMs, res.nextDueAt - now));
-      try {
-        await this.#waiter.wait(wait);
-        waitBackoff.reset();
-      } catch (error) {
-        // The blocking wait failed (refused by an ACL, wrong key type, connection lost): back off like a failed
-        // fetch — fetching again at once would spin while the failure lasts.
-        if (this.#closing) break;
-        await this.#backOff(error, waitBackoff);
-      }
+      asked += granted;
+      const lane: 0 | 1 =
+        lanes && !second && out.size > 0 && lanes.ready && this.#clock.now() >= secondOffUntil ? 1 : 0;
+      if (lane === 1) second = true;
+      const fetching: Promise<void> = this.#fetchOnce(granted, lockMs, lanes, lane)
+        .then(
+          (res) => {
+            asked -= granted;
+            if (lane === 1) {
+              second = false;
+              secondBackoff.reset();
+            }
+            out.delete(fetching);
+            // Leased to this worker from now on: renewed while buffered (parked too), awaited by close.
+            for (const job of res.jobs) this.#inflight.set(job.id, { job, controller: undefined });
+            parked.push(res);
+            parkedJobs += res.jobs.length;
+            drain();
+            fetchBackoff.reset();
+            this.#outage.succeeded('queue worker fetching again', { worker: this.id });
+            returned = true;
+            this.#notify();
+          },
+          (error: unknown) => {
+            asked -= granted;
+            out.delete(fetching);
+            if (lane === 1) {
+              // Lane 1's own connection failed: fetch on lane 0 alone for a while (lane 0 backs off on its own
+              // failures, and the blocking wait on its own).
+              second = false;
+              secondOffUntil = this.#clock.now() + secondBackoff.next();
+              this.#report(error);
+            } else failed = { error };
+            drain();
+            returned = true;
+            this.#notify();
+          },
+        )
+        .catch((error: unknown) => this.#report(error));
+      out.add(fetching);
     }
-    // Closing: jobs fetched ahead are ours (leased); run them rather than leave them to stalled recovery.
+    // Closing: jobs fetched ahead are ours (leased); run them rather than leave them to stalled recovery — also
+    // those of fetches still out.
+    await Promise.all(out);
     for (const job of this.#buffer.splice(0)) this.#start(job);
+  }
+
+  /** One fetch of up to `count` jobs; what the rate limit granted and the fetch did not fill is given back. */
+  async #fetchOnce(count: number, lockMs: number, lanes: FetchLanes | undefined, lane: 0 | 1): Promise<FetchResult> {
+    const token = `${this.id}:${++this.#fetchSeq}`;
+    const groups = this.#queue.options.groups;
+    const res: FetchResult = lanes
+      ? await lanes.fetch(lane, this.#clock.now(), count, token, lockMs)
+      : groups
+        ? await fetchGrouped(
+            this.#queue.backend,
+            groups === true ? undefined : groups.limiter,
+            this.#clock.now(),
+            count,
+            token,
+            lockMs,
+          )
+        : await this.#queue.backend.fetch(this.#clock.now(), count, token, lockMs);
+    if (res.jobs.length < count) {
+      this.#gate.refund(count - res.jobs.length).catch((error: unknown) => this.#report(error));
+    }
+    return res;
   }
 
   #notify(): void {
@@ -599,6 +732,8 @@ export class Worker<D = unknown> {
     await boundBackendCall(loop, { backend: 'queue', operation: 'close', timeoutMs: left(), clock: this.#clock }).catch(
       () => {},
     );
+    // (Its fetches are done, or the loop ran out of time: they are cut, their jobs recovered as stalled.)
+    this.#lanes?.close();
     if (this.#inflight.size > 0) {
       let timer: ReturnType<Clock['setTimeout']> | undefined;
       const timedOut = new Promise<'timeout'>((r) => {

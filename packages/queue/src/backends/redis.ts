@@ -10,7 +10,7 @@ import {
   waitForReplicas,
   watchConnection,
 } from '@ballast/core';
-import type { Counts, FailOutcome, FetchedJob, QueueBackend, StalledJob, Waiter } from '../backend';
+import type { Counts, FailOutcome, FetchedJob, FetchLanes, QueueBackend, StalledJob, Waiter } from '../backend';
 import { QueueDurabilityError } from '../errors';
 import { eventsKey } from '../events';
 import { type FlowEvents, type FlowRecord, type FlowStore, type OutboxEntry, parseOutbox } from '../flows';
@@ -169,7 +169,62 @@ export class RedisBackend implements QueueBackend {
   }
 
   async fetch(now: number, count: number, token: string, lockMs: number) {
-    const [rows, nextDue] = await this.#run<[string[][], string | number]>(FETCH, [now, count, token, lockMs]);
+    const [rows, nextDue] = await this.#batch.run<[string[][], string | number]>(FETCH, this.#scriptKeys, [
+      this.keys.job,
+      now,
+      count,
+      token,
+      lockMs,
+    ]);
+    return this.#fetched(rows, nextDue, now, token);
+  }
+
+  createFetchLanes(workerId: string): FetchLanes {
+    // Lane 1's connection, made now so that it is up by the worker's second fetch. A Cluster duplicate is a
+    // Cluster client. Ours: its 'error' events go to the logger, never unhandled.
+    const conn = (this.#raw as Redis).duplicate() as Redis;
+    if (this.#log) {
+      watchConnection(conn, {
+        logger: this.#log,
+        backend: 'redis',
+        connection: 'queue worker fetch lane',
+        ...(this.#connectionState ? { state: this.#connectionState } : {}),
+      });
+    } else conn.on('error', () => {});
+    // (A lazyConnect client's duplicate is lazy too: connect it now. A failure is its 'error' event, and lane 1
+    // stays off while it is not ready.)
+    if (conn.status === 'wait') conn.connect().catch(() => {});
+    const own = createScriptBatcher(guardRedis(conn, { commandTimeoutMs: this.#commandTimeoutMs }));
+    // The worker's fetch counter: its key shares the queue's hash tag (one Cluster slot), and expires a day after
+    // the worker's last fetch (an idle worker still fetches every blockMs).
+    const orderKey = `${this.keys.meta}:fetch-order:${workerId}`;
+    let closed = false;
+    return {
+      get ready() {
+        return !closed && conn.status === 'ready';
+      },
+      fetch: async (lane, now, count, token, lockMs) => {
+        const batch = lane === 1 && !closed ? own : this.#batch;
+        const [rows, nextDue, order] = await batch.run<[string[][], string | number, number]>(FETCH, this.#scriptKeys, [
+          this.keys.job,
+          now,
+          count,
+          token,
+          lockMs,
+          orderKey,
+        ]);
+        return { ...this.#fetched(rows, nextDue, now, token), order: Number(order) };
+      },
+      close: () => {
+        closed = true;
+        conn.disconnect();
+        // The counter is this worker's alone: gone with it (else it expires a day after the last fetch).
+        this.#redis.del(orderKey).catch(() => {});
+      },
+    };
+  }
+
+  #fetched(rows: string[][], nextDue: string | number, now: number, token: string) {
     const jobs: FetchedJob[] = rows.map((r) => ({
       id: r[0]!,
       name: r[1]!,

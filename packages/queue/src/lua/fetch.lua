@@ -3,10 +3,11 @@
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
 -- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake
 -- ARGV[1] job key prefix   ARGV[2] now (ms, the worker's clock: processedAt only)   ARGV[3] count
--- ARGV[4] lease token   ARGV[5] lease ms
+-- ARGV[4] lease token   ARGV[5] lease ms   ARGV[6] (optional) the worker's fetch counter: a key of this queue's
+-- hash tag, counted up by each of the worker's fetches (its fetches on two connections, in the order they ran)
 -- Due jobs and the lease deadline (server time + lease ms) are on the server's clock.
 -- Returns { { id, name, data, opts, priority, attemptsMade, createdAt }, … }, ms until the next delayed job
--- is due (0: due now) or -1 when none is delayed }
+-- is due (0: due now) or -1 when none is delayed, this fetch's number on the worker's counter (0: none) }
 -- Schedules (due times, lease deadlines) are on the Redis server's clock, never a worker's: workers on
 -- different hosts disagree about the time, the server is one clock for all of them.
 if redis.replicate_commands then redis.replicate_commands() end -- TIME before writes (Redis < 5)
@@ -52,6 +53,11 @@ if redis.call('HGET', KEYS[7], 'paused') ~= '1' then
     redis.call('LTRIM', KEYS[9], 0, 0)
   end
 end
+local order = 0
+if ARGV[6] then
+  order = redis.call('INCR', ARGV[6])
+  redis.call('PEXPIRE', ARGV[6], 86400000)
+end
 local nextDue = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-if nextDue[2] == nil then return { jobs, -1 } end
-return { jobs, math.max(0, tonumber(nextDue[2]) - clock) }
+if nextDue[2] == nil then return { jobs, -1, order } end
+return { jobs, math.max(0, tonumber(nextDue[2]) - clock), order }
