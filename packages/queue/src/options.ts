@@ -166,9 +166,9 @@ export const queueOptionsSchema = z
     logger: objectSchema<Logger>('logger').optional(),
     /**
      * Publish this queue's job events (waiting, waiting-children, active, progress, completed, failed, dead,
-     * stalled, delayed, removed) for `createQueueEvents` in any process: on Redis a stream per queue capped near
-     * `maxLen` (default 10,000) entries and, with `maxAgeMs`, to the events of that last span (Redis' clock on
-     * Redis).
+     * stalled, delayed, removed) for `createQueueEvents` in any process: on Redis a stream per queue holding about
+     * `maxLen` (default 10,000) events (an entry holds one tick's events, up to maxLen / 10) and, with `maxAgeMs`,
+     * the events of that last span (Redis' clock on Redis).
      * Off by default; turn it on in every process that adds or works on the queue.
      */
     events: z

@@ -75,12 +75,184 @@ it('the stream is capped near maxLen, and a subscriber resumes after lastEventId
   open.push(resumed);
   const next = await new Promise<QueueEvent>((r) => resumed.onEvent(r));
   expect(next).toMatchObject({ event: 'waiting' });
-  // One publish of 1,000 events: MAXLEN ~ trims whole macro nodes, at most maxLen plus one node (100) stays.
-  await queue.addBulk(Array.from({ length: 1_000 }, (_, i) => ({ name: 't', data: i })));
-  const key = `${fx.current.prefix}:queue:{cap-${process.pid}}:events`;
-  await expect.poll(() => fx.current.redis.xlen(key)).toBeGreaterThan(0);
-  expect(await fx.current.redis.xlen(key)).toBeLessThanOrEqual(200);
   expect((await queue.getJob(next.jobId))?.data).toBe('x');
+});
+
+/** Events in a queue's stream: an entry holds one (`e`) or several (`b`, a JSON array). */
+async function eventsInStream(key: string): Promise<number> {
+  const entries = (await fx.current.redis.xrange(key, '-', '+')) as [string, string[]][];
+  return entries.reduce((n, [, f]) => n + (f[0] === 'b' ? (JSON.parse(f[1]!) as unknown[]).length : 1), 0);
+}
+
+it('a tick’s events go in as few entries as maxLen allows, and the stream holds about maxLen events, not entries', async () => {
+  const name = `pack-${process.pid}`;
+  const key = eventsKey(name, fx.current.prefix);
+  const queue = createQueue(name, {
+    backend: 'redis',
+    redis: fx.current.redis,
+    prefix: fx.current.prefix,
+    events: { maxLen: 100 },
+  });
+  open.push(queue);
+  // One publish of 1,000 events (an addBulk's waiting events): entries of at most maxLen / 10 events.
+  await queue.addBulk(Array.from({ length: 1_000 }, (_, i) => ({ name: 't', data: i })));
+  await expect.poll(() => fx.current.redis.xlen(key)).toBeGreaterThan(0);
+  const entries = (await fx.current.redis.xrange(key, '-', '+')) as [string, string[]][];
+  expect(entries.every(([, f]) => f[0] === 'b' && (JSON.parse(f[1]!) as unknown[]).length === 10)).toBe(true);
+  expect(await eventsInStream(key)).toBe(100);
+  // Then ticks of one event each among them: the stream's events are counted, whatever the entries' sizes —
+  // at least maxLen stay, and less than one more entry. (Through the transport: its publish is awaited.)
+  const transport = queue.eventsTransport();
+  const ev = (i: number) => JSON.stringify({ event: 'waiting', jobId: `s${i}` });
+  for (let i = 0; i < 300; i++) {
+    await transport.publish([ev(i)]);
+    if (i % 3 === 0) await transport.publish(Array.from({ length: 40 }, (_, j) => ev(1_000 + j)));
+    const held = await eventsInStream(key);
+    expect(held).toBeGreaterThanOrEqual(100);
+    expect(held).toBeLessThan(110);
+  }
+});
+
+it('several publishers, each with its own entry sizes, short-lived ones too: the stream holds about maxLen events', async () => {
+  const name = `pubs-${process.pid}`;
+  const key = eventsKey(name, fx.current.prefix);
+  const make = () =>
+    createQueue(name, {
+      backend: 'redis',
+      redis: fx.current.redis,
+      prefix: fx.current.prefix,
+      events: { maxLen: 1_000 },
+    });
+  const bulk = make();
+  const single = make();
+  open.push(bulk, single);
+  const all = createQueueEvents(single, { blockMs: 200 });
+  open.push(all);
+  await all.ready;
+  let seen = 0;
+  all.onEvent(() => seen++);
+  // One publish of 5,000 (one script): a subscriber sees what the trim kept, the newest 1,000.
+  await bulk.addBulk(Array.from({ length: 5_000 }, (_, i) => ({ name: 't', data: i })));
+  await expect.poll(() => seen).toBe(1_000);
+  expect(await eventsInStream(key)).toBe(1_000);
+  // A subscriber 300 events back, within maxLen: it gets all 300, though the other publisher published since.
+  const back = all.lastEventId;
+  for (let i = 0; i < 300; i++) await single.add('one', i);
+  await expect.poll(() => seen).toBe(1_300);
+  await bulk.add('one', 'last');
+  await expect.poll(() => seen).toBe(1_301);
+  const held = await eventsInStream(key);
+  // (At least maxLen; a check per maxLen / 100 events, dropping whole entries of up to 100.)
+  expect(held).toBeGreaterThanOrEqual(1_000);
+  expect(held).toBeLessThan(1_110);
+  const resumed = createQueueEvents(single, { lastEventId: back, blockMs: 200 });
+  open.push(resumed);
+  let got = 0;
+  resumed.onEvent(() => got++);
+  await expect.poll(() => got).toBe(301);
+  // Short-lived publishers (a cron job, a lambda): each adds a bulk and goes; the stream still holds ~maxLen.
+  for (let k = 0; k < 20; k++) {
+    const q = make();
+    await q.addBulk(Array.from({ length: 1_000 }, (_, i) => ({ name: 't', data: i })));
+    await q.close();
+  }
+  const after = await eventsInStream(key);
+  expect(after).toBeGreaterThanOrEqual(1_000);
+  expect(after).toBeLessThan(1_110);
+});
+
+it('the count is read off the stream: outside XTRIM, XDEL or DEL do not put the cap out of step; big events go alone', async () => {
+  const name = `count-${process.pid}`;
+  const key = eventsKey(name, fx.current.prefix);
+  const queue = createQueue(name, {
+    backend: 'redis',
+    redis: fx.current.redis,
+    prefix: fx.current.prefix,
+    events: { maxLen: 100 },
+  });
+  open.push(queue);
+  const transport = queue.eventsTransport();
+  const ev = (i: number) => JSON.stringify({ event: 'waiting', jobId: `s${i}` });
+  for (let i = 0; i < 150; i++) await transport.publish([ev(i)]);
+  expect(await eventsInStream(key)).toBe(100);
+  // Trimmed by something else to 10: publishing fills it back to maxLen, not less.
+  await fx.current.redis.xtrim(key, 'MAXLEN', 10);
+  for (let i = 0; i < 150; i++) await transport.publish([ev(i)]);
+  expect(await eventsInStream(key)).toBe(100);
+  // The stream deleted: the next publish keeps its own events (a subscriber sees them), nothing stale counts.
+  await fx.current.redis.del(key);
+  const sub = createQueueEvents(queue, { lastEventId: '0', blockMs: 200 });
+  open.push(sub);
+  let got = 0;
+  sub.onEvent(() => got++);
+  await transport.publish(Array.from({ length: 50 }, (_, i) => ev(i)));
+  await expect.poll(() => got).toBe(50);
+  expect(await eventsInStream(key)).toBe(50);
+  // One tick of two 40 KB events and two small ones: an entry holds at most ~64 KB of events, so the first big
+  // one goes alone (`e`) and the second with the small ones (`b`).
+  const big = (jobId: string) => JSON.stringify({ event: 'completed', jobId, result: 'x'.repeat(40_000) });
+  const small = (jobId: string) => JSON.stringify({ event: 'waiting', jobId });
+  const last = await fx.current.redis.xrevrange(key, '+', '-', 'COUNT', 1);
+  await queue.eventsTransport().publish([big('b1'), big('b2'), small('s1'), small('s2')]);
+  const added = (await fx.current.redis.xrange(key, `(${last[0]![0]}`, '+')) as [string, string[]][];
+  expect(added.map(([, f]) => [f[0], f[0] === 'b' ? f[3] : '1'])).toEqual([
+    ['e', '1'],
+    ['b', '3'],
+  ]);
+  expect(await eventsInStream(key)).toBe(54);
+});
+
+it('a subscriber resumes inside an entry of several events: from the event after lastEventId, none twice', async () => {
+  const name = `resume-${process.pid}`;
+  const queue = createQueue(name, {
+    backend: 'redis',
+    redis: fx.current.redis,
+    prefix: fx.current.prefix,
+    events: true,
+  });
+  open.push(queue);
+  const all = createQueueEvents(queue, { blockMs: 200 });
+  open.push(all);
+  await all.ready;
+  const seen: QueueEvent[] = [];
+  all.onEvent((e) => seen.push(e));
+  // Three ticks of 5 waiting events: three entries.
+  for (let t = 0; t < 3; t++)
+    await queue.addBulk(Array.from({ length: 5 }, (_, i) => ({ name: 't', data: t * 5 + i })));
+  await expect.poll(() => seen.length).toBe(15);
+  expect(await fx.current.redis.xlen(eventsKey(name, fx.current.prefix))).toBe(3);
+  // Ids: `<entry>:<index>`, increasing.
+  expect(seen.map((e) => e.id.split(':')[1])).toEqual([
+    '0',
+    '1',
+    '2',
+    '3',
+    '4',
+    '0',
+    '1',
+    '2',
+    '3',
+    '4',
+    '0',
+    '1',
+    '2',
+    '3',
+    '4',
+  ]);
+  for (const at of [0, 2, 4, 7, 14]) {
+    const resumed = createQueueEvents(queue, { lastEventId: seen[at]!.id, blockMs: 200 });
+    open.push(resumed);
+    const got: string[] = [];
+    resumed.onEvent((e) => got.push(e.id));
+    const rest = seen.slice(at + 1).map((e) => e.id);
+    if (rest.length > 0) await expect.poll(() => got.length).toBe(rest.length);
+    // One more tick: it comes after, and nothing before lastEventId came again.
+    await queue.add('more', at);
+    await expect.poll(() => got.length).toBe(rest.length + 1);
+    expect(got.slice(0, rest.length)).toEqual(rest);
+    expect(resumed.lastEventId).toBe(got.at(-1));
+    resumed.close();
+  }
 });
 
 it('maxAgeMs trims events older than that on the server clock (XTRIM MINID), newer ones stay', async () => {
@@ -155,10 +327,19 @@ it('entries of the stream that are not queue events (not JSON, not an object) ar
   const seen: QueueEvent[] = [];
   events.onEvent((e) => seen.push(e));
   const key = eventsKey(name, fx.current.prefix);
-  // Written by something else sharing the stream: a non-JSON text, JSON null, a number, then a real event.
-  for (const e of ['not json', 'null', '42']) await fx.current.redis.xadd(key, '*', 'e', e);
+  // Written by something else sharing the stream: a non-JSON text, JSON null, a number, an event named after an
+  // Object.prototype member, an entry of several holding an array, then a real event.
+  for (const e of ['not json', 'null', '42', '{"event":"constructor","jobId":"x"}']) {
+    await fx.current.redis.xadd(key, '*', 'e', e);
+  }
+  const several = await fx.current.redis.xadd(key, '*', 'b', '[[{"event":"waiting","jobId":"nested"}],7]', 'n', '2');
   const last = await fx.current.redis.xadd(key, '*', 'e', JSON.stringify({ event: 'waiting', jobId: 'j1' }));
-  await expect.poll(() => seen.length).toBe(1);
-  expect(seen).toEqual([{ event: 'waiting', jobId: 'j1', id: last }]);
+  await expect.poll(() => seen.length).toBe(2);
+  // (`constructor` is no event of ours: onEvent has it, no typed listener — and the reader goes on.)
+  expect(seen).toEqual([
+    { event: 'constructor', jobId: 'x', id: expect.any(String) },
+    { event: 'waiting', jobId: 'j1', id: last },
+  ]);
+  expect(several).toBeTruthy();
   expect(events.lastEventId).toBe(last);
 });

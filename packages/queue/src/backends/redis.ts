@@ -21,6 +21,7 @@ import { groupKeys, type QueueKeys, queueKeys } from '../keys';
 import addSource from '../lua/add.lua';
 import completeManySource from '../lua/complete-many.lua';
 import countsSource from '../lua/counts.lua';
+import eventsTrimSource from '../lua/events-trim.lua';
 import failSource from '../lua/fail.lua';
 import fetchSource from '../lua/fetch.lua';
 import flowAckSource from '../lua/flow-ack.lua';
@@ -48,7 +49,7 @@ const REPLAY = defineScript('queue:replay', replaySource);
 const COUNTS = defineScript('queue:counts', countsSource);
 const RELEASE = defineScript('queue:release', releaseSource);
 const FLOW_ADD = defineScript('queue:flow-add', flowAddSource);
-const FLOW_RESOLVE = defineScript('queue:flow-resolve', flowResolveSource);
+const FLOW_RESOLVE = defineScript('queue:flow-resolve', `${eventsTrimSource}\n${flowResolveSource}`);
 const FLOW_ACK = defineScript('queue:flow-ack', flowAckSource);
 const FLOW_READ = defineScript('queue:flow-read', flowReadSource);
 

@@ -10,7 +10,8 @@
 -- With the pending set empty, the parent moves from `waiting-children` to `wait`.
 -- The parent's move is appended to its queue's events stream in the same step (ARGV[7] > 0: the calling
 -- process publishes events), so it comes before the parent's `active` event whoever fetches it: `waiting` with
--- `prev: 'waiting-children'`, or `failed` (willRetry false) and, with a DLQ, `dead`. Trimmed as events-add.lua.
+-- `prev: 'waiting-children'`, or `failed` (willRetry false) and, with a DLQ, `dead`. One entry per event (field
+-- `e`), trimmed as events-add.lua (events-trim.lua is prepended).
 -- KEYS[1] wait  KEYS[2] delayed  KEYS[3] active  KEYS[4] completed  KEYS[5] failed  KEYS[6] dead
 -- KEYS[7] meta  KEYS[8] seq  KEYS[9] wake  KEYS[10] waiting-children  KEYS[11] flow outbox  KEYS[12] events
 -- ARGV[1] job key prefix  ARGV[2] now  ARGV[3] parent id  ARGV[4] child key  ARGV[5] kind  ARGV[6] value (JSON)
@@ -21,13 +22,9 @@ if redis.replicate_commands then redis.replicate_commands() end -- XADD's id and
 local function publish(events)
   local maxLen = tonumber(ARGV[7])
   if maxLen <= 0 then return end
-  for _, e in ipairs(events) do redis.call('XADD', KEYS[12], 'MAXLEN', '~', maxLen, '*', 'e', e) end
-  local age = tonumber(ARGV[8])
-  if age > 0 then
-    local t = redis.call('TIME')
-    local floor = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - age
-    if floor > 0 then redis.call('XTRIM', KEYS[12], 'MINID', string.format('%.0f', floor)) end
-  end
+  local entries = {}
+  for _, e in ipairs(events) do entries[#entries + 1] = { 'e', e, 1 } end
+  events_append(KEYS[12], maxLen, tonumber(ARGV[8]), entries)
 end
 local function after_last(key, t)
   local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]

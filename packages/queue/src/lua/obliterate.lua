@@ -27,5 +27,5 @@ for _, key in ipairs(lines) do
   end
   left = left + redis.call('ZCARD', key)
 end
-if left == 0 then redis.call('DEL', KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[15]) end
+if left == 0 then redis.call('DEL', KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[10] .. ':c', KEYS[11], KEYS[12], KEYS[15]) end
 return { removed, left }
