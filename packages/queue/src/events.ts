@@ -75,15 +75,16 @@ export function eventsKey(name: string, prefix = 'ballast'): string {
 const PACK_EVENTS = 100;
 /** Most JSON in one entry of several events (bytes, about): one entry stays small for Redis and for a reader. */
 const PACK_BYTES = 64 * 1024;
-/** Events one XREAD aims at: its COUNT follows the entries' mean size (10–1,000 entries). */
-const READ_EVENTS = 10_000;
+/**
+ * Entries one XREAD takes: at most 10,000 events (100 per entry), so a reader far behind delivers them in slices
+ * and the event loop is never held much longer than 10,000 events take.
+ */
+const READ_ENTRIES = 100;
 
 /** A capped Redis stream per queue: every process sees every event (XREAD on a connection of its own). */
 export class RedisStreamTransport implements EventsTransport {
   #reader: Redis | undefined;
   #closed = false;
-  /** Entries the next XREAD takes: about READ_EVENTS events at the last read's mean entry size. */
-  #readCount = 1_000;
   constructor(
     private readonly redis: RedisClient,
     private readonly key: string,
@@ -133,26 +134,14 @@ export class RedisStreamTransport implements EventsTransport {
     }
     let r: [string, [string, string[]][]][] | null;
     try {
-      r = (await this.#reader.xread(
-        'COUNT',
-        this.#readCount,
-        'BLOCK',
-        blockMs,
-        'STREAMS',
-        this.key,
-        after,
-      )) as typeof r;
+      r = (await this.#reader.xread('COUNT', READ_ENTRIES, 'BLOCK', blockMs, 'STREAMS', this.key, after)) as typeof r;
     } catch (error) {
       if (this.#closed) return [];
       throw error;
     }
     if (!r) return [];
     // Field `e`: one event; `b`: several (a JSON array, then `n`) — the text tells them apart.
-    const entries = r[0]![1];
-    let events = 0;
-    for (const [, fields] of entries) events += fields[0] === 'b' ? Number(fields[3]) || 1 : 1;
-    this.#readCount = Math.max(10, Math.min(1_000, Math.round(READ_EVENTS / Math.max(1, events / entries.length))));
-    return entries.map(([id, fields]) => [id, fields[1]!] as [string, string]);
+    return r[0]![1].map(([id, fields]) => [id, fields[1]!] as [string, string]);
   }
 
   close(): void {

@@ -167,8 +167,8 @@ export const queueOptionsSchema = z
     /**
      * Publish this queue's job events (waiting, waiting-children, active, progress, completed, failed, dead,
      * stalled, delayed, removed) for `createQueueEvents` in any process: on Redis a stream per queue holding about
-     * `maxLen` (default 10,000) events (an entry holds one tick's events, up to maxLen / 10) and, with `maxAgeMs`,
-     * the events of that last span (Redis' clock on Redis).
+     * `maxLen` (default 10,000, at most 1,000,000) events (an entry holds one tick's events, up to maxLen / 10 and
+     * 100) and, with `maxAgeMs`, the events of that last span (Redis' clock on Redis).
      * Off by default; turn it on in every process that adds or works on the queue.
      */
     events: z
@@ -177,7 +177,7 @@ export const queueOptionsSchema = z
       .union([
         z
           .object({
-            maxLen: z.number().int().positive().optional(),
+            maxLen: z.number().int().positive().max(1_000_000).optional(),
             maxAgeMs: z.number().int().positive().optional(),
           })
           .strict(),

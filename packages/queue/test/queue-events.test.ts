@@ -113,6 +113,17 @@ it('a tick’s events go in as few entries as maxLen allows, and the stream hold
   }
 });
 
+it('events.maxLen above 1,000,000 is refused, naming the field', () => {
+  expect(() =>
+    createQueue(`big-${process.pid}`, {
+      backend: 'redis',
+      redis: fx.current.redis,
+      prefix: fx.current.prefix,
+      events: { maxLen: 2_000_000 },
+    }),
+  ).toThrow(/events\.maxLen/);
+});
+
 it('several publishers, each with its own entry sizes, short-lived ones too: the stream holds about maxLen events', async () => {
   const name = `pubs-${process.pid}`;
   const key = eventsKey(name, fx.current.prefix);
@@ -200,6 +211,46 @@ it('the count is read off the stream: outside XTRIM, XDEL or DEL do not put the 
     ['b', '3'],
   ]);
   expect(await eventsInStream(key)).toBe(54);
+});
+
+it('the running number put back by something else (lower, not a number) or entries without one lose no event within maxLen', async () => {
+  const name = `hint-${process.pid}`;
+  const key = eventsKey(name, fx.current.prefix);
+  const queue = createQueue(name, {
+    backend: 'redis',
+    redis: fx.current.redis,
+    prefix: fx.current.prefix,
+    events: { maxLen: 100 },
+  });
+  open.push(queue);
+  const transport = queue.eventsTransport();
+  const ev = (i: number) => JSON.stringify({ event: 'waiting', jobId: `s${i}` });
+  for (let i = 0; i < 150; i++) await transport.publish([ev(i)]);
+  expect(await eventsInStream(key)).toBe(100);
+  // Set back to 5: the old entries' numbers are above the new ones' for a while — kept (not cut as if old by
+  // maxLen) until the numbering passes them: never fewer than maxLen, a bounded excess (here up to 245), then
+  // maxLen again.
+  await fx.current.redis.set(`${key}:c`, '5');
+  for (let i = 0; i < 300; i++) {
+    await transport.publish([ev(i)]);
+    const held = await eventsInStream(key);
+    expect(held).toBeGreaterThanOrEqual(100);
+    expect(held).toBeLessThanOrEqual(300);
+  }
+  expect(await eventsInStream(key)).toBe(100);
+  // Not a number: publishing goes on (the number is taken from the last entry).
+  await fx.current.redis.set(`${key}:c`, 'abc');
+  for (let i = 0; i < 10; i++) await transport.publish([ev(i)]);
+  expect(await eventsInStream(key)).toBe(100);
+  // Entries without a number (an older publisher, something else): kept while they are within maxLen.
+  for (let i = 0; i < 30; i++) await fx.current.redis.xadd(key, '*', 'e', ev(i));
+  await fx.current.redis.del(`${key}:c`);
+  for (let i = 0; i < 5; i++) {
+    await transport.publish([ev(i)]);
+    expect(await eventsInStream(key)).toBeGreaterThanOrEqual(100);
+  }
+  for (let i = 0; i < 200; i++) await transport.publish([ev(i)]);
+  expect(await eventsInStream(key)).toBe(100);
 });
 
 it('a subscriber resumes inside an entry of several events: from the event after lastEventId, none twice', async () => {
