@@ -85,15 +85,7 @@ async function eventsInStream(key: string): Promise<number> {
 }
 
 it('a tick’s events go in as few entries as maxLen allows, and the stream holds about maxLen events, not entries', async () => {
-  const name = `pack-${process.pid}`;
-  const key = eventsKey(name, fx.current.prefix);
-  const queue = createQueue(name, {
-    backend: 'redis',
-    redis: fx.current.redis,
-    prefix: fx.current.prefix,
-    events: { maxLen: 100 },
-  });
-  open.push(queue);
+  const { key, queue } = streamQueue('pack');
   // One publish of 1,000 events (an addBulk's waiting events): entries of at most maxLen / 10 events.
   await queue.addBulk(Array.from({ length: 1_000 }, (_, i) => ({ name: 't', data: i })));
   await expect.poll(() => fx.current.redis.xlen(key)).toBeGreaterThan(0);
@@ -172,9 +164,9 @@ it('several publishers, each with its own entry sizes, short-lived ones too: the
   expect(after).toBeLessThan(1_110);
 });
 
-it('the count is read off the stream: outside XTRIM, XDEL or DEL do not put the cap out of step; big events go alone', async () => {
-  const name = `count-${process.pid}`;
-  const key = eventsKey(name, fx.current.prefix);
+/** A Redis queue publishing events with maxLen 100, and its stream's key. */
+function streamQueue(tag: string) {
+  const name = `${tag}-${process.pid}`;
   const queue = createQueue(name, {
     backend: 'redis',
     redis: fx.current.redis,
@@ -182,10 +174,21 @@ it('the count is read off the stream: outside XTRIM, XDEL or DEL do not put the 
     events: { maxLen: 100 },
   });
   open.push(queue);
+  return { key: eventsKey(name, fx.current.prefix), queue };
+}
+
+/** A queue (maxLen 100) whose stream holds 100 single-event entries after 150 publishes through its transport. */
+async function fullStream(tag: string) {
+  const { key, queue } = streamQueue(tag);
   const transport = queue.eventsTransport();
   const ev = (i: number) => JSON.stringify({ event: 'waiting', jobId: `s${i}` });
   for (let i = 0; i < 150; i++) await transport.publish([ev(i)]);
   expect(await eventsInStream(key)).toBe(100);
+  return { key, queue, transport, ev };
+}
+
+it('the count is read off the stream: outside XTRIM, XDEL or DEL do not put the cap out of step; big events go alone', async () => {
+  const { key, queue, transport, ev } = await fullStream('count');
   // Trimmed by something else to 10: publishing fills it back to maxLen, not less.
   await fx.current.redis.xtrim(key, 'MAXLEN', 10);
   for (let i = 0; i < 150; i++) await transport.publish([ev(i)]);
@@ -214,19 +217,7 @@ it('the count is read off the stream: outside XTRIM, XDEL or DEL do not put the 
 });
 
 it('the running number put back by something else (lower, not a number) or entries without one lose no event within maxLen', async () => {
-  const name = `hint-${process.pid}`;
-  const key = eventsKey(name, fx.current.prefix);
-  const queue = createQueue(name, {
-    backend: 'redis',
-    redis: fx.current.redis,
-    prefix: fx.current.prefix,
-    events: { maxLen: 100 },
-  });
-  open.push(queue);
-  const transport = queue.eventsTransport();
-  const ev = (i: number) => JSON.stringify({ event: 'waiting', jobId: `s${i}` });
-  for (let i = 0; i < 150; i++) await transport.publish([ev(i)]);
-  expect(await eventsInStream(key)).toBe(100);
+  const { key, transport, ev } = await fullStream('hint');
   // Set back to 5: the old entries' numbers are above the new ones' for a while — kept (not cut as if old by
   // maxLen) until the numbering passes them: never fewer than maxLen, a bounded excess (here up to 245), then
   // maxLen again.
