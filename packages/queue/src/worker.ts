@@ -227,7 +227,6 @@ export class Worker<D = unknown> {
     // On Redis, two fetches may be out at once, each for at most half of what the worker holds: Redis runs one
     // (and the acks sent with it) while this process runs the jobs of the other. One at a time, the two took
     // turns — the process idle while Redis ran the fetch, Redis idle while the process ran its jobs.
-    // (Each on a connection of its own: on one, Redis answers both in one write and they stay in step.)
     // (Each on a connection of its own: on one, Redis answers both in one write and they stay in step.) Redis
     // may run the later-sent of two fetches first: the batches are taken in the order Redis ran them (their
     // `order`), so jobs start in priority order as with one fetch at a time.

@@ -196,8 +196,8 @@ export class RedisBackend implements QueueBackend {
     // stays off while it is not ready.)
     if (conn.status === 'wait') conn.connect().catch(() => {});
     const own = createScriptBatcher(guardRedis(conn, { commandTimeoutMs: this.#commandTimeoutMs }));
-    // The worker's fetch counter: its key shares the queue's hash tag (one Cluster slot), and expires a day after
-    // the worker's last fetch (an idle worker still fetches every blockMs).
+    // The worker's fetch counter: its key shares the queue's hash tag (one Cluster slot); deleted on close, else it
+    // expires a day after the worker's last fetch (an idle worker still fetches every blockMs).
     const orderKey = `${this.keys.meta}:fetch-order:${workerId}`;
     let closed = false;
     return {
