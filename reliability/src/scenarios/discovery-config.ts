@@ -161,11 +161,25 @@ export async function runDiscoveryConfig(ctx: ScenarioContext, counts: Discovery
         else reregisterMs.push(ms);
       }
       // The watcher's view: a report after the restart with every instance passing.
-      const resumed = await waitUntil(
-        () => watcherSeesAll(t0),
-        Math.max(1_000, counts.windowMs - (Date.now() - t0)),
-        50,
-      );
+      let resumed = await waitUntil(() => watcherSeesAll(t0), 3_000, 50);
+      if (!resumed) {
+        // The emulator restarts empty and the same registrations bring its index back to where it was: a watch
+        // that resumed once they were done got the same index and instances and had nothing new to report. Give
+        // every service a change a live watch must report — one more (check-less, so passing) instance — then take
+        // it away again.
+        const probe = (name: string, verb: 'register' | 'deregister') =>
+          fetch(
+            verb === 'register'
+              ? `${emulator.url}/v1/agent/service/register`
+              : `${emulator.url}/v1/agent/service/deregister/${name}-probe`,
+            verb === 'register'
+              ? { method: 'PUT', body: JSON.stringify({ ID: `${name}-probe`, Name: name, Port: 1 }) }
+              : { method: 'PUT' },
+          ).catch(() => undefined);
+        for (const s of counts.services) await probe(s.name, 'register');
+        resumed = await waitUntil(() => watcherSeesAll(t0), Math.max(1_000, counts.windowMs - (Date.now() - t0)), 50);
+        for (const s of counts.services) await probe(s.name, 'deregister');
+      }
       if (resumed) watcherResumeMs.push(Math.max(...[...watchView().values()].map((r) => r.at)) - t0);
       else watcherMisses++;
       // The config: the client must have read the wiped prefix (and refused it) before the value is re-pushed,
