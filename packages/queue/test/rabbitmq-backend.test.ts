@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { captureLogs } from '@ballast/testkit';
+import { captureLogs, FaultProxy } from '@ballast/testkit';
 import { useRedisFixture } from '@ballast/testkit/vitest';
 import { connect } from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -24,6 +24,39 @@ const run = randomUUID().slice(0, 8);
 const ctl = (...args: string[]) => execFileSync('rabbitmqctl', ['--quiet', ...args], { encoding: 'utf8' });
 let n = 0;
 const open: Queue[] = [];
+type Acking = { ack(m: unknown, allUpTo?: boolean): void };
+
+/** Counts the `basic.ack` frames amqplib's channels send (and those with `multiple`) until `stop()`. */
+async function countAcks() {
+  // The prototype every amqplib channel acks through (a confirm channel's class extends it).
+  const conn = await connect(URL);
+  const proto = Object.getPrototypeOf(Object.getPrototypeOf(await conn.createConfirmChannel())) as Acking;
+  await conn.close();
+  const Channel = { prototype: proto };
+  const original = Channel.prototype.ack;
+  const counted = { frames: 0, multiple: 0 };
+  Channel.prototype.ack = function (this: unknown, m: unknown, allUpTo?: boolean) {
+    counted.frames++;
+    if (allUpTo) counted.multiple++;
+    return original.call(this, m, allUpTo);
+  };
+  return {
+    counted,
+    stop: () => {
+      Channel.prototype.ack = original;
+    },
+  };
+}
+
+/** Messages ready in `queue` on the broker, read on a connection of its own. */
+async function readyIn(queue: string): Promise<number> {
+  const conn = await connect(URL);
+  try {
+    return (await (await conn.createChannel()).checkQueue(queue)).messageCount;
+  } finally {
+    await conn.close();
+  }
+}
 
 afterEach(async () => {
   for (const q of open.splice(0)) {
@@ -206,6 +239,91 @@ describe('RabbitMQ backend (issue 19 §4)', () => {
       expect(onBroker.sort()).toEqual(error.queued.map((j) => j.id).sort());
     } finally {
       ctl('clear_policy', '-p', '/', `maxlen-${q.name}`);
+    }
+  });
+
+  it('the acks of jobs finished together go as one multiple ack; the broker holds nothing after close', async () => {
+    const q = newQueue({ redis: undefined, statusStore: new MemoryStatusStore(), deadLetter: true });
+    const acks = await countAcks();
+    try {
+      let settled = 0;
+      const all = new Promise<void>((r) => {
+        const hit = () => ++settled === 300 && r();
+        q.onCompleted(hit);
+        q.onDead(hit);
+      });
+      const worker = createWorker(
+        q,
+        async (job) => {
+          if ((job.data as number) % 7 === 0) throw new Error('dead on its only attempt');
+        },
+        { concurrency: 50, onError: () => {} },
+      );
+      await q.addBulk(Array.from({ length: 300 }, (_, i) => ({ name: 't', data: i, options: { attempts: 1 } })));
+      await all;
+      await worker.close();
+      const counts = await q.counts();
+      expect(counts.completed).toBe(300 - 43);
+      expect(counts.dead).toBe(43);
+      // One frame per job before (257 acks); runs of jobs finished in one tick now share one.
+      expect(acks.counted.multiple).toBeGreaterThan(0);
+      expect(acks.counted.frames).toBeLessThan(200);
+    } finally {
+      acks.stop();
+    }
+    // Every delivery was settled: had a multiple ack skipped one, the broker would requeue it on close.
+    const name = q.name;
+    const dlq = (q.backend as RabbitBackend).dlq;
+    await q.close();
+    open.splice(open.indexOf(q), 1);
+    try {
+      expect(await readyIn(name)).toBe(0);
+      await expect.poll(() => readyIn(dlq)).toBe(43);
+    } finally {
+      const conn = await connect(URL);
+      const ch = await conn.createChannel();
+      for (const x of [name, dlq]) await ch.deleteQueue(x);
+      await conn.close();
+    }
+  });
+
+  it('a job still running keeps its delivery while later ones are acked: a connection loss sends it back', async () => {
+    const target = new globalThis.URL(URL);
+    const proxy = await FaultProxy.start({ target: { host: target.hostname, port: Number(target.port || 5672) } });
+    try {
+      const q = newQueue({ url: `amqp://${target.username}:${target.password}@127.0.0.1:${proxy.port}` });
+      const runs = new Map<string, number>();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      createWorker(
+        q,
+        async (job) => {
+          runs.set(job.data as string, (runs.get(job.data as string) ?? 0) + 1);
+          if (job.data === 'slow' && runs.get('slow') === 1) await gate;
+        },
+        { concurrency: 10, onError: () => {} },
+      );
+      // The oldest delivery of the channel stays unsettled while the nine after it finish and are acked.
+      await q.add('t', 'slow');
+      await expect.poll(() => runs.get('slow')).toBe(1);
+      const fast = await q.addBulk(Array.from({ length: 9 }, (_, i) => ({ name: 't', data: `fast${i}` })));
+      await expect.poll(async () => (await q.counts()).completed).toBe(9);
+      // Their acks reached the broker; the slow job's delivery is the one it still holds for us.
+      await expect
+        .poll(() => ctl('list_queues', 'name', 'messages_unacknowledged').includes(`${q.name}\t1`), {
+          timeout: 10_000,
+        })
+        .toBe(true);
+      proxy.cut();
+      // The broker requeues it (a multiple ack past it would have settled it unrun): it runs again.
+      await expect.poll(() => runs.get('slow'), { timeout: 10_000 }).toBe(2);
+      release();
+      for (let i = 0; i < 9; i++) expect(runs.get(`fast${i}`)).toBe(1);
+      for (const a of fast) expect((await q.getJob(a.id))?.state).toBe('completed');
+    } finally {
+      await proxy.close();
     }
   });
 

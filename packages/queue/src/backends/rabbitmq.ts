@@ -7,6 +7,7 @@ import { type JobInfo, type JobState, type NewJob, prepareJob } from '../job';
 import { MAX_PRIORITY } from '../options';
 import type { StatusStore } from '../status';
 import { AmqpConnection } from './amqp-connection';
+import { ChannelAcks } from './channel-acks';
 import { toJobInfo } from './codec';
 import { RabbitOperations } from './rabbitmq-ops';
 
@@ -48,6 +49,8 @@ const waitScore = (priority: number, seq: number) => (10 - priority) * SHIFT + s
 interface Delivery {
   msg: ConsumeMessage;
   generation: number;
+  /** Its channel's acks. */
+  acks: ChannelAcks;
   /** Its job's id, once fetch has read the body. */
   id?: string;
 }
@@ -151,6 +154,8 @@ export class RabbitBackend implements QueueBackend {
    * `redelivered`, yet no consumer died holding them — not a stall. Per connection (a reconnection clears it).
    */
   readonly #givenBack = new Set<string>();
+  /** Each channel's acks (sent per tick, `multiple` where they form a run). */
+  readonly #acks = new WeakMap<ConfirmChannel, ChannelAcks>();
 
   constructor(options: RabbitBackendOptions) {
     this.name = options.name;
@@ -185,6 +190,25 @@ export class RabbitBackend implements QueueBackend {
     this.#givenBack.clear();
     await this.#declare(ch, false);
     if (this.#prefetch > 0) await this.#consume(ch, generation);
+  }
+
+  #acksOf(ch: ConfirmChannel): ChannelAcks {
+    let acks = this.#acks.get(ch);
+    if (!acks) {
+      acks = new ChannelAcks(ch);
+      this.#acks.set(ch, acks);
+    }
+    return acks;
+  }
+
+  /** Acks `d` (with the others of this tick) if its channel is still the current one. */
+  #ack(d: Delivery): void {
+    if (d.generation === this.#conn.generation) d.acks.ack(d.msg.fields.deliveryTag);
+  }
+
+  /** Rejects `d` now if its channel is still the current one (else the broker already requeued it). */
+  #nack(d: Delivery, requeue: boolean): void {
+    if (d.generation === this.#conn.generation) d.acks.nack(d.msg.fields.deliveryTag, requeue);
   }
 
   /** Arguments every queue of ours gets for its type (quorum: dead-letters at least once). */
@@ -277,13 +301,15 @@ export class RabbitBackend implements QueueBackend {
     // of QUORUM_DEPTH × what the worker holds, so the next job of a level is at hand when one of it finishes
     // (its replacement is a broker round trip away); fetch hands out no more than the worker holds.
     await ch.prefetch(this.#type === 'classic' ? this.#prefetch : QUORUM_DEPTH * this.#prefetch);
+    const acks = this.#acksOf(ch);
     const onMessage = (msg: ConsumeMessage | null) => {
       if (!msg) {
         // The broker cancelled our consumer (its queue was deleted): declare the topology again, consume again.
         void this.#resubscribe(ch, generation);
         return;
       }
-      const d = { msg, generation };
+      acks.delivered(msg.fields.deliveryTag);
+      const d = { msg, generation, acks };
       const p = msg.properties.priority ?? 0;
       if (this.#type === 'quorum') {
         const owed = this.#owed.get(p) ?? 0;
@@ -319,7 +345,7 @@ export class RabbitBackend implements QueueBackend {
       for (const d of this.#buffer.splice(0)) {
         if (d.generation !== generation) continue;
         this.#givenBack.add(String(d.msg.properties.messageId));
-        ch.nack(d.msg, false, true);
+        d.acks.nack(d.msg.fields.deliveryTag, true);
       }
       this.#owed.clear();
       this.#holdUntil = 0;
@@ -469,9 +495,6 @@ export class RabbitBackend implements QueueBackend {
     if (this.#prefetch > 0 && this.#consuming === 0 && current) await this.#consume(current, this.#conn.generation);
     const generation = this.#conn.generation;
     const moves: Promise<boolean>[] = [];
-    const ack = (d: Delivery) => {
-      if (d.generation === this.#conn.generation) this.#conn.current?.ack(d.msg);
-    };
     // Quorum: the broker's prefetch is per level; the worker gets no more than it holds on classic queues.
     if (this.#type === 'quorum') {
       count = Math.min(count, this.#prefetch - this.#outstanding);
@@ -488,9 +511,9 @@ export class RabbitBackend implements QueueBackend {
         const again = { id: body.id, body: d.msg.content, priority: d.msg.properties.priority ?? 0, attemptsMade };
         try {
           await this.#publish(again, remaining);
-          ack(d);
+          this.#ack(d);
         } catch {
-          if (d.generation === this.#conn.generation) this.#conn.current?.nack(d.msg, false, true);
+          this.#nack(d, true);
         }
         continue;
       }
@@ -498,7 +521,7 @@ export class RabbitBackend implements QueueBackend {
       if (twin !== undefined && this.#held.get(twin)?.generation === generation) {
         // A second message of a job this worker runs now (a publish retried after its confirm was lost, a retry
         // whose original's ack was lost): the held one settles the job, or goes back to the broker if we die.
-        ack(d);
+        this.#ack(d);
         continue;
       }
       if (d.msg.fields.redelivered && !this.#givenBack.delete(body.id)) {
@@ -506,7 +529,7 @@ export class RabbitBackend implements QueueBackend {
         const st = await this.#status.get(body.id);
         if (st && FINISHED.includes(st.state as JobState)) {
           // Its worker recorded the outcome and died before the ack reached the broker: nothing left to run.
-          ack(d);
+          this.#ack(d);
           continue;
         }
         const stalledCount = Number(st?.stalledCount ?? 0) + 1;
@@ -527,7 +550,7 @@ export class RabbitBackend implements QueueBackend {
             set: { finishedAt: now },
           });
           // A delivery tag is only valid on its own channel (after a reconnection the broker requeued it).
-          if (d.generation === this.#conn.generation) this.#conn.current?.nack(d.msg, false, false);
+          this.#nack(d, false);
           this.#stalled.push({ id: body.id, outcome: 'dead' });
           continue;
         }
@@ -568,7 +591,7 @@ export class RabbitBackend implements QueueBackend {
       if (!finished[i]) continue;
       const held = this.#take(job.id, job.token);
       if (held) {
-        held.ch.ack(held.d.msg);
+        this.#ack(held.d);
         this.#settled(held.d);
       }
     }
@@ -642,7 +665,7 @@ export class RabbitBackend implements QueueBackend {
     // Status first, then the ack: a worker killed in between leaves the message unacked, the broker redelivers
     // it, and fetch acks it unrun as a finished job. Acked first, the job stayed 'active' for ever.
     await this.#status.move(id, { state: 'completed', score: now, keep, set: { finishedAt: now, result } });
-    t.ch.ack(t.d.msg);
+    this.#ack(t.d);
     this.#settled(t.d);
     return true;
   }
@@ -650,7 +673,7 @@ export class RabbitBackend implements QueueBackend {
   async fail(id: string, token: string, now: number, errorEntry: string, outcome: FailOutcome): Promise<boolean> {
     const t = this.#take(id, token);
     if (!t) return false;
-    const { d, ch } = t;
+    const { d } = t;
     const attemptsMade = Number(d.msg.properties.headers?.['x-attempts-made'] ?? 0) + 1;
     if (outcome.kind === 'retry') {
       // Status first: the retried message may be delivered (and fetched) before this call returns.
@@ -668,11 +691,11 @@ export class RabbitBackend implements QueueBackend {
         await this.#publish(body, outcome.delayMs);
       } catch (error) {
         // Not confirmed: hand the original back to the broker (redelivered) rather than lose it.
-        ch.nack(d.msg, false, true);
+        this.#nack(d, true);
         this.#settled(d);
         throw error;
       }
-      ch.ack(d.msg);
+      this.#ack(d);
       this.#settled(d);
       return true;
     }
@@ -686,8 +709,8 @@ export class RabbitBackend implements QueueBackend {
       ...(dead ? {} : { keep: outcome.keep }),
     });
     // Dead: rejected without requeue, the main queue's dead-letter exchange routes it to the DLQ.
-    if (dead) ch.nack(d.msg, false, false);
-    else ch.ack(d.msg);
+    if (dead) this.#nack(d, false);
+    else this.#ack(d);
     this.#settled(d);
     return true;
   }
@@ -721,32 +744,43 @@ export class RabbitBackend implements QueueBackend {
     // What the status store calls dead; a job just nacked may still be on its way through the DLX.
     const expected = new Set(ids ?? (await this.#status.list('dead', 0, 100_000)));
     const ch = await this.#conn.channel();
-    const keep: Message[] = [];
+    // The gets' replies take delivery tags of the consuming channel: registered with its acks, and no `multiple`
+    // ack while gets are under way (one could settle a reply not registered yet).
+    const acks = this.#acksOf(ch);
+    const keep: number[] = [];
     let moved = 0;
     let misses = 0;
-    while (expected.size > 0 && misses < 50) {
-      const msg = await ch.get(this.dlq, { noAck: false });
-      if (!msg) {
-        misses++;
-        await sleep(this.#clock, 20);
-        continue;
+    acks.hold();
+    try {
+      while (expected.size > 0 && misses < 50) {
+        const msg = await ch.get(this.dlq, { noAck: false });
+        if (!msg) {
+          misses++;
+          await sleep(this.#clock, 20);
+          continue;
+        }
+        const tag = msg.fields.deliveryTag;
+        acks.delivered(tag);
+        const id = String(msg.properties.messageId);
+        if (!expected.delete(id)) {
+          keep.push(tag);
+          continue;
+        }
+        const priority = msg.properties.priority ?? 0;
+        await this.#status.move(id, {
+          state: 'waiting',
+          score: waitScore(priority, ++this.#seq + now),
+          set: { attemptsMade: 0, stalledCount: 0 },
+        });
+        await this.#publish({ id, body: msg.content, priority, attemptsMade: 0 }, 0);
+        acks.ack(tag);
+        moved++;
       }
-      const id = String(msg.properties.messageId);
-      if (!expected.delete(id)) {
-        keep.push(msg);
-        continue;
-      }
-      const priority = msg.properties.priority ?? 0;
-      await this.#status.move(id, {
-        state: 'waiting',
-        score: waitScore(priority, ++this.#seq + now),
-        set: { attemptsMade: 0, stalledCount: 0 },
-      });
-      await this.#publish({ id, body: msg.content, priority, attemptsMade: 0 }, 0);
-      ch.ack(msg);
-      moved++;
+      for (const tag of keep) acks.nack(tag, true);
+    } finally {
+      acks.flush();
+      acks.release();
     }
-    for (const msg of keep) ch.nack(msg, false, true);
     return moved;
   }
 
@@ -813,6 +847,9 @@ export class RabbitBackend implements QueueBackend {
 
   async close(): Promise<void> {
     this.#wake();
+    // Acks of this tick go before the channel closes (else the broker requeues jobs that finished).
+    const ch = this.#conn.current;
+    if (ch) this.#acks.get(ch)?.flush();
     await this.#conn.close();
   }
 }
