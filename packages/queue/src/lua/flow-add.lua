@@ -24,9 +24,10 @@ redis.call('HSET', jk, 'name', ARGV[4], 'data', ARGV[5], 'opts', ARGV[6], 'prior
   'stalledCount', 0, 'createdAt', ARGV[2], 'ck', ARGV[9], 'pf', ARGV[13])
 if ARGV[10] ~= '' then redis.call('HSET', jk, 'pq', ARGV[10], 'pid', ARGV[11], 'pp', ARGV[12]) end
 if ndeps > 0 then
-  local deps = {}
-  for i = 1, ndeps do deps[i] = ARGV[14 + i] end
-  redis.call('SADD', jk .. ':deps', unpack(deps))
+  -- In slices: Lua's unpack has a C-stack limit of about 8,000 values (a parent may have more children).
+  for i = 1, ndeps, 1000 do
+    redis.call('SADD', jk .. ':deps', unpack(ARGV, 14 + i, 14 + math.min(i + 999, ndeps)))
+  end
   redis.call('HSET', jk, 'state', 'waiting-children')
   redis.call('ZADD', KEYS[10], ARGV[2], id)
   return 1
