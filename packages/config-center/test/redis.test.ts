@@ -28,6 +28,19 @@ remoteContract('redis', {
   },
 });
 
+describe('Redis commit script', () => {
+  it('a config of 5,000 keys commits whole, and the next commit replaces it (unpack takes ~8,000 values at once)', async () => {
+    const source = redisHash({ redis: fx.current.redis, prefix: fx.current.prefix, name: `big${n++}`, maxVersions: 5 });
+    opened.push(source);
+    const entries = (v: number) =>
+      Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k/${i}`, v * 10_000 + i]));
+    await source.store.commit(0, entries(1), { at: Date.now() });
+    expect(await source.store.read()).toEqual({ version: 1, entries: entries(1) });
+    await source.store.commit(1, entries(2), { at: Date.now() });
+    expect(await source.store.read()).toEqual({ version: 2, entries: entries(2) });
+  });
+});
+
 describe('Redis notifications', () => {
   it('warns about subscriber connection errors while open, not about the teardown after close()', async () => {
     const lines: string[] = [];

@@ -9,7 +9,9 @@ local expected = tonumber(ARGV[1])
 if current ~= expected then return {-1, current} end
 local nextVersion = current + 1
 redis.call('DEL', KEYS[1])
-if #ARGV > 4 then redis.call('HSET', KEYS[1], unpack(ARGV, 5)) end
+-- In slices of 500 key/value pairs: Lua's unpack takes about 8,000 values at once, and an error past the DEL
+-- would leave the live config empty.
+for i = 5, #ARGV, 1000 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 redis.call('SET', KEYS[2], nextVersion)
 redis.call('HSET', KEYS[3], nextVersion, ARGV[3])
 local oldest = nextVersion - tonumber(ARGV[2])
@@ -18,7 +20,7 @@ if oldest > 0 then
   for _, field in ipairs(redis.call('HKEYS', KEYS[3])) do
     if tonumber(field) <= oldest then stale[#stale + 1] = field end
   end
-  if #stale > 0 then redis.call('HDEL', KEYS[3], unpack(stale)) end
+  for i = 1, #stale, 1000 do redis.call('HDEL', KEYS[3], unpack(stale, i, math.min(i + 999, #stale))) end
 end
 redis.call('PUBLISH', ARGV[4], nextVersion)
 return {nextVersion, current}
