@@ -4,8 +4,10 @@ import {
   type Clock,
   childLogger,
   describeIssues,
+  describeValue,
   getTracer,
   hashSlot,
+  InvalidOptionsError,
   injectTraceContext,
   type Logger,
   parseOptions,
@@ -84,6 +86,34 @@ export interface PublishOptions {
   correlationId?: string;
   userId?: string;
   metadata?: Record<string, unknown>;
+}
+
+const STRING_FIELDS = ['partitionKey', 'correlationId', 'userId'] as const;
+
+/**
+ * A publish's options, checked by hand (a zod parse per publish would cost more than the publish's own work): a
+ * `null`, a number as `partitionKey` or a string as `metadata` is an `InvalidOptionsError` naming the field, not a
+ * `TypeError` from deep inside (or a key silently turned into another string).
+ */
+function checkPublishOptions<T extends PublishOptions>(where: string, value: T | undefined, path = 'options'): T {
+  if (value === undefined) return {} as T;
+  const issues: { path: string; expected: string; received: string; message: string }[] = [];
+  const bad = (field: string, expected: string, v: unknown) =>
+    issues.push({ path: field, expected, received: describeValue(v), message: `${field} must be ${expected}` });
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    bad(path, 'an object (or undefined)', value);
+  } else {
+    for (const k of STRING_FIELDS) {
+      const v = value[k];
+      if (v !== undefined && typeof v !== 'string') bad(`${path}.${k}`, 'a string', v);
+    }
+    const m = value.metadata;
+    if (m !== undefined && (m === null || typeof m !== 'object' || Array.isArray(m))) {
+      bad(`${path}.metadata`, 'an object of strings', m);
+    }
+  }
+  if (issues.length > 0) throw new InvalidOptionsError(where, issues);
+  return value;
 }
 
 /**
@@ -224,12 +254,13 @@ export class EventBus<E extends EventSchemas> {
    * Publishes one event to `events:{type}` and `events:all` (one round trip). Returns its `event_id`.
    * The active trace context is written into `metadata` so consumers continue the trace.
    */
-  publish<K extends keyof E & string>(type: K, data: z.input<E[K]>, options: PublishOptions = {}): Promise<string> {
+  publish<K extends keyof E & string>(type: K, data: z.input<E[K]>, given?: PublishOptions): Promise<string> {
     // Not async, here and below: what a pending publish keeps alive until Redis answers is its span and id, not
     // the frames of the async functions it went through (tens of thousands of concurrent publishes are what a
     // busy service has in flight). Every error, also one thrown while validating, comes back as a rejection.
     let span: Span | undefined;
     try {
+      const options = checkPublishOptions('publish', given);
       const payload = this.#payload(type, data);
       const stream = this.#streamOf(type, options.partitionKey);
       span = this.#startSpan(type, 1);
@@ -260,6 +291,12 @@ export class EventBus<E extends EventSchemas> {
   ): Promise<string[]> {
     let span: Span | undefined;
     try {
+      if (!Array.isArray(items)) {
+        throw new InvalidOptionsError('publishMany', [
+          { path: 'items', expected: 'an array', received: describeValue(items), message: 'items must be an array' },
+        ]);
+      }
+      for (const [i, item] of items.entries()) checkPublishOptions('publishMany', item, `items[${i}]`);
       const payloads = items.map((item) => this.#payload(type, item.data));
       const key = items[0]?.partitionKey;
       if (items.some((item) => item.partitionKey !== key)) {
@@ -411,7 +448,8 @@ export class EventBus<E extends EventSchemas> {
    * `events:{type}` (hash tag `{type}`): pass them as `sameSlotAs` to get `CrossSlotError` now rather than
    * Redis' CROSSSLOT later; `events:all` is not written there (another slot).
    */
-  prepare<K extends keyof E & string>(type: K, data: z.input<E[K]>, options: OutboxOptions = {}): PreparedEvent {
+  prepare<K extends keyof E & string>(type: K, data: z.input<E[K]>, given?: OutboxOptions): PreparedEvent {
+    const options = checkPublishOptions('prepare', given);
     const { stream, all, cluster } = this.#outboxTarget(type, options.sameSlotAs ?? []);
     const { eventId, fields } = this.#prepareFields(type, data, options);
     const flat: string[] = [];
@@ -434,8 +472,9 @@ export class EventBus<E extends EventSchemas> {
     tx: OutboxTransaction,
     type: K,
     data: z.input<E[K]>,
-    options: OutboxOptions = {},
+    given?: OutboxOptions,
   ): string {
+    const options = checkPublishOptions('publishIn', given);
     const queued = ((tx as { _queue?: { getKeys?(): (string | Buffer)[] }[] })._queue ?? []).flatMap(
       (command) => command.getKeys?.().map(String) ?? [],
     );

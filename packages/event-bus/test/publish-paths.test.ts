@@ -3,7 +3,7 @@
  * every span they start is ended exactly once on every path, and the event's `timestamp` is the clock's now
  * although its ISO text is cached per clock millisecond.
  */
-import { type Clock, createLogger, systemClock } from '@ballast/core';
+import { type Clock, createLogger, isInvalidOptionsError, systemClock } from '@ballast/core';
 import { context, DiagLogLevel, diag, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -83,6 +83,33 @@ describe('publish paths', () => {
     expect(three).toHaveLength(3);
     expect(open.size).toBe(0);
     expect(diagnostics).toEqual([]);
+  });
+
+  it('bad publish options are an InvalidOptionsError naming the field (a rejection), not a TypeError', async () => {
+    const bus = createEventBus({ source: 'shop', events, logger });
+    const issuesOf = async (p: Promise<unknown>) => {
+      const error = await p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isInvalidOptionsError(error)).toBe(true);
+      return (error as { issues: { path: string }[] }).issues.map((i) => i.path);
+    };
+    expect(await issuesOf(call(() => bus.publish('order.placed', { n: 1 }, null as never)))).toEqual(['options']);
+    expect(
+      await issuesOf(call(() => bus.publish('order.placed', { n: 1 }, { partitionKey: 7, metadata: 'x' } as never))),
+    ).toEqual(['options.partitionKey', 'options.metadata']);
+    expect(await issuesOf(call(() => bus.publishMany('order.placed', [{ data: { n: 1 } }, null as never])))).toEqual([
+      'items[1]',
+    ]);
+    expect(await issuesOf(call(() => bus.publishMany('order.placed', null as never)))).toEqual(['items']);
+    expect(() => bus.prepare('order.placed', { n: 1 }, { userId: 5 } as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTIONS' }),
+    );
+    expect(publishSpans()).toEqual([]);
+    // Undefined options (and the fields left out) are fine.
+    expect(await bus.publish('order.placed', { n: 1 }, undefined)).toEqual(expect.any(String));
+    await bus.close();
   });
 
   it('every failure is a rejection with its typed error; a span started for it is ended once', async () => {
