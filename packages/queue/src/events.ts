@@ -8,6 +8,7 @@ import {
   type RedisClient,
   runScript,
 } from '@ballast/core';
+import { whenReady } from './backends/when-ready';
 import type { JobErrorEntry, JobState } from './job';
 import eventsAddSource from './lua/events-add.lua';
 import eventsTrimSource from './lua/events-trim.lua';
@@ -133,6 +134,8 @@ export class RedisStreamTransport implements EventsTransport {
       this.#reader.on('error', () => {}); // reported through the failed read, once per outage by the caller
     }
     let r: [string, [string, string[]][]][] | null;
+    await whenReady(this.#reader, blockMs);
+    if (this.#closed) return [];
     try {
       r = (await this.#reader.xread('COUNT', READ_ENTRIES, 'BLOCK', blockMs, 'STREAMS', this.key, after)) as typeof r;
     } catch (error) {

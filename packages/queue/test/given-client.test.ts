@@ -4,8 +4,9 @@
  */
 import { createRedis, type Redis } from '@ballast/core';
 import { captureLogs, type RedisServer, startRedisServer } from '@ballast/testkit';
+import { Redis as IORedis } from 'ioredis';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { createQueue } from '../src/index';
+import { createQueue, createQueueEvents, createWorker } from '../src/index';
 
 let server: RedisServer;
 beforeAll(async () => {
@@ -50,6 +51,48 @@ it('a user-supplied client gets an error listener: a Redis outage is one warning
     expect(client.listenerCount('error')).toBe(0);
   } finally {
     spy.mockRestore();
+    client.disconnect();
+  }
+});
+
+it("a client with enableOfflineQueue: false: the worker's waiter connection waits to be ready, no spurious error", async () => {
+  const client = new IORedis(server.url, { enableOfflineQueue: false, lazyConnect: false });
+  await new Promise((r) => client.once('ready', r));
+  const errors: unknown[] = [];
+  const queue = createQueue('given-offline', { backend: 'redis', redis: client, prefix: 'given' });
+  try {
+    const done = new Promise<void>((r) => queue.onCompleted(() => r()));
+    const worker = createWorker(queue, () => 'ok', { onError: (e) => errors.push(e), blockMs: 200 });
+    // The worker found nothing and blocks on its own (duplicated) connection, then a job comes.
+    await expect
+      .poll(async () => String(await client.call('CLIENT', 'LIST')).includes('cmd=blpop'), { timeout: 5_000 })
+      .toBe(true);
+    await queue.add('t', {});
+    await done;
+    await worker.close();
+    expect(errors).toEqual([]);
+  } finally {
+    await queue.close();
+    client.disconnect();
+  }
+});
+
+it('a client with enableOfflineQueue: false: a QueueEvents reader waits for its connection, no spurious error', async () => {
+  const client = new IORedis(server.url, { enableOfflineQueue: false });
+  await new Promise((r) => client.once('ready', r));
+  const queue = createQueue('given-offline-events', { backend: 'redis', redis: client, prefix: 'given', events: true });
+  const events = createQueueEvents(queue);
+  const errors: unknown[] = [];
+  events.onError((e) => errors.push(e));
+  try {
+    await events.ready;
+    const seen = new Promise<string>((r) => events.onWaiting((e) => r(e.jobId)));
+    const { id } = await queue.add('t', {});
+    expect(await seen).toBe(id);
+    expect(errors).toEqual([]);
+  } finally {
+    events.close();
+    await queue.close();
     client.disconnect();
   }
 });

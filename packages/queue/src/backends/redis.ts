@@ -38,6 +38,7 @@ import { RedisGroupStore } from './redis-groups';
 import { RedisLimiterStore } from './redis-limiter';
 import { RedisOperations } from './redis-ops';
 import { RedisSchedulerStore } from './redis-scheduler';
+import { whenReady } from './when-ready';
 
 const ADD = defineScript('queue:add', addSource);
 const FETCH = defineScript('queue:fetch', fetchSource);
@@ -527,6 +528,10 @@ class RedisWaiter implements Waiter {
       } else this.#conn.on('error', () => {});
     }
     const conn = this.#conn;
+    // (Without that wait, the first BLPOP of a client made with `enableOfflineQueue: false` failed at once and the
+    // worker reported an outage that was its own connection still starting.)
+    await whenReady(conn, timeoutMs);
+    if (this.#closed) return;
     await new Promise<void>((resolve, reject) => {
       this.#pending = resolve;
       conn
