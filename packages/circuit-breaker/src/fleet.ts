@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   createKeyBuilder,
+  duplicateClient,
   guardRedis,
   type Logger,
   loggerSchema,
@@ -123,7 +124,7 @@ export class RedisFleet implements FleetLink {
     // Bounded and typed (core's guardRedis, default command timeout): a lookup never waits for ioredis' retries.
     this.#redis = guardRedis(options.redis);
     this.#ownsSub = options.subscriber === undefined;
-    this.#sub = options.subscriber ?? options.redis.duplicate();
+    this.#sub = options.subscriber ?? duplicateClient(options.redis);
     this.#prefix = options.prefix ?? 'ballast';
     this.#channel = prefixKey(this.#prefix, 'breaker:fleet');
     this.#log = componentLogger(options.logger, { component: 'circuit-breaker-fleet' });

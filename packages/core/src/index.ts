@@ -131,6 +131,7 @@ export {
   type ClusterOptions,
   coalesceWrites,
   createRedis,
+  duplicateClient,
   InvalidRedisUrlError,
   isCluster,
   parseRedisUrl,

@@ -94,3 +94,24 @@ describe('guardRedis with the server unreachable', () => {
     expect((error as Error).cause).toMatchObject({ name: 'MaxRetriesPerRequestError' });
   });
 });
+
+describe('duplicateClient', () => {
+  it('a duplicate of an enableOfflineQueue: false client takes commands before it is connected', async () => {
+    const { duplicateClient } = await import('./redis');
+    const raw = client(url, { enableOfflineQueue: false });
+    await new Promise((r) => (raw.status === 'ready' ? r(undefined) : raw.once('ready', r)));
+    // A plain duplicate refuses its first command (what our subscribers and blocking readers met).
+    const plain = raw.duplicate();
+    clients.push(plain);
+    plain.on('error', () => {});
+    await expect(plain.ping()).rejects.toThrow('enableOfflineQueue');
+    const own = duplicateClient(raw);
+    clients.push(own);
+    own.on('error', () => {});
+    expect(own.status).not.toBe('ready');
+    expect(await own.ping()).toBe('PONG');
+    expect(await own.subscribe(`${key}:ch`)).toBe(1);
+    // The user's client keeps its own choice.
+    expect(raw.options.enableOfflineQueue).toBe(false);
+  });
+});

@@ -258,3 +258,22 @@ export function coalesceWrites(client: RedisClient): void {
     stream.uncork();
   });
 }
+
+/**
+ * A connection of a package's own (a blocking reader, a subscriber) duplicated from the user's client, with the
+ * offline queue on whatever the client says. A client made with `enableOfflineQueue: false` (its plain
+ * duplicates inherit it) refuses every command sent before it is connected: the first command of a fresh
+ * duplicate failed as if Redis were down, a SUBSCRIBE that failed so was never retried, and a blocking
+ * connection made anew after each failure never got a read through. On the user's own client the option stays
+ * theirs; commands on this connection are still bounded by the package's `commandTimeoutMs`.
+ *
+ * @example
+ * const subscriber = duplicateClient(redis);
+ * await subscriber.subscribe('news');
+ */
+export function duplicateClient<C extends RedisClient>(client: C): C {
+  if (isCluster(client)) {
+    return (client as unknown as Cluster).duplicate([], { enableOfflineQueue: true }) as unknown as C;
+  }
+  return (client as unknown as Redis).duplicate({ enableOfflineQueue: true }) as unknown as C;
+}

@@ -1,6 +1,7 @@
 import {
   createKeyBuilder,
   defineScript,
+  duplicateClient,
   type Event,
   EventEmitter,
   type Logger,
@@ -8,7 +9,6 @@ import {
   type RedisClient,
   runScript,
 } from '@ballast/core';
-import { whenReady } from './backends/when-ready';
 import type { JobErrorEntry, JobState } from './job';
 import eventsAddSource from './lua/events-add.lua';
 import eventsTrimSource from './lua/events-trim.lua';
@@ -130,12 +130,10 @@ export class RedisStreamTransport implements EventsTransport {
     if (this.#closed) return [];
     // Blocking reads hold their connection: a duplicate of our own (a Cluster duplicate routes by the key).
     if (!this.#reader) {
-      this.#reader = (this.redis as Redis).duplicate() as Redis;
+      this.#reader = duplicateClient(this.redis) as Redis;
       this.#reader.on('error', () => {}); // reported through the failed read, once per outage by the caller
     }
     let r: [string, [string, string[]][]][] | null;
-    await whenReady(this.#reader, blockMs);
-    if (this.#closed) return [];
     try {
       r = (await this.#reader.xread('COUNT', READ_ENTRIES, 'BLOCK', blockMs, 'STREAMS', this.key, after)) as typeof r;
     } catch (error) {

@@ -1,6 +1,7 @@
 import {
   childLogger,
   defineScript,
+  duplicateClient,
   guardRedis,
   isBallastError,
   type Logger,
@@ -146,7 +147,7 @@ export class RedisConfigStore implements ConfigStore {
   #ensureSubscribed(): void {
     if (this.#subscribed) return;
     if (!this.#sub) {
-      this.#sub = this.#redis.duplicate();
+      this.#sub = duplicateClient(this.#redis);
     }
     const sub = this.#sub;
     // One warning per outage, not one per reconnection attempt; after close() the connection is torn down on

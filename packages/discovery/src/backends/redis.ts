@@ -2,6 +2,7 @@ import {
   type Clock,
   childLogger,
   defineScript,
+  duplicateClient,
   guardRedis,
   type Logger,
   type RedisClient,
@@ -173,7 +174,7 @@ export class RedisBackend implements DiscoveryBackend {
   async #ensureSubscribed(): Promise<void> {
     if (!this.#subscribed) {
       if (!this.#sub) {
-        this.#sub = this.#redis.duplicate();
+        this.#sub = duplicateClient(this.#redis);
         // Ours: without a listener its 'error' events (Redis down) would be unhandled.
         const logger = this.#log ?? childLogger(undefined, { component: 'discovery' });
         watchConnection(this.#sub, { logger, backend: 'redis', connection: 'discovery subscriber' });

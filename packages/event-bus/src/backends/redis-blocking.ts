@@ -1,4 +1,4 @@
-import { isCluster, type Logger, type Redis, type RedisClient, watchConnection } from '@ballast/core';
+import { duplicateClient, isCluster, type Logger, type Redis, type RedisClient, watchConnection } from '@ballast/core';
 
 /** A consumer's blocking connection, with its CLIENT ID for CLIENT UNBLOCK on abort. */
 export interface BlockingConnection {
@@ -25,7 +25,7 @@ export class BlockingConnections {
   for(consumer: string): BlockingConnection {
     let b = this.#byConsumer.get(consumer);
     if (!b) {
-      const conn = this.#redis.duplicate() as Redis;
+      const conn = duplicateClient(this.#redis) as Redis;
       // Ours: its 'error' events (Redis down) go to the logger, once per state change, never unhandled.
       if (this.#log) {
         const watch = { logger: this.#log, backend: 'redis', connection: 'blocking reads', state: this.#state };

@@ -2,6 +2,7 @@ import {
   childLogger,
   coalesceWrites,
   defineScript,
+  duplicateClient,
   guardRedis,
   hashSlot,
   isCluster,
@@ -469,7 +470,7 @@ export class RedisLockBackend implements LockBackend {
 
   #subscriber(): RedisClient {
     if (!this.#sub) {
-      this.#sub = this.#redis.duplicate();
+      this.#sub = duplicateClient(this.#redis);
       // ioredis reconnects on its own; without a listener an 'error' event would be printed as unhandled.
       watchConnection(this.#sub, { logger: this.#log, backend: 'redis', connection: 'lock subscriber' });
       this.#sub.on('message', (channel: string, message: string) => {

@@ -1,6 +1,7 @@
 import {
   createScriptBatcher,
   defineScript,
+  duplicateClient,
   guardRedis,
   type Logger,
   type Redis,
@@ -38,7 +39,6 @@ import { RedisGroupStore } from './redis-groups';
 import { RedisLimiterStore } from './redis-limiter';
 import { RedisOperations } from './redis-ops';
 import { RedisSchedulerStore } from './redis-scheduler';
-import { whenReady } from './when-ready';
 
 const ADD = defineScript('queue:add', addSource);
 const FETCH = defineScript('queue:fetch', fetchSource);
@@ -184,7 +184,7 @@ export class RedisBackend implements QueueBackend {
   createFetchLanes(workerId: string): FetchLanes {
     // Lane 1's connection, made now so that it is up by the worker's second fetch. A Cluster duplicate is a
     // Cluster client. Ours: its 'error' events go to the logger, never unhandled.
-    const conn = (this.#raw as Redis).duplicate() as Redis;
+    const conn = duplicateClient(this.#raw) as Redis;
     if (this.#log) {
       watchConnection(conn, {
         logger: this.#log,
@@ -516,7 +516,7 @@ class RedisWaiter implements Waiter {
     if (this.#closed) return;
     if (!this.#conn) {
       // A Cluster duplicate is a Cluster client: BLPOP is routed to the wake key's slot.
-      this.#conn = (this.redis as Redis).duplicate() as Redis;
+      this.#conn = duplicateClient(this.redis) as Redis;
       // Ours: its 'error' events (Redis down) go to the logger once per state change, never unhandled.
       if (this.log) {
         watchConnection(this.#conn, {
@@ -528,10 +528,6 @@ class RedisWaiter implements Waiter {
       } else this.#conn.on('error', () => {});
     }
     const conn = this.#conn;
-    // (Without that wait, the first BLPOP of a client made with `enableOfflineQueue: false` failed at once and the
-    // worker reported an outage that was its own connection still starting.)
-    await whenReady(conn, timeoutMs);
-    if (this.#closed) return;
     await new Promise<void>((resolve, reject) => {
       this.#pending = resolve;
       conn
