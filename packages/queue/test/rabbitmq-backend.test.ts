@@ -327,6 +327,66 @@ describe('RabbitMQ backend (issue 19 §4)', () => {
     }
   });
 
+  it('a message that is not a job goes to the DLQ at once: it is not held unacked, and batching goes on', async () => {
+    const logs = captureLogs();
+    const q = newQueue({ redis: undefined, statusStore: new MemoryStatusStore(), logger: logs.logger });
+    const b = q.backend as RabbitBackend;
+    await b.whenConnected();
+    const conn = await connect(URL);
+    const ch = await conn.createConfirmChannel();
+    ch.sendToQueue(q.name, Buffer.from('{not json'), { priority: 9, messageId: 'garbage' });
+    await ch.waitForConfirms();
+    await conn.close();
+    const acks = await countAcks();
+    try {
+      let completed = 0;
+      const all = new Promise<void>((r) => q.onCompleted(() => ++completed === 200 && r()));
+      const worker = createWorker(q, async () => {}, { concurrency: 20, onError: () => {} });
+      await q.addBulk(Array.from({ length: 200 }, (_, i) => ({ name: 't', data: i })));
+      await all;
+      await worker.close();
+      expect(acks.counted.multiple).toBeGreaterThan(0);
+    } finally {
+      acks.stop();
+    }
+    expect(logs.lines.some((l) => String(l.msg).includes('not a job was dead-lettered'))).toBe(true);
+    await expect.poll(() => readyIn(b.dlq)).toBe(1);
+    await expect.poll(() => ctl('list_queues', 'name', 'messages_unacknowledged').includes(`${q.name}\t0`)).toBe(true);
+  });
+
+  it('a status store failing while a fetch takes deliveries gives them back: they run after, none held', async () => {
+    class Flaky extends MemoryStatusStore {
+      failures = 2;
+      override async move(...args: Parameters<MemoryStatusStore['move']>) {
+        if (args[1].state === 'active' && this.failures > 0) {
+          this.failures--;
+          throw new Error('status store down');
+        }
+        return super.move(...args);
+      }
+    }
+    const store = new Flaky();
+    const q = newQueue({ redis: undefined, statusStore: store });
+    const errors: unknown[] = [];
+    let completed = 0;
+    const all = new Promise<void>((r) => q.onCompleted(() => ++completed === 30 && r()));
+    const added = await q.addBulk(Array.from({ length: 30 }, (_, i) => ({ name: 't', data: i })));
+    const worker = createWorker(q, async () => {}, { concurrency: 5, onError: (e) => errors.push(e) });
+    await all;
+    await worker.close();
+    expect(store.failures).toBe(0);
+    expect(errors.map((e) => (e as Error).message)).toContain('status store down');
+    for (const a of added) {
+      const job = await q.getJob(a.id);
+      expect(job?.state).toBe('completed');
+      expect(job?.stalledCount).toBe(0); // given back, not stalled
+    }
+    // (Acks go out at the end of the tick: polled.)
+    await expect
+      .poll(() => ctl('list_queues', 'name', 'messages_ready', 'messages_unacknowledged').includes(`${q.name}\t0\t0`))
+      .toBe(true);
+  });
+
   it('without a redis status store: one warning per process that status and dedupe are per process', async () => {
     const logs = captureLogs();
     const warned = () => logs.atLeast(40).filter((l) => String(l.msg).includes('without a `redis` status store'));

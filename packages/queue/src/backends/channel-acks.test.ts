@@ -125,4 +125,27 @@ describe('ChannelAcks', () => {
     expect(frames).toHaveLength(300);
     expect(frames.at(-1)).toBe(`ack ${tag} multiple`);
   });
+
+  it('a delivery never settled holds nothing else back: what is kept stays bounded, batching resumes once it goes', async () => {
+    const { ch, frames } = recorder();
+    const acks = new ChannelAcks(ch);
+    acks.delivered(1); // a long job: unsettled throughout
+    let tag = 1;
+    for (let round = 0; round < 2_000; round++) {
+      for (let k = 0; k < 50; k++) acks.delivered(++tag);
+      for (let k = 49; k >= 0; k--) acks.ack(tag - k);
+      await tick();
+    }
+    expect(frames).toHaveLength(100_000); // one each while tag 1 is held (a multiple ack would settle it)
+    expect(frames.some((f) => f.includes('multiple'))).toBe(false);
+    expect(acks.tracked).toBeLessThan(5_000);
+    acks.ack(1);
+    await tick();
+    expect(frames.at(-1)).toBe('ack 1');
+    for (let k = 0; k < 50; k++) acks.delivered(++tag);
+    for (let k = 49; k >= 0; k--) acks.ack(tag - k);
+    await tick();
+    expect(frames.at(-1)).toBe(`ack ${tag} multiple`);
+    expect(acks.tracked).toBeLessThan(2_100);
+  });
 });

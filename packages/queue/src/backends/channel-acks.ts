@@ -22,6 +22,8 @@ export class ChannelAcks {
   /** Tags delivered and not settled by a frame sent, oldest first (from `#head`). */
   #open: number[] = [];
   #head = 0;
+  /** Tags `#open` kept at its last compaction. */
+  #kept = 0;
   /** Tags of `#open` settled: acked (pending or sent) or nacked. */
   readonly #settled = new Set<number>();
   /** Acked and not sent yet. */
@@ -35,6 +37,11 @@ export class ChannelAcks {
 
   constructor(ch: AckChannel) {
     this.#ch = ch;
+  }
+
+  /** @internal Tags held in memory (tests: bounded whatever stays unsettled). */
+  get tracked(): number {
+    return this.#open.length + this.#settled.size;
   }
 
   /** A delivery (or `basic.get` reply) of this channel arrived. */
@@ -91,10 +98,6 @@ export class ChannelAcks {
       upTo = tag;
       inRun++;
     }
-    if (this.#head > 1024 && this.#head * 2 > this.#open.length) {
-      this.#open = this.#open.slice(this.#head);
-      this.#head = 0;
-    }
     try {
       if (inRun > 0) this.#ch.ack(tagged(upTo), inRun > 1);
       // Acked behind an unsettled one: alone (they stay in `#settled` until the head run reaches them).
@@ -104,5 +107,30 @@ export class ChannelAcks {
       // outcome was recorded comes back and is acked unrun as finished.
       this.#dead = true;
     }
+    this.#compact();
+  }
+
+  /**
+   * Bounds what is kept: past the head, `#open` keeps the tags settled behind an unsettled one (a long job, a
+   * delivery waiting in the buffer) until the head run reaches them. Once they outnumber twice what the last
+   * compaction kept (plus 1,024), the sent ones go: the broker has them settled, so a later `multiple` ack
+   * covers them harmlessly. What stays is what is not settled yet — at most what the broker lets us hold.
+   */
+  #compact(): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#open.length) {
+      this.#open = this.#open.slice(this.#head);
+      this.#head = 0;
+    }
+    const size = this.#open.length - this.#head;
+    if (size <= 2 * this.#kept + 1024) return;
+    const open: number[] = [];
+    for (let i = this.#head; i < this.#open.length; i++) {
+      const tag = this.#open[i]!;
+      if (this.#settled.has(tag)) this.#settled.delete(tag);
+      else open.push(tag);
+    }
+    this.#open = open;
+    this.#head = 0;
+    this.#kept = open.length;
   }
 }

@@ -120,6 +120,7 @@ export class RabbitBackend implements QueueBackend {
   readonly ops: RabbitOperations;
   readonly #clock: Clock;
   readonly #conn: AmqpConnection;
+  readonly #log: Logger;
   readonly #type: RabbitQueueType;
   /** Delay tiers declared (lazily, on the first delayed publish): re-declared on every (re)connection since. */
   #wantDelays = false;
@@ -168,10 +169,11 @@ export class RabbitBackend implements QueueBackend {
     });
     this.#clock = options.clock ?? systemClock;
     this.#type = options.queueType ?? 'classic';
+    this.#log = options.logger ?? getDefaultLogger();
     this.#conn = new AmqpConnection({
       url: options.url,
       clock: this.#clock,
-      logger: options.logger ?? getDefaultLogger(),
+      logger: this.#log,
       onReady: (ch, gen) => this.#setup(ch, gen),
       onReturned: (ch) => this.#declare(ch, true),
       closedError: () => new QueueClosedError(options.name, 'amqp connection'),
@@ -209,6 +211,16 @@ export class RabbitBackend implements QueueBackend {
   /** Rejects `d` now if its channel is still the current one (else the broker already requeued it). */
   #nack(d: Delivery, requeue: boolean): void {
     if (d.generation === this.#conn.generation) d.acks.nack(d.msg.fields.deliveryTag, requeue);
+  }
+
+  /** Requeues `d` now, marked as given back (its next delivery is not a stall). */
+  #giveBack(d: Delivery): void {
+    if (!d.msg.fields.redelivered) this.#givenBack.add(String(d.msg.properties.messageId));
+    try {
+      this.#nack(d, true);
+    } catch {
+      // The channel is gone: the broker requeued it.
+    }
   }
 
   /** Arguments every queue of ours gets for its type (quorum: dead-letters at least once). */
@@ -500,83 +512,117 @@ export class RabbitBackend implements QueueBackend {
       count = Math.min(count, this.#prefetch - this.#outstanding);
       if (count > 0 && (await this.#higherOnItsWay(now))) return { jobs, nextDueAt: this.#holdUntil };
     }
-    while (jobs.length < count && this.#buffer.length > 0) {
-      const d = this.#buffer.shift()!;
-      if (d.generation !== generation) continue;
-      const body = decodeJob(d.msg);
-      const attemptsMade = Number(d.msg.properties.headers?.['x-attempts-made'] ?? 0);
-      const remaining = Number(d.msg.properties.headers?.[REMAINING] ?? 0);
-      if (remaining > 0) {
-        // A delay longer than one pass through the tiers: round again for the rest (a new message, then the ack).
-        const again = { id: body.id, body: d.msg.content, priority: d.msg.properties.priority ?? 0, attemptsMade };
+    /** The delivery being looked at: given back to the broker if a status call fails before it is settled. */
+    let taking: Delivery | undefined;
+    let moved: boolean[];
+    /** The jobs are counted as held (`#outstanding`). */
+    let counted = false;
+    try {
+      while (jobs.length < count && this.#buffer.length > 0) {
+        const d = this.#buffer.shift()!;
+        if (d.generation !== generation) continue;
+        let body: ReturnType<typeof decodeJob>;
         try {
-          await this.#publish(again, remaining);
-          this.#ack(d);
-        } catch {
-          this.#nack(d, true);
-        }
-        continue;
-      }
-      const twin = this.#holding.get(body.id);
-      if (twin !== undefined && this.#held.get(twin)?.generation === generation) {
-        // A second message of a job this worker runs now (a publish retried after its confirm was lost, a retry
-        // whose original's ack was lost): the held one settles the job, or goes back to the broker if we die.
-        this.#ack(d);
-        continue;
-      }
-      if (d.msg.fields.redelivered && !this.#givenBack.delete(body.id)) {
-        // Its consumer died holding it (the broker requeued it): a stalled job.
-        const st = await this.#status.get(body.id);
-        if (st && FINISHED.includes(st.state as JobState)) {
-          // Its worker recorded the outcome and died before the ack reached the broker: nothing left to run.
-          this.#ack(d);
-          continue;
-        }
-        const stalledCount = Number(st?.stalledCount ?? 0) + 1;
-        if (stalledCount > this.#maxStalled) {
-          const entry = JSON.stringify({
-            attempt: attemptsMade + 1,
-            name: 'JobStalledError',
-            code: 'JOB_STALLED',
-            message: `Job "${body.id}" stalled ${stalledCount} times`,
-            stalled: true,
-            at: now,
-          });
-          await this.#status.move(body.id, {
-            state: 'dead',
-            score: now,
-            incr: { stalledCount: 1 },
-            appendError: entry,
-            set: { finishedAt: now },
-          });
-          // A delivery tag is only valid on its own channel (after a reconnection the broker requeued it).
+          body = decodeJob(d.msg);
+        } catch (error) {
+          // Not a job (a foreign or corrupt message): to the DLQ, where it can be looked at. Left unacked, the
+          // broker would hold it for this consumer as long as the connection lives.
+          this.#log.warn({ err: error, queue: this.name }, 'a message that is not a job was dead-lettered');
           this.#nack(d, false);
-          this.#stalled.push({ id: body.id, outcome: 'dead' });
           continue;
         }
-        await this.#status.move(body.id, { incr: { stalledCount: 1 } });
-        this.#stalled.push({ id: body.id, outcome: 'waiting' });
+        taking = d;
+        const attemptsMade = Number(d.msg.properties.headers?.['x-attempts-made'] ?? 0);
+        const remaining = Number(d.msg.properties.headers?.[REMAINING] ?? 0);
+        if (remaining > 0) {
+          // A delay longer than one pass through the tiers: round again for the rest (a new message, then the ack).
+          const again = { id: body.id, body: d.msg.content, priority: d.msg.properties.priority ?? 0, attemptsMade };
+          taking = undefined;
+          try {
+            await this.#publish(again, remaining);
+            this.#ack(d);
+          } catch {
+            this.#nack(d, true);
+          }
+          continue;
+        }
+        const twin = this.#holding.get(body.id);
+        if (twin !== undefined && this.#held.get(twin)?.generation === generation) {
+          // A second message of a job this worker runs now (a publish retried after its confirm was lost, a retry
+          // whose original's ack was lost): the held one settles the job, or goes back to the broker if we die.
+          taking = undefined;
+          this.#ack(d);
+          continue;
+        }
+        if (d.msg.fields.redelivered && !this.#givenBack.delete(body.id)) {
+          // Its consumer died holding it (the broker requeued it): a stalled job.
+          const st = await this.#status.get(body.id);
+          if (st && FINISHED.includes(st.state as JobState)) {
+            // Its worker recorded the outcome and died before the ack reached the broker: nothing left to run.
+            taking = undefined;
+            this.#ack(d);
+            continue;
+          }
+          const stalledCount = Number(st?.stalledCount ?? 0) + 1;
+          if (stalledCount > this.#maxStalled) {
+            const entry = JSON.stringify({
+              attempt: attemptsMade + 1,
+              name: 'JobStalledError',
+              code: 'JOB_STALLED',
+              message: `Job "${body.id}" stalled ${stalledCount} times`,
+              stalled: true,
+              at: now,
+            });
+            await this.#status.move(body.id, {
+              state: 'dead',
+              score: now,
+              incr: { stalledCount: 1 },
+              appendError: entry,
+              set: { finishedAt: now },
+            });
+            // A delivery tag is only valid on its own channel (after a reconnection the broker requeued it).
+            taking = undefined;
+            this.#nack(d, false);
+            this.#stalled.push({ id: body.id, outcome: 'dead' });
+            continue;
+          }
+          await this.#status.move(body.id, { incr: { stalledCount: 1 } });
+          this.#stalled.push({ id: body.id, outcome: 'waiting' });
+        }
+        const token = `${generation}:${d.msg.fields.deliveryTag}`;
+        d.id = body.id;
+        this.#held.set(token, d);
+        this.#holding.set(body.id, token);
+        moves.push(
+          this.#status.move(body.id, { state: 'active', score: now, set: { processedAt: now }, unlessState: FINISHED }),
+        );
+        taking = undefined;
+        jobs.push({
+          id: body.id,
+          name: body.name,
+          data: body.data,
+          opts: body.opts,
+          priority: d.msg.properties.priority ?? 0,
+          attemptsMade,
+          createdAt: body.createdAt,
+          token,
+        });
       }
-      const token = `${generation}:${d.msg.fields.deliveryTag}`;
-      d.id = body.id;
-      this.#held.set(token, d);
-      this.#holding.set(body.id, token);
-      moves.push(
-        this.#status.move(body.id, { state: 'active', score: now, set: { processedAt: now }, unlessState: FINISHED }),
-      );
-      jobs.push({
-        id: body.id,
-        name: body.name,
-        data: body.data,
-        opts: body.opts,
-        priority: d.msg.properties.priority ?? 0,
-        attemptsMade,
-        createdAt: body.createdAt,
-        token,
-      });
+      this.#outstanding += jobs.length;
+      counted = true;
+      moved = await Promise.all(moves);
+    } catch (error) {
+      // The status store failed (Redis down): every delivery taken in this call goes back to the broker (not
+      // held by this consumer, unacked, for as long as the connection lives), flagged as given back.
+      if (taking) this.#giveBack(taking);
+      for (const job of jobs) {
+        const held = this.#take(job.id, job.token);
+        if (!held) continue;
+        this.#giveBack(held.d);
+        if (counted) this.#settled(held.d);
+      }
+      throw error;
     }
-    this.#outstanding += jobs.length;
-    const moved = await Promise.all(moves);
     if (moved.every(Boolean)) return { jobs, nextDueAt: null };
     // Not moved: the record is gone (a status kept in another process's memory, a trimmed record), or the job
     // already finished (a second copy of its message, arriving after the first was acked).
@@ -748,6 +794,8 @@ export class RabbitBackend implements QueueBackend {
     // ack while gets are under way (one could settle a reply not registered yet).
     const acks = this.#acksOf(ch);
     const keep: number[] = [];
+    /** A reply being handled: given back with the kept ones if a status call or the publish fails. */
+    let handling: number | undefined;
     let moved = 0;
     let misses = 0;
     acks.hold();
@@ -766,6 +814,7 @@ export class RabbitBackend implements QueueBackend {
           keep.push(tag);
           continue;
         }
+        handling = tag;
         const priority = msg.properties.priority ?? 0;
         await this.#status.move(id, {
           state: 'waiting',
@@ -773,11 +822,18 @@ export class RabbitBackend implements QueueBackend {
           set: { attemptsMade: 0, stalledCount: 0 },
         });
         await this.#publish({ id, body: msg.content, priority, attemptsMade: 0 }, 0);
+        handling = undefined;
         acks.ack(tag);
         moved++;
       }
-      for (const tag of keep) acks.nack(tag, true);
     } finally {
+      // What was taken and not moved goes back to the DLQ (unacked, the broker would hold it for this channel).
+      if (handling !== undefined) keep.push(handling);
+      try {
+        for (const tag of keep) acks.nack(tag, true);
+      } catch {
+        // The channel is gone: the broker requeued them.
+      }
       acks.flush();
       acks.release();
     }
