@@ -168,7 +168,10 @@ export class RedisBackend implements DiscoveryBackend {
       });
     }
     instances.sort((a, b) => (a.id < b.id ? -1 : 1));
-    return { index: Math.max(1, Number(index)), instances };
+    // One above the counter: a service nobody registered yet (no counter: 0) is at 1, and its first registration
+    // (counter 1) at 2 — a blocking query at 1 returns then. (A missing counter used to read as 1, the value the
+    // first registration gives it: a query made on the empty service waited its whole waitMs.)
+    return { index: Number(index) + 1, instances };
   }
 
   async #ensureSubscribed(): Promise<void> {

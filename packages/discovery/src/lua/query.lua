@@ -36,6 +36,6 @@ if changed then
   idx = redis.call('INCR', KEYS[2])
   redis.call('PUBLISH', ARGV[1], ARGV[2])
 else
-  idx = tonumber(redis.call('GET', KEYS[2]) or '1')
+  idx = tonumber(redis.call('GET', KEYS[2]) or '0')
 end
 return {idx, out}
