@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
+  boundBackendCall,
   createKeyBuilder,
+  DEFAULT_COMMAND_TIMEOUT_MS,
   duplicateClient,
   guardRedis,
   type Logger,
@@ -68,6 +70,15 @@ export interface RedisFleetOptions {
   probeLeaseMs?: number | false;
 }
 
+/** A promise and its resolve (Node 20 has no Promise.withResolvers). */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 const isClient = (v: unknown) =>
   typeof v === 'object' && v !== null && typeof (v as { duplicate?: unknown }).duplicate === 'function';
 const fleetSchema = z
@@ -108,6 +119,8 @@ export class RedisFleet implements FleetLink {
   readonly #log: Logger;
   readonly #listeners = new Map<string, Set<(m: FleetMessage) => void>>();
   #subscribed: Promise<unknown> | undefined;
+  /** Settles once a SUBSCRIBE succeeded (the first attempt or a later one). */
+  readonly #inPlace = deferred();
   #closed = false;
   #closing: Promise<void> | undefined;
   /** The owned subscriber's connection is down and that was logged: stay quiet until it is ready again. */
@@ -134,6 +147,7 @@ export class RedisFleet implements FleetLink {
     this.#sub.on('ready', () => {
       if (this.#wasReady && !this.#closed) for (const listener of [...this.#resync]) listener();
       this.#wasReady = true;
+      if (!this.#subscribed && this.#listeners.size > 0 && !this.#closed) this.#subscribe();
     });
     // A subscriber already connected when handed over counts as ready once.
     if ((this.#sub as { status?: string }).status === 'ready') this.#wasReady = true;
@@ -198,18 +212,38 @@ export class RedisFleet implements FleetLink {
       this.#listeners.set(breaker, set);
     }
     set.add(listener);
-    this.#subscribed ??= this.#sub.subscribe(this.#channel).catch((error: unknown) => {
-      // close() tears the subscriber down, possibly with its SUBSCRIBE still in flight: not a fault.
-      if (!this.#closed) this.#log.warn({ err: error }, 'fleet subscribe failed');
-    });
+    this.#subscribe();
     return () => {
       set.delete(listener);
     };
   }
 
-  /** Resolves once the SUBSCRIBE is in place (tests, and apps that want to be sure before serving). */
-  async ready(): Promise<void> {
-    await this.#subscribed;
+  #subscribe(): void {
+    const attempt = this.#sub.subscribe(this.#channel).then(
+      () => this.#inPlace.resolve(),
+      (error: unknown) => {
+        // close() tears the subscriber down, possibly with its SUBSCRIBE still in flight: not a fault.
+        if (this.#closed) return;
+        this.#log.warn({ err: error }, 'fleet subscribe failed; tried again when the connection is ready');
+        // Not in place: the subscriber's next 'ready' tries again (ioredis re-subscribes only what succeeded).
+        if (this.#subscribed === attempt) this.#subscribed = undefined;
+      },
+    );
+    this.#subscribed ??= attempt;
+  }
+
+  /**
+   * Resolves once the SUBSCRIBE is in place (tests, and apps that want to be sure before serving); rejects with
+   * `BackendUnavailableError` past `timeoutMs` (default core's command timeout) — Redis down, the SUBSCRIBE still
+   * queued: it takes effect once the connection is back.
+   */
+  async ready(timeoutMs = DEFAULT_COMMAND_TIMEOUT_MS): Promise<void> {
+    if (!this.#subscribed && this.#listeners.size === 0) return; // no breaker listens: nothing to subscribe
+    if (this.#closed) {
+      await this.#subscribed; // settled by the teardown: nothing to wait for
+      return;
+    }
+    await boundBackendCall(this.#inPlace.promise, { backend: 'redis', operation: 'subscribe', timeoutMs });
   }
 
   /** The shared key, its `ttlMs` being the key's PTTL now: the time left as Redis measures it. */
