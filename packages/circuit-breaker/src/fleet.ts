@@ -137,7 +137,7 @@ export class RedisFleet implements FleetLink {
     // Bounded and typed (core's guardRedis, default command timeout): a lookup never waits for ioredis' retries.
     this.#redis = guardRedis(options.redis);
     this.#ownsSub = options.subscriber === undefined;
-    this.#sub = options.subscriber ?? duplicateClient(options.redis);
+    this.#sub = options.subscriber ?? duplicateClient(options.redis, 'subscriber');
     this.#prefix = options.prefix ?? 'ballast';
     this.#channel = prefixKey(this.#prefix, 'breaker:fleet');
     this.#log = componentLogger(options.logger, { component: 'circuit-breaker-fleet' });
@@ -212,7 +212,7 @@ export class RedisFleet implements FleetLink {
       this.#listeners.set(breaker, set);
     }
     set.add(listener);
-    this.#subscribe();
+    if (!this.#subscribed) this.#subscribe();
     return () => {
       set.delete(listener);
     };
@@ -239,10 +239,7 @@ export class RedisFleet implements FleetLink {
    */
   async ready(timeoutMs = DEFAULT_COMMAND_TIMEOUT_MS): Promise<void> {
     if (!this.#subscribed && this.#listeners.size === 0) return; // no breaker listens: nothing to subscribe
-    if (this.#closed) {
-      await this.#subscribed; // settled by the teardown: nothing to wait for
-      return;
-    }
+    if (this.#closed) return; // (a SUBSCRIBE queued while reconnecting may never settle after the teardown)
     await boundBackendCall(this.#inPlace.promise, { backend: 'redis', operation: 'subscribe', timeoutMs });
   }
 

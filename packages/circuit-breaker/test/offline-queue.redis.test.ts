@@ -49,7 +49,8 @@ it('started while Redis is down: ready() fails in bounded time; once Redis is ba
   const server = await startRedisServer();
   try {
     await server.kill();
-    // Fail-fast, and a command gives up after one reconnection attempt: the first SUBSCRIBE fails for good.
+    // Fail-fast, and a command gives up after one reconnection attempt (the fleet's own subscriber keeps its
+    // SUBSCRIBE queued until Redis is back; a given one with these options would fail it and retry on 'ready').
     const c = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     c.on('error', () => {});
     const f = new RedisFleet({ redis: c, prefix: 'offline', logger: quiet });
@@ -65,7 +66,7 @@ it('started while Redis is down: ready() fails in bounded time; once Redis is ba
     expect(isBackendUnavailableError(error)).toBe(true);
     await server.restart();
     await expect.poll(() => c.status, { timeout: 10_000 }).toBe('ready');
-    // The failed SUBSCRIBE is made again when the subscriber is ready.
+    // The SUBSCRIBE is in place once the subscriber is connected again.
     await expect
       .poll(
         () =>

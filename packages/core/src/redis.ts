@@ -264,16 +264,24 @@ export function coalesceWrites(client: RedisClient): void {
  * offline queue on whatever the client says. A client made with `enableOfflineQueue: false` (its plain
  * duplicates inherit it) refuses every command sent before it is connected: the first command of a fresh
  * duplicate failed as if Redis were down, a SUBSCRIBE that failed so was never retried, and a blocking
- * connection made anew after each failure never got a read through. On the user's own client the option stays
+ * connection made anew after each failure never got a read through. On the user's own client the options stay
  * theirs; commands on this connection are still bounded by the package's `commandTimeoutMs`.
  *
+ * `role: 'subscriber'` also keeps its commands queued across reconnections (`maxRetriesPerRequest: null`):
+ * ioredis re-subscribes on every reconnect with a SUBSCRIBE whose promise nobody holds — when the connection
+ * dropped again before its reply and the retries ran out, that promise rejected unhandled (a crash under
+ * Node's default `--unhandled-rejections=throw`) and the channel was left unsubscribed for good.
+ *
  * @example
- * const subscriber = duplicateClient(redis);
+ * const subscriber = duplicateClient(redis, 'subscriber');
  * await subscriber.subscribe('news');
  */
-export function duplicateClient<C extends RedisClient>(client: C): C {
+export function duplicateClient<C extends RedisClient>(client: C, role: 'reader' | 'subscriber' = 'reader'): C {
+  const keep = role === 'subscriber' ? { maxRetriesPerRequest: null } : {};
   if (isCluster(client)) {
-    return (client as unknown as Cluster).duplicate([], { enableOfflineQueue: true }) as unknown as C;
+    const cluster = client as unknown as Cluster;
+    const redisOptions = { ...cluster.options.redisOptions, ...keep };
+    return cluster.duplicate([], { enableOfflineQueue: true, redisOptions }) as unknown as C;
   }
-  return (client as unknown as Redis).duplicate({ enableOfflineQueue: true }) as unknown as C;
+  return (client as unknown as Redis).duplicate({ enableOfflineQueue: true, ...keep }) as unknown as C;
 }

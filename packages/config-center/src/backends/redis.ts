@@ -147,7 +147,7 @@ export class RedisConfigStore implements ConfigStore {
   #ensureSubscribed(): void {
     if (this.#subscribed) return;
     if (!this.#sub) {
-      this.#sub = duplicateClient(this.#redis);
+      this.#sub = duplicateClient(this.#redis, 'subscriber');
     }
     const sub = this.#sub;
     // One warning per outage, not one per reconnection attempt; after close() the connection is torn down on

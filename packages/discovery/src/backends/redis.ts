@@ -177,7 +177,7 @@ export class RedisBackend implements DiscoveryBackend {
   async #ensureSubscribed(): Promise<void> {
     if (!this.#subscribed) {
       if (!this.#sub) {
-        this.#sub = duplicateClient(this.#redis);
+        this.#sub = duplicateClient(this.#redis, 'subscriber');
         // Ours: without a listener its 'error' events (Redis down) would be unhandled.
         const logger = this.#log ?? childLogger(undefined, { component: 'discovery' });
         watchConnection(this.#sub, { logger, backend: 'redis', connection: 'discovery subscriber' });

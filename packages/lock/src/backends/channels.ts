@@ -77,7 +77,7 @@ export class ChannelHub {
 
   #subscriber(): RedisClient {
     if (!this.#sub) {
-      const sub = guardRedis(duplicateClient(this.#redis), { commandTimeoutMs: this.#commandTimeoutMs });
+      const sub = guardRedis(duplicateClient(this.#redis, 'subscriber'), { commandTimeoutMs: this.#commandTimeoutMs });
       // ioredis reconnects on its own; without a listener an 'error' event would be printed as unhandled.
       watchConnection(sub, { logger: this.#log, backend: 'redis', connection: `${this.#what} subscriber` });
       this.#sub = this.#wire(sub);

@@ -470,7 +470,7 @@ export class RedisLockBackend implements LockBackend {
 
   #subscriber(): RedisClient {
     if (!this.#sub) {
-      this.#sub = duplicateClient(this.#redis);
+      this.#sub = duplicateClient(this.#redis, 'subscriber');
       // ioredis reconnects on its own; without a listener an 'error' event would be printed as unhandled.
       watchConnection(this.#sub, { logger: this.#log, backend: 'redis', connection: 'lock subscriber' });
       this.#sub.on('message', (channel: string, message: string) => {
