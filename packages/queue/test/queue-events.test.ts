@@ -38,6 +38,8 @@ it('a process without workers sees the events of a job another process added and
   const proc = spawn(process.execPath, [child, REDIS_URL, fx.current.prefix, name], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // Listened for from the start: the child may exit (its job done) before the checks below end.
+  const exited = once(proc, 'exit');
   try {
     const [line] = (await once(proc.stdout!, 'data')) as [Buffer];
     const id = line.toString().trim();
@@ -47,7 +49,7 @@ it('a process without workers sees the events of a job another process added and
       .poll(() => seen.filter((e) => e.jobId === id).map((e) => e.event))
       .toEqual(['waiting', 'active', 'progress', 'completed']);
     expect(seen.find((e) => e.event === 'progress')).toMatchObject({ progress: 50 });
-    const [code] = (await once(proc, 'exit')) as [number | null];
+    const [code] = (await exited) as [number | null];
     expect(code).toBe(0);
   } finally {
     if (proc.exitCode === null) proc.kill('SIGKILL');
