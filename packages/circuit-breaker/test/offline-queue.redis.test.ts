@@ -13,13 +13,18 @@ import { RedisFleet } from '../src/fleet';
 const fx = useRedisFixture({ name: 'breaker-offline-queue' });
 const quiet = createLogger({ level: 'silent' });
 const open: { f: RedisFleet; b: CircuitBreaker; c: Redis }[] = [];
-afterEach(async () => {
+async function closeAll() {
   for (const { f, b, c } of open.splice(0)) {
     await b.close();
     await f.close();
     c.disconnect();
   }
-});
+}
+afterEach(closeAll);
+
+/** The breaker every test uses, on `fleet` (it logs its own OPEN at error level: kept quiet). */
+const users = (fleet: RedisFleet) =>
+  new CircuitBreaker({ name: 'users', volumeThreshold: 2, resetTimeoutMs: 60_000, fleet, logger: quiet });
 
 async function member(lines: string[]) {
   const { port, db } = fx.current.redis.options;
@@ -27,8 +32,7 @@ async function member(lines: string[]) {
   await new Promise((r) => c.once('ready', r));
   const logger = createLogger({ level: 'warn', destination: { write: (l: string) => void lines.push(l) } });
   const f = new RedisFleet({ redis: c, prefix: fx.current.prefix, logger });
-  // The breaker logs its own OPEN at error level: only the fleet's log is checked.
-  const b = new CircuitBreaker({ name: 'users', volumeThreshold: 2, resetTimeoutMs: 60_000, fleet: f, logger: quiet });
+  const b = users(f); // only the fleet's log is checked
   open.push({ f, b, c });
   await f.ready();
   return b;
@@ -54,13 +58,7 @@ it('started while Redis is down: ready() fails in bounded time; once Redis is ba
     const c = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     c.on('error', () => {});
     const f = new RedisFleet({ redis: c, prefix: 'offline', logger: quiet });
-    const b = new CircuitBreaker({
-      name: 'users',
-      volumeThreshold: 2,
-      resetTimeoutMs: 60_000,
-      fleet: f,
-      logger: quiet,
-    });
+    const b = users(f);
     open.push({ f, b, c });
     const error = await f.ready(300).catch((e: unknown) => e);
     expect(isBackendUnavailableError(error)).toBe(true);
@@ -80,23 +78,13 @@ it('started while Redis is down: ready() fails in bounded time; once Redis is ba
     await expect.poll(async () => (await c.pubsub('NUMSUB', 'offline:breaker:fleet'))[1], { timeout: 10_000 }).toBe(1);
     const other = new Redis(server.url);
     const g = new RedisFleet({ redis: other, prefix: 'offline', logger: quiet });
-    const a = new CircuitBreaker({
-      name: 'users',
-      volumeThreshold: 2,
-      resetTimeoutMs: 60_000,
-      fleet: g,
-      logger: quiet,
-    });
+    const a = users(g);
     open.push({ f: g, b: a, c: other });
     await g.ready();
     for (let i = 0; i < 2; i++) await a.execute(() => Promise.reject(new Error('down'))).catch(() => {});
     await expect.poll(() => b.state, { timeout: 5_000 }).toBe('open');
   } finally {
-    for (const { f, b, c } of open.splice(0)) {
-      await b.close();
-      await f.close();
-      c.disconnect();
-    }
+    await closeAll(); // before the server goes
     await server.stop();
   }
 }, 30_000);

@@ -618,8 +618,8 @@ export class RabbitBackend implements QueueBackend {
       for (const job of jobs) {
         const held = this.#take(job.id, job.token);
         if (!held) continue;
-        this.#giveBack(held.d);
-        if (counted) this.#settled(held.d);
+        this.#giveBack(held);
+        if (counted) this.#settled(held);
       }
       throw error;
     }
@@ -637,8 +637,8 @@ export class RabbitBackend implements QueueBackend {
       if (!finished[i]) continue;
       const held = this.#take(job.id, job.token);
       if (held) {
-        this.#ack(held.d);
-        this.#settled(held.d);
+        this.#ack(held);
+        this.#settled(held);
       }
     }
     return { jobs: jobs.filter((_, i) => !finished[i]), nextDueAt: null };
@@ -695,31 +695,29 @@ export class RabbitBackend implements QueueBackend {
   }
 
   /** The delivery `token` names, if it is still this connection's (else the broker already requeued it). */
-  #take(id: string, token: string): { d: Delivery; ch: ConfirmChannel } | undefined {
+  #take(id: string, token: string): Delivery | undefined {
     const d = this.#held.get(token);
     if (!d || d.id !== id) return undefined;
     this.#held.delete(token);
     if (this.#holding.get(id) === token) this.#holding.delete(id);
-    const ch = this.#conn.current;
-    if (!ch || d.generation !== this.#conn.generation) return undefined;
-    return { d, ch };
+    if (!this.#conn.current || d.generation !== this.#conn.generation) return undefined;
+    return d;
   }
 
   async complete(id: string, token: string, now: number, result: string, keep: [number, number]): Promise<boolean> {
-    const t = this.#take(id, token);
-    if (!t) return false;
+    const d = this.#take(id, token);
+    if (!d) return false;
     // Status first, then the ack: a worker killed in between leaves the message unacked, the broker redelivers
     // it, and fetch acks it unrun as a finished job. Acked first, the job stayed 'active' for ever.
     await this.#status.move(id, { state: 'completed', score: now, keep, set: { finishedAt: now, result } });
-    this.#ack(t.d);
-    this.#settled(t.d);
+    this.#ack(d);
+    this.#settled(d);
     return true;
   }
 
   async fail(id: string, token: string, now: number, errorEntry: string, outcome: FailOutcome): Promise<boolean> {
-    const t = this.#take(id, token);
-    if (!t) return false;
-    const { d } = t;
+    const d = this.#take(id, token);
+    if (!d) return false;
     const attemptsMade = Number(d.msg.properties.headers?.['x-attempts-made'] ?? 0) + 1;
     if (outcome.kind === 'retry') {
       // Status first: the retried message may be delivered (and fetched) before this call returns.
